@@ -1,0 +1,177 @@
+"""Opening a directory file: the connection rules of SPEC §3 and the schema upgrade.
+
+Every write goes through :meth:`Database.write`, which takes the write lock up front with ``BEGIN IMMEDIATE`` so a
+transaction never reads under a shared lock and then fails to upgrade it ("database is locked" mid-transaction).
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from store import schema
+from store.errors import StoreError
+
+BUSY_TIMEOUT_MS = 10_000
+# BEGIN IMMEDIATE waits busy_timeout for the write lock; under heavy contention we wait again rather than
+# hand "database is locked" to a caller. The total wait stays bounded.
+BEGIN_ATTEMPTS = 6
+
+
+class DatabaseError(StoreError):
+    """The file cannot be opened or upgraded as a directory."""
+
+
+def _split_statements(script: str) -> list[str]:
+    # executescript() would COMMIT first; run statements one by one inside our own transaction instead.
+    statements, current = [], ""
+    for line in script.splitlines(keepends=True):
+        current += line
+        if sqlite3.complete_statement(current):
+            if current.strip():
+                statements.append(current.strip())
+            current = ""
+    if current.strip():
+        statements.append(current.strip())
+    return statements
+
+
+def _create_private_file(path: Path) -> None:
+    """Create ``path`` (and missing parent folders) owner-only, before SQLite opens it."""
+    if not path.parent.exists():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        return
+    os.close(fd)
+
+
+class Database:
+    """One connection to a directory file, safe to share between the console's threads."""
+
+    def __init__(self, path: str | os.PathLike[str], *, migrate_to: int = schema.LATEST) -> None:
+        self.path = Path(path)
+        if str(self.path) != ":memory:":
+            if self.path.is_dir():
+                raise DatabaseError(f"{self.path} is a folder, not a directory database file")
+            _create_private_file(self.path)
+        try:
+            # isolation_level=None: autocommit; every transaction is begun explicitly below.
+            self.conn = sqlite3.connect(
+                str(self.path), isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000
+            )
+            self.conn.row_factory = sqlite3.Row
+            self.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            mode = self.conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if mode.lower() != "wal" and str(self.path) != ":memory:":
+                raise DatabaseError(f"{self.path}: cannot switch to WAL journal mode (got {mode})")
+            self.conn.execute("PRAGMA foreign_keys = ON")
+            self.conn.execute("PRAGMA synchronous = FULL")
+        except sqlite3.DatabaseError as exc:
+            raise DatabaseError(f"{self.path} is not a tui directory database: {exc}") from None
+        self._lock = threading.RLock()
+        self._depth = 0
+        self._migrate(migrate_to)
+
+    # -- transactions -----------------------------------------------------------------------------------
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction: BEGIN IMMEDIATE … COMMIT, rolled back on any exception. Nested calls join it."""
+        with self._lock:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield self.conn
+                finally:
+                    self._depth -= 1
+                return
+            self._begin("BEGIN IMMEDIATE")
+            self._depth = 1
+            try:
+                yield self.conn
+            except BaseException:
+                self._depth = 0
+                self.conn.execute("ROLLBACK")
+                raise
+            self._depth = 0
+            self.conn.execute("COMMIT")
+
+    @contextmanager
+    def read(self) -> Iterator[sqlite3.Connection]:
+        """A read transaction: several queries see one snapshot (WAL readers never wait for writers)."""
+        with self._lock:
+            if self._depth:
+                yield self.conn
+                return
+            self.conn.execute("BEGIN")
+            self._depth = 1
+            try:
+                yield self.conn
+            finally:
+                self._depth = 0
+                self.conn.execute("COMMIT")
+
+    def _begin(self, statement: str) -> None:
+        for attempt in range(BEGIN_ATTEMPTS):
+            try:
+                self.conn.execute(statement)
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise
+                if attempt == BEGIN_ATTEMPTS - 1:
+                    raise DatabaseError(
+                        "the directory is busy: another process held the write lock for over a minute"
+                    ) from None
+                time.sleep(0.05 * (attempt + 1))
+
+    # -- state ------------------------------------------------------------------------------------------
+
+    def data_version(self) -> int:
+        """Changes whenever another connection commits: how a console notices other admins' edits."""
+        with self._lock:
+            return int(self.conn.execute("PRAGMA data_version").fetchone()[0])
+
+    def schema_version(self) -> int:
+        with self._lock:
+            return int(self.conn.execute("PRAGMA user_version").fetchone()[0])
+
+    def vacuum_into(self, target: Path) -> None:
+        """A consistent copy of the whole database (VACUUM cannot run inside a transaction)."""
+        with self._lock:
+            self.conn.execute("VACUUM INTO ?", (str(target),))
+
+    def close(self) -> None:
+        with self._lock:
+            self.conn.close()
+
+    def __enter__(self) -> Database:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- schema -----------------------------------------------------------------------------------------
+
+    def _migrate(self, target: int) -> None:
+        current = self.schema_version()
+        if current > schema.LATEST:
+            raise DatabaseError(
+                f"{self.path} was written by a newer tui (schema {current}, this one knows {schema.LATEST})"
+            )
+        if current >= target:
+            return
+        with self.write() as conn:
+            # Re-read under the write lock: another process may have upgraded it meanwhile.
+            current = int(conn.execute("PRAGMA user_version").fetchone()[0])
+            for version in range(current, target):
+                for statement in _split_statements(schema.MIGRATIONS[version]):
+                    conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {target}")

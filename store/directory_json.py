@@ -1,0 +1,274 @@
+"""The whole-directory JSON document (SPEC §6): what ``tui export --format json`` writes and import reads."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from store.durations import format_duration
+from store.errors import ValidationError
+from store.importer import (
+    AccountIn,
+    AssignmentIn,
+    GroupIn,
+    ImportDocument,
+    MemberIn,
+    PermissionSetIn,
+    PolicyIn,
+    Problem,
+    UserIn,
+)
+from store.textfile import decode_utf8
+
+if TYPE_CHECKING:
+    from store.directory import Directory
+
+MAX_DEPTH = 32
+TOP_LEVEL = ("users", "groups", "accounts", "policies", "permission_sets", "assignments")
+USER_FIELDS = {"userName", "displayName", "givenName", "familyName", "email", "externalId", "active", "groups",
+               "sshPublicKeys"}
+GROUP_FIELDS = {"displayName", "description", "externalId", "members"}
+ACCOUNT_FIELDS = {"name", "description", "active"}
+POLICY_FIELDS = {"name", "description", "document"}
+PERMISSION_SET_FIELDS = {"name", "description", "sessionDuration", "inlinePolicy", "managedPolicies",
+                         "permissionsBoundary"}
+ASSIGNMENT_FIELDS = {"principalType", "principal", "account", "permissionSet", "expiresAt"}
+
+
+class _Refuse(ValueError):
+    pass
+
+
+def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise _Refuse(f"duplicate key {key!r} in one object")
+        result[key] = value
+    return result
+
+
+def _no_constant(name: str) -> Any:
+    raise _Refuse(f"{name} is not a JSON number")
+
+
+def _depth(value: Any, limit: int) -> int:
+    # Iterative, so hostile nesting cannot exhaust the stack.
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        deepest = max(deepest, level)
+        if level > limit:
+            return level
+        if isinstance(item, dict):
+            stack.extend((v, level + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, level + 1) for v in item)
+    return deepest
+
+
+def load_json(raw: bytes, file_name: str) -> Any:
+    """Strict JSON: UTF-8, no duplicate keys, no NaN/Infinity, at most MAX_DEPTH levels."""
+    text = decode_utf8(raw, file_name)
+    try:
+        value = json.loads(text, object_pairs_hook=_pairs, parse_constant=_no_constant)
+    except json.JSONDecodeError as exc:
+        raise ValidationError(f"{file_name}: line {exc.lineno}, column {exc.colno}: not valid JSON: {exc.msg}") \
+            from None
+    except _Refuse as exc:
+        raise ValidationError(f"{file_name}: {exc}") from None
+    except RecursionError:
+        raise ValidationError(f"{file_name}: nested deeper than {MAX_DEPTH} levels") from None
+    if _depth(value, MAX_DEPTH) > MAX_DEPTH:
+        raise ValidationError(f"{file_name}: nested deeper than {MAX_DEPTH} levels")
+    return value
+
+
+class _Reader:
+    """Turns the parsed JSON into an ImportDocument, collecting shape problems with their JSON paths."""
+
+    def __init__(self) -> None:
+        self.problems: list[Problem] = []
+
+    def objects(self, document: dict[str, Any], key: str, allowed: set[str]) -> list[tuple[str, dict[str, Any]]]:
+        items = document.get(key, [])
+        if not isinstance(items, list):
+            self.problems.append(Problem(key, "must be a list"))
+            return []
+        result = []
+        for index, item in enumerate(items):
+            where = f"{key}[{index}]"
+            if not isinstance(item, dict):
+                self.problems.append(Problem(where, "must be an object"))
+                continue
+            for unknown in sorted(set(item) - allowed):
+                self.problems.append(Problem(where, f"unknown field {unknown!r} (known: {', '.join(sorted(allowed))})"))
+            result.append((where, item))
+        return result
+
+    def text(self, item: dict[str, Any], key: str, where: str, default: str | None = "") -> Any:
+        value = item.get(key, default)
+        if value is not None and not isinstance(value, str):
+            self.problems.append(Problem(f"{where}.{key}", "must be text"))
+            return default
+        return value
+
+    def boolean(self, item: dict[str, Any], key: str, where: str) -> bool:
+        value = item.get(key, True)
+        if not isinstance(value, bool):
+            self.problems.append(Problem(f"{where}.{key}", "must be true or false"))
+            return True
+        return value
+
+    def strings(self, item: dict[str, Any], key: str, where: str) -> list[str] | None:
+        if key not in item:
+            return None
+        value = item[key]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            self.problems.append(Problem(f"{where}.{key}", "must be a list of text"))
+            return []
+        return value
+
+    def policy(self, item: dict[str, Any], key: str, where: str) -> str | None:
+        value = item.get(key)
+        if value is None or isinstance(value, str):
+            return value
+        if isinstance(value, dict):
+            return json.dumps(value, indent=2)
+        self.problems.append(Problem(f"{where}.{key}", "must be a policy document (a JSON object)"))
+        return None
+
+
+def read_document(raw: bytes, file_name: str) -> ImportDocument:
+    """Parse our whole-directory JSON. Raises ValidationError (syntax) or ImportRefused (shape)."""
+    data = load_json(raw, file_name)
+    if not isinstance(data, dict):
+        raise ValidationError(f"{file_name}: the top level must be an object with {', '.join(TOP_LEVEL)}")
+    reader = _Reader()
+    for unknown in sorted(set(data) - set(TOP_LEVEL)):
+        reader.problems.append(Problem("", f"unknown top-level key {unknown!r} (known: {', '.join(TOP_LEVEL)})"))
+    doc = ImportDocument()
+    for where, item in reader.objects(data, "users", USER_FIELDS):
+        doc.users.append(UserIn(
+            where, reader.text(item, "userName", where, None),
+            display_name=reader.text(item, "displayName", where), given_name=reader.text(item, "givenName", where),
+            family_name=reader.text(item, "familyName", where), email=reader.text(item, "email", where),
+            external_id=reader.text(item, "externalId", where, None), active=reader.boolean(item, "active", where),
+            groups=reader.strings(item, "groups", where) or [],
+            ssh_keys=reader.strings(item, "sshPublicKeys", where)))
+    for where, item in reader.objects(data, "groups", GROUP_FIELDS):
+        members = []
+        raw_members = item.get("members", [])
+        if not isinstance(raw_members, list):
+            reader.problems.append(Problem(f"{where}.members", "must be a list"))
+            raw_members = []
+        for index, member in enumerate(raw_members):
+            member_where = f"{where}.members[{index}]"
+            if isinstance(member, str):
+                members.append(MemberIn(member_where, member))
+            elif isinstance(member, dict) and set(member) <= {"userName", "expiresAt"}:
+                members.append(MemberIn(member_where, reader.text(member, "userName", member_where, None),
+                                        reader.text(member, "expiresAt", member_where, None)))
+            else:
+                reader.problems.append(Problem(member_where, 'must be a user name or {"userName": …, "expiresAt": …}'))
+        doc.groups.append(GroupIn(where, reader.text(item, "displayName", where, None),
+                                  reader.text(item, "description", where),
+                                  reader.text(item, "externalId", where, None), members))
+    for where, item in reader.objects(data, "accounts", ACCOUNT_FIELDS):
+        doc.accounts.append(AccountIn(where, reader.text(item, "name", where, None),
+                                      reader.text(item, "description", where), reader.boolean(item, "active", where)))
+    for where, item in reader.objects(data, "policies", POLICY_FIELDS):
+        doc.policies.append(PolicyIn(where, reader.text(item, "name", where, None),
+                                     reader.policy(item, "document", where) or "",
+                                     reader.text(item, "description", where)))
+    for where, item in reader.objects(data, "permission_sets", PERMISSION_SET_FIELDS):
+        doc.permission_sets.append(PermissionSetIn(
+            where, reader.text(item, "name", where, None), reader.text(item, "description", where),
+            item.get("sessionDuration", "PT1H"), reader.policy(item, "inlinePolicy", where),
+            reader.strings(item, "managedPolicies", where) or [], reader.policy(item, "permissionsBoundary", where)))
+    for where, item in reader.objects(data, "assignments", ASSIGNMENT_FIELDS):
+        doc.assignments.append(AssignmentIn(
+            where, reader.text(item, "principalType", where, "user"), reader.text(item, "principal", where, None),
+            reader.text(item, "account", where, None), reader.text(item, "permissionSet", where, None),
+            reader.text(item, "expiresAt", where, None)))
+    doc.problems = reader.problems
+    return doc
+
+
+def _policy_value(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+def export_document(directory: Directory) -> dict[str, Any]:
+    """The whole directory (without root, secrets or sessions) in a stable order: equal directories export
+    byte-identical documents."""
+    with directory.db.read() as conn:
+        group_names = {row[0]: row[1] for row in conn.execute("SELECT id, name FROM groups")}
+        user_groups: dict[int, list[str]] = {}
+        members: dict[int, list[Any]] = {}
+        for row in conn.execute(
+            "SELECT m.group_id, m.user_id, u.user_name, m.expires_at FROM memberships m "
+            "JOIN users u ON u.id = m.user_id JOIN groups g ON g.id = m.group_id "
+            "ORDER BY g.name_key, u.user_name_key"
+        ):
+            members.setdefault(row[0], []).append(row[2] if row[3] is None else {"userName": row[2],
+                                                                                   "expiresAt": row[3]})
+            user_groups.setdefault(row[1], []).append(group_names[row[0]])
+        ssh: dict[int, list[str]] = {}
+        for row in conn.execute("SELECT user_id, public_key FROM ssh_keys ORDER BY id"):
+            ssh.setdefault(row[0], []).append(row[1])
+        users = []
+        for row in conn.execute("SELECT * FROM users WHERE is_root = 0 ORDER BY user_name_key"):
+            entry: dict[str, Any] = {"userName": row["user_name"]}
+            for column, key in (("display_name", "displayName"), ("given_name", "givenName"),
+                                ("family_name", "familyName"), ("email", "email")):
+                if row[column]:
+                    entry[key] = row[column]
+            if row["external_id"] is not None:
+                entry["externalId"] = row["external_id"]
+            entry["active"] = row["status"] == "active"
+            entry["groups"] = sorted(user_groups.get(row["id"], []), key=str.casefold)
+            if row["id"] in ssh:
+                entry["sshPublicKeys"] = ssh[row["id"]]
+            users.append(entry)
+        groups = []
+        for row in conn.execute("SELECT * FROM groups ORDER BY name_key"):
+            group: dict[str, Any] = {"displayName": row["name"]}
+            if row["description"]:
+                group["description"] = row["description"]
+            if row["external_id"] is not None:
+                group["externalId"] = row["external_id"]
+            group["members"] = members.get(row["id"], [])
+            groups.append(group)
+        accounts = [{"name": r["name"], "description": r["description"], "active": r["status"] == "active"}
+                    for r in conn.execute("SELECT * FROM accounts ORDER BY name_key")]
+        policies = [{"name": r["name"], "description": r["description"], "document": json.loads(r["document"])}
+                    for r in conn.execute("SELECT * FROM policies WHERE builtin = 0 ORDER BY name_key")]
+        attached: dict[int, list[str]] = {}
+        for row in conn.execute("SELECT psp.permission_set_id, p.name FROM permission_set_policies psp "
+                                "JOIN policies p ON p.id = psp.policy_id ORDER BY p.name_key"):
+            attached.setdefault(row[0], []).append(row[1])
+        permission_sets = []
+        for r in conn.execute("SELECT * FROM permission_sets ORDER BY name_key"):
+            entry = {"name": r["name"], "description": r["description"],
+                     "sessionDuration": format_duration(r["session_duration"]),
+                     "inlinePolicy": _policy_value(r["inline_policy"]),
+                     "managedPolicies": attached.get(r["id"], [])}
+            if r["boundary_policy"] is not None:
+                entry["permissionsBoundary"] = _policy_value(r["boundary_policy"])
+            permission_sets.append(entry)
+        assignments = []
+        for r in conn.execute(
+            "SELECT CASE WHEN a.user_id IS NOT NULL THEN 'user' ELSE 'group' END AS kind, "
+            "coalesce(u.user_name, g.name) AS principal, ac.name AS account, ps.name AS pset, a.expires_at "
+            "FROM assignments a LEFT JOIN users u ON u.id = a.user_id LEFT JOIN groups g ON g.id = a.group_id "
+            "JOIN accounts ac ON ac.id = a.account_id JOIN permission_sets ps ON ps.id = a.permission_set_id "
+            "ORDER BY ac.name_key, ps.name_key, kind, coalesce(u.user_name_key, g.name_key)"
+        ):
+            item = {"principalType": r["kind"], "principal": r["principal"], "account": r["account"],
+                    "permissionSet": r["pset"]}
+            if r["expires_at"] is not None:
+                item["expiresAt"] = r["expires_at"]
+            assignments.append(item)
+    return {"users": users, "groups": groups, "accounts": accounts, "policies": policies,
+            "permission_sets": permission_sets, "assignments": assignments}

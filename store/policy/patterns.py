@@ -1,0 +1,239 @@
+"""Wildcards, policy variables and the request context they read from.
+
+IAM patterns use ``*`` (any run, crossing ``:`` and ``/``) and ``?`` (one character). Resources and condition
+values may hold policy variables: ``${aws:username}``, ``${aws:PrincipalTag/team, 'default'}``, and the escapes
+``${*}``, ``${?}``, ``${$}`` for a literal ``*``, ``?``, ``$``. A variable's value is inserted literally (a user
+named ``*`` must not turn a pattern into match-all), and a variable the request does not carry makes the
+pattern match nothing, as AWS does.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import lru_cache
+
+ContextValue = str | bool | int | float | datetime | Iterable[str | bool | int | float | datetime]
+
+_VARIABLE = re.compile(r"\$\{([^}]*)\}")
+_VARIABLE_BODY = re.compile(r"^\s*([^\s,']+)\s*(?:,\s*'([^']*)'\s*)?$")
+_ESCAPES = {"*": "*", "?": "?", "$": "$"}
+_EPOCH = re.compile(r"-?[0-9]{1,12}")
+
+
+def _text(value: str | bool | int | float | datetime) -> str:
+    # AWS compares every context value as text: booleans are "true"/"false", times ISO 8601 in UTC.
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime):
+        moment = value if value.tzinfo else value.replace(tzinfo=UTC)
+        return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return str(value)
+
+
+@dataclass(frozen=True, slots=True)
+class RequestContext:
+    """The request's condition keys, keys lower-cased (IAM keys are case-insensitive), every value a tuple.
+
+    Build it once with :meth:`build` and reuse it across evaluations; ``aws:CurrentTime`` and
+    ``aws:EpochTime`` are filled in from ``now`` (or from each other) when the caller leaves them out.
+    """
+
+    values: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, context: Mapping[str, ContextValue] | None = None, *, now: datetime | None = None) -> RequestContext:
+        values: dict[str, tuple[str, ...]] = {}
+        for key, raw in (context or {}).items():
+            if isinstance(raw, (str, bool, int, float, datetime)):
+                items: tuple[str, ...] = (_text(raw),)
+            else:
+                items = tuple(_text(item) for item in raw)
+            lowered = key.lower()
+            values[lowered] = values.get(lowered, ()) + items
+        if "aws:currenttime" not in values or "aws:epochtime" not in values:
+            moment = _moment_from(values) or now or datetime.now(UTC)
+            values.setdefault("aws:currenttime", (_text(moment),))
+            values.setdefault("aws:epochtime", (str(int(moment.timestamp())),))
+        return cls(values)
+
+    def get(self, key: str) -> tuple[str, ...] | None:
+        """The values of ``key`` (any case), or ``None`` when the request does not carry it."""
+        return self.values.get(key.lower())
+
+    def single(self, key: str) -> str | None:
+        """The one value of ``key`` (already lower-cased), or ``None`` if absent or multi-valued."""
+        found = self.values.get(key)
+        return found[0] if found is not None and len(found) == 1 else None
+
+
+def parse_date(text: str) -> float | None:
+    """Seconds since the epoch for an ISO 8601 time (``2027-01-31``, ``2027-01-31T09:00:00Z``, an offset) or
+    an epoch-seconds integer; ``None`` when it is neither. A time without a zone is UTC."""
+    text = text.strip()
+    if _EPOCH.fullmatch(text):
+        return float(int(text))
+    try:
+        moment = datetime.fromisoformat(text.upper())
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
+
+
+def _moment_from(values: Mapping[str, tuple[str, ...]]) -> datetime | None:
+    # One of the two time keys was given: derive the other from it so they never disagree.
+    for key in ("aws:currenttime", "aws:epochtime"):
+        given = values.get(key)
+        if given:
+            seconds = parse_date(given[0])
+            if seconds is not None:
+                try:
+                    return datetime.fromtimestamp(seconds, UTC)
+                except (OverflowError, OSError, ValueError):
+                    return None
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Variable:
+    """``${key}`` or ``${key, 'default'}`` inside a pattern; ``key`` is lower-cased."""
+
+    key: str
+    default: str | None = None
+
+    def resolve(self, context: RequestContext) -> str | None:
+        value = context.single(self.key)
+        return self.default if value is None else value
+
+
+# A pattern split into pieces: str pieces keep their wildcard meaning, Literal pieces do not, Variables resolve.
+@dataclass(frozen=True, slots=True)
+class Literal:
+    text: str
+
+
+Piece = str | Literal | Variable
+
+
+def split_variables(pattern: str) -> tuple[Piece, ...]:
+    """Cut ``pattern`` at its ``${...}`` variables. Text that is not a well-formed variable stays as written."""
+    pieces: list[Piece] = []
+    position = 0
+    for found in _VARIABLE.finditer(pattern):
+        body = found.group(1)
+        if body in _ESCAPES:
+            piece: Piece = Literal(_ESCAPES[body])
+        else:
+            parsed = _VARIABLE_BODY.match(body)
+            if parsed is None:
+                continue
+            piece = Variable(parsed.group(1).lower(), parsed.group(2))
+        if found.start() > position:
+            pieces.append(pattern[position : found.start()])
+        pieces.append(piece)
+        position = found.end()
+    if position < len(pattern):
+        pieces.append(pattern[position:])
+    return tuple(pieces)
+
+
+def has_variables(pieces: tuple[Piece, ...]) -> bool:
+    return any(isinstance(piece, Variable) for piece in pieces)
+
+
+def _glob_to_regex(glob: str) -> str:
+    return "".join(".*" if char == "*" else "." if char == "?" else re.escape(char) for char in glob)
+
+
+@lru_cache(maxsize=4096)
+def _compiled(regex: str, ignore_case: bool) -> re.Pattern[str]:
+    return re.compile(regex, re.DOTALL | (re.IGNORECASE if ignore_case else 0))
+
+
+def resolve_text(pieces: tuple[Piece, ...], context: RequestContext) -> str | None:
+    """The pattern with its variables filled in, or ``None`` if one has no value (then nothing matches)."""
+    parts: list[str] = []
+    for piece in pieces:
+        if isinstance(piece, str):
+            parts.append(piece)
+        elif isinstance(piece, Literal):
+            parts.append(piece.text)
+        else:
+            value = piece.resolve(context)
+            if value is None:
+                return None
+            parts.append(value)
+    return "".join(parts)
+
+
+Matcher = Callable[[str, RequestContext], bool]
+
+
+def _always(value: str, context: RequestContext) -> bool:
+    return True
+
+
+def compile_glob(pattern: str, *, ignore_case: bool = False, variables: bool = True) -> Matcher:
+    """A matcher ``(value, context) -> bool`` for an IAM wildcard pattern.
+
+    Patterns without variables get a fast path (match-all, equality, prefix) or one compiled regex; with
+    ``ignore_case`` the caller must pass an already lower-cased value (actions are lower-cased once per request).
+    """
+    pieces: tuple[Piece, ...] = split_variables(pattern) if variables else (pattern,)
+    if ignore_case:
+        pieces = tuple(
+            piece.lower() if isinstance(piece, str) else Literal(piece.text.lower()) if isinstance(piece, Literal)
+            else piece
+            for piece in pieces
+        )
+    if not has_variables(pieces):
+        return _compile_static(pieces)
+
+    def match_with_variables(value: str, context: RequestContext) -> bool:
+        regex: list[str] = []
+        for piece in pieces:
+            if isinstance(piece, str):
+                regex.append(_glob_to_regex(piece))
+            elif isinstance(piece, Literal):
+                regex.append(re.escape(piece.text))
+            else:
+                resolved = piece.resolve(context)
+                if resolved is None:
+                    return False
+                regex.append(re.escape(resolved))
+        return _compiled("".join(regex), ignore_case).fullmatch(value) is not None
+
+    return match_with_variables
+
+
+def _compile_static(pieces: tuple[Piece, ...]) -> Matcher:
+    globs = [piece for piece in pieces if isinstance(piece, str)]
+    literal_text = "".join(piece if isinstance(piece, str) else piece.text for piece in pieces
+                           if not isinstance(piece, Variable))
+    if not any("*" in glob or "?" in glob for glob in globs):
+        def equals(value: str, context: RequestContext) -> bool:
+            return value == literal_text
+
+        return equals
+    if len(pieces) == 1 and isinstance(pieces[0], str):
+        glob = pieces[0]
+        if glob.strip("*") == "":
+            return _always
+        head = glob[:-1]
+        if glob.endswith("*") and "*" not in head and "?" not in head:
+            def starts_with(value: str, context: RequestContext) -> bool:
+                return value.startswith(head)
+
+            return starts_with
+    regex = "".join(_glob_to_regex(piece) if isinstance(piece, str) else re.escape(piece.text)
+                    for piece in pieces if not isinstance(piece, Variable))
+    fullmatch = _compiled(regex, False).fullmatch
+
+    def matches(value: str, context: RequestContext) -> bool:
+        return fullmatch(value) is not None
+
+    return matches

@@ -1,0 +1,244 @@
+"""The schema as a list of migrations. ``PRAGMA user_version`` holds how many have been applied.
+
+Never edit a migration that has shipped: add a new one. Each runs inside the transaction that opens the
+directory, so an upgrade is all or nothing.
+"""
+
+from __future__ import annotations
+
+# Version 1: every concept of the model. Times are UTC ISO-8601 strings ("2026-11-29T14:15:45Z"), which
+# sort and compare as text. Every row an admin can edit carries ``version`` for optimistic concurrency.
+V1 = """
+CREATE TABLE settings (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL,
+    version INTEGER NOT NULL DEFAULT 1
+);
+
+CREATE TABLE import_batches (
+    id INTEGER PRIMARY KEY,
+    source TEXT NOT NULL,
+    file_name TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    at TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    counts TEXT NOT NULL
+);
+
+CREATE TABLE users (
+    id INTEGER PRIMARY KEY,
+    user_name TEXT NOT NULL,
+    user_name_key TEXT NOT NULL UNIQUE,
+    display_name TEXT NOT NULL DEFAULT '',
+    given_name TEXT NOT NULL DEFAULT '',
+    family_name TEXT NOT NULL DEFAULT '',
+    email TEXT NOT NULL DEFAULT '',
+    external_id TEXT,
+    source TEXT NOT NULL DEFAULT 'local',
+    import_batch_id INTEGER REFERENCES import_batches(id) ON DELETE SET NULL,
+    is_root INTEGER NOT NULL DEFAULT 0 CHECK (is_root IN (0, 1)),
+    status TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'disabled')),
+    password_hash TEXT,
+    password_changed_at TEXT,
+    must_change_password INTEGER NOT NULL DEFAULT 0,
+    totp_secret_sealed TEXT,
+    totp_last_step INTEGER,
+    failed_sign_ins INTEGER NOT NULL DEFAULT 0,
+    locked_until TEXT,
+    last_sign_in_at TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    version INTEGER NOT NULL DEFAULT 1
+);
+CREATE UNIQUE INDEX users_one_root ON users(is_root) WHERE is_root = 1;
+CREATE UNIQUE INDEX users_source_external_id ON users(source, external_id) WHERE external_id IS NOT NULL;
+
+CREATE TABLE password_history (
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    password_hash TEXT NOT NULL,
+    set_at TEXT NOT NULL
+);
+CREATE INDEX password_history_user ON password_history(user_id, set_at);
+
+CREATE TABLE recovery_codes (
+    id INTEGER PRIMARY KEY,
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    code_hash TEXT NOT NULL,
+    used_at TEXT
+);
+CREATE INDEX recovery_codes_user ON recovery_codes(user_id);
+
+CREATE TABLE ssh_keys (
+    id INTEGER PRIMARY KEY,
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    public_key TEXT NOT NULL,
+    fingerprint TEXT NOT NULL UNIQUE,
+    comment TEXT NOT NULL DEFAULT '',
+    created_at TEXT NOT NULL
+);
+CREATE INDEX ssh_keys_user ON ssh_keys(user_id);
+
+CREATE TABLE access_keys (
+    id INTEGER PRIMARY KEY,
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    key_id TEXT NOT NULL UNIQUE,
+    secret_hash TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'inactive')),
+    created_at TEXT NOT NULL,
+    last_used_at TEXT,
+    version INTEGER NOT NULL DEFAULT 1
+);
+CREATE INDEX access_keys_user ON access_keys(user_id);
+
+CREATE TABLE groups (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    name_key TEXT NOT NULL UNIQUE,
+    description TEXT NOT NULL DEFAULT '',
+    external_id TEXT,
+    source TEXT NOT NULL DEFAULT 'local',
+    import_batch_id INTEGER REFERENCES import_batches(id) ON DELETE SET NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    version INTEGER NOT NULL DEFAULT 1
+);
+
+CREATE TABLE memberships (
+    group_id INTEGER NOT NULL REFERENCES groups(id) ON DELETE CASCADE,
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    expires_at TEXT,
+    created_at TEXT NOT NULL,
+    version INTEGER NOT NULL DEFAULT 1,
+    PRIMARY KEY (group_id, user_id)
+) WITHOUT ROWID;
+CREATE INDEX memberships_user ON memberships(user_id, group_id);
+
+CREATE TABLE accounts (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    name_key TEXT NOT NULL UNIQUE,
+    description TEXT NOT NULL DEFAULT '',
+    status TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'disabled')),
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    version INTEGER NOT NULL DEFAULT 1
+);
+
+CREATE TABLE policies (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    name_key TEXT NOT NULL UNIQUE,
+    description TEXT NOT NULL DEFAULT '',
+    document TEXT NOT NULL,
+    builtin INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    version INTEGER NOT NULL DEFAULT 1
+);
+
+CREATE TABLE permission_sets (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    name_key TEXT NOT NULL UNIQUE,
+    description TEXT NOT NULL DEFAULT '',
+    session_duration INTEGER NOT NULL DEFAULT 3600 CHECK (session_duration BETWEEN 900 AND 129600),
+    inline_policy TEXT,
+    boundary_policy TEXT,
+    status TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'disabled')),
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    version INTEGER NOT NULL DEFAULT 1
+);
+
+CREATE TABLE permission_set_policies (
+    permission_set_id INTEGER NOT NULL REFERENCES permission_sets(id) ON DELETE CASCADE,
+    policy_id INTEGER NOT NULL REFERENCES policies(id) ON DELETE RESTRICT,
+    PRIMARY KEY (permission_set_id, policy_id)
+) WITHOUT ROWID;
+
+CREATE TABLE assignments (
+    id INTEGER PRIMARY KEY,
+    user_id INTEGER REFERENCES users(id) ON DELETE CASCADE,
+    group_id INTEGER REFERENCES groups(id) ON DELETE CASCADE,
+    account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    permission_set_id INTEGER NOT NULL REFERENCES permission_sets(id) ON DELETE CASCADE,
+    expires_at TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    version INTEGER NOT NULL DEFAULT 1,
+    CHECK ((user_id IS NULL) != (group_id IS NULL))
+);
+CREATE UNIQUE INDEX assignments_user_unique ON assignments(user_id, account_id, permission_set_id)
+    WHERE user_id IS NOT NULL;
+CREATE UNIQUE INDEX assignments_group_unique ON assignments(group_id, account_id, permission_set_id)
+    WHERE group_id IS NOT NULL;
+CREATE INDEX assignments_account ON assignments(account_id, permission_set_id);
+CREATE INDEX assignments_permission_set ON assignments(permission_set_id);
+
+CREATE TABLE sessions (
+    id INTEGER PRIMARY KEY,
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    permission_set_id INTEGER NOT NULL REFERENCES permission_sets(id) ON DELETE CASCADE,
+    access_key_id TEXT NOT NULL UNIQUE,
+    secret_hash TEXT NOT NULL,
+    token_hash TEXT NOT NULL UNIQUE,
+    mfa INTEGER NOT NULL DEFAULT 0,
+    issued_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    revoked_at TEXT,
+    revoked_reason TEXT
+);
+CREATE INDEX sessions_user ON sessions(user_id);
+CREATE INDEX sessions_expires ON sessions(expires_at);
+
+CREATE TABLE portal_tokens (
+    id INTEGER PRIMARY KEY,
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    token_hash TEXT NOT NULL UNIQUE,
+    mfa INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    revoked_at TEXT
+);
+CREATE INDEX portal_tokens_user ON portal_tokens(user_id);
+
+-- Append-only, hash-chained: each row's hash covers the previous row's hash and its own fields.
+CREATE TABLE audit (
+    seq INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    source TEXT NOT NULL,
+    action TEXT NOT NULL,
+    target TEXT NOT NULL,
+    details TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL
+);
+"""
+
+# Version 2: substring search for the Users screen filter. A trigram index answers "contains" queries of
+# three or more characters from an index instead of a scan of every user.
+V2 = """
+CREATE VIRTUAL TABLE users_search USING fts5(
+    user_name, display_name, email, content='users', content_rowid='id', tokenize='trigram'
+);
+INSERT INTO users_search(rowid, user_name, display_name, email) SELECT id, user_name, display_name, email FROM users;
+CREATE TRIGGER users_search_insert AFTER INSERT ON users BEGIN
+    INSERT INTO users_search(rowid, user_name, display_name, email)
+    VALUES (new.id, new.user_name, new.display_name, new.email);
+END;
+CREATE TRIGGER users_search_delete AFTER DELETE ON users BEGIN
+    INSERT INTO users_search(users_search, rowid, user_name, display_name, email)
+    VALUES ('delete', old.id, old.user_name, old.display_name, old.email);
+END;
+CREATE TRIGGER users_search_update AFTER UPDATE OF user_name, display_name, email ON users BEGIN
+    INSERT INTO users_search(users_search, rowid, user_name, display_name, email)
+    VALUES ('delete', old.id, old.user_name, old.display_name, old.email);
+    INSERT INTO users_search(rowid, user_name, display_name, email)
+    VALUES (new.id, new.user_name, new.display_name, new.email);
+END;
+"""
+
+MIGRATIONS: list[str] = [V1, V2]
+LATEST = len(MIGRATIONS)

@@ -1,0 +1,112 @@
+"""What every concept's service shares: paging, versioned updates, audit in the same transaction."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from store import audit
+from store.errors import Conflict, NotFound
+
+if TYPE_CHECKING:
+    from store.directory import Directory
+
+T = TypeVar("T")
+PAGE_SIZE = 100
+MAX_PAGE = 1000
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """One page of a listing. ``next_after`` continues it (keyset); ``total`` counts every match."""
+
+    items: list[T]
+    total: int
+    next_after: str | None
+
+
+class Service(Generic[T]):
+    """Base of a concept's service. Subclasses name their table, sort key and row type."""
+
+    table: str
+    noun: str  # "user", "group": the word used in messages and audit targets
+    sort_column = "name_key"
+    from_row: Callable[[sqlite3.Row], T]
+
+    def __init__(self, directory: Directory) -> None:
+        self.directory = directory
+        self.db = directory.db
+
+    # -- helpers ------------------------------------------------------------------------------------
+
+    def _now(self) -> str:
+        return self.directory.now_text()
+
+    def _audit(self, conn: sqlite3.Connection, action: str, target: str, *, before: Any = None,
+               after: Any = None, extra: Mapping[str, Any] | None = None) -> None:
+        audit.record(conn, at=self._now(), actor=self.directory.actor, action=action, target=target,
+                     before=before, after=after, extra=extra, key=self.directory.audit_key)
+
+    def _row(self, conn: sqlite3.Connection, row_id: int) -> sqlite3.Row:
+        row = conn.execute(f"SELECT * FROM {self.table} WHERE id = ?", (row_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"{self.noun} #{row_id} does not exist (it may have been deleted)")
+        return row
+
+    def get(self, row_id: int) -> T:
+        with self.db.read() as conn:
+            return type(self).from_row(self._row(conn, row_id))
+
+    def _versioned_update(self, conn: sqlite3.Connection, row_id: int, version: int,
+                          changes: Mapping[str, Any]) -> sqlite3.Row:
+        """UPDATE … WHERE version = the one the caller read; a lost race raises Conflict, never overwrites."""
+        assignments = ", ".join(f"{column} = ?" for column in changes)
+        cursor = conn.execute(
+            f"UPDATE {self.table} SET {assignments}, updated_at = ?, version = version + 1 "
+            "WHERE id = ? AND version = ?",
+            (*changes.values(), self._now(), row_id, version),
+        )
+        if cursor.rowcount == 0:
+            self._raise_stale(conn, row_id)
+        return self._row(conn, row_id)
+
+    def _check_version(self, conn: sqlite3.Connection, row: sqlite3.Row, version: int) -> None:
+        if row["version"] != version:
+            self._raise_stale(conn, row["id"])
+
+    def _raise_stale(self, conn: sqlite3.Connection, row_id: int) -> None:
+        current = type(self).from_row(self._row(conn, row_id))  # NotFound if it was deleted meanwhile
+        raise Conflict(
+            f"this {self.noun} was changed by someone else since you opened it; nothing was saved. "
+            "Reload to see their change.",
+            current=current,
+        )
+
+    def _page(self, conn: sqlite3.Connection, *, where: Sequence[str], params: Sequence[Any],
+              after: str | None, offset: int, limit: int, select: str = "*") -> Page[T]:
+        limit = max(1, min(limit, MAX_PAGE))
+        clause = " AND ".join(where) if where else "1"
+        total = conn.execute(f"SELECT count(*) FROM {self.table} WHERE {clause}", params).fetchone()[0]
+        sql = f"SELECT {select} FROM {self.table} WHERE {clause}"
+        page_params = list(params)
+        if after is not None:
+            sql += f" AND {self.sort_column} > ?"
+            page_params.append(int(after) if self.sort_column == "id" else after)
+        sql += f" ORDER BY {self.sort_column} LIMIT ?"
+        page_params.append(limit)
+        if after is None and offset:
+            sql += " OFFSET ?"
+            page_params.append(offset)
+        rows = conn.execute(sql, page_params).fetchall()
+        items = [type(self).from_row(row) for row in rows]
+        next_after = str(rows[-1][self.sort_column]) if len(rows) == limit else None
+        return Page(items, total, next_after)
+
+
+def like_contains(text: str) -> str:
+    """A LIKE pattern (with ESCAPE '\\') matching ``text`` anywhere, its wildcards taken literally."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return "%" + escaped + "%"
+

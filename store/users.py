@@ -1,0 +1,192 @@
+"""Users: people and services with a user name. Root is a user row too, flagged and kept out of listings."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from store import names
+from store.errors import AlreadyExists, NotFound, Refused, ValidationError
+from store.service import PAGE_SIZE, Page, Service
+
+ROOT_NAME = "root"
+EDITABLE = ("user_name", "display_name", "given_name", "family_name", "email", "external_id")
+# The filter uses the trigram index from this many characters on; shorter filters match name prefixes.
+TRIGRAM = 3
+
+
+@dataclass(frozen=True)
+class User:
+    id: int
+    user_name: str
+    display_name: str
+    given_name: str
+    family_name: str
+    email: str
+    external_id: str | None
+    source: str
+    status: str
+    is_root: bool
+    created_at: str
+    updated_at: str
+    last_sign_in_at: str | None
+    version: int
+
+    @property
+    def active(self) -> bool:
+        return self.status == "active"
+
+    @property
+    def is_local(self) -> bool:
+        return self.source == "local"
+
+    @staticmethod
+    def from_row(row: sqlite3.Row) -> User:
+        return User(row["id"], row["user_name"], row["display_name"], row["given_name"], row["family_name"],
+                    row["email"], row["external_id"], row["source"], row["status"], bool(row["is_root"]),
+                    row["created_at"], row["updated_at"], row["last_sign_in_at"], row["version"])
+
+    def audit_view(self) -> dict[str, Any]:
+        view = asdict(self)
+        for key in ("id", "created_at", "updated_at", "last_sign_in_at", "version", "is_root"):
+            view.pop(key)
+        return view
+
+
+def clean_user_fields(fields: dict[str, Any]) -> dict[str, Any]:
+    """Validate the editable fields present in ``fields``; returns them cleaned (same keys)."""
+    cleaners = {
+        "user_name": lambda v: names.user_name(v, "userName"),
+        "display_name": lambda v: names.display_text(v, "displayName"),
+        "given_name": lambda v: names.display_text(v, "givenName"),
+        "family_name": lambda v: names.display_text(v, "familyName"),
+        "email": lambda v: names.email(v, "email"),
+        "external_id": lambda v: names.external_id(v, "externalId"),
+    }
+    unknown = set(fields) - set(cleaners)
+    if unknown:
+        raise ValidationError(f"unknown user field(s): {', '.join(sorted(unknown))}")
+    return {key: cleaners[key](value) for key, value in fields.items()}
+
+
+class UserService(Service[User]):
+    table = "users"
+    noun = "user"
+    sort_column = "user_name_key"
+    from_row = User.from_row
+
+    def _check_name_free(self, conn: sqlite3.Connection, name: str, *, except_id: int | None = None) -> str:
+        key = names.canonical(name)
+        if key == ROOT_NAME:
+            raise AlreadyExists("userName: 'root' is reserved for the directory's root identity", "userName")
+        row = conn.execute("SELECT id, user_name FROM users WHERE user_name_key = ?", (key,)).fetchone()
+        if row is not None and row["id"] != except_id:
+            same = "" if row["user_name"] == name else f" (as {row['user_name']!r}: names differing only in case " \
+                                                         "or width are the same name)"
+            raise AlreadyExists(f"userName: a user named {name!r} already exists{same}", "userName")
+        return key
+
+    def create(self, user_name: str, *, display_name: str = "", given_name: str = "", family_name: str = "",
+               email: str = "", external_id: str | None = None, source: str = "local") -> User:
+        fields = clean_user_fields({"user_name": user_name, "display_name": display_name,
+                                    "given_name": given_name, "family_name": family_name, "email": email,
+                                    "external_id": external_id})
+        with self.db.write() as conn:
+            key = self._check_name_free(conn, fields["user_name"])
+            now = self._now()
+            cursor = conn.execute(
+                "INSERT INTO users (user_name, user_name_key, display_name, given_name, family_name, email, "
+                "external_id, source, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (fields["user_name"], key, fields["display_name"], fields["given_name"], fields["family_name"],
+                 fields["email"], fields["external_id"], source, now, now),
+            )
+            user = User.from_row(self._row(conn, cursor.lastrowid or 0))
+            self._audit(conn, "user.create", f"user:{user.user_name}", after=user.audit_view())
+            return user
+
+    def get_by_name(self, user_name: str) -> User:
+        with self.db.read() as conn:
+            row = conn.execute("SELECT * FROM users WHERE user_name_key = ?",
+                               (names.canonical(user_name),)).fetchone()
+        if row is None:
+            raise NotFound(f"no user named {user_name!r}")
+        return User.from_row(row)
+
+    def root(self) -> User | None:
+        with self.db.read() as conn:
+            row = conn.execute("SELECT * FROM users WHERE is_root = 1").fetchone()
+        return None if row is None else User.from_row(row)
+
+    def list(self, *, filter: str = "", after: str | None = None, offset: int = 0,
+             limit: int = PAGE_SIZE) -> Page[User]:
+        """Users other than root, by canonical name. ``filter``: 3+ characters match anywhere in user name,
+        display name or email (trigram index); 1–2 characters match the start of the user name."""
+        where, params = ["is_root = 0"], []
+        text = filter.strip()
+        if len(text) >= TRIGRAM:
+            where.append("id IN (SELECT rowid FROM users_search WHERE users_search MATCH ?)")
+            params.append('"' + text.replace('"', '""') + '"')
+        elif text:
+            key = names.canonical(text)
+            where.append("user_name_key >= ? AND user_name_key < ?")
+            params += [key, key + "\U0010ffff"]
+        with self.db.read() as conn:
+            return self._page(conn, where=where, params=params, after=after, offset=offset, limit=limit)
+
+    def count(self) -> int:
+        with self.db.read() as conn:
+            return int(conn.execute("SELECT count(*) FROM users WHERE is_root = 0").fetchone()[0])
+
+    def _guard(self, row: sqlite3.Row, action: str, *, imported_ok: bool = False) -> None:
+        if row["is_root"]:
+            raise Refused(f"root cannot be {action}")
+        if row["source"] != "local" and not imported_ok:
+            raise Refused(
+                f"{row['user_name']!r} is managed by the identity provider {row['source']!r}: change it there "
+                "and import again; here it can only be disabled"
+            )
+
+    def update(self, user_id: int, version: int, **changes: Any) -> User:
+        fields = clean_user_fields(changes)
+        with self.db.write() as conn:
+            row = self._row(conn, user_id)
+            self._guard(row, "edited")
+            self._check_version(conn, row, version)
+            before = User.from_row(row)
+            if "user_name" in fields:
+                fields["user_name_key"] = self._check_name_free(conn, fields["user_name"], except_id=user_id)
+            updated = User.from_row(self._versioned_update(conn, user_id, version, fields))
+            self._audit(conn, "user.update", f"user:{updated.user_name}", before=before.audit_view(),
+                        after=updated.audit_view())
+            return updated
+
+    def set_status(self, user_id: int, version: int, active: bool) -> User:
+        """Disable (or enable) a user. Disabling ends their sessions and portal sign-ins at once."""
+        with self.db.write() as conn:
+            row = self._row(conn, user_id)
+            self._guard(row, "disabled", imported_ok=True)
+            self._check_version(conn, row, version)
+            status = "active" if active else "disabled"
+            updated = User.from_row(self._versioned_update(conn, user_id, version, {"status": status}))
+            if not active:
+                self.directory.end_user_sessions(conn, user_id, "user disabled")
+            self._audit(conn, "user.enable" if active else "user.disable", f"user:{updated.user_name}",
+                        before={"status": row["status"]}, after={"status": status})
+            return updated
+
+    def disable(self, user_id: int, version: int) -> User:
+        return self.set_status(user_id, version, False)
+
+    def enable(self, user_id: int, version: int) -> User:
+        return self.set_status(user_id, version, True)
+
+    def delete(self, user_id: int, version: int) -> None:
+        """Delete a user with their memberships, assignments, keys and sessions."""
+        with self.db.write() as conn:
+            row = self._row(conn, user_id)
+            self._guard(row, "deleted", imported_ok=True)
+            self._check_version(conn, row, version)
+            user = User.from_row(row)
+            conn.execute("DELETE FROM users WHERE id = ?", (user_id,))
+            self._audit(conn, "user.delete", f"user:{user.user_name}", before=user.audit_view())

@@ -1,0 +1,207 @@
+"""The ``tui`` command: a thin click layer over ``store``. Parse, call, print.
+
+Nothing here imports textual at module level: scripts and ``credential_process`` call these commands and must
+not pay for (or depend on) the console. Only ``tui console`` imports it, inside the command.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from store import audit
+from store.directory import Directory
+from store.errors import StoreError
+from store.locations import default_db_path, default_key_path
+from tui import __version__
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def fail(message: str, code: int = 1) -> None:
+    click.echo(f"tui: {message}", err=True)
+    sys.exit(code)
+
+
+def reports_errors(command: F) -> F:
+    """Our own errors become one clear message on stderr and exit 1; nothing reaches the user as a traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except StoreError as exc:
+            fail(str(exc))
+        except OSError as exc:
+            fail(f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": "))
+
+    return wrapper  # type: ignore[return-value]
+
+
+class Context:
+    def __init__(self, db: Path) -> None:
+        self.db_path = db
+        self._directory: Directory | None = None
+
+    def directory(self) -> Directory:
+        if self._directory is None:
+            self._directory = Directory.open(self.db_path)
+        return self._directory
+
+    def close(self) -> None:
+        if self._directory is not None:
+            self._directory.close()
+
+
+pass_context = click.make_pass_decorator(Context)
+
+
+@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--db", "db", type=click.Path(dir_okay=False, path_type=Path), envvar="TUI_DB",
+              help="The directory database file (default: $TUI_DB, else the user data folder).")
+@click.version_option(__version__, "--version", prog_name="tui")
+@click.pass_context
+def cli(ctx: click.Context, db: Path | None) -> None:
+    """tui: a terminal directory administrator. Without a command, opens the console."""
+    ctx.obj = Context(db or default_db_path())
+    ctx.call_on_close(ctx.obj.close)
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(console)
+
+
+@cli.command()
+@click.option("--demo", is_flag=True, help="Open a throw-away directory seeded with sample data.")
+@pass_context
+@reports_errors
+def console(obj: Context, demo: bool) -> None:
+    """Open the full-screen console."""
+    from tui.app import run_console  # the only place textual is imported
+
+    run_console(obj.db_path, demo=demo)
+
+
+@cli.command("export")
+@click.option("--format", "fmt", type=click.Choice(["json"]), default="json", show_default=True,
+              help="Output format.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write to this file (mode 0600) instead of standard output.")
+@pass_context
+@reports_errors
+def export_command(obj: Context, fmt: str, output: Path | None) -> None:
+    """Export the whole directory (users, groups, memberships, accounts, permission sets, assignments)."""
+    from store.directory_json import export_document
+
+    text = json.dumps(export_document(obj.directory()), indent=2, ensure_ascii=False) + "\n"
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        write_private(output, text.encode())
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Write a file readable by its owner only, replacing it atomically."""
+    temporary = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+    os.replace(temporary, path)
+
+
+@cli.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["auto", "json"]), default="auto", show_default=True,
+              help="Input format; auto looks at the file.")
+@click.option("--dry-run", is_flag=True, help="Print the plan and change nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the plan and outcome as JSON.")
+@pass_context
+@reports_errors
+def import_command(obj: Context, file: Path, fmt: str, dry_run: bool, as_json: bool) -> None:
+    """Import a file: validate all of it, then apply it in one transaction (or change nothing)."""
+    from store.directory_json import read_document
+    from store.importer import import_document
+    from store.textfile import read_limited
+
+    raw = read_limited(file)
+    if fmt == "auto" and not raw.lstrip(b"\xef\xbb\xbf \t\r\n").startswith((b"{", b"[")):
+        fail(f"{file}: cannot tell the format (only whole-directory JSON is supported so far); use --format")
+    document = read_document(raw, str(file))
+    result = import_document(obj.directory(), document, file_name=str(file), raw=raw, dry_run=dry_run)
+    if as_json:
+        click.echo(json.dumps({"file": str(file), "sha256": result.sha256, "dry_run": dry_run,
+                               "applied": result.applied, "changes_nothing": result.plan.changes_nothing,
+                               "plan": result.plan.as_dict()}, indent=2))
+        return
+    if result.plan.changes_nothing:
+        click.echo(f"{file}: nothing to change: the directory already matches it")
+        return
+    for line in result.plan.describe():
+        click.echo(line)
+    click.echo("dry run: nothing was changed" if dry_run else f"applied (import batch {result.batch_id})")
+
+
+@cli.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@pass_context
+@reports_errors
+def backup(obj: Context, file: Path) -> None:
+    """Write a consistent copy of the database (VACUUM INTO), mode 0600."""
+    from store.backup import backup_database
+
+    backup_database(obj.directory(), file)
+    click.echo(f"backup written to {file}")
+    click.echo(f"the key file ({default_key_path(obj.db_path)}) is not in the backup: keep it safe separately",
+               err=True)
+
+
+@cli.group("audit")
+def audit_group() -> None:
+    """The hash-chained audit log."""
+
+
+@audit_group.command("verify")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@pass_context
+@reports_errors
+def audit_verify(obj: Context, as_json: bool) -> None:
+    """Check the chain; name the first altered, deleted or reordered event. Exit 1 if broken."""
+    directory = obj.directory()
+    with directory.db.read() as conn:
+        result = audit.verify(conn, directory.audit_key)
+    if as_json:
+        click.echo(json.dumps(result.as_dict()))
+    elif result.ok:
+        click.echo(f"audit log intact: {result.events} events")
+    else:
+        click.echo(f"audit log broken: {result.problem}", err=True)
+    sys.exit(0 if result.ok else 1)
+
+
+@audit_group.command("export")
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True)
+@pass_context
+@reports_errors
+def audit_export(obj: Context, fmt: str) -> None:
+    """Write every audit event to standard output, oldest first."""
+    directory = obj.directory()
+    with directory.db.read() as conn:
+        rows = audit.events(conn)
+        lines = audit.export_jsonl(rows) if fmt == "jsonl" else audit.export_csv(rows)
+        for chunk in lines:
+            click.echo(chunk, nl=False)
+
+
+def main() -> None:
+    # Everything we create (database, WAL, backups, exports) is private to the user.
+    os.umask(0o077)
+    try:
+        cli.main(prog_name="tui")
+    except KeyboardInterrupt:
+        click.echo("tui: interrupted", err=True)
+        sys.exit(130)
