@@ -134,10 +134,17 @@ class Database:
 
     # -- state ------------------------------------------------------------------------------------------
 
-    def data_version(self) -> int:
-        """Changes whenever another connection commits: how a console notices other admins' edits."""
-        with self._lock:
+    def data_version(self, *, wait: bool = True) -> int | None:
+        """Changes whenever another connection commits: how a console notices other admins' edits.
+
+        With ``wait=False`` it returns None instead of waiting while this connection is busy (a timer on the
+        console's UI thread must never wait behind a long import)."""
+        if not self._lock.acquire(blocking=wait):
+            return None
+        try:
             return int(self.conn.execute("PRAGMA data_version").fetchone()[0])
+        finally:
+            self._lock.release()
 
     def schema_version(self) -> int:
         with self._lock:

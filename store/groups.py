@@ -189,11 +189,30 @@ class GroupService(Service[Group]):
             raise NotFound("that membership does not exist (it may have been removed)")
         return Membership.from_row(row)
 
-    def members(self, group_id: int, *, limit: int = 1000) -> list[Membership]:
+    def members(self, group_id: int, *, filter: str = "", after: str | None = None, offset: int = 0,
+                limit: int = PAGE_SIZE) -> Page[Membership]:
+        """A group's members by user name, in keyset pages (a group may hold most of the directory)."""
+        where, params = "m.group_id = ?", [group_id]
+        if filter.strip():
+            key = names.canonical(filter.strip())
+            where += " AND u.user_name_key >= ? AND u.user_name_key < ?"
+            params += [key, key + "\U0010ffff"]
         with self.db.read() as conn:
-            rows = conn.execute(f"{_MEMBERSHIP_SELECT} WHERE m.group_id = ? ORDER BY u.user_name_key LIMIT ?",
-                                (group_id, limit)).fetchall()
-        return [Membership.from_row(row) for row in rows]
+            total = conn.execute(f"SELECT count(*) FROM memberships m JOIN users u ON u.id = m.user_id "
+                                 f"WHERE {where}", params).fetchone()[0]
+            sql, page_params = f"{_MEMBERSHIP_SELECT} WHERE {where}", list(params)
+            if after is not None:
+                sql += " AND u.user_name_key > ?"
+                page_params.append(after)
+            sql += " ORDER BY u.user_name_key LIMIT ?"
+            page_params.append(limit)
+            if after is None and offset:
+                sql += " OFFSET ?"
+                page_params.append(offset)
+            rows = conn.execute(sql, page_params).fetchall()
+        items = [Membership.from_row(row) for row in rows]
+        next_after = names.canonical(items[-1].user_name) if len(items) == limit else None
+        return Page(items, total, next_after)
 
     def groups_of(self, user_id: int) -> list[Membership]:
         with self.db.read() as conn:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from store import audit
 from store.errors import Conflict, NotFound
+from store.names import canonical
 
 if TYPE_CHECKING:
     from store.directory import Directory
@@ -33,6 +34,8 @@ class Service(Generic[T]):
     table: str
     noun: str  # "user", "group": the word used in messages and audit targets
     sort_column = "name_key"
+    display_column = "name"
+    listed = "1"  # which rows listings show (users hide root)
     from_row: Callable[[sqlite3.Row], T]
 
     def __init__(self, directory: Directory) -> None:
@@ -58,6 +61,17 @@ class Service(Generic[T]):
     def get(self, row_id: int) -> T:
         with self.db.read() as conn:
             return type(self).from_row(self._row(conn, row_id))
+
+    def complete(self, prefix: str, limit: int = 5) -> list[str]:
+        """Names that start with ``prefix`` (compared canonically), for completion in name fields."""
+        key = canonical(prefix)
+        with self.db.read() as conn:
+            rows = conn.execute(
+                f"SELECT {self.display_column} FROM {self.table} WHERE {self.listed} AND {self.sort_column} >= ? "
+                f"AND {self.sort_column} < ? ORDER BY {self.sort_column} LIMIT ?",
+                (key, key + "\U0010ffff", limit),
+            ).fetchall()
+        return [row[0] for row in rows]
 
     def _versioned_update(self, conn: sqlite3.Connection, row_id: int, version: int,
                           changes: Mapping[str, Any]) -> sqlite3.Row:

@@ -74,6 +74,8 @@ class UserService(Service[User]):
     table = "users"
     noun = "user"
     sort_column = "user_name_key"
+    display_column = "user_name"
+    listed = "is_root = 0"
     from_row = User.from_row
 
     def _check_name_free(self, conn: sqlite3.Connection, name: str, *, except_id: int | None = None) -> str:

@@ -14,6 +14,7 @@ from store.crypto.passwords import (
     is_supported_hash,
     needs_rehash,
     password_expires_at,
+    pbkdf2_modular_hash,
     verify_password,
 )
 from store.crypto.sealing import (
@@ -85,6 +86,7 @@ __all__ = [
     "normalize_recovery_code",
     "normalize_secret",
     "password_expires_at",
+    "pbkdf2_modular_hash",
     "provisioning_uri",
     "qr_text",
     "reseal",

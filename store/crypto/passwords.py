@@ -16,6 +16,7 @@ variants of the most common passwords, since a 12-character minimum makes those 
 
 from __future__ import annotations
 
+import base64
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -39,6 +40,18 @@ ARGON2_PREFIX = f"$argon2id$v=19$m={ARGON2_MEMORY_KIB},t={ARGON2_TIME_COST},p={A
 # bcrypt only ever looked at the first 72 bytes; the bcrypt library (>= 5) raises instead of truncating, so
 # verifying an imported bcrypt hash must truncate as the system that made it did.
 _BCRYPT_MAX_BYTES = 72
+
+# The most work an imported hash may ask for: far above what any IdP uses (bcrypt 10-12, PBKDF2-SHA256 up to
+# ~1.3 million rounds, argon2 up to ~64 MiB), far below what would let a crafted import stall sign-in.
+_MAX_ROUNDS = {
+    "argon2": 20,
+    "bcrypt": 16,
+    "bcrypt_sha256": 16,
+    "pbkdf2_sha256": 5_000_000,
+    "pbkdf2_sha512": 5_000_000,
+}
+_MAX_ARGON2_MEMORY_KIB = 256 * 1024
+_MAX_ARGON2_PARALLELISM = 16
 
 _SCHEMES = ["argon2", "bcrypt", "bcrypt_sha256", "pbkdf2_sha256", "pbkdf2_sha512"]
 
@@ -116,10 +129,40 @@ def is_supported_hash(text: str) -> bool:
     if scheme is None:
         return False
     try:
-        _CONTEXT.handler(scheme).from_string(text)
+        parsed = _CONTEXT.handler(scheme).from_string(text)
     except (ValueError, TypeError):
         return False
+    # An imported hash with absurd work factors would make every sign-in (or the import) hang or exhaust memory.
+    rounds_limit = _MAX_ROUNDS[scheme]
+    if int(getattr(parsed, "rounds", 0)) > rounds_limit:
+        return False
+    if scheme == "argon2":
+        return (
+            int(parsed.memory_cost) <= _MAX_ARGON2_MEMORY_KIB
+            and int(parsed.parallelism) <= _MAX_ARGON2_PARALLELISM
+        )
     return True
+
+
+_PBKDF2_DIGEST_BYTES = {"sha256": 32, "sha512": 64}
+
+
+def pbkdf2_modular_hash(algorithm: str, iterations: int, salt: bytes, derived_key: bytes) -> str:
+    """A PBKDF2 hash given as parts (as Keycloak and others export it) in the form ``verify_password`` reads.
+
+    ``algorithm`` is ``sha256`` or ``sha512``. A derived key longer than the digest (Keycloak's 64-byte
+    PBKDF2-SHA256) is cut to the digest size: PBKDF2's first block does not depend on the length asked for.
+    """
+    size = _PBKDF2_DIGEST_BYTES.get(algorithm)
+    if size is None:
+        raise ValidationError("PBKDF2 hashes must use sha256 or sha512.", field="algorithm")
+    if iterations < 1 or not salt or len(derived_key) < size:
+        raise ValidationError("The PBKDF2 hash is incomplete.", field="password_hash")
+
+    def ab64(raw: bytes) -> str:  # passlib's base64: "." for "+", no padding
+        return base64.b64encode(raw).decode("ascii").rstrip("=").replace("+", ".")
+
+    return f"$pbkdf2-{algorithm}${iterations}${ab64(salt)}${ab64(derived_key[:size])}"
 
 
 def needs_rehash(stored_hash: str) -> bool:
@@ -163,11 +206,14 @@ class PasswordPolicy:
             lo, hi = _MAX_AGE_RANGE
             if not lo <= self.max_age_days <= hi:
                 raise ValidationError(
-                    f"max_age_days must be between {lo} and {hi}, or none for no expiry.", field="max_age_days"
+                    f"max_age_days must be between {lo} and {hi}, or none for no expiry.",
+                    field="max_age_days",
                 )
         lo, hi = _REUSE_RANGE
         if not lo <= self.reuse_prevention <= hi:
-            raise ValidationError(f"reuse_prevention must be between {lo} and {hi}.", field="reuse_prevention")
+            raise ValidationError(
+                f"reuse_prevention must be between {lo} and {hi}.", field="reuse_prevention"
+            )
 
 
 def password_expires_at(policy: PasswordPolicy, changed_at: datetime) -> datetime | None:
@@ -192,7 +238,9 @@ def is_common_password(password: str) -> bool:
 def _is_repeated_pattern(password: str) -> bool:
     # "aaaaaaaaaaaa", "abababababab", "abcdabcdabcd": long enough to pass the length rule, trivial to guess.
     n = len(password)
-    return n > 1 and any(n % unit == 0 and password == password[:unit] * (n // unit) for unit in range(1, 5))
+    return any(
+        n % unit == 0 and password == password[:unit] * (n // unit) for unit in range(1, min(4, n // 2) + 1)
+    )
 
 
 def _is_symbol(ch: str) -> bool:

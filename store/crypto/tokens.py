@@ -95,7 +95,8 @@ def new_recovery_codes(n: int = DEFAULT_RECOVERY_CODES) -> list[str]:
     codes: list[str] = []
     while len(codes) < n:
         groups = [
-            _random_string(_RECOVERY_ALPHABET, RECOVERY_CODE_GROUP_LENGTH) for _ in range(RECOVERY_CODE_GROUPS)
+            _random_string(_RECOVERY_ALPHABET, RECOVERY_CODE_GROUP_LENGTH)
+            for _ in range(RECOVERY_CODE_GROUPS)
         ]
         code = "-".join(groups)
         if code not in codes:  # a repeat is astronomically unlikely, but two equal codes would be one code

@@ -52,7 +52,8 @@ def _decode_secret(secret: str) -> bytes:
         raise ValidationError("The TOTP secret is not valid base32.", field="totp_secret") from None
     if len(key) < MIN_SECRET_BYTES:
         raise ValidationError(
-            f"The TOTP secret is too short: at least {MIN_SECRET_BYTES * 8} bits are needed.", field="totp_secret"
+            f"The TOTP secret is too short: at least {MIN_SECRET_BYTES * 8} bits are needed.",
+            field="totp_secret",
         )
     return key
 
@@ -123,7 +124,9 @@ def provisioning_uri(secret: str, account_name: str, issuer: str = "tui") -> str
     """The ``otpauth://`` URI (Google's Key URI format) that authenticator apps import, usually by QR code."""
     if ":" in issuer or ":" in account_name:
         # The colon separates issuer from account in the label; apps split on it (and on %3A).
-        raise ValidationError("The issuer and account name of a TOTP URI must not contain ':'.", field="account_name")
+        raise ValidationError(
+            "The issuer and account name of a TOTP URI must not contain ':'.", field="account_name"
+        )
     if not issuer or not account_name:
         raise ValidationError("A TOTP URI needs an issuer and an account name.", field="account_name")
     label = f"{quote(issuer, safe='')}:{quote(account_name, safe='@')}"
@@ -163,7 +166,5 @@ def qr_text(uri: str, *, border: int = 2, dark_background: bool = True) -> str:
     drawn_is_dark = not dark_background
     lines = []
     for top, bottom in zip(rows[0::2], rows[1::2]):
-        lines.append(
-            "".join(_BLOCKS[(t == drawn_is_dark, b == drawn_is_dark)] for t, b in zip(top, bottom))
-        )
+        lines.append("".join(_BLOCKS[(t == drawn_is_dark, b == drawn_is_dark)] for t, b in zip(top, bottom)))
     return "\n".join(lines)

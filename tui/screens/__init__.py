@@ -1,0 +1,1 @@
+"""One module per screen; modals end in ``Modal``."""

@@ -1,0 +1,196 @@
+"""What every console screen shares: the directory, store calls off the UI thread, confirm-then-act."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Input, Static
+
+from store.errors import Conflict, StoreError
+from store.service import Page
+from tui.literal import literal
+from tui.screens.form import FormModal
+from tui.screens.modals import ConfirmModal, ConflictModal
+from tui.widgets.nav_bar import NavBar
+from tui.widgets.paged_table import Column, PagedTable
+
+if TYPE_CHECKING:
+    from store.directory import Directory
+    from tui.app import TuiApp
+
+
+class DirectoryScreen(Screen[Any]):
+    """A screen over the directory. Subclasses implement :meth:`reload` to redraw from the store."""
+
+    nav_name = ""  # the mode this screen belongs to, highlighted in the nav bar
+
+    @property
+    def directory(self) -> Directory:
+        return self.tui_app.directory
+
+    @property
+    def tui_app(self) -> TuiApp:
+        return self.app  # type: ignore[return-value]
+
+    def reload(self) -> None:
+        """Fetch again what the screen shows (after our change, another admin's, or ``r``)."""
+
+    def on_directory_changed(self) -> None:
+        self.reload()
+
+    def confirm_then(self, question: str, detail: str, action: Callable[[], Any], done: str,
+                     *, confirm_label: str = "Yes") -> None:
+        """Ask, then run ``action`` (a store call) in a worker; report and reload."""
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.run_store(action, done)
+
+        self.app.push_screen(ConfirmModal(question, detail, confirm_label=confirm_label), answered)
+
+    def open_form(self, form: FormModal, done: str) -> None:
+        def closed(item: Any) -> None:
+            if item is not None:
+                self.notify(done)
+                self.reload()
+
+        self.app.push_screen(form, closed)
+
+    @work(thread=True, exit_on_error=False, group="store-call")
+    def run_store(self, action: Callable[[], Any], done: str) -> None:
+        try:
+            action()
+        except Conflict as exc:
+            self.app.call_from_thread(self._stale, exc)
+        except StoreError as exc:
+            self.app.call_from_thread(self.notify, exc.message, severity="error", markup=False)
+        else:
+            self.app.call_from_thread(self._done, done)
+
+    def _done(self, message: str) -> None:
+        self.notify(message, markup=False)
+        self.reload()
+
+    def _stale(self, error: Conflict) -> None:
+        def chosen(_: str | None) -> None:
+            self.reload()
+
+        self.app.push_screen(ConflictModal(error.message, can_reapply=False), chosen)
+
+
+class ListScreen(DirectoryScreen):
+    """A concept's table: paged from SQLite, filtered with ``/``, acted on by key."""
+
+    BINDINGS = [
+        Binding("slash", "filter", "Filter"),
+        Binding("n", "new", "New"),
+        Binding("e", "edit", "Edit"),
+        Binding("d", "delete", "Delete"),
+        Binding("r", "refresh", "Refresh"),
+        Binding("escape", "back", "Back", show=False),
+    ]
+
+    heading = ""
+    noun = "item"
+    plural = "items"
+    empty_text = "Nothing here yet: press n to create one."
+
+    def columns(self) -> list[Column[Any]]:
+        raise NotImplementedError
+
+    def subtitle(self) -> str:
+        return ""
+
+    def fetch(self, filter: str, after: str | None, offset: int, limit: int) -> Page[Any]:
+        raise NotImplementedError
+
+    def compose(self) -> ComposeResult:
+        yield NavBar(self.nav_name)
+        with Vertical(classes="list-body"):
+            yield Static("", id="list-title", classes="list-title")
+            if self.subtitle():
+                yield Static(literal(self.subtitle()), classes="list-subtitle")
+            yield Input(placeholder=f"filter {self.plural}: type, enter to keep, esc to clear", id="filter",
+                        classes="filter hidden")
+            yield PagedTable(self.columns(), self.fetch, empty_text=self.empty_text, id="table")
+        yield Footer(compact=True)
+
+    @property
+    def table(self) -> PagedTable:
+        return self.query_one("#table", PagedTable)
+
+    def on_mount(self) -> None:
+        self.table.focus()
+        self._show_title()
+
+    def _show_title(self) -> None:
+        total = self.table.total
+        count = "…" if total is None else f"{total:,} {self.noun if total == 1 else self.plural}"
+        filt = f"  ·  filter: {self.table.filter}" if self.table.filter else ""
+        self.query_one("#list-title", Static).update(literal(f"{self.heading}  ·  {count}{filt}"))
+
+    def on_paged_table_rows_loaded(self, event: PagedTable.RowsLoaded) -> None:
+        self._show_title()
+
+    def reload(self) -> None:
+        self.table.reload()
+
+    def action_refresh(self) -> None:
+        self.reload()
+        self.notify("Refreshed", timeout=1.5)
+
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.remove_class("hidden")
+        box.focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "filter":
+            event.stop()
+            self.table.reload(event.value.strip())
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "filter":
+            event.stop()
+            if not event.value.strip():
+                event.input.add_class("hidden")
+            self.table.focus()
+
+    def action_back(self) -> None:
+        """Clear the filter if there is one; else leave a pushed screen (a top-level screen stays)."""
+        box = self.query_one("#filter", Input)
+        if box.value or not box.has_class("hidden"):
+            box.value = ""
+            box.add_class("hidden")
+            self.table.reload("")
+            self.table.focus()
+        elif len(self.app.screen_stack) > 1:
+            self.app.pop_screen()
+
+    def on_paged_table_row_activated(self, event: PagedTable.RowActivated) -> None:
+        self.open_item(event.item)
+
+    def selected(self) -> Any | None:
+        item = self.table.current
+        if item is None:
+            self.notify(f"No {self.noun} selected", severity="warning")
+        return item
+
+    # Subclasses override what applies to them.
+    def open_item(self, item: Any) -> None:
+        self.action_edit()
+
+    def action_new(self) -> None:
+        pass
+
+    def action_edit(self) -> None:
+        pass
+
+    def action_delete(self) -> None:
+        pass

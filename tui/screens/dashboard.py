@@ -1,0 +1,78 @@
+"""The Dashboard: how big the directory is, and what happened last."""
+
+from __future__ import annotations
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Grid, Vertical
+from textual.widgets import DataTable, Footer, Static
+
+from store import audit
+from store.directory import Counts
+from tui.literal import literal
+from tui.screens.base import DirectoryScreen
+from tui.widgets.nav_bar import NavBar
+
+RECENT_EVENTS = 50
+
+
+class DashboardScreen(DirectoryScreen):
+    nav_name = "dashboard"
+
+    BINDINGS = [Binding("r", "refresh", "Refresh")]
+
+    def compose(self) -> ComposeResult:
+        yield NavBar(self.nav_name)
+        with Vertical(classes="dashboard"):
+            yield Static("", id="dashboard-where", classes="list-title")
+            with Grid(id="counts"):
+                for key, label in (("users", "Users"), ("groups", "Groups"), ("accounts", "Accounts"),
+                                   ("permission_sets", "Permission sets"), ("assignments", "Assignments"),
+                                   ("active_sessions", "Active sessions")):
+                    yield Static(label, id=f"count-{key}", classes="count-card")
+            yield Static("Recent activity", classes="section-title")
+            yield DataTable(id="recent", cursor_type="row", zebra_stripes=True)
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#recent", DataTable).add_columns("When (UTC)", "Who", "What", "Target")
+        self.query_one("#dashboard-where", Static).update(
+            literal(f"Directory {self.directory.db.path}  ·  acting as {self.directory.actor.name}"))
+        self.reload()
+
+    def reload(self) -> None:
+        self._load()
+
+    def action_refresh(self) -> None:
+        self.reload()
+
+    @work(thread=True, exclusive=True, group="dashboard", exit_on_error=False)
+    def _load(self) -> None:
+        counts = self.directory.counts()
+        with self.directory.db.read() as conn:
+            events = list(audit.events(conn, limit=RECENT_EVENTS, newest_first=True))
+        self.app.call_from_thread(self._show, counts, events)
+
+    def _show(self, counts: Counts, events: list[audit.AuditEvent]) -> None:
+        cards = {
+            "users": (counts.users, f"{counts.disabled_users:,} disabled" if counts.disabled_users else ""),
+            "groups": (counts.groups, f"{counts.memberships:,} memberships"),
+            "accounts": (counts.accounts, ""),
+            "permission_sets": (counts.permission_sets, ""),
+            "assignments": (counts.assignments, ""),
+            "active_sessions": (counts.active_sessions, ""),
+        }
+        for key, (number, note) in cards.items():
+            card = self.query_one(f"#count-{key}", Static)
+            label = str(card.id).removeprefix("count-").replace("_", " ").capitalize()
+            text = literal(f"{number:,}", "bold")
+            text.append(f"\n{label}", style="")
+            if note:
+                text.append(f"\n{note}", style="dim")
+            card.update(text)
+        table = self.query_one("#recent", DataTable)
+        table.clear()
+        for event in events:
+            table.add_row(literal(event.at.replace("T", " ").removesuffix("Z")), literal(event.actor),
+                          literal(event.action), literal(event.target))

@@ -1,0 +1,166 @@
+"""One form for every concept: labelled inputs, the store's validation message under the field it names.
+
+The form never validates on its own: it hands the values to ``save`` (a store call) in a worker thread and shows
+what the store says. A ValidationError lands under its field; a Conflict opens the conflict modal, which can
+reload the other admin's version or re-apply this edit on top of it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.suggester import Suggester
+from textual.widgets import Input, Label, Select, Static, TextArea
+
+from store.errors import Conflict, StoreError, ValidationError
+from tui.literal import literal
+from tui.screens.modals import ConflictModal
+
+
+@dataclass
+class FormField:
+    name: str  # the store's field name, as its ValidationError.field says it ("userName")
+    label: str
+    value: str = ""
+    placeholder: str = ""
+    kind: str = "text"  # text | password | multiline | choice
+    choices: Sequence[tuple[str, str]] = field(default_factory=tuple)  # (label, value) for kind="choice"
+    suggester: Suggester | None = None
+
+
+# save(values, version) -> saved item; load() -> (values, version) of the row as it is now.
+Save = Callable[[dict[str, str], int | None], Any]
+Load = Callable[[], tuple[dict[str, str], int]]
+
+
+class FormModal(ModalScreen[Any]):
+    """Dismisses with the saved item, or ``None`` when cancelled."""
+
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel"),
+        Binding("ctrl+s", "save", "Save"),
+    ]
+
+    def __init__(self, title: str, fields: Sequence[FormField], save: Save, *, version: int | None = None,
+                 load: Load | None = None, describe: Callable[[Any], str] | None = None) -> None:
+        super().__init__()
+        self.title_text = title
+        self.fields = list(fields)
+        self._save = save
+        self.version = version
+        self._load = load
+        self._describe = describe or (lambda item: "")
+        self.saving = False
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog form"):
+            yield Static(literal(self.title_text), classes="dialog-title")
+            with VerticalScroll(classes="form-fields", can_focus=False):
+                for spec in self.fields:
+                    if spec.kind == "multiline":
+                        yield Label(spec.label, classes="form-label")
+                        yield self._input(spec)
+                    else:
+                        with Horizontal(classes="form-row"):
+                            yield Label(spec.label, classes="form-label")
+                            yield self._input(spec)
+                    yield Static("", id=f"error-{spec.name}", classes="form-error")
+            yield Static("", id="form-error", classes="form-error")
+            yield Static("enter or ctrl+s  Save    tab  Next field    esc  Cancel", classes="dialog-keys", markup=False)
+
+    def on_mount(self) -> None:
+        self.query_one(f"#field-{self.fields[0].name}").focus()
+
+    def _input(self, spec: FormField) -> Any:
+        widget_id = f"field-{spec.name}"
+        if spec.kind == "multiline":
+            return TextArea(spec.value, id=widget_id, classes="form-multiline", soft_wrap=False,
+                            show_line_numbers=True, tab_behavior="focus")
+        if spec.kind == "choice":
+            return Select(list(spec.choices), value=spec.value or spec.choices[0][1], id=widget_id,
+                          allow_blank=False)
+        return Input(spec.value, placeholder=spec.placeholder, password=spec.kind == "password", id=widget_id,
+                     suggester=spec.suggester, select_on_focus=False)
+
+    def values(self) -> dict[str, str]:
+        result = {}
+        for spec in self.fields:
+            widget = self.query_one(f"#field-{spec.name}")
+            if isinstance(widget, TextArea):
+                result[spec.name] = widget.text
+            elif isinstance(widget, Select):
+                result[spec.name] = str(widget.value)
+            else:
+                result[spec.name] = widget.value
+        return result
+
+    def fill(self, values: dict[str, str]) -> None:
+        for name, value in values.items():
+            widget = self.query_one(f"#field-{name}")
+            if isinstance(widget, TextArea):
+                widget.load_text(value)
+            else:
+                widget.value = value
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.action_save()
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    def action_save(self) -> None:
+        if self.saving:
+            return
+        self.saving = True
+        for error in self.query(".form-error"):
+            error.update("")
+        self._run_save(self.values(), self.version)
+
+    @work(thread=True, exclusive=True, group="form-save", exit_on_error=False)
+    def _run_save(self, values: dict[str, str], version: int | None) -> None:
+        # The store call may wait for another writer's lock: never on the UI thread.
+        try:
+            item = self._save(values, version)
+        except StoreError as exc:
+            self.app.call_from_thread(self._failed, exc)
+        else:
+            self.app.call_from_thread(self.dismiss, item)
+
+    def _failed(self, error: StoreError) -> None:
+        self.saving = False
+        if isinstance(error, Conflict):
+            self.app.push_screen(
+                ConflictModal(error.message, self._describe(error.current), can_reapply=self._load is not None),
+                self._conflict_choice,
+            )
+            return
+        target = None
+        if isinstance(error, ValidationError) and error.field:
+            name = error.field.split("[")[0].split(".")[0]
+            matches = self.query(f"#error-{name}")
+            target = matches.first() if matches else None
+        message = error.message
+        if target is not None and isinstance(error, ValidationError) and error.field:
+            message = message.removeprefix(f"{error.field}: ")  # it sits under that field already
+        (target or self.query_one("#form-error", Static)).update(literal(message, "bold"))
+        if target is not None:
+            self.query_one(f"#field-{target.id.removeprefix('error-')}").focus()
+
+    def _conflict_choice(self, choice: str | None) -> None:
+        if self._load is None or choice in (None, "cancel"):
+            return
+        values, version = self._load()
+        self.version = version
+        if choice == "reload":
+            self.fill(values)
+            self.query_one("#form-error", Static).update("Reloaded: these are the values saved now.")
+        else:  # re-apply: keep what this admin typed, save it over the version just read
+            self.action_save()

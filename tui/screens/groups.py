@@ -1,0 +1,137 @@
+"""The Groups screen and a group's members."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.binding import Binding
+
+from store.errors import NotFound, ValidationError
+from store.groups import Group, Membership
+from store.service import Page
+from tui.screens.base import ListScreen
+from tui.screens.form import FormField, FormModal
+from tui.widgets.paged_table import Column
+from tui.widgets.suggesters import NameSuggester
+
+
+def describe_group(group: Any) -> str:
+    if not isinstance(group, Group):
+        return ""
+    return f"Saved now: {group.name}  ·  {group.description or '—'}  (version {group.version})"
+
+
+def group_form(screen: Any, group: Group | None) -> FormModal:
+    groups = screen.directory.groups
+
+    def save(values: dict[str, str], version: int | None) -> Group:
+        if group is None:
+            return groups.create(values["displayName"], description=values["description"])
+        return groups.update(group.id, version or group.version, name=values["displayName"],
+                             description=values["description"])
+
+    def load() -> tuple[dict[str, str], int]:
+        current = groups.get(group.id)  # type: ignore[union-attr]
+        return {"displayName": current.name, "description": current.description}, current.version
+
+    fields = [FormField("displayName", "Name", group.name if group else "", "Admins"),
+              FormField("description", "Description", group.description if group else "")]
+    return FormModal("New group" if group is None else f"Edit group {group.name}", fields, save,
+                     version=group.version if group else None, load=load if group else None,
+                     describe=describe_group)
+
+
+class GroupsScreen(ListScreen):
+    nav_name = "groups"
+    heading = "Groups"
+    noun = "group"
+    plural = "groups"
+
+    def columns(self) -> list[Column[Group]]:
+        return [
+            Column("Name", lambda g: g.name, 28),
+            Column("Members", lambda g: f"{g.member_count:>7,}", 9),
+            Column("Source", lambda g: g.source, 8),
+            Column("Description", lambda g: g.description),
+        ]
+
+    def fetch(self, filter: str, after: str | None, offset: int, limit: int) -> Page[Group]:
+        return self.directory.groups.list(filter=filter, after=after, offset=offset, limit=limit)
+
+    def open_item(self, item: Group) -> None:
+        self.app.push_screen(GroupMembersScreen(item))
+
+    def action_new(self) -> None:
+        self.open_form(group_form(self, None), "Group created")
+
+    def action_edit(self) -> None:
+        if (group := self.selected()) is not None:
+            self.open_form(group_form(self, group), "Group saved")
+
+    def action_delete(self) -> None:
+        if (group := self.selected()) is not None:
+            groups = self.directory.groups
+            self.confirm_then(f"Delete group {group.name}?",
+                              f"Its {group.member_count:,} membership(s) and its assignments go with it.",
+                              lambda: groups.delete(group.id, group.version), f"Deleted {group.name}",
+                              confirm_label="Delete")
+
+
+class GroupMembersScreen(ListScreen):
+    """A group's members: add with ``n`` (optionally until a date), remove with ``d``."""
+
+    nav_name = "groups"
+    noun = "member"
+    plural = "members"
+    empty_text = "No members: press n to add one."
+
+    BINDINGS = [
+        Binding("escape", "back", "Back"),
+        Binding("n", "new", "Add member"),
+        Binding("d", "delete", "Remove member"),
+        Binding("e", "edit", "Edit", show=False),
+    ]
+
+    def __init__(self, group: Group) -> None:
+        super().__init__()
+        self.group = group
+        self.heading = f"Group {group.name}: members"
+
+    def subtitle(self) -> str:
+        return self.group.description
+
+    def columns(self) -> list[Column[Membership]]:
+        return [Column("User name", lambda m: m.user_name, 32), Column("Expires", lambda m: m.expires_at or "never"),
+                Column("Added", lambda m: m.created_at, 20)]
+
+    def fetch(self, filter: str, after: str | None, offset: int, limit: int) -> Page[Membership]:
+        return self.directory.groups.members(self.group.id, filter=filter, after=after, offset=offset, limit=limit)
+
+    def open_item(self, item: Membership) -> None:
+        from tui.screens.user_detail import UserDetailScreen
+
+        self.app.push_screen(UserDetailScreen(item.user_id))
+
+    def action_new(self) -> None:
+        users, groups, group = self.directory.users, self.directory.groups, self.group
+
+        def save(values: dict[str, str], version: int | None) -> Any:
+            try:
+                user = users.get_by_name(values["userName"].strip())
+            except NotFound as exc:
+                raise ValidationError(exc.message, "userName") from None
+            return groups.add_member(group.id, user.id, expires_at=values["expiresAt"].strip() or None)
+
+        self.open_form(FormModal(f"Add a member to {group.name}", [
+            FormField("userName", "User name", placeholder="user name (tab completes)",
+                      suggester=NameSuggester(users.complete)),
+            FormField("expiresAt", "Expires (optional)", placeholder="2027-01-31 or 2027-01-31T18:00:00Z"),
+        ], save), "Member added")
+
+    def action_delete(self) -> None:
+        if (membership := self.selected()) is not None:
+            groups = self.directory.groups
+            self.confirm_then(f"Remove {membership.user_name} from {membership.group_name}?",
+                              "Access granted through this group ends.",
+                              lambda: groups.remove_member(membership.group_id, membership.user_id),
+                              f"Removed {membership.user_name}", confirm_label="Remove")

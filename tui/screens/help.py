@@ -1,0 +1,54 @@
+"""``?``: every key of the screen underneath, and the conventions that hold everywhere."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen, Screen
+from textual.widgets import DataTable, Static
+
+CONVENTIONS = [
+    ("ctrl+q", "Quit"),
+    ("?", "This help"),
+    ("ctrl+p", "Command palette: every action, searchable"),
+    ("1 … 6", "Dashboard, Users, Groups, Accounts, Permission sets, Assignments"),
+    ("/", "Filter the current table"),
+    ("enter", "Open"),
+    ("esc", "Back (or clear the filter)"),
+    ("↑ ↓ pgup pgdn home end", "Move in a table (also j k g G)"),
+    ("tab / shift+tab", "Next / previous field in a form"),
+]
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape,question_mark,q", "close", "Close", priority=True)]
+
+    def __init__(self, underneath: Screen[object]) -> None:
+        super().__init__()
+        self.underneath = underneath
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog help"):
+            yield Static("Keys", classes="dialog-title")
+            yield DataTable(id="help-keys", cursor_type="row", show_cursor=False)
+            yield Static("esc  Close", classes="dialog-keys", markup=False)
+
+    def on_mount(self) -> None:
+        table = self.query_one("#help-keys", DataTable)
+        table.add_columns("Key", "Action")
+        seen: set[str] = set()
+        for key, (_node, binding, enabled, _tooltip) in self.underneath.active_bindings.items():
+            if not binding.description or binding.action in seen:
+                continue
+            seen.add(binding.action)
+            keys = self.app.get_key_display(binding)
+            table.add_row(Text(keys, style="bold"), Text(binding.description, style="" if enabled else "dim"))
+        table.add_row("", "")
+        for key, action in CONVENTIONS:
+            table.add_row(Text(key, style="bold"), Text(action))
+        table.focus()
+
+    def action_close(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,66 @@
+"""Small modal screens: confirmations and the conflict choice."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+from tui.literal import literal
+
+
+class ConfirmModal(ModalScreen[bool]):
+    """Ask before anything destructive. ``y``/``enter`` confirms; ``n``/``esc`` cancels."""
+
+    BINDINGS = [
+        Binding("y,enter", "answer(True)", "Yes", priority=True),
+        Binding("n,escape", "answer(False)", "No", priority=True),
+    ]
+
+    def __init__(self, question: str, detail: str = "", *, confirm_label: str = "Yes") -> None:
+        super().__init__()
+        self.question = question
+        self.detail = detail
+        self.confirm_label = confirm_label
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Static(literal(self.question), classes="dialog-title")
+            if self.detail:
+                yield Static(literal(self.detail), classes="dialog-detail")
+            yield Static(f"y  {self.confirm_label}    n  Cancel", classes="dialog-keys", markup=False)
+
+    def action_answer(self, answer: bool) -> None:
+        self.dismiss(answer)
+
+
+class ConflictModal(ModalScreen[str]):
+    """Someone else saved first. Offer their version (reload) or ours on top of theirs (re-apply)."""
+
+    BINDINGS = [
+        Binding("r,enter", "choose('reload')", "Reload theirs", priority=True),
+        Binding("a", "choose('reapply')", "Re-apply mine", priority=True),
+        Binding("escape", "choose('cancel')", "Back", priority=True),
+    ]
+
+    def __init__(self, message: str, current: str = "", *, can_reapply: bool = True) -> None:
+        super().__init__()
+        self.message = message
+        self.current = current
+        self.can_reapply = can_reapply
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog dialog-warning"):
+            yield Static("Changed by someone else", classes="dialog-title")
+            yield Static(literal(self.message), classes="dialog-detail")
+            if self.current:
+                yield Static(literal(self.current), classes="dialog-current")
+            keys = "r  Reload their version" + ("    a  Re-apply my edit" if self.can_reapply else "")
+            yield Static(keys + "    esc  Back", classes="dialog-keys", markup=False)
+
+    def action_choose(self, choice: str) -> None:
+        if choice == "reapply" and not self.can_reapply:
+            return
+        self.dismiss(choice)

@@ -1,0 +1,161 @@
+"""One user: their fields, their groups (with expiry) and what they can reach, with the path that grants it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.widgets import DataTable, Footer, Static
+
+from store.errors import NotFound, ValidationError
+from store.groups import Membership
+from store.users import User
+from tui.literal import literal
+from tui.screens.base import DirectoryScreen
+from tui.screens.form import FormField, FormModal
+from tui.screens.users import delete_user, toggle_user, user_form
+from tui.widgets.nav_bar import NavBar
+from tui.widgets.suggesters import NameSuggester
+
+
+class UserDetailScreen(DirectoryScreen):
+    nav_name = "users"
+
+    BINDINGS = [
+        Binding("escape", "back", "Back"),
+        Binding("e", "edit", "Edit"),
+        Binding("d", "disable", "Disable"),
+        Binding("D", "delete", "Delete"),
+        Binding("a", "add_group", "Add to group"),
+        Binding("x", "remove_group", "Remove from group"),
+        Binding("r", "refresh", "Refresh"),
+    ]
+
+    def __init__(self, user_id: int) -> None:
+        super().__init__()
+        self.user_id = user_id
+        self.user: User | None = None
+        self.memberships: list[Membership] = []
+
+    def compose(self) -> ComposeResult:
+        yield NavBar(self.nav_name)
+        with Vertical(classes="detail-body"):
+            yield Static("", id="user-fields", classes="detail-fields")
+            yield Static("Groups", classes="section-title")
+            yield DataTable(id="user-groups", cursor_type="row", zebra_stripes=True)
+            yield Static("Access (account · permission set · granted by)", classes="section-title")
+            yield DataTable(id="user-access", cursor_type="row", zebra_stripes=True)
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#user-groups", DataTable).add_columns("Group", "Expires")
+        self.query_one("#user-access", DataTable).add_columns("Account", "Permission set", "Granted by",
+                                                              "Expires")
+        self.query_one("#user-groups", DataTable).focus()
+        self.reload()
+
+    def reload(self) -> None:
+        self._load()
+
+    @work(thread=True, exclusive=True, group="user-detail", exit_on_error=False)
+    def _load(self) -> None:
+        try:
+            user = self.directory.users.get(self.user_id)
+        except NotFound:
+            self.app.call_from_thread(self._gone)
+            return
+        memberships = self.directory.groups.groups_of(self.user_id)
+        assignments = self.directory.assignments.for_user(self.user_id)
+        self.app.call_from_thread(self._show, user, memberships, assignments, self.directory.now_text())
+
+    def _gone(self) -> None:
+        self.notify("This user was deleted", severity="warning")
+        self.app.pop_screen()
+
+    def _show(self, user: User, memberships: list[Membership], assignments: list[Any], now: str) -> None:
+        self.user, self.memberships = user, memberships
+        fields = Text()
+        fields.append(user.user_name, style="bold")
+        fields.append(f"   {user.status}", style="green" if user.active else "red")
+        fields.append(f"   source: {user.source}\n", style="dim")
+        for label, value in (("Display name", user.display_name), ("Given name", user.given_name),
+                             ("Family name", user.family_name), ("Email", user.email),
+                             ("External id", user.external_id), ("Created", user.created_at),
+                             ("Last sign-in", user.last_sign_in_at or "never")):
+            fields.append(f"{label:>13}  ", style="dim")
+            fields.append_text(literal(value or "—"))
+            fields.append("\n")
+        self.query_one("#user-fields", Static).update(fields)
+        groups = self.query_one("#user-groups", DataTable)
+        groups.clear()
+        for membership in memberships:
+            expiry = membership.expires_at or "never"
+            if membership.expired(now):
+                expiry += " (expired)"
+            groups.add_row(literal(membership.group_name), literal(expiry))
+        access = self.query_one("#user-access", DataTable)
+        access.clear()
+        expired_groups = {m.group_id for m in memberships if m.expired(now)}
+        for assignment in assignments:
+            path = "direct" if assignment.principal_type == "user" else f"group {assignment.principal_name}"
+            expiry = assignment.expires_at or "never"
+            if assignment.expired(now):
+                expiry += " (expired)"
+            elif assignment.principal_type == "group" and assignment.principal_id in expired_groups:
+                expiry += " (membership expired)"
+            access.add_row(literal(assignment.account_name), literal(assignment.permission_set_name),
+                           literal(path), literal(expiry))
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+    def action_refresh(self) -> None:
+        self.reload()
+
+    def action_edit(self) -> None:
+        if self.user is not None:
+            self.open_form(user_form(self, self.user), "User saved")
+
+    def action_disable(self) -> None:
+        if self.user is not None:
+            toggle_user(self, self.user)
+
+    def action_delete(self) -> None:
+        if self.user is not None:
+            delete_user(self, self.user)
+
+    def action_add_group(self) -> None:
+        if self.user is None:
+            return
+        user = self.user
+        groups = self.directory.groups
+
+        def save(values: dict[str, str], version: int | None) -> Any:
+            try:
+                group = groups.get_by_name(values["group"].strip())
+            except NotFound as exc:
+                raise ValidationError(exc.message, "group") from None
+            return groups.add_member(group.id, user.id, expires_at=values["expiresAt"].strip() or None)
+
+        form = FormModal(f"Add {user.user_name} to a group", [
+            FormField("group", "Group", placeholder="group name (tab completes)",
+                      suggester=NameSuggester(groups.complete)),
+            FormField("expiresAt", "Expires (optional)", placeholder="2027-01-31 or 2027-01-31T18:00:00Z"),
+        ], save)
+        self.open_form(form, "Added to group")
+
+    def action_remove_group(self) -> None:
+        if self.user is None or not self.memberships:
+            self.notify("No group selected", severity="warning")
+            return
+        table = self.query_one("#user-groups", DataTable)
+        membership = self.memberships[min(table.cursor_row, len(self.memberships) - 1)]
+        groups = self.directory.groups
+        self.confirm_then(f"Remove {membership.user_name} from {membership.group_name}?",
+                          "Access granted through this group ends.",
+                          lambda: groups.remove_member(membership.group_id, membership.user_id),
+                          f"Removed from {membership.group_name}", confirm_label="Remove")

@@ -1,0 +1,247 @@
+"""A table that pages from SQLite: only the rows on screen are ever fetched or drawn.
+
+Textual's DataTable builds every row up front (~10 s for 100,000 rows here). ``PagedTable`` is a Line-API
+``ScrollView`` whose virtual height is the row count; it asks its ``fetch`` function for pages of rows as they
+scroll into view, in a worker thread, and keeps a small LRU cache of pages. Sequential pages continue from the
+previous page's last key (keyset pagination); a jump far ahead uses an offset.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from rich.cells import cell_len, set_cell_size
+from rich.segment import Segment
+from rich.style import Style
+from textual import work
+from textual.binding import Binding
+from textual.geometry import Size
+from textual.message import Message
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from store.service import Page
+from tui.literal import visible
+
+T = TypeVar("T")
+PAGE_ROWS = 100
+CACHED_PAGES = 24
+
+# fetch(filter, after, offset, limit) -> Page
+Fetch = Callable[[str, str | None, int, int], Page[Any]]
+
+
+@dataclass(frozen=True)
+class Column(Generic[T]):
+    title: str
+    value: Callable[[T], object]
+    width: int = 0  # 0: share the space left by fixed-width columns
+    style: Callable[[T], str] | None = None
+
+
+class PagedTable(ScrollView, can_focus=True):
+    """Rows from ``fetch``; ``enter`` posts :class:`PagedTable.RowActivated` with the row's item."""
+
+    BINDINGS = [
+        Binding("up,k", "cursor(-1)", "Up", show=False),
+        Binding("down,j", "cursor(1)", "Down", show=False),
+        Binding("pageup", "page(-1)", "Page up", show=False),
+        Binding("pagedown", "page(1)", "Page down", show=False),
+        Binding("home,g", "jump(0)", "First", show=False),
+        Binding("end,G", "jump(-1)", "Last", show=False),
+        Binding("enter", "activate", "Open", show=True),
+    ]
+
+    COMPONENT_CLASSES = {"paged-table--header", "paged-table--cursor", "paged-table--loading"}
+
+    DEFAULT_CSS = """
+    PagedTable { height: 1fr; overflow-x: hidden; }
+    PagedTable > .paged-table--header { text-style: bold; background: $panel; }
+    PagedTable > .paged-table--cursor { background: $accent 40%; }
+    PagedTable:focus > .paged-table--cursor { background: $accent; color: $text; }
+    PagedTable > .paged-table--loading { color: $text-muted; }
+    """
+
+    cursor = reactive(0, always_update=True)
+
+    class RowActivated(Message):
+        def __init__(self, table: PagedTable, item: Any) -> None:
+            super().__init__()
+            self.table = table
+            self.item = item
+
+    class RowsLoaded(Message):
+        """The first page of a (re)load arrived: ``total`` rows match."""
+
+        def __init__(self, table: PagedTable, total: int) -> None:
+            super().__init__()
+            self.table = table
+            self.total = total
+
+    def __init__(self, columns: Sequence[Column[Any]], fetch: Fetch, *, empty_text: str = "Nothing here yet.",
+                 id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.columns = list(columns)
+        self._fetch = fetch
+        self.empty_text = empty_text
+        self.filter = ""
+        self.total: int | None = None
+        self._pages: OrderedDict[int, Page[Any]] = OrderedDict()
+        self._pending: set[int] = set()
+        self._generation = 0
+
+    # -- data ---------------------------------------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        self.reload()
+
+    def reload(self, filter: str | None = None, *, keep_cursor: bool = True) -> None:
+        """Forget every cached page and fetch again (after a change, or with a new filter)."""
+        if filter is not None and filter != self.filter:
+            self.filter = filter
+            keep_cursor = False
+        self._generation += 1
+        self._pages.clear()
+        self._pending.clear()
+        if not keep_cursor:
+            self.cursor = 0
+            self.scroll_to(y=0, animate=False)
+        self._request(self.cursor // PAGE_ROWS if keep_cursor else 0)
+        if self.cursor // PAGE_ROWS:
+            self._request(0)
+
+    def _request(self, page_index: int) -> None:
+        if page_index in self._pages or page_index in self._pending or page_index < 0:
+            return
+        self._pending.add(page_index)
+        previous = self._pages.get(page_index - 1)
+        after = previous.next_after if previous is not None else None
+        self._load(self._generation, page_index, self.filter, after)
+
+    @work(thread=True, group="paged-table", exit_on_error=False)
+    def _load(self, generation: int, page_index: int, filter: str, after: str | None) -> None:
+        page = self._fetch(filter, after, 0 if after else page_index * PAGE_ROWS, PAGE_ROWS)
+        self.app.call_from_thread(self._loaded, generation, page_index, page)
+
+    def _loaded(self, generation: int, page_index: int, page: Page[Any]) -> None:
+        if generation != self._generation:
+            return  # a reload happened meanwhile: this page answers an old question
+        self._pending.discard(page_index)
+        self._pages[page_index] = page
+        while len(self._pages) > CACHED_PAGES:
+            self._pages.popitem(last=False)
+        first_answer = self.total != page.total or page_index == 0
+        self.total = page.total
+        self.virtual_size = Size(self.size.width, page.total + 1)
+        if self.cursor >= page.total:
+            self.cursor = max(0, page.total - 1)
+        self.refresh()
+        if first_answer:
+            self.post_message(self.RowsLoaded(self, page.total))
+
+    def item_at(self, index: int) -> Any | None:
+        page = self._pages.get(index // PAGE_ROWS)
+        if page is None:
+            return None
+        self._pages.move_to_end(index // PAGE_ROWS)
+        offset = index % PAGE_ROWS
+        return page.items[offset] if offset < len(page.items) else None
+
+    @property
+    def current(self) -> Any | None:
+        """The item under the cursor, if its page is loaded."""
+        return self.item_at(self.cursor) if self.total else None
+
+    # -- drawing ------------------------------------------------------------------------------------------
+
+    def _widths(self, width: int) -> list[int]:
+        gaps = len(self.columns) - 1
+        fixed = sum(c.width for c in self.columns)
+        flexible = [c for c in self.columns if not c.width] or [self.columns[-1]]
+        spare = max(0, width - fixed - gaps)
+        share, extra = divmod(spare, len(flexible))
+        widths = []
+        for column in self.columns:
+            w = column.width
+            if column in flexible:
+                w += share + (1 if extra > 0 else 0)
+                extra -= 1
+            widths.append(max(1, w))
+        return widths
+
+    def _cells(self, texts: list[str], widths: list[int], style: Style) -> Strip:
+        segments = []
+        for index, (text, width) in enumerate(zip(texts, widths, strict=True)):
+            if cell_len(text) > width:
+                text = set_cell_size(text, max(0, width - 1)) + "…"
+            segments.append(Segment(set_cell_size(text, width), style))
+            if index < len(widths) - 1:
+                segments.append(Segment(" ", style))
+        return Strip(segments)
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        widths = self._widths(width)
+        if y == 0:
+            header = self.get_component_rich_style("paged-table--header")
+            return self._cells([c.title for c in self.columns], widths, header).extend_cell_length(width, header)
+        index = int(self.scroll_offset.y) + y - 1
+        base = self.rich_style
+        if self.total is None:
+            muted = self.get_component_rich_style("paged-table--loading")
+            return Strip([Segment(" Loading…" if y == 1 else "", muted)]).extend_cell_length(width, muted)
+        if self.total == 0:
+            muted = self.get_component_rich_style("paged-table--loading")
+            text = " " + (f"No match for {visible(self.filter)!r}." if self.filter else self.empty_text)
+            return Strip([Segment(text if y == 1 else "", muted)]).extend_cell_length(width, muted)
+        if index >= self.total:
+            return Strip.blank(width, base)
+        item = self.item_at(index)
+        style = self.get_component_rich_style("paged-table--cursor") if index == self.cursor else base
+        if item is None:
+            self._request(index // PAGE_ROWS)
+            muted = self.get_component_rich_style("paged-table--loading")
+            return Strip([Segment(" …", style + muted)]).extend_cell_length(width, style)
+        texts = [visible(column.value(item)) for column in self.columns]
+        return self._cells(texts, widths, style).extend_cell_length(width, style)
+
+    # -- keys -----------------------------------------------------------------------------------------------
+
+    def watch_cursor(self, old: int, new: int) -> None:
+        # Keep the cursor inside the view (row 0 of the view is the header).
+        view_rows = max(1, self.size.height - 1)
+        top = int(self.scroll_offset.y)
+        if new < top:
+            self.scroll_to(y=new, animate=False)
+        elif new >= top + view_rows:
+            self.scroll_to(y=new - view_rows + 1, animate=False)
+        self.refresh()
+
+    def action_cursor(self, delta: int) -> None:
+        if self.total:
+            self.cursor = max(0, min(self.total - 1, self.cursor + delta))
+
+    def action_page(self, direction: int) -> None:
+        self.action_cursor(direction * max(1, self.size.height - 2))
+
+    def action_jump(self, where: int) -> None:
+        if self.total:
+            self.cursor = 0 if where == 0 else self.total - 1
+
+    def action_activate(self) -> None:
+        item = self.current
+        if item is not None:
+            self.post_message(self.RowActivated(self, item))
+
+    def on_click(self, event: Any) -> None:
+        index = int(self.scroll_offset.y) + event.y - 1
+        if self.total and 0 <= index < self.total:
+            self.cursor = index
+
+    def on_resize(self) -> None:
+        if self.total is not None:
+            self.virtual_size = Size(self.size.width, self.total + 1)
