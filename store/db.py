@@ -43,8 +43,10 @@ def _split_statements(script: str) -> list[str]:
 
 def _create_private_file(path: Path) -> None:
     """Create ``path`` (and missing parent folders) owner-only, before SQLite opens it."""
-    if not path.parent.exists():
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    missing = [folder for folder in (path.parent, *path.parent.parents) if not folder.exists()]
+    for folder in reversed(missing):  # mkdir(parents=True) would give the upper ones the umask's mode
+        folder.mkdir(mode=0o700, exist_ok=True)
+        os.chmod(folder, 0o700)
     try:
         fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
     except FileExistsError:

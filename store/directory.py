@@ -15,7 +15,7 @@ from store.clock import Clock, to_text, utc_now
 from store.db import Database
 from store.groups import GroupService
 from store.permission_sets import PermissionSetService
-from store.users import UserService
+from store.users import COUNT_ALL, UserService
 
 
 def cli_actor() -> Actor:
@@ -88,7 +88,7 @@ class Directory:
         with self.db.read() as conn:
             one = lambda sql, *args: int(conn.execute(sql, args).fetchone()[0])  # noqa: E731
             return Counts(
-                users=one("SELECT count(*) FROM users WHERE is_root = 0"),
+                users=one(COUNT_ALL),
                 disabled_users=one("SELECT count(*) FROM users WHERE is_root = 0 AND status = 'disabled'"),
                 groups=one("SELECT count(*) FROM groups"),
                 memberships=one("SELECT count(*) FROM memberships"),

@@ -247,11 +247,13 @@ def validate(directory: Directory, document: ImportDocument) -> _Clean:
 
     first_seen: dict[tuple[str, str], str] = {}
 
+    name_field = {"user": "userName", "group": "displayName"}
+
     def unique(kind: str, key: str, where: str, shown: str) -> bool:
         earlier = first_seen.get((kind, key))
         if earlier is not None:
-            problems.add(where, f"{shown!r} is the same name as {earlier} (names are compared ignoring case "
-                                "and width)")
+            problems.add(where, f"{name_field.get(kind, 'name')}: {shown!r} is the same name as {earlier} "
+                                "(names are compared ignoring case and width)")
             return False
         first_seen[(kind, key)] = where
         return True

@@ -240,5 +240,25 @@ CREATE TRIGGER users_search_update AFTER UPDATE OF user_name, display_name, emai
 END;
 """
 
-MIGRATIONS: list[str] = [V1, V2]
+
+
+def _builtin_policies_sql() -> str:
+    from store.policy.builtins import BUILTIN_POLICIES
+
+    def quoted(text: str) -> str:
+        return "'" + text.replace("'", "''") + "'"
+
+    rows = ",\n".join(
+        f"({quoted(name)}, {quoted(name.casefold())}, {quoted('Built-in: ' + name)}, {quoted(document)}, 1, "
+        "strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))"
+        for name, document in BUILTIN_POLICIES.items()
+    )
+    return ("INSERT OR IGNORE INTO policies (name, name_key, description, document, builtin, created_at, "
+            f"updated_at) VALUES\n{rows};")
+
+
+# Version 3: the policy library starts with AWS's three job-function policies, marked built-in (read-only).
+V3 = _builtin_policies_sql()
+
+MIGRATIONS: list[str] = [V1, V2, V3]
 LATEST = len(MIGRATIONS)

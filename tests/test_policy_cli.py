@@ -1,4 +1,4 @@
-"""``tui policy validate`` and ``tui policy simulate``: exit codes, output shapes, and every conformance case."""
+"""``tui policy validate`` and ``tui policy simulate``: exit codes, output shapes, every conformance case."""
 
 from __future__ import annotations
 
@@ -16,13 +16,20 @@ from tui.cli_policy import policy
 
 REPO = Path(__file__).resolve().parents[1]
 CONFORMANCE = REPO.parent / "shared" / "conformance" / "policy"
-EVALUATION_FILES = ("evaluation_cases.json", "condition_cases.json", "evaluation_cases_aws_docs.json",
-                    "condition_cases_aws_docs.json")
+EVALUATION_FILES = (
+    "evaluation_cases.json",
+    "condition_cases.json",
+    "evaluation_cases_aws_docs.json",
+    "condition_cases_aws_docs.json",
+)
 CASES = [case for name in EVALUATION_FILES for case in json.loads((CONFORMANCE / name).read_text())]
 VALID = json.loads((CONFORMANCE / "valid_policies.json").read_text())
 INVALID = json.loads((CONFORMANCE / "invalid_policies.json").read_text())
 
-ALLOW_ALL = {"Version": "2012-10-17", "Statement": [{"Sid": "All", "Effect": "Allow", "Action": "*", "Resource": "*"}]}
+ALLOW_ALL = {
+    "Version": "2012-10-17",
+    "Statement": [{"Sid": "All", "Effect": "Allow", "Action": "*", "Resource": "*"}],
+}
 
 
 def run(*args: str, stdin: str | bytes | None = None) -> Result:
@@ -43,7 +50,7 @@ def test_conformance_files_hold_every_case() -> None:
     assert (len(CASES), len(VALID), len(INVALID)) == (68, 54, 78)
 
 
-# ------------------------------------------------------------------------------------------- simulate
+# --- simulate
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case["id"] for case in CASES])
@@ -69,30 +76,62 @@ def test_simulate_decides_conformance_case(case: dict[str, Any], tmp_path: Path)
 def test_simulate_names_the_deciding_statement(tmp_path: Path) -> None:
     carlos = next(case for case in CASES if case["id"] == "P088")["policies"][0]
     path = write(tmp_path, "carlos.json", carlos)
-    result = run("simulate", "--policy", path, "--action", "s3:PutObject",
-                 "--resource", "arn:aws:s3:::carlossalazar-logs/file.txt", "--json")
-    assert json.loads(result.stdout) == {"decision": "explicit_deny",
-                                         "statements": [{"policy": path, "index": 2, "sid": "DenyS3Logs"}]}
-    human = run("simulate", "--policy", path, "--action", "s3:PutObject",
-                "--resource", "arn:aws:s3:::carlossalazar-logs/file.txt")
-    assert (human.exit_code, human.stdout) == (0, f"explicit_deny: s3:PutObject on "
-                                                  f"arn:aws:s3:::carlossalazar-logs/file.txt is denied by {path} "
-                                                  f"statement 2 (Sid DenyS3Logs)\n")
+    result = run(
+        "simulate",
+        "--policy",
+        path,
+        "--action",
+        "s3:PutObject",
+        "--resource",
+        "arn:aws:s3:::carlossalazar-logs/file.txt",
+        "--json",
+    )
+    assert json.loads(result.stdout) == {
+        "decision": "explicit_deny",
+        "statements": [{"policy": path, "index": 2, "sid": "DenyS3Logs"}],
+    }
+    human = run(
+        "simulate",
+        "--policy",
+        path,
+        "--action",
+        "s3:PutObject",
+        "--resource",
+        "arn:aws:s3:::carlossalazar-logs/file.txt",
+    )
+    expected = (
+        f"explicit_deny: s3:PutObject on arn:aws:s3:::carlossalazar-logs/file.txt is denied by {path} "
+        "statement 2 (Sid DenyS3Logs)\n"
+    )
+    assert (human.exit_code, human.stdout) == (0, expected)
 
 
 def test_simulate_human_lines(tmp_path: Path) -> None:
     path = write(tmp_path, "all.json", ALLOW_ALL)
     allowed = run("simulate", "--policy", path, "--action", "s3:GetObject", "--resource", "arn:aws:s3:::b/k")
-    assert allowed.stdout == f"allow: s3:GetObject on arn:aws:s3:::b/k is allowed by {path} statement 0 (Sid All)\n"
+    assert (
+        allowed.stdout
+        == f"allow: s3:GetObject on arn:aws:s3:::b/k is allowed by {path} statement 0 (Sid All)\n"
+    )
     nothing = run("simulate", "--action", "s3:GetObject", "--resource", "arn:aws:s3:::b/k")
-    assert (nothing.exit_code, nothing.stdout) == (0, "implicit_deny: no statement allows s3:GetObject on "
-                                                      "arn:aws:s3:::b/k\n")
+    assert (nothing.exit_code, nothing.stdout) == (
+        0,
+        "implicit_deny: no statement allows s3:GetObject on arn:aws:s3:::b/k\n",
+    )
 
 
 def test_simulate_repeated_context_key_is_multi_valued(tmp_path: Path) -> None:
-    document = {"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow", "Action": "iam:TagUser", "Resource": "*",
-        "Condition": {"ForAllValues:StringEquals": {"aws:TagKeys": ["team", "cost"]}}}]}
+    document = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": "iam:TagUser",
+                "Resource": "*",
+                "Condition": {"ForAllValues:StringEquals": {"aws:TagKeys": ["team", "cost"]}},
+            }
+        ],
+    }
     path = write(tmp_path, "tags.json", document)
 
     def decision(*tags: str) -> str:
@@ -106,17 +145,43 @@ def test_simulate_repeated_context_key_is_multi_valued(tmp_path: Path) -> None:
 
 
 def test_simulate_context_typing(tmp_path: Path) -> None:
-    document = {"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow", "Action": "s3:GetObject", "Resource": "*",
-        "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "true"},
-                      "IpAddress": {"aws:SourceIp": "203.0.113.0/24"},
-                      "DateLessThan": {"aws:CurrentTime": "2027-02-01T00:00:00Z"},
-                      "NumericLessThan": {"s3:max-keys": "100"}}}]}
+    document = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": "s3:GetObject",
+                "Resource": "*",
+                "Condition": {
+                    "Bool": {"aws:MultiFactorAuthPresent": "true"},
+                    "IpAddress": {"aws:SourceIp": "203.0.113.0/24"},
+                    "DateLessThan": {"aws:CurrentTime": "2027-02-01T00:00:00Z"},
+                    "NumericLessThan": {"s3:max-keys": "100"},
+                },
+            }
+        ],
+    }
     path = write(tmp_path, "typed.json", document)
-    base = ["simulate", "--policy", path, "--action", "s3:GetObject", "--resource", "*", "--json",
-            "--context", "aws:MultiFactorAuthPresent=true", "--context", "aws:SourceIp=203.0.113.7",
-            "--context", "s3:max-keys=50"]
-    assert json.loads(run(*base, "--context", "aws:CurrentTime=2027-01-31T09:00:00Z").stdout)["decision"] == "allow"
+    base = [
+        "simulate",
+        "--policy",
+        path,
+        "--action",
+        "s3:GetObject",
+        "--resource",
+        "*",
+        "--json",
+        "--context",
+        "aws:MultiFactorAuthPresent=true",
+        "--context",
+        "aws:SourceIp=203.0.113.7",
+        "--context",
+        "s3:max-keys=50",
+    ]
+    assert (
+        json.loads(run(*base, "--context", "aws:CurrentTime=2027-01-31T09:00:00Z").stdout)["decision"]
+        == "allow"
+    )
     assert json.loads(run(*base, "--context", "aws:EpochTime=1801386000").stdout)["decision"] == "allow"
     late = run(*base, "--context", "aws:CurrentTime=2027-03-01T00:00:00Z")
     assert json.loads(late.stdout)["decision"] == "implicit_deny"
@@ -124,8 +189,11 @@ def test_simulate_context_typing(tmp_path: Path) -> None:
 
 def test_simulate_boundary(tmp_path: Path) -> None:
     everything = write(tmp_path, "all.json", ALLOW_ALL)
-    s3_only = write(tmp_path, "boundary.json", {"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]})
+    s3_only = write(
+        tmp_path,
+        "boundary.json",
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]},
+    )
     args = ["simulate", "--policy", everything, "--boundary", s3_only, "--resource", "*", "--json"]
     assert json.loads(run(*args, "--action", "s3:GetObject").stdout)["decision"] == "allow"
     assert json.loads(run(*args, "--action", "ec2:RunInstances").stdout)["decision"] == "implicit_deny"
@@ -133,20 +201,29 @@ def test_simulate_boundary(tmp_path: Path) -> None:
 
 def test_simulate_refuses_an_invalid_policy(tmp_path: Path) -> None:
     good = write(tmp_path, "good.json", ALLOW_ALL)
-    bad = write(tmp_path, "bad.json", '{"Version": "2012-10-17",\n "Statement": {"Effect": "allow", '
-                                      '"Action": "s3:*", "Resource": "*"}}')
-    result = run("simulate", "--policy", good, "--policy", bad, "--action", "s3:GetObject", "--resource", "*",
-                 "--json")
+    bad = write(
+        tmp_path,
+        "bad.json",
+        '{"Version": "2012-10-17",\n "Statement": {"Effect": "allow", "Action": "s3:*", "Resource": "*"}}',
+    )
+    result = run(
+        "simulate", "--policy", good, "--policy", bad, "--action", "s3:GetObject", "--resource", "*", "--json"
+    )
     assert (result.exit_code, result.stdout) == (1, "")
-    assert result.stderr == (f'error: {bad}: line 2: The policy failed legacy parsing. Statement.Effect "allow" '
-                             f'must be written exactly "Allow" or "Deny".\n')
+    assert result.stderr == (
+        f'error: {bad}: line 2: The policy failed legacy parsing. Statement.Effect "allow" '
+        f'must be written exactly "Allow" or "Deny".\n'
+    )
 
 
-@pytest.mark.parametrize("make", [
-    lambda tmp: str(tmp / "missing.json"),
-    lambda tmp: str(tmp),  # a directory
-    lambda tmp: (tmp / "latin1.json").write_bytes(b'{"Sid": "caf\xe9"}') and str(tmp / "latin1.json"),
-])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda tmp: str(tmp / "missing.json"),
+        lambda tmp: str(tmp),  # a directory
+        lambda tmp: (tmp / "latin1.json").write_bytes(b'{"Sid": "caf\xe9"}') and str(tmp / "latin1.json"),
+    ],
+)
 def test_simulate_refuses_an_unreadable_file(make: Any, tmp_path: Path) -> None:
     path = make(tmp_path)
     result = run("simulate", "--policy", path, "--action", "s3:GetObject", "--resource", "*")
@@ -154,16 +231,19 @@ def test_simulate_refuses_an_unreadable_file(make: Any, tmp_path: Path) -> None:
     assert result.stderr.startswith("error: ") and path in result.stderr
 
 
-@pytest.mark.parametrize("extra", [
-    ["--action", "s3GetObject", "--resource", "*"],
-    ["--action", "s3:", "--resource", "*"],
-    ["--action", "s3:GetObject", "--resource", "*", "--context", "no-equals-sign"],
-    ["--action", "s3:GetObject", "--resource", "*", "--context", "=value"],
-    ["--action", "s3:GetObject", "--resource", "*", "--context", "aws:CurrentTime=yesterday"],
-    ["--action", "s3:GetObject"],
-    ["--resource", "*"],
-    ["--action", "s3:GetObject", "--resource", "*", "--kind", "sideways"],
-])
+@pytest.mark.parametrize(
+    "extra",
+    [
+        ["--action", "s3GetObject", "--resource", "*"],
+        ["--action", "s3:", "--resource", "*"],
+        ["--action", "s3:GetObject", "--resource", "*", "--context", "no-equals-sign"],
+        ["--action", "s3:GetObject", "--resource", "*", "--context", "=value"],
+        ["--action", "s3:GetObject", "--resource", "*", "--context", "aws:CurrentTime=yesterday"],
+        ["--action", "s3:GetObject"],
+        ["--resource", "*"],
+        ["--action", "s3:GetObject", "--resource", "*", "--kind", "sideways"],
+    ],
+)
 def test_simulate_usage_errors_exit_2(extra: list[str], tmp_path: Path) -> None:
     result = run("simulate", "--policy", write(tmp_path, "p.json", ALLOW_ALL), *extra)
     assert result.exit_code == 2
@@ -172,19 +252,39 @@ def test_simulate_usage_errors_exit_2(extra: list[str], tmp_path: Path) -> None:
 
 
 def test_simulate_trust_policy_with_principal(tmp_path: Path) -> None:
-    path = write(tmp_path, "trust.json", {"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow", "Principal": {"AWS": "123456789012"}, "Action": "sts:AssumeRole"}]})
-    args = ["simulate", "--policy", path, "--action", "sts:AssumeRole", "--resource",
-            "arn:aws:iam::123456789012:role/deploy", "--json"]
-    assert json.loads(run(*args, "--principal", "arn:aws:iam::123456789012:user/ci").stdout)["decision"] == "allow"
+    path = write(
+        tmp_path,
+        "trust.json",
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Principal": {"AWS": "123456789012"}, "Action": "sts:AssumeRole"}
+            ],
+        },
+    )
+    args = [
+        "simulate",
+        "--policy",
+        path,
+        "--action",
+        "sts:AssumeRole",
+        "--resource",
+        "arn:aws:iam::123456789012:role/deploy",
+        "--json",
+    ]
+    assert (
+        json.loads(run(*args, "--principal", "arn:aws:iam::123456789012:user/ci").stdout)["decision"]
+        == "allow"
+    )
     assert json.loads(run(*args, "--principal", "arn:aws:iam::999999999999:user/ci").stdout)["decision"] == (
-        "implicit_deny")
+        "implicit_deny"
+    )
     identity_only = run(*args, "--kind", "identity")
     assert identity_only.exit_code == 1
     assert "Policy document should not specify a principal." in identity_only.stderr
 
 
-# ------------------------------------------------------------------------------------------- validate
+# --- validate
 
 
 @pytest.mark.parametrize("case", VALID, ids=[case["id"] for case in VALID])
@@ -211,13 +311,22 @@ def test_validate_refuses_invalid_conformance_document(case: dict[str, Any], tmp
 def test_validate_json_shapes(tmp_path: Path) -> None:
     good = run("validate", write(tmp_path, "good.json", ALLOW_ALL), "--json")
     assert (good.exit_code, json.loads(good.stdout), good.stderr) == (0, {"valid": True, "errors": []}, "")
-    text = '{\n  "Version": "2012-10-17",\n  "Statement": {\n    "Effect": "Allow",\n    "Action": "s3:*",\n' \
-           '    "Resource": "*",\n    "Resource": "arn:aws:s3:::b"\n  }\n}'
+    text = (
+        '{\n  "Version": "2012-10-17",\n  "Statement": {\n    "Effect": "Allow",\n    "Action": "s3:*",\n'
+        '    "Resource": "*",\n    "Resource": "arn:aws:s3:::b"\n  }\n}'
+    )
     bad = run("validate", write(tmp_path, "dup.json", text), "--json")
     assert bad.exit_code == 1
-    assert json.loads(bad.stdout) == {"valid": False, "errors": [{
-        "message": 'Syntax errors in policy. Duplicate key "Resource" in Statement.',
-        "field": "Statement.Resource", "line": 7}]}
+    assert json.loads(bad.stdout) == {
+        "valid": False,
+        "errors": [
+            {
+                "message": 'Syntax errors in policy. Duplicate key "Resource" in Statement.',
+                "field": "Statement.Resource",
+                "line": 7,
+            }
+        ],
+    }
     assert bad.stderr.endswith(': line 7: Syntax errors in policy. Duplicate key "Resource" in Statement.\n')
 
 
@@ -246,8 +355,18 @@ def test_validate_managed_quota(tmp_path: Path) -> None:
 
 
 def test_validate_trust_kind(tmp_path: Path) -> None:
-    path = write(tmp_path, "trust.json", {"Version": "2012-10-17", "Statement": {
-        "Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}})
+    path = write(
+        tmp_path,
+        "trust.json",
+        {
+            "Version": "2012-10-17",
+            "Statement": {
+                "Effect": "Allow",
+                "Principal": {"Service": "ec2.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            },
+        },
+    )
     assert run("validate", path).exit_code == 1
     assert run("validate", path, "--kind", "trust").exit_code == 0
     assert run("validate", path, "--kind", "auto").exit_code == 0
@@ -259,7 +378,7 @@ def test_control_characters_in_file_names_are_escaped(tmp_path: Path) -> None:
     assert "\x1b" not in result.stderr and "\\u001b[31m" in result.stderr
 
 
-# ------------------------------------------------------------------------------------------- the command itself
+# --- the command itself
 
 
 def test_every_command_has_help() -> None:
@@ -274,7 +393,11 @@ def test_every_command_has_help() -> None:
 
 
 def test_policy_commands_do_not_import_textual() -> None:
-    code = ("import sys; import tui.cli_policy, store.policy; "
-            "sys.exit(1 if any(m == 'textual' or m.startswith('textual.') for m in sys.modules) else 0)")
-    completed = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
+    code = (
+        "import sys; import tui.cli_policy, store.policy; "
+        "sys.exit(1 if any(m == 'textual' or m.startswith('textual.') for m in sys.modules) else 0)"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", code], check=False, cwd=REPO, capture_output=True, text=True
+    )
     assert completed.returncode == 0, completed.stderr

@@ -21,6 +21,7 @@ from store.directory import Directory
 from store.errors import StoreError
 from store.locations import default_db_path, default_key_path
 from tui import __version__
+from tui.cli_policy import policy as policy_group
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -195,6 +196,9 @@ def audit_export(obj: Context, fmt: str) -> None:
         lines = audit.export_jsonl(rows) if fmt == "jsonl" else audit.export_csv(rows)
         for chunk in lines:
             click.echo(chunk, nl=False)
+
+
+cli.add_command(policy_group)
 
 
 def main() -> None:

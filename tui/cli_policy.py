@@ -1,8 +1,8 @@
 """``tui policy validate`` and ``tui policy simulate``: the policy language from the command line.
 
 A thin layer over ``store.policy``; registered into the main command with ``cli.add_command(policy)``.
-Never imports textual (scripts call it). Exit codes: 0 done (whatever the decision), 1 refused (invalid policy,
-unreadable file), 2 usage error. Errors go to stderr as one line, never as a traceback.
+Never imports textual (scripts call it). Exit codes: 0 done (whatever the decision), 1 refused (invalid
+policy, unreadable file), 2 usage error. Errors go to stderr as one line, never as a traceback.
 """
 
 from __future__ import annotations
@@ -41,7 +41,9 @@ class _Unreadable(Exception):
 
 def _printable(text: str) -> str:
     # File names and policy text come from the user: never write their control characters raw to a terminal.
-    return "".join(f"\\u{ord(char):04x}" if unicodedata.category(char) in ("Cc", "Cf") else char for char in text)
+    return "".join(
+        f"\\u{ord(char):04x}" if unicodedata.category(char) in ("Cc", "Cf") else char for char in text
+    )
 
 
 def _fail(message: str) -> NoReturn:
@@ -53,7 +55,7 @@ def _read(path: str) -> str:
     """The file's text (``-`` is stdin); at most one character over the raw cap, which the parser refuses."""
     try:
         with click.open_file(path, "rb") as handle:
-            data = handle.read(4 * MAX_TEXT_CHARS + 4)  # UTF-8 needs at most 4 bytes a character
+            data: bytes = handle.read(4 * MAX_TEXT_CHARS + 4)  # UTF-8 needs at most 4 bytes a character
     except OSError as error:
         raise _Unreadable(f"cannot read {path}: {error.strerror or error}") from None
     try:
@@ -73,11 +75,19 @@ def policy() -> None:
 
 @policy.command("validate")
 @click.argument("file", metavar="FILE")
-@click.option("--kind", type=_KINDS, default="identity", show_default=True,
-              help="identity policy, role trust policy (Principal, no Resource), or auto-detect.")
-@click.option("--managed", is_flag=True,
-              help=f"Apply the managed-policy size quota ({MANAGED_POLICY_MAX_CHARS:,} characters not counting "
-                   f"whitespace) instead of the permission-set inline quota ({INLINE_POLICY_MAX_CHARS:,}).")
+@click.option(
+    "--kind",
+    type=_KINDS,
+    default="identity",
+    show_default=True,
+    help="identity policy, role trust policy (Principal, no Resource), or auto-detect.",
+)
+@click.option(
+    "--managed",
+    is_flag=True,
+    help=f"Apply the managed-policy size quota ({MANAGED_POLICY_MAX_CHARS:,} characters not counting "
+    f"whitespace) instead of the permission-set inline quota ({INLINE_POLICY_MAX_CHARS:,}).",
+)
 @click.option("--json", "as_json", is_flag=True, help='Print {"valid": ..., "errors": [...]} on stdout.')
 def validate(file: str, kind: KindOrAuto, managed: bool, as_json: bool) -> None:
     """Check the policy document in FILE (- for stdin). Exit 0 when valid, 1 when not.
@@ -86,8 +96,9 @@ def validate(file: str, kind: KindOrAuto, managed: bool, as_json: bool) -> None:
     "policy.json: line 4: Syntax errors in policy. Statement[1].Effect must be "Allow" or "Deny"."
     """
     try:
-        problems = validate_policy(_read(file), kind=kind,
-                                   max_chars=MANAGED_POLICY_MAX_CHARS if managed else INLINE_POLICY_MAX_CHARS)
+        problems = validate_policy(
+            _read(file), kind=kind, max_chars=MANAGED_POLICY_MAX_CHARS if managed else INLINE_POLICY_MAX_CHARS
+        )
     except _Unreadable as error:
         problems = [PolicyProblem(str(error))]
         if as_json:
@@ -109,8 +120,9 @@ def _context(items: tuple[str, ...]) -> dict[str, list[str]]:
             raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--context")
         key = key.strip()
         if key.lower() in _TIME_KEYS and parse_date(value) is None:
-            raise click.BadParameter(f"{key} must be an ISO 8601 time or epoch seconds, not {value!r}",
-                                     param_hint="--context")
+            raise click.BadParameter(
+                f"{key} must be an ISO 8601 time or epoch seconds, not {value!r}", param_hint="--context"
+            )
         context.setdefault(key, []).append(value)
     return context
 
@@ -142,21 +154,48 @@ def _describe(decision: Decision, action: str, resource: str) -> str:
 
 
 @policy.command("simulate")
-@click.option("--policy", "policy_files", multiple=True, metavar="FILE",
-              help="A policy of the principal; repeat for each. None at all means nothing is allowed.")
+@click.option(
+    "--policy",
+    "policy_files",
+    multiple=True,
+    metavar="FILE",
+    help="A policy of the principal; repeat for each. None at all means nothing is allowed.",
+)
 @click.option("--boundary", metavar="FILE", help="A permissions boundary: allows only what it also allows.")
 @click.option("--action", required=True, help="The request's action, service:Action (case-insensitive).")
 @click.option("--resource", required=True, help="The request's resource ARN (case-sensitive), or *.")
-@click.option("--context", "context_items", multiple=True, metavar="KEY=VALUE",
-              help="A request condition key; repeat a key for a multi-valued key. Values are text as AWS "
-                   "compares them: aws:MultiFactorAuthPresent=true, aws:SourceIp=203.0.113.7, "
-                   "aws:CurrentTime=2027-01-31T09:00:00Z (defaults to now), aws:PrincipalTag/team=dev.")
-@click.option("--principal", metavar="ARN", help="The caller, for trust policies (default: aws:PrincipalArn).")
-@click.option("--kind", type=_KINDS, default="auto", show_default=True,
-              help="Read the policies as identity or trust policies; auto picks trust when one names a Principal.")
-@click.option("--json", "as_json", is_flag=True, help='Print {"decision": ..., "statements": [...]} on stdout.')
-def simulate(policy_files: tuple[str, ...], boundary: str | None, action: str, resource: str,
-             context_items: tuple[str, ...], principal: str | None, kind: KindOrAuto, as_json: bool) -> None:
+@click.option(
+    "--context",
+    "context_items",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A request condition key; repeat a key for a multi-valued key. Values are text as AWS "
+    "compares them: aws:MultiFactorAuthPresent=true, aws:SourceIp=203.0.113.7, "
+    "aws:CurrentTime=2027-01-31T09:00:00Z (defaults to now), aws:PrincipalTag/team=dev.",
+)
+@click.option(
+    "--principal", metavar="ARN", help="The caller, for trust policies (default: aws:PrincipalArn)."
+)
+@click.option(
+    "--kind",
+    type=_KINDS,
+    default="auto",
+    show_default=True,
+    help="Read the policies as identity or trust policies; auto picks trust when one names a Principal.",
+)
+@click.option(
+    "--json", "as_json", is_flag=True, help='Print {"decision": ..., "statements": [...]} on stdout.'
+)
+def simulate(
+    policy_files: tuple[str, ...],
+    boundary: str | None,
+    action: str,
+    resource: str,
+    context_items: tuple[str, ...],
+    principal: str | None,
+    kind: KindOrAuto,
+    as_json: bool,
+) -> None:
     """Decide one request against the policies: allow, explicit_deny or implicit_deny, naming the deciding
     statements (policy FILE, 0-based statement index, Sid). Exit 0 whatever the decision."""
     service, colon, name = action.partition(":")

@@ -1,10 +1,10 @@
 """The IAM policy language: parse and validate documents, decide requests against them.
 
-    document = parse_policy(text)                      # PolicyValidationError (a ValidationError) if refused
-    problems = validate_policy(text)                   # [] when valid, else what is wrong and where
-    permissions = compile_policies([("inline", document)])
-    decision = permissions.evaluate("s3:GetObject", "arn:aws:s3:::bucket/key", {"aws:username": "alice"})
-    decision.decision                                  # "allow" | "explicit_deny" | "implicit_deny"
+document = parse_policy(text)                      # PolicyValidationError (a ValidationError) if refused
+problems = validate_policy(text)                   # [] when valid, else what is wrong and where
+permissions = compile_policies([("inline", document)])
+decision = permissions.evaluate("s3:GetObject", "arn:aws:s3:::bucket/key", {"aws:username": "alice"})
+decision.decision                                  # "allow" | "explicit_deny" | "implicit_deny"
 """
 
 from store.policy.builtins import BUILTIN_POLICIES, builtin_policy

@@ -17,25 +17,55 @@ def _text(statements: list[dict[str, object]]) -> str:
 
 
 BUILTIN_POLICIES: dict[str, str] = {
-    "AdministratorAccess": _text([
-        {"Sid": "AllowEverything", "Effect": "Allow", "Action": "*", "Resource": "*"},
-    ]),
+    "AdministratorAccess": _text(
+        [
+            {"Sid": "AllowEverything", "Effect": "Allow", "Action": "*", "Resource": "*"},
+        ]
+    ),
     # As AWS's: everything except identity, organization and account management, plus the few reads and
     # service-linked-role calls that services need to work.
-    "PowerUserAccess": _text([
-        {"Sid": "AllowAllButIdentity", "Effect": "Allow",
-         "NotAction": ["iam:*", "organizations:*", "account:*"], "Resource": "*"},
-        {"Sid": "AllowIdentityReadsServicesNeed", "Effect": "Allow",
-         "Action": ["account:GetAccountInformation", "account:GetPrimaryEmail", "account:ListRegions",
-                    "iam:CreateServiceLinkedRole", "iam:DeleteServiceLinkedRole", "iam:ListRoles",
-                    "organizations:DescribeOrganization"],
-         "Resource": "*"},
-    ]),
-    "ReadOnlyAccess": _text([
-        {"Sid": "AllowReadVerbs", "Effect": "Allow",
-         "Action": ["*:Get*", "*:List*", "*:Describe*", "*:BatchGet*", "*:Lookup*", "*:Search*", "*:View*"],
-         "Resource": "*"},
-    ]),
+    "PowerUserAccess": _text(
+        [
+            {
+                "Sid": "AllowAllButIdentity",
+                "Effect": "Allow",
+                "NotAction": ["iam:*", "organizations:*", "account:*"],
+                "Resource": "*",
+            },
+            {
+                "Sid": "AllowIdentityReadsServicesNeed",
+                "Effect": "Allow",
+                "Action": [
+                    "account:GetAccountInformation",
+                    "account:GetPrimaryEmail",
+                    "account:ListRegions",
+                    "iam:CreateServiceLinkedRole",
+                    "iam:DeleteServiceLinkedRole",
+                    "iam:ListRoles",
+                    "organizations:DescribeOrganization",
+                ],
+                "Resource": "*",
+            },
+        ]
+    ),
+    "ReadOnlyAccess": _text(
+        [
+            {
+                "Sid": "AllowReadVerbs",
+                "Effect": "Allow",
+                "Action": [
+                    "*:Get*",
+                    "*:List*",
+                    "*:Describe*",
+                    "*:BatchGet*",
+                    "*:Lookup*",
+                    "*:Search*",
+                    "*:View*",
+                ],
+                "Resource": "*",
+            },
+        ]
+    ),
 }
 
 

@@ -26,6 +26,7 @@ from store.policy.patterns import (
     has_variables,
     parse_date,
     resolve_text,
+    split_arn,
     split_variables,
 )
 
@@ -58,7 +59,7 @@ class Operator:
         set_operator = None
         for prefix, meaning in (("ForAnyValue:", "any"), ("ForAllValues:", "all")):
             if name.startswith(prefix):
-                name, set_operator = name[len(prefix):], meaning
+                name, set_operator = name[len(prefix) :], meaning
                 break
         if_exists = name.endswith("IfExists")
         if if_exists:
@@ -147,7 +148,9 @@ def _number(text: str) -> float | None:
     return None if math.isnan(number) else number
 
 
-def _ordered(parse: Callable[[str], float | None], compare: Callable[[float, float], bool]) -> Callable[[str], ValueTest]:
+def _ordered(
+    parse: Callable[[str], float | None], compare: Callable[[float, float], bool]
+) -> Callable[[str], ValueTest]:
     def factory(policy_value: str) -> ValueTest:
         limit = parse(policy_value)
 
@@ -205,7 +208,7 @@ def _arn_like(policy_value: str) -> ValueTest:
     # the last part (the resource) may itself contain colons.
     if policy_value == "*":
         return compile_glob("*")
-    parts = policy_value.split(":", 5)
+    parts = split_arn(policy_value)
     if len(parts) != 6:
         return _never
     matchers = [compile_glob(part) for part in parts]

@@ -1,13 +1,13 @@
 """IAM policy documents: parse and validate identity policies (and role trust policies).
 
-The checks run in the order moto runs them (moto mirrors AWS's IAM), so the first problem reported carries the
-message AWS users know ("Syntax errors in policy.", "The policy failed legacy parsing", ...). Where that message
-alone does not say what is wrong, a sentence naming the element follows it. On top of moto's rules the parser
-refuses what a stored document must never hold: duplicate JSON keys, NaN/Infinity, control and format characters
-in strings, nesting deeper than any policy needs, and documents over the size quota.
+The checks run in the order moto runs them (moto mirrors AWS's IAM), so the first problem reported carries
+the message AWS users know ("Syntax errors in policy.", "The policy failed legacy parsing", ...). Where that
+message alone does not say what is wrong, a sentence naming the element follows it. On top of moto's rules the
+parser refuses what a stored document must never hold: duplicate JSON keys, NaN/Infinity, control and format
+characters in strings, nesting deeper than any policy needs, and documents over the size quota.
 
-Size quota: 10,240 characters not counting whitespace by default -- the limit AWS IAM Identity Center puts on a
-permission set's inline policy, which is what users write here. Pass ``max_chars=MANAGED_POLICY_MAX_CHARS``
+Size quota: 10,240 characters not counting whitespace by default -- the limit AWS IAM Identity Center puts on
+a permission set's inline policy, which is what users write here. Pass ``max_chars=MANAGED_POLICY_MAX_CHARS``
 (6,144, AWS's managed-policy quota) for documents meant to stand as managed policies.
 """
 
@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from store.errors import ValidationError
+from store.policy.patterns import mask_variables
 
 Kind = Literal["identity", "trust"]
 KindOrAuto = Literal["identity", "trust", "auto"]
@@ -52,39 +53,92 @@ TRUST_NO_PRINCIPAL = "Missing required field Principal."
 
 TOP_ELEMENTS = ("Version", "Id", "Statement")
 STATEMENT_ELEMENTS = (
-    "Sid", "Effect", "Action", "NotAction", "Resource", "NotResource", "Condition", "Principal", "NotPrincipal",
+    "Sid",
+    "Effect",
+    "Action",
+    "NotAction",
+    "Resource",
+    "NotResource",
+    "Condition",
+    "Principal",
+    "NotPrincipal",
 )
-CONDITION_OPERATORS = frozenset({
-    "StringEquals", "StringNotEquals", "StringEqualsIgnoreCase", "StringNotEqualsIgnoreCase", "StringLike",
-    "StringNotLike", "NumericEquals", "NumericNotEquals", "NumericLessThan", "NumericLessThanEquals",
-    "NumericGreaterThan", "NumericGreaterThanEquals", "DateEquals", "DateNotEquals", "DateLessThan",
-    "DateLessThanEquals", "DateGreaterThan", "DateGreaterThanEquals", "Bool", "BinaryEquals", "IpAddress",
-    "NotIpAddress", "ArnEquals", "ArnLike", "ArnNotEquals", "ArnNotLike", "Null",
-})
+CONDITION_OPERATORS = frozenset(
+    {
+        "StringEquals",
+        "StringNotEquals",
+        "StringEqualsIgnoreCase",
+        "StringNotEqualsIgnoreCase",
+        "StringLike",
+        "StringNotLike",
+        "NumericEquals",
+        "NumericNotEquals",
+        "NumericLessThan",
+        "NumericLessThanEquals",
+        "NumericGreaterThan",
+        "NumericGreaterThanEquals",
+        "DateEquals",
+        "DateNotEquals",
+        "DateLessThan",
+        "DateLessThanEquals",
+        "DateGreaterThan",
+        "DateGreaterThanEquals",
+        "Bool",
+        "BinaryEquals",
+        "IpAddress",
+        "NotIpAddress",
+        "ArnEquals",
+        "ArnLike",
+        "ArnNotEquals",
+        "ArnNotLike",
+        "Null",
+    }
+)
 SET_PREFIXES = ("ForAnyValue:", "ForAllValues:")
 PRINCIPAL_TYPES = ("AWS", "Service", "Federated", "CanonicalUser")
-PARTITIONS = frozenset({"aws", "aws-cn", "aws-us-gov", "aws-iso", "aws-iso-b", "aws-iso-e", "aws-iso-f", "aws-eusc"})
-TRUST_ACTION_NAMES = frozenset(name.lower() for name in (
-    "sts:AssumeRole", "sts:AssumeRoleWithSAML", "sts:AssumeRoleWithWebIdentity", "sts:SetSourceIdentity",
-    "sts:TagSession",
-))
+PARTITIONS = frozenset(
+    {"aws", "aws-cn", "aws-us-gov", "aws-iso", "aws-iso-b", "aws-iso-e", "aws-iso-f", "aws-eusc"}
+)
+TRUST_ACTION_NAMES = frozenset(
+    name.lower()
+    for name in (
+        "sts:AssumeRole",
+        "sts:AssumeRoleWithSAML",
+        "sts:AssumeRoleWithWebIdentity",
+        "sts:SetSourceIdentity",
+        "sts:TagSession",
+    )
+)
 _REGION_ERRORS = {
     "iam": "IAM resource {resource} cannot contain region information.",
     "s3": "Resource {resource} can not contain region information.",
 }
 _IAM_PATHS = (
-    "user/", "federated-user/", "role/", "group/", "instance-profile/", "mfa/", "server-certificate/", "policy/",
-    "sms-mfa/", "saml-provider/", "oidc-provider/", "report/", "access-report/",
+    "user/",
+    "federated-user/",
+    "role/",
+    "group/",
+    "instance-profile/",
+    "mfa/",
+    "server-certificate/",
+    "policy/",
+    "sms-mfa/",
+    "saml-provider/",
+    "oidc-provider/",
+    "report/",
+    "access-report/",
 )
 _IAM_PATH_ERROR = 'IAM resource path must either be "*" or start with ' + ", ".join(_IAM_PATHS) + "."
 _VENDOR_BAD = re.compile(r"[^a-zA-Z0-9\-.]")
 _JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[{}\[\]:,]|[^\s{}\[\]:,"]+', re.DOTALL)
 _ASCII_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+_REFUSED_CATEGORIES = frozenset(
+    {"Cc", "Cf", "Cs", "Zl", "Zp"}
+)  # controls, format (bidi, zero-width), separators
 
 
-# ---------------------------------------------------------------------------------------------------- values
+# --- values
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +166,7 @@ class PolicyValidationError(ValidationError):
 
 @dataclass(frozen=True, slots=True)
 class Condition:
-    """One ``operator -> key -> values`` triple of a Condition block; values are text, as AWS compares them."""
+    """One ``operator -> key -> values`` triple of a Condition block; values are text, as AWS compares."""
 
     operator: str
     key: str
@@ -166,13 +220,13 @@ class _Refused(Exception):
 _Found = tuple[str, Path]  # a problem before its line is looked up
 
 
-# ---------------------------------------------------------------------------------------------------- public API
+# --- public API
 
 
 def validate_policy(
     text: str, *, kind: KindOrAuto = "identity", max_chars: int = INLINE_POLICY_MAX_CHARS
 ) -> list[PolicyProblem]:
-    """Every problem of the first failing check, first the one AWS would report; ``[]`` for a valid document."""
+    """Every problem of the first failing check, the one AWS would report first; ``[]`` when valid."""
     return _analyse(text, kind, max_chars)[1]
 
 
@@ -198,10 +252,12 @@ def problem_field(path: Path) -> str:
     return out
 
 
-# ---------------------------------------------------------------------------------------------------- reading
+# --- reading
 
 
-def _analyse(text: str, kind: KindOrAuto, max_chars: int) -> tuple[PolicyDocument | None, list[PolicyProblem]]:
+def _analyse(
+    text: str, kind: KindOrAuto, max_chars: int
+) -> tuple[PolicyDocument | None, list[PolicyProblem]]:
     try:
         root, size = _decode(text, max_chars)
     except _Refused as refused:
@@ -211,8 +267,10 @@ def _analyse(text: str, kind: KindOrAuto, max_chars: int) -> tuple[PolicyDocumen
     found = _check(root, resolved)
     if found:
         lines = _locate(text)[0]
-        return None, [PolicyProblem(message, problem_field(path) or None, _line_for(lines, path))
-                      for message, path in found]
+        return None, [
+            PolicyProblem(message, problem_field(path) or None, _line_for(lines, path))
+            for message, path in found
+        ]
     return _build(root, resolved, size), []
 
 
@@ -221,8 +279,10 @@ def _decode(text: str, max_chars: int) -> tuple[dict[str, Any], int]:
         raise _Refused(f"{SYNTAX} A policy document is text, not {type(text).__name__}.")
     quota = f"Cannot exceed quota for PolicySize: {max_chars}."
     if len(text) > MAX_TEXT_CHARS:
-        raise _Refused(f"{quota} The document is {len(text):,} characters long; no more than {MAX_TEXT_CHARS:,} "
-                       f"are read, whitespace included.")
+        raise _Refused(
+            f"{quota} The document is {len(text):,} characters long; no more than {MAX_TEXT_CHARS:,} "
+            f"are read, whitespace included."
+        )
     size = len(text) - sum(text.count(space) for space in " \t\n\r")
     if size > max_chars:
         raise _Refused(f"{quota} The document has {size:,} characters, not counting whitespace.")
@@ -242,33 +302,51 @@ def _decode(text: str, max_chars: int) -> tuple[dict[str, Any], int]:
         raise _Refused(f"{SYNTAX} {name} is not a JSON value.", (), _constant_line(blanked, name))
 
     def finite_number(literal: str) -> _Number:
-        if math.isinf(float(literal)):  # 1e999 would read as Infinity
-            raise _Refused(f"{SYNTAX} The number {literal} is out of range.", (), _constant_line(blanked, literal))
+        if math.isinf(float(literal)):  # 1e999 (or 400 digits) would read as Infinity
+            raise _Refused(
+                f"{SYNTAX} The number {literal} is out of range.", (), _constant_line(blanked, literal)
+            )
         return _Number(literal)
 
     try:
-        root = json.loads(text, object_pairs_hook=pairs_hook, parse_constant=refuse_constant,
-                          parse_int=_Number, parse_float=finite_number)
+        root = json.loads(
+            text,
+            object_pairs_hook=pairs_hook,
+            parse_constant=refuse_constant,
+            parse_int=finite_number,
+            parse_float=finite_number,
+        )
     except json.JSONDecodeError as error:
-        reason = error.msg.removesuffix(" at")  # "Invalid control character at" reads oddly before "(line ...)"
-        raise _Refused(f"{SYNTAX} Not valid JSON: {reason} (line {error.lineno}, column {error.colno}).",
-                       (), error.lineno) from None
+        reason = error.msg.removesuffix(
+            " at"
+        )  # "Invalid control character at" reads oddly before "(line ...)"
+        raise _Refused(
+            f"{SYNTAX} Not valid JSON: {reason} (line {error.lineno}, column {error.colno}).",
+            (),
+            error.lineno,
+        ) from None
     except RecursionError:
         raise _Refused(f"{SYNTAX} JSON nested deeper than {MAX_DEPTH} levels.") from None
     if duplicates:
-        lines, found = _locate(text)
+        found = _locate(text)[1]
         path, line = found[0] if found else ((), None)
         key = path[-1] if path else duplicates[0]
-        raise _Refused(f'{SYNTAX} Duplicate key "{key}"' + (f" in {problem_field(path[:-1])}." if path[:-1] else "."),
-                       path, line)
+        raise _Refused(
+            f'{SYNTAX} Duplicate key "{key}"' + (f" in {problem_field(path[:-1])}." if path[:-1] else "."),
+            path,
+            line,
+        )
     if not isinstance(root, dict):
         raise _Refused(f"{SYNTAX} A policy document is a JSON object, not {_json_type(root)}.", (), 1)
     bad = _find_refused_character(root, ())
     if bad is not None:
         path, char = bad
         where = problem_field(path) or "The document"
-        raise _Refused(f"{SYNTAX} {where} contains the control or format character U+{ord(char):04X}.",
-                       path, _line_for(_locate(text)[0], path))
+        raise _Refused(
+            f"{SYNTAX} {where} contains the control or format character U+{ord(char):04X}.",
+            path,
+            _line_for(_locate(text)[0], path),
+        )
     return root, size
 
 
@@ -389,7 +467,7 @@ def _names_principal(root: dict[str, Any]) -> bool:
     return any(isinstance(item, dict) and ("Principal" in item or "NotPrincipal" in item) for item in items)
 
 
-# ---------------------------------------------------------------------------------------------------- checks
+# --- checks
 
 
 def _statements(root: dict[str, Any]) -> list[tuple[Path, dict[str, Any]]]:
@@ -402,9 +480,9 @@ def _statements(root: dict[str, Any]) -> list[tuple[Path, dict[str, Any]]]:
 def _strip_operator(operator: str) -> str:
     for prefix in SET_PREFIXES:
         if operator.startswith(prefix):
-            operator = operator[len(prefix):]
+            operator = operator[len(prefix) :]
             break
-    return operator[: -len("IfExists")] if operator.endswith("IfExists") else operator
+    return operator.removesuffix("IfExists")
 
 
 def _listed(value: Any) -> list[Any]:
@@ -416,8 +494,11 @@ def _check(root: dict[str, Any], kind: Kind) -> list[_Found]:
     if found:
         return found
     if root.get("Version") != VERSION:
-        detail = "The document has no Version." if "Version" not in root else (
-            f'Version "{root["Version"]}" is too old; write "Version": "{VERSION}".')
+        detail = (
+            "The document has no Version."
+            if "Version" not in root
+            else (f'Version "{root["Version"]}" is too old; write "Version": "{VERSION}".')
+        )
         return [(f"{VERSION_TOO_OLD} {detail}", ("Version",) if "Version" in root else ())]
     statements = _statements(root)
     found = _check_legacy(statements)
@@ -443,7 +524,8 @@ def _check_syntax(root: dict[str, Any], kind: Kind) -> list[_Found]:
     found: list[_Found] = []
     for key in root:
         if key not in TOP_ELEMENTS:
-            found.append((f'{SYNTAX} Unknown element "{key}"; a policy has Version, Id and Statement.', (key,)))
+            message = f'{SYNTAX} Unknown element "{key}"; a policy has Version, Id and Statement.'
+            found.append((message, (key,)))
     if "Version" in root and root["Version"] not in KNOWN_VERSIONS:
         found.append((f'{SYNTAX} Version must be "{VERSION}".', ("Version",)))
     if "Id" in root and not isinstance(root["Id"], str):
@@ -489,11 +571,13 @@ def _check_statement_syntax(statement: dict[str, Any], path: Path, kind: Kind) -
         if key not in statement:
             continue
         if kind == "identity":
-            found.append((f"{HAS_PRINCIPAL} {where} has a {key} element; identity policies name no principal.",
-                          path + (key,)))
+            message = f"{HAS_PRINCIPAL} {where} has a {key} element; identity policies name no principal."
+            found.append((message, path + (key,)))
         elif not _valid_principal(statement[key]):
-            found.append((f'{SYNTAX} {where}.{key} must be "*" or an object such as {{"AWS": "<account or ARN>"}}.',
-                          path + (key,)))
+            message = (
+                f'{SYNTAX} {where}.{key} must be "*" or an object such as {{"AWS": "<account or ARN>"}}.'
+            )
+            found.append((message, path + (key,)))
     return found
 
 
@@ -501,7 +585,9 @@ def _strings(value: Any, *, nulls: bool) -> bool:
     # moto (and AWS) let a Resource list carry null entries; they are dropped when the document is built.
     if isinstance(value, str):
         return True
-    return isinstance(value, list) and all(isinstance(item, str) or (nulls and item is None) for item in value)
+    return isinstance(value, list) and all(
+        isinstance(item, str) or (nulls and item is None) for item in value
+    )
 
 
 def _scalar(value: Any) -> bool:
@@ -511,18 +597,18 @@ def _scalar(value: Any) -> bool:
 def _check_condition_syntax(condition: Any, path: Path) -> list[_Found]:
     where = problem_field(path)
     if not isinstance(condition, dict):
-        return [(f"{SYNTAX} {where} must be an object such as {{\"StringEquals\": {{\"aws:username\": \"alice\"}}}}.",
-                 path)]
+        example = '{"StringEquals": {"aws:username": "alice"}}'
+        return [(f"{SYNTAX} {where} must be an object such as {example}.", path)]
     found: list[_Found] = []
     for operator, block in condition.items():
         if not isinstance(block, dict):
-            found.append((f"{SYNTAX} {where}.{operator} must be an object mapping condition keys to values.",
-                          path + (operator,)))
+            message = f"{SYNTAX} {where}.{operator} must be an object mapping condition keys to values."
+            found.append((message, path + (operator,)))
             continue
         for key, values in block.items():
             if not (_scalar(values) or (isinstance(values, list) and all(_scalar(item) for item in values))):
-                found.append((f"{SYNTAX} {where}.{operator}.{key} must be a string or a list of strings.",
-                              path + (operator, key)))
+                message = f"{SYNTAX} {where}.{operator}.{key} must be a string or a list of strings."
+                found.append((message, path + (operator, key)))
         if _strip_operator(operator) not in CONDITION_OPERATORS and block:
             found.append((f'{SYNTAX} {where} uses the unknown operator "{operator}".', path + (operator,)))
     return found
@@ -533,8 +619,10 @@ def _valid_principal(value: Any) -> bool:
         return True
     if not isinstance(value, dict) or not value:
         return False
-    return all(kind in PRINCIPAL_TYPES and _strings(entries, nulls=False) and entries != []
-               for kind, entries in value.items())
+    return all(
+        kind in PRINCIPAL_TYPES and _strings(entries, nulls=False) and entries != []
+        for kind, entries in value.items()
+    )
 
 
 def _check_legacy(statements: list[tuple[Path, dict[str, Any]]]) -> list[_Found]:
@@ -542,8 +630,9 @@ def _check_legacy(statements: list[tuple[Path, dict[str, Any]]]) -> list[_Found]
     for path, statement in statements:
         effect = statement["Effect"]
         if effect not in ("Allow", "Deny"):
-            found.append((f'{LEGACY}. {problem_field(path)}.Effect "{effect}" must be written exactly "Allow" or '
-                          f'"Deny".', path + ("Effect",)))
+            spelling = 'must be written exactly "Allow" or "Deny"'
+            message = f'{LEGACY}. {problem_field(path)}.Effect "{effect}" {spelling}.'
+            found.append((message, path + ("Effect",)))
         for operator, block in statement.get("Condition", {}).items():
             if not _strip_operator(operator).startswith("Date"):
                 continue
@@ -551,8 +640,10 @@ def _check_legacy(statements: list[tuple[Path, dict[str, Any]]]) -> list[_Found]
                 for value in _listed(values):
                     text = _value_text(value)
                     if not _legacy_date(text):
-                        found.append((f'{LEGACY}. {problem_field(path)}.Condition.{operator}.{key}: "{text}" is not '
-                                      f"a date (ISO 8601) or epoch seconds.", path + ("Condition", operator, key)))
+                        where = path + ("Condition", operator, key)
+                        reason = "is not a date (ISO 8601) or epoch seconds"
+                        message = f'{LEGACY}. {problem_field(where)}: "{text}" {reason}.'
+                        found.append((message, where))
     return found
 
 
@@ -606,13 +697,17 @@ def _legacy_iso_8601(text: str) -> bool:
     return True
 
 
-def _resource_format_error(resource: str) -> str | None:
-    """moto's ARN shape checks for one Resource entry (message wording included)."""
-    if resource == "*":
+def _resource_format_error(original: str) -> str | None:
+    """moto's ARN shape checks for one Resource entry (message wording included).
+
+    The checks read a copy with policy variables masked, so the colon in ``${aws:PrincipalAccount}`` is not
+    taken for an ARN separator."""
+    if original == "*":
         return None
+    resource = mask_variables(original)
     _, colon, rest = resource.partition(":")
     if not colon:
-        return f'Resource {resource} must be in ARN format or "*".'
+        return f'Resource {original} must be in ARN format or "*".'
     partition, colon, rest = rest.partition(":")
     if partition != "*" and partition not in PARTITIONS and "${" not in partition:
         parts = rest.split(":")
@@ -620,21 +715,22 @@ def _resource_format_error(resource: str) -> str | None:
         second = parts[1] if len(parts) > 1 else "*"
         third = parts[2] if len(parts) > 2 else "*"
         fourth = ":".join(parts[3:]) if len(parts) > 3 else "*"
-        return f'Partition "{partition}" is not valid for resource "arn:{partition}:{first}:{second}:{third}:{fourth}".'
+        arn = f"arn:{partition}:{first}:{second}:{third}:{fourth}"
+        return f'Partition "{partition}" is not valid for resource "{arn}".'
     if not colon:
         return "Resource vendor must be fully qualified and cannot contain regexes."
     service, _, rest = rest.partition(":")
     resource_id = rest.partition(":")[2].partition(":")[2]
-    if service in _REGION_ERRORS and not rest.startswith(":"):
-        if not (service == "s3" and resource_id.startswith("accesspoint/")):  # access points are regional
-            return _REGION_ERRORS[service].format(resource=resource)
+    regional_access_point = service == "s3" and resource_id.startswith("accesspoint/")
+    if service in _REGION_ERRORS and not rest.startswith(":") and not regional_access_point:
+        return _REGION_ERRORS[service].format(resource=original)
     if service == "iam" and not _could_start_iam_path(resource_id):
         return _IAM_PATH_ERROR
     return None
 
 
 def _could_start_iam_path(path: str) -> bool:
-    # moto compares the path literally; a wildcard or variable could still reach user/, role/, ... so it passes.
+    # moto compares the path literally; a wildcard or variable could still reach user/, role/, ...: it passes.
     cut = min((path.find(mark) for mark in ("*", "?", "${") if mark in path), default=-1)
     if cut == -1:
         return path.startswith(_IAM_PATHS)
@@ -645,6 +741,7 @@ def _could_start_iam_path(path: str) -> bool:
 def _legacy_resource_ok(resource: str) -> bool:
     if resource == "*":
         return True
+    resource = mask_variables(resource)
     parts = resource.split(":")
     return (resource.count(":") >= 5 or "::" not in resource) and len(parts) > 2 and parts[2] != ""
 
@@ -654,9 +751,9 @@ def _check_resource_formats(
 ) -> tuple[list[_Found], _Found | None]:
     """Resource format problems, and a legacy-parsing failure that pre-empts them.
 
-    moto walks Resource then NotResource over every statement (a list's entries in reverse sorted order), keeps
-    the *last* format error it meets, and legacy-parses a statement's resources only while no format error has
-    been met. The error moto would report comes first; the others follow in that walk order.
+    moto walks Resource then NotResource over every statement (a list's entries in reverse sorted order),
+    keeps the *last* format error it meets, and legacy-parses a statement's resources only while no format
+    error has been met. The error moto would report comes first; the others follow in that walk order.
     """
     errors: list[_Found] = []
     for key in ("Resource", "NotResource"):
@@ -672,8 +769,10 @@ def _check_resource_formats(
             if not errors:
                 for entry in entries:
                     if not _legacy_resource_ok(entry):
-                        return [], (f'{LEGACY}. {problem_field(path)}.{key}: "{entry}" is not a valid ARN.',
-                                    path + (key,))
+                        return [], (
+                            f'{LEGACY}. {problem_field(path)}.{key}: "{entry}" is not a valid ARN.',
+                            path + (key,),
+                        )
     if errors:
         return [errors[-1]] + errors[:-1], None
     # Beyond moto: an ARN starts with "arn:" (moto only looks at the partition).
@@ -692,8 +791,8 @@ def _check_sids(statements: list[tuple[Path, dict[str, Any]]]) -> list[_Found]:
         sid = statement.get("Sid")
         if sid:
             if sid in first_use:
-                found.append((f'{SID_NOT_UNIQUE} "{sid}" is used by {problem_field(first_use[sid])} and '
-                              f"{problem_field(path)}.", path + ("Sid",)))
+                users = f"{problem_field(first_use[sid])} and {problem_field(path)}"
+                found.append((f'{SID_NOT_UNIQUE} "{sid}" is used by {users}.', path + ("Sid",)))
             else:
                 first_use[sid] = path
     return found
@@ -755,7 +854,7 @@ def _check_trust(statements: list[tuple[Path, dict[str, Any]]]) -> list[_Found]:
     return found
 
 
-# ---------------------------------------------------------------------------------------------------- building
+# --- building
 
 
 def _value_text(value: Any) -> str:
@@ -771,27 +870,35 @@ def _build(root: dict[str, Any], kind: Kind, size: int) -> PolicyDocument:
     for index, (_, raw) in enumerate(_statements(root)):
         action_key = "Action" if "Action" in raw else "NotAction"
         resource_key = "Resource" if "Resource" in raw else "NotResource" if "NotResource" in raw else None
-        principal_key = "Principal" if "Principal" in raw else "NotPrincipal" if "NotPrincipal" in raw else None
+        principal_key = (
+            "Principal" if "Principal" in raw else "NotPrincipal" if "NotPrincipal" in raw else None
+        )
         conditions = tuple(
             Condition(operator, key, tuple(_value_text(value) for value in _listed(values)))
             for operator, block in raw.get("Condition", {}).items()
             for key, values in block.items()
         )
-        statements.append(Statement(
-            index=index,
-            sid=raw.get("Sid") or None,
-            effect="Allow" if raw["Effect"] == "Allow" else "Deny",
-            actions=tuple(_listed(raw[action_key])),
-            actions_negated=action_key == "NotAction",
-            resources=(tuple(entry for entry in _listed(raw[resource_key]) if entry is not None)
-                       if resource_key else None),
-            resources_negated=resource_key == "NotResource",
-            principals=_principals(raw[principal_key]) if principal_key else None,
-            principals_negated=principal_key == "NotPrincipal",
-            conditions=conditions,
-        ))
-    return PolicyDocument(version=root["Version"], statements=tuple(statements), id=root.get("Id"), kind=kind,
-                          size=size)
+        statements.append(
+            Statement(
+                index=index,
+                sid=raw.get("Sid") or None,
+                effect="Allow" if raw["Effect"] == "Allow" else "Deny",
+                actions=tuple(_listed(raw[action_key])),
+                actions_negated=action_key == "NotAction",
+                resources=(
+                    tuple(entry for entry in _listed(raw[resource_key]) if entry is not None)
+                    if resource_key
+                    else None
+                ),
+                resources_negated=resource_key == "NotResource",
+                principals=_principals(raw[principal_key]) if principal_key else None,
+                principals_negated=principal_key == "NotPrincipal",
+                conditions=conditions,
+            )
+        )
+    return PolicyDocument(
+        version=root["Version"], statements=tuple(statements), id=root.get("Id"), kind=kind, size=size
+    )
 
 
 def _principals(value: Any) -> tuple[tuple[str, str], ...]:

@@ -1,8 +1,9 @@
 """Deciding a request against a principal's policies, with AWS's evaluation logic.
 
-An explicit Deny in any statement wins; otherwise any Allow allows; otherwise the request is implicitly denied.
-A statement applies when its action (Action / NotAction), its resource (Resource / NotResource), its principal
-(trust policies only) and every condition match. Actions compare case-insensitively, resources case-sensitively.
+An explicit Deny in any statement wins; otherwise any Allow allows; otherwise the request is implicitly
+denied. A statement applies when its action (Action / NotAction), its resource (Resource / NotResource), its
+principal (trust policies only) and every condition match. Actions compare case-insensitively, resources
+case-sensitively.
 
 Policies are compiled once (:func:`compile_policies`): every pattern becomes a fast-path check or one regex,
 statements are indexed by service prefix, and the statements an action selects are remembered, so a decision
@@ -19,7 +20,7 @@ from typing import Literal
 
 from store.policy.conditions import CompiledCondition, compile_condition
 from store.policy.document import PolicyDocument, Statement
-from store.policy.patterns import ContextValue, Matcher, RequestContext, compile_glob
+from store.policy.patterns import ContextValue, Matcher, RequestContext, any_of, compile_glob
 
 DecisionName = Literal["allow", "explicit_deny", "implicit_deny"]
 ALLOW: DecisionName = "allow"
@@ -60,24 +61,21 @@ class Decision:
 class _CompiledStatement:
     ref: StatementRef
     deny: bool
-    actions: tuple[Matcher, ...]
+    actions: Matcher
     actions_negated: bool
     services: frozenset[str] | None  # the service prefixes Action can name; None when any service could match
-    resources: tuple[Matcher, ...] | None
+    resources: Matcher | None
     resources_negated: bool
     principals: tuple[tuple[str, str], ...] | None
     principals_negated: bool
     conditions: tuple[CompiledCondition, ...]
 
     def matches_action(self, action: str) -> bool:
-        hit = any(match(action, _EMPTY) for match in self.actions)
-        return hit != self.actions_negated
+        return self.actions(action, _EMPTY) != self.actions_negated
 
     def applies(self, resource: str, principal: str | None, context: RequestContext) -> bool:
-        if self.resources is not None:
-            hit = any(match(resource, context) for match in self.resources)
-            if hit == self.resources_negated:
-                return False
+        if self.resources is not None and self.resources(resource, context) == self.resources_negated:
+            return False
         if self.principals is not None:
             hit = _principal_matches(self.principals, principal)
             if hit == self.principals_negated:
@@ -131,19 +129,29 @@ def _compile_document(name: str, document: PolicyDocument) -> tuple[_CompiledSta
     # Keyed on the (frozen, hashable) document: recompiling the same policies for each request costs nothing.
     compiled = []
     for statement in document.statements:
-        compiled.append(_CompiledStatement(
-            ref=StatementRef(name, statement.index, statement.sid),
-            deny=statement.effect == "Deny",
-            actions=tuple(compile_glob(action, ignore_case=True, variables=False) for action in statement.actions),
-            actions_negated=statement.actions_negated,
-            services=_services(statement),
-            resources=(None if statement.resources is None
-                       else tuple(compile_glob(resource) for resource in statement.resources)),
-            resources_negated=statement.resources_negated,
-            principals=statement.principals,
-            principals_negated=statement.principals_negated,
-            conditions=tuple(compile_condition(condition) for condition in statement.conditions),
-        ))
+        compiled.append(
+            _CompiledStatement(
+                ref=StatementRef(name, statement.index, statement.sid),
+                deny=statement.effect == "Deny",
+                actions=any_of(
+                    tuple(
+                        compile_glob(action, ignore_case=True, variables=False)
+                        for action in statement.actions
+                    )
+                ),
+                actions_negated=statement.actions_negated,
+                services=_services(statement),
+                resources=(
+                    None
+                    if statement.resources is None
+                    else any_of(tuple(compile_glob(resource) for resource in statement.resources))
+                ),
+                resources_negated=statement.resources_negated,
+                principals=statement.principals,
+                principals_negated=statement.principals_negated,
+                conditions=tuple(compile_condition(condition) for condition in statement.conditions),
+            )
+        )
     return tuple(compiled)
 
 
@@ -157,8 +165,11 @@ class CompiledPolicySet:
         self._by_service: dict[str, tuple[_CompiledStatement, ...]] = {}
         services = {service for statement in self._statements for service in (statement.services or ())}
         for service in services:
-            self._by_service[service] = tuple(statement for statement in self._statements
-                                              if statement.services is None or service in statement.services)
+            self._by_service[service] = tuple(
+                statement
+                for statement in self._statements
+                if statement.services is None or service in statement.services
+            )
         self._any_service = tuple(statement for statement in self._statements if statement.services is None)
         self._by_action: dict[str, tuple[_CompiledStatement, ...]] = {}
 
@@ -179,7 +190,7 @@ class CompiledPolicySet:
         self,
         action: str,
         resource: str,
-        context: RequestContext | Mapping[str, ContextValue] | None = None,
+        context: RequestContext | Mapping[str, ContextValue | None] | None = None,
         *,
         principal: str | None = None,
         now: datetime | None = None,
@@ -193,9 +204,9 @@ class CompiledPolicySet:
         denies: list[StatementRef] = []
         allows: list[StatementRef] = []
         for statement in self._for_action(action.lower()):
-            if statement.deny or not denies:
-                if statement.applies(resource, principal, request):
-                    (denies if statement.deny else allows).append(statement.ref)
+            # once a Deny has matched, the remaining Allows cannot change the answer
+            if (statement.deny or not denies) and statement.applies(resource, principal, request):
+                (denies if statement.deny else allows).append(statement.ref)
         if denies:
             return Decision(EXPLICIT_DENY, tuple(denies))
         if allows:
@@ -218,7 +229,7 @@ def evaluate_with_boundary(
     boundary: CompiledPolicySet | None,
     action: str,
     resource: str,
-    context: RequestContext | Mapping[str, ContextValue] | None = None,
+    context: RequestContext | Mapping[str, ContextValue | None] | None = None,
     *,
     principal: str | None = None,
     now: datetime | None = None,
@@ -231,8 +242,12 @@ def evaluate_with_boundary(
         return granted
     capped = boundary.evaluate(action, resource, request, principal=principal)
     if EXPLICIT_DENY in (granted.decision, capped.decision):
-        refs = tuple(ref for decision in (granted, capped) if decision.decision == EXPLICIT_DENY
-                     for ref in decision.statements)
+        refs = tuple(
+            ref
+            for decision in (granted, capped)
+            if decision.decision == EXPLICIT_DENY
+            for ref in decision.statements
+        )
         return Decision(EXPLICIT_DENY, refs)
     if granted.allowed and capped.allowed:
         return Decision(ALLOW, granted.statements + capped.statements)

@@ -1,10 +1,10 @@
 """Wildcards, policy variables and the request context they read from.
 
-IAM patterns use ``*`` (any run, crossing ``:`` and ``/``) and ``?`` (one character). Resources and condition
-values may hold policy variables: ``${aws:username}``, ``${aws:PrincipalTag/team, 'default'}``, and the escapes
-``${*}``, ``${?}``, ``${$}`` for a literal ``*``, ``?``, ``$``. A variable's value is inserted literally (a user
-named ``*`` must not turn a pattern into match-all), and a variable the request does not carry makes the
-pattern match nothing, as AWS does.
+IAM patterns use ``*`` (any run, crossing ``:`` and ``/``) and ``?`` (one character). Resources and
+condition values may hold policy variables: ``${aws:username}``, ``${aws:PrincipalTag/team, 'default'}``, and
+the escapes ``${*}``, ``${?}``, ``${$}`` for a literal ``*``, ``?``, ``$``. A variable's value is inserted
+literally (a user named ``*`` must not turn a pattern into match-all), and a variable the request does not
+carry makes the pattern match nothing, as AWS does.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ _ESCAPES = {"*": "*", "?": "?", "$": "$"}
 _EPOCH = re.compile(r"-?[0-9]{1,12}")
 
 
-def _text(value: str | bool | int | float | datetime) -> str:
+def _text(value: str | float | datetime) -> str:
     # AWS compares every context value as text: booleans are "true"/"false", times ISO 8601 in UTC.
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -44,9 +44,13 @@ class RequestContext:
     values: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     @classmethod
-    def build(cls, context: Mapping[str, ContextValue] | None = None, *, now: datetime | None = None) -> RequestContext:
+    def build(
+        cls, context: Mapping[str, ContextValue | None] | None = None, *, now: datetime | None = None
+    ) -> RequestContext:
         values: dict[str, tuple[str, ...]] = {}
         for key, raw in (context or {}).items():
+            if raw is None:  # an absent value: the key is not in the request
+                continue
             if isinstance(raw, (str, bool, int, float, datetime)):
                 items: tuple[str, ...] = (_text(raw),)
             else:
@@ -110,23 +114,24 @@ class Variable:
         return self.default if value is None else value
 
 
-# A pattern split into pieces: str pieces keep their wildcard meaning, Literal pieces do not, Variables resolve.
+# A pattern cut into pieces: str pieces keep their wildcard meaning, Escaped ones (${*} ...) do not,
+# Variables resolve per request.
 @dataclass(frozen=True, slots=True)
-class Literal:
+class Escaped:
     text: str
 
 
-Piece = str | Literal | Variable
+Piece = str | Escaped | Variable
 
 
 def split_variables(pattern: str) -> tuple[Piece, ...]:
-    """Cut ``pattern`` at its ``${...}`` variables. Text that is not a well-formed variable stays as written."""
+    """Cut ``pattern`` at its ``${...}`` variables; text that is not a well-formed variable stays as is."""
     pieces: list[Piece] = []
     position = 0
     for found in _VARIABLE.finditer(pattern):
         body = found.group(1)
         if body in _ESCAPES:
-            piece: Piece = Literal(_ESCAPES[body])
+            piece: Piece = Escaped(_ESCAPES[body])
         else:
             parsed = _VARIABLE_BODY.match(body)
             if parsed is None:
@@ -139,6 +144,28 @@ def split_variables(pattern: str) -> tuple[Piece, ...]:
     if position < len(pattern):
         pieces.append(pattern[position:])
     return tuple(pieces)
+
+
+def split_arn(pattern: str) -> list[str]:
+    """``pattern`` cut at its first five colons, ignoring the colons inside ``${aws:...}`` variables."""
+    parts: list[str] = []
+    start = position = 0
+    while position < len(pattern) and len(parts) < 5:
+        if pattern.startswith("${", position):
+            close = pattern.find("}", position)
+            position = len(pattern) if close == -1 else close + 1
+            continue
+        if pattern[position] == ":":
+            parts.append(pattern[start:position])
+            start = position + 1
+        position += 1
+    parts.append(pattern[start:])
+    return parts
+
+
+def mask_variables(pattern: str) -> str:
+    """``pattern`` with every ``${...}`` replaced by a colon-free stand-in, for shape checks."""
+    return _VARIABLE.sub("${}", pattern)
 
 
 def has_variables(pieces: tuple[Piece, ...]) -> bool:
@@ -160,7 +187,7 @@ def resolve_text(pieces: tuple[Piece, ...], context: RequestContext) -> str | No
     for piece in pieces:
         if isinstance(piece, str):
             parts.append(piece)
-        elif isinstance(piece, Literal):
+        elif isinstance(piece, Escaped):
             parts.append(piece.text)
         else:
             value = piece.resolve(context)
@@ -181,27 +208,37 @@ def compile_glob(pattern: str, *, ignore_case: bool = False, variables: bool = T
     """A matcher ``(value, context) -> bool`` for an IAM wildcard pattern.
 
     Patterns without variables get a fast path (match-all, equality, prefix) or one compiled regex; with
-    ``ignore_case`` the caller must pass an already lower-cased value (actions are lower-cased once per request).
+    ``ignore_case`` the caller passes an already lower-cased value (actions are lower-cased once a request).
     """
     pieces: tuple[Piece, ...] = split_variables(pattern) if variables else (pattern,)
     if ignore_case:
         pieces = tuple(
-            piece.lower() if isinstance(piece, str) else Literal(piece.text.lower()) if isinstance(piece, Literal)
+            piece.lower()
+            if isinstance(piece, str)
+            else Escaped(piece.text.lower())
+            if isinstance(piece, Escaped)
             else piece
             for piece in pieces
         )
     if not has_variables(pieces):
         return _compile_static(pieces)
+    # Translate the fixed pieces now; a request only escapes its variables' values.
+    fragments = tuple(
+        _glob_to_regex(piece)
+        if isinstance(piece, str)
+        else re.escape(piece.text)
+        if isinstance(piece, Escaped)
+        else piece
+        for piece in pieces
+    )
 
     def match_with_variables(value: str, context: RequestContext) -> bool:
         regex: list[str] = []
-        for piece in pieces:
-            if isinstance(piece, str):
-                regex.append(_glob_to_regex(piece))
-            elif isinstance(piece, Literal):
-                regex.append(re.escape(piece.text))
+        for fragment in fragments:
+            if isinstance(fragment, str):
+                regex.append(fragment)
             else:
-                resolved = piece.resolve(context)
+                resolved = fragment.resolve(context)
                 if resolved is None:
                     return False
                 regex.append(re.escape(resolved))
@@ -210,11 +247,24 @@ def compile_glob(pattern: str, *, ignore_case: bool = False, variables: bool = T
     return match_with_variables
 
 
+def any_of(matchers: tuple[Matcher, ...]) -> Matcher:
+    """One matcher for a list of patterns (most statements name one, which then costs a single call)."""
+    if len(matchers) == 1:
+        return matchers[0]
+
+    def matches_any(value: str, context: RequestContext) -> bool:
+        return any(match(value, context) for match in matchers)
+
+    return matches_any
+
+
 def _compile_static(pieces: tuple[Piece, ...]) -> Matcher:
     globs = [piece for piece in pieces if isinstance(piece, str)]
-    literal_text = "".join(piece if isinstance(piece, str) else piece.text for piece in pieces
-                           if not isinstance(piece, Variable))
+    literal_text = "".join(
+        piece if isinstance(piece, str) else piece.text for piece in pieces if not isinstance(piece, Variable)
+    )
     if not any("*" in glob or "?" in glob for glob in globs):
+
         def equals(value: str, context: RequestContext) -> bool:
             return value == literal_text
 
@@ -225,12 +275,16 @@ def _compile_static(pieces: tuple[Piece, ...]) -> Matcher:
             return _always
         head = glob[:-1]
         if glob.endswith("*") and "*" not in head and "?" not in head:
+
             def starts_with(value: str, context: RequestContext) -> bool:
                 return value.startswith(head)
 
             return starts_with
-    regex = "".join(_glob_to_regex(piece) if isinstance(piece, str) else re.escape(piece.text)
-                    for piece in pieces if not isinstance(piece, Variable))
+    regex = "".join(
+        _glob_to_regex(piece) if isinstance(piece, str) else re.escape(piece.text)
+        for piece in pieces
+        if not isinstance(piece, Variable)
+    )
     fullmatch = _compiled(regex, False).fullmatch
 
     def matches(value: str, context: RequestContext) -> bool:

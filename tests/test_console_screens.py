@@ -1,0 +1,400 @@
+"""The console driven by keyboard through Textual's Pilot, on a real directory file."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from textual.widgets import DataTable, Input, Static
+
+from tests.console_factory import make_app, other_admin, settle, table_lines, type_text
+from tui.screens.accounts import AccountsScreen
+from tui.screens.assignments import AssignmentsScreen
+from tui.screens.dashboard import DashboardScreen
+from tui.screens.form import FormModal
+from tui.screens.groups import GroupMembersScreen, GroupsScreen
+from tui.screens.help import HelpScreen
+from tui.screens.modals import ConfirmModal
+from tui.screens.permission_sets import PermissionSetsScreen
+from tui.screens.user_detail import UserDetailScreen
+from tui.screens.users import UsersScreen
+
+
+class TestNavigation:
+    async def test_number_keys_switch_between_every_screen(self, tmp_path):
+        app, directory = make_app(tmp_path)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await settle(pilot)
+            assert isinstance(app.screen, DashboardScreen)
+            users_card = app.screen.query_one("#count-users", Static)
+            assert "26" in str(users_card.render())
+            expected = {"2": (UsersScreen, 26), "3": (GroupsScreen, 5), "4": (AccountsScreen, 5),
+                        "5": (PermissionSetsScreen, 3), "6": (AssignmentsScreen, 9)}
+            for key, (screen_type, total) in expected.items():
+                await pilot.press(key)
+                await settle(pilot)
+                assert isinstance(app.screen, screen_type)
+                assert app.screen.table.total == total
+                assert f"{total}" in str(app.screen.query_one("#list-title", Static).render())
+            await pilot.press("1")
+            await settle(pilot)
+            assert isinstance(app.screen, DashboardScreen)
+
+    async def test_every_screen_draws_at_80_by_24(self, tmp_path):
+        app, _ = make_app(tmp_path)
+        async with app.run_test(size=(80, 24)) as pilot:
+            for key in "123456":
+                await pilot.press(key)
+                await settle(pilot)
+                svg = app.export_screenshot()
+                assert "tui" in svg
+            await pilot.press("2")
+            await settle(pilot)
+            lines = table_lines(app.screen.table)
+            assert lines[0].startswith("User name")
+            assert all(len(line) == 78 for line in lines)  # 80 minus the body's padding
+
+    async def test_help_lists_the_keys_of_the_screen_underneath(self, tmp_path):
+        app, _ = make_app(tmp_path)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("2")
+            await settle(pilot)
+            await pilot.press("question_mark")
+            await settle(pilot)
+            assert isinstance(app.screen, HelpScreen)
+            table = app.screen.query_one("#help-keys", DataTable)
+            actions = [str(table.get_row_at(i)[1]) for i in range(table.row_count)]
+            for action in ("Filter", "New", "Edit", "Disable", "Delete", "Refresh", "Quit"):
+                assert any(a.startswith(action) for a in actions), action
+            await pilot.press("escape")
+            assert isinstance(app.screen, UsersScreen)
+
+    async def test_command_palette_offers_screens_and_actions(self, tmp_path):
+        app, _ = make_app(tmp_path)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("2")
+            await settle(pilot)
+            titles = [command.title for command in app.get_system_commands(app.screen)]
+            for title in ("Go to Groups", "Filter", "New", "Edit", "Disable", "Delete", "Refresh", "Help"):
+                assert title in titles
+            await pilot.press("ctrl+p")
+            await pilot.pause()
+            await type_text(pilot, "Go to Groups")
+            await pilot.pause(0.5)
+            await pilot.press("enter")
+            await settle(pilot)
+            assert isinstance(app.screen, GroupsScreen)
+
+
+class TestUsers:
+    async def test_create_user_by_keyboard_with_inline_validation(self, tmp_path):
+        app, directory = make_app(tmp_path)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("2")
+            await settle(pilot)
+            await pilot.press("n")
+            await settle(pilot)
+            assert isinstance(app.screen, FormModal)
+            await type_text(pilot, "zoe smith")
+            await pilot.press("enter")
+            await settle(pilot)
+            # The store refused it: the form stays, the message sits under the user name, nothing was written.
+            assert isinstance(app.screen, FormModal)
+            assert "must not contain spaces" in str(app.screen.query_one("#error-userName", Static).render())
+            assert directory.users.count() == 26
+            name = app.screen.query_one("#field-userName", Input)
+            name.value = ""
+            await type_text(pilot, "ALICE")
+            await pilot.press("enter")
+            await settle(pilot)
+            assert "already exists" in str(app.screen.query_one("#error-userName", Static).render())
+            name.value = ""
+            await type_text(pilot, "zoe")
+            await pilot.press("tab")
+            await type_text(pilot, "Zoe Smith")
+            await pilot.press("enter")
+            await settle(pilot)
+            assert isinstance(app.screen, UsersScreen)
+            assert app.screen.table.total == 27
+            assert directory.users.get_by_name("zoe").display_name == "Zoe Smith"
+
+    async def test_edit_disable_enable_and_delete_with_confirmation(self, tmp_path):
+        app, directory = make_app(tmp_path)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("2")
+            await settle(pilot)
+            assert app.screen.table.current.user_name == "alice"
+            await pilot.press("e")
+            await settle(pilot)
+            display = app.screen.query_one("#field-displayName", Input)
+            display.value = "Alice in Wonderland"
+            await pilot.press("ctrl+s")
+            await settle(pilot)
+            assert directory.users.get_by_name("alice").display_name == "Alice in Wonderland"
+            assert "Alice in Wonderland" in table_lines(app.screen.table)[1]
+
+            await pilot.press("d")
+            await settle(pilot)
+            assert isinstance(app.screen, ConfirmModal)
+            await pilot.press("n")  # cancel changes nothing
+            await settle(pilot)
+            assert directory.users.get_by_name("alice").status == "active"
+            await pilot.press("d", "y")
+            await settle(pilot)
+            assert directory.users.get_by_name("alice").status == "disabled"
+            assert "disabled" in table_lines(app.screen.table)[1]
+            await pilot.press("d", "y")
+            await settle(pilot)
+            assert directory.users.get_by_name("alice").status == "active"
+
+            await pilot.press("D")
+            await settle(pilot)
+            assert "Delete user alice?" in str(app.screen.query_one(".dialog-title", Static).render())
+            await pilot.press("y")
+            await settle(pilot)
+            assert directory.users.count() == 25
+            assert app.screen.table.current.user_name == "backup-svc"
+
+    async def test_filter_narrows_the_table_and_escape_clears_it(self, tmp_path):
+        app, _ = make_app(tmp_path)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("2")
+            await settle(pilot)
+            await pilot.press("slash")
+            await type_text(pilot, "hopper")
+            await settle(pilot)
+            assert app.screen.table.total == 1
+            assert table_lines(app.screen.table)[1].startswith("grace")
+            await pilot.press("enter")  # keep the filter, back to the table
+            await pilot.press("escape")
+            await settle(pilot)
+            assert app.screen.table.total == 26
+            await pilot.press("slash")
+            await type_text(pilot, "nobody-like-this")
+            await settle(pilot)
+            assert app.screen.table.total == 0
+            assert "No match for 'nobody-like-this'" in table_lines(app.screen.table)[1]
+
+    async def test_user_detail_shows_groups_and_access_and_manages_membership(self, tmp_path):
+        app, directory = make_app(tmp_path)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("2")
+            await settle(pilot)
+            await pilot.press("enter")  # alice
+            await settle(pilot)
+            assert isinstance(app.screen, UserDetailScreen)
+            groups = app.screen.query_one("#user-groups", DataTable)
+            assert [str(groups.get_row_at(i)[0]) for i in range(groups.row_count)] == ["Admins"]
+            access = app.screen.query_one("#user-access", DataTable)
+            rows = {tuple(str(c) for c in access.get_row_at(i)) for i in range(access.row_count)}
+            assert ("prod", "AdministratorAccess", "group Admins", "never") in rows
+            await pilot.press("a")
+            await settle(pilot)
+            await type_text(pilot, "Auditors")
+            await pilot.press("tab")
+            await type_text(pilot, "2031-05-01")
+            await pilot.press("enter")
+            await settle(pilot)
+            assert isinstance(app.screen, UserDetailScreen)
+            assert groups.row_count == 2
+            alice = directory.users.get_by_name("alice")
+            assert {(m.group_name, m.expires_at) for m in directory.groups.groups_of(alice.id)} == {
+                ("Admins", None), ("Auditors", "2031-05-01T00:00:00Z")}
+            access_rows = {tuple(str(c) for c in access.get_row_at(i)) for i in range(access.row_count)}
+            assert ("log-archive", "ReadOnly", "group Auditors", "never") in access_rows
+            await pilot.press("x", "y")  # cursor on the first group: Admins
+            await settle(pilot)
+            assert [m.group_name for m in directory.groups.groups_of(alice.id)] == ["Auditors"]
+            await pilot.press("escape")
+            assert isinstance(app.screen, UsersScreen)
+
+
+class TestHostileText:
+    async def test_markup_and_escape_sequences_render_as_literal_characters(self, tmp_path):
+        app, directory = make_app(tmp_path, seed=False)
+        directory.users.create("[red]eve", display_name="[bold]x[/] [link=http://evil]y[/link]")
+        # An escape sequence can only arrive by writing the file directly: it must still draw harmlessly.
+        conn = sqlite3.connect(tmp_path / "directory.db")
+        conn.execute("UPDATE users SET email = ? WHERE user_name = '[red]eve'", ("\x1b[2J\x1b]0;pwned\x07@x",))
+        conn.commit()
+        conn.close()
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("2")
+            await settle(pilot)
+            line = table_lines(app.screen.table)[1]
+            assert line.startswith("[red]eve")
+            assert "[bold]x[/] [link=http://evil]y[/link]" in line
+            assert "\\x1b[2J\\x1b]0;pwned\\x07@x" in line
+            assert "\x1b" not in app.export_screenshot()
+            await pilot.press("enter")
+            await settle(pilot)
+            fields = str(app.screen.query_one("#user-fields", Static).render())
+            assert "[red]eve" in fields and "[bold]x[/]" in fields and "\\x1b[2J" in fields
+
+
+class TestConflicts:
+    async def test_a_lost_race_opens_the_conflict_modal_and_reload_shows_theirs(self, tmp_path):
+        app, directory = make_app(tmp_path)
+        other = other_admin(tmp_path)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("2")
+            await settle(pilot)
+            await pilot.press("e")  # edit alice, as read now
+            await settle(pilot)
+            alice = other.users.get_by_name("alice")
+            other.users.update(alice.id, alice.version, display_name="Changed by other")
+            app.screen.query_one("#field-displayName", Input).value = "Mine"
+            await pilot.press("ctrl+s")
+            await settle(pilot)
+            assert app.screen.__class__.__name__ == "ConflictModal"
+            assert "Changed by other" in str(app.screen.query_one(".dialog-current", Static).render())
+            assert directory.users.get_by_name("alice").display_name == "Changed by other"  # nothing overwritten
+            await pilot.press("r")
+            await settle(pilot)
+            assert isinstance(app.screen, FormModal)
+            assert app.screen.query_one("#field-displayName", Input).value == "Changed by other"
+            await pilot.press("escape")
+            await settle(pilot)
+            assert directory.users.get_by_name("alice").display_name == "Changed by other"
+        other.close()
+
+    async def test_reapply_saves_my_edit_over_the_new_version(self, tmp_path):
+        app, directory = make_app(tmp_path)
+        other = other_admin(tmp_path)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("2")
+            await settle(pilot)
+            await pilot.press("e")
+            await settle(pilot)
+            alice = other.users.get_by_name("alice")
+            other.users.update(alice.id, alice.version, email="other@example.com")
+            app.screen.query_one("#field-displayName", Input).value = "Mine"
+            await pilot.press("ctrl+s")
+            await settle(pilot)
+            await pilot.press("a")
+            await settle(pilot)
+            assert isinstance(app.screen, UsersScreen)
+            saved = directory.users.get_by_name("alice")
+            assert saved.display_name == "Mine"
+        other.close()
+
+    async def test_changes_by_another_process_appear_without_a_keypress(self, tmp_path):
+        app, _ = make_app(tmp_path)
+        other = other_admin(tmp_path)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("2")
+            await settle(pilot)
+            assert app.screen.table.total == 26
+            other.users.create("newcomer", display_name="Arrived elsewhere")
+            await pilot.pause(2.0)
+            await settle(pilot)
+            assert app.screen.table.total == 27
+            assert any(line.startswith("newcomer") for line in table_lines(app.screen.table))
+        other.close()
+
+    async def test_deleting_a_row_someone_else_changed_reports_the_conflict(self, tmp_path):
+        app, directory = make_app(tmp_path)
+        other = other_admin(tmp_path)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("4")
+            await settle(pilot)
+            account = other.accounts.get_by_name("123456789012")
+            other.accounts.update(account.id, account.version, description="renamed meanwhile")
+            await pilot.press("D", "y")
+            await settle(pilot)
+            assert app.screen.__class__.__name__ == "ConflictModal"
+            await pilot.press("r")
+            await settle(pilot)
+            assert directory.accounts.get_by_name("123456789012").description == "renamed meanwhile"
+        other.close()
+
+
+class TestOtherConcepts:
+    async def test_groups_create_and_manage_members(self, tmp_path):
+        app, directory = make_app(tmp_path)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("3", "n")
+            await settle(pilot)
+            await type_text(pilot, "SRE")
+            await pilot.press("tab")
+            await type_text(pilot, "Site reliability")
+            await pilot.press("enter")
+            await settle(pilot)
+            group = directory.groups.get_by_name("sre")
+            assert group.description == "Site reliability"
+            await pilot.press("slash")
+            await type_text(pilot, "sre")
+            await pilot.press("enter")
+            await settle(pilot)
+            await pilot.press("enter")
+            await settle(pilot)
+            assert isinstance(app.screen, GroupMembersScreen)
+            await pilot.press("n")
+            await settle(pilot)
+            await type_text(pilot, "dave")
+            await pilot.press("enter")
+            await settle(pilot)
+            assert app.screen.table.total == 1
+            await pilot.press("d", "y")
+            await settle(pilot)
+            assert directory.groups.members(group.id).total == 0
+            await pilot.press("escape")
+            assert isinstance(app.screen, GroupsScreen)
+
+    async def test_accounts_create_and_disable(self, tmp_path):
+        app, directory = make_app(tmp_path, seed=False)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("4", "n")
+            await settle(pilot)
+            await type_text(pilot, "not an account!")
+            await pilot.press("enter")
+            await settle(pilot)
+            assert "12-digit" in str(app.screen.query_one("#error-name", Static).render())
+            app.screen.query_one("#field-name", Input).value = "210987654321"
+            await pilot.press("enter")
+            await settle(pilot)
+            assert app.screen.table.total == 1
+            await pilot.press("d", "y")
+            await settle(pilot)
+            assert directory.accounts.get_by_name("210987654321").status == "disabled"
+
+    async def test_permission_set_duration_is_validated_in_the_form(self, tmp_path):
+        app, directory = make_app(tmp_path, seed=False)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("5", "n")
+            await settle(pilot)
+            await type_text(pilot, "Billing")
+            form = app.screen
+            form.query_one("#field-sessionDuration", Input).value = "899"
+            await pilot.press("ctrl+s")
+            await settle(pilot)
+            assert "outside the allowed 15 minutes to 36 hours" in str(
+                form.query_one("#error-sessionDuration", Static).render())
+            form.query_one("#field-sessionDuration", Input).value = "PT12H"
+            await pilot.press("ctrl+s")
+            await settle(pilot)
+            assert directory.permission_sets.get_by_name("Billing").session_duration == 12 * 3600
+            assert "PT12H" in table_lines(app.screen.table)[1]
+
+    async def test_assignments_create_and_remove(self, tmp_path):
+        app, directory = make_app(tmp_path)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("6", "n")
+            await settle(pilot)
+            await pilot.press("tab")  # past the group/user choice, keep "group"
+            await type_text(pilot, "Robots")
+            await pilot.press("tab")
+            await type_text(pilot, "nowhere")
+            await pilot.press("tab")
+            await type_text(pilot, "ReadOnly")
+            await pilot.press("enter")
+            await settle(pilot)
+            assert "no account named 'nowhere'" in str(app.screen.query_one("#error-account", Static).render())
+            app.screen.query_one("#field-account", Input).value = "log-archive"
+            await pilot.press("enter")
+            await settle(pilot)
+            assert app.screen.table.total == 10
+            robots = directory.groups.get_by_name("Robots")
+            assert [a.account_name for a in directory.assignments.list(group_id=robots.id).items] == ["log-archive"]
+            await pilot.press("G", "d", "y")  # the newest row is last
+            await settle(pilot)
+            assert directory.assignments.list(group_id=robots.id).total == 0
