@@ -1,0 +1,5 @@
+"""``python -m tui``: the same as the ``tui`` command."""
+
+from tui.cli import main
+
+main()
