@@ -140,6 +140,8 @@ class AssignmentService(Service[Assignment]):
 
     def update_expiry(self, assignment_id: int, version: int, expires_at: str | None) -> Assignment:
         expiry = clock.parse_moment(expires_at, "expiresAt")
+        if expiry is not None and expiry <= self._now():
+            raise ValidationError("expiresAt: must be in the future", "expiresAt")
         with self.db.write() as conn:
             before = Assignment.from_row(self._row(conn, assignment_id))
             self._check_version(conn, self._row(conn, assignment_id), version)

@@ -142,7 +142,8 @@ def verify(conn: sqlite3.Connection, key: bytes | None = None) -> VerifyResult:
     if head_seq != expected_seq - 1 or (head_seq and head_hash != expected_prev):
         return VerifyResult(
             False, count, expected_seq,
-            f"events after {expected_seq - 1} are missing: the log's head says it ends at event {head_seq}",
+            f"event {expected_seq} is missing: events from {expected_seq} on were deleted "
+            f"(the log's head says it ends at event {head_seq})",
         )
     return VerifyResult(True, count)
 

@@ -177,10 +177,15 @@ class Database:
             )
         if current >= target:
             return
-        with self.write() as conn:
-            # Re-read under the write lock: another process may have upgraded it meanwhile.
-            current = int(conn.execute("PRAGMA user_version").fetchone()[0])
-            for version in range(current, target):
-                for statement in _split_statements(schema.MIGRATIONS[version]):
-                    conn.execute(statement)
-            conn.execute(f"PRAGMA user_version = {target}")
+        try:
+            with self.write() as conn:
+                # Re-read under the write lock: another process may have upgraded it meanwhile.
+                current = int(conn.execute("PRAGMA user_version").fetchone()[0])
+                for version in range(current, target):
+                    for statement in _split_statements(schema.MIGRATIONS[version]):
+                        conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {target}")
+        except sqlite3.Error as exc:
+            raise DatabaseError(
+                f"{self.path} cannot be upgraded from schema {current} to {target}: {exc}; nothing was changed"
+            ) from None

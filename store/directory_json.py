@@ -35,21 +35,56 @@ PERMISSION_SET_FIELDS = {"name", "description", "sessionDuration", "inlinePolicy
 ASSIGNMENT_FIELDS = {"principalType", "principal", "account", "permissionSet", "expiresAt"}
 
 
-class _Refuse(ValueError):
-    pass
+class _Duplicated(dict):  # type: ignore[type-arg]
+    """An object that repeated a key: kept so its path can be named after parsing."""
+
+    duplicate = ""
 
 
-def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise _Refuse(f"duplicate key {key!r} in one object")
-        result[key] = value
-    return result
+class _NotANumber:
+    def __init__(self, text: str) -> None:
+        self.text = text
 
 
-def _no_constant(name: str) -> Any:
-    raise _Refuse(f"{name} is not a JSON number")
+class _Strict:
+    """Parse hooks that mark what JSON parsers allow but we refuse, for ``_locate`` to find afterwards."""
+
+    def __init__(self) -> None:
+        self.suspect = False
+
+    def pairs(self, pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        result = dict(pairs)
+        if len(result) == len(pairs):
+            return result
+        self.suspect = True
+        duplicated = _Duplicated(result)
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                duplicated.duplicate = key
+                break
+            seen.add(key)
+        return duplicated
+
+    def constant(self, text: str) -> _NotANumber:
+        self.suspect = True
+        return _NotANumber(text)
+
+
+def _locate(value: Any) -> str | None:
+    """The first refused thing in ``value`` as "path: reason" (iterative, so depth cannot hurt)."""
+    stack: list[tuple[Any, str]] = [(value, "")]
+    while stack:
+        item, where = stack.pop()
+        if isinstance(item, _NotANumber):
+            return f"{where or 'top level'}: {item.text} is not a number JSON allows"
+        if isinstance(item, _Duplicated):
+            return f"{where or 'top level'}: duplicate key {item.duplicate!r} in one object"
+        if isinstance(item, dict):
+            stack.extend((v, f"{where}.{k}" if where else k) for k, v in reversed(list(item.items())))
+        elif isinstance(item, list):
+            stack.extend((v, f"{where}[{i}]") for i, v in reversed(list(enumerate(item))))
+    return None
 
 
 def _depth(value: Any, limit: int) -> int:
@@ -70,17 +105,18 @@ def _depth(value: Any, limit: int) -> int:
 def load_json(raw: bytes, file_name: str) -> Any:
     """Strict JSON: UTF-8, no duplicate keys, no NaN/Infinity, at most MAX_DEPTH levels."""
     text = decode_utf8(raw, file_name)
+    strict = _Strict()
     try:
-        value = json.loads(text, object_pairs_hook=_pairs, parse_constant=_no_constant)
+        value = json.loads(text, object_pairs_hook=strict.pairs, parse_constant=strict.constant)
     except json.JSONDecodeError as exc:
         raise ValidationError(f"{file_name}: line {exc.lineno}, column {exc.colno}: not valid JSON: {exc.msg}") \
             from None
-    except _Refuse as exc:
-        raise ValidationError(f"{file_name}: {exc}") from None
     except RecursionError:
         raise ValidationError(f"{file_name}: nested deeper than {MAX_DEPTH} levels") from None
     if _depth(value, MAX_DEPTH) > MAX_DEPTH:
         raise ValidationError(f"{file_name}: nested deeper than {MAX_DEPTH} levels")
+    if strict.suspect and (problem := _locate(value)):
+        raise ValidationError(f"{file_name}: {problem}")
     return value
 
 

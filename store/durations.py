@@ -10,7 +10,7 @@ MIN_SECONDS = 15 * 60
 MAX_SECONDS = 36 * 60 * 60
 DEFAULT_SECONDS = 60 * 60
 
-_ISO = re.compile(r"^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$", re.IGNORECASE)
+_ISO = re.compile(r"^P(?:(\d+)D)?(?:T(?=\d)(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$", re.IGNORECASE)
 
 
 def parse_duration(value: object, field: str = "sessionDuration") -> int:

@@ -143,9 +143,12 @@ class PermissionSetService(Service[PermissionSet]):
             before = PermissionSet.from_row(row)
             if "name" in changes:
                 changes["name_key"] = self._check_name_free(conn, changes["name"], permission_set_id)
-            if managed_policies is not None:
-                self._attach(conn, permission_set_id, list(managed_policies))
-            after = PermissionSet.from_row(self._versioned_update(conn, permission_set_id, version, changes))
+            attachments_change = managed_policies is not None and [
+                names.canonical(p) for p in managed_policies] != [names.canonical(p) for p in before.managed_policies]
+            if attachments_change:
+                self._attach(conn, permission_set_id, list(managed_policies or []))
+            after = PermissionSet.from_row(self._versioned_update(conn, permission_set_id, version, changes,
+                                                                  touch=attachments_change))
             self._audit(conn, "permission_set.update", f"permission_set:{after.name}",
                         before=before.audit_view(), after=after.audit_view())
             return after

@@ -49,6 +49,8 @@ class Service(Generic[T]):
 
     def _audit(self, conn: sqlite3.Connection, action: str, target: str, *, before: Any = None,
                after: Any = None, extra: Mapping[str, Any] | None = None) -> None:
+        if before is not None and before == after and not extra:
+            return  # a save that changed nothing is not an event
         audit.record(conn, at=self._now(), actor=self.directory.actor, action=action, target=target,
                      before=before, after=after, extra=extra, key=self.directory.audit_key)
 
@@ -74,11 +76,18 @@ class Service(Generic[T]):
         return [row[0] for row in rows]
 
     def _versioned_update(self, conn: sqlite3.Connection, row_id: int, version: int,
-                          changes: Mapping[str, Any]) -> sqlite3.Row:
-        """UPDATE … WHERE version = the one the caller read; a lost race raises Conflict, never overwrites."""
-        assignments = ", ".join(f"{column} = ?" for column in changes)
+                          changes: Mapping[str, Any], *, touch: bool = False) -> sqlite3.Row:
+        """UPDATE … WHERE version = the one the caller read; a lost race raises Conflict, never overwrites.
+        Values equal to the stored ones are left alone; with nothing left to change (and no ``touch``, for
+        changes kept in other tables) the row is returned as it is, version unchanged."""
+        current = self._row(conn, row_id)
+        changes = {column: value for column, value in changes.items() if current[column] != value}
+        if not changes and not touch:
+            self._check_version(conn, current, version)
+            return current
+        assignments = "".join(f"{column} = ?, " for column in changes)
         cursor = conn.execute(
-            f"UPDATE {self.table} SET {assignments}, updated_at = ?, version = version + 1 "
+            f"UPDATE {self.table} SET {assignments}updated_at = ?, version = version + 1 "
             "WHERE id = ? AND version = ?",
             (*changes.values(), self._now(), row_id, version),
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 
+from textual import events
 from textual.widgets import DataTable, Input, Static
 
 from tests.console_factory import make_app, other_admin, settle, table_lines, type_text
@@ -173,6 +174,17 @@ class TestUsers:
             await settle(pilot)
             assert app.screen.table.total == 0
             assert "No match for 'nobody-like-this'" in table_lines(app.screen.table)[1]
+
+    async def test_keys_typed_in_one_burst_after_slash_land_in_the_filter(self, tmp_path):
+        app, _ = make_app(tmp_path)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("2")
+            await settle(pilot)
+            for key, character in (("slash", "/"), ("g", "g"), ("r", "r"), ("a", "a"), ("c", "c"), ("e", "e")):
+                app.post_message(events.Key(key, character))  # as a terminal delivers a quick "/grace"
+            await settle(pilot)
+            assert app.screen.query_one("#filter", Input).value == "grace"
+            assert app.screen.table.total == 1
 
     async def test_user_detail_shows_groups_and_access_and_manages_membership(self, tmp_path):
         app, directory = make_app(tmp_path)

@@ -242,7 +242,7 @@ def test_deleting_a_user_removes_their_memberships_and_assignments(directory: Di
 
     directory.users.delete(alice.id, directory.users.get(alice.id).version)
 
-    assert [m.user_name for m in directory.groups.members(ops.id)] == ["bob"]
+    assert [m.user_name for m in directory.groups.members(ops.id).items] == ["bob"]
     assert directory.groups.groups_of(alice.id) == []
     assert count(directory, "SELECT count(*) FROM memberships WHERE user_id = ?", alice.id) == 0
     assert count(directory, "SELECT count(*) FROM assignments WHERE user_id = ?", alice.id) == 0
@@ -349,7 +349,7 @@ def test_memberships_with_and_without_expiry(directory: Directory) -> None:
     assert permanent.expires_at is None and not permanent.expired("2999-01-01T00:00:00Z")
     directory.groups.add_member(dev.id, alice.id, expires_at="2030-06-01")
 
-    assert [(m.user_name, m.expires_at) for m in directory.groups.members(ops.id)] == [
+    assert [(m.user_name, m.expires_at) for m in directory.groups.members(ops.id).items] == [
         ("alice", "2031-01-31T07:00:00Z"), ("bob", None)]
     assert [(m.group_name, m.expires_at) for m in directory.groups.groups_of(alice.id)] == [
         ("dev", "2030-06-01T00:00:00Z"), ("ops", "2031-01-31T07:00:00Z")]
@@ -366,12 +366,22 @@ def test_memberships_with_and_without_expiry(directory: Directory) -> None:
         directory.groups.add_member(dev.id, 999_999)
     with pytest.raises(NotFound):
         directory.groups.add_member(999_999, bob.id)
-    assert [m.user_name for m in directory.groups.members(dev.id)] == ["alice"]
+    assert [m.user_name for m in directory.groups.members(dev.id).items] == ["alice"]
 
     directory.groups.remove_member(ops.id, alice.id)
-    assert [m.user_name for m in directory.groups.members(ops.id)] == ["bob"]
+    assert [m.user_name for m in directory.groups.members(ops.id).items] == ["bob"]
     with pytest.raises(NotFound):
         directory.groups.remove_member(ops.id, alice.id)
+
+
+def test_group_members_in_keyset_pages(directory: Directory) -> None:
+    big = directory.groups.create("everyone")
+    created = [f"member{i:03d}" for i in range(57)] + ["Ａｄａ", "zoe"]
+    for name in created:
+        directory.groups.add_member(big.id, directory.users.create(name).id)
+    items, totals, _ = all_pages(lambda **kw: directory.groups.members(big.id, **kw), 10)
+    assert [m.user_name for m in items] == sorted(created, key=names.canonical)
+    assert totals == {len(created)}
 
 
 def test_deleting_a_group_removes_its_memberships_and_assignments(directory: Directory) -> None:

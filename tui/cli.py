@@ -21,7 +21,7 @@ from store.directory import Directory
 from store.errors import StoreError
 from store.locations import default_db_path, default_key_path
 from tui import __version__
-from tui.cli_policy import policy as policy_group
+
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -88,65 +88,6 @@ def console(obj: Context, demo: bool) -> None:
     run_console(obj.db_path, demo=demo)
 
 
-@cli.command("export")
-@click.option("--format", "fmt", type=click.Choice(["json"]), default="json", show_default=True,
-              help="Output format.")
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write to this file (mode 0600) instead of standard output.")
-@pass_context
-@reports_errors
-def export_command(obj: Context, fmt: str, output: Path | None) -> None:
-    """Export the whole directory (users, groups, memberships, accounts, permission sets, assignments)."""
-    from store.directory_json import export_document
-
-    text = json.dumps(export_document(obj.directory()), indent=2, ensure_ascii=False) + "\n"
-    if output is None:
-        click.echo(text, nl=False)
-    else:
-        write_private(output, text.encode())
-
-
-def write_private(path: Path, data: bytes) -> None:
-    """Write a file readable by its owner only, replacing it atomically."""
-    temporary = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-    os.replace(temporary, path)
-
-
-@cli.command("import")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["auto", "json"]), default="auto", show_default=True,
-              help="Input format; auto looks at the file.")
-@click.option("--dry-run", is_flag=True, help="Print the plan and change nothing.")
-@click.option("--json", "as_json", is_flag=True, help="Print the plan and outcome as JSON.")
-@pass_context
-@reports_errors
-def import_command(obj: Context, file: Path, fmt: str, dry_run: bool, as_json: bool) -> None:
-    """Import a file: validate all of it, then apply it in one transaction (or change nothing)."""
-    from store.directory_json import read_document
-    from store.importer import import_document
-    from store.textfile import read_limited
-
-    raw = read_limited(file)
-    if fmt == "auto" and not raw.lstrip(b"\xef\xbb\xbf \t\r\n").startswith((b"{", b"[")):
-        fail(f"{file}: cannot tell the format (only whole-directory JSON is supported so far); use --format")
-    document = read_document(raw, str(file))
-    result = import_document(obj.directory(), document, file_name=str(file), raw=raw, dry_run=dry_run)
-    if as_json:
-        click.echo(json.dumps({"file": str(file), "sha256": result.sha256, "dry_run": dry_run,
-                               "applied": result.applied, "changes_nothing": result.plan.changes_nothing,
-                               "plan": result.plan.as_dict()}, indent=2))
-        return
-    if result.plan.changes_nothing:
-        click.echo(f"{file}: nothing to change: the directory already matches it")
-        return
-    for line in result.plan.describe():
-        click.echo(line)
-    click.echo("dry run: nothing was changed" if dry_run else f"applied (import batch {result.batch_id})")
-
-
 @cli.command()
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @pass_context
@@ -198,7 +139,13 @@ def audit_export(obj: Context, fmt: str) -> None:
             click.echo(chunk, nl=False)
 
 
+# Command groups that live in their own modules (imported here, after `cli`, which they build on).
+from tui.cli_policy import policy as policy_group  # noqa: E402
+from tui.cli_transfer import export_command, import_command  # noqa: E402
+
 cli.add_command(policy_group)
+cli.add_command(export_command)
+cli.add_command(import_command)
 
 
 def main() -> None:

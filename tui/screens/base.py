@@ -88,7 +88,9 @@ class ListScreen(DirectoryScreen):
     """A concept's table: paged from SQLite, filtered with ``/``, acted on by key."""
 
     BINDINGS = [
-        Binding("slash", "filter", "Filter"),
+        # priority: the action runs while the app handles "/", before it forwards the keys typed right after it,
+        # so a quick "/alice" lands whole in the filter box.
+        Binding("slash", "filter", "Filter", priority=True),
         Binding("n", "new", "New"),
         Binding("e", "edit", "Edit"),
         Binding("d", "delete", "Delete"),
@@ -147,8 +149,11 @@ class ListScreen(DirectoryScreen):
 
     def action_filter(self) -> None:
         box = self.query_one("#filter", Input)
+        if box.has_focus:
+            box.insert_text_at_cursor("/")  # a "/" typed inside the filter is just a character
+            return
         box.remove_class("hidden")
-        box.focus()
+        self.set_focus(box)  # now, not on the next tick as Widget.focus() would
 
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id == "filter":
