@@ -16,6 +16,7 @@ from textual.screen import Screen
 
 from store.audit import Actor
 from store.directory import Directory
+from tui.bindings import screen_actions
 from tui.messages import DirectoryChanged
 from tui.screens.accounts import AccountsScreen
 from tui.screens.assignments import AssignmentsScreen
@@ -79,15 +80,9 @@ class TuiApp(App[None]):
         """The palette offers every action: the sections, the current screen's keys, then Textual's own."""
         for key, mode, label, _ in SECTIONS:
             yield SystemCommand(f"Go to {label}", f"key {key}", functools.partial(self.switch_mode, mode))
-        seen = set()
-        for _key, (node, binding, enabled, _tooltip) in screen.active_bindings.items():
-            if not binding.description or not enabled or binding.action in seen:
-                continue
-            if binding.action.startswith("switch_mode") or binding.action == "help":
-                continue
-            seen.add(binding.action)
-            yield SystemCommand(binding.description, f"key {self.get_key_display(binding)}",
-                                functools.partial(self.run_action, binding.action, node))
+        for key, description, action, node, enabled in screen_actions(self, screen):
+            if enabled and not action.startswith("switch_mode") and action != "help":
+                yield SystemCommand(description, f"key {key}", functools.partial(self.run_action, action, node))
         yield SystemCommand("Help", "key ?: every key on this screen", self.action_help)
         yield from super().get_system_commands(screen)
 

@@ -22,7 +22,6 @@ from store.errors import StoreError
 from store.locations import default_db_path, default_key_path
 from tui import __version__
 
-
 F = TypeVar("F", bound=Callable[..., Any])
 
 

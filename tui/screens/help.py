@@ -9,6 +9,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Static
 
+from tui.bindings import screen_actions
+
 CONVENTIONS = [
     ("ctrl+q", "Quit"),
     ("?", "This help"),
@@ -38,13 +40,8 @@ class HelpScreen(ModalScreen[None]):
     def on_mount(self) -> None:
         table = self.query_one("#help-keys", DataTable)
         table.add_columns("Key", "Action")
-        seen: set[str] = set()
-        for key, (_node, binding, enabled, _tooltip) in self.underneath.active_bindings.items():
-            if not binding.description or binding.action in seen:
-                continue
-            seen.add(binding.action)
-            keys = self.app.get_key_display(binding)
-            table.add_row(Text(keys, style="bold"), Text(binding.description, style="" if enabled else "dim"))
+        for key, description, _action, _node, enabled in screen_actions(self.app, self.underneath):
+            table.add_row(Text(key, style="bold"), Text(description, style="" if enabled else "dim"))
         table.add_row("", "")
         for key, action in CONVENTIONS:
             table.add_row(Text(key, style="bold"), Text(action))
