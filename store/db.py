@@ -120,6 +120,12 @@ class Database:
                 self._depth = 0
                 self.conn.execute("COMMIT")
 
+    def query_one(self, sql: str, params: tuple[object, ...] = ()) -> sqlite3.Row | None:
+        """One row from one statement, without a transaction around it (hot paths: credential checks)."""
+        with self._lock:
+            row: sqlite3.Row | None = self.conn.execute(sql, params).fetchone()
+            return row
+
     def _begin(self, statement: str) -> None:
         for attempt in range(BEGIN_ATTEMPTS):
             try:

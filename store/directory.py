@@ -15,6 +15,7 @@ from store.clock import Clock, to_text, utc_now
 from store.db import Database
 from store.groups import GroupService
 from store.permission_sets import PermissionSetService
+from store.sessions import SessionService
 from store.users import COUNT_ALL, UserService
 
 
@@ -54,6 +55,7 @@ class Directory:
         self.accounts = AccountService(self)
         self.permission_sets = PermissionSetService(self)
         self.assignments = AssignmentService(self)
+        self.sessions = SessionService(self)
 
     @classmethod
     def open(cls, path: str | os.PathLike[str], actor: Actor | None = None, clock: Clock = utc_now) -> Directory:

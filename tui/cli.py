@@ -140,9 +140,11 @@ def audit_export(obj: Context, fmt: str) -> None:
 
 # Command groups that live in their own modules (imported here, after `cli`, which they build on).
 from tui.cli_policy import policy as policy_group  # noqa: E402
+from tui.cli_sessions import sessions as sessions_group  # noqa: E402
 from tui.cli_transfer import export_command, import_command  # noqa: E402
 
 cli.add_command(policy_group)
+cli.add_command(sessions_group)
 cli.add_command(export_command)
 cli.add_command(import_command)
 
@@ -155,3 +157,9 @@ def main() -> None:
     except KeyboardInterrupt:
         click.echo("tui: interrupted", err=True)
         sys.exit(130)
+    except Exception as exc:  # a bug of ours: one line for the user, the traceback only on request
+        if os.environ.get("TUI_DEBUG"):
+            raise
+        click.echo(f"tui: internal error ({type(exc).__name__}); nothing more is shown so no secret can leak. "
+                   "Run again with TUI_DEBUG=1 to see the traceback, and report it.", err=True)
+        sys.exit(70)

@@ -1,0 +1,366 @@
+"""The session engine: temporary credentials for one assignment, that expire, rotate and can be revoked.
+
+A session is issued to a user for a permission set in an account they are assigned (directly or through a
+group, neither expired). It carries an ``ASIA…`` key id, a 40-character secret and a session token; only the
+SHA-256 of the secret and of the token is stored. Verification looks the token's hash up by index and then
+compares key id and secret hash in constant time. A credential is dead from its expiry instant on, and
+when revoked (one, a user's, an account's, a permission set's, or all) — password change, MFA reset,
+disable and delete revoke a user's sessions through ``Directory.end_user_sessions``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import sqlite3
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from store import audit
+from store.clock import to_text
+from store.crypto import new_session_credentials
+from store.durations import format_duration, parse_duration
+from store.errors import NotFound, Refused, ValidationError
+from store.names import canonical
+from store.policy import CompiledPolicySet, Decision, compile_policies, evaluate_with_boundary, parse_policy
+from store.service import PAGE_SIZE, Page, like_contains
+
+if TYPE_CHECKING:
+    from store.directory import Directory
+
+DEFAULT_RETENTION = timedelta(days=7)
+
+# One query answers verify: the session, and whether its user and account can still use it.
+_VERIFY = (
+    "SELECT s.id, s.access_key_id, s.secret_hash, s.expires_at, s.revoked_at, s.revoked_reason, s.issued_at, "
+    "s.mfa, s.user_id, s.account_id, s.permission_set_id, u.user_name, u.status AS user_status, "
+    "a.name AS account_name, a.status AS account_status, p.name AS permission_set_name "
+    "FROM sessions s JOIN users u ON u.id = s.user_id JOIN accounts a ON a.id = s.account_id "
+    "JOIN permission_sets p ON p.id = s.permission_set_id WHERE s.token_hash = ?"
+)
+_LIST = (
+    "SELECT s.*, u.user_name, a.name AS account_name, p.name AS permission_set_name FROM sessions s "
+    "JOIN users u ON u.id = s.user_id JOIN accounts a ON a.id = s.account_id "
+    "JOIN permission_sets p ON p.id = s.permission_set_id"
+)
+# Compared against when a token is unknown, so an unknown token costs what a known one does.
+_DUMMY_HASH = hashlib.sha256(b"no such session").hexdigest()
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class IssuedCredentials:
+    """Credentials as handed out once. The secret and token exist only here: never stored, never logged."""
+
+    session_id: int
+    access_key_id: str
+    secret_access_key: str = field(repr=False)
+    session_token: str = field(repr=False)
+    expiration: str  # "YYYY-MM-DDTHH:MM:SSZ"
+
+    def credential_process(self) -> dict[str, Any]:
+        """The AWS CLI's ``credential_process`` JSON, version 1."""
+        return {"Version": 1, "AccessKeyId": self.access_key_id, "SecretAccessKey": self.secret_access_key,
+                "SessionToken": self.session_token, "Expiration": self.expiration}
+
+    def env_lines(self) -> list[str]:
+        return [f"export AWS_ACCESS_KEY_ID={self.access_key_id}",
+                f"export AWS_SECRET_ACCESS_KEY={self.secret_access_key}",
+                f"export AWS_SESSION_TOKEN={self.session_token}",
+                f"export AWS_CREDENTIAL_EXPIRATION={self.expiration}"]
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    """A session as listed: who, where, what, until when. No secrets."""
+
+    id: int
+    user_id: int
+    user_name: str
+    account_id: int
+    account_name: str
+    permission_set_id: int
+    permission_set_name: str
+    access_key_id: str
+    mfa: bool
+    issued_at: str
+    expires_at: str
+    revoked_at: str | None
+    revoked_reason: str | None
+
+    def state(self, now: str) -> str:
+        if self.revoked_at is not None:
+            return "revoked"
+        return "expired" if self.expires_at <= now else "active"
+
+    @staticmethod
+    def from_row(row: sqlite3.Row) -> SessionInfo:
+        return SessionInfo(row["id"], row["user_id"], row["user_name"], row["account_id"], row["account_name"],
+                           row["permission_set_id"], row["permission_set_name"], row["access_key_id"],
+                           bool(row["mfa"]), row["issued_at"], row["expires_at"], row["revoked_at"],
+                           row["revoked_reason"])
+
+    def as_dict(self, now: str) -> dict[str, Any]:
+        return {"id": self.id, "user": self.user_name, "account": self.account_name,
+                "permission_set": self.permission_set_name, "access_key_id": self.access_key_id,
+                "mfa": self.mfa, "issued_at": self.issued_at, "expires_at": self.expires_at,
+                "state": self.state(now), "revoked_at": self.revoked_at, "revoked_reason": self.revoked_reason}
+
+
+@dataclass(frozen=True)
+class Verification:
+    """The answer to "are these credentials good?": ``reason`` says why not when they are not."""
+
+    valid: bool
+    reason: str  # valid | malformed | unknown | expired | revoked | user disabled | account disabled
+    session: SessionInfo | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        result: dict[str, Any] = {"valid": self.valid, "reason": self.reason}
+        if self.session is not None:
+            result.update({"session_id": self.session.id, "user": self.session.user_name,
+                           "account": self.session.account_name,
+                           "permission_set": self.session.permission_set_name,
+                           "expires_at": self.session.expires_at})
+        return result
+
+
+class SessionService:
+    def __init__(self, directory: Directory) -> None:
+        self.directory = directory
+        self.db = directory.db
+        self._compiled: dict[tuple[int, int], tuple[CompiledPolicySet, CompiledPolicySet | None]] = {}
+
+    # -- issue --------------------------------------------------------------------------------------------
+
+    def issue(self, user_id: int, account_id: int, permission_set_id: int, *, duration: object = None,
+              mfa: bool = False) -> IssuedCredentials:
+        """Credentials for an assignment the user holds now. ``duration`` defaults to the permission set's
+        session duration and may be shorter, never longer; nothing is clamped."""
+        now = self.directory.clock()
+        now_text = to_text(now)
+        with self.db.write() as conn:
+            user = conn.execute("SELECT user_name, status, is_root FROM users WHERE id = ?", (user_id,)).fetchone()
+            if user is None:
+                raise NotFound(f"user #{user_id} does not exist")
+            account = conn.execute("SELECT name, status FROM accounts WHERE id = ?", (account_id,)).fetchone()
+            if account is None:
+                raise NotFound(f"account #{account_id} does not exist")
+            pset = conn.execute("SELECT name, session_duration FROM permission_sets WHERE id = ?",
+                                (permission_set_id,)).fetchone()
+            if pset is None:
+                raise NotFound(f"permission set #{permission_set_id} does not exist")
+            if user["is_root"]:
+                raise Refused("root holds no assignments and gets no temporary credentials: sign in as an admin "
+                              "user")
+            if user["status"] != "active":
+                raise Refused(f"{user['user_name']!r} is disabled")
+            if account["status"] != "active":
+                raise Refused(f"account {account['name']!r} is disabled")
+            if not assignment_path(conn, user_id, account_id, permission_set_id, now_text):
+                raise Refused(f"{user['user_name']!r} is not assigned {pset['name']!r} in {account['name']!r} "
+                              "(or the assignment or group membership has expired)")
+            seconds = self._duration(duration, pset["session_duration"], pset["name"])
+            expires = to_text(now + timedelta(seconds=seconds))
+            key_id, secret, token = new_session_credentials()
+            cursor = conn.execute(
+                "INSERT INTO sessions (user_id, account_id, permission_set_id, access_key_id, secret_hash, "
+                "token_hash, mfa, issued_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (user_id, account_id, permission_set_id, key_id, _sha256(secret), _sha256(token), int(mfa),
+                 now_text, expires),
+            )
+            audit.record(conn, at=now_text, actor=self.directory.actor, action="session.issue",
+                         target=f"user:{user['user_name']}",
+                         extra={"account": account["name"], "permission_set": pset["name"],
+                                "access_key_id": key_id, "duration": format_duration(seconds),
+                                "expires_at": expires, "mfa": mfa},
+                         key=self.directory.audit_key)
+            return IssuedCredentials(cursor.lastrowid or 0, key_id, secret, token, expires)
+
+    @staticmethod
+    def _duration(requested: object, allowed: int, pset_name: str) -> int:
+        if requested is None or requested == "":
+            return allowed
+        seconds = parse_duration(requested, "duration")  # refuses outside 15 min … 36 h
+        if seconds > allowed:
+            raise ValidationError(
+                f"duration: {format_duration(seconds)} is longer than {pset_name!r} allows "
+                f"({format_duration(allowed)}); ask for {format_duration(allowed)} or less", "duration")
+        return seconds
+
+    # -- verify and authorize -----------------------------------------------------------------------------
+
+    def verify(self, access_key_id: str, secret_access_key: str, session_token: str) -> Verification:
+        """Are these credentials live? Constant-time comparisons; one indexed query."""
+        if not (isinstance(access_key_id, str) and isinstance(secret_access_key, str)
+                and isinstance(session_token, str)) or not session_token:
+            return Verification(False, "malformed")
+        row = self.db.query_one(_VERIFY, (_sha256(session_token),))
+        secret_hash = _sha256(secret_access_key)
+        if row is None:
+            hmac.compare_digest(secret_hash, _DUMMY_HASH)
+            return Verification(False, "unknown")
+        key_ok = hmac.compare_digest(access_key_id.encode(), row["access_key_id"].encode())
+        secret_ok = hmac.compare_digest(secret_hash, row["secret_hash"])
+        if not (key_ok and secret_ok):
+            return Verification(False, "unknown")
+        info = SessionInfo(row["id"], row["user_id"], row["user_name"], row["account_id"], row["account_name"],
+                           row["permission_set_id"], row["permission_set_name"], row["access_key_id"],
+                           bool(row["mfa"]), row["issued_at"], row["expires_at"], row["revoked_at"],
+                           row["revoked_reason"])
+        if row["revoked_at"] is not None:
+            return Verification(False, "revoked", info)
+        if row["expires_at"] <= to_text(self.directory.clock()):
+            return Verification(False, "expired", info)
+        if row["user_status"] != "active":
+            return Verification(False, "user disabled", info)
+        if row["account_status"] != "active":
+            return Verification(False, "account disabled", info)
+        return Verification(True, "valid", info)
+
+    def authorize(self, access_key_id: str, secret_access_key: str, session_token: str, action: str,
+                  resource: str, context: dict[str, Any] | None = None) -> tuple[Verification, Decision | None]:
+        """Verify, then decide ``action`` on ``resource`` with the session's permission set."""
+        verification = self.verify(access_key_id, secret_access_key, session_token)
+        if not verification.valid or verification.session is None:
+            return verification, None
+        session = verification.session
+        policies, boundary = self._permissions(session.permission_set_id)
+        request = {
+            "aws:TokenIssueTime": session.issued_at,
+            "aws:MultiFactorAuthPresent": "true" if session.mfa else "false",
+            "aws:username": session.user_name,
+            "aws:userid": str(session.user_id),
+            **(context or {}),
+        }
+        now = self.directory.clock()
+        return verification, evaluate_with_boundary(policies, boundary, action, resource, request, now=now)
+
+    def _permissions(self, permission_set_id: int) -> tuple[CompiledPolicySet, CompiledPolicySet | None]:
+        row = self.db.query_one("SELECT name, version, inline_policy, boundary_policy FROM permission_sets "
+                                "WHERE id = ?", (permission_set_id,))
+        if row is None:
+            raise NotFound(f"permission set #{permission_set_id} does not exist")
+        cache_key = (permission_set_id, row["version"])
+        if cache_key not in self._compiled:
+            documents = []
+            if row["inline_policy"]:
+                documents.append((f"{row['name']}/inline", parse_policy(row["inline_policy"])))
+            with self.db.read() as conn:
+                for managed in conn.execute(
+                    "SELECT p.name, p.document FROM permission_set_policies psp JOIN policies p "
+                    "ON p.id = psp.policy_id WHERE psp.permission_set_id = ? ORDER BY p.name_key",
+                    (permission_set_id,),
+                ):
+                    documents.append((managed["name"], parse_policy(managed["document"])))
+            boundary = None
+            if row["boundary_policy"]:
+                boundary = compile_policies([(f"{row['name']}/boundary", parse_policy(row["boundary_policy"]))])
+            self._compiled[cache_key] = (compile_policies(documents), boundary)
+        return self._compiled[cache_key]
+
+    # -- list, revoke, sweep ------------------------------------------------------------------------------
+
+    def get(self, session_id: int) -> SessionInfo:
+        row = self.db.query_one(f"{_LIST} WHERE s.id = ?", (session_id,))
+        if row is None:
+            raise NotFound(f"session #{session_id} does not exist (it may have been swept)")
+        return SessionInfo.from_row(row)
+
+    def list(self, *, active_only: bool = False, filter: str = "", user_id: int | None = None,
+             after: str | None = None, offset: int = 0, limit: int = PAGE_SIZE) -> Page[SessionInfo]:
+        """Newest first. ``filter`` matches user, account or permission set names (case-insensitive)."""
+        where, params = ["1"], []
+        if active_only:
+            where.append("s.revoked_at IS NULL AND s.expires_at > ?")
+            params.append(to_text(self.directory.clock()))
+        if user_id is not None:
+            where.append("s.user_id = ?")
+            params.append(user_id)
+        if filter.strip():
+            pattern = like_contains(canonical(filter.strip()))
+            where.append("(u.user_name_key LIKE ? ESCAPE '\\' OR a.name_key LIKE ? ESCAPE '\\' "
+                         "OR p.name_key LIKE ? ESCAPE '\\')")
+            params += [pattern, pattern, pattern]
+        clause = " AND ".join(where)
+        with self.db.read() as conn:
+            total = conn.execute(f"SELECT count(*) FROM ({_LIST} WHERE {clause})", params).fetchone()[0]
+            sql, page_params = f"{_LIST} WHERE {clause}", list(params)
+            if after is not None:
+                sql += " AND s.id < ?"
+                page_params.append(int(after))
+            sql += " ORDER BY s.id DESC LIMIT ?"
+            page_params.append(limit)
+            if after is None and offset:
+                sql += " OFFSET ?"
+                page_params.append(offset)
+            rows = conn.execute(sql, page_params).fetchall()
+        items = [SessionInfo.from_row(row) for row in rows]
+        return Page(items, total, str(items[-1].id) if len(items) == limit else None)
+
+    def _revoke(self, where: str, params: tuple[Any, ...], reason: str, target: str) -> int:
+        now = to_text(self.directory.clock())
+        with self.db.write() as conn:
+            count = conn.execute(
+                f"UPDATE sessions SET revoked_at = ?, revoked_reason = ? WHERE revoked_at IS NULL "
+                f"AND expires_at > ? AND {where}", (now, reason, now, *params)).rowcount
+            audit.record(conn, at=now, actor=self.directory.actor, action="session.revoke", target=target,
+                         extra={"sessions": count, "reason": reason}, key=self.directory.audit_key)
+        return count
+
+    def revoke(self, session_id: int, reason: str = "revoked by an admin") -> int:
+        info = self.get(session_id)
+        return self._revoke("id = ?", (session_id,), reason, f"session:{info.access_key_id}")
+
+    def revoke_user(self, user_id: int, reason: str = "revoked by an admin") -> int:
+        return self._revoke("user_id = ?", (user_id,), reason, self._target("users", "user_name", user_id))
+
+    def revoke_account(self, account_id: int, reason: str = "revoked by an admin") -> int:
+        return self._revoke("account_id = ?", (account_id,), reason, self._target("accounts", "name", account_id))
+
+    def revoke_permission_set(self, permission_set_id: int, reason: str = "revoked by an admin") -> int:
+        return self._revoke("permission_set_id = ?", (permission_set_id,), reason,
+                            self._target("permission_sets", "name", permission_set_id))
+
+    def _target(self, table: str, column: str, row_id: int) -> str:
+        """``user:alice`` for the audit log; NotFound for an id that names nothing."""
+        row = self.db.query_one(f"SELECT {column} FROM {table} WHERE id = ?", (row_id,))
+        if row is None:
+            raise NotFound(f"{table[:-1].replace('_', ' ')} #{row_id} does not exist")
+        return f"{table[:-1]}:{row[0]}"
+
+    def revoke_all(self, reason: str = "revoked by an admin") -> int:
+        return self._revoke("1", (), reason, "sessions:all")
+
+    def sweep(self, retention: timedelta = DEFAULT_RETENTION) -> int:
+        """Delete sessions that expired or were revoked more than ``retention`` ago."""
+        now = self.directory.clock()
+        cutoff = to_text(now - retention)
+        with self.db.write() as conn:
+            count = conn.execute(
+                "DELETE FROM sessions WHERE expires_at < ? OR (revoked_at IS NOT NULL AND revoked_at < ?)",
+                (cutoff, cutoff)).rowcount
+            if count:
+                audit.record(conn, at=to_text(now), actor=self.directory.actor, action="session.sweep",
+                             target="sessions", extra={"deleted": count, "older_than": cutoff},
+                             key=self.directory.audit_key)
+        return count
+
+
+def assignment_path(conn: sqlite3.Connection, user_id: int, account_id: int, permission_set_id: int,
+                    now: str) -> str | None:
+    """How the user holds this permission set in this account now: "direct", "group <name>", or None."""
+    row = conn.execute(
+        "SELECT CASE WHEN a.user_id IS NOT NULL THEN 'direct' ELSE 'group ' || g.name END FROM assignments a "
+        "LEFT JOIN memberships m ON m.group_id = a.group_id AND m.user_id = ? "
+        "LEFT JOIN groups g ON g.id = a.group_id "
+        "WHERE a.account_id = ? AND a.permission_set_id = ? AND (a.expires_at IS NULL OR a.expires_at > ?) "
+        "AND (a.user_id = ? OR (m.user_id IS NOT NULL AND (m.expires_at IS NULL OR m.expires_at > ?))) "
+        "ORDER BY a.user_id IS NULL LIMIT 1",
+        (user_id, account_id, permission_set_id, now, user_id, now),
+    ).fetchone()
+    return None if row is None else str(row[0])

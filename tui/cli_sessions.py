@@ -1,0 +1,139 @@
+"""``tui sessions``: issue, verify, list, revoke and sweep temporary credentials (SPEC §5)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import timedelta
+
+import click
+
+from store.errors import ValidationError
+from store.sessions import IssuedCredentials
+from tui.cli import Context, pass_context, reports_errors
+
+
+def print_credentials(credentials: IssuedCredentials, fmt: str) -> None:
+    """The one place secrets are written: to standard output, for the caller who asked for them."""
+    if fmt == "env":
+        click.echo("\n".join(credentials.env_lines()))
+    elif fmt == "credential-process":
+        click.echo(json.dumps(credentials.credential_process()))
+    else:
+        click.echo(json.dumps({**credentials.credential_process(), "SessionId": credentials.session_id}, indent=2))
+
+
+@click.group("sessions")
+def sessions() -> None:
+    """Temporary credentials: issue, verify, list, revoke, sweep."""
+
+
+@sessions.command("issue")
+@click.option("--user", "user_name", required=True, help="The user the credentials are for.")
+@click.option("--account", "account_name", required=True, help="The account they act in.")
+@click.option("--permission-set", "permission_set_name", required=True, help="The permission set assumed.")
+@click.option("--duration", help="PT1H, PT8H, 3600…: at most the permission set's session duration (default).")
+@click.option("--format", "fmt", type=click.Choice(["json", "env", "credential-process"]), default="json",
+              show_default=True)
+@pass_context
+@reports_errors
+def issue(obj: Context, user_name: str, account_name: str, permission_set_name: str, duration: str | None,
+          fmt: str) -> None:
+    """Issue credentials for an assignment the user holds (directly or through a group)."""
+    directory = obj.directory()
+    user = directory.users.get_by_name(user_name)
+    account = directory.accounts.get_by_name(account_name)
+    pset = directory.permission_sets.get_by_name(permission_set_name)
+    print_credentials(directory.sessions.issue(user.id, account.id, pset.id, duration=duration), fmt)
+
+
+@sessions.command("verify")
+@click.option("--json", "as_json", is_flag=True, help="Print why, as JSON.")
+@pass_context
+@reports_errors
+def verify(obj: Context, as_json: bool) -> None:
+    """Check credentials (credential_process JSON on standard input): exit 0 valid, 1 not."""
+    try:
+        presented = json.loads(sys.stdin.read())
+    except json.JSONDecodeError as exc:
+        raise ValidationError(f"standard input: not JSON ({exc.msg} at line {exc.lineno}); expected the "
+                              '{"AccessKeyId": …, "SecretAccessKey": …, "SessionToken": …} of tui sessions issue')
+    if not isinstance(presented, dict):
+        raise ValidationError("standard input: expected a JSON object with AccessKeyId, SecretAccessKey and "
+                              "SessionToken")
+    result = obj.directory().sessions.verify(presented.get("AccessKeyId", ""), presented.get("SecretAccessKey", ""),
+                                             presented.get("SessionToken", ""))
+    if as_json:
+        click.echo(json.dumps(result.as_dict()))
+    elif result.valid and result.session is not None:
+        s = result.session
+        click.echo(f"valid: {s.user_name} as {s.permission_set_name} in {s.account_name} until {s.expires_at}")
+    else:
+        click.echo(f"invalid: {result.reason}", err=True)
+    sys.exit(0 if result.valid else 1)
+
+
+@sessions.command("list")
+@click.option("--active", is_flag=True, help="Only sessions that are neither expired nor revoked.")
+@click.option("--user", "user_name", help="Only this user's sessions.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_context
+@reports_errors
+def list_sessions(obj: Context, active: bool, user_name: str | None, as_json: bool) -> None:
+    """Sessions, newest first (no secrets: key ids, who, where, until when)."""
+    directory = obj.directory()
+    user_id = directory.users.get_by_name(user_name).id if user_name else None
+    now = directory.now_text()
+    rows, after = [], None
+    while True:
+        page = directory.sessions.list(active_only=active, user_id=user_id, after=after, limit=1000)
+        rows.extend(page.items)
+        if page.next_after is None:
+            break
+        after = page.next_after
+    if as_json:
+        click.echo(json.dumps([s.as_dict(now) for s in rows], indent=2))
+        return
+    for s in rows:
+        click.echo(f"{s.id:>6}  {s.access_key_id}  {s.state(now):<8} {s.user_name}  {s.permission_set_name} in "
+                   f"{s.account_name}  until {s.expires_at}")
+    click.echo(f"{len(rows)} session(s)", err=True)
+
+
+@sessions.command("revoke")
+@click.option("--id", "session_id", type=int, help="One session.")
+@click.option("--user", "user_name", help="Every live session of this user.")
+@click.option("--account", "account_name", help="Every live session in this account.")
+@click.option("--permission-set", "permission_set_name", help="Every live session of this permission set.")
+@click.option("--all", "everything", is_flag=True, help="Every live session.")
+@pass_context
+@reports_errors
+def revoke(obj: Context, session_id: int | None, user_name: str | None, account_name: str | None,
+           permission_set_name: str | None, everything: bool) -> None:
+    """Revoke credentials now: they stop verifying at once."""
+    chosen = [x for x in (session_id, user_name, account_name, permission_set_name) if x is not None]
+    if len(chosen) + int(everything) != 1:
+        raise click.UsageError("give exactly one of --id, --user, --account, --permission-set, --all")
+    d = obj.directory()
+    if session_id is not None:
+        count = d.sessions.revoke(session_id)
+    elif user_name is not None:
+        count = d.sessions.revoke_user(d.users.get_by_name(user_name).id)
+    elif account_name is not None:
+        count = d.sessions.revoke_account(d.accounts.get_by_name(account_name).id)
+    elif permission_set_name is not None:
+        count = d.sessions.revoke_permission_set(d.permission_sets.get_by_name(permission_set_name).id)
+    else:
+        count = d.sessions.revoke_all()
+    click.echo(f"revoked {count} session(s)")
+
+
+@sessions.command("sweep")
+@click.option("--retention-days", type=click.IntRange(min=0), default=7, show_default=True,
+              help="Keep expired and revoked sessions this long (for the record), then delete them.")
+@pass_context
+@reports_errors
+def sweep(obj: Context, retention_days: int) -> None:
+    """Delete sessions that expired or were revoked more than the retention period ago."""
+    count = obj.directory().sessions.sweep(timedelta(days=retention_days))
+    click.echo(f"swept {count} session(s)")
