@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from store import schema
 from store.errors import StoreError
@@ -79,6 +80,8 @@ class Database:
             raise DatabaseError(f"{self.path} is not a tui directory database: {exc}") from None
         self._lock = threading.RLock()
         self._depth = 0
+        self._plain = self.conn.cursor()
+        self._plain.row_factory = None
         self._migrate(migrate_to)
 
     # -- transactions -----------------------------------------------------------------------------------
@@ -121,9 +124,15 @@ class Database:
                 self.conn.execute("COMMIT")
 
     def query_one(self, sql: str, params: tuple[object, ...] = ()) -> sqlite3.Row | None:
-        """One row from one statement, without a transaction around it (hot paths: credential checks)."""
+        """One row from one statement, without a transaction around it."""
         with self._lock:
             row: sqlite3.Row | None = self.conn.execute(sql, params).fetchone()
+            return row
+
+    def query_tuple(self, sql: str, params: tuple[object, ...] = ()) -> tuple[Any, ...] | None:
+        """``query_one`` for hot paths (credential checks): a plain tuple from a reused cursor."""
+        with self._lock:
+            row: tuple[Any, ...] | None = self._plain.execute(sql, params).fetchone()
             return row
 
     def _begin(self, statement: str) -> None:

@@ -11,11 +11,12 @@ disable and delete revoke a user's sessions through ``Directory.end_user_session
 from __future__ import annotations
 
 import hashlib
-import hmac
 import sqlite3
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from hashlib import sha256
+from hmac import compare_digest
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from store import audit
 from store.clock import to_text
@@ -31,14 +32,10 @@ if TYPE_CHECKING:
 
 DEFAULT_RETENTION = timedelta(days=7)
 
-# One query answers verify: the session, and whether its user and account can still use it.
-_VERIFY = (
-    "SELECT s.id, s.access_key_id, s.secret_hash, s.expires_at, s.revoked_at, s.revoked_reason, s.issued_at, "
-    "s.mfa, s.user_id, s.account_id, s.permission_set_id, u.user_name, u.status AS user_status, "
-    "a.name AS account_name, a.status AS account_status, p.name AS permission_set_name "
-    "FROM sessions s JOIN users u ON u.id = s.user_id JOIN accounts a ON a.id = s.account_id "
-    "JOIN permission_sets p ON p.id = s.permission_set_id WHERE s.token_hash = ?"
-)
+# One indexed query answers verify. Disabled users and accounts need no join here: disabling either revokes
+# its sessions in the same transaction (and deleting cascades), so the session row alone says it all.
+VERIFY_SQL = ("SELECT id, access_key_id, secret_hash, expires_at, revoked_at, user_id, account_id, permission_set_id, "
+           "issued_at, mfa FROM sessions WHERE token_hash = ?")
 _LIST = (
     "SELECT s.*, u.user_name, a.name AS account_name, p.name AS permission_set_name FROM sessions s "
     "JOIN users u ON u.id = s.user_id JOIN accounts a ON a.id = s.account_id "
@@ -111,22 +108,26 @@ class SessionInfo:
                 "state": self.state(now), "revoked_at": self.revoked_at, "revoked_reason": self.revoked_reason}
 
 
-@dataclass(frozen=True)
-class Verification:
+class VerifiedSession(NamedTuple):
+    """What verified credentials stand for: ids, not names (names cost a join; ``sessions.get`` has them).
+    Named tuples, not dataclasses: verify is a hot path and builds these on every call."""
+
+    id: int
+    access_key_id: str
+    user_id: int
+    account_id: int
+    permission_set_id: int
+    issued_at: str
+    expires_at: str
+    mfa: bool
+
+
+class Verification(NamedTuple):
     """The answer to "are these credentials good?": ``reason`` says why not when they are not."""
 
     valid: bool
-    reason: str  # valid | malformed | unknown | expired | revoked | user disabled | account disabled
-    session: SessionInfo | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        result: dict[str, Any] = {"valid": self.valid, "reason": self.reason}
-        if self.session is not None:
-            result.update({"session_id": self.session.id, "user": self.session.user_name,
-                           "account": self.session.account_name,
-                           "permission_set": self.session.permission_set_name,
-                           "expires_at": self.session.expires_at})
-        return result
+    reason: str  # valid | malformed | unknown | expired | revoked
+    session: VerifiedSession | None = None
 
 
 class SessionService:
@@ -134,6 +135,7 @@ class SessionService:
         self.directory = directory
         self.db = directory.db
         self._compiled: dict[tuple[int, int], tuple[CompiledPolicySet, CompiledPolicySet | None]] = {}
+        self._now_second, self._now_cached = -1, ""
 
     # -- issue --------------------------------------------------------------------------------------------
 
@@ -195,32 +197,42 @@ class SessionService:
     # -- verify and authorize -----------------------------------------------------------------------------
 
     def verify(self, access_key_id: str, secret_access_key: str, session_token: str) -> Verification:
-        """Are these credentials live? Constant-time comparisons; one indexed query."""
+        """Are these credentials live? One indexed query; key id and secret compared in constant time."""
         if not (isinstance(access_key_id, str) and isinstance(secret_access_key, str)
-                and isinstance(session_token, str)) or not session_token:
+                and isinstance(session_token, str) and session_token and access_key_id.isascii()):
             return Verification(False, "malformed")
-        row = self.db.query_one(_VERIFY, (_sha256(session_token),))
-        secret_hash = _sha256(secret_access_key)
+        row = self.db.query_tuple(VERIFY_SQL, (sha256(session_token.encode()).hexdigest(),))
+        secret_hash = sha256(secret_access_key.encode()).hexdigest()
         if row is None:
-            hmac.compare_digest(secret_hash, _DUMMY_HASH)
+            compare_digest(secret_hash, _DUMMY_HASH)
             return Verification(False, "unknown")
-        key_ok = hmac.compare_digest(access_key_id.encode(), row["access_key_id"].encode())
-        secret_ok = hmac.compare_digest(secret_hash, row["secret_hash"])
-        if not (key_ok and secret_ok):
+        session_id, key_id, stored_hash, expires_at, revoked_at, user_id, account_id, set_id, issued_at, mfa = row
+        key_ok = compare_digest(access_key_id, key_id)
+        if not (compare_digest(secret_hash, stored_hash) and key_ok):
             return Verification(False, "unknown")
-        info = SessionInfo(row["id"], row["user_id"], row["user_name"], row["account_id"], row["account_name"],
-                           row["permission_set_id"], row["permission_set_name"], row["access_key_id"],
-                           bool(row["mfa"]), row["issued_at"], row["expires_at"], row["revoked_at"],
-                           row["revoked_reason"])
-        if row["revoked_at"] is not None:
-            return Verification(False, "revoked", info)
-        if row["expires_at"] <= to_text(self.directory.clock()):
-            return Verification(False, "expired", info)
-        if row["user_status"] != "active":
-            return Verification(False, "user disabled", info)
-        if row["account_status"] != "active":
-            return Verification(False, "account disabled", info)
-        return Verification(True, "valid", info)
+        session = VerifiedSession(session_id, key_id, user_id, account_id, set_id, issued_at, expires_at, bool(mfa))
+        if revoked_at is not None:
+            return Verification(False, "revoked", session)
+        if expires_at <= self._now_text():
+            return Verification(False, "expired", session)
+        return Verification(True, "valid", session)
+
+    def _now_text(self) -> str:
+        # Formatting a time costs more than the lookup itself; the text changes once a second.
+        now = self.directory.clock()
+        second = int(now.timestamp())
+        if second != self._now_second:
+            self._now_second, self._now_cached = second, to_text(now)
+        return self._now_cached
+
+    def describe(self, verification: Verification) -> dict[str, Any]:
+        """``verification`` as JSON, with the user, account and permission set named."""
+        result: dict[str, Any] = {"valid": verification.valid, "reason": verification.reason}
+        if verification.session is not None:
+            info = self.get(verification.session.id)
+            result.update({"session_id": info.id, "user": info.user_name, "account": info.account_name,
+                           "permission_set": info.permission_set_name, "expires_at": info.expires_at})
+        return result
 
     def authorize(self, access_key_id: str, secret_access_key: str, session_token: str, action: str,
                   resource: str, context: dict[str, Any] | None = None) -> tuple[Verification, Decision | None]:
@@ -230,10 +242,11 @@ class SessionService:
             return verification, None
         session = verification.session
         policies, boundary = self._permissions(session.permission_set_id)
+        user = self.db.query_tuple("SELECT user_name FROM users WHERE id = ?", (session.user_id,))
         request = {
             "aws:TokenIssueTime": session.issued_at,
             "aws:MultiFactorAuthPresent": "true" if session.mfa else "false",
-            "aws:username": session.user_name,
+            "aws:username": user[0] if user else "",
             "aws:userid": str(session.user_id),
             **(context or {}),
         }

@@ -145,8 +145,12 @@ class TestVerify:
         d, w = world
         issued = d.sessions.issue(w["alice"].id, w["prod"].id, w["reader"].id, duration="PT15M")
         result = d.sessions.verify(*creds_of(issued))
-        assert result.valid and result.session.user_name == "alice"
-        assert result.session.permission_set_name == "S3Reader" and result.session.account_name == "prod"
+        assert result.valid and result.session.user_id == w["alice"].id
+        assert (result.session.account_id, result.session.permission_set_id) == (w["prod"].id, w["reader"].id)
+        assert result.session.expires_at == "2026-06-01T12:15:00Z"
+        assert d.sessions.describe(result) == {
+            "valid": True, "reason": "valid", "session_id": issued.session_id, "user": "alice", "account": "prod",
+            "permission_set": "S3Reader", "expires_at": "2026-06-01T12:15:00Z"}
         clock.advance(minutes=14, seconds=59)
         assert d.sessions.verify(*creds_of(issued)).valid
         clock.advance(seconds=1)

@@ -61,13 +61,15 @@ def verify(obj: Context, as_json: bool) -> None:
     if not isinstance(presented, dict):
         raise ValidationError("standard input: expected a JSON object with AccessKeyId, SecretAccessKey and "
                               "SessionToken")
-    result = obj.directory().sessions.verify(presented.get("AccessKeyId", ""), presented.get("SecretAccessKey", ""),
-                                             presented.get("SessionToken", ""))
+    sessions_service = obj.directory().sessions
+    result = sessions_service.verify(presented.get("AccessKeyId", ""), presented.get("SecretAccessKey", ""),
+                                     presented.get("SessionToken", ""))
+    described = sessions_service.describe(result)
     if as_json:
-        click.echo(json.dumps(result.as_dict()))
-    elif result.valid and result.session is not None:
-        s = result.session
-        click.echo(f"valid: {s.user_name} as {s.permission_set_name} in {s.account_name} until {s.expires_at}")
+        click.echo(json.dumps(described))
+    elif result.valid:
+        click.echo(f"valid: {described['user']} as {described['permission_set']} in {described['account']} "
+                   f"until {described['expires_at']}")
     else:
         click.echo(f"invalid: {result.reason}", err=True)
     sys.exit(0 if result.valid else 1)
