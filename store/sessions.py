@@ -355,7 +355,7 @@ class SessionService:
         cutoff = to_text(now - retention)
         with self.db.write() as conn:
             count = conn.execute(
-                "DELETE FROM sessions WHERE expires_at < ? OR (revoked_at IS NOT NULL AND revoked_at < ?)",
+                "DELETE FROM sessions WHERE expires_at <= ? OR (revoked_at IS NOT NULL AND revoked_at <= ?)",
                 (cutoff, cutoff)).rowcount
             if count:
                 audit.record(conn, at=to_text(now), actor=self.directory.actor, action="session.sweep",
