@@ -70,6 +70,10 @@ class DirectoryScreen(Screen[Any]):
             self.app.call_from_thread(self._stale, exc)
         except StoreError as exc:
             self.app.call_from_thread(self.notify, exc.message, severity="error", markup=False)
+        except Exception as exc:  # a bug: say so rather than fail silently in a worker
+            self.app.call_from_thread(self.notify, f"Internal error ({type(exc).__name__}): nothing more is shown",
+                                      severity="error", markup=False)
+            raise
         else:
             self.app.call_from_thread(self._done, done)
 
@@ -135,7 +139,12 @@ class ListScreen(DirectoryScreen):
         total = self.table.total
         count = "…" if total is None else f"{total:,} {self.noun if total == 1 else self.plural}"
         filt = f"  ·  filter: {self.table.filter}" if self.table.filter else ""
-        self.query_one("#list-title", Static).update(literal(f"{self.heading}  ·  {count}{filt}"))
+        note = f"  ·  {self.title_note()}" if self.title_note() else ""
+        self.query_one("#list-title", Static).update(literal(f"{self.heading}  ·  {count}{filt}{note}"))
+
+    def title_note(self) -> str:
+        """Extra words for the title line (what is marked, which rows are shown)."""
+        return ""
 
     def on_paged_table_rows_loaded(self, event: PagedTable.RowsLoaded) -> None:
         self._show_title()

@@ -83,9 +83,13 @@ class PagedTable(ScrollView, can_focus=True):
             self.total = total
 
     def __init__(self, columns: Sequence[Column[Any]], fetch: Fetch, *, empty_text: str = "Nothing here yet.",
-                 id: str | None = None) -> None:
+                 id: str | None = None, mark_key: Callable[[Any], Any] | None = None) -> None:
         super().__init__(id=id)
-        self.columns = list(columns)
+        # With mark_key, rows can be marked (by that key, so marks survive reloads) for actions on many at once.
+        self.mark_key = mark_key
+        self.marked: dict[Any, Any] = {}
+        self.columns = ([Column("", lambda item: "●" if mark_key(item) in self.marked else "", 1)]
+                        if mark_key else []) + list(columns)
         self._fetch = fetch
         self.empty_text = empty_text
         self.filter = ""
@@ -231,6 +235,18 @@ class PagedTable(ScrollView, can_focus=True):
     def action_jump(self, where: int) -> None:
         if self.total:
             self.cursor = 0 if where == 0 else self.total - 1
+
+    def action_toggle_mark(self) -> None:
+        item = self.current
+        if self.mark_key is None or item is None:
+            return
+        key = self.mark_key(item)
+        if key in self.marked:
+            del self.marked[key]
+        else:
+            self.marked[key] = item
+        self.action_cursor(1)
+        self.refresh()
 
     def action_activate(self) -> None:
         item = self.current

@@ -1,0 +1,163 @@
+"""My access: the terminal-first access portal. The accounts and permission sets you can assume; pick a
+duration, get credentials once, as copy-ready ``export`` lines."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import DataTable, Footer, Select, Static, TextArea
+
+from store.assignments import Assignment
+from store.durations import format_duration
+from store.errors import StoreError
+from store.sessions import IssuedCredentials
+from tui.literal import literal
+from tui.screens.base import DirectoryScreen
+from tui.widgets.nav_bar import NavBar
+
+DURATIONS = [900, 3600, 2 * 3600, 4 * 3600, 8 * 3600, 12 * 3600, 24 * 3600, 36 * 3600]
+
+
+class CredentialsModal(ModalScreen[None]):
+    """Credentials shown once. Closing forgets them: they were never stored, and cannot be shown again."""
+
+    BINDINGS = [Binding("escape,enter", "close", "Close (the secret is not shown again)", priority=True)]
+
+    def __init__(self, credentials: IssuedCredentials, title: str) -> None:
+        super().__init__()
+        self._lines = "\n".join(credentials.env_lines())
+        self.title_text = title
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog credentials"):
+            yield Static(literal(self.title_text), classes="dialog-title")
+            yield Static("Paste into your shell. This is the only time the secret is shown.",
+                         classes="dialog-detail")
+            yield TextArea(self._lines, read_only=True, id="export-lines", soft_wrap=True)
+            yield Static("select and copy, then  esc  Close", classes="dialog-keys", markup=False)
+
+    def action_close(self) -> None:
+        self._lines = ""
+        self.query_one("#export-lines", TextArea).load_text("")
+        self.dismiss(None)
+
+
+class MyAccessScreen(DirectoryScreen):
+    """For any signed-in user: what they can assume now, and credentials for it."""
+
+    nav_name = "my_access"
+
+    BINDINGS = [
+        Binding("enter", "get_credentials", "Get credentials"),
+        Binding("r", "refresh", "Refresh"),
+    ]
+
+    def __init__(self, user_id: int, *, mfa: bool = False) -> None:
+        super().__init__()
+        self.user_id = user_id
+        self.mfa = mfa
+        self.grants: list[Assignment] = []
+        self.durations: dict[int, int] = {}
+
+    def compose(self) -> ComposeResult:
+        yield NavBar(self.nav_name)
+        with Vertical(classes="detail-body"):
+            yield Static("", id="my-access-title", classes="list-title")
+            yield DataTable(id="grants", cursor_type="row", zebra_stripes=True)
+            yield Static("Session duration", classes="section-title")
+            yield Select([], id="duration", prompt="pick a role first")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#grants", DataTable).add_columns("Account", "Permission set", "Granted by", "Up to")
+        self.query_one("#grants", DataTable).focus()
+        self.reload()
+
+    def reload(self) -> None:
+        self._load()
+
+    def action_refresh(self) -> None:
+        self.reload()
+
+    @work(thread=True, exclusive=True, group="my-access", exit_on_error=False)
+    def _load(self) -> None:
+        user = self.directory.users.get(self.user_id)
+        now = self.directory.now_text()
+        memberships = {m.group_id: m for m in self.directory.groups.groups_of(self.user_id)}
+        live = []
+        for grant in self.directory.assignments.for_user(self.user_id):
+            if grant.expired(now):
+                continue
+            membership = memberships.get(grant.principal_id) if grant.principal_type == "group" else None
+            if membership is not None and membership.expired(now):
+                continue
+            live.append(grant)
+        durations = {g.permission_set_id: self.directory.permission_sets.get(g.permission_set_id).session_duration
+                     for g in live}
+        self.app.call_from_thread(self._show, user.user_name, live, durations)
+
+    def _show(self, user_name: str, grants: list[Assignment], durations: dict[int, int]) -> None:
+        # One row per (account, permission set), however many paths grant it.
+        unique: dict[tuple[int, int], Assignment] = {}
+        for grant in grants:
+            unique.setdefault((grant.account_id, grant.permission_set_id), grant)
+        self.grants = list(unique.values())
+        self.durations = durations
+        title = Text(f"My access  ·  {user_name}  ·  {len(self.grants)} role(s) you can assume")
+        self.query_one("#my-access-title", Static).update(title)
+        table = self.query_one("#grants", DataTable)
+        table.clear()
+        for grant in self.grants:
+            path = "direct" if grant.principal_type == "user" else f"group {grant.principal_name}"
+            table.add_row(literal(grant.account_name), literal(grant.permission_set_name), literal(path),
+                          format_duration(durations[grant.permission_set_id]))
+        self._offer_durations()
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._offer_durations()
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        self.action_get_credentials()  # enter on a row: the table consumes the key and says so
+
+    def _selected(self) -> Assignment | None:
+        if not self.grants:
+            return None
+        row = self.query_one("#grants", DataTable).cursor_row
+        return self.grants[min(max(row, 0), len(self.grants) - 1)]
+
+    def _offer_durations(self) -> None:
+        grant = self._selected()
+        select = self.query_one("#duration", Select)
+        if grant is None:
+            select.set_options([])
+            return
+        allowed = self.durations[grant.permission_set_id]
+        options = [(format_duration(d), d) for d in DURATIONS if d < allowed] + [
+            (f"{format_duration(allowed)} (the most allowed)", allowed)]
+        select.set_options(options)
+        select.value = allowed
+
+    def action_get_credentials(self) -> None:
+        grant = self._selected()
+        if grant is None:
+            self.notify("Nothing to assume: you have no assignments", severity="warning")
+            return
+        duration = self.query_one("#duration", Select).value
+        self._issue(grant, int(duration) if isinstance(duration, int) else None)
+
+    @work(thread=True, exclusive=True, group="my-access-issue", exit_on_error=False)
+    def _issue(self, grant: Assignment, duration: int | None) -> None:
+        try:
+            credentials = self.directory.sessions.issue(self.user_id, grant.account_id, grant.permission_set_id,
+                                                        duration=duration, mfa=self.mfa)
+        except StoreError as exc:
+            self.app.call_from_thread(self.notify, exc.message, severity="error", markup=False)
+            return
+        title = f"{grant.permission_set_name} in {grant.account_name}, until {credentials.expiration}"
+        self.app.call_from_thread(self.app.push_screen, CredentialsModal(credentials, title))
+
+
