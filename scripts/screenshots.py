@@ -8,6 +8,7 @@ columns line up.
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import sys
 import tempfile
@@ -19,7 +20,8 @@ sys.path.insert(0, str(ROOT))
 import cairosvg  # noqa: E402
 
 from store.audit import Actor  # noqa: E402
-from store.demo import seed_demo  # noqa: E402
+from store.crypto import totp_code  # noqa: E402
+from store.demo import DEMO_ROOT, seed_demo, seed_demo_credentials, seed_demo_root  # noqa: E402
 from store.directory import Directory  # noqa: E402
 from tui.app import TuiApp  # noqa: E402
 
@@ -34,7 +36,7 @@ def svg_to_png(svg: str, target: Path) -> None:
 
 
 async def shoot(directory: Directory, size: tuple[int, int]) -> list[Path]:
-    app = TuiApp(directory)
+    app = TuiApp(directory, demo=DEMO_ROOT)
     written = []
 
     async def save(name: str) -> None:
@@ -44,6 +46,12 @@ async def shoot(directory: Directory, size: tuple[int, int]) -> list[Path]:
         written.append(target)
 
     async with app.run_test(size=size) as pilot:
+        await pilot.pause(0.3)
+        await pilot.press(*DEMO_ROOT.user_name, "tab")
+        await save("sign-in")
+        await pilot.press(*DEMO_ROOT.password, "tab", *totp_code(DEMO_ROOT.totp_secret, directory.clock()), "enter")
+        await pilot.pause(1.0)
+        app.clear_notifications()  # the banner on the dashboard says it; the toast would hide the flags
         await save("dashboard")
         await pilot.press("2")
         await save("users")
@@ -51,7 +59,11 @@ async def shoot(directory: Directory, size: tuple[int, int]) -> list[Path]:
         await save("users-filter")
         await pilot.press("escape", "escape", "down", "enter")
         await save("user-detail")
-        await pilot.press("escape", "n")
+        await pilot.press("c")
+        await save("user-credentials")
+        await pilot.press("t")
+        await save("enrol-authenticator")
+        await pilot.press("escape", "escape", "escape", "n")
         await pilot.press(*"new user")
         await pilot.press("enter")
         await save("user-form-error")
@@ -74,12 +86,118 @@ async def shoot(directory: Directory, size: tuple[int, int]) -> list[Path]:
     return written
 
 
+async def shoot_policy_screens(directory: Directory, size: tuple[int, int], suffix: str = "") -> list[Path]:
+    """The policy library, the permission-set editor with a live error, the blast-radius confirmation and the
+    simulator (issue 4), pushed directly: the app wires their keys separately."""
+    import json
+
+    from store.demo import DEVELOPER
+    from tui.screens.permission_sets import PermissionSetEditorScreen
+    from tui.screens.policies import PoliciesScreen
+    from tui.screens.policy_editor import PolicyEditor
+    from tui.screens.simulator import SimulatorScreen
+
+    app = TuiApp(directory)
+    written = []
+
+    async def save(name: str) -> None:
+        await pilot.pause(0.6)
+        target = OUT / f"{name}{suffix}.png"
+        svg_to_png(app.export_screenshot(), target)
+        written.append(target)
+
+    async with app.run_test(size=size) as pilot:
+        if not suffix:
+            app.push_screen(PoliciesScreen())
+            await save("policies")
+            app.pop_screen()
+        app.push_screen(PermissionSetEditorScreen(directory.permission_sets.get_by_name("Developer")))
+        await pilot.pause(0.3)
+        area = app.screen.query_one("#field-inlinePolicy", PolicyEditor).text_area
+        area.focus()
+        area.move_cursor((5, 0))
+        await pilot.press(*'"Oops": 1')
+        await pilot.pause(0.5)
+        area.move_cursor((1, 0))  # off the marked line, so its colour shows
+        await save("permission-set-editor-error")
+        document = json.loads(json.dumps(DEVELOPER))
+        document["Statement"][0]["Action"] = ["s3:*", "lambda:*", "logs:*", "sqs:*"]
+        area.load_text(json.dumps(document, indent=2))
+        await pilot.pause(0.5)
+        await pilot.press("ctrl+s")
+        await save("blast-radius")
+        await pilot.press("n", "escape", "y")
+        await pilot.pause(0.3)
+        app.push_screen(SimulatorScreen(user="dave", account="prod", action="iam:CreateUser"))
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await save("simulator")
+    return written
+
+
+async def shoot_first_run(size: tuple[int, int]) -> list[Path]:
+    """The first-run wizard of a directory without root, at its QR-code step."""
+    with tempfile.TemporaryDirectory() as folder:
+        directory = Directory.open(Path(folder) / "new.db", Actor("console:admin", "console"))
+        app = TuiApp(directory)
+        async with app.run_test(size=size) as pilot:
+            await pilot.pause(0.5)
+            await pilot.press(*"glass box standing by", "tab", *"glass box standing by", "enter")
+            await pilot.pause(0.6)
+            target = OUT / "first-run-qr.png"
+            svg_to_png(app.export_screenshot(), target)
+        directory.close()
+    return [target]
+
+
+async def shoot_import_screen(directory: Directory, size: tuple[int, int], suffix: str = "") -> list[Path]:
+    """The Import screen (issue 6), pushed directly (the app wires its key separately): a plan, then a refusal.
+    The plan is a dry run: the demo directory is left as it was."""
+    from tui.screens.import_screen import ImportScreen
+
+    app = TuiApp(directory)
+    written = []
+    here = os.getcwd()
+    os.chdir(ROOT)  # the paths on screen are the repository's test files, relative
+
+    async def save(name: str) -> None:
+        await pilot.pause(0.3)
+        await app.workers.wait_for_complete()
+        await pilot.pause(0.5)
+        target = OUT / f"{name}{suffix}.png"
+        svg_to_png(app.export_screenshot(), target)
+        written.append(target)
+
+    try:
+        async with app.run_test(size=size) as pilot:
+            await pilot.pause(0.3)
+            app.push_screen(ImportScreen("tests/data/import/users.csv"))
+            await pilot.pause(0.3)
+            await pilot.press("enter")
+            await save("import-plan")
+            path = app.screen.query_one("#import-path")
+            path.value = "tests/data/import/bad-users.csv"
+            path.cursor_position = len(path.value)
+            await pilot.press("enter")
+            await save("import-refused")
+    finally:
+        os.chdir(here)
+    return written
+
+
 def main() -> None:
     OUT.mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory() as folder:
         directory = Directory.open(Path(folder) / "demo.db", Actor("console:admin", "console"))
+        seed_demo_root(directory)
         seed_demo(directory)
-        written = asyncio.run(shoot(directory, (120, 36)))
+        seed_demo_credentials(directory)
+        written = asyncio.run(shoot_first_run((120, 36)))
+        written += asyncio.run(shoot(directory, (120, 36)))
+        written += asyncio.run(shoot_policy_screens(directory, (120, 36)))
+        written += asyncio.run(shoot_policy_screens(directory, (80, 24), "-80x24"))
+        written += asyncio.run(shoot_import_screen(directory, (120, 36)))
+        written += asyncio.run(shoot_import_screen(directory, (80, 24), "-80x24"))
         directory.close()
     for path in written:
         print(path.relative_to(ROOT))

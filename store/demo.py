@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
 
+from store.clock import to_text
 from store.directory import Directory
 
 PEOPLE = [
@@ -75,3 +79,44 @@ def seed_demo(directory: Directory) -> None:
     ):
         principal_id = (groups[principal] if kind == "group" else users[principal]).id
         directory.assignments.create(kind, principal_id, accounts[account].id, sets[pset].id)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class DemoRoot:
+    """The demo's root: a known password and TOTP secret, so the sign-in screen can show the current code.
+    Only ever used for the throw-away ``--demo`` directory."""
+
+    user_name: str
+    password: str
+    totp_secret: str = field(repr=False)
+
+
+DEMO_ROOT = DemoRoot("root", "demo-break-glass", "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP")
+DEMO_USER_PASSWORD = "demo-user-passphrase"
+
+
+def seed_demo_root(directory: Directory, key_path: Path | None = None) -> DemoRoot:
+    """Create the demo root (and the key file) in an empty directory."""
+    from store.identity import initialise, new_root_enrolment
+
+    initialise(directory, DEMO_ROOT.password, new_root_enrolment(DEMO_ROOT.totp_secret), key_path=key_path)
+    return DEMO_ROOT
+
+
+def seed_demo_credentials(directory: Directory) -> None:
+    """Credentials for the seeded people, so the dashboard's flags and the credentials screen have something
+    to show: alice signs in with MFA, bob with a password only, the robots hold access keys (one 120 days old).
+    Needs the key file (``seed_demo_root`` first)."""
+    from store.crypto import totp_code
+
+    users = directory.users
+    alice, bob = users.get_by_name("alice"), users.get_by_name("bob")
+    directory.credentials.set_password(alice.id, DEMO_USER_PASSWORD)
+    enrolment = directory.credentials.begin_totp(alice.id)
+    directory.credentials.confirm_totp(alice.id, enrolment.secret, totp_code(enrolment.secret, directory.clock()))
+    directory.credentials.set_password(bob.id, DEMO_USER_PASSWORD, must_change=True)
+    old = directory.access_keys.create(users.get_by_name("ci-deploy").id).key
+    with directory.db.write() as conn:  # demo data: a key made four months ago and never rotated
+        conn.execute("UPDATE access_keys SET created_at = ? WHERE id = ?",
+                     (to_text(directory.clock() - timedelta(days=120)), old.id))
+    directory.access_keys.create(users.get_by_name("backup-svc").id)

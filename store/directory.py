@@ -8,15 +8,33 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
+from store.access_keys import AccessKeyService
 from store.accounts import AccountService
 from store.assignments import AssignmentService
 from store.audit import Actor
 from store.clock import Clock, to_text, utc_now
+from store.credentials import CredentialService
+from store.crypto import KeyFileError, KeyRing, audit_mac_key, load_key
 from store.db import Database
 from store.groups import GroupService
+from store.password_policy import PasswordPolicyService
 from store.permission_sets import PermissionSetService
+from store.policies import PolicyService
+from store.portal import PortalService
 from store.sessions import SessionService
+from store.sign_in import SignInService
 from store.users import COUNT_ALL, UserService
+
+# Settings that tie a database to its key file: the id of the key that sealed its secrets, and the id of the
+# key whose derived MAC key chains the audit log (absent while the chain is a plain SHA-256 chain).
+KEY_ID_SETTING = "directory.key_id"
+AUDIT_MAC_SETTING = "audit.mac_key_id"
+
+
+def key_path_beside(db_path: str | os.PathLike[str]) -> Path:
+    """``<database>.key``: where a directory's key file lives unless ``--key``/``TUI_KEY`` says otherwise."""
+    path = Path(db_path)
+    return path.with_name(path.name + ".key")
 
 
 def cli_actor() -> Actor:
@@ -48,18 +66,74 @@ class Directory:
         self.db = db
         self.actor = actor
         self.clock = clock
-        # The key that MACs the audit chain arrives with the credentials work (the directory key file).
+        # The directory key file (see attach_key): seals TOTP secrets; its derived MAC key chains the audit log.
+        self.key: KeyRing | None = None
+        self.key_path: Path | None = None
         self.audit_key: bytes | None = None
         self.users = UserService(self)
         self.groups = GroupService(self)
         self.accounts = AccountService(self)
         self.permission_sets = PermissionSetService(self)
         self.assignments = AssignmentService(self)
+        self.policies = PolicyService(self)
         self.sessions = SessionService(self)
+        self.password_policy = PasswordPolicyService(self)
+        self.credentials = CredentialService(self)
+        self.access_keys = AccessKeyService(self)
+        self.sign_in = SignInService(self)
+        self.portal = PortalService(self)
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str], actor: Actor | None = None, clock: Clock = utc_now) -> Directory:
-        return cls(Database(Path(path)), actor or cli_actor(), clock)
+    def open(cls, path: str | os.PathLike[str], actor: Actor | None = None, clock: Clock = utc_now, *,
+             key_path: str | os.PathLike[str] | None = None) -> Directory:
+        """Open (creating if missing) the directory at ``path`` with its key file: ``key_path``, else
+        ``<database>.key`` beside it. A missing key file is fine until ``tui init`` made the directory need one."""
+        db = Database(Path(path))
+        try:
+            directory = cls(db, actor or cli_actor(), clock)
+            if str(path) != ":memory:":
+                directory.attach_key(Path(key_path) if key_path is not None else key_path_beside(path))
+        except BaseException:
+            db.close()
+            raise
+        return directory
+
+    def setting(self, key: str) -> str | None:
+        with self.db.read() as conn:
+            row = conn.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def attach_key(self, path: Path) -> None:
+        """Load the key file at ``path`` if it exists and check that it is this directory's. A directory whose
+        secrets were sealed with a key refuses to open without that key file (the message says where it looked)."""
+        self.key_path = path
+        expected = self.setting(KEY_ID_SETTING)
+        if path.exists() or path.is_symlink():
+            ring = load_key(path)
+            if expected is not None and ring.get(expected) is None:
+                raise KeyFileError(f"{path} is not this directory's key file (its secrets were sealed with key "
+                                   f"{expected}): pass the right one with --key PATH or TUI_KEY")
+            self.use_key(ring)
+        elif expected is not None:
+            raise KeyFileError(f"this directory's key file {path} does not exist: pass it with --key PATH or "
+                               "TUI_KEY (it is kept apart from the database and its backups)")
+
+    def use_key(self, ring: KeyRing) -> None:
+        """Seal with ``ring`` from now on, and MAC the audit chain with it if the chain is keyed."""
+        mac_id = self.setting(AUDIT_MAC_SETTING)
+        audit_key = None
+        if mac_id is not None:
+            mac_key = ring.get(mac_id)
+            if mac_key is None:
+                raise KeyFileError(f"the key file lacks key {mac_id}, which keys this directory's audit log")
+            audit_key = audit_mac_key(mac_key)
+        self.key, self.audit_key = ring, audit_key
+
+    def require_key(self) -> KeyRing:
+        """The key ring, or a clear refusal for a directory that has none yet."""
+        if self.key is None:
+            raise KeyFileError("this directory has no key file yet: run tui init (or open the console) first")
+        return self.key
 
     def now_text(self) -> str:
         return to_text(self.clock())
@@ -81,8 +155,8 @@ class Directory:
             "AND expires_at > ?",
             (now, reason, user_id, now),
         ).rowcount
-        conn.execute("UPDATE portal_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL",
-                     (now, user_id))
+        conn.execute("UPDATE portal_tokens SET revoked_at = ?, revoked_reason = ? WHERE user_id = ? "
+                     "AND revoked_at IS NULL", (now, reason, user_id))
         return ended
 
     def counts(self) -> Counts:

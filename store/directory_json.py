@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from store.durations import format_duration
@@ -26,8 +27,8 @@ if TYPE_CHECKING:
 MAX_DEPTH = 32
 TOP_LEVEL = ("users", "groups", "accounts", "policies", "permission_sets", "assignments")
 USER_FIELDS = {"userName", "displayName", "givenName", "familyName", "email", "externalId", "active", "groups",
-               "sshPublicKeys"}
-GROUP_FIELDS = {"displayName", "description", "externalId", "members"}
+               "sshPublicKeys", "source"}
+GROUP_FIELDS = {"displayName", "description", "externalId", "members", "source"}
 ACCOUNT_FIELDS = {"name", "description", "active"}
 POLICY_FIELDS = {"name", "description", "document"}
 PERMISSION_SET_FIELDS = {"name", "description", "sessionDuration", "inlinePolicy", "managedPolicies",
@@ -88,23 +89,33 @@ def _locate(value: Any) -> str | None:
 
 
 def _depth(value: Any, limit: int) -> int:
-    # Iterative, so hostile nesting cannot exhaust the stack.
-    deepest, stack = 0, [(value, 1)]
+    """How deeply ``value`` nests (a scalar inside a list at depth n is at n + 1), or the first depth found over
+    ``limit``. Iterative, so hostile nesting cannot exhaust the stack; only containers are pushed."""
+    if not isinstance(value, dict | list):
+        return 1
+    deepest, stack = 1, [(value, 1)]
+    containers = (dict, list)
     while stack:
         item, level = stack.pop()
+        below = level + 1
+        for child in item.values() if isinstance(item, dict) else item:
+            if isinstance(child, containers):
+                if below > limit:
+                    return below
+                stack.append((child, below))
+            elif below > deepest:
+                deepest = below
         deepest = max(deepest, level)
-        if level > limit:
-            return level
-        if isinstance(item, dict):
-            stack.extend((v, level + 1) for v in item.values())
-        elif isinstance(item, list):
-            stack.extend((v, level + 1) for v in item)
     return deepest
 
 
 def load_json(raw: bytes, file_name: str) -> Any:
     """Strict JSON: UTF-8, no duplicate keys, no NaN/Infinity, at most MAX_DEPTH levels."""
-    text = decode_utf8(raw, file_name)
+    return load_text(decode_utf8(raw, file_name), file_name)
+
+
+def load_text(text: str, file_name: str) -> Any:
+    """Strict JSON from decoded text (see :func:`load_json`)."""
     strict = _Strict()
     try:
         value = json.loads(text, object_pairs_hook=strict.pairs, parse_constant=strict.constant)
@@ -126,21 +137,24 @@ class _Reader:
     def __init__(self) -> None:
         self.problems: list[Problem] = []
 
-    def objects(self, document: dict[str, Any], key: str, allowed: set[str]) -> list[tuple[str, dict[str, Any]]]:
+    def objects(self, document: dict[str, Any], key: str, allowed: set[str]) -> Iterator[tuple[str, dict[str, Any]]]:
+        """The entries of one list, each with its JSON path. Each parsed entry is let go once it has been read, so
+        the parsed file and the document made from it are not both whole in memory."""
         items = document.get(key, [])
         if not isinstance(items, list):
             self.problems.append(Problem(key, "must be a list"))
-            return []
-        result = []
+            return
         for index, item in enumerate(items):
             where = f"{key}[{index}]"
             if not isinstance(item, dict):
                 self.problems.append(Problem(where, "must be an object"))
                 continue
-            for unknown in sorted(set(item) - allowed):
-                self.problems.append(Problem(where, f"unknown field {unknown!r} (known: {', '.join(sorted(allowed))})"))
-            result.append((where, item))
-        return result
+            if not item.keys() <= allowed:
+                for unknown in sorted(set(item) - allowed):
+                    self.problems.append(Problem(where, f"unknown field {unknown!r} (known: "
+                                                        f"{', '.join(sorted(allowed))})"))
+            yield where, item
+            items[index] = None
 
     def text(self, item: dict[str, Any], key: str, where: str, default: str | None = "") -> Any:
         value = item.get(key, default)
@@ -177,21 +191,27 @@ class _Reader:
 
 def read_document(raw: bytes, file_name: str) -> ImportDocument:
     """Parse our whole-directory JSON. Raises ValidationError (syntax) or ImportRefused (shape)."""
-    data = load_json(raw, file_name)
+    return read_value(load_json(raw, file_name), file_name)
+
+
+def read_value(data: Any, file_name: str) -> ImportDocument:
+    """Our whole-directory JSON, already parsed (strictly, by :func:`load_json`)."""
     if not isinstance(data, dict):
         raise ValidationError(f"{file_name}: the top level must be an object with {', '.join(TOP_LEVEL)}")
     reader = _Reader()
     for unknown in sorted(set(data) - set(TOP_LEVEL)):
         reader.problems.append(Problem("", f"unknown top-level key {unknown!r} (known: {', '.join(TOP_LEVEL)})"))
     doc = ImportDocument()
+    # An entry is the whole user (or group): what it leaves out is empty, as the export writes it.
     for where, item in reader.objects(data, "users", USER_FIELDS):
+        user_name = reader.text(item, "userName", where, None)
         doc.users.append(UserIn(
-            where, reader.text(item, "userName", where, None),
+            where, user_name if user_name is not None else "",
             display_name=reader.text(item, "displayName", where), given_name=reader.text(item, "givenName", where),
             family_name=reader.text(item, "familyName", where), email=reader.text(item, "email", where),
-            external_id=reader.text(item, "externalId", where, None), active=reader.boolean(item, "active", where),
+            external_id=reader.text(item, "externalId", where), active=reader.boolean(item, "active", where),
             groups=reader.strings(item, "groups", where) or [],
-            ssh_keys=reader.strings(item, "sshPublicKeys", where)))
+            ssh_keys=reader.strings(item, "sshPublicKeys", where), source=reader.text(item, "source", where, None)))
     for where, item in reader.objects(data, "groups", GROUP_FIELDS):
         members = []
         raw_members = item.get("members", [])
@@ -199,17 +219,20 @@ def read_document(raw: bytes, file_name: str) -> ImportDocument:
             reader.problems.append(Problem(f"{where}.members", "must be a list"))
             raw_members = []
         for index, member in enumerate(raw_members):
-            member_where = f"{where}.members[{index}]"
             if isinstance(member, str):
-                members.append(MemberIn(member_where, member))
-            elif isinstance(member, dict) and set(member) <= {"userName", "expiresAt"}:
-                members.append(MemberIn(member_where, reader.text(member, "userName", member_where, None),
-                                        reader.text(member, "expiresAt", member_where, None)))
+                members.append(MemberIn(where, member, index=index))
+                continue
+            member_where = f"{where}.members[{index}]"
+            if isinstance(member, dict) and set(member) <= {"userName", "expiresAt"}:
+                members.append(MemberIn(where, reader.text(member, "userName", member_where, None),
+                                        reader.text(member, "expiresAt", member_where, None), index=index))
             else:
                 reader.problems.append(Problem(member_where, 'must be a user name or {"userName": …, "expiresAt": …}'))
-        doc.groups.append(GroupIn(where, reader.text(item, "displayName", where, None),
+        group_name = reader.text(item, "displayName", where, None)
+        doc.groups.append(GroupIn(where, group_name if group_name is not None else "",
                                   reader.text(item, "description", where),
-                                  reader.text(item, "externalId", where, None), members))
+                                  reader.text(item, "externalId", where), members,
+                                  source=reader.text(item, "source", where, None)))
     for where, item in reader.objects(data, "accounts", ACCOUNT_FIELDS):
         doc.accounts.append(AccountIn(where, reader.text(item, "name", where, None),
                                       reader.text(item, "description", where), reader.boolean(item, "active", where)))
@@ -228,6 +251,9 @@ def read_document(raw: bytes, file_name: str) -> ImportDocument:
             reader.text(item, "account", where, None), reader.text(item, "permissionSet", where, None),
             reader.text(item, "expiresAt", where, None)))
     doc.problems = reader.problems
+    doc.description = (f"whole-directory JSON: {len(doc.users):,} users, {len(doc.groups):,} groups, "
+                       f"{len(doc.accounts):,} accounts, {len(doc.permission_sets):,} permission sets, "
+                       f"{len(doc.assignments):,} assignments")
     return doc
 
 
@@ -266,6 +292,8 @@ def export_document(directory: Directory) -> dict[str, Any]:
             entry["groups"] = sorted(user_groups.get(row["id"], []), key=str.casefold)
             if row["id"] in ssh:
                 entry["sshPublicKeys"] = ssh[row["id"]]
+            if row["source"] != "local":
+                entry["source"] = row["source"]
             users.append(entry)
         groups = []
         for row in conn.execute("SELECT * FROM groups ORDER BY name_key"):
@@ -275,6 +303,8 @@ def export_document(directory: Directory) -> dict[str, Any]:
             if row["external_id"] is not None:
                 group["externalId"] = row["external_id"]
             group["members"] = members.get(row["id"], [])
+            if row["source"] != "local":
+                group["source"] = row["source"]
             groups.append(group)
         accounts = [{"name": r["name"], "description": r["description"], "active": r["status"] == "active"}
                     for r in conn.execute("SELECT * FROM accounts ORDER BY name_key")]

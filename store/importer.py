@@ -1,25 +1,51 @@
-"""Importing a directory document: validate everything, plan, then apply in one transaction.
+"""Importing identities: validate everything, plan, then apply in one transaction.
 
-Every input format is first turned into an :class:`ImportDocument` (plain values, each remembering where in the
-file it came from). Validation collects every problem it can find, names file position, field and reason, and
-writes nothing. Applying is one ``BEGIN IMMEDIATE`` transaction with one audit event, so a crash at any moment
-leaves the directory exactly as before or exactly as after.
+Every input format (``store/formats/``) is first turned into an :class:`ImportDocument`: plain values, each
+remembering where in the file it came from (``line 12``, ``users[3]``, ``Operations[2] POST /Groups``) and,
+for the identity providers' CSV templates, what the file calls each field (``User name [userPrincipalName]``).
 
-Import is additive: it creates what is missing and updates the fields an entry gives; it removes nothing.
-Memberships and assignments in the file are added (a membership's expiry is updated); a user entry that
-lists ``sshPublicKeys`` gets exactly those keys.
+:func:`import_document` then
+
+1. checks every entry (names, lengths, characters, references, cycles) against the file and the directory and
+   collects every problem (the first :data:`MAX_PROBLEMS`); one problem refuses the whole file, nothing changes;
+2. plans: users, groups and memberships to create, update (with the fields that change), disable, and unchanged;
+3. applies the plan in one ``BEGIN IMMEDIATE`` transaction with one audit event (the file's SHA-256 and the
+   counts) and one ``import_batches`` row that every row it writes points to. A crash (even ``kill -9``) at any
+   moment leaves the directory exactly as before or exactly as after.
+
+Semantics, in short (README has the long form):
+
+- Every user and group belongs to a *source*: ``local`` (made here) or the name of the identity provider it was
+  imported from. An imported entry matches an existing one of the same source by ``externalId`` first, then by
+  user (or group) name. A name held by a user or group of another source (or by root) is refused, never taken
+  over.
+- Without ``sync`` an import only adds and updates (and disables what the file says is inactive or deleted);
+  a field the file says nothing about is left as it is. With ``sync`` the directory is made to match the file
+  for that source: a user the file lists is active unless it says otherwise, users of the source the file no
+  longer has are disabled (never deleted), memberships in the source's groups the file no longer has are
+  removed (a group gone from the file is kept, emptied). Local users and root are never touched. A sync that
+  would disable more than :data:`MASS_DISABLE_SHARE` of the source's active users is refused unless allowed.
+- Nested groups (SCIM groups whose members are groups) are flattened into their users; a cycle is refused.
+- Passwords: a hash (argon2, bcrypt, PBKDF2 in PHC / modular-crypt form) is stored as it is and upgraded at the
+  first sign-in; a cleartext (initial) password is dropped unless ``with_passwords``, when it is hashed in
+  worker processes and the user must change it at first sign-in. Either is only set for a user who has no
+  password yet, so re-running a file changes nothing.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
+import os
+import re
 import sqlite3
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from store import audit, clock, names
+from store.crypto import MAX_PASSWORD_LENGTH, hash_password, is_supported_hash
 from store.durations import DEFAULT_SECONDS, parse_duration
 from store.errors import StoreError, ValidationError
 from store.policy_documents import check_policy_text
@@ -30,36 +56,85 @@ if TYPE_CHECKING:
     from store.directory import Directory
 
 MAX_PROBLEMS = 50
+# A sync may disable at most this share of the source's active users (rounded up, at least one) unless the
+# caller allows a mass disable: an IdP export that came out empty or half-written must not lock everyone out.
+MASS_DISABLE_SHARE = 0.10
+SCIM_ID_MAX = 256
+SOURCE_MAX = 64
+SOURCE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+LOCAL = "local"
+# Rows written per executemany call, so a progress bar can move while a big import is written.
+CHUNK = 20_000
+
+NO_LABELS: dict[str, str] = {}  # shared by entries whose fields have their SCIM names (never modified)
+
+Progress = Callable[[str, int, int], None]
+"""``progress(phase, done, total)``: phases ``read``, ``check``, ``hash``, ``write``."""
 
 
-@dataclass
+# -- the format-independent document ---------------------------------------------------------------------
+#
+# For every optional field None means "the file says nothing about it" (leave it as it is; empty on create) and
+# "" means "empty". Whole-representation formats (our JSON, SCIM resources) pass "" for what they omit.
+
+
+@dataclass(slots=True)
 class UserIn:
     where: str
-    user_name: str
-    display_name: str = ""
-    given_name: str = ""
-    family_name: str = ""
-    email: str = ""
+    user_name: str | None = None
+    display_name: str | None = None
+    given_name: str | None = None
+    family_name: str | None = None
+    email: str | None = None
     external_id: str | None = None
-    active: bool = True
-    groups: list[str] = field(default_factory=list)
-    ssh_keys: list[str] | None = None  # None: the entry says nothing about keys; leave them
+    active: bool | None = None
+    groups: list[str] | None = None  # group names (created when the document allows it)
+    ssh_keys: list[str] | None = None  # None: the entry says nothing about keys; a list: exactly these keys
+    password: str | None = None  # a cleartext initial password, or a supported hash (told apart here)
+    password_hash: str | None = None  # given explicitly as a hash (Google's "Password Hash Function")
+    must_change_password: bool | None = None
+    scim_id: str | None = None  # the resource's ``id`` at its source
+    aliases: tuple[str, ...] = ()  # how members refer to it in this file (id, bulkId:…)
+    source: str | None = None  # the entry's own source (whole-directory JSON); None: the import's
+    target: str | None = None  # SCIM: the id (or bulkId:…) of the user this entry changes (PUT/PATCH/DELETE)
+    match_name: str | None = None  # the name the user has now, when the entry renames it (Google)
+    disable: bool = False  # SCIM DELETE: tui never deletes on import, it disables
+    labels: dict[str, str] = field(default_factory=lambda: NO_LABELS)  # field → what the file calls it (shared)
 
 
-@dataclass
+@dataclass(slots=True)
 class MemberIn:
-    where: str
-    user_name: str
+    base: str  # where the member list is (the group's entry); the member's own place with ``index`` None
+    user_name: str | None = None  # by name (our JSON)
     expires_at: str | None = None
+    ref: str | None = None  # SCIM: the id or bulkId:… of a user or a group
+    kind: str | None = None  # "User", "Group" or None (either)
+    index: int | None = None  # its position in ``members`` (the location is made only when a message needs it)
+
+    @property
+    def where(self) -> str:
+        if self.index is None:
+            return self.base
+        part = f"members[{self.index}]"
+        if not self.base:
+            return part
+        return f"{self.base} {part}" if self.base.endswith(")") else f"{self.base}.{part}"
 
 
-@dataclass
+@dataclass(slots=True)
 class GroupIn:
     where: str
-    name: str
-    description: str = ""
+    name: str | None = None
+    description: str | None = None
     external_id: str | None = None
-    members: list[MemberIn] = field(default_factory=list)
+    members: list[MemberIn] | None = None
+    remove_members: list[MemberIn] = field(default_factory=list)
+    remove_all_members: bool = False  # SCIM DELETE / PATCH remove or replace of all members
+    scim_id: str | None = None
+    aliases: list[str] = field(default_factory=list)
+    source: str | None = None
+    target: str | None = None
+    labels: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -109,6 +184,14 @@ class ImportDocument:
     assignments: list[AssignmentIn] = field(default_factory=list)
     # Problems the format reader already found (wrong types, unknown fields); validation adds the rest.
     problems: list[Problem] = field(default_factory=list)
+    more_problems: int = 0  # problems the reader counted beyond the ones it kept
+    # One-line remarks for the person importing (columns ignored, passwords dropped, template rows skipped).
+    notices: list[str] = field(default_factory=list)
+    default_source: str = LOCAL  # the source of entries when the import names none
+    create_missing_groups: bool = False  # group names in a user's ``groups`` may name new groups (CSV)
+    partial: bool = False  # holds changes (SCIM PATCH / DELETE) rather than whole resources: no --sync
+    incomplete: str | None = None  # why the file is not all of its source (one page of a list): no --sync
+    description: str = ""  # what the reader found: "SCIM 2.0 BulkRequest, 4 operations"
 
 
 @dataclass(frozen=True)
@@ -127,35 +210,62 @@ class ImportRefused(StoreError):
         self.file_name = file_name
         self.problems = problems
         self.more = more
-        lines = [f"{file_name}: {problem}" for problem in problems]
+        prefix = f"{file_name}: " if file_name else ""
+        lines = [f"{prefix}{problem}" for problem in problems]
         if more:
             lines.append(f"… and {more} more problem(s)")
         lines.append("nothing was changed")
         super().__init__("\n".join(lines))
 
 
+@dataclass(frozen=True)
+class ImportOptions:
+    source: str | None = None  # None: the document's default source
+    sync: bool = False
+    allow_mass_disable: bool = False
+    with_passwords: bool = False
+
+
+# -- the plan ---------------------------------------------------------------------------------------------
+
+
 @dataclass
 class Section:
-    """What an import does to one concept: names created, names updated (with the fields), unchanged count."""
+    """What an import does to one concept: names created, names updated (with the fields), names retired
+    (users disabled, groups emptied, memberships removed) with the reason, and the unchanged count."""
 
+    retire_word: str | None = None  # "disable", "empty", "remove"; None: this concept is never retired
     create: list[str] = field(default_factory=list)
     update: dict[str, list[str]] = field(default_factory=dict)
+    retire: dict[str, str] = field(default_factory=dict)
     unchanged: int = 0
 
     def as_dict(self) -> dict[str, Any]:
-        return {"create": len(self.create), "update": len(self.update), "unchanged": self.unchanged}
+        counts = {"create": len(self.create), "update": len(self.update)}
+        if self.retire_word:
+            counts[self.retire_word] = len(self.retire)
+        counts["unchanged"] = self.unchanged
+        return counts
+
+    @property
+    def changes(self) -> bool:
+        return bool(self.create or self.update or self.retire)
 
 
 @dataclass
 class ImportPlan:
-    users: Section = field(default_factory=Section)
-    groups: Section = field(default_factory=Section)
-    memberships: Section = field(default_factory=Section)
+    users: Section = field(default_factory=lambda: Section("disable"))
+    groups: Section = field(default_factory=lambda: Section("empty"))
+    memberships: Section = field(default_factory=lambda: Section("remove"))
     accounts: Section = field(default_factory=Section)
     policies: Section = field(default_factory=Section)
     permission_sets: Section = field(default_factory=Section)
     assignments: Section = field(default_factory=Section)
+    passwords: dict[str, int] = field(default_factory=lambda: {"set": 0, "hashes_kept": 0, "initial_to_hash": 0,
+                                                               "initial_dropped": 0, "kept_existing": 0})
     notices: list[str] = field(default_factory=list)
+    # Set when the plan may not be applied as it is (the mass-disable guard): the reason, fit to show.
+    blocked: str | None = None
 
     def sections(self) -> dict[str, Section]:
         return {"users": self.users, "groups": self.groups, "memberships": self.memberships,
@@ -164,22 +274,50 @@ class ImportPlan:
 
     @property
     def changes_nothing(self) -> bool:
-        return not any(section.create or section.update for section in self.sections().values())
+        return not any(section.changes for section in self.sections().values())
 
     def as_dict(self) -> dict[str, Any]:
         return {name: section.as_dict() for name, section in self.sections().items()}
 
-    def describe(self) -> list[str]:
-        """Human lines: one per concept, then each update with its changed fields."""
+    def summary(self) -> list[str]:
+        """One human line per concept that the file or the directory has."""
         lines = []
         for name, section in self.sections().items():
+            if name in ("accounts", "policies", "permission_sets", "assignments") and not (
+                    section.changes or section.unchanged):
+                continue
             label = name.replace("_", " ")
-            lines.append(f"{label}: {len(section.create)} to create, {len(section.update)} to update, "
+            retire = f", {len(section.retire)} to {section.retire_word}" if section.retire_word else ""
+            lines.append(f"{label}: {len(section.create)} to create, {len(section.update)} to update{retire}, "
                          f"{section.unchanged} unchanged")
-        for name, section in self.sections().items():
-            for item, fields in list(section.update.items())[:100]:
-                lines.append(f"  update {name[:-1].replace('_', ' ')} {item!r}: {', '.join(fields)}")
         return lines
+
+    def diff(self, limit: int | None = 100) -> Iterator[tuple[str, str]]:
+        """The changes as (mark, text): ``+`` create, ``~`` update, ``-`` retire; at most ``limit`` per kind and
+        concept, then one ``…`` line with how many more."""
+        singular = {"users": "user", "groups": "group", "memberships": "membership", "accounts": "account",
+                    "policies": "policy", "permission_sets": "permission set", "assignments": "assignment"}
+        for name, section in self.sections().items():
+            noun = singular[name]
+            kinds: list[tuple[str, list[tuple[str, str]]]] = [
+                ("+", [(item, "") for item in section.create]),
+                ("~", [(item, ", ".join(fields)) for item, fields in section.update.items()]),
+                ("-", list(section.retire.items())),
+            ]
+            for mark, items in kinds:
+                verb = {"+": "create", "~": "update", "-": section.retire_word or ""}[mark]
+                for item, detail in items[:limit] if limit is not None else items:
+                    text = f"{verb} {noun} {item!r}"
+                    if detail:
+                        text += f": {detail}" if mark == "~" else f" ({detail})"
+                    yield mark, text
+                if limit is not None and len(items) > limit:
+                    yield "…", f"… and {len(items) - limit:,} more {noun} {verb}s"
+
+    def describe(self, limit: int | None = 100) -> list[str]:
+        """Human lines: the summary, then each change (``limit`` of each kind per concept)."""
+        return self.summary() + [f"  {mark} {text}" if mark != "…" else f"    {text}"
+                                 for mark, text in self.diff(limit)]
 
 
 @dataclass(frozen=True)
@@ -188,24 +326,17 @@ class ImportResult:
     applied: bool
     batch_id: int | None
     sha256: str
+    source: str
+    password_workers: int = 0  # worker processes that hashed initial passwords
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"sha256": self.sha256, "source": self.source, "applied": self.applied,
+                "changes_nothing": self.plan.changes_nothing, "batch": self.batch_id, "plan": self.plan.as_dict(),
+                "passwords": dict(self.plan.passwords, workers=self.password_workers),
+                "notices": self.plan.notices, "blocked": self.plan.blocked}
 
 
-# -- validation -------------------------------------------------------------------------------------------
-
-
-@dataclass
-class _Clean:
-    """The document after validation: canonical keys and cleaned values, ready to plan and apply."""
-
-    users: dict[str, dict[str, Any]] = field(default_factory=dict)  # key → fields
-    user_keys: dict[str, list[PublicKey] | None] = field(default_factory=dict)
-    groups: dict[str, dict[str, Any]] = field(default_factory=dict)
-    memberships: dict[tuple[str, str], str | None] = field(default_factory=dict)  # (group key, user key) → expiry
-    accounts: dict[str, dict[str, Any]] = field(default_factory=dict)
-    policies: dict[str, dict[str, Any]] = field(default_factory=dict)
-    permission_sets: dict[str, dict[str, Any]] = field(default_factory=dict)
-    attachments: dict[str, list[str]] = field(default_factory=dict)  # set key → policy keys
-    assignments: dict[tuple[str, str, str, str], str | None] = field(default_factory=dict)
+# -- problems ---------------------------------------------------------------------------------------------
 
 
 class _Problems:
@@ -218,199 +349,74 @@ class _Problems:
         if len(self.items) < MAX_PROBLEMS:
             self.items.append(Problem(where, message))
 
-    def check(self, where: str, check: Callable[[], Any]) -> Any:
-        """Run a cleaner; record its ValidationError against ``where`` and return None."""
+    def call(self, where: str, function: Callable[..., Any], *args: Any) -> Any:
+        """``function(*args)``; its ValidationError is recorded against ``where`` and None returned."""
         try:
-            return check()
+            return function(*args)
         except ValidationError as exc:
             self.add(where, exc.message)
             return None
 
+    def check(self, where: str, check: Callable[[], Any], labels: dict[str, str] | None = None) -> Any:
+        """Run a cleaner; record its ValidationError against ``where`` (the field named as the file names it)
+        and return None."""
+        try:
+            return check()
+        except ValidationError as exc:
+            self.add(where, _labelled(exc, labels))
+            return None
 
-def _existing_keys(conn: sqlite3.Connection, table: str, column: str) -> set[str]:
-    return {row[0] for row in conn.execute(f"SELECT {column} FROM {table}")}
-
-
-def validate(directory: Directory, document: ImportDocument) -> _Clean:
-    """Check the whole document against itself and the directory. Raises ImportRefused listing problems."""
-    problems = _Problems()
-    for problem in document.problems:
-        problems.add(problem.where, problem.message)
-    clean = _Clean()
-    with directory.db.read() as conn:
-        existing_users = _existing_keys(conn, "users", "user_name_key")
-        existing_groups = _existing_keys(conn, "groups", "name_key")
-        existing_accounts = _existing_keys(conn, "accounts", "name_key")
-        existing_policies = _existing_keys(conn, "policies", "name_key")
-        existing_sets = _existing_keys(conn, "permission_sets", "name_key")
-        root_key = ROOT_NAME
-
-    first_seen: dict[tuple[str, str], str] = {}
-
-    name_field = {"user": "userName", "group": "displayName"}
-
-    def unique(kind: str, key: str, where: str, shown: str) -> bool:
-        earlier = first_seen.get((kind, key))
-        if earlier is not None:
-            problems.add(where, f"{name_field.get(kind, 'name')}: {shown!r} is the same name as {earlier} "
-                                "(names are compared ignoring case and width)")
-            return False
-        first_seen[(kind, key)] = where
-        return True
-
-    for user in document.users:
-        where = user.where
-        name = problems.check(where, lambda: names.user_name(user.user_name))
-        fields = {
-            "display_name": problems.check(where, lambda: names.display_text(user.display_name, "displayName")),
-            "given_name": problems.check(where, lambda: names.display_text(user.given_name, "givenName")),
-            "family_name": problems.check(where, lambda: names.display_text(user.family_name, "familyName")),
-            "email": problems.check(where, lambda: names.email(user.email)),
-            "external_id": problems.check(where, lambda: names.external_id(user.external_id)),
-            "status": "active" if user.active else "disabled",
-        }
-        if name is None:
-            continue
-        key = names.canonical(name)
-        if key == root_key:
-            problems.add(where, "userName: 'root' is reserved for the directory's root identity")
-            continue
-        if not unique("user", key, where, name):
-            continue
-        clean.users[key] = {"user_name": name, **fields}
-        if user.ssh_keys is not None:
-            parsed = [problems.check(f"{where}.sshPublicKeys[{i}]", lambda k=k: parse_public_key(k))
-                      for i, k in enumerate(user.ssh_keys)]
-            clean.user_keys[key] = [k for k in parsed if k is not None]
-        for index, group in enumerate(user.groups):
-            gname = problems.check(f"{where}.groups[{index}]", lambda g=group: names.group_name(g, "groups"))
-            if gname is not None:
-                clean.memberships.setdefault((names.canonical(gname), key), None)
-
-    for group in document.groups:
-        where = group.where
-        name = problems.check(where, lambda: names.group_name(group.name))
-        description = problems.check(where, lambda: names.display_text(group.description, "description",
-                                                                       names.DESCRIPTION_MAX))
-        external = problems.check(where, lambda: names.external_id(group.external_id))
-        if name is None:
-            continue
-        key = names.canonical(name)
-        if not unique("group", key, where, name):
-            continue
-        clean.groups[key] = {"name": name, "description": description or "", "external_id": external}
-        for member in group.members:
-            member_name = problems.check(member.where, lambda m=member: names.user_name(m.user_name, "members"))
-            expiry = problems.check(member.where, lambda m=member: clock.parse_moment(m.expires_at, "expiresAt"))
-            if member_name is None:
-                continue
-            clean.memberships[(key, names.canonical(member_name))] = expiry
-
-    for account in document.accounts:
-        name = problems.check(account.where, lambda: names.account_name(account.name))
-        description = problems.check(account.where, lambda: names.display_text(
-            account.description, "description", names.DESCRIPTION_MAX))
-        if name is not None and unique("account", names.canonical(name), account.where, name):
-            clean.accounts[names.canonical(name)] = {"name": name, "description": description or "",
-                                                     "status": "active" if account.active else "disabled"}
-
-    for policy in document.policies:
-        name = problems.check(policy.where, lambda: names.policy_name(policy.name))
-        description = problems.check(policy.where, lambda: names.display_text(
-            policy.description, "description", names.DESCRIPTION_MAX))
-        if not (isinstance(policy.document, str) and policy.document.strip()):
-            problems.add(policy.where, "document: is required")
-            continue
-        text = problems.check(policy.where, lambda: check_policy_text(policy.document, "document"))
-        if name is not None and unique("policy", names.canonical(name), policy.where, name):
-            clean.policies[names.canonical(name)] = {"name": name, "document": text,
-                                                     "description": description or ""}
-
-    for pset in document.permission_sets:
-        where = pset.where
-        name = problems.check(where, lambda: names.permission_set_name(pset.name))
-        values = {
-            "description": problems.check(where, lambda: names.display_text(pset.description, "description",
-                                                                            names.DESCRIPTION_MAX)) or "",
-            "session_duration": problems.check(where, lambda: parse_duration(pset.session_duration)),
-            "inline_policy": problems.check(where, lambda: check_policy_text(pset.inline_policy, "inlinePolicy")),
-            "boundary_policy": problems.check(where, lambda: check_policy_text(pset.boundary_policy,
-                                                                               "permissionsBoundary")),
-        }
-        if name is None or not unique("permission_set", names.canonical(name), where, name):
-            continue
-        key = names.canonical(name)
-        clean.permission_sets[key] = {"name": name, **values}
-        attached = []
-        for index, policy_name in enumerate(pset.managed_policies):
-            policy_key = names.canonical(policy_name) if isinstance(policy_name, str) else ""
-            if policy_key not in clean.policies and policy_key not in existing_policies:
-                problems.add(f"{where}.managedPolicies[{index}]",
-                             f"no policy named {policy_name!r} in the file or the policy library")
-            else:
-                attached.append(policy_key)
-        clean.attachments[key] = attached
-
-    # References: every name must exist in the file or in the directory.
-    users_known = set(clean.users) | existing_users
-    groups_known = set(clean.groups) | existing_groups
-    for group in document.groups:
-        for member in group.members:
-            if isinstance(member.user_name, str) and names.canonical(member.user_name) not in users_known:
-                problems.add(member.where, f"members: no user named {member.user_name!r} in the file or the "
-                                           "directory")
-    for user in document.users:
-        for index, group_name in enumerate(user.groups):
-            if isinstance(group_name, str) and names.canonical(group_name) not in groups_known:
-                problems.add(f"{user.where}.groups[{index}]",
-                             f"no group named {group_name!r} in the file or the directory")
-    if root_key in users_known and any(key[1] == root_key for key in clean.memberships):
-        problems.add("groups", "root belongs to no group")
-    accounts_known = set(clean.accounts) | existing_accounts
-    sets_known = set(clean.permission_sets) | existing_sets
-    for item in document.assignments:
-        where = item.where
-        if item.principal_type not in ("user", "group"):
-            problems.add(where, "principalType: must be 'user' or 'group'")
-            continue
-        expiry = problems.check(where, lambda: clock.parse_moment(item.expires_at, "expiresAt"))
-        refs = [(item.principal_type, item.principal,
-                 users_known if item.principal_type == "user" else groups_known),
-                ("account", item.account, accounts_known), ("permission set", item.permission_set, sets_known)]
-        keys = []
-        for label, value, known in refs:
-            key = names.canonical(value) if isinstance(value, str) else ""
-            if key not in known or (label == "user" and key == root_key):
-                problems.add(where, f"no {label} named {value!r} in the file or the directory")
-            keys.append(key)
-        if len(keys) == 3:
-            clean.assignments[(item.principal_type, keys[0], keys[1], keys[2])] = expiry
-
-    if problems.count:
-        raise ImportRefused("", problems.items, problems.count - len(problems.items))
-    return clean
+    def refuse_if_any(self) -> None:
+        if self.count:
+            # In file order (line 3 before line 12, users[2] before users[10]), whichever check found them.
+            ordered = sorted(self.items, key=lambda problem: _natural(problem.where))
+            raise ImportRefused("", ordered, self.count - len(self.items))
 
 
-# -- planning ---------------------------------------------------------------------------------------------
+def _natural(where: str) -> list[tuple[int, int | str]]:
+    return [(0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", where) if part]
+
+
+def _labelled(exc: ValidationError, labels: dict[str, str] | None) -> str:
+    message = exc.message
+    if labels and exc.field in labels and message.startswith(f"{exc.field}:"):
+        return labels[exc.field] + message[len(exc.field):]
+    return message
+
+
+def check_source(source: str, *, sync: bool = False) -> str:
+    if not isinstance(source, str) or not SOURCE_NAME.match(source):
+        raise ValidationError(f"source: {source!r} is not a source name: use 1 to {SOURCE_MAX} letters, digits, "
+                              "'.', '_' and '-', starting with a letter or digit", "source")
+    if sync and source == LOCAL:
+        raise ValidationError("source: 'local' names the users made in this directory: a sync needs the name of "
+                              "the identity provider the file comes from (e.g. --source okta)", "source")
+    return source
+
+
+# -- the directory as it is -------------------------------------------------------------------------------
 
 _USER_COLUMNS = ("user_name", "display_name", "given_name", "family_name", "email", "external_id", "status")
+_GROUP_COLUMNS = ("name", "description", "external_id")
 _SCIM_NAMES = {"user_name": "userName", "display_name": "displayName", "given_name": "givenName",
                "family_name": "familyName", "email": "email", "external_id": "externalId", "status": "active",
-               "name": "name", "description": "description", "document": "document",
+               "name": "displayName", "description": "description", "document": "document",
                "session_duration": "sessionDuration", "inline_policy": "inlinePolicy",
                "boundary_policy": "permissionsBoundary", "managed_policies": "managedPolicies",
-               "ssh_keys": "sshPublicKeys"}
-
-
-def _diff(wanted: dict[str, Any], current: sqlite3.Row | dict[str, Any], columns: Iterable[str]) -> list[str]:
-    return [column for column in columns if column in wanted and wanted[column] != current[column]]
+               "ssh_keys": "sshPublicKeys", "scim_id": "id", "password_hash": "password"}
 
 
 @dataclass
 class _Current:
-    users: dict[str, sqlite3.Row]
+    users: dict[str, sqlite3.Row]  # by user_name_key
+    users_by_id: dict[int, sqlite3.Row]
+    users_by_external: dict[tuple[str, str], sqlite3.Row]
+    users_by_scim: dict[tuple[str, str], sqlite3.Row]
     user_keys: dict[int, list[str]]
     groups: dict[str, sqlite3.Row]
+    groups_by_id: dict[int, sqlite3.Row]
+    groups_by_external: dict[tuple[str, str], sqlite3.Row]
+    groups_by_scim: dict[tuple[str, str], sqlite3.Row]
     memberships: dict[tuple[int, int], str | None]
     accounts: dict[str, sqlite3.Row]
     policies: dict[str, sqlite3.Row]
@@ -420,12 +426,20 @@ class _Current:
 
 
 def _load_current(conn: sqlite3.Connection) -> _Current:
+    users = conn.execute(f"SELECT id, user_name_key, source, scim_id, is_root, password_hash IS NOT NULL AS "
+                         f"has_password, {', '.join(_USER_COLUMNS)} FROM users").fetchall()
+    groups = conn.execute("SELECT id, name_key, source, scim_id, name, description, external_id "
+                          "FROM groups").fetchall()
     current = _Current(
-        users={r["user_name_key"]: r for r in conn.execute(f"SELECT id, user_name_key, {', '.join(_USER_COLUMNS)}"
-                                                            " FROM users")},
+        users={r["user_name_key"]: r for r in users},
+        users_by_id={r["id"]: r for r in users},
+        users_by_external={(r["source"], r["external_id"]): r for r in users if r["external_id"] is not None},
+        users_by_scim={(r["source"], r["scim_id"]): r for r in users if r["scim_id"] is not None},
         user_keys={},
-        groups={r["name_key"]: r for r in conn.execute(
-            "SELECT id, name_key, name, description, external_id FROM groups")},
+        groups={r["name_key"]: r for r in groups},
+        groups_by_id={r["id"]: r for r in groups},
+        groups_by_external={(r["source"], r["external_id"]): r for r in groups if r["external_id"] is not None},
+        groups_by_scim={(r["source"], r["scim_id"]): r for r in groups if r["scim_id"] is not None},
         memberships={(r[0], r[1]): r[2] for r in conn.execute(
             "SELECT group_id, user_id, expires_at FROM memberships")},
         accounts={r["name_key"]: r for r in conn.execute(
@@ -451,8 +465,843 @@ def _load_current(conn: sqlite3.Connection) -> _Current:
     return current
 
 
-def _plan(clean: _Clean, current: _Current) -> ImportPlan:
-    plan = ImportPlan()
+# -- resolving the document against the directory --------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _UserTarget:
+    """One user the import writes or refers to: an existing row (``row``) or a new one, and what the file says."""
+
+    ident: int  # the row id, or a negative number for a user this import creates
+    where: str
+    source: str
+    row: sqlite3.Row | None
+    fields: dict[str, Any] = field(default_factory=dict)  # column → cleaned value, only what the file gives
+    in_file: bool = True  # False: only named as a member (no entry of its own)
+    password_hash: str | None = None
+    initial_password: str | None = None  # cleartext, hashed at apply time with ``with_passwords``
+    must_change: bool | None = None
+    ssh_keys: list[PublicKey] | None = None
+    disable_reason: str | None = None
+    labels: dict[str, str] = field(default_factory=lambda: NO_LABELS)
+
+    def value(self, column: str) -> Any:
+        if column in self.fields:
+            return self.fields[column]
+        if self.row is not None:
+            return self.row[column]
+        return None if column in ("external_id", "scim_id") else "active" if column == "status" else ""
+
+    @property
+    def shown(self) -> str:
+        return str(self.value("user_name"))
+
+
+@dataclass(slots=True)
+class _GroupTarget:
+    ident: int
+    where: str
+    source: str
+    row: sqlite3.Row | None
+    fields: dict[str, Any] = field(default_factory=dict)
+    in_file: bool = True  # False: only named in a user's groups
+    members: dict[int, str | None] = field(default_factory=dict)  # user ident → expiry (direct members)
+    member_groups: list[tuple[_GroupTarget, str]] = field(default_factory=list)  # nested groups (flattened)
+    removals: set[int] = field(default_factory=set)  # user idents removed explicitly
+    remove_all: bool = False
+    emptied_reason: str | None = None
+
+    def value(self, column: str) -> Any:
+        if column in self.fields:
+            return self.fields[column]
+        if self.row is not None:
+            return self.row[column]
+        return None if column in ("external_id", "scim_id") else ""
+
+    @property
+    def shown(self) -> str:
+        return str(self.value("name"))
+
+
+@dataclass
+class _Resolution:
+    """The document resolved against one snapshot of the directory: everything apply needs."""
+
+    plan: ImportPlan
+    source: str
+    users: list[_UserTarget]
+    groups: list[_GroupTarget]
+    membership_removals: list[tuple[int, int]]  # (group id, user id): to delete
+    accounts: dict[str, dict[str, Any]]
+    policies: dict[str, dict[str, Any]]
+    permission_sets: dict[str, dict[str, Any]]
+    attachments: dict[str, list[str]]
+    assignments: dict[tuple[str, str, str, str], str | None]
+    assignment_principals: dict[tuple[str, str], int]  # (kind, key) → ident
+
+
+def _clean(problems: _Problems, where: str, labels: dict[str, str], cleaner: Callable[..., Any], value: Any,
+           *args: Any) -> Any:
+    try:
+        return cleaner(value, *args)
+    except ValidationError as exc:
+        problems.add(where, _labelled(exc, labels))
+        return _BAD
+
+
+_BAD = object()
+
+
+def _scim_id(value: object, label: str = "id") -> str:
+    text = names.display_text(value, label, SCIM_ID_MAX)
+    if not text:
+        raise ValidationError(f"{label}: must not be empty", label)
+    return text
+
+
+def _user_fields(user: UserIn, problems: _Problems) -> dict[str, Any] | None:
+    """The fields a user entry gives, cleaned; None when one of them is invalid (the problem is recorded)."""
+    where, labels = user.where, user.labels
+    fields: dict[str, Any] = {}
+    if user.user_name is not None:
+        fields["user_name"] = _clean(problems, where, labels, names.user_name, user.user_name)
+    for column, label in (("display_name", "displayName"), ("given_name", "givenName"),
+                          ("family_name", "familyName")):
+        value = getattr(user, column)
+        if value is not None:
+            fields[column] = _clean(problems, where, labels, names.display_text, value, label)
+    if user.email is not None:
+        fields["email"] = _clean(problems, where, labels, names.email, user.email)
+    if user.external_id is not None:
+        fields["external_id"] = _clean(problems, where, labels, names.external_id, user.external_id)
+    if user.scim_id is not None:
+        fields["scim_id"] = _clean(problems, where, labels, _scim_id, user.scim_id)
+    if user.active is not None:
+        fields["status"] = "active" if user.active else "disabled"
+    if user.disable:
+        fields["status"] = "disabled"
+    if any(value is _BAD for value in fields.values()):
+        return None
+    return fields
+
+
+class _Resolver:
+    """Matches every entry of a document with the directory's rows and checks what needs both to check."""
+
+    def __init__(self, document: ImportDocument, current: _Current, options: ImportOptions) -> None:
+        self.document = document
+        self.current = current
+        self.options = options
+        self.source = options.source or document.default_source
+        self.problems = _Problems()
+        self.users: list[_UserTarget] = []
+        self.groups: list[_GroupTarget] = []
+        self._new = 0
+        self.user_by_row: dict[int, _UserTarget] = {}
+        self.user_by_key: dict[str, _UserTarget] = {}
+        self.user_by_external: dict[tuple[str, str], _UserTarget] = {}
+        self.user_by_alias: dict[str, _UserTarget] = {}
+        self.group_by_row: dict[int, _GroupTarget] = {}
+        self.group_by_key: dict[str, _GroupTarget] = {}
+        self.group_by_external: dict[tuple[str, str], _GroupTarget] = {}
+        self.group_by_alias: dict[str, _GroupTarget] = {}
+        self.user_idents: dict[int, _UserTarget] = {}
+        self.group_idents: dict[int, _GroupTarget] = {}
+        self.user_entries: dict[int, _UserTarget] = {}  # index of a user entry → the user it ended up in
+        self.group_entries: dict[int, _GroupTarget] = {}
+
+    def _next_ident(self) -> int:
+        self._new += 1
+        return -self._new
+
+    def entry_source(self, entry_source: str | None, where: str) -> str | None:
+        if entry_source is None:
+            return self.source
+        try:
+            check_source(entry_source)
+        except ValidationError as exc:
+            self.problems.add(where, exc.message)
+            return None
+        if self.options.sync and entry_source != self.source:
+            self.problems.add(where, f"source: {entry_source!r}, but this sync is for source {self.source!r}")
+            return None
+        return entry_source
+
+    # -- users ------------------------------------------------------------------------------------------
+
+    def _user_target(self, row: sqlite3.Row | None, where: str, source: str) -> _UserTarget:
+        target = _UserTarget(row["id"] if row is not None else self._next_ident(), where, source, row)
+        if row is not None:
+            self.user_by_row[row["id"]] = target
+        self.users.append(target)
+        self.user_idents[target.ident] = target
+        return target
+
+    def _existing_user_for_name(self, key: str, source: str, where: str, shown: str,
+                                label: str) -> tuple[bool, sqlite3.Row | None]:
+        """(ok, row): the existing user this name may match; not ok when the name belongs to someone else."""
+        if key == ROOT_NAME:
+            self.problems.add(where, f"{label}: {shown!r} is reserved for the directory's root identity")
+            return False, None
+        row = self.current.users.get(key)
+        if row is None:
+            return True, None
+        if row["is_root"]:
+            self.problems.add(where, f"{label}: {shown!r} is the same name as the directory's root identity "
+                                     f"{row['user_name']!r} (names are compared ignoring case and width)")
+            return False, None
+        if row["source"] != source:
+            self.problems.add(where, f"{label}: {shown!r} is the same name as the existing user "
+                                     f"{row['user_name']!r} from source {row['source']!r} (names are compared "
+                                     f"ignoring case and width; an import never takes over another source's "
+                                     f"users)")
+            return False, None
+        if row["id"] in self.user_by_row:
+            earlier = self.user_by_row[row["id"]]
+            self.problems.add(where, f"{label}: {shown!r} matches the existing user {row['user_name']!r}, which "
+                                     f"{earlier.where} already matched")
+            return False, None
+        return True, row
+
+    def resolve_users(self, progress: Progress | None) -> None:
+        total = len(self.document.users)
+        problems = self.problems
+        for index, user in enumerate(self.document.users):
+            if progress is not None and index % 5000 == 0:
+                progress("check", index, total)
+            where = user.where
+            source = self.entry_source(user.source, where)
+            fields = _user_fields(user, problems)
+            if fields is None or source is None:
+                continue
+            if self.options.sync and "status" not in fields:
+                # A sync makes the directory match the file: a user it lists (without saying otherwise) is active.
+                fields["status"] = "active"
+            labels = user.labels
+            name_label = labels.get("userName", "userName")
+            target: _UserTarget | None = None
+            if user.target is not None:
+                target = self.user_by_alias.get(user.target)
+                if target is None:
+                    row = self.current.users_by_scim.get((source, user.target))
+                    if row is not None:
+                        target = self.user_by_row.get(row["id"]) or self._user_target(row, where, source)
+                if target is None:
+                    problems.add(where, f"no user with id {user.target!r} in this file or the directory "
+                                        f"(source {source!r})")
+                    continue
+            else:
+                external = fields.get("external_id")
+                if external:
+                    earlier = self.user_by_external.get((source, external))
+                    if earlier is not None:
+                        problems.add(where, f"{labels.get('externalId', 'externalId')}: {external!r} is the same "
+                                            f"as {earlier.where}'s")
+                        continue
+                    row = self.current.users_by_external.get((source, external))
+                    if row is not None:
+                        if row["id"] in self.user_by_row:
+                            problems.add(where, f"matches the existing user {row['user_name']!r} (by externalId), "
+                                                f"which {self.user_by_row[row['id']].where} already matched")
+                            continue
+                        target = self._user_target(row, where, source)
+                if target is None:
+                    shown = user.match_name if user.match_name is not None else fields.get("user_name")
+                    if shown is None:
+                        if user.user_name is None:
+                            problems.add(where, f"{name_label}: is required")
+                        continue
+                    key = names.canonical(shown)
+                    earlier = self.user_by_key.get(key)
+                    if earlier is not None:
+                        problems.add(where, f"{name_label}: {shown!r} is the same name as {earlier.where} (names "
+                                            "are compared ignoring case and width)")
+                        continue
+                    ok, row = self._existing_user_for_name(key, source, where, shown, name_label)
+                    if not ok:
+                        continue
+                    target = self._user_target(row, where, source)
+                    self.user_by_key[key] = target
+            # Merge: a later entry for the same user (a bulk PATCH after its POST) changes what it gives.
+            self.user_entries[index] = target
+            target.fields.update(fields)
+            target.in_file = True
+            if target.labels is not labels and labels:
+                target.labels = labels
+            if fields.get("external_id"):
+                self.user_by_external[(source, fields["external_id"])] = target
+            for alias in (*user.aliases, *([fields["scim_id"]] if fields.get("scim_id") else [])):
+                self.user_by_alias[alias] = target
+            if user.disable:
+                target.disable_reason = "deleted in the file: tui disables instead"
+            elif user.active is False:
+                target.disable_reason = "active: false in the file"
+            elif user.active:
+                target.disable_reason = None
+            self._passwords(user, target)
+            if user.ssh_keys is not None:
+                parsed = [problems.call(f"{where}.sshPublicKeys[{i}]", parse_public_key, key)
+                          for i, key in enumerate(user.ssh_keys)]
+                target.ssh_keys = [k for k in parsed if k is not None]
+        if progress is not None:
+            progress("check", total, total)
+        self._check_final_user_names()
+
+    def _passwords(self, user: UserIn, target: _UserTarget) -> None:
+        if user.must_change_password is not None:
+            target.must_change = user.must_change_password
+        if user.password_hash is not None:
+            if not is_supported_hash(user.password_hash):
+                self.problems.add(user.where, f"{user.labels.get('password', 'password')}: not a password hash tui "
+                                              "can verify (argon2, bcrypt or PBKDF2 in PHC / modular-crypt form)")
+                return
+            target.password_hash, target.initial_password = user.password_hash, None
+        elif user.password is not None and user.password != "":
+            if is_supported_hash(user.password):
+                target.password_hash, target.initial_password = user.password, None
+            elif len(user.password) > MAX_PASSWORD_LENGTH:
+                self.problems.add(user.where, f"{user.labels.get('password', 'password')}: is "
+                                              f"{len(user.password)} characters long; the limit is "
+                                              f"{MAX_PASSWORD_LENGTH}")
+            else:
+                target.initial_password, target.password_hash = user.password, None
+
+    def _check_final_user_names(self) -> None:
+        """After merging (renames included): every user's final name is unique and free."""
+        final: dict[str, _UserTarget] = {}
+        for target in self.users:
+            name = target.value("user_name")
+            if not isinstance(name, str) or not name:
+                continue
+            key = names.canonical(name)
+            label = target.labels.get("userName", "userName")
+            other = final.get(key)
+            if other is not None and other is not target:
+                self.problems.add(target.where, f"{label}: {name!r} is the same name as {other.where} (names are "
+                                                "compared ignoring case and width)")
+                continue
+            final[key] = target
+            if target.row is not None and target.row["user_name_key"] == key:
+                continue
+            if key == ROOT_NAME:
+                self.problems.add(target.where, f"{label}: {name!r} is reserved for the directory's root identity")
+                continue
+            holder = self.current.users.get(key)
+            if holder is not None and (target.row is None or holder["id"] != target.row["id"]):
+                what = f"renaming {target.row['user_name']!r} to {name!r}" if target.row is not None else repr(name)
+                self.problems.add(target.where, f"{label}: {what} would take the name of the existing user "
+                                                f"{holder['user_name']!r} (source {holder['source']!r}; names are "
+                                                "compared ignoring case and width)")
+        self.final_user_keys = final
+
+    # -- groups -----------------------------------------------------------------------------------------
+
+    def _group_target(self, row: sqlite3.Row | None, where: str, source: str, in_file: bool = True) -> _GroupTarget:
+        target = _GroupTarget(row["id"] if row is not None else self._next_ident(), where, source, row,
+                              in_file=in_file)
+        if row is not None:
+            self.group_by_row[row["id"]] = target
+        self.groups.append(target)
+        self.group_idents[target.ident] = target
+        return target
+
+    def resolve_groups(self) -> None:
+        problems = self.problems
+        for index, group in enumerate(self.document.groups):
+            where, labels = group.where, group.labels
+            source = self.entry_source(group.source, where)
+            fields: dict[str, Any] = {}
+            if group.name is not None:
+                fields["name"] = _clean(problems, where, labels, names.group_name, group.name)
+            if group.description is not None:
+                fields["description"] = _clean(problems, where, labels, names.display_text, group.description,
+                                               "description", names.DESCRIPTION_MAX)
+            if group.external_id is not None:
+                fields["external_id"] = _clean(problems, where, labels, names.external_id, group.external_id)
+            if group.scim_id is not None:
+                fields["scim_id"] = _clean(problems, where, labels, _scim_id, group.scim_id)
+            if source is None or any(value is _BAD for value in fields.values()):
+                continue
+            target: _GroupTarget | None = None
+            if group.target is not None:
+                target = self.group_by_alias.get(group.target)
+                if target is None:
+                    row = self.current.groups_by_scim.get((source, group.target))
+                    if row is not None:
+                        target = self.group_by_row.get(row["id"]) or self._group_target(row, where, source)
+                if target is None:
+                    problems.add(where, f"no group with id {group.target!r} in this file or the directory "
+                                        f"(source {source!r})")
+                    continue
+            else:
+                external = fields.get("external_id")
+                if external:
+                    earlier = self.group_by_external.get((source, external))
+                    if earlier is not None:
+                        problems.add(where, f"externalId: {external!r} is the same as {earlier.where}'s")
+                        continue
+                    row = self.current.groups_by_external.get((source, external))
+                    if row is not None and row["id"] not in self.group_by_row:
+                        target = self._group_target(row, where, source)
+                if target is None:
+                    name = fields.get("name")
+                    if name is None:
+                        if group.name is None:
+                            problems.add(where, f"{labels.get('name', 'displayName')}: is required")
+                        continue
+                    key = names.canonical(name)
+                    earlier = self.group_by_key.get(key)
+                    if earlier is not None:
+                        problems.add(where, f"displayName: {name!r} is the same name as {earlier.where} (names are "
+                                            "compared ignoring case and width)")
+                        continue
+                    row = self.current.groups.get(key)
+                    if row is not None and row["source"] != source:
+                        problems.add(where, f"displayName: {name!r} is the same name as the existing group "
+                                            f"{row['name']!r} from source {row['source']!r} (an import never takes "
+                                            "over another source's groups)")
+                        continue
+                    if row is not None and row["id"] in self.group_by_row:
+                        problems.add(where, f"displayName: {name!r} matches the existing group {row['name']!r}, "
+                                            f"which {self.group_by_row[row['id']].where} already matched")
+                        continue
+                    target = self._group_target(row, where, source)
+                    self.group_by_key[key] = target
+            self.group_entries[index] = target
+            target.fields.update(fields)
+            target.in_file = True
+            if fields.get("external_id"):
+                self.group_by_external[(source, fields["external_id"])] = target
+            for alias in (*group.aliases, *([fields["scim_id"]] if fields.get("scim_id") else [])):
+                self.group_by_alias[alias] = target
+        # Final names: unique among the file's groups and free in the directory.
+        final: dict[str, _GroupTarget] = {}
+        for target in self.groups:
+            name = target.value("name")
+            if not name:
+                continue
+            key = names.canonical(name)
+            other = final.get(key)
+            if other is not None and other is not target:
+                problems.add(target.where, f"displayName: {name!r} is the same name as {other.where}")
+                continue
+            final[key] = target
+            holder = self.current.groups.get(key)
+            if holder is not None and target.row is not None and holder["id"] != target.row["id"]:
+                problems.add(target.where, f"displayName: renaming {target.row['name']!r} to {name!r} would take "
+                                           f"the name of the existing group {holder['name']!r}")
+        self.final_group_keys = final
+
+    def _group_by_name(self, name: str, where: str, source: str) -> _GroupTarget | None:
+        key = names.canonical(name)
+        target = self.final_group_keys.get(key)
+        if target is not None:
+            return target
+        row = self.current.groups.get(key)
+        if row is not None:
+            target = self.group_by_row.get(row["id"])
+            if target is None:
+                target = self._group_target(row, where, row["source"], in_file=False)
+                self.final_group_keys[key] = target
+            return target
+        if self.document.create_missing_groups:
+            target = self._group_target(None, where, source, in_file=False)
+            target.fields["name"] = name
+            self.final_group_keys[key] = target
+            return target
+        self.problems.add(where, f"no group named {name!r} in the file or the directory")
+        return None
+
+    def _user_by_name(self, name: str) -> int | None:
+        key = names.canonical(name)
+        target = self.final_user_keys.get(key)
+        if target is not None:
+            return target.ident
+        row = self.current.users.get(key)
+        if row is not None and not row["is_root"] and row["id"] not in self.user_by_row:
+            return int(row["id"])  # a rename in this file may have taken the name away: then it is not here
+        return None
+
+    def resolve_memberships(self) -> None:
+        problems = self.problems
+        # From the users: ``groups`` lists group names.
+        for entry, user in enumerate(self.document.users):
+            user_target = self.user_entries.get(entry)
+            if user_target is None or not user.groups:
+                continue
+            label = user.labels.get("groups", "groups")
+            for index, group_name in enumerate(user.groups):
+                where = user.where if user.where.startswith("line ") else f"{user.where}.groups[{index}]"
+                name = problems.call(where, names.group_name, group_name, label)
+                if name is None:
+                    continue
+                group_target = self._group_by_name(name, where, user_target.source)
+                if group_target is not None:
+                    group_target.members.setdefault(user_target.ident, None)
+        # From the groups: members by name, id or bulkId; nested groups are flattened below.
+        for entry, group in enumerate(self.document.groups):
+            target = self.group_entries.get(entry)
+            if target is None:
+                continue
+            if group.remove_all_members:
+                target.remove_all = True
+                target.members.clear()
+                target.member_groups.clear()
+            for member in group.remove_members:
+                ident = self._member(member, target, removing=True)
+                if isinstance(ident, int):
+                    target.removals.add(ident)
+                    target.members.pop(ident, None)
+            for member in group.members or []:
+                expiry = problems.call(member.where, clock.parse_moment, member.expires_at, "expiresAt") \
+                    if member.expires_at is not None else None
+                ident = self._member(member, target)
+                if isinstance(ident, _GroupTarget):
+                    target.member_groups.append((ident, member.where))
+                elif ident is not None:
+                    target.members[ident] = expiry
+                    target.removals.discard(ident)
+        self._flatten()
+
+    def _member(self, member: MemberIn, group: _GroupTarget, *, removing: bool = False) -> int | _GroupTarget | None:
+        """A member reference → a user ident, a group target (nested) or None (problem recorded)."""
+        problems = self.problems
+        if member.ref is None:
+            if isinstance(member.user_name, str):
+                # A name that finds a user is a valid name (the file's users and the directory's were checked).
+                ident = self._user_by_name(member.user_name)
+                if ident is not None:
+                    return ident
+            name = problems.check(member.where, lambda: names.user_name(member.user_name, "members"))
+            if name is None:
+                return None
+            ident = self._user_by_name(name)
+            if ident is None:
+                shown = "root" if names.canonical(name) == ROOT_NAME else repr(name)
+                problems.add(member.where, f"members: no user named {name!r} in the file or the directory"
+                             if shown != "root" else "members: root belongs to no group")
+            return ident
+        ref, kind = member.ref, member.kind
+        if kind not in (None, "User", "Group"):
+            problems.add(member.where, f"type: {kind!r} is not a member type (User or Group)")
+            return None
+        if kind != "Group":
+            user = self.user_by_alias.get(ref)
+            if user is not None:
+                return user.ident
+            row = self.current.users_by_scim.get((group.source, ref))
+            if row is not None:
+                return int(row["id"])
+        if kind != "User":
+            nested = self.group_by_alias.get(ref)
+            if nested is not None:
+                if removing:
+                    problems.add(member.where, f"value: {ref!r} is a group: tui flattens nested groups, so only "
+                                               "users can be removed from a group")
+                    return None
+                return nested
+            if (group.source, ref) in self.current.groups_by_scim:
+                problems.add(member.where, f"value: the group {ref!r} is a member, but tui flattens nested groups "
+                                           "at import: the member group must be in the same file")
+                return None
+        what = {"User": "user", "Group": "group"}.get(kind or "", "user or group")
+        problems.add(member.where, f"value: no {what} with id {ref!r} in this file or the directory "
+                                   f"(source {group.source!r})")
+        return None
+
+    def _flatten(self) -> None:
+        """Nested groups (SCIM groups whose members are groups) give their users to the groups that hold them.
+        A cycle is refused: it names every group on it."""
+        state: dict[int, int] = {}  # ident → 1 visiting, 2 done
+        flat: dict[int, dict[int, str | None]] = {}
+
+        def visit(group: _GroupTarget, path: list[_GroupTarget]) -> dict[int, str | None] | None:
+            mark = state.get(group.ident)
+            if mark == 2:
+                return flat[group.ident]
+            if mark == 1:
+                cycle = path[path.index(group):] + [group]
+                self.problems.add(group.where, "members: groups contain each other in a cycle: " + " → ".join(
+                    repr(g.shown) for g in cycle) + " (tui flattens nested groups into their members and cannot "
+                    "flatten a cycle)")
+                return None
+            state[group.ident] = 1
+            members = dict(group.members)
+            for nested, _where in group.member_groups:
+                inner = visit(nested, [*path, group])
+                if inner is None:
+                    state[group.ident] = 2
+                    flat[group.ident] = members
+                    return None
+                for ident, expiry in inner.items():
+                    members.setdefault(ident, expiry)
+            state[group.ident] = 2
+            flat[group.ident] = members
+            return members
+
+        for group in list(self.groups):
+            if group.member_groups and state.get(group.ident) != 2 and visit(group, []) is None:
+                return
+        for group in self.groups:
+            if group.member_groups:
+                group.members = flat[group.ident]
+                self.document.notices.append(
+                    f"{group.where}: nested groups flattened: {group.shown!r} gets the members of "
+                    + ", ".join(repr(nested.shown) for nested, _ in group.member_groups))
+
+
+def _diff(target: _UserTarget | _GroupTarget, columns: Iterable[str]) -> list[str]:
+    row = target.row
+    assert row is not None
+    return [column for column in columns if column in target.fields and target.fields[column] != row[column]]
+
+
+def _resolve(document: ImportDocument, current: _Current, options: ImportOptions,
+             progress: Progress | None = None) -> _Resolution:
+    resolver = _Resolver(document, current, options)
+    problems = resolver.problems
+    for problem in document.problems:
+        problems.add(problem.where, problem.message)
+    problems.count += document.more_problems
+    source = resolver.source
+    try:
+        check_source(source, sync=options.sync)
+    except ValidationError as exc:
+        problems.add("", exc.message)
+        problems.refuse_if_any()
+    if options.sync and document.partial:
+        problems.add("", "--sync makes the directory match whole resources: this file holds changes (SCIM PATCH "
+                         "or DELETE operations); import it without --sync")
+    if options.sync and document.incomplete:
+        problems.add("", document.incomplete)
+    resolver.resolve_users(progress)
+    resolver.resolve_groups()
+    resolver.resolve_memberships()
+    others = _resolve_others(document, current, problems, resolver)
+    problems.refuse_if_any()
+
+    plan = ImportPlan(notices=list(document.notices))
+    users, groups = resolver.users, resolver.groups
+
+    # Sync: the source's users and groups the file no longer has.
+    if options.sync:
+        for row in current.users_by_id.values():
+            if row["source"] == source and not row["is_root"] and row["id"] not in resolver.user_by_row:
+                target = resolver._user_target(row, "", source)
+                target.in_file = False
+                if row["status"] == "active":
+                    target.fields["status"] = "disabled"
+                    target.disable_reason = "gone from the file"
+        for row in current.groups_by_id.values():
+            if row["source"] == source and row["id"] not in resolver.group_by_row:
+                gone = resolver._group_target(row, "", source, in_file=False)
+                gone.emptied_reason = "gone from the file"
+    # Users.
+    for target in users:
+        if target.row is None:
+            plan.users.create.append(target.shown)
+            continue
+        changed = _diff(target, (*_USER_COLUMNS, "scim_id"))
+        disabling = "status" in changed and target.fields["status"] == "disabled"
+        if target.ssh_keys is not None and [k.text for k in target.ssh_keys] != current.user_keys.get(
+                target.ident, []):
+            changed.append("ssh_keys")
+        if (target.password_hash or (target.initial_password and options.with_passwords)) \
+                and not target.row["has_password"]:
+            changed.append("password_hash")
+        if disabling:
+            others_changed = [_SCIM_NAMES.get(c, c) for c in changed if c != "status"]
+            reason = target.disable_reason or "active: false in the file"
+            plan.users.retire[target.shown] = reason + (f"; also {', '.join(others_changed)}" if others_changed
+                                                        else "")
+        elif changed:
+            plan.users.update[target.shown] = [_SCIM_NAMES.get(c, c) for c in changed]
+        elif target.in_file:
+            plan.users.unchanged += 1
+    # Passwords.
+    for target in users:
+        if target.password_hash is None and target.initial_password is None:
+            continue
+        if target.row is not None and target.row["has_password"]:
+            plan.passwords["kept_existing"] += 1
+        elif target.password_hash is not None:
+            plan.passwords["hashes_kept"] += 1
+            plan.passwords["set"] += 1
+        elif options.with_passwords:
+            plan.passwords["initial_to_hash"] += 1
+            plan.passwords["set"] += 1
+        else:
+            plan.passwords["initial_dropped"] += 1
+    if plan.passwords["initial_dropped"]:
+        plan.notices.append(f"{plan.passwords['initial_dropped']} cleartext initial password(s) dropped: give "
+                            "--with-passwords to hash them (the users then change them at first sign-in), or set "
+                            "passwords in tui")
+    if plan.passwords["kept_existing"]:
+        plan.notices.append(f"{plan.passwords['kept_existing']} user(s) already have a password: the file's "
+                            "passwords only apply to users without one")
+    # Groups.
+    for group in groups:
+        if group.row is None:
+            plan.groups.create.append(group.shown)
+        elif changed := _diff(group, (*_GROUP_COLUMNS, "scim_id")):
+            plan.groups.update[group.shown] = [_SCIM_NAMES.get(c, c) for c in changed]
+        elif group.in_file:
+            plan.groups.unchanged += 1
+    # Memberships: what the file wants, what it removes, and (sync) what the source no longer has.
+    removals: list[tuple[int, int]] = []
+    members_of: dict[int, list[int]] = {}
+    if options.sync or any(g.remove_all or g.removals for g in groups):
+        for group_id, user_id in current.memberships:
+            members_of.setdefault(group_id, []).append(user_id)
+    user_names = {ident: target.shown for ident, target in resolver.user_idents.items()}
+
+    def label(user_ident: int, group_name: str) -> str:
+        user = user_names.get(user_ident) or current.users_by_id[user_ident]["user_name"]
+        return f"{user} in {group_name}"
+
+    existing_memberships = current.memberships
+    create = plan.memberships.create
+    for group in groups:
+        group_ident, members, group_name = group.ident, group.members, group.shown
+        for user_ident, expiry in members.items():
+            existing = existing_memberships.get((group_ident, user_ident), _BAD)
+            if existing is _BAD:
+                create.append(label(user_ident, group_name))
+            elif existing != expiry:
+                plan.memberships.update[label(user_ident, group_name)] = ["expiresAt"]
+            else:
+                plan.memberships.unchanged += 1
+        if group.row is None:
+            continue
+        sync_owned = options.sync and group.row["source"] == source
+        removed = 0
+        for user_id in members_of.get(group_ident, ()):
+            if user_id in members:
+                continue
+            user_row = current.users_by_id[user_id]
+            if group.remove_all or user_id in group.removals or (sync_owned and user_row["source"] == source):
+                removals.append((group_ident, user_id))
+                removed += 1
+                reason = "removed in the file" if not sync_owned else "not in the file"
+                plan.memberships.retire[f"{user_row['user_name']} in {group_name}"] = reason
+        if group.emptied_reason and removed:
+            plan.groups.retire[group_name] = group.emptied_reason
+
+    _plan_others(plan, others, current)
+
+    # The mass-disable guard.
+    if options.sync:
+        active = sum(1 for row in current.users_by_id.values()
+                     if row["source"] == source and row["status"] == "active" and not row["is_root"])
+        disabling = sum(1 for t in users if t.row is not None and t.row["status"] == "active"
+                        and t.fields.get("status") == "disabled")
+        allowed = max(1, math.ceil(MASS_DISABLE_SHARE * active))
+        if disabling > allowed and not options.allow_mass_disable:
+            plan.blocked = (f"this sync would disable {disabling} of the {active} active users from source "
+                            f"{source!r} ({disabling / max(active, 1):.0%}); a sync may disable at most "
+                            f"{MASS_DISABLE_SHARE:.0%} of them ({allowed}) unless --allow-mass-disable is given. "
+                            "Check that the file is complete, then run again with --allow-mass-disable")
+    return _Resolution(plan, source, users, groups, removals, *others)
+
+
+# -- accounts, policies, permission sets, assignments (our whole-directory JSON) ---------------------------
+
+
+def _resolve_others(document: ImportDocument, current: _Current, problems: _Problems,
+                    resolver: _Resolver) -> tuple[Any, ...]:
+    accounts: dict[str, dict[str, Any]] = {}
+    policies: dict[str, dict[str, Any]] = {}
+    permission_sets: dict[str, dict[str, Any]] = {}
+    attachments: dict[str, list[str]] = {}
+    assignments: dict[tuple[str, str, str, str], str | None] = {}
+    principals: dict[tuple[str, str], int] = {}
+    first_seen: dict[tuple[str, str], str] = {}
+
+    def unique(kind: str, key: str, where: str, shown: str) -> bool:
+        earlier = first_seen.get((kind, key))
+        if earlier is not None:
+            problems.add(where, f"name: {shown!r} is the same name as {earlier} (names are compared ignoring case "
+                                "and width)")
+            return False
+        first_seen[(kind, key)] = where
+        return True
+
+    for account in document.accounts:
+        name = problems.call(account.where, names.account_name, account.name)
+        description = problems.call(account.where, names.display_text, account.description, "description",
+                                    names.DESCRIPTION_MAX)
+        if name is not None and unique("account", names.canonical(name), account.where, name):
+            accounts[names.canonical(name)] = {"name": name, "description": description or "",
+                                               "status": "active" if account.active else "disabled"}
+
+    for policy in document.policies:
+        name = problems.call(policy.where, names.policy_name, policy.name)
+        description = problems.call(policy.where, names.display_text, policy.description, "description",
+                                    names.DESCRIPTION_MAX)
+        if not (isinstance(policy.document, str) and policy.document.strip()):
+            problems.add(policy.where, "document: is required")
+            continue
+        text = problems.call(policy.where, check_policy_text, policy.document, "document")
+        if name is not None and unique("policy", names.canonical(name), policy.where, name):
+            policies[names.canonical(name)] = {"name": name, "document": text, "description": description or ""}
+
+    for pset in document.permission_sets:
+        where = pset.where
+        name = problems.call(where, names.permission_set_name, pset.name)
+        values = {
+            "description": problems.call(where, names.display_text, pset.description, "description",
+                                         names.DESCRIPTION_MAX) or "",
+            "session_duration": problems.call(where, parse_duration, pset.session_duration),
+            "inline_policy": problems.call(where, check_policy_text, pset.inline_policy, "inlinePolicy"),
+            "boundary_policy": problems.call(where, check_policy_text, pset.boundary_policy, "permissionsBoundary"),
+        }
+        if name is None or not unique("permission_set", names.canonical(name), where, name):
+            continue
+        key = names.canonical(name)
+        permission_sets[key] = {"name": name, **values}
+        attached = []
+        for index, policy_name in enumerate(pset.managed_policies):
+            policy_key = names.canonical(policy_name) if isinstance(policy_name, str) else ""
+            if policy_key not in policies and policy_key not in current.policies:
+                problems.add(f"{where}.managedPolicies[{index}]",
+                             f"no policy named {policy_name!r} in the file or the policy library")
+            else:
+                attached.append(policy_key)
+        attachments[key] = attached
+
+    for item in document.assignments:
+        where = item.where
+        if item.principal_type not in ("user", "group"):
+            problems.add(where, "principalType: must be 'user' or 'group'")
+            continue
+        expiry = problems.call(where, clock.parse_moment, item.expires_at, "expiresAt")
+        keys = []
+        principal_key = names.canonical(item.principal) if isinstance(item.principal, str) else ""
+        if item.principal_type == "user":
+            ident = resolver._user_by_name(item.principal) if principal_key and principal_key != ROOT_NAME else None
+        else:
+            group = resolver.final_group_keys.get(principal_key)
+            row = current.groups.get(principal_key)
+            ident = group.ident if group is not None else (row["id"] if row is not None else None)
+        if ident is None:
+            problems.add(where, f"no {item.principal_type} named {item.principal!r} in the file or the directory")
+        else:
+            principals[(item.principal_type, principal_key)] = ident
+        keys.append(principal_key)
+        for label, value, known, existing in (("account", item.account, accounts, current.accounts),
+                                              ("permission set", item.permission_set, permission_sets,
+                                               current.permission_sets)):
+            key = names.canonical(value) if isinstance(value, str) else ""
+            if key not in known and key not in existing:
+                problems.add(where, f"no {label} named {value!r} in the file or the directory")
+            keys.append(key)
+        if ident is not None:
+            assignments[(item.principal_type, keys[0], keys[1], keys[2])] = expiry
+    return accounts, policies, permission_sets, attachments, assignments, principals
+
+
+def _plan_others(plan: ImportPlan, others: tuple[Any, ...], current: _Current) -> None:
+    accounts, policies, permission_sets, attachments, assignments, principals = others
 
     def section(target: Section, wanted: dict[str, dict[str, Any]], have: dict[str, sqlite3.Row],
                 columns: tuple[str, ...], shown: str) -> None:
@@ -460,167 +1309,243 @@ def _plan(clean: _Clean, current: _Current) -> ImportPlan:
             row = have.get(key)
             if row is None:
                 target.create.append(fields[shown])
-            elif changed := _diff(fields, row, columns):
+            elif changed := [c for c in columns if c in fields and fields[c] != row[c]]:
                 target.update[fields[shown]] = [_SCIM_NAMES.get(c, c) for c in changed]
             else:
                 target.unchanged += 1
 
-    section(plan.users, clean.users, current.users, _USER_COLUMNS, "user_name")
-    for key, keys in clean.user_keys.items():
-        row = current.users.get(key)
-        if row is not None and [k.text for k in keys] != current.user_keys.get(row["id"], []):
-            name = clean.users[key]["user_name"]
-            if name in plan.users.update:
-                plan.users.update[name].append("sshPublicKeys")
-            else:
-                plan.users.update[name] = ["sshPublicKeys"]
-                plan.users.unchanged -= 1
-    section(plan.groups, clean.groups, current.groups, ("name", "description", "external_id"), "name")
-    section(plan.accounts, clean.accounts, current.accounts, ("name", "description", "status"), "name")
-    section(plan.policies, clean.policies, current.policies, ("name", "document", "description"), "name")
-    section(plan.permission_sets, clean.permission_sets, current.permission_sets,
+    section(plan.accounts, accounts, current.accounts, ("name", "description", "status"), "name")
+    section(plan.policies, policies, current.policies, ("name", "document", "description"), "name")
+    section(plan.permission_sets, permission_sets, current.permission_sets,
             ("name", "description", "session_duration", "inline_policy", "boundary_policy"), "name")
-    for key, attached in clean.attachments.items():
+    for key, attached in attachments.items():
         row = current.permission_sets.get(key)
         if row is not None and sorted(attached) != sorted(current.attachments.get(row["id"], [])):
-            name = clean.permission_sets[key]["name"]
+            name = permission_sets[key]["name"]
             if name not in plan.permission_sets.update:
                 plan.permission_sets.update[name] = []
                 plan.permission_sets.unchanged -= 1
             plan.permission_sets.update[name].append("managedPolicies")
-
-    for (group_key, user_key), expiry in clean.memberships.items():
-        group, user = current.groups.get(group_key), current.users.get(user_key)
-        label = f"{user_key} in {group_key}"
-        if group is None or user is None or (group["id"], user["id"]) not in current.memberships:
-            plan.memberships.create.append(label)
-        elif current.memberships[(group["id"], user["id"])] != expiry:
-            plan.memberships.update[label] = ["expiresAt"]
-        else:
-            plan.memberships.unchanged += 1
-
-    for (kind, principal_key, account_key, set_key), expiry in clean.assignments.items():
-        principal = (current.users if kind == "user" else current.groups).get(principal_key)
+    for (kind, principal_key, account_key, set_key), expiry in assignments.items():
+        ident = principals[(kind, principal_key)]
         account, pset = current.accounts.get(account_key), current.permission_sets.get(set_key)
         label = f"{kind}:{principal_key} → {set_key} in {account_key}"
         existing = None
-        if principal is not None and account is not None and pset is not None:
-            existing = current.assignments.get((kind, principal["id"], account["id"], pset["id"]))
+        if ident > 0 and account is not None and pset is not None:
+            existing = current.assignments.get((kind, ident, account["id"], pset["id"]))
         if existing is None:
             plan.assignments.create.append(label)
         elif existing[1] != expiry:
             plan.assignments.update[label] = ["expiresAt"]
         else:
             plan.assignments.unchanged += 1
-    return plan
+
+
+# -- passwords --------------------------------------------------------------------------------------------
+
+
+def _hash_one(password: str) -> tuple[str, int]:
+    return hash_password(password), os.getpid()
+
+
+def hash_initial_passwords(passwords: list[str], progress: Progress | None = None) -> tuple[list[str], int]:
+    """argon2id hashes of ``passwords``, computed in parallel worker processes (argon2 is CPU-bound and holds
+    the GIL for the whole hash). Returns the hashes (in order) and how many processes did the work."""
+    if not passwords:
+        return [], 0
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    workers = max(1, min(os.cpu_count() or 1, len(passwords), 8))
+    # spawn, not fork: the console calls this from a worker thread, and forking a threaded process is unsafe.
+    context = multiprocessing.get_context("spawn")
+    hashes: list[str] = []
+    pids: set[int] = set()
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        for index, (digest, pid) in enumerate(pool.map(_hash_one, passwords, chunksize=max(1, len(passwords)
+                                                                                           // (workers * 8)))):
+            hashes.append(digest)
+            pids.add(pid)
+            if progress is not None and index % 10 == 0:
+                progress("hash", index, len(passwords))
+    if progress is not None:
+        progress("hash", len(passwords), len(passwords))
+    return hashes, len(pids)
 
 
 # -- applying ---------------------------------------------------------------------------------------------
 
 
-def _apply(directory: Directory, conn: sqlite3.Connection, clean: _Clean, current: _Current, now: str,
-           batch_id: int) -> None:
-    # Users: insert the new ones in one executemany, update the changed ones.
-    new_users, changed_users = [], []
-    for key, fields in clean.users.items():
-        row = current.users.get(key)
-        if row is None:
-            new_users.append((fields["user_name"], key, fields["display_name"], fields["given_name"],
-                              fields["family_name"], fields["email"], fields["external_id"], fields["status"],
-                              batch_id, now, now))
-        elif _diff(fields, row, _USER_COLUMNS):
-            changed_users.append((fields["user_name"], key, fields["display_name"], fields["given_name"],
-                                  fields["family_name"], fields["email"], fields["external_id"],
-                                  fields["status"], batch_id, now, row["id"]))
-            if fields["status"] == "disabled" and row["status"] == "active":
-                directory.end_user_sessions(conn, row["id"], "disabled by import")
-    conn.executemany(
-        "INSERT INTO users (user_name, user_name_key, display_name, given_name, family_name, email, external_id, "
-        "status, import_batch_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", new_users)
-    conn.executemany(
-        "UPDATE users SET user_name = ?, user_name_key = ?, display_name = ?, given_name = ?, family_name = ?, "
-        "email = ?, external_id = ?, status = ?, import_batch_id = ?, updated_at = ?, version = version + 1 "
-        "WHERE id = ?", changed_users)
-    user_ids = {row[1]: row[0] for row in conn.execute("SELECT id, user_name_key FROM users")} \
-        if new_users else {key: row["id"] for key, row in current.users.items()}
+def _chunks(rows: list[Any], size: int = CHUNK) -> Iterator[list[Any]]:
+    for start in range(0, len(rows), size):
+        yield rows[start:start + size]
 
-    for key, keys in clean.user_keys.items():
-        user_id = user_ids[key]
-        if [k.text for k in keys] == current.user_keys.get(user_id, []):
+
+def _apply(directory: Directory, conn: sqlite3.Connection, resolution: _Resolution, current: _Current, now: str,
+           batch_id: int, initial_hashes: dict[int, str], progress: Progress | None) -> None:
+    total = len(resolution.users) + sum(len(g.members) for g in resolution.groups) + len(resolution.groups) + 1
+    written = 0
+
+    def advance(count: int) -> None:
+        nonlocal written
+        written += count
+        if progress is not None:
+            progress("write", min(written, total), total)
+
+    canonical = names.canonical
+    # Users: insert the new ones, update the changed ones (the whole row, so one statement serves all).
+    new_users, changed_users, new_idents, passwords = [], [], [], []
+    for target in resolution.users:
+        password_hash = target.password_hash or initial_hashes.get(target.ident)
+        must_change = 1 if (target.password_hash is None and target.ident in initial_hashes) else int(
+            bool(target.must_change))
+        if target.row is None:
+            fields = target.fields
+            name = fields["user_name"]
+            new_idents.append(target.ident)
+            new_users.append((name, canonical(name), fields.get("display_name", ""), fields.get("given_name", ""),
+                              fields.get("family_name", ""), fields.get("email", ""), fields.get("external_id"),
+                              fields.get("status", "active"), fields.get("scim_id"), target.source,
+                              password_hash, now if password_hash else None, must_change if password_hash else 0,
+                              batch_id, now, now))
             continue
-        conn.execute("DELETE FROM ssh_keys WHERE user_id = ?", (user_id,))
+        row = target.row
+        if _diff(target, (*_USER_COLUMNS, "scim_id")):
+            name = target.value("user_name")
+            changed_users.append((name, names.canonical(name), target.value("display_name"),
+                                  target.value("given_name"), target.value("family_name"), target.value("email"),
+                                  target.value("external_id"), target.value("status"), target.value("scim_id"),
+                                  batch_id, now, row["id"]))
+            if target.value("status") == "disabled" and row["status"] == "active":
+                directory.end_user_sessions(conn, row["id"], "disabled by import")
+        if password_hash and not row["has_password"]:
+            passwords.append((password_hash, now, must_change, batch_id, now, row["id"]))
+    for chunk in _chunks(new_users):
+        conn.executemany(
+            "INSERT INTO users (user_name, user_name_key, display_name, given_name, family_name, email, external_id, "
+            "status, scim_id, source, password_hash, password_changed_at, must_change_password, import_batch_id, "
+            "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", chunk)
+        advance(len(chunk))
+    for chunk in _chunks(changed_users):
+        conn.executemany(
+            "UPDATE users SET user_name = ?, user_name_key = ?, display_name = ?, given_name = ?, family_name = ?, "
+            "email = ?, external_id = ?, status = ?, scim_id = ?, import_batch_id = ?, updated_at = ?, "
+            "version = version + 1 WHERE id = ?", chunk)
+        advance(len(chunk))
+    conn.executemany(
+        "UPDATE users SET password_hash = ?, password_changed_at = ?, must_change_password = ?, import_batch_id = ?, "
+        "updated_at = ?, version = version + 1 WHERE id = ? AND password_hash IS NULL", passwords)
+    user_ids: dict[int, int] = {}
+    if new_idents:
+        by_key = {row[1]: row[0] for row in conn.execute(
+            "SELECT id, user_name_key FROM users WHERE import_batch_id = ?", (batch_id,))}
+        for ident, values in zip(new_idents, new_users, strict=True):
+            user_ids[ident] = by_key[values[1]]
+
+    def user_id(ident: int) -> int:
+        return ident if ident > 0 else user_ids[ident]
+
+    for target in resolution.users:
+        if target.ssh_keys is None:
+            continue
+        uid = user_id(target.ident)
+        if [k.text for k in target.ssh_keys] == current.user_keys.get(uid, []):
+            continue
+        conn.execute("DELETE FROM ssh_keys WHERE user_id = ?", (uid,))
         try:
             conn.executemany(
                 "INSERT INTO ssh_keys (user_id, public_key, fingerprint, comment, created_at) VALUES (?, ?, ?, ?, ?)",
-                [(user_id, k.text, k.fingerprint, k.comment, now) for k in keys])
+                [(uid, k.text, k.fingerprint, k.comment, now) for k in target.ssh_keys])
         except sqlite3.IntegrityError:
-            raise ValidationError(f"users: an SSH key of {clean.users[key]['user_name']!r} already belongs to "
-                                  "another user (or is listed twice)") from None
+            raise ImportRefused("", [Problem(target.where, f"sshPublicKeys: a key of {target.shown!r} already "
+                                                           "belongs to another user (or is listed twice)")]) from None
 
-    new_groups, changed_groups = [], []
-    for key, fields in clean.groups.items():
-        row = current.groups.get(key)
-        if row is None:
-            new_groups.append((fields["name"], key, fields["description"], fields["external_id"], batch_id, now,
-                               now))
-        elif _diff(fields, row, ("name", "description", "external_id")):
-            changed_groups.append((fields["name"], fields["description"], fields["external_id"], batch_id, now,
-                                   row["id"]))
-    conn.executemany("INSERT INTO groups (name, name_key, description, external_id, import_batch_id, created_at, "
-                     "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)", new_groups)
-    conn.executemany("UPDATE groups SET name = ?, description = ?, external_id = ?, import_batch_id = ?, "
-                     "updated_at = ?, version = version + 1 WHERE id = ?", changed_groups)
-    group_ids = {row[1]: row[0] for row in conn.execute("SELECT id, name_key FROM groups")}
+    # Groups.
+    new_groups: list[tuple[Any, ...]] = []
+    new_group_idents: list[int] = []
+    for group in resolution.groups:
+        if group.row is None:
+            name = group.value("name")
+            new_group_idents.append(group.ident)
+            new_groups.append((name, names.canonical(name), group.value("description"), group.value("external_id"),
+                               group.value("scim_id"), group.source, batch_id, now, now))
+        elif _diff(group, (*_GROUP_COLUMNS, "scim_id")):
+            name = group.value("name")
+            conn.execute("UPDATE groups SET name = ?, name_key = ?, description = ?, external_id = ?, scim_id = ?, "
+                         "import_batch_id = ?, updated_at = ?, version = version + 1 WHERE id = ?",
+                         (name, names.canonical(name), group.value("description"), group.value("external_id"),
+                          group.value("scim_id"), batch_id, now, group.row["id"]))
+    conn.executemany("INSERT INTO groups (name, name_key, description, external_id, scim_id, source, import_batch_id, "
+                     "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", new_groups)
+    advance(len(resolution.groups))
+    group_ids: dict[int, int] = {}
+    if new_group_idents:
+        by_key = {row[1]: row[0] for row in conn.execute(
+            "SELECT id, name_key FROM groups WHERE import_batch_id = ?", (batch_id,))}
+        for ident, values in zip(new_group_idents, new_groups, strict=True):
+            group_ids[ident] = by_key[values[1]]
 
-    memberships = []
-    for (group_key, user_key), expiry in clean.memberships.items():
-        group_id, user_id = group_ids[group_key], user_ids[user_key]
-        pair = (group_id, user_id)
-        if pair not in current.memberships or current.memberships[pair] != expiry:
-            memberships.append((group_id, user_id, expiry, now))
-    conn.executemany(
-        "INSERT INTO memberships (group_id, user_id, expires_at, created_at) VALUES (?, ?, ?, ?) "
-        "ON CONFLICT (group_id, user_id) DO UPDATE SET expires_at = excluded.expires_at, version = version + 1",
-        memberships)
+    # Memberships.
+    conn.executemany("DELETE FROM memberships WHERE group_id = ? AND user_id = ?", resolution.membership_removals)
+    rows = []
+    existing = current.memberships
+    for group in resolution.groups:
+        gid = group.ident if group.ident > 0 else group_ids[group.ident]
+        for user_ident, expiry in group.members.items():
+            uid = user_id(user_ident)
+            if existing.get((gid, uid), _BAD) != expiry:
+                rows.append((gid, uid, expiry, now))
+    for chunk in _chunks(rows):
+        conn.executemany(
+            "INSERT INTO memberships (group_id, user_id, expires_at, created_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (group_id, user_id) DO UPDATE SET expires_at = excluded.expires_at, version = version + 1",
+            chunk)
+        advance(len(chunk))
 
-    for key, fields in clean.accounts.items():
+    _apply_others(conn, resolution, current, now, user_id, group_ids)
+    advance(1)
+
+
+def _apply_others(conn: sqlite3.Connection, resolution: _Resolution, current: _Current, now: str,
+                  user_id: Callable[[int], int], group_ids: dict[int, int]) -> None:
+    for key, fields in resolution.accounts.items():
         row = current.accounts.get(key)
         if row is None:
             conn.execute("INSERT INTO accounts (name, name_key, description, status, created_at, updated_at) "
                          "VALUES (?, ?, ?, ?, ?, ?)", (fields["name"], key, fields["description"],
                                                        fields["status"], now, now))
-        elif _diff(fields, row, ("name", "description", "status")):
+        elif any(fields[c] != row[c] for c in ("name", "description", "status")):
             conn.execute("UPDATE accounts SET name = ?, description = ?, status = ?, updated_at = ?, "
                          "version = version + 1 WHERE id = ?",
                          (fields["name"], fields["description"], fields["status"], now, row["id"]))
-    for key, fields in clean.policies.items():
+    for key, fields in resolution.policies.items():
         row = current.policies.get(key)
         if row is None:
             conn.execute("INSERT INTO policies (name, name_key, description, document, created_at, updated_at) "
                          "VALUES (?, ?, ?, ?, ?, ?)", (fields["name"], key, fields["description"],
                                                        fields["document"], now, now))
-        elif _diff(fields, row, ("name", "document", "description")):
+        elif any(fields[c] != row[c] for c in ("name", "document", "description")):
             conn.execute("UPDATE policies SET name = ?, description = ?, document = ?, updated_at = ?, "
                          "version = version + 1 WHERE id = ?",
                          (fields["name"], fields["description"], fields["document"], now, row["id"]))
     policy_ids = {row[1]: row[0] for row in conn.execute("SELECT id, name_key FROM policies")}
-    for key, fields in clean.permission_sets.items():
+    for key, fields in resolution.permission_sets.items():
         row = current.permission_sets.get(key)
         values = (fields["name"], fields["description"], fields["session_duration"], fields["inline_policy"],
                   fields["boundary_policy"], now)
         if row is None:
-            set_id = conn.execute(
+            set_id = int(conn.execute(
                 "INSERT INTO permission_sets (name, description, session_duration, inline_policy, "
                 "boundary_policy, updated_at, name_key, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (*values, key, now)).lastrowid
+                (*values, key, now)).lastrowid or 0)
         else:
             set_id = row["id"]
-            if _diff(fields, row, ("name", "description", "session_duration", "inline_policy",
-                                   "boundary_policy")):
+            if any(fields[c] != row[c] for c in ("name", "description", "session_duration", "inline_policy",
+                                                 "boundary_policy")):
                 conn.execute("UPDATE permission_sets SET name = ?, description = ?, session_duration = ?, "
                              "inline_policy = ?, boundary_policy = ?, updated_at = ?, version = version + 1 "
                              "WHERE id = ?", (*values, set_id))
-        wanted = sorted(clean.attachments.get(key, []))
+        wanted = sorted(resolution.attachments.get(key, []))
         if row is None or wanted != sorted(current.attachments.get(set_id, [])):
             conn.execute("DELETE FROM permission_set_policies WHERE permission_set_id = ?", (set_id,))
             conn.executemany("INSERT INTO permission_set_policies VALUES (?, ?)",
@@ -628,42 +1553,88 @@ def _apply(directory: Directory, conn: sqlite3.Connection, clean: _Clean, curren
 
     account_ids = {row[1]: row[0] for row in conn.execute("SELECT id, name_key FROM accounts")}
     set_ids = {row[1]: row[0] for row in conn.execute("SELECT id, name_key FROM permission_sets")}
-    for (kind, principal_key, account_key, set_key), expiry in clean.assignments.items():
-        principal_id = (user_ids if kind == "user" else group_ids)[principal_key]
-        ident = (kind, principal_id, account_ids[account_key], set_ids[set_key])
-        existing = current.assignments.get(ident)
+    for (kind, principal_key, account_key, set_key), expiry in resolution.assignments.items():
+        ident = resolution.assignment_principals[(kind, principal_key)]
+        principal_id = user_id(ident) if kind == "user" else (ident if ident > 0 else group_ids[ident])
+        assignment = (kind, principal_id, account_ids[account_key], set_ids[set_key])
+        existing = current.assignments.get(assignment)
         if existing is None:
             column = "user_id" if kind == "user" else "group_id"
             conn.execute(f"INSERT INTO assignments ({column}, account_id, permission_set_id, expires_at, "
-                         "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)", (*ident[1:], expiry, now, now))
+                         "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)", (*assignment[1:], expiry, now, now))
         elif existing[1] != expiry:
             conn.execute("UPDATE assignments SET expires_at = ?, updated_at = ?, version = version + 1 "
                          "WHERE id = ?", (expiry, now, existing[0]))
 
 
+# -- the whole import -------------------------------------------------------------------------------------
+
+
 def import_document(directory: Directory, document: ImportDocument, *, file_name: str, raw: bytes,
-                    source: str = "local", dry_run: bool = False) -> ImportResult:
-    """Validate, plan and (unless ``dry_run`` or there is nothing to do) apply ``document`` atomically."""
+                    source: str | None = None, dry_run: bool = False, sync: bool = False,
+                    allow_mass_disable: bool = False, with_passwords: bool = False, format_name: str = "json",
+                    progress: Progress | None = None) -> ImportResult:
+    """Validate, plan and (unless ``dry_run`` or there is nothing to do) apply ``document`` atomically.
+
+    Raises :class:`ImportRefused` (every problem, nothing changed) or, for a sync the mass-disable guard stops,
+    :class:`store.errors.Refused`."""
+    from store.errors import Refused
+
     sha256 = hashlib.sha256(raw).hexdigest()
+    options = ImportOptions(source=source, sync=sync, allow_mass_disable=allow_mass_disable,
+                            with_passwords=with_passwords)
+    used_source = source or document.default_source
     try:
-        clean = validate(directory, document)
+        with directory.db.read() as conn:
+            current = _load_current(conn)
+            seen_version = directory.db.data_version()
+        resolution = _resolve(document, current, options, progress)
     except ImportRefused as refused:
         raise ImportRefused(file_name, refused.problems, refused.more) from None
-    with directory.db.read() as conn:
-        plan = _plan(clean, _load_current(conn))
+    plan = resolution.plan
     if dry_run or plan.changes_nothing:
-        return ImportResult(plan, False, None, sha256)
+        return ImportResult(plan, False, None, sha256, used_source)
+    if plan.blocked:
+        raise Refused(f"{file_name}: {plan.blocked}\nnothing was changed")
+
+    # Initial passwords are hashed before the write lock is taken: argon2 is slow on purpose.
+    initial = [t for t in resolution.users if t.initial_password and (t.row is None or not t.row["has_password"])] \
+        if with_passwords else []
+    hashes, workers = hash_initial_passwords([t.initial_password or "" for t in initial], progress)
+    by_password = {id(t): digest for t, digest in zip(initial, hashes, strict=True)}
+
     with directory.db.write() as conn:
-        # Plan again under the write lock: another admin may have changed the directory since validation.
-        current = _load_current(conn)
-        plan = _plan(clean, current)
+        # Another admin may have changed the directory since the plan was made: then plan again under the lock.
+        if directory.db.data_version() != seen_version:
+            current = _load_current(conn)
+            try:
+                resolution = _resolve(document, current, options)
+            except ImportRefused as refused:
+                raise ImportRefused(file_name, refused.problems, refused.more) from None
+            plan = resolution.plan
+            if plan.blocked:
+                raise Refused(f"{file_name}: {plan.blocked}\nnothing was changed")
+            if plan.changes_nothing:
+                return ImportResult(plan, False, None, sha256, used_source)
+            initial_hashes = {}
+            for target in resolution.users:
+                if target.initial_password and with_passwords:
+                    match = next((digest for t, digest in zip(initial, hashes, strict=True)
+                                  if t.initial_password == target.initial_password and t.shown == target.shown), None)
+                    if match is not None:
+                        initial_hashes[target.ident] = match
+        else:
+            initial_hashes = {t.ident: by_password[id(t)] for t in initial}
         now = directory.now_text()
+        counts = plan.as_dict()
         batch_id = conn.execute(
             "INSERT INTO import_batches (source, file_name, sha256, at, actor, counts) VALUES (?, ?, ?, ?, ?, ?)",
-            (source, file_name, sha256, now, directory.actor.name, json.dumps(plan.as_dict())),
+            (resolution.source, file_name, sha256, now, directory.actor.name, json.dumps(counts)),
         ).lastrowid or 0
-        _apply(directory, conn, clean, current, now, batch_id)
+        _apply(directory, conn, resolution, current, now, batch_id, initial_hashes, progress)
         audit.record(conn, at=now, actor=directory.actor, action="directory.import", target=f"file:{file_name}",
-                     extra={"sha256": sha256, "source": source, "batch": batch_id, "counts": plan.as_dict()},
+                     extra={"sha256": sha256, "source": resolution.source, "format": format_name, "sync": sync,
+                            "batch": batch_id, "counts": counts,
+                            "passwords": {k: v for k, v in plan.passwords.items() if v}},
                      key=directory.audit_key)
-    return ImportResult(plan, True, batch_id, sha256)
+    return ImportResult(plan, True, batch_id, sha256, used_source, workers)

@@ -1,16 +1,105 @@
-"""Permission sets: an inline policy, attached managed policies, an optional boundary, a session duration."""
+"""Permission sets: an inline policy, attached managed policies, an optional boundary, a session duration.
+
+What a permission set grants is decided by :meth:`PermissionSetService.compiled` (or, for a set being edited and
+not yet saved, :func:`compile_permission_set_sources`): every policy of the set compiled once, the boundary
+capping what they allow (``evaluate_with_boundary``). Compiled sets are cached by the set's id and version *and*
+the versions of the managed policies it attaches, so editing a library policy takes effect at once.
+"""
 
 from __future__ import annotations
 
+import builtins
 import sqlite3
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import datetime
+from typing import Any, Literal
 
 from store import names
 from store.durations import DEFAULT_SECONDS, format_duration, parse_duration
 from store.errors import AlreadyExists, NotFound, ValidationError
+from store.policy import (
+    INLINE_POLICY_MAX_CHARS,
+    CompiledPolicySet,
+    Decision,
+    PolicyDocument,
+    PolicyValidationError,
+    RequestContext,
+    compile_policies,
+    evaluate_with_boundary,
+    parse_policy,
+)
+from store.policy.patterns import ContextValue
 from store.policy_documents import check_policy_text
 from store.service import PAGE_SIZE, Page, Service, like_contains
+
+# Labels of a set's own documents in decisions. Policy names cannot hold spaces, so these never collide.
+INLINE_LABEL = "inline policy"
+BOUNDARY_LABEL = "permissions boundary"
+COMPILED_CACHE = 256
+
+SourceKind = Literal["inline", "managed", "boundary"]
+
+
+@dataclass(frozen=True)
+class PolicySource:
+    """One document of a permission set, as the decisions name it: ``label`` is "inline policy", the managed
+    policy's name, or "permissions boundary"."""
+
+    label: str
+    kind: SourceKind
+    text: str
+    document: PolicyDocument
+
+
+@dataclass(frozen=True)
+class CompiledPermissionSet:
+    """A permission set ready to decide requests. ``sources`` keep the documents' text (to show a deciding
+    statement); ``policies`` is everything the set grants, ``boundary`` what caps it (None: no boundary)."""
+
+    name: str
+    sources: tuple[PolicySource, ...]
+    policies: CompiledPolicySet
+    boundary: CompiledPolicySet | None
+
+    def evaluate(self, action: str, resource: str,
+                 context: RequestContext | Mapping[str, ContextValue | None] | None = None, *,
+                 now: datetime | None = None) -> Decision:
+        return evaluate_with_boundary(self.policies, self.boundary, action, resource, context, now=now)
+
+    def source(self, label: str) -> PolicySource | None:
+        return next((source for source in self.sources if source.label == label), None)
+
+
+def _parse_source(label: str, kind: SourceKind, text: str, set_name: str) -> PolicySource:
+    try:
+        document = parse_policy(text, max_chars=INLINE_POLICY_MAX_CHARS)
+    except PolicyValidationError as exc:
+        where = f" (line {exc.line})" if exc.line else ""
+        raise ValidationError(f"permission set {set_name}: {label} is not a valid policy: {exc.message}{where}",
+                              "managedPolicies" if kind == "managed" else
+                              "inlinePolicy" if kind == "inline" else "permissionsBoundary") from None
+    return PolicySource(label, kind, text, document)
+
+
+def compile_permission_set_sources(name: str, inline_policy: str | None, managed: Sequence[tuple[str, str]],
+                                   boundary_policy: str | None) -> CompiledPermissionSet:
+    """Compile a permission set from its parts (``managed`` as ``(policy name, document)`` pairs): what an edit
+    would grant before it is saved. Invalid text raises ValidationError naming the document."""
+    sources: list[PolicySource] = []
+    if inline_policy and inline_policy.strip():
+        sources.append(_parse_source(INLINE_LABEL, "inline", inline_policy, name))
+    for policy_name, text in managed:
+        sources.append(_parse_source(policy_name, "managed", text, name))
+    boundary_source = None
+    if boundary_policy and boundary_policy.strip():
+        boundary_source = _parse_source(BOUNDARY_LABEL, "boundary", boundary_policy, name)
+        sources.append(boundary_source)
+    policies = compile_policies([(s.label, s.document) for s in sources if s.kind != "boundary"])
+    boundary = None if boundary_source is None else compile_policies([(BOUNDARY_LABEL, boundary_source.document)])
+    return CompiledPermissionSet(name, tuple(sources), policies, boundary)
 
 _POLICY_NAMES = (
     "(SELECT group_concat(name, char(31)) FROM (SELECT p.name FROM permission_set_policies psp "
@@ -54,6 +143,39 @@ class PermissionSetService(Service[PermissionSet]):
     table = "permission_sets"
     noun = "permission set"
     from_row = PermissionSet.from_row
+
+    def __init__(self, directory: Any) -> None:
+        super().__init__(directory)
+        self._compiled: OrderedDict[tuple[Any, ...], CompiledPermissionSet] = OrderedDict()
+        self._compiled_lock = threading.Lock()
+
+    def compiled(self, permission_set_id: int) -> CompiledPermissionSet:
+        """What the set grants now, compiled (cached by the set's id and version and the versions of the
+        managed policies it attaches). NotFound for an unknown set; ValidationError if a stored document no
+        longer reads as a policy (written around the store)."""
+        with self.db.read() as conn:
+            row = conn.execute("SELECT name, version, inline_policy, boundary_policy FROM permission_sets "
+                               "WHERE id = ?", (permission_set_id,)).fetchone()
+            if row is None:
+                raise NotFound(f"permission set #{permission_set_id} does not exist (it may have been deleted)")
+            attached = conn.execute(
+                "SELECT p.id, p.version, p.name, p.document FROM permission_set_policies psp JOIN policies p "
+                "ON p.id = psp.policy_id WHERE psp.permission_set_id = ? ORDER BY p.name_key",
+                (permission_set_id,)).fetchall()
+        key = (permission_set_id, row["version"], tuple((p["id"], p["version"]) for p in attached))
+        with self._compiled_lock:
+            found = self._compiled.get(key)
+            if found is not None:
+                self._compiled.move_to_end(key)
+                return found
+        compiled = compile_permission_set_sources(row["name"], row["inline_policy"],
+                                                  [(p["name"], p["document"]) for p in attached],
+                                                  row["boundary_policy"])
+        with self._compiled_lock:
+            self._compiled[key] = compiled
+            while len(self._compiled) > COMPILED_CACHE:
+                self._compiled.popitem(last=False)
+        return compiled
 
     def _row(self, conn: sqlite3.Connection, row_id: int) -> sqlite3.Row:
         row = conn.execute(f"SELECT *, {_POLICY_NAMES} FROM permission_sets WHERE id = ?", (row_id,)).fetchone()
@@ -123,7 +245,7 @@ class PermissionSetService(Service[PermissionSet]):
 
     def update(self, permission_set_id: int, version: int, *, name: str | None = None,
                description: str | None = None, session_duration: int | str | None = None,
-               inline_policy: str | None = None, managed_policies: list[str] | None = None,
+               inline_policy: str | None = None, managed_policies: builtins.list[str] | None = None,
                boundary_policy: str | None = None, clear_inline: bool = False,
                clear_boundary: bool = False) -> PermissionSet:
         changes: dict[str, Any] = {}

@@ -260,5 +260,27 @@ def _builtin_policies_sql() -> str:
 # Version 3: the policy library starts with AWS's three job-function policies, marked built-in (read-only).
 V3 = _builtin_policies_sql()
 
-MIGRATIONS: list[str] = [V1, V2, V3]
+# Version 4: credentials (issue 3). A recovery-code sign-in leaves the identity owing a new authenticator
+# (``mfa_reenrol``); failures older than a day stop counting toward a lock (``last_failed_sign_in_at``); portal
+# sign-ins say which client holds them (``cli``, ``console``, ``ssh``), why they ended, and when last used.
+V4 = """
+ALTER TABLE users ADD COLUMN mfa_reenrol INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE users ADD COLUMN last_failed_sign_in_at TEXT;
+ALTER TABLE portal_tokens ADD COLUMN client TEXT NOT NULL DEFAULT 'cli';
+ALTER TABLE portal_tokens ADD COLUMN revoked_reason TEXT;
+ALTER TABLE portal_tokens ADD COLUMN last_used_at TEXT;
+CREATE INDEX portal_tokens_expires ON portal_tokens(expires_at);
+"""
+
+# Version 5: imports (issue 6). A SCIM resource's ``id`` at its source, so that later files (a Group whose members
+# name users by id, a bulk PUT/PATCH/DELETE of /Users/{id}) can refer to what an earlier file brought in;
+# unique per source like external_id.
+V5 = """
+ALTER TABLE users ADD COLUMN scim_id TEXT;
+ALTER TABLE groups ADD COLUMN scim_id TEXT;
+CREATE UNIQUE INDEX users_source_scim_id ON users(source, scim_id) WHERE scim_id IS NOT NULL;
+CREATE UNIQUE INDEX groups_source_scim_id ON groups(source, scim_id) WHERE scim_id IS NOT NULL;
+"""
+
+MIGRATIONS: list[str] = [V1, V2, V3, V4, V5]
 LATEST = len(MIGRATIONS)

@@ -13,18 +13,19 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from hashlib import sha256
 from hmac import compare_digest
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from store import audit
-from store.clock import to_text
+from store.access import is_assigned
+from store.clock import from_text, to_text
 from store.crypto import new_session_credentials
-from store.durations import format_duration, parse_duration
+from store.durations import MIN_SECONDS, format_duration, parse_duration
 from store.errors import NotFound, Refused, ValidationError
 from store.names import canonical
-from store.policy import CompiledPolicySet, Decision, compile_policies, evaluate_with_boundary, parse_policy
+from store.policy import Decision
 from store.service import PAGE_SIZE, Page, like_contains
 
 if TYPE_CHECKING:
@@ -134,7 +135,6 @@ class SessionService:
     def __init__(self, directory: Directory) -> None:
         self.directory = directory
         self.db = directory.db
-        self._compiled: dict[tuple[int, int], tuple[CompiledPolicySet, CompiledPolicySet | None]] = {}
         self._now_second, self._now_cached = -1, ""
 
     # -- issue --------------------------------------------------------------------------------------------
@@ -163,10 +163,11 @@ class SessionService:
                 raise Refused(f"{user['user_name']!r} is disabled")
             if account["status"] != "active":
                 raise Refused(f"account {account['name']!r} is disabled")
-            if not assignment_path(conn, user_id, account_id, permission_set_id, now_text):
+            grant = is_assigned(self.directory, user_id, account_id, permission_set_id, now)
+            if grant is None:
                 raise Refused(f"{user['user_name']!r} is not assigned {pset['name']!r} in {account['name']!r} "
                               "(or the assignment or group membership has expired)")
-            seconds = self._duration(duration, pset["session_duration"], pset["name"])
+            seconds = self._duration(duration, pset["session_duration"], pset["name"], now, grant.expires_at)
             expires = to_text(now + timedelta(seconds=seconds))
             key_id, secret, token = new_session_credentials()
             cursor = conn.execute(
@@ -184,14 +185,25 @@ class SessionService:
             return IssuedCredentials(cursor.lastrowid or 0, key_id, secret, token, expires)
 
     @staticmethod
-    def _duration(requested: object, allowed: int, pset_name: str) -> int:
+    def _duration(requested: object, allowed: int, pset_name: str, now: datetime, grant_ends: str | None) -> int:
+        """The session's length: what was asked (never more than the set allows), else the set's duration.
+        A session never outlives the assignment or membership that grants it: by default it ends with it;
+        asking for longer is refused, as is a grant with less than the 15-minute minimum left."""
+        left = None if grant_ends is None else int((from_text(grant_ends) - now).total_seconds())
+        if left is not None and left < MIN_SECONDS:
+            raise Refused(f"the assignment that grants {pset_name!r} ends at {grant_ends}, in less than the "
+                          "15-minute minimum session")
         if requested is None or requested == "":
-            return allowed
+            return allowed if left is None else min(allowed, left)
         seconds = parse_duration(requested, "duration")  # refuses outside 15 min … 36 h
         if seconds > allowed:
             raise ValidationError(
                 f"duration: {format_duration(seconds)} is longer than {pset_name!r} allows "
                 f"({format_duration(allowed)}); ask for {format_duration(allowed)} or less", "duration")
+        if left is not None and seconds > left:
+            raise ValidationError(
+                f"duration: the assignment that grants {pset_name!r} ends at {grant_ends}; ask for "
+                f"{format_duration(left)} or less", "duration")
         return seconds
 
     # -- verify and authorize -----------------------------------------------------------------------------
@@ -241,7 +253,7 @@ class SessionService:
         if not verification.valid or verification.session is None:
             return verification, None
         session = verification.session
-        policies, boundary = self._permissions(session.permission_set_id)
+        compiled = self.directory.permission_sets.compiled(session.permission_set_id)
         user = self.db.query_tuple("SELECT user_name FROM users WHERE id = ?", (session.user_id,))
         request = {
             "aws:TokenIssueTime": session.issued_at,
@@ -250,31 +262,7 @@ class SessionService:
             "aws:userid": str(session.user_id),
             **(context or {}),
         }
-        now = self.directory.clock()
-        return verification, evaluate_with_boundary(policies, boundary, action, resource, request, now=now)
-
-    def _permissions(self, permission_set_id: int) -> tuple[CompiledPolicySet, CompiledPolicySet | None]:
-        row = self.db.query_one("SELECT name, version, inline_policy, boundary_policy FROM permission_sets "
-                                "WHERE id = ?", (permission_set_id,))
-        if row is None:
-            raise NotFound(f"permission set #{permission_set_id} does not exist")
-        cache_key = (permission_set_id, row["version"])
-        if cache_key not in self._compiled:
-            documents = []
-            if row["inline_policy"]:
-                documents.append((f"{row['name']}/inline", parse_policy(row["inline_policy"])))
-            with self.db.read() as conn:
-                for managed in conn.execute(
-                    "SELECT p.name, p.document FROM permission_set_policies psp JOIN policies p "
-                    "ON p.id = psp.policy_id WHERE psp.permission_set_id = ? ORDER BY p.name_key",
-                    (permission_set_id,),
-                ):
-                    documents.append((managed["name"], parse_policy(managed["document"])))
-            boundary = None
-            if row["boundary_policy"]:
-                boundary = compile_policies([(f"{row['name']}/boundary", parse_policy(row["boundary_policy"]))])
-            self._compiled[cache_key] = (compile_policies(documents), boundary)
-        return self._compiled[cache_key]
+        return verification, compiled.evaluate(action, resource, request, now=self.directory.clock())
 
     # -- list, revoke, sweep ------------------------------------------------------------------------------
 
@@ -362,18 +350,3 @@ class SessionService:
                              target="sessions", extra={"deleted": count, "older_than": cutoff},
                              key=self.directory.audit_key)
         return count
-
-
-def assignment_path(conn: sqlite3.Connection, user_id: int, account_id: int, permission_set_id: int,
-                    now: str) -> str | None:
-    """How the user holds this permission set in this account now: "direct", "group <name>", or None."""
-    row = conn.execute(
-        "SELECT CASE WHEN a.user_id IS NOT NULL THEN 'direct' ELSE 'group ' || g.name END FROM assignments a "
-        "LEFT JOIN memberships m ON m.group_id = a.group_id AND m.user_id = ? "
-        "LEFT JOIN groups g ON g.id = a.group_id "
-        "WHERE a.account_id = ? AND a.permission_set_id = ? AND (a.expires_at IS NULL OR a.expires_at > ?) "
-        "AND (a.user_id = ? OR (m.user_id IS NOT NULL AND (m.expires_at IS NULL OR m.expires_at > ?))) "
-        "ORDER BY a.user_id IS NULL LIMIT 1",
-        (user_id, account_id, permission_set_id, now, user_id, now),
-    ).fetchone()
-    return None if row is None else str(row[0])

@@ -7,8 +7,13 @@ import binascii
 import hashlib
 import struct
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from store.errors import ValidationError
+from store import audit
+from store.errors import AlreadyExists, NotFound, ValidationError
+
+if TYPE_CHECKING:
+    from store.directory import Directory
 
 KEY_TYPES = frozenset({
     "ssh-ed25519", "ssh-rsa", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521",
@@ -56,3 +61,67 @@ def parse_public_key(text: object, field: str = "sshPublicKeys") -> PublicKey:
     if embedded_type != parts[0]:
         raise ValidationError(f"{field}: the key says {parts[0]} but its data is {embedded_type!r}", field)
     return PublicKey(parts[0], blob, parts[2].strip() if len(parts) > 2 else "")
+
+
+@dataclass(frozen=True)
+class StoredKey:
+    id: int
+    user_id: int
+    user_name: str
+    public_key: str
+    fingerprint: str
+    comment: str
+    created_at: str
+
+
+_SELECT = ("SELECT k.id, k.user_id, u.user_name, k.public_key, k.fingerprint, k.comment, k.created_at "
+           "FROM ssh_keys k JOIN users u ON u.id = k.user_id")
+
+
+class SshKeyService:
+    """Users' SSH public keys: what ``tui serve`` authenticates against."""
+
+    def __init__(self, directory: Directory) -> None:
+        self.directory = directory
+        self.db = directory.db
+
+    def add(self, user_id: int, key_text: str) -> StoredKey:
+        key = parse_public_key(key_text, "publicKey")
+        with self.db.write() as conn:
+            user = conn.execute("SELECT user_name, is_root FROM users WHERE id = ?", (user_id,)).fetchone()
+            if user is None:
+                raise NotFound(f"user #{user_id} does not exist")
+            owner = conn.execute("SELECT u.user_name FROM ssh_keys k JOIN users u ON u.id = k.user_id "
+                                 "WHERE k.fingerprint = ?", (key.fingerprint,)).fetchone()
+            if owner is not None:
+                raise AlreadyExists(f"publicKey: {key.fingerprint} already belongs to {owner[0]!r}", "publicKey")
+            now = self.directory.now_text()
+            cursor = conn.execute(
+                "INSERT INTO ssh_keys (user_id, public_key, fingerprint, comment, created_at) VALUES (?, ?, ?, ?, ?)",
+                (user_id, key.text, key.fingerprint, key.comment, now))
+            audit.record(conn, at=now, actor=self.directory.actor, action="user.add_ssh_key",
+                         target=f"user:{user['user_name']}", extra={"fingerprint": key.fingerprint},
+                         key=self.directory.audit_key)
+            row = conn.execute(f"{_SELECT} WHERE k.id = ?", (cursor.lastrowid,)).fetchone()
+            return StoredKey(*row)
+
+    def remove(self, key_id: int) -> None:
+        with self.db.write() as conn:
+            row = conn.execute(f"{_SELECT} WHERE k.id = ?", (key_id,)).fetchone()
+            if row is None:
+                raise NotFound(f"SSH key #{key_id} does not exist (it may have been removed)")
+            stored = StoredKey(*row)
+            conn.execute("DELETE FROM ssh_keys WHERE id = ?", (key_id,))
+            audit.record(conn, at=self.directory.now_text(), actor=self.directory.actor,
+                         action="user.remove_ssh_key", target=f"user:{stored.user_name}",
+                         extra={"fingerprint": stored.fingerprint}, key=self.directory.audit_key)
+
+    def of_user(self, user_id: int) -> list[StoredKey]:
+        with self.db.read() as conn:
+            return [StoredKey(*row) for row in conn.execute(f"{_SELECT} WHERE k.user_id = ? ORDER BY k.id",
+                                                            (user_id,))]
+
+    def owner_of(self, fingerprint: str) -> StoredKey | None:
+        """The key with this fingerprint (``SHA256:…``) and its user, for public-key sign-in."""
+        row = self.db.query_one(f"{_SELECT} WHERE k.fingerprint = ?", (fingerprint,))
+        return None if row is None else StoredKey(*row)

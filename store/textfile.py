@@ -6,17 +6,31 @@ from pathlib import Path
 
 from store.errors import ValidationError
 
-MAX_IMPORT_BYTES = 512 * 1024 * 1024  # 512 MiB: ~1.5 million users in our JSON
+# 256 MiB: about 1.7 million users in our JSON or 2.5 million rows of CSV; well past the 100,000-user directories
+# we measure (bench/bench_import.py: ~15 MB of JSON, under 500 MB of memory), and a bound on what one file may
+# make the importer hold in memory.
+MAX_IMPORT_BYTES = 256 * 1024 * 1024
 
 
 def read_limited(path: Path, limit: int = MAX_IMPORT_BYTES) -> bytes:
     try:
         size = path.stat().st_size
         if size > limit:
-            raise ValidationError(f"{path}: is {size:,} bytes; the import limit is {limit:,} bytes")
-        return path.read_bytes()
+            raise ValidationError(f"{path}: is {size:,} bytes; the import limit is {limit:,} bytes "
+                                  f"({limit // (1024 * 1024)} MiB): split the file")
+        with path.open("rb") as handle:
+            data = handle.read(limit + 1)  # a file growing while we read cannot slip past the limit
+        if len(data) > limit:
+            raise ValidationError(f"{path}: is over the import limit of {limit:,} bytes: split the file")
+        return data
     except OSError as exc:
         raise ValidationError(f"{path}: cannot be read: {exc.strerror or exc}") from None
+
+
+def _line_and_column(raw: bytes, offset: int) -> tuple[int, int]:
+    """The 1-based line and character (not byte) column of ``raw[offset]``."""
+    start = raw.rfind(b"\n", 0, offset) + 1
+    return raw.count(b"\n", 0, offset) + 1, len(raw[start:offset].decode("utf-8", "replace")) + 1
 
 
 def decode_utf8(raw: bytes, file_name: str) -> str:
@@ -26,12 +40,21 @@ def decode_utf8(raw: bytes, file_name: str) -> str:
             f"{file_name}: is UTF-16; tui reads UTF-8 only. Convert it first, e.g. "
             f"iconv -f UTF-16 -t UTF-8 {file_name} > converted"
         )
+    nul = raw.find(b"\x00")
+    if nul >= 0:
+        line, column = _line_and_column(raw, nul)
+        hint = (" (every other byte is NUL: is it UTF-16 without a byte-order mark? Convert it first, e.g. "
+                f"iconv -f UTF-16LE -t UTF-8 {file_name} > converted)" if raw[1::2].count(0) > len(raw) // 4
+                else "")
+        raise ValidationError(f"{file_name}: line {line}, column {column}: a NUL character (U+0000) is not "
+                              f"allowed in an import file{hint}")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
+        line, column = _line_and_column(raw, exc.start)
         raise ValidationError(
-            f"{file_name}: line {line}: byte 0x{raw[exc.start]:02x} is not UTF-8 (is the file Latin-1 or "
-            "Windows-1252? Convert it first, e.g. iconv -f LATIN1 -t UTF-8)"
+            f"{file_name}: line {line}, column {column}: byte 0x{raw[exc.start]:02x} is not UTF-8 (is the file "
+            "Latin-1 or Windows-1252? tui reads UTF-8 only. Convert it first, e.g. "
+            f"iconv -f WINDOWS-1252 -t UTF-8 {file_name} > converted)"
         ) from None
     return text.removeprefix("\ufeff")

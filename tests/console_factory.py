@@ -7,19 +7,30 @@ from pathlib import Path
 from textual.pilot import Pilot
 
 from store.audit import Actor
+from store.clock import Clock, utc_now
 from store.demo import seed_demo
 from store.directory import Directory
+from store.portal import SignedIn
 from tui.app import TuiApp
 from tui.widgets.paged_table import PagedTable
 
 ADMIN = Actor("console:tester", "console")
+# The identity make_app signs in by default: an administrator vouched for by the test itself (no directory row,
+# no token), so console tests start on the dashboard as before the sign-in gate existed.
+TESTER = SignedIn(user_id=None, user_name="console:tester", is_root=False, mfa=True, method="test",
+                  client="console", signed_in_at="2026-01-01T00:00:00Z", expires_at=None)
+_DEFAULT = object()
 
 
-def make_app(tmp_path: Path, *, seed: bool = True) -> tuple[TuiApp, Directory]:
-    directory = Directory.open(tmp_path / "directory.db", ADMIN)
+def make_app(tmp_path: Path, *, seed: bool = True, signed_in: SignedIn | None | object = _DEFAULT,
+             clock: Clock = utc_now, **app_options: object) -> tuple[TuiApp, Directory]:
+    """The console over ``tmp_path/directory.db``. Signed in as an admin unless ``signed_in`` says otherwise:
+    ``signed_in=None`` opens at the gate (sign-in screen, or the first-run wizard when there is no root)."""
+    directory = Directory.open(tmp_path / "directory.db", ADMIN, clock)
     if seed:
         seed_demo(directory)
-    return TuiApp(directory), directory
+    identity = TESTER if signed_in is _DEFAULT else signed_in
+    return TuiApp(directory, signed_in=identity, **app_options), directory  # type: ignore[arg-type]
 
 
 def other_admin(tmp_path: Path) -> Directory:

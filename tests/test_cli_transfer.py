@@ -203,7 +203,7 @@ def test_import_reports_as_json(run_tui, sample_file: Path) -> None:
     report = result.json()
     assert report["applied"] is True and report["dry_run"] is False and report["changes_nothing"] is False
     assert report["sha256"] == hashlib.sha256(sample_file.read_bytes()).hexdigest()
-    assert report["plan"]["users"] == {"create": 4, "update": 0, "unchanged": 0}
+    assert report["plan"]["users"] == {"create": 4, "update": 0, "disable": 0, "unchanged": 0}
     assert report["plan"]["assignments"]["create"] == 4
     again = run_tui("import", "--json", sample_file).json()
     assert again["applied"] is False and again["changes_nothing"] is True
@@ -429,7 +429,9 @@ from tui.cli import main
 
 codes = []
 for argv in (["import", {str(sample_file)!r}], ["export", "--format", "json"], ["audit", "verify"],
-             ["audit", "export", "--format", "csv"], ["backup", {str(tmp_path / 'b.db')!r}]):
+             ["audit", "export", "--format", "csv"], ["backup", {str(tmp_path / 'b.db')!r}],
+             ["export", "--format", "scim"], ["export", "--format", "csv"],
+             ["import", "--dry-run", {str(Path(__file__).parent / 'data' / 'import' / 'okta-import.csv')!r}]):
     sys.argv = ["tui", "--db", {str(db)!r}, *argv]
     try:
         main()
@@ -444,7 +446,7 @@ print("RESULT " + json.dumps({{"codes": codes, "textual": loaded}}), file=sys.st
     assert completed.returncode == 0, completed.stderr
     line = next(line for line in completed.stderr.splitlines() if line.startswith("RESULT "))
     result = json.loads(line.removeprefix("RESULT "))
-    assert result["codes"] == [0, 0, 0, 0, 0], completed.stderr
+    assert result["codes"] == [0] * 8, completed.stderr
     assert result["textual"] == []
     # The work really happened in that process.
     assert "Zoë" in completed.stdout and "applied" in completed.stdout

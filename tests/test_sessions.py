@@ -253,3 +253,29 @@ class TestListAndSweep:
         assert d.sessions.get(live.session_id).state(d.now_text()) == "expired"
         with pytest.raises(NotFound):
             d.sessions.get(old.session_id)
+
+
+class TestGrantExpiry:
+    def test_a_session_never_outlives_the_assignment_that_grants_it(self, world, clock):
+        d, w = world
+        assignment = d.assignments.list(user_id=w["alice"].id, permission_set_id=w["reader"].id).items[0]
+        d.assignments.update_expiry(assignment.id, assignment.version, "2026-06-01T14:00:00Z")
+        issued = d.sessions.issue(w["alice"].id, w["prod"].id, w["reader"].id)
+        assert issued.expiration == "2026-06-01T14:00:00Z"  # default: until the assignment ends, not PT8H
+        with pytest.raises(ValidationError, match="ends at 2026-06-01T14:00:00Z; ask for PT2H or less"):
+            d.sessions.issue(w["alice"].id, w["prod"].id, w["reader"].id, duration="PT3H")
+        clock.advance(hours=1, minutes=50)
+        with pytest.raises(Refused, match="less than the 15-minute minimum"):
+            d.sessions.issue(w["alice"].id, w["prod"].id, w["reader"].id)
+
+    def test_editing_a_managed_policy_changes_what_live_sessions_may_do(self, world):
+        d, w = world
+        policy = d.policies.create("EC2Read", document=json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "ec2:Describe*", "Resource": "*"}]}))
+        pset = d.permission_sets.get(w["reader"].id)
+        d.permission_sets.update(pset.id, pset.version, managed_policies=["EC2Read"])
+        creds = creds_of(d.sessions.issue(w["alice"].id, w["prod"].id, w["reader"].id))
+        assert d.sessions.authorize(*creds, "ec2:DescribeInstances", "*")[1].decision == "allow"
+        d.policies.update(policy.id, policy.version, document=json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Deny", "Action": "ec2:*", "Resource": "*"}]}))
+        assert d.sessions.authorize(*creds, "ec2:DescribeInstances", "*")[1].decision == "explicit_deny"

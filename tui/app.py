@@ -1,4 +1,11 @@
-"""The console: one Textual app, a mode per concept, every action on a key and in the command palette."""
+"""The console: one Textual app, a mode per concept, every action on a key and in the command palette.
+
+It opens on a gate: the sign-in screen (or the first-run wizard when the directory has no root). Nothing of the
+directory is shown, and no section key, palette or help works, until someone has signed in. A program that has
+already authenticated the person (the SSH server) passes ``TuiApp(directory, signed_in=…)`` and the console
+opens signed in. A sign-in ends after 15 minutes without a key press, after 12 hours whatever happens, when
+its portal sign-in is revoked (password change, MFA reset, disable, delete), or on ``ctrl+o``.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +15,19 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterable
+from datetime import datetime, timedelta
 from pathlib import Path
 
+from textual import events, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
 from store.audit import Actor
+from store.demo import DemoRoot
 from store.directory import Directory
+from store.errors import StoreError
+from store.portal import NotSignedIn, SignedIn
 from tui.bindings import screen_actions
 from tui.messages import DirectoryChanged
 from tui.screens.accounts import AccountsScreen
@@ -24,11 +36,18 @@ from tui.screens.dashboard import DashboardScreen
 from tui.screens.groups import GroupsScreen
 from tui.screens.help import HelpScreen
 from tui.screens.permission_sets import PermissionSetsScreen
+from tui.screens.sign_in import SignInScreen
 from tui.screens.users import UsersScreen
 from tui.widgets.nav_bar import SECTIONS
 
 # How often the console asks SQLite whether another process committed (PRAGMA data_version is a cheap read).
 CHANGE_POLL_SECONDS = 1.0
+IDLE_TIMEOUT = timedelta(minutes=15)
+ABSOLUTE_TIMEOUT = timedelta(hours=12)
+GATE = "gate"
+# What nobody may do before signing in (quitting stays possible).
+GATED_ACTIONS = {"switch_mode", "help", "command_palette", "sign_out", "my_credentials"}
+ROOT_BANNER = "root is for break-glass: create an admin user"
 
 
 def console_actor() -> Actor:
@@ -43,6 +62,7 @@ class TuiApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "tui"
     MODES = {
+        GATE: SignInScreen,
         "dashboard": DashboardScreen,
         "users": UsersScreen,
         "groups": GroupsScreen,
@@ -54,30 +74,148 @@ class TuiApp(App[None]):
     BINDINGS = [
         *(Binding(key, f"switch_mode('{mode}')", short, show=True) for key, mode, _, short in SECTIONS),
         Binding("question_mark", "help", "Help"),
+        Binding("ctrl+o", "sign_out", "Sign out"),
     ]
 
-    def __init__(self, directory: Directory) -> None:
+    def __init__(self, directory: Directory, *, signed_in: SignedIn | None = None, demo: DemoRoot | None = None,
+                 exit_on_sign_out: bool = False) -> None:
+        """``signed_in``: open already signed in as that identity (from ``PortalService.issue``/``issue_for``;
+        its token, when it has one, is checked whenever the directory changes). ``demo``: show the demo root's
+        current code on the sign-in screen. ``exit_on_sign_out``: quit instead of returning to the sign-in
+        screen when the sign-in ends (an SSH session)."""
+        # Textual reads the starting mode in App.__init__: signed in, start on the dashboard; else at the gate.
+        self.DEFAULT_MODE = "dashboard" if signed_in is not None else GATE  # type: ignore[misc]
         super().__init__()
         self.directory = directory
+        self.base_actor = directory.actor
+        self.demo = demo
+        self.exit_on_sign_out = exit_on_sign_out
+        self.signed_in: SignedIn | None = None
+        self._session_started: datetime = directory.clock()
+        self._last_activity: datetime = directory.clock()
         self._data_version: int | None = None
+        if signed_in is not None:
+            self._begin(signed_in)
 
     def on_mount(self) -> None:
         self._data_version = self.directory.db.data_version()
         self.set_interval(CHANGE_POLL_SECONDS, self._notice_changes)
+        if self.signed_in is not None and self.signed_in.is_root:
+            self._root_notice()
 
     def _notice_changes(self) -> None:
+        self.check_session()
         version = self.directory.db.data_version(wait=False)
         if version is None or version == self._data_version:
             return
         self._data_version = version
+        if self.signed_in is not None:
+            self._check_still_signed_in(self.signed_in)
         self.screen.post_message(DirectoryChanged())
 
+    # -- the sign-in -------------------------------------------------------------------------------------
+
+    def _begin(self, signed_in: SignedIn) -> None:
+        self.signed_in = signed_in
+        self.directory.actor = signed_in.actor()  # the audit names the person, and the client (console, ssh)
+        self._session_started = self._last_activity = self.directory.clock()
+
+    def start_session(self, signed_in: SignedIn) -> None:
+        """Open the console for ``signed_in`` (called by the sign-in screen and the first-run wizard)."""
+        self._begin(signed_in)
+        self.switch_mode("dashboard")
+        if signed_in.is_root:
+            self._root_notice()
+
+    def _root_notice(self) -> None:
+        self.notify(f"Signed in as root: {ROOT_BANNER}.", severity="warning", timeout=6)
+
+    def sign_out(self, reason: str = "Signed out.") -> None:
+        """End the sign-in: revoke its portal sign-in, forget every screen's state, back to the sign-in screen."""
+        signed_in, self.signed_in = self.signed_in, None
+        if signed_in is None:
+            return
+        if signed_in.token is not None:
+            self._revoke(signed_in.token)
+        self.directory.actor = self.base_actor
+        if self.exit_on_sign_out:
+            self.exit(message=reason)
+            return
+        self.switch_mode(GATE)
+        # Screens of the last sign-in (a half-typed form, a filter, a detail view) must not greet the next person.
+        for mode, screen in self.MODES.items():
+            if mode != GATE:
+                self.remove_mode(mode)
+                self.add_mode(mode, screen)
+        gate = self.screen_stack[0]
+        while len(self.screen_stack) > 1:
+            self.pop_screen()
+        if isinstance(gate, SignInScreen):
+            gate.announce(reason)
+
+    @work(thread=True, exit_on_error=False, group="sign-out")
+    def _revoke(self, token: str) -> None:
+        try:
+            self.directory.portal.revoke(token, "signed out")
+        except StoreError:
+            pass  # already over, or the file is busy: the token expires on its own
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="sign-in-check")
+    def _check_still_signed_in(self, signed_in: SignedIn) -> None:
+        """After another process committed: is this sign-in still good (not revoked, user not disabled)?"""
+        try:
+            if signed_in.token is not None:
+                self.directory.portal.verify(signed_in.token)
+            elif signed_in.user_id is not None and self.directory.users.get(signed_in.user_id).status != "active":
+                raise NotSignedIn("this user was disabled")
+        except StoreError as exc:
+            self.call_from_thread(self._ended_elsewhere, signed_in, exc.message)
+
+    def _ended_elsewhere(self, signed_in: SignedIn, message: str) -> None:
+        if self.signed_in is signed_in:
+            self.sign_out(f"Signed out: {message.removesuffix(': run tui login again')}.")
+
+    def check_session(self) -> None:
+        """Sign out after 15 minutes idle or 12 hours in all (by the directory's clock)."""
+        if self.signed_in is None:
+            return
+        now = self.directory.clock()
+        if now - self._session_started >= ABSOLUTE_TIMEOUT:
+            self.sign_out("Signed out: a console sign-in lasts at most 12 hours. Sign in again.")
+        elif now - self._last_activity >= IDLE_TIMEOUT:
+            self.sign_out("Signed out after 15 minutes without activity. Sign in again.")
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, (events.Key, events.MouseDown, events.MouseScrollDown, events.MouseScrollUp)) \
+                and not event.is_forwarded:
+            self._last_activity = self.directory.clock()
+        await super().on_event(event)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return not (self.signed_in is None and action in GATED_ACTIONS)
+
+    def action_sign_out(self) -> None:
+        self.sign_out("Signed out.")
+
+    def action_my_credentials(self) -> None:
+        if self.signed_in is not None and self.signed_in.user_id is not None:
+            from tui.screens.credentials import CredentialsScreen
+
+            self.push_screen(CredentialsScreen(self.signed_in.user_id))
+
+    async def action_switch_mode(self, mode: str) -> None:
+        if self.signed_in is None or mode == GATE:
+            return  # only the sign-in leaves the gate, and nothing but sign-out returns to it
+        self.switch_mode(mode)
+
     def action_help(self) -> None:
-        if not isinstance(self.screen, HelpScreen):
+        if self.signed_in is not None and not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.screen))
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         """The palette offers every action: the sections, the current screen's keys, then Textual's own."""
+        if self.signed_in is None:
+            return
         for key, mode, label, _ in SECTIONS:
             yield SystemCommand(f"Go to {label}", f"key {key}", functools.partial(self.switch_mode, mode))
         for key, description, action, node, enabled in screen_actions(self, screen):
@@ -87,18 +225,22 @@ class TuiApp(App[None]):
         yield from super().get_system_commands(screen)
 
 
-def run_console(db_path: Path, *, demo: bool = False) -> None:
-    """Open the console on ``db_path`` (created if missing), or on a throw-away seeded directory."""
+def run_console(db_path: Path, *, demo: bool = False, key_path: Path | None = None) -> None:
+    """Open the console on ``db_path`` (created if missing), or on a throw-away seeded directory whose demo
+    root's current code the sign-in screen shows."""
     if not demo:
-        with Directory.open(db_path, console_actor()) as directory:
+        with Directory.open(db_path, console_actor(), key_path=key_path) as directory:
             TuiApp(directory).run()
         return
-    from store.demo import seed_demo
+    from store.demo import seed_demo, seed_demo_credentials, seed_demo_root
 
     folder = tempfile.mkdtemp(prefix="tui-demo-")
     try:
         with Directory.open(Path(folder) / "demo.db", console_actor()) as directory:
+            root = seed_demo_root(directory)
             seed_demo(directory)
-            TuiApp(directory).run()
+            seed_demo_credentials(directory)
+            directory.actor = console_actor()
+            TuiApp(directory, demo=root).run()
     finally:
         shutil.rmtree(folder, ignore_errors=True)

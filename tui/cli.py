@@ -17,9 +17,9 @@ from typing import Any, TypeVar
 import click
 
 from store import audit
-from store.directory import Directory
+from store.directory import Directory, key_path_beside
 from store.errors import StoreError
-from store.locations import default_db_path, default_key_path
+from store.locations import default_db_path
 from tui import __version__
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -46,13 +46,19 @@ def reports_errors(command: F) -> F:
 
 
 class Context:
-    def __init__(self, db: Path) -> None:
+    def __init__(self, db: Path, key: Path | None = None) -> None:
         self.db_path = db
+        self._key = key
         self._directory: Directory | None = None
+
+    @property
+    def key_path(self) -> Path:
+        """The directory's key file: ``--key``/``TUI_KEY``, else ``<database>.key`` beside the database."""
+        return self._key if self._key is not None else key_path_beside(self.db_path)
 
     def directory(self) -> Directory:
         if self._directory is None:
-            self._directory = Directory.open(self.db_path)
+            self._directory = Directory.open(self.db_path, key_path=self.key_path)
         return self._directory
 
     def close(self) -> None:
@@ -66,11 +72,13 @@ pass_context = click.make_pass_decorator(Context)
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--db", "db", type=click.Path(dir_okay=False, path_type=Path), envvar="TUI_DB",
               help="The directory database file (default: $TUI_DB, else the user data folder).")
+@click.option("--key", "key", type=click.Path(dir_okay=False, path_type=Path), envvar="TUI_KEY",
+              help="The directory's key file (default: $TUI_KEY, else <database>.key beside the database).")
 @click.version_option(__version__, "--version", prog_name="tui")
 @click.pass_context
-def cli(ctx: click.Context, db: Path | None) -> None:
+def cli(ctx: click.Context, db: Path | None, key: Path | None) -> None:
     """tui: a terminal directory administrator. Without a command, opens the console."""
-    ctx.obj = Context(db or default_db_path())
+    ctx.obj = Context(db or default_db_path(), key)
     ctx.call_on_close(ctx.obj.close)
     if ctx.invoked_subcommand is None:
         ctx.invoke(console)
@@ -84,7 +92,7 @@ def console(obj: Context, demo: bool) -> None:
     """Open the full-screen console."""
     from tui.app import run_console  # the only place textual is imported
 
-    run_console(obj.db_path, demo=demo)
+    run_console(obj.db_path, demo=demo, key_path=obj.key_path)
 
 
 @cli.command()
@@ -97,7 +105,7 @@ def backup(obj: Context, file: Path) -> None:
 
     backup_database(obj.directory(), file)
     click.echo(f"backup written to {file}")
-    click.echo(f"the key file ({default_key_path(obj.db_path)}) is not in the backup: keep it safe separately",
+    click.echo(f"the key file ({obj.key_path}) is not in the backup: keep it safe separately",
                err=True)
 
 
@@ -139,14 +147,19 @@ def audit_export(obj: Context, fmt: str) -> None:
 
 
 # Command groups that live in their own modules (imported here, after `cli`, which they build on).
+from tui.cli_access import access as access_group  # noqa: E402
+from tui.cli_credentials import COMMANDS as CREDENTIAL_COMMANDS  # noqa: E402
 from tui.cli_policy import policy as policy_group  # noqa: E402
 from tui.cli_sessions import sessions as sessions_group  # noqa: E402
 from tui.cli_transfer import export_command, import_command  # noqa: E402
 
+cli.add_command(access_group)
 cli.add_command(policy_group)
 cli.add_command(sessions_group)
 cli.add_command(export_command)
 cli.add_command(import_command)
+for _command in CREDENTIAL_COMMANDS:
+    cli.add_command(_command)
 
 
 def main() -> None:

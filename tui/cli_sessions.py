@@ -139,3 +139,35 @@ def sweep(obj: Context, retention_days: int) -> None:
     """Delete sessions that expired or were revoked more than the retention period ago."""
     count = obj.directory().sessions.sweep(timedelta(days=retention_days))
     click.echo(f"swept {count} session(s)")
+
+
+@click.command("credentials")
+@click.option("--account", "account_name", required=True, help="The account to act in.")
+@click.option("--permission-set", "permission_set_name", required=True, help="The permission set to assume.")
+@click.option("--duration", help="PT1H, 3600…: at most the permission set's session duration (default).")
+@click.option("--format", "fmt", type=click.Choice(["credential-process", "env", "json"]),
+              default="credential-process", show_default=True)
+@pass_context
+@reports_errors
+def credentials(obj: Context, account_name: str, permission_set_name: str, duration: str | None,
+                fmt: str) -> None:
+    """Temporary credentials for the signed-in user (tui login), for the AWS CLI's credential_process:
+
+    credential_process = tui credentials --account prod --permission-set ReadOnly
+
+    The same credentials come back while they have more than 15 minutes left; then fresh ones are issued
+    (the old ones stay valid until their own expiry)."""
+    from store.credential_cache import cache_path, credentials_for
+    from store.portal import cached_sign_in
+
+    directory = obj.directory()
+    signed_in = cached_sign_in(directory, obj.db_path)
+    directory.actor = signed_in.actor()
+    account = directory.accounts.get_by_name(account_name)
+    pset = directory.permission_sets.get_by_name(permission_set_name)
+    if signed_in.user_id is None:
+        raise ValidationError("this sign-in names no user")
+    path = cache_path(obj.db_path, signed_in.user_name, account.name, pset.name)
+    issued, _ = credentials_for(directory, path, signed_in.user_id, account.id, pset.id, duration=duration,
+                                mfa=signed_in.mfa)
+    print_credentials(issued, fmt)

@@ -1,63 +1,164 @@
-"""``tui import`` and ``tui export``: whole-directory documents in and out."""
+"""``tui import`` and ``tui export``: identities and whole directories in and out.
+
+Thin: read the file (``store.textfile``), read its format (``store.formats``), hand it to ``store.importer``,
+print the plan. Never imports textual; rich (for the progress bar) only when a bar is shown.
+"""
 
 from __future__ import annotations
 
 import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import click
 
 from store.files import write_private
-from tui.cli import Context, fail, pass_context, reports_errors
+from tui.cli import Context, pass_context, reports_errors
+
+FORMAT_CHOICES = ["auto", "csv", "json", "scim", "entra", "okta", "google"]
+# Below this size an import takes well under a second: no progress bar.
+PROGRESS_MIN_BYTES = 1024 * 1024
+PHASES = {"read": "Reading", "check": "Checking", "hash": "Hashing passwords", "write": "Writing"}
 
 
 @click.command("export")
-@click.option("--format", "fmt", type=click.Choice(["json"]), default="json", show_default=True,
-              help="Output format.")
+@click.option("--format", "fmt", type=click.Choice(["json", "scim", "csv"]), default="json", show_default=True,
+              help="json: the whole directory; scim: users and groups as a SCIM ListResponse; csv: users "
+                   "(SCIM attribute columns, groups joined with ';').")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
               help="Write to this file (mode 0600) instead of standard output.")
 @pass_context
 @reports_errors
 def export_command(obj: Context, fmt: str, output: Path | None) -> None:
-    """Export the whole directory (users, groups, memberships, accounts, permission sets, assignments)."""
-    from store.directory_json import export_document
+    """Export the directory: users, groups and memberships (json also: accounts, policies, permission sets,
+    assignments). Every export imports back as it was (`tui import`)."""
+    directory = obj.directory()
+    chunks: Iterator[str]
+    if fmt == "json":
+        from store.directory_json import export_document
 
-    text = json.dumps(export_document(obj.directory()), indent=2, ensure_ascii=False) + "\n"
-    if output is None:
-        click.echo(text, nl=False)
+        chunks = iter([json.dumps(export_document(directory), indent=2, ensure_ascii=False) + "\n"])
+    elif fmt == "scim":
+        from store.formats import scim
+
+        chunks = scim.iter_export(directory)
     else:
-        write_private(output, text.encode())
+        from store.formats import csv_scim
+
+        chunks = csv_scim.export(directory)
+    if output is None:
+        for chunk in chunks:
+            click.echo(chunk, nl=False)
+    else:
+        write_private(output, "".join(chunks).encode())
+
+
+def _source_option(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    from store.errors import ValidationError
+    from store.importer import check_source
+
+    if value is None:
+        return None
+    try:
+        return check_source(value)
+    except ValidationError as exc:
+        raise click.BadParameter(exc.message.removeprefix("source: ")) from None
+
+
+@contextmanager
+def _progress_bar(enabled: bool) -> Iterator[Callable[[str, int, int], None] | None]:
+    """A rich progress bar on stderr, or None."""
+    if not enabled:
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+
+    progress = Progress(TextColumn("{task.description:<18}"), BarColumn(), TaskProgressColumn(),
+                        TimeElapsedColumn(), console=Console(stderr=True), transient=True)
+    tasks: dict[str, Any] = {}
+
+    def update(phase: str, done: int, total: int) -> None:
+        if phase not in tasks:
+            tasks[phase] = progress.add_task(PHASES.get(phase, phase), total=max(total, 1))
+        progress.update(tasks[phase], completed=done, total=max(total, 1))
+
+    with progress:
+        yield update
 
 
 @click.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["auto", "json"]), default="auto", show_default=True,
-              help="Input format; auto looks at the file.")
-@click.option("--dry-run", is_flag=True, help="Print the plan and change nothing.")
-@click.option("--json", "as_json", is_flag=True, help="Print the plan and outcome as JSON.")
+@click.option("--format", "fmt", type=click.Choice(FORMAT_CHOICES), default="auto", show_default=True,
+              help="Input format; auto tells it from the file and says what it found.")
+@click.option("--dry-run", is_flag=True, help="Print the plan (what would be created, updated, disabled) and change "
+                                              "nothing.")
+@click.option("--sync", is_flag=True, help="Make the directory match the file for --source: also disable its users "
+                                           "and remove its memberships that the file no longer has (never deletes; "
+                                           "local users and root are never touched).")
+@click.option("--source", callback=_source_option, metavar="NAME",
+              help="The identity provider the file comes from (e.g. okta); required with --sync. Default: local "
+                   "for csv and json, else the format's name.")
+@click.option("--allow-mass-disable", is_flag=True,
+              help="Let a sync disable more than 10% of the source's active users.")
+@click.option("--with-passwords", is_flag=True,
+              help="Hash cleartext initial passwords (in parallel worker processes); the users must change them "
+                   "at first sign-in. Without it they are dropped.")
+@click.option("--json", "as_json", is_flag=True, help="Print the plan and outcome as one JSON document.")
 @pass_context
 @reports_errors
-def import_command(obj: Context, file: Path, fmt: str, dry_run: bool, as_json: bool) -> None:
-    """Import a file: validate all of it, then apply it in one transaction (or change nothing)."""
-    from store.directory_json import read_document
-    from store.importer import import_document
-    from store.textfile import decode_utf8, read_limited
+def import_command(obj: Context, file: Path, fmt: str, dry_run: bool, sync: bool, source: str | None,
+                   allow_mass_disable: bool, with_passwords: bool, as_json: bool) -> None:
+    """Import users and groups (or a whole directory): validate all of FILE, then apply it in one transaction,
+    or change nothing and list every problem with its line or JSON path."""
+    from store.errors import ValidationError
+    from store.formats import read_file
+    from store.importer import ImportRefused, import_document
+    from store.textfile import read_limited
 
-    raw = read_limited(file)
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        decode_utf8(raw, str(file))  # refuses UTF-16, saying how to convert it
-    if fmt == "auto" and not raw.lstrip(b"\xef\xbb\xbf \t\r\n").startswith((b"{", b"[")):
-        fail(f"{file}: cannot tell the format (only whole-directory JSON is supported so far); use --format")
-    document = read_document(raw, str(file))
-    result = import_document(obj.directory(), document, file_name=str(file), raw=raw, dry_run=dry_run)
+    if sync and source is None:
+        raise click.UsageError("--sync needs --source NAME: the identity provider whose users the file lists")
+    try:
+        raw = read_limited(file)
+    except ValidationError as exc:
+        raise ValidationError(f"{exc.message}\nnothing was changed") from None
+    show_bar = not as_json and len(raw) >= PROGRESS_MIN_BYTES and sys.stderr.isatty() \
+        and os.environ.get("TERM") != "dumb"
+    with _progress_bar(show_bar) as progress:
+        try:
+            reading = read_file(raw, str(file), fmt, progress)
+        except ValidationError as exc:
+            raise ValidationError(f"{exc.message}\nnothing was changed") from None
+        try:
+            result = import_document(obj.directory(), reading.document, file_name=str(file), raw=raw, source=source,
+                                     dry_run=dry_run, sync=sync, allow_mass_disable=allow_mass_disable,
+                                     with_passwords=with_passwords, format_name=reading.format, progress=progress)
+        except ImportRefused:
+            if not as_json:
+                click.echo(reading.describe(), err=True)
+            raise
+    plan = result.plan
     if as_json:
-        click.echo(json.dumps({"file": str(file), "sha256": result.sha256, "dry_run": dry_run,
-                               "applied": result.applied, "changes_nothing": result.plan.changes_nothing,
-                               "plan": result.plan.as_dict()}, indent=2))
+        report = {"file": str(file), "format": reading.format, "detected": reading.detected,
+                  "description": reading.document.description, "dry_run": dry_run, "sync": sync,
+                  **result.as_dict(),
+                  "changes": {name: {"create": section.create, "update": section.update,
+                                     **({section.retire_word: section.retire} if section.retire_word else {})}
+                              for name, section in plan.sections().items()}}
+        click.echo(json.dumps(report, indent=2, ensure_ascii=False))
         return
-    if result.plan.changes_nothing:
+    click.echo(reading.describe())
+    for notice in plan.notices:
+        click.echo(f"tui: note: {notice}", err=True)
+    if plan.changes_nothing:
         click.echo(f"{file}: nothing to change: the directory already matches it")
         return
-    for line in result.plan.describe():
+    for line in plan.describe():
         click.echo(line)
+    if plan.blocked:
+        click.echo(f"tui: this sync would be refused: {plan.blocked}", err=True)
     click.echo("dry run: nothing was changed" if dry_run else f"applied (import batch {result.batch_id})")

@@ -5,6 +5,7 @@ problems = validate_policy(text)                   # [] when valid, else what is
 permissions = compile_policies([("inline", document)])
 decision = permissions.evaluate("s3:GetObject", "arn:aws:s3:::bucket/key", {"aws:username": "alice"})
 decision.decision                                  # "allow" | "explicit_deny" | "implicit_deny"
+statement_lines(text)                              # [(first, last) line of each statement]: to highlight one
 """
 
 from store.policy.builtins import BUILTIN_POLICIES, builtin_policy
@@ -31,6 +32,7 @@ from store.policy.evaluate import (
     evaluate_with_boundary,
 )
 from store.policy.patterns import RequestContext
+from store.policy.spans import statement_lines
 
 __all__ = [
     "ALLOW",
@@ -53,5 +55,6 @@ __all__ = [
     "compile_policies",
     "evaluate_with_boundary",
     "parse_policy",
+    "statement_lines",
     "validate_policy",
 ]

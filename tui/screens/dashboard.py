@@ -1,4 +1,4 @@
-"""The Dashboard: how big the directory is, and what happened last."""
+"""The Dashboard: how big the directory is, how safe its credentials are, and what happened last."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from textual.containers import Grid, Vertical
 from textual.widgets import DataTable, Footer, Static
 
 from store import audit
+from store.credential_report import SecurityFlag, security_flags
 from store.directory import Counts
 from tui.literal import literal
 from tui.screens.base import DirectoryScreen
@@ -20,17 +21,34 @@ RECENT_EVENTS = 50
 class DashboardScreen(DirectoryScreen):
     nav_name = "dashboard"
 
-    BINDINGS = [Binding("r", "refresh", "Refresh")]
+    BINDINGS = [Binding("r", "refresh", "Refresh"), Binding("c", "app.my_credentials", "My credentials")]
+
+    # Compact cards (number and label on one line) leave room for the security flags at 80 x 24.
+    CSS = """
+    DashboardScreen .count-card { height: 4; }
+    DashboardScreen #counts { grid-gutter: 0 2; }
+    DashboardScreen #root-banner { height: auto; background: $error 30%; color: $text; text-style: bold;
+                                   padding: 0 1; }
+    DashboardScreen #security { grid-size: 2; grid-gutter: 0 2; height: auto; }
+    DashboardScreen .flag { height: 1; }
+    DashboardScreen .flag-ok { color: $success; }
+    DashboardScreen .flag-warn { color: $warning; }
+    """
 
     def compose(self) -> ComposeResult:
         yield NavBar(self.nav_name)
         with Vertical(classes="dashboard"):
             yield Static("", id="dashboard-where", classes="list-title")
+            yield Static("", id="root-banner", classes="hidden")
             with Grid(id="counts"):
                 for key, label in (("users", "Users"), ("groups", "Groups"), ("accounts", "Accounts"),
                                    ("permission_sets", "Permission sets"), ("assignments", "Assignments"),
                                    ("active_sessions", "Active sessions")):
                     yield Static(label, id=f"count-{key}", classes="count-card")
+            yield Static("Security", classes="section-title")
+            with Grid(id="security"):
+                for index in range(6):
+                    yield Static("", id=f"flag-{index}", classes="flag")
             yield Static("Recent activity", classes="section-title")
             yield DataTable(id="recent", cursor_type="row", zebra_stripes=True)
         yield Footer(compact=True)
@@ -39,6 +57,11 @@ class DashboardScreen(DirectoryScreen):
         self.query_one("#recent", DataTable).add_columns("When (UTC)", "Who", "What", "Target")
         self.query_one("#dashboard-where", Static).update(
             literal(f"Directory {self.directory.db.path}  ·  acting as {self.directory.actor.name}"))
+        signed_in = getattr(self.app, "signed_in", None)
+        if signed_in is not None and signed_in.is_root:
+            banner = self.query_one("#root-banner", Static)
+            banner.update("Signed in as root · root is for break-glass: create an admin user")
+            banner.remove_class("hidden")
         self.reload()
 
     def reload(self) -> None:
@@ -50,11 +73,16 @@ class DashboardScreen(DirectoryScreen):
     @work(thread=True, exclusive=True, group="dashboard", exit_on_error=False)
     def _load(self) -> None:
         counts = self.directory.counts()
+        flags = security_flags(self.directory)
         with self.directory.db.read() as conn:
             events = list(audit.events(conn, limit=RECENT_EVENTS, newest_first=True))
-        self.app.call_from_thread(self._show, counts, events)
+        self.app.call_from_thread(self._show, counts, events, flags)
 
-    def _show(self, counts: Counts, events: list[audit.AuditEvent]) -> None:
+    def _show(self, counts: Counts, events: list[audit.AuditEvent], flags: list[SecurityFlag] | None = None) -> None:
+        for index, widget in enumerate(self.query(".flag").results(Static)):
+            flag = flags[index] if flags and index < len(flags) else None
+            widget.set_classes("flag" if flag is None else f"flag {'flag-ok' if flag.ok else 'flag-warn'}")
+            widget.update(literal("" if flag is None else f"{'✓' if flag.ok else '!'} {flag.text}"))
         cards = {
             "users": (counts.users, f"{counts.disabled_users:,} disabled" if counts.disabled_users else ""),
             "groups": (counts.groups, f"{counts.memberships:,} memberships"),
@@ -67,7 +95,7 @@ class DashboardScreen(DirectoryScreen):
             card = self.query_one(f"#count-{key}", Static)
             label = str(card.id).removeprefix("count-").replace("_", " ").capitalize()
             text = literal(f"{number:,}", "bold")
-            text.append(f"\n{label}", style="")
+            text.append(f" {label}", style="")
             if note:
                 text.append(f"\n{note}", style="dim")
             card.update(text)

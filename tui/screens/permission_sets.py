@@ -1,63 +1,240 @@
-"""The Permission sets screen: policies and session durations."""
+"""The Permission sets screen, and the permission-set editor: name, description, session duration, an inline
+policy and a permissions boundary that validate as you type, managed policies picked from the library. Saving an
+edit first shows its blast radius (who gains or loses which actions where) and asks."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.widgets import Footer, Input, SelectionList, Static, TabbedContent, TabPane
+from textual.widgets.selection_list import Selection
+
+from store import names
+from store.blast_radius import BlastRadius, permission_set_change, permission_set_removal
+from store.durations import parse_duration
+from store.errors import StoreError
 from store.permission_sets import PermissionSet
+from store.policies import Policy
 from store.service import Page
+from tui.literal import literal
 from tui.screens.base import ListScreen
-from tui.screens.form import FormField, FormModal
+from tui.screens.policy_editor import (
+    EDITOR_CSS,
+    EXAMPLE_POLICY,
+    BlastRadiusModal,
+    EditorScreen,
+    PolicyEditor,
+    labelled,
+)
+from tui.widgets.nav_bar import NavBar
 from tui.widgets.paged_table import Column
 
-EXAMPLE_POLICY = """{
-  "Version": "2012-10-17",
-  "Statement": [
-    {"Effect": "Allow", "Action": ["s3:Get*", "s3:List*"], "Resource": "*"}
-  ]
-}"""
+# The store's field names (ValidationError.field) → the tab holding the widget.
+TAB_OF = {"inlinePolicy": "tab-inline", "managedPolicies": "tab-managed", "permissionsBoundary": "tab-boundary"}
 
 
-def permission_set_values(pset: PermissionSet | None) -> dict[str, str]:
+def permission_set_values(pset: PermissionSet | None) -> dict[str, Any]:
     if pset is None:
-        return {"name": "", "description": "", "sessionDuration": "PT1H", "managedPolicies": "",
-                "inlinePolicy": EXAMPLE_POLICY}
+        return {"name": "", "description": "", "sessionDuration": "PT1H", "managedPolicies": [],
+                "inlinePolicy": EXAMPLE_POLICY, "permissionsBoundary": ""}
     return {"name": pset.name, "description": pset.description, "sessionDuration": pset.session_duration_iso,
-            "managedPolicies": ", ".join(pset.managed_policies), "inlinePolicy": pset.inline_policy or ""}
+            "managedPolicies": list(pset.managed_policies), "inlinePolicy": pset.inline_policy or "",
+            "permissionsBoundary": pset.boundary_policy or ""}
 
 
-def permission_set_form(screen: Any, pset: PermissionSet | None) -> FormModal:
-    sets = screen.directory.permission_sets
+def describe_permission_set(item: Any) -> str:
+    if not isinstance(item, PermissionSet):
+        return ""
+    managed = ", ".join(item.managed_policies) or "no managed policies"
+    return (f"Saved now: {item.name}  ·  session {item.session_duration_iso}  ·  {managed}  ·  "
+            f"{item.description or '—'}  (version {item.version})")
 
-    def save(values: dict[str, str], version: int | None) -> PermissionSet:
-        managed = [name.strip() for name in values["managedPolicies"].split(",") if name.strip()]
+
+class PermissionSetEditorScreen(EditorScreen):
+    """Create (``pset`` None) or edit a permission set."""
+
+    nav_name = "permission_sets"
+    BINDINGS = [
+        Binding("f2", "tab('tab-inline')", "Inline policy"),
+        Binding("f3", "tab('tab-managed')", "Managed"),
+        Binding("f4", "tab('tab-boundary')", "Boundary"),
+    ]
+    DEFAULT_CSS = EDITOR_CSS + """
+    PermissionSetEditorScreen TabbedContent { height: 1fr; margin-top: 1; }
+    PermissionSetEditorScreen TabPane { padding: 0; height: 1fr; }
+    PermissionSetEditorScreen TabbedContent > ContentSwitcher { height: 1fr; }
+    PermissionSetEditorScreen SelectionList { height: 1fr; border: none; }
+    """
+
+    def __init__(self, pset: PermissionSet | None) -> None:
+        super().__init__()
+        self.pset = pset
+        self.version = pset.version if pset else None
+        self._start = permission_set_values(pset)
+        self._managed: list[str] = list(self._start["managedPolicies"])  # until the library has loaded
+        self._library: list[Policy] | None = None
+
+    def compose(self) -> ComposeResult:
+        yield NavBar(self.nav_name)
+        with Vertical(classes="editor-body"):
+            title = "New permission set" if self.pset is None else f"Edit permission set {self.pset.name}"
+            yield Static(literal(title), classes="editor-title")
+            yield from labelled("Name", Input(self._start["name"], id="field-name", select_on_focus=False,
+                                         placeholder="ReadOnly (letters, digits, + = , . @ - _)"))
+            yield from labelled("Description", Input(self._start["description"], id="field-description",
+                                              select_on_focus=False))
+            yield from labelled("Session", Input(self._start["sessionDuration"], id="field-sessionDuration", select_on_focus=False,
+                                            placeholder="PT1H, PT8H, PT1H30M or seconds (15 min … 36 h)"))
+            with TabbedContent(initial="tab-inline"):
+                with TabPane("Inline policy  f2", id="tab-inline"):
+                    yield PolicyEditor(self._start["inlinePolicy"], id="field-inlinePolicy",
+                                       empty_text="empty: no inline policy")
+                with TabPane("Managed policies  f3", id="tab-managed"):
+                    yield Static("space attaches or detaches the highlighted policy", id="managed-help",
+                                 classes="editor-help")
+                    yield SelectionList[str](id="field-managedPolicies")
+                with TabPane("Boundary  f4", id="tab-boundary"):
+                    yield Static("Optional: the most this set may grant, whatever its policies allow.",
+                                 classes="editor-help")
+                    yield PolicyEditor(self._start["permissionsBoundary"], id="field-permissionsBoundary",
+                                       empty_text="empty: no permissions boundary")
+            yield Static("", id="editor-error")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.query_one("#field-name", Input).focus()
+        self._load_library()
+
+    @work(thread=True, exclusive=True, group="policy-library", exit_on_error=False)
+    def _load_library(self) -> None:
+        try:
+            library = self.directory.policies.library()
+        except StoreError as exc:
+            self.app.call_from_thread(self.notify, exc.message, severity="error", markup=False)
+            return
+        self.app.call_from_thread(self._show_library, library)
+
+    def _show_library(self, library: list[Policy]) -> None:
+        self._library = library
+        chosen = {names.canonical(name) for name in self._managed}
+        selections = []
+        for policy in library:
+            prompt = Text()
+            prompt.append_text(literal(policy.name, "bold"))
+            prompt.append(f"  {policy.kind}", style="dim")
+            if policy.description and not policy.builtin:
+                prompt.append("  ")
+                prompt.append_text(literal(policy.description, "dim"))
+            selections.append(Selection(prompt, policy.name, names.canonical(policy.name) in chosen))
+        box = self.query_one("#field-managedPolicies", SelectionList)
+        box.clear_options()
+        box.add_options(selections)
+        if self.initial is not None:
+            self.initial["managedPolicies"] = self._chosen()
+        self._show_attached()
+
+    def on_selection_list_selected_changed(self, event: SelectionList.SelectedChanged[str]) -> None:
+        self._show_attached()
+
+    def _show_attached(self) -> None:
+        chosen = self._chosen()
+        help_text = literal("space attaches or detaches the highlighted policy  ·  attached: ")
+        help_text.append_text(literal(", ".join(chosen) or "none", "bold"))
+        self.query_one("#managed-help", Static).update(help_text)
+
+    def _chosen(self) -> list[str]:
+        if self._library is None:
+            return list(self._managed)
+        return list(self.query_one("#field-managedPolicies", SelectionList).selected)
+
+    def action_tab(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = tab
+        pane = self.query_one(f"#{tab}", TabPane)
+        focusable = list(pane.query("PolicyTextArea, SelectionList"))
+        if focusable:
+            focusable[0].focus()
+            if isinstance(focusable[0], SelectionList) and focusable[0].highlighted is None \
+                    and focusable[0].option_count:
+                focusable[0].highlighted = 0
+
+    def _reveal(self, widget: Any) -> None:
+        for pane in widget.ancestors_with_self:
+            if isinstance(pane, TabPane) and pane.id:
+                self.query_one(TabbedContent).active = pane.id
+                return
+
+    def focus_field(self, field: str) -> None:
+        name = field.split("[")[0].split(".")[0]
+        if name in TAB_OF:
+            self.action_tab(TAB_OF[name])
+            return
+        super().focus_field(field)
+
+    # -- values -------------------------------------------------------------------------------------------
+
+    def values(self) -> dict[str, Any]:
+        return {"name": self.query_one("#field-name", Input).value,
+                "description": self.query_one("#field-description", Input).value,
+                "sessionDuration": self.query_one("#field-sessionDuration", Input).value.strip(),
+                "managedPolicies": self._chosen(),
+                "inlinePolicy": self.query_one("#field-inlinePolicy", PolicyEditor).text,
+                "permissionsBoundary": self.query_one("#field-permissionsBoundary", PolicyEditor).text}
+
+    def fill(self, values: dict[str, Any]) -> None:
+        self.query_one("#field-name", Input).value = values["name"]
+        self.query_one("#field-description", Input).value = values["description"]
+        self.query_one("#field-sessionDuration", Input).value = values["sessionDuration"]
+        self.query_one("#field-inlinePolicy", PolicyEditor).load(values["inlinePolicy"])
+        self.query_one("#field-permissionsBoundary", PolicyEditor).load(values["permissionsBoundary"])
+        self._managed = list(values["managedPolicies"])
+        if self._library is not None:
+            self._show_library(self._library)
+
+    # -- saving -------------------------------------------------------------------------------------------
+
+    def preview(self, values: dict[str, Any]) -> BlastRadius | None:
+        names.permission_set_name(values["name"])
+        names.display_text(values["description"], "description", names.DESCRIPTION_MAX)
+        parse_duration(values["sessionDuration"])
+        radius = permission_set_change(
+            self.directory, self.pset.id if self.pset else None, inline_policy=values["inlinePolicy"] or None,
+            managed_policies=values["managedPolicies"], boundary_policy=values["permissionsBoundary"] or None,
+            name=values["name"])
+        return None if self.pset is None else radius  # a new set is held by nobody: nothing to confirm
+
+    def store_save(self, values: dict[str, Any], version: int | None) -> PermissionSet:
+        sets = self.directory.permission_sets
         inline = values["inlinePolicy"].strip() or None
-        if pset is None:
+        boundary = values["permissionsBoundary"].strip() or None
+        if self.pset is None:
             return sets.create(values["name"], description=values["description"],
-                               session_duration=values["sessionDuration"].strip(), inline_policy=inline,
-                               managed_policies=managed)
-        return sets.update(pset.id, version or pset.version, name=values["name"], description=values["description"],
-                           session_duration=values["sessionDuration"].strip(), inline_policy=inline,
-                           clear_inline=inline is None, managed_policies=managed)
+                               session_duration=values["sessionDuration"], inline_policy=inline,
+                               managed_policies=values["managedPolicies"], boundary_policy=boundary)
+        return sets.update(self.pset.id, version or self.pset.version, name=values["name"],
+                           description=values["description"], session_duration=values["sessionDuration"],
+                           inline_policy=inline, clear_inline=inline is None,
+                           managed_policies=values["managedPolicies"], boundary_policy=boundary,
+                           clear_boundary=boundary is None)
 
-    def load() -> tuple[dict[str, str], int]:
-        current = sets.get(pset.id)  # type: ignore[union-attr]
+    def load_current(self) -> tuple[dict[str, Any], int]:
+        assert self.pset is not None
+        current = self.directory.permission_sets.get(self.pset.id)
         return permission_set_values(current), current.version
 
-    def describe(item: Any) -> str:
-        if not isinstance(item, PermissionSet):
-            return ""
-        return f"Saved now: {item.name}  ·  session {item.session_duration_iso}  ·  {item.description or '—'}"
+    def describe_current(self, current: Any) -> str:
+        return describe_permission_set(current)
 
-    values = permission_set_values(pset)
-    return FormModal("New permission set" if pset is None else f"Edit permission set {pset.name}", [
-        FormField("name", "Name", values["name"], "ReadOnly (letters, digits, + = , . @ - _)"),
-        FormField("description", "Description", values["description"]),
-        FormField("sessionDuration", "Session duration", values["sessionDuration"],
-                  "PT1H, PT8H, PT1H30M or seconds"),
-        FormField("managedPolicies", "Managed policies", values["managedPolicies"]),
-        FormField("inlinePolicy", "Inline policy (JSON)", values["inlinePolicy"], kind="multiline"),
-    ], save, version=pset.version if pset else None, load=load if pset else None, describe=describe)
+    def confirm_question(self) -> str:
+        return f"Save permission set {self.pset.name if self.pset else ''}?"
+
+    def saved_message(self) -> str:
+        return "Permission set created" if self.pset is None else "Permission set saved"
 
 
 class PermissionSetsScreen(ListScreen):
@@ -70,22 +247,46 @@ class PermissionSetsScreen(ListScreen):
         return [Column("Name", lambda p: p.name, 24), Column("Session", lambda p: p.session_duration_iso, 9),
                 Column("Managed policies", lambda p: ", ".join(p.managed_policies) or "—", 24),
                 Column("Inline", lambda p: "yes" if p.inline_policy else "—", 6),
+                Column("Boundary", lambda p: "yes" if p.boundary_policy else "—", 8),
                 Column("Description", lambda p: p.description)]
 
     def fetch(self, filter: str, after: str | None, offset: int, limit: int) -> Page[PermissionSet]:
         return self.directory.permission_sets.list(filter=filter, after=after, offset=offset, limit=limit)
 
+    def _open_editor(self, pset: PermissionSet | None) -> None:
+        def closed(item: Any) -> None:
+            if item is not None:
+                self.reload()
+
+        self.app.push_screen(PermissionSetEditorScreen(pset), closed)
+
     def action_new(self) -> None:
-        self.open_form(permission_set_form(self, None), "Permission set created")
+        self._open_editor(None)
 
     def action_edit(self) -> None:
         if (pset := self.selected()) is not None:
-            self.open_form(permission_set_form(self, pset), "Permission set saved")
+            self._open_editor(pset)
 
     def action_delete(self) -> None:
         if (pset := self.selected()) is not None:
-            sets = self.directory.permission_sets
-            self.confirm_then(f"Delete permission set {pset.name}?",
-                              "Every assignment of it goes with it, and its sessions end.",
-                              lambda: sets.delete(pset.id, pset.version), f"Deleted {pset.name}",
-                              confirm_label="Delete")
+            self._delete_preview(pset)
+
+    @work(thread=True, exclusive=True, group="permission-set-delete", exit_on_error=False)
+    def _delete_preview(self, pset: PermissionSet) -> None:
+        try:
+            radius = permission_set_removal(self.directory, pset.id)
+        except StoreError as exc:
+            self.app.call_from_thread(self.notify, exc.message, severity="error", markup=False)
+            return
+        self.app.call_from_thread(self._confirm_delete, pset, radius)
+
+    def _confirm_delete(self, pset: PermissionSet, radius: BlastRadius) -> None:
+        sets = self.directory.permission_sets
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.run_store(lambda: sets.delete(pset.id, pset.version), f"Deleted {pset.name}")
+
+        self.app.push_screen(BlastRadiusModal(
+            f"Delete permission set {pset.name}? Every assignment of it goes with it.", radius,
+            confirm_label="Delete"), answered)

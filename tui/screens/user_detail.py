@@ -32,6 +32,7 @@ class UserDetailScreen(DirectoryScreen):
         Binding("D", "delete", "Delete"),
         Binding("a", "add_group", "Add to group"),
         Binding("x", "remove_group", "Remove from group"),
+        Binding("c", "credentials", "Credentials"),
         Binding("r", "refresh", "Refresh"),
     ]
 
@@ -127,6 +128,11 @@ class UserDetailScreen(DirectoryScreen):
     def action_delete(self) -> None:
         if self.user is not None:
             delete_user(self, self.user)
+
+    def action_credentials(self) -> None:
+        from tui.screens.credentials import CredentialsScreen
+
+        self.app.push_screen(CredentialsScreen(self.user_id))
 
     def action_add_group(self) -> None:
         if self.user is None:

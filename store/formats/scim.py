@@ -1,0 +1,584 @@
+"""SCIM 2.0 (RFC 7643 resources, RFC 7644 messages): read into an ImportDocument, and the SCIM export.
+
+Read:
+
+- a single ``User`` or ``Group`` resource (``schemas`` names the core schema, or ``meta.resourceType`` says);
+- a ``ListResponse`` (its ``Resources``); a page of a longer list (``totalResults`` above the resources it holds)
+  imports, but cannot be the base of a ``--sync``;
+- a ``BulkRequest``: ``POST`` /Users or /Groups (with ``bulkId``), ``PUT``, ``PATCH`` and ``DELETE`` of
+  /Users/{id} or /Groups/{id}. ``bulkId:…`` references resolve inside the request (group members, the
+  enterprise ``manager``, paths). ``DELETE`` never deletes: a user is disabled, a group emptied. ``version``
+  (ETags) and ``failOnErrors`` are not needed: the whole request is checked before anything is written.
+
+A bare ``PatchOp`` message is refused: it changes the resource named in its request URL (``PATCH
+/Groups/{id}``), which a file does not carry. Wrapped in a BulkRequest operation it imports.
+
+Mapping (User): userName, externalId, ``id`` (kept, so later files may refer to the user by it),
+name.givenName, name.familyName, displayName, the primary (else first) of ``emails``, active (absent: left as
+it is), password (a hash is kept; cleartext is an initial password). ``groups`` on a User is read-only in SCIM
+(RFC 7643 §4.1.2) and ignored: memberships come from Groups' ``members``. The enterprise extension is accepted;
+tui stores none of its attributes. Other attributes are ignored. (Group): displayName, externalId, ``id``,
+members (users or groups by ``value``; member groups are flattened, a cycle is refused).
+A resource stands for the whole user: what it leaves out (displayName, names, emails, externalId) is emptied.
+Default source: ``scim``.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from store.importer import GroupIn, ImportDocument, MemberIn, Problem, UserIn
+
+if TYPE_CHECKING:
+    from store.directory import Directory
+
+CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
+CORE_GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
+ENTERPRISE_USER = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
+BULK_REQUEST = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
+BULK_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:BulkResponse"
+PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+SCIM_PREFIX = "urn:ietf:params:scim:"
+BULK_REF = "bulkId:"
+
+_MEMBER_FILTER = re.compile(r'^members\s*\[\s*value\s+eq\s+"([^"]*)"\s*\]$', re.IGNORECASE)
+_EMAIL_FILTER = re.compile(r'^emails\s*\[\s*type\s+eq\s+"([^"]*)"\s*\](\.value)?$', re.IGNORECASE)
+# Namespace for the ids of resources that never had a SCIM id (made here): stable for a row, unique.
+_ID_NAMESPACE = uuid.UUID("6f1c2a5e-7b0e-4d3f-9a51-2f6c8e0b9d47")
+
+PATCH_REFUSAL = (
+    "a SCIM PatchOp message is not an import format: it changes the resource named in its request URL (PATCH "
+    "/Groups/{id}), which a file does not carry. Put it in a BulkRequest operation instead: "
+    '{"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"], "Operations": [{"method": "PATCH", '
+    '"path": "/Groups/<id>", "data": <this document>}]}'
+)
+
+
+def looks_like_scim(value: Any) -> bool:
+    if not isinstance(value, dict):
+        return False
+    schemas = value.get("schemas")
+    if isinstance(schemas, list) and any(isinstance(s, str) and s.casefold().startswith(SCIM_PREFIX)
+                                         for s in schemas):
+        return True
+    return "Resources" in value or "Operations" in value
+
+
+def _schemas(value: dict[str, Any]) -> set[str]:
+    schemas = value.get("schemas")
+    if not isinstance(schemas, list):
+        return set()
+    return {s.casefold() for s in schemas if isinstance(s, str)}
+
+
+def _at(base: str, path: str) -> str:
+    if not base:
+        return path
+    return f"{base} {path}" if base.endswith(")") else f"{base}.{path}"
+
+
+class _Reader:
+    def __init__(self, document: ImportDocument) -> None:
+        self.document = document
+        self.bulk_ids: dict[str, str] = {}  # bulkId → where
+        self.references: list[tuple[str, str]] = []  # (where, bulkId) that must resolve
+        self.user_ids: dict[str, str] = {}
+        self.group_ids: dict[str, str] = {}
+        self.ignored_paths: set[str] = set()
+        self.user_groups_ignored = 0
+
+    def problem(self, where: str, message: str) -> None:
+        self.document.problems.append(Problem(where, message))
+
+    # -- typed access -----------------------------------------------------------------------------------
+
+    def text(self, item: dict[str, Any], key: str, where: str, *, full: bool) -> str | None:
+        """A string attribute; absent → "" for a whole resource (it empties the field), None for a change."""
+        if key not in item or item[key] is None:
+            return "" if full else None
+        value = item[key]
+        if not isinstance(value, str):
+            self.problem(where, f"{key}: must be a string")
+            return None
+        return value
+
+    # -- dispatch ---------------------------------------------------------------------------------------
+
+    def read(self, value: Any) -> None:
+        if not isinstance(value, dict):
+            self.problem("", "the top level must be a SCIM resource or message (a JSON object with \"schemas\")")
+            return
+        schemas = _schemas(value)
+        if PATCH_OP.casefold() in schemas:
+            self.document.description = "SCIM 2.0 PatchOp"
+            self.problem("", PATCH_REFUSAL)
+        elif BULK_RESPONSE.casefold() in schemas:
+            self.problem("", "a BulkResponse reports what a server did: import the BulkRequest instead")
+        elif LIST_RESPONSE.casefold() in schemas or ("Resources" in value and not schemas & {
+                CORE_USER.casefold(), CORE_GROUP.casefold()}):
+            self.list_response(value)
+        elif BULK_REQUEST.casefold() in schemas or "Operations" in value:
+            self.bulk_request(value)
+        else:
+            self.resource("", value, None)
+            self.document.description = "SCIM 2.0 resource"
+        for where, bulk_id in self.references:
+            if bulk_id not in self.bulk_ids:
+                self.problem(where, f"{BULK_REF}{bulk_id} is not the bulkId of any operation in this request")
+        if self.user_groups_ignored:
+            self.document.notices.append(
+                f"the groups attribute of {self.user_groups_ignored} User resource(s) was ignored: it is read-only "
+                "in SCIM (RFC 7643 §4.1.2); memberships come from Group resources' members")
+        if self.ignored_paths:
+            self.document.notices.append("PATCH changes to attributes tui does not store were ignored: "
+                                         + ", ".join(sorted(self.ignored_paths)))
+
+    def list_response(self, value: dict[str, Any]) -> None:
+        resources = value.get("Resources", [])
+        if not isinstance(resources, list):
+            self.problem("Resources", "must be a list of resources")
+            return
+        for index, item in enumerate(resources):
+            self.resource(f"Resources[{index}]", item, None)
+        total = value.get("totalResults")
+        if isinstance(total, int) and not isinstance(total, bool) and total > len(resources):
+            self.document.incomplete = (f"the ListResponse holds {len(resources):,} of {total:,} resources (one "
+                                        "page): a sync needs all of them")
+            self.document.notices.append(f"this ListResponse is one page: {len(resources):,} of {total:,} "
+                                         "resources")
+        self.document.description = f"SCIM 2.0 ListResponse, {len(resources):,} resources"
+
+    def resource(self, where: str, item: Any, kind: str | None, **kwargs: Any) -> None:
+        if not isinstance(item, dict):
+            self.problem(where, "must be a SCIM resource (a JSON object)")
+            return
+        if kind is None:
+            schemas = _schemas(item)
+            meta = item.get("meta")
+            resource_type = meta.get("resourceType") if isinstance(meta, dict) else None
+            if CORE_USER.casefold() in schemas or resource_type == "User":
+                kind = "User"
+            elif CORE_GROUP.casefold() in schemas or resource_type == "Group":
+                kind = "Group"
+            else:
+                self.problem(where, f"schemas: names neither {CORE_USER} nor {CORE_GROUP}: tui imports Users and "
+                                    "Groups")
+                return
+        if kind == "User":
+            self.user(where, item, **kwargs)
+        else:
+            self.group(where, item, **kwargs)
+
+    # -- resources --------------------------------------------------------------------------------------
+
+    def _id(self, where: str, item: dict[str, Any], seen: dict[str, str], target: str | None) -> str | None:
+        value = item.get("id")
+        if value is None:
+            return target
+        if not isinstance(value, str):
+            self.problem(where, "id: must be a string")
+            return None
+        if target is not None and value != target:
+            self.problem(where, f"id: {value!r} differs from the id in the operation's path ({target!r})")
+            return None
+        if value in seen and target is None:
+            self.problem(where, f"id: {value!r} is the same as {seen[value]}'s")
+            return None
+        seen.setdefault(value, where)
+        return value
+
+    def user(self, where: str, item: dict[str, Any], *, bulk_id: str | None = None,
+             target: str | None = None) -> None:
+        user = UserIn(where, target=target, labels={"givenName": "name.givenName", "familyName": "name.familyName",
+                                                    "email": "emails.value"})
+        user.user_name = self.text(item, "userName", where, full=False)
+        if user.user_name is None and "userName" not in item:
+            self.problem(where, "userName: is required")
+        user.scim_id = self._id(where, item, self.user_ids, target)
+        user.external_id = self.text(item, "externalId", where, full=True)
+        user.display_name = self.text(item, "displayName", where, full=True)
+        self._name(user, item.get("name"), where, full=True)
+        user.email = self._emails(item.get("emails"), where, full=True)
+        self._active(user, item, where)
+        self._password(user, item, where)
+        if item.get("groups"):
+            self.user_groups_ignored += 1
+        self._enterprise(item, where)
+        if bulk_id is not None:
+            user.aliases = (BULK_REF + bulk_id,)
+        self.document.users.append(user)
+
+    def _name(self, user: UserIn, name: Any, where: str, *, full: bool) -> None:
+        if name is None:
+            if full:
+                user.given_name = user.family_name = ""
+            return
+        if not isinstance(name, dict):
+            self.problem(where, "name: must be an object (givenName, familyName, …)")
+            return
+        user.given_name = self.text(name, "givenName", _at(where, "name"), full=full)
+        user.family_name = self.text(name, "familyName", _at(where, "name"), full=full)
+
+    def _emails(self, emails: Any, where: str, *, full: bool) -> str | None:
+        if emails is None:
+            return "" if full else None
+        if not isinstance(emails, list) or not all(isinstance(e, dict) for e in emails):
+            self.problem(where, "emails: must be a list of {\"value\": …} objects")
+            return None
+        if not emails:
+            return ""
+        chosen = next((e for e in emails if e.get("primary") is True), emails[0])
+        value = chosen.get("value")
+        if not isinstance(value, str):
+            self.problem(where, "emails: value must be a string")
+            return None
+        return value
+
+    def _active(self, user: UserIn, item: dict[str, Any], where: str, *, lenient: bool = False) -> None:
+        value = item.get("active")
+        if value is None:
+            return
+        if isinstance(value, str) and lenient and value.casefold() in ("true", "false"):
+            value = value.casefold() == "true"  # Entra ID's SCIM client sends "False" in PATCH requests
+        if not isinstance(value, bool):
+            self.problem(where, f"active: {value!r} must be true or false")
+            return
+        user.active = value
+
+    def _password(self, user: UserIn, item: dict[str, Any], where: str) -> None:
+        value = item.get("password")
+        if value is None:
+            return
+        if not isinstance(value, str):
+            self.problem(where, "password: must be a string")
+            return
+        user.password = value
+
+    def _enterprise(self, item: dict[str, Any], where: str) -> None:
+        extension = next((v for k, v in item.items() if k.casefold() == ENTERPRISE_USER.casefold()), None)
+        if extension is None:
+            return
+        if not isinstance(extension, dict):
+            self.problem(where, f"{ENTERPRISE_USER}: must be an object")
+            return
+        manager = extension.get("manager")
+        if isinstance(manager, dict) and isinstance(manager.get("value"), str) \
+                and manager["value"].startswith(BULK_REF):
+            self.references.append((_at(where, "manager.value"), manager["value"][len(BULK_REF):]))
+
+    def group(self, where: str, item: dict[str, Any], *, bulk_id: str | None = None,
+              target: str | None = None) -> None:
+        group = GroupIn(where, target=target)
+        group.name = self.text(item, "displayName", where, full=False)
+        if group.name is None and "displayName" not in item:
+            self.problem(where, "displayName: is required")
+        group.scim_id = self._id(where, item, self.group_ids, target)
+        group.external_id = self.text(item, "externalId", where, full=True)
+        group.members = self._members(item.get("members"), where)
+        if bulk_id is not None:
+            group.aliases.append(BULK_REF + bulk_id)
+        self.document.groups.append(group)
+
+    def _members(self, members: Any, where: str) -> list[MemberIn]:
+        if members is None:
+            return []
+        if not isinstance(members, list):
+            self.problem(where, "members: must be a list of {\"value\": id} objects")
+            return []
+        result = []
+        for index, member in enumerate(members):
+            at = _at(where, f"members[{index}]")
+            if not isinstance(member, dict) or not isinstance(member.get("value"), str) or not member["value"]:
+                self.problem(at, "value: each member needs the id of a user or group as \"value\"")
+                continue
+            kind = member.get("type")
+            if kind is not None and not isinstance(kind, str):
+                self.problem(at, "type: must be User or Group")
+                continue
+            value = member["value"]
+            if value.startswith(BULK_REF):
+                self.references.append((at, value[len(BULK_REF):]))
+            result.append(MemberIn(where, ref=value, kind=kind.capitalize() if kind else None, index=index))
+        return result
+
+    # -- bulk -------------------------------------------------------------------------------------------
+
+    def bulk_request(self, value: dict[str, Any]) -> None:
+        operations = value.get("Operations")
+        if not isinstance(operations, list):
+            self.problem("Operations", "must be a list of operations")
+            return
+        for index, operation in enumerate(operations):
+            where = f"Operations[{index}]"
+            if not isinstance(operation, dict):
+                self.problem(where, "must be an object with method, path and data")
+                continue
+            bulk_id = operation.get("bulkId")
+            if bulk_id is not None:
+                if not isinstance(bulk_id, str) or not bulk_id:
+                    self.problem(where, "bulkId: must be a non-empty string")
+                    continue
+                if bulk_id in self.bulk_ids:
+                    self.problem(where, f"bulkId: {bulk_id!r} is the same as {self.bulk_ids[bulk_id]}'s")
+                    continue
+                self.bulk_ids[bulk_id] = where
+        for index, operation in enumerate(operations):
+            if isinstance(operation, dict):
+                self.operation(index, operation)
+        self.document.description = f"SCIM 2.0 BulkRequest, {len(operations):,} operations"
+
+    def operation(self, index: int, operation: dict[str, Any]) -> None:
+        method, path = operation.get("method"), operation.get("path")
+        where = f"Operations[{index}]"
+        if not isinstance(method, str) or method.upper() not in ("POST", "PUT", "PATCH", "DELETE"):
+            self.problem(where, f"method: {method!r} must be POST, PUT, PATCH or DELETE")
+            return
+        if not isinstance(path, str):
+            self.problem(where, "path: must be a string such as /Users or /Groups/{id}")
+            return
+        method = method.upper()
+        bulk_id = operation.get("bulkId") if isinstance(operation.get("bulkId"), str) else None
+        where = f"{where} ({method} {path}{', bulkId ' + bulk_id if bulk_id else ''})"
+        parts = path.strip("/").split("/")
+        kind = {"users": "User", "groups": "Group"}.get(parts[0].casefold())
+        resource_id = "/".join(parts[1:]) if len(parts) > 1 else None
+        if kind is None:
+            self.problem(where, "path: must start with /Users or /Groups")
+            return
+        if resource_id is not None and resource_id.startswith(BULK_REF):
+            self.references.append((where, resource_id[len(BULK_REF):]))
+        if method == "POST":
+            if resource_id is not None:
+                self.problem(where, "path: POST creates a resource: its path is /Users or /Groups")
+                return
+            self.resource(where, operation.get("data"), kind, bulk_id=bulk_id)
+            return
+        if not resource_id:
+            self.problem(where, f"path: {method} needs the resource's id: /{parts[0]}/{{id}}")
+            return
+        if method == "PUT":
+            self.resource(where, operation.get("data"), kind, target=resource_id)
+        elif method == "DELETE":
+            self.document.partial = True
+            if kind == "User":
+                self.document.users.append(UserIn(where, target=resource_id, disable=True))
+            else:
+                self.document.groups.append(GroupIn(where, target=resource_id, remove_all_members=True))
+                self.document.notices.append(f"{where}: tui never deletes on import: the group is emptied")
+        else:
+            self.document.partial = True
+            self.patch(where, kind, resource_id, operation.get("data"))
+
+    # -- patch ------------------------------------------------------------------------------------------
+
+    def patch(self, where: str, kind: str, target: str, data: Any) -> None:
+        if isinstance(data, dict):
+            if PATCH_OP.casefold() not in _schemas(data) and "Operations" not in data:
+                self.problem(where, f"data: a PATCH carries a PatchOp message ({PATCH_OP})")
+                return
+            data = data.get("Operations")
+        if not isinstance(data, list):
+            self.problem(where, "data: must be a PatchOp message or its list of operations")
+            return
+        for index, op in enumerate(data):
+            at = _at(where, f"Operations[{index}]")
+            if not isinstance(op, dict) or not isinstance(op.get("op"), str) \
+                    or op["op"].casefold() not in ("add", "replace", "remove"):
+                self.problem(at, "op: must be add, replace or remove")
+                continue
+            name, path = op["op"].casefold(), op.get("path")
+            if path is not None and not isinstance(path, str):
+                self.problem(at, "path: must be a string")
+                continue
+            if kind == "User":
+                self.patch_user(at, target, name, path, op.get("value"))
+            else:
+                self.patch_group(at, target, name, path, op.get("value"))
+
+    def patch_user(self, where: str, target: str, op: str, path: str | None, value: Any) -> None:
+        user = UserIn(where, target=target, labels={"givenName": "name.givenName", "familyName": "name.familyName",
+                                                    "email": "emails.value"})
+        attributes: dict[str, Any] | None
+        if path is None:
+            if op == "remove" or not isinstance(value, dict):
+                self.problem(where, "value: an add or replace without a path needs an object of attributes")
+                return
+            attributes = value
+        elif op == "remove":
+            attribute = path.casefold()
+            if attribute == "username":
+                self.problem(where, "path: userName is required and cannot be removed")
+                return
+            if attribute == "active":
+                self.problem(where, "path: remove active? Replace it with false to disable the user")
+                return
+            cleared = {"displayname": "display_name", "externalid": "external_id", "name.givenname": "given_name",
+                       "name.familyname": "family_name", "emails": "email"}
+            if attribute == "name":
+                user.given_name = user.family_name = ""
+            elif attribute in cleared:
+                setattr(user, cleared[attribute], "")
+            elif _EMAIL_FILTER.match(path):
+                user.email = ""
+            else:
+                self.ignored_paths.add(path)
+                return
+            self.document.users.append(user)
+            return
+        else:
+            attributes = self._path_value(path, value, where)
+            if attributes is None:
+                return
+        known = False
+        for key, item in attributes.items():
+            folded = key.casefold()
+            if folded == "username":
+                user.user_name = item if isinstance(item, str) else self._wrong(where, key)
+            elif folded == "displayname":
+                user.display_name = item if isinstance(item, str) else self._wrong(where, key)
+            elif folded == "externalid":
+                user.external_id = item if isinstance(item, str) else self._wrong(where, key)
+            elif folded == "name":
+                self._name(user, item, where, full=False)
+            elif folded == "emails":
+                user.email = self._emails(item if isinstance(item, list) else [item], where, full=False)
+            elif folded == "active":
+                self._active(user, {"active": item}, where, lenient=True)
+            elif folded == "password":
+                self._password(user, {"password": item}, where)
+            else:
+                self.ignored_paths.add(key)
+                continue
+            known = True
+        if known:
+            self.document.users.append(user)
+
+    def _wrong(self, where: str, key: str) -> str | None:
+        """Record that ``key`` is not a string; the value to use instead: None (says nothing)."""
+        self.problem(where, f"{key}: must be a string")
+        return None
+
+    def _path_value(self, path: str, value: Any, where: str) -> dict[str, Any] | None:
+        """``name.givenName`` = "x" → {"name": {"givenName": "x"}}; ``emails[type eq "work"].value`` → emails."""
+        if _EMAIL_FILTER.match(path):
+            return {"emails": [{"value": value, "primary": True}] if isinstance(value, str) else value}
+        first, _, rest = path.partition(".")
+        if rest:
+            return {first: {rest: value}}
+        return {path: value}
+
+    def patch_group(self, where: str, target: str, op: str, path: str | None, value: Any) -> None:
+        group = GroupIn(where, target=target)
+        folded = (path or "").casefold()
+        match = _MEMBER_FILTER.match(path or "")
+        if op == "remove":
+            if folded == "members":
+                group.remove_all_members = True
+            elif match:
+                group.remove_members.append(MemberIn(where, ref=match.group(1)))
+            elif folded in ("displayname", ""):
+                self.problem(where, "path: a group's displayName is required and cannot be removed")
+                return
+            elif folded == "externalid":
+                group.external_id = ""
+            else:
+                self.ignored_paths.add(path or "")
+                return
+            self.document.groups.append(group)
+            return
+        attributes = value if path is None else {path: value}
+        if not isinstance(attributes, dict):
+            self.problem(where, "value: an add or replace without a path needs an object of attributes")
+            return
+        known = False
+        for key, item in attributes.items():
+            lowered = key.casefold()
+            if lowered == "members":
+                if op == "replace":
+                    group.remove_all_members = True
+                group.members = (group.members or []) + self._members(item if isinstance(item, list) else [item],
+                                                                      where)
+            elif lowered == "displayname":
+                group.name = item if isinstance(item, str) else self._wrong(where, key)
+            elif lowered == "externalid":
+                group.external_id = item if isinstance(item, str) else self._wrong(where, key)
+            else:
+                self.ignored_paths.add(key)
+                continue
+            known = True
+        if known:
+            self.document.groups.append(group)
+
+
+def read_value(value: Any, file_name: str) -> ImportDocument:
+    document = ImportDocument(default_source="scim")
+    _Reader(document).read(value)
+    return document
+
+
+# -- export -----------------------------------------------------------------------------------------------
+
+
+def _stable_id(kind: str, row_id: int, created_at: str) -> str:
+    return str(uuid.uuid5(_ID_NAMESPACE, f"{kind}:{row_id}:{created_at}"))
+
+
+def export(directory: Directory) -> dict[str, Any]:
+    """The directory's users (without root) and groups as one SCIM ListResponse. A resource's ``id`` is the id it
+    had at its source when it was imported from SCIM, else a stable id made from the row."""
+    resources: list[dict[str, Any]] = []
+    with directory.db.read() as conn:
+        user_ids: dict[int, str] = {}
+        used: set[str] = set()
+        users = conn.execute("SELECT id, user_name, display_name, given_name, family_name, email, external_id, "
+                             "scim_id, status, created_at FROM users WHERE is_root = 0 "
+                             "ORDER BY user_name_key").fetchall()
+        for row in users:
+            ident = row["scim_id"] if row["scim_id"] and row["scim_id"] not in used else \
+                _stable_id("user", row["id"], row["created_at"])
+            used.add(ident)
+            user_ids[row["id"]] = ident
+            resource: dict[str, Any] = {"schemas": [CORE_USER], "id": ident}
+            if row["external_id"] is not None:
+                resource["externalId"] = row["external_id"]
+            resource["userName"] = row["user_name"]
+            name = {k: row[c] for k, c in (("givenName", "given_name"), ("familyName", "family_name")) if row[c]}
+            if name:
+                resource["name"] = name
+            if row["display_name"]:
+                resource["displayName"] = row["display_name"]
+            if row["email"]:
+                resource["emails"] = [{"value": row["email"], "primary": True}]
+            resource["active"] = row["status"] == "active"
+            resource["meta"] = {"resourceType": "User"}
+            resources.append(resource)
+        members: dict[int, list[dict[str, Any]]] = {}
+        for group_id, user_id, user_name in conn.execute(
+                "SELECT m.group_id, m.user_id, u.user_name FROM memberships m JOIN users u ON u.id = m.user_id "
+                "ORDER BY u.user_name_key"):
+            members.setdefault(group_id, []).append({"value": user_ids[user_id], "display": user_name,
+                                                     "type": "User"})
+        used_groups: set[str] = set()
+        for row in conn.execute("SELECT id, name, external_id, scim_id, created_at FROM groups ORDER BY name_key"):
+            ident = row["scim_id"] if row["scim_id"] and row["scim_id"] not in used_groups else \
+                _stable_id("group", row["id"], row["created_at"])
+            used_groups.add(ident)
+            group: dict[str, Any] = {"schemas": [CORE_GROUP], "id": ident}
+            if row["external_id"] is not None:
+                group["externalId"] = row["external_id"]
+            group["displayName"] = row["name"]
+            group["members"] = members.get(row["id"], [])
+            group["meta"] = {"resourceType": "Group"}
+            resources.append(group)
+    return {"schemas": [LIST_RESPONSE], "totalResults": len(resources), "startIndex": 1,
+            "itemsPerPage": len(resources), "Resources": resources}
+
+
+def iter_export(directory: Directory) -> Iterator[str]:
+    import json
+
+    yield json.dumps(export(directory), indent=2, ensure_ascii=False) + "\n"

@@ -1,0 +1,248 @@
+"""Portal sign-ins: the bearer token a successful sign-in leaves behind, for the sessions work to build on.
+
+A portal token is 256 random bits; only its SHA-256 is stored (``portal_tokens``). It lasts 12 hours, says
+whether the sign-in used MFA, and dies early when revoked: sign-out, password change or reset, MFA reset or
+replacement, disable or delete (``Directory.end_user_sessions``).
+
+The API is small on purpose:
+
+``PortalService.issue(sign_in)``
+    After :meth:`store.sign_in.SignInService.attempt` succeeded (and nothing is owed: a password change or a
+    new authenticator), store a token and return a :class:`SignedIn` holding it.
+``PortalService.issue_for(user_id, client=…, method=…, mfa=…)``
+    The same for an identity proven some other way (the SSH server's public-key sign-in).
+``PortalService.verify(token)`` → :class:`SignedIn`
+    Raises :class:`NotSignedIn` for an unknown, expired or revoked token, or a user disabled since.
+``PortalService.require(token, mfa=True, max_age=timedelta(...))`` → :class:`SignedIn`
+    ``verify`` plus the checks a sensitive action wants: the sign-in used MFA, and is younger than
+    ``max_age`` (see :func:`sign_in_age`). Raises :class:`NotSignedIn` with a message saying what to do.
+``PortalService.revoke(token)``
+    Sign out.
+
+``tui login`` keeps the token in a per-user cache file (mode 0600, in a 0700 folder):
+:func:`login_cache_path`, :func:`save_login`, :func:`load_login`, :func:`forget_login`, and
+:func:`cached_sign_in` which loads and verifies it in one call.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import stat
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import platformdirs
+
+from store import audit
+from store.audit import Actor
+from store.clock import from_text, to_text
+from store.crypto import hash_secret, new_portal_token
+from store.errors import NotFound, Refused, StoreError
+from store.files import write_private
+
+if TYPE_CHECKING:
+    from store.directory import Directory
+    from store.sign_in import SignIn
+
+PORTAL_LIFETIME = timedelta(hours=12)
+CLIENTS = ("console", "cli", "ssh")
+
+
+class NotSignedIn(StoreError):
+    """No usable sign-in: the message says what to do (usually: run tui login)."""
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    """Who is signed in, how and since when. ``token`` is the bearer secret (None for an identity vouched for
+    by the program itself, as tests do); it never shows in a repr."""
+
+    user_id: int | None
+    user_name: str
+    is_root: bool
+    mfa: bool
+    method: str
+    client: str
+    signed_in_at: str
+    expires_at: str | None
+    token: str | None = field(default=None, repr=False, compare=False)
+
+    def actor(self) -> Actor:
+        """The audit actor for changes made under this sign-in: the user's name, through its client."""
+        return Actor(self.user_name, self.client)
+
+
+def sign_in_age(signed_in: SignedIn, now: datetime) -> timedelta:
+    """How long ago ``signed_in`` signed in (what "sign in again for this" checks compare)."""
+    return now - from_text(signed_in.signed_in_at)
+
+
+class PortalService:
+    def __init__(self, directory: Directory) -> None:
+        self.directory = directory
+        self.db = directory.db
+
+    def _audit(self, conn: Any, action: str, user_name: str, **extra: Any) -> None:
+        audit.record(conn, at=self.directory.now_text(), actor=self.directory.actor, action=action,
+                     target=f"user:{user_name}", extra=extra, key=self.directory.audit_key)
+
+    def issue(self, sign_in: SignIn, *, lifetime: timedelta = PORTAL_LIFETIME) -> SignedIn:
+        """A token for a successful sign-in. Refused while the user owes a password change or a new
+        authenticator (complete those first), or if they were disabled since."""
+        return self._issue(sign_in.user.id, client=sign_in.client, method=sign_in.method, mfa=sign_in.mfa,
+                           signed_in_at=sign_in.at, lifetime=lifetime, check_pending=True)
+
+    def issue_for(self, user_id: int, *, client: str, method: str, mfa: bool,
+                  lifetime: timedelta = PORTAL_LIFETIME) -> SignedIn:
+        """A token for an identity the caller proved itself (e.g. an SSH public key): signed in now."""
+        return self._issue(user_id, client=client, method=method, mfa=mfa, signed_in_at=self.directory.now_text(),
+                           lifetime=lifetime, check_pending=False)
+
+    def _issue(self, user_id: int, *, client: str, method: str, mfa: bool, signed_in_at: str,
+               lifetime: timedelta, check_pending: bool) -> SignedIn:
+        if client not in CLIENTS:
+            raise ValueError(f"unknown client {client!r}")
+        token = new_portal_token()
+        with self.db.write() as conn:
+            user = conn.execute("SELECT * FROM users WHERE id = ?", (user_id,)).fetchone()
+            if user is None:
+                raise NotFound(f"user #{user_id} does not exist (it may have been deleted)")
+            if user["status"] != "active":
+                raise Refused(f"{user['user_name']!r} is disabled")
+            if check_pending:
+                if user["must_change_password"] or self.directory.credentials._expired(conn, user):
+                    raise Refused("a new password must be chosen before this sign-in can be used")
+                if user["mfa_reenrol"]:
+                    raise Refused("a new authenticator must be enrolled before this sign-in can be used "
+                                  "(a recovery code was used)")
+            expires = to_text(from_text(signed_in_at) + lifetime)
+            conn.execute(
+                "INSERT INTO portal_tokens (user_id, token_hash, mfa, created_at, expires_at, client) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (user_id, hash_secret(token), int(mfa), signed_in_at, expires, client),
+            )
+            self._audit(conn, "portal.issue", user["user_name"], client=client, method=method, mfa=mfa,
+                        expires_at=expires)
+        return SignedIn(user_id, user["user_name"], bool(user["is_root"]), mfa, method, client, signed_in_at,
+                        expires, token)
+
+    def verify(self, token: str) -> SignedIn:
+        """The sign-in ``token`` belongs to, if it is still good; NotSignedIn otherwise."""
+        row = None
+        if isinstance(token, str) and token:
+            with self.db.read() as conn:
+                row = conn.execute(
+                    "SELECT p.*, u.user_name, u.is_root, u.status FROM portal_tokens p JOIN users u "
+                    "ON u.id = p.user_id WHERE p.token_hash = ?", (hash_secret(token),)).fetchone()
+        if row is None:
+            raise NotSignedIn("not signed in: run tui login")
+        if row["revoked_at"] is not None:
+            reason = f" ({row['revoked_reason']})" if row["revoked_reason"] else ""
+            raise NotSignedIn(f"this sign-in was ended{reason}: run tui login again")
+        if row["expires_at"] <= self.directory.now_text():
+            raise NotSignedIn("this sign-in has expired: run tui login again")
+        if row["status"] != "active":
+            raise NotSignedIn(f"{row['user_name']!r} is disabled")
+        method = "password+mfa" if row["mfa"] else "password"
+        return SignedIn(row["user_id"], row["user_name"], bool(row["is_root"]), bool(row["mfa"]), method,
+                        row["client"], row["created_at"], row["expires_at"], token)
+
+    def require(self, token: str, *, mfa: bool = True, max_age: timedelta | None = None) -> SignedIn:
+        """``verify``, then insist on MFA and (with ``max_age``) a sign-in younger than that."""
+        signed_in = self.verify(token)
+        if mfa and not signed_in.mfa:
+            raise NotSignedIn("this needs a sign-in with MFA: enrol an authenticator, then run tui login again")
+        if max_age is not None and sign_in_age(signed_in, self.directory.clock()) > max_age:
+            raise NotSignedIn("this needs a recent sign-in: run tui login again")
+        return signed_in
+
+    def touch(self, token: str) -> None:
+        """Record that the sign-in was just used."""
+        with self.db.write() as conn:
+            conn.execute("UPDATE portal_tokens SET last_used_at = ? WHERE token_hash = ?",
+                         (self.directory.now_text(), hash_secret(token)))
+
+    def revoke(self, token: str, reason: str = "signed out") -> bool:
+        """End the sign-in. False when it was unknown or already over."""
+        with self.db.write() as conn:
+            row = conn.execute("SELECT p.id, u.user_name FROM portal_tokens p JOIN users u ON u.id = p.user_id "
+                               "WHERE p.token_hash = ? AND p.revoked_at IS NULL", (hash_secret(token),)).fetchone()
+            if row is None:
+                return False
+            conn.execute("UPDATE portal_tokens SET revoked_at = ?, revoked_reason = ? WHERE id = ?",
+                         (self.directory.now_text(), reason, row["id"]))
+            self._audit(conn, "portal.revoke", row["user_name"], reason=reason)
+            return True
+
+
+# --- the login cache of ``tui login`` ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CachedLogin:
+    database: str
+    user_name: str
+    expires_at: str
+    token: str = field(repr=False)
+
+
+def login_cache_path(db_path: str | os.PathLike[str]) -> Path:
+    """Where ``tui login`` keeps the token for the directory at ``db_path``: the user's cache folder
+    (``$XDG_CACHE_HOME/tui/logins/``), one file per directory."""
+    digest = hashlib.sha256(str(Path(db_path).expanduser().resolve()).encode()).hexdigest()[:16]
+    return Path(platformdirs.user_cache_dir("tui")) / "logins" / f"{digest}.json"
+
+
+def _private_folders(folder: Path) -> None:
+    missing = [f for f in (folder, *folder.parents) if not f.exists()]
+    for each in reversed(missing):
+        each.mkdir(mode=0o700, exist_ok=True)
+        os.chmod(each, 0o700)
+
+
+def save_login(path: Path, db_path: str | os.PathLike[str], signed_in: SignedIn) -> None:
+    """Write the cache file (0600, atomically replaced)."""
+    if signed_in.token is None:
+        raise ValueError("this sign-in has no token to cache")
+    _private_folders(path.parent)
+    document = {"database": str(Path(db_path).expanduser().resolve()), "user": signed_in.user_name,
+                "expires_at": signed_in.expires_at, "token": signed_in.token}
+    write_private(path, (json.dumps(document) + "\n").encode())
+
+
+def load_login(path: Path) -> CachedLogin | None:
+    """The cached login, or None when there is none. A cache readable by others is refused (and not read)."""
+    try:
+        info = path.lstat()
+    except FileNotFoundError:
+        return None
+    if not stat.S_ISREG(info.st_mode):
+        raise NotSignedIn(f"{path} is not a regular file: delete it and run tui login again")
+    if os.name == "posix" and stat.S_IMODE(info.st_mode) & 0o077:
+        raise NotSignedIn(f"{path} is readable by others (mode {stat.S_IMODE(info.st_mode):04o}): delete it and "
+                          "run tui login again")
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+        return CachedLogin(str(document["database"]), str(document["user"]), str(document["expires_at"]),
+                           str(document["token"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        raise NotSignedIn(f"{path} is damaged: run tui login again") from None
+
+
+def forget_login(path: Path) -> None:
+    path.unlink(missing_ok=True)
+
+
+def cached_sign_in(directory: Directory, db_path: str | os.PathLike[str], *, mfa: bool = False,
+                   max_age: timedelta | None = None) -> SignedIn:
+    """The verified sign-in ``tui login`` cached for this directory (see :meth:`PortalService.require`)."""
+    cached = load_login(login_cache_path(db_path))
+    if cached is None:
+        raise NotSignedIn("not signed in: run tui login --user NAME")
+    if mfa or max_age is not None:
+        return directory.portal.require(cached.token, mfa=mfa, max_age=max_age)
+    return directory.portal.verify(cached.token)

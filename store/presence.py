@@ -1,0 +1,67 @@
+"""Who else has a console open on this directory, and on which screen.
+
+Heartbeats live in a sidecar file (``<database>.presence``), not in the directory: a console writes one every
+few seconds, and writing them into the directory would wake every other console's change detection
+(``PRAGMA data_version``) just as often. Presence is informational and best effort: a console that cannot
+write its heartbeat still works, it is only missing from the others' presence line.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+STALE_SECONDS = 15.0
+
+
+@dataclass(frozen=True)
+class Present:
+    console_id: str
+    user_name: str
+    screen: str
+    client: str
+
+
+class Presence:
+    def __init__(self, db_path: str | os.PathLike[str]) -> None:
+        path = Path(db_path)
+        self.path = path.with_name(path.name + ".presence")
+        if not self.path.exists():
+            fd = os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600)
+            os.close(fd)
+        self.conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=2)
+        self.conn.execute("PRAGMA journal_mode = WAL")
+        self.conn.execute("PRAGMA busy_timeout = 2000")
+        self.conn.execute("CREATE TABLE IF NOT EXISTS presence (console_id TEXT PRIMARY KEY, user_name TEXT NOT NULL, "
+                          "screen TEXT NOT NULL, client TEXT NOT NULL, seen REAL NOT NULL)")
+
+    def beat(self, console_id: str, user_name: str, screen: str, client: str) -> None:
+        try:
+            self.conn.execute(
+                "INSERT INTO presence VALUES (?, ?, ?, ?, ?) ON CONFLICT(console_id) DO UPDATE SET "
+                "user_name = excluded.user_name, screen = excluded.screen, client = excluded.client, "
+                "seen = excluded.seen", (console_id, user_name, screen, client, time.time()))
+        except sqlite3.Error:
+            pass  # best effort, see the module docstring
+
+    def leave(self, console_id: str) -> None:
+        try:
+            self.conn.execute("DELETE FROM presence WHERE console_id = ?", (console_id,))
+        except sqlite3.Error:
+            pass
+
+    def others(self, console_id: str) -> list[Present]:
+        """Consoles other than ``console_id`` seen in the last few seconds, by user name."""
+        try:
+            rows = self.conn.execute(
+                "SELECT console_id, user_name, screen, client FROM presence WHERE console_id != ? AND seen > ? "
+                "ORDER BY user_name, screen", (console_id, time.time() - STALE_SECONDS)).fetchall()
+        except sqlite3.Error:
+            return []
+        return [Present(*row) for row in rows]
+
+    def close(self) -> None:
+        self.conn.close()

@@ -1,0 +1,326 @@
+"""The console's gate through Pilot: first-run wizard, sign-in and each way it fails, lockout, recovery codes,
+forced password change, timeouts, sign-out, and a sign-in ended from elsewhere. Real files, injected clock."""
+
+from __future__ import annotations
+
+import stat
+
+from textual.widgets import Input, Static
+
+from store.audit import Actor
+from store.crypto import totp_code
+from store.demo import DEMO_ROOT, seed_demo_root
+from store.directory import Directory
+from store.sign_in import FAILED_MESSAGE
+from tests.console_factory import make_app, settle, type_text
+from tests.test_identity_init import ROOT_PASSWORD, FakeClock, make_root, other_code
+from tui.app import TuiApp
+from tui.screens.credentials import NewPasswordModal, SecretsModal, TotpEnrolModal
+from tui.screens.dashboard import DashboardScreen
+from tui.screens.first_run import FirstRunScreen
+from tui.screens.sign_in import SignInScreen
+from tui.screens.users import UsersScreen
+
+ALICE_PASSWORD = "wonderland rabbit hole 42"
+
+
+def text(screen, selector: str) -> str:
+    return str(screen.query_one(selector, Static).render())
+
+
+async def sign_in(pilot, user: str, password: str, code: str = "", *, typed: bool = False) -> None:
+    """Fill the three fields and press enter. ``typed``: key by key, tab between fields, as a person does
+    (slower: most tests fill the boxes directly)."""
+    screen = pilot.app.screen
+    boxes = [screen.query_one(f"#sign-in-{name}", Input) for name in ("user", "password", "code")]
+    for box in boxes:
+        box.value = ""
+    boxes[0].focus()
+    await pilot.pause()
+    if typed:
+        await type_text(pilot, user)
+        await pilot.press("tab")
+        await type_text(pilot, password)
+        await pilot.press("tab")
+        await type_text(pilot, code)
+        assert boxes[2].has_focus
+    else:
+        for box, value in zip(boxes, (user, password, code)):
+            box.value = value
+        boxes[2].focus()
+        await pilot.pause()
+    await pilot.press("enter")
+    await settle(pilot)
+
+
+def gate_app(tmp_path, *, with_alice: bool = False, **options):
+    """A seeded directory with root (and alice, password only), opened at the sign-in screen."""
+    root = make_root(tmp_path / "directory.db")
+    app, directory = make_app(tmp_path, signed_in=None, clock=root.clock, **options)
+    if with_alice:
+        directory.credentials.set_password(directory.users.get_by_name("alice").id, ALICE_PASSWORD)
+    return app, directory, root
+
+
+class TestFirstRun:
+    async def test_the_wizard_creates_root_shows_codes_once_and_signs_in(self, tmp_path):
+        clock = FakeClock()
+        app, directory = make_app(tmp_path, seed=False, signed_in=None, clock=clock)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            wizard = app.screen
+            assert isinstance(wizard, FirstRunScreen)
+            assert "step 1 of 3" in text(wizard, "#wizard-title")
+            await type_text(pilot, "password")
+            await pilot.press("enter")
+            await settle(pilot)
+            error = text(wizard, "#wizard-password-error")
+            assert "at least 12 characters" in error and "too common" in error
+            wizard.query_one("#wizard-password", Input).value = ""
+            await type_text(pilot, "glass box standing by")
+            await pilot.press("tab")
+            await type_text(pilot, "glass box standing bx")
+            await pilot.press("enter")
+            await settle(pilot)
+            assert "differ" in text(wizard, "#wizard-password-error")
+            await type_text(pilot, "glass box standing by")
+            await pilot.press("enter")
+            await settle(pilot)
+            assert "step 2 of 3" in text(wizard, "#wizard-title")
+            assert "█" in text(wizard, "#qr") and len(text(wizard, "#qr").splitlines()) == 19
+            secret = wizard.enrolment.secret
+            assert secret[:4] in text(wizard, "#secret")
+            await type_text(pilot, other_code(totp_code(secret, clock())))
+            await pilot.press("enter")
+            await settle(pilot)
+            assert "does not match" in text(wizard, "#enrol-error")
+            assert directory.users.root() is None  # nothing written yet
+            await type_text(pilot, totp_code(secret, clock()))
+            await pilot.press("enter")
+            await settle(pilot)
+            assert "step 3 of 3" in text(wizard, "#wizard-title")
+            codes = text(wizard, "#codes").split()
+            assert len(codes) == 10
+            key_file = tmp_path / "directory.db.key"
+            assert stat.S_IMODE(key_file.stat().st_mode) == 0o600 and str(key_file) in text(wizard, "#codes-key")
+            await pilot.press("enter")
+            await settle(pilot)
+            assert isinstance(app.screen, DashboardScreen)
+            assert app.signed_in.is_root and directory.actor.name == "root"
+            assert "break-glass" in text(app.screen, "#root-banner")
+        # The codes shown are root's real recovery codes; the wizard's password is root's.
+        clock.advance(seconds=30)
+        assert directory.sign_in.attempt("root", "glass box standing by", codes[0]).method == \
+            "password+recovery_code"
+
+
+class TestSignIn:
+    async def test_success_opens_the_console_as_that_user(self, tmp_path):
+        app, directory, root = gate_app(tmp_path, with_alice=True)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            assert isinstance(app.screen, SignInScreen)
+            assert app.screen.query_one("#sign-in-user", Input).has_focus
+            await sign_in(pilot, "alice", ALICE_PASSWORD, typed=True)
+            assert isinstance(app.screen, DashboardScreen)
+            assert directory.actor == Actor("alice", "console")
+            assert "acting as alice" in text(app.screen, "#dashboard-where")
+            assert app.screen.query_one("#root-banner").has_class("hidden")
+            await pilot.press("2")
+            await settle(pilot)
+            assert isinstance(app.screen, UsersScreen)
+        with directory.db.read() as conn:
+            row = conn.execute("SELECT client, revoked_at FROM portal_tokens").fetchone()
+        assert row["client"] == "console"
+        root.directory.close()
+
+    async def test_every_failure_shows_the_same_message_and_nothing_opens(self, tmp_path):
+        app, directory, root = gate_app(tmp_path, with_alice=True)
+        bob = directory.users.get_by_name("bob")
+        directory.credentials.set_password(bob.id, "a disabled passphrase")
+        directory.users.disable(bob.id, directory.users.get(bob.id).version)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            screen = app.screen
+            for user, password, code in (("nobody", ROOT_PASSWORD, root.code()),
+                                         ("root", "not the password at all", root.code()),
+                                         ("root", ROOT_PASSWORD, other_code(root.code())),
+                                         ("root", ROOT_PASSWORD, ""),
+                                         ("bob", "a disabled passphrase", "")):
+                await sign_in(pilot, user, password, code)
+                assert app.screen is screen and app.signed_in is None
+                assert text(screen, "#sign-in-message") == FAILED_MESSAGE, (user, password, code)
+                assert screen.query_one("#sign-in-password", Input).value == ""
+                assert screen.query_one("#sign-in-code", Input).value == ""
+            # Nothing of the directory is reachable from the gate.
+            for action in ("switch_mode('users')", "command_palette", "help"):
+                await app.run_action(action)
+                await settle(pilot)
+                assert app.screen is screen, action
+        root.directory.close()
+
+    async def test_enter_on_an_empty_field_moves_there_instead_of_failing(self, tmp_path):
+        app, directory, root = gate_app(tmp_path)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await type_text(pilot, "root")
+            await pilot.press("enter")
+            await settle(pilot)
+            assert app.screen.query_one("#sign-in-password", Input).has_focus
+            assert text(app.screen, "#sign-in-message") == ""
+        assert directory.credentials.status(directory.users.root().id).failed_sign_ins == 0
+        root.directory.close()
+
+    async def test_lockout_refuses_the_right_code_then_lifts(self, tmp_path):
+        app, _, root = gate_app(tmp_path)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            for _ in range(5):
+                await sign_in(pilot, "root", ROOT_PASSWORD, other_code(root.code()))
+            await sign_in(pilot, "root", ROOT_PASSWORD, root.code())
+            assert app.signed_in is None
+            assert text(app.screen, "#sign-in-message") == FAILED_MESSAGE
+            hint = text(app.screen, "#sign-in-hint")
+            assert "6 failed attempts" in hint and "paused for 1 to 15 minutes" in hint
+            root.clock.advance(minutes=1, seconds=30)
+            await sign_in(pilot, "root", ROOT_PASSWORD, root.code())
+            assert isinstance(app.screen, DashboardScreen) and app.signed_in.is_root
+        root.directory.close()
+
+    async def test_a_recovery_code_signs_in_and_a_new_authenticator_is_enrolled_first(self, tmp_path):
+        app, directory, root = gate_app(tmp_path)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await sign_in(pilot, "root", ROOT_PASSWORD, root.created.recovery_codes[0])
+            modal = app.screen
+            assert isinstance(modal, TotpEnrolModal) and app.signed_in is None
+            assert "recovery code" in str(modal.query_one(".enrol-title", Static).render())
+            await type_text(pilot, totp_code(modal.enrolment.secret, root.clock()))
+            await pilot.press("enter")
+            await settle(pilot)
+            assert isinstance(app.screen, SecretsModal)
+            assert len(text(app.screen, "#secrets").split()) == 10
+            await pilot.press("enter")
+            await settle(pilot)
+            assert isinstance(app.screen, DashboardScreen) and app.signed_in.is_root
+        status = directory.credentials.status(directory.users.root().id)
+        assert status.mfa and not status.mfa_reenrol and status.recovery_codes_left == 10
+        root.directory.close()
+
+    async def test_a_reset_password_must_be_changed_and_the_policy_says_why(self, tmp_path):
+        app, directory, root = gate_app(tmp_path, with_alice=True)
+        alice = directory.users.get_by_name("alice")
+        directory.credentials.set_password(alice.id, "temporary passphrase 1", must_change=True)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await sign_in(pilot, "alice", "temporary passphrase 1")
+            form = app.screen
+            assert isinstance(form, NewPasswordModal)
+            assert "at least 12 characters" in text(form, "#form-error")  # the policy, up front
+            await type_text(pilot, "alice12345678")
+            await pilot.press("tab")
+            await type_text(pilot, "alice12345678")
+            await pilot.press("enter")
+            await settle(pilot)
+            assert "must not contain the user name" in text(form, "#error-password")
+            form.query_one("#field-password", Input).value = "looking glass mirror 77"
+            form.query_one("#field-repeat", Input).value = "looking glass mirror 77"
+            await pilot.press("enter")
+            await settle(pilot)
+            assert isinstance(app.screen, DashboardScreen) and app.signed_in.user_name == "alice"
+        directory.sign_in.attempt("alice", "looking glass mirror 77")
+        root.directory.close()
+
+    async def test_the_demo_shows_root_and_its_current_code(self, tmp_path):
+        clock = FakeClock()
+        directory = Directory.open(tmp_path / "demo.db", Actor("console:t", "console"), clock)
+        seed_demo_root(directory)
+        app = TuiApp(directory, demo=DEMO_ROOT)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            demo = text(app.screen, "#sign-in-demo")
+            assert DEMO_ROOT.password in demo and totp_code(DEMO_ROOT.totp_secret, clock()) in demo
+            await sign_in(pilot, "root", DEMO_ROOT.password, totp_code(DEMO_ROOT.totp_secret, clock()))
+            assert isinstance(app.screen, DashboardScreen)
+        directory.close()
+
+
+class TestSessionEnds:
+    async def test_fifteen_minutes_idle_signs_out_and_forgets_the_screens(self, tmp_path):
+        app, directory, root = gate_app(tmp_path, with_alice=True)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await sign_in(pilot, "alice", ALICE_PASSWORD)
+            await pilot.press("2", "slash")
+            await type_text(pilot, "ali")
+            await settle(pilot)
+            root.clock.advance(minutes=14)
+            await pilot.pause(1.3)
+            assert app.signed_in is not None  # not yet
+            root.clock.advance(minutes=1)
+            await pilot.pause(1.3)
+            await settle(pilot)
+            assert isinstance(app.screen, SignInScreen) and app.signed_in is None
+            assert "15 minutes without activity" in text(app.screen, "#sign-in-message")
+            assert directory.actor.name == "console:tester"
+            await sign_in(pilot, "alice", ALICE_PASSWORD)
+            await pilot.press("2")
+            await settle(pilot)
+            assert app.screen.query_one("#filter", Input).value == ""  # a fresh Users screen
+        with directory.db.read() as conn:
+            reasons = [r[0] for r in conn.execute("SELECT revoked_reason FROM portal_tokens ORDER BY id")]
+        assert reasons == ["signed out", None]
+        root.directory.close()
+
+    async def test_twelve_hours_end_a_sign_in_even_when_busy(self, tmp_path):
+        app, _, root = gate_app(tmp_path, with_alice=True)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await sign_in(pilot, "alice", ALICE_PASSWORD)
+            for _ in range(52):  # 52 × 14 minutes: never 15 idle, 12 h 8 min in all
+                root.clock.advance(minutes=14)
+                await pilot.press("r")
+            await pilot.pause(1.2)
+            await settle(pilot)
+            assert isinstance(app.screen, SignInScreen)
+            assert "at most 12 hours" in text(app.screen, "#sign-in-message")
+        root.directory.close()
+
+    async def test_ctrl_o_signs_out(self, tmp_path):
+        app, _, root = gate_app(tmp_path, with_alice=True)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await sign_in(pilot, "alice", ALICE_PASSWORD)
+            await pilot.press("ctrl+o")
+            await settle(pilot)
+            assert isinstance(app.screen, SignInScreen) and app.signed_in is None
+            assert text(app.screen, "#sign-in-message") == "Signed out."
+        root.directory.close()
+
+    async def test_disabling_the_user_elsewhere_ends_their_console(self, tmp_path):
+        app, _, root = gate_app(tmp_path, with_alice=True)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await sign_in(pilot, "alice", ALICE_PASSWORD)
+            alice = root.directory.users.get_by_name("alice")
+            root.directory.users.disable(alice.id, alice.version)  # another process, another admin
+            await pilot.pause(2.2)
+            await settle(pilot)
+            assert isinstance(app.screen, SignInScreen)
+            assert text(app.screen, "#sign-in-message") == "Signed out: this sign-in was ended (user disabled)."
+        root.directory.close()
+
+    async def test_a_console_opened_signed_in_ends_with_its_token(self, tmp_path):
+        root = make_root(tmp_path / "directory.db")
+        alice = root.directory.users.create("alice-ssh")
+        signed_in = root.directory.portal.issue_for(alice.id, client="ssh", method="ssh-key", mfa=False)
+        directory = Directory.open(tmp_path / "directory.db", Actor("ssh-server", "ssh"), root.clock)
+        app = TuiApp(directory, signed_in=signed_in, exit_on_sign_out=True)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            assert isinstance(app.screen, DashboardScreen) and directory.actor == Actor("alice-ssh", "ssh")
+            root.directory.portal.revoke(signed_in.token, "revoked by an admin")
+            await pilot.pause(2.2)
+        assert app.return_code == 0 and not app.is_running
+        directory.close()
+        root.directory.close()

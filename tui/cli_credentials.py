@@ -1,0 +1,295 @@
+"""``tui init``, ``tui login``/``logout``, ``tui report credentials`` and ``tui password-policy``.
+
+Thin click over ``store.identity``, ``store.sign_in``, ``store.credentials``, ``store.portal`` and
+``store.credential_report``. Never imports textual. Secrets reach standard output only where the person asked
+for them (the new authenticator's QR code and secret, recovery codes shown once); never stderr, never a log.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from store.audit import Actor
+from store.credentials import TotpEnrolment, check_code_step
+from store.crypto import PasswordPolicy, qr_text
+from store.directory import Directory
+from store.errors import StoreError, ValidationError
+from store.files import write_private
+from store.identity import check_key_path, has_root, initialise, new_root_enrolment
+from store.password_policy import describe_policy, policy_as_dict, policy_from_dict
+from store.portal import forget_login, load_login, login_cache_path, save_login
+from store.users import ROOT_NAME
+from tui.cli import Context, fail, pass_context, reports_errors
+
+MAX_TRIES = 5
+
+
+def _interactive() -> bool:
+    return sys.stdin.isatty()
+
+
+def read_password_stdin() -> str:
+    """The first line of standard input, without its line ending (a password may hold spaces)."""
+    line = sys.stdin.readline()
+    password = line.removesuffix("\n").removesuffix("\r")
+    if not password:
+        raise ValidationError("no password on standard input (--password-stdin reads its first line)", "password")
+    return password
+
+
+def prompt_new_password(user_name: str, check: Callable[[str], list[str]]) -> str:
+    """Ask twice until the two agree and the policy accepts it, saying why it refuses."""
+    for _ in range(MAX_TRIES):
+        password = click.prompt(f"New password for {user_name}", hide_input=True, err=True)
+        reasons = check(password)
+        if reasons:
+            click.echo("Refused: " + " ".join(reasons), err=True)
+            continue
+        again = click.prompt("Repeat the password", hide_input=True, err=True)
+        if again != password:
+            click.echo("The two passwords differ; try again.", err=True)
+            continue
+        return str(password)
+    raise ValidationError("password: no acceptable password after several tries; nothing was changed", "password")
+
+
+def show_enrolment(enrolment: TotpEnrolment, *, with_secret: bool = True) -> None:
+    """The QR code and base32 secret of a new authenticator, on standard output (the person's terminal)."""
+    click.echo("Scan this QR code with an authenticator app (or type the secret shown below it):")
+    click.echo(qr_text(enrolment.uri))
+    if with_secret:
+        click.echo(f"secret: {enrolment.grouped_secret}")
+        click.echo(f"uri:    {enrolment.uri}")
+
+
+def prompt_code(enrolment: TotpEnrolment, directory: Directory) -> str:
+    """Ask for a current code until one matches (proves the app holds the secret)."""
+    for _ in range(MAX_TRIES):
+        code = click.prompt("Code shown by the app now", err=True).strip()
+        try:
+            check_code_step(enrolment.secret, code, directory.clock(), None)
+            return str(code)
+        except ValidationError as exc:
+            click.echo(exc.message.removeprefix("code: "), err=True)
+    raise ValidationError("code: no matching code after several tries; nothing was changed", "code")
+
+
+def show_recovery_codes(codes: list[str], user_name: str) -> None:
+    click.echo(f"Recovery codes for {user_name}: each signs in once instead of a code, for when the "
+               "authenticator is lost. They are shown only now: print them or keep them offline.")
+    for first, second in zip(codes[0::2], codes[1::2]):
+        click.echo(f"    {first}    {second}")
+
+
+# --- init -------------------------------------------------------------------------------------------------
+
+
+@click.command("init")
+@click.option("--password-stdin", is_flag=True, help="Read root's password from the first line of standard input.")
+@click.option("--totp-secret-file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write root's TOTP secret (base32) to this new file, mode 0600, instead of showing it.")
+@pass_context
+@reports_errors
+def init_command(obj: Context, password_stdin: bool, totp_secret_file: Path | None) -> None:
+    """Create the directory and its root identity: password, TOTP authenticator, 10 recovery codes, and the
+    key file (0600) that seals secrets and keys the audit log. Refused if the directory already has root."""
+    directory = obj.directory()
+    if has_root(directory):
+        fail(f"{obj.db_path} is already initialised (it has a root identity); nothing was changed")
+    if totp_secret_file is not None:
+        if totp_secret_file.exists() or totp_secret_file.is_symlink():
+            fail(f"{totp_secret_file} already exists; choose a new file for the TOTP secret")
+        if not totp_secret_file.parent.is_dir():
+            fail(f"{totp_secret_file}: the folder {totp_secret_file.parent} does not exist")
+    check_key_path(directory, obj.key_path)
+    interactive = not password_stdin and _interactive()
+    if password_stdin:
+        password = read_password_stdin()
+        reasons = directory.password_policy.check(password, ROOT_NAME)
+        if reasons:
+            raise ValidationError("password: " + " ".join(reasons), "password")
+    elif interactive:
+        password = prompt_new_password(ROOT_NAME, lambda p: directory.password_policy.check(p, ROOT_NAME))
+    else:
+        fail("no terminal to ask for root's password: pass it on standard input with --password-stdin")
+    enrolment = new_root_enrolment()
+    code = None
+    if totp_secret_file is None:
+        show_enrolment(enrolment)
+    else:
+        write_private(totp_secret_file, (enrolment.secret + "\n").encode("ascii"))
+    try:
+        if interactive:
+            code = prompt_code(enrolment, directory)
+        created = initialise(directory, password, enrolment, code=code, key_path=obj.key_path)
+    except BaseException:
+        if totp_secret_file is not None:
+            totp_secret_file.unlink(missing_ok=True)
+        raise
+    if totp_secret_file is not None:
+        click.echo(f"root's TOTP secret: written to {totp_secret_file} (mode 0600)")
+    show_recovery_codes(created.recovery_codes, ROOT_NAME)
+    click.echo(f"key file: {created.key_path} (mode 0600{', created' if created.key_created else ''}). Keep it "
+               "safe and apart from database backups: without it the directory cannot be opened.")
+    click.echo(f"root created in {obj.db_path}. Sign in with: tui login --user root, or open the console.")
+
+
+# --- login / logout ---------------------------------------------------------------------------------------
+
+
+@click.command("login")
+@click.option("--user", "user_name", help="Who signs in (asked when not given).")
+@click.option("--password-stdin", is_flag=True, help="Read the password from the first line of standard input.")
+@click.option("--code", help="The authenticator's current code, or a recovery code (asked when not given).")
+@pass_context
+@reports_errors
+def login_command(obj: Context, user_name: str | None, password_stdin: bool, code: str | None) -> None:
+    """Sign in with password and code, and cache the sign-in (0600) for commands that act as you."""
+    interactive = _interactive() and not password_stdin
+    if user_name is None:
+        if not _interactive():
+            fail("--user is required when there is no terminal to ask on", 2)
+        user_name = str(click.prompt("User name", err=True)).strip()
+    directory = obj.directory()
+    if password_stdin:
+        password = read_password_stdin()
+    elif _interactive():
+        password = str(click.prompt("Password", hide_input=True, err=True))
+    else:
+        fail("no terminal to ask for the password: pass it on standard input with --password-stdin")
+    if code is None:
+        code = str(click.prompt("Code (6 digits, or a recovery code; empty without an authenticator)", default="",
+                                show_default=False, err=True)) if interactive else ""
+    sign_in = directory.sign_in.attempt(user_name, password, code, client="cli")
+    directory.actor = Actor(sign_in.user.user_name, "cli")
+    user = sign_in.user
+    if sign_in.must_change_password:
+        if not interactive:
+            fail(f"{user.user_name} must choose a new password first: run tui login in a terminal, or sign in to "
+                 "the console")
+        click.echo("Your password must be changed before you continue.", err=True)
+        new = prompt_new_password(user.user_name, lambda p: directory.password_policy.check(p, user.user_name))
+        directory.credentials.complete_password_change(user.id, new)
+    if sign_in.must_enrol_totp:
+        if not interactive:
+            fail(f"{user.user_name} signed in with a recovery code and must enrol a new authenticator: run tui "
+                 "login in a terminal, or sign in to the console")
+        click.echo("You signed in with a recovery code: enrol a new authenticator now.", err=True)
+        enrolment = directory.credentials.begin_totp(user.id)
+        show_enrolment(enrolment)
+        new_code = prompt_code(enrolment, directory)
+        show_recovery_codes(directory.credentials.confirm_totp(user.id, enrolment.secret, new_code), user.user_name)
+    signed_in = directory.portal.issue(sign_in)
+    path = login_cache_path(obj.db_path)
+    save_login(path, obj.db_path, signed_in)
+    how = "with MFA" if signed_in.mfa else "without MFA"
+    click.echo(f"signed in as {signed_in.user_name} ({how}) until {signed_in.expires_at}; sign-in kept in {path}")
+
+
+@click.command("logout")
+@pass_context
+@reports_errors
+def logout_command(obj: Context) -> None:
+    """End the sign-in tui login cached for this directory."""
+    path = login_cache_path(obj.db_path)
+    cached = load_login(path)
+    if cached is None:
+        click.echo("not signed in")
+        return
+    obj.directory().portal.revoke(cached.token, "signed out")
+    forget_login(path)
+    click.echo(f"signed out {cached.user_name}")
+
+
+# --- report -----------------------------------------------------------------------------------------------
+
+
+@click.group("report")
+def report_group() -> None:
+    """Reports about the directory."""
+
+
+@report_group.command("credentials")
+@pass_context
+@reports_errors
+def report_credentials(obj: Context) -> None:
+    """IAM-style credential report (CSV, root's row first): passwords, MFA and access keys of every user."""
+    from store.credential_report import credential_report_csv
+
+    for chunk in credential_report_csv(obj.directory()):
+        click.echo(chunk, nl=False)
+
+
+# --- password policy --------------------------------------------------------------------------------------
+
+
+@click.group("password-policy")
+def password_policy_group() -> None:
+    """The directory's password policy (IAM's settings; NIST defaults)."""
+
+
+@password_policy_group.command("show")
+@click.option("--json", "as_json", is_flag=True, help="Print the policy as JSON.")
+@pass_context
+@reports_errors
+def policy_show(obj: Context, as_json: bool) -> None:
+    """Print the password policy in force."""
+    stored = obj.directory().password_policy.current()
+    if as_json:
+        click.echo(json.dumps({**policy_as_dict(stored.policy), "version": stored.version}))
+        return
+    for line in describe_policy(stored.policy):
+        click.echo(line)
+
+
+def _max_age(value: str | None) -> Any:
+    if value is None:
+        return None
+    if value.strip().lower() in ("none", "never", "0"):
+        return "none"
+    try:
+        return int(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a number of days or 'none'", param_hint="--max-age-days") from None
+
+
+@password_policy_group.command("set")
+@click.option("--minimum-length", type=int, help="Fewest characters (6-128; NIST: 12 or more).")
+@click.option("--require-symbols/--no-require-symbols", default=None)
+@click.option("--require-numbers/--no-require-numbers", default=None)
+@click.option("--require-uppercase/--no-require-uppercase", default=None)
+@click.option("--require-lowercase/--no-require-lowercase", default=None)
+@click.option("--max-age-days", help="Days until a password expires (1-1095), or 'none' (NIST: none).")
+@click.option("--hard-expiry/--no-hard-expiry", default=None,
+              help="Expired passwords need an administrator's reset (else users change them at sign-in).")
+@click.option("--reuse-prevention", type=int, help="How many previous passwords may not be used again (0-24).")
+@click.option("--blocklist/--no-blocklist", "check_blocklist", default=None,
+              help="Refuse common passwords (on by default).")
+@click.option("--defaults", is_flag=True, help="Start from the NIST defaults instead of the current policy.")
+@pass_context
+@reports_errors
+def policy_set(obj: Context, defaults: bool, max_age_days: str | None, **changes: Any) -> None:
+    """Change some settings of the password policy; the others keep their values."""
+    service = obj.directory().password_policy
+    stored = service.current()
+    values = policy_as_dict(PasswordPolicy() if defaults else stored.policy)
+    values.update({name: value for name, value in changes.items() if value is not None})
+    age = _max_age(max_age_days)
+    if age is not None:
+        values["max_age_days"] = None if age == "none" else age
+    try:
+        policy = policy_from_dict(values)
+    except StoreError as exc:
+        fail(exc.message)
+    service.set(policy, stored.version)
+    for line in describe_policy(policy):
+        click.echo(line)
+
+
+COMMANDS = [init_command, login_command, logout_command, report_group, password_policy_group]
