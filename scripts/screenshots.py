@@ -153,9 +153,12 @@ async def shoot_first_run(size: tuple[int, int]) -> list[Path]:
 async def shoot_import_screen(directory: Directory, size: tuple[int, int], suffix: str = "") -> list[Path]:
     """The Import screen (issue 6), pushed directly (the app wires its key separately): a plan, then a refusal.
     The plan is a dry run: the demo directory is left as it was."""
+    from store.portal import SignedIn
     from tui.screens.import_screen import ImportScreen
 
-    app = TuiApp(directory)
+    admin = SignedIn(user_id=None, user_name="console:admin", is_root=False, mfa=True, method="screenshots",
+                     client="console", signed_in_at=directory.now_text(), expires_at=None)
+    app = TuiApp(directory, signed_in=admin)
     written = []
     here = os.getcwd()
     os.chdir(ROOT)  # the paths on screen are the repository's test files, relative

@@ -89,9 +89,10 @@ class AccessKeyService:
         self.directory = directory
         self.db = directory.db
 
-    def _audit(self, conn: sqlite3.Connection, action: str, user_name: str, **extra: object) -> None:
+    def _audit(self, conn: sqlite3.Connection, action: str, user: sqlite3.Row, **extra: object) -> None:
+        self.directory.require_self_or_admin(user["id"])  # inside the change's transaction: refusal rolls back
         audit.record(conn, at=self.directory.now_text(), actor=self.directory.actor, action=action,
-                     target=f"user:{user_name}", extra=extra, key=self.directory.audit_key)
+                     target=f"user:{user['user_name']}", extra=extra, key=self.directory.audit_key)
 
     def _user(self, conn: sqlite3.Connection, user_id: int) -> sqlite3.Row:
         row = conn.execute("SELECT * FROM users WHERE id = ?", (user_id,)).fetchone()
@@ -133,7 +134,7 @@ class AccessKeyService:
                 (user_id, pair.access_key_id, hash_secret(pair.secret_access_key), self.directory.now_text()),
             )
             key = AccessKey.from_row(self._key(conn, cursor.lastrowid or 0))
-            self._audit(conn, "access_key.create", user["user_name"], access_key_id=key.key_id)
+            self._audit(conn, "access_key.create", user, access_key_id=key.key_id)
             return NewAccessKey(key, pair.secret_access_key)
 
     def set_status(self, key_row_id: int, version: int, active: bool) -> AccessKey:
@@ -147,7 +148,7 @@ class AccessKeyService:
             conn.execute("UPDATE access_keys SET status = ?, version = version + 1 WHERE id = ?",
                          (status, key_row_id))
             user = self._user(conn, row["user_id"])
-            self._audit(conn, "access_key.activate" if active else "access_key.deactivate", user["user_name"],
+            self._audit(conn, "access_key.activate" if active else "access_key.deactivate", user,
                         access_key_id=row["key_id"])
             return AccessKey.from_row(self._key(conn, key_row_id))
 
@@ -167,7 +168,7 @@ class AccessKeyService:
                               "broke, then delete it")
             conn.execute("DELETE FROM access_keys WHERE id = ?", (key_row_id,))
             user = self._user(conn, row["user_id"])
-            self._audit(conn, "access_key.delete", user["user_name"], access_key_id=row["key_id"])
+            self._audit(conn, "access_key.delete", user, access_key_id=row["key_id"])
 
     @staticmethod
     def _check_version(row: sqlite3.Row, version: int) -> None:

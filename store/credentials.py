@@ -124,6 +124,7 @@ class CredentialService:
         return row
 
     def _audit(self, conn: sqlite3.Connection, action: str, user: sqlite3.Row, **extra: Any) -> None:
+        self.directory.require_self_or_admin(user["id"])  # inside the change's transaction: refusal rolls back
         audit.record(conn, at=self.directory.now_text(), actor=self.directory.actor, action=action,
                      target=f"user:{user['user_name']}", extra=extra or None, key=self.directory.audit_key)
 

@@ -10,12 +10,14 @@ from pathlib import Path
 
 from store.access_keys import AccessKeyService
 from store.accounts import AccountService
+from store.admins import AdminService
 from store.assignments import AssignmentService
 from store.audit import Actor
 from store.clock import Clock, to_text, utc_now
 from store.credentials import CredentialService
 from store.crypto import KeyFileError, KeyRing, audit_mac_key, load_key
 from store.db import Database
+from store.errors import Refused
 from store.groups import GroupService
 from store.password_policy import PasswordPolicyService
 from store.permission_sets import PermissionSetService
@@ -23,6 +25,7 @@ from store.policies import PolicyService
 from store.portal import PortalService
 from store.sessions import SessionService
 from store.sign_in import SignInService
+from store.ssh_keys import SshKeyService
 from store.users import COUNT_ALL, UserService
 
 # Settings that tie a database to its key file: the id of the key that sealed its secrets, and the id of the
@@ -82,6 +85,12 @@ class Directory:
         self.access_keys = AccessKeyService(self)
         self.sign_in = SignInService(self)
         self.portal = PortalService(self)
+        self.admins = AdminService(self)
+        self.ssh_keys = SshKeyService(self)
+        # Whose rights apply. None: the program itself (the CLI run by the directory file's owner, tests), which
+        # may do everything. A console or SSH sign-in sets it with act_as().
+        self.acting_user_id: int | None = None
+        self.acting_is_admin = True
 
     @classmethod
     def open(cls, path: str | os.PathLike[str], actor: Actor | None = None, clock: Clock = utc_now, *,
@@ -137,6 +146,20 @@ class Directory:
 
     def now_text(self) -> str:
         return to_text(self.clock())
+
+    def act_as(self, user_id: int | None, actor: Actor) -> None:
+        """From now on, changes are made by (and audited as) this user, with this user's rights."""
+        self.actor = actor
+        self.acting_user_id = user_id
+        self.acting_is_admin = user_id is None or self.admins.is_admin(user_id)
+
+    def require_admin(self, what: str = "change the directory") -> None:
+        if not self.acting_is_admin:
+            raise Refused(f"only administrators can {what}: ask root or a member of the admin group")
+
+    def require_self_or_admin(self, user_id: int, what: str = "change another user's credentials") -> None:
+        if not self.acting_is_admin and user_id != self.acting_user_id:
+            raise Refused(f"only administrators can {what}")
 
     def close(self) -> None:
         self.db.close()

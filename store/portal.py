@@ -18,6 +18,8 @@ The API is small on purpose:
     ``max_age`` (see :func:`sign_in_age`). Raises :class:`NotSignedIn` with a message saying what to do.
 ``PortalService.revoke(token)``
     Sign out.
+``PortalService.recent_mfa_sign_in(user_id, max_age=…)`` → :class:`SignedIn` | None
+    The user's newest live MFA sign-in, for a server that holds no token (``tui serve``'s ``credentials``).
 
 ``tui login`` keeps the token in a per-user cache file (mode 0600, in a 0700 folder):
 :func:`login_cache_path`, :func:`save_login`, :func:`load_login`, :func:`forget_login`, and
@@ -159,6 +161,22 @@ class PortalService:
         if max_age is not None and sign_in_age(signed_in, self.directory.clock()) > max_age:
             raise NotSignedIn("this needs a recent sign-in: run tui login again")
         return signed_in
+
+    def recent_mfa_sign_in(self, user_id: int, *, max_age: timedelta = PORTAL_LIFETIME) -> SignedIn | None:
+        """The user's newest live sign-in made with MFA and younger than ``max_age``, or None. For a server that
+        holds no token of its own (``tui serve`` answering ``credentials``: the person signed in earlier in the
+        console or with ``ssh -t HOST login``). The result carries no token."""
+        now = self.directory.clock()
+        with self.db.read() as conn:
+            row = conn.execute(
+                "SELECT p.*, u.user_name, u.is_root, u.status FROM portal_tokens p JOIN users u ON u.id = p.user_id "
+                "WHERE p.user_id = ? AND p.mfa = 1 AND p.revoked_at IS NULL AND p.expires_at > ? "
+                "AND p.created_at >= ? ORDER BY p.created_at DESC, p.id DESC LIMIT 1",
+                (user_id, to_text(now), to_text(now - max_age))).fetchone()
+        if row is None or row["status"] != "active":
+            return None
+        return SignedIn(row["user_id"], row["user_name"], bool(row["is_root"]), True, "password+mfa", row["client"],
+                        row["created_at"], row["expires_at"])
 
     def touch(self, token: str) -> None:
         """Record that the sign-in was just used."""

@@ -51,6 +51,8 @@ class Service(Generic[T]):
                after: Any = None, extra: Mapping[str, Any] | None = None) -> None:
         if before is not None and before == after and not extra:
             return  # a save that changed nothing is not an event
+        # Every change a service makes passes here inside its transaction: refusing here rolls it all back.
+        self.directory.require_admin()
         audit.record(conn, at=self._now(), actor=self.directory.actor, action=action, target=target,
                      before=before, after=after, extra=extra, key=self.directory.audit_key)
 

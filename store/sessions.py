@@ -143,6 +143,7 @@ class SessionService:
               mfa: bool = False) -> IssuedCredentials:
         """Credentials for an assignment the user holds now. ``duration`` defaults to the permission set's
         session duration and may be shorter, never longer; nothing is clamped."""
+        self.directory.require_self_or_admin(user_id, "issue credentials for another user")
         now = self.directory.clock()
         now_text = to_text(now)
         with self.db.write() as conn:
@@ -304,6 +305,8 @@ class SessionService:
         return Page(items, total, str(items[-1].id) if len(items) == limit else None)
 
     def _revoke(self, where: str, params: tuple[Any, ...], reason: str, target: str) -> int:
+        if not where.startswith("id = "):
+            self.directory.require_admin("revoke credentials in bulk")
         now = to_text(self.directory.clock())
         with self.db.write() as conn:
             count = conn.execute(
@@ -315,6 +318,7 @@ class SessionService:
 
     def revoke(self, session_id: int, reason: str = "revoked by an admin") -> int:
         info = self.get(session_id)
+        self.directory.require_self_or_admin(info.user_id, "revoke another user's credentials")
         return self._revoke("id = ?", (session_id,), reason, f"session:{info.access_key_id}")
 
     def revoke_user(self, user_id: int, reason: str = "revoked by an admin") -> int:

@@ -16,6 +16,8 @@ One service for the console, ``tui login`` and anything else that signs people i
   authenticator (``must_enrol_totp``) that the console and ``tui login`` collect before anything else.
 - **Every attempt is an audit event** (``sign_in.success`` / ``sign_in.failure`` with the reason and client),
   never with the password or code.
+- **Step-up** (:meth:`SignInService.step_up`): an identity proven another way (an SSH public key) adds its
+  TOTP code under the same rules: one use per step, the same throttling, the same audit events.
 - Passwords hashed with an older scheme (bcrypt, PBKDF2 from imports) are rehashed to argon2id on success.
 """
 
@@ -143,6 +145,31 @@ class SignInService:
             raise SignInFailed()
         return outcome
 
+    def step_up(self, user_id: int, code: str, *, client: str = "ssh", method: str = "publickey+totp") -> SignIn:
+        """The second factor for an identity already proven another way (the SSH server's public key): the
+        user's current TOTP code, under the same rules as :meth:`attempt` — a used step is never accepted again
+        (stored in the same transaction), failures count towards the same per-identity lock, attempts while
+        locked are refused, and every attempt is a ``sign_in.success`` / ``sign_in.failure`` audit event (with
+        ``method``, never the code). Recovery codes are not taken here: they need the password (``attempt``).
+        Raises :class:`SignInFailed`; returns a :class:`SignIn` with ``mfa=True``."""
+        if client not in CLIENTS:
+            raise ValueError(f"unknown sign-in client {client!r}")
+        code = "".join((code or "").split())[:64]
+        now = self.directory.clock()
+        outcome: SignIn | _Failure
+        with self.db.write() as conn:
+            user = conn.execute("SELECT * FROM users WHERE id = ?", (user_id,)).fetchone()
+            if user is None:
+                raise SignInFailed()
+            try:
+                outcome = self._decide_step_up(conn, user, code, now, client, method)
+            except _Failure as failure:
+                self._record_failure(conn, user["user_name_key"], user["user_name"], failure, now, client)
+                outcome = failure
+        if isinstance(outcome, _Failure):
+            raise SignInFailed()
+        return outcome
+
     # -- inside the transaction ---------------------------------------------------------------------------
 
     def _decide(self, conn: sqlite3.Connection, key: str, name: str, stored_hash: str | None, password_ok: bool,
@@ -223,6 +250,32 @@ class SignInService:
         self._audit(conn, "sign_in.success", user["user_name"], details, now_text)
         fresh = conn.execute("SELECT * FROM users WHERE id = ?", (user["id"],)).fetchone()
         return SignIn(User.from_row(fresh), method, mfa, now_text, client, must_change, reenrol, recovery_left)
+
+    def _decide_step_up(self, conn: sqlite3.Connection, user: sqlite3.Row, code: str, now: datetime, client: str,
+                        method: str) -> SignIn:
+        now_text = to_text(now)
+        if user["locked_until"] is not None and user["locked_until"] > now_text:
+            raise _Failure("locked", counts=False)
+        if user["status"] != "active":
+            raise _Failure("disabled", counts=False)
+        try:
+            secret = self.directory.credentials.totp_secret(conn, user)
+        except (UnsealError, StoreError):
+            raise _Failure("totp_secret_unreadable", counts=False) from None
+        if secret is None:
+            raise _Failure("no_authenticator", counts=False)
+        if not code:
+            raise _Failure("missing_code")
+        step = match_totp(secret, code, now, user["totp_last_step"]) if _is_totp_code(code) else None
+        if step is None:
+            raise _Failure("bad_code")
+        conn.execute("UPDATE users SET totp_last_step = ?, failed_sign_ins = 0, locked_until = NULL, "
+                     "last_failed_sign_in_at = NULL, last_sign_in_at = ? WHERE id = ?", (step, now_text, user["id"]))
+        self._audit(conn, "sign_in.success", user["user_name"],
+                    {"result": "success", "method": method, "client": client}, now_text)
+        fresh = conn.execute("SELECT * FROM users WHERE id = ?", (user["id"],)).fetchone()
+        return SignIn(User.from_row(fresh), method, True, now_text, client, bool(fresh["must_change_password"]),
+                      bool(fresh["mfa_reenrol"]), None)
 
     def _record_failure(self, conn: sqlite3.Connection, key: str, name: str, failure: _Failure, now: datetime,
                         client: str) -> None:

@@ -18,6 +18,7 @@ from tui.app import TuiApp
 from tui.screens.credentials import NewPasswordModal, SecretsModal, TotpEnrolModal
 from tui.screens.dashboard import DashboardScreen
 from tui.screens.first_run import FirstRunScreen
+from tui.screens.my_access import MyAccessScreen
 from tui.screens.sign_in import SignInScreen
 from tui.screens.users import UsersScreen
 
@@ -59,6 +60,8 @@ def gate_app(tmp_path, *, with_alice: bool = False, **options):
     app, directory = make_app(tmp_path, signed_in=None, clock=root.clock, **options)
     if with_alice:
         directory.credentials.set_password(directory.users.get_by_name("alice").id, ALICE_PASSWORD)
+        # alice is in the demo's Admins group; make it the admin group so she administers.
+        directory.admins.set_admin_group(directory.groups.get_by_name("Admins").id)
     return app, directory, root
 
 
@@ -318,7 +321,8 @@ class TestSessionEnds:
         app = TuiApp(directory, signed_in=signed_in, exit_on_sign_out=True)
         async with app.run_test(size=(80, 24)) as pilot:
             await settle(pilot)
-            assert isinstance(app.screen, DashboardScreen) and directory.actor == Actor("alice-ssh", "ssh")
+            # alice-ssh administers nothing: her console opens on My access.
+            assert isinstance(app.screen, MyAccessScreen) and directory.actor == Actor("alice-ssh", "ssh")
             root.directory.portal.revoke(signed_in.token, "revoked by an admin")
             await pilot.pause(2.2)
         assert app.return_code == 0 and not app.is_running

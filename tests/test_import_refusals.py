@@ -409,12 +409,7 @@ def test_format_characters_are_allowed_in_display_text(run_tui, tmp_path: Path) 
 
 
 def test_a_refusal_never_shows_a_traceback_even_for_an_unreadable_file(run_tui, tmp_path: Path) -> None:
-    path = csv_file(tmp_path)
-    os.chmod(path, 0)
-    try:
-        if os.access(path, os.R_OK):
-            pytest.skip("running as a user who can read any file")
-        result = run_tui("import", path)
-        assert result.returncode == 1 and "cannot be read" in result.stderr, result
-    finally:
-        os.chmod(path, 0o600)
+    # A file that exists but cannot be read, even by root (CI runs as root, so chmod 0 would not do):
+    # reading /proc/self/mem from offset 0 fails with an I/O error.
+    result = run_tui("import", "--format", "csv", "/proc/self/mem")
+    assert result.returncode == 1 and "cannot be read" in result.stderr, result

@@ -35,10 +35,14 @@ from tui.screens.assignments import AssignmentsScreen
 from tui.screens.dashboard import DashboardScreen
 from tui.screens.groups import GroupsScreen
 from tui.screens.help import HelpScreen
+from tui.screens.my_access import MyAccessScreen
 from tui.screens.permission_sets import PermissionSetsScreen
+from tui.screens.policies import PoliciesScreen
+from tui.screens.sessions import SessionsScreen
 from tui.screens.sign_in import SignInScreen
+from tui.screens.simulator import SimulatorScreen
 from tui.screens.users import UsersScreen
-from tui.widgets.nav_bar import SECTIONS
+from tui.widgets.nav_bar import SECTIONS, SELF_SERVICE, NavBar
 
 # How often the console asks SQLite whether another process committed (PRAGMA data_version is a cheap read).
 CHANGE_POLL_SECONDS = 1.0
@@ -46,7 +50,7 @@ IDLE_TIMEOUT = timedelta(minutes=15)
 ABSOLUTE_TIMEOUT = timedelta(hours=12)
 GATE = "gate"
 # What nobody may do before signing in (quitting stays possible).
-GATED_ACTIONS = {"switch_mode", "help", "command_palette", "sign_out", "my_credentials"}
+GATED_ACTIONS = {"switch_mode", "help", "command_palette", "sign_out", "my_credentials", "open_import"}
 ROOT_BANNER = "root is for break-glass: create an admin user"
 
 
@@ -69,11 +73,16 @@ class TuiApp(App[None]):
         "accounts": AccountsScreen,
         "permission_sets": PermissionSetsScreen,
         "assignments": AssignmentsScreen,
+        "policies": PoliciesScreen,
+        "sessions": SessionsScreen,
+        "simulator": SimulatorScreen,
+        "my_access": MyAccessScreen,
     }
     DEFAULT_MODE = "dashboard"
     BINDINGS = [
         *(Binding(key, f"switch_mode('{mode}')", short, show=True) for key, mode, _, short in SECTIONS),
         Binding("question_mark", "help", "Help"),
+        Binding("i", "open_import", "Import"),
         Binding("ctrl+o", "sign_out", "Sign out"),
     ]
 
@@ -83,8 +92,11 @@ class TuiApp(App[None]):
         its token, when it has one, is checked whenever the directory changes). ``demo``: show the demo root's
         current code on the sign-in screen. ``exit_on_sign_out``: quit instead of returning to the sign-in
         screen when the sign-in ends (an SSH session)."""
-        # Textual reads the starting mode in App.__init__: signed in, start on the dashboard; else at the gate.
-        self.DEFAULT_MODE = "dashboard" if signed_in is not None else GATE  # type: ignore[misc]
+        # Textual reads the starting mode in App.__init__: signed in, start on the dashboard (My access for a
+        # user who is not an admin); else at the gate.
+        self.is_admin = signed_in is not None and (signed_in.user_id is None
+                                                   or directory.admins.is_admin(signed_in.user_id))
+        self.DEFAULT_MODE = GATE if signed_in is None else home_mode(self.is_admin)  # type: ignore[misc]
         super().__init__()
         self.directory = directory
         self.base_actor = directory.actor
@@ -117,13 +129,15 @@ class TuiApp(App[None]):
 
     def _begin(self, signed_in: SignedIn) -> None:
         self.signed_in = signed_in
-        self.directory.actor = signed_in.actor()  # the audit names the person, and the client (console, ssh)
+        # The audit names the person and the client (console, ssh); the store applies the person's rights.
+        self.directory.act_as(signed_in.user_id, signed_in.actor())
+        self.is_admin = self.directory.acting_is_admin
         self._session_started = self._last_activity = self.directory.clock()
 
     def start_session(self, signed_in: SignedIn) -> None:
         """Open the console for ``signed_in`` (called by the sign-in screen and the first-run wizard)."""
         self._begin(signed_in)
-        self.switch_mode("dashboard")
+        self.switch_mode(home_mode(self.is_admin))
         if signed_in.is_root:
             self._root_notice()
 
@@ -137,7 +151,9 @@ class TuiApp(App[None]):
             return
         if signed_in.token is not None:
             self._revoke(signed_in.token)
-        self.directory.actor = self.base_actor
+        self.directory.act_as(None, self.base_actor)
+        self.directory.acting_is_admin = False  # at the gate nobody's rights apply
+        self.is_admin = False
         if self.exit_on_sign_out:
             self.exit(message=reason)
             return
@@ -162,7 +178,8 @@ class TuiApp(App[None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="sign-in-check")
     def _check_still_signed_in(self, signed_in: SignedIn) -> None:
-        """After another process committed: is this sign-in still good (not revoked, user not disabled)?"""
+        """After another process committed: is this sign-in still good (not revoked, user not disabled), and
+        is this user still an admin?"""
         try:
             if signed_in.token is not None:
                 self.directory.portal.verify(signed_in.token)
@@ -170,6 +187,23 @@ class TuiApp(App[None]):
                 raise NotSignedIn("this user was disabled")
         except StoreError as exc:
             self.call_from_thread(self._ended_elsewhere, signed_in, exc.message)
+            return
+        if signed_in.user_id is not None:
+            admin = self.directory.admins.is_admin(signed_in.user_id)
+            if admin != self.is_admin:
+                self.call_from_thread(self._rights_changed, signed_in, admin)
+
+    def _rights_changed(self, signed_in: SignedIn, admin: bool) -> None:
+        if self.signed_in is not signed_in:
+            return
+        self.directory.acting_is_admin = self.is_admin = admin
+        if admin:
+            self.notify("You are now an administrator.")
+        else:
+            self.notify("You are no longer an administrator: only your own access remains.", severity="warning")
+            self.switch_mode(home_mode(False))
+        for bar in self.screen.query(NavBar):
+            bar.refresh_sections()
 
     def _ended_elsewhere(self, signed_in: SignedIn, message: str) -> None:
         if self.signed_in is signed_in:
@@ -206,7 +240,20 @@ class TuiApp(App[None]):
     async def action_switch_mode(self, mode: str) -> None:
         if self.signed_in is None or mode == GATE:
             return  # only the sign-in leaves the gate, and nothing but sign-out returns to it
+        if not self.is_admin and mode not in SELF_SERVICE:
+            self.notify("Only administrators can open that: you have My access (0) and your credentials.",
+                        severity="warning")
+            return
         self.switch_mode(mode)
+
+    def action_open_import(self) -> None:
+        if not self.is_admin:
+            self.notify("Only administrators can import.", severity="warning")
+            return
+        from tui.screens.import_screen import ImportScreen
+
+        if not isinstance(self.screen, ImportScreen):
+            self.push_screen(ImportScreen())
 
     def action_help(self) -> None:
         if self.signed_in is not None and not isinstance(self.screen, HelpScreen):
@@ -217,12 +264,18 @@ class TuiApp(App[None]):
         if self.signed_in is None:
             return
         for key, mode, label, _ in SECTIONS:
-            yield SystemCommand(f"Go to {label}", f"key {key}", functools.partial(self.switch_mode, mode))
+            if self.is_admin or mode in SELF_SERVICE:
+                yield SystemCommand(f"Go to {label}", f"key {key}", functools.partial(self.switch_mode, mode))
         for key, description, action, node, enabled in screen_actions(self, screen):
             if enabled and not action.startswith("switch_mode") and action != "help":
                 yield SystemCommand(description, f"key {key}", functools.partial(self.run_action, action, node))
         yield SystemCommand("Help", "key ?: every key on this screen", self.action_help)
         yield from super().get_system_commands(screen)
+
+
+def home_mode(admin: bool) -> str:
+    """Where a sign-in starts: the dashboard for admins, My access for everyone else."""
+    return "dashboard" if admin else "my_access"
 
 
 def run_console(db_path: Path, *, demo: bool = False, key_path: Path | None = None) -> None:

@@ -150,6 +150,8 @@ def audit_export(obj: Context, fmt: str) -> None:
 from tui.cli_access import access as access_group  # noqa: E402
 from tui.cli_credentials import COMMANDS as CREDENTIAL_COMMANDS  # noqa: E402
 from tui.cli_policy import policy as policy_group  # noqa: E402
+from tui.cli_serve import COMMANDS as SERVE_COMMANDS  # noqa: E402
+from tui.cli_sessions import credentials  # noqa: E402
 from tui.cli_sessions import sessions as sessions_group  # noqa: E402
 from tui.cli_transfer import export_command, import_command  # noqa: E402
 
@@ -158,7 +160,10 @@ cli.add_command(policy_group)
 cli.add_command(sessions_group)
 cli.add_command(export_command)
 cli.add_command(import_command)
+cli.add_command(credentials)
 for _command in CREDENTIAL_COMMANDS:
+    cli.add_command(_command)
+for _command in SERVE_COMMANDS:
     cli.add_command(_command)
 
 

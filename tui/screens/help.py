@@ -15,7 +15,8 @@ CONVENTIONS = [
     ("ctrl+q", "Quit"),
     ("?", "This help"),
     ("ctrl+p", "Command palette: every action, searchable"),
-    ("1 … 6", "Dashboard, Users, Groups, Accounts, Permission sets, Assignments"),
+    ("1 … 9, 0", "Dashboard, Users, Groups, Accounts, Permission sets, Assignments, Policies, Sessions, "
+                 "Simulator, My access"),
     ("/", "Filter the current table"),
     ("enter", "Open"),
     ("esc", "Back (or clear the filter)"),

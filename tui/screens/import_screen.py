@@ -157,6 +157,12 @@ class ImportScreen(DirectoryScreen):
     def log_view(self) -> RichLog:
         return self.query_one("#import-plan", RichLog)
 
+    def _write(self, line: Text) -> None:
+        """One line of the plan view, wrapped to the view's width (RichLog measures against the console's)."""
+        view = self.log_view
+        width = view.scrollable_content_region.width
+        view.write(line, width=width if width > 0 else None)
+
     def _status(self, text: str, style: str = "") -> None:
         self.query_one("#import-status", Static).update(literal(text, style))
 
@@ -286,15 +292,15 @@ class ImportScreen(DirectoryScreen):
         view = self.log_view
         view.clear()
         if event.description:
-            view.write(literal(event.description, "dim"))
-        view.write(Text("Refused: nothing was changed.", style="bold red"))
+            self._write(literal(event.description, "dim"))
+        self._write(Text("Refused: nothing was changed.", style="bold red"))
         if event.message:
             for line in event.message.splitlines():
-                view.write(literal(line, "red"))
+                self._write(literal(line, "red"))
         for problem in event.problems:
-            view.write(literal(str(problem), "red"))
+            self._write(literal(str(problem), "red"))
         if event.more:
-            view.write(literal(f"… and {event.more} more problem(s)", "red"))
+            self._write(literal(f"… and {event.more} more problem(s)", "red"))
         count = len(event.problems) + event.more
         self._status(f"The file was refused: {count or 1} problem{'s' if count > 1 else ''} below. Nothing changed.",
                      "red")
@@ -302,13 +308,13 @@ class ImportScreen(DirectoryScreen):
     def _show_plan(self, description: str, plan: ImportPlan) -> None:
         view = self.log_view
         view.clear()
-        view.write(literal(description, "dim"))
+        self._write(literal(description, "dim"))
         for notice in plan.notices:
-            view.write(literal(f"note: {notice}", "italic"))
+            self._write(literal(f"note: {notice}", "italic"))
         if plan.blocked:
-            view.write(literal(plan.blocked, "bold red"))
+            self._write(literal(plan.blocked, "bold red"))
         for line in plan.summary():
-            view.write(literal(line, "bold"))
+            self._write(literal(line, "bold"))
         for mark, text in plan.diff(DIFF_LIMIT):
-            view.write(literal(f"{mark} {text}" if mark != "…" else f"  {text}", STYLES.get(mark, "")))
+            self._write(literal(f"{mark} {text}" if mark != "…" else f"  {text}", STYLES.get(mark, "")))
         view.scroll_home(animate=False)

@@ -56,12 +56,29 @@ class MyAccessScreen(DirectoryScreen):
         Binding("r", "refresh", "Refresh"),
     ]
 
-    def __init__(self, user_id: int, *, mfa: bool = False) -> None:
+    def __init__(self, user_id: int | None = None, *, mfa: bool | None = None) -> None:
+        """``user_id``/``mfa`` default to the console's signed-in user and how they signed in."""
         super().__init__()
-        self.user_id = user_id
-        self.mfa = mfa
+        self._user_id = user_id
+        self._mfa = mfa
         self.grants: list[Assignment] = []
         self.durations: dict[int, int] = {}
+
+    @property
+    def user_id(self) -> int:
+        if self._user_id is not None:
+            return self._user_id
+        signed_in = getattr(self.app, "signed_in", None)
+        if signed_in is None or signed_in.user_id is None:
+            raise RuntimeError("My access needs a signed-in user")
+        return int(signed_in.user_id)
+
+    @property
+    def mfa(self) -> bool:
+        if self._mfa is not None:
+            return self._mfa
+        signed_in = getattr(self.app, "signed_in", None)
+        return bool(signed_in is not None and signed_in.mfa)
 
     def compose(self) -> ComposeResult:
         yield NavBar(self.nav_name)

@@ -18,6 +18,7 @@ from tui.literal import literal
 from tui.screens.base import DirectoryScreen
 from tui.screens.form import FormField, FormModal
 from tui.screens.users import delete_user, toggle_user, user_form
+from tui.widgets.effective_access import EffectiveAccess
 from tui.widgets.nav_bar import NavBar
 from tui.widgets.suggesters import NameSuggester
 
@@ -48,14 +49,12 @@ class UserDetailScreen(DirectoryScreen):
             yield Static("", id="user-fields", classes="detail-fields")
             yield Static("Groups", classes="section-title")
             yield DataTable(id="user-groups", cursor_type="row", zebra_stripes=True)
-            yield Static("Access (account · permission set · granted by)", classes="section-title")
-            yield DataTable(id="user-access", cursor_type="row", zebra_stripes=True)
+            yield Static("Effective access (account · permission set · granted by)", classes="section-title")
+            yield EffectiveAccess(self.user_id, id="user-access")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#user-groups", DataTable).add_columns("Group", "Expires")
-        self.query_one("#user-access", DataTable).add_columns("Account", "Permission set", "Granted by",
-                                                              "Expires")
         self.query_one("#user-groups", DataTable).focus()
         self.reload()
 
@@ -70,14 +69,13 @@ class UserDetailScreen(DirectoryScreen):
             self.app.call_from_thread(self._gone)
             return
         memberships = self.directory.groups.groups_of(self.user_id)
-        assignments = self.directory.assignments.for_user(self.user_id)
-        self.app.call_from_thread(self._show, user, memberships, assignments, self.directory.now_text())
+        self.app.call_from_thread(self._show, user, memberships, self.directory.now_text())
 
     def _gone(self) -> None:
         self.notify("This user was deleted", severity="warning")
         self.app.pop_screen()
 
-    def _show(self, user: User, memberships: list[Membership], assignments: list[Any], now: str) -> None:
+    def _show(self, user: User, memberships: list[Membership], now: str) -> None:
         self.user, self.memberships = user, memberships
         fields = Text()
         fields.append(user.user_name, style="bold")
@@ -98,18 +96,7 @@ class UserDetailScreen(DirectoryScreen):
             if membership.expired(now):
                 expiry += " (expired)"
             groups.add_row(literal(membership.group_name), literal(expiry))
-        access = self.query_one("#user-access", DataTable)
-        access.clear()
-        expired_groups = {m.group_id for m in memberships if m.expired(now)}
-        for assignment in assignments:
-            path = "direct" if assignment.principal_type == "user" else f"group {assignment.principal_name}"
-            expiry = assignment.expires_at or "never"
-            if assignment.expired(now):
-                expiry += " (expired)"
-            elif assignment.principal_type == "group" and assignment.principal_id in expired_groups:
-                expiry += " (membership expired)"
-            access.add_row(literal(assignment.account_name), literal(assignment.permission_set_name),
-                           literal(path), literal(expiry))
+        self.query_one(EffectiveAccess).reload()
 
     def action_back(self) -> None:
         self.app.pop_screen()

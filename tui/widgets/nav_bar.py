@@ -13,8 +13,14 @@ SECTIONS = [
     ("4", "accounts", "Accounts", "Accts"),
     ("5", "permission_sets", "Permission sets", "Perms"),
     ("6", "assignments", "Assignments", "Assign"),
+    ("7", "policies", "Policies", "Pol"),
+    ("8", "sessions", "Sessions", "Sess"),
+    ("9", "simulator", "Simulator", "Sim"),
+    ("0", "my_access", "My access", "Mine"),
 ]
-WIDE = 110
+# What a signed-in user who is not an admin may open.
+SELF_SERVICE = {"my_access"}
+WIDE = 150
 
 
 class NavBar(Static):
@@ -32,13 +38,22 @@ class NavBar(Static):
     def on_resize(self) -> None:
         self._draw()
 
+    def refresh_sections(self) -> None:
+        """Redraw after the signed-in user's rights changed."""
+        self._draw()
+
     def _draw(self) -> None:
         wide = self.size.width >= WIDE or self.size.width == 0
+        admin = getattr(self.app, "is_admin", True)
         text = Text()
-        text.append(" tui ", style="bold reverse")
+        if wide:
+            text.append(" tui  ", style="bold reverse")
         for key, mode, label, short in SECTIONS:
+            if not admin and mode not in SELF_SERVICE:
+                continue
+            text.append(f" {key}", style="bold")
             text.append(" ")
-            text.append(f" {key} ", style="bold")
             text.append(label if wide else short, style="bold reverse" if mode == self.current else "")
-        text.append("   ? help  ^p commands" if wide else "  ? help", style="dim")
+            text.append(" " if wide else "")
+        text.append("   ? help  ^p commands" if wide else " ?", style="dim")
         self.update(text)

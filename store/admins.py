@@ -1,0 +1,64 @@
+"""Who may change the directory: root, and the members of the admin group.
+
+The group is chosen by an admin (``settings['admin_group']`` holds its id). Everyone else who signs in may
+use their own access and manage their own credentials, nothing more. The check sits in the store, not only in
+the console: ``Directory.require_admin`` runs before every audited change a service makes (see
+``Service._audit``), so a refused change rolls back with its transaction.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from store import audit
+from store.errors import NotFound
+from store.groups import Group
+
+if TYPE_CHECKING:
+    from store.directory import Directory
+
+SETTING = "admin_group"
+
+
+class AdminService:
+    def __init__(self, directory: Directory) -> None:
+        self.directory = directory
+        self.db = directory.db
+
+    def admin_group(self) -> Group | None:
+        value = self.directory.setting(SETTING)
+        if value is None:
+            return None
+        try:
+            return self.directory.groups.get(int(value))
+        except NotFound:
+            return None  # the group was deleted: nobody but root is an admin until another is chosen
+
+    def set_admin_group(self, group_id: int | None) -> None:
+        """Make ``group_id`` the admin group (None: only root administers)."""
+        self.directory.require_admin("choose the admin group")
+        with self.db.write() as conn:
+            name = None
+            if group_id is not None:
+                row = conn.execute("SELECT name FROM groups WHERE id = ?", (group_id,)).fetchone()
+                if row is None:
+                    raise NotFound(f"group #{group_id} does not exist")
+                name = row[0]
+                conn.execute("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET "
+                             "value = excluded.value, version = version + 1", (SETTING, str(group_id)))
+            else:
+                conn.execute("DELETE FROM settings WHERE key = ?", (SETTING,))
+            audit.record(conn, at=self.directory.now_text(), actor=self.directory.actor,
+                         action="directory.set_admin_group", target=f"group:{name}" if name else "group:none",
+                         key=self.directory.audit_key)
+
+    def is_admin(self, user_id: int) -> bool:
+        """Root, or an active user with a live membership of the admin group."""
+        now = self.directory.now_text()
+        row = self.db.query_one(
+            "SELECT u.is_root, u.status, (SELECT 1 FROM memberships m JOIN settings s ON s.key = ? "
+            "AND m.group_id = CAST(s.value AS INTEGER) WHERE m.user_id = u.id AND (m.expires_at IS NULL "
+            "OR m.expires_at > ?)) AS member FROM users u WHERE u.id = ?", (SETTING, now, user_id))
+        if row is None or row["status"] != "active":
+            return False
+        return bool(row["is_root"] or row["member"])

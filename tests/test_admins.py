@@ -1,0 +1,94 @@
+"""Only root and the admin group change the directory; everyone else has their own access and credentials."""
+
+from __future__ import annotations
+
+import pytest
+
+from store.audit import Actor
+from store.errors import Refused
+from tests.console_factory import make_app, settle
+from tui.screens.my_access import MyAccessScreen
+
+
+@pytest.fixture
+def seeded(directory):
+    from store.demo import seed_demo
+
+    seed_demo(directory)
+    directory.admins.set_admin_group(directory.groups.get_by_name("Admins").id)
+    return directory
+
+
+def act_as(directory, name):
+    user = directory.users.get_by_name(name)
+    directory.act_as(user.id, Actor(name, "console"))
+    return user
+
+
+def test_a_member_of_the_admin_group_administers(seeded):
+    act_as(seeded, "alice")
+    assert seeded.acting_is_admin
+    created = seeded.users.create("newhire")
+    assert seeded.users.get(created.id).user_name == "newhire"
+
+
+def test_everyone_else_is_refused_every_change_and_nothing_is_written(seeded):
+    bob = act_as(seeded, "bob")
+    events = seeded.db.query_one("SELECT count(*) FROM audit")[0]
+    with pytest.raises(Refused, match="only administrators"):
+        seeded.users.create("sneaky")
+    with pytest.raises(Refused, match="only administrators"):
+        seeded.groups.add_member(seeded.groups.get_by_name("Admins").id, bob.id)
+    with pytest.raises(Refused, match="only administrators"):
+        seeded.admins.set_admin_group(seeded.groups.get_by_name("Developers").id)
+    carol = seeded.users.get_by_name("carol")
+    with pytest.raises(Refused, match="only administrators"):
+        seeded.credentials.set_password(carol.id, "a long enough passphrase")
+    dev, developer = seeded.accounts.get_by_name("dev"), seeded.permission_sets.get_by_name("Developer")
+    with pytest.raises(Refused, match="another user"):
+        seeded.sessions.issue(carol.id, dev.id, developer.id)
+    assert seeded.db.query_one("SELECT count(*) FROM audit")[0] == events
+    assert seeded.users.get_by_name("bob").version == bob.version
+    assert [m.group_name for m in seeded.groups.groups_of(bob.id)] == ["Developers"]
+
+
+def test_everyone_has_their_own_access_and_credentials(seeded):
+    bob = act_as(seeded, "bob")
+    seeded.credentials.set_password(bob.id, "a reggae passphrase of my own")
+    key = seeded.access_keys.create(bob.id)
+    assert key.key.key_id.startswith("AKIA")
+    dev, developer = seeded.accounts.get_by_name("dev"), seeded.permission_sets.get_by_name("Developer")
+    issued = seeded.sessions.issue(bob.id, dev.id, developer.id)
+    assert seeded.sessions.revoke(issued.session_id) == 1
+
+
+def test_leaving_the_admin_group_or_being_disabled_ends_admin_rights(seeded):
+    alice = seeded.users.get_by_name("alice")
+    assert seeded.admins.is_admin(alice.id)
+    seeded.groups.remove_member(seeded.groups.get_by_name("Admins").id, alice.id)
+    assert not seeded.admins.is_admin(alice.id)
+    root_like = seeded.users.get_by_name("grace")
+    assert seeded.admins.is_admin(root_like.id)
+    seeded.users.disable(root_like.id, root_like.version)
+    assert not seeded.admins.is_admin(root_like.id)
+
+
+async def test_the_console_gives_a_non_admin_only_my_access(tmp_path):
+    from store.portal import SignedIn
+
+    app, directory = make_app(tmp_path, signed_in=None)
+    directory.admins.set_admin_group(directory.groups.get_by_name("Admins").id)
+    bob = directory.users.get_by_name("bob")
+    signed_in = SignedIn(bob.id, "bob", False, False, "password", "console", directory.now_text(), None)
+    app, directory = make_app(tmp_path, seed=False, signed_in=signed_in)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert isinstance(app.screen, MyAccessScreen)
+        await pilot.press("2")
+        await settle(pilot)
+        assert isinstance(app.screen, MyAccessScreen)
+        titles = [command.title for command in app.get_system_commands(app.screen)]
+        assert "Go to My access" in titles and "Go to Users" not in titles
+        nav = str(app.screen.query_one("NavBar").render())
+        assert "My access" in nav or "Mine" in nav
+        assert "Users" not in nav
