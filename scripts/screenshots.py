@@ -24,6 +24,7 @@ from store.crypto import totp_code  # noqa: E402
 from store.demo import DEMO_ROOT, seed_demo, seed_demo_credentials, seed_demo_root  # noqa: E402
 from store.directory import Directory  # noqa: E402
 from tui.app import TuiApp  # noqa: E402
+from tui.screens.my_access import MyAccessScreen  # noqa: E402
 
 OUT = ROOT / "screenshots"
 FONT = "DejaVu Sans Mono"
@@ -35,13 +36,13 @@ def svg_to_png(svg: str, target: Path) -> None:
     cairosvg.svg2png(bytestring=svg.encode(), write_to=str(target), output_width=1600)
 
 
-async def shoot(directory: Directory, size: tuple[int, int]) -> list[Path]:
+async def shoot(directory: Directory, size: tuple[int, int], suffix: str = "") -> list[Path]:
     app = TuiApp(directory, demo=DEMO_ROOT)
     written = []
 
     async def save(name: str) -> None:
         await pilot.pause(0.6)
-        target = OUT / f"{name}.png"
+        target = OUT / f"{name}{suffix}.png"
         svg_to_png(app.export_screenshot(), target)
         written.append(target)
 
@@ -83,7 +84,21 @@ async def shoot(directory: Directory, size: tuple[int, int]) -> list[Path]:
         await save("help")
         await pilot.press("escape", "ctrl+p")
         await save("command-palette")
+        await pilot.press("escape", "8")
+        await save("sessions")
+        dave = directory.users.get_by_name("dave")
+        await app.push_screen(MyAccessScreen(dave.id))
+        await save("my-access")
     return written
+
+
+def issue_demo_sessions(directory: Directory) -> None:
+    """A few live credentials, so the Sessions screen has something to count down."""
+    dev, prod = directory.accounts.get_by_name("dev"), directory.accounts.get_by_name("prod")
+    developer, read_only = (directory.permission_sets.get_by_name(n) for n in ("Developer", "ReadOnly"))
+    for name, account, pset, duration in (("bob", dev, developer, "PT2H"), ("carol", dev, developer, "PT4H"),
+                                          ("dave", prod, developer, "PT30M"), ("erin", prod, read_only, "PT8H")):
+        directory.sessions.issue(directory.users.get_by_name(name).id, account.id, pset.id, duration=duration)
 
 
 async def shoot_policy_screens(directory: Directory, size: tuple[int, int], suffix: str = "") -> list[Path]:
@@ -195,8 +210,10 @@ def main() -> None:
         seed_demo_root(directory)
         seed_demo(directory)
         seed_demo_credentials(directory)
+        issue_demo_sessions(directory)
         written = asyncio.run(shoot_first_run((120, 36)))
         written += asyncio.run(shoot(directory, (120, 36)))
+        written += asyncio.run(shoot(directory, (80, 24), "-80x24"))
         written += asyncio.run(shoot_policy_screens(directory, (120, 36)))
         written += asyncio.run(shoot_policy_screens(directory, (80, 24), "-80x24"))
         written += asyncio.run(shoot_import_screen(directory, (120, 36)))

@@ -60,8 +60,8 @@ def save(path: Path, credentials: IssuedCredentials) -> None:
                                     "SessionId": credentials.session_id}).encode())
 
 
-def fresh_enough(credentials: IssuedCredentials, issued_for: timedelta, now: datetime) -> bool:
-    left = from_text(credentials.expiration) - now
+def fresh_enough(expires_at: str, issued_for: timedelta, now: datetime) -> bool:
+    left = from_text(expires_at) - now
     return left > min(REFRESH_MARGIN, issued_for / 2)
 
 
@@ -76,7 +76,8 @@ def credentials_for(directory: Directory, path: Path, user_id: int, account_id: 
         session = check.session
         if (check.valid and session is not None and session.user_id == user_id
                 and session.account_id == account_id and session.permission_set_id == permission_set_id
-                and fresh_enough(cached, from_text(session.expires_at) - from_text(session.issued_at), now)):
+                and fresh_enough(session.expires_at, from_text(session.expires_at) - from_text(session.issued_at),
+                                 now)):
             return cached, False
     issued = directory.sessions.issue(user_id, account_id, permission_set_id, duration=duration, mfa=mfa)
     save(path, issued)

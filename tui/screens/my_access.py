@@ -52,7 +52,7 @@ class MyAccessScreen(DirectoryScreen):
     nav_name = "my_access"
 
     BINDINGS = [
-        Binding("enter", "get_credentials", "Get credentials"),
+        Binding("g", "get_credentials", "Get credentials"),
         Binding("r", "refresh", "Refresh"),
     ]
 
@@ -87,6 +87,8 @@ class MyAccessScreen(DirectoryScreen):
             yield DataTable(id="grants", cursor_type="row", zebra_stripes=True)
             yield Static("Session duration", classes="section-title")
             yield Select([], id="duration", prompt="pick a role first")
+            yield Static("enter or g: credentials for the highlighted role, for the duration chosen here "
+                         "(tab to change it)", classes="dialog-keys", markup=False)
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
