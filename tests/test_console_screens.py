@@ -412,3 +412,28 @@ class TestOtherConcepts:
             await pilot.press("G", "d", "y")  # the newest row is last
             await settle(pilot)
             assert directory.assignments.list(group_id=robots.id).total == 0
+
+
+class TestPresence:
+    async def test_each_console_shows_who_else_is_signed_in_and_where(self, tmp_path):
+        from store.portal import SignedIn
+
+        first, directory = make_app(tmp_path)
+        directory.admins.set_admin_group(directory.groups.get_by_name("Admins").id)
+        grace = directory.users.get_by_name("grace")  # in Admins
+        other = SignedIn(grace.id, "grace", False, True, "password+totp", "ssh", directory.now_text(), None)
+        second, _ = make_app(tmp_path, seed=False, signed_in=other)
+        async with first.run_test(size=(120, 40)) as pilot_one, second.run_test(size=(120, 40)) as pilot_two:
+            await pilot_two.press("3")
+            await pilot_one.press("2")
+
+            def navs() -> tuple[str, str]:
+                return (str(first.screen.query_one("NavBar").render()),
+                        str(second.screen.query_one("NavBar").render()))
+
+            for _ in range(30):  # heartbeats every 3 s: within two of them each sees the other
+                if "grace (groups)" in navs()[0] and "console:tester (users)" in navs()[1]:
+                    break
+                await pilot_one.pause(0.25)
+            assert "also here: grace (groups)" in navs()[0]
+            assert "also here: console:tester (users)" in navs()[1]

@@ -14,6 +14,7 @@ import getpass
 import os
 import shutil
 import tempfile
+import uuid
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -28,6 +29,7 @@ from store.demo import DemoRoot
 from store.directory import Directory
 from store.errors import StoreError
 from store.portal import NotSignedIn, SignedIn
+from store.presence import Presence, Present
 from tui.bindings import screen_actions
 from tui.messages import DirectoryChanged
 from tui.screens.accounts import AccountsScreen
@@ -46,6 +48,7 @@ from tui.widgets.nav_bar import SECTIONS, SELF_SERVICE, NavBar
 
 # How often the console asks SQLite whether another process committed (PRAGMA data_version is a cheap read).
 CHANGE_POLL_SECONDS = 1.0
+PRESENCE_SECONDS = 3.0
 IDLE_TIMEOUT = timedelta(minutes=15)
 ABSOLUTE_TIMEOUT = timedelta(hours=12)
 GATE = "gate"
@@ -106,12 +109,19 @@ class TuiApp(App[None]):
         self._session_started: datetime = directory.clock()
         self._last_activity: datetime = directory.clock()
         self._data_version: int | None = None
+        self.console_id = uuid.uuid4().hex
+        self.presence: Presence | None = None
+        self.others_here: list[Present] = []
         if signed_in is not None:
             self._begin(signed_in)
 
     def on_mount(self) -> None:
         self._data_version = self.directory.db.data_version()
         self.set_interval(CHANGE_POLL_SECONDS, self._notice_changes)
+        if str(self.directory.db.path) != ":memory:":
+            self.presence = Presence(self.directory.db.path)
+            self.set_interval(PRESENCE_SECONDS, self._announce_presence)
+            self._announce_presence()
         if self.signed_in is not None and self.signed_in.is_root:
             self._root_notice()
 
@@ -124,6 +134,32 @@ class TuiApp(App[None]):
         if self.signed_in is not None:
             self._check_still_signed_in(self.signed_in)
         self.screen.post_message(DirectoryChanged())
+
+    # -- presence -----------------------------------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="presence")
+    def _announce_presence(self) -> None:
+        """Say who is here and on which screen; learn who else is (a sidecar file, see store.presence)."""
+        if self.presence is None:
+            return
+        signed_in = self.signed_in
+        if signed_in is not None:
+            screen = getattr(self.screen, "nav_name", "") or type(self.screen).__name__
+            self.presence.beat(self.console_id, signed_in.user_name, screen, signed_in.client)
+        else:
+            self.presence.leave(self.console_id)
+        others = self.presence.others(self.console_id) if signed_in is not None else []
+        self.call_from_thread(self._show_presence, others)
+
+    def _show_presence(self, others: list[Present]) -> None:
+        self.others_here = others
+        for bar in self.screen.query(NavBar):
+            bar.refresh_sections()
+
+    def on_unmount(self) -> None:
+        if self.presence is not None:
+            self.presence.leave(self.console_id)
+            self.presence.close()
 
     # -- the sign-in -------------------------------------------------------------------------------------
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
+from tui.literal import visible
+
 # key, mode, label, short label (for narrow terminals)
 SECTIONS = [
     ("1", "dashboard", "Dashboard", "Dash"),
@@ -56,4 +58,11 @@ class NavBar(Static):
             text.append(label if wide else short, style="bold reverse" if mode == self.current else "")
             text.append(" " if wide else "")
         text.append("   ? help  ^p commands" if wide else " ?", style="dim")
+        others = getattr(self.app, "others_here", [])
+        if others:
+            # Who else has a console open, and where: names are user-controlled, so appended as plain text.
+            people = "   also here: " + visible(", ".join(f"{p.user_name} ({p.screen.replace('_', ' ')})"
+                                                          for p in others))
+            fits = self.size.width == 0 or text.cell_len + len(people) <= self.size.width
+            text.append(people if fits else f"  +{len(others)} here", style="bold")
         self.update(text)
