@@ -8,7 +8,7 @@ from typing import Any
 
 from store import names
 from store.errors import AlreadyExists, NotFound
-from store.service import PAGE_SIZE, Page, Service, like_contains
+from store.service import PAGE_SIZE, Page, Service
 
 
 @dataclass(frozen=True)
@@ -65,13 +65,7 @@ class AccountService(Service[Account]):
 
     def list(self, *, filter: str = "", after: str | None = None, offset: int = 0,
              limit: int = PAGE_SIZE) -> Page[Account]:
-        where, params = [], []
-        if filter.strip():
-            pattern = like_contains(names.canonical(filter.strip()))
-            where.append("(name_key LIKE ? ESCAPE '\\' OR description LIKE ? ESCAPE '\\')")
-            params += [pattern, pattern]
-        with self.db.read() as conn:
-            return self._page(conn, where=where, params=params, after=after, offset=offset, limit=limit)
+        return self._list_named(filter, after, offset, limit)
 
     def update(self, account_id: int, version: int, *, name: str | None = None,
                description: str | None = None) -> Account:

@@ -8,7 +8,7 @@ from typing import Any
 
 from store import clock, names
 from store.errors import AlreadyExists, NotFound, Refused, ValidationError
-from store.service import PAGE_SIZE, Page, Service, like_contains
+from store.service import PAGE_SIZE, Page, Service
 
 
 @dataclass(frozen=True)
@@ -106,14 +106,7 @@ class GroupService(Service[Group]):
 
     def list(self, *, filter: str = "", after: str | None = None, offset: int = 0,
              limit: int = PAGE_SIZE) -> Page[Group]:
-        where, params = [], []
-        if filter.strip():
-            where.append("(name_key LIKE ? ESCAPE '\\' OR description LIKE ? ESCAPE '\\')")
-            pattern = like_contains(names.canonical(filter.strip()))
-            params += [pattern, pattern]
-        with self.db.read() as conn:
-            return self._page(conn, where=where, params=params, after=after, offset=offset, limit=limit,
-                              select=f"*, {_MEMBER_COUNT}")
+        return self._list_named(filter, after, offset, limit, select=f"*, {_MEMBER_COUNT}")
 
     def _guard(self, row: sqlite3.Row) -> None:
         if row["source"] != "local":

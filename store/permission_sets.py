@@ -33,7 +33,7 @@ from store.policy import (
 )
 from store.policy.patterns import ContextValue
 from store.policy_documents import check_policy_text
-from store.service import PAGE_SIZE, Page, Service, like_contains
+from store.service import PAGE_SIZE, Page, Service
 
 # Labels of a set's own documents in decisions. Policy names cannot hold spaces, so these never collide.
 INLINE_LABEL = "inline policy"
@@ -234,14 +234,7 @@ class PermissionSetService(Service[PermissionSet]):
 
     def list(self, *, filter: str = "", after: str | None = None, offset: int = 0,
              limit: int = PAGE_SIZE) -> Page[PermissionSet]:
-        where, params = [], []
-        if filter.strip():
-            pattern = like_contains(names.canonical(filter.strip()))
-            where.append("(name_key LIKE ? ESCAPE '\\' OR description LIKE ? ESCAPE '\\')")
-            params += [pattern, pattern]
-        with self.db.read() as conn:
-            return self._page(conn, where=where, params=params, after=after, offset=offset, limit=limit,
-                              select=f"*, {_POLICY_NAMES}")
+        return self._list_named(filter, after, offset, limit, select=f"*, {_POLICY_NAMES}")
 
     def update(self, permission_set_id: int, version: int, *, name: str | None = None,
                description: str | None = None, session_duration: int | str | None = None,

@@ -17,7 +17,7 @@ from typing import Any
 from store import names
 from store.errors import AlreadyExists, NotFound, Refused, ValidationError
 from store.policy_documents import check_managed_policy_text
-from store.service import PAGE_SIZE, Page, Service, like_contains
+from store.service import PAGE_SIZE, Page, Service
 
 # The permission sets that attach a policy, in name order, separated by U+001F (never in a name).
 _ATTACHED = (
@@ -94,14 +94,7 @@ class PolicyService(Service[Policy]):
     def list(self, *, filter: str = "", after: str | None = None, offset: int = 0,
              limit: int = PAGE_SIZE) -> Page[Policy]:
         """The library by name; ``filter`` matches name or description anywhere."""
-        where, params = [], []
-        if filter.strip():
-            pattern = like_contains(names.canonical(filter.strip()))
-            where.append("(name_key LIKE ? ESCAPE '\\' OR description LIKE ? ESCAPE '\\')")
-            params += [pattern, pattern]
-        with self.db.read() as conn:
-            return self._page(conn, where=where, params=params, after=after, offset=offset, limit=limit,
-                              select=f"*, {_ATTACHED}")
+        return self._list_named(filter, after, offset, limit, select=f"*, {_ATTACHED}")
 
     def library(self) -> builtins.list[Policy]:
         """Every policy (built-ins first, then by name), for pickers."""

@@ -109,6 +109,19 @@ class Service(Generic[T]):
             current=current,
         )
 
+    def _list_named(self, filter: str, after: str | None, offset: int, limit: int,
+                    select: str = "*") -> Page[T]:
+        """A listing by name of a concept with ``name_key`` and ``description``: ``filter`` matches either,
+        anywhere, ignoring case (these tables hold hundreds of rows, not 100,000: no index needed)."""
+        where, params = [], []
+        if filter.strip():
+            pattern = like_contains(canonical(filter.strip()))
+            where.append("(name_key LIKE ? ESCAPE '\\' OR description LIKE ? ESCAPE '\\')")
+            params += [pattern, pattern]
+        with self.db.read() as conn:
+            return self._page(conn, where=where, params=params, after=after, offset=offset, limit=limit,
+                              select=select)
+
     def _page(self, conn: sqlite3.Connection, *, where: Sequence[str], params: Sequence[Any],
               after: str | None, offset: int, limit: int, select: str = "*",
               count: tuple[str, Sequence[Any]] | None = None) -> Page[T]:
