@@ -118,3 +118,31 @@ class TestMyAccess:
             await settle(pilot)
             assert isinstance(app.screen, MyAccessScreen)
             assert directory.sessions.list().total == 0
+
+
+class TestFromUserDetailAndSweeping:
+    async def test_a_users_sessions_open_from_their_detail(self, tmp_path):
+        from tui.screens.user_detail import UserDetailScreen
+
+        app, directory = make_app(tmp_path)
+        issue_some(directory, ("bob", "carol"))
+        async with app.run_test(size=(120, 40)) as pilot:
+            await app.push_screen(UserDetailScreen(directory.users.get_by_name("bob").id))
+            await settle(pilot)
+            await pilot.press("s")
+            await settle(pilot)
+            assert isinstance(app.screen, SessionsScreen) and app.screen.table.total == 1
+            assert "of bob" in str(app.screen.query_one("#list-title", Static).render())
+
+    async def test_the_console_sweeps_long_dead_sessions_on_a_timer(self, tmp_path, monkeypatch):
+        import tui.app
+
+        monkeypatch.setattr(tui.app, "SWEEP_SECONDS", 0.3)
+        app, directory = make_app(tmp_path)
+        issued = issue_some(directory, ("bob",))[0]
+        directory.db.conn.execute("UPDATE sessions SET issued_at = '2020-01-01T00:00:00Z', "
+                                  "expires_at = '2020-01-01T01:00:00Z' WHERE id = ?", (issued.session_id,))
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause(1.0)
+            await settle(pilot)
+        assert directory.sessions.list().total == 0

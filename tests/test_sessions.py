@@ -279,3 +279,18 @@ class TestGrantExpiry:
         d.policies.update(policy.id, policy.version, document=json.dumps({"Version": "2012-10-17", "Statement": [
             {"Effect": "Deny", "Action": "ec2:*", "Resource": "*"}]}))
         assert d.sessions.authorize(*creds, "ec2:DescribeInstances", "*")[1].decision == "explicit_deny"
+
+
+class TestCredentialChangesEndSessions:
+    def test_a_password_change_or_reset_kills_the_users_credentials(self, world):
+        d, w = world
+        alice = w["alice"]
+        d.credentials.set_password(alice.id, "first of many passphrases")
+        issued = d.sessions.issue(alice.id, w["prod"].id, w["reader"].id)
+        d.credentials.change_password(alice.id, "first of many passphrases", "second of many passphrases")
+        assert d.sessions.verify(*creds_of(issued)).reason == "revoked"
+        again = d.sessions.issue(alice.id, w["prod"].id, w["reader"].id)
+        d.credentials.set_password(alice.id, "an admin reset it to this", must_change=True)
+        assert d.sessions.verify(*creds_of(again)).reason == "revoked"
+        assert d.sessions.get(again.session_id).revoked_reason == "password reset"
+        # (an MFA reset ends them through the same Directory.end_user_sessions: see test_credentials.py)

@@ -49,6 +49,7 @@ from tui.widgets.nav_bar import SECTIONS, SELF_SERVICE, NavBar
 # How often the console asks SQLite whether another process committed (PRAGMA data_version is a cheap read).
 CHANGE_POLL_SECONDS = 1.0
 PRESENCE_SECONDS = 3.0
+SWEEP_SECONDS = 600.0  # expired sessions older than the retention period go, every ten minutes
 IDLE_TIMEOUT = timedelta(minutes=15)
 ABSOLUTE_TIMEOUT = timedelta(hours=12)
 GATE = "gate"
@@ -118,6 +119,7 @@ class TuiApp(App[None]):
     def on_mount(self) -> None:
         self._data_version = self.directory.db.data_version()
         self.set_interval(CHANGE_POLL_SECONDS, self._notice_changes)
+        self.set_interval(SWEEP_SECONDS, self.sweep_sessions)
         if str(self.directory.db.path) != ":memory:":
             self.presence = Presence(self.directory.db.path)
             self.set_interval(PRESENCE_SECONDS, self._announce_presence)
@@ -134,6 +136,15 @@ class TuiApp(App[None]):
         if self.signed_in is not None:
             self._check_still_signed_in(self.signed_in)
         self.screen.post_message(DirectoryChanged())
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="sweep")
+    def sweep_sessions(self) -> None:
+        """Delete sessions dead for longer than the retention period (as ``tui sessions sweep`` does)."""
+        if self.signed_in is not None:
+            try:
+                self.directory.sessions.sweep()
+            except StoreError:
+                pass  # the file is busy: the next sweep will do it
 
     # -- presence -----------------------------------------------------------------------------------------
 

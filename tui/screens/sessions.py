@@ -87,6 +87,8 @@ class SessionsScreen(ListScreen):
     def title_note(self) -> str:
         marked = len(self.table.marked)
         scope = "active" if self.active_only else "all, newest first"
+        if self.user_id is not None:
+            scope = f"of {self.directory.users.get(self.user_id).user_name}  ·  {scope}"
         return scope + (f"  ·  {marked} marked" if marked else "")
 
     def action_mark(self) -> None:

@@ -33,6 +33,7 @@ class UserDetailScreen(DirectoryScreen):
         Binding("D", "delete", "Delete"),
         Binding("a", "add_group", "Add to group"),
         Binding("x", "remove_group", "Remove from group"),
+        Binding("s", "sessions", "Sessions"),
         Binding("c", "credentials", "Credentials"),
         Binding("r", "refresh", "Refresh"),
     ]
@@ -97,6 +98,11 @@ class UserDetailScreen(DirectoryScreen):
                 expiry += " (expired)"
             groups.add_row(literal(membership.group_name), literal(expiry))
         self.query_one(EffectiveAccess).reload()
+
+    def action_sessions(self) -> None:
+        from tui.screens.sessions import SessionsScreen
+
+        self.app.push_screen(SessionsScreen(user_id=self.user_id))
 
     def action_back(self) -> None:
         self.app.pop_screen()
