@@ -328,3 +328,22 @@ class TestSessionEnds:
         assert app.return_code == 0 and not app.is_running
         directory.close()
         root.directory.close()
+
+
+class TestBurstTyping:
+    async def test_user_tab_password_tab_code_enter_in_one_burst_signs_in(self, tmp_path):
+        """As a password manager or a paste delivers it: every key before the first is handled."""
+        from textual import events
+
+        app, directory, root = gate_app(tmp_path, with_alice=True)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            keys = [*"alice", "tab", *ALICE_PASSWORD, "tab", "enter"]
+            for key in keys:
+                character = {"tab": "\t", "enter": "\r", " ": " "}.get(key, key)
+                name = {" ": "space"}.get(key, key)
+                app.post_message(events.Key(name, character))
+            await settle(pilot)
+            assert isinstance(app.screen, DashboardScreen), text(app.screen, "#sign-in-message")
+            assert directory.actor == Actor("alice", "console")
+        root.directory.close()

@@ -87,6 +87,10 @@ class TuiApp(App[None]):
         *(Binding(key, f"switch_mode('{mode}')", short, show=True) for key, mode, _, short in SECTIONS),
         Binding("question_mark", "help", "Help"),
         Binding("i", "open_import", "Import"),
+        # Priority: the app moves focus as it reads the key, so keys typed in the same burst after a Tab (a
+        # password manager typing "user⇥password⏎", a paste) land in the next field, not the last one.
+        Binding("tab", "focus_next", "Next field", show=False, priority=True),
+        Binding("shift+tab", "focus_previous", "Previous field", show=False, priority=True),
         Binding("ctrl+o", "sign_out", "Sign out"),
     ]
 

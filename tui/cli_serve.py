@@ -34,7 +34,7 @@ def serve_command(obj: Context, listen: str, host_key: Path | None, idle_timeout
     from tui.serve import ServeOptions, parse_listen, serve
 
     host, port = parse_listen(listen)
-    if not has_root(obj.directory()):
+    if not Path(obj.db_path).exists() or not has_root(obj.directory()):
         fail(f"{obj.db_path} has no root yet: run tui init first")
     obj.close()  # the server opens its own connections
     serve(ServeOptions(db_path=Path(obj.db_path).resolve(), key_path=Path(obj.key_path).resolve(), host=host,

@@ -78,7 +78,8 @@ class MemoryCredentialCache:
                                                   cached.session_token)
                 session = check.session
                 if check.valid and session is not None and fresh_enough(
-                        cached, from_text(session.expires_at) - from_text(session.issued_at), directory.clock()):
+                        session.expires_at, from_text(session.expires_at) - from_text(session.issued_at),
+                        directory.clock()):
                     return cached
             issued = directory.sessions.issue(user_id, account_id, permission_set_id, duration=duration, mfa=mfa)
             self._entries[key] = issued
@@ -211,6 +212,9 @@ def run(directory: Directory, caller: Caller, command: str, issue: CredentialIss
         return Reply(1, stderr=f"tui: {exc.format_message()}\n")
     except StoreError as exc:
         return Reply(1, stderr=f"tui: {exc}\n")
+    except Exception as exc:  # a bug of ours: one line, as the CLI says it (no traceback, so no secret)
+        return Reply(70, stderr=f"tui: internal error ({type(exc).__name__}); nothing more is shown so no secret "
+                                "can leak. Report it.\n")
     return Reply(1, stderr="tui: no answer\n")
 
 

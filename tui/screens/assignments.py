@@ -50,7 +50,7 @@ class AssignmentsScreen(ListScreen):
         self.open_form(FormModal("New assignment", [
             FormField("principalType", "Assign to", "group", kind="choice",
                       choices=[("A group", "group"), ("A user", "user")]),
-            FormField("principal", "Group or user name", placeholder="name (tab completes users)",
+            FormField("principal", "Group or user name", placeholder="name (→ completes)",
                       suggester=NameSuggester(lambda p: d.groups.complete(p) + d.users.complete(p))),
             FormField("account", "Account", suggester=NameSuggester(d.accounts.complete)),
             FormField("permissionSet", "Permission set", suggester=NameSuggester(d.permission_sets.complete)),

@@ -123,7 +123,7 @@ class GroupMembersScreen(ListScreen):
             return groups.add_member(group.id, user.id, expires_at=values["expiresAt"].strip() or None)
 
         self.open_form(FormModal(f"Add a member to {group.name}", [
-            FormField("userName", "User name", placeholder="user name (tab completes)",
+            FormField("userName", "User name", placeholder="user name (→ completes)",
                       suggester=NameSuggester(users.complete)),
             FormField("expiresAt", "Expires (optional)", placeholder="2027-01-31 or 2027-01-31T18:00:00Z"),
         ], save), "Member added")

@@ -141,7 +141,7 @@ class UserDetailScreen(DirectoryScreen):
             return groups.add_member(group.id, user.id, expires_at=values["expiresAt"].strip() or None)
 
         form = FormModal(f"Add {user.user_name} to a group", [
-            FormField("group", "Group", placeholder="group name (tab completes)",
+            FormField("group", "Group", placeholder="group name (→ completes)",
                       suggester=NameSuggester(groups.complete)),
             FormField("expiresAt", "Expires (optional)", placeholder="2027-01-31 or 2027-01-31T18:00:00Z"),
         ], save)
