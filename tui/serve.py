@@ -72,6 +72,10 @@ BLOCK_SECONDS = 300.0  # … block that address this long
 MAX_AUTH_TRIES = 6  # keys one connection may try
 KILL_GRACE = 2.0  # SIGHUP, then SIGKILL after this long
 CLOSE_AFTER_CONSOLE = 2.0  # the client normally closes itself when the console's channel closes
+# What a console that died without cleaning up (killed, crashed) may have left on the client's terminal:
+# the alternate screen, mouse and focus reporting, bracketed paste, the kitty keyboard protocol, a hidden cursor.
+TERMINAL_RESET = (b"\x1b[0m\x1b[?1000l\x1b[?1002l\x1b[?1003l\x1b[?1006l\x1b[?1015l\x1b[?1004l\x1b[?2004l"
+                  b"\x1b[<u\x1b[?1049l\x1b[?25h")
 _TERM_OK = re.compile(r"[A-Za-z0-9._+-]{1,64}")
 _MAX_PENDING_INPUT = 256 * 1024
 
@@ -282,6 +286,7 @@ class _Connection(asyncssh.SSHServer):
         self.started = time.monotonic()
         self.last_input = time.monotonic()
         self.end_reason: str | None = None
+        self.idle_notice = ""
         self.idle_task: asyncio.Task[Any] | None = None
 
     @property
@@ -369,7 +374,7 @@ class _Connection(asyncssh.SSHServer):
 
         try:
             self.directory = await asyncio.to_thread(open_and_audit)
-        except Exception as exc:  # the directory is unreadable or busy beyond the retries: refuse the session
+        except Exception as exc:  # noqa: BLE001 - the directory is unreadable or busy: refuse the session
             _say(f"cannot record the connection of {visible(user_name)} ({type(exc).__name__}); closing it")
             self.end("directory unavailable")
             return False
@@ -383,9 +388,17 @@ class _Connection(asyncssh.SSHServer):
             if left <= 0:
                 minutes = idle / 60
                 said = f"{minutes:g} minute(s)" if minutes >= 1 else f"{idle:g} seconds"
-                for session in list(self.sessions):
-                    session.notice(f"tui: closed after {said} without input.")
-                self.end("idle")
+                self.end_reason = "idle"
+                self.idle_notice = f"tui: closed after {said} without input."
+                consoles = [s for s in self.sessions if s.proc is not None and s.proc.returncode is None]
+                for session in consoles:
+                    session.kill_child()  # its session says why once the console is gone (and stops drawing)
+                if consoles:
+                    asyncio.get_running_loop().call_later(KILL_GRACE + 3, self.end, "idle")  # in any case
+                else:
+                    for session in list(self.sessions):
+                        session.notice(self.idle_notice)
+                    asyncio.get_running_loop().call_later(0.5, self.end, "idle")  # the notice first
                 return
             await asyncio.sleep(min(left, 30.0) + 0.05)
 
@@ -402,12 +415,12 @@ class _Connection(asyncssh.SSHServer):
         if self.conn is not None:
             self.conn.close()
 
-    def console_ended(self) -> None:
+    def console_ended(self, reason: str = "console ended") -> None:
         """The console (or login) child is done: the connection is done too. The client closes it itself when
         the channel closes; a client that keeps it open (connection sharing) is closed shortly after."""
         if self.end_reason is None:
-            self.end_reason = "console ended"
-        asyncio.get_running_loop().call_later(CLOSE_AFTER_CONSOLE, self.end, "console ended")
+            self.end_reason = reason
+        asyncio.get_running_loop().call_later(CLOSE_AFTER_CONSOLE, self.end, reason)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.server.connections.discard(self)
@@ -425,7 +438,7 @@ class _Connection(asyncssh.SSHServer):
                 if self.ready is not None:
                     with contextlib.suppress(Exception):
                         await self.ready
-                user_id, user_name, fingerprint = self.accepted
+                _, user_name, fingerprint = self.accepted
                 if self.directory is not None:
                     await asyncio.to_thread(
                         self.server.audit, Actor(user_name, "ssh"), "ssh.disconnect", f"user:{user_name}",
@@ -439,7 +452,7 @@ class _Connection(asyncssh.SSHServer):
                     {"remote": self.remote, "fingerprint": self.refusals[-1]["fingerprint"],
                      "attempts": self.refusals})
                 _say(f"refused {visible(name)!s} from {self.remote}: {self.refusals[-1]['reason']}")
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - one line for the operator; the server keeps serving
             _say(f"could not audit the end of a connection from {self.remote} ({type(exc).__name__})")
         finally:
             if self.directory is not None:
@@ -556,8 +569,12 @@ class _Session(asyncssh.SSHServerSession):  # type: ignore[type-arg]
                 return
             self.owner.has_console = True
             await self._console(login=words == ["login"])
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - one session fails, the server keeps serving
             _say(f"a session of {self.owner.remote} failed ({type(exc).__name__})")
+            if os.environ.get("TUI_DEBUG"):
+                import traceback
+
+                traceback.print_exc()
             with contextlib.suppress(Exception):
                 chan.exit(1)
 
@@ -590,27 +607,30 @@ class _Session(asyncssh.SSHServerSession):  # type: ignore[type-arg]
                                             mfa=False)
         assert signed_in.token is not None
         options = self.owner.server.options
+        # Every descriptor is closed exactly once: another session may reuse a number the moment it is closed.
         master, slave = os.openpty()
-        read_end, write_end = os.pipe()
         try:
-            os.write(write_end, signed_in.token.encode())  # 43 bytes: far below a pipe's buffer
-            os.close(write_end)
-            _set_size(slave, *self.size)
-            argv = [sys.executable, "-m", "tui", "--db", str(options.db_path), "--key", str(options.key_path),
-                    "ssh-console", "--token-fd", str(read_end), "--fingerprint", accepted[2]]
-            if login:
-                argv += ["--command", "login"]
-            self.proc = await asyncio.create_subprocess_exec(
-                *argv, stdin=slave, stdout=slave, stderr=slave, pass_fds=(read_end,), start_new_session=True,
-                env=child_environment(self.term), close_fds=True)
+            read_end, write_end = os.pipe()
+            try:
+                try:
+                    os.write(write_end, signed_in.token.encode())  # 43 bytes: far below a pipe's buffer
+                finally:
+                    os.close(write_end)
+                _set_size(slave, *self.size)
+                argv = [sys.executable, "-m", "tui", "--db", str(options.db_path), "--key", str(options.key_path),
+                        "ssh-console", "--token-fd", str(read_end), "--fingerprint", accepted[2]]
+                if login:
+                    argv += ["--command", "login"]
+                self.proc = await asyncio.create_subprocess_exec(
+                    *argv, stdin=slave, stdout=slave, stderr=slave, pass_fds=(read_end,), start_new_session=True,
+                    env=child_environment(self.term), close_fds=True)
+            finally:
+                os.close(read_end)
         except BaseException:
             os.close(master)
             raise
         finally:
             os.close(slave)
-            os.close(read_end)
-            with contextlib.suppress(OSError):
-                os.close(write_end)
         self.master = master
         os.set_blocking(master, False)
         self.output_done = asyncio.get_running_loop().create_future()
@@ -622,14 +642,21 @@ class _Session(asyncssh.SSHServerSession):  # type: ignore[type-arg]
         self._close_master()
         if self.chan.is_closing():
             return
+        if self.owner.end_reason == "idle":
+            self._reset_terminal()
+            self.notice(self.owner.idle_notice)
+            self.chan.exit(0)  # sent after what was written; closing the connection at once could drop it
+            self.owner.console_ended("idle")
+            return
         if returncode < 0:
+            self._reset_terminal()
             with contextlib.suppress(Exception):
                 self.chan.write_stderr(b"\r\ntui: the console stopped unexpectedly; connect again.\r\n")
             self.chan.exit(1)
             _say(f"the console of {self.owner.remote} ended by signal {-returncode}")
         else:
             self.chan.exit(returncode)
-        self.owner.console_ended()
+        self.owner.console_ended("login ended" if login else "console ended")
 
     # -- the pty's master side --
 
@@ -693,6 +720,11 @@ class _Session(asyncssh.SSHServerSession):  # type: ignore[type-arg]
         self.master = None
 
     # -- the end --
+
+    def _reset_terminal(self) -> None:
+        if self.chan is not None and not self.chan.is_closing():
+            with contextlib.suppress(Exception):
+                self.chan.write(TERMINAL_RESET)
 
     def notice(self, message: str) -> None:
         """A last line for a terminal session (e.g. why the connection is being closed)."""

@@ -212,7 +212,7 @@ def run(directory: Directory, caller: Caller, command: str, issue: CredentialIss
         return Reply(1, stderr=f"tui: {exc.format_message()}\n")
     except StoreError as exc:
         return Reply(1, stderr=f"tui: {exc}\n")
-    except Exception as exc:  # a bug of ours: one line, as the CLI says it (no traceback, so no secret)
+    except Exception as exc:  # noqa: BLE001 - a bug of ours: one line, as the CLI says it (no traceback)
         return Reply(70, stderr=f"tui: internal error ({type(exc).__name__}); nothing more is shown so no secret "
                                 "can leak. Report it.\n")
     return Reply(1, stderr="tui: no answer\n")

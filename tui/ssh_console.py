@@ -123,12 +123,13 @@ def run(db_path: Path, key_path: Path, *, token_fd: int | None, command: str | N
         command = os.environ.get("SSH_ORIGINAL_COMMAND", command)
     directory = Directory.open(db_path, Actor("tui-ssh", "ssh"), key_path=key_path)
     try:
+        signed_in: SignedIn | None = None
         if token is not None:
-            signed_in: SignedIn | None = directory.portal.verify(token)
+            signed_in = directory.portal.verify(token)
             user_id, user_name = signed_in.user_id, signed_in.user_name
-            assert user_id is not None
+            if user_id is None:
+                raise ConsoleRefused("this sign-in names no user")
         else:
-            signed_in = None
             user_id, user_name, fingerprint = _openssh_identity(directory)
         actor = Actor(user_name, "ssh")
         directory.act_as(user_id, actor)
