@@ -92,3 +92,10 @@ async def test_the_console_gives_a_non_admin_only_my_access(tmp_path):
         nav = str(app.screen.query_one("NavBar").render())
         assert "My access" in nav or "Mine" in nav
         assert "Users" not in nav
+        # The footer hides what a non-admin cannot open (check_action False hides a binding).
+        assert app.check_action("switch_mode", ("users",)) is False
+        assert app.check_action("switch_mode", ("my_access",)) is True
+        assert app.check_action("open_import", ()) is False
+        await pilot.press("i")
+        await settle(pilot)
+        assert isinstance(app.screen, MyAccessScreen)  # no Import for a non-admin

@@ -277,7 +277,13 @@ class TuiApp(App[None]):
         await super().on_event(event)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        return not (self.signed_in is None and action in GATED_ACTIONS)
+        if self.signed_in is None and action in GATED_ACTIONS:
+            return False
+        # A user who is not an admin is not shown keys for what they cannot open.
+        if not self.is_admin and (action == "open_import" or (
+                action == "switch_mode" and parameters and parameters[0] not in SELF_SERVICE)):
+            return False
+        return True
 
     def action_sign_out(self) -> None:
         self.sign_out("Signed out.")
