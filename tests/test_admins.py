@@ -99,3 +99,22 @@ async def test_the_console_gives_a_non_admin_only_my_access(tmp_path):
         await pilot.press("i")
         await settle(pilot)
         assert isinstance(app.screen, MyAccessScreen)  # no Import for a non-admin
+
+
+async def test_the_admin_group_is_chosen_in_the_console(tmp_path):
+    from textual.widgets import Static
+
+    from tui.screens.groups import GroupsScreen
+
+    app, directory = make_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("3")
+        await settle(pilot)
+        assert isinstance(app.screen, GroupsScreen)
+        assert "no admin group" in str(app.screen.query_one("#list-title", Static).render())
+        await pilot.press("A", "y")  # the first group: Admins
+        await settle(pilot)
+        assert directory.admins.admin_group().name == "Admins"
+        assert "admin group: Admins" in str(app.screen.query_one("#list-title", Static).render())
+        alice = directory.users.get_by_name("alice")
+        assert directory.admins.is_admin(alice.id)

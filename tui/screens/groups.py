@@ -47,6 +47,22 @@ class GroupsScreen(ListScreen):
     noun = "group"
     plural = "groups"
 
+    BINDINGS = [Binding("A", "admin_group", "Make admin group")]
+
+    def title_note(self) -> str:
+        admin = self.directory.admins.admin_group()
+        return f"admin group: {admin.name}" if admin else "no admin group: only root administers"
+
+    def action_admin_group(self) -> None:
+        if (group := self.selected()) is None:
+            return
+        admins = self.directory.admins
+        self.confirm_then(f"Make {group.name} the admin group?",
+                          f"Its {group.member_count:,} member(s) will administer the directory; members of the "
+                          "current admin group who are not in it lose that right now.",
+                          lambda: admins.set_admin_group(group.id), f"{group.name} is the admin group",
+                          confirm_label="Make admin group")
+
     def columns(self) -> list[Column[Group]]:
         return [
             Column("Name", lambda g: g.name, 28),
