@@ -60,8 +60,9 @@ class TestPermissionSetEditor:
             area = editor.text_area
             area.focus()
             area.move_cursor((5, 0))  # line 6: "Effect": "Allow",
+            # (validation waits for a pause in the typing; how long the typing itself takes depends on the
+            # machine's load, so the test does not assert on the state in between)
             await type_text(pilot, '"Oops": 1')
-            assert status(editor) == "✓ valid policy"  # not yet: it waits for a pause in the typing
             await pilot.pause(WAIT)
             await settle(pilot)
             assert status(editor).startswith("✗ line 6: Syntax errors in policy. Not valid JSON")
