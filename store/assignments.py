@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from store import clock, names
 from store.errors import AlreadyExists, NotFound, Refused, ValidationError
-from store.service import PAGE_SIZE, Page, Service, like_contains
+from store.service import PAGE_SIZE, Page, Service, joined_page, like_contains
 
 PrincipalType = Literal["user", "group"]
 
@@ -113,20 +113,8 @@ class AssignmentService(Service[Assignment]):
             params += [pattern, pattern, pattern]
         clause = " AND ".join(where) if where else "1"
         with self.db.read() as conn:
-            total = conn.execute(
-                f"SELECT count(*) FROM ({_SELECT} WHERE {clause})", params).fetchone()[0]
-            sql, page_params = f"{_SELECT} WHERE {clause}", list(params)
-            if after is not None:
-                sql += " AND a.id > ?"
-                page_params.append(int(after))
-            sql += " ORDER BY a.id LIMIT ?"
-            page_params.append(limit)
-            if after is None and offset:
-                sql += " OFFSET ?"
-                page_params.append(offset)
-            rows = conn.execute(sql, page_params).fetchall()
-        items = [Assignment.from_row(row) for row in rows]
-        return Page(items, total, str(items[-1].id) if len(items) == limit else None)
+            return joined_page(conn, _SELECT, clause, params, id_column="a.id", after=after, offset=offset,
+                               limit=limit, from_row=Assignment.from_row)
 
     def for_user(self, user_id: int) -> list[Assignment]:
         """Assignments that name the user directly or one of their groups (expired ones included, flagged)."""

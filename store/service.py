@@ -152,3 +152,23 @@ def like_contains(text: str) -> str:
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return "%" + escaped + "%"
 
+
+def joined_page(conn: sqlite3.Connection, select: str, clause: str, params: Sequence[Any], *, id_column: str,
+                after: str | None, offset: int, limit: int, from_row: Callable[[sqlite3.Row], T],
+                newest_first: bool = False) -> Page[T]:
+    """A keyset page of ``select WHERE clause`` by an integer id (joined listings: assignments, sessions),
+    with the total of all matches. ``after`` continues from an id; ``offset`` jumps."""
+    total = conn.execute(f"SELECT count(*) FROM ({select} WHERE {clause})", params).fetchone()[0]
+    sql, page_params = f"{select} WHERE {clause}", list(params)
+    if after is not None:
+        sql += f" AND {id_column} {'<' if newest_first else '>'} ?"
+        page_params.append(int(after))
+    sql += f" ORDER BY {id_column} {'DESC' if newest_first else 'ASC'} LIMIT ?"
+    page_params.append(limit)
+    if after is None and offset:
+        sql += " OFFSET ?"
+        page_params.append(offset)
+    rows = conn.execute(sql, page_params).fetchall()
+    items = [from_row(row) for row in rows]
+    return Page(items, total, str(rows[-1]["id"]) if len(rows) == limit else None)
+

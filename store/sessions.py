@@ -26,7 +26,7 @@ from store.durations import MIN_SECONDS, format_duration, parse_duration
 from store.errors import NotFound, Refused, ValidationError
 from store.names import canonical
 from store.policy import Decision
-from store.service import PAGE_SIZE, Page, like_contains
+from store.service import PAGE_SIZE, Page, joined_page, like_contains
 
 if TYPE_CHECKING:
     from store.directory import Directory
@@ -290,19 +290,8 @@ class SessionService:
             params += [pattern, pattern, pattern]
         clause = " AND ".join(where)
         with self.db.read() as conn:
-            total = conn.execute(f"SELECT count(*) FROM ({_LIST} WHERE {clause})", params).fetchone()[0]
-            sql, page_params = f"{_LIST} WHERE {clause}", list(params)
-            if after is not None:
-                sql += " AND s.id < ?"
-                page_params.append(int(after))
-            sql += " ORDER BY s.id DESC LIMIT ?"
-            page_params.append(limit)
-            if after is None and offset:
-                sql += " OFFSET ?"
-                page_params.append(offset)
-            rows = conn.execute(sql, page_params).fetchall()
-        items = [SessionInfo.from_row(row) for row in rows]
-        return Page(items, total, str(items[-1].id) if len(items) == limit else None)
+            return joined_page(conn, _LIST, clause, params, id_column="s.id", after=after, offset=offset,
+                               limit=limit, from_row=SessionInfo.from_row, newest_first=True)
 
     def _revoke(self, where: str, params: tuple[Any, ...], reason: str, target: str) -> int:
         if not where.startswith("id = "):
