@@ -187,6 +187,24 @@ class TestUsers:
             assert app.screen.query_one("#filter", Input).value == "grace"
             assert app.screen.table.total == 1
 
+    async def test_editing_keys_in_one_burst_apply_in_the_order_typed(self, tmp_path):
+        """Over SSH a quick "tab, ctrl+a, ctrl+k, New name" arrives in one read: the field must end up holding
+        the new name, not an empty box (the editing keys used to run after the letters)."""
+        app, _ = make_app(tmp_path)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("2")
+            await settle(pilot)
+            await pilot.press("e")  # alice: display name "Alice Liddell"
+            await settle(pilot)
+            burst = [("tab", "\t"), ("ctrl+a", None), ("ctrl+k", None), *((c, c) for c in "Ann"),
+                     ("home", None), ("X", "X"), ("end", None), ("space", " "), ("Y", "Y"), ("ctrl+w", None), ("Z", "Z")]
+            for key, character in burst:
+                app.post_message(events.Key(key, character))
+            await settle(pilot)
+            field = app.screen.query_one("#field-displayName", Input)
+            assert field.value == "XAnn Z"
+            assert app.screen.query_one("#field-userName", Input).value == "alice"
+
     async def test_user_detail_shows_groups_and_access_and_manages_membership(self, tmp_path):
         app, directory = make_app(tmp_path)
         async with app.run_test(size=(120, 40)) as pilot:

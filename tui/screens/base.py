@@ -19,6 +19,7 @@ from tui.screens.form import FormModal
 from tui.screens.modals import ConfirmModal, ConflictModal
 from tui.widgets.nav_bar import NavBar
 from tui.widgets.paged_table import Column, PagedTable
+from tui.widgets.text_fields import TextInput
 
 if TYPE_CHECKING:
     from store.directory import Directory
@@ -122,7 +123,7 @@ class ListScreen(DirectoryScreen):
             yield Static("", id="list-title", classes="list-title")
             if self.subtitle():
                 yield Static(literal(self.subtitle()), classes="list-subtitle")
-            yield Input(placeholder=f"filter {self.plural}: type, enter to keep, esc to clear", id="filter",
+            yield TextInput(placeholder=f"filter {self.plural}: type, enter to keep, esc to clear", id="filter",
                         classes="filter hidden")
             yield PagedTable(self.columns(), self.fetch, empty_text=self.empty_text, id="table")
         yield Footer(compact=True)

@@ -26,6 +26,7 @@ from tui.screens.base import DirectoryScreen
 from tui.screens.form import FormField, FormModal
 from tui.screens.modals import ConfirmModal
 from tui.widgets.nav_bar import NavBar
+from tui.widgets.text_fields import TextInput
 
 # The QR code is drawn light-on-dark whatever the theme, so phones read it the right way round.
 QR_STYLE = "#ffffff on #000000"
@@ -67,7 +68,7 @@ class EnrolmentPanel(Horizontal):
             yield Static("Scan the QR code with an authenticator app, or type this secret into it:", markup=False)
             yield Static(Text(secret, style="bold"), id="secret")
             yield Static("Then enter the 6-digit code it shows:", markup=False)
-            yield Input(placeholder="123456", id="enrol-code", max_length=8)
+            yield TextInput(placeholder="123456", id="enrol-code", max_length=8)
             yield Static("", id="enrol-error", classes="enrol-error")
             yield Static(self.keys, classes="dialog-keys", markup=False)
 

@@ -25,6 +25,7 @@ from store.password_policy import describe_policy
 from store.users import ROOT_NAME
 from tui.literal import literal
 from tui.screens.credentials import EnrolmentPanel, recovery_code_lines
+from tui.widgets.text_fields import TextInput
 
 if TYPE_CHECKING:
     from tui.app import TuiApp
@@ -68,9 +69,9 @@ class FirstRunScreen(Screen[None]):
             with Vertical(id="step-password"):
                 yield Static(INTRO, classes="wizard-text", markup=False)
                 yield Label("Root's password")
-                yield Input(id="wizard-password", password=True)
+                yield TextInput(id="wizard-password", password=True)
                 yield Label("Repeat it")
-                yield Input(id="wizard-repeat", password=True)
+                yield TextInput(id="wizard-repeat", password=True)
                 yield Static("", id="wizard-password-error", classes="wizard-error")
                 yield Static("", id="wizard-policy", classes="wizard-muted")
                 yield Static("tab  Next field    enter  Continue    ctrl+q  Quit", classes="dialog-keys",

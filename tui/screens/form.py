@@ -22,6 +22,7 @@ from textual.widgets import Input, Label, Select, Static, TextArea
 from store.errors import Conflict, StoreError, ValidationError
 from tui.literal import literal
 from tui.screens.modals import ConflictModal
+from tui.widgets.text_fields import TextEditor, TextInput
 
 
 @dataclass
@@ -81,12 +82,12 @@ class FormModal(ModalScreen[Any]):
     def _input(self, spec: FormField) -> Any:
         widget_id = f"field-{spec.name}"
         if spec.kind == "multiline":
-            return TextArea(spec.value, id=widget_id, classes="form-multiline", soft_wrap=False,
+            return TextEditor(spec.value, id=widget_id, classes="form-multiline", soft_wrap=False,
                             show_line_numbers=True, tab_behavior="focus")
         if spec.kind == "choice":
             return Select(list(spec.choices), value=spec.value or spec.choices[0][1], id=widget_id,
                           allow_blank=False)
-        return Input(spec.value, placeholder=spec.placeholder, password=spec.kind == "password", id=widget_id,
+        return TextInput(spec.value, placeholder=spec.placeholder, password=spec.kind == "password", id=widget_id,
                      suggester=spec.suggester, select_on_focus=False)
 
     def values(self) -> dict[str, str]:

@@ -28,6 +28,7 @@ from tui.literal import literal
 from tui.screens.base import DirectoryScreen
 from tui.screens.modals import ConfirmModal
 from tui.widgets.nav_bar import NavBar
+from tui.widgets.text_fields import TextInput
 
 DIFF_LIMIT = 500  # changes listed per kind and concept; the counts above them are always complete
 STYLES = {"+": "green", "~": "yellow", "-": "red", "…": "dim"}
@@ -131,11 +132,11 @@ class ImportScreen(DirectoryScreen):
                          "run)  ·  ctrl+s: apply", classes="list-subtitle", markup=False)
             with Horizontal(classes="import-row"):
                 yield Static("File", classes="import-label")
-                yield Input(self.initial_path, placeholder="path of the file (→ accepts a completion)",
+                yield TextInput(self.initial_path, placeholder="path of the file (→ accepts a completion)",
                             suggester=PathSuggester(), id="import-path", select_on_focus=False)
             with Horizontal(classes="import-row"):
                 yield Static("Source", classes="import-label")
-                yield Input(placeholder="by format", id="import-source", select_on_focus=False)
+                yield TextInput(placeholder="by format", id="import-source", select_on_focus=False)
                 yield Checkbox("Sync: disable the gone", id="import-sync",
                                tooltip="Make the directory match the file for this source: disable its users "
                                        "and remove its memberships that the file no longer has")

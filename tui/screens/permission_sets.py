@@ -33,6 +33,7 @@ from tui.screens.policy_editor import (
 )
 from tui.widgets.nav_bar import NavBar
 from tui.widgets.paged_table import Column
+from tui.widgets.text_fields import TextInput
 
 # The store's field names (ValidationError.field) → the tab holding the widget.
 TAB_OF = {"inlinePolicy": "tab-inline", "managedPolicies": "tab-managed", "permissionsBoundary": "tab-boundary"}
@@ -84,11 +85,11 @@ class PermissionSetEditorScreen(EditorScreen):
         with Vertical(classes="editor-body"):
             title = "New permission set" if self.pset is None else f"Edit permission set {self.pset.name}"
             yield Static(literal(title), classes="editor-title")
-            yield from labelled("Name", Input(self._start["name"], id="field-name", select_on_focus=False,
+            yield from labelled("Name", TextInput(self._start["name"], id="field-name", select_on_focus=False,
                                          placeholder="ReadOnly (letters, digits, + = , . @ - _)"))
-            yield from labelled("Description", Input(self._start["description"], id="field-description",
+            yield from labelled("Description", TextInput(self._start["description"], id="field-description",
                                               select_on_focus=False))
-            yield from labelled("Session", Input(self._start["sessionDuration"], id="field-sessionDuration", select_on_focus=False,
+            yield from labelled("Session", TextInput(self._start["sessionDuration"], id="field-sessionDuration", select_on_focus=False,
                                             placeholder="PT1H, PT8H, PT1H30M or seconds (15 min … 36 h)"))
             with TabbedContent(initial="tab-inline"):
                 with TabPane("Inline policy  f2", id="tab-inline"):

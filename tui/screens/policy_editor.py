@@ -34,6 +34,7 @@ from tui.literal import literal
 from tui.screens.base import DirectoryScreen
 from tui.screens.modals import ConfirmModal, ConflictModal
 from tui.widgets.nav_bar import NavBar
+from tui.widgets.text_fields import TextEditor, TextInput
 
 VALIDATE_AFTER = 0.25  # seconds of quiet typing before the text is checked again
 # Red behind the line; yellow bold text, which stays visible when the cursor line's colour covers the red.
@@ -65,7 +66,7 @@ def editable(text: str | None) -> str:
     )
 
 
-class PolicyTextArea(TextArea):
+class PolicyTextArea(TextEditor):
     """A TextArea that can mark whole lines (the line a problem is on)."""
 
     def __init__(self, text: str = "", **kwargs: Any) -> None:
@@ -509,9 +510,9 @@ class PolicyEditorScreen(EditorScreen):
             else:
                 title = f"Edit policy {self.policy.name}"
             yield Static(literal(title), classes="editor-title")
-            yield from labelled("Name", Input(self._start["name"], id="field-name", select_on_focus=False, disabled=self.read_only,
+            yield from labelled("Name", TextInput(self._start["name"], id="field-name", select_on_focus=False, disabled=self.read_only,
                                          placeholder="S3TeamAccess (letters, digits, + = , . @ - _)"))
-            yield from labelled("Description", Input(self._start["description"], id="field-description",
+            yield from labelled("Description", TextInput(self._start["description"], id="field-description",
                                                      select_on_focus=False, disabled=self.read_only))
             yield PolicyEditor(self._start["document"], required=True, managed=True, read_only=self.read_only,
                                id="field-document")

@@ -8,7 +8,7 @@ from typing import Any
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Footer, Static
 
 from store.clock import from_text
 from store.service import Page
@@ -16,6 +16,7 @@ from store.sessions import SessionInfo
 from tui.screens.base import ListScreen
 from tui.widgets.nav_bar import NavBar
 from tui.widgets.paged_table import Column, PagedTable
+from tui.widgets.text_fields import TextInput
 
 
 def countdown(expires_at: str, now: datetime) -> str:
@@ -54,7 +55,7 @@ class SessionsScreen(ListScreen):
         yield NavBar(self.nav_name)
         with Vertical(classes="list-body"):
             yield Static("", id="list-title", classes="list-title")
-            yield Input(placeholder="filter by user, account or permission set", id="filter", classes="filter hidden")
+            yield TextInput(placeholder="filter by user, account or permission set", id="filter", classes="filter hidden")
             yield PagedTable(self.columns(), self.fetch, empty_text=self.empty_text, id="table",
                              mark_key=lambda s: s.id)
         yield Footer(compact=True)

@@ -25,6 +25,7 @@ from store.password_policy import describe_policy
 from store.sign_in import LOCK_AFTER, SignIn
 from tui.literal import literal
 from tui.screens.credentials import NewPasswordModal, TotpEnrolModal, show_recovery_codes
+from tui.widgets.text_fields import TextInput
 
 if TYPE_CHECKING:
     from tui.app import TuiApp
@@ -64,13 +65,13 @@ class SignInScreen(Screen[None]):
             yield Static(literal(f"Directory {directory.db.path}"), classes="sign-in-where")
             with Horizontal(classes="sign-in-row"):
                 yield Label("User name")
-                yield Input(id="sign-in-user", placeholder="root, or your user name")
+                yield TextInput(id="sign-in-user", placeholder="root, or your user name")
             with Horizontal(classes="sign-in-row"):
                 yield Label("Password")
-                yield Input(id="sign-in-password", password=True)
+                yield TextInput(id="sign-in-password", password=True)
             with Horizontal(classes="sign-in-row"):
                 yield Label("Code")
-                yield Input(id="sign-in-code", placeholder="6 digits, or a recovery code", max_length=32)
+                yield TextInput(id="sign-in-code", placeholder="6 digits, or a recovery code", max_length=32)
             yield Static("", id="sign-in-message")
             yield Static("", id="sign-in-hint")
             if self.tui_app.demo is not None:

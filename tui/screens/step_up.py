@@ -20,6 +20,7 @@ from store.errors import StoreError
 from store.portal import SignedIn
 from store.sign_in import LOCK_AFTER
 from tui.literal import literal
+from tui.widgets.text_fields import TextInput
 
 STEP_UP_FAILED = ("That code is not right, or there were too many attempts and sign-in is paused for a few "
                   "minutes. Enter the current code.")
@@ -57,7 +58,7 @@ class StepUpScreen(Screen[None]):
                          classes="step-up-where", markup=False)
             with Horizontal(classes="step-up-row"):
                 yield Label("Code")
-                yield Input(id="step-up-code", placeholder="6 digits", max_length=8, restrict=r"[0-9 ]*")
+                yield TextInput(id="step-up-code", placeholder="6 digits", max_length=8, restrict=r"[0-9 ]*")
             yield Static("", id="step-up-message")
             yield Static("enter  Continue    ctrl+q  Quit (ends the connection)", classes="step-up-keys",
                          markup=False)

@@ -1,0 +1,40 @@
+"""Text fields that apply keys in the order they were typed.
+
+Textual inserts a printable key the moment the focused field reads it, but runs the field's own key bindings
+(home, ctrl+a, ctrl+k, ctrl+w, …) only after the key has bubbled up to the app, a few messages later. Keys that
+arrive together, as they do over SSH, from a paste or a password manager or a fast typist, are then applied out
+of order: ``ctrl+a ctrl+k new`` inserts "new" and then erases it. These fields run their own bindings when they
+read the key, so every key lands where it was typed. Everything else (the screen's and the app's bindings) is
+left to Textual.
+"""
+
+from __future__ import annotations
+
+from textual import events
+from textual.widget import Widget
+from textual.widgets import Input, TextArea
+
+
+async def _run_own_binding(widget: Widget, event: events.Key) -> None:
+    for binding in widget._bindings.key_to_bindings.get(event.key, ()):
+        # Priority bindings were already run by the app before the key reached us.
+        if not binding.priority and await widget.app.run_action(binding.action, widget):
+            event.stop()
+            event.prevent_default()
+            return
+
+
+class TextInput(Input):
+    """:class:`Input` whose editing keys apply in the order typed."""
+
+    async def _on_key(self, event: events.Key) -> None:
+        if not event.is_printable:
+            await _run_own_binding(self, event)
+
+
+class TextEditor(TextArea):
+    """:class:`TextArea` whose editing keys apply in the order typed."""
+
+    async def _on_key(self, event: events.Key) -> None:
+        if not event.is_printable and event.key not in ("enter", "tab", "escape"):  # TextArea inserts these
+            await _run_own_binding(self, event)
