@@ -10,13 +10,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from store.errors import Conflict, StoreError
 from store.service import Page
 from tui.literal import literal
 from tui.screens.form import FormModal
 from tui.screens.modals import ConfirmModal, ConflictModal
+from tui.widgets.key_footer import KeyFooter
 from tui.widgets.nav_bar import NavBar
 from tui.widgets.paged_table import Column, PagedTable
 from tui.widgets.text_fields import TextInput
@@ -126,7 +127,7 @@ class ListScreen(DirectoryScreen):
             yield TextInput(placeholder=f"filter {self.plural}: type, enter to keep, esc to clear", id="filter",
                         classes="filter hidden")
             yield PagedTable(self.columns(), self.fetch, empty_text=self.empty_text, id="table")
-        yield Footer(compact=True)
+        yield KeyFooter()
 
     @property
     def table(self) -> PagedTable:

@@ -15,7 +15,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import DataTable, Input, Static
 
 from store.access_keys import AccessKey, NewAccessKey, RotationStep
 from store.credentials import CredentialStatus, TotpEnrolment
@@ -25,6 +25,7 @@ from tui.literal import literal
 from tui.screens.base import DirectoryScreen
 from tui.screens.form import FormField, FormModal
 from tui.screens.modals import ConfirmModal
+from tui.widgets.key_footer import KeyFooter
 from tui.widgets.nav_bar import NavBar
 from tui.widgets.text_fields import TextInput
 
@@ -240,7 +241,7 @@ class CredentialsScreen(DirectoryScreen):
             yield Static("Access keys", classes="cred-title")
             yield DataTable(id="cred-keys", cursor_type="row", zebra_stripes=True)
             yield Static("", id="cred-rotation")
-        yield Footer(compact=True)
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         table = self.query_one("#cred-keys", DataTable)

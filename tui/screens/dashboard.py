@@ -6,13 +6,14 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Vertical
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from store import audit
 from store.credential_report import SecurityFlag, security_flags
 from store.directory import Counts
 from tui.literal import literal
 from tui.screens.base import DirectoryScreen
+from tui.widgets.key_footer import KeyFooter
 from tui.widgets.nav_bar import NavBar
 
 RECENT_EVENTS = 50
@@ -51,7 +52,7 @@ class DashboardScreen(DirectoryScreen):
                     yield Static("", id=f"flag-{index}", classes="flag")
             yield Static("Recent activity", classes="section-title")
             yield DataTable(id="recent", cursor_type="row", zebra_stripes=True)
-        yield Footer(compact=True)
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#recent", DataTable).add_columns("When (UTC)", "Who", "What", "Target")

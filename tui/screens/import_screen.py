@@ -20,13 +20,14 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.suggester import Suggester
-from textual.widgets import Checkbox, Footer, Input, ProgressBar, RichLog, Static
+from textual.widgets import Checkbox, Input, ProgressBar, RichLog, Static
 
 from store.errors import StoreError
 from store.importer import ImportPlan, ImportRefused, ImportResult, Problem
 from tui.literal import literal
 from tui.screens.base import DirectoryScreen
 from tui.screens.modals import ConfirmModal
+from tui.widgets.key_footer import KeyFooter
 from tui.widgets.nav_bar import NavBar
 from tui.widgets.text_fields import TextInput
 
@@ -146,7 +147,7 @@ class ImportScreen(DirectoryScreen):
             yield Static("", id="import-status")
             yield ProgressBar(id="import-progress", show_eta=False, classes="hidden")
             yield RichLog(id="import-plan", wrap=True, markup=False, highlight=False, auto_scroll=False, min_width=20)
-        yield Footer(compact=True)
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#import-path", Input).focus()

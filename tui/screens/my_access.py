@@ -9,7 +9,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import DataTable, Footer, Select, Static, TextArea
+from textual.widgets import DataTable, Select, Static, TextArea
 
 from store.assignments import Assignment
 from store.durations import format_duration
@@ -17,6 +17,7 @@ from store.errors import StoreError
 from store.sessions import IssuedCredentials
 from tui.literal import literal
 from tui.screens.base import DirectoryScreen
+from tui.widgets.key_footer import KeyFooter
 from tui.widgets.nav_bar import NavBar
 
 DURATIONS = [900, 3600, 2 * 3600, 4 * 3600, 8 * 3600, 12 * 3600, 24 * 3600, 36 * 3600]
@@ -89,7 +90,7 @@ class MyAccessScreen(DirectoryScreen):
             yield Select([], id="duration", prompt="pick a role first")
             yield Static("enter or g: credentials for the highlighted role, for the duration chosen here "
                          "(tab to change it)", classes="dialog-keys", markup=False)
-        yield Footer(compact=True)
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#grants", DataTable).add_columns("Account", "Permission set", "Granted by", "Up to")

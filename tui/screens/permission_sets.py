@@ -11,7 +11,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.widgets import Footer, Input, SelectionList, Static, TabbedContent, TabPane
+from textual.widgets import Input, SelectionList, Static, TabbedContent, TabPane
 from textual.widgets.selection_list import Selection
 
 from store import names
@@ -31,6 +31,7 @@ from tui.screens.policy_editor import (
     PolicyEditor,
     labelled,
 )
+from tui.widgets.key_footer import KeyFooter
 from tui.widgets.nav_bar import NavBar
 from tui.widgets.paged_table import Column
 from tui.widgets.text_fields import TextInput
@@ -105,7 +106,7 @@ class PermissionSetEditorScreen(EditorScreen):
                     yield PolicyEditor(self._start["permissionsBoundary"], id="field-permissionsBoundary",
                                        empty_text="empty: no permissions boundary")
             yield Static("", id="editor-error")
-        yield Footer(compact=True)
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         super().on_mount()

@@ -23,7 +23,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import ModalScreen
 from textual.timer import Timer
-from textual.widgets import Footer, Input, Label, Static, TextArea
+from textual.widgets import Input, Label, Static, TextArea
 
 from store import names
 from store.blast_radius import BlastRadius, policy_change
@@ -33,6 +33,7 @@ from store.policy import INLINE_POLICY_MAX_CHARS, MANAGED_POLICY_MAX_CHARS, Poli
 from tui.literal import literal
 from tui.screens.base import DirectoryScreen
 from tui.screens.modals import ConfirmModal, ConflictModal
+from tui.widgets.key_footer import KeyFooter
 from tui.widgets.nav_bar import NavBar
 from tui.widgets.text_fields import TextEditor, TextInput
 
@@ -517,7 +518,7 @@ class PolicyEditorScreen(EditorScreen):
             yield PolicyEditor(self._start["document"], required=True, managed=True, read_only=self.read_only,
                                id="field-document")
             yield Static("", id="editor-error")
-        yield Footer(compact=True)
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         super().on_mount()

@@ -8,12 +8,13 @@ from typing import Any
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from store.clock import from_text
 from store.service import Page
 from store.sessions import SessionInfo
 from tui.screens.base import ListScreen
+from tui.widgets.key_footer import KeyFooter
 from tui.widgets.nav_bar import NavBar
 from tui.widgets.paged_table import Column, PagedTable
 from tui.widgets.text_fields import TextInput
@@ -58,7 +59,7 @@ class SessionsScreen(ListScreen):
             yield TextInput(placeholder="filter by user, account or permission set", id="filter", classes="filter hidden")
             yield PagedTable(self.columns(), self.fetch, empty_text=self.empty_text, id="table",
                              mark_key=lambda s: s.id)
-        yield Footer(compact=True)
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         super().on_mount()

@@ -13,7 +13,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import DataTable, Footer, Input, Label, Select, Static
+from textual.widgets import DataTable, Input, Label, Select, Static
 
 from store.access import SetDecision, Simulation, simulate_permission_set, simulate_user
 from store.errors import StoreError, ValidationError
@@ -21,6 +21,7 @@ from store.policy import ALLOW, EXPLICIT_DENY, statement_lines
 from store.policy.patterns import parse_date
 from tui.literal import literal
 from tui.screens.base import DirectoryScreen
+from tui.widgets.key_footer import KeyFooter
 from tui.widgets.nav_bar import NavBar
 from tui.widgets.suggesters import NameSuggester
 from tui.widgets.text_fields import TextInput
@@ -150,7 +151,7 @@ class SimulatorScreen(DirectoryScreen):
             yield DataTable(id="sim-results", cursor_type="row", zebra_stripes=True)
             with VerticalScroll(id="sim-policy"):
                 yield Static("", id="sim-policy-text")
-        yield Footer(compact=True)
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         table = self.query_one("#sim-results", DataTable)

@@ -9,7 +9,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from store.errors import NotFound, ValidationError
 from store.groups import Membership
@@ -19,6 +19,7 @@ from tui.screens.base import DirectoryScreen
 from tui.screens.form import FormField, FormModal
 from tui.screens.users import delete_user, toggle_user, user_form
 from tui.widgets.effective_access import EffectiveAccess
+from tui.widgets.key_footer import KeyFooter
 from tui.widgets.nav_bar import NavBar
 from tui.widgets.suggesters import NameSuggester
 
@@ -52,7 +53,7 @@ class UserDetailScreen(DirectoryScreen):
             yield DataTable(id="user-groups", cursor_type="row", zebra_stripes=True)
             yield Static("Effective access (account · permission set · granted by)", classes="section-title")
             yield EffectiveAccess(self.user_id, id="user-access")
-        yield Footer(compact=True)
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#user-groups", DataTable).add_columns("Group", "Expires")
