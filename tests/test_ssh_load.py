@@ -3,12 +3,11 @@ through the New group form), all at once, on 127.0.0.1. No error, no lost edit; 
 
 Why consoles and not a command: without a terminal the server answers only whoami, access and credentials
 (the issue's allowlist), so the honest way to edit over SSH is the console a person uses. Each driver waits
-for its edit's row before the next, as a person would; every wait has a deadline. Figures: bench/bench_ssh.py.
+for its edit's row before the next, as a person would; every wait has a deadline. About a minute on two cores,
+so it runs with every ``make test``. Figures: bench/bench_ssh.py.
 """
 
 from __future__ import annotations
-
-import pytest
 
 from tests.test_ssh_harness import needs_ssh, needs_tmux, run_load, serve_env_fixture  # noqa: F401  (fixture)
 
@@ -18,7 +17,6 @@ EDITS = 50
 
 @needs_ssh
 @needs_tmux
-@pytest.mark.slow
 def test_eight_consoles_over_ssh_make_fifty_edits_each_and_none_is_lost(tmp_path, serve_env):
     result = run_load(tmp_path, serve_env, sessions=SESSIONS, edits=EDITS)
     assert result.errors == []
@@ -27,11 +25,3 @@ def test_eight_consoles_over_ssh_make_fifty_edits_each_and_none_is_lost(tmp_path
     assert result.audit_events == {f"load{i}": EDITS for i in range(1, SESSIONS + 1)}
     assert result.audit_ok
 
-
-@needs_ssh
-@needs_tmux
-def test_two_consoles_over_ssh_edit_at_once(tmp_path, serve_env):
-    """The same, small enough for every run."""
-    result = run_load(tmp_path, serve_env, sessions=2, edits=3)
-    assert result.errors == []
-    assert result.groups_found == 6 and result.audit_events == {"load1": 3, "load2": 3} and result.audit_ok

@@ -59,6 +59,14 @@ def _replace_display_name(tmux: Tmux, console: str, text: str) -> None:
     tmux.type(console, text)
 
 
+def test_each_console_shows_who_else_is_here_and_on_which_screen(admins):
+    _, tmux = admins
+    tmux.wait_for("load1", "also here: load2 (users)", DEADLINE)
+    tmux.wait_for("load2", "also here: load1 (users)", DEADLINE)
+    tmux.keys("load2", "3")
+    tmux.wait_for("load1", "also here: load2 (groups)", DEADLINE)
+
+
 def test_a_user_created_in_one_console_appears_in_the_other_without_a_keypress(admins):
     world, tmux = admins
     assert "newcomer" not in tmux.text("load2")
