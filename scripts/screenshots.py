@@ -203,17 +203,27 @@ async def shoot_import_screen(directory: Directory, size: tuple[int, int], suffi
     return written
 
 
+def demo_directory(path: Path) -> Directory:
+    directory = Directory.open(path, Actor("console:admin", "console"))
+    seed_demo_root(directory)
+    seed_demo(directory)
+    seed_demo_credentials(directory)
+    issue_demo_sessions(directory)
+    return directory
+
+
 def main() -> None:
     OUT.mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory() as folder:
-        directory = Directory.open(Path(folder) / "demo.db", Actor("console:admin", "console"))
-        seed_demo_root(directory)
-        seed_demo(directory)
-        seed_demo_credentials(directory)
-        issue_demo_sessions(directory)
+        directory = demo_directory(Path(folder) / "demo.db")
+        # Each size signs in as root with a code of its own directory: a code is accepted once, and both runs
+        # can fall in the same 30-second step.
+        (Path(folder) / "80x24").mkdir()
+        small = demo_directory(Path(folder) / "80x24" / "demo.db")
         written = asyncio.run(shoot_first_run((120, 36)))
         written += asyncio.run(shoot(directory, (120, 36)))
-        written += asyncio.run(shoot(directory, (80, 24), "-80x24"))
+        written += asyncio.run(shoot(small, (80, 24), "-80x24"))
+        small.close()
         written += asyncio.run(shoot_policy_screens(directory, (120, 36)))
         written += asyncio.run(shoot_policy_screens(directory, (80, 24), "-80x24"))
         written += asyncio.run(shoot_import_screen(directory, (120, 36)))
