@@ -19,6 +19,7 @@ from tui.screens.permission_sets import PermissionSetsScreen
 from tui.screens.user_detail import UserDetailScreen
 from tui.screens.users import UsersScreen
 from tui.widgets.effective_access import EffectiveAccess
+from tui.widgets.key_footer import KeyFooter
 
 
 class TestNavigation:
@@ -261,6 +262,37 @@ class TestHostileText:
             await settle(pilot)
             fields = str(app.screen.query_one("#user-fields", Static).render())
             assert "[red]eve" in fields and "[bold]x[/]" in fields and "\\x1b[2J" in fields
+
+
+class TestFooter:
+    async def test_every_key_of_a_list_screen_is_shown_at_80_columns_and_a_click_runs_it(self, tmp_path):
+        app, _ = make_app(tmp_path)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("2")
+            await settle(pilot)
+            footer = app.screen.query_one(KeyFooter)
+            lines = footer.render().plain.split("\n")
+            assert footer.size.height == len(lines) == 2  # wrapped, nothing scrolled out of sight
+            assert all(len(line) <= 80 for line in lines)
+            shown = " ".join(lines)
+            for key in ("⏎ Open", "/ Filter", "n New", "e Edit", "d Disable", "r Refresh", "D Delete", "? Help",
+                        "i Import", "^o Sign out"):
+                assert key in shown
+            assert lines[-1].endswith("^p palette")
+
+            await pilot.click(KeyFooter, offset=(lines[0].index("n New") + 2, 0))
+            await settle(pilot)
+            assert isinstance(app.screen, FormModal)
+
+    async def test_one_line_when_the_keys_fit(self, tmp_path):
+        app, _ = make_app(tmp_path)
+        async with app.run_test(size=(160, 40)) as pilot:
+            await pilot.press("2")
+            await settle(pilot)
+            footer = app.screen.query_one(KeyFooter)
+            assert footer.size.height == 1
+            line = footer.render().plain
+            assert line.startswith("⏎ Open / Filter n New") and line.endswith("^p palette") and len(line) == 160
 
 
 class TestConflicts:

@@ -84,7 +84,9 @@ class TuiApp(App[None]):
     }
     DEFAULT_MODE = "dashboard"
     BINDINGS = [
-        *(Binding(key, f"switch_mode('{mode}')", short, show=True) for key, mode, _, short in SECTIONS),
+        # Not in the footer: the nav bar on the first line shows every section with its key, and the footer's
+        # width is kept for the keys of the screen (at 80 columns the sections pushed them out of sight).
+        *(Binding(key, f"switch_mode('{mode}')", short, show=False) for key, mode, _, short in SECTIONS),
         Binding("question_mark", "help", "Help"),
         Binding("i", "open_import", "Import"),
         # Priority: the app moves focus as it reads the key, so keys typed in the same burst after a Tab (a
