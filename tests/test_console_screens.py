@@ -487,3 +487,21 @@ class TestPresence:
                 await pilot_one.pause(0.25)
             assert "also here: grace (groups)" in navs()[0]
             assert "also here: console:tester (users)" in navs()[1]
+
+    async def test_a_console_in_a_form_is_shown_on_the_section_under_it(self, tmp_path):
+        from store.presence import Presence
+
+        app, _ = make_app(tmp_path)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("2")
+            await settle(pilot)
+            await pilot.press("e")  # the edit form over the Users screen
+            await settle(pilot)
+            assert isinstance(app.screen, FormModal)
+            app._announce_presence()
+            await settle(pilot)
+            watcher = Presence(tmp_path / "directory.db")
+            try:
+                assert [(p.user_name, p.screen) for p in watcher.others("someone else")] == [("console:tester", "users")]
+            finally:
+                watcher.close()

@@ -161,7 +161,9 @@ class TuiApp(App[None]):
             return
         signed_in = self.signed_in
         if signed_in is not None:
-            screen = getattr(self.screen, "nav_name", "") or type(self.screen).__name__
+            # The section under any form or dialog: "users", not the dialog's class name.
+            screen = next((name for shown in reversed(self.screen_stack)
+                           if (name := getattr(shown, "nav_name", ""))), self.current_mode)
             self.presence.beat(self.console_id, signed_in.user_name, screen, signed_in.client)
         else:
             self.presence.leave(self.console_id)
