@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from textual.pilot import Pilot
+from textual.worker import WorkerCancelled
 
 from store.audit import Actor
 from store.clock import Clock, utc_now
@@ -42,7 +43,10 @@ async def settle(pilot: Pilot[object]) -> None:
     """Let workers finish and their results reach the screen."""
     for _ in range(3):
         await pilot.pause()
-        await pilot.app.workers.wait_for_complete()
+        try:
+            await pilot.app.workers.wait_for_complete()
+        except WorkerCancelled:
+            pass  # a worker of a screen that closed (a form that saved and dismissed itself) ends with it
     await pilot.pause()
 
 

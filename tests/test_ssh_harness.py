@@ -485,7 +485,10 @@ def run_load(folder: Path, env: dict[str, str], *, sessions: int = 8, edits: int
             try:
                 _drive(tmux, user, user, edits, world.db_path, latencies, ready)
             except Exception as exc:  # noqa: BLE001 - collected and reported by the caller
-                errors.append(f"{user}: {exc}")
+                shown = ""
+                with contextlib.suppress(Exception):
+                    shown = tmux.text(user)
+                errors.append(f"{user}: {exc}" + (f"\nits terminal shows:\n{shown}" if shown else ""))
                 with contextlib.suppress(Exception):
                     ready.abort()
 

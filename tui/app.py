@@ -30,6 +30,7 @@ from store.directory import Directory
 from store.errors import StoreError
 from store.portal import NotSignedIn, SignedIn
 from store.presence import Presence, Present
+from tui import textual_fixes
 from tui.bindings import screen_actions
 from tui.messages import DirectoryChanged
 from tui.screens.accounts import AccountsScreen
@@ -45,6 +46,8 @@ from tui.screens.sign_in import SignInScreen
 from tui.screens.simulator import SimulatorScreen
 from tui.screens.users import UsersScreen
 from tui.widgets.nav_bar import SECTIONS, SELF_SERVICE, NavBar
+
+textual_fixes.apply()
 
 # How often the console asks SQLite whether another process committed (PRAGMA data_version is a cheap read).
 CHANGE_POLL_SECONDS = 1.0
