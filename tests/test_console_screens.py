@@ -198,7 +198,8 @@ class TestUsers:
             await pilot.press("e")  # alice: display name "Alice Liddell"
             await settle(pilot)
             burst = [("tab", "\t"), ("ctrl+a", None), ("ctrl+k", None), *((c, c) for c in "Ann"),
-                     ("home", None), ("X", "X"), ("end", None), ("space", " "), ("Y", "Y"), ("ctrl+w", None), ("Z", "Z")]
+                     ("home", None), ("X", "X"), ("end", None), ("space", " "), ("Y", "Y"), ("ctrl+w", None),
+                     ("Z", "Z")]
             for key, character in burst:
                 app.post_message(events.Key(key, character))
             await settle(pilot)
@@ -502,6 +503,7 @@ class TestPresence:
             await settle(pilot)
             watcher = Presence(tmp_path / "directory.db")
             try:
-                assert [(p.user_name, p.screen) for p in watcher.others("someone else")] == [("console:tester", "users")]
+                seen = [(p.user_name, p.screen) for p in watcher.others("someone else")]
+                assert seen == [("console:tester", "users")]
             finally:
                 watcher.close()

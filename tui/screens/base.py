@@ -125,7 +125,7 @@ class ListScreen(DirectoryScreen):
             if self.subtitle():
                 yield Static(literal(self.subtitle()), classes="list-subtitle")
             yield TextInput(placeholder=f"filter {self.plural}: type, enter to keep, esc to clear", id="filter",
-                        classes="filter hidden")
+                            classes="filter hidden")
             yield PagedTable(self.columns(), self.fetch, empty_text=self.empty_text, id="table")
         yield KeyFooter()
 

@@ -83,12 +83,12 @@ class FormModal(ModalScreen[Any]):
         widget_id = f"field-{spec.name}"
         if spec.kind == "multiline":
             return TextEditor(spec.value, id=widget_id, classes="form-multiline", soft_wrap=False,
-                            show_line_numbers=True, tab_behavior="focus")
+                              show_line_numbers=True, tab_behavior="focus")
         if spec.kind == "choice":
             return Select(list(spec.choices), value=spec.value or spec.choices[0][1], id=widget_id,
                           allow_blank=False)
         return TextInput(spec.value, placeholder=spec.placeholder, password=spec.kind == "password", id=widget_id,
-                     suggester=spec.suggester, select_on_focus=False)
+                         suggester=spec.suggester, select_on_focus=False)
 
     def values(self) -> dict[str, str]:
         result = {}

@@ -134,7 +134,7 @@ class ImportScreen(DirectoryScreen):
             with Horizontal(classes="import-row"):
                 yield Static("File", classes="import-label")
                 yield TextInput(self.initial_path, placeholder="path of the file (→ accepts a completion)",
-                            suggester=PathSuggester(), id="import-path", select_on_focus=False)
+                                suggester=PathSuggester(), id="import-path", select_on_focus=False)
             with Horizontal(classes="import-row"):
                 yield Static("Source", classes="import-label")
                 yield TextInput(placeholder="by format", id="import-source", select_on_focus=False)

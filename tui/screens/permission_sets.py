@@ -87,11 +87,12 @@ class PermissionSetEditorScreen(EditorScreen):
             title = "New permission set" if self.pset is None else f"Edit permission set {self.pset.name}"
             yield Static(literal(title), classes="editor-title")
             yield from labelled("Name", TextInput(self._start["name"], id="field-name", select_on_focus=False,
-                                         placeholder="ReadOnly (letters, digits, + = , . @ - _)"))
+                                              placeholder="ReadOnly (letters, digits, + = , . @ - _)"))
             yield from labelled("Description", TextInput(self._start["description"], id="field-description",
-                                              select_on_focus=False))
-            yield from labelled("Session", TextInput(self._start["sessionDuration"], id="field-sessionDuration", select_on_focus=False,
-                                            placeholder="PT1H, PT8H, PT1H30M or seconds (15 min … 36 h)"))
+                                                         select_on_focus=False))
+            yield from labelled("Session", TextInput(
+                self._start["sessionDuration"], id="field-sessionDuration", select_on_focus=False,
+                placeholder="PT1H, PT8H, PT1H30M or seconds (15 min … 36 h)"))
             with TabbedContent(initial="tab-inline"):
                 with TabPane("Inline policy  f2", id="tab-inline"):
                     yield PolicyEditor(self._start["inlinePolicy"], id="field-inlinePolicy",

@@ -511,10 +511,11 @@ class PolicyEditorScreen(EditorScreen):
             else:
                 title = f"Edit policy {self.policy.name}"
             yield Static(literal(title), classes="editor-title")
-            yield from labelled("Name", TextInput(self._start["name"], id="field-name", select_on_focus=False, disabled=self.read_only,
-                                         placeholder="S3TeamAccess (letters, digits, + = , . @ - _)"))
+            yield from labelled("Name", TextInput(
+                self._start["name"], id="field-name", select_on_focus=False, disabled=self.read_only,
+                placeholder="S3TeamAccess (letters, digits, + = , . @ - _)"))
             yield from labelled("Description", TextInput(self._start["description"], id="field-description",
-                                                     select_on_focus=False, disabled=self.read_only))
+                                                         select_on_focus=False, disabled=self.read_only))
             yield PolicyEditor(self._start["document"], required=True, managed=True, read_only=self.read_only,
                                id="field-document")
             yield Static("", id="editor-error")

@@ -56,7 +56,8 @@ class SessionsScreen(ListScreen):
         yield NavBar(self.nav_name)
         with Vertical(classes="list-body"):
             yield Static("", id="list-title", classes="list-title")
-            yield TextInput(placeholder="filter by user, account or permission set", id="filter", classes="filter hidden")
+            yield TextInput(placeholder="filter by user, account or permission set", id="filter",
+                            classes="filter hidden")
             yield PagedTable(self.columns(), self.fetch, empty_text=self.empty_text, id="table",
                              mark_key=lambda s: s.id)
         yield KeyFooter()

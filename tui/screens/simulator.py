@@ -127,26 +127,27 @@ class SimulatorScreen(DirectoryScreen):
             with Horizontal(classes="sim-row", id="row-user"):
                 yield Label("User", classes="sim-label")
                 yield TextInput(self._start["user"], id="field-user", placeholder="user name (→ completes)",
-                            suggester=NameSuggester(d.users.complete), select_on_focus=False)
+                                suggester=NameSuggester(d.users.complete), select_on_focus=False)
                 yield Label("Account", classes="sim-label sim-label-right")
                 yield TextInput(self._start["account"], id="field-account", placeholder="account",
-                            suggester=NameSuggester(d.accounts.complete), select_on_focus=False)
+                                suggester=NameSuggester(d.accounts.complete), select_on_focus=False)
             with Horizontal(classes="sim-row", id="row-set"):
                 yield Label("Perm. set", classes="sim-label")
                 yield TextInput(self._start["permissionSet"], id="field-permissionSet",
-                            placeholder="permission set name (→ completes)",
-                            suggester=NameSuggester(d.permission_sets.complete), select_on_focus=False)
+                                placeholder="permission set name (→ completes)",
+                                suggester=NameSuggester(d.permission_sets.complete), select_on_focus=False)
             with Horizontal(classes="sim-row"):
                 yield Label("Action", classes="sim-label")
                 yield TextInput(self._start["action"], id="field-action", placeholder="s3:GetObject",
-                            select_on_focus=False)
+                                select_on_focus=False)
                 yield Label("Resource", classes="sim-label sim-label-right")
                 yield TextInput(self._start["resource"], id="field-resource", placeholder="* or an ARN",
-                            select_on_focus=False)
+                                select_on_focus=False)
             with Horizontal(classes="sim-row"):
                 yield Label("Context", classes="sim-label")
                 yield TextInput("", id="field-context", select_on_focus=False,
-                            placeholder="optional KEY=VALUE …  aws:MultiFactorAuthPresent=true aws:SourceIp=10.1.2.3")
+                                placeholder="optional KEY=VALUE …  "
+                                            "aws:MultiFactorAuthPresent=true aws:SourceIp=10.1.2.3")
             yield Static(Text("enter: simulate", style="dim"), id="sim-decision")
             yield DataTable(id="sim-results", cursor_type="row", zebra_stripes=True)
             with VerticalScroll(id="sim-policy"):
