@@ -99,13 +99,15 @@ class PortalService:
                            signed_in_at=sign_in.at, lifetime=lifetime, check_pending=True)
 
     def issue_for(self, user_id: int, *, client: str, method: str, mfa: bool,
-                  lifetime: timedelta = PORTAL_LIFETIME) -> SignedIn:
-        """A token for an identity the caller proved itself (e.g. an SSH public key): signed in now."""
+                  lifetime: timedelta = PORTAL_LIFETIME, counts_as_sign_in: bool = False) -> SignedIn:
+        """A token for an identity the caller proved itself (e.g. an SSH public key): signed in now.
+        ``counts_as_sign_in``: the caller checked the password and a code itself (the first-run wizard), so the
+        user's last sign-in (root's "last used" flag) is now."""
         return self._issue(user_id, client=client, method=method, mfa=mfa, signed_in_at=self.directory.now_text(),
-                           lifetime=lifetime, check_pending=False)
+                           lifetime=lifetime, check_pending=False, counts_as_sign_in=counts_as_sign_in)
 
     def _issue(self, user_id: int, *, client: str, method: str, mfa: bool, signed_in_at: str,
-               lifetime: timedelta, check_pending: bool) -> SignedIn:
+               lifetime: timedelta, check_pending: bool, counts_as_sign_in: bool = False) -> SignedIn:
         if client not in CLIENTS:
             raise ValueError(f"unknown client {client!r}")
         token = new_portal_token()
@@ -122,6 +124,8 @@ class PortalService:
                     raise Refused("a new authenticator must be enrolled before this sign-in can be used "
                                   "(a recovery code was used)")
             expires = to_text(from_text(signed_in_at) + lifetime)
+            if counts_as_sign_in:
+                conn.execute("UPDATE users SET last_sign_in_at = ? WHERE id = ?", (signed_in_at, user_id))
             conn.execute(
                 "INSERT INTO portal_tokens (user_id, token_hash, mfa, created_at, expires_at, client) "
                 "VALUES (?, ?, ?, ?, ?, ?)",

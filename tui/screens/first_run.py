@@ -169,7 +169,7 @@ class FirstRunScreen(Screen[None]):
         # The wizard just proved root's password and a current code: that is root's first sign-in.
         try:
             signed_in = self.tui_app.directory.portal.issue_for(root_id, client="console", method="password+totp",
-                                                                mfa=True)
+                                                                mfa=True, counts_as_sign_in=True)
         except StoreError as exc:
             self.app.call_from_thread(self.notify, exc.message, severity="error", markup=False)
             return
