@@ -116,6 +116,22 @@ class Columns:
                                     + ", ".join(self.ignored[p] for p in sorted(self.seen)))
 
 
+def read_header(document: ImportDocument, table: CsvRows, records: Iterator[tuple[int, list[str]]], *, empty: str,
+                known: dict[str, str], normalise: Callable[[str], str], required: dict[str, str],
+                template: str) -> Columns | None:
+    """The first record of ``records`` as the header of ``table``, matched as :func:`map_columns` does. A file
+    with no line at all is the problem ``empty``; None when the header cannot be used."""
+    first = next(records, None)
+    if first is None:
+        header_problem(document, 1, empty)
+        return None
+    header_line, header = first
+    columns = map_columns(document, header, header_line, known, normalise, required, template)
+    if columns is not None:
+        table.header, table.header_line = header, header_line
+    return columns
+
+
 def map_columns(document: ImportDocument, header: list[str], line: int, known: dict[str, str],
                 normalise: Callable[[str], str], required: dict[str, str], template: str) -> Columns | None:
     """Match ``header`` against ``known`` (normalised header → our field); ``required``: our field → the column

@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 
 from store.crypto import is_supported_hash
-from store.formats.csvtable import CsvRows, add_problem, header_problem, map_columns, required_value
+from store.formats.csvtable import CsvRows, add_problem, read_header, required_value
 from store.importer import ImportDocument, Progress, UserIn
 
 TEMPLATE = "Google Workspace's user upload CSV"
@@ -44,20 +44,16 @@ def read(text: str, file_name: str, progress: Progress | None = None) -> ImportD
     document = ImportDocument(default_source="google")
     table = CsvRows(text, document)
     records = table.records()
-    first = next(records, None)
-    if first is None:
-        header_problem(document, 1, f"the file is empty: {TEMPLATE} starts with a header line "
-                                    "(First Name [Required],Last Name [Required],Email Address [Required],…)")
-        return document
-    header_line, header = first
-    columns = map_columns(document, header, header_line, HEADERS, _base, REQUIRED, TEMPLATE)
+    columns = read_header(document, table, records, known=HEADERS, normalise=_base, required=REQUIRED,
+                          template=TEMPLATE,
+                          empty=f"the file is empty: {TEMPLATE} starts with a header line "
+                                "(First Name [Required],Last Name [Required],Email Address [Required],…)")
     if columns is None:
         return document
     labels = dict(columns.labels)
     labels["email"] = labels["userName"]
     # Required by Google, not stored by tui: said so when the file uses it.
     columns.ignored[columns.index["orgUnitPath"]] = columns.labels["orgUnitPath"]
-    table.header, table.header_line = header, header_line
     lines = text.count("\n") + 1
     dropped: dict[str, int] = {}
     for count, (line, cells) in enumerate(table.rows(records)):

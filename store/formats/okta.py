@@ -16,7 +16,7 @@ is ignored. Default source: ``okta``.
 
 from __future__ import annotations
 
-from store.formats.csvtable import CsvRows, header_problem, map_columns, required_value
+from store.formats.csvtable import CsvRows, read_header, required_value
 from store.importer import ImportDocument, Progress, UserIn
 
 TEMPLATE = "Okta's user import template"
@@ -30,17 +30,12 @@ def read(text: str, file_name: str, progress: Progress | None = None) -> ImportD
     document = ImportDocument(default_source="okta")
     table = CsvRows(text, document)
     records = table.records()
-    first = next(records, None)
-    if first is None:
-        header_problem(document, 1, f"the file is empty: {TEMPLATE} starts with a header line "
-                                    "(login,firstName,lastName,email,…)")
-        return document
-    header_line, header = first
-    columns = map_columns(document, header, header_line, _KNOWN, lambda label: label.strip().casefold(), REQUIRED,
-                          TEMPLATE)
+    columns = read_header(document, table, records, known=_KNOWN, normalise=lambda label: label.strip().casefold(),
+                          required=REQUIRED, template=TEMPLATE,
+                          empty=f"the file is empty: {TEMPLATE} starts with a header line "
+                                "(login,firstName,lastName,email,…)")
     if columns is None:
         return document
-    table.header, table.header_line = header, header_line
     lines = text.count("\n") + 1
     for count, (line, cells) in enumerate(table.rows(records)):
         if progress is not None and count % 5000 == 0:
