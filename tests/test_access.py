@@ -14,6 +14,7 @@ import pytest
 from store import access
 from store.access import is_assigned
 from store.errors import NotFound
+from tests.test_identity_init import FakeClock
 
 START = datetime(2026, 6, 1, 12, 0, 0, tzinfo=UTC)
 READ_S3 = json.dumps({"Version": "2012-10-17", "Statement": [
@@ -23,20 +24,9 @@ DEPLOY = json.dumps({"Version": "2012-10-17", "Statement": [
     {"Sid": "NoIam", "Effect": "Deny", "Action": "iam:*", "Resource": "*"}]})
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
-
-
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> FakeClock:
+    return FakeClock(START)
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ import pytest
 from store.audit import Actor
 from store.directory import Directory
 from store.errors import NotFound, Refused, ValidationError
+from tests.test_identity_init import FakeClock
 
 START = datetime(2026, 6, 1, 12, 0, 0, tzinfo=UTC)
 ALLOW_S3_READ = json.dumps({"Version": "2012-10-17", "Statement": [
@@ -19,20 +20,9 @@ ALLOW_S3_READ = json.dumps({"Version": "2012-10-17", "Statement": [
 ]})
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
-
-
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> FakeClock:
+    return FakeClock(START)
 
 
 @pytest.fixture
