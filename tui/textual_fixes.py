@@ -8,8 +8,9 @@ from __future__ import annotations
 from textual import events
 from textual.widgets._toast import Toast
 
-# The shortest time a toast is shown. Textual skips a one-shot timer whose moment has already passed by the time
-# its task first runs (it never fires), so a toast timer is never shorter than this.
+# The shortest time a toast is shown: one that expired on its way to the screen flashes briefly and goes. Any
+# positive interval keeps Textual's timer loop finite; a near-zero one could still be skipped by it, hence a
+# quarter of a second.
 MIN_TOAST_SECONDS = 0.25
 
 
