@@ -8,6 +8,7 @@ from store.audit import Actor
 from store.errors import Refused
 from tests.console_factory import make_app, settle
 from tui.screens.my_access import MyAccessScreen
+from tui.widgets.key_footer import KeyFooter
 
 
 @pytest.fixture
@@ -96,6 +97,8 @@ async def test_the_console_gives_a_non_admin_only_my_access(tmp_path):
         assert app.check_action("switch_mode", ("users",)) is False
         assert app.check_action("switch_mode", ("my_access",)) is True
         assert app.check_action("open_import", ()) is False
+        shown = app.screen.query_one(KeyFooter).render().plain
+        assert "Get credentials" in shown and "Import" not in shown
         await pilot.press("i")
         await settle(pilot)
         assert isinstance(app.screen, MyAccessScreen)  # no Import for a non-admin
