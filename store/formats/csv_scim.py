@@ -78,13 +78,10 @@ def read(text: str, file_name: str, progress: Progress | None = None) -> ImportD
     if document.problems:
         return document
     table.header, table.header_line = header, header_line
-    lines = text.count("\n") + 1
     at = {column: index.get(column) for column in COLUMNS}
     u, dn, gn, fn, em, gr, ac, ex = (at[c] for c in COLUMNS)
-    for count, (line, cells) in enumerate(table.rows(records)):
+    for line, cells in table.rows(records, progress):
         where = f"line {line}"
-        if progress is not None and count % 5000 == 0:
-            progress("read", line, lines)
         active = None
         if ac is not None:
             value = cells[ac].strip().casefold()

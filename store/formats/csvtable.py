@@ -13,10 +13,11 @@ import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from store.importer import MAX_PROBLEMS, ImportDocument, Problem
+from store.importer import MAX_PROBLEMS, ImportDocument, Problem, Progress
 
 # One value may be this long (csv's own default field limit); names and texts have their own, lower limits.
 MAX_CELL = 131_072
+READ_PROGRESS_EVERY = 5000
 
 
 @dataclass
@@ -47,15 +48,22 @@ class CsvRows:
                 continue
             yield start, cells
 
-    def rows(self, records: Iterator[tuple[int, list[str]]]) -> Iterator[tuple[int, list[str]]]:
-        """The records after the header, each exactly as wide as the header (ragged rows are refused)."""
+    def rows(self, records: Iterator[tuple[int, list[str]]],
+             progress: Progress | None = None) -> Iterator[tuple[int, list[str]]]:
+        """The records after the header, each exactly as wide as the header (ragged rows are refused).
+        ``progress`` hears ("read", line, lines) before the first row and every READ_PROGRESS_EVERY rows."""
         width = len(self.header)
+        lines = self.text.count("\n") + 1
+        count = 0
         for line, cells in records:
             if len(cells) != width:
                 self.problem(f"line {line}", f"has {len(cells)} value(s) but the header (line {self.header_line}) "
                                              f"has {width} column(s): a missing or extra comma, or an unquoted "
                                              "comma inside a value")
                 continue
+            if progress is not None and count % READ_PROGRESS_EVERY == 0:
+                progress("read", line, lines)
+            count += 1
             yield line, cells
 
 

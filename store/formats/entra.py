@@ -71,11 +71,8 @@ def read(text: str, file_name: str, progress: Progress | None = None) -> ImportD
     if columns is None:
         return document
     table.header, table.header_line = header, header_line
-    lines = text.count("\n") + 1
     first_row = True
-    for count, (line, cells) in enumerate(table.rows(records)):
-        if progress is not None and count % 5000 == 0:
-            progress("read", line, lines)
+    for line, cells in table.rows(records, progress):
         where = f"line {line}"
         user_name = columns.get(cells, "userName")
         if first_row and (user_name or "").strip().casefold() == EXAMPLE_UPN:

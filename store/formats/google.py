@@ -54,11 +54,8 @@ def read(text: str, file_name: str, progress: Progress | None = None) -> ImportD
     labels["email"] = labels["userName"]
     # Required by Google, not stored by tui: said so when the file uses it.
     columns.ignored[columns.index["orgUnitPath"]] = columns.labels["orgUnitPath"]
-    lines = text.count("\n") + 1
     dropped: dict[str, int] = {}
-    for count, (line, cells) in enumerate(table.rows(records)):
-        if progress is not None and count % 5000 == 0:
-            progress("read", line, lines)
+    for line, cells in table.rows(records, progress):
         where = f"line {line}"
         columns.note_ignored(cells)
         given = required_value(document, columns, cells, "givenName", where)

@@ -36,10 +36,7 @@ def read(text: str, file_name: str, progress: Progress | None = None) -> ImportD
                                 "(login,firstName,lastName,email,…)")
     if columns is None:
         return document
-    lines = text.count("\n") + 1
-    for count, (line, cells) in enumerate(table.rows(records)):
-        if progress is not None and count % 5000 == 0:
-            progress("read", line, lines)
+    for line, cells in table.rows(records, progress):
         where = f"line {line}"
         columns.note_ignored(cells)
         given = required_value(document, columns, cells, "givenName", where)
