@@ -5,7 +5,9 @@ second is shown the winner's change and offered reload or re-apply, never a sile
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
+from contextlib import closing
 
 import pytest
 
@@ -47,8 +49,9 @@ def admins_fixture(tmp_path, serve_env, tmux: Tmux) -> Iterator[tuple[World, Tmu
 
 
 def _display_name(world: World, user: str) -> str | None:
-    """The user's display name as committed (None while there is no such user)."""
-    with world.open() as directory, directory.db.read() as conn:
+    """The user's display name as committed (None while there is no such user). Polled: a plain read-only
+    connection, not a whole Directory each time."""
+    with closing(sqlite3.connect(f"file:{world.db_path}?mode=ro", uri=True, timeout=10)) as conn:
         row = conn.execute("SELECT display_name FROM users WHERE user_name = ?", (user,)).fetchone()
         return None if row is None else row[0]
 
