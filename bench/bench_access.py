@@ -39,37 +39,56 @@ def build(directory: Directory, users: int, rng: random.Random) -> None:
     with directory.db.write() as conn:
         conn.executemany(
             "INSERT INTO users (user_name, user_name_key, created_at, updated_at) VALUES (?, ?, ?, ?)",
-            ((f"user.{i:06d}", f"user.{i:06d}", stamp, stamp) for i in range(users)))
-        conn.executemany("INSERT INTO groups (name, name_key, created_at, updated_at) VALUES (?, ?, ?, ?)",
-                         ((f"team-{g}", f"team-{g}", stamp, stamp) for g in range(GROUPS)))
+            ((f"user.{i:06d}", f"user.{i:06d}", stamp, stamp) for i in range(users)),
+        )
+        conn.executemany(
+            "INSERT INTO groups (name, name_key, created_at, updated_at) VALUES (?, ?, ?, ?)",
+            ((f"team-{g}", f"team-{g}", stamp, stamp) for g in range(GROUPS)),
+        )
         members = set()
         while len(members) < 3 * users:
             members.add((rng.randrange(GROUPS) + 1, rng.randrange(users) + 1))
         conn.executemany(
             "INSERT INTO memberships (group_id, user_id, expires_at, created_at) VALUES (?, ?, ?, ?)",
-            ((g, u, "2026-03-01T00:00:00Z" if rng.random() < 0.1 else None, stamp) for g, u in members))
-        conn.executemany("INSERT INTO accounts (name, name_key, created_at, updated_at) VALUES (?, ?, ?, ?)",
-                         ((f"acct-{a}", f"acct-{a}", stamp, stamp) for a in range(ACCOUNTS)))
+            ((g, u, "2026-03-01T00:00:00Z" if rng.random() < 0.1 else None, stamp) for g, u in members),
+        )
+        conn.executemany(
+            "INSERT INTO accounts (name, name_key, created_at, updated_at) VALUES (?, ?, ?, ?)",
+            ((f"acct-{a}", f"acct-{a}", stamp, stamp) for a in range(ACCOUNTS)),
+        )
         conn.executemany(
             "INSERT INTO permission_sets (name, name_key, created_at, updated_at) VALUES (?, ?, ?, ?)",
-            ((f"Set{s}", f"set{s}", stamp, stamp) for s in range(SETS)))
-        group_rows = {(rng.randrange(GROUPS) + 1, rng.randrange(ACCOUNTS) + 1, rng.randrange(SETS) + 1)
-                      for _ in range(GROUP_ASSIGNMENTS)}
-        conn.executemany("INSERT INTO assignments (group_id, account_id, permission_set_id, created_at, updated_at) "
-                         "VALUES (?, ?, ?, ?, ?)", ((g, a, s, stamp, stamp) for g, a, s in group_rows))
-        direct_rows = {(rng.randrange(users) + 1, rng.randrange(ACCOUNTS) + 1, rng.randrange(SETS) + 1)
-                       for _ in range(DIRECT_ASSIGNMENTS)}
-        conn.executemany("INSERT INTO assignments (user_id, account_id, permission_set_id, created_at, updated_at) "
-                         "VALUES (?, ?, ?, ?, ?)", ((u, a, s, stamp, stamp) for u, a, s in direct_rows))
+            ((f"Set{s}", f"set{s}", stamp, stamp) for s in range(SETS)),
+        )
+        group_rows = {
+            (rng.randrange(GROUPS) + 1, rng.randrange(ACCOUNTS) + 1, rng.randrange(SETS) + 1)
+            for _ in range(GROUP_ASSIGNMENTS)
+        }
+        conn.executemany(
+            "INSERT INTO assignments (group_id, account_id, permission_set_id, created_at, updated_at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            ((g, a, s, stamp, stamp) for g, a, s in group_rows),
+        )
+        direct_rows = {
+            (rng.randrange(users) + 1, rng.randrange(ACCOUNTS) + 1, rng.randrange(SETS) + 1)
+            for _ in range(DIRECT_ASSIGNMENTS)
+        }
+        conn.executemany(
+            "INSERT INTO assignments (user_id, account_id, permission_set_id, created_at, updated_at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            ((u, a, s, stamp, stamp) for u, a, s in direct_rows),
+        )
     with directory.db.write() as conn:
         conn.execute("ANALYZE")
 
 
 def raw_read(directory: Directory) -> None:
     with directory.db.read() as conn:
-        for sql in ("SELECT id, user_name, status FROM users ORDER BY user_name_key",
-                    "SELECT user_id, group_id, expires_at FROM memberships",
-                    "SELECT * FROM assignments"):
+        for sql in (
+            "SELECT id, user_name, status FROM users ORDER BY user_name_key",
+            "SELECT user_id, group_id, expires_at FROM memberships",
+            "SELECT * FROM assignments",
+        ):
             for _ in conn.execute(sql):
                 pass
 
@@ -98,13 +117,24 @@ def main() -> None:
         written = write_access_matrix_csv(directory, out)
         elapsed = time.perf_counter() - started
         assert written == users, written
-        emit(f"access_matrix_csv_{users // 1000}k", elapsed, "s", baseline=round(baseline, 6),
-             ratio=round(elapsed / baseline, 2), bytes=len(out.getvalue()), peak_rss_mb=round(peak_rss_mb(), 1))
+        emit(
+            f"access_matrix_csv_{users // 1000}k",
+            elapsed,
+            "s",
+            baseline=round(baseline, 6),
+            ratio=round(elapsed / baseline, 2),
+            bytes=len(out.getvalue()),
+            peak_rss_mb=round(peak_rss_mb(), 1),
+        )
 
         with directory.db.read() as conn:
-            probes = [tuple(row) for row in conn.execute(
-                "SELECT m.user_id, a.account_id, a.permission_set_id FROM assignments a JOIN memberships m "
-                "ON m.group_id = a.group_id ORDER BY random() LIMIT 500")]
+            probes = [
+                tuple(row)
+                for row in conn.execute(
+                    "SELECT m.user_id, a.account_id, a.permission_set_id FROM assignments a JOIN memberships m "
+                    "ON m.group_id = a.group_id ORDER BY random() LIMIT 500"
+                )
+            ]
         now_text = "2026-06-01T00:00:00Z"
         checks, started = 0, time.perf_counter()
         while time.perf_counter() - started < 1.0:
@@ -119,7 +149,9 @@ def main() -> None:
                 conn.execute(RAW_CHECK, (user, account, pset, now_text, user, now_text)).fetchone()
             raw += len(probes)
         raw_rate = raw / (time.perf_counter() - started)
-        emit("access_is_assigned", rate, "checks/s", baseline=round(raw_rate), ratio=round(raw_rate / rate, 2))
+        emit(
+            "access_is_assigned", rate, "checks/s", baseline=round(raw_rate), ratio=round(raw_rate / rate, 2)
+        )
         directory.close()
 
 

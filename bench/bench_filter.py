@@ -34,8 +34,14 @@ def main() -> None:
         small = measure(1_000, Path(folder))
         large = measure(100_000, Path(folder))
     emit("users_filter_1k", small * 1000, "ms")
-    emit("users_filter_100k", large * 1000, "ms", baseline=round(small * 1000, 4), ratio=round(large / small, 3),
-         queries=QUERIES)
+    emit(
+        "users_filter_100k",
+        large * 1000,
+        "ms",
+        baseline=round(small * 1000, 4),
+        ratio=round(large / small, 3),
+        queries=QUERIES,
+    )
 
 
 if __name__ == "__main__":

@@ -43,14 +43,18 @@ def raw_baseline(path: Path, document: dict) -> float:
     conn.executemany(
         "INSERT INTO users (user_name, user_name_key, display_name, email, created_at, updated_at) "
         "VALUES (?, ?, ?, ?, ?, ?)",
-        [(u["userName"], u["userName"], u["displayName"], u["email"], now, now) for u in document["users"]])
-    conn.executemany("INSERT INTO groups (name, name_key, description, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
-                     [(g["displayName"], g["displayName"], g["description"], now, now) for g in document["groups"]])
+        [(u["userName"], u["userName"], u["displayName"], u["email"], now, now) for u in document["users"]],
+    )
+    conn.executemany(
+        "INSERT INTO groups (name, name_key, description, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
+        [(g["displayName"], g["displayName"], g["description"], now, now) for g in document["groups"]],
+    )
     user_ids = {name: i for i, name in conn.execute("SELECT id, user_name FROM users")}
     group_ids = {name: i for i, name in conn.execute("SELECT id, name FROM groups")}
-    conn.executemany("INSERT INTO memberships (group_id, user_id, created_at) VALUES (?, ?, ?)",
-                     [(group_ids[g["displayName"]], user_ids[m], now) for g in document["groups"]
-                      for m in g["members"]])
+    conn.executemany(
+        "INSERT INTO memberships (group_id, user_id, created_at) VALUES (?, ?, ?)",
+        [(group_ids[g["displayName"]], user_ids[m], now) for g in document["groups"] for m in g["members"]],
+    )
     conn.execute("COMMIT")
     elapsed = time.perf_counter() - started
     conn.close()
@@ -66,8 +70,15 @@ def write_csv(path: Path, document: dict) -> None:
         writer = csv.writer(handle)
         writer.writerow(["userName", "displayName", "email", "groups", "active"])
         for user in document["users"]:
-            writer.writerow([user["userName"], user["displayName"], user["email"],
-                             ";".join(groups_of.get(user["userName"], [])), "true"])
+            writer.writerow(
+                [
+                    user["userName"],
+                    user["displayName"],
+                    user["email"],
+                    ";".join(groups_of.get(user["userName"], [])),
+                    "true",
+                ]
+            )
 
 
 def child(file: str, db: str) -> None:
@@ -88,8 +99,9 @@ def child(file: str, db: str) -> None:
 
 
 def run_child(file: Path, db: Path) -> dict:
-    completed = subprocess.run([sys.executable, __file__, "--child", str(file), str(db)], capture_output=True,
-                               text=True, check=True)
+    completed = subprocess.run(
+        [sys.executable, __file__, "--child", str(file), str(db)], capture_output=True, text=True, check=True
+    )
     return json.loads(completed.stdout.strip().splitlines()[-1])
 
 
@@ -107,18 +119,36 @@ def main() -> None:
 
         first = run_child(json_file, Path(folder) / "json.db")
         assert first["applied"] and first["users"] == users, first
-        emit(f"import_{label}_json", first["elapsed"], "s", baseline=round(baseline, 4),
-             ratio=round(first["elapsed"] / baseline, 3), peak_rss_mb=round(first["rss"], 1))
+        emit(
+            f"import_{label}_json",
+            first["elapsed"],
+            "s",
+            baseline=round(baseline, 4),
+            ratio=round(first["elapsed"] / baseline, 3),
+            peak_rss_mb=round(first["rss"], 1),
+        )
 
         from_csv = run_child(csv_file, Path(folder) / "csv.db")
         assert from_csv["applied"] and from_csv["users"] == users, from_csv
-        emit(f"import_{label}_csv", from_csv["elapsed"], "s", baseline=round(baseline, 4),
-             ratio=round(from_csv["elapsed"] / baseline, 3), peak_rss_mb=round(from_csv["rss"], 1))
+        emit(
+            f"import_{label}_csv",
+            from_csv["elapsed"],
+            "s",
+            baseline=round(baseline, 4),
+            ratio=round(from_csv["elapsed"] / baseline, 3),
+            peak_rss_mb=round(from_csv["rss"], 1),
+        )
 
         again = run_child(json_file, Path(folder) / "json.db")
         assert not again["applied"], again
-        emit(f"reimport_{label}_json", again["elapsed"], "s", baseline=round(baseline, 4),
-             ratio=round(again["elapsed"] / baseline, 3), peak_rss_mb=round(again["rss"], 1))
+        emit(
+            f"reimport_{label}_json",
+            again["elapsed"],
+            "s",
+            baseline=round(baseline, 4),
+            ratio=round(again["elapsed"] / baseline, 3),
+            peak_rss_mb=round(again["rss"], 1),
+        )
 
 
 if __name__ == "__main__":

@@ -35,8 +35,10 @@ def main() -> None:
         issued = [d.sessions.issue(users[i % len(users)].id, account.id, pset.id) for i in range(SESSIONS)]
         issue_rate = SESSIONS / (time.perf_counter() - started)
 
-        presented = [(c.access_key_id, c.secret_access_key, c.session_token)
-                     for c in (issued[i % SESSIONS] for i in range(LOOKUPS))]
+        presented = [
+            (c.access_key_id, c.secret_access_key, c.session_token)
+            for c in (issued[i % SESSIONS] for i in range(LOOKUPS))
+        ]
         started = time.perf_counter()
         for key, secret, token in presented:
             if not d.sessions.verify(key, secret, token).valid:
@@ -53,7 +55,13 @@ def main() -> None:
         raw_rate = LOOKUPS / (time.perf_counter() - started)
         raw.close()
         d.close()
-    emit("session_verify", verify_rate, "verifications/s", baseline=round(raw_rate), ratio=round(verify_rate / raw_rate, 3))
+    emit(
+        "session_verify",
+        verify_rate,
+        "verifications/s",
+        baseline=round(raw_rate),
+        ratio=round(verify_rate / raw_rate, 3),
+    )
     emit("session_issue", issue_rate, "sessions/s")
 
 

@@ -30,8 +30,13 @@ EDITS = 50
 
 def _env(folder: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TUI_")}
-    env.update({"XDG_DATA_HOME": str(folder / "xdg-data"), "XDG_CONFIG_HOME": str(folder / "xdg-config"),
-                "XDG_CACHE_HOME": str(folder / "xdg-cache")})
+    env.update(
+        {
+            "XDG_DATA_HOME": str(folder / "xdg-data"),
+            "XDG_CONFIG_HOME": str(folder / "xdg-config"),
+            "XDG_CACHE_HOME": str(folder / "xdg-cache"),
+        }
+    )
     env.pop("NO_COLOR", None)
     return env
 
@@ -53,6 +58,7 @@ def _round_trips(folder: Path, env: dict[str, str], count: int = 20) -> tuple[fl
     world = seed_world(folder)
     server = Server(world, env)
     try:
+
         def median(user: str, key: str) -> float:
             times = []
             for _ in range(count):
@@ -83,18 +89,46 @@ def main() -> int:
         latencies = sorted(result.latencies)
         p50 = statistics.median(latencies) * 1000
         p95 = latencies[int(len(latencies) * 0.95) - 1] * 1000
-        emit("ssh_load_8x50_total", result.seconds, "s", baseline=round(raw_total, 3),
-             ratio=round(result.seconds / raw_total, 1), edits=total, lost=total - result.groups_found)
-        emit("ssh_load_edits_per_s", total / result.seconds, "edits/s", baseline=round(total / raw_total),
-             ratio=round((total / result.seconds) / (total / raw_total), 4))
-        emit("ssh_load_edit_latency_p50", p50, "ms", baseline=round(raw_each * 1000, 3),
-             ratio=round(p50 / (raw_each * 1000), 1))
-        emit("ssh_load_edit_latency_p95", p95, "ms", baseline=round(raw_each * 1000, 3),
-             ratio=round(p95 / (raw_each * 1000), 1))
+        emit(
+            "ssh_load_8x50_total",
+            result.seconds,
+            "s",
+            baseline=round(raw_total, 3),
+            ratio=round(result.seconds / raw_total, 1),
+            edits=total,
+            lost=total - result.groups_found,
+        )
+        emit(
+            "ssh_load_edits_per_s",
+            total / result.seconds,
+            "edits/s",
+            baseline=round(total / raw_total),
+            ratio=round((total / result.seconds) / (total / raw_total), 4),
+        )
+        emit(
+            "ssh_load_edit_latency_p50",
+            p50,
+            "ms",
+            baseline=round(raw_each * 1000, 3),
+            ratio=round(p50 / (raw_each * 1000), 1),
+        )
+        emit(
+            "ssh_load_edit_latency_p95",
+            p95,
+            "ms",
+            baseline=round(raw_each * 1000, 3),
+            ratio=round(p95 / (raw_each * 1000), 1),
+        )
         emit("ssh_load_consoles_ready", result.ready_seconds, "s", sessions=SESSIONS)
         (folder / "trips").mkdir()
         whoami, handshake = _round_trips(folder / "trips", env)
-        emit("ssh_whoami_round_trip", whoami, "ms", baseline=round(handshake, 1), ratio=round(whoami / handshake, 2))
+        emit(
+            "ssh_whoami_round_trip",
+            whoami,
+            "ms",
+            baseline=round(handshake, 1),
+            ratio=round(whoami / handshake, 2),
+        )
     return 0
 
 

@@ -65,16 +65,27 @@ def main() -> None:
         for users in SIZES:
             path = Path(folder) / f"users-{users}.db"
             build(path, users)
-            output = subprocess.run([sys.executable, __file__, "--child", str(path)], check=True,
-                                    capture_output=True, text=True).stdout
+            output = subprocess.run(
+                [sys.executable, __file__, "--child", str(path)], check=True, capture_output=True, text=True
+            ).stdout
             results[users] = json.loads(output.strip().splitlines()[-1])
     small, large = results[SIZES[0]], results[SIZES[1]]
     emit("users_screen_first_rows_100", small["first_rows_s"] * 1000, "ms")
-    emit("users_screen_first_rows_100k", large["first_rows_s"] * 1000, "ms",
-         baseline=round(small["first_rows_s"] * 1000, 3), ratio=round(large["first_rows_s"] / small["first_rows_s"], 3))
+    emit(
+        "users_screen_first_rows_100k",
+        large["first_rows_s"] * 1000,
+        "ms",
+        baseline=round(small["first_rows_s"] * 1000, 3),
+        ratio=round(large["first_rows_s"] / small["first_rows_s"], 3),
+    )
     emit("users_screen_rss_100", small["peak_rss_mb"], "MB")
-    emit("users_screen_rss_100k", large["peak_rss_mb"], "MB", baseline=round(small["peak_rss_mb"], 1),
-         ratio=round(large["peak_rss_mb"] / small["peak_rss_mb"], 3))
+    emit(
+        "users_screen_rss_100k",
+        large["peak_rss_mb"],
+        "MB",
+        baseline=round(small["peak_rss_mb"], 1),
+        ratio=round(large["peak_rss_mb"] / small["peak_rss_mb"], 3),
+    )
 
 
 if __name__ == "__main__":

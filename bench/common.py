@@ -47,8 +47,21 @@ def directory_document(users: int, groups: int, memberships: int, seed: int = 7)
             members[g].add(u)
             made += 1
     return {
-        "users": [{"userName": name, "displayName": name.replace(".", " ").title(),
-                   "email": f"{name}@example.com", "active": True} for name in user_names],
-        "groups": [{"displayName": group_names[g], "description": f"Team {g}",
-                    "members": [user_names[u] for u in sorted(members[g])]} for g in range(groups)],
+        "users": [
+            {
+                "userName": name,
+                "displayName": name.replace(".", " ").title(),
+                "email": f"{name}@example.com",
+                "active": True,
+            }
+            for name in user_names
+        ],
+        "groups": [
+            {
+                "displayName": group_names[g],
+                "description": f"Team {g}",
+                "members": [user_names[u] for u in sorted(members[g])],
+            }
+            for g in range(groups)
+        ],
     }

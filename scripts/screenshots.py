@@ -50,7 +50,9 @@ async def shoot(directory: Directory, size: tuple[int, int], suffix: str = "") -
         await pilot.pause(0.3)
         await pilot.press(*DEMO_ROOT.user_name, "tab")
         await save("sign-in")
-        await pilot.press(*DEMO_ROOT.password, "tab", *totp_code(DEMO_ROOT.totp_secret, directory.clock()), "enter")
+        await pilot.press(
+            *DEMO_ROOT.password, "tab", *totp_code(DEMO_ROOT.totp_secret, directory.clock()), "enter"
+        )
         await pilot.pause(1.0)
         app.clear_notifications()  # the banner on the dashboard says it; the toast would hide the flags
         await save("dashboard")
@@ -96,8 +98,12 @@ def issue_demo_sessions(directory: Directory) -> None:
     """A few live credentials, so the Sessions screen has something to count down."""
     dev, prod = directory.accounts.get_by_name("dev"), directory.accounts.get_by_name("prod")
     developer, read_only = (directory.permission_sets.get_by_name(n) for n in ("Developer", "ReadOnly"))
-    for name, account, pset, duration in (("bob", dev, developer, "PT2H"), ("carol", dev, developer, "PT4H"),
-                                          ("dave", prod, developer, "PT30M"), ("erin", prod, read_only, "PT8H")):
+    for name, account, pset, duration in (
+        ("bob", dev, developer, "PT2H"),
+        ("carol", dev, developer, "PT4H"),
+        ("dave", prod, developer, "PT30M"),
+        ("erin", prod, read_only, "PT8H"),
+    ):
         directory.sessions.issue(directory.users.get_by_name(name).id, account.id, pset.id, duration=duration)
 
 
@@ -171,8 +177,16 @@ async def shoot_import_screen(directory: Directory, size: tuple[int, int], suffi
     from store.portal import SignedIn
     from tui.screens.import_screen import ImportScreen
 
-    admin = SignedIn(user_id=None, user_name="console:admin", is_root=False, mfa=True, method="screenshots",
-                     client="console", signed_in_at=directory.now_text(), expires_at=None)
+    admin = SignedIn(
+        user_id=None,
+        user_name="console:admin",
+        is_root=False,
+        mfa=True,
+        method="screenshots",
+        client="console",
+        signed_in_at=directory.now_text(),
+        expires_at=None,
+    )
     app = TuiApp(directory, signed_in=admin)
     written = []
     here = os.getcwd()

@@ -109,9 +109,13 @@ class Grant:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "user": self.user_name, "account": self.account_name, "permission_set": self.permission_set_name,
+            "user": self.user_name,
+            "account": self.account_name,
+            "permission_set": self.permission_set_name,
             "granted_by": {"type": self.via, "group": self.group_name},
-            "applies": self.applies, "expires_at": self.expires_at, "why_not": list(self.reasons),
+            "applies": self.applies,
+            "expires_at": self.expires_at,
+            "why_not": list(self.reasons),
         }
 
     @staticmethod
@@ -129,9 +133,19 @@ class Grant:
         if membership_expiry is not None and membership_expiry <= now:
             reasons.append(f"membership in group {row['group_name']} expired {moment(membership_expiry)}")
         ends = [t for t in (assignment_expiry, membership_expiry) if t is not None]
-        return Grant(row["user_id"], row["user_name"], row["account_id"], row["account_name"],
-                     row["permission_set_id"], row["permission_set_name"], row["assignment_id"], row["group_id"],
-                     row["group_name"], min(ends) if ends else None, tuple(reasons))
+        return Grant(
+            row["user_id"],
+            row["user_name"],
+            row["account_id"],
+            row["account_name"],
+            row["permission_set_id"],
+            row["permission_set_name"],
+            row["assignment_id"],
+            row["group_id"],
+            row["group_name"],
+            min(ends) if ends else None,
+            tuple(reasons),
+        )
 
 
 def _now(directory: Directory, now: datetime | str | None) -> str:
@@ -141,8 +155,12 @@ def _now(directory: Directory, now: datetime | str | None) -> str:
 
 
 def _sort_key(row: Mapping[str, Any]) -> tuple[Any, ...]:
-    return (row["account_key"], row["permission_set_key"], row["group_name"] is not None,
-            row["group_name"] or "")
+    return (
+        row["account_key"],
+        row["permission_set_key"],
+        row["group_name"] is not None,
+        row["group_name"] or "",
+    )
 
 
 def _lasts_longer(grant: Grant) -> tuple[bool, str, bool]:
@@ -153,8 +171,14 @@ def _lasts_longer(grant: Grant) -> tuple[bool, str, bool]:
 # -- one user --------------------------------------------------------------------------------------------
 
 
-def access_paths(directory: Directory, user_id: int, *, account_id: int | None = None,
-                 permission_set_id: int | None = None, now: datetime | str | None = None) -> list[Grant]:
+def access_paths(
+    directory: Directory,
+    user_id: int,
+    *,
+    account_id: int | None = None,
+    permission_set_id: int | None = None,
+    now: datetime | str | None = None,
+) -> list[Grant]:
     """Every path (applying or not) from the user to a permission set, optionally in one account and for one
     permission set; by account, permission set, then direct before groups."""
     when = _now(directory, now)
@@ -166,19 +190,31 @@ def access_paths(directory: Directory, user_id: int, *, account_id: int | None =
             params_d.append(value)
             params_g.append(value)
     with directory.db.read() as conn:
-        rows = conn.execute(_paths_sql(" AND ".join(direct), " AND ".join(group)), [*params_d, *params_g]).fetchall()
+        rows = conn.execute(
+            _paths_sql(" AND ".join(direct), " AND ".join(group)), [*params_d, *params_g]
+        ).fetchall()
     return [Grant.from_row(row, when) for row in sorted(rows, key=_sort_key)]
 
 
-def is_assigned(directory: Directory, user_id: int, account_id: int, permission_set_id: int,
-                now: datetime | str | None = None) -> Grant | None:
+def is_assigned(
+    directory: Directory,
+    user_id: int,
+    account_id: int,
+    permission_set_id: int,
+    now: datetime | str | None = None,
+) -> Grant | None:
     """The path through which the user may use the permission set in the account now, or None.
 
     None when there is no assignment, when every assignment or group membership that would grant it has
     expired, or when the user, the account or the permission set is disabled. Of several applying paths, the one
     that lasts longest (no expiry, else the latest; direct before group on a tie)."""
-    applying = [grant for grant in access_paths(directory, user_id, account_id=account_id,
-                                                permission_set_id=permission_set_id, now=now) if grant.applies]
+    applying = [
+        grant
+        for grant in access_paths(
+            directory, user_id, account_id=account_id, permission_set_id=permission_set_id, now=now
+        )
+        if grant.applies
+    ]
     return max(applying, key=_lasts_longer) if applying else None
 
 
@@ -208,15 +244,22 @@ class EffectiveAccess:
             key = (grant.account_id, grant.permission_set_id)
             if key not in best or _lasts_longer(grant) > _lasts_longer(best[key]):
                 best[key] = grant
-        return [grant for grant in self.applying if best.get((grant.account_id, grant.permission_set_id)) is grant]
+        return [
+            grant for grant in self.applying if best.get((grant.account_id, grant.permission_set_id)) is grant
+        ]
 
     def to_json(self) -> dict[str, Any]:
-        return {"user": self.user_name, "status": self.user_status, "root": self.is_root,
-                "access": [grant.to_json() for grant in self.paths]}
+        return {
+            "user": self.user_name,
+            "status": self.user_status,
+            "root": self.is_root,
+            "access": [grant.to_json() for grant in self.paths],
+        }
 
 
-def effective_access(directory: Directory, user_id: int, *, account_id: int | None = None,
-                     now: datetime | str | None = None) -> EffectiveAccess:
+def effective_access(
+    directory: Directory, user_id: int, *, account_id: int | None = None, now: datetime | str | None = None
+) -> EffectiveAccess:
     """Everything the user holds (or held, or would hold if not disabled), optionally in one account."""
     user = directory.users.get(user_id)  # NotFound for an unknown user
     paths = access_paths(directory, user_id, account_id=account_id, now=now)
@@ -226,8 +269,14 @@ def effective_access(directory: Directory, user_id: int, *, account_id: int | No
 # -- the reverse -----------------------------------------------------------------------------------------
 
 
-def who_can_reach(directory: Directory, account_id: int, *, permission_set_id: int | None = None,
-                  now: datetime | str | None = None, include_inactive: bool = False) -> list[Grant]:
+def who_can_reach(
+    directory: Directory,
+    account_id: int,
+    *,
+    permission_set_id: int | None = None,
+    now: datetime | str | None = None,
+    include_inactive: bool = False,
+) -> list[Grant]:
     """Every user who reaches the account (with that permission set, if given), with the path: by user name,
     then permission set. Paths that do not apply (expired, disabled) only with ``include_inactive``."""
     when = _now(directory, now)
@@ -240,8 +289,15 @@ def who_can_reach(directory: Directory, account_id: int, *, permission_set_id: i
         if conn.execute("SELECT 1 FROM accounts WHERE id = ?", (account_id,)).fetchone() is None:
             raise NotFound(f"account #{account_id} does not exist")
         rows = conn.execute(_paths_sql(clause, clause), [*params, *params]).fetchall()
-    rows = sorted(rows, key=lambda row: (row["user_name_key"], row["permission_set_key"],
-                                         row["group_name"] is not None, row["group_name"] or ""))
+    rows = sorted(
+        rows,
+        key=lambda row: (
+            row["user_name_key"],
+            row["permission_set_key"],
+            row["group_name"] is not None,
+            row["group_name"] or "",
+        ),
+    )
     grants = (Grant.from_row(row, when) for row in rows)
     return [grant for grant in grants if include_inactive or grant.applies]
 
@@ -249,8 +305,9 @@ def who_can_reach(directory: Directory, account_id: int, *, permission_set_id: i
 # -- the matrix ------------------------------------------------------------------------------------------
 
 
-def access_matrix_rows(directory: Directory, *, now: datetime | str | None = None,
-                       chunk: int = MATRIX_CHUNK) -> Iterator[list[str]]:
+def access_matrix_rows(
+    directory: Directory, *, now: datetime | str | None = None, chunk: int = MATRIX_CHUNK
+) -> Iterator[list[str]]:
     """Users × accounts → the permission sets that apply, as rows: first the header (``userName``, ``status``,
     then one column per account by name), then one row per user (root excluded) by user name, each cell the
     applying permission sets joined with ``;``. Streams: memory stays flat however many users there are.
@@ -263,18 +320,22 @@ def _matrix(directory: Directory, when: str, chunk: int, cell: Callable[[str], s
         accounts = conn.execute("SELECT id, name, status FROM accounts ORDER BY name_key").fetchall()
         column = {row["id"]: index for index, row in enumerate(accounts)}
         yield [cell("userName"), cell("status"), *(cell(row["name"]) for row in accounts)]
-        live = ("(a.expires_at IS NULL OR a.expires_at > ?) AND ac.status = 'active' AND ps.status = 'active'")
+        live = "(a.expires_at IS NULL OR a.expires_at > ?) AND ac.status = 'active' AND ps.status = 'active'"
         by_group: dict[int, list[tuple[int, str]]] = defaultdict(list)
         for row in conn.execute(
             f"SELECT a.group_id, a.account_id, ps.name FROM assignments a {_JOINS} "
-            f"WHERE a.group_id IS NOT NULL AND {live}", (when,)):
+            f"WHERE a.group_id IS NOT NULL AND {live}",
+            (when,),
+        ):
             by_group[row[0]].append((column[row[1]], row[2]))
         empty = [""] * len(accounts)
         after = ""
         while True:
             users = conn.execute(
                 "SELECT id, user_name, user_name_key, status FROM users WHERE is_root = 0 AND user_name_key > ? "
-                "ORDER BY user_name_key LIMIT ?", (after, chunk)).fetchall()
+                "ORDER BY user_name_key LIMIT ?",
+                (after, chunk),
+            ).fetchall()
             if not users:
                 return
             after = users[-1]["user_name_key"]
@@ -283,12 +344,16 @@ def _matrix(directory: Directory, when: str, chunk: int, cell: Callable[[str], s
             cells: dict[int, dict[int, set[str]]] = defaultdict(lambda: defaultdict(set))
             for row in conn.execute(
                 f"SELECT a.user_id, a.account_id, ps.name FROM assignments a {_JOINS} "
-                f"WHERE a.user_id IN (SELECT value FROM json_each(?)) AND {live}", (ids, when)):
+                f"WHERE a.user_id IN (SELECT value FROM json_each(?)) AND {live}",
+                (ids, when),
+            ):
                 cells[row[0]][column[row[1]]].add(row[2])
             if by_group:
                 for row in conn.execute(
                     "SELECT user_id, group_id FROM memberships WHERE user_id IN (SELECT value FROM json_each(?)) "
-                    "AND (expires_at IS NULL OR expires_at > ?)", (ids, when)):
+                    "AND (expires_at IS NULL OR expires_at > ?)",
+                    (ids, when),
+                ):
                     granted = by_group.get(row[1])
                     if granted:
                         mine = cells[row[0]]
@@ -332,8 +397,11 @@ class SetDecision:
     compiled: CompiledPermissionSet
 
     def to_json(self) -> dict[str, Any]:
-        return {"permission_set": self.permission_set_name,
-                "granted_by": None if self.grant is None else self.grant.granted_by, **self.decision.to_json()}
+        return {
+            "permission_set": self.permission_set_name,
+            "granted_by": None if self.grant is None else self.grant.granted_by,
+            **self.decision.to_json(),
+        }
 
 
 @dataclass(frozen=True)
@@ -353,14 +421,24 @@ class Simulation:
         return [result for result in self.results if result.decision.decision == self.decision]
 
     def to_json(self) -> dict[str, Any]:
-        statements = [{**ref.to_json(), "permission_set": result.permission_set_name}
-                      for result in self.deciding for ref in result.decision.statements]
-        return {"decision": self.decision, "statements": statements,
-                "permission_sets": [result.to_json() for result in self.results]}
+        statements = [
+            {**ref.to_json(), "permission_set": result.permission_set_name}
+            for result in self.deciding
+            for ref in result.decision.statements
+        ]
+        return {
+            "decision": self.decision,
+            "statements": statements,
+            "permission_sets": [result.to_json() for result in self.results],
+        }
 
 
-def request_context(directory: Directory, extra: Mapping[str, ContextValue | None] | None = None, *,
-                    user_name: str | None = None) -> RequestContext:
+def request_context(
+    directory: Directory,
+    extra: Mapping[str, ContextValue | None] | None = None,
+    *,
+    user_name: str | None = None,
+) -> RequestContext:
     """The context of a simulated request: the directory's clock for ``aws:CurrentTime``, the user's name for
     ``aws:username`` (unless ``extra`` sets them), then ``extra``."""
     values: dict[str, ContextValue | None] = {}
@@ -370,9 +448,16 @@ def request_context(directory: Directory, extra: Mapping[str, ContextValue | Non
     return RequestContext.build(values, now=directory.clock())
 
 
-def simulate_user(directory: Directory, user_id: int, account_id: int, action: str, resource: str,
-                  context: Mapping[str, ContextValue | None] | None = None, *,
-                  now: datetime | str | None = None) -> Simulation:
+def simulate_user(
+    directory: Directory,
+    user_id: int,
+    account_id: int,
+    action: str,
+    resource: str,
+    context: Mapping[str, ContextValue | None] | None = None,
+    *,
+    now: datetime | str | None = None,
+) -> Simulation:
     """Decide ``action`` on ``resource`` for the user in the account, once per permission set that applies
     (each set is a role the user may assume). No applying set: an empty simulation, an implicit deny."""
     user = directory.users.get(user_id)
@@ -381,13 +466,25 @@ def simulate_user(directory: Directory, user_id: int, account_id: int, action: s
     results = []
     for grant in granted:
         compiled = directory.permission_sets.compiled(grant.permission_set_id)
-        results.append(SetDecision(grant, grant.permission_set_id, grant.permission_set_name,
-                                   compiled.evaluate(action, resource, request), compiled))
+        results.append(
+            SetDecision(
+                grant,
+                grant.permission_set_id,
+                grant.permission_set_name,
+                compiled.evaluate(action, resource, request),
+                compiled,
+            )
+        )
     return Simulation(tuple(results))
 
 
-def simulate_permission_set(directory: Directory, permission_set_id: int, action: str, resource: str,
-                            context: Mapping[str, ContextValue | None] | None = None) -> Simulation:
+def simulate_permission_set(
+    directory: Directory,
+    permission_set_id: int,
+    action: str,
+    resource: str,
+    context: Mapping[str, ContextValue | None] | None = None,
+) -> Simulation:
     """Decide one request against one permission set, whoever holds it."""
     compiled = directory.permission_sets.compiled(permission_set_id)
     request = request_context(directory, context)

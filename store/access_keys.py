@@ -51,8 +51,15 @@ class AccessKey:
 
     @staticmethod
     def from_row(row: sqlite3.Row) -> AccessKey:
-        return AccessKey(row["id"], row["user_id"], row["key_id"], row["status"], row["created_at"],
-                         row["last_used_at"], row["version"])
+        return AccessKey(
+            row["id"],
+            row["user_id"],
+            row["key_id"],
+            row["status"],
+            row["created_at"],
+            row["last_used_at"],
+            row["version"],
+        )
 
     def age_days(self, now: str) -> int:
         return (from_text(now) - from_text(self.created_at)).days
@@ -90,9 +97,18 @@ class AccessKeyService:
         self.db = directory.db
 
     def _audit(self, conn: sqlite3.Connection, action: str, user: sqlite3.Row, **extra: object) -> None:
-        self.directory.require_self_or_admin(user["id"])  # inside the change's transaction: refusal rolls back
-        audit.record(conn, at=self.directory.now_text(), actor=self.directory.actor, action=action,
-                     target=f"user:{user['user_name']}", extra=extra, key=self.directory.audit_key)
+        self.directory.require_self_or_admin(
+            user["id"]
+        )  # inside the change's transaction: refusal rolls back
+        audit.record(
+            conn,
+            at=self.directory.now_text(),
+            actor=self.directory.actor,
+            action=action,
+            target=f"user:{user['user_name']}",
+            extra=extra,
+            key=self.directory.audit_key,
+        )
 
     def _user(self, conn: sqlite3.Connection, user_id: int) -> sqlite3.Row:
         row = conn.execute("SELECT * FROM users WHERE id = ?", (user_id,)).fetchone()
@@ -109,8 +125,9 @@ class AccessKeyService:
     def list(self, user_id: int) -> list[AccessKey]:
         """The user's keys, oldest first."""
         with self.db.read() as conn:
-            rows = conn.execute("SELECT * FROM access_keys WHERE user_id = ? ORDER BY created_at, id",
-                                (user_id,)).fetchall()
+            rows = conn.execute(
+                "SELECT * FROM access_keys WHERE user_id = ? ORDER BY created_at, id", (user_id,)
+            ).fetchall()
         return [AccessKey.from_row(row) for row in rows]
 
     def get(self, key_row_id: int) -> AccessKey:
@@ -123,10 +140,14 @@ class AccessKeyService:
             user = self._user(conn, user_id)
             if user["is_root"]:
                 raise Refused("root cannot hold access keys: create a user for programmatic access")
-            count = conn.execute("SELECT count(*) FROM access_keys WHERE user_id = ?", (user_id,)).fetchone()[0]
+            count = conn.execute("SELECT count(*) FROM access_keys WHERE user_id = ?", (user_id,)).fetchone()[
+                0
+            ]
             if count >= MAX_KEYS_PER_USER:
-                raise Refused(f"{user['user_name']!r} already has {MAX_KEYS_PER_USER} access keys, the most a user "
-                              "may hold: deactivate and delete one first")
+                raise Refused(
+                    f"{user['user_name']!r} already has {MAX_KEYS_PER_USER} access keys, the most a user "
+                    "may hold: deactivate and delete one first"
+                )
             pair = new_access_key()
             cursor = conn.execute(
                 "INSERT INTO access_keys (user_id, key_id, secret_hash, status, created_at) "
@@ -145,11 +166,16 @@ class AccessKeyService:
             self._check_version(row, version)
             if row["status"] == status:
                 return AccessKey.from_row(row)
-            conn.execute("UPDATE access_keys SET status = ?, version = version + 1 WHERE id = ?",
-                         (status, key_row_id))
+            conn.execute(
+                "UPDATE access_keys SET status = ?, version = version + 1 WHERE id = ?", (status, key_row_id)
+            )
             user = self._user(conn, row["user_id"])
-            self._audit(conn, "access_key.activate" if active else "access_key.deactivate", user,
-                        access_key_id=row["key_id"])
+            self._audit(
+                conn,
+                "access_key.activate" if active else "access_key.deactivate",
+                user,
+                access_key_id=row["key_id"],
+            )
             return AccessKey.from_row(self._key(conn, key_row_id))
 
     def deactivate(self, key_row_id: int, version: int) -> AccessKey:
@@ -164,8 +190,10 @@ class AccessKeyService:
             row = self._key(conn, key_row_id)
             self._check_version(row, version)
             if row["status"] == "active":
-                raise Refused(f"access key {row['key_id']} is still active: deactivate it first, check that nothing "
-                              "broke, then delete it")
+                raise Refused(
+                    f"access key {row['key_id']} is still active: deactivate it first, check that nothing "
+                    "broke, then delete it"
+                )
             conn.execute("DELETE FROM access_keys WHERE id = ?", (key_row_id,))
             user = self._user(conn, row["user_id"])
             self._audit(conn, "access_key.delete", user, access_key_id=row["key_id"])
@@ -173,8 +201,11 @@ class AccessKeyService:
     @staticmethod
     def _check_version(row: sqlite3.Row, version: int) -> None:
         if row["version"] != version:
-            raise Conflict(f"access key {row['key_id']} was changed by someone else since you read it; nothing "
-                           "was saved. Reload to see their change.", current=AccessKey.from_row(row))
+            raise Conflict(
+                f"access key {row['key_id']} was changed by someone else since you read it; nothing "
+                "was saved. Reload to see their change.",
+                current=AccessKey.from_row(row),
+            )
 
     def rotation_step(self, user_id: int) -> RotationStep:
         """The next step of the rotation flow for the user's keys (see the module docstring)."""
@@ -182,14 +213,20 @@ class AccessKeyService:
         if not keys:
             return RotationStep("none", None, "no access key to rotate: create one")
         if len(keys) == 1:
-            return RotationStep("create", keys[0],
-                                f"create a second key, then move your applications from {keys[0].key_id} to it")
+            return RotationStep(
+                "create",
+                keys[0],
+                f"create a second key, then move your applications from {keys[0].key_id} to it",
+            )
         older, newer = keys
         if not newer.active and older.active:
             older, newer = newer, older  # the inactive one is the one on its way out
         if older.active:
-            return RotationStep("deactivate", older,
-                                f"deactivate {older.key_id} once nothing uses it (it can be activated again)")
+            return RotationStep(
+                "deactivate",
+                older,
+                f"deactivate {older.key_id} once nothing uses it (it can be activated again)",
+            )
         return RotationStep("delete", older, f"delete the inactive key {older.key_id}")
 
     def authenticate(self, access_key_id: str, secret: str) -> User:
@@ -197,11 +234,15 @@ class AccessKeyService:
         records the key's last use. Raises Refused with one message whatever was wrong."""
         refused = Refused("the access key is not valid")
         with self.db.write() as conn:
-            row = conn.execute("SELECT k.*, u.status AS user_status FROM access_keys k JOIN users u "
-                               "ON u.id = k.user_id WHERE k.key_id = ?", (access_key_id,)).fetchone()
+            row = conn.execute(
+                "SELECT k.*, u.status AS user_status FROM access_keys k JOIN users u "
+                "ON u.id = k.user_id WHERE k.key_id = ?",
+                (access_key_id,),
+            ).fetchone()
             matches = secret_matches(secret, row["secret_hash"] if row is not None else _DUMMY_HASH)
             if row is None or not matches or row["status"] != "active" or row["user_status"] != "active":
                 raise refused
-            conn.execute("UPDATE access_keys SET last_used_at = ? WHERE id = ?",
-                         (self.directory.now_text(), row["id"]))
+            conn.execute(
+                "UPDATE access_keys SET last_used_at = ? WHERE id = ?", (self.directory.now_text(), row["id"])
+            )
             return User.from_row(self._user(conn, row["user_id"]))

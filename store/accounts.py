@@ -23,8 +23,15 @@ class Account:
 
     @staticmethod
     def from_row(row: sqlite3.Row) -> Account:
-        return Account(row["id"], row["name"], row["description"], row["status"], row["created_at"],
-                       row["updated_at"], row["version"])
+        return Account(
+            row["id"],
+            row["name"],
+            row["description"],
+            row["status"],
+            row["created_at"],
+            row["updated_at"],
+            row["version"],
+        )
 
     def audit_view(self) -> dict[str, Any]:
         return {"name": self.name, "description": self.description, "status": self.status}
@@ -58,17 +65,21 @@ class AccountService(Service[Account]):
 
     def get_by_name(self, name: str) -> Account:
         with self.db.read() as conn:
-            row = conn.execute("SELECT * FROM accounts WHERE name_key = ?", (names.canonical(name),)).fetchone()
+            row = conn.execute(
+                "SELECT * FROM accounts WHERE name_key = ?", (names.canonical(name),)
+            ).fetchone()
         if row is None:
             raise NotFound(f"no account named {name!r}")
         return Account.from_row(row)
 
-    def list(self, *, filter: str = "", after: str | None = None, offset: int = 0,
-             limit: int = PAGE_SIZE) -> Page[Account]:
+    def list(
+        self, *, filter: str = "", after: str | None = None, offset: int = 0, limit: int = PAGE_SIZE
+    ) -> Page[Account]:
         return self._list_named(filter, after, offset, limit)
 
-    def update(self, account_id: int, version: int, *, name: str | None = None,
-               description: str | None = None) -> Account:
+    def update(
+        self, account_id: int, version: int, *, name: str | None = None, description: str | None = None
+    ) -> Account:
         changes: dict[str, Any] = {}
         if name is not None:
             changes["name"] = names.account_name(name)
@@ -80,8 +91,13 @@ class AccountService(Service[Account]):
             if "name" in changes:
                 changes["name_key"] = self._check_name_free(conn, changes["name"], account_id)
             after = Account.from_row(self._versioned_update(conn, account_id, version, changes))
-            self._audit(conn, "account.update", f"account:{after.name}",
-                        before=Account.from_row(row).audit_view(), after=after.audit_view())
+            self._audit(
+                conn,
+                "account.update",
+                f"account:{after.name}",
+                before=Account.from_row(row).audit_view(),
+                after=after.audit_view(),
+            )
             return after
 
     def set_status(self, account_id: int, version: int, active: bool) -> Account:
@@ -97,8 +113,13 @@ class AccountService(Service[Account]):
                     "WHERE account_id = ? AND revoked_at IS NULL",
                     (self._now(), account_id),
                 )
-            self._audit(conn, "account.enable" if active else "account.disable", f"account:{after.name}",
-                        before={"status": row["status"]}, after={"status": status})
+            self._audit(
+                conn,
+                "account.enable" if active else "account.disable",
+                f"account:{after.name}",
+                before={"status": row["status"]},
+                after={"status": status},
+            )
             return after
 
     def delete(self, account_id: int, version: int) -> None:

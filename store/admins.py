@@ -44,13 +44,21 @@ class AdminService:
                 if row is None:
                     raise NotFound(f"group #{group_id} does not exist")
                 name = row[0]
-                conn.execute("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET "
-                             "value = excluded.value, version = version + 1", (SETTING, str(group_id)))
+                conn.execute(
+                    "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET "
+                    "value = excluded.value, version = version + 1",
+                    (SETTING, str(group_id)),
+                )
             else:
                 conn.execute("DELETE FROM settings WHERE key = ?", (SETTING,))
-            audit.record(conn, at=self.directory.now_text(), actor=self.directory.actor,
-                         action="directory.set_admin_group", target=f"group:{name}" if name else "group:none",
-                         key=self.directory.audit_key)
+            audit.record(
+                conn,
+                at=self.directory.now_text(),
+                actor=self.directory.actor,
+                action="directory.set_admin_group",
+                target=f"group:{name}" if name else "group:none",
+                key=self.directory.audit_key,
+            )
 
     def is_admin(self, user_id: int) -> bool:
         """Root, or an active user with a live membership of the admin group."""
@@ -58,7 +66,9 @@ class AdminService:
         row = self.db.query_one(
             "SELECT u.is_root, u.status, (SELECT 1 FROM memberships m JOIN settings s ON s.key = ? "
             "AND m.group_id = CAST(s.value AS INTEGER) WHERE m.user_id = u.id AND (m.expires_at IS NULL "
-            "OR m.expires_at > ?)) AS member FROM users u WHERE u.id = ?", (SETTING, now, user_id))
+            "OR m.expires_at > ?)) AS member FROM users u WHERE u.id = ?",
+            (SETTING, now, user_id),
+        )
         if row is None or row["status"] != "active":
             return False
         return bool(row["is_root"] or row["member"])

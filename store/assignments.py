@@ -42,13 +42,28 @@ class Assignment:
     @staticmethod
     def from_row(row: sqlite3.Row) -> Assignment:
         principal_id = row["user_id"] if row["principal_type"] == "user" else row["group_id"]
-        return Assignment(row["id"], row["principal_type"], principal_id, row["principal_name"], row["account_id"],
-                          row["account_name"], row["permission_set_id"], row["permission_set_name"],
-                          row["expires_at"], row["created_at"], row["updated_at"], row["version"])
+        return Assignment(
+            row["id"],
+            row["principal_type"],
+            principal_id,
+            row["principal_name"],
+            row["account_id"],
+            row["account_name"],
+            row["permission_set_id"],
+            row["permission_set_name"],
+            row["expires_at"],
+            row["created_at"],
+            row["updated_at"],
+            row["version"],
+        )
 
     def audit_view(self) -> dict[str, Any]:
-        return {"principal": f"{self.principal_type}:{self.principal_name}", "account": self.account_name,
-                "permission_set": self.permission_set_name, "expires_at": self.expires_at}
+        return {
+            "principal": f"{self.principal_type}:{self.principal_name}",
+            "account": self.account_name,
+            "permission_set": self.permission_set_name,
+            "expires_at": self.expires_at,
+        }
 
 
 class AssignmentService(Service[Assignment]):
@@ -63,8 +78,15 @@ class AssignmentService(Service[Assignment]):
             raise NotFound(f"assignment #{row_id} does not exist (it may have been removed)")
         return row
 
-    def create(self, principal_type: PrincipalType, principal_id: int, account_id: int, permission_set_id: int,
-               *, expires_at: str | None = None) -> Assignment:
+    def create(
+        self,
+        principal_type: PrincipalType,
+        principal_id: int,
+        account_id: int,
+        permission_set_id: int,
+        *,
+        expires_at: str | None = None,
+    ) -> Assignment:
         if principal_type not in ("user", "group"):
             raise ValidationError("principal: must be a user or a group", "principal")
         expiry = clock.parse_moment(expires_at, "expiresAt")
@@ -81,7 +103,10 @@ class AssignmentService(Service[Assignment]):
                 raise NotFound(f"group #{principal_id} does not exist")
             if conn.execute("SELECT 1 FROM accounts WHERE id = ?", (account_id,)).fetchone() is None:
                 raise NotFound(f"account #{account_id} does not exist")
-            if conn.execute("SELECT 1 FROM permission_sets WHERE id = ?", (permission_set_id,)).fetchone() is None:
+            if (
+                conn.execute("SELECT 1 FROM permission_sets WHERE id = ?", (permission_set_id,)).fetchone()
+                is None
+            ):
                 raise NotFound(f"permission set #{permission_set_id} does not exist")
             now = self._now()
             column = "user_id" if principal_type == "user" else "group_id"
@@ -92,29 +117,57 @@ class AssignmentService(Service[Assignment]):
                     (principal_id, account_id, permission_set_id, expiry, now, now),
                 )
             except sqlite3.IntegrityError:
-                raise AlreadyExists("that principal already has this permission set in this account") from None
+                raise AlreadyExists(
+                    "that principal already has this permission set in this account"
+                ) from None
             created = Assignment.from_row(self._row(conn, cursor.lastrowid or 0))
-            self._audit(conn, "assignment.create", f"account:{created.account_name}", after=created.audit_view())
+            self._audit(
+                conn, "assignment.create", f"account:{created.account_name}", after=created.audit_view()
+            )
             return created
 
-    def list(self, *, filter: str = "", after: str | None = None, offset: int = 0, limit: int = PAGE_SIZE,
-             user_id: int | None = None, group_id: int | None = None, account_id: int | None = None,
-             permission_set_id: int | None = None) -> Page[Assignment]:
+    def list(
+        self,
+        *,
+        filter: str = "",
+        after: str | None = None,
+        offset: int = 0,
+        limit: int = PAGE_SIZE,
+        user_id: int | None = None,
+        group_id: int | None = None,
+        account_id: int | None = None,
+        permission_set_id: int | None = None,
+    ) -> Page[Assignment]:
         where, params = [], []
-        for column, value in (("a.user_id", user_id), ("a.group_id", group_id), ("a.account_id", account_id),
-                              ("a.permission_set_id", permission_set_id)):
+        for column, value in (
+            ("a.user_id", user_id),
+            ("a.group_id", group_id),
+            ("a.account_id", account_id),
+            ("a.permission_set_id", permission_set_id),
+        ):
             if value is not None:
                 where.append(f"{column} = ?")
                 params.append(value)
         if filter.strip():
             pattern = like_contains(names.canonical(filter.strip()))
-            where.append("(coalesce(u.user_name_key, g.name_key) LIKE ? ESCAPE '\\' OR ac.name_key LIKE ? "
-                         "ESCAPE '\\' OR ps.name_key LIKE ? ESCAPE '\\')")
+            where.append(
+                "(coalesce(u.user_name_key, g.name_key) LIKE ? ESCAPE '\\' OR ac.name_key LIKE ? "
+                "ESCAPE '\\' OR ps.name_key LIKE ? ESCAPE '\\')"
+            )
             params += [pattern, pattern, pattern]
         clause = " AND ".join(where) if where else "1"
         with self.db.read() as conn:
-            return joined_page(conn, _SELECT, clause, params, id_column="a.id", after=after, offset=offset,
-                               limit=limit, from_row=Assignment.from_row)
+            return joined_page(
+                conn,
+                _SELECT,
+                clause,
+                params,
+                id_column="a.id",
+                after=after,
+                offset=offset,
+                limit=limit,
+                from_row=Assignment.from_row,
+            )
 
     def for_user(self, user_id: int) -> list[Assignment]:
         """Assignments that name the user directly or one of their groups (expired ones included, flagged)."""
@@ -135,8 +188,13 @@ class AssignmentService(Service[Assignment]):
             self._check_version(conn, self._row(conn, assignment_id), version)
             self._versioned_update(conn, assignment_id, version, {"expires_at": expiry})
             after = Assignment.from_row(self._row(conn, assignment_id))
-            self._audit(conn, "assignment.update", f"account:{after.account_name}", before=before.audit_view(),
-                        after=after.audit_view())
+            self._audit(
+                conn,
+                "assignment.update",
+                f"account:{after.account_name}",
+                before=before.audit_view(),
+                after=after.audit_view(),
+            )
             return after
 
     def delete(self, assignment_id: int, version: int) -> None:
@@ -145,4 +203,6 @@ class AssignmentService(Service[Assignment]):
             self._check_version(conn, row, version)
             removed = Assignment.from_row(row)
             conn.execute("DELETE FROM assignments WHERE id = ?", (assignment_id,))
-            self._audit(conn, "assignment.delete", f"account:{removed.account_name}", before=removed.audit_view())
+            self._audit(
+                conn, "assignment.delete", f"account:{removed.account_name}", before=removed.audit_view()
+            )

@@ -23,8 +23,18 @@ GENESIS = "0" * 64
 HEAD_KEY = "audit.head"
 # Field names whose values never reach the log, whatever row they come from.
 SECRET_FIELDS = frozenset(
-    {"password", "password_hash", "totp_secret", "totp_secret_sealed", "secret_hash", "token_hash", "code_hash",
-     "secret", "session_token", "recovery_codes"}
+    {
+        "password",
+        "password_hash",
+        "totp_secret",
+        "totp_secret_sealed",
+        "secret_hash",
+        "token_hash",
+        "code_hash",
+        "secret",
+        "session_token",
+        "recovery_codes",
+    }
 )
 REDACTED = "[redacted]"
 
@@ -48,8 +58,15 @@ class AuditEvent:
     details: dict[str, Any]
 
     def as_dict(self) -> dict[str, Any]:
-        return {"seq": self.seq, "at": self.at, "actor": self.actor, "source": self.source,
-                "action": self.action, "target": self.target, "details": self.details}
+        return {
+            "seq": self.seq,
+            "at": self.at,
+            "actor": self.actor,
+            "source": self.source,
+            "action": self.action,
+            "target": self.target,
+            "details": self.details,
+        }
 
 
 @dataclass(frozen=True)
@@ -60,20 +77,35 @@ class VerifyResult:
     problem: str = ""
 
     def as_dict(self) -> dict[str, Any]:
-        return {"ok": self.ok, "events": self.events, "first_bad_seq": self.first_bad_seq, "problem": self.problem}
+        return {
+            "ok": self.ok,
+            "events": self.events,
+            "first_bad_seq": self.first_bad_seq,
+            "problem": self.problem,
+        }
 
 
 def redact(value: Any) -> Any:
     """A copy of ``value`` with every secret field's value replaced."""
     if isinstance(value, Mapping):
-        return {k: (REDACTED if k in SECRET_FIELDS and v is not None else redact(v)) for k, v in value.items()}
+        return {
+            k: (REDACTED if k in SECRET_FIELDS and v is not None else redact(v)) for k, v in value.items()
+        }
     if isinstance(value, list | tuple):
         return [redact(v) for v in value]
     return value
 
 
-def _digest(key: bytes | None, prev_hash: str, at: str, actor: str, source: str, action: str, target: str,
-            details: str) -> str:
+def _digest(
+    key: bytes | None,
+    prev_hash: str,
+    at: str,
+    actor: str,
+    source: str,
+    action: str,
+    target: str,
+    details: str,
+) -> str:
     payload = json.dumps([prev_hash, at, actor, source, action, target, details], ensure_ascii=False).encode()
     if key is None:
         return hashlib.sha256(payload).hexdigest()
@@ -88,9 +120,18 @@ def _head(conn: sqlite3.Connection) -> tuple[int, str]:
     return int(seq), digest
 
 
-def record(conn: sqlite3.Connection, *, at: str, actor: Actor, action: str, target: str,
-           before: Any = None, after: Any = None, extra: Mapping[str, Any] | None = None,
-           key: bytes | None = None) -> int:
+def record(
+    conn: sqlite3.Connection,
+    *,
+    at: str,
+    actor: Actor,
+    action: str,
+    target: str,
+    before: Any = None,
+    after: Any = None,
+    extra: Mapping[str, Any] | None = None,
+    key: bytes | None = None,
+) -> int:
     """Append one event. Call inside the write transaction of the change it describes."""
     details: dict[str, Any] = {}
     if before is not None:
@@ -122,18 +163,32 @@ def verify(conn: sqlite3.Connection, key: bytes | None = None) -> VerifyResult:
     for row in conn.execute("SELECT * FROM audit ORDER BY seq"):
         count += 1
         seq = row["seq"]
-        own = _digest(key, row["prev_hash"], row["at"], row["actor"], row["source"], row["action"],
-                      row["target"], row["details"])
+        own = _digest(
+            key,
+            row["prev_hash"],
+            row["at"],
+            row["actor"],
+            row["source"],
+            row["action"],
+            row["target"],
+            row["details"],
+        )
         if own != row["hash"]:
-            return VerifyResult(False, count, seq, f"event {seq} was altered: its contents no longer match its hash")
+            return VerifyResult(
+                False, count, seq, f"event {seq} was altered: its contents no longer match its hash"
+            )
         if seq != expected_seq:
             return VerifyResult(
-                False, count, expected_seq,
+                False,
+                count,
+                expected_seq,
                 f"event {expected_seq} is missing: it was deleted (the log jumps from {expected_seq - 1} to {seq})",
             )
         if row["prev_hash"] != expected_prev:
             return VerifyResult(
-                False, count, seq,
+                False,
+                count,
+                seq,
                 f"event {seq} is out of place: it does not follow event {seq - 1} "
                 "(events were reordered, or one before it was deleted)",
             )
@@ -141,7 +196,9 @@ def verify(conn: sqlite3.Connection, key: bytes | None = None) -> VerifyResult:
     head_seq, head_hash = _head(conn)
     if head_seq != expected_seq - 1 or (head_seq and head_hash != expected_prev):
         return VerifyResult(
-            False, count, expected_seq,
+            False,
+            count,
+            expected_seq,
             f"event {expected_seq} is missing: events from {expected_seq} on were deleted "
             f"(the log's head says it ends at event {head_seq})",
         )
@@ -149,12 +206,20 @@ def verify(conn: sqlite3.Connection, key: bytes | None = None) -> VerifyResult:
 
 
 def _event(row: sqlite3.Row) -> AuditEvent:
-    return AuditEvent(row["seq"], row["at"], row["actor"], row["source"], row["action"], row["target"],
-                      json.loads(row["details"]))
+    return AuditEvent(
+        row["seq"],
+        row["at"],
+        row["actor"],
+        row["source"],
+        row["action"],
+        row["target"],
+        json.loads(row["details"]),
+    )
 
 
-def events(conn: sqlite3.Connection, *, after_seq: int = 0, limit: int | None = None,
-           newest_first: bool = False) -> Iterator[AuditEvent]:
+def events(
+    conn: sqlite3.Connection, *, after_seq: int = 0, limit: int | None = None, newest_first: bool = False
+) -> Iterator[AuditEvent]:
     order = "DESC" if newest_first else "ASC"
     sql = f"SELECT * FROM audit WHERE seq > ? ORDER BY seq {order}"
     params: tuple[Any, ...] = (after_seq,)
@@ -175,9 +240,17 @@ def export_csv(rows: Iterator[AuditEvent]) -> Iterator[str]:
     writer = csv.writer(buffer)
     writer.writerow(["seq", "at", "actor", "source", "action", "target", "details"])
     for event in rows:
-        writer.writerow([event.seq, event.at, neutralise(event.actor), event.source, event.action,
-                         neutralise(event.target), neutralise(json.dumps(event.details, ensure_ascii=False,
-                                                                         sort_keys=True))])
+        writer.writerow(
+            [
+                event.seq,
+                event.at,
+                neutralise(event.actor),
+                event.source,
+                event.action,
+                neutralise(event.target),
+                neutralise(json.dumps(event.details, ensure_ascii=False, sort_keys=True)),
+            ]
+        )
         yield buffer.getvalue()
         buffer.seek(0)
         buffer.truncate()

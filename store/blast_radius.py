@@ -60,8 +60,13 @@ class PrincipalChange:
     lost: tuple[str, ...]
 
     def to_json(self) -> dict[str, Any]:
-        return {"user": self.user_name, "account": self.account_name, "granted_by": list(self.granted_by),
-                "gained": list(self.gained), "lost": list(self.lost)}
+        return {
+            "user": self.user_name,
+            "account": self.account_name,
+            "granted_by": list(self.granted_by),
+            "gained": list(self.gained),
+            "lost": list(self.lost),
+        }
 
 
 @dataclass(frozen=True)
@@ -96,24 +101,37 @@ class BlastRadius:
     def grouped(self) -> list[ChangeGroup]:
         groups: dict[tuple[Any, ...], list[str]] = defaultdict(list)
         for change in self.changes:
-            groups[(change.account_name, change.granted_by, change.gained, change.lost)].append(change.user_name)
-        return [ChangeGroup(account, paths, gained, lost, tuple(users))
-                for (account, paths, gained, lost), users in groups.items()]
+            groups[(change.account_name, change.granted_by, change.gained, change.lost)].append(
+                change.user_name
+            )
+        return [
+            ChangeGroup(account, paths, gained, lost, tuple(users))
+            for (account, paths, gained, lost), users in groups.items()
+        ]
 
     def to_json(self) -> dict[str, Any]:
-        return {"subject": self.subject, "actions": list(self.actions), "holders": self.holders,
-                "accounts": self.accounts, "set_changes": [change.to_json() for change in self.set_changes],
-                "changes": [change.to_json() for change in self.changes]}
+        return {
+            "subject": self.subject,
+            "actions": list(self.actions),
+            "holders": self.holders,
+            "accounts": self.accounts,
+            "set_changes": [change.to_json() for change in self.set_changes],
+            "changes": [change.to_json() for change in self.changes],
+        }
 
     def summary(self) -> str:
         if not self.holders:
             return f"{self.subject} is not assigned to anyone: nobody's access changes."
-        held = (f"held by {self.holders} user-account pair{'s' if self.holders != 1 else ''} in "
-                f"{self.accounts} account{'s' if self.accounts != 1 else ''}")
+        held = (
+            f"held by {self.holders} user-account pair{'s' if self.holders != 1 else ''} in "
+            f"{self.accounts} account{'s' if self.accounts != 1 else ''}"
+        )
         if self.empty:
             return f"{self.subject} is {held}: nobody gains or loses an action."
-        return (f"{self.subject} is {held}: {self.users} user{'s' if self.users != 1 else ''} gain or lose "
-                "actions.")
+        return (
+            f"{self.subject} is {held}: {self.users} user{'s' if self.users != 1 else ''} gain or lose "
+            "actions."
+        )
 
     def describe(self, *, max_users: int = 5) -> list[str]:
         """Human lines: the summary, what each set gains and loses, then who, grouped."""
@@ -127,8 +145,10 @@ class BlastRadius:
             shown = ", ".join(group.users[:max_users])
             more = f" and {len(group.users) - max_users} more" if len(group.users) > max_users else ""
             count = f"{len(group.users)} user{'s' if len(group.users) != 1 else ''}"
-            lines.append(f"in {group.account_name}, {count} via {', '.join(group.granted_by)} ({shown}{more}): "
-                         + _plus_minus(group.gained, group.lost))
+            lines.append(
+                f"in {group.account_name}, {count} via {', '.join(group.granted_by)} ({shown}{more}): "
+                + _plus_minus(group.gained, group.lost)
+            )
         return lines
 
 
@@ -155,8 +175,12 @@ def _reach_view(document: PolicyDocument) -> PolicyDocument:
     for statement in document.statements:
         if statement.effect == "Allow":
             statements.append(replace(statement, resources=("*",), resources_negated=False, conditions=()))
-        elif (not statement.conditions and not statement.resources_negated and statement.resources is not None
-              and "*" in statement.resources):
+        elif (
+            not statement.conditions
+            and not statement.resources_negated
+            and statement.resources is not None
+            and "*" in statement.resources
+        ):
             statements.append(statement)
     return replace(document, statements=tuple(statements))
 
@@ -167,18 +191,24 @@ class _Reach:
     boundary: CompiledPolicySet | None
 
     def allows(self, actions: Iterable[str]) -> frozenset[str]:
-        return frozenset(action for action in actions
-                         if evaluate_with_boundary(self.policies, self.boundary, action, "*").allowed)
+        return frozenset(
+            action
+            for action in actions
+            if evaluate_with_boundary(self.policies, self.boundary, action, "*").allowed
+        )
 
 
 def _reach(compiled: CompiledPermissionSet | None) -> _Reach:
     if compiled is None:
         return _Reach(compile_policies([]), None)
-    policies = compile_policies([(s.label, _reach_view(s.document)) for s in compiled.sources if s.kind != "boundary"])
+    policies = compile_policies(
+        [(s.label, _reach_view(s.document)) for s in compiled.sources if s.kind != "boundary"]
+    )
     boundary = None
     if compiled.boundary is not None:
-        boundary = compile_policies([(s.label, _reach_view(s.document)) for s in compiled.sources
-                                     if s.kind == "boundary"])
+        boundary = compile_policies(
+            [(s.label, _reach_view(s.document)) for s in compiled.sources if s.kind == "boundary"]
+        )
     return _Reach(policies, boundary)
 
 
@@ -212,8 +242,13 @@ def _radius(directory: Directory, subject: str, edits: list[_Edit]) -> BlastRadi
     old_allowed = {id(edit): _reach(edit.old).allows(actions) for edit in edits}
     new_allowed = {id(edit): _reach(edit.new).allows(actions) for edit in edits}
     set_changes = tuple(
-        SetChange(edit.name, _ordered(new_allowed[id(edit)] - old_allowed[id(edit)], actions),
-                  _ordered(old_allowed[id(edit)] - new_allowed[id(edit)], actions)) for edit in edits)
+        SetChange(
+            edit.name,
+            _ordered(new_allowed[id(edit)] - old_allowed[id(edit)], actions),
+            _ordered(old_allowed[id(edit)] - new_allowed[id(edit)], actions),
+        )
+        for edit in edits
+    )
     edited = {edit.permission_set_id: edit for edit in edits if edit.permission_set_id is not None}
     if not edited:
         return BlastRadius(subject, actions, set_changes, (), 0, 0)
@@ -232,7 +267,8 @@ def _radius(directory: Directory, subject: str, edits: list[_Edit]) -> BlastRadi
     with directory.db.read() as conn:
         rows = conn.execute(
             "SELECT DISTINCT account_id FROM assignments WHERE permission_set_id IN (SELECT value FROM json_each(?))",
-            (f"[{','.join(str(i) for i in edited)}]",)).fetchall()
+            (f"[{','.join(str(i) for i in edited)}]",),
+        ).fetchall()
         accounts = {row[0] for row in rows}
     changes: list[PrincipalChange] = []
     holders = 0
@@ -256,8 +292,17 @@ def _radius(directory: Directory, subject: str, edits: list[_Edit]) -> BlastRadi
                 continue
             first = held[0]
             paths = tuple(dict.fromkeys(grant.granted_by for grant in held))
-            changes.append(PrincipalChange(first.user_id, first.user_name, account_id, first.account_name, paths,
-                                           _ordered(after - before, actions), _ordered(before - after, actions)))
+            changes.append(
+                PrincipalChange(
+                    first.user_id,
+                    first.user_name,
+                    account_id,
+                    first.account_name,
+                    paths,
+                    _ordered(after - before, actions),
+                    _ordered(before - after, actions),
+                )
+            )
         held_accounts += counted_account
     changes.sort(key=lambda change: (change.account_name.casefold(), change.user_name.casefold()))
     return BlastRadius(subject, actions, set_changes, tuple(changes), holders, held_accounts)
@@ -267,9 +312,15 @@ def _ordered(found: frozenset[str], actions: tuple[str, ...]) -> tuple[str, ...]
     return tuple(action for action in actions if action in found)
 
 
-def permission_set_change(directory: Directory, permission_set_id: int | None, *, inline_policy: str | None,
-                          managed_policies: Sequence[str], boundary_policy: str | None,
-                          name: str | None = None) -> BlastRadius:
+def permission_set_change(
+    directory: Directory,
+    permission_set_id: int | None,
+    *,
+    inline_policy: str | None,
+    managed_policies: Sequence[str],
+    boundary_policy: str | None,
+    name: str | None = None,
+) -> BlastRadius:
     """The effect of saving a permission set with these documents (``permission_set_id`` None: a new set,
     which nobody holds yet). ValidationError if a document is invalid or a managed policy unknown."""
     old = None
@@ -278,8 +329,9 @@ def permission_set_change(directory: Directory, permission_set_id: int | None, *
         name = name or current.name
         old = directory.permission_sets.compiled(permission_set_id)
     label = name or "the new permission set"
-    new = compile_permission_set_sources(label, inline_policy, directory.policies.documents(list(managed_policies)),
-                                         boundary_policy)
+    new = compile_permission_set_sources(
+        label, inline_policy, directory.policies.documents(list(managed_policies)), boundary_policy
+    )
     return _radius(directory, f"permission set {label}", [_Edit(permission_set_id, label, old, new)])
 
 
@@ -287,7 +339,9 @@ def permission_set_removal(directory: Directory, permission_set_id: int) -> Blas
     """The effect of deleting a permission set: every holder loses what only it granted them."""
     current = directory.permission_sets.get(permission_set_id)
     old = directory.permission_sets.compiled(permission_set_id)
-    return _radius(directory, f"permission set {current.name}", [_Edit(permission_set_id, current.name, old, None)])
+    return _radius(
+        directory, f"permission set {current.name}", [_Edit(permission_set_id, current.name, old, None)]
+    )
 
 
 def policy_change(directory: Directory, policy_id: int, document: str) -> BlastRadius:
@@ -295,7 +349,9 @@ def policy_change(directory: Directory, policy_id: int, document: str) -> BlastR
     Refused for a built-in policy (they cannot be edited); ValidationError for an invalid document."""
     policy = directory.policies.get(policy_id)
     if policy.builtin:
-        raise Refused(f"{policy.name} is a built-in policy and cannot be edited: copy it into a new policy to adapt it")
+        raise Refused(
+            f"{policy.name} is a built-in policy and cannot be edited: copy it into a new policy to adapt it"
+        )
     edits = []
     for set_name in policy.attached_to:
         pset = directory.permission_sets.get_by_name(set_name)

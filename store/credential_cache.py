@@ -28,8 +28,14 @@ REFRESH_MARGIN = timedelta(minutes=15)
 
 
 def cache_path(db_path: str | os.PathLike[str], user_name: str, account: str, permission_set: str) -> Path:
-    key = json.dumps([str(Path(db_path).expanduser().resolve()), user_name.casefold(), account.casefold(),
-                      permission_set.casefold()])
+    key = json.dumps(
+        [
+            str(Path(db_path).expanduser().resolve()),
+            user_name.casefold(),
+            account.casefold(),
+            permission_set.casefold(),
+        ]
+    )
     digest = hashlib.sha256(key.encode()).hexdigest()[:24]
     return Path(platformdirs.user_cache_dir("tui")) / "credentials" / f"{digest}.json"
 
@@ -48,16 +54,22 @@ def load(path: Path) -> IssuedCredentials | None:
         if not stat.S_ISREG(info.st_mode) or stat.S_IMODE(info.st_mode) & 0o077:
             return None
         data = json.loads(path.read_text(encoding="utf-8"))
-        return IssuedCredentials(int(data["SessionId"]), str(data["AccessKeyId"]), str(data["SecretAccessKey"]),
-                                 str(data["SessionToken"]), str(data["Expiration"]))
+        return IssuedCredentials(
+            int(data["SessionId"]),
+            str(data["AccessKeyId"]),
+            str(data["SecretAccessKey"]),
+            str(data["SessionToken"]),
+            str(data["Expiration"]),
+        )
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
 
 def save(path: Path, credentials: IssuedCredentials) -> None:
     _private_folder(path.parent)
-    write_private(path, json.dumps({**credentials.credential_process(),
-                                    "SessionId": credentials.session_id}).encode())
+    write_private(
+        path, json.dumps({**credentials.credential_process(), "SessionId": credentials.session_id}).encode()
+    )
 
 
 def fresh_enough(expires_at: str, issued_for: timedelta, now: datetime) -> bool:
@@ -65,19 +77,35 @@ def fresh_enough(expires_at: str, issued_for: timedelta, now: datetime) -> bool:
     return left > min(REFRESH_MARGIN, issued_for / 2)
 
 
-def credentials_for(directory: Directory, path: Path, user_id: int, account_id: int, permission_set_id: int,
-                    *, duration: object = None, mfa: bool = False) -> tuple[IssuedCredentials, bool]:
+def credentials_for(
+    directory: Directory,
+    path: Path,
+    user_id: int,
+    account_id: int,
+    permission_set_id: int,
+    *,
+    duration: object = None,
+    mfa: bool = False,
+) -> tuple[IssuedCredentials, bool]:
     """The cached credentials while they are live and not near expiry, else new ones (cached). The flag
     says whether they were issued now."""
     cached = load(path)
     now = directory.clock()
     if cached is not None:
-        check = directory.sessions.verify(cached.access_key_id, cached.secret_access_key, cached.session_token)
+        check = directory.sessions.verify(
+            cached.access_key_id, cached.secret_access_key, cached.session_token
+        )
         session = check.session
-        if (check.valid and session is not None and session.user_id == user_id
-                and session.account_id == account_id and session.permission_set_id == permission_set_id
-                and fresh_enough(session.expires_at, from_text(session.expires_at) - from_text(session.issued_at),
-                                 now)):
+        if (
+            check.valid
+            and session is not None
+            and session.user_id == user_id
+            and session.account_id == account_id
+            and session.permission_set_id == permission_set_id
+            and fresh_enough(
+                session.expires_at, from_text(session.expires_at) - from_text(session.issued_at), now
+            )
+        ):
             return cached, False
     issued = directory.sessions.issue(user_id, account_id, permission_set_id, duration=duration, mfa=mfa)
     save(path, issued)

@@ -26,13 +26,28 @@ if TYPE_CHECKING:
     from store.directory import Directory
 
 HEADER = [
-    "user", "arn", "user_creation_time", "password_enabled", "password_last_used", "password_last_changed",
-    "password_next_rotation", "mfa_active",
-    "access_key_1_active", "access_key_1_last_rotated", "access_key_1_last_used_date",
-    "access_key_1_last_used_region", "access_key_1_last_used_service",
-    "access_key_2_active", "access_key_2_last_rotated", "access_key_2_last_used_date",
-    "access_key_2_last_used_region", "access_key_2_last_used_service",
-    "cert_1_active", "cert_1_last_rotated", "cert_2_active", "cert_2_last_rotated",
+    "user",
+    "arn",
+    "user_creation_time",
+    "password_enabled",
+    "password_last_used",
+    "password_last_changed",
+    "password_next_rotation",
+    "mfa_active",
+    "access_key_1_active",
+    "access_key_1_last_rotated",
+    "access_key_1_last_used_date",
+    "access_key_1_last_used_region",
+    "access_key_1_last_used_service",
+    "access_key_2_active",
+    "access_key_2_last_rotated",
+    "access_key_2_last_used_date",
+    "access_key_2_last_used_region",
+    "access_key_2_last_used_service",
+    "cert_1_active",
+    "cert_1_last_rotated",
+    "cert_2_active",
+    "cert_2_last_rotated",
 ]
 ROOT_LABEL = "<root_account>"
 
@@ -61,7 +76,8 @@ def credential_rows(directory: Directory) -> Iterator[list[str]]:
             keys.setdefault(row["user_id"], []).append(AccessKey.from_row(row))
         users = conn.execute(
             "SELECT id, user_name, is_root, created_at, password_hash, password_changed_at, last_sign_in_at, "
-            "totp_secret_sealed IS NOT NULL AS mfa FROM users ORDER BY is_root DESC, user_name_key")
+            "totp_secret_sealed IS NOT NULL AS mfa FROM users ORDER BY is_root DESC, user_name_key"
+        )
         for user in users:
             has_password = user["password_hash"] is not None
             if user["is_root"]:
@@ -74,12 +90,20 @@ def credential_rows(directory: Directory) -> Iterator[list[str]]:
                     rotation = _iam_time(to_text(expires)) if expires is not None else "N/A"
             own = keys.get(user["id"], [])
             yield [
-                neutralise(name), neutralise(arn), _iam_time(user["created_at"]), _bool(has_password),
+                neutralise(name),
+                neutralise(arn),
+                _iam_time(user["created_at"]),
+                _bool(has_password),
                 _iam_time(user["last_sign_in_at"], "no_information") if has_password else "N/A",
                 _iam_time(user["password_changed_at"]) if has_password else "N/A",
-                rotation, _bool(bool(user["mfa"])),
-                *_key_columns(own[0] if own else None), *_key_columns(own[1] if len(own) > 1 else None),
-                "false", "N/A", "false", "N/A",
+                rotation,
+                _bool(bool(user["mfa"])),
+                *_key_columns(own[0] if own else None),
+                *_key_columns(own[1] if len(own) > 1 else None),
+                "false",
+                "N/A",
+                "false",
+                "N/A",
             ]
 
 
@@ -123,37 +147,71 @@ def security_flags(directory: Directory) -> list[SecurityFlag]:
         else:
             mfa = root["totp_secret_sealed"] is not None
             flags.append(SecurityFlag("root_mfa", mfa, "Root MFA on" if mfa else "Root has NO MFA"))
-            root_keys = conn.execute("SELECT count(*) FROM access_keys WHERE user_id = ?",
-                                     (root["id"],)).fetchone()[0]
-            flags.append(SecurityFlag("root_keys", root_keys == 0, "Root has no access keys" if root_keys == 0
-                                      else f"Root holds {root_keys} access key(s)"))
+            root_keys = conn.execute(
+                "SELECT count(*) FROM access_keys WHERE user_id = ?", (root["id"],)
+            ).fetchone()[0]
+            flags.append(
+                SecurityFlag(
+                    "root_keys",
+                    root_keys == 0,
+                    "Root has no access keys" if root_keys == 0 else f"Root holds {root_keys} access key(s)",
+                )
+            )
             used = root["last_sign_in_at"]
             recent = used is not None and now_dt - from_text(used) < timedelta(days=7)
-            flags.append(SecurityFlag(
-                "root_used", not recent,
-                f"Root last used {used.replace('T', ' ')[:16]}" if used else "Root never signed in"))
-        no_mfa = conn.execute("SELECT count(*) FROM users WHERE is_root = 0 AND status = 'active' AND "
-                              "password_hash IS NOT NULL AND totp_secret_sealed IS NULL").fetchone()[0]
-        flags.append(SecurityFlag("users_without_mfa", no_mfa == 0,
-                                  "Every password user has MFA" if no_mfa == 0 else
-                                  f"{no_mfa:,} user{'s' if no_mfa != 1 else ''} without MFA"))
+            flags.append(
+                SecurityFlag(
+                    "root_used",
+                    not recent,
+                    f"Root last used {used.replace('T', ' ')[:16]}" if used else "Root never signed in",
+                )
+            )
+        no_mfa = conn.execute(
+            "SELECT count(*) FROM users WHERE is_root = 0 AND status = 'active' AND "
+            "password_hash IS NOT NULL AND totp_secret_sealed IS NULL"
+        ).fetchone()[0]
+        flags.append(
+            SecurityFlag(
+                "users_without_mfa",
+                no_mfa == 0,
+                "Every password user has MFA"
+                if no_mfa == 0
+                else f"{no_mfa:,} user{'s' if no_mfa != 1 else ''} without MFA",
+            )
+        )
         cutoff = to_text(now_dt - STALE_AFTER)
-        old = conn.execute("SELECT count(*) FROM access_keys WHERE status = 'active' AND created_at <= ?",
-                           (cutoff,)).fetchone()[0]
-        unused = conn.execute("SELECT count(*) FROM access_keys WHERE status = 'active' AND "
-                              "coalesce(last_used_at, created_at) <= ?", (cutoff,)).fetchone()[0]
-        flags.append(SecurityFlag(
-            "stale_access_keys", old == 0 and unused == 0,
-            "No access key stale (90 days)" if old == 0 and unused == 0 else
-            f"Keys >90 days: {old:,} old, {unused:,} unused"))
+        old = conn.execute(
+            "SELECT count(*) FROM access_keys WHERE status = 'active' AND created_at <= ?", (cutoff,)
+        ).fetchone()[0]
+        unused = conn.execute(
+            "SELECT count(*) FROM access_keys WHERE status = 'active' AND "
+            "coalesce(last_used_at, created_at) <= ?",
+            (cutoff,),
+        ).fetchone()[0]
+        flags.append(
+            SecurityFlag(
+                "stale_access_keys",
+                old == 0 and unused == 0,
+                "No access key stale (90 days)"
+                if old == 0 and unused == 0
+                else f"Keys >90 days: {old:,} old, {unused:,} unused",
+            )
+        )
         if policy.max_age_days is None:
             flags.append(SecurityFlag("password_age", True, "Passwords never expire (NIST)"))
         else:
             limit = to_text(now_dt - timedelta(days=policy.max_age_days))
-            past = conn.execute("SELECT count(*) FROM users WHERE password_hash IS NOT NULL AND "
-                                "password_changed_at <= ?", (limit,)).fetchone()[0]
-            flags.append(SecurityFlag("password_age", past == 0,
-                                      f"No password over {policy.max_age_days} days old" if past == 0 else
-                                      f"{past:,} password{'s' if past != 1 else ''} over "
-                                      f"{policy.max_age_days} days old"))
+            past = conn.execute(
+                "SELECT count(*) FROM users WHERE password_hash IS NOT NULL AND password_changed_at <= ?",
+                (limit,),
+            ).fetchone()[0]
+            flags.append(
+                SecurityFlag(
+                    "password_age",
+                    past == 0,
+                    f"No password over {policy.max_age_days} days old"
+                    if past == 0
+                    else f"{past:,} password{'s' if past != 1 else ''} over {policy.max_age_days} days old",
+                )
+            )
     return flags

@@ -77,7 +77,7 @@ class TotpEnrolment:
     @property
     def grouped_secret(self) -> str:
         """The base32 secret in groups of four, as people type it into an app."""
-        return " ".join(self.secret[i: i + 4] for i in range(0, len(self.secret), 4))
+        return " ".join(self.secret[i : i + 4] for i in range(0, len(self.secret), 4))
 
 
 @dataclass(frozen=True)
@@ -105,8 +105,11 @@ def check_code_step(secret: str, code: str, at: datetime, last_step: int | None)
     """The TOTP step ``code`` proves, or a ValidationError naming the ``code`` field."""
     step = match_totp(secret, code, at, last_step)
     if step is None:
-        raise ValidationError("code: that code does not match: enter the 6 digits your authenticator shows now "
-                              "(check that this computer's clock is right)", "code")
+        raise ValidationError(
+            "code: that code does not match: enter the 6 digits your authenticator shows now "
+            "(check that this computer's clock is right)",
+            "code",
+        )
     return step
 
 
@@ -124,20 +127,33 @@ class CredentialService:
         return row
 
     def _audit(self, conn: sqlite3.Connection, action: str, user: sqlite3.Row, **extra: Any) -> None:
-        self.directory.require_self_or_admin(user["id"])  # inside the change's transaction: refusal rolls back
-        audit.record(conn, at=self.directory.now_text(), actor=self.directory.actor, action=action,
-                     target=f"user:{user['user_name']}", extra=extra or None, key=self.directory.audit_key)
+        self.directory.require_self_or_admin(
+            user["id"]
+        )  # inside the change's transaction: refusal rolls back
+        audit.record(
+            conn,
+            at=self.directory.now_text(),
+            actor=self.directory.actor,
+            action=action,
+            target=f"user:{user['user_name']}",
+            extra=extra or None,
+            key=self.directory.audit_key,
+        )
 
     @staticmethod
     def _local_password(user: sqlite3.Row) -> None:
         if user["source"] != "local":
-            raise Refused(f"{user['user_name']!r} is managed by the identity provider {user['source']!r}: its "
-                          "password is changed there and imported; here it can only be disabled")
+            raise Refused(
+                f"{user['user_name']!r} is managed by the identity provider {user['source']!r}: its "
+                "password is changed there and imported; here it can only be disabled"
+            )
 
     def _history(self, conn: sqlite3.Connection, user: sqlite3.Row) -> list[str]:
         """Earlier password hashes, newest first, the current one included (as IAM counts reuse)."""
-        rows = conn.execute("SELECT password_hash FROM password_history WHERE user_id = ? "
-                            "ORDER BY set_at DESC, rowid DESC", (user["id"],)).fetchall()
+        rows = conn.execute(
+            "SELECT password_hash FROM password_history WHERE user_id = ? ORDER BY set_at DESC, rowid DESC",
+            (user["id"],),
+        ).fetchall()
         current = [user["password_hash"]] if user["password_hash"] else []
         return current + [row[0] for row in rows]
 
@@ -150,15 +166,20 @@ class CredentialService:
             raise ValidationError("password: " + " ".join(reasons), "password")
         return hash_password(password)
 
-    def _store_password(self, conn: sqlite3.Connection, user: sqlite3.Row, new_hash: str, *,
-                        must_change: bool) -> None:
+    def _store_password(
+        self, conn: sqlite3.Connection, user: sqlite3.Row, new_hash: str, *, must_change: bool
+    ) -> None:
         now = self.directory.now_text()
         if user["password_hash"]:
-            conn.execute("INSERT INTO password_history (user_id, password_hash, set_at) VALUES (?, ?, ?)",
-                         (user["id"], user["password_hash"], user["password_changed_at"] or now))
-            conn.execute("DELETE FROM password_history WHERE user_id = ? AND rowid NOT IN (SELECT rowid FROM "
-                         "password_history WHERE user_id = ? ORDER BY set_at DESC, rowid DESC LIMIT ?)",
-                         (user["id"], user["id"], HISTORY_KEPT))
+            conn.execute(
+                "INSERT INTO password_history (user_id, password_hash, set_at) VALUES (?, ?, ?)",
+                (user["id"], user["password_hash"], user["password_changed_at"] or now),
+            )
+            conn.execute(
+                "DELETE FROM password_history WHERE user_id = ? AND rowid NOT IN (SELECT rowid FROM "
+                "password_history WHERE user_id = ? ORDER BY set_at DESC, rowid DESC LIMIT ?)",
+                (user["id"], user["id"], HISTORY_KEPT),
+            )
         conn.execute(
             "UPDATE users SET password_hash = ?, password_changed_at = ?, must_change_password = ?, "
             "failed_sign_ins = 0, locked_until = NULL, updated_at = ? WHERE id = ?",
@@ -170,8 +191,9 @@ class CredentialService:
     def status(self, user_id: int) -> CredentialStatus:
         with self.db.read() as conn:
             user = self._user(conn, user_id)
-            left = conn.execute("SELECT count(*) FROM recovery_codes WHERE user_id = ? AND used_at IS NULL",
-                                (user_id,)).fetchone()[0]
+            left = conn.execute(
+                "SELECT count(*) FROM recovery_codes WHERE user_id = ? AND used_at IS NULL", (user_id,)
+            ).fetchone()[0]
             policy = self.directory.password_policy._read(conn).policy
         now = self.directory.clock()
         expires = None
@@ -179,12 +201,20 @@ class CredentialService:
             moment = password_expires_at(policy, from_text(user["password_changed_at"]))
             expires = to_text(moment) if moment is not None else None
         return CredentialStatus(
-            user_id=user["id"], user_name=user["user_name"], is_root=bool(user["is_root"]), status=user["status"],
-            has_password=user["password_hash"] is not None, password_changed_at=user["password_changed_at"],
-            password_expires_at=expires, password_expired=expires is not None and from_text(expires) <= now,
-            must_change_password=bool(user["must_change_password"]), mfa=user["totp_secret_sealed"] is not None,
-            mfa_reenrol=bool(user["mfa_reenrol"]), recovery_codes_left=int(left),
-            failed_sign_ins=int(user["failed_sign_ins"]), locked_until=user["locked_until"],
+            user_id=user["id"],
+            user_name=user["user_name"],
+            is_root=bool(user["is_root"]),
+            status=user["status"],
+            has_password=user["password_hash"] is not None,
+            password_changed_at=user["password_changed_at"],
+            password_expires_at=expires,
+            password_expired=expires is not None and from_text(expires) <= now,
+            must_change_password=bool(user["must_change_password"]),
+            mfa=user["totp_secret_sealed"] is not None,
+            mfa_reenrol=bool(user["mfa_reenrol"]),
+            recovery_codes_left=int(left),
+            failed_sign_ins=int(user["failed_sign_ins"]),
+            locked_until=user["locked_until"],
             last_sign_in_at=user["last_sign_in_at"],
         )
 
@@ -201,8 +231,12 @@ class CredentialService:
             self._store_password(conn, user, new_hash, must_change=must_change)
             if had_password:
                 self.directory.end_user_sessions(conn, user_id, "password reset")
-            self._audit(conn, "user.password.reset" if had_password else "user.password.set", user,
-                        must_change_password=must_change)
+            self._audit(
+                conn,
+                "user.password.reset" if had_password else "user.password.set",
+                user,
+                must_change_password=must_change,
+            )
 
     def change_password(self, user_id: int, current_password: str, new_password: str) -> None:
         """A user changes their own password, proving the current one. Ends their other sign-ins."""
@@ -250,11 +284,15 @@ class CredentialService:
             self._local_password(user)
             if user["password_hash"] is None:
                 return
-            conn.execute("INSERT INTO password_history (user_id, password_hash, set_at) VALUES (?, ?, ?)",
-                         (user_id, user["password_hash"], user["password_changed_at"] or self.directory.now_text()))
-            conn.execute("UPDATE users SET password_hash = NULL, password_changed_at = NULL, "
-                         "must_change_password = 0, updated_at = ? WHERE id = ?",
-                         (self.directory.now_text(), user_id))
+            conn.execute(
+                "INSERT INTO password_history (user_id, password_hash, set_at) VALUES (?, ?, ?)",
+                (user_id, user["password_hash"], user["password_changed_at"] or self.directory.now_text()),
+            )
+            conn.execute(
+                "UPDATE users SET password_hash = NULL, password_changed_at = NULL, "
+                "must_change_password = 0, updated_at = ? WHERE id = ?",
+                (self.directory.now_text(), user_id),
+            )
             self.directory.end_user_sessions(conn, user_id, "password removed")
             self._audit(conn, "user.password.remove", user)
 
@@ -279,13 +317,20 @@ class CredentialService:
             replacing = user["totp_secret_sealed"] is not None
             sealed = seal(key, secret.encode("ascii"), totp_associated_data(user_id))
             now = self.directory.now_text()
-            conn.execute("UPDATE users SET totp_secret_sealed = ?, totp_last_step = ?, mfa_reenrol = 0, "
-                         "updated_at = ? WHERE id = ?", (sealed, step, now, user_id))
+            conn.execute(
+                "UPDATE users SET totp_secret_sealed = ?, totp_last_step = ?, mfa_reenrol = 0, "
+                "updated_at = ? WHERE id = ?",
+                (sealed, step, now, user_id),
+            )
             codes = self._new_codes(conn, user_id)
             if replacing:
                 self.directory.end_user_sessions(conn, user_id, "MFA replaced")
-            self._audit(conn, "user.mfa.replace" if replacing else "user.mfa.enable", user,
-                        recovery_codes_issued=len(codes))
+            self._audit(
+                conn,
+                "user.mfa.replace" if replacing else "user.mfa.enable",
+                user,
+                recovery_codes_issued=len(codes),
+            )
             return codes
 
     def reset_totp(self, user_id: int) -> None:
@@ -297,8 +342,11 @@ class CredentialService:
                 raise Refused("root cannot lose MFA: enrol a new authenticator for root instead")
             if user["totp_secret_sealed"] is None and not user["mfa_reenrol"]:
                 raise Refused(f"{user['user_name']!r} has no authenticator to reset")
-            conn.execute("UPDATE users SET totp_secret_sealed = NULL, totp_last_step = NULL, mfa_reenrol = 0, "
-                         "updated_at = ? WHERE id = ?", (self.directory.now_text(), user_id))
+            conn.execute(
+                "UPDATE users SET totp_secret_sealed = NULL, totp_last_step = NULL, mfa_reenrol = 0, "
+                "updated_at = ? WHERE id = ?",
+                (self.directory.now_text(), user_id),
+            )
             conn.execute("DELETE FROM recovery_codes WHERE user_id = ?", (user_id,))
             self.directory.end_user_sessions(conn, user_id, "MFA reset")
             self._audit(conn, "user.mfa.reset", user)
@@ -307,16 +355,19 @@ class CredentialService:
         """The user's TOTP secret, unsealed (for checking a code inside a sign-in transaction)."""
         if user["totp_secret_sealed"] is None:
             return None
-        return unseal(self.directory.require_key(), user["totp_secret_sealed"],
-                      totp_associated_data(user["id"])).decode("ascii")
+        return unseal(
+            self.directory.require_key(), user["totp_secret_sealed"], totp_associated_data(user["id"])
+        ).decode("ascii")
 
     # -- recovery codes -----------------------------------------------------------------------------------
 
     def _new_codes(self, conn: sqlite3.Connection, user_id: int) -> list[str]:
         codes = new_recovery_codes(RECOVERY_CODE_COUNT)
         conn.execute("DELETE FROM recovery_codes WHERE user_id = ?", (user_id,))
-        conn.executemany("INSERT INTO recovery_codes (user_id, code_hash) VALUES (?, ?)",
-                         [(user_id, hash_recovery_code(code)) for code in codes])
+        conn.executemany(
+            "INSERT INTO recovery_codes (user_id, code_hash) VALUES (?, ?)",
+            [(user_id, hash_recovery_code(code)) for code in codes],
+        )
         return codes
 
     def regenerate_recovery_codes(self, user_id: int) -> list[str]:
@@ -324,8 +375,10 @@ class CredentialService:
         with self.db.write() as conn:
             user = self._user(conn, user_id)
             if user["totp_secret_sealed"] is None:
-                raise Refused(f"{user['user_name']!r} has no authenticator: recovery codes stand in for one, so "
-                              "enrol an authenticator first")
+                raise Refused(
+                    f"{user['user_name']!r} has no authenticator: recovery codes stand in for one, so "
+                    "enrol an authenticator first"
+                )
             codes = self._new_codes(conn, user_id)
             self._audit(conn, "user.recovery_codes.regenerate", user, recovery_codes_issued=len(codes))
             return codes

@@ -11,36 +11,70 @@ from store.clock import to_text
 from store.directory import Directory
 
 PEOPLE = [
-    ("alice", "Alice Liddell", "Alice", "Liddell"), ("bob", "Bob Marley", "Bob", "Marley"),
-    ("carol", "Carol Danvers", "Carol", "Danvers"), ("dave", "Dave Bowman", "Dave", "Bowman"),
-    ("erin", "Erin Brockovich", "Erin", "Brockovich"), ("frank", "Frank Poole", "Frank", "Poole"),
-    ("grace", "Grace Hopper", "Grace", "Hopper"), ("heidi", "Heidi Lamarr", "Heidi", "Lamarr"),
-    ("ivan", "Ivan Sutherland", "Ivan", "Sutherland"), ("judy", "Judy Resnik", "Judy", "Resnik"),
-    ("ken", "Ken Thompson", "Ken", "Thompson"), ("linus", "Linus Torvalds", "Linus", "Torvalds"),
-    ("margaret", "Margaret Hamilton", "Margaret", "Hamilton"), ("niklaus", "Niklaus Wirth", "Niklaus", "Wirth"),
-    ("olivia", "Olivia Newton", "Olivia", "Newton"), ("peggy", "Peggy Whitson", "Peggy", "Whitson"),
-    ("quinn", "Quinn Fabray", "Quinn", "Fabray"), ("rob", "Rob Pike", "Rob", "Pike"),
-    ("sybil", "Sybil Trelawney", "Sybil", "Trelawney"), ("trent", "Trent Reznor", "Trent", "Reznor"),
-    ("ursula", "Ursula Le Guin", "Ursula", "Le Guin"), ("victor", "Victor Frankenstein", "Victor", "Frankenstein"),
-    ("walter", "Walter White", "Walter", "White"), ("mallory", "[bold red]Mallory[/] the markup", "", ""),
-    ("ci-deploy", "CI deploy robot", "", ""), ("backup-svc", "Nightly backups", "", ""),
+    ("alice", "Alice Liddell", "Alice", "Liddell"),
+    ("bob", "Bob Marley", "Bob", "Marley"),
+    ("carol", "Carol Danvers", "Carol", "Danvers"),
+    ("dave", "Dave Bowman", "Dave", "Bowman"),
+    ("erin", "Erin Brockovich", "Erin", "Brockovich"),
+    ("frank", "Frank Poole", "Frank", "Poole"),
+    ("grace", "Grace Hopper", "Grace", "Hopper"),
+    ("heidi", "Heidi Lamarr", "Heidi", "Lamarr"),
+    ("ivan", "Ivan Sutherland", "Ivan", "Sutherland"),
+    ("judy", "Judy Resnik", "Judy", "Resnik"),
+    ("ken", "Ken Thompson", "Ken", "Thompson"),
+    ("linus", "Linus Torvalds", "Linus", "Torvalds"),
+    ("margaret", "Margaret Hamilton", "Margaret", "Hamilton"),
+    ("niklaus", "Niklaus Wirth", "Niklaus", "Wirth"),
+    ("olivia", "Olivia Newton", "Olivia", "Newton"),
+    ("peggy", "Peggy Whitson", "Peggy", "Whitson"),
+    ("quinn", "Quinn Fabray", "Quinn", "Fabray"),
+    ("rob", "Rob Pike", "Rob", "Pike"),
+    ("sybil", "Sybil Trelawney", "Sybil", "Trelawney"),
+    ("trent", "Trent Reznor", "Trent", "Reznor"),
+    ("ursula", "Ursula Le Guin", "Ursula", "Le Guin"),
+    ("victor", "Victor Frankenstein", "Victor", "Frankenstein"),
+    ("walter", "Walter White", "Walter", "White"),
+    ("mallory", "[bold red]Mallory[/] the markup", "", ""),
+    ("ci-deploy", "CI deploy robot", "", ""),
+    ("backup-svc", "Nightly backups", "", ""),
 ]
 
-READ_ONLY = {"Version": "2012-10-17", "Statement": [
-    {"Sid": "ReadEverything", "Effect": "Allow", "Action": ["*:Describe*", "*:Get*", "*:List*"], "Resource": "*"}]}
-ADMIN = {"Version": "2012-10-17", "Statement": [{"Sid": "Everything", "Effect": "Allow", "Action": "*",
-                                                  "Resource": "*"}]}
-DEVELOPER = {"Version": "2012-10-17", "Statement": [
-    {"Sid": "Build", "Effect": "Allow", "Action": ["s3:*", "lambda:*", "logs:*", "dynamodb:*"], "Resource": "*"},
-    {"Sid": "NoIam", "Effect": "Deny", "Action": "iam:*", "Resource": "*"}]}
+READ_ONLY = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Sid": "ReadEverything",
+            "Effect": "Allow",
+            "Action": ["*:Describe*", "*:Get*", "*:List*"],
+            "Resource": "*",
+        }
+    ],
+}
+ADMIN = {
+    "Version": "2012-10-17",
+    "Statement": [{"Sid": "Everything", "Effect": "Allow", "Action": "*", "Resource": "*"}],
+}
+DEVELOPER = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Sid": "Build",
+            "Effect": "Allow",
+            "Action": ["s3:*", "lambda:*", "logs:*", "dynamodb:*"],
+            "Resource": "*",
+        },
+        {"Sid": "NoIam", "Effect": "Deny", "Action": "iam:*", "Resource": "*"},
+    ],
+}
 
 
 def seed_demo(directory: Directory) -> None:
     """Fill an empty directory with sample users, groups, accounts, permission sets and assignments."""
     users = {}
     for name, display, given, family in PEOPLE:
-        users[name] = directory.users.create(name, display_name=display, given_name=given, family_name=family,
-                                             email=f"{name}@example.com")
+        users[name] = directory.users.create(
+            name, display_name=display, given_name=given, family_name=family, email=f"{name}@example.com"
+        )
     directory.users.disable(users["walter"].id, users["walter"].version)
     groups = {}
     for name, description, members in (
@@ -54,27 +88,45 @@ def seed_demo(directory: Directory) -> None:
         for member in members:
             directory.groups.add_member(groups[name].id, users[member].id)
     directory.groups.add_member(groups["Admins"].id, users["heidi"].id, expires_at="2030-01-01T00:00:00Z")
-    accounts = {name: directory.accounts.create(name, description=description) for name, description in (
-        ("prod", "Production"), ("staging", "Pre-production"), ("dev", "Development sandbox"),
-        ("123456789012", "AWS management account"), ("log-archive", "Central logs, immutable"),
-    )}
+    accounts = {
+        name: directory.accounts.create(name, description=description)
+        for name, description in (
+            ("prod", "Production"),
+            ("staging", "Pre-production"),
+            ("dev", "Development sandbox"),
+            ("123456789012", "AWS management account"),
+            ("log-archive", "Central logs, immutable"),
+        )
+    }
     sets = {
         "AdministratorAccess": directory.permission_sets.create(
-            "AdministratorAccess", description="Full access", session_duration="PT1H",
-            inline_policy=json.dumps(ADMIN, indent=2)),
+            "AdministratorAccess",
+            description="Full access",
+            session_duration="PT1H",
+            inline_policy=json.dumps(ADMIN, indent=2),
+        ),
         "ReadOnly": directory.permission_sets.create(
-            "ReadOnly", description="Look, don't touch", session_duration="PT8H",
-            inline_policy=json.dumps(READ_ONLY, indent=2)),
+            "ReadOnly",
+            description="Look, don't touch",
+            session_duration="PT8H",
+            inline_policy=json.dumps(READ_ONLY, indent=2),
+        ),
         "Developer": directory.permission_sets.create(
-            "Developer", description="Build and deploy, no IAM", session_duration="PT4H",
-            inline_policy=json.dumps(DEVELOPER, indent=2)),
+            "Developer",
+            description="Build and deploy, no IAM",
+            session_duration="PT4H",
+            inline_policy=json.dumps(DEVELOPER, indent=2),
+        ),
     }
     for kind, principal, account, pset in (
-        ("group", "Admins", "prod", "AdministratorAccess"), ("group", "Admins", "123456789012",
-                                                             "AdministratorAccess"),
-        ("group", "Developers", "dev", "Developer"), ("group", "Developers", "staging", "Developer"),
-        ("group", "Developers", "prod", "ReadOnly"), ("group", "Auditors", "prod", "ReadOnly"),
-        ("group", "Auditors", "log-archive", "ReadOnly"), ("group", "On-call", "prod", "Developer"),
+        ("group", "Admins", "prod", "AdministratorAccess"),
+        ("group", "Admins", "123456789012", "AdministratorAccess"),
+        ("group", "Developers", "dev", "Developer"),
+        ("group", "Developers", "staging", "Developer"),
+        ("group", "Developers", "prod", "ReadOnly"),
+        ("group", "Auditors", "prod", "ReadOnly"),
+        ("group", "Auditors", "log-archive", "ReadOnly"),
+        ("group", "On-call", "prod", "Developer"),
         ("user", "ci-deploy", "staging", "Developer"),
     ):
         principal_id = (groups[principal] if kind == "group" else users[principal]).id
@@ -113,10 +165,14 @@ def seed_demo_credentials(directory: Directory) -> None:
     alice, bob = users.get_by_name("alice"), users.get_by_name("bob")
     directory.credentials.set_password(alice.id, DEMO_USER_PASSWORD)
     enrolment = directory.credentials.begin_totp(alice.id)
-    directory.credentials.confirm_totp(alice.id, enrolment.secret, totp_code(enrolment.secret, directory.clock()))
+    directory.credentials.confirm_totp(
+        alice.id, enrolment.secret, totp_code(enrolment.secret, directory.clock())
+    )
     directory.credentials.set_password(bob.id, DEMO_USER_PASSWORD, must_change=True)
     old = directory.access_keys.create(users.get_by_name("ci-deploy").id).key
     with directory.db.write() as conn:  # demo data: a key made four months ago and never rotated
-        conn.execute("UPDATE access_keys SET created_at = ? WHERE id = ?",
-                     (to_text(directory.clock() - timedelta(days=120)), old.id))
+        conn.execute(
+            "UPDATE access_keys SET created_at = ? WHERE id = ?",
+            (to_text(directory.clock() - timedelta(days=120)), old.id),
+        )
     directory.access_keys.create(users.get_by_name("backup-svc").id)

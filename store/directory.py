@@ -93,8 +93,14 @@ class Directory:
         self.acting_is_admin = True
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str], actor: Actor | None = None, clock: Clock = utc_now, *,
-             key_path: str | os.PathLike[str] | None = None) -> Directory:
+    def open(
+        cls,
+        path: str | os.PathLike[str],
+        actor: Actor | None = None,
+        clock: Clock = utc_now,
+        *,
+        key_path: str | os.PathLike[str] | None = None,
+    ) -> Directory:
         """Open (creating if missing) the directory at ``path`` with its key file: ``key_path``, else
         ``<database>.key`` beside it. A missing key file is fine until ``tui init`` made the directory need one."""
         db = Database(Path(path))
@@ -120,12 +126,16 @@ class Directory:
         if path.exists() or path.is_symlink():
             ring = load_key(path)
             if expected is not None and ring.get(expected) is None:
-                raise KeyFileError(f"{path} is not this directory's key file (its secrets were sealed with key "
-                                   f"{expected}): pass the right one with --key PATH or TUI_KEY")
+                raise KeyFileError(
+                    f"{path} is not this directory's key file (its secrets were sealed with key "
+                    f"{expected}): pass the right one with --key PATH or TUI_KEY"
+                )
             self.use_key(ring)
         elif expected is not None:
-            raise KeyFileError(f"this directory's key file {path} does not exist: pass it with --key PATH or "
-                               "TUI_KEY (it is kept apart from the database and its backups)")
+            raise KeyFileError(
+                f"this directory's key file {path} does not exist: pass it with --key PATH or "
+                "TUI_KEY (it is kept apart from the database and its backups)"
+            )
 
     def use_key(self, ring: KeyRing) -> None:
         """Seal with ``ring`` from now on, and MAC the audit chain with it if the chain is keyed."""
@@ -178,8 +188,11 @@ class Directory:
             "AND expires_at > ?",
             (now, reason, user_id, now),
         ).rowcount
-        conn.execute("UPDATE portal_tokens SET revoked_at = ?, revoked_reason = ? WHERE user_id = ? "
-                     "AND revoked_at IS NULL", (now, reason, user_id))
+        conn.execute(
+            "UPDATE portal_tokens SET revoked_at = ?, revoked_reason = ? WHERE user_id = ? "
+            "AND revoked_at IS NULL",
+            (now, reason, user_id),
+        )
         return ended
 
     def counts(self) -> Counts:
@@ -195,6 +208,7 @@ class Directory:
                 permission_sets=one("SELECT count(*) FROM permission_sets"),
                 assignments=one("SELECT count(*) FROM assignments"),
                 active_sessions=one(
-                    "SELECT count(*) FROM sessions WHERE revoked_at IS NULL AND expires_at > ?", now),
+                    "SELECT count(*) FROM sessions WHERE revoked_at IS NULL AND expires_at > ?", now
+                ),
                 audit_events=one("SELECT count(*) FROM audit"),
             )

@@ -26,13 +26,29 @@ if TYPE_CHECKING:
 
 MAX_DEPTH = 32
 TOP_LEVEL = ("users", "groups", "accounts", "policies", "permission_sets", "assignments")
-USER_FIELDS = {"userName", "displayName", "givenName", "familyName", "email", "externalId", "active", "groups",
-               "sshPublicKeys", "source"}
+USER_FIELDS = {
+    "userName",
+    "displayName",
+    "givenName",
+    "familyName",
+    "email",
+    "externalId",
+    "active",
+    "groups",
+    "sshPublicKeys",
+    "source",
+}
 GROUP_FIELDS = {"displayName", "description", "externalId", "members", "source"}
 ACCOUNT_FIELDS = {"name", "description", "active"}
 POLICY_FIELDS = {"name", "description", "document"}
-PERMISSION_SET_FIELDS = {"name", "description", "sessionDuration", "inlinePolicy", "managedPolicies",
-                         "permissionsBoundary"}
+PERMISSION_SET_FIELDS = {
+    "name",
+    "description",
+    "sessionDuration",
+    "inlinePolicy",
+    "managedPolicies",
+    "permissionsBoundary",
+}
 ASSIGNMENT_FIELDS = {"principalType", "principal", "account", "permissionSet", "expiresAt"}
 
 
@@ -120,8 +136,9 @@ def load_text(text: str, file_name: str) -> Any:
     try:
         value = json.loads(text, object_pairs_hook=strict.pairs, parse_constant=strict.constant)
     except json.JSONDecodeError as exc:
-        raise ValidationError(f"{file_name}: line {exc.lineno}, column {exc.colno}: not valid JSON: {exc.msg}") \
-            from None
+        raise ValidationError(
+            f"{file_name}: line {exc.lineno}, column {exc.colno}: not valid JSON: {exc.msg}"
+        ) from None
     except RecursionError:
         raise ValidationError(f"{file_name}: nested deeper than {MAX_DEPTH} levels") from None
     if _depth(value, MAX_DEPTH) > MAX_DEPTH:
@@ -137,7 +154,9 @@ class _Reader:
     def __init__(self) -> None:
         self.problems: list[Problem] = []
 
-    def objects(self, document: dict[str, Any], key: str, allowed: set[str]) -> Iterator[tuple[str, dict[str, Any]]]:
+    def objects(
+        self, document: dict[str, Any], key: str, allowed: set[str]
+    ) -> Iterator[tuple[str, dict[str, Any]]]:
         """The entries of one list, each with its JSON path. Each parsed entry is let go once it has been read, so
         the parsed file and the document made from it are not both whole in memory."""
         items = document.get(key, [])
@@ -151,8 +170,9 @@ class _Reader:
                 continue
             if not item.keys() <= allowed:
                 for unknown in sorted(set(item) - allowed):
-                    self.problems.append(Problem(where, f"unknown field {unknown!r} (known: "
-                                                        f"{', '.join(sorted(allowed))})"))
+                    self.problems.append(
+                        Problem(where, f"unknown field {unknown!r} (known: {', '.join(sorted(allowed))})")
+                    )
             yield where, item
             items[index] = None
 
@@ -200,18 +220,28 @@ def read_value(data: Any, file_name: str) -> ImportDocument:
         raise ValidationError(f"{file_name}: the top level must be an object with {', '.join(TOP_LEVEL)}")
     reader = _Reader()
     for unknown in sorted(set(data) - set(TOP_LEVEL)):
-        reader.problems.append(Problem("", f"unknown top-level key {unknown!r} (known: {', '.join(TOP_LEVEL)})"))
+        reader.problems.append(
+            Problem("", f"unknown top-level key {unknown!r} (known: {', '.join(TOP_LEVEL)})")
+        )
     doc = ImportDocument()
     # An entry is the whole user (or group): what it leaves out is empty, as the export writes it.
     for where, item in reader.objects(data, "users", USER_FIELDS):
         user_name = reader.text(item, "userName", where, None)
-        doc.users.append(UserIn(
-            where, user_name if user_name is not None else "",
-            display_name=reader.text(item, "displayName", where), given_name=reader.text(item, "givenName", where),
-            family_name=reader.text(item, "familyName", where), email=reader.text(item, "email", where),
-            external_id=reader.text(item, "externalId", where), active=reader.boolean(item, "active", where),
-            groups=reader.strings(item, "groups", where) or [],
-            ssh_keys=reader.strings(item, "sshPublicKeys", where), source=reader.text(item, "source", where, None)))
+        doc.users.append(
+            UserIn(
+                where,
+                user_name if user_name is not None else "",
+                display_name=reader.text(item, "displayName", where),
+                given_name=reader.text(item, "givenName", where),
+                family_name=reader.text(item, "familyName", where),
+                email=reader.text(item, "email", where),
+                external_id=reader.text(item, "externalId", where),
+                active=reader.boolean(item, "active", where),
+                groups=reader.strings(item, "groups", where) or [],
+                ssh_keys=reader.strings(item, "sshPublicKeys", where),
+                source=reader.text(item, "source", where, None),
+            )
+        )
     for where, item in reader.objects(data, "groups", GROUP_FIELDS):
         members = []
         raw_members = item.get("members", [])
@@ -224,36 +254,76 @@ def read_value(data: Any, file_name: str) -> ImportDocument:
                 continue
             member_where = f"{where}.members[{index}]"
             if isinstance(member, dict) and set(member) <= {"userName", "expiresAt"}:
-                members.append(MemberIn(where, reader.text(member, "userName", member_where, None),
-                                        reader.text(member, "expiresAt", member_where, None), index=index))
+                members.append(
+                    MemberIn(
+                        where,
+                        reader.text(member, "userName", member_where, None),
+                        reader.text(member, "expiresAt", member_where, None),
+                        index=index,
+                    )
+                )
             else:
-                reader.problems.append(Problem(member_where, 'must be a user name or {"userName": …, "expiresAt": …}'))
+                reader.problems.append(
+                    Problem(member_where, 'must be a user name or {"userName": …, "expiresAt": …}')
+                )
         group_name = reader.text(item, "displayName", where, None)
-        doc.groups.append(GroupIn(where, group_name if group_name is not None else "",
-                                  reader.text(item, "description", where),
-                                  reader.text(item, "externalId", where), members,
-                                  source=reader.text(item, "source", where, None)))
+        doc.groups.append(
+            GroupIn(
+                where,
+                group_name if group_name is not None else "",
+                reader.text(item, "description", where),
+                reader.text(item, "externalId", where),
+                members,
+                source=reader.text(item, "source", where, None),
+            )
+        )
     for where, item in reader.objects(data, "accounts", ACCOUNT_FIELDS):
-        doc.accounts.append(AccountIn(where, reader.text(item, "name", where, None),
-                                      reader.text(item, "description", where), reader.boolean(item, "active", where)))
+        doc.accounts.append(
+            AccountIn(
+                where,
+                reader.text(item, "name", where, None),
+                reader.text(item, "description", where),
+                reader.boolean(item, "active", where),
+            )
+        )
     for where, item in reader.objects(data, "policies", POLICY_FIELDS):
-        doc.policies.append(PolicyIn(where, reader.text(item, "name", where, None),
-                                     reader.policy(item, "document", where) or "",
-                                     reader.text(item, "description", where)))
+        doc.policies.append(
+            PolicyIn(
+                where,
+                reader.text(item, "name", where, None),
+                reader.policy(item, "document", where) or "",
+                reader.text(item, "description", where),
+            )
+        )
     for where, item in reader.objects(data, "permission_sets", PERMISSION_SET_FIELDS):
-        doc.permission_sets.append(PermissionSetIn(
-            where, reader.text(item, "name", where, None), reader.text(item, "description", where),
-            item.get("sessionDuration", "PT1H"), reader.policy(item, "inlinePolicy", where),
-            reader.strings(item, "managedPolicies", where) or [], reader.policy(item, "permissionsBoundary", where)))
+        doc.permission_sets.append(
+            PermissionSetIn(
+                where,
+                reader.text(item, "name", where, None),
+                reader.text(item, "description", where),
+                item.get("sessionDuration", "PT1H"),
+                reader.policy(item, "inlinePolicy", where),
+                reader.strings(item, "managedPolicies", where) or [],
+                reader.policy(item, "permissionsBoundary", where),
+            )
+        )
     for where, item in reader.objects(data, "assignments", ASSIGNMENT_FIELDS):
-        doc.assignments.append(AssignmentIn(
-            where, reader.text(item, "principalType", where, "user"), reader.text(item, "principal", where, None),
-            reader.text(item, "account", where, None), reader.text(item, "permissionSet", where, None),
-            reader.text(item, "expiresAt", where, None)))
+        doc.assignments.append(
+            AssignmentIn(
+                where,
+                reader.text(item, "principalType", where, "user"),
+                reader.text(item, "principal", where, None),
+                reader.text(item, "account", where, None),
+                reader.text(item, "permissionSet", where, None),
+                reader.text(item, "expiresAt", where, None),
+            )
+        )
     doc.problems = reader.problems
-    doc.description = (f"whole-directory JSON: {len(doc.users):,} users, {len(doc.groups):,} groups, "
-                       f"{len(doc.accounts):,} accounts, {len(doc.permission_sets):,} permission sets, "
-                       f"{len(doc.assignments):,} assignments")
+    doc.description = (
+        f"whole-directory JSON: {len(doc.users):,} users, {len(doc.groups):,} groups, "
+        f"{len(doc.accounts):,} accounts, {len(doc.permission_sets):,} permission sets, "
+        f"{len(doc.assignments):,} assignments"
+    )
     return doc
 
 
@@ -273,8 +343,9 @@ def export_document(directory: Directory) -> dict[str, Any]:
             "JOIN users u ON u.id = m.user_id JOIN groups g ON g.id = m.group_id "
             "ORDER BY g.name_key, u.user_name_key"
         ):
-            members.setdefault(row[0], []).append(row[2] if row[3] is None else {"userName": row[2],
-                                                                                   "expiresAt": row[3]})
+            members.setdefault(row[0], []).append(
+                row[2] if row[3] is None else {"userName": row[2], "expiresAt": row[3]}
+            )
             user_groups.setdefault(row[1], []).append(group_names[row[0]])
         ssh: dict[int, list[str]] = {}
         for row in conn.execute("SELECT user_id, public_key FROM ssh_keys ORDER BY id"):
@@ -282,8 +353,12 @@ def export_document(directory: Directory) -> dict[str, Any]:
         users = []
         for row in conn.execute("SELECT * FROM users WHERE is_root = 0 ORDER BY user_name_key"):
             entry: dict[str, Any] = {"userName": row["user_name"]}
-            for column, key in (("display_name", "displayName"), ("given_name", "givenName"),
-                                ("family_name", "familyName"), ("email", "email")):
+            for column, key in (
+                ("display_name", "displayName"),
+                ("given_name", "givenName"),
+                ("family_name", "familyName"),
+                ("email", "email"),
+            ):
                 if row[column]:
                     entry[key] = row[column]
             if row["external_id"] is not None:
@@ -306,20 +381,29 @@ def export_document(directory: Directory) -> dict[str, Any]:
             if row["source"] != "local":
                 group["source"] = row["source"]
             groups.append(group)
-        accounts = [{"name": r["name"], "description": r["description"], "active": r["status"] == "active"}
-                    for r in conn.execute("SELECT * FROM accounts ORDER BY name_key")]
-        policies = [{"name": r["name"], "description": r["description"], "document": json.loads(r["document"])}
-                    for r in conn.execute("SELECT * FROM policies WHERE builtin = 0 ORDER BY name_key")]
+        accounts = [
+            {"name": r["name"], "description": r["description"], "active": r["status"] == "active"}
+            for r in conn.execute("SELECT * FROM accounts ORDER BY name_key")
+        ]
+        policies = [
+            {"name": r["name"], "description": r["description"], "document": json.loads(r["document"])}
+            for r in conn.execute("SELECT * FROM policies WHERE builtin = 0 ORDER BY name_key")
+        ]
         attached: dict[int, list[str]] = {}
-        for row in conn.execute("SELECT psp.permission_set_id, p.name FROM permission_set_policies psp "
-                                "JOIN policies p ON p.id = psp.policy_id ORDER BY p.name_key"):
+        for row in conn.execute(
+            "SELECT psp.permission_set_id, p.name FROM permission_set_policies psp "
+            "JOIN policies p ON p.id = psp.policy_id ORDER BY p.name_key"
+        ):
             attached.setdefault(row[0], []).append(row[1])
         permission_sets = []
         for r in conn.execute("SELECT * FROM permission_sets ORDER BY name_key"):
-            entry = {"name": r["name"], "description": r["description"],
-                     "sessionDuration": format_duration(r["session_duration"]),
-                     "inlinePolicy": _policy_value(r["inline_policy"]),
-                     "managedPolicies": attached.get(r["id"], [])}
+            entry = {
+                "name": r["name"],
+                "description": r["description"],
+                "sessionDuration": format_duration(r["session_duration"]),
+                "inlinePolicy": _policy_value(r["inline_policy"]),
+                "managedPolicies": attached.get(r["id"], []),
+            }
             if r["boundary_policy"] is not None:
                 entry["permissionsBoundary"] = _policy_value(r["boundary_policy"])
             permission_sets.append(entry)
@@ -331,10 +415,20 @@ def export_document(directory: Directory) -> dict[str, Any]:
             "JOIN accounts ac ON ac.id = a.account_id JOIN permission_sets ps ON ps.id = a.permission_set_id "
             "ORDER BY ac.name_key, ps.name_key, kind, coalesce(u.user_name_key, g.name_key)"
         ):
-            item = {"principalType": r["kind"], "principal": r["principal"], "account": r["account"],
-                    "permissionSet": r["pset"]}
+            item = {
+                "principalType": r["kind"],
+                "principal": r["principal"],
+                "account": r["account"],
+                "permissionSet": r["pset"],
+            }
             if r["expires_at"] is not None:
                 item["expiresAt"] = r["expires_at"]
             assignments.append(item)
-    return {"users": users, "groups": groups, "accounts": accounts, "policies": policies,
-            "permission_sets": permission_sets, "assignments": assignments}
+    return {
+        "users": users,
+        "groups": groups,
+        "accounts": accounts,
+        "policies": policies,
+        "permission_sets": permission_sets,
+        "assignments": assignments,
+    }

@@ -16,14 +16,21 @@ _ISO = re.compile(r"^P(?:(\d+)D)?(?:T(?=\d)(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$"
 def parse_duration(value: object, field: str = "sessionDuration") -> int:
     """Seconds from ``PT8H`` / ``3600`` / 3600, refused (never clamped) outside 15 min … 36 h."""
     if isinstance(value, bool):
-        raise ValidationError(f"{field}: must be an ISO-8601 duration like PT8H or a number of seconds", field)
+        raise ValidationError(
+            f"{field}: must be an ISO-8601 duration like PT8H or a number of seconds", field
+        )
     if isinstance(value, int):
         seconds = value
     elif isinstance(value, str) and value.strip().isdigit():
         seconds = int(value.strip())
-    elif isinstance(value, str) and (match := _ISO.match(value.strip())) and value.strip().upper() not in (
-        "P",
-        "PT",
+    elif (
+        isinstance(value, str)
+        and (match := _ISO.match(value.strip()))
+        and value.strip().upper()
+        not in (
+            "P",
+            "PT",
+        )
     ):
         days, hours, minutes, secs = (int(part) if part else 0 for part in match.groups())
         seconds = ((days * 24 + hours) * 60 + minutes) * 60 + secs
@@ -43,5 +50,10 @@ def format_duration(seconds: int) -> str:
     """ISO-8601, hours and minutes: 3600 → ``PT1H``, 5400 → ``PT1H30M``."""
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
-    text = "PT" + (f"{hours}H" if hours else "") + (f"{minutes}M" if minutes else "") + (f"{secs}S" if secs else "")
+    text = (
+        "PT"
+        + (f"{hours}H" if hours else "")
+        + (f"{minutes}M" if minutes else "")
+        + (f"{secs}S" if secs else "")
+    )
     return text if text != "PT" else "PT0S"

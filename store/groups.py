@@ -26,13 +26,25 @@ class Group:
     @staticmethod
     def from_row(row: sqlite3.Row) -> Group:
         keys = row.keys()
-        return Group(row["id"], row["name"], row["description"], row["external_id"], row["source"],
-                     row["member_count"] if "member_count" in keys else 0, row["created_at"], row["updated_at"],
-                     row["version"])
+        return Group(
+            row["id"],
+            row["name"],
+            row["description"],
+            row["external_id"],
+            row["source"],
+            row["member_count"] if "member_count" in keys else 0,
+            row["created_at"],
+            row["updated_at"],
+            row["version"],
+        )
 
     def audit_view(self) -> dict[str, Any]:
-        return {"name": self.name, "description": self.description, "external_id": self.external_id,
-                "source": self.source}
+        return {
+            "name": self.name,
+            "description": self.description,
+            "external_id": self.external_id,
+            "source": self.source,
+        }
 
 
 @dataclass(frozen=True)
@@ -50,8 +62,15 @@ class Membership:
 
     @staticmethod
     def from_row(row: sqlite3.Row) -> Membership:
-        return Membership(row["group_id"], row["group_name"], row["user_id"], row["user_name"], row["expires_at"],
-                          row["created_at"], row["version"])
+        return Membership(
+            row["group_id"],
+            row["group_name"],
+            row["user_id"],
+            row["user_name"],
+            row["expires_at"],
+            row["created_at"],
+            row["version"],
+        )
 
 
 _MEMBER_COUNT = "(SELECT count(*) FROM memberships m WHERE m.group_id = groups.id) AS member_count"
@@ -79,8 +98,9 @@ class GroupService(Service[Group]):
             raise AlreadyExists(f"displayName: a group named {row['name']!r} already exists", "displayName")
         return key
 
-    def create(self, name: str, *, description: str = "", external_id: str | None = None,
-               source: str = "local") -> Group:
+    def create(
+        self, name: str, *, description: str = "", external_id: str | None = None, source: str = "local"
+    ) -> Group:
         name = names.group_name(name)
         description = names.display_text(description, "description", names.DESCRIPTION_MAX)
         external = names.external_id(external_id)
@@ -98,14 +118,16 @@ class GroupService(Service[Group]):
 
     def get_by_name(self, name: str) -> Group:
         with self.db.read() as conn:
-            row = conn.execute(f"SELECT *, {_MEMBER_COUNT} FROM groups WHERE name_key = ?",
-                               (names.canonical(name),)).fetchone()
+            row = conn.execute(
+                f"SELECT *, {_MEMBER_COUNT} FROM groups WHERE name_key = ?", (names.canonical(name),)
+            ).fetchone()
         if row is None:
             raise NotFound(f"no group named {name!r}")
         return Group.from_row(row)
 
-    def list(self, *, filter: str = "", after: str | None = None, offset: int = 0,
-             limit: int = PAGE_SIZE) -> Page[Group]:
+    def list(
+        self, *, filter: str = "", after: str | None = None, offset: int = 0, limit: int = PAGE_SIZE
+    ) -> Page[Group]:
         return self._list_named(filter, after, offset, limit, select=f"*, {_MEMBER_COUNT}")
 
     def _guard(self, row: sqlite3.Row) -> None:
@@ -115,8 +137,9 @@ class GroupService(Service[Group]):
                 "change it there and import again"
             )
 
-    def update(self, group_id: int, version: int, *, name: str | None = None,
-               description: str | None = None) -> Group:
+    def update(
+        self, group_id: int, version: int, *, name: str | None = None, description: str | None = None
+    ) -> Group:
         changes: dict[str, Any] = {}
         if name is not None:
             changes["name"] = names.group_name(name)
@@ -130,8 +153,13 @@ class GroupService(Service[Group]):
             if "name" in changes:
                 changes["name_key"] = self._check_name_free(conn, changes["name"], group_id)
             after = Group.from_row(self._versioned_update(conn, group_id, version, changes))
-            self._audit(conn, "group.update", f"group:{after.name}", before=before.audit_view(),
-                        after=after.audit_view())
+            self._audit(
+                conn,
+                "group.update",
+                f"group:{after.name}",
+                before=before.audit_view(),
+                after=after.audit_view(),
+            )
             return after
 
     def delete(self, group_id: int, version: int) -> None:
@@ -140,8 +168,13 @@ class GroupService(Service[Group]):
             self._check_version(conn, row, version)
             group = Group.from_row(row)
             conn.execute("DELETE FROM groups WHERE id = ?", (group_id,))
-            self._audit(conn, "group.delete", f"group:{group.name}", before=group.audit_view(),
-                        extra={"members": group.member_count})
+            self._audit(
+                conn,
+                "group.delete",
+                f"group:{group.name}",
+                before=group.audit_view(),
+                extra={"members": group.member_count},
+            )
 
     # -- memberships ------------------------------------------------------------------------------------
 
@@ -162,28 +195,46 @@ class GroupService(Service[Group]):
                     (group_id, user_id, expiry, self._now()),
                 )
             except sqlite3.IntegrityError:
-                raise AlreadyExists(f"{user['user_name']!r} is already a member of {group['name']!r}") from None
+                raise AlreadyExists(
+                    f"{user['user_name']!r} is already a member of {group['name']!r}"
+                ) from None
             membership = self._membership(conn, group_id, user_id)
-            self._audit(conn, "group.add_member", f"group:{group['name']}",
-                        after={"user": user["user_name"], "expires_at": expiry})
+            self._audit(
+                conn,
+                "group.add_member",
+                f"group:{group['name']}",
+                after={"user": user["user_name"], "expires_at": expiry},
+            )
             return membership
 
     def remove_member(self, group_id: int, user_id: int) -> None:
         with self.db.write() as conn:
             membership = self._membership(conn, group_id, user_id)
             conn.execute("DELETE FROM memberships WHERE group_id = ? AND user_id = ?", (group_id, user_id))
-            self._audit(conn, "group.remove_member", f"group:{membership.group_name}",
-                        before={"user": membership.user_name, "expires_at": membership.expires_at})
+            self._audit(
+                conn,
+                "group.remove_member",
+                f"group:{membership.group_name}",
+                before={"user": membership.user_name, "expires_at": membership.expires_at},
+            )
 
     def _membership(self, conn: sqlite3.Connection, group_id: int, user_id: int) -> Membership:
-        row = conn.execute(f"{_MEMBERSHIP_SELECT} WHERE m.group_id = ? AND m.user_id = ?",
-                           (group_id, user_id)).fetchone()
+        row = conn.execute(
+            f"{_MEMBERSHIP_SELECT} WHERE m.group_id = ? AND m.user_id = ?", (group_id, user_id)
+        ).fetchone()
         if row is None:
             raise NotFound("that membership does not exist (it may have been removed)")
         return Membership.from_row(row)
 
-    def members(self, group_id: int, *, filter: str = "", after: str | None = None, offset: int = 0,
-                limit: int = PAGE_SIZE) -> Page[Membership]:
+    def members(
+        self,
+        group_id: int,
+        *,
+        filter: str = "",
+        after: str | None = None,
+        offset: int = 0,
+        limit: int = PAGE_SIZE,
+    ) -> Page[Membership]:
         """A group's members by user name, in keyset pages (a group may hold most of the directory)."""
         where, params = "m.group_id = ?", [group_id]
         if filter.strip():
@@ -191,8 +242,9 @@ class GroupService(Service[Group]):
             where += " AND u.user_name_key >= ? AND u.user_name_key < ?"
             params += [key, key + "\U0010ffff"]
         with self.db.read() as conn:
-            total = conn.execute(f"SELECT count(*) FROM memberships m JOIN users u ON u.id = m.user_id "
-                                 f"WHERE {where}", params).fetchone()[0]
+            total = conn.execute(
+                f"SELECT count(*) FROM memberships m JOIN users u ON u.id = m.user_id WHERE {where}", params
+            ).fetchone()[0]
             sql, page_params = f"{_MEMBERSHIP_SELECT} WHERE {where}", list(params)
             if after is not None:
                 sql += " AND u.user_name_key > ?"
@@ -209,6 +261,7 @@ class GroupService(Service[Group]):
 
     def groups_of(self, user_id: int) -> list[Membership]:
         with self.db.read() as conn:
-            rows = conn.execute(f"{_MEMBERSHIP_SELECT} WHERE m.user_id = ? ORDER BY g.name_key",
-                                (user_id,)).fetchall()
+            rows = conn.execute(
+                f"{_MEMBERSHIP_SELECT} WHERE m.user_id = ? ORDER BY g.name_key", (user_id,)
+            ).fetchall()
         return [Membership.from_row(row) for row in rows]

@@ -82,8 +82,14 @@ def _key_ring(directory: Directory, key_path: Path, *, create: bool = True) -> t
     return create_key_file(key_path), True
 
 
-def initialise(directory: Directory, password: str, enrolment: TotpEnrolment, *, code: str | None = None,
-               key_path: str | os.PathLike[str] | None = None) -> RootCreated:
+def initialise(
+    directory: Directory,
+    password: str,
+    enrolment: TotpEnrolment,
+    *,
+    code: str | None = None,
+    key_path: str | os.PathLike[str] | None = None,
+) -> RootCreated:
     """Create root with ``password`` and the authenticator of ``enrolment``, plus the key file.
 
     ``code``, when given, must be a current code of the authenticator (interactive set-up proves the app works
@@ -93,8 +99,9 @@ def initialise(directory: Directory, password: str, enrolment: TotpEnrolment, *,
     from store.directory import AUDIT_MAC_SETTING, KEY_ID_SETTING
 
     if has_root(directory):
-        raise Refused(f"{directory.db.path} already has a root identity: it was initialised before; nothing "
-                      "was changed")
+        raise Refused(
+            f"{directory.db.path} already has a root identity: it was initialised before; nothing was changed"
+        )
     path = Path(key_path) if key_path is not None else directory.key_path
     if path is None:
         raise ValidationError("key: no key file location was given", "key")
@@ -115,8 +122,12 @@ def initialise(directory: Directory, password: str, enrolment: TotpEnrolment, *,
         with directory.db.write() as conn:
             if conn.execute("SELECT 1 FROM users WHERE is_root = 1").fetchone() is not None:
                 raise Refused(f"{directory.db.path} already has a root identity; nothing was changed")
-            settings = {row[0]: row[1] for row in conn.execute(
-                "SELECT key, value FROM settings WHERE key IN (?, ?)", (KEY_ID_SETTING, AUDIT_MAC_SETTING))}
+            settings = {
+                row[0]: row[1]
+                for row in conn.execute(
+                    "SELECT key, value FROM settings WHERE key IN (?, ?)", (KEY_ID_SETTING, AUDIT_MAC_SETTING)
+                )
+            }
             expected = settings.get(KEY_ID_SETTING)
             if expected is not None and ring.get(expected) is None:
                 raise Refused(f"{path} is not this directory's key file; nothing was changed")
@@ -129,7 +140,9 @@ def initialise(directory: Directory, password: str, enrolment: TotpEnrolment, *,
                 conn.execute("INSERT INTO settings (key, value) VALUES (?, ?)", (AUDIT_MAC_SETTING, mac_id))
                 directory.audit_key = audit_mac_key(ring.current)
             if expected is None:
-                conn.execute("INSERT INTO settings (key, value) VALUES (?, ?)", (KEY_ID_SETTING, ring.current.key_id))
+                conn.execute(
+                    "INSERT INTO settings (key, value) VALUES (?, ?)", (KEY_ID_SETTING, ring.current.key_id)
+                )
             now = directory.now_text()
             cursor = conn.execute(
                 "INSERT INTO users (user_name, user_name_key, display_name, is_root, password_hash, "
@@ -138,14 +151,28 @@ def initialise(directory: Directory, password: str, enrolment: TotpEnrolment, *,
             )
             root_id = int(cursor.lastrowid or 0)
             sealed = seal(ring, secret.encode("ascii"), totp_associated_data(root_id))
-            conn.execute("UPDATE users SET totp_secret_sealed = ?, totp_last_step = ? WHERE id = ?",
-                         (sealed, step, root_id))
-            conn.executemany("INSERT INTO recovery_codes (user_id, code_hash) VALUES (?, ?)",
-                             [(root_id, hash_recovery_code(c)) for c in codes])
-            audit.record(conn, at=now, actor=directory.actor, action="directory.init", target="user:root",
-                         extra={"key_id": ring.current.key_id, "audit_chain": "hmac-sha256" if keyed else "sha256",
-                                "mfa": "totp", "recovery_codes_issued": len(codes)},
-                         key=directory.audit_key)
+            conn.execute(
+                "UPDATE users SET totp_secret_sealed = ?, totp_last_step = ? WHERE id = ?",
+                (sealed, step, root_id),
+            )
+            conn.executemany(
+                "INSERT INTO recovery_codes (user_id, code_hash) VALUES (?, ?)",
+                [(root_id, hash_recovery_code(c)) for c in codes],
+            )
+            audit.record(
+                conn,
+                at=now,
+                actor=directory.actor,
+                action="directory.init",
+                target="user:root",
+                extra={
+                    "key_id": ring.current.key_id,
+                    "audit_chain": "hmac-sha256" if keyed else "sha256",
+                    "mfa": "totp",
+                    "recovery_codes_issued": len(codes),
+                },
+                key=directory.audit_key,
+            )
             root = User.from_row(conn.execute("SELECT * FROM users WHERE id = ?", (root_id,)).fetchone())
     except BaseException:
         directory.key, directory.key_path, directory.audit_key = previous

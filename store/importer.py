@@ -99,7 +99,9 @@ class UserIn:
     target: str | None = None  # SCIM: the id (or bulkId:…) of the user this entry changes (PUT/PATCH/DELETE)
     match_name: str | None = None  # the name the user has now, when the entry renames it (Google)
     disable: bool = False  # SCIM DELETE: tui never deletes on import, it disables
-    labels: dict[str, str] = field(default_factory=lambda: NO_LABELS)  # field → what the file calls it (shared)
+    labels: dict[str, str] = field(
+        default_factory=lambda: NO_LABELS
+    )  # field → what the file calls it (shared)
 
 
 @dataclass(slots=True)
@@ -109,7 +111,9 @@ class MemberIn:
     expires_at: str | None = None
     ref: str | None = None  # SCIM: the id or bulkId:… of a user or a group
     kind: str | None = None  # "User", "Group" or None (either)
-    index: int | None = None  # its position in ``members`` (the location is made only when a message needs it)
+    index: int | None = (
+        None  # its position in ``members`` (the location is made only when a message needs it)
+    )
 
     @property
     def where(self) -> str:
@@ -261,16 +265,29 @@ class ImportPlan:
     policies: Section = field(default_factory=Section)
     permission_sets: Section = field(default_factory=Section)
     assignments: Section = field(default_factory=Section)
-    passwords: dict[str, int] = field(default_factory=lambda: {"set": 0, "hashes_kept": 0, "initial_to_hash": 0,
-                                                               "initial_dropped": 0, "kept_existing": 0})
+    passwords: dict[str, int] = field(
+        default_factory=lambda: {
+            "set": 0,
+            "hashes_kept": 0,
+            "initial_to_hash": 0,
+            "initial_dropped": 0,
+            "kept_existing": 0,
+        }
+    )
     notices: list[str] = field(default_factory=list)
     # Set when the plan may not be applied as it is (the mass-disable guard): the reason, fit to show.
     blocked: str | None = None
 
     def sections(self) -> dict[str, Section]:
-        return {"users": self.users, "groups": self.groups, "memberships": self.memberships,
-                "accounts": self.accounts, "policies": self.policies, "permission_sets": self.permission_sets,
-                "assignments": self.assignments}
+        return {
+            "users": self.users,
+            "groups": self.groups,
+            "memberships": self.memberships,
+            "accounts": self.accounts,
+            "policies": self.policies,
+            "permission_sets": self.permission_sets,
+            "assignments": self.assignments,
+        }
 
     @property
     def changes_nothing(self) -> bool:
@@ -284,19 +301,29 @@ class ImportPlan:
         lines = []
         for name, section in self.sections().items():
             if name in ("accounts", "policies", "permission_sets", "assignments") and not (
-                    section.changes or section.unchanged):
+                section.changes or section.unchanged
+            ):
                 continue
             label = name.replace("_", " ")
             retire = f", {len(section.retire)} to {section.retire_word}" if section.retire_word else ""
-            lines.append(f"{label}: {len(section.create)} to create, {len(section.update)} to update{retire}, "
-                         f"{section.unchanged} unchanged")
+            lines.append(
+                f"{label}: {len(section.create)} to create, {len(section.update)} to update{retire}, "
+                f"{section.unchanged} unchanged"
+            )
         return lines
 
     def diff(self, limit: int | None = 100) -> Iterator[tuple[str, str]]:
         """The changes as (mark, text): ``+`` create, ``~`` update, ``-`` retire; at most ``limit`` per kind and
         concept, then one ``…`` line with how many more."""
-        singular = {"users": "user", "groups": "group", "memberships": "membership", "accounts": "account",
-                    "policies": "policy", "permission_sets": "permission set", "assignments": "assignment"}
+        singular = {
+            "users": "user",
+            "groups": "group",
+            "memberships": "membership",
+            "accounts": "account",
+            "policies": "policy",
+            "permission_sets": "permission set",
+            "assignments": "assignment",
+        }
         for name, section in self.sections().items():
             noun = singular[name]
             kinds: list[tuple[str, list[tuple[str, str]]]] = [
@@ -316,8 +343,9 @@ class ImportPlan:
 
     def describe(self, limit: int | None = 100) -> list[str]:
         """Human lines: the summary, then each change (``limit`` of each kind per concept)."""
-        return self.summary() + [f"  {mark} {text}" if mark != "…" else f"    {text}"
-                                 for mark, text in self.diff(limit)]
+        return self.summary() + [
+            f"  {mark} {text}" if mark != "…" else f"    {text}" for mark, text in self.diff(limit)
+        ]
 
 
 @dataclass(frozen=True)
@@ -330,10 +358,17 @@ class ImportResult:
     password_workers: int = 0  # worker processes that hashed initial passwords
 
     def as_dict(self) -> dict[str, Any]:
-        return {"sha256": self.sha256, "source": self.source, "applied": self.applied,
-                "changes_nothing": self.plan.changes_nothing, "batch": self.batch_id, "plan": self.plan.as_dict(),
-                "passwords": dict(self.plan.passwords, workers=self.password_workers),
-                "notices": self.plan.notices, "blocked": self.plan.blocked}
+        return {
+            "sha256": self.sha256,
+            "source": self.source,
+            "applied": self.applied,
+            "changes_nothing": self.plan.changes_nothing,
+            "batch": self.batch_id,
+            "plan": self.plan.as_dict(),
+            "passwords": dict(self.plan.passwords, workers=self.password_workers),
+            "notices": self.plan.notices,
+            "blocked": self.plan.blocked,
+        }
 
 
 # -- problems ---------------------------------------------------------------------------------------------
@@ -380,17 +415,23 @@ def _natural(where: str) -> list[tuple[int, int | str]]:
 def _labelled(exc: ValidationError, labels: dict[str, str] | None) -> str:
     message = exc.message
     if labels and exc.field in labels and message.startswith(f"{exc.field}:"):
-        return labels[exc.field] + message[len(exc.field):]
+        return labels[exc.field] + message[len(exc.field) :]
     return message
 
 
 def check_source(source: str, *, sync: bool = False) -> str:
     if not isinstance(source, str) or not SOURCE_NAME.match(source):
-        raise ValidationError(f"source: {source!r} is not a source name: use 1 to {SOURCE_MAX} letters, digits, "
-                              "'.', '_' and '-', starting with a letter or digit", "source")
+        raise ValidationError(
+            f"source: {source!r} is not a source name: use 1 to {SOURCE_MAX} letters, digits, "
+            "'.', '_' and '-', starting with a letter or digit",
+            "source",
+        )
     if sync and source == LOCAL:
-        raise ValidationError("source: 'local' names the users made in this directory: a sync needs the name of "
-                              "the identity provider the file comes from (e.g. --source okta)", "source")
+        raise ValidationError(
+            "source: 'local' names the users made in this directory: a sync needs the name of "
+            "the identity provider the file comes from (e.g. --source okta)",
+            "source",
+        )
     return source
 
 
@@ -398,12 +439,25 @@ def check_source(source: str, *, sync: bool = False) -> str:
 
 _USER_COLUMNS = ("user_name", "display_name", "given_name", "family_name", "email", "external_id", "status")
 _GROUP_COLUMNS = ("name", "description", "external_id")
-_SCIM_NAMES = {"user_name": "userName", "display_name": "displayName", "given_name": "givenName",
-               "family_name": "familyName", "email": "email", "external_id": "externalId", "status": "active",
-               "name": "displayName", "description": "description", "document": "document",
-               "session_duration": "sessionDuration", "inline_policy": "inlinePolicy",
-               "boundary_policy": "permissionsBoundary", "managed_policies": "managedPolicies",
-               "ssh_keys": "sshPublicKeys", "scim_id": "id", "password_hash": "password"}
+_SCIM_NAMES = {
+    "user_name": "userName",
+    "display_name": "displayName",
+    "given_name": "givenName",
+    "family_name": "familyName",
+    "email": "email",
+    "external_id": "externalId",
+    "status": "active",
+    "name": "displayName",
+    "description": "description",
+    "document": "document",
+    "session_duration": "sessionDuration",
+    "inline_policy": "inlinePolicy",
+    "boundary_policy": "permissionsBoundary",
+    "managed_policies": "managedPolicies",
+    "ssh_keys": "sshPublicKeys",
+    "scim_id": "id",
+    "password_hash": "password",
+}
 
 
 @dataclass
@@ -426,10 +480,13 @@ class _Current:
 
 
 def _load_current(conn: sqlite3.Connection) -> _Current:
-    users = conn.execute(f"SELECT id, user_name_key, source, scim_id, is_root, password_hash IS NOT NULL AS "
-                         f"has_password, {', '.join(_USER_COLUMNS)} FROM users").fetchall()
-    groups = conn.execute("SELECT id, name_key, source, scim_id, name, description, external_id "
-                          "FROM groups").fetchall()
+    users = conn.execute(
+        f"SELECT id, user_name_key, source, scim_id, is_root, password_hash IS NOT NULL AS "
+        f"has_password, {', '.join(_USER_COLUMNS)} FROM users"
+    ).fetchall()
+    groups = conn.execute(
+        "SELECT id, name_key, source, scim_id, name, description, external_id FROM groups"
+    ).fetchall()
     current = _Current(
         users={r["user_name_key"]: r for r in users},
         users_by_id={r["id"]: r for r in users},
@@ -438,30 +495,48 @@ def _load_current(conn: sqlite3.Connection) -> _Current:
         user_keys={},
         groups={r["name_key"]: r for r in groups},
         groups_by_id={r["id"]: r for r in groups},
-        groups_by_external={(r["source"], r["external_id"]): r for r in groups if r["external_id"] is not None},
+        groups_by_external={
+            (r["source"], r["external_id"]): r for r in groups if r["external_id"] is not None
+        },
         groups_by_scim={(r["source"], r["scim_id"]): r for r in groups if r["scim_id"] is not None},
-        memberships={(r[0], r[1]): r[2] for r in conn.execute(
-            "SELECT group_id, user_id, expires_at FROM memberships")},
-        accounts={r["name_key"]: r for r in conn.execute(
-            "SELECT id, name_key, name, description, status FROM accounts")},
-        policies={r["name_key"]: r for r in conn.execute(
-            "SELECT id, name_key, name, description, document, builtin FROM policies")},
-        permission_sets={r["name_key"]: r for r in conn.execute(
-            "SELECT id, name_key, name, description, session_duration, inline_policy, boundary_policy "
-            "FROM permission_sets")},
+        memberships={
+            (r[0], r[1]): r[2] for r in conn.execute("SELECT group_id, user_id, expires_at FROM memberships")
+        },
+        accounts={
+            r["name_key"]: r
+            for r in conn.execute("SELECT id, name_key, name, description, status FROM accounts")
+        },
+        policies={
+            r["name_key"]: r
+            for r in conn.execute("SELECT id, name_key, name, description, document, builtin FROM policies")
+        },
+        permission_sets={
+            r["name_key"]: r
+            for r in conn.execute(
+                "SELECT id, name_key, name, description, session_duration, inline_policy, boundary_policy "
+                "FROM permission_sets"
+            )
+        },
         attachments={},
         assignments={},
     )
     for row in conn.execute("SELECT user_id, public_key FROM ssh_keys ORDER BY id"):
         current.user_keys.setdefault(row[0], []).append(row[1])
-    for row in conn.execute("SELECT psp.permission_set_id, p.name_key FROM permission_set_policies psp "
-                            "JOIN policies p ON p.id = psp.policy_id"):
+    for row in conn.execute(
+        "SELECT psp.permission_set_id, p.name_key FROM permission_set_policies psp "
+        "JOIN policies p ON p.id = psp.policy_id"
+    ):
         current.attachments.setdefault(row[0], []).append(row[1])
-    for row in conn.execute("SELECT id, user_id, group_id, account_id, permission_set_id, expires_at "
-                            "FROM assignments"):
-        kind, principal = ("user", row["user_id"]) if row["user_id"] is not None else ("group", row["group_id"])
+    for row in conn.execute(
+        "SELECT id, user_id, group_id, account_id, permission_set_id, expires_at FROM assignments"
+    ):
+        kind, principal = (
+            ("user", row["user_id"]) if row["user_id"] is not None else ("group", row["group_id"])
+        )
         current.assignments[(kind, principal, row["account_id"], row["permission_set_id"])] = (
-            row["id"], row["expires_at"])
+            row["id"],
+            row["expires_at"],
+        )
     return current
 
 
@@ -540,8 +615,14 @@ class _Resolution:
     assignment_principals: dict[tuple[str, str], int]  # (kind, key) → ident
 
 
-def _clean(problems: _Problems, where: str, labels: dict[str, str], cleaner: Callable[..., Any], value: Any,
-           *args: Any) -> Any:
+def _clean(
+    problems: _Problems,
+    where: str,
+    labels: dict[str, str],
+    cleaner: Callable[..., Any],
+    value: Any,
+    *args: Any,
+) -> Any:
     try:
         return cleaner(value, *args)
     except ValidationError as exc:
@@ -565,8 +646,11 @@ def _user_fields(user: UserIn, problems: _Problems) -> dict[str, Any] | None:
     fields: dict[str, Any] = {}
     if user.user_name is not None:
         fields["user_name"] = _clean(problems, where, labels, names.user_name, user.user_name)
-    for column, label in (("display_name", "displayName"), ("given_name", "givenName"),
-                          ("family_name", "familyName")):
+    for column, label in (
+        ("display_name", "displayName"),
+        ("given_name", "givenName"),
+        ("family_name", "familyName"),
+    ):
         value = getattr(user, column)
         if value is not None:
             fields[column] = _clean(problems, where, labels, names.display_text, value, label)
@@ -637,8 +721,9 @@ class _Resolver:
         self.user_idents[target.ident] = target
         return target
 
-    def _existing_user_for_name(self, key: str, source: str, where: str, shown: str,
-                                label: str) -> tuple[bool, sqlite3.Row | None]:
+    def _existing_user_for_name(
+        self, key: str, source: str, where: str, shown: str, label: str
+    ) -> tuple[bool, sqlite3.Row | None]:
         """(ok, row): the existing user this name may match; not ok when the name belongs to someone else."""
         if key == ROOT_NAME:
             self.problems.add(where, f"{label}: {shown!r} is reserved for the directory's root identity")
@@ -647,19 +732,28 @@ class _Resolver:
         if row is None:
             return True, None
         if row["is_root"]:
-            self.problems.add(where, f"{label}: {shown!r} is the same name as the directory's root identity "
-                                     f"{row['user_name']!r} (names are compared ignoring case and width)")
+            self.problems.add(
+                where,
+                f"{label}: {shown!r} is the same name as the directory's root identity "
+                f"{row['user_name']!r} (names are compared ignoring case and width)",
+            )
             return False, None
         if row["source"] != source:
-            self.problems.add(where, f"{label}: {shown!r} is the same name as the existing user "
-                                     f"{row['user_name']!r} from source {row['source']!r} (names are compared "
-                                     f"ignoring case and width; an import never takes over another source's "
-                                     f"users)")
+            self.problems.add(
+                where,
+                f"{label}: {shown!r} is the same name as the existing user "
+                f"{row['user_name']!r} from source {row['source']!r} (names are compared "
+                f"ignoring case and width; an import never takes over another source's "
+                f"users)",
+            )
             return False, None
         if row["id"] in self.user_by_row:
             earlier = self.user_by_row[row["id"]]
-            self.problems.add(where, f"{label}: {shown!r} matches the existing user {row['user_name']!r}, which "
-                                     f"{earlier.where} already matched")
+            self.problems.add(
+                where,
+                f"{label}: {shown!r} matches the existing user {row['user_name']!r}, which "
+                f"{earlier.where} already matched",
+            )
             return False, None
         return True, row
 
@@ -687,22 +781,30 @@ class _Resolver:
                     if row is not None:
                         target = self.user_by_row.get(row["id"]) or self._user_target(row, where, source)
                 if target is None:
-                    problems.add(where, f"no user with id {user.target!r} in this file or the directory "
-                                        f"(source {source!r})")
+                    problems.add(
+                        where,
+                        f"no user with id {user.target!r} in this file or the directory (source {source!r})",
+                    )
                     continue
             else:
                 external = fields.get("external_id")
                 if external:
                     earlier = self.user_by_external.get((source, external))
                     if earlier is not None:
-                        problems.add(where, f"{labels.get('externalId', 'externalId')}: {external!r} is the same "
-                                            f"as {earlier.where}'s")
+                        problems.add(
+                            where,
+                            f"{labels.get('externalId', 'externalId')}: {external!r} is the same "
+                            f"as {earlier.where}'s",
+                        )
                         continue
                     row = self.current.users_by_external.get((source, external))
                     if row is not None:
                         if row["id"] in self.user_by_row:
-                            problems.add(where, f"matches the existing user {row['user_name']!r} (by externalId), "
-                                                f"which {self.user_by_row[row['id']].where} already matched")
+                            problems.add(
+                                where,
+                                f"matches the existing user {row['user_name']!r} (by externalId), "
+                                f"which {self.user_by_row[row['id']].where} already matched",
+                            )
                             continue
                         target = self._user_target(row, where, source)
                 if target is None:
@@ -714,8 +816,11 @@ class _Resolver:
                     key = names.canonical(shown)
                     earlier = self.user_by_key.get(key)
                     if earlier is not None:
-                        problems.add(where, f"{name_label}: {shown!r} is the same name as {earlier.where} (names "
-                                            "are compared ignoring case and width)")
+                        problems.add(
+                            where,
+                            f"{name_label}: {shown!r} is the same name as {earlier.where} (names "
+                            "are compared ignoring case and width)",
+                        )
                         continue
                     ok, row = self._existing_user_for_name(key, source, where, shown, name_label)
                     if not ok:
@@ -740,8 +845,10 @@ class _Resolver:
                 target.disable_reason = None
             self._passwords(user, target)
             if user.ssh_keys is not None:
-                parsed = [problems.call(f"{where}.sshPublicKeys[{i}]", parse_public_key, key)
-                          for i, key in enumerate(user.ssh_keys)]
+                parsed = [
+                    problems.call(f"{where}.sshPublicKeys[{i}]", parse_public_key, key)
+                    for i, key in enumerate(user.ssh_keys)
+                ]
                 target.ssh_keys = [k for k in parsed if k is not None]
         if progress is not None:
             progress("check", total, total)
@@ -752,17 +859,23 @@ class _Resolver:
             target.must_change = user.must_change_password
         if user.password_hash is not None:
             if not is_supported_hash(user.password_hash):
-                self.problems.add(user.where, f"{user.labels.get('password', 'password')}: not a password hash tui "
-                                              "can verify (argon2, bcrypt or PBKDF2 in PHC / modular-crypt form)")
+                self.problems.add(
+                    user.where,
+                    f"{user.labels.get('password', 'password')}: not a password hash tui "
+                    "can verify (argon2, bcrypt or PBKDF2 in PHC / modular-crypt form)",
+                )
                 return
             target.password_hash, target.initial_password = user.password_hash, None
         elif user.password is not None and user.password != "":
             if is_supported_hash(user.password):
                 target.password_hash, target.initial_password = user.password, None
             elif len(user.password) > MAX_PASSWORD_LENGTH:
-                self.problems.add(user.where, f"{user.labels.get('password', 'password')}: is "
-                                              f"{len(user.password)} characters long; the limit is "
-                                              f"{MAX_PASSWORD_LENGTH}")
+                self.problems.add(
+                    user.where,
+                    f"{user.labels.get('password', 'password')}: is "
+                    f"{len(user.password)} characters long; the limit is "
+                    f"{MAX_PASSWORD_LENGTH}",
+                )
             else:
                 target.initial_password, target.password_hash = user.password, None
 
@@ -777,28 +890,43 @@ class _Resolver:
             label = target.labels.get("userName", "userName")
             other = final.get(key)
             if other is not None and other is not target:
-                self.problems.add(target.where, f"{label}: {name!r} is the same name as {other.where} (names are "
-                                                "compared ignoring case and width)")
+                self.problems.add(
+                    target.where,
+                    f"{label}: {name!r} is the same name as {other.where} (names are "
+                    "compared ignoring case and width)",
+                )
                 continue
             final[key] = target
             if target.row is not None and target.row["user_name_key"] == key:
                 continue
             if key == ROOT_NAME:
-                self.problems.add(target.where, f"{label}: {name!r} is reserved for the directory's root identity")
+                self.problems.add(
+                    target.where, f"{label}: {name!r} is reserved for the directory's root identity"
+                )
                 continue
             holder = self.current.users.get(key)
             if holder is not None and (target.row is None or holder["id"] != target.row["id"]):
-                what = f"renaming {target.row['user_name']!r} to {name!r}" if target.row is not None else repr(name)
-                self.problems.add(target.where, f"{label}: {what} would take the name of the existing user "
-                                                f"{holder['user_name']!r} (source {holder['source']!r}; names are "
-                                                "compared ignoring case and width)")
+                what = (
+                    f"renaming {target.row['user_name']!r} to {name!r}"
+                    if target.row is not None
+                    else repr(name)
+                )
+                self.problems.add(
+                    target.where,
+                    f"{label}: {what} would take the name of the existing user "
+                    f"{holder['user_name']!r} (source {holder['source']!r}; names are "
+                    "compared ignoring case and width)",
+                )
         self.final_user_keys = final
 
     # -- groups -----------------------------------------------------------------------------------------
 
-    def _group_target(self, row: sqlite3.Row | None, where: str, source: str, in_file: bool = True) -> _GroupTarget:
-        target = _GroupTarget(row["id"] if row is not None else self._next_ident(), where, source, row,
-                              in_file=in_file)
+    def _group_target(
+        self, row: sqlite3.Row | None, where: str, source: str, in_file: bool = True
+    ) -> _GroupTarget:
+        target = _GroupTarget(
+            row["id"] if row is not None else self._next_ident(), where, source, row, in_file=in_file
+        )
         if row is not None:
             self.group_by_row[row["id"]] = target
         self.groups.append(target)
@@ -814,8 +942,15 @@ class _Resolver:
             if group.name is not None:
                 fields["name"] = _clean(problems, where, labels, names.group_name, group.name)
             if group.description is not None:
-                fields["description"] = _clean(problems, where, labels, names.display_text, group.description,
-                                               "description", names.DESCRIPTION_MAX)
+                fields["description"] = _clean(
+                    problems,
+                    where,
+                    labels,
+                    names.display_text,
+                    group.description,
+                    "description",
+                    names.DESCRIPTION_MAX,
+                )
             if group.external_id is not None:
                 fields["external_id"] = _clean(problems, where, labels, names.external_id, group.external_id)
             if group.scim_id is not None:
@@ -830,8 +965,11 @@ class _Resolver:
                     if row is not None:
                         target = self.group_by_row.get(row["id"]) or self._group_target(row, where, source)
                 if target is None:
-                    problems.add(where, f"no group with id {group.target!r} in this file or the directory "
-                                        f"(source {source!r})")
+                    problems.add(
+                        where,
+                        f"no group with id {group.target!r} in this file or the directory "
+                        f"(source {source!r})",
+                    )
                     continue
             else:
                 external = fields.get("external_id")
@@ -852,18 +990,27 @@ class _Resolver:
                     key = names.canonical(name)
                     earlier = self.group_by_key.get(key)
                     if earlier is not None:
-                        problems.add(where, f"displayName: {name!r} is the same name as {earlier.where} (names are "
-                                            "compared ignoring case and width)")
+                        problems.add(
+                            where,
+                            f"displayName: {name!r} is the same name as {earlier.where} (names are "
+                            "compared ignoring case and width)",
+                        )
                         continue
                     row = self.current.groups.get(key)
                     if row is not None and row["source"] != source:
-                        problems.add(where, f"displayName: {name!r} is the same name as the existing group "
-                                            f"{row['name']!r} from source {row['source']!r} (an import never takes "
-                                            "over another source's groups)")
+                        problems.add(
+                            where,
+                            f"displayName: {name!r} is the same name as the existing group "
+                            f"{row['name']!r} from source {row['source']!r} (an import never takes "
+                            "over another source's groups)",
+                        )
                         continue
                     if row is not None and row["id"] in self.group_by_row:
-                        problems.add(where, f"displayName: {name!r} matches the existing group {row['name']!r}, "
-                                            f"which {self.group_by_row[row['id']].where} already matched")
+                        problems.add(
+                            where,
+                            f"displayName: {name!r} matches the existing group {row['name']!r}, "
+                            f"which {self.group_by_row[row['id']].where} already matched",
+                        )
                         continue
                     target = self._group_target(row, where, source)
                     self.group_by_key[key] = target
@@ -888,8 +1035,11 @@ class _Resolver:
             final[key] = target
             holder = self.current.groups.get(key)
             if holder is not None and target.row is not None and holder["id"] != target.row["id"]:
-                problems.add(target.where, f"displayName: renaming {target.row['name']!r} to {name!r} would take "
-                                           f"the name of the existing group {holder['name']!r}")
+                problems.add(
+                    target.where,
+                    f"displayName: renaming {target.row['name']!r} to {name!r} would take "
+                    f"the name of the existing group {holder['name']!r}",
+                )
         self.final_group_keys = final
 
     def _group_by_name(self, name: str, where: str, source: str) -> _GroupTarget | None:
@@ -953,8 +1103,11 @@ class _Resolver:
                     target.removals.add(ident)
                     target.members.pop(ident, None)
             for member in group.members or []:
-                expiry = problems.call(member.where, clock.parse_moment, member.expires_at, "expiresAt") \
-                    if member.expires_at is not None else None
+                expiry = (
+                    problems.call(member.where, clock.parse_moment, member.expires_at, "expiresAt")
+                    if member.expires_at is not None
+                    else None
+                )
                 ident = self._member(member, target)
                 if isinstance(ident, _GroupTarget):
                     target.member_groups.append((ident, member.where))
@@ -963,7 +1116,9 @@ class _Resolver:
                     target.removals.discard(ident)
         self._flatten()
 
-    def _member(self, member: MemberIn, group: _GroupTarget, *, removing: bool = False) -> int | _GroupTarget | None:
+    def _member(
+        self, member: MemberIn, group: _GroupTarget, *, removing: bool = False
+    ) -> int | _GroupTarget | None:
         """A member reference → a user ident, a group target (nested) or None (problem recorded)."""
         problems = self.problems
         if member.ref is None:
@@ -978,8 +1133,12 @@ class _Resolver:
             ident = self._user_by_name(name)
             if ident is None:
                 shown = "root" if names.canonical(name) == ROOT_NAME else repr(name)
-                problems.add(member.where, f"members: no user named {name!r} in the file or the directory"
-                             if shown != "root" else "members: root belongs to no group")
+                problems.add(
+                    member.where,
+                    f"members: no user named {name!r} in the file or the directory"
+                    if shown != "root"
+                    else "members: root belongs to no group",
+                )
             return ident
         ref, kind = member.ref, member.kind
         if kind not in (None, "User", "Group"):
@@ -996,17 +1155,25 @@ class _Resolver:
             nested = self.group_by_alias.get(ref)
             if nested is not None:
                 if removing:
-                    problems.add(member.where, f"value: {ref!r} is a group: tui flattens nested groups, so only "
-                                               "users can be removed from a group")
+                    problems.add(
+                        member.where,
+                        f"value: {ref!r} is a group: tui flattens nested groups, so only "
+                        "users can be removed from a group",
+                    )
                     return None
                 return nested
             if (group.source, ref) in self.current.groups_by_scim:
-                problems.add(member.where, f"value: the group {ref!r} is a member, but tui flattens nested groups "
-                                           "at import: the member group must be in the same file")
+                problems.add(
+                    member.where,
+                    f"value: the group {ref!r} is a member, but tui flattens nested groups "
+                    "at import: the member group must be in the same file",
+                )
                 return None
         what = {"User": "user", "Group": "group"}.get(kind or "", "user or group")
-        problems.add(member.where, f"value: no {what} with id {ref!r} in this file or the directory "
-                                   f"(source {group.source!r})")
+        problems.add(
+            member.where,
+            f"value: no {what} with id {ref!r} in this file or the directory (source {group.source!r})",
+        )
         return None
 
     def _flatten(self) -> None:
@@ -1020,10 +1187,14 @@ class _Resolver:
             if mark == 2:
                 return flat[group.ident]
             if mark == 1:
-                cycle = path[path.index(group):] + [group]
-                self.problems.add(group.where, "members: groups contain each other in a cycle: " + " → ".join(
-                    repr(g.shown) for g in cycle) + " (tui flattens nested groups into their members and cannot "
-                    "flatten a cycle)")
+                cycle = path[path.index(group) :] + [group]
+                self.problems.add(
+                    group.where,
+                    "members: groups contain each other in a cycle: "
+                    + " → ".join(repr(g.shown) for g in cycle)
+                    + " (tui flattens nested groups into their members and cannot "
+                    "flatten a cycle)",
+                )
                 return None
             state[group.ident] = 1
             members = dict(group.members)
@@ -1047,7 +1218,8 @@ class _Resolver:
                 group.members = flat[group.ident]
                 self.document.notices.append(
                     f"{group.where}: nested groups flattened: {group.shown!r} gets the members of "
-                    + ", ".join(repr(nested.shown) for nested, _ in group.member_groups))
+                    + ", ".join(repr(nested.shown) for nested, _ in group.member_groups)
+                )
 
 
 def _diff(target: _UserTarget | _GroupTarget, columns: Iterable[str]) -> list[str]:
@@ -1056,8 +1228,9 @@ def _diff(target: _UserTarget | _GroupTarget, columns: Iterable[str]) -> list[st
     return [column for column in columns if column in target.fields and target.fields[column] != row[column]]
 
 
-def _resolve(document: ImportDocument, current: _Current, options: ImportOptions,
-             progress: Progress | None = None) -> _Resolution:
+def _resolve(
+    document: ImportDocument, current: _Current, options: ImportOptions, progress: Progress | None = None
+) -> _Resolution:
     resolver = _Resolver(document, current, options)
     problems = resolver.problems
     for problem in document.problems:
@@ -1070,8 +1243,11 @@ def _resolve(document: ImportDocument, current: _Current, options: ImportOptions
         problems.add("", exc.message)
         problems.refuse_if_any()
     if options.sync and document.partial:
-        problems.add("", "--sync makes the directory match whole resources: this file holds changes (SCIM PATCH "
-                         "or DELETE operations); import it without --sync")
+        problems.add(
+            "",
+            "--sync makes the directory match whole resources: this file holds changes (SCIM PATCH "
+            "or DELETE operations); import it without --sync",
+        )
     if options.sync and document.incomplete:
         problems.add("", document.incomplete)
     resolver.resolve_users(progress)
@@ -1104,16 +1280,19 @@ def _resolve(document: ImportDocument, current: _Current, options: ImportOptions
         changed = _diff(target, (*_USER_COLUMNS, "scim_id"))
         disabling = "status" in changed and target.fields["status"] == "disabled"
         if target.ssh_keys is not None and [k.text for k in target.ssh_keys] != current.user_keys.get(
-                target.ident, []):
+            target.ident, []
+        ):
             changed.append("ssh_keys")
-        if (target.password_hash or (target.initial_password and options.with_passwords)) \
-                and not target.row["has_password"]:
+        if (target.password_hash or (target.initial_password and options.with_passwords)) and not target.row[
+            "has_password"
+        ]:
             changed.append("password_hash")
         if disabling:
             others_changed = [_SCIM_NAMES.get(c, c) for c in changed if c != "status"]
             reason = target.disable_reason or "active: false in the file"
-            plan.users.retire[target.shown] = reason + (f"; also {', '.join(others_changed)}" if others_changed
-                                                        else "")
+            plan.users.retire[target.shown] = reason + (
+                f"; also {', '.join(others_changed)}" if others_changed else ""
+            )
         elif changed:
             plan.users.update[target.shown] = [_SCIM_NAMES.get(c, c) for c in changed]
         elif target.in_file:
@@ -1133,12 +1312,16 @@ def _resolve(document: ImportDocument, current: _Current, options: ImportOptions
         else:
             plan.passwords["initial_dropped"] += 1
     if plan.passwords["initial_dropped"]:
-        plan.notices.append(f"{plan.passwords['initial_dropped']} cleartext initial password(s) dropped: give "
-                            "--with-passwords to hash them (the users then change them at first sign-in), or set "
-                            "passwords in tui")
+        plan.notices.append(
+            f"{plan.passwords['initial_dropped']} cleartext initial password(s) dropped: give "
+            "--with-passwords to hash them (the users then change them at first sign-in), or set "
+            "passwords in tui"
+        )
     if plan.passwords["kept_existing"]:
-        plan.notices.append(f"{plan.passwords['kept_existing']} user(s) already have a password: the file's "
-                            "passwords only apply to users without one")
+        plan.notices.append(
+            f"{plan.passwords['kept_existing']} user(s) already have a password: the file's "
+            "passwords only apply to users without one"
+        )
     # Groups.
     for group in groups:
         if group.row is None:
@@ -1191,24 +1374,33 @@ def _resolve(document: ImportDocument, current: _Current, options: ImportOptions
 
     # The mass-disable guard.
     if options.sync:
-        active = sum(1 for row in current.users_by_id.values()
-                     if row["source"] == source and row["status"] == "active" and not row["is_root"])
-        disabling = sum(1 for t in users if t.row is not None and t.row["status"] == "active"
-                        and t.fields.get("status") == "disabled")
+        active = sum(
+            1
+            for row in current.users_by_id.values()
+            if row["source"] == source and row["status"] == "active" and not row["is_root"]
+        )
+        disabling = sum(
+            1
+            for t in users
+            if t.row is not None and t.row["status"] == "active" and t.fields.get("status") == "disabled"
+        )
         allowed = max(1, math.ceil(MASS_DISABLE_SHARE * active))
         if disabling > allowed and not options.allow_mass_disable:
-            plan.blocked = (f"this sync would disable {disabling} of the {active} active users from source "
-                            f"{source!r} ({disabling / max(active, 1):.0%}); a sync may disable at most "
-                            f"{MASS_DISABLE_SHARE:.0%} of them ({allowed}) unless --allow-mass-disable is given. "
-                            "Check that the file is complete, then run again with --allow-mass-disable")
+            plan.blocked = (
+                f"this sync would disable {disabling} of the {active} active users from source "
+                f"{source!r} ({disabling / max(active, 1):.0%}); a sync may disable at most "
+                f"{MASS_DISABLE_SHARE:.0%} of them ({allowed}) unless --allow-mass-disable is given. "
+                "Check that the file is complete, then run again with --allow-mass-disable"
+            )
     return _Resolution(plan, source, users, groups, removals, *others)
 
 
 # -- accounts, policies, permission sets, assignments (our whole-directory JSON) ---------------------------
 
 
-def _resolve_others(document: ImportDocument, current: _Current, problems: _Problems,
-                    resolver: _Resolver) -> tuple[Any, ...]:
+def _resolve_others(
+    document: ImportDocument, current: _Current, problems: _Problems, resolver: _Resolver
+) -> tuple[Any, ...]:
     accounts: dict[str, dict[str, Any]] = {}
     policies: dict[str, dict[str, Any]] = {}
     permission_sets: dict[str, dict[str, Any]] = {}
@@ -1220,40 +1412,55 @@ def _resolve_others(document: ImportDocument, current: _Current, problems: _Prob
     def unique(kind: str, key: str, where: str, shown: str) -> bool:
         earlier = first_seen.get((kind, key))
         if earlier is not None:
-            problems.add(where, f"name: {shown!r} is the same name as {earlier} (names are compared ignoring case "
-                                "and width)")
+            problems.add(
+                where,
+                f"name: {shown!r} is the same name as {earlier} (names are compared ignoring case and width)",
+            )
             return False
         first_seen[(kind, key)] = where
         return True
 
     for account in document.accounts:
         name = problems.call(account.where, names.account_name, account.name)
-        description = problems.call(account.where, names.display_text, account.description, "description",
-                                    names.DESCRIPTION_MAX)
+        description = problems.call(
+            account.where, names.display_text, account.description, "description", names.DESCRIPTION_MAX
+        )
         if name is not None and unique("account", names.canonical(name), account.where, name):
-            accounts[names.canonical(name)] = {"name": name, "description": description or "",
-                                               "status": "active" if account.active else "disabled"}
+            accounts[names.canonical(name)] = {
+                "name": name,
+                "description": description or "",
+                "status": "active" if account.active else "disabled",
+            }
 
     for policy in document.policies:
         name = problems.call(policy.where, names.policy_name, policy.name)
-        description = problems.call(policy.where, names.display_text, policy.description, "description",
-                                    names.DESCRIPTION_MAX)
+        description = problems.call(
+            policy.where, names.display_text, policy.description, "description", names.DESCRIPTION_MAX
+        )
         if not (isinstance(policy.document, str) and policy.document.strip()):
             problems.add(policy.where, "document: is required")
             continue
         text = problems.call(policy.where, check_policy_text, policy.document, "document")
         if name is not None and unique("policy", names.canonical(name), policy.where, name):
-            policies[names.canonical(name)] = {"name": name, "document": text, "description": description or ""}
+            policies[names.canonical(name)] = {
+                "name": name,
+                "document": text,
+                "description": description or "",
+            }
 
     for pset in document.permission_sets:
         where = pset.where
         name = problems.call(where, names.permission_set_name, pset.name)
         values = {
-            "description": problems.call(where, names.display_text, pset.description, "description",
-                                         names.DESCRIPTION_MAX) or "",
+            "description": problems.call(
+                where, names.display_text, pset.description, "description", names.DESCRIPTION_MAX
+            )
+            or "",
             "session_duration": problems.call(where, parse_duration, pset.session_duration),
             "inline_policy": problems.call(where, check_policy_text, pset.inline_policy, "inlinePolicy"),
-            "boundary_policy": problems.call(where, check_policy_text, pset.boundary_policy, "permissionsBoundary"),
+            "boundary_policy": problems.call(
+                where, check_policy_text, pset.boundary_policy, "permissionsBoundary"
+            ),
         }
         if name is None or not unique("permission_set", names.canonical(name), where, name):
             continue
@@ -1263,8 +1470,10 @@ def _resolve_others(document: ImportDocument, current: _Current, problems: _Prob
         for index, policy_name in enumerate(pset.managed_policies):
             policy_key = names.canonical(policy_name) if isinstance(policy_name, str) else ""
             if policy_key not in policies and policy_key not in current.policies:
-                problems.add(f"{where}.managedPolicies[{index}]",
-                             f"no policy named {policy_name!r} in the file or the policy library")
+                problems.add(
+                    f"{where}.managedPolicies[{index}]",
+                    f"no policy named {policy_name!r} in the file or the policy library",
+                )
             else:
                 attached.append(policy_key)
         attachments[key] = attached
@@ -1278,19 +1487,26 @@ def _resolve_others(document: ImportDocument, current: _Current, problems: _Prob
         keys = []
         principal_key = names.canonical(item.principal) if isinstance(item.principal, str) else ""
         if item.principal_type == "user":
-            ident = resolver._user_by_name(item.principal) if principal_key and principal_key != ROOT_NAME else None
+            ident = (
+                resolver._user_by_name(item.principal)
+                if principal_key and principal_key != ROOT_NAME
+                else None
+            )
         else:
             group = resolver.final_group_keys.get(principal_key)
             row = current.groups.get(principal_key)
             ident = group.ident if group is not None else (row["id"] if row is not None else None)
         if ident is None:
-            problems.add(where, f"no {item.principal_type} named {item.principal!r} in the file or the directory")
+            problems.add(
+                where, f"no {item.principal_type} named {item.principal!r} in the file or the directory"
+            )
         else:
             principals[(item.principal_type, principal_key)] = ident
         keys.append(principal_key)
-        for label, value, known, existing in (("account", item.account, accounts, current.accounts),
-                                              ("permission set", item.permission_set, permission_sets,
-                                               current.permission_sets)):
+        for label, value, known, existing in (
+            ("account", item.account, accounts, current.accounts),
+            ("permission set", item.permission_set, permission_sets, current.permission_sets),
+        ):
             key = names.canonical(value) if isinstance(value, str) else ""
             if key not in known and key not in existing:
                 problems.add(where, f"no {label} named {value!r} in the file or the directory")
@@ -1303,8 +1519,13 @@ def _resolve_others(document: ImportDocument, current: _Current, problems: _Prob
 def _plan_others(plan: ImportPlan, others: tuple[Any, ...], current: _Current) -> None:
     accounts, policies, permission_sets, attachments, assignments, principals = others
 
-    def section(target: Section, wanted: dict[str, dict[str, Any]], have: dict[str, sqlite3.Row],
-                columns: tuple[str, ...], shown: str) -> None:
+    def section(
+        target: Section,
+        wanted: dict[str, dict[str, Any]],
+        have: dict[str, sqlite3.Row],
+        columns: tuple[str, ...],
+        shown: str,
+    ) -> None:
         for key, fields in wanted.items():
             row = have.get(key)
             if row is None:
@@ -1316,8 +1537,13 @@ def _plan_others(plan: ImportPlan, others: tuple[Any, ...], current: _Current) -
 
     section(plan.accounts, accounts, current.accounts, ("name", "description", "status"), "name")
     section(plan.policies, policies, current.policies, ("name", "document", "description"), "name")
-    section(plan.permission_sets, permission_sets, current.permission_sets,
-            ("name", "description", "session_duration", "inline_policy", "boundary_policy"), "name")
+    section(
+        plan.permission_sets,
+        permission_sets,
+        current.permission_sets,
+        ("name", "description", "session_duration", "inline_policy", "boundary_policy"),
+        "name",
+    )
     for key, attached in attachments.items():
         row = current.permission_sets.get(key)
         if row is not None and sorted(attached) != sorted(current.attachments.get(row["id"], [])):
@@ -1362,8 +1588,9 @@ def hash_initial_passwords(passwords: list[str], progress: Progress | None = Non
     hashes: list[str] = []
     pids: set[int] = set()
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        for index, (digest, pid) in enumerate(pool.map(_hash_one, passwords, chunksize=max(1, len(passwords)
-                                                                                           // (workers * 8)))):
+        for index, (digest, pid) in enumerate(
+            pool.map(_hash_one, passwords, chunksize=max(1, len(passwords) // (workers * 8)))
+        ):
             hashes.append(digest)
             pids.add(pid)
             if progress is not None and index % 10 == 0:
@@ -1378,12 +1605,22 @@ def hash_initial_passwords(passwords: list[str], progress: Progress | None = Non
 
 def _chunks(rows: list[Any], size: int = CHUNK) -> Iterator[list[Any]]:
     for start in range(0, len(rows), size):
-        yield rows[start:start + size]
+        yield rows[start : start + size]
 
 
-def _apply(directory: Directory, conn: sqlite3.Connection, resolution: _Resolution, current: _Current, now: str,
-           batch_id: int, initial_hashes: dict[int, str], progress: Progress | None) -> None:
-    total = len(resolution.users) + sum(len(g.members) for g in resolution.groups) + len(resolution.groups) + 1
+def _apply(
+    directory: Directory,
+    conn: sqlite3.Connection,
+    resolution: _Resolution,
+    current: _Current,
+    now: str,
+    batch_id: int,
+    initial_hashes: dict[int, str],
+    progress: Progress | None,
+) -> None:
+    total = (
+        len(resolution.users) + sum(len(g.members) for g in resolution.groups) + len(resolution.groups) + 1
+    )
     written = 0
 
     def advance(count: int) -> None:
@@ -1397,25 +1634,55 @@ def _apply(directory: Directory, conn: sqlite3.Connection, resolution: _Resoluti
     new_users, changed_users, new_idents, passwords = [], [], [], []
     for target in resolution.users:
         password_hash = target.password_hash or initial_hashes.get(target.ident)
-        must_change = 1 if (target.password_hash is None and target.ident in initial_hashes) else int(
-            bool(target.must_change))
+        must_change = (
+            1
+            if (target.password_hash is None and target.ident in initial_hashes)
+            else int(bool(target.must_change))
+        )
         if target.row is None:
             fields = target.fields
             name = fields["user_name"]
             new_idents.append(target.ident)
-            new_users.append((name, canonical(name), fields.get("display_name", ""), fields.get("given_name", ""),
-                              fields.get("family_name", ""), fields.get("email", ""), fields.get("external_id"),
-                              fields.get("status", "active"), fields.get("scim_id"), target.source,
-                              password_hash, now if password_hash else None, must_change if password_hash else 0,
-                              batch_id, now, now))
+            new_users.append(
+                (
+                    name,
+                    canonical(name),
+                    fields.get("display_name", ""),
+                    fields.get("given_name", ""),
+                    fields.get("family_name", ""),
+                    fields.get("email", ""),
+                    fields.get("external_id"),
+                    fields.get("status", "active"),
+                    fields.get("scim_id"),
+                    target.source,
+                    password_hash,
+                    now if password_hash else None,
+                    must_change if password_hash else 0,
+                    batch_id,
+                    now,
+                    now,
+                )
+            )
             continue
         row = target.row
         if _diff(target, (*_USER_COLUMNS, "scim_id")):
             name = target.value("user_name")
-            changed_users.append((name, names.canonical(name), target.value("display_name"),
-                                  target.value("given_name"), target.value("family_name"), target.value("email"),
-                                  target.value("external_id"), target.value("status"), target.value("scim_id"),
-                                  batch_id, now, row["id"]))
+            changed_users.append(
+                (
+                    name,
+                    names.canonical(name),
+                    target.value("display_name"),
+                    target.value("given_name"),
+                    target.value("family_name"),
+                    target.value("email"),
+                    target.value("external_id"),
+                    target.value("status"),
+                    target.value("scim_id"),
+                    batch_id,
+                    now,
+                    row["id"],
+                )
+            )
             if target.value("status") == "disabled" and row["status"] == "active":
                 directory.end_user_sessions(conn, row["id"], "disabled by import")
         if password_hash and not row["has_password"]:
@@ -1424,21 +1691,31 @@ def _apply(directory: Directory, conn: sqlite3.Connection, resolution: _Resoluti
         conn.executemany(
             "INSERT INTO users (user_name, user_name_key, display_name, given_name, family_name, email, external_id, "
             "status, scim_id, source, password_hash, password_changed_at, must_change_password, import_batch_id, "
-            "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", chunk)
+            "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            chunk,
+        )
         advance(len(chunk))
     for chunk in _chunks(changed_users):
         conn.executemany(
             "UPDATE users SET user_name = ?, user_name_key = ?, display_name = ?, given_name = ?, family_name = ?, "
             "email = ?, external_id = ?, status = ?, scim_id = ?, import_batch_id = ?, updated_at = ?, "
-            "version = version + 1 WHERE id = ?", chunk)
+            "version = version + 1 WHERE id = ?",
+            chunk,
+        )
         advance(len(chunk))
     conn.executemany(
         "UPDATE users SET password_hash = ?, password_changed_at = ?, must_change_password = ?, import_batch_id = ?, "
-        "updated_at = ?, version = version + 1 WHERE id = ? AND password_hash IS NULL", passwords)
+        "updated_at = ?, version = version + 1 WHERE id = ? AND password_hash IS NULL",
+        passwords,
+    )
     user_ids: dict[int, int] = {}
     if new_idents:
-        by_key = {row[1]: row[0] for row in conn.execute(
-            "SELECT id, user_name_key FROM users WHERE import_batch_id = ?", (batch_id,))}
+        by_key = {
+            row[1]: row[0]
+            for row in conn.execute(
+                "SELECT id, user_name_key FROM users WHERE import_batch_id = ?", (batch_id,)
+            )
+        }
         for ident, values in zip(new_idents, new_users, strict=True):
             user_ids[ident] = by_key[values[1]]
 
@@ -1455,10 +1732,19 @@ def _apply(directory: Directory, conn: sqlite3.Connection, resolution: _Resoluti
         try:
             conn.executemany(
                 "INSERT INTO ssh_keys (user_id, public_key, fingerprint, comment, created_at) VALUES (?, ?, ?, ?, ?)",
-                [(uid, k.text, k.fingerprint, k.comment, now) for k in target.ssh_keys])
+                [(uid, k.text, k.fingerprint, k.comment, now) for k in target.ssh_keys],
+            )
         except sqlite3.IntegrityError:
-            raise ImportRefused("", [Problem(target.where, f"sshPublicKeys: a key of {target.shown!r} already "
-                                                           "belongs to another user (or is listed twice)")]) from None
+            raise ImportRefused(
+                "",
+                [
+                    Problem(
+                        target.where,
+                        f"sshPublicKeys: a key of {target.shown!r} already "
+                        "belongs to another user (or is listed twice)",
+                    )
+                ],
+            ) from None
 
     # Groups.
     new_groups: list[tuple[Any, ...]] = []
@@ -1467,26 +1753,54 @@ def _apply(directory: Directory, conn: sqlite3.Connection, resolution: _Resoluti
         if group.row is None:
             name = group.value("name")
             new_group_idents.append(group.ident)
-            new_groups.append((name, names.canonical(name), group.value("description"), group.value("external_id"),
-                               group.value("scim_id"), group.source, batch_id, now, now))
+            new_groups.append(
+                (
+                    name,
+                    names.canonical(name),
+                    group.value("description"),
+                    group.value("external_id"),
+                    group.value("scim_id"),
+                    group.source,
+                    batch_id,
+                    now,
+                    now,
+                )
+            )
         elif _diff(group, (*_GROUP_COLUMNS, "scim_id")):
             name = group.value("name")
-            conn.execute("UPDATE groups SET name = ?, name_key = ?, description = ?, external_id = ?, scim_id = ?, "
-                         "import_batch_id = ?, updated_at = ?, version = version + 1 WHERE id = ?",
-                         (name, names.canonical(name), group.value("description"), group.value("external_id"),
-                          group.value("scim_id"), batch_id, now, group.row["id"]))
-    conn.executemany("INSERT INTO groups (name, name_key, description, external_id, scim_id, source, import_batch_id, "
-                     "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", new_groups)
+            conn.execute(
+                "UPDATE groups SET name = ?, name_key = ?, description = ?, external_id = ?, scim_id = ?, "
+                "import_batch_id = ?, updated_at = ?, version = version + 1 WHERE id = ?",
+                (
+                    name,
+                    names.canonical(name),
+                    group.value("description"),
+                    group.value("external_id"),
+                    group.value("scim_id"),
+                    batch_id,
+                    now,
+                    group.row["id"],
+                ),
+            )
+    conn.executemany(
+        "INSERT INTO groups (name, name_key, description, external_id, scim_id, source, import_batch_id, "
+        "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        new_groups,
+    )
     advance(len(resolution.groups))
     group_ids: dict[int, int] = {}
     if new_group_idents:
-        by_key = {row[1]: row[0] for row in conn.execute(
-            "SELECT id, name_key FROM groups WHERE import_batch_id = ?", (batch_id,))}
+        by_key = {
+            row[1]: row[0]
+            for row in conn.execute("SELECT id, name_key FROM groups WHERE import_batch_id = ?", (batch_id,))
+        }
         for ident, values in zip(new_group_idents, new_groups, strict=True):
             group_ids[ident] = by_key[values[1]]
 
     # Memberships.
-    conn.executemany("DELETE FROM memberships WHERE group_id = ? AND user_id = ?", resolution.membership_removals)
+    conn.executemany(
+        "DELETE FROM memberships WHERE group_id = ? AND user_id = ?", resolution.membership_removals
+    )
     rows = []
     existing = current.memberships
     for group in resolution.groups:
@@ -1499,57 +1813,88 @@ def _apply(directory: Directory, conn: sqlite3.Connection, resolution: _Resoluti
         conn.executemany(
             "INSERT INTO memberships (group_id, user_id, expires_at, created_at) VALUES (?, ?, ?, ?) "
             "ON CONFLICT (group_id, user_id) DO UPDATE SET expires_at = excluded.expires_at, version = version + 1",
-            chunk)
+            chunk,
+        )
         advance(len(chunk))
 
     _apply_others(conn, resolution, current, now, user_id, group_ids)
     advance(1)
 
 
-def _apply_others(conn: sqlite3.Connection, resolution: _Resolution, current: _Current, now: str,
-                  user_id: Callable[[int], int], group_ids: dict[int, int]) -> None:
+def _apply_others(
+    conn: sqlite3.Connection,
+    resolution: _Resolution,
+    current: _Current,
+    now: str,
+    user_id: Callable[[int], int],
+    group_ids: dict[int, int],
+) -> None:
     for key, fields in resolution.accounts.items():
         row = current.accounts.get(key)
         if row is None:
-            conn.execute("INSERT INTO accounts (name, name_key, description, status, created_at, updated_at) "
-                         "VALUES (?, ?, ?, ?, ?, ?)", (fields["name"], key, fields["description"],
-                                                       fields["status"], now, now))
+            conn.execute(
+                "INSERT INTO accounts (name, name_key, description, status, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (fields["name"], key, fields["description"], fields["status"], now, now),
+            )
         elif any(fields[c] != row[c] for c in ("name", "description", "status")):
-            conn.execute("UPDATE accounts SET name = ?, description = ?, status = ?, updated_at = ?, "
-                         "version = version + 1 WHERE id = ?",
-                         (fields["name"], fields["description"], fields["status"], now, row["id"]))
+            conn.execute(
+                "UPDATE accounts SET name = ?, description = ?, status = ?, updated_at = ?, "
+                "version = version + 1 WHERE id = ?",
+                (fields["name"], fields["description"], fields["status"], now, row["id"]),
+            )
     for key, fields in resolution.policies.items():
         row = current.policies.get(key)
         if row is None:
-            conn.execute("INSERT INTO policies (name, name_key, description, document, created_at, updated_at) "
-                         "VALUES (?, ?, ?, ?, ?, ?)", (fields["name"], key, fields["description"],
-                                                       fields["document"], now, now))
+            conn.execute(
+                "INSERT INTO policies (name, name_key, description, document, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (fields["name"], key, fields["description"], fields["document"], now, now),
+            )
         elif any(fields[c] != row[c] for c in ("name", "document", "description")):
-            conn.execute("UPDATE policies SET name = ?, description = ?, document = ?, updated_at = ?, "
-                         "version = version + 1 WHERE id = ?",
-                         (fields["name"], fields["description"], fields["document"], now, row["id"]))
+            conn.execute(
+                "UPDATE policies SET name = ?, description = ?, document = ?, updated_at = ?, "
+                "version = version + 1 WHERE id = ?",
+                (fields["name"], fields["description"], fields["document"], now, row["id"]),
+            )
     policy_ids = {row[1]: row[0] for row in conn.execute("SELECT id, name_key FROM policies")}
     for key, fields in resolution.permission_sets.items():
         row = current.permission_sets.get(key)
-        values = (fields["name"], fields["description"], fields["session_duration"], fields["inline_policy"],
-                  fields["boundary_policy"], now)
+        values = (
+            fields["name"],
+            fields["description"],
+            fields["session_duration"],
+            fields["inline_policy"],
+            fields["boundary_policy"],
+            now,
+        )
         if row is None:
-            set_id = int(conn.execute(
-                "INSERT INTO permission_sets (name, description, session_duration, inline_policy, "
-                "boundary_policy, updated_at, name_key, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (*values, key, now)).lastrowid or 0)
+            set_id = int(
+                conn.execute(
+                    "INSERT INTO permission_sets (name, description, session_duration, inline_policy, "
+                    "boundary_policy, updated_at, name_key, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (*values, key, now),
+                ).lastrowid
+                or 0
+            )
         else:
             set_id = row["id"]
-            if any(fields[c] != row[c] for c in ("name", "description", "session_duration", "inline_policy",
-                                                 "boundary_policy")):
-                conn.execute("UPDATE permission_sets SET name = ?, description = ?, session_duration = ?, "
-                             "inline_policy = ?, boundary_policy = ?, updated_at = ?, version = version + 1 "
-                             "WHERE id = ?", (*values, set_id))
+            if any(
+                fields[c] != row[c]
+                for c in ("name", "description", "session_duration", "inline_policy", "boundary_policy")
+            ):
+                conn.execute(
+                    "UPDATE permission_sets SET name = ?, description = ?, session_duration = ?, "
+                    "inline_policy = ?, boundary_policy = ?, updated_at = ?, version = version + 1 "
+                    "WHERE id = ?",
+                    (*values, set_id),
+                )
         wanted = sorted(resolution.attachments.get(key, []))
         if row is None or wanted != sorted(current.attachments.get(set_id, [])):
             conn.execute("DELETE FROM permission_set_policies WHERE permission_set_id = ?", (set_id,))
-            conn.executemany("INSERT INTO permission_set_policies VALUES (?, ?)",
-                             [(set_id, policy_ids[p]) for p in wanted])
+            conn.executemany(
+                "INSERT INTO permission_set_policies VALUES (?, ?)", [(set_id, policy_ids[p]) for p in wanted]
+            )
 
     account_ids = {row[1]: row[0] for row in conn.execute("SELECT id, name_key FROM accounts")}
     set_ids = {row[1]: row[0] for row in conn.execute("SELECT id, name_key FROM permission_sets")}
@@ -1560,20 +1905,35 @@ def _apply_others(conn: sqlite3.Connection, resolution: _Resolution, current: _C
         existing = current.assignments.get(assignment)
         if existing is None:
             column = "user_id" if kind == "user" else "group_id"
-            conn.execute(f"INSERT INTO assignments ({column}, account_id, permission_set_id, expires_at, "
-                         "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)", (*assignment[1:], expiry, now, now))
+            conn.execute(
+                f"INSERT INTO assignments ({column}, account_id, permission_set_id, expires_at, "
+                "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (*assignment[1:], expiry, now, now),
+            )
         elif existing[1] != expiry:
-            conn.execute("UPDATE assignments SET expires_at = ?, updated_at = ?, version = version + 1 "
-                         "WHERE id = ?", (expiry, now, existing[0]))
+            conn.execute(
+                "UPDATE assignments SET expires_at = ?, updated_at = ?, version = version + 1 WHERE id = ?",
+                (expiry, now, existing[0]),
+            )
 
 
 # -- the whole import -------------------------------------------------------------------------------------
 
 
-def import_document(directory: Directory, document: ImportDocument, *, file_name: str, raw: bytes,
-                    source: str | None = None, dry_run: bool = False, sync: bool = False,
-                    allow_mass_disable: bool = False, with_passwords: bool = False, format_name: str = "json",
-                    progress: Progress | None = None) -> ImportResult:
+def import_document(
+    directory: Directory,
+    document: ImportDocument,
+    *,
+    file_name: str,
+    raw: bytes,
+    source: str | None = None,
+    dry_run: bool = False,
+    sync: bool = False,
+    allow_mass_disable: bool = False,
+    with_passwords: bool = False,
+    format_name: str = "json",
+    progress: Progress | None = None,
+) -> ImportResult:
     """Validate, plan and (unless ``dry_run`` or there is nothing to do) apply ``document`` atomically.
 
     Raises :class:`ImportRefused` (every problem, nothing changed) or, for a sync the mass-disable guard stops,
@@ -1581,8 +1941,9 @@ def import_document(directory: Directory, document: ImportDocument, *, file_name
     from store.errors import Refused
 
     sha256 = hashlib.sha256(raw).hexdigest()
-    options = ImportOptions(source=source, sync=sync, allow_mass_disable=allow_mass_disable,
-                            with_passwords=with_passwords)
+    options = ImportOptions(
+        source=source, sync=sync, allow_mass_disable=allow_mass_disable, with_passwords=with_passwords
+    )
     used_source = source or document.default_source
     try:
         with directory.db.read() as conn:
@@ -1598,8 +1959,11 @@ def import_document(directory: Directory, document: ImportDocument, *, file_name
         raise Refused(f"{file_name}: {plan.blocked}\nnothing was changed")
 
     # Initial passwords are hashed before the write lock is taken: argon2 is slow on purpose.
-    initial = [t for t in resolution.users if t.initial_password and (t.row is None or not t.row["has_password"])] \
-        if with_passwords else []
+    initial = (
+        [t for t in resolution.users if t.initial_password and (t.row is None or not t.row["has_password"])]
+        if with_passwords
+        else []
+    )
     hashes, workers = hash_initial_passwords([t.initial_password or "" for t in initial], progress)
     by_password = {id(t): digest for t, digest in zip(initial, hashes, strict=True)}
 
@@ -1619,22 +1983,43 @@ def import_document(directory: Directory, document: ImportDocument, *, file_name
             initial_hashes = {}
             for target in resolution.users:
                 if target.initial_password and with_passwords:
-                    match = next((digest for t, digest in zip(initial, hashes, strict=True)
-                                  if t.initial_password == target.initial_password and t.shown == target.shown), None)
+                    match = next(
+                        (
+                            digest
+                            for t, digest in zip(initial, hashes, strict=True)
+                            if t.initial_password == target.initial_password and t.shown == target.shown
+                        ),
+                        None,
+                    )
                     if match is not None:
                         initial_hashes[target.ident] = match
         else:
             initial_hashes = {t.ident: by_password[id(t)] for t in initial}
         now = directory.now_text()
         counts = plan.as_dict()
-        batch_id = conn.execute(
-            "INSERT INTO import_batches (source, file_name, sha256, at, actor, counts) VALUES (?, ?, ?, ?, ?, ?)",
-            (resolution.source, file_name, sha256, now, directory.actor.name, json.dumps(counts)),
-        ).lastrowid or 0
+        batch_id = (
+            conn.execute(
+                "INSERT INTO import_batches (source, file_name, sha256, at, actor, counts) VALUES (?, ?, ?, ?, ?, ?)",
+                (resolution.source, file_name, sha256, now, directory.actor.name, json.dumps(counts)),
+            ).lastrowid
+            or 0
+        )
         _apply(directory, conn, resolution, current, now, batch_id, initial_hashes, progress)
-        audit.record(conn, at=now, actor=directory.actor, action="directory.import", target=f"file:{file_name}",
-                     extra={"sha256": sha256, "source": resolution.source, "format": format_name, "sync": sync,
-                            "batch": batch_id, "counts": counts,
-                            "passwords": {k: v for k, v in plan.passwords.items() if v}},
-                     key=directory.audit_key)
+        audit.record(
+            conn,
+            at=now,
+            actor=directory.actor,
+            action="directory.import",
+            target=f"file:{file_name}",
+            extra={
+                "sha256": sha256,
+                "source": resolution.source,
+                "format": format_name,
+                "sync": sync,
+                "batch": batch_id,
+                "counts": counts,
+                "passwords": {k: v for k, v in plan.passwords.items() if v},
+            },
+            key=directory.audit_key,
+        )
     return ImportResult(plan, True, batch_id, sha256, used_source, workers)

@@ -96,9 +96,7 @@ def account_name(value: object, field: str = "name") -> str:
 def permission_set_name(value: object, field: str = "name") -> str:
     name = _check_name(value, field, 32)
     if not PERMISSION_SET_NAME.match(name):
-        raise ValidationError(
-            f"{field}: use 1 to 32 of the characters A-Z a-z 0-9 and + = , . @ - _", field
-        )
+        raise ValidationError(f"{field}: use 1 to 32 of the characters A-Z a-z 0-9 and + = , . @ - _", field)
     return name
 
 
@@ -123,8 +121,9 @@ def display_text(value: object, field: str, max_length: int = DISPLAY_TEXT_MAX) 
 
 def email(value: object, field: str = "email") -> str:
     text = display_text(value, field, EMAIL_MAX)
-    if text and (text.count("@") != 1 or any(ch.isspace() for ch in text) or text.startswith("@")
-                 or text.endswith("@")):
+    if text and (
+        text.count("@") != 1 or any(ch.isspace() for ch in text) or text.startswith("@") or text.endswith("@")
+    ):
         raise ValidationError(f"{field}: {text!r} is not an email address", field)
     return text
 

@@ -39,8 +39,7 @@ def policy_from_dict(values: Mapping[str, Any]) -> PasswordPolicy:
     """A policy from JSON-like values; unknown fields and wrong types are refused with the field named."""
     unknown = set(values) - set(FIELDS)
     if unknown:
-        raise ValidationError(f"unknown password policy field(s): {', '.join(sorted(unknown))}",
-                              min(unknown))
+        raise ValidationError(f"unknown password policy field(s): {', '.join(sorted(unknown))}", min(unknown))
     cleaned: dict[str, Any] = {}
     for name, value in values.items():
         default = getattr(PasswordPolicy(), name)
@@ -59,19 +58,34 @@ def policy_from_dict(values: Mapping[str, Any]) -> PasswordPolicy:
 def describe_policy(policy: PasswordPolicy) -> list[str]:
     """The policy as lines a person reads (the console and ``tui password-policy show``)."""
     rules = [f"at least {policy.minimum_length} characters"]
-    needs = [word for word, on in (("a symbol", policy.require_symbols), ("a number", policy.require_numbers),
-                                   ("an uppercase letter", policy.require_uppercase),
-                                   ("a lowercase letter", policy.require_lowercase)) if on]
+    needs = [
+        word
+        for word, on in (
+            ("a symbol", policy.require_symbols),
+            ("a number", policy.require_numbers),
+            ("an uppercase letter", policy.require_uppercase),
+            ("a lowercase letter", policy.require_lowercase),
+        )
+        if on
+    ]
     rules.append("must include " + ", ".join(needs) if needs else "no composition rules")
-    rules.append("not a common password, not the user name" if policy.check_blocklist else
-                 "common passwords allowed (blocklist off), not the user name")
+    rules.append(
+        "not a common password, not the user name"
+        if policy.check_blocklist
+        else "common passwords allowed (blocklist off), not the user name"
+    )
     if policy.max_age_days is None:
         rules.append("never expires")
     else:
-        after = "an administrator must reset it" if policy.hard_expiry else "the user must change it at sign-in"
+        after = (
+            "an administrator must reset it" if policy.hard_expiry else "the user must change it at sign-in"
+        )
         rules.append(f"expires after {policy.max_age_days} days; then {after}")
-    rules.append(f"may not reuse the last {policy.reuse_prevention}" if policy.reuse_prevention
-                 else "earlier passwords may be reused")
+    rules.append(
+        f"may not reuse the last {policy.reuse_prevention}"
+        if policy.reuse_prevention
+        else "earlier passwords may be reused"
+    )
     return rules
 
 
@@ -105,8 +119,11 @@ class PasswordPolicyService:
         with self.db.write() as conn:
             before = self._read(conn)
             if version is not None and version != before.version:
-                raise Conflict("the password policy was changed by someone else since you read it; nothing was "
-                               "saved. Reload to see their change.", current=before)
+                raise Conflict(
+                    "the password policy was changed by someone else since you read it; nothing was "
+                    "saved. Reload to see their change.",
+                    current=before,
+                )
             if before.policy == policy and before.version:
                 return before
             conn.execute(
@@ -114,10 +131,16 @@ class PasswordPolicyService:
                 "value = excluded.value, version = version + 1",
                 (SETTING, json.dumps(policy_as_dict(policy), sort_keys=True)),
             )
-            audit.record(conn, at=self.directory.now_text(), actor=self.directory.actor,
-                         action="password_policy.update", target="password_policy",
-                         before=policy_as_dict(before.policy), after=policy_as_dict(policy),
-                         key=self.directory.audit_key)
+            audit.record(
+                conn,
+                at=self.directory.now_text(),
+                actor=self.directory.actor,
+                action="password_policy.update",
+                target="password_policy",
+                before=policy_as_dict(before.policy),
+                after=policy_as_dict(policy),
+                key=self.directory.audit_key,
+            )
             return self._read(conn)
 
     def check(self, password: str, user_name: str, previous_hashes: Iterable[str] = ()) -> list[str]:

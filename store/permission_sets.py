@@ -64,9 +64,14 @@ class CompiledPermissionSet:
     policies: CompiledPolicySet
     boundary: CompiledPolicySet | None
 
-    def evaluate(self, action: str, resource: str,
-                 context: RequestContext | Mapping[str, ContextValue | None] | None = None, *,
-                 now: datetime | None = None) -> Decision:
+    def evaluate(
+        self,
+        action: str,
+        resource: str,
+        context: RequestContext | Mapping[str, ContextValue | None] | None = None,
+        *,
+        now: datetime | None = None,
+    ) -> Decision:
         return evaluate_with_boundary(self.policies, self.boundary, action, resource, context, now=now)
 
     def source(self, label: str) -> PolicySource | None:
@@ -78,14 +83,20 @@ def _parse_source(label: str, kind: SourceKind, text: str, set_name: str) -> Pol
         document = parse_policy(text, max_chars=INLINE_POLICY_MAX_CHARS)
     except PolicyValidationError as exc:
         where = f" (line {exc.line})" if exc.line else ""
-        raise ValidationError(f"permission set {set_name}: {label} is not a valid policy: {exc.message}{where}",
-                              "managedPolicies" if kind == "managed" else
-                              "inlinePolicy" if kind == "inline" else "permissionsBoundary") from None
+        raise ValidationError(
+            f"permission set {set_name}: {label} is not a valid policy: {exc.message}{where}",
+            "managedPolicies"
+            if kind == "managed"
+            else "inlinePolicy"
+            if kind == "inline"
+            else "permissionsBoundary",
+        ) from None
     return PolicySource(label, kind, text, document)
 
 
-def compile_permission_set_sources(name: str, inline_policy: str | None, managed: Sequence[tuple[str, str]],
-                                   boundary_policy: str | None) -> CompiledPermissionSet:
+def compile_permission_set_sources(
+    name: str, inline_policy: str | None, managed: Sequence[tuple[str, str]], boundary_policy: str | None
+) -> CompiledPermissionSet:
     """Compile a permission set from its parts (``managed`` as ``(policy name, document)`` pairs): what an edit
     would grant before it is saved. Invalid text raises ValidationError naming the document."""
     sources: list[PolicySource] = []
@@ -98,8 +109,11 @@ def compile_permission_set_sources(name: str, inline_policy: str | None, managed
         boundary_source = _parse_source(BOUNDARY_LABEL, "boundary", boundary_policy, name)
         sources.append(boundary_source)
     policies = compile_policies([(s.label, s.document) for s in sources if s.kind != "boundary"])
-    boundary = None if boundary_source is None else compile_policies([(BOUNDARY_LABEL, boundary_source.document)])
+    boundary = (
+        None if boundary_source is None else compile_policies([(BOUNDARY_LABEL, boundary_source.document)])
+    )
     return CompiledPermissionSet(name, tuple(sources), policies, boundary)
+
 
 _POLICY_NAMES = (
     "(SELECT group_concat(name, char(31)) FROM (SELECT p.name FROM permission_set_policies psp "
@@ -128,15 +142,28 @@ class PermissionSet:
     @staticmethod
     def from_row(row: sqlite3.Row) -> PermissionSet:
         managed = row["managed_policy_names"]
-        return PermissionSet(row["id"], row["name"], row["description"], row["session_duration"],
-                             row["inline_policy"], row["boundary_policy"],
-                             managed.split("\x1f") if managed else [], row["created_at"], row["updated_at"],
-                             row["version"])
+        return PermissionSet(
+            row["id"],
+            row["name"],
+            row["description"],
+            row["session_duration"],
+            row["inline_policy"],
+            row["boundary_policy"],
+            managed.split("\x1f") if managed else [],
+            row["created_at"],
+            row["updated_at"],
+            row["version"],
+        )
 
     def audit_view(self) -> dict[str, Any]:
-        return {"name": self.name, "description": self.description,
-                "session_duration": self.session_duration_iso, "inline_policy": self.inline_policy,
-                "boundary_policy": self.boundary_policy, "managed_policies": self.managed_policies}
+        return {
+            "name": self.name,
+            "description": self.description,
+            "session_duration": self.session_duration_iso,
+            "inline_policy": self.inline_policy,
+            "boundary_policy": self.boundary_policy,
+            "managed_policies": self.managed_policies,
+        }
 
 
 class PermissionSetService(Service[PermissionSet]):
@@ -154,23 +181,31 @@ class PermissionSetService(Service[PermissionSet]):
         managed policies it attaches). NotFound for an unknown set; ValidationError if a stored document no
         longer reads as a policy (written around the store)."""
         with self.db.read() as conn:
-            row = conn.execute("SELECT name, version, inline_policy, boundary_policy FROM permission_sets "
-                               "WHERE id = ?", (permission_set_id,)).fetchone()
+            row = conn.execute(
+                "SELECT name, version, inline_policy, boundary_policy FROM permission_sets WHERE id = ?",
+                (permission_set_id,),
+            ).fetchone()
             if row is None:
-                raise NotFound(f"permission set #{permission_set_id} does not exist (it may have been deleted)")
+                raise NotFound(
+                    f"permission set #{permission_set_id} does not exist (it may have been deleted)"
+                )
             attached = conn.execute(
                 "SELECT p.id, p.version, p.name, p.document FROM permission_set_policies psp JOIN policies p "
                 "ON p.id = psp.policy_id WHERE psp.permission_set_id = ? ORDER BY p.name_key",
-                (permission_set_id,)).fetchall()
+                (permission_set_id,),
+            ).fetchall()
         key = (permission_set_id, row["version"], tuple((p["id"], p["version"]) for p in attached))
         with self._compiled_lock:
             found = self._compiled.get(key)
             if found is not None:
                 self._compiled.move_to_end(key)
                 return found
-        compiled = compile_permission_set_sources(row["name"], row["inline_policy"],
-                                                  [(p["name"], p["document"]) for p in attached],
-                                                  row["boundary_policy"])
+        compiled = compile_permission_set_sources(
+            row["name"],
+            row["inline_policy"],
+            [(p["name"], p["document"]) for p in attached],
+            row["boundary_policy"],
+        )
         with self._compiled_lock:
             self._compiled[key] = compiled
             while len(self._compiled) > COMPILED_CACHE:
@@ -178,7 +213,9 @@ class PermissionSetService(Service[PermissionSet]):
         return compiled
 
     def _row(self, conn: sqlite3.Connection, row_id: int) -> sqlite3.Row:
-        row = conn.execute(f"SELECT *, {_POLICY_NAMES} FROM permission_sets WHERE id = ?", (row_id,)).fetchone()
+        row = conn.execute(
+            f"SELECT *, {_POLICY_NAMES} FROM permission_sets WHERE id = ?", (row_id,)
+        ).fetchone()
         if row is None:
             raise NotFound(f"permission set #{row_id} does not exist (it may have been deleted)")
         return row
@@ -193,17 +230,28 @@ class PermissionSetService(Service[PermissionSet]):
     def _attach(self, conn: sqlite3.Connection, permission_set_id: int, policy_names: list[str]) -> None:
         conn.execute("DELETE FROM permission_set_policies WHERE permission_set_id = ?", (permission_set_id,))
         for index, policy in enumerate(policy_names):
-            row = conn.execute("SELECT id FROM policies WHERE name_key = ?", (names.canonical(policy),)).fetchone()
+            row = conn.execute(
+                "SELECT id FROM policies WHERE name_key = ?", (names.canonical(policy),)
+            ).fetchone()
             if row is None:
                 raise ValidationError(
                     f"managedPolicies[{index}]: no policy named {policy!r} in the policy library",
                     f"managedPolicies[{index}]",
                 )
-            conn.execute("INSERT OR IGNORE INTO permission_set_policies VALUES (?, ?)", (permission_set_id, row[0]))
+            conn.execute(
+                "INSERT OR IGNORE INTO permission_set_policies VALUES (?, ?)", (permission_set_id, row[0])
+            )
 
-    def create(self, name: str, *, description: str = "", session_duration: int | str = DEFAULT_SECONDS,
-               inline_policy: str | None = None, managed_policies: list[str] | None = None,
-               boundary_policy: str | None = None) -> PermissionSet:
+    def create(
+        self,
+        name: str,
+        *,
+        description: str = "",
+        session_duration: int | str = DEFAULT_SECONDS,
+        inline_policy: str | None = None,
+        managed_policies: list[str] | None = None,
+        boundary_policy: str | None = None,
+    ) -> PermissionSet:
         name = names.permission_set_name(name)
         description = names.display_text(description, "description", names.DESCRIPTION_MAX)
         seconds = parse_duration(session_duration)
@@ -220,27 +268,39 @@ class PermissionSetService(Service[PermissionSet]):
             set_id = cursor.lastrowid or 0
             self._attach(conn, set_id, list(managed_policies or []))
             created = PermissionSet.from_row(self._row(conn, set_id))
-            self._audit(conn, "permission_set.create", f"permission_set:{created.name}",
-                        after=created.audit_view())
+            self._audit(
+                conn, "permission_set.create", f"permission_set:{created.name}", after=created.audit_view()
+            )
             return created
 
     def get_by_name(self, name: str) -> PermissionSet:
         with self.db.read() as conn:
-            row = conn.execute(f"SELECT *, {_POLICY_NAMES} FROM permission_sets WHERE name_key = ?",
-                               (names.canonical(name),)).fetchone()
+            row = conn.execute(
+                f"SELECT *, {_POLICY_NAMES} FROM permission_sets WHERE name_key = ?", (names.canonical(name),)
+            ).fetchone()
         if row is None:
             raise NotFound(f"no permission set named {name!r}")
         return PermissionSet.from_row(row)
 
-    def list(self, *, filter: str = "", after: str | None = None, offset: int = 0,
-             limit: int = PAGE_SIZE) -> Page[PermissionSet]:
+    def list(
+        self, *, filter: str = "", after: str | None = None, offset: int = 0, limit: int = PAGE_SIZE
+    ) -> Page[PermissionSet]:
         return self._list_named(filter, after, offset, limit, select=f"*, {_POLICY_NAMES}")
 
-    def update(self, permission_set_id: int, version: int, *, name: str | None = None,
-               description: str | None = None, session_duration: int | str | None = None,
-               inline_policy: str | None = None, managed_policies: builtins.list[str] | None = None,
-               boundary_policy: str | None = None, clear_inline: bool = False,
-               clear_boundary: bool = False) -> PermissionSet:
+    def update(
+        self,
+        permission_set_id: int,
+        version: int,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        session_duration: int | str | None = None,
+        inline_policy: str | None = None,
+        managed_policies: builtins.list[str] | None = None,
+        boundary_policy: str | None = None,
+        clear_inline: bool = False,
+        clear_boundary: bool = False,
+    ) -> PermissionSet:
         changes: dict[str, Any] = {}
         if name is not None:
             changes["name"] = names.permission_set_name(name)
@@ -259,13 +319,20 @@ class PermissionSetService(Service[PermissionSet]):
             if "name" in changes:
                 changes["name_key"] = self._check_name_free(conn, changes["name"], permission_set_id)
             attachments_change = managed_policies is not None and [
-                names.canonical(p) for p in managed_policies] != [names.canonical(p) for p in before.managed_policies]
+                names.canonical(p) for p in managed_policies
+            ] != [names.canonical(p) for p in before.managed_policies]
             if attachments_change:
                 self._attach(conn, permission_set_id, list(managed_policies or []))
-            after = PermissionSet.from_row(self._versioned_update(conn, permission_set_id, version, changes,
-                                                                  touch=attachments_change))
-            self._audit(conn, "permission_set.update", f"permission_set:{after.name}",
-                        before=before.audit_view(), after=after.audit_view())
+            after = PermissionSet.from_row(
+                self._versioned_update(conn, permission_set_id, version, changes, touch=attachments_change)
+            )
+            self._audit(
+                conn,
+                "permission_set.update",
+                f"permission_set:{after.name}",
+                before=before.audit_view(),
+                after=after.audit_view(),
+            )
             return after
 
     def delete(self, permission_set_id: int, version: int) -> None:
@@ -274,5 +341,6 @@ class PermissionSetService(Service[PermissionSet]):
             self._check_version(conn, row, version)
             removed = PermissionSet.from_row(row)
             conn.execute("DELETE FROM permission_sets WHERE id = ?", (permission_set_id,))
-            self._audit(conn, "permission_set.delete", f"permission_set:{removed.name}",
-                        before=removed.audit_view())
+            self._audit(
+                conn, "permission_set.delete", f"permission_set:{removed.name}", before=removed.audit_view()
+            )

@@ -47,9 +47,17 @@ class Policy:
     @staticmethod
     def from_row(row: sqlite3.Row) -> Policy:
         attached = row["attached_names"] if "attached_names" in row.keys() else None  # noqa: SIM118 (a Row)
-        return Policy(row["id"], row["name"], row["description"], row["document"], bool(row["builtin"]),
-                      tuple(attached.split("\x1f")) if attached else (), row["created_at"], row["updated_at"],
-                      row["version"])
+        return Policy(
+            row["id"],
+            row["name"],
+            row["description"],
+            row["document"],
+            bool(row["builtin"]),
+            tuple(attached.split("\x1f")) if attached else (),
+            row["created_at"],
+            row["updated_at"],
+            row["version"],
+        )
 
     def audit_view(self) -> dict[str, Any]:
         return {"name": self.name, "description": self.description, "document": self.document}
@@ -85,22 +93,25 @@ class PolicyService(Service[Policy]):
 
     def get_by_name(self, name: str) -> Policy:
         with self.db.read() as conn:
-            row = conn.execute(f"SELECT *, {_ATTACHED} FROM policies WHERE name_key = ?",
-                               (names.canonical(name),)).fetchone()
+            row = conn.execute(
+                f"SELECT *, {_ATTACHED} FROM policies WHERE name_key = ?", (names.canonical(name),)
+            ).fetchone()
         if row is None:
             raise NotFound(f"no policy named {name!r} in the policy library")
         return Policy.from_row(row)
 
-    def list(self, *, filter: str = "", after: str | None = None, offset: int = 0,
-             limit: int = PAGE_SIZE) -> Page[Policy]:
+    def list(
+        self, *, filter: str = "", after: str | None = None, offset: int = 0, limit: int = PAGE_SIZE
+    ) -> Page[Policy]:
         """The library by name; ``filter`` matches name or description anywhere."""
         return self._list_named(filter, after, offset, limit, select=f"*, {_ATTACHED}")
 
     def library(self) -> builtins.list[Policy]:
         """Every policy (built-ins first, then by name), for pickers."""
         with self.db.read() as conn:
-            rows = conn.execute(f"SELECT *, {_ATTACHED} FROM policies ORDER BY builtin DESC, name_key LIMIT ?",
-                                (LIBRARY_MAX,)).fetchall()
+            rows = conn.execute(
+                f"SELECT *, {_ATTACHED} FROM policies ORDER BY builtin DESC, name_key LIMIT ?", (LIBRARY_MAX,)
+            ).fetchall()
         return [Policy.from_row(row) for row in rows]
 
     def documents(self, policy_names: Sequence[str]) -> builtins.list[tuple[str, str]]:
@@ -109,11 +120,14 @@ class PolicyService(Service[Policy]):
         found: builtins.list[tuple[str, str]] = []
         with self.db.read() as conn:
             for index, name in enumerate(policy_names):
-                row = conn.execute("SELECT name, document FROM policies WHERE name_key = ?",
-                                   (names.canonical(name),)).fetchone()
+                row = conn.execute(
+                    "SELECT name, document FROM policies WHERE name_key = ?", (names.canonical(name),)
+                ).fetchone()
                 if row is None:
-                    raise ValidationError(f"managedPolicies[{index}]: no policy named {name!r} in the policy library",
-                                          f"managedPolicies[{index}]")
+                    raise ValidationError(
+                        f"managedPolicies[{index}]: no policy named {name!r} in the policy library",
+                        f"managedPolicies[{index}]",
+                    )
                 found.append((row["name"], row["document"]))
         return found
 
@@ -135,8 +149,15 @@ class PolicyService(Service[Policy]):
             self._audit(conn, "policy.create", f"policy:{created.name}", after=created.audit_view())
             return created
 
-    def update(self, policy_id: int, version: int, *, name: str | None = None, description: str | None = None,
-               document: str | None = None) -> Policy:
+    def update(
+        self,
+        policy_id: int,
+        version: int,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        document: str | None = None,
+    ) -> Policy:
         """Change an admin-defined policy. Every permission set attaching it grants the new document from the
         next decision on (compiled permission sets are keyed by the policy's version)."""
         changes: dict[str, Any] = {}
@@ -154,8 +175,14 @@ class PolicyService(Service[Policy]):
             if "name" in changes:
                 changes["name_key"] = self._check_name_free(conn, changes["name"], policy_id)
             after = Policy.from_row(self._versioned_update(conn, policy_id, version, changes))
-            self._audit(conn, "policy.update", f"policy:{after.name}", before=before.audit_view(),
-                        after=after.audit_view(), extra=None)
+            self._audit(
+                conn,
+                "policy.update",
+                f"policy:{after.name}",
+                before=before.audit_view(),
+                after=after.audit_view(),
+                extra=None,
+            )
             return after
 
     def delete(self, policy_id: int, version: int) -> None:
@@ -167,6 +194,8 @@ class PolicyService(Service[Policy]):
             if policy.attached_to:
                 sets = ", ".join(policy.attached_to)
                 plural = "s" if len(policy.attached_to) > 1 else ""
-                raise Refused(f"{policy.name} is attached to permission set{plural} {sets}: detach it there first")
+                raise Refused(
+                    f"{policy.name} is attached to permission set{plural} {sets}: detach it there first"
+                )
             conn.execute("DELETE FROM policies WHERE id = ?", (policy_id,))
             self._audit(conn, "policy.delete", f"policy:{policy.name}", before=policy.audit_view())

@@ -11,7 +11,9 @@ from store.policy import (
 )
 
 
-def check_policy_text(text: str | None, field: str, *, max_chars: int = INLINE_POLICY_MAX_CHARS) -> str | None:
+def check_policy_text(
+    text: str | None, field: str, *, max_chars: int = INLINE_POLICY_MAX_CHARS
+) -> str | None:
     """``None`` (no policy) or a valid identity policy's text; refused with a message naming ``field``,
     the problem and, where it can, the line."""
     if text is None or not text.strip():

@@ -89,25 +89,65 @@ class PortalService:
         self.db = directory.db
 
     def _audit(self, conn: Any, action: str, user_name: str, **extra: Any) -> None:
-        audit.record(conn, at=self.directory.now_text(), actor=self.directory.actor, action=action,
-                     target=f"user:{user_name}", extra=extra, key=self.directory.audit_key)
+        audit.record(
+            conn,
+            at=self.directory.now_text(),
+            actor=self.directory.actor,
+            action=action,
+            target=f"user:{user_name}",
+            extra=extra,
+            key=self.directory.audit_key,
+        )
 
     def issue(self, sign_in: SignIn, *, lifetime: timedelta = PORTAL_LIFETIME) -> SignedIn:
         """A token for a successful sign-in. Refused while the user owes a password change or a new
         authenticator (complete those first), or if they were disabled since."""
-        return self._issue(sign_in.user.id, client=sign_in.client, method=sign_in.method, mfa=sign_in.mfa,
-                           signed_in_at=sign_in.at, lifetime=lifetime, check_pending=True)
+        return self._issue(
+            sign_in.user.id,
+            client=sign_in.client,
+            method=sign_in.method,
+            mfa=sign_in.mfa,
+            signed_in_at=sign_in.at,
+            lifetime=lifetime,
+            check_pending=True,
+        )
 
-    def issue_for(self, user_id: int, *, client: str, method: str, mfa: bool,
-                  lifetime: timedelta = PORTAL_LIFETIME, counts_as_sign_in: bool = False) -> SignedIn:
+    def issue_for(
+        self,
+        user_id: int,
+        *,
+        client: str,
+        method: str,
+        mfa: bool,
+        lifetime: timedelta = PORTAL_LIFETIME,
+        counts_as_sign_in: bool = False,
+    ) -> SignedIn:
         """A token for an identity the caller proved itself (e.g. an SSH public key): signed in now.
         ``counts_as_sign_in``: the caller checked the password and a code itself (the first-run wizard), so the
         user's last sign-in (root's "last used" flag) is now."""
-        return self._issue(user_id, client=client, method=method, mfa=mfa, signed_in_at=self.directory.now_text(),
-                           lifetime=lifetime, check_pending=False, counts_as_sign_in=counts_as_sign_in)
+        return self._issue(
+            user_id,
+            client=client,
+            method=method,
+            mfa=mfa,
+            signed_in_at=self.directory.now_text(),
+            lifetime=lifetime,
+            check_pending=False,
+            counts_as_sign_in=counts_as_sign_in,
+        )
 
-    def _issue(self, user_id: int, *, client: str, method: str, mfa: bool, signed_in_at: str,
-               lifetime: timedelta, check_pending: bool, counts_as_sign_in: bool = False) -> SignedIn:
+    def _issue(
+        self,
+        user_id: int,
+        *,
+        client: str,
+        method: str,
+        mfa: bool,
+        signed_in_at: str,
+        lifetime: timedelta,
+        check_pending: bool,
+        counts_as_sign_in: bool = False,
+    ) -> SignedIn:
         if client not in CLIENTS:
             raise ValueError(f"unknown client {client!r}")
         token = new_portal_token()
@@ -121,8 +161,10 @@ class PortalService:
                 if user["must_change_password"] or self.directory.credentials._expired(conn, user):
                     raise Refused("a new password must be chosen before this sign-in can be used")
                 if user["mfa_reenrol"]:
-                    raise Refused("a new authenticator must be enrolled before this sign-in can be used "
-                                  "(a recovery code was used)")
+                    raise Refused(
+                        "a new authenticator must be enrolled before this sign-in can be used "
+                        "(a recovery code was used)"
+                    )
             expires = to_text(from_text(signed_in_at) + lifetime)
             if counts_as_sign_in:
                 conn.execute("UPDATE users SET last_sign_in_at = ? WHERE id = ?", (signed_in_at, user_id))
@@ -131,10 +173,26 @@ class PortalService:
                 "VALUES (?, ?, ?, ?, ?, ?)",
                 (user_id, hash_secret(token), int(mfa), signed_in_at, expires, client),
             )
-            self._audit(conn, "portal.issue", user["user_name"], client=client, method=method, mfa=mfa,
-                        expires_at=expires)
-        return SignedIn(user_id, user["user_name"], bool(user["is_root"]), mfa, method, client, signed_in_at,
-                        expires, token)
+            self._audit(
+                conn,
+                "portal.issue",
+                user["user_name"],
+                client=client,
+                method=method,
+                mfa=mfa,
+                expires_at=expires,
+            )
+        return SignedIn(
+            user_id,
+            user["user_name"],
+            bool(user["is_root"]),
+            mfa,
+            method,
+            client,
+            signed_in_at,
+            expires,
+            token,
+        )
 
     def verify(self, token: str) -> SignedIn:
         """The sign-in ``token`` belongs to, if it is still good; NotSignedIn otherwise."""
@@ -143,7 +201,9 @@ class PortalService:
             with self.db.read() as conn:
                 row = conn.execute(
                     "SELECT p.*, u.user_name, u.is_root, u.status FROM portal_tokens p JOIN users u "
-                    "ON u.id = p.user_id WHERE p.token_hash = ?", (hash_secret(token),)).fetchone()
+                    "ON u.id = p.user_id WHERE p.token_hash = ?",
+                    (hash_secret(token),),
+                ).fetchone()
         if row is None:
             raise NotSignedIn("not signed in: run tui login")
         if row["revoked_at"] is not None:
@@ -154,14 +214,25 @@ class PortalService:
         if row["status"] != "active":
             raise NotSignedIn(f"{row['user_name']!r} is disabled")
         method = "password+mfa" if row["mfa"] else "password"
-        return SignedIn(row["user_id"], row["user_name"], bool(row["is_root"]), bool(row["mfa"]), method,
-                        row["client"], row["created_at"], row["expires_at"], token)
+        return SignedIn(
+            row["user_id"],
+            row["user_name"],
+            bool(row["is_root"]),
+            bool(row["mfa"]),
+            method,
+            row["client"],
+            row["created_at"],
+            row["expires_at"],
+            token,
+        )
 
     def require(self, token: str, *, mfa: bool = True, max_age: timedelta | None = None) -> SignedIn:
         """``verify``, then insist on MFA and (with ``max_age``) a sign-in younger than that."""
         signed_in = self.verify(token)
         if mfa and not signed_in.mfa:
-            raise NotSignedIn("this needs a sign-in with MFA: enrol an authenticator, then run tui login again")
+            raise NotSignedIn(
+                "this needs a sign-in with MFA: enrol an authenticator, then run tui login again"
+            )
         if max_age is not None and sign_in_age(signed_in, self.directory.clock()) > max_age:
             raise NotSignedIn("this needs a recent sign-in: run tui login again")
         return signed_in
@@ -176,27 +247,43 @@ class PortalService:
                 "SELECT p.*, u.user_name, u.is_root, u.status FROM portal_tokens p JOIN users u ON u.id = p.user_id "
                 "WHERE p.user_id = ? AND p.mfa = 1 AND p.revoked_at IS NULL AND p.expires_at > ? "
                 "AND p.created_at >= ? ORDER BY p.created_at DESC, p.id DESC LIMIT 1",
-                (user_id, to_text(now), to_text(now - max_age))).fetchone()
+                (user_id, to_text(now), to_text(now - max_age)),
+            ).fetchone()
         if row is None or row["status"] != "active":
             return None
-        return SignedIn(row["user_id"], row["user_name"], bool(row["is_root"]), True, "password+mfa", row["client"],
-                        row["created_at"], row["expires_at"])
+        return SignedIn(
+            row["user_id"],
+            row["user_name"],
+            bool(row["is_root"]),
+            True,
+            "password+mfa",
+            row["client"],
+            row["created_at"],
+            row["expires_at"],
+        )
 
     def touch(self, token: str) -> None:
         """Record that the sign-in was just used."""
         with self.db.write() as conn:
-            conn.execute("UPDATE portal_tokens SET last_used_at = ? WHERE token_hash = ?",
-                         (self.directory.now_text(), hash_secret(token)))
+            conn.execute(
+                "UPDATE portal_tokens SET last_used_at = ? WHERE token_hash = ?",
+                (self.directory.now_text(), hash_secret(token)),
+            )
 
     def revoke(self, token: str, reason: str = "signed out") -> bool:
         """End the sign-in. False when it was unknown or already over."""
         with self.db.write() as conn:
-            row = conn.execute("SELECT p.id, u.user_name FROM portal_tokens p JOIN users u ON u.id = p.user_id "
-                               "WHERE p.token_hash = ? AND p.revoked_at IS NULL", (hash_secret(token),)).fetchone()
+            row = conn.execute(
+                "SELECT p.id, u.user_name FROM portal_tokens p JOIN users u ON u.id = p.user_id "
+                "WHERE p.token_hash = ? AND p.revoked_at IS NULL",
+                (hash_secret(token),),
+            ).fetchone()
             if row is None:
                 return False
-            conn.execute("UPDATE portal_tokens SET revoked_at = ?, revoked_reason = ? WHERE id = ?",
-                         (self.directory.now_text(), reason, row["id"]))
+            conn.execute(
+                "UPDATE portal_tokens SET revoked_at = ?, revoked_reason = ? WHERE id = ?",
+                (self.directory.now_text(), reason, row["id"]),
+            )
             self._audit(conn, "portal.revoke", row["user_name"], reason=reason)
             return True
 
@@ -231,8 +318,12 @@ def save_login(path: Path, db_path: str | os.PathLike[str], signed_in: SignedIn)
     if signed_in.token is None:
         raise ValueError("this sign-in has no token to cache")
     _private_folders(path.parent)
-    document = {"database": str(Path(db_path).expanduser().resolve()), "user": signed_in.user_name,
-                "expires_at": signed_in.expires_at, "token": signed_in.token}
+    document = {
+        "database": str(Path(db_path).expanduser().resolve()),
+        "user": signed_in.user_name,
+        "expires_at": signed_in.expires_at,
+        "token": signed_in.token,
+    }
     write_private(path, (json.dumps(document) + "\n").encode())
 
 
@@ -245,12 +336,18 @@ def load_login(path: Path) -> CachedLogin | None:
     if not stat.S_ISREG(info.st_mode):
         raise NotSignedIn(f"{path} is not a regular file: delete it and run tui login again")
     if os.name == "posix" and stat.S_IMODE(info.st_mode) & 0o077:
-        raise NotSignedIn(f"{path} is readable by others (mode {stat.S_IMODE(info.st_mode):04o}): delete it and "
-                          "run tui login again")
+        raise NotSignedIn(
+            f"{path} is readable by others (mode {stat.S_IMODE(info.st_mode):04o}): delete it and "
+            "run tui login again"
+        )
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
-        return CachedLogin(str(document["database"]), str(document["user"]), str(document["expires_at"]),
-                           str(document["token"]))
+        return CachedLogin(
+            str(document["database"]),
+            str(document["user"]),
+            str(document["expires_at"]),
+            str(document["token"]),
+        )
     except (OSError, ValueError, KeyError, TypeError):
         raise NotSignedIn(f"{path} is damaged: run tui login again") from None
 
@@ -259,8 +356,13 @@ def forget_login(path: Path) -> None:
     path.unlink(missing_ok=True)
 
 
-def cached_sign_in(directory: Directory, db_path: str | os.PathLike[str], *, mfa: bool = False,
-                   max_age: timedelta | None = None) -> SignedIn:
+def cached_sign_in(
+    directory: Directory,
+    db_path: str | os.PathLike[str],
+    *,
+    mfa: bool = False,
+    max_age: timedelta | None = None,
+) -> SignedIn:
     """The verified sign-in ``tui login`` cached for this directory (see :meth:`PortalService.require`)."""
     cached = load_login(login_cache_path(db_path))
     if cached is None:

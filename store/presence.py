@@ -35,15 +35,19 @@ class Presence:
         self.conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=2)
         self.conn.execute("PRAGMA journal_mode = WAL")
         self.conn.execute("PRAGMA busy_timeout = 2000")
-        self.conn.execute("CREATE TABLE IF NOT EXISTS presence (console_id TEXT PRIMARY KEY, user_name TEXT NOT NULL, "
-                          "screen TEXT NOT NULL, client TEXT NOT NULL, seen REAL NOT NULL)")
+        self.conn.execute(
+            "CREATE TABLE IF NOT EXISTS presence (console_id TEXT PRIMARY KEY, user_name TEXT NOT NULL, "
+            "screen TEXT NOT NULL, client TEXT NOT NULL, seen REAL NOT NULL)"
+        )
 
     def beat(self, console_id: str, user_name: str, screen: str, client: str) -> None:
         try:
             self.conn.execute(
                 "INSERT INTO presence VALUES (?, ?, ?, ?, ?) ON CONFLICT(console_id) DO UPDATE SET "
                 "user_name = excluded.user_name, screen = excluded.screen, client = excluded.client, "
-                "seen = excluded.seen", (console_id, user_name, screen, client, time.time()))
+                "seen = excluded.seen",
+                (console_id, user_name, screen, client, time.time()),
+            )
         except sqlite3.Error:
             pass  # best effort, see the module docstring
 
@@ -58,7 +62,9 @@ class Presence:
         try:
             rows = self.conn.execute(
                 "SELECT console_id, user_name, screen, client FROM presence WHERE console_id != ? AND seen > ? "
-                "ORDER BY user_name, screen", (console_id, time.time() - STALE_SECONDS)).fetchall()
+                "ORDER BY user_name, screen",
+                (console_id, time.time() - STALE_SECONDS),
+            ).fetchall()
         except sqlite3.Error:
             return []
         return [Present(*row) for row in rows]

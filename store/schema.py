@@ -241,7 +241,6 @@ END;
 """
 
 
-
 def _builtin_policies_sql() -> str:
     from store.policy.builtins import BUILTIN_POLICIES
 
@@ -253,8 +252,10 @@ def _builtin_policies_sql() -> str:
         "strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))"
         for name, document in BUILTIN_POLICIES.items()
     )
-    return ("INSERT OR IGNORE INTO policies (name, name_key, description, document, builtin, created_at, "
-            f"updated_at) VALUES\n{rows};")
+    return (
+        "INSERT OR IGNORE INTO policies (name, name_key, description, document, builtin, created_at, "
+        f"updated_at) VALUES\n{rows};"
+    )
 
 
 # Version 3: the policy library starts with AWS's three job-function policies, marked built-in (read-only).

@@ -47,14 +47,31 @@ class Service(Generic[T]):
     def _now(self) -> str:
         return self.directory.now_text()
 
-    def _audit(self, conn: sqlite3.Connection, action: str, target: str, *, before: Any = None,
-               after: Any = None, extra: Mapping[str, Any] | None = None) -> None:
+    def _audit(
+        self,
+        conn: sqlite3.Connection,
+        action: str,
+        target: str,
+        *,
+        before: Any = None,
+        after: Any = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> None:
         if before is not None and before == after and not extra:
             return  # a save that changed nothing is not an event
         # Every change a service makes passes here inside its transaction: refusing here rolls it all back.
         self.directory.require_admin()
-        audit.record(conn, at=self._now(), actor=self.directory.actor, action=action, target=target,
-                     before=before, after=after, extra=extra, key=self.directory.audit_key)
+        audit.record(
+            conn,
+            at=self._now(),
+            actor=self.directory.actor,
+            action=action,
+            target=target,
+            before=before,
+            after=after,
+            extra=extra,
+            key=self.directory.audit_key,
+        )
 
     def _row(self, conn: sqlite3.Connection, row_id: int) -> sqlite3.Row:
         row = conn.execute(f"SELECT * FROM {self.table} WHERE id = ?", (row_id,)).fetchone()
@@ -77,8 +94,15 @@ class Service(Generic[T]):
             ).fetchall()
         return [row[0] for row in rows]
 
-    def _versioned_update(self, conn: sqlite3.Connection, row_id: int, version: int,
-                          changes: Mapping[str, Any], *, touch: bool = False) -> sqlite3.Row:
+    def _versioned_update(
+        self,
+        conn: sqlite3.Connection,
+        row_id: int,
+        version: int,
+        changes: Mapping[str, Any],
+        *,
+        touch: bool = False,
+    ) -> sqlite3.Row:
         """UPDATE … WHERE version = the one the caller read; a lost race raises Conflict, never overwrites.
         Values equal to the stored ones are left alone; with nothing left to change (and no ``touch``, for
         changes kept in other tables) the row is returned as it is, version unchanged."""
@@ -109,8 +133,9 @@ class Service(Generic[T]):
             current=current,
         )
 
-    def _list_named(self, filter: str, after: str | None, offset: int, limit: int,
-                    select: str = "*") -> Page[T]:
+    def _list_named(
+        self, filter: str, after: str | None, offset: int, limit: int, select: str = "*"
+    ) -> Page[T]:
         """A listing by name of a concept with ``name_key`` and ``description``: ``filter`` matches either,
         anywhere, ignoring case (these tables hold hundreds of rows, not 100,000: no index needed)."""
         where, params = [], []
@@ -119,12 +144,22 @@ class Service(Generic[T]):
             where.append("(name_key LIKE ? ESCAPE '\\' OR description LIKE ? ESCAPE '\\')")
             params += [pattern, pattern]
         with self.db.read() as conn:
-            return self._page(conn, where=where, params=params, after=after, offset=offset, limit=limit,
-                              select=select)
+            return self._page(
+                conn, where=where, params=params, after=after, offset=offset, limit=limit, select=select
+            )
 
-    def _page(self, conn: sqlite3.Connection, *, where: Sequence[str], params: Sequence[Any],
-              after: str | None, offset: int, limit: int, select: str = "*",
-              count: tuple[str, Sequence[Any]] | None = None) -> Page[T]:
+    def _page(
+        self,
+        conn: sqlite3.Connection,
+        *,
+        where: Sequence[str],
+        params: Sequence[Any],
+        after: str | None,
+        offset: int,
+        limit: int,
+        select: str = "*",
+        count: tuple[str, Sequence[Any]] | None = None,
+    ) -> Page[T]:
         """One page by ``sort_column`` after ``after`` (or at ``offset``), with the total of all matches.
         ``count`` replaces the total's query where an index answers it faster than the WHERE clause."""
         limit = max(1, min(limit, MAX_PAGE))
@@ -153,9 +188,19 @@ def like_contains(text: str) -> str:
     return "%" + escaped + "%"
 
 
-def joined_page(conn: sqlite3.Connection, select: str, clause: str, params: Sequence[Any], *, id_column: str,
-                after: str | None, offset: int, limit: int, from_row: Callable[[sqlite3.Row], T],
-                newest_first: bool = False) -> Page[T]:
+def joined_page(
+    conn: sqlite3.Connection,
+    select: str,
+    clause: str,
+    params: Sequence[Any],
+    *,
+    id_column: str,
+    after: str | None,
+    offset: int,
+    limit: int,
+    from_row: Callable[[sqlite3.Row], T],
+    newest_first: bool = False,
+) -> Page[T]:
     """A keyset page of ``select WHERE clause`` by an integer id (joined listings: assignments, sessions),
     with the total of all matches. ``after`` continues from an id; ``offset`` jumps."""
     total = conn.execute(f"SELECT count(*) FROM ({select} WHERE {clause})", params).fetchone()[0]
@@ -171,4 +216,3 @@ def joined_page(conn: sqlite3.Connection, select: str, clause: str, params: Sequ
     rows = conn.execute(sql, page_params).fetchall()
     items = [from_row(row) for row in rows]
     return Page(items, total, str(rows[-1]["id"]) if len(rows) == limit else None)
-

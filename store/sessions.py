@@ -35,8 +35,10 @@ DEFAULT_RETENTION = timedelta(days=7)
 
 # One indexed query answers verify. Disabled users and accounts need no join here: disabling either revokes
 # its sessions in the same transaction (and deleting cascades), so the session row alone says it all.
-VERIFY_SQL = ("SELECT id, access_key_id, secret_hash, expires_at, revoked_at, user_id, account_id, permission_set_id, "
-           "issued_at, mfa FROM sessions WHERE token_hash = ?")
+VERIFY_SQL = (
+    "SELECT id, access_key_id, secret_hash, expires_at, revoked_at, user_id, account_id, permission_set_id, "
+    "issued_at, mfa FROM sessions WHERE token_hash = ?"
+)
 _LIST = (
     "SELECT s.*, u.user_name, a.name AS account_name, p.name AS permission_set_name FROM sessions s "
     "JOIN users u ON u.id = s.user_id JOIN accounts a ON a.id = s.account_id "
@@ -62,14 +64,21 @@ class IssuedCredentials:
 
     def credential_process(self) -> dict[str, Any]:
         """The AWS CLI's ``credential_process`` JSON, version 1."""
-        return {"Version": 1, "AccessKeyId": self.access_key_id, "SecretAccessKey": self.secret_access_key,
-                "SessionToken": self.session_token, "Expiration": self.expiration}
+        return {
+            "Version": 1,
+            "AccessKeyId": self.access_key_id,
+            "SecretAccessKey": self.secret_access_key,
+            "SessionToken": self.session_token,
+            "Expiration": self.expiration,
+        }
 
     def env_lines(self) -> list[str]:
-        return [f"export AWS_ACCESS_KEY_ID={self.access_key_id}",
-                f"export AWS_SECRET_ACCESS_KEY={self.secret_access_key}",
-                f"export AWS_SESSION_TOKEN={self.session_token}",
-                f"export AWS_CREDENTIAL_EXPIRATION={self.expiration}"]
+        return [
+            f"export AWS_ACCESS_KEY_ID={self.access_key_id}",
+            f"export AWS_SECRET_ACCESS_KEY={self.secret_access_key}",
+            f"export AWS_SESSION_TOKEN={self.session_token}",
+            f"export AWS_CREDENTIAL_EXPIRATION={self.expiration}",
+        ]
 
 
 @dataclass(frozen=True)
@@ -97,16 +106,36 @@ class SessionInfo:
 
     @staticmethod
     def from_row(row: sqlite3.Row) -> SessionInfo:
-        return SessionInfo(row["id"], row["user_id"], row["user_name"], row["account_id"], row["account_name"],
-                           row["permission_set_id"], row["permission_set_name"], row["access_key_id"],
-                           bool(row["mfa"]), row["issued_at"], row["expires_at"], row["revoked_at"],
-                           row["revoked_reason"])
+        return SessionInfo(
+            row["id"],
+            row["user_id"],
+            row["user_name"],
+            row["account_id"],
+            row["account_name"],
+            row["permission_set_id"],
+            row["permission_set_name"],
+            row["access_key_id"],
+            bool(row["mfa"]),
+            row["issued_at"],
+            row["expires_at"],
+            row["revoked_at"],
+            row["revoked_reason"],
+        )
 
     def as_dict(self, now: str) -> dict[str, Any]:
-        return {"id": self.id, "user": self.user_name, "account": self.account_name,
-                "permission_set": self.permission_set_name, "access_key_id": self.access_key_id,
-                "mfa": self.mfa, "issued_at": self.issued_at, "expires_at": self.expires_at,
-                "state": self.state(now), "revoked_at": self.revoked_at, "revoked_reason": self.revoked_reason}
+        return {
+            "id": self.id,
+            "user": self.user_name,
+            "account": self.account_name,
+            "permission_set": self.permission_set_name,
+            "access_key_id": self.access_key_id,
+            "mfa": self.mfa,
+            "issued_at": self.issued_at,
+            "expires_at": self.expires_at,
+            "state": self.state(now),
+            "revoked_at": self.revoked_at,
+            "revoked_reason": self.revoked_reason,
+        }
 
 
 class VerifiedSession(NamedTuple):
@@ -139,91 +168,149 @@ class SessionService:
 
     # -- issue --------------------------------------------------------------------------------------------
 
-    def issue(self, user_id: int, account_id: int, permission_set_id: int, *, duration: object = None,
-              mfa: bool = False) -> IssuedCredentials:
+    def issue(
+        self,
+        user_id: int,
+        account_id: int,
+        permission_set_id: int,
+        *,
+        duration: object = None,
+        mfa: bool = False,
+    ) -> IssuedCredentials:
         """Credentials for an assignment the user holds now. ``duration`` defaults to the permission set's
         session duration and may be shorter, never longer; nothing is clamped."""
         self.directory.require_self_or_admin(user_id, "issue credentials for another user")
         now = self.directory.clock()
         now_text = to_text(now)
         with self.db.write() as conn:
-            user = conn.execute("SELECT user_name, status, is_root FROM users WHERE id = ?", (user_id,)).fetchone()
+            user = conn.execute(
+                "SELECT user_name, status, is_root FROM users WHERE id = ?", (user_id,)
+            ).fetchone()
             if user is None:
                 raise NotFound(f"user #{user_id} does not exist")
             account = conn.execute("SELECT name, status FROM accounts WHERE id = ?", (account_id,)).fetchone()
             if account is None:
                 raise NotFound(f"account #{account_id} does not exist")
-            pset = conn.execute("SELECT name, session_duration FROM permission_sets WHERE id = ?",
-                                (permission_set_id,)).fetchone()
+            pset = conn.execute(
+                "SELECT name, session_duration FROM permission_sets WHERE id = ?", (permission_set_id,)
+            ).fetchone()
             if pset is None:
                 raise NotFound(f"permission set #{permission_set_id} does not exist")
             if user["is_root"]:
-                raise Refused("root holds no assignments and gets no temporary credentials: sign in as an admin "
-                              "user")
+                raise Refused(
+                    "root holds no assignments and gets no temporary credentials: sign in as an admin user"
+                )
             if user["status"] != "active":
                 raise Refused(f"{user['user_name']!r} is disabled")
             if account["status"] != "active":
                 raise Refused(f"account {account['name']!r} is disabled")
             grant = is_assigned(self.directory, user_id, account_id, permission_set_id, now)
             if grant is None:
-                raise Refused(f"{user['user_name']!r} is not assigned {pset['name']!r} in {account['name']!r} "
-                              "(or the assignment or group membership has expired)")
+                raise Refused(
+                    f"{user['user_name']!r} is not assigned {pset['name']!r} in {account['name']!r} "
+                    "(or the assignment or group membership has expired)"
+                )
             seconds = self._duration(duration, pset["session_duration"], pset["name"], now, grant.expires_at)
             expires = to_text(now + timedelta(seconds=seconds))
             key_id, secret, token = new_session_credentials()
             cursor = conn.execute(
                 "INSERT INTO sessions (user_id, account_id, permission_set_id, access_key_id, secret_hash, "
                 "token_hash, mfa, issued_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (user_id, account_id, permission_set_id, key_id, _sha256(secret), _sha256(token), int(mfa),
-                 now_text, expires),
+                (
+                    user_id,
+                    account_id,
+                    permission_set_id,
+                    key_id,
+                    _sha256(secret),
+                    _sha256(token),
+                    int(mfa),
+                    now_text,
+                    expires,
+                ),
             )
-            audit.record(conn, at=now_text, actor=self.directory.actor, action="session.issue",
-                         target=f"user:{user['user_name']}",
-                         extra={"account": account["name"], "permission_set": pset["name"],
-                                "access_key_id": key_id, "duration": format_duration(seconds),
-                                "expires_at": expires, "mfa": mfa},
-                         key=self.directory.audit_key)
+            audit.record(
+                conn,
+                at=now_text,
+                actor=self.directory.actor,
+                action="session.issue",
+                target=f"user:{user['user_name']}",
+                extra={
+                    "account": account["name"],
+                    "permission_set": pset["name"],
+                    "access_key_id": key_id,
+                    "duration": format_duration(seconds),
+                    "expires_at": expires,
+                    "mfa": mfa,
+                },
+                key=self.directory.audit_key,
+            )
             return IssuedCredentials(cursor.lastrowid or 0, key_id, secret, token, expires)
 
     @staticmethod
-    def _duration(requested: object, allowed: int, pset_name: str, now: datetime, grant_ends: str | None) -> int:
+    def _duration(
+        requested: object, allowed: int, pset_name: str, now: datetime, grant_ends: str | None
+    ) -> int:
         """The session's length: what was asked (never more than the set allows), else the set's duration.
         A session never outlives the assignment or membership that grants it: by default it ends with it;
         asking for longer is refused, as is a grant with less than the 15-minute minimum left."""
         left = None if grant_ends is None else int((from_text(grant_ends) - now).total_seconds())
         if left is not None and left < MIN_SECONDS:
-            raise Refused(f"the assignment that grants {pset_name!r} ends at {grant_ends}, in less than the "
-                          "15-minute minimum session")
+            raise Refused(
+                f"the assignment that grants {pset_name!r} ends at {grant_ends}, in less than the "
+                "15-minute minimum session"
+            )
         if requested is None or requested == "":
             return allowed if left is None else min(allowed, left)
         seconds = parse_duration(requested, "duration")  # refuses outside 15 min … 36 h
         if seconds > allowed:
             raise ValidationError(
                 f"duration: {format_duration(seconds)} is longer than {pset_name!r} allows "
-                f"({format_duration(allowed)}); ask for {format_duration(allowed)} or less", "duration")
+                f"({format_duration(allowed)}); ask for {format_duration(allowed)} or less",
+                "duration",
+            )
         if left is not None and seconds > left:
             raise ValidationError(
                 f"duration: the assignment that grants {pset_name!r} ends at {grant_ends}; ask for "
-                f"{format_duration(left)} or less", "duration")
+                f"{format_duration(left)} or less",
+                "duration",
+            )
         return seconds
 
     # -- verify and authorize -----------------------------------------------------------------------------
 
     def verify(self, access_key_id: str, secret_access_key: str, session_token: str) -> Verification:
         """Are these credentials live? One indexed query; key id and secret compared in constant time."""
-        if not (isinstance(access_key_id, str) and isinstance(secret_access_key, str)
-                and isinstance(session_token, str) and session_token and access_key_id.isascii()):
+        if not (
+            isinstance(access_key_id, str)
+            and isinstance(secret_access_key, str)
+            and isinstance(session_token, str)
+            and session_token
+            and access_key_id.isascii()
+        ):
             return Verification(False, "malformed")
         row = self.db.query_tuple(VERIFY_SQL, (sha256(session_token.encode()).hexdigest(),))
         secret_hash = sha256(secret_access_key.encode()).hexdigest()
         if row is None:
             compare_digest(secret_hash, _DUMMY_HASH)
             return Verification(False, "unknown")
-        session_id, key_id, stored_hash, expires_at, revoked_at, user_id, account_id, set_id, issued_at, mfa = row
+        (
+            session_id,
+            key_id,
+            stored_hash,
+            expires_at,
+            revoked_at,
+            user_id,
+            account_id,
+            set_id,
+            issued_at,
+            mfa,
+        ) = row
         key_ok = compare_digest(access_key_id, key_id)
         if not (compare_digest(secret_hash, stored_hash) and key_ok):
             return Verification(False, "unknown")
-        session = VerifiedSession(session_id, key_id, user_id, account_id, set_id, issued_at, expires_at, bool(mfa))
+        session = VerifiedSession(
+            session_id, key_id, user_id, account_id, set_id, issued_at, expires_at, bool(mfa)
+        )
         if revoked_at is not None:
             return Verification(False, "revoked", session)
         if expires_at <= self._now_text():
@@ -243,12 +330,26 @@ class SessionService:
         result: dict[str, Any] = {"valid": verification.valid, "reason": verification.reason}
         if verification.session is not None:
             info = self.get(verification.session.id)
-            result.update({"session_id": info.id, "user": info.user_name, "account": info.account_name,
-                           "permission_set": info.permission_set_name, "expires_at": info.expires_at})
+            result.update(
+                {
+                    "session_id": info.id,
+                    "user": info.user_name,
+                    "account": info.account_name,
+                    "permission_set": info.permission_set_name,
+                    "expires_at": info.expires_at,
+                }
+            )
         return result
 
-    def authorize(self, access_key_id: str, secret_access_key: str, session_token: str, action: str,
-                  resource: str, context: dict[str, Any] | None = None) -> tuple[Verification, Decision | None]:
+    def authorize(
+        self,
+        access_key_id: str,
+        secret_access_key: str,
+        session_token: str,
+        action: str,
+        resource: str,
+        context: dict[str, Any] | None = None,
+    ) -> tuple[Verification, Decision | None]:
         """Verify, then decide ``action`` on ``resource`` with the session's permission set."""
         verification = self.verify(access_key_id, secret_access_key, session_token)
         if not verification.valid or verification.session is None:
@@ -273,8 +374,16 @@ class SessionService:
             raise NotFound(f"session #{session_id} does not exist (it may have been swept)")
         return SessionInfo.from_row(row)
 
-    def list(self, *, active_only: bool = False, filter: str = "", user_id: int | None = None,
-             after: str | None = None, offset: int = 0, limit: int = PAGE_SIZE) -> Page[SessionInfo]:
+    def list(
+        self,
+        *,
+        active_only: bool = False,
+        filter: str = "",
+        user_id: int | None = None,
+        after: str | None = None,
+        offset: int = 0,
+        limit: int = PAGE_SIZE,
+    ) -> Page[SessionInfo]:
         """Newest first. ``filter`` matches user, account or permission set names (case-insensitive)."""
         where, params = ["1"], []
         if active_only:
@@ -285,13 +394,25 @@ class SessionService:
             params.append(user_id)
         if filter.strip():
             pattern = like_contains(canonical(filter.strip()))
-            where.append("(u.user_name_key LIKE ? ESCAPE '\\' OR a.name_key LIKE ? ESCAPE '\\' "
-                         "OR p.name_key LIKE ? ESCAPE '\\')")
+            where.append(
+                "(u.user_name_key LIKE ? ESCAPE '\\' OR a.name_key LIKE ? ESCAPE '\\' "
+                "OR p.name_key LIKE ? ESCAPE '\\')"
+            )
             params += [pattern, pattern, pattern]
         clause = " AND ".join(where)
         with self.db.read() as conn:
-            return joined_page(conn, _LIST, clause, params, id_column="s.id", after=after, offset=offset,
-                               limit=limit, from_row=SessionInfo.from_row, newest_first=True)
+            return joined_page(
+                conn,
+                _LIST,
+                clause,
+                params,
+                id_column="s.id",
+                after=after,
+                offset=offset,
+                limit=limit,
+                from_row=SessionInfo.from_row,
+                newest_first=True,
+            )
 
     def _revoke(self, where: str, params: tuple[Any, ...], reason: str, target: str) -> int:
         if not where.startswith("id = "):
@@ -300,9 +421,18 @@ class SessionService:
         with self.db.write() as conn:
             count = conn.execute(
                 f"UPDATE sessions SET revoked_at = ?, revoked_reason = ? WHERE revoked_at IS NULL "
-                f"AND expires_at > ? AND {where}", (now, reason, now, *params)).rowcount
-            audit.record(conn, at=now, actor=self.directory.actor, action="session.revoke", target=target,
-                         extra={"sessions": count, "reason": reason}, key=self.directory.audit_key)
+                f"AND expires_at > ? AND {where}",
+                (now, reason, now, *params),
+            ).rowcount
+            audit.record(
+                conn,
+                at=now,
+                actor=self.directory.actor,
+                action="session.revoke",
+                target=target,
+                extra={"sessions": count, "reason": reason},
+                key=self.directory.audit_key,
+            )
         return count
 
     def revoke(self, session_id: int, reason: str = "revoked by an admin") -> int:
@@ -314,11 +444,17 @@ class SessionService:
         return self._revoke("user_id = ?", (user_id,), reason, self._target("users", "user_name", user_id))
 
     def revoke_account(self, account_id: int, reason: str = "revoked by an admin") -> int:
-        return self._revoke("account_id = ?", (account_id,), reason, self._target("accounts", "name", account_id))
+        return self._revoke(
+            "account_id = ?", (account_id,), reason, self._target("accounts", "name", account_id)
+        )
 
     def revoke_permission_set(self, permission_set_id: int, reason: str = "revoked by an admin") -> int:
-        return self._revoke("permission_set_id = ?", (permission_set_id,), reason,
-                            self._target("permission_sets", "name", permission_set_id))
+        return self._revoke(
+            "permission_set_id = ?",
+            (permission_set_id,),
+            reason,
+            self._target("permission_sets", "name", permission_set_id),
+        )
 
     def _target(self, table: str, column: str, row_id: int) -> str:
         """``user:alice`` for the audit log; NotFound for an id that names nothing."""
@@ -337,9 +473,16 @@ class SessionService:
         with self.db.write() as conn:
             count = conn.execute(
                 "DELETE FROM sessions WHERE expires_at <= ? OR (revoked_at IS NOT NULL AND revoked_at <= ?)",
-                (cutoff, cutoff)).rowcount
+                (cutoff, cutoff),
+            ).rowcount
             if count:
-                audit.record(conn, at=to_text(now), actor=self.directory.actor, action="session.sweep",
-                             target="sessions", extra={"deleted": count, "older_than": cutoff},
-                             key=self.directory.audit_key)
+                audit.record(
+                    conn,
+                    at=to_text(now),
+                    actor=self.directory.actor,
+                    action="session.sweep",
+                    target="sessions",
+                    extra={"deleted": count, "older_than": cutoff},
+                    key=self.directory.audit_key,
+                )
         return count

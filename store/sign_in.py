@@ -50,8 +50,10 @@ LOCK_MAX = timedelta(minutes=15)
 FAILURES_FORGOTTEN_AFTER = timedelta(days=1)
 CLIENTS = ("console", "cli", "ssh")
 
-FAILED_MESSAGE = ("Sign-in failed: the user name, password or code is not right, or there were too many "
-                  "attempts and sign-in is paused for a few minutes.")
+FAILED_MESSAGE = (
+    "Sign-in failed: the user name, password or code is not right, or there were too many "
+    "attempts and sign-in is paused for a few minutes."
+)
 EXPIRED_MESSAGE = "Your password has expired: ask an administrator to reset it."
 
 
@@ -127,7 +129,9 @@ class SignInService:
         code = "".join((code or "").split())[:64]
         key = canonical(name.strip())[:512] if name.strip() else ""
         with self.db.read() as conn:
-            row = conn.execute("SELECT id, password_hash FROM users WHERE user_name_key = ?", (key,)).fetchone()
+            row = conn.execute(
+                "SELECT id, password_hash FROM users WHERE user_name_key = ?", (key,)
+            ).fetchone()
         stored_hash = row["password_hash"] if row is not None else None
         # Unknown user, no password, or an over-long password: verify_password spends a real verification's time.
         password_ok, new_hash = verify_password(password, stored_hash)
@@ -145,7 +149,9 @@ class SignInService:
             raise SignInFailed()
         return outcome
 
-    def step_up(self, user_id: int, code: str, *, client: str = "ssh", method: str = "publickey+totp") -> SignIn:
+    def step_up(
+        self, user_id: int, code: str, *, client: str = "ssh", method: str = "publickey+totp"
+    ) -> SignIn:
         """The second factor for an identity already proven another way (the SSH server's public key): the
         user's current TOTP code, under the same rules as :meth:`attempt` — a used step is never accepted again
         (stored in the same transaction), failures count towards the same per-identity lock, attempts while
@@ -172,8 +178,18 @@ class SignInService:
 
     # -- inside the transaction ---------------------------------------------------------------------------
 
-    def _decide(self, conn: sqlite3.Connection, key: str, name: str, stored_hash: str | None, password_ok: bool,
-                new_hash: str | None, code: str, now: datetime, client: str) -> SignIn:
+    def _decide(
+        self,
+        conn: sqlite3.Connection,
+        key: str,
+        name: str,
+        stored_hash: str | None,
+        password_ok: bool,
+        new_hash: str | None,
+        code: str,
+        now: datetime,
+        client: str,
+    ) -> SignIn:
         user = conn.execute("SELECT * FROM users WHERE user_name_key = ?", (key,)).fetchone() if key else None
         if user is None:
             raise _Failure("unknown_user", counts=False)
@@ -220,26 +236,35 @@ class SignInService:
             else:
                 raise _Failure("missing_code")
             mfa = True
-            recovery_left = int(conn.execute(
-                "SELECT count(*) FROM recovery_codes WHERE user_id = ? AND used_at IS NULL", (user["id"],)
-            ).fetchone()[0])
+            recovery_left = int(
+                conn.execute(
+                    "SELECT count(*) FROM recovery_codes WHERE user_id = ? AND used_at IS NULL", (user["id"],)
+                ).fetchone()[0]
+            )
 
         policy = self.directory.password_policy._read(conn).policy
         must_change = bool(user["must_change_password"])
-        expires = (password_expires_at(policy, from_text(user["password_changed_at"]))
-                   if user["password_changed_at"] else None)
+        expires = (
+            password_expires_at(policy, from_text(user["password_changed_at"]))
+            if user["password_changed_at"]
+            else None
+        )
         if expires is not None and expires <= now:
             if policy.hard_expiry and not user["is_root"]:  # root is never locked out for good
                 # The code (or recovery code) was used: it must not work a second time.
                 for column in ("totp_last_step", "mfa_reenrol"):
                     if column in updates:
-                        conn.execute(f"UPDATE users SET {column} = ? WHERE id = ?", (updates[column], user["id"]))
+                        conn.execute(
+                            f"UPDATE users SET {column} = ? WHERE id = ?", (updates[column], user["id"])
+                        )
                 raise _Failure("password_expired", counts=False)
             must_change = True
 
         if new_hash is not None:
             updates["password_hash"] = new_hash  # an older scheme or parameters: upgrade to argon2id now
-        updates.update(failed_sign_ins=0, locked_until=None, last_failed_sign_in_at=None, last_sign_in_at=now_text)
+        updates.update(
+            failed_sign_ins=0, locked_until=None, last_failed_sign_in_at=None, last_sign_in_at=now_text
+        )
         assignments = ", ".join(f"{column} = ?" for column in updates)
         conn.execute(f"UPDATE users SET {assignments} WHERE id = ?", (*updates.values(), user["id"]))
         details: dict[str, Any] = {"result": "success", "method": method, "client": client}
@@ -249,10 +274,13 @@ class SignInService:
             details["recovery_codes_left"] = recovery_left
         self._audit(conn, "sign_in.success", user["user_name"], details, now_text)
         fresh = conn.execute("SELECT * FROM users WHERE id = ?", (user["id"],)).fetchone()
-        return SignIn(User.from_row(fresh), method, mfa, now_text, client, must_change, reenrol, recovery_left)
+        return SignIn(
+            User.from_row(fresh), method, mfa, now_text, client, must_change, reenrol, recovery_left
+        )
 
-    def _decide_step_up(self, conn: sqlite3.Connection, user: sqlite3.Row, code: str, now: datetime, client: str,
-                        method: str) -> SignIn:
+    def _decide_step_up(
+        self, conn: sqlite3.Connection, user: sqlite3.Row, code: str, now: datetime, client: str, method: str
+    ) -> SignIn:
         now_text = to_text(now)
         if user["locked_until"] is not None and user["locked_until"] > now_text:
             raise _Failure("locked", counts=False)
@@ -269,16 +297,33 @@ class SignInService:
         step = match_totp(secret, code, now, user["totp_last_step"]) if _is_totp_code(code) else None
         if step is None:
             raise _Failure("bad_code")
-        conn.execute("UPDATE users SET totp_last_step = ?, failed_sign_ins = 0, locked_until = NULL, "
-                     "last_failed_sign_in_at = NULL, last_sign_in_at = ? WHERE id = ?", (step, now_text, user["id"]))
-        self._audit(conn, "sign_in.success", user["user_name"],
-                    {"result": "success", "method": method, "client": client}, now_text)
+        conn.execute(
+            "UPDATE users SET totp_last_step = ?, failed_sign_ins = 0, locked_until = NULL, "
+            "last_failed_sign_in_at = NULL, last_sign_in_at = ? WHERE id = ?",
+            (step, now_text, user["id"]),
+        )
+        self._audit(
+            conn,
+            "sign_in.success",
+            user["user_name"],
+            {"result": "success", "method": method, "client": client},
+            now_text,
+        )
         fresh = conn.execute("SELECT * FROM users WHERE id = ?", (user["id"],)).fetchone()
-        return SignIn(User.from_row(fresh), method, True, now_text, client, bool(fresh["must_change_password"]),
-                      bool(fresh["mfa_reenrol"]), None)
+        return SignIn(
+            User.from_row(fresh),
+            method,
+            True,
+            now_text,
+            client,
+            bool(fresh["must_change_password"]),
+            bool(fresh["mfa_reenrol"]),
+            None,
+        )
 
-    def _record_failure(self, conn: sqlite3.Connection, key: str, name: str, failure: _Failure, now: datetime,
-                        client: str) -> None:
+    def _record_failure(
+        self, conn: sqlite3.Connection, key: str, name: str, failure: _Failure, now: datetime, client: str
+    ) -> None:
         now_text = to_text(now)
         user = conn.execute("SELECT * FROM users WHERE user_name_key = ?", (key,)).fetchone() if key else None
         details: dict[str, Any] = {"result": "failure", "reason": failure.reason, "client": client}
@@ -290,15 +335,26 @@ class SignInService:
             failures += 1
             lock = lock_duration(failures)
             locked_until = to_text(now + lock) if lock is not None else None
-            conn.execute("UPDATE users SET failed_sign_ins = ?, last_failed_sign_in_at = ?, locked_until = ? "
-                         "WHERE id = ?", (failures, now_text, locked_until, user["id"]))
+            conn.execute(
+                "UPDATE users SET failed_sign_ins = ?, last_failed_sign_in_at = ?, locked_until = ? "
+                "WHERE id = ?",
+                (failures, now_text, locked_until, user["id"]),
+            )
             details["failures"] = failures
             if locked_until is not None:
                 details["locked_until"] = locked_until
         target_name = user["user_name"] if user is not None else name.strip()[:128]
         self._audit(conn, "sign_in.failure", target_name, details, now_text)
 
-    def _audit(self, conn: sqlite3.Connection, action: str, user_name: str, details: dict[str, Any],
-               at: str) -> None:
-        audit.record(conn, at=at, actor=self.directory.actor, action=action, target=f"user:{user_name}",
-                     extra=details, key=self.directory.audit_key)
+    def _audit(
+        self, conn: sqlite3.Connection, action: str, user_name: str, details: dict[str, Any], at: str
+    ) -> None:
+        audit.record(
+            conn,
+            at=at,
+            actor=self.directory.actor,
+            action=action,
+            target=f"user:{user_name}",
+            extra=details,
+            key=self.directory.audit_key,
+        )

@@ -15,10 +15,17 @@ from store.errors import AlreadyExists, NotFound, ValidationError
 if TYPE_CHECKING:
     from store.directory import Directory
 
-KEY_TYPES = frozenset({
-    "ssh-ed25519", "ssh-rsa", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521",
-    "sk-ssh-ed25519@openssh.com", "sk-ecdsa-sha2-nistp256@openssh.com",
-})
+KEY_TYPES = frozenset(
+    {
+        "ssh-ed25519",
+        "ssh-rsa",
+        "ecdsa-sha2-nistp256",
+        "ecdsa-sha2-nistp384",
+        "ecdsa-sha2-nistp521",
+        "sk-ssh-ed25519@openssh.com",
+        "sk-ecdsa-sha2-nistp256@openssh.com",
+    }
+)
 MAX_KEY_CHARS = 16_384
 
 
@@ -74,8 +81,10 @@ class StoredKey:
     created_at: str
 
 
-_SELECT = ("SELECT k.id, k.user_id, u.user_name, k.public_key, k.fingerprint, k.comment, k.created_at "
-           "FROM ssh_keys k JOIN users u ON u.id = k.user_id")
+_SELECT = (
+    "SELECT k.id, k.user_id, u.user_name, k.public_key, k.fingerprint, k.comment, k.created_at "
+    "FROM ssh_keys k JOIN users u ON u.id = k.user_id"
+)
 
 
 class SshKeyService:
@@ -91,17 +100,28 @@ class SshKeyService:
             user = conn.execute("SELECT user_name, is_root FROM users WHERE id = ?", (user_id,)).fetchone()
             if user is None:
                 raise NotFound(f"user #{user_id} does not exist")
-            owner = conn.execute("SELECT u.user_name FROM ssh_keys k JOIN users u ON u.id = k.user_id "
-                                 "WHERE k.fingerprint = ?", (key.fingerprint,)).fetchone()
+            owner = conn.execute(
+                "SELECT u.user_name FROM ssh_keys k JOIN users u ON u.id = k.user_id WHERE k.fingerprint = ?",
+                (key.fingerprint,),
+            ).fetchone()
             if owner is not None:
-                raise AlreadyExists(f"publicKey: {key.fingerprint} already belongs to {owner[0]!r}", "publicKey")
+                raise AlreadyExists(
+                    f"publicKey: {key.fingerprint} already belongs to {owner[0]!r}", "publicKey"
+                )
             now = self.directory.now_text()
             cursor = conn.execute(
                 "INSERT INTO ssh_keys (user_id, public_key, fingerprint, comment, created_at) VALUES (?, ?, ?, ?, ?)",
-                (user_id, key.text, key.fingerprint, key.comment, now))
-            audit.record(conn, at=now, actor=self.directory.actor, action="user.add_ssh_key",
-                         target=f"user:{user['user_name']}", extra={"fingerprint": key.fingerprint},
-                         key=self.directory.audit_key)
+                (user_id, key.text, key.fingerprint, key.comment, now),
+            )
+            audit.record(
+                conn,
+                at=now,
+                actor=self.directory.actor,
+                action="user.add_ssh_key",
+                target=f"user:{user['user_name']}",
+                extra={"fingerprint": key.fingerprint},
+                key=self.directory.audit_key,
+            )
             row = conn.execute(f"{_SELECT} WHERE k.id = ?", (cursor.lastrowid,)).fetchone()
             return StoredKey(*row)
 
@@ -112,14 +132,22 @@ class SshKeyService:
                 raise NotFound(f"SSH key #{key_id} does not exist (it may have been removed)")
             stored = StoredKey(*row)
             conn.execute("DELETE FROM ssh_keys WHERE id = ?", (key_id,))
-            audit.record(conn, at=self.directory.now_text(), actor=self.directory.actor,
-                         action="user.remove_ssh_key", target=f"user:{stored.user_name}",
-                         extra={"fingerprint": stored.fingerprint}, key=self.directory.audit_key)
+            audit.record(
+                conn,
+                at=self.directory.now_text(),
+                actor=self.directory.actor,
+                action="user.remove_ssh_key",
+                target=f"user:{stored.user_name}",
+                extra={"fingerprint": stored.fingerprint},
+                key=self.directory.audit_key,
+            )
 
     def of_user(self, user_id: int) -> list[StoredKey]:
         with self.db.read() as conn:
-            return [StoredKey(*row) for row in conn.execute(f"{_SELECT} WHERE k.user_id = ? ORDER BY k.id",
-                                                            (user_id,))]
+            return [
+                StoredKey(*row)
+                for row in conn.execute(f"{_SELECT} WHERE k.user_id = ? ORDER BY k.id", (user_id,))
+            ]
 
     def owner_of(self, fingerprint: str) -> StoredKey | None:
         """The key with this fingerprint (``SHA256:…``) and its user, for public-key sign-in."""

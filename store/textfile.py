@@ -16,8 +16,10 @@ def read_limited(path: Path, limit: int = MAX_IMPORT_BYTES) -> bytes:
     try:
         size = path.stat().st_size
         if size > limit:
-            raise ValidationError(f"{path}: is {size:,} bytes; the import limit is {limit:,} bytes "
-                                  f"({limit // (1024 * 1024)} MiB): split the file")
+            raise ValidationError(
+                f"{path}: is {size:,} bytes; the import limit is {limit:,} bytes "
+                f"({limit // (1024 * 1024)} MiB): split the file"
+            )
         with path.open("rb") as handle:
             data = handle.read(limit + 1)  # a file growing while we read cannot slip past the limit
         if len(data) > limit:
@@ -43,11 +45,16 @@ def decode_utf8(raw: bytes, file_name: str) -> str:
     nul = raw.find(b"\x00")
     if nul >= 0:
         line, column = _line_and_column(raw, nul)
-        hint = (" (every other byte is NUL: is it UTF-16 without a byte-order mark? Convert it first, e.g. "
-                f"iconv -f UTF-16LE -t UTF-8 {file_name} > converted)" if raw[1::2].count(0) > len(raw) // 4
-                else "")
-        raise ValidationError(f"{file_name}: line {line}, column {column}: a NUL character (U+0000) is not "
-                              f"allowed in an import file{hint}")
+        hint = (
+            " (every other byte is NUL: is it UTF-16 without a byte-order mark? Convert it first, e.g. "
+            f"iconv -f UTF-16LE -t UTF-8 {file_name} > converted)"
+            if raw[1::2].count(0) > len(raw) // 4
+            else ""
+        )
+        raise ValidationError(
+            f"{file_name}: line {line}, column {column}: a NUL character (U+0000) is not "
+            f"allowed in an import file{hint}"
+        )
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:

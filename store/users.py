@@ -44,9 +44,22 @@ class User:
 
     @staticmethod
     def from_row(row: sqlite3.Row) -> User:
-        return User(row["id"], row["user_name"], row["display_name"], row["given_name"], row["family_name"],
-                    row["email"], row["external_id"], row["source"], row["status"], bool(row["is_root"]),
-                    row["created_at"], row["updated_at"], row["last_sign_in_at"], row["version"])
+        return User(
+            row["id"],
+            row["user_name"],
+            row["display_name"],
+            row["given_name"],
+            row["family_name"],
+            row["email"],
+            row["external_id"],
+            row["source"],
+            row["status"],
+            bool(row["is_root"]),
+            row["created_at"],
+            row["updated_at"],
+            row["last_sign_in_at"],
+            row["version"],
+        )
 
     def audit_view(self) -> dict[str, Any]:
         view = asdict(self)
@@ -85,24 +98,53 @@ class UserService(Service[User]):
             raise AlreadyExists("userName: 'root' is reserved for the directory's root identity", "userName")
         row = conn.execute("SELECT id, user_name FROM users WHERE user_name_key = ?", (key,)).fetchone()
         if row is not None and row["id"] != except_id:
-            same = "" if row["user_name"] == name else f" (as {row['user_name']!r}: names differing only in case " \
-                                                         "or width are the same name)"
+            same = (
+                ""
+                if row["user_name"] == name
+                else f" (as {row['user_name']!r}: names differing only in case or width are the same name)"
+            )
             raise AlreadyExists(f"userName: a user named {name!r} already exists{same}", "userName")
         return key
 
-    def create(self, user_name: str, *, display_name: str = "", given_name: str = "", family_name: str = "",
-               email: str = "", external_id: str | None = None, source: str = "local") -> User:
-        fields = clean_user_fields({"user_name": user_name, "display_name": display_name,
-                                    "given_name": given_name, "family_name": family_name, "email": email,
-                                    "external_id": external_id})
+    def create(
+        self,
+        user_name: str,
+        *,
+        display_name: str = "",
+        given_name: str = "",
+        family_name: str = "",
+        email: str = "",
+        external_id: str | None = None,
+        source: str = "local",
+    ) -> User:
+        fields = clean_user_fields(
+            {
+                "user_name": user_name,
+                "display_name": display_name,
+                "given_name": given_name,
+                "family_name": family_name,
+                "email": email,
+                "external_id": external_id,
+            }
+        )
         with self.db.write() as conn:
             key = self._check_name_free(conn, fields["user_name"])
             now = self._now()
             cursor = conn.execute(
                 "INSERT INTO users (user_name, user_name_key, display_name, given_name, family_name, email, "
                 "external_id, source, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (fields["user_name"], key, fields["display_name"], fields["given_name"], fields["family_name"],
-                 fields["email"], fields["external_id"], source, now, now),
+                (
+                    fields["user_name"],
+                    key,
+                    fields["display_name"],
+                    fields["given_name"],
+                    fields["family_name"],
+                    fields["email"],
+                    fields["external_id"],
+                    source,
+                    now,
+                    now,
+                ),
             )
             user = User.from_row(self._row(conn, cursor.lastrowid or 0))
             self._audit(conn, "user.create", f"user:{user.user_name}", after=user.audit_view())
@@ -110,8 +152,9 @@ class UserService(Service[User]):
 
     def get_by_name(self, user_name: str) -> User:
         with self.db.read() as conn:
-            row = conn.execute("SELECT * FROM users WHERE user_name_key = ?",
-                               (names.canonical(user_name),)).fetchone()
+            row = conn.execute(
+                "SELECT * FROM users WHERE user_name_key = ?", (names.canonical(user_name),)
+            ).fetchone()
         if row is None:
             raise NotFound(f"no user named {user_name!r}")
         return User.from_row(row)
@@ -121,8 +164,9 @@ class UserService(Service[User]):
             row = conn.execute("SELECT * FROM users WHERE is_root = 1").fetchone()
         return None if row is None else User.from_row(row)
 
-    def list(self, *, filter: str = "", after: str | None = None, offset: int = 0,
-             limit: int = PAGE_SIZE) -> Page[User]:
+    def list(
+        self, *, filter: str = "", after: str | None = None, offset: int = 0, limit: int = PAGE_SIZE
+    ) -> Page[User]:
         """Users other than root, by canonical name. ``filter``: 3+ characters match anywhere in user name,
         display name or email (trigram index); 1–2 characters match the start of the user name."""
         where, params = ["is_root = 0"], []
@@ -133,17 +177,24 @@ class UserService(Service[User]):
             phrase = '"' + text.replace('"', '""') + '"'
             where.append("id IN (SELECT rowid FROM users_search WHERE users_search MATCH ?)")
             params.append(phrase)
-            count = ("SELECT count(*) FROM users_search WHERE users_search MATCH ? AND rowid NOT IN "
-                     "(SELECT id FROM users WHERE is_root = 1)", [phrase])
+            count = (
+                "SELECT count(*) FROM users_search WHERE users_search MATCH ? AND rowid NOT IN "
+                "(SELECT id FROM users WHERE is_root = 1)",
+                [phrase],
+            )
         elif text:
             key = names.canonical(text)
             where.append("user_name_key >= ? AND user_name_key < ?")
             params += [key, key + "\U0010ffff"]
-            count = ("SELECT count(*) FROM users WHERE user_name_key >= ? AND user_name_key < ? AND "
-                     "user_name_key != 'root'", [key, key + "\U0010ffff"])
+            count = (
+                "SELECT count(*) FROM users WHERE user_name_key >= ? AND user_name_key < ? AND "
+                "user_name_key != 'root'",
+                [key, key + "\U0010ffff"],
+            )
         with self.db.read() as conn:
-            return self._page(conn, where=where, params=params, after=after, offset=offset, limit=limit,
-                              count=count)
+            return self._page(
+                conn, where=where, params=params, after=after, offset=offset, limit=limit, count=count
+            )
 
     def count(self) -> int:
         with self.db.read() as conn:
@@ -168,8 +219,13 @@ class UserService(Service[User]):
             if "user_name" in fields:
                 fields["user_name_key"] = self._check_name_free(conn, fields["user_name"], except_id=user_id)
             updated = User.from_row(self._versioned_update(conn, user_id, version, fields))
-            self._audit(conn, "user.update", f"user:{updated.user_name}", before=before.audit_view(),
-                        after=updated.audit_view())
+            self._audit(
+                conn,
+                "user.update",
+                f"user:{updated.user_name}",
+                before=before.audit_view(),
+                after=updated.audit_view(),
+            )
             return updated
 
     def set_status(self, user_id: int, version: int, active: bool) -> User:
@@ -182,8 +238,13 @@ class UserService(Service[User]):
             updated = User.from_row(self._versioned_update(conn, user_id, version, {"status": status}))
             if not active:
                 self.directory.end_user_sessions(conn, user_id, "user disabled")
-            self._audit(conn, "user.enable" if active else "user.disable", f"user:{updated.user_name}",
-                        before={"status": row["status"]}, after={"status": status})
+            self._audit(
+                conn,
+                "user.enable" if active else "user.disable",
+                f"user:{updated.user_name}",
+                before={"status": row["status"]},
+                after={"status": status},
+            )
             return updated
 
     def disable(self, user_id: int, version: int) -> User:

@@ -86,13 +86,15 @@ def directory(open_directory: Callable[..., Directory]) -> Directory:
 def tui_env(tmp_path: Path, db_path: Path) -> dict[str, str]:
     """The environment ``run_tui`` starts from: no stray ``TUI_*`` settings, data folders inside tmp_path."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("TUI_")}
-    env.update({
-        "TUI_DB": str(db_path),
-        "XDG_DATA_HOME": str(tmp_path / "xdg-data"),
-        "XDG_CONFIG_HOME": str(tmp_path / "xdg-config"),
-        "XDG_CACHE_HOME": str(tmp_path / "xdg-cache"),
-        "NO_COLOR": "1",
-    })
+    env.update(
+        {
+            "TUI_DB": str(db_path),
+            "XDG_DATA_HOME": str(tmp_path / "xdg-data"),
+            "XDG_CONFIG_HOME": str(tmp_path / "xdg-config"),
+            "XDG_CACHE_HOME": str(tmp_path / "xdg-cache"),
+            "NO_COLOR": "1",
+        }
+    )
     return env
 
 
@@ -104,9 +106,14 @@ def run_tui(tmp_path: Path, tui_env: dict[str, str]) -> Callable[..., TuiResult]
     A traceback on stderr fails the test unless ``allow_traceback=True``: the CLI must never show one.
     """
 
-    def run(*args: str | os.PathLike[str], input: str | bytes | None = None,
-            env: Mapping[str, str | None] | None = None, cwd: str | os.PathLike[str] | None = None,
-            timeout: float = 60, allow_traceback: bool = False) -> TuiResult:
+    def run(
+        *args: str | os.PathLike[str],
+        input: str | bytes | None = None,
+        env: Mapping[str, str | None] | None = None,
+        cwd: str | os.PathLike[str] | None = None,
+        timeout: float = 60,
+        allow_traceback: bool = False,
+    ) -> TuiResult:
         full_env = dict(tui_env)
         for key, value in (env or {}).items():
             if value is None:
@@ -116,11 +123,20 @@ def run_tui(tmp_path: Path, tui_env: dict[str, str]) -> Callable[..., TuiResult]
         data = input.encode() if isinstance(input, str) else input
         argv = tuple(str(a) for a in args)
         completed = subprocess.run(
-            [*TUI_COMMAND, *argv], input=data, capture_output=True, env=full_env, cwd=cwd or tmp_path,
-            timeout=timeout, check=False,
+            [*TUI_COMMAND, *argv],
+            input=data,
+            capture_output=True,
+            env=full_env,
+            cwd=cwd or tmp_path,
+            timeout=timeout,
+            check=False,
         )
-        result = TuiResult(argv, completed.returncode, completed.stdout.decode("utf-8", "backslashreplace"),
-                           completed.stderr.decode("utf-8", "backslashreplace"))
+        result = TuiResult(
+            argv,
+            completed.returncode,
+            completed.stdout.decode("utf-8", "backslashreplace"),
+            completed.stderr.decode("utf-8", "backslashreplace"),
+        )
         if not allow_traceback:
             assert TRACEBACK not in result.stderr, f"the CLI showed a traceback:\n{result}"
         return result

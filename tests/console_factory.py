@@ -18,13 +18,27 @@ from tui.widgets.paged_table import PagedTable
 ADMIN = Actor("console:tester", "console")
 # The identity make_app signs in by default: an administrator vouched for by the test itself (no directory row,
 # no token), so console tests start on the dashboard as before the sign-in gate existed.
-TESTER = SignedIn(user_id=None, user_name="console:tester", is_root=False, mfa=True, method="test",
-                  client="console", signed_in_at="2026-01-01T00:00:00Z", expires_at=None)
+TESTER = SignedIn(
+    user_id=None,
+    user_name="console:tester",
+    is_root=False,
+    mfa=True,
+    method="test",
+    client="console",
+    signed_in_at="2026-01-01T00:00:00Z",
+    expires_at=None,
+)
 _DEFAULT = object()
 
 
-def make_app(tmp_path: Path, *, seed: bool = True, signed_in: SignedIn | None | object = _DEFAULT,
-             clock: Clock = utc_now, **app_options: object) -> tuple[TuiApp, Directory]:
+def make_app(
+    tmp_path: Path,
+    *,
+    seed: bool = True,
+    signed_in: SignedIn | None | object = _DEFAULT,
+    clock: Clock = utc_now,
+    **app_options: object,
+) -> tuple[TuiApp, Directory]:
     """The console over ``tmp_path/directory.db``. Signed in as an admin unless ``signed_in`` says otherwise:
     ``signed_in=None`` opens at the gate (sign-in screen, or the first-run wizard when there is no root)."""
     directory = Directory.open(tmp_path / "directory.db", ADMIN, clock)

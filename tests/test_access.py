@@ -17,11 +17,21 @@ from store.errors import NotFound
 from tests.test_identity_init import FakeClock
 
 START = datetime(2026, 6, 1, 12, 0, 0, tzinfo=UTC)
-READ_S3 = json.dumps({"Version": "2012-10-17", "Statement": [
-    {"Sid": "Read", "Effect": "Allow", "Action": ["s3:Get*", "s3:List*"], "Resource": "*"}]})
-DEPLOY = json.dumps({"Version": "2012-10-17", "Statement": [
-    {"Sid": "Deploy", "Effect": "Allow", "Action": ["lambda:*", "s3:*"], "Resource": "*"},
-    {"Sid": "NoIam", "Effect": "Deny", "Action": "iam:*", "Resource": "*"}]})
+READ_S3 = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [{"Sid": "Read", "Effect": "Allow", "Action": ["s3:Get*", "s3:List*"], "Resource": "*"}],
+    }
+)
+DEPLOY = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "Deploy", "Effect": "Allow", "Action": ["lambda:*", "s3:*"], "Resource": "*"},
+            {"Sid": "NoIam", "Effect": "Deny", "Action": "iam:*", "Resource": "*"},
+        ],
+    }
+)
 
 
 @pytest.fixture
@@ -49,8 +59,13 @@ def world(open_directory, clock):
     d.assignments.create("group", ops.id, prod.id, reader.id)
     d.assignments.create("group", auditors.id, prod.id, reader.id, expires_at="2026-06-10T00:00:00Z")
     d.assignments.create("group", auditors.id, dev.id, reader.id)
-    return d, users, {"Ops": ops, "Auditors": auditors}, {"prod": prod, "dev": dev}, \
-        {"Reader": reader, "Deployer": deployer}
+    return (
+        d,
+        users,
+        {"Ops": ops, "Auditors": auditors},
+        {"prod": prod, "dev": dev},
+        {"Reader": reader, "Deployer": deployer},
+    )
 
 
 def rows(grants):
@@ -93,9 +108,13 @@ class TestEffectiveAccess:
         assert reasons[("Reader", "direct")] == "assignment expired 2026-07-01"
         # bob: the Auditors assignment in prod ended on 2026-06-10, Ops still grants Reader there
         bob = access.effective_access(d, users["bob"].id, account_id=accounts["prod"].id)
-        assert rows(bob.applying) == [("prod", "Deployer", "group Ops", True), ("prod", "Reader", "group Ops", True)]
+        assert rows(bob.applying) == [
+            ("prod", "Deployer", "group Ops", True),
+            ("prod", "Reader", "group Ops", True),
+        ]
         assert [(g.granted_by, g.why_not) for g in bob.not_applying] == [
-            ("group Auditors", "assignment expired 2026-06-10")]
+            ("group Auditors", "assignment expired 2026-06-10")
+        ]
 
     def test_several_reasons_at_once(self, world, clock):
         d, users, _, accounts, _ = world
@@ -104,9 +123,14 @@ class TestEffectiveAccess:
         prod = accounts["prod"]
         d.accounts.set_status(prod.id, prod.version, False)
         clock.advance(days=14)  # membership expired too
-        deployer = [g for g in access.effective_access(d, alice.id).paths if g.permission_set_name == "Deployer"]
-        assert deployer[0].reasons == ("user disabled", "account disabled",
-                                       "membership in group Ops expired 2026-06-15")
+        deployer = [
+            g for g in access.effective_access(d, alice.id).paths if g.permission_set_name == "Deployer"
+        ]
+        assert deployer[0].reasons == (
+            "user disabled",
+            "account disabled",
+            "membership in group Ops expired 2026-06-15",
+        )
 
     def test_filter_by_account_and_unknown_user(self, world):
         d, users, _, accounts, _ = world
@@ -119,13 +143,17 @@ class TestEffectiveAccess:
         d, users, _, _, _ = world
         granted = access.effective_access(d, users["alice"].id).granted
         # Reader: direct until 07-01 beats Ops until 06-15
-        assert [(g.permission_set_name, g.granted_by) for g in granted] == [("Deployer", "group Ops"),
-                                                                           ("Reader", "direct")]
+        assert [(g.permission_set_name, g.granted_by) for g in granted] == [
+            ("Deployer", "group Ops"),
+            ("Reader", "direct"),
+        ]
 
     def test_removing_a_membership_removes_the_path(self, world):
         d, users, groups, _, _ = world
         d.groups.remove_member(groups["Ops"].id, users["alice"].id)
-        assert rows(access.effective_access(d, users["alice"].id).paths) == [("prod", "Reader", "direct", True)]
+        assert rows(access.effective_access(d, users["alice"].id).paths) == [
+            ("prod", "Reader", "direct", True)
+        ]
 
 
 class TestIsAssigned:
@@ -133,14 +161,17 @@ class TestIsAssigned:
         d, users, _, accounts, sets = world
         prod = accounts["prod"].id
         grant = is_assigned(d, users["alice"].id, prod, sets["Reader"].id)
-        assert grant is not None and grant.granted_by == "direct" and grant.expires_at == "2026-07-01T00:00:00Z"
+        assert (
+            grant is not None and grant.granted_by == "direct" and grant.expires_at == "2026-07-01T00:00:00Z"
+        )
         grant = is_assigned(d, users["alice"].id, prod, sets["Deployer"].id)
         assert grant is not None and grant.granted_by == "group Ops"
         assert is_assigned(d, users["carol"].id, prod, sets["Reader"].id) is None
         assert is_assigned(d, users["bob"].id, accounts["dev"].id, sets["Deployer"].id) is None
         # time passes: the membership ends, then the direct assignment
-        assert is_assigned(d, users["alice"].id, prod, sets["Deployer"].id,
-                           now="2026-06-15T00:00:00Z") is None
+        assert (
+            is_assigned(d, users["alice"].id, prod, sets["Deployer"].id, now="2026-06-15T00:00:00Z") is None
+        )
         clock.now = datetime(2026, 6, 20, tzinfo=UTC)
         assert is_assigned(d, users["alice"].id, prod, sets["Deployer"].id) is None
         assert is_assigned(d, users["alice"].id, prod, sets["Reader"].id).granted_by == "direct"
@@ -159,7 +190,9 @@ class TestIsAssigned:
         assert is_assigned(d, dave.id, accounts["prod"].id, sets["Deployer"].id) is not None
         d.users.disable(dave.id, dave.version)
         assert is_assigned(d, dave.id, accounts["prod"].id, sets["Deployer"].id) is None
-        why = access.access_paths(d, dave.id, account_id=accounts["prod"].id, permission_set_id=sets["Deployer"].id)
+        why = access.access_paths(
+            d, dave.id, account_id=accounts["prod"].id, permission_set_id=sets["Deployer"].id
+        )
         assert [g.why_not for g in why] == ["user disabled"]
         bob, prod = users["bob"], d.accounts.get(accounts["prod"].id)
         d.accounts.set_status(prod.id, prod.version, False)
@@ -179,20 +212,29 @@ class TestWhoCanReach:
         d, _, _, accounts, sets = world
         reach = access.who_can_reach(d, accounts["prod"].id, permission_set_id=sets["Reader"].id)
         assert [(g.user_name, g.granted_by) for g in reach] == [
-            ("alice", "direct"), ("alice", "group Ops"), ("bob", "group Auditors"), ("bob", "group Ops"),
-            ("dave", "group Ops")]
+            ("alice", "direct"),
+            ("alice", "group Ops"),
+            ("bob", "group Auditors"),
+            ("bob", "group Ops"),
+            ("dave", "group Ops"),
+        ]
 
     def test_expired_paths_only_on_request(self, world, clock):
         d, _, _, accounts, sets = world
         clock.advance(days=20)  # 06-21: alice's Ops membership and the Auditors assignment in prod are over
         reach = access.who_can_reach(d, accounts["prod"].id, permission_set_id=sets["Reader"].id)
-        assert [(g.user_name, g.granted_by) for g in reach] == [("alice", "direct"), ("bob", "group Ops"),
-                                                                ("dave", "group Ops")]
-        everything = access.who_can_reach(d, accounts["prod"].id, permission_set_id=sets["Reader"].id,
-                                          include_inactive=True)
+        assert [(g.user_name, g.granted_by) for g in reach] == [
+            ("alice", "direct"),
+            ("bob", "group Ops"),
+            ("dave", "group Ops"),
+        ]
+        everything = access.who_can_reach(
+            d, accounts["prod"].id, permission_set_id=sets["Reader"].id, include_inactive=True
+        )
         assert {(g.user_name, g.granted_by, g.why_not) for g in everything if not g.applies} == {
             ("alice", "group Ops", "membership in group Ops expired 2026-06-15"),
-            ("bob", "group Auditors", "assignment expired 2026-06-10")}
+            ("bob", "group Auditors", "assignment expired 2026-06-10"),
+        }
 
     def test_unknown_account(self, world):
         with pytest.raises(NotFound):
@@ -235,10 +277,14 @@ class TestMatrix:
         with d.db.write() as conn:
             conn.executemany(
                 "INSERT INTO users (user_name, user_name_key, created_at, updated_at) VALUES (?, ?, 'x', 'x')",
-                [(f"u{i:05d}", f"u{i:05d}") for i in range(2500)])
+                [(f"u{i:05d}", f"u{i:05d}") for i in range(2500)],
+            )
             ops = conn.execute("SELECT id FROM groups WHERE name = 'Ops'").fetchone()[0]
-            conn.execute("INSERT INTO memberships (group_id, user_id, created_at) "
-                         "SELECT ?, id, 'x' FROM users WHERE user_name = 'u01234'", (ops,))
+            conn.execute(
+                "INSERT INTO memberships (group_id, user_id, created_at) "
+                "SELECT ?, id, 'x' FROM users WHERE user_name = 'u01234'",
+                (ops,),
+            )
         rows = list(access.access_matrix_rows(d, chunk=100))
         assert len(rows) == 1 + 4 + 2500
         assert [row[0] for row in rows[1:]] == sorted(row[0] for row in rows[1:])
@@ -251,7 +297,9 @@ class TestSimulateUser:
         simulation = access.simulate_user(d, users["dave"].id, accounts["prod"].id, "s3:PutObject", "*")
         assert simulation.decision == "allow"
         assert {(r.permission_set_name, r.decision.decision) for r in simulation.results} == {
-            ("Deployer", "allow"), ("Reader", "implicit_deny")}
+            ("Deployer", "allow"),
+            ("Reader", "implicit_deny"),
+        }
         denied = access.simulate_user(d, users["dave"].id, accounts["prod"].id, "iam:CreateUser", "*")
         assert denied.decision == "explicit_deny"
         assert [ref.sid for r in denied.deciding for ref in r.decision.statements] == ["NoIam"]

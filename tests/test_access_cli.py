@@ -16,9 +16,15 @@ import pytest
 from tui.cli_access import access
 
 REPO = Path(__file__).resolve().parents[1]
-POLICY = json.dumps({"Version": "2012-10-17", "Statement": [
-    {"Sid": "Build", "Effect": "Allow", "Action": ["s3:*", "lambda:*"], "Resource": "*"},
-    {"Sid": "NoIam", "Effect": "Deny", "Action": "iam:*", "Resource": "*"}]})
+POLICY = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "Build", "Effect": "Allow", "Action": ["s3:*", "lambda:*"], "Resource": "*"},
+            {"Sid": "NoIam", "Effect": "Deny", "Action": "iam:*", "Resource": "*"},
+        ],
+    }
+)
 
 
 @pytest.fixture
@@ -27,7 +33,7 @@ def seeded(open_directory):
     now = [datetime(2020, 1, 1, tzinfo=UTC)]
     d = open_directory(clock=lambda: now[0])
     alice, bob = d.users.create("alice"), d.users.create("bob")
-    d.users.create("=HYPERLINK(\"http://x\")")
+    d.users.create('=HYPERLINK("http://x")')
     ops = d.groups.create("Ops")
     d.groups.add_member(ops.id, alice.id)
     d.groups.add_member(ops.id, bob.id, expires_at="2021-01-01")
@@ -63,7 +69,9 @@ def test_user_access_json_and_account_filter(seeded, run_tui):
     document = result.json()
     assert document["user"] == "alice" and document["account"] == "prod"
     assert [(a["permission_set"], a["granted_by"], a["applies"]) for a in document["access"]] == [
-        ("Builder", {"type": "group", "group": "Ops"}, True), ("Reader", {"type": "direct", "group": None}, True)]
+        ("Builder", {"type": "group", "group": "Ops"}, True),
+        ("Reader", {"type": "direct", "group": None}, True),
+    ]
     dev = run_tui("access", "--user", "alice", "--account", "dev", "--json").json()
     assert dev["access"][0]["why_not"] == ["assignment expired 2021-06-01T12:00:00Z"]
 
@@ -86,7 +94,7 @@ def test_matrix_csv(seeded, run_tui, tmp_path):
     table = list(csv.reader(io.StringIO(result.stdout)))
     assert table == [
         ["userName", "status", "dev", "prod"],
-        ["'=HYPERLINK(\"http://x\")", "active", "", ""],  # neutralised: a spreadsheet shows it as text
+        ['\'=HYPERLINK("http://x")', "active", "", ""],  # neutralised: a spreadsheet shows it as text
         ["alice", "active", "", "Builder;Reader"],
         ["bob", "active", "", ""],
     ]
@@ -101,7 +109,9 @@ def test_who_can_reach(seeded, run_tui):
     result = run_tui("access", "who", "--account", "prod", "--json")
     assert result.returncode == 0, result
     assert [(a["user"], a["permission_set"], a["granted_by"]["type"]) for a in result.json()["access"]] == [
-        ("alice", "Builder", "group"), ("alice", "Reader", "direct")]
+        ("alice", "Builder", "group"),
+        ("alice", "Reader", "direct"),
+    ]
     everyone = run_tui("access", "who", "--account", "prod", "--permission-set", "Builder", "--all")
     assert "bob" in everyone.stdout and "membership in group Ops expired 2021-01-01" in everyone.stdout
     assert everyone.stdout.splitlines()[0] == "prod with Builder: 1 user can reach it"
@@ -114,10 +124,13 @@ def test_simulate_against_the_directory(seeded, run_tui):
     assert result.returncode == 0, result
     document = result.json()
     assert document["decision"] == "explicit_deny"
-    assert document["statements"] == [{"policy": "inline policy", "index": 1, "sid": "NoIam",
-                                       "permission_set": "Builder"}]
+    assert document["statements"] == [
+        {"policy": "inline policy", "index": 1, "sid": "NoIam", "permission_set": "Builder"}
+    ]
     assert {(r["permission_set"], r["decision"]) for r in document["permission_sets"]} == {
-        ("Builder", "explicit_deny"), ("Reader", "implicit_deny")}
+        ("Builder", "explicit_deny"),
+        ("Reader", "implicit_deny"),
+    }
     read = run_tui(*base, "--user", "alice", "--account", "prod", "--action", "iam:GetUser").json()
     assert read["decision"] == "allow"  # Reader's ReadOnlyAccess allows it even though Builder denies it
     assert read["statements"][0]["policy"] == "ReadOnlyAccess"
@@ -126,11 +139,28 @@ def test_simulate_against_the_directory(seeded, run_tui):
     assert bob == {"decision": "implicit_deny", "statements": [], "permission_sets": []}
     one = run_tui(*base, "--permission-set", "builder", "--action", "lambda:InvokeFunction").json()
     assert one["decision"] == "allow" and one["statements"][0]["sid"] == "Build"
-    text = run_tui("policy", "simulate", "--resource", "*", "--permission-set", "Builder", "--action", "iam:X")
-    assert text.stdout.strip() == "explicit_deny: Builder: iam:X on * is denied by inline policy statement 1 (Sid NoIam)"
+    text = run_tui(
+        "policy", "simulate", "--resource", "*", "--permission-set", "Builder", "--action", "iam:X"
+    )
+    assert (
+        text.stdout.strip()
+        == "explicit_deny: Builder: iam:X on * is denied by inline policy statement 1 (Sid NoIam)"
+    )
     assert run_tui(*base, "--user", "alice", "--action", "s3:GetObject").returncode == 2
-    assert run_tui(*base, "--permission-set", "Builder", "--user", "alice", "--account", "prod",
-                   "--action", "s3:GetObject").returncode == 2
+    assert (
+        run_tui(
+            *base,
+            "--permission-set",
+            "Builder",
+            "--user",
+            "alice",
+            "--account",
+            "prod",
+            "--action",
+            "s3:GetObject",
+        ).returncode
+        == 2
+    )
     assert run_tui(*base, "--permission-set", "Nope", "--action", "s3:GetObject").returncode == 1
 
 
@@ -145,7 +175,11 @@ def test_every_access_command_has_help() -> None:
 
 
 def test_access_commands_do_not_import_textual() -> None:
-    code = ("import sys, tui.cli, store.access, store.blast_radius, store.policies; "
-            "sys.exit(1 if any(m == 'textual' or m.startswith('textual.') for m in sys.modules) else 0)")
-    completed = subprocess.run([sys.executable, "-c", code], check=False, cwd=REPO, capture_output=True, text=True)
+    code = (
+        "import sys, tui.cli, store.access, store.blast_radius, store.policies; "
+        "sys.exit(1 if any(m == 'textual' or m.startswith('textual.') for m in sys.modules) else 0)"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", code], check=False, cwd=REPO, capture_output=True, text=True
+    )
     assert completed.returncode == 0, completed.stderr

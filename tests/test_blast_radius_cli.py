@@ -6,8 +6,10 @@ import json
 
 import pytest
 
-POLICY = {"Version": "2012-10-17", "Statement": [{"Sid": "Read", "Effect": "Allow", "Action": "s3:GetObject",
-                                                  "Resource": "*"}]}
+POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [{"Sid": "Read", "Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}],
+}
 
 
 @pytest.fixture
@@ -25,13 +27,22 @@ def seeded(directory):
 
 def test_permission_set_edit(seeded, run_tui, tmp_path):
     inline = tmp_path / "inline.json"
-    inline.write_text(json.dumps({"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": "s3:PutObject", "Resource": "*"}]}))
+    inline.write_text(
+        json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": "s3:PutObject", "Resource": "*"}],
+            }
+        )
+    )
     result = run_tui("policy", "impact", "--permission-set", "Reader", "--inline", str(inline), "--json")
     assert result.returncode == 0, result
     radius = result.json()
     assert radius["set_changes"] == [{"permission_set": "Reader", "gained": ["s3:PutObject"], "lost": []}]
-    assert [(c["user"], c["granted_by"]) for c in radius["changes"]] == [("ann", ["group Devs"]), ("ben", ["direct"])]
+    assert [(c["user"], c["granted_by"]) for c in radius["changes"]] == [
+        ("ann", ["group Devs"]),
+        ("ben", ["direct"]),
+    ]
     text = run_tui("policy", "impact", "--permission-set", "Reader", "--no-managed")
     assert text.stdout.splitlines() == [
         "permission set Reader is held by 2 user-account pairs in 1 account: 2 users gain or lose actions.",
@@ -44,8 +55,11 @@ def test_permission_set_edit(seeded, run_tui, tmp_path):
 
 def test_library_policy_and_delete(seeded, run_tui, tmp_path):
     document = tmp_path / "doc.json"
-    document.write_text(json.dumps({"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}))
+    document.write_text(
+        json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}
+        )
+    )
     result = run_tui("policy", "impact", "--library-policy", "S3Read", "--document", str(document), "--json")
     assert result.returncode == 0, result
     assert result.json()["set_changes"][0]["gained"] == ["s3:*"]

@@ -14,15 +14,17 @@ def assigned(directory):
     readers = directory.groups.create("Readers")
     directory.groups.add_member(readers.id, alice.id)
     prod = directory.accounts.create("prod")
-    reader = directory.permission_sets.create("ReadOnly", session_duration="PT2H",
-                                              managed_policies=["ReadOnlyAccess"])
+    reader = directory.permission_sets.create(
+        "ReadOnly", session_duration="PT2H", managed_policies=["ReadOnlyAccess"]
+    )
     directory.assignments.create("group", readers.id, prod.id, reader.id)
     return directory
 
 
 def issue(run_tui, *extra: str):
-    return run_tui("sessions", "issue", "--user", "alice", "--account", "prod", "--permission-set", "ReadOnly",
-                   *extra)
+    return run_tui(
+        "sessions", "issue", "--user", "alice", "--account", "prod", "--permission-set", "ReadOnly", *extra
+    )
 
 
 def test_issue_then_verify_in_every_format(assigned, run_tui, db_path):
@@ -34,11 +36,19 @@ def test_issue_then_verify_in_every_format(assigned, run_tui, db_path):
     verified = run_tui("sessions", "verify", "--json", input=json.dumps(creds))
     assert verified.returncode == 0, verified
     assert verified.json() | {"session_id": 0} == {
-        "valid": True, "reason": "valid", "session_id": 0, "user": "alice", "account": "prod",
-        "permission_set": "ReadOnly", "expires_at": creds["Expiration"]}
+        "valid": True,
+        "reason": "valid",
+        "session_id": 0,
+        "user": "alice",
+        "account": "prod",
+        "permission_set": "ReadOnly",
+        "expires_at": creds["Expiration"],
+    }
     env = issue(run_tui, "--format", "env", "--duration", "PT30M")
     lines = env.stdout.splitlines()
-    assert lines[0].startswith("export AWS_ACCESS_KEY_ID=ASIA") and lines[2].startswith("export AWS_SESSION_TOKEN=")
+    assert lines[0].startswith("export AWS_ACCESS_KEY_ID=ASIA") and lines[2].startswith(
+        "export AWS_SESSION_TOKEN="
+    )
     # Nothing secret reached the database, the WAL or stderr.
     raw = b"".join(p.read_bytes() for p in db_path.parent.glob(db_path.name + "*"))
     assert creds["SecretAccessKey"].encode() not in raw and creds["SessionToken"].encode() not in raw
@@ -50,12 +60,20 @@ def test_refusals_exit_1_with_a_clear_message(assigned, run_tui):
     assert too_long.returncode == 1 and "longer than 'ReadOnly' allows (PT2H)" in too_long.stderr
     too_short = issue(run_tui, "--duration", "899")
     assert too_short.returncode == 1 and "outside the allowed 15 minutes to 36 hours" in too_short.stderr
-    nobody = run_tui("sessions", "issue", "--user", "mallory", "--account", "prod", "--permission-set", "ReadOnly")
+    nobody = run_tui(
+        "sessions", "issue", "--user", "mallory", "--account", "prod", "--permission-set", "ReadOnly"
+    )
     assert nobody.returncode == 1 and "no user named 'mallory'" in nobody.stderr
     garbage = run_tui("sessions", "verify", input="not json")
     assert garbage.returncode == 1 and "standard input: not JSON" in garbage.stderr
-    unknown = run_tui("sessions", "verify", "--json", input=json.dumps(
-        {"AccessKeyId": "ASIAAAAAAAAAAAAAAAAA", "SecretAccessKey": "x" * 40, "SessionToken": "y" * 64}))
+    unknown = run_tui(
+        "sessions",
+        "verify",
+        "--json",
+        input=json.dumps(
+            {"AccessKeyId": "ASIAAAAAAAAAAAAAAAAA", "SecretAccessKey": "x" * 40, "SessionToken": "y" * 64}
+        ),
+    )
     assert unknown.returncode == 1 and unknown.json() == {"valid": False, "reason": "unknown"}
     usage = run_tui("sessions", "revoke")
     assert usage.returncode == 2 and "exactly one of" in usage.stderr

@@ -23,29 +23,51 @@ from tui import __version__
 
 
 def _ed25519_key(seed: int, comment: str) -> str:
-    blob = struct.pack(">I", 11) + b"ssh-ed25519" + struct.pack(">I", 32) + bytes((seed + i) % 256 for i in range(32))
+    blob = (
+        struct.pack(">I", 11)
+        + b"ssh-ed25519"
+        + struct.pack(">I", 32)
+        + bytes((seed + i) % 256 for i in range(32))
+    )
     return f"ssh-ed25519 {base64.b64encode(blob).decode()} {comment}"
 
 
-POLICY = {"Version": "2012-10-17",
-          "Statement": [{"Sid": "ReadAll", "Effect": "Allow", "Action": ["s3:Get*", "s3:List*"], "Resource": "*"}]}
-BOUNDARY = {"Version": "2012-10-17",
-            "Statement": [{"Effect": "Deny", "Action": "iam:*", "Resource": "*"}]}
+POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [{"Sid": "ReadAll", "Effect": "Allow", "Action": ["s3:Get*", "s3:List*"], "Resource": "*"}],
+}
+BOUNDARY = {"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "iam:*", "Resource": "*"}]}
 
 # A whole directory, written exactly as `tui export --format json` writes it (order included), so that the
 # export after importing it must equal it.
 SAMPLE: dict[str, Any] = {
     "users": [
-        {"userName": "Ａｄａ", "displayName": "👩🏽‍💻 Ada", "givenName": "Ada", "familyName": "Lovelace",
-         "email": "ada@example.org", "externalId": "emp-0001", "active": True, "groups": ["Developers", "ops"],
-         "sshPublicKeys": [_ed25519_key(1, "ada@laptop")]},
+        {
+            "userName": "Ａｄａ",
+            "displayName": "👩🏽‍💻 Ada",
+            "givenName": "Ada",
+            "familyName": "Lovelace",
+            "email": "ada@example.org",
+            "externalId": "emp-0001",
+            "active": True,
+            "groups": ["Developers", "ops"],
+            "sshPublicKeys": [_ed25519_key(1, "ada@laptop")],
+        },
         {"userName": "bob", "displayName": "Bob Builder", "active": False, "groups": []},
         {"userName": "carol", "email": "carol@example.org", "active": True, "groups": ["ops"]},
-        {"userName": "Zoë", "displayName": "Zoë Ångström [bold]x[/]", "active": True, "groups": ["Developers"]},
+        {
+            "userName": "Zoë",
+            "displayName": "Zoë Ångström [bold]x[/]",
+            "active": True,
+            "groups": ["Developers"],
+        },
     ],
     "groups": [
-        {"displayName": "Developers", "description": "Writes the code",
-         "members": [{"userName": "Ａｄａ", "expiresAt": "2031-01-31T07:00:00Z"}, "Zoë"]},
+        {
+            "displayName": "Developers",
+            "description": "Writes the code",
+            "members": [{"userName": "Ａｄａ", "expiresAt": "2031-01-31T07:00:00Z"}, "Zoë"],
+        },
         {"displayName": "ops", "externalId": "grp-ops", "members": ["Ａｄａ", "carol"]},
     ],
     "accounts": [
@@ -56,23 +78,51 @@ SAMPLE: dict[str, Any] = {
         {"name": "ReadOnly", "description": "Read everything", "document": POLICY},
     ],
     "permission_sets": [
-        {"name": "Admin", "description": "Full access", "sessionDuration": "PT8H",
-         "inlinePolicy": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]},
-         "managedPolicies": [], "permissionsBoundary": BOUNDARY},
-        {"name": "ReadOnly", "description": "", "sessionDuration": "PT1H30M", "inlinePolicy": None,
-         "managedPolicies": ["ReadOnly"]},
+        {
+            "name": "Admin",
+            "description": "Full access",
+            "sessionDuration": "PT8H",
+            "inlinePolicy": {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+            },
+            "managedPolicies": [],
+            "permissionsBoundary": BOUNDARY,
+        },
+        {
+            "name": "ReadOnly",
+            "description": "",
+            "sessionDuration": "PT1H30M",
+            "inlinePolicy": None,
+            "managedPolicies": ["ReadOnly"],
+        },
     ],
     "assignments": [
         {"principalType": "group", "principal": "ops", "account": "123456789012", "permissionSet": "Admin"},
-        {"principalType": "user", "principal": "Ａｄａ", "account": "123456789012", "permissionSet": "Admin",
-         "expiresAt": "2030-12-31T23:00:00Z"},
-        {"principalType": "group", "principal": "Developers", "account": "123456789012",
-         "permissionSet": "ReadOnly"},
+        {
+            "principalType": "user",
+            "principal": "Ａｄａ",
+            "account": "123456789012",
+            "permissionSet": "Admin",
+            "expiresAt": "2030-12-31T23:00:00Z",
+        },
+        {
+            "principalType": "group",
+            "principal": "Developers",
+            "account": "123456789012",
+            "permissionSet": "ReadOnly",
+        },
         {"principalType": "user", "principal": "carol", "account": "staging", "permissionSet": "ReadOnly"},
     ],
 }
-EMPTY: dict[str, Any] = {"users": [], "groups": [], "accounts": [], "policies": [], "permission_sets": [],
-                         "assignments": []}
+EMPTY: dict[str, Any] = {
+    "users": [],
+    "groups": [],
+    "accounts": [],
+    "policies": [],
+    "permission_sets": [],
+    "assignments": [],
+}
 
 
 def write_json(path: Path, document: Any, **dump_options: Any) -> Path:
@@ -155,8 +205,9 @@ def test_export_to_a_private_file(run_tui, tmp_path: Path, populated: str) -> No
     assert target.read_text(encoding="utf-8") == populated
 
 
-def test_reimporting_the_same_file_changes_nothing(run_tui, sample_file: Path, tmp_path: Path, db_path: Path,
-                                                   populated: str) -> None:
+def test_reimporting_the_same_file_changes_nothing(
+    run_tui, sample_file: Path, tmp_path: Path, db_path: Path, populated: str
+) -> None:
     events = audit_count(db_path)
     again = run_tui("import", sample_file)
     assert again.returncode == 0, again
@@ -241,6 +292,7 @@ def mutate(change) -> Any:  # noqa: ANN001
         document = with_new_user(copy.deepcopy(SAMPLE))
         change(document)
         return json.dumps(document, ensure_ascii=False, indent=2).encode()
+
     return build
 
 
@@ -261,43 +313,94 @@ def _latin1() -> bytes:
 
 
 INVALID: list[tuple[str, Any, list[str]]] = [
-    ("unknown-field", mutate(lambda d: _set(d["users"][1], "nickName", "Bobby")),
-     ["users[1]", "nickName", "unknown field"]),
-    ("control-char-in-user-name", mutate(lambda d: _set(d["users"][1], "userName", "bob\x1b[31m")),
-     ["users[1]", "userName", "U+001B"]),
-    ("bidi-override-in-group-name", mutate(lambda d: _set(d["groups"][1], "displayName", "ops\u202etxt")),
-     ["groups[1]", "displayName", "U+202E"]),
-    ("control-char-in-display-name", mutate(lambda d: _set(d["users"][2], "displayName", "Carol\x07")),
-     ["users[2]", "displayName", "U+0007"]),
-    ("names-collide-after-casefold", mutate(lambda d: d["users"].append({"userName": "ＣＡＲＯＬ"})),
-     ["users[5]", "userName", "users[2]"]),
-    ("unknown-group-member", mutate(lambda d: d["groups"][1]["members"].append("nobody")),
-     ["groups[1].members[2]", "members", "nobody"]),
-    ("unknown-group-of-user", mutate(lambda d: d["users"][2]["groups"].append("nogroup")),
-     ["users[2].groups[1]", "nogroup"]),
-    ("unknown-account-in-assignment", mutate(lambda d: _set(d["assignments"][0], "account", "nowhere")),
-     ["assignments[0]", "account", "nowhere"]),
-    ("duration-out-of-range", mutate(lambda d: _set(d["permission_sets"][0], "sessionDuration", "PT37H")),
-     ["permission_sets[0]", "sessionDuration", "36 hours"]),
-    ("bad-membership-expiry", mutate(lambda d: _set(d["groups"][0]["members"][0], "expiresAt", "tomorrow")),
-     ["groups[0].members[0]", "expiresAt", "tomorrow"]),
-    ("root-in-file", mutate(lambda d: d["users"].append({"userName": "ROOT"})),
-     ["users[5]", "userName", "reserved"]),
-    ("wrong-type", mutate(lambda d: _set(d["users"][0], "active", "yes")),
-     ["users[0].active", "true or false"]),
+    (
+        "unknown-field",
+        mutate(lambda d: _set(d["users"][1], "nickName", "Bobby")),
+        ["users[1]", "nickName", "unknown field"],
+    ),
+    (
+        "control-char-in-user-name",
+        mutate(lambda d: _set(d["users"][1], "userName", "bob\x1b[31m")),
+        ["users[1]", "userName", "U+001B"],
+    ),
+    (
+        "bidi-override-in-group-name",
+        mutate(lambda d: _set(d["groups"][1], "displayName", "ops\u202etxt")),
+        ["groups[1]", "displayName", "U+202E"],
+    ),
+    (
+        "control-char-in-display-name",
+        mutate(lambda d: _set(d["users"][2], "displayName", "Carol\x07")),
+        ["users[2]", "displayName", "U+0007"],
+    ),
+    (
+        "names-collide-after-casefold",
+        mutate(lambda d: d["users"].append({"userName": "ＣＡＲＯＬ"})),
+        ["users[5]", "userName", "users[2]"],
+    ),
+    (
+        "unknown-group-member",
+        mutate(lambda d: d["groups"][1]["members"].append("nobody")),
+        ["groups[1].members[2]", "members", "nobody"],
+    ),
+    (
+        "unknown-group-of-user",
+        mutate(lambda d: d["users"][2]["groups"].append("nogroup")),
+        ["users[2].groups[1]", "nogroup"],
+    ),
+    (
+        "unknown-account-in-assignment",
+        mutate(lambda d: _set(d["assignments"][0], "account", "nowhere")),
+        ["assignments[0]", "account", "nowhere"],
+    ),
+    (
+        "duration-out-of-range",
+        mutate(lambda d: _set(d["permission_sets"][0], "sessionDuration", "PT37H")),
+        ["permission_sets[0]", "sessionDuration", "36 hours"],
+    ),
+    (
+        "bad-membership-expiry",
+        mutate(lambda d: _set(d["groups"][0]["members"][0], "expiresAt", "tomorrow")),
+        ["groups[0].members[0]", "expiresAt", "tomorrow"],
+    ),
+    (
+        "root-in-file",
+        mutate(lambda d: d["users"].append({"userName": "ROOT"})),
+        ["users[5]", "userName", "reserved"],
+    ),
+    (
+        "wrong-type",
+        mutate(lambda d: _set(d["users"][0], "active", "yes")),
+        ["users[0].active", "true or false"],
+    ),
     ("unknown-top-level-key", mutate(lambda d: _set(d, "usrs", [])), ["usrs", "unknown top-level key"]),
-    ("duplicate-json-keys",
-     lambda: b'{"users": [{"userName": "newbie"},\n {"userName": "b1", "email": "b@example.org", "userName": "b2"}]}',
-     ["users[1]", "userName", "duplicate"]),
-    ("nan", lambda: b'{"users": [{"userName": "newbie"}],\n "permission_sets": [{"name": "P", "sessionDuration": NaN}]}',
-     ["permission_sets[0]", "sessionDuration", "NaN"]),
-    ("syntax-error", lambda: b'{"users": [\n  {"userName": "newbie"},\n  {"userName" "b"}\n]}',
-     ["line 3", "column 15", "not valid JSON"]),
+    (
+        "duplicate-json-keys",
+        lambda: (
+            b'{"users": [{"userName": "newbie"},\n {"userName": "b1", "email": "b@example.org", "userName": "b2"}]}'
+        ),
+        ["users[1]", "userName", "duplicate"],
+    ),
+    (
+        "nan",
+        lambda: (
+            b'{"users": [{"userName": "newbie"}],\n "permission_sets": [{"name": "P", "sessionDuration": NaN}]}'
+        ),
+        ["permission_sets[0]", "sessionDuration", "NaN"],
+    ),
+    (
+        "syntax-error",
+        lambda: b'{"users": [\n  {"userName": "newbie"},\n  {"userName" "b"}\n]}',
+        ["line 3", "column 15", "not valid JSON"],
+    ),
     ("truncated", lambda: b'{"users": [\n  {"userName": "newbie"},\n', ["line 3", "not valid JSON"]),
     ("utf-16", lambda: json.dumps(with_new_user(copy.deepcopy(SAMPLE))).encode("utf-16"), ["UTF-16"]),
     ("latin-1", _latin1, ["line 4", "0xe9", "UTF-8"]),
-    ("nested-too-deep", mutate(lambda d: _set(d["users"][1], "displayName", deep(40))),
-     ["nested deeper than 32"]),
+    (
+        "nested-too-deep",
+        mutate(lambda d: _set(d["users"][1], "displayName", deep(40))),
+        ["nested deeper than 32"],
+    ),
     ("nested-hostile-depth", lambda: b"[" * 200_000 + b"]" * 200_000, ["nested deeper than 32"]),
     ("top-level-list", lambda: b'[{"userName": "newbie"}]', ["top level"]),
     ("empty-file", lambda: b"", []),
@@ -305,8 +408,9 @@ INVALID: list[tuple[str, Any, list[str]]] = [
 
 
 @pytest.mark.parametrize("build, expected", [(c[1], c[2]) for c in INVALID], ids=[c[0] for c in INVALID])
-def test_an_invalid_file_is_refused_and_changes_nothing(run_tui, tmp_path: Path, db_path: Path, populated: str,
-                                                        build, expected: list[str]) -> None:  # noqa: ANN001
+def test_an_invalid_file_is_refused_and_changes_nothing(
+    run_tui, tmp_path: Path, db_path: Path, populated: str, build, expected: list[str]
+) -> None:  # noqa: ANN001
     events = audit_count(db_path)
     path = tmp_path / "bad input.json"
     path.write_bytes(build())
@@ -386,8 +490,10 @@ def test_backup_copies_only_committed_changes(run_tui, tmp_path: Path, db_path: 
     writer = sqlite3.connect(db_path, isolation_level=None)
     try:
         writer.execute("BEGIN IMMEDIATE")
-        writer.execute("INSERT INTO users (user_name, user_name_key, created_at, updated_at) "
-                       "VALUES ('halfway', 'halfway', '2025-01-01T00:00:00Z', '2025-01-01T00:00:00Z')")
+        writer.execute(
+            "INSERT INTO users (user_name, user_name_key, created_at, updated_at) "
+            "VALUES ('halfway', 'halfway', '2025-01-01T00:00:00Z', '2025-01-01T00:00:00Z')"
+        )
         result = run_tui("backup", tmp_path / "during.db", timeout=30)
         assert result.returncode == 0, result
         writer.execute("ROLLBACK")
@@ -399,10 +505,21 @@ def test_backup_copies_only_committed_changes(run_tui, tmp_path: Path, db_path: 
 # -- usage and entry point -----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("args", [
-    ("import",), ("import", "no-such-file.json"), ("import", "--format", "xml", "x.json"), ("export", "--format", "xml"),
-    ("export", "--bogus"), ("bogus",), ("backup",), ("audit", "export", "--format", "xml"), ("audit", "nope"),
-], ids=lambda args: " ".join(args))
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("import",),
+        ("import", "no-such-file.json"),
+        ("import", "--format", "xml", "x.json"),
+        ("export", "--format", "xml"),
+        ("export", "--bogus"),
+        ("bogus",),
+        ("backup",),
+        ("audit", "export", "--format", "xml"),
+        ("audit", "nope"),
+    ],
+    ids=lambda args: " ".join(args),
+)
 def test_usage_errors_exit_2(run_tui, db_path: Path, args: tuple[str, ...]) -> None:
     result = run_tui(*args)
     assert result.returncode == 2, result
@@ -429,9 +546,9 @@ from tui.cli import main
 
 codes = []
 for argv in (["import", {str(sample_file)!r}], ["export", "--format", "json"], ["audit", "verify"],
-             ["audit", "export", "--format", "csv"], ["backup", {str(tmp_path / 'b.db')!r}],
+             ["audit", "export", "--format", "csv"], ["backup", {str(tmp_path / "b.db")!r}],
              ["export", "--format", "scim"], ["export", "--format", "csv"],
-             ["import", "--dry-run", {str(Path(__file__).parent / 'data' / 'import' / 'okta-import.csv')!r}]):
+             ["import", "--dry-run", {str(Path(__file__).parent / "data" / "import" / "okta-import.csv")!r}]):
     sys.argv = ["tui", "--db", {str(db)!r}, *argv]
     try:
         main()
@@ -441,8 +558,9 @@ for argv in (["import", {str(sample_file)!r}], ["export", "--format", "json"], [
 loaded = sorted(name for name in sys.modules if name == "textual" or name.startswith("textual."))
 print("RESULT " + json.dumps({{"codes": codes, "textual": loaded}}), file=sys.stderr)
 """
-    completed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
-                               cwd=tmp_path, check=False)
+    completed = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=tmp_path, check=False
+    )
     assert completed.returncode == 0, completed.stderr
     line = next(line for line in completed.stderr.splitlines() if line.startswith("RESULT "))
     result = json.loads(line.removeprefix("RESULT "))

@@ -24,8 +24,9 @@ def app_with_root(tmp_path, *, as_root: bool = False):
     root = make_root(tmp_path / "directory.db")
     signed_in = None
     if as_root:
-        signed_in = root.directory.portal.issue_for(root.directory.users.root().id, client="console",
-                                                    method="password+totp", mfa=True)
+        signed_in = root.directory.portal.issue_for(
+            root.directory.users.root().id, client="console", method="password+totp", mfa=True
+        )
     options = {"signed_in": signed_in} if as_root else {}
     app, directory = make_app(tmp_path, clock=root.clock, **options)
     return app, directory, root
@@ -90,8 +91,9 @@ class TestPasswordAndAuthenticator:
             assert isinstance(modal, TotpEnrolModal)
             qr = text(modal, "#qr")
             assert "█" in qr and len(qr.splitlines()) == 19
-            await type_text(pilot, "000000" if totp_code(modal.enrolment.secret, root.clock()) != "000000"
-                            else "111111")
+            await type_text(
+                pilot, "000000" if totp_code(modal.enrolment.secret, root.clock()) != "000000" else "111111"
+            )
             await pilot.press("enter")
             await settle(pilot)
             assert "does not match" in text(modal, "#enrol-error")
@@ -104,7 +106,9 @@ class TestPasswordAndAuthenticator:
             await pilot.press("enter")
             await settle(pilot)
             assert app.screen is screen
-            assert "TOTP enrolled" in text(screen, "#cred-fields") and "10 of 10 left" in text(screen, "#cred-fields")
+            assert "TOTP enrolled" in text(screen, "#cred-fields") and "10 of 10 left" in text(
+                screen, "#cred-fields"
+            )
             await pilot.press("g", "y")
             await settle(pilot)
             assert isinstance(app.screen, SecretsModal)

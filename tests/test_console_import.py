@@ -94,8 +94,9 @@ class TestImportScreen:
     async def test_a_refused_file_lists_its_problems_as_literal_text(self, tmp_path: Path) -> None:
         app, directory = make_app(tmp_path)
         bad = tmp_path / "bad.csv"
-        bad.write_text("userName,displayName\nok,Fine\nbob\x1b[31m,Bob\ncarol,[bold red]x[/]\x07\n",
-                       encoding="utf-8")
+        bad.write_text(
+            "userName,displayName\nok,Fine\nbob\x1b[31m,Bob\ncarol,[bold red]x[/]\x07\n", encoding="utf-8"
+        )
         async with app.run_test(size=(120, 40)) as pilot:
             screen = await open_import(app, pilot)
             screen.query_one("#import-path", Input).value = str(bad)

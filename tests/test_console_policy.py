@@ -86,7 +86,7 @@ class TestPermissionSetEditor:
         async with app.run_test(size=(120, 40)) as pilot:
             screen = await open_editor(app, pilot, "Developer")
             editor = screen.query_one("#field-inlinePolicy", PolicyEditor)
-            editor.text_area.load_text("{\n  \"Version\": \"2012-10-17\",\n  \"Statement\": [}\n")
+            editor.text_area.load_text('{\n  "Version": "2012-10-17",\n  "Statement": [}\n')
             await pilot.pause(WAIT)
             await settle(pilot)
             await pilot.press("ctrl+s")
@@ -108,9 +108,17 @@ class TestPermissionSetEditor:
             radius = app.screen.radius
             assert [(c.gained, c.lost) for c in radius.set_changes] == [(("sqs:*",), ("dynamodb:*",))]
             shown = shown_radius(app.screen)
-            for expected in ("Developer itself", "+ gain", "sqs:*", "− lose", "dynamodb:*",
-                             "dev  ·  7 users via group Developers", "bob, carol, dave", "staging  ·  1 user via direct",
-                             "ci-deploy"):
+            for expected in (
+                "Developer itself",
+                "+ gain",
+                "sqs:*",
+                "− lose",
+                "dynamodb:*",
+                "dev  ·  7 users via group Developers",
+                "bob, carol, dave",
+                "staging  ·  1 user via direct",
+                "ci-deploy",
+            ):
                 assert expected in shown, expected
             await pilot.press("n")  # back to editing: nothing saved
             await settle(pilot)
@@ -125,8 +133,10 @@ class TestPermissionSetEditor:
             saved = directory.permission_sets.get_by_name("Developer")
             assert saved.inline_policy == new_text and saved.version == 2
             with directory.db.read() as conn:
-                assert conn.execute("SELECT action FROM audit ORDER BY seq DESC LIMIT 1").fetchone()[0] == \
-                    "permission_set.update"
+                assert (
+                    conn.execute("SELECT action FROM audit ORDER BY seq DESC LIMIT 1").fetchone()[0]
+                    == "permission_set.update"
+                )
 
     async def test_managed_policies_picked_by_keyboard_and_boundary(self, tmp_path):
         app, directory = make_app(tmp_path)
@@ -142,8 +152,14 @@ class TestPermissionSetEditor:
             await pilot.press("f4")
             boundary = screen.query_one("#field-permissionsBoundary", PolicyEditor)
             assert boundary.text_area.has_focus
-            boundary.text_area.load_text(json.dumps({"Version": "2012-10-17", "Statement": [
-                {"Effect": "Allow", "Action": "ec2:Describe*", "Resource": "*"}]}))
+            boundary.text_area.load_text(
+                json.dumps(
+                    {
+                        "Version": "2012-10-17",
+                        "Statement": [{"Effect": "Allow", "Action": "ec2:Describe*", "Resource": "*"}],
+                    }
+                )
+            )
             await pilot.pause(WAIT)
             await pilot.press("ctrl+s")
             await settle(pilot)
@@ -195,7 +211,9 @@ class TestPermissionSetEditor:
             await settle(pilot)
             assert isinstance(app.screen, ConflictModal)
             assert "Changed by other" in str(app.screen.query_one(".dialog-current", Static).render())
-            assert directory.permission_sets.get_by_name("Developer").session_duration == 4 * 3600  # not overwritten
+            assert (
+                directory.permission_sets.get_by_name("Developer").session_duration == 4 * 3600
+            )  # not overwritten
             await pilot.press("r")  # reload theirs
             await settle(pilot)
             assert app.screen is screen
@@ -318,8 +336,10 @@ class TestPolicyLibrary:
             await pilot.pause(WAIT)
             await settle(pilot)
             assert status(editor) == "✗ a managed policy needs a policy document"
-            editor.text_area.load_text('{"Version": "2012-10-17", "Statement": '
-                                       '{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}}')
+            editor.text_area.load_text(
+                '{"Version": "2012-10-17", "Statement": '
+                '{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}}'
+            )
             await pilot.pause(WAIT)
             await pilot.press("ctrl+s")
             await settle(pilot)
@@ -327,8 +347,15 @@ class TestPolicyLibrary:
 
     async def test_editing_an_attached_policy_shows_its_blast_radius(self, tmp_path):
         app, directory = make_app(tmp_path)
-        policy = directory.policies.create("Queues", document=json.dumps({"Version": "2012-10-17", "Statement": [
-            {"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": "*"}]}))
+        policy = directory.policies.create(
+            "Queues",
+            document=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [{"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": "*"}],
+                }
+            ),
+        )
         ro = directory.permission_sets.get_by_name("ReadOnly")
         directory.permission_sets.update(ro.id, ro.version, managed_policies=["Queues"])
         async with app.run_test(size=(120, 40)) as pilot:
@@ -341,8 +368,14 @@ class TestPolicyLibrary:
             await pilot.press("e")
             await settle(pilot)
             editor = app.screen.query_one("#field-document", PolicyEditor)
-            editor.text_area.load_text(json.dumps({"Version": "2012-10-17", "Statement": [
-                {"Effect": "Allow", "Action": "sqs:*", "Resource": "*"}]}))
+            editor.text_area.load_text(
+                json.dumps(
+                    {
+                        "Version": "2012-10-17",
+                        "Statement": [{"Effect": "Allow", "Action": "sqs:*", "Resource": "*"}],
+                    }
+                )
+            )
             await pilot.pause(WAIT)
             await pilot.press("ctrl+s")
             await settle(pilot)
@@ -375,13 +408,18 @@ class TestEffectiveAccessWidget:
     async def test_paths_and_why_not(self, tmp_path):
         # Built in 2020 so that a membership ending in 2021 is over now (the console itself runs on the real
         # clock: moving its clock would sign the tester out as idle).
-        with Directory.open(tmp_path / "directory.db", ADMIN, clock=lambda: datetime(2020, 1, 1, tzinfo=UTC)) as d:
+        with Directory.open(
+            tmp_path / "directory.db", ADMIN, clock=lambda: datetime(2020, 1, 1, tzinfo=UTC)
+        ) as d:
             heidi = d.users.create("heidi")
             admins, oncall = d.groups.create("Admins"), d.groups.create("On-call")
             d.groups.add_member(admins.id, heidi.id, expires_at="2021-01-01")
             d.groups.add_member(oncall.id, heidi.id, expires_at="2099-06-30T18:00:00Z")
             prod, mgmt = d.accounts.create("prod"), d.accounts.create("123456789012")
-            admin_set, developer = d.permission_sets.create("AdministratorAccess"), d.permission_sets.create("Developer")
+            admin_set, developer = (
+                d.permission_sets.create("AdministratorAccess"),
+                d.permission_sets.create("Developer"),
+            )
             d.assignments.create("group", admins.id, prod.id, admin_set.id)
             d.assignments.create("group", admins.id, mgmt.id, admin_set.id)
             d.assignments.create("group", oncall.id, prod.id, developer.id)
@@ -392,10 +430,18 @@ class TestEffectiveAccessWidget:
             widget = app.screen.query_one(EffectiveAccess)
             assert widget.rows() == [
                 ("prod", "Developer", "group On-call", "2099-06-30T18:00:00Z"),
-                ("123456789012", "AdministratorAccess", "group Admins",
-                 "not applying: membership in group Admins expired 2021-01-01"),
-                ("prod", "AdministratorAccess", "group Admins",
-                 "not applying: membership in group Admins expired 2021-01-01"),
+                (
+                    "123456789012",
+                    "AdministratorAccess",
+                    "group Admins",
+                    "not applying: membership in group Admins expired 2021-01-01",
+                ),
+                (
+                    "prod",
+                    "AdministratorAccess",
+                    "group Admins",
+                    "not applying: membership in group Admins expired 2021-01-01",
+                ),
             ]
             summary = widget.query_one(".effective-access--summary", Static)
             assert str(summary.render()) == "1 permission set in 1 account  ·  2 paths no longer apply"
@@ -423,4 +469,6 @@ class TestEffectiveAccessWidget:
         async with app.run_test(size=(120, 40)) as pilot:
             app.push_screen(Host(user.id))
             await settle(pilot)
-            assert app.screen.query_one(EffectiveAccess).rows() == [("prod", "Read", "group [bold]ops[/]", "never")]
+            assert app.screen.query_one(EffectiveAccess).rows() == [
+                ("prod", "Read", "group [bold]ops[/]", "never")
+            ]

@@ -30,8 +30,13 @@ class TestNavigation:
             assert isinstance(app.screen, DashboardScreen)
             users_card = app.screen.query_one("#count-users", Static)
             assert "26" in str(users_card.render())
-            expected = {"2": (UsersScreen, 26), "3": (GroupsScreen, 5), "4": (AccountsScreen, 5),
-                        "5": (PermissionSetsScreen, 3), "6": (AssignmentsScreen, 9)}
+            expected = {
+                "2": (UsersScreen, 26),
+                "3": (GroupsScreen, 5),
+                "4": (AccountsScreen, 5),
+                "5": (PermissionSetsScreen, 3),
+                "6": (AssignmentsScreen, 9),
+            }
             for key, (screen_type, total) in expected.items():
                 await pilot.press(key)
                 await settle(pilot)
@@ -182,7 +187,14 @@ class TestUsers:
         async with app.run_test(size=(120, 40)) as pilot:
             await pilot.press("2")
             await settle(pilot)
-            for key, character in (("slash", "/"), ("g", "g"), ("r", "r"), ("a", "a"), ("c", "c"), ("e", "e")):
+            for key, character in (
+                ("slash", "/"),
+                ("g", "g"),
+                ("r", "r"),
+                ("a", "a"),
+                ("c", "c"),
+                ("e", "e"),
+            ):
                 app.post_message(events.Key(key, character))  # as a terminal delivers a quick "/grace"
             await settle(pilot)
             assert app.screen.query_one("#filter", Input).value == "grace"
@@ -197,9 +209,19 @@ class TestUsers:
             await settle(pilot)
             await pilot.press("e")  # alice: display name "Alice Liddell"
             await settle(pilot)
-            burst = [("tab", "\t"), ("ctrl+a", None), ("ctrl+k", None), *((c, c) for c in "Ann"),
-                     ("home", None), ("X", "X"), ("end", None), ("space", " "), ("Y", "Y"), ("ctrl+w", None),
-                     ("Z", "Z")]
+            burst = [
+                ("tab", "\t"),
+                ("ctrl+a", None),
+                ("ctrl+k", None),
+                *((c, c) for c in "Ann"),
+                ("home", None),
+                ("X", "X"),
+                ("end", None),
+                ("space", " "),
+                ("Y", "Y"),
+                ("ctrl+w", None),
+                ("Z", "Z"),
+            ]
             for key, character in burst:
                 app.post_message(events.Key(key, character))
             await settle(pilot)
@@ -230,11 +252,15 @@ class TestUsers:
             assert groups.row_count == 2
             alice = directory.users.get_by_name("alice")
             assert {(m.group_name, m.expires_at) for m in directory.groups.groups_of(alice.id)} == {
-                ("Admins", None), ("Auditors", "2031-05-01T00:00:00Z")}
+                ("Admins", None),
+                ("Auditors", "2031-05-01T00:00:00Z"),
+            }
             access_rows = {row[:3] for row in access.rows()}
             assert ("log-archive", "ReadOnly", "group Auditors") in access_rows
-            assert any(row[:3] == ("log-archive", "ReadOnly", "group Auditors") and row[3].startswith("2031-05-01")
-                       for row in access.rows())
+            assert any(
+                row[:3] == ("log-archive", "ReadOnly", "group Auditors") and row[3].startswith("2031-05-01")
+                for row in access.rows()
+            )
             await pilot.press("x", "y")  # cursor on the first group: Admins
             await settle(pilot)
             assert [m.group_name for m in directory.groups.groups_of(alice.id)] == ["Auditors"]
@@ -248,7 +274,9 @@ class TestHostileText:
         directory.users.create("[red]eve", display_name="[bold]x[/] [link=http://evil]y[/link]")
         # An escape sequence can only arrive by writing the file directly: it must still draw harmlessly.
         conn = sqlite3.connect(tmp_path / "directory.db")
-        conn.execute("UPDATE users SET email = ? WHERE user_name = '[red]eve'", ("\x1b[2J\x1b]0;pwned\x07@x",))
+        conn.execute(
+            "UPDATE users SET email = ? WHERE user_name = '[red]eve'", ("\x1b[2J\x1b]0;pwned\x07@x",)
+        )
         conn.commit()
         conn.close()
         async with app.run_test(size=(120, 40)) as pilot:
@@ -276,8 +304,18 @@ class TestFooter:
             assert footer.size.height == len(lines) == 2  # wrapped, nothing scrolled out of sight
             assert all(len(line) <= 80 for line in lines)
             shown = " ".join(lines)
-            for key in ("⏎ Open", "/ Filter", "n New", "e Edit", "d Disable", "r Refresh", "D Delete", "? Help",
-                        "i Import", "^o Sign out"):
+            for key in (
+                "⏎ Open",
+                "/ Filter",
+                "n New",
+                "e Edit",
+                "d Disable",
+                "r Refresh",
+                "D Delete",
+                "? Help",
+                "i Import",
+                "^o Sign out",
+            ):
                 assert key in shown
             assert lines[-1].endswith("^p palette")
 
@@ -293,7 +331,9 @@ class TestFooter:
             footer = app.screen.query_one(KeyFooter)
             assert footer.size.height == 1
             line = footer.render().plain
-            assert line.startswith("⏎ Open / Filter n New") and line.endswith("^p palette") and len(line) == 160
+            assert (
+                line.startswith("⏎ Open / Filter n New") and line.endswith("^p palette") and len(line) == 160
+            )
 
 
 class TestConflicts:
@@ -312,7 +352,9 @@ class TestConflicts:
             await settle(pilot)
             assert app.screen.__class__.__name__ == "ConflictModal"
             assert "Changed by other" in str(app.screen.query_one(".dialog-current", Static).render())
-            assert directory.users.get_by_name("alice").display_name == "Changed by other"  # nothing overwritten
+            assert (
+                directory.users.get_by_name("alice").display_name == "Changed by other"
+            )  # nothing overwritten
             await pilot.press("r")
             await settle(pilot)
             assert isinstance(app.screen, FormModal)
@@ -433,7 +475,8 @@ class TestOtherConcepts:
             await pilot.press("ctrl+s")
             await settle(pilot)
             assert "outside the allowed 15 minutes to 36 hours" in str(
-                form.query_one("#error-sessionDuration", Static).render())
+                form.query_one("#error-sessionDuration", Static).render()
+            )
             form.query_one("#field-sessionDuration", Input).value = "PT12H"
             await pilot.press("ctrl+s")
             await settle(pilot)
@@ -453,13 +496,17 @@ class TestOtherConcepts:
             await type_text(pilot, "ReadOnly")
             await pilot.press("enter")
             await settle(pilot)
-            assert "no account named 'nowhere'" in str(app.screen.query_one("#error-account", Static).render())
+            assert "no account named 'nowhere'" in str(
+                app.screen.query_one("#error-account", Static).render()
+            )
             app.screen.query_one("#field-account", Input).value = "log-archive"
             await pilot.press("enter")
             await settle(pilot)
             assert app.screen.table.total == 10
             robots = directory.groups.get_by_name("Robots")
-            assert [a.account_name for a in directory.assignments.list(group_id=robots.id).items] == ["log-archive"]
+            assert [a.account_name for a in directory.assignments.list(group_id=robots.id).items] == [
+                "log-archive"
+            ]
             await pilot.press("G", "d", "y")  # the newest row is last
             await settle(pilot)
             assert directory.assignments.list(group_id=robots.id).total == 0
@@ -479,8 +526,10 @@ class TestPresence:
             await pilot_one.press("2")
 
             def navs() -> tuple[str, str]:
-                return (str(first.screen.query_one("NavBar").render()),
-                        str(second.screen.query_one("NavBar").render()))
+                return (
+                    str(first.screen.query_one("NavBar").render()),
+                    str(second.screen.query_one("NavBar").render()),
+                )
 
             for _ in range(30):  # heartbeats every 3 s: within two of them each sees the other
                 if "grace (groups)" in navs()[0] and "console:tester (users)" in navs()[1]:

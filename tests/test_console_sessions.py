@@ -84,10 +84,12 @@ class TestMyAccess:
             await settle(pilot)
             table = app.screen.query_one("#grants", DataTable)
             rows = {tuple(str(c) for c in table.get_row_at(i)) for i in range(table.row_count)}
-            assert rows == {("dev", "Developer", "group Developers", "PT4H"),
-                            ("staging", "Developer", "group Developers", "PT4H"),
-                            ("prod", "ReadOnly", "group Developers", "PT8H"),
-                            ("prod", "Developer", "group On-call", "PT4H")}
+            assert rows == {
+                ("dev", "Developer", "group Developers", "PT4H"),
+                ("staging", "Developer", "group Developers", "PT4H"),
+                ("prod", "ReadOnly", "group Developers", "PT8H"),
+                ("prod", "Developer", "group On-call", "PT4H"),
+            }
             select = app.screen.query_one("#duration", Select)
             assert select.value == 4 * 3600
             select.value = 3600
@@ -140,8 +142,11 @@ class TestFromUserDetailAndSweeping:
         monkeypatch.setattr(tui.app, "SWEEP_SECONDS", 0.3)
         app, directory = make_app(tmp_path)
         issued = issue_some(directory, ("bob",))[0]
-        directory.db.conn.execute("UPDATE sessions SET issued_at = '2020-01-01T00:00:00Z', "
-                                  "expires_at = '2020-01-01T01:00:00Z' WHERE id = ?", (issued.session_id,))
+        directory.db.conn.execute(
+            "UPDATE sessions SET issued_at = '2020-01-01T00:00:00Z', "
+            "expires_at = '2020-01-01T01:00:00Z' WHERE id = ?",
+            (issued.session_id,),
+        )
         async with app.run_test(size=(80, 24)) as pilot:
             await pilot.pause(1.0)
             await settle(pilot)

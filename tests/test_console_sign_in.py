@@ -105,7 +105,9 @@ class TestFirstRun:
             codes = text(wizard, "#codes").split()
             assert len(codes) == 10
             key_file = tmp_path / "directory.db.key"
-            assert stat.S_IMODE(key_file.stat().st_mode) == 0o600 and str(key_file) in text(wizard, "#codes-key")
+            assert stat.S_IMODE(key_file.stat().st_mode) == 0o600 and str(key_file) in text(
+                wizard, "#codes-key"
+            )
             await pilot.press("enter")
             await settle(pilot)
             assert isinstance(app.screen, DashboardScreen)
@@ -115,8 +117,10 @@ class TestFirstRun:
             assert text(app.screen, "#flag-2") == f"! Root last used {clock().strftime('%Y-%m-%d %H:%M')}"
         # The codes shown are root's real recovery codes; the wizard's password is root's.
         clock.advance(seconds=30)
-        assert directory.sign_in.attempt("root", "glass box standing by", codes[0]).method == \
-            "password+recovery_code"
+        assert (
+            directory.sign_in.attempt("root", "glass box standing by", codes[0]).method
+            == "password+recovery_code"
+        )
 
 
 class TestSignIn:
@@ -147,11 +151,13 @@ class TestSignIn:
         async with app.run_test(size=(80, 24)) as pilot:
             await settle(pilot)
             screen = app.screen
-            for user, password, code in (("nobody", ROOT_PASSWORD, root.code()),
-                                         ("root", "not the password at all", root.code()),
-                                         ("root", ROOT_PASSWORD, other_code(root.code())),
-                                         ("root", ROOT_PASSWORD, ""),
-                                         ("bob", "a disabled passphrase", "")):
+            for user, password, code in (
+                ("nobody", ROOT_PASSWORD, root.code()),
+                ("root", "not the password at all", root.code()),
+                ("root", ROOT_PASSWORD, other_code(root.code())),
+                ("root", ROOT_PASSWORD, ""),
+                ("bob", "a disabled passphrase", ""),
+            ):
                 await sign_in(pilot, user, password, code)
                 assert app.screen is screen and app.signed_in is None
                 assert text(screen, "#sign-in-message") == FAILED_MESSAGE, (user, password, code)
@@ -312,7 +318,9 @@ class TestSessionEnds:
             await pilot.pause(2.2)
             await settle(pilot)
             assert isinstance(app.screen, SignInScreen)
-            assert text(app.screen, "#sign-in-message") == "Signed out: this sign-in was ended (user disabled)."
+            assert (
+                text(app.screen, "#sign-in-message") == "Signed out: this sign-in was ended (user disabled)."
+            )
         root.directory.close()
 
     async def test_a_console_opened_signed_in_ends_with_its_token(self, tmp_path):

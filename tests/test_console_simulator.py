@@ -43,8 +43,10 @@ class TestSimulator:
             assert "denied by Developer: inline policy statement 1 (Sid NoIam)" in decision(screen)
             table = screen.query_one("#sim-results", DataTable)
             rows = [tuple(str(c) for c in table.get_row_at(i)) for i in range(table.row_count)]
-            assert rows == [("Developer", "group On-call", "EXPLICIT DENY", "inline policy #1 NoIam"),
-                            ("ReadOnly", "group Developers", "IMPLICIT DENY", "—")]
+            assert rows == [
+                ("Developer", "group On-call", "EXPLICIT DENY", "inline policy #1 NoIam"),
+                ("ReadOnly", "group Developers", "IMPLICIT DENY", "—"),
+            ]
             marked = [line for line in policy_lines(screen) if line.startswith("▶")]
             assert len(marked) == 6 and any('"Sid": "NoIam"' in line for line in marked)
             assert not any('"Sid": "Build"' in line for line in marked)
@@ -61,9 +63,23 @@ class TestSimulator:
 
     async def test_permission_set_with_context_keys(self, tmp_path):
         app, directory = make_app(tmp_path)
-        directory.permission_sets.create("NeedsMfa", inline_policy=json.dumps({"Version": "2012-10-17", "Statement": [
-            {"Sid": "WithMfa", "Effect": "Allow", "Action": "ec2:StopInstances", "Resource": "*",
-             "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "true"}}}]}))
+        directory.permission_sets.create(
+            "NeedsMfa",
+            inline_policy=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Sid": "WithMfa",
+                            "Effect": "Allow",
+                            "Action": "ec2:StopInstances",
+                            "Resource": "*",
+                            "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "true"}},
+                        }
+                    ],
+                }
+            ),
+        )
         async with app.run_test(size=(120, 40)) as pilot:
             screen = await open_simulator(app, pilot)
             await pilot.press("ctrl+t")  # decide for a permission set
@@ -111,8 +127,14 @@ class TestSimulator:
     async def test_hostile_text_is_literal(self, tmp_path):
         app, _ = make_app(tmp_path)
         async with app.run_test(size=(120, 40)) as pilot:
-            screen = await open_simulator(app, pilot, user="alice", account="prod", action="s3:GetObject",
-                                          resource="[bold red]arn\x1b[2J")
+            screen = await open_simulator(
+                app,
+                pilot,
+                user="alice",
+                account="prod",
+                action="s3:GetObject",
+                resource="[bold red]arn\x1b[2J",
+            )
             await pilot.press("enter")
             await settle(pilot)
             assert "s3:GetObject on [bold red]arn\\x1b[2J for alice in prod" in decision(screen)

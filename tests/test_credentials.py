@@ -101,8 +101,9 @@ class TestPasswords:
         status = directory.credentials.status(alice.id)
         assert status.must_change_password and status.has_password
         with directory.db.read() as conn:
-            history = conn.execute("SELECT count(*) FROM password_history WHERE user_id = ?",
-                                   (alice.id,)).fetchone()[0]
+            history = conn.execute(
+                "SELECT count(*) FROM password_history WHERE user_id = ?", (alice.id,)
+            ).fetchone()[0]
         assert history == 1
 
     def test_change_own_password_needs_the_current_one_and_a_different_new_one(self, root: Root, alice):
@@ -138,22 +139,28 @@ class TestAuthenticator:
         with pytest.raises(ValidationError) as wrong:
             credentials.confirm_totp(alice.id, enrolment.secret, "12345")
         assert wrong.value.field == "code"
-        codes = credentials.confirm_totp(alice.id, enrolment.secret, totp_code(enrolment.secret, root.clock()))
+        codes = credentials.confirm_totp(
+            alice.id, enrolment.secret, totp_code(enrolment.secret, root.clock())
+        )
         assert len(codes) == 10
         status = credentials.status(alice.id)
         assert status.mfa and status.recovery_codes_left == 10
         # The enrolment code is spent: it does not also sign in.
         failed(root.directory, "alice", PASSWORD, totp_code(enrolment.secret, root.clock()))
         root.clock.advance(seconds=30)
-        assert root.directory.sign_in.attempt("alice", PASSWORD, totp_code(enrolment.secret, root.clock())).mfa
+        assert root.directory.sign_in.attempt(
+            "alice", PASSWORD, totp_code(enrolment.secret, root.clock())
+        ).mfa
 
     def test_a_sealed_secret_copied_to_another_row_does_not_open(self, root: Root, alice):
         enrol(root.directory, root.clock, alice.id)
         bob = root.directory.users.create("bob")
         raw = sqlite3.connect(root.directory.db.path)
-        raw.execute("UPDATE users SET password_hash = (SELECT password_hash FROM users WHERE id = ?), "
-                    "totp_secret_sealed = (SELECT totp_secret_sealed FROM users WHERE id = ?) WHERE id = ?",
-                    (alice.id, alice.id, bob.id))
+        raw.execute(
+            "UPDATE users SET password_hash = (SELECT password_hash FROM users WHERE id = ?), "
+            "totp_secret_sealed = (SELECT totp_secret_sealed FROM users WHERE id = ?) WHERE id = ?",
+            (alice.id, alice.id, bob.id),
+        )
         raw.commit()
         raw.close()
         failed(root.directory, "bob", PASSWORD, "123456")
@@ -161,8 +168,9 @@ class TestAuthenticator:
     def test_reset_removes_mfa_and_codes_and_ends_sign_ins(self, root: Root, alice):
         directory = root.directory
         secret = enrol(directory, root.clock, alice.id)
-        signed_in = directory.portal.issue(directory.sign_in.attempt("alice", PASSWORD,
-                                                                    totp_code(secret, root.clock())))
+        signed_in = directory.portal.issue(
+            directory.sign_in.attempt("alice", PASSWORD, totp_code(secret, root.clock()))
+        )
         directory.credentials.reset_totp(alice.id)
         status = directory.credentials.status(alice.id)
         assert not status.mfa and status.recovery_codes_left == 0
@@ -199,8 +207,9 @@ class TestAccessKeys:
         with pytest.raises(Refused, match="2 access keys"):
             keys.create(alice.id)
         with root.directory.db.read() as conn:
-            stored = conn.execute("SELECT secret_hash FROM access_keys WHERE key_id = ?",
-                                  (first.key.key_id,)).fetchone()[0]
+            stored = conn.execute(
+                "SELECT secret_hash FROM access_keys WHERE key_id = ?", (first.key.key_id,)
+            ).fetchone()[0]
         assert len(stored) == 64 and first.secret_access_key not in stored
 
     def test_authenticate_records_last_use_and_refuses_inactive_wrong_or_disabled(self, root: Root, alice):
@@ -243,14 +252,20 @@ class TestAccessKeys:
         assert keys.rotation_step(alice.id).action == "create"
         with root.directory.db.read() as conn:
             actions = [e.action for e in audit.events(conn) if e.action.startswith("access_key.")]
-        assert actions == ["access_key.create", "access_key.create", "access_key.deactivate", "access_key.delete"]
+        assert actions == [
+            "access_key.create",
+            "access_key.create",
+            "access_key.deactivate",
+            "access_key.delete",
+        ]
 
 
 class TestPortal:
     def test_issue_verify_require_and_revoke(self, root: Root):
         directory = root.directory
-        signed_in = directory.portal.issue(directory.sign_in.attempt("root", ROOT_PASSWORD, root.code(),
-                                                                     client="cli"))
+        signed_in = directory.portal.issue(
+            directory.sign_in.attempt("root", ROOT_PASSWORD, root.code(), client="cli")
+        )
         assert signed_in.mfa and signed_in.client == "cli" and signed_in.token not in repr(signed_in)
         with directory.db.read() as conn:
             stored = conn.execute("SELECT token_hash FROM portal_tokens").fetchone()[0]
@@ -313,13 +328,19 @@ class TestReport:
         by_user = {row[0]: dict(zip(HEADER, row)) for row in rows[1:]}
         assert rows[1][0] == "<root_account>"
         root_row = by_user["<root_account>"]
-        assert (root_row["password_enabled"], root_row["mfa_active"], root_row["password_next_rotation"],
-                root_row["access_key_1_active"]) == ("true", "true", "not_supported", "false")
+        assert (
+            root_row["password_enabled"],
+            root_row["mfa_active"],
+            root_row["password_next_rotation"],
+            root_row["access_key_1_active"],
+        ) == ("true", "true", "not_supported", "false")
         alice_row = by_user["alice"]
         assert alice_row["arn"] == "arn:tui:iam:::user/alice"
         assert alice_row["mfa_active"] == "true" and alice_row["access_key_1_active"] == "true"
         assert alice_row["password_last_used"].endswith("+00:00")
-        assert alice_row["access_key_1_last_used_date"] == "N/A" and alice_row["access_key_2_active"] == "false"
+        assert (
+            alice_row["access_key_1_last_used_date"] == "N/A" and alice_row["access_key_2_active"] == "false"
+        )
         assert "'=cmd|'/C.calc'!A0" in by_user  # neutralised
         assert by_user["'=cmd|'/C.calc'!A0"]["password_enabled"] == "false"
 
@@ -338,8 +359,10 @@ class TestSecurityFlags:
         root.clock.advance(days=91)
         flags = {flag.key: flag for flag in security_flags(directory)}
         assert flags["root_used"].ok  # more than a week ago
-        assert not flags["stale_access_keys"].ok and flags["stale_access_keys"].text == \
-            "Keys >90 days: 1 old, 1 unused"
+        assert (
+            not flags["stale_access_keys"].ok
+            and flags["stale_access_keys"].text == "Keys >90 days: 1 old, 1 unused"
+        )
         assert not flags["password_age"].ok and flags["password_age"].text == "2 passwords over 90 days old"
 
 
@@ -353,12 +376,24 @@ def test_no_secret_is_stored_in_clear_in_the_database_or_its_wal(tmp_path, monke
     secret = enrol(directory, root.clock, user.id)
     codes = directory.credentials.regenerate_recovery_codes(user.id)
     key = directory.access_keys.create(user.id)
-    signed_in = directory.portal.issue(directory.sign_in.attempt("alice", password, totp_code(secret, root.clock())))
+    signed_in = directory.portal.issue(
+        directory.sign_in.attempt("alice", password, totp_code(secret, root.clock()))
+    )
     wal = tmp_path / "canary.db-wal"
     assert wal.exists() and wal.stat().st_size > 0  # the connection is open: recent pages sit in the WAL
-    blobs = b"".join(path.read_bytes() for path in tmp_path.glob("canary.db*") if not path.name.endswith(".key"))
-    canaries = [password, ROOT_PASSWORD, secret, root.secret, key.secret_access_key, signed_in.token,
-                *codes, *root.created.recovery_codes]
+    blobs = b"".join(
+        path.read_bytes() for path in tmp_path.glob("canary.db*") if not path.name.endswith(".key")
+    )
+    canaries = [
+        password,
+        ROOT_PASSWORD,
+        secret,
+        root.secret,
+        key.secret_access_key,
+        signed_in.token,
+        *codes,
+        *root.created.recovery_codes,
+    ]
     for canary in canaries:
         assert canary.encode() not in blobs, canary
         assert canary.encode("utf-16-le") not in blobs

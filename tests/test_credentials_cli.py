@@ -39,8 +39,9 @@ def current_code(secret: str) -> str:
 
 
 class TestInit:
-    def test_scripted_init_writes_secret_and_key_file_0600_and_prints_recovery_codes(self, initialised, tmp_path,
-                                                                                      db_path):
+    def test_scripted_init_writes_secret_and_key_file_0600_and_prints_recovery_codes(
+        self, initialised, tmp_path, db_path
+    ):
         secret, result = initialised
         assert mode(tmp_path / "root.totp") == 0o600 and len(secret) == 32
         key_file = db_path.with_name(db_path.name + ".key")
@@ -60,18 +61,22 @@ class TestInit:
         assert "secret: " in result.stdout and "otpauth://totp/tui:root?secret=" in result.stdout
         assert "█" in result.stdout  # the QR code, in half blocks
 
-    def test_init_on_an_initialised_directory_refuses_and_changes_nothing(self, initialised, run_tui, db_path,
-                                                                           tmp_path):
+    def test_init_on_an_initialised_directory_refuses_and_changes_nothing(
+        self, initialised, run_tui, db_path, tmp_path
+    ):
         before = db_path.read_bytes()
-        result = run_tui("init", "--password-stdin", "--totp-secret-file", tmp_path / "second.totp",
-                         input=PASSWORD_LINE)
+        result = run_tui(
+            "init", "--password-stdin", "--totp-secret-file", tmp_path / "second.totp", input=PASSWORD_LINE
+        )
         assert result.returncode == 1
         assert "already initialised" in result.stderr
         assert not (tmp_path / "second.totp").exists()
         assert db_path.read_bytes() == before
 
     def test_a_refused_password_creates_nothing_and_never_echoes_it(self, run_tui, tmp_path, db_path):
-        result = run_tui("init", "--password-stdin", "--totp-secret-file", tmp_path / "f", input="password123\n")
+        result = run_tui(
+            "init", "--password-stdin", "--totp-secret-file", tmp_path / "f", input="password123\n"
+        )
         assert result.returncode == 1
         assert "at least 12 characters" in result.stderr and "too common" in result.stderr
         assert "password123" not in result.stderr + result.stdout
@@ -92,8 +97,9 @@ class TestInit:
 
 
 class TestLogin:
-    def test_login_succeeds_once_per_code_and_caches_only_a_private_token(self, initialised, run_tui, tmp_path,
-                                                                         db_path):
+    def test_login_succeeds_once_per_code_and_caches_only_a_private_token(
+        self, initialised, run_tui, tmp_path, db_path
+    ):
         secret, _ = initialised
         code = current_code(secret)
         result = run_tui("login", "--user", "root", "--password-stdin", "--code", code, input=PASSWORD_LINE)
@@ -112,25 +118,43 @@ class TestLogin:
     def test_five_wrong_codes_lock_the_right_one_out_across_processes(self, initialised, run_tui):
         secret, _ = initialised
         for _ in range(5):
-            wrong = run_tui("login", "--user", "root", "--password-stdin", "--code",
-                            other_code(current_code(secret)), input=PASSWORD_LINE)
+            wrong = run_tui(
+                "login",
+                "--user",
+                "root",
+                "--password-stdin",
+                "--code",
+                other_code(current_code(secret)),
+                input=PASSWORD_LINE,
+            )
             assert wrong.returncode == 1
-        right = run_tui("login", "--user", "root", "--password-stdin", "--code", current_code(secret),
-                        input=PASSWORD_LINE)
+        right = run_tui(
+            "login", "--user", "root", "--password-stdin", "--code", current_code(secret), input=PASSWORD_LINE
+        )
         assert right.returncode == 1
         assert right.stderr == wrong.stderr  # the same words for locked as for a wrong code
 
     def test_unknown_user_and_wrong_password_get_the_same_message(self, initialised, run_tui):
         secret, _ = initialised
-        unknown = run_tui("login", "--user", "nobody", "--password-stdin", "--code", "123456", input=PASSWORD_LINE)
-        wrong = run_tui("login", "--user", "root", "--password-stdin", "--code", current_code(secret),
-                        input="not-the-password-canary\n")
+        unknown = run_tui(
+            "login", "--user", "nobody", "--password-stdin", "--code", "123456", input=PASSWORD_LINE
+        )
+        wrong = run_tui(
+            "login",
+            "--user",
+            "root",
+            "--password-stdin",
+            "--code",
+            current_code(secret),
+            input="not-the-password-canary\n",
+        )
         assert unknown.returncode == wrong.returncode == 1
         assert unknown.stderr == wrong.stderr
         assert "canary" not in wrong.stderr
 
-    def test_a_user_who_must_change_the_password_is_told_to_do_it_interactively(self, initialised, run_tui,
-                                                                               db_path):
+    def test_a_user_who_must_change_the_password_is_told_to_do_it_interactively(
+        self, initialised, run_tui, db_path
+    ):
         directory = Directory.open(db_path, Actor("t", "test"))
         alice = directory.users.create("alice")
         directory.credentials.set_password(alice.id, "wonderland rabbit hole 42", must_change=True)
@@ -153,8 +177,9 @@ class TestReportAndPolicy:
     def test_password_policy_show_and_set(self, initialised, run_tui):
         shown = run_tui("password-policy", "show", "--json")
         assert json.loads(shown.stdout)["minimum_length"] == 12
-        changed = run_tui("password-policy", "set", "--minimum-length", "16", "--require-symbols",
-                          "--max-age-days", "90")
+        changed = run_tui(
+            "password-policy", "set", "--minimum-length", "16", "--require-symbols", "--max-age-days", "90"
+        )
         assert changed.returncode == 0, changed
         assert "at least 16 characters" in changed.stdout and "expires after 90 days" in changed.stdout
         policy = json.loads(run_tui("password-policy", "show", "--json").stdout)
@@ -169,11 +194,18 @@ def test_credential_commands_do_not_import_textual(initialised, db_path, tui_env
     import os
     import subprocess
 
-    code = ("import sys\nfrom tui.cli import cli\n"
-            "for args in (['report', 'credentials'], ['password-policy', 'show'], ['logout']):\n"
-            "    try:\n        cli.main(args=args, prog_name='tui', standalone_mode=False)\n"
-            "    except SystemExit:\n        pass\n"
-            "sys.exit(1 if any(m == 'textual' or m.startswith('textual.') for m in sys.modules) else 0)\n")
-    completed = subprocess.run([sys.executable, "-c", code], env={**os.environ, **tui_env}, capture_output=True,
-                               timeout=60, check=False)
+    code = (
+        "import sys\nfrom tui.cli import cli\n"
+        "for args in (['report', 'credentials'], ['password-policy', 'show'], ['logout']):\n"
+        "    try:\n        cli.main(args=args, prog_name='tui', standalone_mode=False)\n"
+        "    except SystemExit:\n        pass\n"
+        "sys.exit(1 if any(m == 'textual' or m.startswith('textual.') for m in sys.modules) else 0)\n"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**os.environ, **tui_env},
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
     assert completed.returncode == 0, completed.stderr.decode()

@@ -75,9 +75,12 @@ def test_the_scim_export_is_a_list_response_whose_members_resolve(run_tui, popul
 
 def test_csv_cells_a_spreadsheet_would_run_are_neutralised(run_tui, tmp_path: Path) -> None:
     path = tmp_path / "formulas.csv"
-    path.write_text("userName,displayName,familyName,email,groups\n"
-                    "eq,=SUM(A1:A9),@at,+tag@example.org,-dash\n"
-                    "quote,'already quoted,plain,,\n", encoding="utf-8")
+    path.write_text(
+        "userName,displayName,familyName,email,groups\n"
+        "eq,=SUM(A1:A9),@at,+tag@example.org,-dash\n"
+        "quote,'already quoted,plain,,\n",
+        encoding="utf-8",
+    )
     assert run_tui("import", path).returncode == 0
     exported = export(run_tui, "csv")
     table = {row["userName"]: row for row in csv.DictReader(io.StringIO(exported))}
@@ -92,9 +95,13 @@ def test_csv_cells_a_spreadsheet_would_run_are_neutralised(run_tui, tmp_path: Pa
     copy.write_bytes(exported.encode())
     other = tmp_path / "other.db"
     assert run_tui("--db", other, "import", copy).returncode == 0
-    assert dict(rows(other, "SELECT user_name, display_name FROM users")) == {"eq": "=SUM(A1:A9)",
-                                                                               "quote": "'already quoted"}
-    assert exported.splitlines()[0] == "userName,displayName,givenName,familyName,email,groups,active,externalId"
+    assert dict(rows(other, "SELECT user_name, display_name FROM users")) == {
+        "eq": "=SUM(A1:A9)",
+        "quote": "'already quoted",
+    }
+    assert (
+        exported.splitlines()[0] == "userName,displayName,givenName,familyName,email,groups,active,externalId"
+    )
 
 
 def test_export_to_a_private_file(run_tui, populated: None, tmp_path: Path) -> None:

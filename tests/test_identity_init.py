@@ -80,14 +80,17 @@ def _mode(path: Path) -> int:
 
 
 class TestInitialise:
-    def test_creates_root_with_argon2id_sealed_totp_recovery_codes_and_a_private_key_file(self, root, db_path):
+    def test_creates_root_with_argon2id_sealed_totp_recovery_codes_and_a_private_key_file(
+        self, root, db_path
+    ):
         key_path = db_path.with_name(db_path.name + ".key")
         assert root.created.key_path == key_path and root.created.key_created
         assert _mode(key_path) == 0o600
         assert len(root.created.recovery_codes) == 10 and len(set(root.created.recovery_codes)) == 10
         raw = sqlite3.connect(db_path)
-        row = raw.execute("SELECT user_name, is_root, password_hash, totp_secret_sealed, totp_last_step "
-                          "FROM users").fetchone()
+        row = raw.execute(
+            "SELECT user_name, is_root, password_hash, totp_secret_sealed, totp_last_step FROM users"
+        ).fetchone()
         assert row[0] == "root" and row[1] == 1
         assert row[2].startswith(ARGON2_PREFIX)
         assert row[3].startswith("tui1.") and root.secret not in row[3]
@@ -127,7 +130,9 @@ class TestInitialise:
         assert refused.value.field == "password"
         assert "at least 12 characters" in refused.value.message and "too common" in refused.value.message
         with pytest.raises(ValidationError, match="does not match") as wrong:
-            initialise(directory, ROOT_PASSWORD, enrolment, code=other_code(totp_code(enrolment.secret, clock())))
+            initialise(
+                directory, ROOT_PASSWORD, enrolment, code=other_code(totp_code(enrolment.secret, clock()))
+            )
         assert wrong.value.field == "code"
         assert not has_root(directory)
         assert not db_path.with_name(db_path.name + ".key").exists()

@@ -26,7 +26,9 @@ def write_big_csv(path: Path, users: int = USERS) -> None:
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-def test_kill_9_at_any_moment_leaves_before_or_after(run_tui, tmp_path: Path, tui_env: dict[str, str]) -> None:
+def test_kill_9_at_any_moment_leaves_before_or_after(
+    run_tui, tmp_path: Path, tui_env: dict[str, str]
+) -> None:
     before_db = tmp_path / "before.db"
     assert run_tui("--db", before_db, "import", DATA / "users.csv").returncode == 0
     before = run_tui("--db", before_db, "export").stdout
@@ -45,8 +47,13 @@ def test_kill_9_at_any_moment_leaves_before_or_after(run_tui, tmp_path: Path, tu
         db = tmp_path / f"trial{trial}.db"
         copy_directory(before_db, db)
         wal = Path(f"{db}-wal")
-        process = subprocess.Popen([*TUI_COMMAND, "--db", str(db), "import", str(big)], env=tui_env,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tmp_path)
+        process = subprocess.Popen(
+            [*TUI_COMMAND, "--db", str(db), "import", str(big)],
+            env=tui_env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            cwd=tmp_path,
+        )
         try:
             if when == "writing":
                 # Kill while the transaction is half-written: the WAL has grown, the commit has not happened.
@@ -62,7 +69,9 @@ def test_kill_9_at_any_moment_leaves_before_or_after(run_tui, tmp_path: Path, tu
             process.wait(timeout=60)
         exported = run_tui("--db", db, "export")
         assert exported.returncode == 0, exported
-        assert exported.stdout in (before, after), f"trial {trial} ({when}, {delay:.2f}s): neither before nor after"
+        assert exported.stdout in (before, after), (
+            f"trial {trial} ({when}, {delay:.2f}s): neither before nor after"
+        )
         integrity = run_tui("--db", db, "audit", "verify")
         assert integrity.returncode == 0, integrity
         return "before" if exported.stdout == before else "after"

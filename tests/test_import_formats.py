@@ -21,13 +21,16 @@ def groups_of(run_tui) -> dict[str, list]:
 # -- detection ---------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name, fmt, reason", [
-    ("users.csv", "csv", "the header has userName"),
-    ("entra-bulk-create.csv", "entra", "the first line is 'version:v1.0'"),
-    ("okta-import.csv", "okta", "the header has login"),
-    ("google-users.csv", "google", "Email Address"),
-    ("scim-list-response.json", "scim", "SCIM schemas"),
-])
+@pytest.mark.parametrize(
+    "name, fmt, reason",
+    [
+        ("users.csv", "csv", "the header has userName"),
+        ("entra-bulk-create.csv", "entra", "the first line is 'version:v1.0'"),
+        ("okta-import.csv", "okta", "the header has login"),
+        ("google-users.csv", "google", "Email Address"),
+        ("scim-list-response.json", "scim", "SCIM schemas"),
+    ],
+)
 def test_auto_detects_the_format_and_says_so(run_tui, name: str, fmt: str, reason: str) -> None:
     result = run_tui("import", "--dry-run", DATA / name)
     assert result.returncode == 0, result
@@ -54,7 +57,9 @@ def test_an_unknown_header_is_refused_with_the_choices(run_tui, tmp_path: Path) 
 
 
 def test_the_wrong_format_given_is_refused_by_its_header(run_tui, db_path: Path) -> None:
-    assert_refused(run_tui, db_path, DATA / "okta-import.csv", ["line 1", "version:v1.0"], "--format", "entra")
+    assert_refused(
+        run_tui, db_path, DATA / "okta-import.csv", ["line 1", "version:v1.0"], "--format", "entra"
+    )
     assert_refused(run_tui, db_path, DATA / "users.csv", ["line 1", "'login'", "Okta"], "--format", "okta")
 
 
@@ -93,8 +98,14 @@ def test_our_csv_columns_are_optional_and_leave_the_rest_alone(run_tui, tmp_path
 def test_our_csv_refuses_unknown_and_repeated_columns(run_tui, db_path: Path, tmp_path: Path) -> None:
     path = tmp_path / "bad-header.csv"
     path.write_text("userName,nickName,email,EMAIL\nada,Ada,a@example.org,b@example.org\n", encoding="utf-8")
-    assert_refused(run_tui, db_path, path, ["line 1", "'nickName' is not a column", "'EMAIL' appears twice"],
-                   "--format", "csv")
+    assert_refused(
+        run_tui,
+        db_path,
+        path,
+        ["line 1", "'nickName' is not a column", "'EMAIL' appears twice"],
+        "--format",
+        "csv",
+    )
     path.write_text("displayName\nAda\n", encoding="utf-8")
     assert_refused(run_tui, db_path, path, ["line 1", "no userName column"], "--format", "csv")
     path.write_text("userName,active\nada,yes\n", encoding="utf-8")
@@ -127,10 +138,22 @@ def test_entra_requires_its_version_line_and_headings(run_tui, db_path: Path, tm
     assert_refused(run_tui, db_path, path, ["line 1", "version:v1.0"])  # detected by its headings
     path.write_text("version:v2.0\n" + "\n".join(lines[1:]) + "\n", encoding="utf-8")
     assert_refused(run_tui, db_path, path, ["line 1", "'version:v2.0' is not a template version"])
-    path.write_text(lines[0] + "\nName [displayName] Required,User name [userPrincipalName] Required\n"
-                    "Ada,ada@example.org\n", encoding="utf-8")
-    assert_refused(run_tui, db_path, path, ["line 2", "'Initial password [passwordProfile] Required'",
-                                            "'Block sign in (Yes/No) [accountEnabled] Required'", "requires them"])
+    path.write_text(
+        lines[0] + "\nName [displayName] Required,User name [userPrincipalName] Required\n"
+        "Ada,ada@example.org\n",
+        encoding="utf-8",
+    )
+    assert_refused(
+        run_tui,
+        db_path,
+        path,
+        [
+            "line 2",
+            "'Initial password [passwordProfile] Required'",
+            "'Block sign in (Yes/No) [accountEnabled] Required'",
+            "requires them",
+        ],
+    )
 
 
 def test_entra_row_values_are_checked(run_tui, db_path: Path, tmp_path: Path) -> None:
@@ -139,8 +162,15 @@ def test_entra_row_values_are_checked(run_tui, db_path: Path, tmp_path: Path) ->
     lines[5] = "," + lines[5].split(",", 1)[1]
     path = tmp_path / "entra.csv"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    assert_refused(run_tui, db_path, path, [("line 5: Block sign in (Yes/No) [accountEnabled] Required: 'Maybe' must "
-                                             "be Yes or No"), "line 6: Name [displayName] Required: is required"])
+    assert_refused(
+        run_tui,
+        db_path,
+        path,
+        [
+            ("line 5: Block sign in (Yes/No) [accountEnabled] Required: 'Maybe' must be Yes or No"),
+            "line 6: Name [displayName] Required: is required",
+        ],
+    )
 
 
 # -- Okta --------------------------------------------------------------------------------------------------
@@ -153,7 +183,11 @@ def test_okta_user_import_template(run_tui, db_path: Path) -> None:
     users = users_of(run_tui)
     isaac = users["isaac.brock@example.com"]
     assert (isaac["givenName"], isaac["familyName"], isaac["email"], isaac["externalId"]) == (
-        "Isaac", "Brock", "isaac.brock@example.com", "100234")
+        "Isaac",
+        "Brock",
+        "isaac.brock@example.com",
+        "100234",
+    )
     assert users["frank.black@example.com"]["displayName"] == "Black, Frank"
     assert "externalId" not in users["frank.black@example.com"]  # no employeeNumber
     assert {u["source"] for u in users.values()} == {"okta"}
@@ -163,7 +197,9 @@ def test_okta_mandatory_attributes(run_tui, db_path: Path, tmp_path: Path) -> No
     path = tmp_path / "okta.csv"
     path.write_text("login,firstName,lastName\nada@example.org,Ada,Lovelace\n", encoding="utf-8")
     assert_refused(run_tui, db_path, path, ["line 1", "no 'email' column", "requires it"])
-    path.write_text("login,firstName,lastName,email\nada@example.org,,Lovelace,ada@example.org\n", encoding="utf-8")
+    path.write_text(
+        "login,firstName,lastName,email\nada@example.org,,Lovelace,ada@example.org\n", encoding="utf-8"
+    )
     assert_refused(run_tui, db_path, path, ["line 2: firstName: is required"])
 
 
@@ -178,7 +214,11 @@ def test_google_workspace_upload(run_tui, db_path: Path) -> None:
     users = users_of(run_tui)
     margaret = users["margaret@example.com"]
     assert (margaret["givenName"], margaret["familyName"], margaret["email"], margaret["externalId"]) == (
-        "Margaret", "Hamilton", "margaret@example.com", "E-1001")
+        "Margaret",
+        "Hamilton",
+        "margaret@example.com",
+        "E-1001",
+    )
     assert users["mary@example.com"]["active"] is False  # New Status: Suspended
     hashes = dict(rows(db_path, "SELECT user_name, password_hash FROM users"))
     assert hashes["katherine@example.com"].startswith("$2b$10$")  # a crypt (bcrypt) hash, kept
@@ -191,11 +231,16 @@ def test_google_new_primary_email_renames(run_tui, tmp_path: Path) -> None:
     assert run_tui("import", DATA / "google-users.csv").returncode == 0
     header = (DATA / "google-users.csv").read_text(encoding="utf-8").splitlines()[0]
     path = tmp_path / "rename.csv"
-    row = ["Mary", "Jackson", "mary@example.com", "****", "", "/", "mary.jackson@example.com"] + [""] * 18 + \
-        ["", "Active", ""]
+    row = (
+        ["Mary", "Jackson", "mary@example.com", "****", "", "/", "mary.jackson@example.com"]
+        + [""] * 18
+        + ["", "Active", ""]
+    )
     path.write_text(header + "\n" + ",".join(row) + "\n", encoding="utf-8")
     result = run_tui("import", path)
     assert result.returncode == 0, result
-    assert "update user 'mary.jackson@example.com': userName, email, active" in result.stdout  # blanks say nothing
+    assert (
+        "update user 'mary.jackson@example.com': userName, email, active" in result.stdout
+    )  # blanks say nothing
     users = users_of(run_tui)
     assert "mary@example.com" not in users and users["mary.jackson@example.com"]["active"] is True

@@ -16,7 +16,9 @@ from tui.cli_transfer import PROGRESS_MIN_BYTES
 def run_with_terminal_stderr(args: list[str], env: dict[str, str], cwd: Path) -> tuple[int, str, str]:
     """Run tui with stderr on a pseudo-terminal (stdout a pipe); returns (code, stdout, what the terminal got)."""
     controller, terminal = pty.openpty()
-    process = subprocess.Popen([*TUI_COMMAND, *args], stdout=subprocess.PIPE, stderr=terminal, env=env, cwd=cwd)
+    process = subprocess.Popen(
+        [*TUI_COMMAND, *args], stdout=subprocess.PIPE, stderr=terminal, env=env, cwd=cwd
+    )
     os.close(terminal)
     seen = bytearray()
     while True:
@@ -33,7 +35,9 @@ def run_with_terminal_stderr(args: list[str], env: dict[str, str], cwd: Path) ->
     return code, stdout.decode(), seen.decode("utf-8", "replace")
 
 
-def test_a_large_import_shows_progress_on_a_terminal_only(run_tui, tmp_path: Path, tui_env: dict[str, str]) -> None:
+def test_a_large_import_shows_progress_on_a_terminal_only(
+    run_tui, tmp_path: Path, tui_env: dict[str, str]
+) -> None:
     big = tmp_path / "big.csv"
     write_big_csv(big, 14_000)
     assert big.stat().st_size >= PROGRESS_MIN_BYTES
@@ -49,7 +53,9 @@ def test_a_large_import_shows_progress_on_a_terminal_only(run_tui, tmp_path: Pat
     assert code == 0, terminal
     assert "Writing" in terminal
 
-    code, stdout, terminal = run_with_terminal_stderr(["import", "--json", "--dry-run", str(big)], env, tmp_path)
+    code, stdout, terminal = run_with_terminal_stderr(
+        ["import", "--json", "--dry-run", str(big)], env, tmp_path
+    )
     assert code == 0 and "Reading" not in terminal and "Checking" not in terminal
 
     piped = run_tui("import", "--dry-run", big)  # stderr is a pipe: no bar
@@ -59,5 +65,7 @@ def test_a_large_import_shows_progress_on_a_terminal_only(run_tui, tmp_path: Pat
 def test_a_small_import_shows_no_progress(tmp_path: Path, tui_env: dict[str, str]) -> None:
     small = tmp_path / "small.csv"
     write_big_csv(small, 50)
-    code, _stdout, terminal = run_with_terminal_stderr(["import", str(small)], dict(tui_env, TERM="xterm"), tmp_path)
+    code, _stdout, terminal = run_with_terminal_stderr(
+        ["import", str(small)], dict(tui_env, TERM="xterm"), tmp_path
+    )
     assert code == 0 and "Reading" not in terminal and "Writing" not in terminal

@@ -24,10 +24,14 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     """A directory with users and groups from two sources (built once), and its export."""
     folder = tmp_path_factory.mktemp("template")
     db = folder / "directory.db"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TUI_")} | {"TUI_DB": str(db), "NO_COLOR": "1"}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TUI_")} | {
+        "TUI_DB": str(db),
+        "NO_COLOR": "1",
+    }
     for name in ("users.csv", "scim-list-response.json"):
-        completed = subprocess.run([*TUI_COMMAND, "import", str(DATA / name)], env=env, capture_output=True,
-                                   check=False, cwd=folder)
+        completed = subprocess.run(
+            [*TUI_COMMAND, "import", str(DATA / name)], env=env, capture_output=True, check=False, cwd=folder
+        )
         assert completed.returncode == 0, completed.stderr
     exported = subprocess.run([*TUI_COMMAND, "export"], env=env, capture_output=True, check=True, cwd=folder)
     return db, exported.stdout.decode()
@@ -51,8 +55,14 @@ def scim_user(**fields: object) -> dict:
 
 
 def scim_list(*resources: dict) -> str:
-    return json.dumps({"schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"],
-                       "totalResults": len(resources), "Resources": list(resources)}, ensure_ascii=False)
+    return json.dumps(
+        {
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"],
+            "totalResults": len(resources),
+            "Resources": list(resources),
+        },
+        ensure_ascii=False,
+    )
 
 
 # Each case: (id, writes the file into tmp_path, fragments the message must hold, extra options).
@@ -63,10 +73,12 @@ def case(name: str, fragments: list[str], *options: str) -> Callable[[Callable[[
     def register(build: Callable[[Path], Path]) -> Callable[[Path], Path]:
         CASES.append((name, build, fragments, options))
         return build
+
     return register
 
 
 # -- encodings ---------------------------------------------------------------------------------------------
+
 
 @case("utf-16-with-bom", ["is UTF-16", "tui reads UTF-8 only", "iconv -f UTF-16 -t UTF-8"])
 def _utf16(tmp: Path) -> Path:
@@ -92,11 +104,14 @@ def _latin1(tmp: Path) -> Path:
 @case("latin-1-in-okta-csv", ["line 2, column 14", "byte 0xf1", "UTF-8"])
 def _latin1_okta(tmp: Path) -> Path:
     path = tmp / "okta.csv"
-    path.write_bytes("login,firstName,lastName,email\nnunez,Jose,Nu\u00f1ez,n@example.org\n".encode("latin-1"))
+    path.write_bytes(
+        "login,firstName,lastName,email\nnunez,Jose,Nu\u00f1ez,n@example.org\n".encode("latin-1")
+    )
     return path
 
 
 # -- NUL and control characters ----------------------------------------------------------------------------
+
 
 @case("nul-byte", ["line 3, column 4", "NUL character (U+0000) is not allowed"])
 def _nul(tmp: Path) -> Path:
@@ -124,13 +139,18 @@ def _scim_control(tmp: Path) -> Path:
 
 # -- invisible and reordering characters in names ----------------------------------------------------------
 
-@case("bidi-override-in-user-name", ["line 3", ("userName: invisible formatting character U+202E RIGHT-TO-LEFT "
-                                      "OVERRIDE at position 4")])
+
+@case(
+    "bidi-override-in-user-name",
+    ["line 3", ("userName: invisible formatting character U+202E RIGHT-TO-LEFT OVERRIDE at position 4")],
+)
 def _bidi(tmp: Path) -> Path:
     return csv_file(tmp, "bob\u202egpj.exe,Bob,,,true,\n")
 
 
-@case("zero-width-space-in-group-name", ["Resources[1]", "displayName: invisible formatting character U+200B"])
+@case(
+    "zero-width-space-in-group-name", ["Resources[1]", "displayName: invisible formatting character U+200B"]
+)
 def _zwsp(tmp: Path) -> Path:
     path = tmp / "zwsp.json"
     group = {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Admins\u200b"}
@@ -143,8 +163,10 @@ def _isolate(tmp: Path) -> Path:
     return csv_file(tmp, "bob,Bob,,\u2066admins\u2069,true,\n")
 
 
-@case("bidi-override-in-entra-upn", ["line 4", ("User name [userPrincipalName] Required: invisible formatting "
-                                      "character U+202E")])
+@case(
+    "bidi-override-in-entra-upn",
+    ["line 4", ("User name [userPrincipalName] Required: invisible formatting character U+202E")],
+)
 def _entra_bidi(tmp: Path) -> Path:
     lines = (DATA / "entra-bulk-create.csv").read_text(encoding="utf-8").splitlines()
     lines[3] = lines[3].replace("AdeleV@", "Adele\u202eV@")
@@ -155,8 +177,11 @@ def _entra_bidi(tmp: Path) -> Path:
 
 # -- names that collide after NFKC + casefold --------------------------------------------------------------
 
-@case("collision-within-the-file", ["line 4", "userName: 'ＢＯＢ' is the same name as line 3",
-                                    "ignoring case and width"])
+
+@case(
+    "collision-within-the-file",
+    ["line 4", "userName: 'ＢＯＢ' is the same name as line 3", "ignoring case and width"],
+)
 def _collide(tmp: Path) -> Path:
     return csv_file(tmp, "bob,Bob,,,true,\n", "ＢＯＢ,Other Bob,,,true,\n")
 
@@ -166,19 +191,34 @@ def _sharp_s(tmp: Path) -> Path:
     return csv_file(tmp, "straße,,,,true,\n", "STRASSE,,,,true,\n")
 
 
-@case("collision-with-a-user-of-another-source", [
-    "line 3", "login: 'ADA.LOVELACE' is the same name as the existing user 'ada.lovelace' from source 'local'",
-    "never takes over"])
+@case(
+    "collision-with-a-user-of-another-source",
+    [
+        "line 3",
+        "login: 'ADA.LOVELACE' is the same name as the existing user 'ada.lovelace' from source 'local'",
+        "never takes over",
+    ],
+)
 def _other_source(tmp: Path) -> Path:
     path = tmp / "okta.csv"
-    path.write_text("login,firstName,lastName,email\nnew@example.org,New,Person,new@example.org\n"
-                    "ADA.LOVELACE,Ada,L,ada@example.org\n", encoding="utf-8")
+    path.write_text(
+        "login,firstName,lastName,email\nnew@example.org,New,Person,new@example.org\n"
+        "ADA.LOVELACE,Ada,L,ada@example.org\n",
+        encoding="utf-8",
+    )
     return path
 
 
-@case("collision-with-a-group-of-another-source", [
-    "Resources[1]", ("displayName: 'ENGINEERING' is the same name as the existing group 'Engineering' from "
-                     "source 'local'")])
+@case(
+    "collision-with-a-group-of-another-source",
+    [
+        "Resources[1]",
+        (
+            "displayName: 'ENGINEERING' is the same name as the existing group 'Engineering' from "
+            "source 'local'"
+        ),
+    ],
+)
 def _group_other_source(tmp: Path) -> Path:
     path = tmp / "groups.json"
     group = {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "ENGINEERING"}
@@ -186,29 +226,53 @@ def _group_other_source(tmp: Path) -> Path:
     return path
 
 
-@case("collision-with-root", ["line 3", "userName: 'ｒｏｏｔ' is reserved for the directory's root identity",
-                              "line 4", "'Root'"])
+@case(
+    "collision-with-root",
+    ["line 3", "userName: 'ｒｏｏｔ' is reserved for the directory's root identity", "line 4", "'Root'"],
+)
 def _root(tmp: Path) -> Path:
     return csv_file(tmp, "ｒｏｏｔ,Fullwidth root,,,true,\n", "Root,,,,true,\n")
 
 
-@case("rename-onto-an-existing-name", ["Operations[0]", "renaming 'mpepperidge@example.com' to 'BJENSEN@example.com'",
-                                       "would take the name of the existing user 'bjensen@example.com'"])
+@case(
+    "rename-onto-an-existing-name",
+    [
+        "Operations[0]",
+        "renaming 'mpepperidge@example.com' to 'BJENSEN@example.com'",
+        "would take the name of the existing user 'bjensen@example.com'",
+    ],
+)
 def _rename(tmp: Path) -> Path:
     path = tmp / "rename.json"
-    path.write_text(json.dumps({"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"], "Operations": [
-        {"method": "PATCH", "path": "/Users/902c246b-6245-4190-8e05-00816be7344a",
-         "data": [{"op": "replace", "path": "userName", "value": "BJENSEN@example.com"}]}]}), encoding="utf-8")
+    path.write_text(
+        json.dumps(
+            {
+                "schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
+                "Operations": [
+                    {
+                        "method": "PATCH",
+                        "path": "/Users/902c246b-6245-4190-8e05-00816be7344a",
+                        "data": [{"op": "replace", "path": "userName", "value": "BJENSEN@example.com"}],
+                    }
+                ],
+            }
+        ),
+        encoding="utf-8",
+    )
     return path
 
 
 # -- references and cycles ---------------------------------------------------------------------------------
 
+
 @case("unknown-group-member", ["Resources[1].members[1]", "value: no user with id 'u-404'"])
 def _unknown_member(tmp: Path) -> Path:
     path = tmp / "members.json"
-    group = {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Newcomers",
-             "members": [{"value": "2819c223-7f76-453a-919d-413861904646"}, {"value": "u-404", "type": "User"}]}
+    group = {
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+        "displayName": "Newcomers",
+        "members": [{"value": "2819c223-7f76-453a-919d-413861904646"}, {"value": "u-404", "type": "User"}],
+    }
     path.write_text(scim_list(scim_user(), group), encoding="utf-8")
     return path
 
@@ -216,10 +280,17 @@ def _unknown_member(tmp: Path) -> Path:
 @case("group-cycle-of-three", ["members: groups contain each other in a cycle", "'A' → 'B' → 'C' → 'A'"])
 def _cycle(tmp: Path) -> Path:
     def group(name: str, member: str) -> dict:
-        return {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "id": name, "displayName": name,
-                "members": [{"value": member, "type": "Group"}]}
+        return {
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+            "id": name,
+            "displayName": name,
+            "members": [{"value": member, "type": "Group"}],
+        }
+
     path = tmp / "cycle.json"
-    path.write_text(scim_list(scim_user(), group("A", "B"), group("B", "C"), group("C", "A")), encoding="utf-8")
+    path.write_text(
+        scim_list(scim_user(), group("A", "B"), group("B", "C"), group("C", "A")), encoding="utf-8"
+    )
     return path
 
 
@@ -232,22 +303,28 @@ def _duplicate_ids(tmp: Path) -> Path:
 
 # -- JSON that parsers accept and we do not ----------------------------------------------------------------
 
+
 @case("duplicate-json-keys", ["Resources[1]", "duplicate key 'userName' in one object"])
 def _duplicate_keys(tmp: Path) -> Path:
     path = tmp / "dup.json"
-    path.write_text('{"schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"], "Resources": [\n'
-                    '{"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "newbie"},\n'
-                    '{"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "a", "userName": "b"}'
-                    "]}", encoding="utf-8")
+    path.write_text(
+        '{"schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"], "Resources": [\n'
+        '{"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "newbie"},\n'
+        '{"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "a", "userName": "b"}'
+        "]}",
+        encoding="utf-8",
+    )
     return path
 
 
 @case("nan", ["Resources[0].active", "NaN is not a number JSON allows"])
 def _nan(tmp: Path) -> Path:
     path = tmp / "nan.json"
-    path.write_text('{"schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"], "Resources": [\n'
-                    '{"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "n", "active": NaN}]}',
-                    encoding="utf-8")
+    path.write_text(
+        '{"schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"], "Resources": [\n'
+        '{"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "n", "active": NaN}]}',
+        encoding="utf-8",
+    )
     return path
 
 
@@ -278,18 +355,24 @@ def _hostile(tmp: Path) -> Path:
 @case("truncated-json", ["line 3", "not valid JSON"])
 def _truncated(tmp: Path) -> Path:
     path = tmp / "truncated.json"
-    path.write_text(scim_list(scim_user()).replace('"Resources": [', '"Resources": [\n\n')[:-6], encoding="utf-8")
+    path.write_text(
+        scim_list(scim_user()).replace('"Resources": [', '"Resources": [\n\n')[:-6], encoding="utf-8"
+    )
     return path
 
 
 # -- lengths and sizes -------------------------------------------------------------------------------------
+
 
 @case("user-name-too-long", ["line 3", "userName: is 129 characters long; the limit is 128"])
 def _long_name(tmp: Path) -> Path:
     return csv_file(tmp, "u" * 129 + ",,,,true,\n")
 
 
-@case("display-name-too-long", ["line 5", "Name [displayName] Required: is 257 characters long; the limit is 256"])
+@case(
+    "display-name-too-long",
+    ["line 5", "Name [displayName] Required: is 257 characters long; the limit is 256"],
+)
 def _long_display(tmp: Path) -> Path:
     lines = (DATA / "entra-bulk-create.csv").read_text(encoding="utf-8").splitlines()
     lines[4] = "D" * 257 + "," + lines[4].split(",", 1)[1]
@@ -301,7 +384,9 @@ def _long_display(tmp: Path) -> Path:
 @case("email-too-long", ["line 2", "email: is 255 characters long; the limit is 254"])
 def _long_email(tmp: Path) -> Path:
     path = tmp / "okta.csv"
-    path.write_text(f"login,firstName,lastName,email\nlong,Long,Mail,{'m' * 243}@example.org\n", encoding="utf-8")
+    path.write_text(
+        f"login,firstName,lastName,email\nlong,Long,Mail,{'m' * 243}@example.org\n", encoding="utf-8"
+    )
     return path
 
 
@@ -313,8 +398,13 @@ def _long_external(tmp: Path) -> Path:
 @case("group-name-too-long", ["Resources[1]", "displayName: is 129 characters long; the limit is 128"])
 def _long_group(tmp: Path) -> Path:
     path = tmp / "group.json"
-    path.write_text(scim_list(scim_user(), {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
-                                            "displayName": "G" * 129}), encoding="utf-8")
+    path.write_text(
+        scim_list(
+            scim_user(),
+            {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "G" * 129},
+        ),
+        encoding="utf-8",
+    )
     return path
 
 
@@ -332,8 +422,11 @@ def _huge_cell(tmp: Path) -> Path:
 
 # -- CSV structure -----------------------------------------------------------------------------------------
 
-@case("ragged-rows", ["line 3: has 5 value(s) but the header (line 1) has 6 column(s)",
-                      "line 4: has 7 value(s)"])
+
+@case(
+    "ragged-rows",
+    ["line 3: has 5 value(s) but the header (line 1) has 6 column(s)", "line 4: has 7 value(s)"],
+)
 def _ragged(tmp: Path) -> Path:
     return csv_file(tmp, "bob,Bob,,,true\n", "carol,Carol,,,true,,extra\n")
 
@@ -368,35 +461,66 @@ def _spaces(tmp: Path) -> Path:
 
 
 @pytest.mark.parametrize("build, fragments, options", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
-def test_a_bad_file_is_refused_and_changes_nothing(run_tui, db_path: Path, tmp_path: Path, populated: str,
-                                                   build, fragments: list[str], options: tuple[str, ...]) -> None:
+def test_a_bad_file_is_refused_and_changes_nothing(
+    run_tui,
+    db_path: Path,
+    tmp_path: Path,
+    populated: str,
+    build,
+    fragments: list[str],
+    options: tuple[str, ...],
+) -> None:
     assert_refused(run_tui, db_path, build(tmp_path), fragments, *options, before=populated)
 
 
-def test_a_file_over_the_size_limit_is_refused_before_it_is_read(run_tui, db_path: Path, tmp_path: Path,
-                                                                  populated: str) -> None:
+def test_a_file_over_the_size_limit_is_refused_before_it_is_read(
+    run_tui, db_path: Path, tmp_path: Path, populated: str
+) -> None:
     path = tmp_path / "huge.csv"
     with path.open("wb") as handle:  # sparse: the size is real, the disk is not used
         handle.write(HEADER.encode())
         handle.truncate(MAX_IMPORT_BYTES + 1)
     assert_refused_without_plan = assert_refused
-    stderr = assert_refused_without_plan(run_tui, db_path, path, [f"is {MAX_IMPORT_BYTES + 1:,} bytes",
-                                                                  "the import limit is 268,435,456 bytes (256 MiB)"])
+    stderr = assert_refused_without_plan(
+        run_tui,
+        db_path,
+        path,
+        [f"is {MAX_IMPORT_BYTES + 1:,} bytes", "the import limit is 268,435,456 bytes (256 MiB)"],
+    )
     assert "split the file" in stderr
 
 
 def test_at_most_fifty_problems_are_listed(run_tui, db_path: Path, tmp_path: Path, populated: str) -> None:
     path = csv_file(tmp_path, *(f"bad\x07{i},,,,true,\n" for i in range(60)))
-    stderr = assert_refused(run_tui, db_path, path, ["line 3: userName: control character U+0007",
-                                                     "line 52: userName", "… and 10 more problem(s)"])
+    stderr = assert_refused(
+        run_tui,
+        db_path,
+        path,
+        ["line 3: userName: control character U+0007", "line 52: userName", "… and 10 more problem(s)"],
+    )
     assert "line 53:" not in stderr
 
 
 def test_every_problem_is_listed_at_once(run_tui, db_path: Path, tmp_path: Path, populated: str) -> None:
-    path = csv_file(tmp_path, "bob\u202e,,,,true,\n", "carol,,not-an-email,,true,\n", "dave,,,,maybe,\n",
-                    "ＢＯＢ\u202e,,,,true,\n", "ada.lovelace,,,,true,\n")
-    assert_refused(run_tui, db_path, path, ["line 3: userName: invisible", "line 4: email: 'not-an-email' is not",
-                                            "line 5: active: 'maybe' must be true or false", "line 6: userName"])
+    path = csv_file(
+        tmp_path,
+        "bob\u202e,,,,true,\n",
+        "carol,,not-an-email,,true,\n",
+        "dave,,,,maybe,\n",
+        "ＢＯＢ\u202e,,,,true,\n",
+        "ada.lovelace,,,,true,\n",
+    )
+    assert_refused(
+        run_tui,
+        db_path,
+        path,
+        [
+            "line 3: userName: invisible",
+            "line 4: email: 'not-an-email' is not",
+            "line 5: active: 'maybe' must be true or false",
+            "line 6: userName",
+        ],
+    )
 
 
 def test_format_characters_are_allowed_in_display_text(run_tui, tmp_path: Path) -> None:

@@ -25,7 +25,9 @@ def directory_document(users: int, groups: int, memberships: int) -> dict[str, A
     return module.directory_document(users, groups, memberships)  # type: ignore[no-any-return]
 
 
-def test_a_100k_directory_imports_whole_and_again_changes_nothing(run_tui, db_path: Path, tmp_path: Path) -> None:
+def test_a_100k_directory_imports_whole_and_again_changes_nothing(
+    run_tui, db_path: Path, tmp_path: Path
+) -> None:
     document = directory_document(100_000, 1_000, 300_000)
     path = tmp_path / "directory.json"
     path.write_text(json.dumps(document), encoding="utf-8")

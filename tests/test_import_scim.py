@@ -31,10 +31,16 @@ def imported(run_tui, path: Path, *options: str):
 # What each RFC example does here. A file added to the conformance folder fails
 # test_every_conformance_file_has_an_expectation until it gets one.
 HANDLED = {
-    "rfc7643-8.1-user-minimal.json", "rfc7643-8.2-user-full.json", "rfc7643-8.3-enterprise_user.json",
-    "rfc7643-8.4-group.json", "rfc7644-3.3-user-post_request.json", "rfc7644-3.5.2.1-patch_op-add_members.json",
-    "rfc7644-3.7.1-bulk_request-circular_conflict.json", "rfc7644-3.7.2-bulk_request-enterprise_user.json",
-    "rfc7644-3.7.2-bulk_request-temporary_identifier.json", "rfc7644-3.7.3-bulk_request-multiple_operations.json",
+    "rfc7643-8.1-user-minimal.json",
+    "rfc7643-8.2-user-full.json",
+    "rfc7643-8.3-enterprise_user.json",
+    "rfc7643-8.4-group.json",
+    "rfc7644-3.3-user-post_request.json",
+    "rfc7644-3.5.2.1-patch_op-add_members.json",
+    "rfc7644-3.7.1-bulk_request-circular_conflict.json",
+    "rfc7644-3.7.2-bulk_request-enterprise_user.json",
+    "rfc7644-3.7.2-bulk_request-temporary_identifier.json",
+    "rfc7644-3.7.3-bulk_request-multiple_operations.json",
 }
 
 
@@ -51,7 +57,8 @@ class TestRfc7643Resources:
         result = imported(run_tui, RFC7643 / "rfc7643-8.1-user-minimal.json")
         assert "format: scim (detected" in result.stdout and "users: 1 to create" in result.stdout
         assert rows(db_path, "SELECT user_name, source, scim_id, status FROM users") == [
-            ("bjensen@example.com", "scim", BJENSEN_ID, "active")]
+            ("bjensen@example.com", "scim", BJENSEN_ID, "active")
+        ]
 
     @pytest.mark.parametrize("name", ["rfc7643-8.2-user-full.json", "rfc7643-8.3-enterprise_user.json"])
     def test_8_2_and_8_3_full_and_enterprise_users(self, run_tui, db_path: Path, name: str) -> None:
@@ -59,9 +66,17 @@ class TestRfc7643Resources:
         assert "the groups attribute of 1 User resource(s) was ignored: it is read-only" in result.stderr
         assert "1 cleartext initial password(s) dropped" in result.stderr
         user = users_of(run_tui)["bjensen@example.com"]
-        assert user == {"userName": "bjensen@example.com", "displayName": "Babs Jensen", "givenName": "Barbara",
-                        "familyName": "Jensen", "email": "bjensen@example.com", "externalId": "701984",
-                        "active": True, "groups": [], "source": "scim"}
+        assert user == {
+            "userName": "bjensen@example.com",
+            "displayName": "Babs Jensen",
+            "givenName": "Barbara",
+            "familyName": "Jensen",
+            "email": "bjensen@example.com",
+            "externalId": "701984",
+            "active": True,
+            "groups": [],
+            "source": "scim",
+        }
         assert one(db_path, "SELECT password_hash FROM users") is None
 
     def test_8_2_with_passwords_hashes_the_initial_password(self, run_tui, db_path: Path) -> None:
@@ -71,9 +86,15 @@ class TestRfc7643Resources:
 
     def test_8_4_group_needs_its_members(self, run_tui, db_path: Path) -> None:
         path = RFC7643 / "rfc7643-8.4-group.json"
-        assert_refused(run_tui, db_path, path, [
-            f"members[0]: value: no user or group with id '{BJENSEN_ID}'",
-            "members[1]: value: no user or group with id '902c246b-6245-4190-8e05-00816be7344a'"])
+        assert_refused(
+            run_tui,
+            db_path,
+            path,
+            [
+                f"members[0]: value: no user or group with id '{BJENSEN_ID}'",
+                "members[1]: value: no user or group with id '902c246b-6245-4190-8e05-00816be7344a'",
+            ],
+        )
 
     def test_8_4_group_after_its_members_were_imported(self, run_tui, db_path: Path) -> None:
         imported(run_tui, RFC7643 / "rfc7643-8.2-user-full.json")
@@ -82,26 +103,48 @@ class TestRfc7643Resources:
         assert "Babs" not in result.stderr
         groups = members_of(run_tui)
         # The list's Tour Guides (same id) held jsmith; the group resource adds its two members by id.
-        assert groups["Tour Guides"] == ["bjensen@example.com", "jsmith@example.com", "mpepperidge@example.com"]
+        assert groups["Tour Guides"] == [
+            "bjensen@example.com",
+            "jsmith@example.com",
+            "mpepperidge@example.com",
+        ]
 
 
 class TestRfc7644Messages:
     def test_3_3_post_request(self, run_tui) -> None:
         imported(run_tui, RFC7644 / "rfc7644-3.3-user-post_request.json")
         assert users_of(run_tui)["bjensen"] == {
-            "userName": "bjensen", "givenName": "Barbara", "familyName": "Jensen", "externalId": "bjensen",
-            "active": True, "groups": [], "source": "scim"}
+            "userName": "bjensen",
+            "givenName": "Barbara",
+            "familyName": "Jensen",
+            "externalId": "bjensen",
+            "active": True,
+            "groups": [],
+            "source": "scim",
+        }
 
     def test_3_5_2_1_a_bare_patch_op_is_refused_with_the_way_out(self, run_tui, db_path: Path) -> None:
-        stderr = assert_refused(run_tui, db_path, RFC7644 / "rfc7644-3.5.2.1-patch_op-add_members.json", [
-            "a SCIM PatchOp message is not an import format", "request URL", '"method": "PATCH"'])
+        stderr = assert_refused(
+            run_tui,
+            db_path,
+            RFC7644 / "rfc7644-3.5.2.1-patch_op-add_members.json",
+            ["a SCIM PatchOp message is not an import format", "request URL", '"method": "PATCH"'],
+        )
         assert "Traceback" not in stderr
 
-    def test_3_5_2_1_the_same_patch_inside_a_bulk_request_adds_the_member(self, run_tui, tmp_path: Path) -> None:
+    def test_3_5_2_1_the_same_patch_inside_a_bulk_request_adds_the_member(
+        self, run_tui, tmp_path: Path
+    ) -> None:
         imported(run_tui, DATA / "scim-list-response.json")
-        patch = json.loads((RFC7644 / "rfc7644-3.5.2.1-patch_op-add_members.json").read_text(encoding="utf-8"))
-        bulk = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"], "Operations": [
-            {"method": "PATCH", "path": "/Groups/e9e30dba-f08f-4109-8486-d5c6a331660a", "data": patch}]}
+        patch = json.loads(
+            (RFC7644 / "rfc7644-3.5.2.1-patch_op-add_members.json").read_text(encoding="utf-8")
+        )
+        bulk = {
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
+            "Operations": [
+                {"method": "PATCH", "path": "/Groups/e9e30dba-f08f-4109-8486-d5c6a331660a", "data": patch}
+            ],
+        }
         path = tmp_path / "patch-bulk.json"
         path.write_text(json.dumps(bulk), encoding="utf-8")
         result = imported(run_tui, path)
@@ -112,8 +155,12 @@ class TestRfc7644Messages:
     def test_3_7_1_circular_references_are_refused_as_the_rfc_allows(self, run_tui, db_path: Path) -> None:
         # RFC 7644 §3.7.1: a service provider MAY stop at a circular reference (409 Conflict). tui flattens
         # nested groups into their users and cannot flatten a cycle.
-        assert_refused(run_tui, db_path, RFC7644 / "rfc7644-3.7.1-bulk_request-circular_conflict.json", [
-            "Operations[0] (POST /Groups, bulkId qwerty)", "cycle", "'Group A' → 'Group B' → 'Group A'"])
+        assert_refused(
+            run_tui,
+            db_path,
+            RFC7644 / "rfc7644-3.7.1-bulk_request-circular_conflict.json",
+            ["Operations[0] (POST /Groups, bulkId qwerty)", "cycle", "'Group A' → 'Group B' → 'Group A'"],
+        )
 
     def test_3_7_2_enterprise_user_with_a_bulk_id_manager(self, run_tui) -> None:
         result = imported(run_tui, RFC7644 / "rfc7644-3.7.2-bulk_request-enterprise_user.json")
@@ -125,10 +172,16 @@ class TestRfc7644Messages:
         assert members_of(run_tui) == {"Tour Guides": ["Alice"]}
 
     def test_3_7_3_multiple_operations_need_their_targets(self, run_tui, db_path: Path) -> None:
-        assert_refused(run_tui, db_path, RFC7644 / "rfc7644-3.7.3-bulk_request-multiple_operations.json", [
-            "Operations[1] (PUT /Users/b7c14771-226c-4d05-8860-134711653041): no user with id",
-            "Operations[2] (PATCH /Users/5d8d29d3-342c-4b5f-8683-a3cb6763ffcc)",
-            "Operations[3] (DELETE /Users/e9025315-6bea-44e1-899c-1e07454e468b): no user with id"])
+        assert_refused(
+            run_tui,
+            db_path,
+            RFC7644 / "rfc7644-3.7.3-bulk_request-multiple_operations.json",
+            [
+                "Operations[1] (PUT /Users/b7c14771-226c-4d05-8860-134711653041): no user with id",
+                "Operations[2] (PATCH /Users/5d8d29d3-342c-4b5f-8683-a3cb6763ffcc)",
+                "Operations[3] (DELETE /Users/e9025315-6bea-44e1-899c-1e07454e468b): no user with id",
+            ],
+        )
 
     def test_3_7_3_multiple_operations(self, run_tui, db_path: Path) -> None:
         imported(run_tui, DATA / "scim-3.7.3-setup.json")
@@ -141,8 +194,9 @@ class TestRfc7644Messages:
         assert users["Bob"].get("displayName") is None  # PUT replaces the whole resource
         assert users["Dave"]["displayName"] == "David Bowman"  # PATCH changes only what it names
         assert users["eve"]["active"] is False
-        assert rows(db_path, "SELECT user_name FROM users WHERE scim_id = ?",
-                    "b7c14771-226c-4d05-8860-134711653041") == [("Bob",)]
+        assert rows(
+            db_path, "SELECT user_name FROM users WHERE scim_id = ?", "b7c14771-226c-4d05-8860-134711653041"
+        ) == [("Bob",)]
 
 
 # -- beyond the RFC examples -------------------------------------------------------------------------------
@@ -172,8 +226,15 @@ def test_a_bulk_request_with_patches_and_nested_groups(run_tui, db_path: Path) -
 def test_a_bulk_delete_of_a_group_empties_it(run_tui, tmp_path: Path) -> None:
     imported(run_tui, DATA / "scim-list-response.json")
     path = tmp_path / "delete.json"
-    path.write_text(json.dumps({"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"], "Operations": [
-        {"method": "DELETE", "path": "/Groups/fc348aa8-3835-40eb-a20b-c726e15c55b5"}]}), encoding="utf-8")
+    path.write_text(
+        json.dumps(
+            {
+                "schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
+                "Operations": [{"method": "DELETE", "path": "/Groups/fc348aa8-3835-40eb-a20b-c726e15c55b5"}],
+            }
+        ),
+        encoding="utf-8",
+    )
     result = imported(run_tui, path)
     assert "tui never deletes on import: the group is emptied" in result.stderr
     assert "remove membership 'bjensen@example.com in Employees'" in result.stdout
@@ -185,28 +246,53 @@ def test_a_list_page_cannot_be_synced(run_tui, db_path: Path, tmp_path: Path) ->
     document["totalResults"] = 50
     path = tmp_path / "page.json"
     path.write_text(json.dumps(document), encoding="utf-8")
-    assert_refused(run_tui, db_path, path, ["holds 5 of 50 resources (one page): a sync needs all of them"],
-                   "--sync", "--source", "scim")
+    assert_refused(
+        run_tui,
+        db_path,
+        path,
+        ["holds 5 of 50 resources (one page): a sync needs all of them"],
+        "--sync",
+        "--source",
+        "scim",
+    )
     assert "one page" in imported(run_tui, path).stderr  # a plain import is fine
 
 
 def test_bulk_request_refusals(run_tui, db_path: Path, tmp_path: Path) -> None:
-    bulk = json.loads((RFC7644 / "rfc7644-3.7.2-bulk_request-enterprise_user.json").read_text(encoding="utf-8"))
-    bulk["Operations"][1]["data"][
-        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]["manager"]["value"] = "bulkId:nobody"
-    bulk["Operations"].append({"method": "POST", "path": "/Users", "bulkId": "qwerty", "data": {"userName": "X"}})
+    bulk = json.loads(
+        (RFC7644 / "rfc7644-3.7.2-bulk_request-enterprise_user.json").read_text(encoding="utf-8")
+    )
+    bulk["Operations"][1]["data"]["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]["manager"][
+        "value"
+    ] = "bulkId:nobody"
+    bulk["Operations"].append(
+        {"method": "POST", "path": "/Users", "bulkId": "qwerty", "data": {"userName": "X"}}
+    )
     bulk["Operations"].append({"method": "GET", "path": "/Users"})
     bulk["Operations"].append({"method": "POST", "path": "/Widgets", "data": {}})
     path = tmp_path / "bad-bulk.json"
     path.write_text(json.dumps(bulk), encoding="utf-8")
-    assert_refused(run_tui, db_path, path, [
-        "manager.value: bulkId:nobody is not the bulkId of any operation",
-        "Operations[2]: bulkId: 'qwerty' is the same as Operations[0]'s",
-        "Operations[3]: method: 'GET' must be POST, PUT, PATCH or DELETE",
-        "path: must start with /Users or /Groups"])
+    assert_refused(
+        run_tui,
+        db_path,
+        path,
+        [
+            "manager.value: bulkId:nobody is not the bulkId of any operation",
+            "Operations[2]: bulkId: 'qwerty' is the same as Operations[0]'s",
+            "Operations[3]: method: 'GET' must be POST, PUT, PATCH or DELETE",
+            "path: must start with /Users or /Groups",
+        ],
+    )
 
 
 def test_patch_and_delete_are_not_a_sync(run_tui, db_path: Path) -> None:
     imported(run_tui, DATA / "scim-3.7.3-setup.json")
-    assert_refused(run_tui, db_path, RFC7644 / "rfc7644-3.7.3-bulk_request-multiple_operations.json",
-                   ["--sync makes the directory match whole resources", "PATCH"], "--sync", "--source", "scim")
+    assert_refused(
+        run_tui,
+        db_path,
+        RFC7644 / "rfc7644-3.7.3-bulk_request-multiple_operations.json",
+        ["--sync makes the directory match whole resources", "PATCH"],
+        "--sync",
+        "--source",
+        "scim",
+    )

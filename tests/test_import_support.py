@@ -46,8 +46,9 @@ def audit_count(db: Path) -> int:
     return int(one(db, "SELECT count(*) FROM audit"))
 
 
-def assert_refused(run_tui: Any, db: Path, path: Path, fragments: list[str], *options: str,
-                   before: str | None = None) -> str:
+def assert_refused(
+    run_tui: Any, db: Path, path: Path, fragments: list[str], *options: str, before: str | None = None
+) -> str:
     """Import ``path``: exit 1, the file and every fragment named on stderr, no raw control characters, nothing
     on stdout, and the directory (a full export) and its audit log exactly as before. Returns stderr.
     ``before``: the export of the directory as it is, when the caller has it already."""

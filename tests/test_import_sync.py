@@ -29,8 +29,10 @@ def make_root(db: Path) -> None:
     """The directory's root row, as `tui init` leaves it (the credentials are not what these tests are about)."""
     raw = sqlite3.connect(db)
     try:
-        raw.execute("INSERT INTO users (user_name, user_name_key, is_root, created_at, updated_at) "
-                    "VALUES ('root', 'root', 1, '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z')")
+        raw.execute(
+            "INSERT INTO users (user_name, user_name_key, is_root, created_at, updated_at) "
+            "VALUES ('root', 'root', 1, '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z')"
+        )
         raw.commit()
     finally:
         raw.close()
@@ -52,8 +54,9 @@ def local_and_root(run_tui, db_path: Path) -> dict[str, dict]:
     return users_of(run_tui)
 
 
-def test_a_sync_creates_updates_and_disables_and_touches_nothing_else(run_tui, db_path: Path, tmp_path: Path,
-                                                                      local_and_root: dict) -> None:
+def test_a_sync_creates_updates_and_disables_and_touches_nothing_else(
+    run_tui, db_path: Path, tmp_path: Path, local_and_root: dict
+) -> None:
     people = staff(20)
     first = sync(run_tui, okta_file(tmp_path / "v1.csv", people))
     assert first.returncode == 0, first
@@ -73,7 +76,8 @@ def test_a_sync_creates_updates_and_disables_and_touches_nothing_else(run_tui, d
     assert users["user005@example.com"]["familyName"] == "Married-Name"
     assert {name: user for name, user in users.items() if user.get("source") is None} == local_and_root
     assert rows(db_path, "SELECT user_name, status, source FROM users WHERE is_root = 1") == [
-        ("root", "active", "local")]
+        ("root", "active", "local")
+    ]
 
     # The same file again: nothing to do, and no audit event for nothing.
     events = audit_count(db_path)
@@ -114,13 +118,25 @@ def test_a_sync_only_touches_its_own_source(run_tui, db_path: Path, tmp_path: Pa
 
 
 class TestMassDisableGuard:
-    def test_a_sync_that_would_disable_too_many_is_refused(self, run_tui, db_path: Path, tmp_path: Path) -> None:
+    def test_a_sync_that_would_disable_too_many_is_refused(
+        self, run_tui, db_path: Path, tmp_path: Path
+    ) -> None:
         people = staff(40)
         assert sync(run_tui, okta_file(tmp_path / "all.csv", people)).returncode == 0
         truncated = okta_file(tmp_path / "truncated.csv", people[:30])  # 10 of 40 gone: 25%
-        assert_refused(run_tui, db_path, truncated, [
-            "would disable 10 of the 40 active users from source 'okta' (25%)",
-            "at most 10% of them (4)", "--allow-mass-disable"], "--sync", "--source", "okta")
+        assert_refused(
+            run_tui,
+            db_path,
+            truncated,
+            [
+                "would disable 10 of the 40 active users from source 'okta' (25%)",
+                "at most 10% of them (4)",
+                "--allow-mass-disable",
+            ],
+            "--sync",
+            "--source",
+            "okta",
+        )
 
         planned = sync(run_tui, truncated, "--dry-run")
         assert planned.returncode == 0, planned
@@ -144,7 +160,9 @@ class TestMassDisableGuard:
         assert sync(run_tui, okta_file(tmp_path / "two.csv", people[:2])).returncode == 0
 
 
-def test_sync_memberships_follow_the_file_for_the_sources_groups(run_tui, db_path: Path, tmp_path: Path) -> None:
+def test_sync_memberships_follow_the_file_for_the_sources_groups(
+    run_tui, db_path: Path, tmp_path: Path
+) -> None:
     list_response = json.loads((DATA / "scim-list-response.json").read_text(encoding="utf-8"))
     path = tmp_path / "idp.json"
     path.write_text(json.dumps(list_response), encoding="utf-8")
@@ -152,8 +170,10 @@ def test_sync_memberships_follow_the_file_for_the_sources_groups(run_tui, db_pat
     # A local user an admin added to the IdP's group stays: sync never touches local users.
     assert run_tui("import", DATA / "users.csv").returncode == 0
     raw = sqlite3.connect(db_path)
-    raw.execute("INSERT INTO memberships (group_id, user_id, created_at) SELECT g.id, u.id, 'x' FROM groups g, users u "
-                "WHERE g.name = 'Employees' AND u.user_name = 'ken'")
+    raw.execute(
+        "INSERT INTO memberships (group_id, user_id, created_at) SELECT g.id, u.id, 'x' FROM groups g, users u "
+        "WHERE g.name = 'Employees' AND u.user_name = 'ken'"
+    )
     raw.commit()
     raw.close()
     resources = list_response["Resources"]
@@ -177,11 +197,20 @@ def test_sync_needs_a_source_and_not_local(run_tui, db_path: Path, tmp_path: Pat
     assert missing.returncode == 2 and "--sync needs --source NAME" in missing.stderr
     bad = run_tui("import", "--sync", "--source", "no spaces", path)
     assert bad.returncode == 2 and "--source" in bad.stderr
-    assert_refused(run_tui, db_path, path, ["'local' names the users made in this directory"], "--sync", "--source",
-                   "local")
+    assert_refused(
+        run_tui,
+        db_path,
+        path,
+        ["'local' names the users made in this directory"],
+        "--sync",
+        "--source",
+        "local",
+    )
 
 
-def test_one_audit_event_per_import_and_rows_remember_their_batch(run_tui, db_path: Path, tmp_path: Path) -> None:
+def test_one_audit_event_per_import_and_rows_remember_their_batch(
+    run_tui, db_path: Path, tmp_path: Path
+) -> None:
     import hashlib
 
     people = staff(5)
@@ -199,13 +228,15 @@ def test_one_audit_event_per_import_and_rows_remember_their_batch(run_tui, db_pa
     assert details["counts"]["users"] == {"create": 5, "update": 0, "disable": 0, "unchanged": 0}
     assert (details["source"], details["format"], details["sync"]) == ("okta", "okta", True)
     assert rows(db_path, "SELECT source, file_name, sha256 FROM import_batches") == [
-        ("okta", str(path), report["sha256"])]
+        ("okta", str(path), report["sha256"])
+    ]
     assert rows(db_path, "SELECT DISTINCT import_batch_id FROM users") == [(1,)]
 
     okta_file(path, people[1:])
     assert sync(run_tui, path).returncode == 0
-    assert rows(db_path, "SELECT user_name, status, import_batch_id FROM users WHERE import_batch_id = 2") == [
-        ("user000@example.com", "disabled", 2)]
+    assert rows(
+        db_path, "SELECT user_name, status, import_batch_id FROM users WHERE import_batch_id = 2"
+    ) == [("user000@example.com", "disabled", 2)]
     assert audit_count(db_path) == 2
 
 

@@ -61,8 +61,12 @@ class TestLibrary:
             directory.policies.create("has space", document=S3_READ)
         with pytest.raises(AlreadyExists, match="a built-in policy named 'ReadOnlyAccess'"):
             directory.policies.create("readonlyaccess", document=S3_READ)
-        big = doc(*({"Sid": f"S{i}", "Effect": "Allow", "Action": f"s3:GetObject{i}", "Resource": "*"}
-                    for i in range(120)))
+        big = doc(
+            *(
+                {"Sid": f"S{i}", "Effect": "Allow", "Action": f"s3:GetObject{i}", "Resource": "*"}
+                for i in range(120)
+            )
+        )
         with pytest.raises(ValidationError, match="6144"):  # the managed-policy quota, not the inline one
             directory.policies.create("Big", document=big)
 
@@ -72,7 +76,9 @@ class TestLibrary:
         directory.permission_sets.create("Ops", managed_policies=["s3team", "ReadOnlyAccess"])
         policy = directory.policies.get(policy.id)
         assert policy.attached_to == ("Dev", "Ops")
-        with pytest.raises(Refused, match="S3Team is attached to permission sets Dev, Ops: detach it there first"):
+        with pytest.raises(
+            Refused, match="S3Team is attached to permission sets Dev, Ops: detach it there first"
+        ):
             directory.policies.delete(policy.id, policy.version)
         for name in ("Dev", "Ops"):
             pset = directory.permission_sets.get_by_name(name)
@@ -100,10 +106,18 @@ class TestCompiledPermissionSets:
         directory.policies.create("S3Team", document=S3_ALL)
         boundary = doc({"Sid": "OnlyS3", "Effect": "Allow", "Action": "s3:*", "Resource": "*"})
         pset = directory.permission_sets.create(
-            "Dev", inline_policy=doc({"Sid": "Ec2", "Effect": "Allow", "Action": "ec2:*", "Resource": "*"}),
-            managed_policies=["S3Team", "ReadOnlyAccess"], boundary_policy=boundary)
+            "Dev",
+            inline_policy=doc({"Sid": "Ec2", "Effect": "Allow", "Action": "ec2:*", "Resource": "*"}),
+            managed_policies=["S3Team", "ReadOnlyAccess"],
+            boundary_policy=boundary,
+        )
         compiled = directory.permission_sets.compiled(pset.id)
-        assert [s.label for s in compiled.sources] == [INLINE_LABEL, "ReadOnlyAccess", "S3Team", BOUNDARY_LABEL]
+        assert [s.label for s in compiled.sources] == [
+            INLINE_LABEL,
+            "ReadOnlyAccess",
+            "S3Team",
+            BOUNDARY_LABEL,
+        ]
         put = compiled.evaluate("s3:PutObject", "arn:aws:s3:::b/k")
         assert put.decision == "allow"
         assert [ref.policy for ref in put.statements] == ["S3Team", BOUNDARY_LABEL]
@@ -117,16 +131,23 @@ class TestCompiledPermissionSets:
         first = directory.permission_sets.compiled(pset.id)
         assert directory.permission_sets.compiled(pset.id) is first  # same versions: the cached one
         assert first.evaluate("s3:PutObject", "*").decision == "implicit_deny"
-        directory.policies.update(policy.id, policy.version, document=S3_ALL)  # the set's version is unchanged
+        directory.policies.update(
+            policy.id, policy.version, document=S3_ALL
+        )  # the set's version is unchanged
         assert directory.permission_sets.compiled(pset.id).evaluate("s3:PutObject", "*").decision == "allow"
         pset = directory.permission_sets.get(pset.id)
         directory.permission_sets.update(pset.id, pset.version, managed_policies=[])
-        assert directory.permission_sets.compiled(pset.id).evaluate("s3:GetObject", "*").decision == "implicit_deny"
+        assert (
+            directory.permission_sets.compiled(pset.id).evaluate("s3:GetObject", "*").decision
+            == "implicit_deny"
+        )
 
     def test_a_stored_document_written_around_the_store_is_reported(self, directory):
         pset = directory.permission_sets.create("Dev", inline_policy=S3_READ)
         with directory.db.write() as conn:
-            conn.execute("UPDATE permission_sets SET inline_policy = '{\"Version\": 1}' WHERE id = ?", (pset.id,))
+            conn.execute(
+                "UPDATE permission_sets SET inline_policy = '{\"Version\": 1}' WHERE id = ?", (pset.id,)
+            )
         with pytest.raises(ValidationError, match="permission set Dev: inline policy is not a valid policy"):
             directory.permission_sets.compiled(pset.id)
 

@@ -42,11 +42,15 @@ class TestStepUp:
         clock.advance(seconds=30)
         assert directory.sign_in.step_up(root_id, root.code()).mfa
         with directory.db.read() as conn:
-            rows = conn.execute("SELECT action, details FROM audit WHERE action LIKE 'sign_in.%' ORDER BY seq")
+            rows = conn.execute(
+                "SELECT action, details FROM audit WHERE action LIKE 'sign_in.%' ORDER BY seq"
+            )
             events = [(r[0], json.loads(r[1])) for r in rows]
         assert [(a, d.get("method"), d.get("reason")) for a, d in events] == [
-            ("sign_in.success", "publickey+totp", None), ("sign_in.failure", None, "bad_code"),
-            ("sign_in.success", "publickey+totp", None)]
+            ("sign_in.success", "publickey+totp", None),
+            ("sign_in.failure", None, "bad_code"),
+            ("sign_in.success", "publickey+totp", None),
+        ]
         assert code not in json.dumps(events)
         root.directory.close()
 
@@ -162,12 +166,21 @@ class TestCommandLine:
         assert unreadable.returncode == 1 and "not an SSH private key" in unreadable.stderr
 
     def test_the_server_side_never_imports_textual(self):
-        code = ("import sys, tui.cli, tui.serve, tui.cli_serve, tui.ssh_commands, tui.ssh_console; "
-                "print(sorted(m for m in sys.modules if m == 'textual' or m.startswith('textual.')))")
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+        code = (
+            "import sys, tui.cli, tui.serve, tui.cli_serve, tui.ssh_commands, tui.ssh_console; "
+            "print(sorted(m for m in sys.modules if m == 'textual' or m.startswith('textual.')))"
+        )
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+        )
         assert out.stdout.strip() == "[]"
-        plain = subprocess.run([sys.executable, "-c", "import sys, tui.cli; print('asyncssh' in sys.modules)"],
-                               capture_output=True, text=True, timeout=60, check=True)
+        plain = subprocess.run(
+            [sys.executable, "-c", "import sys, tui.cli; print('asyncssh' in sys.modules)"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
         assert plain.stdout.strip() == "False"  # other commands do not pay for the SSH server either
 
 
@@ -183,8 +196,10 @@ class TestOpenSshEntry:
         for line, user in zip(lines, ("root", "alice", "bob"), strict=True):
             assert line.startswith('command="env TUI_SSH_USER=' + user + " ")
             assert line.endswith(world.keys[user].public.split(" ", 2)[1] + " " + user)
-            assert ',restrict,pty ssh-ed25519 ' in line
-        one = run_tui("--db", world.db_path, "ssh-authorized-keys", "--fingerprint", world.keys["bob"].fingerprint)
+            assert ",restrict,pty ssh-ed25519 " in line
+        one = run_tui(
+            "--db", world.db_path, "ssh-authorized-keys", "--fingerprint", world.keys["bob"].fingerprint
+        )
         assert one.stdout.count("\n") == 1 and "TUI_SSH_USER=bob" in one.stdout
         # The forced command, as sshd would run it through the shell:
         forced = shlex.split(lines[2].split('"')[1])

@@ -13,11 +13,20 @@ from store.errors import NotFound, Refused, ValidationError
 from tests.test_identity_init import FakeClock
 
 START = datetime(2026, 6, 1, 12, 0, 0, tzinfo=UTC)
-ALLOW_S3_READ = json.dumps({"Version": "2012-10-17", "Statement": [
-    {"Sid": "Read", "Effect": "Allow", "Action": ["s3:Get*", "s3:List*"], "Resource": "*"},
-    {"Sid": "OwnPrefixOnly", "Effect": "Deny", "Action": "s3:GetObject",
-     "NotResource": "arn:aws:s3:::shared/${aws:username}/*"},
-]})
+ALLOW_S3_READ = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "Read", "Effect": "Allow", "Action": ["s3:Get*", "s3:List*"], "Resource": "*"},
+            {
+                "Sid": "OwnPrefixOnly",
+                "Effect": "Deny",
+                "Action": "s3:GetObject",
+                "NotResource": "arn:aws:s3:::shared/${aws:username}/*",
+            },
+        ],
+    }
+)
 
 
 @pytest.fixture
@@ -38,8 +47,18 @@ def world(tmp_path, clock):
     d.assignments.create("user", alice.id, prod.id, reader.id)
     d.assignments.create("user", alice.id, prod.id, long.id)
     d.assignments.create("group", readers.id, prod.id, reader.id)
-    yield d, {"alice": alice, "bob": bob, "carol": carol, "readers": readers, "prod": prod, "reader": reader,
-              "long": long}
+    yield (
+        d,
+        {
+            "alice": alice,
+            "bob": bob,
+            "carol": carol,
+            "readers": readers,
+            "prod": prod,
+            "reader": reader,
+            "long": long,
+        },
+    )
     d.close()
 
 
@@ -93,20 +112,36 @@ class TestIssue:
         d.accounts.set_status(prod.id, prod.version, False)
         with pytest.raises(Refused, match="account 'prod' is disabled"):
             d.sessions.issue(w["bob"].id, w["prod"].id, w["reader"].id)
-        d.db.conn.execute("INSERT INTO users (user_name, user_name_key, is_root, created_at, updated_at) "
-                          "VALUES ('root', 'root', 1, 'x', 'x')")
+        d.db.conn.execute(
+            "INSERT INTO users (user_name, user_name_key, is_root, created_at, updated_at) "
+            "VALUES ('root', 'root', 1, 'x', 'x')"
+        )
         root = d.users.root()
         with pytest.raises(Refused, match="root"):
             d.sessions.issue(root.id, w["prod"].id, w["reader"].id)
 
-    @pytest.mark.parametrize(("duration", "ok"), [(899, False), (900, True), (129_600, True), (129_601, False),
-                                                  ("PT15M", True), ("PT36H", True), ("PT36H1S", False)])
+    @pytest.mark.parametrize(
+        ("duration", "ok"),
+        [
+            (899, False),
+            (900, True),
+            (129_600, True),
+            (129_601, False),
+            ("PT15M", True),
+            ("PT36H", True),
+            ("PT36H1S", False),
+        ],
+    )
     def test_duration_bounds_are_refused_never_clamped(self, world, duration, ok):
         d, w = world
         if ok:
             issued = d.sessions.issue(w["alice"].id, w["prod"].id, w["long"].id, duration=duration)
-            seconds = (datetime.fromisoformat(issued.expiration.replace("Z", "+00:00")) - START).total_seconds()
-            assert seconds == (duration if isinstance(duration, int) else {"PT15M": 900, "PT36H": 129_600}[duration])
+            seconds = (
+                datetime.fromisoformat(issued.expiration.replace("Z", "+00:00")) - START
+            ).total_seconds()
+            assert seconds == (
+                duration if isinstance(duration, int) else {"PT15M": 900, "PT36H": 129_600}[duration]
+            )
         else:
             with pytest.raises(ValidationError, match="outside the allowed 15 minutes to 36 hours"):
                 d.sessions.issue(w["alice"].id, w["prod"].id, w["long"].id, duration=duration)
@@ -139,8 +174,14 @@ class TestVerify:
         assert (result.session.account_id, result.session.permission_set_id) == (w["prod"].id, w["reader"].id)
         assert result.session.expires_at == "2026-06-01T12:15:00Z"
         assert d.sessions.describe(result) == {
-            "valid": True, "reason": "valid", "session_id": issued.session_id, "user": "alice", "account": "prod",
-            "permission_set": "S3Reader", "expires_at": "2026-06-01T12:15:00Z"}
+            "valid": True,
+            "reason": "valid",
+            "session_id": issued.session_id,
+            "user": "alice",
+            "account": "prod",
+            "permission_set": "S3Reader",
+            "expires_at": "2026-06-01T12:15:00Z",
+        }
         clock.advance(minutes=14, seconds=59)
         assert d.sessions.verify(*creds_of(issued)).valid
         clock.advance(seconds=1)
@@ -150,7 +191,10 @@ class TestVerify:
     def test_wrong_secret_wrong_key_and_unknown_token_are_unknown(self, world):
         d, w = world
         key, secret, token = creds_of(d.sessions.issue(w["alice"].id, w["prod"].id, w["reader"].id))
-        assert d.sessions.verify(key, secret[:-1] + ("A" if secret[-1] != "A" else "B"), token).reason == "unknown"
+        assert (
+            d.sessions.verify(key, secret[:-1] + ("A" if secret[-1] != "A" else "B"), token).reason
+            == "unknown"
+        )
         assert d.sessions.verify("ASIAAAAAAAAAAAAAAAAA", secret, token).reason == "unknown"
         assert d.sessions.verify(key, secret, token + "x").reason == "unknown"
         assert d.sessions.verify(key, secret, "").reason == "malformed"
@@ -202,7 +246,10 @@ class TestAuthorize:
         creds = creds_of(d.sessions.issue(w["alice"].id, w["prod"].id, w["reader"].id))
         check, decision = d.sessions.authorize(*creds, "s3:ListBucket", "arn:aws:s3:::shared")
         assert check.valid and decision.decision == "allow"
-        assert d.sessions.authorize(*creds, "s3:PutObject", "arn:aws:s3:::shared/x")[1].decision == "implicit_deny"
+        assert (
+            d.sessions.authorize(*creds, "s3:PutObject", "arn:aws:s3:::shared/x")[1].decision
+            == "implicit_deny"
+        )
         own = d.sessions.authorize(*creds, "s3:GetObject", "arn:aws:s3:::shared/alice/report.csv")[1]
         assert own.decision == "allow"
         other = d.sessions.authorize(*creds, "s3:GetObject", "arn:aws:s3:::shared/bob/report.csv")[1]
@@ -214,8 +261,9 @@ class TestAuthorize:
         creds = creds_of(d.sessions.issue(w["alice"].id, w["prod"].id, w["long"].id))
         assert d.sessions.authorize(*creds, "ec2:DescribeInstances", "*")[1].decision == "allow"
         pset = d.permission_sets.get(w["long"].id)
-        boundary = json.dumps({"Version": "2012-10-17", "Statement": [
-            {"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]})
+        boundary = json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}
+        )
         d.permission_sets.update(pset.id, pset.version, boundary_policy=boundary)
         assert d.sessions.authorize(*creds, "ec2:DescribeInstances", "*")[1].decision != "allow"
         assert d.sessions.authorize(*creds, "s3:ListBucket", "arn:aws:s3:::b")[1].decision == "allow"
@@ -260,14 +308,29 @@ class TestGrantExpiry:
 
     def test_editing_a_managed_policy_changes_what_live_sessions_may_do(self, world):
         d, w = world
-        policy = d.policies.create("EC2Read", document=json.dumps({"Version": "2012-10-17", "Statement": [
-            {"Effect": "Allow", "Action": "ec2:Describe*", "Resource": "*"}]}))
+        policy = d.policies.create(
+            "EC2Read",
+            document=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [{"Effect": "Allow", "Action": "ec2:Describe*", "Resource": "*"}],
+                }
+            ),
+        )
         pset = d.permission_sets.get(w["reader"].id)
         d.permission_sets.update(pset.id, pset.version, managed_policies=["EC2Read"])
         creds = creds_of(d.sessions.issue(w["alice"].id, w["prod"].id, w["reader"].id))
         assert d.sessions.authorize(*creds, "ec2:DescribeInstances", "*")[1].decision == "allow"
-        d.policies.update(policy.id, policy.version, document=json.dumps({"Version": "2012-10-17", "Statement": [
-            {"Effect": "Deny", "Action": "ec2:*", "Resource": "*"}]}))
+        d.policies.update(
+            policy.id,
+            policy.version,
+            document=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [{"Effect": "Deny", "Action": "ec2:*", "Resource": "*"}],
+                }
+            ),
+        )
         assert d.sessions.authorize(*creds, "ec2:DescribeInstances", "*")[1].decision == "explicit_deny"
 
 

@@ -90,8 +90,17 @@ class TestOneMessageForEveryFailure:
         messages["locked, right code"] = failed(directory, "root", ROOT_PASSWORD, root.code())
         assert set(messages.values()) == {FAILED_MESSAGE}
         reasons = [event.details["reason"] for event in events(directory, "sign_in.failure")]
-        assert reasons == ["unknown_user", "bad_password", "bad_code", "missing_code", "bad_code", "disabled",
-                           "no_password", "bad_code", "locked"]
+        assert reasons == [
+            "unknown_user",
+            "bad_password",
+            "bad_code",
+            "missing_code",
+            "bad_code",
+            "disabled",
+            "no_password",
+            "bad_code",
+            "locked",
+        ]
 
     def test_failures_are_audited_without_any_secret(self, root: Root):
         code = other_code(root.code())
@@ -116,7 +125,9 @@ class TestReplay:
 
     def test_two_connections_racing_with_the_same_code_let_exactly_one_in(self, root: Root):
         code = root.code()
-        others = [Directory.open(root.directory.db.path, Actor(f"racer{i}", "test"), root.clock) for i in range(4)]
+        others = [
+            Directory.open(root.directory.db.path, Actor(f"racer{i}", "test"), root.clock) for i in range(4)
+        ]
         results: list[str] = []
         barrier = threading.Barrier(len(others))
 
@@ -228,8 +239,10 @@ class TestPasswords:
         alice = root.directory.users.create("alice", source="okta")
         imported = bcrypt.hashpw(ALICE_PASSWORD.encode(), bcrypt.gensalt(rounds=10)).decode()
         raw = sqlite3.connect(root.directory.db.path)
-        raw.execute("UPDATE users SET password_hash = ?, password_changed_at = '2026-01-01T00:00:00Z' "
-                    "WHERE id = ?", (imported, alice.id))
+        raw.execute(
+            "UPDATE users SET password_hash = ?, password_changed_at = '2026-01-01T00:00:00Z' WHERE id = ?",
+            (imported, alice.id),
+        )
         raw.commit()
         root.directory.sign_in.attempt("alice", ALICE_PASSWORD)
         stored = raw.execute("SELECT password_hash FROM users WHERE id = ?", (alice.id,)).fetchone()[0]
@@ -246,12 +259,17 @@ class TestPasswords:
         salt = b"0123456789abcdef"
         derived = hashlib.pbkdf2_hmac("sha256", b"bob's long passphrase", salt, 27500)
         raw = sqlite3.connect(root.directory.db.path)
-        raw.execute("UPDATE users SET password_hash = ? WHERE id = ?",
-                    (pbkdf2_modular_hash("sha256", 27500, salt, derived), bob.id))
+        raw.execute(
+            "UPDATE users SET password_hash = ? WHERE id = ?",
+            (pbkdf2_modular_hash("sha256", 27500, salt, derived), bob.id),
+        )
         raw.commit()
         root.directory.sign_in.attempt("bob", "bob's long passphrase")
-        assert raw.execute("SELECT password_hash FROM users WHERE id = ?",
-                           (bob.id,)).fetchone()[0].startswith(ARGON2_PREFIX)
+        assert (
+            raw.execute("SELECT password_hash FROM users WHERE id = ?", (bob.id,))
+            .fetchone()[0]
+            .startswith(ARGON2_PREFIX)
+        )
         raw.close()
 
     def test_must_change_blocks_the_portal_until_a_new_password_is_chosen(self, root: Root):
@@ -284,8 +302,14 @@ class TestPasswords:
 
 RFC6238_SECRET = base64.b32encode(b"12345678901234567890").decode()
 # RFC 6238 Appendix B, SHA-1: the 8-digit codes' last 6 digits are the 6-digit codes of the same HOTP value.
-RFC6238_VECTORS = [(59, "94287082"), (1111111109, "07081804"), (1111111111, "14050471"),
-                   (1234567890, "89005924"), (2000000000, "69279037"), (20000000000, "65353130")]
+RFC6238_VECTORS = [
+    (59, "94287082"),
+    (1111111109, "07081804"),
+    (1111111111, "14050471"),
+    (1234567890, "89005924"),
+    (2000000000, "69279037"),
+    (20000000000, "65353130"),
+]
 
 
 def test_rfc_6238_vectors_through_enrolment_and_sign_in(tmp_path):

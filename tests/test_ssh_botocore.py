@@ -26,18 +26,27 @@ def _profile(monkeypatch, tmp_path, command: list[str]):
     config.write_text(f"[profile laptop]\ncredential_process = {shlex.join(command)}\n")
     monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
-                 "AWS_DEFAULT_PROFILE", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-                 "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_WEB_IDENTITY_TOKEN_FILE"):
+    for name in (
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_PROFILE",
+        "AWS_DEFAULT_PROFILE",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     return botocore_session.Session(profile="laptop")
 
 
-def test_credential_process_over_ssh_is_refused_before_sign_in_and_works_after(world, server, monkeypatch,
-                                                                              tmp_path):
-    command = server.ssh_args("alice", world.keys["alice"], "credentials", "--account", "prod",
-                              "--permission-set", "S3Reader")
+def test_credential_process_over_ssh_is_refused_before_sign_in_and_works_after(
+    world, server, monkeypatch, tmp_path
+):
+    command = server.ssh_args(
+        "alice", world.keys["alice"], "credentials", "--account", "prod", "--permission-set", "S3Reader"
+    )
     session = _profile(monkeypatch, tmp_path, command)
     with pytest.raises(botocore_exceptions.CredentialRetrievalError) as refused:
         session.get_credentials().get_frozen_credentials()

@@ -65,16 +65,20 @@ def test_root_signs_in_by_key_and_code_and_the_console_follows_the_terminal(worl
         tmux.wait_for("root", "root is for break-glass")
 
         # Drawn at the client's size: 30 rows, the footer on the last one reaching the right edge.
-        lines = wait_until(lambda: (s := tmux.screen("root")) and "palette" in s[29] and s, 20,
-                           "the footer on row 30")
+        lines = wait_until(
+            lambda: (s := tmux.screen("root")) and "palette" in s[29] and s, 20, "the footer on row 30"
+        )
         assert len(lines) == 30
         assert 95 <= len(lines[29].rstrip()) <= 100
         assert "Dashboard" not in lines[0]  # under 150 columns the sections have short names
 
         tmux.resize("root", 150, 40)
         assert tmux.size("root") == (150, 40)
-        lines = wait_until(lambda: (s := tmux.screen("root")) and "palette" in s[39] and "Dashboard" in s[0]
-                           and s, 20, "the console redrawn at 150x40")
+        lines = wait_until(
+            lambda: (s := tmux.screen("root")) and "palette" in s[39] and "Dashboard" in s[0] and s,
+            20,
+            "the console redrawn at 150x40",
+        )
         assert 140 <= len(lines[39].rstrip()) <= 150
 
         tmux.keys("root", "C-q")
@@ -92,10 +96,11 @@ def test_root_signs_in_by_key_and_code_and_the_console_follows_the_terminal(worl
     assert connect["fingerprint"] == world.keys["root"].fingerprint
     assert connect["remote"].startswith("127.0.0.1:")
     assert json.loads(disconnects[0]["details"])["reason"] == "console ended"
-    steps = [json.loads(row["details"]) for row in world.audit("sign_in.success")
-             if row["source"] == "ssh"]
+    steps = [json.loads(row["details"]) for row in world.audit("sign_in.success") if row["source"] == "ssh"]
     assert [s["method"] for s in steps] == ["publickey+totp"]
-    failures = [json.loads(row["details"]) for row in world.audit("sign_in.failure") if row["source"] == "ssh"]
+    failures = [
+        json.loads(row["details"]) for row in world.audit("sign_in.failure") if row["source"] == "ssh"
+    ]
     assert [f["reason"] for f in failures] == ["bad_code"]
     log = server.log.read_text()
     assert world.code("root") not in log and ROOT_PASSWORD not in log and "Traceback" not in log
@@ -123,8 +128,11 @@ def test_a_lost_client_takes_its_console_with_it(world, server, tmux):
     tmux.wait_for("gone", "My access")
     (child,) = wait_until(server.children, 10, "the console process")
     tmux.close()  # the terminal and the ssh client in it are gone
-    wait_until(lambda: not Path(f"/proc/{child}").exists() or child not in server.children(), 15,
-               "the console's process group to be killed")
+    wait_until(
+        lambda: not Path(f"/proc/{child}").exists() or child not in server.children(),
+        15,
+        "the console's process group to be killed",
+    )
     events = wait_until(lambda: world.audit("ssh.disconnect"), 10, "the disconnect event")
     assert json.loads(events[0]["details"])["reason"] in ("client closed", "connection lost")
 

@@ -33,13 +33,17 @@ from store.ssh_keys import parse_public_key
 SSH = shutil.which("ssh")
 SSH_KEYGEN = shutil.which("ssh-keygen")
 TMUX = shutil.which("tmux")
-needs_ssh = pytest.mark.skipif(SSH is None or SSH_KEYGEN is None, reason="the OpenSSH client is not installed")
+needs_ssh = pytest.mark.skipif(
+    SSH is None or SSH_KEYGEN is None, reason="the OpenSSH client is not installed"
+)
 needs_tmux = pytest.mark.skipif(TMUX is None, reason="tmux is not installed")
 
 ROOT_PASSWORD = "correct tiger staple 1987"
 ALICE_PASSWORD = "wonderland rabbit hole 42"
 SEED_ACTOR = Actor("test-admin", "test")
-READ_POLICY = '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:Get*", "Resource": "*"}]}'
+READ_POLICY = (
+    '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:Get*", "Resource": "*"}]}'
+)
 
 
 def _tui_command() -> list[str]:
@@ -79,8 +83,12 @@ class Keypair:
 
 def make_key(folder: Path, name: str) -> Keypair:
     path = folder / f"key-{name}"
-    subprocess.run([SSH_KEYGEN or "ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", str(path)],
-                   check=True, timeout=30, capture_output=True)
+    subprocess.run(
+        [SSH_KEYGEN or "ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", str(path)],
+        check=True,
+        timeout=30,
+        capture_output=True,
+    )
     return Keypair(path, path.with_name(path.name + ".pub").read_text().strip())
 
 
@@ -141,10 +149,14 @@ def seed_world(folder: Path, *, extra_admins: int = 0) -> World:
             ids[name] = directory.users.create(name).id
         directory.credentials.set_password(ids["alice"], ALICE_PASSWORD)
         alice_totp = directory.credentials.begin_totp(ids["alice"])
-        directory.credentials.confirm_totp(ids["alice"], alice_totp.secret, totp_code(alice_totp.secret, clock()))
+        directory.credentials.confirm_totp(
+            ids["alice"], alice_totp.secret, totp_code(alice_totp.secret, clock())
+        )
         secrets["alice"] = alice_totp.secret
         prod = directory.accounts.create("prod")
-        reader = directory.permission_sets.create("S3Reader", session_duration="PT8H", inline_policy=READ_POLICY)
+        reader = directory.permission_sets.create(
+            "S3Reader", session_duration="PT8H", inline_policy=READ_POLICY
+        )
         for name in ("alice", "bob"):
             directory.assignments.create("user", ids[name], prod.id, reader.id)
         load_users = [f"load{i}" for i in range(1, extra_admins + 1)]
@@ -174,23 +186,63 @@ class SshClient:
     port: int
     known_hosts: Path
 
-    def ssh_args(self, user: str, key: Keypair, *command: str, tty: str = "-T", log_level: str = "ERROR") -> list[str]:
-        return [SSH or "ssh", "-F", "/dev/null", "-p", str(self.port), "-i", str(key.path),
-                "-o", "IdentitiesOnly=yes", "-o", "IdentityAgent=none", "-o", "BatchMode=yes",
-                "-o", f"UserKnownHostsFile={self.known_hosts}", "-o", "GlobalKnownHostsFile=/dev/null",
-                "-o", "StrictHostKeyChecking=yes", "-o", "ConnectTimeout=15", "-o", f"LogLevel={log_level}",
-                tty, f"{user}@127.0.0.1", *command]
+    def ssh_args(
+        self, user: str, key: Keypair, *command: str, tty: str = "-T", log_level: str = "ERROR"
+    ) -> list[str]:
+        return [
+            SSH or "ssh",
+            "-F",
+            "/dev/null",
+            "-p",
+            str(self.port),
+            "-i",
+            str(key.path),
+            "-o",
+            "IdentitiesOnly=yes",
+            "-o",
+            "IdentityAgent=none",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            f"UserKnownHostsFile={self.known_hosts}",
+            "-o",
+            "GlobalKnownHostsFile=/dev/null",
+            "-o",
+            "StrictHostKeyChecking=yes",
+            "-o",
+            "ConnectTimeout=15",
+            "-o",
+            f"LogLevel={log_level}",
+            tty,
+            f"{user}@127.0.0.1",
+            *command,
+        ]
 
     def ssh_command_line(self, user: str, key: Keypair, *command: str, tty: str = "-T") -> str:
         return shlex.join(self.ssh_args(user, key, *command, tty=tty))
 
-    def ssh(self, user: str, key: Keypair, *command: str, timeout: float = 60, input: bytes | None = None,
-            log_level: str = "ERROR") -> subprocess.CompletedProcess[str]:
-        completed = subprocess.run(self.ssh_args(user, key, *command, log_level=log_level), input=input, capture_output=True,
-                                   timeout=timeout, check=False)
-        return subprocess.CompletedProcess(completed.args, completed.returncode,
-                                           completed.stdout.decode(errors="replace"),
-                                           completed.stderr.decode(errors="replace"))
+    def ssh(
+        self,
+        user: str,
+        key: Keypair,
+        *command: str,
+        timeout: float = 60,
+        input: bytes | None = None,
+        log_level: str = "ERROR",
+    ) -> subprocess.CompletedProcess[str]:
+        completed = subprocess.run(
+            self.ssh_args(user, key, *command, log_level=log_level),
+            input=input,
+            capture_output=True,
+            timeout=timeout,
+            check=False,
+        )
+        return subprocess.CompletedProcess(
+            completed.args,
+            completed.returncode,
+            completed.stdout.decode(errors="replace"),
+            completed.stderr.decode(errors="replace"),
+        )
 
 
 class Server(SshClient):
@@ -203,9 +255,23 @@ class Server(SshClient):
         self.known_hosts = world.folder / "known_hosts"
         self._log_file = self.log.open("ab")
         self.proc = subprocess.Popen(
-            [*TUI, "--db", str(world.db_path), "serve", "--listen", "127.0.0.1:0", "--host-key",
-             str(self.host_key), *extra],
-            stdout=subprocess.PIPE, stderr=self._log_file, env=env, cwd=world.folder, start_new_session=True)
+            [
+                *TUI,
+                "--db",
+                str(world.db_path),
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--host-key",
+                str(self.host_key),
+                *extra,
+            ],
+            stdout=subprocess.PIPE,
+            stderr=self._log_file,
+            env=env,
+            cwd=world.folder,
+            start_new_session=True,
+        )
         line = self._first_line(timeout=30)
         if "listening on 127.0.0.1:" not in line:
             self.stop()
@@ -251,12 +317,17 @@ class Server(SshClient):
         self._log_file.close()
 
 
-def login_over_ssh(server: SshClient, user: str, key: Keypair, password: str, code: str,
-                   timeout: float = 60) -> str:
+def login_over_ssh(
+    server: SshClient, user: str, key: Keypair, password: str, code: str, timeout: float = 60
+) -> str:
     """``ssh -tt HOST login`` (a pty on the server, this end a pipe): answer the prompts as they come. Returns
     everything the session printed."""
-    proc = subprocess.Popen(server.ssh_args(user, key, "login", tty="-tt"), stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        server.ssh_args(user, key, "login", tty="-tt"),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     assert proc.stdin is not None and proc.stdout is not None
     output = bytearray()
     done = threading.Event()
@@ -299,14 +370,20 @@ class Tmux:
         self.socket = folder / "tmux.sock"
         self.config = folder / "tmux.conf"
         # No status line (the window is the terminal), sizes set by us, dead panes kept to read their status.
-        self.config.write_text("set -g status off\nset -g remain-on-exit on\n"
-                               "set -g history-limit 100\nset -s escape-time 0\n")
+        self.config.write_text(
+            "set -g status off\nset -g remain-on-exit on\nset -g history-limit 100\nset -s escape-time 0\n"
+        )
         self.env = {**env, "TERM": "xterm-256color"}
         self.sessions: list[str] = []
 
     def _run(self, *args: str, timeout: float = 15) -> str:
-        completed = subprocess.run([TMUX or "tmux", "-S", str(self.socket), "-f", str(self.config), *args],
-                                   capture_output=True, timeout=timeout, env=self.env, check=False)
+        completed = subprocess.run(
+            [TMUX or "tmux", "-S", str(self.socket), "-f", str(self.config), *args],
+            capture_output=True,
+            timeout=timeout,
+            env=self.env,
+            check=False,
+        )
         if completed.returncode != 0:
             raise AssertionError(f"tmux {' '.join(args)} failed: {completed.stderr.decode(errors='replace')}")
         return completed.stdout.decode(errors="replace")
@@ -318,8 +395,17 @@ class Tmux:
         """Run ``command`` in a new terminal of ``width`` x ``height``. Its exit status is written to a file
         (more dependable than tmux's dead-pane bookkeeping when many panes end at once)."""
         status = shlex.quote(str(self._status_file(name)))
-        self._run("new-session", "-d", "-s", name, "-x", str(width), "-y", str(height),
-                  f"{command}; echo $? > {status}.tmp && mv {status}.tmp {status}")
+        self._run(
+            "new-session",
+            "-d",
+            "-s",
+            name,
+            "-x",
+            str(width),
+            "-y",
+            str(height),
+            f"{command}; echo $? > {status}.tmp && mv {status}.tmp {status}",
+        )
         self.sessions.append(name)
 
     def screen(self, name: str) -> list[str]:
@@ -364,13 +450,21 @@ class Tmux:
             return None
 
     def wait_exit(self, name: str, timeout: float = 30) -> int:
-        return wait_until(lambda: (s := self.exit_status(name)) is not None and (s,), timeout,
-                          f"the terminal {name}'s command to end")[0]
+        return wait_until(
+            lambda: (s := self.exit_status(name)) is not None and (s,),
+            timeout,
+            f"the terminal {name}'s command to end",
+        )[0]
 
     def close(self) -> None:
         if self.socket.exists():
-            subprocess.run([TMUX or "tmux", "-S", str(self.socket), "kill-server"], capture_output=True,
-                           timeout=15, env=self.env, check=False)
+            subprocess.run(
+                [TMUX or "tmux", "-S", str(self.socket), "kill-server"],
+                capture_output=True,
+                timeout=15,
+                env=self.env,
+                check=False,
+            )
 
 
 # --- fixtures ------------------------------------------------------------------------------------------------
@@ -428,8 +522,15 @@ class LoadResult:
     audit_ok: bool
 
 
-def _drive(tmux: Tmux, name: str, user: str, edits: int, db_path: Path, latencies: list[float],
-           ready: threading.Barrier) -> None:
+def _drive(
+    tmux: Tmux,
+    name: str,
+    user: str,
+    edits: int,
+    db_path: Path,
+    latencies: list[float],
+    ready: threading.Barrier,
+) -> None:
     reader = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=10)
     try:
         tmux.wait_for(name, "Recent activity", 120)  # the dashboard of an admin
@@ -443,11 +544,16 @@ def _drive(tmux: Tmux, name: str, user: str, edits: int, db_path: Path, latencie
             tmux.wait_for(name, "New group", 30, interval=0.1)
             tmux.type(name, group)
             tmux.keys(name, "Enter")
-            wait_until(lambda name=group: reader.execute("SELECT 1 FROM groups WHERE name = ?", (name,)).fetchone(),
-                       30, f"{group} to be committed", interval=0.01)
+            wait_until(
+                lambda name=group: reader.execute("SELECT 1 FROM groups WHERE name = ?", (name,)).fetchone(),
+                30,
+                f"{group} to be committed",
+                interval=0.01,
+            )
             latencies.append(time.monotonic() - started)
-            wait_until(lambda: "New group" not in tmux.text(name), 30, f"the form of {group} to close",
-                       interval=0.1)
+            wait_until(
+                lambda: "New group" not in tmux.text(name), 30, f"the form of {group} to close", interval=0.1
+            )
         tmux.keys(name, "C-q")
         try:
             status = tmux.wait_exit(name, 30)
@@ -518,8 +624,13 @@ def run_load(folder: Path, env: dict[str, str], *, sessions: int = 8, edits: int
         errors.append("the server log reports a failure")
     with world.open() as directory, directory.db.read() as conn:
         groups_found = conn.execute("SELECT count(*) FROM groups WHERE name LIKE 'load-load%'").fetchone()[0]
-        events = dict(conn.execute("SELECT actor, count(*) FROM audit WHERE action = 'group.create' "
-                                   "AND source = 'ssh' GROUP BY actor").fetchall())
+        events = dict(
+            conn.execute(
+                "SELECT actor, count(*) FROM audit WHERE action = 'group.create' "
+                "AND source = 'ssh' GROUP BY actor"
+            ).fetchall()
+        )
         audit_ok = audit.verify(conn, directory.audit_key).ok
-    return LoadResult(sessions, edits, seconds, ready_seconds, latencies, errors, groups_found, events, audit_ok)
-
+    return LoadResult(
+        sessions, edits, seconds, ready_seconds, latencies, errors, groups_found, events, audit_ok
+    )

@@ -24,4 +24,3 @@ def test_eight_consoles_over_ssh_make_fifty_edits_each_and_none_is_lost(tmp_path
     assert result.groups_found == SESSIONS * EDITS
     assert result.audit_events == {f"load{i}": EDITS for i in range(1, SESSIONS + 1)}
     assert result.audit_ok
-

@@ -64,32 +64,60 @@ class Sshd(SshClient):
         self.authorized_keys = folder / "authorized_keys"
         if keys_command:  # sshd asks the directory for the key it is offered, at every sign-in
             command = shlex.join([*TUI, "--db", str(world.db_path), "ssh-authorized-keys", "--fingerprint"])
-            keys = ["AuthorizedKeysFile none", f"AuthorizedKeysCommand {command} %f",
-                    f"AuthorizedKeysCommandUser {getpass.getuser()}"]
+            keys = [
+                "AuthorizedKeysFile none",
+                f"AuthorizedKeysCommand {command} %f",
+                f"AuthorizedKeysCommandUser {getpass.getuser()}",
+            ]
         else:
             self.refresh_keys(env)
             keys = [f"AuthorizedKeysFile {self.authorized_keys}"]
         config = folder / "sshd_config"
-        config.write_text("\n".join([
-            f"Port {self.port}", "ListenAddress 127.0.0.1", f"HostKey {host_key.path}",
-            f"PidFile {folder / 'sshd.pid'}", *keys,
-            "StrictModes no", "UsePAM no", "PasswordAuthentication no", "KbdInteractiveAuthentication no",
-            "PubkeyAuthentication yes", "PermitRootLogin prohibit-password", "ExposeAuthInfo yes",
-            f"AllowUsers {self.os_user}", "LogLevel ERROR", "Subsystem sftp /bin/false",
-            # The service account's caches stay inside the test's folder.
-            f"SetEnv XDG_CACHE_HOME={world.folder / 'xdg-cache'} XDG_DATA_HOME={world.folder / 'xdg-data'}",
-        ]) + "\n")
+        config.write_text(
+            "\n".join(
+                [
+                    f"Port {self.port}",
+                    "ListenAddress 127.0.0.1",
+                    f"HostKey {host_key.path}",
+                    f"PidFile {folder / 'sshd.pid'}",
+                    *keys,
+                    "StrictModes no",
+                    "UsePAM no",
+                    "PasswordAuthentication no",
+                    "KbdInteractiveAuthentication no",
+                    "PubkeyAuthentication yes",
+                    "PermitRootLogin prohibit-password",
+                    "ExposeAuthInfo yes",
+                    f"AllowUsers {self.os_user}",
+                    "LogLevel ERROR",
+                    "Subsystem sftp /bin/false",
+                    # The service account's caches stay inside the test's folder.
+                    f"SetEnv XDG_CACHE_HOME={world.folder / 'xdg-cache'} XDG_DATA_HOME={world.folder / 'xdg-data'}",
+                ]
+            )
+            + "\n"
+        )
         if os.geteuid() == 0:
             Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # sshd's privilege-separation directory
         self.log = folder / "sshd.log"
         self._log = self.log.open("ab")
-        self.proc = subprocess.Popen([str(SSHD), "-D", "-e", "-f", str(config)], stdout=self._log,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
+        self.proc = subprocess.Popen(
+            [str(SSHD), "-D", "-e", "-f", str(config)],
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         wait_until(self._listening, 20, "sshd to listen")
 
     def refresh_keys(self, env: dict[str, str]) -> None:
-        lines = subprocess.run([*TUI, "--db", str(self.world.db_path), "ssh-authorized-keys"], capture_output=True,
-                               text=True, env=env, timeout=60, check=True).stdout
+        lines = subprocess.run(
+            [*TUI, "--db", str(self.world.db_path), "ssh-authorized-keys"],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+            check=True,
+        ).stdout
         self.authorized_keys.write_text(lines)
         os.chmod(self.authorized_keys, 0o600)
 
@@ -167,7 +195,9 @@ def test_the_console_behind_sshd(world, sshd, tmux):
     assert tmux.wait_exit("bob") == 0
 
 
-@pytest.mark.skipif(not _safe_for_sshd(Path(TUI[0])), reason="sshd would refuse to run tui from where it is installed")
+@pytest.mark.skipif(
+    not _safe_for_sshd(Path(TUI[0])), reason="sshd would refuse to run tui from where it is installed"
+)
 def test_with_authorized_keys_command_a_key_added_in_the_directory_works_at_once(world, serve_env):
     sshd = Sshd(world, serve_env, keys_command=True)
     try:

@@ -29,7 +29,11 @@ class TestWhoMayConnect:
         details = [json.loads(row["details"]) for row in refused]
         assert [row["target"] for row in refused] == ["user:alice", "user:bob", "user:carol", "user:nobody"]
         assert [d["attempts"][0]["reason"] for d in details] == [
-            "unknown key", "key of another user", "user disabled", "key of another user"]
+            "unknown key",
+            "key of another user",
+            "user disabled",
+            "key of another user",
+        ]
         assert details[0]["fingerprint"] == world.keys["stranger"].fingerprint
         assert details[2]["fingerprint"] == world.keys["carol"].fingerprint
         assert all(d["remote"].startswith("127.0.0.1:") for d in details)
@@ -43,7 +47,13 @@ class TestWhoMayConnect:
     def test_root_signs_in_with_its_own_key(self, world, server):
         result = server.ssh("root", world.keys["root"], "whoami")
         assert json.loads(result.stdout) | {"key": None} == {
-            "user": "root", "root": True, "admin": True, "key": None, "mfa": False, "signed_in_until": None}
+            "user": "root",
+            "root": True,
+            "admin": True,
+            "key": None,
+            "mfa": False,
+            "signed_in_until": None,
+        }
 
     def test_ten_refused_keys_block_the_address_even_for_the_right_key(self, world, server):
         for _ in range(10):
@@ -72,9 +82,14 @@ class TestWithoutATerminal:
     def test_whoami_and_access_answer_in_json_as_the_keys_user(self, world, server, run_tui):
         who = server.ssh("alice", world.keys["alice"], "whoami")
         assert who.returncode == 0 and who.stderr == ""
-        assert json.loads(who.stdout) == {"user": "alice", "root": False, "admin": False,
-                                          "key": world.keys["alice"].fingerprint, "mfa": False,
-                                          "signed_in_until": None}
+        assert json.loads(who.stdout) == {
+            "user": "alice",
+            "root": False,
+            "admin": False,
+            "key": world.keys["alice"].fingerprint,
+            "mfa": False,
+            "signed_in_until": None,
+        }
         access = server.ssh("alice", world.keys["alice"], "access")
         assert access.returncode == 0
         local = run_tui("--db", world.db_path, "access", "--user", "alice", "--json")
@@ -85,14 +100,25 @@ class TestWithoutATerminal:
         assert missing.returncode == 1 and "nowhere" in missing.stderr and missing.stdout == ""
 
     def test_everything_else_is_refused(self, world, server):
-        for command in ((), ("ls",), ("sh", "-c", "id"), ("login",), ("console",), ("whoami", "--help"),
-                        ("credentials",), ("'unbalanced",)):
+        for command in (
+            (),
+            ("ls",),
+            ("sh", "-c", "id"),
+            ("login",),
+            ("console",),
+            ("whoami", "--help"),
+            ("credentials",),
+            ("'unbalanced",),
+        ):
             result = server.ssh("bob", world.keys["bob"], *command)
             expected = 2 if command in (("whoami", "--help"), ("credentials",), ("'unbalanced",)) else 1
             assert result.returncode == expected, (command, result)
             assert result.stdout == "" and result.stderr.startswith("tui: "), (command, result)
         assert "needs a terminal" in server.ssh("bob", world.keys["bob"]).stderr
-        assert "login needs a terminal: ssh -t HOST login" in server.ssh("bob", world.keys["bob"], "login").stderr
+        assert (
+            "login needs a terminal: ssh -t HOST login"
+            in server.ssh("bob", world.keys["bob"], "login").stderr
+        )
 
     def test_credentials_need_a_password_and_totp_sign_in_first(self, world, server):
         args = ("credentials", "--account", "prod", "--permission-set", "S3Reader")
@@ -100,7 +126,9 @@ class TestWithoutATerminal:
         assert before.returncode == 1 and before.stdout == ""
         assert before.stderr.strip() == "sign in first: ssh -t HOST login"
 
-        failed = login_over_ssh(server, "alice", world.keys["alice"], "not the password at all", world.code("alice"))
+        failed = login_over_ssh(
+            server, "alice", world.keys["alice"], "not the password at all", world.code("alice")
+        )
         assert "Sign-in failed" in failed
         assert server.ssh("alice", world.keys["alice"], *args).returncode == 1
 
@@ -112,8 +140,9 @@ class TestWithoutATerminal:
         issued = json.loads(first.stdout)
         assert issued["Version"] == 1 and issued["AccessKeyId"].startswith("ASIA")
         with world.open() as directory:
-            check = directory.sessions.verify(issued["AccessKeyId"], issued["SecretAccessKey"],
-                                              issued["SessionToken"])
+            check = directory.sessions.verify(
+                issued["AccessKeyId"], issued["SecretAccessKey"], issued["SessionToken"]
+            )
             assert check.valid and check.session.user_id == world.ids["alice"] and check.session.mfa
         second = server.ssh("alice", world.keys["alice"], *args)
         assert second.returncode == 0, second

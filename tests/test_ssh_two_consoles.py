@@ -79,7 +79,9 @@ def test_a_user_created_in_one_console_appears_in_the_other_without_a_keypress(a
     tmux.keys("load1", "Tab")
     tmux.type("load1", "Arrived from load1")
     tmux.keys("load1", "C-s")
-    wait_until(lambda: _display_name(world, "newcomer") == "Arrived from load1", DEADLINE, "newcomer's commit")
+    wait_until(
+        lambda: _display_name(world, "newcomer") == "Arrived from load1", DEADLINE, "newcomer's commit"
+    )
     # Nothing is sent to load2 from here on: its console notices the commit by itself.
     shown = tmux.wait_for("load2", "Arrived from load1", DEADLINE)
     assert any(line.lstrip("▌ ").startswith("newcomer") for line in shown)
@@ -125,6 +127,8 @@ def test_the_loser_can_re_apply_their_edit_on_top_of_the_winners(admins):
     tmux.keys("load2", "C-s")
     tmux.wait_for("load2", "Changed by someone else", DEADLINE)
     tmux.keys("load2", "a")  # a deliberate choice, made after seeing theirs
-    wait_until(lambda: _display_name(world, "alice") == "Renamed by load2", DEADLINE, "load2's re-applied save")
+    wait_until(
+        lambda: _display_name(world, "alice") == "Renamed by load2", DEADLINE, "load2's re-applied save"
+    )
     assert [row["actor"] for row in world.audit("user.update")] == ["load1", "load2"]
     tmux.wait_for("load1", "Renamed by load2", DEADLINE)  # and load1 sees it without a keypress

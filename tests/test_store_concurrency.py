@@ -82,11 +82,17 @@ print(json.dumps({"errors": errors}))
 
 def run_together(scripts: list[list[str]], start: Path) -> list[dict[str, Any]]:
     """Start every process, let them all begin at once, and collect their JSON reports."""
-    procs = [subprocess.Popen([sys.executable, "-c", *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True) for argv in scripts]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for argv in scripts
+    ]
     deadline = time.monotonic() + 60
     while len(list(start.parent.glob(f"{start.name}.ready-*"))) < len(procs):
-        assert time.monotonic() < deadline and all(p.poll() is None for p in procs), "a process never got ready"
+        assert time.monotonic() < deadline and all(p.poll() is None for p in procs), (
+            "a process never got ready"
+        )
         time.sleep(0.005)
     start.touch()  # every process is connected and waiting: now they all go at once
     reports = []
@@ -98,13 +104,16 @@ def run_together(scripts: list[list[str]], start: Path) -> list[dict[str, Any]]:
     return reports
 
 
-def test_four_processes_editing_the_same_user_lose_no_update(directory: Directory, db_path: Path,
-                                                             tmp_path: Path) -> None:
+def test_four_processes_editing_the_same_user_lose_no_update(
+    directory: Directory, db_path: Path, tmp_path: Path
+) -> None:
     user = directory.users.create("shared", display_name="counter=0")
     events_before = directory.counts().audit_events
     start = tmp_path / "go"
-    reports = run_together([[EDITOR, str(db_path), str(user.id), str(EDITS), str(start), str(n)]
-                            for n in range(PROCESSES)], start)
+    reports = run_together(
+        [[EDITOR, str(db_path), str(user.id), str(EDITS), str(start), str(n)] for n in range(PROCESSES)],
+        start,
+    )
 
     for report in reports:
         assert report["errors"] == [], report  # Conflict is the only thing a racing editor may see
@@ -120,13 +129,17 @@ def test_four_processes_editing_the_same_user_lose_no_update(directory: Director
         assert audit.verify(conn).ok
         actors = [row[0] for row in conn.execute("SELECT actor FROM audit WHERE action = 'user.update'")]
     assert {actor: actors.count(actor) for actor in set(actors)} == {
-        f"editor-{n}": EDITS for n in range(PROCESSES)}
+        f"editor-{n}": EDITS for n in range(PROCESSES)
+    }
 
 
-def test_four_processes_creating_users_share_one_unbroken_audit_chain(directory: Directory, db_path: Path,
-                                                                      tmp_path: Path) -> None:
+def test_four_processes_creating_users_share_one_unbroken_audit_chain(
+    directory: Directory, db_path: Path, tmp_path: Path
+) -> None:
     start = tmp_path / "go"
-    reports = run_together([[CREATOR, str(db_path), "60", str(start), str(n)] for n in range(PROCESSES)], start)
+    reports = run_together(
+        [[CREATOR, str(db_path), "60", str(start), str(n)] for n in range(PROCESSES)], start
+    )
     assert all(report["errors"] == [] for report in reports), reports
     assert directory.users.count() == PROCESSES * 60
     with directory.db.read() as conn:
@@ -146,8 +159,9 @@ def test_two_admins_saving_the_same_user_one_wins_the_other_gets_the_conflict(op
 
     saved = first_admin.users.update(created.id, seen_by_first.version, display_name="Alice (first admin)")
     with pytest.raises(Conflict) as lost:
-        second_admin.users.update(created.id, seen_by_second.version, display_name="Alice (second admin)",
-                                  email="alice@example.org")
+        second_admin.users.update(
+            created.id, seen_by_second.version, display_name="Alice (second admin)", email="alice@example.org"
+        )
     assert lost.value.current == saved  # the loser sees the winner's change…
     assert lost.value.current.display_name == "Alice (first admin)"
     assert "changed by someone else" in str(lost.value)
@@ -172,8 +186,9 @@ def test_two_admins_saving_at_the_same_moment(open_directory) -> None:
         def save(index: int) -> None:
             barrier.wait()
             try:
-                outcomes[index] = admins[index].users.update(user_id, version,
-                                                             display_name=f"round {round_number} admin {index}")
+                outcomes[index] = admins[index].users.update(
+                    user_id, version, display_name=f"round {round_number} admin {index}"
+                )
             except Exception as exc:  # noqa: BLE001 - the test inspects what came back
                 outcomes[index] = exc
 

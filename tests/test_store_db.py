@@ -33,8 +33,10 @@ def umask(value: int) -> Iterator[None]:
 
 
 def pragmas(conn: sqlite3.Connection) -> dict[str, object]:
-    return {name: conn.execute(f"PRAGMA {name}").fetchone()[0]
-            for name in ("journal_mode", "foreign_keys", "busy_timeout", "synchronous")}
+    return {
+        name: conn.execute(f"PRAGMA {name}").fetchone()[0]
+        for name in ("journal_mode", "foreign_keys", "busy_timeout", "synchronous")
+    }
 
 
 def assert_storage_rules(conn: sqlite3.Connection) -> None:
@@ -153,8 +155,10 @@ def test_a_version_1_database_is_upgraded_in_place(db_path: Path) -> None:
     old = Database(db_path, migrate_to=1)
     try:
         assert old.schema_version() == 1
-        assert old.conn.execute(
-            "SELECT count(*) FROM sqlite_master WHERE name = 'users_search'").fetchone()[0] == 0
+        assert (
+            old.conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'users_search'").fetchone()[0]
+            == 0
+        )
         with old.write() as conn:
             conn.execute(
                 "INSERT INTO users (user_name, user_name_key, display_name, email, created_at, updated_at) "
@@ -227,8 +231,11 @@ def test_a_database_from_a_newer_tui_is_refused(db_path: Path, run_tui) -> None:
         raw.close()
 
 
-@pytest.mark.parametrize("content", [b"hello", b"this is not a directory database\n" * 200, random.Random(7).randbytes(8192)],
-                         ids=["tiny-text", "long-text", "random-bytes"])
+@pytest.mark.parametrize(
+    "content",
+    [b"hello", b"this is not a directory database\n" * 200, random.Random(7).randbytes(8192)],
+    ids=["tiny-text", "long-text", "random-bytes"],
+)
 def test_a_file_that_is_not_a_database_is_refused(tmp_path: Path, run_tui, content: bytes) -> None:
     path = tmp_path / "notes.txt"
     path.write_bytes(content)

@@ -27,10 +27,13 @@ def test_user_names_differing_only_in_case_or_width_collide(directory: Directory
     assert directory.users.get_by_name(spelling).user_name == "Alice"
 
 
-@pytest.mark.parametrize("first, second", [("Open", "Ｏｐｅｎ"), ("Open", "OPEN"), ("ＤＥＶ-ops", "dev-OPS"),
-                                           ("Straße", "STRASSE")])
-def test_group_names_differing_only_in_case_or_width_collide(directory: Directory, first: str,
-                                                            second: str) -> None:
+@pytest.mark.parametrize(
+    "first, second",
+    [("Open", "Ｏｐｅｎ"), ("Open", "OPEN"), ("ＤＥＶ-ops", "dev-OPS"), ("Straße", "STRASSE")],
+)
+def test_group_names_differing_only_in_case_or_width_collide(
+    directory: Directory, first: str, second: str
+) -> None:
     directory.groups.create(first)
     with pytest.raises(AlreadyExists, match="already exists") as refused:
         directory.groups.create(second)
@@ -82,8 +85,9 @@ HOSTILE = [
 
 
 @pytest.mark.parametrize("char, code", HOSTILE, ids=[code for _, code in HOSTILE])
-def test_control_and_format_characters_are_refused_in_user_names(directory: Directory, char: str,
-                                                                 code: str) -> None:
+def test_control_and_format_characters_are_refused_in_user_names(
+    directory: Directory, char: str, code: str
+) -> None:
     with pytest.raises(ValidationError) as refused:
         directory.users.create(f"ev{char}il")
     assert code in str(refused.value)
@@ -94,8 +98,9 @@ def test_control_and_format_characters_are_refused_in_user_names(directory: Dire
 
 
 @pytest.mark.parametrize("char, code", HOSTILE, ids=[code for _, code in HOSTILE])
-def test_control_and_format_characters_are_refused_in_group_names(directory: Directory, char: str,
-                                                                  code: str) -> None:
+def test_control_and_format_characters_are_refused_in_group_names(
+    directory: Directory, char: str, code: str
+) -> None:
     with pytest.raises(ValidationError) as refused:
         directory.groups.create(f"ops{char}team")
     assert code in str(refused.value)
@@ -136,15 +141,18 @@ def test_display_names_are_stored_verbatim(directory: Directory, db_path, text: 
     assert directory.users.get(user.id).display_name == text
     raw = sqlite3.connect(db_path)
     try:
-        stored = raw.execute("SELECT display_name, given_name, family_name FROM users WHERE id = ?",
-                             (user.id,)).fetchone()
+        stored = raw.execute(
+            "SELECT display_name, given_name, family_name FROM users WHERE id = ?", (user.id,)
+        ).fetchone()
     finally:
         raw.close()
     assert stored == (text, text, text)  # same code points: no normalisation, no stripping of joiners
 
 
-@pytest.mark.parametrize("char, code", [("\x1b", "U+001B"), ("\x07", "U+0007"), ("\x00", "U+0000"),
-                                        ("\n", "U+000A"), ("\x9b", "U+009B")])
+@pytest.mark.parametrize(
+    "char, code",
+    [("\x1b", "U+001B"), ("\x07", "U+0007"), ("\x00", "U+0000"), ("\n", "U+000A"), ("\x9b", "U+009B")],
+)
 def test_display_names_refuse_control_characters(directory: Directory, char: str, code: str) -> None:
     with pytest.raises(ValidationError) as refused:
         directory.users.create("ada", display_name=f"Ada{char}[31mLovelace")
@@ -168,10 +176,22 @@ def test_root_is_a_reserved_user_name(directory: Directory, name: str) -> None:
 # -- session durations -------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("value, seconds", [
-    (900, 900), (129_600, 129_600), ("900", 900), ("129600", 129_600), ("PT15M", 900), ("PT8H", 28_800),
-    ("PT1H30M", 5_400), ("P1D", 86_400), ("P1DT12H", 129_600), ("PT36H", 129_600), ("PT3600S", 3_600),
-])
+@pytest.mark.parametrize(
+    "value, seconds",
+    [
+        (900, 900),
+        (129_600, 129_600),
+        ("900", 900),
+        ("129600", 129_600),
+        ("PT15M", 900),
+        ("PT8H", 28_800),
+        ("PT1H30M", 5_400),
+        ("P1D", 86_400),
+        ("P1DT12H", 129_600),
+        ("PT36H", 129_600),
+        ("PT3600S", 3_600),
+    ],
+)
 def test_durations_in_range_are_accepted(value: object, seconds: int) -> None:
     assert parse_duration(value) == seconds
 
@@ -185,8 +205,9 @@ def test_durations_out_of_range_are_refused_not_clamped(value: object) -> None:
     assert "15 minutes" in message and "36 hours" in message
 
 
-@pytest.mark.parametrize("value", ["garbage", "", "PT", "P", "8 hours", "1.5h", "PT1.5H", "T1H", "P1H", 900.5,
-                                   None, True, [3600]])
+@pytest.mark.parametrize(
+    "value", ["garbage", "", "PT", "P", "8 hours", "1.5h", "PT1.5H", "T1H", "P1H", 900.5, None, True, [3600]]
+)
 def test_garbage_durations_are_refused_with_a_message(value: object) -> None:
     with pytest.raises(ValidationError) as refused:
         parse_duration(value)

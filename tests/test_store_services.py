@@ -22,7 +22,9 @@ FUTURE = "2031-01-31T09:00:00Z"
 POLICY = '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}'
 
 
-def all_pages(list_page: Callable[..., Page[Any]], limit: int, **kwargs: Any) -> tuple[list[Any], set[int], int]:
+def all_pages(
+    list_page: Callable[..., Page[Any]], limit: int, **kwargs: Any
+) -> tuple[list[Any], set[int], int]:
     """Follow ``next_after`` to the end: every item, the set of totals reported, and the number of pages."""
     items: list[Any] = []
     totals: set[int] = set()
@@ -44,14 +46,18 @@ def insert_root(directory: Directory) -> int:
     with directory.db.write() as conn:
         cursor = conn.execute(
             "INSERT INTO users (user_name, user_name_key, is_root, created_at, updated_at) "
-            "VALUES ('root', 'root', 1, ?, ?)", (NOW, NOW))
+            "VALUES ('root', 'root', 1, ?, ?)",
+            (NOW, NOW),
+        )
         return int(cursor.lastrowid or 0)
 
 
 def insert_policy(directory: Directory, name: str, document: str = POLICY) -> None:
     with directory.db.write() as conn:
-        conn.execute("INSERT INTO policies (name, name_key, document, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
-                     (name, names.canonical(name), document, NOW, NOW))
+        conn.execute(
+            "INSERT INTO policies (name, name_key, document, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
+            (name, names.canonical(name), document, NOW, NOW),
+        )
 
 
 def count(directory: Directory, sql: str, *args: Any) -> int:
@@ -63,11 +69,37 @@ def count(directory: Directory, sql: str, *args: Any) -> int:
 
 
 def test_user_lifecycle(directory: Directory) -> None:
-    alice = directory.users.create("Alice", display_name="Alice Liddell", given_name="Alice",
-                                   family_name="Liddell", email="alice@example.org", external_id="emp-1")
-    assert (alice.user_name, alice.display_name, alice.given_name, alice.family_name, alice.email,
-            alice.external_id, alice.source, alice.status, alice.is_root, alice.version) == (
-        "Alice", "Alice Liddell", "Alice", "Liddell", "alice@example.org", "emp-1", "local", "active", False, 1)
+    alice = directory.users.create(
+        "Alice",
+        display_name="Alice Liddell",
+        given_name="Alice",
+        family_name="Liddell",
+        email="alice@example.org",
+        external_id="emp-1",
+    )
+    assert (
+        alice.user_name,
+        alice.display_name,
+        alice.given_name,
+        alice.family_name,
+        alice.email,
+        alice.external_id,
+        alice.source,
+        alice.status,
+        alice.is_root,
+        alice.version,
+    ) == (
+        "Alice",
+        "Alice Liddell",
+        "Alice",
+        "Liddell",
+        "alice@example.org",
+        "emp-1",
+        "local",
+        "active",
+        False,
+        1,
+    )
     assert directory.users.get(alice.id) == alice
     assert directory.users.get_by_name("alice") == alice
 
@@ -89,9 +121,16 @@ def test_user_lifecycle(directory: Directory) -> None:
     assert directory.users.count() == 0
 
 
-@pytest.mark.parametrize("fields", [{"email": "not-an-email"}, {"email": "two@@example.org"},
-                                    {"email": "a b@example.org"}, {"display_name": "x" * 257},
-                                    {"external_id": "bad\x1bid"}])
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"email": "not-an-email"},
+        {"email": "two@@example.org"},
+        {"email": "a b@example.org"},
+        {"display_name": "x" * 257},
+        {"external_id": "bad\x1bid"},
+    ],
+)
 def test_invalid_user_fields_are_refused(directory: Directory, fields: dict[str, str]) -> None:
     with pytest.raises(ValidationError):
         directory.users.create("alice", **fields)
@@ -110,9 +149,11 @@ def test_an_update_without_changes_is_handled(directory: Directory) -> None:
     alice = directory.users.create("alice")
     group = directory.groups.create("ops")
     account = directory.accounts.create("prod")
-    for save in (lambda: directory.users.update(alice.id, alice.version),
-                 lambda: directory.groups.update(group.id, group.version),
-                 lambda: directory.accounts.update(account.id, account.version)):
+    for save in (
+        lambda: directory.users.update(alice.id, alice.version),
+        lambda: directory.groups.update(group.id, group.version),
+        lambda: directory.accounts.update(account.id, account.version),
+    ):
         try:
             save()
         except StoreError:
@@ -163,21 +204,27 @@ def people(directory: Directory) -> Directory:
     return directory
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("wonder", ["alice", "carol", "dave"]),  # email, display name, email
-    ("WONDER", ["alice", "carol", "dave"]),  # case does not matter
-    ("lidd", ["alice"]),
-    ("builder", ["bob"]),
-    ("example.org", ["carol", "sal"]),
-    ("ice", ["alice"]),  # inside the user name
-    ("zzz", []),
-    ("roo", []),  # root is never listed
-    ("al", ["alice", "alfred", "ＡＬＢＥＲＴ"]),  # 1–2 characters: a prefix of the user name only (not "sal")
-    ("AL", ["alice", "alfred", "ＡＬＢＥＲＴ"]),
-    ("ａｌ", ["alice", "alfred", "ＡＬＢＥＲＴ"]),
-    ("s", ["sal"]),
-    ("r", []),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("wonder", ["alice", "carol", "dave"]),  # email, display name, email
+        ("WONDER", ["alice", "carol", "dave"]),  # case does not matter
+        ("lidd", ["alice"]),
+        ("builder", ["bob"]),
+        ("example.org", ["carol", "sal"]),
+        ("ice", ["alice"]),  # inside the user name
+        ("zzz", []),
+        ("roo", []),  # root is never listed
+        (
+            "al",
+            ["alice", "alfred", "ＡＬＢＥＲＴ"],
+        ),  # 1–2 characters: a prefix of the user name only (not "sal")
+        ("AL", ["alice", "alfred", "ＡＬＢＥＲＴ"]),
+        ("ａｌ", ["alice", "alfred", "ＡＬＢＥＲＴ"]),
+        ("s", ["sal"]),
+        ("r", []),
+    ],
+)
 def test_users_filter(people: Directory, text: str, expected: list[str]) -> None:
     expected_order = sorted(expected, key=names.canonical)
     page = people.users.list(filter=text)
@@ -298,7 +345,12 @@ def test_an_imported_user_can_be_disabled_but_not_edited(directory: Directory) -
 def test_group_lifecycle(directory: Directory) -> None:
     ops = directory.groups.create("Ops", description="Operations")
     assert (ops.name, ops.description, ops.member_count, ops.version, ops.source) == (
-        "Ops", "Operations", 0, 1, "local")
+        "Ops",
+        "Operations",
+        0,
+        1,
+        "local",
+    )
     assert directory.groups.get(ops.id) == ops
     assert directory.groups.get_by_name("OPS") == ops
     renamed = directory.groups.update(ops.id, ops.version, name="SRE", description="Site reliability")
@@ -327,7 +379,9 @@ def test_groups_list_and_filter(directory: Directory) -> None:
     items, totals, _ = all_pages(directory.groups.list, 8)
     assert [g.name for g in items] == sorted(created, key=names.canonical)
     assert totals == {len(created)}
-    assert [g.name for g in directory.groups.list(filter="team-1").items] == [f"team-{i}" for i in range(10, 20)]
+    assert [g.name for g in directory.groups.list(filter="team-1").items] == [
+        f"team-{i}" for i in range(10, 20)
+    ]
     assert [g.name for g in directory.groups.list(filter="ALPHA").items] == ["Ａｌｐｈａ"]
     assert [g.name for g in directory.groups.list(filter="on-call").items] == ["beta"]  # the description
     assert directory.groups.list(filter="%").total == 0  # LIKE wildcards are literal
@@ -350,9 +404,13 @@ def test_memberships_with_and_without_expiry(directory: Directory) -> None:
     directory.groups.add_member(dev.id, alice.id, expires_at="2030-06-01")
 
     assert [(m.user_name, m.expires_at) for m in directory.groups.members(ops.id).items] == [
-        ("alice", "2031-01-31T07:00:00Z"), ("bob", None)]
+        ("alice", "2031-01-31T07:00:00Z"),
+        ("bob", None),
+    ]
     assert [(m.group_name, m.expires_at) for m in directory.groups.groups_of(alice.id)] == [
-        ("dev", "2030-06-01T00:00:00Z"), ("ops", "2031-01-31T07:00:00Z")]
+        ("dev", "2030-06-01T00:00:00Z"),
+        ("ops", "2031-01-31T07:00:00Z"),
+    ]
     assert directory.groups.get(ops.id).member_count == 2
     assert {g.name: g.member_count for g in directory.groups.list().items} == {"dev": 1, "ops": 2}
 
@@ -402,7 +460,12 @@ def test_deleting_a_group_removes_its_memberships_and_assignments(directory: Dir
 
 def test_account_lifecycle(directory: Directory) -> None:
     prod = directory.accounts.create("123456789012", description="Production")
-    assert (prod.name, prod.description, prod.status, prod.version) == ("123456789012", "Production", "active", 1)
+    assert (prod.name, prod.description, prod.status, prod.version) == (
+        "123456789012",
+        "Production",
+        "active",
+        1,
+    )
     assert directory.accounts.get_by_name("123456789012") == prod
     updated = directory.accounts.update(prod.id, prod.version, name="prod-main", description="Prod")
     assert (updated.name, updated.version) == ("prod-main", 2)
@@ -443,17 +506,32 @@ def test_permission_set_lifecycle(directory: Directory) -> None:
     insert_policy(directory, "ReadOnly")
     insert_policy(directory, "Billing")
     pset = directory.permission_sets.create(
-        "Admin", description="Full access", session_duration="PT8H", inline_policy=POLICY,
-        managed_policies=["readonly", "Billing"], boundary_policy=POLICY)
+        "Admin",
+        description="Full access",
+        session_duration="PT8H",
+        inline_policy=POLICY,
+        managed_policies=["readonly", "Billing"],
+        boundary_policy=POLICY,
+    )
     assert (pset.name, pset.description, pset.session_duration, pset.inline_policy, pset.boundary_policy) == (
-        "Admin", "Full access", 28_800, POLICY, POLICY)
+        "Admin",
+        "Full access",
+        28_800,
+        POLICY,
+        POLICY,
+    )
     assert pset.managed_policies == ["Billing", "ReadOnly"]
     assert directory.permission_sets.get_by_name("ADMIN") == pset
 
-    updated = directory.permission_sets.update(pset.id, pset.version, session_duration=900,
-                                               managed_policies=["ReadOnly"], clear_boundary=True)
+    updated = directory.permission_sets.update(
+        pset.id, pset.version, session_duration=900, managed_policies=["ReadOnly"], clear_boundary=True
+    )
     assert (updated.session_duration, updated.managed_policies, updated.boundary_policy, updated.version) == (
-        900, ["ReadOnly"], None, 2)
+        900,
+        ["ReadOnly"],
+        None,
+        2,
+    )
     assert updated.inline_policy == POLICY
 
     with pytest.raises(Conflict) as lost:
@@ -472,8 +550,9 @@ def test_a_permission_set_with_an_unknown_policy_is_not_created(directory: Direc
     assert count(directory, "SELECT count(*) FROM permission_sets") == 0
 
 
-@pytest.mark.parametrize("policy", ["{not json", "[]", '{"Version": "2012-10-17"}',
-                                    '{"Statement": [], "Statement": []}'])
+@pytest.mark.parametrize(
+    "policy", ["{not json", "[]", '{"Version": "2012-10-17"}', '{"Statement": [], "Statement": []}']
+)
 def test_invalid_inline_policies_are_refused(directory: Directory, policy: str) -> None:
     with pytest.raises(ValidationError, match="inlinePolicy"):
         directory.permission_sets.create("Admin", inline_policy=policy)
@@ -512,10 +591,21 @@ def estate(directory: Directory) -> dict[str, Any]:
 
 def test_assignment_lifecycle(estate: dict[str, Any]) -> None:
     d = estate["d"]
-    grant = d.assignments.create("user", estate["alice"].id, estate["prod"].id, estate["Admin"].id,
-                                 expires_at="2031-01-31T09:00:00+01:00")
-    assert (grant.principal_type, grant.principal_name, grant.account_name, grant.permission_set_name,
-            grant.expires_at, grant.version) == ("user", "alice", "prod", "Admin", "2031-01-31T08:00:00Z", 1)
+    grant = d.assignments.create(
+        "user",
+        estate["alice"].id,
+        estate["prod"].id,
+        estate["Admin"].id,
+        expires_at="2031-01-31T09:00:00+01:00",
+    )
+    assert (
+        grant.principal_type,
+        grant.principal_name,
+        grant.account_name,
+        grant.permission_set_name,
+        grant.expires_at,
+        grant.version,
+    ) == ("user", "alice", "prod", "Admin", "2031-01-31T08:00:00Z", 1)
     assert d.assignments.get(grant.id) == grant
     extended = d.assignments.update_expiry(grant.id, grant.version, "2032-01-01T00:00:00Z")
     assert (extended.expires_at, extended.version) == ("2032-01-01T00:00:00Z", 2)
@@ -565,8 +655,10 @@ def test_for_user_includes_access_granted_through_groups(estate: dict[str, Any])
     d.assignments.create("user", estate["carol"].id, estate["prod"].id, estate["ReadOnly"].id)
 
     def held(user: str) -> list[tuple[str, str, str, str]]:
-        return [(a.account_name, a.permission_set_name, a.principal_type, a.principal_name)
-                for a in d.assignments.for_user(estate[user].id)]
+        return [
+            (a.account_name, a.permission_set_name, a.principal_type, a.principal_name)
+            for a in d.assignments.for_user(estate[user].id)
+        ]
 
     assert held("alice") == [("prod", "Admin", "group", "ops"), ("staging", "ReadOnly", "user", "alice")]
     assert held("bob") == [("staging", "Admin", "group", "dev")]
@@ -581,17 +673,23 @@ def test_assignments_list_pages_and_filters(estate: dict[str, Any]) -> None:
     for user in ("alice", "bob", "carol"):
         for account in ("prod", "staging"):
             for pset in ("Admin", "ReadOnly"):
-                created.append(d.assignments.create("user", estate[user].id, estate[account].id,
-                                                    estate[pset].id).id)
+                created.append(
+                    d.assignments.create("user", estate[user].id, estate[account].id, estate[pset].id).id
+                )
     for group in ("ops", "dev"):
-        created.append(d.assignments.create("group", estate[group].id, estate["prod"].id,
-                                            estate["Admin"].id).id)
+        created.append(
+            d.assignments.create("group", estate[group].id, estate["prod"].id, estate["Admin"].id).id
+        )
     items, totals, _ = all_pages(d.assignments.list, 5)
     assert [a.id for a in items] == sorted(created)
     assert totals == {14}
     by_user, totals, _ = all_pages(d.assignments.list, 3, user_id=estate["bob"].id)
     assert {(a.account_name, a.permission_set_name) for a in by_user} == {
-        ("prod", "Admin"), ("prod", "ReadOnly"), ("staging", "Admin"), ("staging", "ReadOnly")}
+        ("prod", "Admin"),
+        ("prod", "ReadOnly"),
+        ("staging", "Admin"),
+        ("staging", "ReadOnly"),
+    }
     assert totals == {4}
     assert d.assignments.list(account_id=estate["staging"].id).total == 6
     assert d.assignments.list(filter="readonly").total == 6

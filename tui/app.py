@@ -99,16 +99,23 @@ class TuiApp(App[None]):
         Binding("ctrl+o", "sign_out", "Sign out"),
     ]
 
-    def __init__(self, directory: Directory, *, signed_in: SignedIn | None = None, demo: DemoRoot | None = None,
-                 exit_on_sign_out: bool = False) -> None:
+    def __init__(
+        self,
+        directory: Directory,
+        *,
+        signed_in: SignedIn | None = None,
+        demo: DemoRoot | None = None,
+        exit_on_sign_out: bool = False,
+    ) -> None:
         """``signed_in``: open already signed in as that identity (from ``PortalService.issue``/``issue_for``;
         its token, when it has one, is checked whenever the directory changes). ``demo``: show the demo root's
         current code on the sign-in screen. ``exit_on_sign_out``: quit instead of returning to the sign-in
         screen when the sign-in ends (an SSH session)."""
         # Textual reads the starting mode in App.__init__: signed in, start on the dashboard (My access for a
         # user who is not an admin); else at the gate.
-        self.is_admin = signed_in is not None and (signed_in.user_id is None
-                                                   or directory.admins.is_admin(signed_in.user_id))
+        self.is_admin = signed_in is not None and (
+            signed_in.user_id is None or directory.admins.is_admin(signed_in.user_id)
+        )
         self.DEFAULT_MODE = GATE if signed_in is None else home_mode(self.is_admin)  # type: ignore[misc]
         super().__init__()
         self.directory = directory
@@ -165,8 +172,10 @@ class TuiApp(App[None]):
         signed_in = self.signed_in
         if signed_in is not None:
             # The section under any form or dialog: "users", not the dialog's class name.
-            screen = next((name for shown in reversed(self.screen_stack)
-                           if (name := getattr(shown, "nav_name", ""))), self.current_mode)
+            screen = next(
+                (name for shown in reversed(self.screen_stack) if (name := getattr(shown, "nav_name", ""))),
+                self.current_mode,
+            )
             self.presence.beat(self.console_id, signed_in.user_name, screen, signed_in.client)
         else:
             self.presence.leave(self.console_id)
@@ -241,7 +250,10 @@ class TuiApp(App[None]):
         try:
             if signed_in.token is not None:
                 self.directory.portal.verify(signed_in.token)
-            elif signed_in.user_id is not None and self.directory.users.get(signed_in.user_id).status != "active":
+            elif (
+                signed_in.user_id is not None
+                and self.directory.users.get(signed_in.user_id).status != "active"
+            ):
                 raise NotSignedIn("this user was disabled")
         except StoreError as exc:
             self.call_from_thread(self._ended_elsewhere, signed_in, exc.message)
@@ -258,7 +270,9 @@ class TuiApp(App[None]):
         if admin:
             self.notify("You are now an administrator.")
         else:
-            self.notify("You are no longer an administrator: only your own access remains.", severity="warning")
+            self.notify(
+                "You are no longer an administrator: only your own access remains.", severity="warning"
+            )
             self.switch_mode(home_mode(False))
         for bar in self.screen.query(NavBar):
             bar.refresh_sections()
@@ -278,8 +292,10 @@ class TuiApp(App[None]):
             self.sign_out("Signed out after 15 minutes without activity. Sign in again.")
 
     async def on_event(self, event: events.Event) -> None:
-        if isinstance(event, (events.Key, events.MouseDown, events.MouseScrollDown, events.MouseScrollUp)) \
-                and not event.is_forwarded:
+        if (
+            isinstance(event, (events.Key, events.MouseDown, events.MouseScrollDown, events.MouseScrollUp))
+            and not event.is_forwarded
+        ):
             self._last_activity = self.directory.clock()
         await super().on_event(event)
 
@@ -287,8 +303,10 @@ class TuiApp(App[None]):
         if self.signed_in is None and action in GATED_ACTIONS:
             return False
         # A user who is not an admin is not shown keys for what they cannot open.
-        if not self.is_admin and (action == "open_import" or (
-                action == "switch_mode" and parameters and parameters[0] not in SELF_SERVICE)):
+        if not self.is_admin and (
+            action == "open_import"
+            or (action == "switch_mode" and parameters and parameters[0] not in SELF_SERVICE)
+        ):
             return False
         return True
 
@@ -305,8 +323,10 @@ class TuiApp(App[None]):
         if self.signed_in is None or mode == GATE:
             return  # only the sign-in leaves the gate, and nothing but sign-out returns to it
         if not self.is_admin and mode not in SELF_SERVICE:
-            self.notify("Only administrators can open that: you have My access (0) and your credentials.",
-                        severity="warning")
+            self.notify(
+                "Only administrators can open that: you have My access (0) and your credentials.",
+                severity="warning",
+            )
             return
         self.switch_mode(mode)
 
@@ -332,7 +352,9 @@ class TuiApp(App[None]):
                 yield SystemCommand(f"Go to {label}", f"key {key}", functools.partial(self.switch_mode, mode))
         for key, description, action, node, enabled in screen_actions(self, screen):
             if enabled and not action.startswith("switch_mode") and action != "help":
-                yield SystemCommand(description, f"key {key}", functools.partial(self.run_action, action, node))
+                yield SystemCommand(
+                    description, f"key {key}", functools.partial(self.run_action, action, node)
+                )
         yield SystemCommand("Help", "key ?: every key on this screen", self.action_help)
         yield from super().get_system_commands(screen)
 

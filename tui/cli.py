@@ -70,10 +70,20 @@ pass_context = click.make_pass_decorator(Context)
 
 
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--db", "db", type=click.Path(dir_okay=False, path_type=Path), envvar="TUI_DB",
-              help="The directory database file (default: $TUI_DB, else the user data folder).")
-@click.option("--key", "key", type=click.Path(dir_okay=False, path_type=Path), envvar="TUI_KEY",
-              help="The directory's key file (default: $TUI_KEY, else <database>.key beside the database).")
+@click.option(
+    "--db",
+    "db",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="TUI_DB",
+    help="The directory database file (default: $TUI_DB, else the user data folder).",
+)
+@click.option(
+    "--key",
+    "key",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="TUI_KEY",
+    help="The directory's key file (default: $TUI_KEY, else <database>.key beside the database).",
+)
 @click.version_option(__version__, "--version", prog_name="tui")
 @click.pass_context
 def cli(ctx: click.Context, db: Path | None, key: Path | None) -> None:
@@ -105,8 +115,7 @@ def backup(obj: Context, file: Path) -> None:
 
     backup_database(obj.directory(), file)
     click.echo(f"backup written to {file}")
-    click.echo(f"the key file ({obj.key_path}) is not in the backup: keep it safe separately",
-               err=True)
+    click.echo(f"the key file ({obj.key_path}) is not in the backup: keep it safe separately", err=True)
 
 
 @cli.group("audit")
@@ -178,6 +187,9 @@ def main() -> None:
     except Exception as exc:  # a bug of ours: one line for the user, the traceback only on request
         if os.environ.get("TUI_DEBUG"):
             raise
-        click.echo(f"tui: internal error ({type(exc).__name__}); nothing more is shown so no secret can leak. "
-                   "Run again with TUI_DEBUG=1 to see the traceback, and report it.", err=True)
+        click.echo(
+            f"tui: internal error ({type(exc).__name__}); nothing more is shown so no secret can leak. "
+            "Run again with TUI_DEBUG=1 to see the traceback, and report it.",
+            err=True,
+        )
         sys.exit(70)

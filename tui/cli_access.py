@@ -49,7 +49,10 @@ def _table(rows: list[list[str]], headers: list[str]) -> list[str]:
     """Plain aligned columns; every cell made printable (names come from imports and other admins)."""
     cells = [[visible(cell) for cell in row] for row in [headers, *rows]]
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
-    return ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in cells]
+    return [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in cells
+    ]
 
 
 def _until(grant: Grant) -> str:
@@ -70,8 +73,10 @@ def access(ctx: click.Context, user_name: str | None, account_name: str | None, 
             raise click.UsageError("--user, --account and --json go after the subcommand, or without one")
         return
     if not user_name:
-        raise click.UsageError("say whose access to show: tui access --user U (or: tui access matrix, "
-                               "tui access who --account A)")
+        raise click.UsageError(
+            "say whose access to show: tui access --user U (or: tui access matrix, "
+            "tui access who --account A)"
+        )
     _show_user(ctx.obj, user_name, account_name, as_json)
 
 
@@ -88,30 +93,54 @@ def _show_user(obj: Context, user_name: str, account_name: str | None, as_json: 
         return
     where = f" in {account.name}" if account else ""
     if user.is_root:
-        click.echo(visible(f"{user.user_name} is the directory's root identity: it holds no assignments "
-                           "(sign in as an admin user for access)"))
+        click.echo(
+            visible(
+                f"{user.user_name} is the directory's root identity: it holds no assignments "
+                "(sign in as an admin user for access)"
+            )
+        )
         return
     status = "" if user.active else " (disabled: nothing applies)"
     applying = result.applying
     sets = len({grant.permission_set_id for grant in applying})
     accounts = len({grant.account_id for grant in applying})
-    click.echo(visible(f"{user.user_name}{status}: {sets} permission set{'s' if sets != 1 else ''} in {accounts} "
-                       f"account{'s' if accounts != 1 else ''}{where}"))
+    click.echo(
+        visible(
+            f"{user.user_name}{status}: {sets} permission set{'s' if sets != 1 else ''} in {accounts} "
+            f"account{'s' if accounts != 1 else ''}{where}"
+        )
+    )
     if applying:
-        click.echo("\n".join(_table([[g.account_name, g.permission_set_name, g.granted_by, _until(g)]
-                                     for g in applying], ["ACCOUNT", "PERMISSION SET", "GRANTED BY", "EXPIRES"])))
+        click.echo(
+            "\n".join(
+                _table(
+                    [[g.account_name, g.permission_set_name, g.granted_by, _until(g)] for g in applying],
+                    ["ACCOUNT", "PERMISSION SET", "GRANTED BY", "EXPIRES"],
+                )
+            )
+        )
     others = result.not_applying
     if others:
         click.echo(f"\nnot applying ({len(others)}):")
-        click.echo("\n".join(_table([[g.account_name, g.permission_set_name, g.granted_by, g.why_not]
-                                     for g in others], ["ACCOUNT", "PERMISSION SET", "GRANTED BY", "WHY NOT"])))
+        click.echo(
+            "\n".join(
+                _table(
+                    [[g.account_name, g.permission_set_name, g.granted_by, g.why_not] for g in others],
+                    ["ACCOUNT", "PERMISSION SET", "GRANTED BY", "WHY NOT"],
+                )
+            )
+        )
 
 
 @access.command("who")
 @click.option("--account", "account_name", required=True, metavar="A", help="The account.")
 @click.option("--permission-set", "set_name", metavar="P", help="Only this permission set.")
-@click.option("--all", "include_inactive", is_flag=True,
-              help="Also list paths that do not apply now (expired, disabled), with why.")
+@click.option(
+    "--all",
+    "include_inactive",
+    is_flag=True,
+    help="Also list paths that do not apply now (expired, disabled), with why.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
 @pass_context
 @reports_errors
@@ -120,26 +149,52 @@ def who(obj: Context, account_name: str, set_name: str | None, include_inactive:
     directory = obj.directory()
     account = directory.accounts.get_by_name(account_name)
     pset = directory.permission_sets.get_by_name(set_name) if set_name else None
-    grants = who_can_reach(directory, account.id, permission_set_id=pset.id if pset else None,
-                           include_inactive=include_inactive)
+    grants = who_can_reach(
+        directory, account.id, permission_set_id=pset.id if pset else None, include_inactive=include_inactive
+    )
     if as_json:
-        click.echo(json.dumps({"account": account.name, "permission_set": pset.name if pset else None,
-                               "access": [grant.to_json() for grant in grants]}))
+        click.echo(
+            json.dumps(
+                {
+                    "account": account.name,
+                    "permission_set": pset.name if pset else None,
+                    "access": [grant.to_json() for grant in grants],
+                }
+            )
+        )
         return
     users = len({grant.user_id for grant in grants if grant.applies})
     what = f" with {pset.name}" if pset else ""
     click.echo(visible(f"{account.name}{what}: {users} user{'s' if users != 1 else ''} can reach it"))
     if grants:
-        click.echo("\n".join(_table(
-            [[g.user_name, g.permission_set_name, g.granted_by, _until(g) if g.applies else f"not applying: {g.why_not}"]
-             for g in grants], ["USER", "PERMISSION SET", "GRANTED BY", "EXPIRES"])))
+        click.echo(
+            "\n".join(
+                _table(
+                    [
+                        [
+                            g.user_name,
+                            g.permission_set_name,
+                            g.granted_by,
+                            _until(g) if g.applies else f"not applying: {g.why_not}",
+                        ]
+                        for g in grants
+                    ],
+                    ["USER", "PERMISSION SET", "GRANTED BY", "EXPIRES"],
+                )
+            )
+        )
 
 
 @access.command("matrix")
-@click.option("--format", "fmt", type=click.Choice(["csv"]), default="csv", show_default=True,
-              help="Output format.")
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write to this file (mode 0600) instead of standard output.")
+@click.option(
+    "--format", "fmt", type=click.Choice(["csv"]), default="csv", show_default=True, help="Output format."
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write to this file (mode 0600) instead of standard output.",
+)
 @pass_context
 @reports_errors
 def matrix(obj: Context, fmt: str, output: Path | None) -> None:

@@ -39,7 +39,9 @@ def read_password_stdin() -> str:
     line = sys.stdin.readline()
     password = line.removesuffix("\n").removesuffix("\r")
     if not password:
-        raise ValidationError("no password on standard input (--password-stdin reads its first line)", "password")
+        raise ValidationError(
+            "no password on standard input (--password-stdin reads its first line)", "password"
+        )
     return password
 
 
@@ -56,7 +58,9 @@ def prompt_new_password(user_name: str, check: Callable[[str], list[str]]) -> st
             click.echo("The two passwords differ; try again.", err=True)
             continue
         return str(password)
-    raise ValidationError("password: no acceptable password after several tries; nothing was changed", "password")
+    raise ValidationError(
+        "password: no acceptable password after several tries; nothing was changed", "password"
+    )
 
 
 def show_enrolment(enrolment: TotpEnrolment, *, with_secret: bool = True) -> None:
@@ -81,8 +85,10 @@ def prompt_code(enrolment: TotpEnrolment, directory: Directory) -> str:
 
 
 def show_recovery_codes(codes: list[str], user_name: str) -> None:
-    click.echo(f"Recovery codes for {user_name}: each signs in once instead of a code, for when the "
-               "authenticator is lost. They are shown only now: print them or keep them offline.")
+    click.echo(
+        f"Recovery codes for {user_name}: each signs in once instead of a code, for when the "
+        "authenticator is lost. They are shown only now: print them or keep them offline."
+    )
     for first, second in zip(codes[0::2], codes[1::2]):
         click.echo(f"    {first}    {second}")
 
@@ -91,9 +97,14 @@ def show_recovery_codes(codes: list[str], user_name: str) -> None:
 
 
 @click.command("init")
-@click.option("--password-stdin", is_flag=True, help="Read root's password from the first line of standard input.")
-@click.option("--totp-secret-file", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write root's TOTP secret (base32) to this new file, mode 0600, instead of showing it.")
+@click.option(
+    "--password-stdin", is_flag=True, help="Read root's password from the first line of standard input."
+)
+@click.option(
+    "--totp-secret-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write root's TOTP secret (base32) to this new file, mode 0600, instead of showing it.",
+)
 @pass_context
 @reports_errors
 def init_command(obj: Context, password_stdin: bool, totp_secret_file: Path | None) -> None:
@@ -135,8 +146,10 @@ def init_command(obj: Context, password_stdin: bool, totp_secret_file: Path | No
     if totp_secret_file is not None:
         click.echo(f"root's TOTP secret: written to {totp_secret_file} (mode 0600)")
     show_recovery_codes(created.recovery_codes, ROOT_NAME)
-    click.echo(f"key file: {created.key_path} (mode 0600{', created' if created.key_created else ''}). Keep it "
-               "safe and apart from database backups: without it the directory cannot be opened.")
+    click.echo(
+        f"key file: {created.key_path} (mode 0600{', created' if created.key_created else ''}). Keep it "
+        "safe and apart from database backups: without it the directory cannot be opened."
+    )
     click.echo(f"root created in {obj.db_path}. Sign in with: tui login --user root, or open the console.")
 
 
@@ -145,7 +158,9 @@ def init_command(obj: Context, password_stdin: bool, totp_secret_file: Path | No
 
 @click.command("login")
 @click.option("--user", "user_name", help="Who signs in (asked when not given).")
-@click.option("--password-stdin", is_flag=True, help="Read the password from the first line of standard input.")
+@click.option(
+    "--password-stdin", is_flag=True, help="Read the password from the first line of standard input."
+)
 @click.option("--code", help="The authenticator's current code, or a recovery code (asked when not given).")
 @pass_context
 @reports_errors
@@ -164,32 +179,52 @@ def login_command(obj: Context, user_name: str | None, password_stdin: bool, cod
     else:
         fail("no terminal to ask for the password: pass it on standard input with --password-stdin")
     if code is None:
-        code = str(click.prompt("Code (6 digits, or a recovery code; empty without an authenticator)", default="",
-                                show_default=False, err=True)) if interactive else ""
+        code = (
+            str(
+                click.prompt(
+                    "Code (6 digits, or a recovery code; empty without an authenticator)",
+                    default="",
+                    show_default=False,
+                    err=True,
+                )
+            )
+            if interactive
+            else ""
+        )
     sign_in = directory.sign_in.attempt(user_name, password, code, client="cli")
     directory.actor = Actor(sign_in.user.user_name, "cli")
     user = sign_in.user
     if sign_in.must_change_password:
         if not interactive:
-            fail(f"{user.user_name} must choose a new password first: run tui login in a terminal, or sign in to "
-                 "the console")
+            fail(
+                f"{user.user_name} must choose a new password first: run tui login in a terminal, or sign in to "
+                "the console"
+            )
         click.echo("Your password must be changed before you continue.", err=True)
-        new = prompt_new_password(user.user_name, lambda p: directory.password_policy.check(p, user.user_name))
+        new = prompt_new_password(
+            user.user_name, lambda p: directory.password_policy.check(p, user.user_name)
+        )
         directory.credentials.complete_password_change(user.id, new)
     if sign_in.must_enrol_totp:
         if not interactive:
-            fail(f"{user.user_name} signed in with a recovery code and must enrol a new authenticator: run tui "
-                 "login in a terminal, or sign in to the console")
+            fail(
+                f"{user.user_name} signed in with a recovery code and must enrol a new authenticator: run tui "
+                "login in a terminal, or sign in to the console"
+            )
         click.echo("You signed in with a recovery code: enrol a new authenticator now.", err=True)
         enrolment = directory.credentials.begin_totp(user.id)
         show_enrolment(enrolment)
         new_code = prompt_code(enrolment, directory)
-        show_recovery_codes(directory.credentials.confirm_totp(user.id, enrolment.secret, new_code), user.user_name)
+        show_recovery_codes(
+            directory.credentials.confirm_totp(user.id, enrolment.secret, new_code), user.user_name
+        )
     signed_in = directory.portal.issue(sign_in)
     path = login_cache_path(obj.db_path)
     save_login(path, obj.db_path, signed_in)
     how = "with MFA" if signed_in.mfa else "without MFA"
-    click.echo(f"signed in as {signed_in.user_name} ({how}) until {signed_in.expires_at}; sign-in kept in {path}")
+    click.echo(
+        f"signed in as {signed_in.user_name} ({how}) until {signed_in.expires_at}; sign-in kept in {path}"
+    )
 
 
 @click.command("logout")
@@ -256,7 +291,9 @@ def _max_age(value: str | None) -> Any:
     try:
         return int(value)
     except ValueError:
-        raise click.BadParameter(f"{value!r} is not a number of days or 'none'", param_hint="--max-age-days") from None
+        raise click.BadParameter(
+            f"{value!r} is not a number of days or 'none'", param_hint="--max-age-days"
+        ) from None
 
 
 @password_policy_group.command("set")
@@ -266,11 +303,20 @@ def _max_age(value: str | None) -> Any:
 @click.option("--require-uppercase/--no-require-uppercase", default=None)
 @click.option("--require-lowercase/--no-require-lowercase", default=None)
 @click.option("--max-age-days", help="Days until a password expires (1-1095), or 'none' (NIST: none).")
-@click.option("--hard-expiry/--no-hard-expiry", default=None,
-              help="Expired passwords need an administrator's reset (else users change them at sign-in).")
-@click.option("--reuse-prevention", type=int, help="How many previous passwords may not be used again (0-24).")
-@click.option("--blocklist/--no-blocklist", "check_blocklist", default=None,
-              help="Refuse common passwords (on by default).")
+@click.option(
+    "--hard-expiry/--no-hard-expiry",
+    default=None,
+    help="Expired passwords need an administrator's reset (else users change them at sign-in).",
+)
+@click.option(
+    "--reuse-prevention", type=int, help="How many previous passwords may not be used again (0-24)."
+)
+@click.option(
+    "--blocklist/--no-blocklist",
+    "check_blocklist",
+    default=None,
+    help="Refuse common passwords (on by default).",
+)
 @click.option("--defaults", is_flag=True, help="Start from the NIST defaults instead of the current policy.")
 @pass_context
 @reports_errors

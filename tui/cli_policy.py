@@ -183,12 +183,20 @@ def _describe(decision: Decision, action: str, resource: str) -> str:
     show_default=True,
     help="Read the policies as identity or trust policies; auto picks trust when one names a Principal.",
 )
-@click.option("--user", "user_name", metavar="U",
-              help="Decide for this user of the directory (with --account): every permission set they hold "
-              "there, allowed if any allows. aws:username defaults to U.")
+@click.option(
+    "--user",
+    "user_name",
+    metavar="U",
+    help="Decide for this user of the directory (with --account): every permission set they hold "
+    "there, allowed if any allows. aws:username defaults to U.",
+)
 @click.option("--account", "account_name", metavar="A", help="The account, with --user.")
-@click.option("--permission-set", "set_name", metavar="P",
-              help="Decide against this permission set of the directory (its policies and boundary).")
+@click.option(
+    "--permission-set",
+    "set_name",
+    metavar="P",
+    help="Decide against this permission set of the directory (its policies and boundary).",
+)
 @click.option(
     "--json", "as_json", is_flag=True, help='Print {"decision": ..., "statements": [...]} on stdout.'
 )
@@ -215,13 +223,16 @@ def simulate(
         raise click.BadParameter(f"{action!r} is not service:Action", param_hint="--action")
     if user_name or account_name or set_name:
         if policy_files or boundary:
-            raise click.UsageError("--policy/--boundary files, or --user/--account/--permission-set: not both")
+            raise click.UsageError(
+                "--policy/--boundary files, or --user/--account/--permission-set: not both"
+            )
         if set_name and (user_name or account_name):
             raise click.UsageError("either --permission-set P, or --user U --account A")
         if not set_name and not (user_name and account_name):
             raise click.UsageError("--user and --account go together")
-        _simulate_in_directory(user_name, account_name, set_name, action, resource, _context(context_items),
-                               as_json)
+        _simulate_in_directory(
+            user_name, account_name, set_name, action, resource, _context(context_items), as_json
+        )
         return
     context = RequestContext.build(_context(context_items))
     policies = compile_policies(_load(policy_files, kind))
@@ -233,8 +244,15 @@ def simulate(
         click.echo(_printable(_describe(decision, action, resource)))
 
 
-def _simulate_in_directory(user_name: str | None, account_name: str | None, set_name: str | None, action: str,
-                           resource: str, context: dict[str, list[str]], as_json: bool) -> None:
+def _simulate_in_directory(
+    user_name: str | None,
+    account_name: str | None,
+    set_name: str | None,
+    action: str,
+    resource: str,
+    context: dict[str, list[str]],
+    as_json: bool,
+) -> None:
     from store.access import simulate_permission_set, simulate_user
     from store.errors import StoreError
 
@@ -244,8 +262,9 @@ def _simulate_in_directory(user_name: str | None, account_name: str | None, set_
     try:
         directory = root.directory()
         if set_name:
-            simulation = simulate_permission_set(directory, directory.permission_sets.get_by_name(set_name).id,
-                                                 action, resource, context)
+            simulation = simulate_permission_set(
+                directory, directory.permission_sets.get_by_name(set_name).id, action, resource, context
+            )
         else:
             user = directory.users.get_by_name(user_name or "")
             account = directory.accounts.get_by_name(account_name or "")
@@ -260,37 +279,64 @@ def _simulate_in_directory(user_name: str | None, account_name: str | None, set_
         return
     for result in simulation.results:
         path = f" (via {result.grant.granted_by})" if result.grant is not None else ""
-        line = _describe(result.decision, action, resource).replace(": ", f": {result.permission_set_name}{path}: ", 1)
+        line = _describe(result.decision, action, resource).replace(
+            ": ", f": {result.permission_set_name}{path}: ", 1
+        )
         click.echo(_printable(line))
     if len(simulation.results) > 1:
         click.echo(f"overall: {simulation.decision}")
 
 
 @policy.command("impact")
-@click.option("--permission-set", "set_name", metavar="P",
-              help="The permission set to change (its current parts stay unless replaced below).")
+@click.option(
+    "--permission-set",
+    "set_name",
+    metavar="P",
+    help="The permission set to change (its current parts stay unless replaced below).",
+)
 @click.option("--inline", "inline_file", metavar="FILE", help="Its new inline policy (- for stdin).")
 @click.option("--no-inline", is_flag=True, help="Remove its inline policy.")
-@click.option("--managed", "managed", multiple=True, metavar="NAME",
-              help="Attach exactly these library policies (repeat for each).")
+@click.option(
+    "--managed",
+    "managed",
+    multiple=True,
+    metavar="NAME",
+    help="Attach exactly these library policies (repeat for each).",
+)
 @click.option("--no-managed", is_flag=True, help="Detach every library policy.")
 @click.option("--boundary", "boundary_file", metavar="FILE", help="Its new permissions boundary.")
 @click.option("--no-boundary", is_flag=True, help="Remove its permissions boundary.")
 @click.option("--delete", "delete", is_flag=True, help="The effect of deleting the permission set instead.")
-@click.option("--library-policy", "library_name", metavar="NAME",
-              help="A library policy to change instead, through every permission set attaching it.")
+@click.option(
+    "--library-policy",
+    "library_name",
+    metavar="NAME",
+    help="A library policy to change instead, through every permission set attaching it.",
+)
 @click.option("--document", "document_file", metavar="FILE", help="The library policy's new document.")
 @click.option("--json", "as_json", is_flag=True, help="Print the blast radius as one JSON document.")
-def impact(set_name: str | None, inline_file: str | None, no_inline: bool, managed: tuple[str, ...],
-           no_managed: bool, boundary_file: str | None, no_boundary: bool, delete: bool,
-           library_name: str | None, document_file: str | None, as_json: bool) -> None:
+def impact(
+    set_name: str | None,
+    inline_file: str | None,
+    no_inline: bool,
+    managed: tuple[str, ...],
+    no_managed: bool,
+    boundary_file: str | None,
+    no_boundary: bool,
+    delete: bool,
+    library_name: str | None,
+    document_file: str | None,
+    as_json: bool,
+) -> None:
     """Blast radius of an edit before making it: which users gain or lose which actions in which accounts.
     Changes nothing. Exit 0 when computed, 1 when refused (unknown name, invalid policy)."""
     from store.blast_radius import permission_set_change, permission_set_removal, policy_change
     from store.errors import StoreError
 
     if bool(set_name) == bool(library_name):
-        raise click.UsageError("say what would change: --permission-set P, or --library-policy NAME --document FILE")
+        raise click.UsageError(
+            "say what would change: --permission-set P, or --library-policy NAME --document FILE"
+        )
     if library_name and not document_file:
         raise click.UsageError("--library-policy needs --document FILE")
     root = click.get_current_context().find_root().obj
@@ -307,10 +353,13 @@ def impact(set_name: str | None, inline_file: str | None, no_inline: bool, manag
                 radius = permission_set_removal(directory, pset.id)
             else:
                 inline = None if no_inline else _read(inline_file) if inline_file else pset.inline_policy
-                boundary = None if no_boundary else _read(boundary_file) if boundary_file else pset.boundary_policy
+                boundary = (
+                    None if no_boundary else _read(boundary_file) if boundary_file else pset.boundary_policy
+                )
                 names = [] if no_managed else list(managed) if managed else pset.managed_policies
-                radius = permission_set_change(directory, pset.id, inline_policy=inline, managed_policies=names,
-                                               boundary_policy=boundary)
+                radius = permission_set_change(
+                    directory, pset.id, inline_policy=inline, managed_policies=names, boundary_policy=boundary
+                )
     except _Unreadable as error:
         _fail(str(error))
     except StoreError as error:

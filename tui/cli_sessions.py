@@ -20,7 +20,9 @@ def print_credentials(credentials: IssuedCredentials, fmt: str) -> None:
     elif fmt == "credential-process":
         click.echo(json.dumps(credentials.credential_process()))
     else:
-        click.echo(json.dumps({**credentials.credential_process(), "SessionId": credentials.session_id}, indent=2))
+        click.echo(
+            json.dumps({**credentials.credential_process(), "SessionId": credentials.session_id}, indent=2)
+        )
 
 
 @click.group("sessions")
@@ -32,13 +34,21 @@ def sessions() -> None:
 @click.option("--user", "user_name", required=True, help="The user the credentials are for.")
 @click.option("--account", "account_name", required=True, help="The account they act in.")
 @click.option("--permission-set", "permission_set_name", required=True, help="The permission set assumed.")
-@click.option("--duration", help="PT1H, PT8H, 3600…: at most the permission set's session duration (default).")
-@click.option("--format", "fmt", type=click.Choice(["json", "env", "credential-process"]), default="json",
-              show_default=True)
+@click.option(
+    "--duration", help="PT1H, PT8H, 3600…: at most the permission set's session duration (default)."
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["json", "env", "credential-process"]),
+    default="json",
+    show_default=True,
+)
 @pass_context
 @reports_errors
-def issue(obj: Context, user_name: str, account_name: str, permission_set_name: str, duration: str | None,
-          fmt: str) -> None:
+def issue(
+    obj: Context, user_name: str, account_name: str, permission_set_name: str, duration: str | None, fmt: str
+) -> None:
     """Issue credentials for an assignment the user holds (directly or through a group)."""
     directory = obj.directory()
     user = directory.users.get_by_name(user_name)
@@ -56,20 +66,28 @@ def verify(obj: Context, as_json: bool) -> None:
     try:
         presented = json.loads(sys.stdin.read())
     except json.JSONDecodeError as exc:
-        raise ValidationError(f"standard input: not JSON ({exc.msg} at line {exc.lineno}); expected the "
-                              '{"AccessKeyId": …, "SecretAccessKey": …, "SessionToken": …} of tui sessions issue')
+        raise ValidationError(
+            f"standard input: not JSON ({exc.msg} at line {exc.lineno}); expected the "
+            '{"AccessKeyId": …, "SecretAccessKey": …, "SessionToken": …} of tui sessions issue'
+        )
     if not isinstance(presented, dict):
-        raise ValidationError("standard input: expected a JSON object with AccessKeyId, SecretAccessKey and "
-                              "SessionToken")
+        raise ValidationError(
+            "standard input: expected a JSON object with AccessKeyId, SecretAccessKey and SessionToken"
+        )
     sessions_service = obj.directory().sessions
-    result = sessions_service.verify(presented.get("AccessKeyId", ""), presented.get("SecretAccessKey", ""),
-                                     presented.get("SessionToken", ""))
+    result = sessions_service.verify(
+        presented.get("AccessKeyId", ""),
+        presented.get("SecretAccessKey", ""),
+        presented.get("SessionToken", ""),
+    )
     described = sessions_service.describe(result)
     if as_json:
         click.echo(json.dumps(described))
     elif result.valid:
-        click.echo(f"valid: {described['user']} as {described['permission_set']} in {described['account']} "
-                   f"until {described['expires_at']}")
+        click.echo(
+            f"valid: {described['user']} as {described['permission_set']} in {described['account']} "
+            f"until {described['expires_at']}"
+        )
     else:
         click.echo(f"invalid: {result.reason}", err=True)
     sys.exit(0 if result.valid else 1)
@@ -97,8 +115,10 @@ def list_sessions(obj: Context, active: bool, user_name: str | None, as_json: bo
         click.echo(json.dumps([s.as_dict(now) for s in rows], indent=2))
         return
     for s in rows:
-        click.echo(f"{s.id:>6}  {s.access_key_id}  {s.state(now):<8} {s.user_name}  {s.permission_set_name} in "
-                   f"{s.account_name}  until {s.expires_at}")
+        click.echo(
+            f"{s.id:>6}  {s.access_key_id}  {s.state(now):<8} {s.user_name}  {s.permission_set_name} in "
+            f"{s.account_name}  until {s.expires_at}"
+        )
     click.echo(f"{len(rows)} session(s)", err=True)
 
 
@@ -110,8 +130,14 @@ def list_sessions(obj: Context, active: bool, user_name: str | None, as_json: bo
 @click.option("--all", "everything", is_flag=True, help="Every live session.")
 @pass_context
 @reports_errors
-def revoke(obj: Context, session_id: int | None, user_name: str | None, account_name: str | None,
-           permission_set_name: str | None, everything: bool) -> None:
+def revoke(
+    obj: Context,
+    session_id: int | None,
+    user_name: str | None,
+    account_name: str | None,
+    permission_set_name: str | None,
+    everything: bool,
+) -> None:
     """Revoke credentials now: they stop verifying at once."""
     chosen = [x for x in (session_id, user_name, account_name, permission_set_name) if x is not None]
     if len(chosen) + int(everything) != 1:
@@ -131,8 +157,13 @@ def revoke(obj: Context, session_id: int | None, user_name: str | None, account_
 
 
 @sessions.command("sweep")
-@click.option("--retention-days", type=click.IntRange(min=0), default=7, show_default=True,
-              help="Keep expired and revoked sessions this long (for the record), then delete them.")
+@click.option(
+    "--retention-days",
+    type=click.IntRange(min=0),
+    default=7,
+    show_default=True,
+    help="Keep expired and revoked sessions this long (for the record), then delete them.",
+)
 @pass_context
 @reports_errors
 def sweep(obj: Context, retention_days: int) -> None:
@@ -145,12 +176,18 @@ def sweep(obj: Context, retention_days: int) -> None:
 @click.option("--account", "account_name", required=True, help="The account to act in.")
 @click.option("--permission-set", "permission_set_name", required=True, help="The permission set to assume.")
 @click.option("--duration", help="PT1H, 3600…: at most the permission set's session duration (default).")
-@click.option("--format", "fmt", type=click.Choice(["credential-process", "env", "json"]),
-              default="credential-process", show_default=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["credential-process", "env", "json"]),
+    default="credential-process",
+    show_default=True,
+)
 @pass_context
 @reports_errors
-def credentials(obj: Context, account_name: str, permission_set_name: str, duration: str | None,
-                fmt: str) -> None:
+def credentials(
+    obj: Context, account_name: str, permission_set_name: str, duration: str | None, fmt: str
+) -> None:
     """Temporary credentials for the signed-in user (tui login), for the AWS CLI's credential_process:
 
     credential_process = tui credentials --account prod --permission-set ReadOnly
@@ -168,6 +205,7 @@ def credentials(obj: Context, account_name: str, permission_set_name: str, durat
     if signed_in.user_id is None:
         raise ValidationError("this sign-in names no user")
     path = cache_path(obj.db_path, signed_in.user_name, account.name, pset.name)
-    issued, _ = credentials_for(directory, path, signed_in.user_id, account.id, pset.id, duration=duration,
-                                mfa=signed_in.mfa)
+    issued, _ = credentials_for(
+        directory, path, signed_in.user_id, account.id, pset.id, duration=duration, mfa=signed_in.mfa
+    )
     print_credentials(issued, fmt)

@@ -26,11 +26,21 @@ PHASES = {"read": "Reading", "check": "Checking", "hash": "Hashing passwords", "
 
 
 @click.command("export")
-@click.option("--format", "fmt", type=click.Choice(["json", "scim", "csv"]), default="json", show_default=True,
-              help="json: the whole directory; scim: users and groups as a SCIM ListResponse; csv: users "
-                   "(SCIM attribute columns, groups joined with ';').")
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write to this file (mode 0600) instead of standard output.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["json", "scim", "csv"]),
+    default="json",
+    show_default=True,
+    help="json: the whole directory; scim: users and groups as a SCIM ListResponse; csv: users "
+    "(SCIM attribute columns, groups joined with ';').",
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write to this file (mode 0600) instead of standard output.",
+)
 @pass_context
 @reports_errors
 def export_command(obj: Context, fmt: str, output: Path | None) -> None:
@@ -78,8 +88,14 @@ def _progress_bar(enabled: bool) -> Iterator[Callable[[str, int, int], None] | N
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
-    progress = Progress(TextColumn("{task.description:<18}"), BarColumn(), TaskProgressColumn(),
-                        TimeElapsedColumn(), console=Console(stderr=True), transient=True)
+    progress = Progress(
+        TextColumn("{task.description:<18}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
     tasks: dict[str, Any] = {}
 
     def update(phase: str, done: int, total: int) -> None:
@@ -93,26 +109,58 @@ def _progress_bar(enabled: bool) -> Iterator[Callable[[str, int, int], None] | N
 
 @click.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(FORMAT_CHOICES), default="auto", show_default=True,
-              help="Input format; auto tells it from the file and says what it found.")
-@click.option("--dry-run", is_flag=True, help="Print the plan (what would be created, updated, disabled) and change "
-                                              "nothing.")
-@click.option("--sync", is_flag=True, help="Make the directory match the file for --source: also disable its users "
-                                           "and remove its memberships that the file no longer has (never deletes; "
-                                           "local users and root are never touched).")
-@click.option("--source", callback=_source_option, metavar="NAME",
-              help="The identity provider the file comes from (e.g. okta); required with --sync. Default: local "
-                   "for csv and json, else the format's name.")
-@click.option("--allow-mass-disable", is_flag=True,
-              help="Let a sync disable more than 10% of the source's active users.")
-@click.option("--with-passwords", is_flag=True,
-              help="Hash cleartext initial passwords (in parallel worker processes); the users must change them "
-                   "at first sign-in. Without it they are dropped.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMAT_CHOICES),
+    default="auto",
+    show_default=True,
+    help="Input format; auto tells it from the file and says what it found.",
+)
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Print the plan (what would be created, updated, disabled) and change nothing.",
+)
+@click.option(
+    "--sync",
+    is_flag=True,
+    help="Make the directory match the file for --source: also disable its users "
+    "and remove its memberships that the file no longer has (never deletes; "
+    "local users and root are never touched).",
+)
+@click.option(
+    "--source",
+    callback=_source_option,
+    metavar="NAME",
+    help="The identity provider the file comes from (e.g. okta); required with --sync. Default: local "
+    "for csv and json, else the format's name.",
+)
+@click.option(
+    "--allow-mass-disable",
+    is_flag=True,
+    help="Let a sync disable more than 10% of the source's active users.",
+)
+@click.option(
+    "--with-passwords",
+    is_flag=True,
+    help="Hash cleartext initial passwords (in parallel worker processes); the users must change them "
+    "at first sign-in. Without it they are dropped.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the plan and outcome as one JSON document.")
 @pass_context
 @reports_errors
-def import_command(obj: Context, file: Path, fmt: str, dry_run: bool, sync: bool, source: str | None,
-                   allow_mass_disable: bool, with_passwords: bool, as_json: bool) -> None:
+def import_command(
+    obj: Context,
+    file: Path,
+    fmt: str,
+    dry_run: bool,
+    sync: bool,
+    source: str | None,
+    allow_mass_disable: bool,
+    with_passwords: bool,
+    as_json: bool,
+) -> None:
     """Import users and groups (or a whole directory): validate all of FILE, then apply it in one transaction,
     or change nothing and list every problem with its line or JSON path."""
     from store.errors import ValidationError
@@ -126,29 +174,54 @@ def import_command(obj: Context, file: Path, fmt: str, dry_run: bool, sync: bool
         raw = read_limited(file)
     except ValidationError as exc:
         raise ValidationError(f"{exc.message}\nnothing was changed") from None
-    show_bar = not as_json and len(raw) >= PROGRESS_MIN_BYTES and sys.stderr.isatty() \
+    show_bar = (
+        not as_json
+        and len(raw) >= PROGRESS_MIN_BYTES
+        and sys.stderr.isatty()
         and os.environ.get("TERM") != "dumb"
+    )
     with _progress_bar(show_bar) as progress:
         try:
             reading = read_file(raw, str(file), fmt, progress)
         except ValidationError as exc:
             raise ValidationError(f"{exc.message}\nnothing was changed") from None
         try:
-            result = import_document(obj.directory(), reading.document, file_name=str(file), raw=raw, source=source,
-                                     dry_run=dry_run, sync=sync, allow_mass_disable=allow_mass_disable,
-                                     with_passwords=with_passwords, format_name=reading.format, progress=progress)
+            result = import_document(
+                obj.directory(),
+                reading.document,
+                file_name=str(file),
+                raw=raw,
+                source=source,
+                dry_run=dry_run,
+                sync=sync,
+                allow_mass_disable=allow_mass_disable,
+                with_passwords=with_passwords,
+                format_name=reading.format,
+                progress=progress,
+            )
         except ImportRefused:
             if not as_json:
                 click.echo(reading.describe(), err=True)
             raise
     plan = result.plan
     if as_json:
-        report = {"file": str(file), "format": reading.format, "detected": reading.detected,
-                  "description": reading.document.description, "dry_run": dry_run, "sync": sync,
-                  **result.as_dict(),
-                  "changes": {name: {"create": section.create, "update": section.update,
-                                     **({section.retire_word: section.retire} if section.retire_word else {})}
-                              for name, section in plan.sections().items()}}
+        report = {
+            "file": str(file),
+            "format": reading.format,
+            "detected": reading.detected,
+            "description": reading.document.description,
+            "dry_run": dry_run,
+            "sync": sync,
+            **result.as_dict(),
+            "changes": {
+                name: {
+                    "create": section.create,
+                    "update": section.update,
+                    **({section.retire_word: section.retire} if section.retire_word else {}),
+                }
+                for name, section in plan.sections().items()
+            },
+        }
         click.echo(json.dumps(report, indent=2, ensure_ascii=False))
         return
     click.echo(reading.describe())

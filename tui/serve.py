@@ -74,8 +74,10 @@ KILL_GRACE = 2.0  # SIGHUP, then SIGKILL after this long
 CLOSE_AFTER_CONSOLE = 2.0  # the client normally closes itself when the console's channel closes
 # What a console that died without cleaning up (killed, crashed) may have left on the client's terminal:
 # the alternate screen, mouse and focus reporting, bracketed paste, the kitty keyboard protocol, a hidden cursor.
-TERMINAL_RESET = (b"\x1b[0m\x1b[?1000l\x1b[?1002l\x1b[?1003l\x1b[?1006l\x1b[?1015l\x1b[?1004l\x1b[?2004l"
-                  b"\x1b[<u\x1b[?1049l\x1b[?25h")
+TERMINAL_RESET = (
+    b"\x1b[0m\x1b[?1000l\x1b[?1002l\x1b[?1003l\x1b[?1006l\x1b[?1015l\x1b[?1004l\x1b[?2004l"
+    b"\x1b[<u\x1b[?1049l\x1b[?25h"
+)
 _TERM_OK = re.compile(r"[A-Za-z0-9._+-]{1,64}")
 _MAX_PENDING_INPUT = 256 * 1024
 
@@ -101,8 +103,9 @@ def load_or_create_host_key(path: Path) -> tuple[asyncssh.SSHKey, bool]:
         if not stat.S_ISREG(info.st_mode):
             raise ServeError(f"{path} is not a regular file")
         if stat.S_IMODE(info.st_mode) & 0o077:
-            raise ServeError(f"{path} is readable by others (mode {stat.S_IMODE(info.st_mode):04o}): "
-                             f"chmod 600 {path}")
+            raise ServeError(
+                f"{path} is readable by others (mode {stat.S_IMODE(info.st_mode):04o}): chmod 600 {path}"
+            )
         try:
             return asyncssh.read_private_key(str(path)), False
         except (asyncssh.KeyImportError, ValueError):
@@ -137,8 +140,13 @@ class FailureLimiter:
     """Refused keys per source address: ``limit`` within ``window`` seconds block the address for ``block``
     seconds. In memory (a restart forgets), bounded: addresses with nothing recent are dropped."""
 
-    def __init__(self, limit: int = FAILURE_LIMIT, window: float = FAILURE_WINDOW, block: float = BLOCK_SECONDS,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        limit: int = FAILURE_LIMIT,
+        window: float = FAILURE_WINDOW,
+        block: float = BLOCK_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.limit, self.window, self.block, self.clock = limit, window, block, clock
         self._failures: dict[str, deque[float]] = {}
         self._blocked_until: dict[str, float] = {}
@@ -170,7 +178,9 @@ class FailureLimiter:
         return False
 
     def _prune(self, now: float) -> None:
-        for address in [a for a, times in self._failures.items() if not times or times[-1] <= now - self.window]:
+        for address in [
+            a for a, times in self._failures.items() if not times or times[-1] <= now - self.window
+        ]:
             del self._failures[address]
 
 
@@ -220,18 +230,31 @@ class TuiSshServer:
             _say(f"created host key {host_key_path} (0600)")
         try:
             self.listener = await asyncssh.create_server(
-                lambda: _Connection(self), self.options.host, self.options.port,
-                server_host_keys=[self.host_key], encoding=None, line_editor=False,
-                login_timeout=self.options.login_timeout, keepalive_interval=60, keepalive_count_max=3,
-                agent_forwarding=False, x11_forwarding=False, allow_scp=False, sftp_factory=None,
+                lambda: _Connection(self),
+                self.options.host,
+                self.options.port,
+                server_host_keys=[self.host_key],
+                encoding=None,
+                line_editor=False,
+                login_timeout=self.options.login_timeout,
+                keepalive_interval=60,
+                keepalive_count_max=3,
+                agent_forwarding=False,
+                x11_forwarding=False,
+                allow_scp=False,
+                sftp_factory=None,
                 allow_pty=True,
             )
         except OSError as exc:
-            raise ServeError(f"cannot listen on {self.options.host}:{self.options.port}: "
-                             f"{exc.strerror or exc}") from None
+            raise ServeError(
+                f"cannot listen on {self.options.host}:{self.options.port}: {exc.strerror or exc}"
+            ) from None
         self.port = self.listener.get_port()
-        print(f"tui serve: listening on {self.options.host}:{self.port} "
-              f"(host key {self.host_key.get_fingerprint('sha256')})", flush=True)
+        print(
+            f"tui serve: listening on {self.options.host}:{self.port} "
+            f"(host key {self.host_key.get_fingerprint('sha256')})",
+            flush=True,
+        )
 
     async def stop(self) -> None:
         if self.listener is not None:
@@ -257,12 +280,25 @@ class TuiSshServer:
             return "user disabled", None
         return "", (user.id, user.user_name)
 
-    def audit(self, actor: Actor, action: str, target: str, extra: dict[str, Any],
-              directory: Directory | None = None) -> None:
+    def audit(
+        self,
+        actor: Actor,
+        action: str,
+        target: str,
+        extra: dict[str, Any],
+        directory: Directory | None = None,
+    ) -> None:
         directory = directory or self.directory
         with directory.db.write() as conn:
-            audit.record(conn, at=directory.now_text(), actor=actor, action=action, target=target, extra=extra,
-                         key=directory.audit_key)
+            audit.record(
+                conn,
+                at=directory.now_text(),
+                actor=actor,
+                action=action,
+                target=target,
+                extra=extra,
+                key=directory.audit_key,
+            )
 
 
 class _Connection(asyncssh.SSHServer):
@@ -291,7 +327,11 @@ class _Connection(asyncssh.SSHServer):
 
     @property
     def remote(self) -> str:
-        return f"[{self.address}]:{self.remote_port}" if ":" in self.address else f"{self.address}:{self.remote_port}"
+        return (
+            f"[{self.address}]:{self.remote_port}"
+            if ":" in self.address
+            else f"{self.address}:{self.remote_port}"
+        )
 
     def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
         self.conn = conn
@@ -307,8 +347,10 @@ class _Connection(asyncssh.SSHServer):
         left = self.server.limiter.blocked_for(self.address)
         if left and self.conn is not None:
             self.blocked = True
-            self.conn.send_auth_banner(f"tui: too many failed sign-ins from {self.address}: try again in "
-                                       f"{math.ceil(left / 60)} minute(s).\r\n")
+            self.conn.send_auth_banner(
+                f"tui: too many failed sign-ins from {self.address}: try again in "
+                f"{math.ceil(left / 60)} minute(s).\r\n"
+            )
         return True
 
     def public_key_auth_supported(self) -> bool:
@@ -341,13 +383,17 @@ class _Connection(asyncssh.SSHServer):
         if self.server.limiter.failed(self.address):
             self.blocked = True
             self.refusals[-1]["reason"] += "; address now blocked"
-            _say(f"{self.address} blocked for {int(self.server.limiter.block)} s after "
-                 f"{self.server.limiter.limit} refused keys")
+            _say(
+                f"{self.address} blocked for {int(self.server.limiter.block)} s after "
+                f"{self.server.limiter.limit} refused keys"
+            )
         if self.failures >= MAX_AUTH_TRIES and self.conn is not None:
             conn = self.conn
             asyncio.get_running_loop().call_soon(
-                lambda: conn.disconnect(asyncssh.DISC_NO_MORE_AUTH_METHODS_AVAILABLE,
-                                        "too many authentication failures"))
+                lambda: conn.disconnect(
+                    asyncssh.DISC_NO_MORE_AUTH_METHODS_AVAILABLE, "too many authentication failures"
+                )
+            )
 
     def auth_completed(self) -> None:
         self.authenticated = True
@@ -365,8 +411,13 @@ class _Connection(asyncssh.SSHServer):
             directory = Directory.open(options.db_path, actor, key_path=options.key_path)
             try:
                 directory.act_as(user_id, actor)
-                self.server.audit(actor, "ssh.connect", f"user:{user_name}",
-                                  {"remote": self.remote, "fingerprint": fingerprint, "client": client}, directory)
+                self.server.audit(
+                    actor,
+                    "ssh.connect",
+                    f"user:{user_name}",
+                    {"remote": self.remote, "fingerprint": fingerprint, "client": client},
+                    directory,
+                )
             except BaseException:
                 directory.close()
                 raise
@@ -441,16 +492,32 @@ class _Connection(asyncssh.SSHServer):
                 _, user_name, fingerprint = self.accepted
                 if self.directory is not None:
                     await asyncio.to_thread(
-                        self.server.audit, Actor(user_name, "ssh"), "ssh.disconnect", f"user:{user_name}",
-                        {"remote": self.remote, "fingerprint": fingerprint, "reason": reason, "seconds": seconds},
-                        self.directory)
+                        self.server.audit,
+                        Actor(user_name, "ssh"),
+                        "ssh.disconnect",
+                        f"user:{user_name}",
+                        {
+                            "remote": self.remote,
+                            "fingerprint": fingerprint,
+                            "reason": reason,
+                            "seconds": seconds,
+                        },
+                        self.directory,
+                    )
                     _say(f"{visible(user_name)} disconnected ({reason})")
             elif self.refusals and not self.blocked_at_start:
                 name = (self.asked_for or "").strip()[:128]
                 await asyncio.to_thread(
-                    self.server.audit, SERVER_ACTOR, "ssh.refused", f"user:{name}",
-                    {"remote": self.remote, "fingerprint": self.refusals[-1]["fingerprint"],
-                     "attempts": self.refusals})
+                    self.server.audit,
+                    SERVER_ACTOR,
+                    "ssh.refused",
+                    f"user:{name}",
+                    {
+                        "remote": self.remote,
+                        "fingerprint": self.refusals[-1]["fingerprint"],
+                        "attempts": self.refusals,
+                    },
+                )
                 _say(f"refused {visible(name)!s} from {self.remote}: {self.refusals[-1]['reason']}")
         except Exception as exc:  # noqa: BLE001 - one line for the operator; the server keeps serving
             _say(f"could not audit the end of a connection from {self.remote} ({type(exc).__name__})")
@@ -469,13 +536,24 @@ class _Connection(asyncssh.SSHServer):
 def _set_size(fd: int, columns: int, rows: int, width_px: int = 0, height_px: int = 0) -> None:
     columns = max(1, min(int(columns or 80), 10_000))
     rows = max(1, min(int(rows or 24), 10_000))
-    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, width_px & 0xFFFF, height_px & 0xFFFF))
+    fcntl.ioctl(
+        fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, width_px & 0xFFFF, height_px & 0xFFFF)
+    )
 
 
 def child_environment(term: str | None) -> dict[str, str]:
     """The console child's environment: the server's, without anything about terminal size or another
     identity, with TERM from the client (when it looks like a terminal name) and true colour."""
-    dropped = {"COLUMNS", "LINES", "TERM", "COLORTERM", "TUI_SSH_USER", "SSH_ORIGINAL_COMMAND", "TUI_DB", "TUI_KEY"}
+    dropped = {
+        "COLUMNS",
+        "LINES",
+        "TERM",
+        "COLORTERM",
+        "TUI_SSH_USER",
+        "SSH_ORIGINAL_COMMAND",
+        "TUI_DB",
+        "TUI_KEY",
+    }
     env = {k: v for k, v in os.environ.items() if k not in dropped and not k.startswith("SSH_")}
     env["TERM"] = term if term and _TERM_OK.fullmatch(term) else "xterm-256color"
     env["COLORTERM"] = "truecolor"
@@ -562,7 +640,9 @@ class _Session(asyncssh.SSHServerSession):  # type: ignore[type-arg]
                 await self._without_pty(words, crlf=True)
                 return
             if words not in ([], ["console"], ["login"]):
-                self._reply(ssh_commands.with_crlf(ssh_commands.Reply(1, stderr=ssh_commands.refusal(words[0]))))
+                self._reply(
+                    ssh_commands.with_crlf(ssh_commands.Reply(1, stderr=ssh_commands.refusal(words[0])))
+                )
                 return
             if self.owner.has_console:
                 self._reply(ssh_commands.Reply(1, stderr="tui: one console per connection\r\n"))
@@ -587,8 +667,9 @@ class _Session(asyncssh.SSHServerSession):  # type: ignore[type-arg]
             reply = ssh_commands.Reply(1, stderr=ssh_commands.refusal(words[0] if words else ""))
         else:
             caller = ssh_commands.Caller(accepted[0], accepted[1], accepted[2])
-            reply = await asyncio.to_thread(ssh_commands.run, directory, caller, self.command or "",
-                                            self.owner.server.credentials)
+            reply = await asyncio.to_thread(
+                ssh_commands.run, directory, caller, self.command or "", self.owner.server.credentials
+            )
         self._reply(ssh_commands.with_crlf(reply) if crlf else reply)
 
     def _reply(self, reply: ssh_commands.Reply) -> None:
@@ -603,8 +684,9 @@ class _Session(asyncssh.SSHServerSession):  # type: ignore[type-arg]
         directory, accepted = self.owner.directory, self.owner.accepted
         assert directory is not None and accepted is not None and self.chan is not None
         user_id = accepted[0]
-        signed_in = await asyncio.to_thread(directory.portal.issue_for, user_id, client="ssh", method="publickey",
-                                            mfa=False)
+        signed_in = await asyncio.to_thread(
+            directory.portal.issue_for, user_id, client="ssh", method="publickey", mfa=False
+        )
         assert signed_in.token is not None
         options = self.owner.server.options
         # Every descriptor is closed exactly once: another session may reuse a number the moment it is closed.
@@ -617,13 +699,32 @@ class _Session(asyncssh.SSHServerSession):  # type: ignore[type-arg]
                 finally:
                     os.close(write_end)
                 _set_size(slave, *self.size)
-                argv = [sys.executable, "-m", "tui", "--db", str(options.db_path), "--key", str(options.key_path),
-                        "ssh-console", "--token-fd", str(read_end), "--fingerprint", accepted[2]]
+                argv = [
+                    sys.executable,
+                    "-m",
+                    "tui",
+                    "--db",
+                    str(options.db_path),
+                    "--key",
+                    str(options.key_path),
+                    "ssh-console",
+                    "--token-fd",
+                    str(read_end),
+                    "--fingerprint",
+                    accepted[2],
+                ]
                 if login:
                     argv += ["--command", "login"]
                 self.proc = await asyncio.create_subprocess_exec(
-                    *argv, stdin=slave, stdout=slave, stderr=slave, pass_fds=(read_end,), start_new_session=True,
-                    env=child_environment(self.term), close_fds=True)
+                    *argv,
+                    stdin=slave,
+                    stdout=slave,
+                    stderr=slave,
+                    pass_fds=(read_end,),
+                    start_new_session=True,
+                    env=child_environment(self.term),
+                    close_fds=True,
+                )
             finally:
                 os.close(read_end)
         except BaseException:

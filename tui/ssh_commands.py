@@ -47,8 +47,15 @@ class Reply:
 
 
 class CredentialIssuer(Protocol):
-    def __call__(self, directory: Directory, user_id: int, account_id: int, permission_set_id: int,
-                 duration: str | None, mfa: bool) -> IssuedCredentials: ...
+    def __call__(
+        self,
+        directory: Directory,
+        user_id: int,
+        account_id: int,
+        permission_set_id: int,
+        duration: str | None,
+        mfa: bool,
+    ) -> IssuedCredentials: ...
 
 
 @dataclass(frozen=True)
@@ -68,20 +75,36 @@ class MemoryCredentialCache:
         self._lock = threading.Lock()
         self._entries: dict[tuple[int, int, int, str | None], IssuedCredentials] = {}
 
-    def __call__(self, directory: Directory, user_id: int, account_id: int, permission_set_id: int,
-                 duration: str | None, mfa: bool) -> IssuedCredentials:
+    def __call__(
+        self,
+        directory: Directory,
+        user_id: int,
+        account_id: int,
+        permission_set_id: int,
+        duration: str | None,
+        mfa: bool,
+    ) -> IssuedCredentials:
         key = (user_id, account_id, permission_set_id, duration)
         with self._lock:  # one issue at a time per server: two simultaneous calls get the same credentials
             cached = self._entries.get(key)
             if cached is not None:
-                check = directory.sessions.verify(cached.access_key_id, cached.secret_access_key,
-                                                  cached.session_token)
+                check = directory.sessions.verify(
+                    cached.access_key_id, cached.secret_access_key, cached.session_token
+                )
                 session = check.session
-                if check.valid and session is not None and fresh_enough(
-                        session.expires_at, from_text(session.expires_at) - from_text(session.issued_at),
-                        directory.clock()):
+                if (
+                    check.valid
+                    and session is not None
+                    and fresh_enough(
+                        session.expires_at,
+                        from_text(session.expires_at) - from_text(session.issued_at),
+                        directory.clock(),
+                    )
+                ):
                     return cached
-            issued = directory.sessions.issue(user_id, account_id, permission_set_id, duration=duration, mfa=mfa)
+            issued = directory.sessions.issue(
+                user_id, account_id, permission_set_id, duration=duration, mfa=mfa
+            )
             self._entries[key] = issued
             # Forget what expired, so the cache stays as small as the live credentials.
             now = directory.now_text()
@@ -94,15 +117,22 @@ def file_credential_cache(db_path: Any) -> CredentialIssuer:
     """``tui ssh-console``'s cache: ``store.credential_cache`` files (0600) in this account's cache folder."""
     from store.credential_cache import cache_path, credentials_for
 
-    def issue(directory: Directory, user_id: int, account_id: int, permission_set_id: int, duration: str | None,
-              mfa: bool) -> IssuedCredentials:
+    def issue(
+        directory: Directory,
+        user_id: int,
+        account_id: int,
+        permission_set_id: int,
+        duration: str | None,
+        mfa: bool,
+    ) -> IssuedCredentials:
         user = directory.users.get(user_id)
         account = directory.accounts.get(account_id)
         pset = directory.permission_sets.get(permission_set_id)
         suffix = f"#{duration}" if duration else ""
         path = cache_path(db_path, user.user_name, account.name, pset.name + suffix)
-        issued, _ = credentials_for(directory, path, user_id, account_id, permission_set_id, duration=duration,
-                                    mfa=mfa)
+        issued, _ = credentials_for(
+            directory, path, user_id, account_id, permission_set_id, duration=duration, mfa=mfa
+        )
         return issued
 
     return issue
@@ -135,16 +165,18 @@ def _whoami(state: _State) -> None:
     directory, caller = state.directory, state.caller
     user = directory.users.get(caller.user_id)
     signed_in = directory.portal.recent_mfa_sign_in(user.id, max_age=CREDENTIALS_MAX_AGE)
-    _answer({
-        "user": user.user_name,
-        "root": bool(user.is_root),
-        "admin": directory.admins.is_admin(user.id),
-        "key": caller.fingerprint,
-        # True while a password + TOTP sign-in (or the console's TOTP step-up) younger than 12 hours exists:
-        # exactly when `credentials` answers.
-        "mfa": signed_in is not None,
-        "signed_in_until": signed_in.expires_at if signed_in is not None else None,
-    })
+    _answer(
+        {
+            "user": user.user_name,
+            "root": bool(user.is_root),
+            "admin": directory.admins.is_admin(user.id),
+            "key": caller.fingerprint,
+            # True while a password + TOTP sign-in (or the console's TOTP step-up) younger than 12 hours exists:
+            # exactly when `credentials` answers.
+            "mfa": signed_in is not None,
+            "signed_in_until": signed_in.expires_at if signed_in is not None else None,
+        }
+    )
 
 
 @_commands.command("access", context_settings=_SETTINGS, add_help_option=False)
@@ -213,8 +245,11 @@ def run(directory: Directory, caller: Caller, command: str, issue: CredentialIss
     except StoreError as exc:
         return Reply(1, stderr=f"tui: {exc}\n")
     except Exception as exc:  # noqa: BLE001 - a bug of ours: one line, as the CLI says it (no traceback)
-        return Reply(70, stderr=f"tui: internal error ({type(exc).__name__}); nothing more is shown so no secret "
-                                "can leak. Report it.\n")
+        return Reply(
+            70,
+            stderr=f"tui: internal error ({type(exc).__name__}); nothing more is shown so no secret "
+            "can leak. Report it.\n",
+        )
     return Reply(1, stderr="tui: no answer\n")
 
 
@@ -222,11 +257,12 @@ def refusal(word: str) -> str:
     """Why a command is refused without a terminal (the word is shown printable, at most 40 characters)."""
     shown = "".join(ch if ch.isprintable() else "?" for ch in word)[:40]
     what = f"{shown!r} is not allowed here" if shown else "the console needs a terminal: ssh -t HOST"
-    return (f"tui: {what}. Without a terminal only these answer: {', '.join(ALLOWED)}; "
-            "to sign in: ssh -t HOST login\n")
+    return (
+        f"tui: {what}. Without a terminal only these answer: {', '.join(ALLOWED)}; "
+        "to sign in: ssh -t HOST login\n"
+    )
 
 
 def with_crlf(reply: Reply) -> Reply:
     """The same reply for a terminal in raw mode (the SSH client's, under a pty): newlines as CR LF."""
     return Reply(reply.status, reply.stdout.replace("\n", "\r\n"), reply.stderr.replace("\n", "\r\n"))
-

@@ -92,8 +92,10 @@ def exposed_fingerprints() -> list[str]:
 def _openssh_identity(directory: Directory) -> tuple[int, str, str | None]:
     name = os.environ.get(OPENSSH_USER_VARIABLE, "").strip()
     if not name:
-        raise ConsoleRefused("tui ssh-console is started by tui serve, or by sshd with TUI_SSH_USER set in the "
-                             "forced command (see docs/openssh.md)")
+        raise ConsoleRefused(
+            "tui ssh-console is started by tui serve, or by sshd with TUI_SSH_USER set in the "
+            "forced command (see docs/openssh.md)"
+        )
     try:
         user = directory.users.get_by_name(name)
     except NotFound:
@@ -106,14 +108,16 @@ def _openssh_identity(directory: Directory) -> tuple[int, str, str | None]:
         owners = [directory.ssh_keys.owner_of(fp) for fp in fingerprints]
         mine = [key for key in owners if key is not None and key.user_id == user.id]
         if not mine:
-            raise ConsoleRefused(f"the key you signed in with is not one of {user.user_name!r}'s SSH keys in the "
-                                 "directory")
+            raise ConsoleRefused(
+                f"the key you signed in with is not one of {user.user_name!r}'s SSH keys in the directory"
+            )
         fingerprint = mine[0].fingerprint
     return user.id, user.user_name, fingerprint
 
 
-def run(db_path: Path, key_path: Path, *, token_fd: int | None, command: str | None,
-        fingerprint: str | None) -> int:
+def run(
+    db_path: Path, key_path: Path, *, token_fd: int | None, command: str | None, fingerprint: str | None
+) -> int:
     """Everything ``tui ssh-console`` does; returns the exit status."""
     token = None
     if token_fd is not None:
@@ -139,8 +143,9 @@ def run(db_path: Path, key_path: Path, *, token_fd: int | None, command: str | N
             return 2
         if words and words[0] in ssh_commands.ALLOWED:
             issue = ssh_commands.file_credential_cache(db_path)
-            reply = ssh_commands.run(directory, ssh_commands.Caller(user_id, user_name, fingerprint), command or "",
-                                     issue)
+            reply = ssh_commands.run(
+                directory, ssh_commands.Caller(user_id, user_name, fingerprint), command or "", issue
+            )
             _out(reply.stdout)
             _out(reply.stderr, err=True)
             return reply.status
@@ -148,8 +153,11 @@ def run(db_path: Path, key_path: Path, *, token_fd: int | None, command: str | N
             _out(ssh_commands.refusal(words[0]), err=True)
             return 1
         if not _interactive():
-            what = "login needs a terminal: ssh -t HOST login" if words == ["login"] else \
-                ssh_commands.refusal("").removeprefix("tui: ").rstrip("\n")
+            what = (
+                "login needs a terminal: ssh -t HOST login"
+                if words == ["login"]
+                else ssh_commands.refusal("").removeprefix("tui: ").rstrip("\n")
+            )
             _out(f"tui: {what}\n", err=True)
             return 1
         if words == ["login"]:
@@ -168,7 +176,9 @@ def run(db_path: Path, key_path: Path, *, token_fd: int | None, command: str | N
 def _login(directory: Directory, user_id: int, user_name: str) -> int:
     """``ssh -t HOST login``: the password (never echoed) and the code, for the key's user; a portal sign-in
     with MFA, which ``credentials`` needs, for the next 12 hours."""
-    _out(visible(f"Sign in as {user_name}: password, then the code from your authenticator.") + "\n", err=True)
+    _out(
+        visible(f"Sign in as {user_name}: password, then the code from your authenticator.") + "\n", err=True
+    )
     try:
         password = getpass.getpass("Password: ")
         has_totp = directory.credentials.status(user_id).mfa
@@ -184,11 +194,21 @@ def _login(directory: Directory, user_id: int, user_name: str) -> int:
         _out(f"tui: {exc}; sign in to the console or with tui login first\n", err=True)
         return 1
     if not signed_in.mfa:
-        _out(visible(f"signed in as {signed_in.user_name} without MFA until {signed_in.expires_at}; credentials "
-                     "need a sign-in with an authenticator: enrol one in the console") + "\n")
+        _out(
+            visible(
+                f"signed in as {signed_in.user_name} without MFA until {signed_in.expires_at}; credentials "
+                "need a sign-in with an authenticator: enrol one in the console"
+            )
+            + "\n"
+        )
         return 0
-    _out(visible(f"signed in as {signed_in.user_name} with MFA until {signed_in.expires_at}: credentials work "
-                 "over SSH until then") + "\n")
+    _out(
+        visible(
+            f"signed in as {signed_in.user_name} with MFA until {signed_in.expires_at}: credentials work "
+            "over SSH until then"
+        )
+        + "\n"
+    )
     return 0
 
 
@@ -203,8 +223,9 @@ def _console(directory: Directory, signed_in: SignedIn, fingerprint: str | None)
 
         upgraded = StepUpApp(directory, signed_in, fingerprint).run()
         if signed_in.token is not None:
-            directory.portal.revoke(signed_in.token, "replaced by a TOTP step-up" if upgraded else
-                                    "TOTP step-up not completed")
+            directory.portal.revoke(
+                signed_in.token, "replaced by a TOTP step-up" if upgraded else "TOTP step-up not completed"
+            )
         if not isinstance(upgraded, SignedIn):
             _out("tui: not signed in\n", err=True)
             return 1

@@ -25,8 +25,14 @@ from store.textfile import decode_utf8
 
 FORMATS = ("csv", "json", "scim", "entra", "okta", "google")
 EXPORT_FORMATS = ("json", "scim", "csv")
-NAMES = {"csv": "tui CSV", "json": "tui whole-directory JSON", "scim": "SCIM 2.0", "entra": "Microsoft Entra ID CSV",
-         "okta": "Okta CSV", "google": "Google Workspace CSV"}
+NAMES = {
+    "csv": "tui CSV",
+    "json": "tui whole-directory JSON",
+    "scim": "SCIM 2.0",
+    "entra": "Microsoft Entra ID CSV",
+    "okta": "Okta CSV",
+    "google": "Google Workspace CSV",
+}
 
 
 @dataclass(frozen=True)

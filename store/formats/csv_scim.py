@@ -56,8 +56,12 @@ def read(text: str, file_name: str, progress: Progress | None = None) -> ImportD
     records = table.records()
     first = next(records, None)
     if first is None:
-        header_problem(document, 1, "the file is empty: the first line must be a header naming the columns "
-                                    f"({', '.join(COLUMNS)}; userName is required)")
+        header_problem(
+            document,
+            1,
+            "the file is empty: the first line must be a header naming the columns "
+            f"({', '.join(COLUMNS)}; userName is required)",
+        )
         return document
     header_line, header = first
     index: dict[str, int] = {}
@@ -65,8 +69,11 @@ def read(text: str, file_name: str, progress: Progress | None = None) -> ImportD
     for position, label in enumerate(header):
         column = _BY_FOLDED.get(label.strip().casefold())
         if column is None:
-            header_problem(document, header_line, f"column {position + 1} {label!r} is not a column of tui's CSV "
-                                                  f"(known: {', '.join(COLUMNS)})")
+            header_problem(
+                document,
+                header_line,
+                f"column {position + 1} {label!r} is not a column of tui's CSV (known: {', '.join(COLUMNS)})",
+            )
         elif column in index:
             header_problem(document, header_line, f"column {label!r} appears twice")
         else:
@@ -116,12 +123,21 @@ def export(directory: Directory) -> Iterator[str]:
         groups_of: dict[int, list[str]] = {}
         for user_id, group_id in conn.execute("SELECT user_id, group_id FROM memberships"):
             groups_of.setdefault(user_id, []).append(group_names[group_id])
-        rows = conn.execute("SELECT id, user_name, display_name, given_name, family_name, email, status, "
-                            "external_id FROM users WHERE is_root = 0 ORDER BY user_name_key")
+        rows = conn.execute(
+            "SELECT id, user_name, display_name, given_name, family_name, email, status, "
+            "external_id FROM users WHERE is_root = 0 ORDER BY user_name_key"
+        )
         for count, row in enumerate(rows):
-            cells = [row["user_name"], row["display_name"], row["given_name"], row["family_name"], row["email"],
-                     join_groups(sorted(groups_of.get(row["id"], []), key=str.casefold)),
-                     "true" if row["status"] == "active" else "false", row["external_id"] or ""]
+            cells = [
+                row["user_name"],
+                row["display_name"],
+                row["given_name"],
+                row["family_name"],
+                row["email"],
+                join_groups(sorted(groups_of.get(row["id"], []), key=str.casefold)),
+                "true" if row["status"] == "active" else "false",
+                row["external_id"] or "",
+            ]
             writer.writerow([neutralise_reversible(cell) for cell in cells])
             if count % 1000 == 999:
                 yield buffer.getvalue()

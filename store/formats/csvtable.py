@@ -48,8 +48,9 @@ class CsvRows:
                 continue
             yield start, cells
 
-    def rows(self, records: Iterator[tuple[int, list[str]]],
-             progress: Progress | None = None) -> Iterator[tuple[int, list[str]]]:
+    def rows(
+        self, records: Iterator[tuple[int, list[str]]], progress: Progress | None = None
+    ) -> Iterator[tuple[int, list[str]]]:
         """The records after the header, each exactly as wide as the header (ragged rows are refused).
         ``progress`` hears ("read", line, lines) before the first row and every READ_PROGRESS_EVERY rows."""
         width = len(self.header)
@@ -57,9 +58,12 @@ class CsvRows:
         count = 0
         for line, cells in records:
             if len(cells) != width:
-                self.problem(f"line {line}", f"has {len(cells)} value(s) but the header (line {self.header_line}) "
-                                             f"has {width} column(s): a missing or extra comma, or an unquoted "
-                                             "comma inside a value")
+                self.problem(
+                    f"line {line}",
+                    f"has {len(cells)} value(s) but the header (line {self.header_line}) "
+                    f"has {width} column(s): a missing or extra comma, or an unquoted "
+                    "comma inside a value",
+                )
                 continue
             if progress is not None and count % READ_PROGRESS_EVERY == 0:
                 progress("read", line, lines)
@@ -69,11 +73,15 @@ class CsvRows:
 
 def _syntax_message(error: str) -> str:
     if "unexpected end of data" in error or "EOF" in error:
-        return ("a quoted value that starts on this line is never closed (unterminated quote): add the closing "
-                '" (and write a quote inside a quoted value as "")')
+        return (
+            "a quoted value that starts on this line is never closed (unterminated quote): add the closing "
+            '" (and write a quote inside a quoted value as "")'
+        )
     if "expected after" in error:
-        return ('text follows a closing quote: quote the whole value and write a quote inside it as "" '
-                '(e.g. "say ""hi""")')
+        return (
+            'text follows a closing quote: quote the whole value and write a quote inside it as "" '
+            '(e.g. "say ""hi""")'
+        )
     if "field larger than field limit" in error:
         return f"a value is longer than {MAX_CELL:,} characters"
     return f"not valid CSV: {error}"
@@ -120,13 +128,23 @@ class Columns:
 
     def ignored_notice(self, document: ImportDocument) -> None:
         if self.seen:
-            document.notices.append("columns tui does not store were ignored: "
-                                    + ", ".join(self.ignored[p] for p in sorted(self.seen)))
+            document.notices.append(
+                "columns tui does not store were ignored: "
+                + ", ".join(self.ignored[p] for p in sorted(self.seen))
+            )
 
 
-def read_header(document: ImportDocument, table: CsvRows, records: Iterator[tuple[int, list[str]]], *, empty: str,
-                known: dict[str, str], normalise: Callable[[str], str], required: dict[str, str],
-                template: str) -> Columns | None:
+def read_header(
+    document: ImportDocument,
+    table: CsvRows,
+    records: Iterator[tuple[int, list[str]]],
+    *,
+    empty: str,
+    known: dict[str, str],
+    normalise: Callable[[str], str],
+    required: dict[str, str],
+    template: str,
+) -> Columns | None:
     """The first record of ``records`` as the header of ``table``, matched as :func:`map_columns` does. A file
     with no line at all is the problem ``empty``; None when the header cannot be used."""
     first = next(records, None)
@@ -140,8 +158,15 @@ def read_header(document: ImportDocument, table: CsvRows, records: Iterator[tupl
     return columns
 
 
-def map_columns(document: ImportDocument, header: list[str], line: int, known: dict[str, str],
-                normalise: Callable[[str], str], required: dict[str, str], template: str) -> Columns | None:
+def map_columns(
+    document: ImportDocument,
+    header: list[str],
+    line: int,
+    known: dict[str, str],
+    normalise: Callable[[str], str],
+    required: dict[str, str],
+    template: str,
+) -> Columns | None:
     """Match ``header`` against ``known`` (normalised header → our field); ``required``: our field → the column
     as the template writes it. Missing required columns and
     repeated columns are problems (None is returned); unknown columns are ignored, as the IdPs ignore them."""
@@ -161,14 +186,20 @@ def map_columns(document: ImportDocument, header: list[str], line: int, known: d
             labels[name] = label.strip()
     missing = [shown for field_name, shown in required.items() if field_name not in index]
     if missing:
-        header_problem(document, line, f"the header has no {', '.join(repr(m) for m in missing)} "
-                                       f"column{'s' if len(missing) > 1 else ''}: {template} requires "
-                                       f"{'them' if len(missing) > 1 else 'it'}")
+        header_problem(
+            document,
+            line,
+            f"the header has no {', '.join(repr(m) for m in missing)} "
+            f"column{'s' if len(missing) > 1 else ''}: {template} requires "
+            f"{'them' if len(missing) > 1 else 'it'}",
+        )
         ok = False
     return Columns(index, labels, ignored) if ok else None
 
 
-def required_value(document: ImportDocument, columns: Columns, cells: list[str], name: str, where: str) -> str | None:
+def required_value(
+    document: ImportDocument, columns: Columns, cells: list[str], name: str, where: str
+) -> str | None:
     value = columns.get(cells, name)
     if value is not None and not value.strip():
         add_problem(document, where, f"{columns.labels[name]}: is required")

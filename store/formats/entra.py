@@ -23,11 +23,20 @@ from store.importer import ImportDocument, Progress, UserIn
 
 VERSION = "version:v1.0"
 TEMPLATE = "Entra's bulk-create template"
-PROPERTIES = {"displayName": "displayName", "userPrincipalName": "userName", "passwordProfile": "password",
-              "accountEnabled": "blockSignIn", "givenName": "givenName", "surname": "familyName"}
-REQUIRED = {"displayName": "Name [displayName] Required", "userName": "User name [userPrincipalName] Required",
-            "password": "Initial password [passwordProfile] Required",
-            "blockSignIn": "Block sign in (Yes/No) [accountEnabled] Required"}
+PROPERTIES = {
+    "displayName": "displayName",
+    "userPrincipalName": "userName",
+    "passwordProfile": "password",
+    "accountEnabled": "blockSignIn",
+    "givenName": "givenName",
+    "surname": "familyName",
+}
+REQUIRED = {
+    "displayName": "Name [displayName] Required",
+    "userName": "User name [userPrincipalName] Required",
+    "password": "Initial password [passwordProfile] Required",
+    "blockSignIn": "Block sign in (Yes/No) [accountEnabled] Required",
+}
 EXAMPLE_UPN = "chris@contoso.com"
 _BRACKETED = re.compile(r"\[\s*([A-Za-z]+)\s*\]")
 
@@ -54,17 +63,28 @@ def read(text: str, file_name: str, progress: Progress | None = None) -> ImportD
         return document
     line, cells = first
     if not is_version_line(cells):
-        header_problem(document, line, f"{TEMPLATE} starts with the line {VERSION}, then the column headings "
-                                       "(keep the template's first two lines as they are)")
+        header_problem(
+            document,
+            line,
+            f"{TEMPLATE} starts with the line {VERSION}, then the column headings "
+            "(keep the template's first two lines as they are)",
+        )
         return document
     if cells[0].strip().casefold() != VERSION or any(cell.strip() for cell in cells[1:]):
-        header_problem(document, line, f"{','.join(cells)[:60]!r} is not a template version tui reads (it reads "
-                                       f"{VERSION})")
+        header_problem(
+            document,
+            line,
+            f"{','.join(cells)[:60]!r} is not a template version tui reads (it reads {VERSION})",
+        )
         return document
     second = next(records, None)
     if second is None:
-        header_problem(document, line + 1, f"the column headings are missing: {TEMPLATE}'s second line names the "
-                                           "columns, e.g. Name [displayName] Required")
+        header_problem(
+            document,
+            line + 1,
+            f"the column headings are missing: {TEMPLATE}'s second line names the "
+            "columns, e.g. Name [displayName] Required",
+        )
         return document
     header_line, header = second
     columns = map_columns(document, header, header_line, _KNOWN, _property, REQUIRED, TEMPLATE)
@@ -76,7 +96,9 @@ def read(text: str, file_name: str, progress: Progress | None = None) -> ImportD
         where = f"line {line}"
         user_name = columns.get(cells, "userName")
         if first_row and (user_name or "").strip().casefold() == EXAMPLE_UPN:
-            document.notices.append(f"{where}: the template's example row (Chris Green, {EXAMPLE_UPN}) was skipped")
+            document.notices.append(
+                f"{where}: the template's example row (Chris Green, {EXAMPLE_UPN}) was skipped"
+            )
             first_row = False
             continue
         first_row = False
@@ -90,10 +112,18 @@ def read(text: str, file_name: str, progress: Progress | None = None) -> ImportD
                 active = answer == "no"
             else:
                 add_problem(document, where, f"{columns.labels['blockSignIn']}: {block!r} must be Yes or No")
-        document.users.append(UserIn(
-            where, user_name=user_name, display_name=display, given_name=columns.optional(cells, "givenName"),
-            family_name=columns.optional(cells, "familyName"), active=active, password=columns.get(cells, "password"),
-            labels=columns.labels))
+        document.users.append(
+            UserIn(
+                where,
+                user_name=user_name,
+                display_name=display,
+                given_name=columns.optional(cells, "givenName"),
+                family_name=columns.optional(cells, "familyName"),
+                active=active,
+                password=columns.get(cells, "password"),
+                labels=columns.labels,
+            )
+        )
     columns.ignored_notice(document)
     document.description = f"Microsoft Entra ID bulk-create CSV ({VERSION}): {len(document.users):,} users"
     return document

@@ -25,13 +25,25 @@ from store.formats.csvtable import CsvRows, add_problem, read_header, required_v
 from store.importer import ImportDocument, Progress, UserIn
 
 TEMPLATE = "Google Workspace's user upload CSV"
-HEADERS = {"first name": "givenName", "last name": "familyName", "email address": "userName",
-           "password": "password", "password hash function": "hashFunction", "org unit path": "orgUnitPath",
-           "new primary email": "newPrimaryEmail", "employee id": "externalId",
-           "change password at next sign-in": "changePassword", "new status": "newStatus"}
-REQUIRED = {"givenName": "First Name [Required]", "familyName": "Last Name [Required]",
-            "userName": "Email Address [Required]", "password": "Password [Required]",
-            "orgUnitPath": "Org Unit Path [Required]"}
+HEADERS = {
+    "first name": "givenName",
+    "last name": "familyName",
+    "email address": "userName",
+    "password": "password",
+    "password hash function": "hashFunction",
+    "org unit path": "orgUnitPath",
+    "new primary email": "newPrimaryEmail",
+    "employee id": "externalId",
+    "change password at next sign-in": "changePassword",
+    "new status": "newStatus",
+}
+REQUIRED = {
+    "givenName": "First Name [Required]",
+    "familyName": "Last Name [Required]",
+    "userName": "Email Address [Required]",
+    "password": "Password [Required]",
+    "orgUnitPath": "Org Unit Path [Required]",
+}
 UNCHANGED_PASSWORD = "****"
 _NOTE = re.compile(r"\s*\[[^\]]*\]\s*$")
 
@@ -44,10 +56,17 @@ def read(text: str, file_name: str, progress: Progress | None = None) -> ImportD
     document = ImportDocument(default_source="google")
     table = CsvRows(text, document)
     records = table.records()
-    columns = read_header(document, table, records, known=HEADERS, normalise=_base, required=REQUIRED,
-                          template=TEMPLATE,
-                          empty=f"the file is empty: {TEMPLATE} starts with a header line "
-                                "(First Name [Required],Last Name [Required],Email Address [Required],…)")
+    columns = read_header(
+        document,
+        table,
+        records,
+        known=HEADERS,
+        normalise=_base,
+        required=REQUIRED,
+        template=TEMPLATE,
+        empty=f"the file is empty: {TEMPLATE} starts with a header line "
+        "(First Name [Required],Last Name [Required],Email Address [Required],…)",
+    )
     if columns is None:
         return document
     labels = dict(columns.labels)
@@ -61,8 +80,15 @@ def read(text: str, file_name: str, progress: Progress | None = None) -> ImportD
         given = required_value(document, columns, cells, "givenName", where)
         family = required_value(document, columns, cells, "familyName", where)
         email = required_value(document, columns, cells, "userName", where)
-        user = UserIn(where, user_name=email, email=email, given_name=given, family_name=family,
-                      external_id=columns.optional(cells, "externalId"), labels=labels)
+        user = UserIn(
+            where,
+            user_name=email,
+            email=email,
+            given_name=given,
+            family_name=family,
+            external_id=columns.optional(cells, "externalId"),
+            labels=labels,
+        )
         renamed = (columns.get(cells, "newPrimaryEmail") or "").strip()
         if renamed and email is not None:
             user.match_name, user.user_name, user.email = email, renamed, renamed
@@ -70,14 +96,22 @@ def read(text: str, file_name: str, progress: Progress | None = None) -> ImportD
         if status in ("active", "suspended"):
             user.active = status == "active"
         elif status:
-            add_problem(document, where, f"{columns.labels['newStatus']}: {columns.get(cells, 'newStatus')!r} must "
-                                         "be Active or Suspended")
+            add_problem(
+                document,
+                where,
+                f"{columns.labels['newStatus']}: {columns.get(cells, 'newStatus')!r} must "
+                "be Active or Suspended",
+            )
         change = (columns.get(cells, "changePassword") or "").strip().casefold()
         if change in ("true", "false"):
             user.must_change_password = change == "true"
         elif change:
-            add_problem(document, where, f"{columns.labels['changePassword']}: "
-                                         f"{columns.get(cells, 'changePassword')!r} must be TRUE or FALSE")
+            add_problem(
+                document,
+                where,
+                f"{columns.labels['changePassword']}: "
+                f"{columns.get(cells, 'changePassword')!r} must be TRUE or FALSE",
+            )
         password = columns.get(cells, "password") or ""
         function = (columns.get(cells, "hashFunction") or "").strip().upper().replace("-", "")
         if password and password != UNCHANGED_PASSWORD:
@@ -88,14 +122,23 @@ def read(text: str, file_name: str, progress: Progress | None = None) -> ImportD
             elif function in ("CRYPT", "MD5", "SHA1"):
                 dropped[function] = dropped.get(function, 0) + 1
             else:
-                add_problem(document, where, f"{columns.labels['hashFunction']}: "
-                                             f"{columns.get(cells, 'hashFunction')!r} must be MD5, SHA-1 or crypt")
+                add_problem(
+                    document,
+                    where,
+                    f"{columns.labels['hashFunction']}: "
+                    f"{columns.get(cells, 'hashFunction')!r} must be MD5, SHA-1 or crypt",
+                )
         document.users.append(user)
     for function, count in dropped.items():
-        what = {"CRYPT": "crypt hashes of a scheme tui cannot verify", "MD5": "MD5 hashes",
-                "SHA1": "SHA-1 hashes"}[function]
-        document.notices.append(f"{count} password(s) given as {what} were dropped: tui keeps argon2, bcrypt and "
-                                "PBKDF2 hashes only; set those users' passwords in tui")
+        what = {
+            "CRYPT": "crypt hashes of a scheme tui cannot verify",
+            "MD5": "MD5 hashes",
+            "SHA1": "SHA-1 hashes",
+        }[function]
+        document.notices.append(
+            f"{count} password(s) given as {what} were dropped: tui keeps argon2, bcrypt and "
+            "PBKDF2 hashes only; set those users' passwords in tui"
+        )
     columns.ignored_notice(document)
     document.description = f"Google Workspace user upload CSV: {len(document.users):,} users"
     return document

@@ -20,8 +20,14 @@ from store.formats.csvtable import CsvRows, read_header, required_value
 from store.importer import ImportDocument, Progress, UserIn
 
 TEMPLATE = "Okta's user import template"
-ATTRIBUTES = {"login": "userName", "firstName": "givenName", "lastName": "familyName", "email": "email",
-              "displayName": "displayName", "employeeNumber": "externalId"}
+ATTRIBUTES = {
+    "login": "userName",
+    "firstName": "givenName",
+    "lastName": "familyName",
+    "email": "email",
+    "displayName": "displayName",
+    "employeeNumber": "externalId",
+}
 REQUIRED = {"userName": "login", "givenName": "firstName", "familyName": "lastName", "email": "email"}
 _KNOWN = {name.casefold(): field_name for name, field_name in ATTRIBUTES.items()}
 
@@ -30,10 +36,16 @@ def read(text: str, file_name: str, progress: Progress | None = None) -> ImportD
     document = ImportDocument(default_source="okta")
     table = CsvRows(text, document)
     records = table.records()
-    columns = read_header(document, table, records, known=_KNOWN, normalise=lambda label: label.strip().casefold(),
-                          required=REQUIRED, template=TEMPLATE,
-                          empty=f"the file is empty: {TEMPLATE} starts with a header line "
-                                "(login,firstName,lastName,email,…)")
+    columns = read_header(
+        document,
+        table,
+        records,
+        known=_KNOWN,
+        normalise=lambda label: label.strip().casefold(),
+        required=REQUIRED,
+        template=TEMPLATE,
+        empty=f"the file is empty: {TEMPLATE} starts with a header line (login,firstName,lastName,email,…)",
+    )
     if columns is None:
         return document
     for line, cells in table.rows(records, progress):
@@ -42,10 +54,18 @@ def read(text: str, file_name: str, progress: Progress | None = None) -> ImportD
         given = required_value(document, columns, cells, "givenName", where)
         family = required_value(document, columns, cells, "familyName", where)
         email = required_value(document, columns, cells, "email", where)
-        document.users.append(UserIn(
-            where, user_name=columns.get(cells, "userName"), given_name=given, family_name=family, email=email,
-            display_name=columns.optional(cells, "displayName"), external_id=columns.optional(cells, "externalId"),
-            labels=columns.labels))
+        document.users.append(
+            UserIn(
+                where,
+                user_name=columns.get(cells, "userName"),
+                given_name=given,
+                family_name=family,
+                email=email,
+                display_name=columns.optional(cells, "displayName"),
+                external_id=columns.optional(cells, "externalId"),
+                labels=columns.labels,
+            )
+        )
     columns.ignored_notice(document)
     document.description = f"Okta user import CSV: {len(document.users):,} users"
     return document

@@ -62,8 +62,9 @@ def looks_like_scim(value: Any) -> bool:
     if not isinstance(value, dict):
         return False
     schemas = value.get("schemas")
-    if isinstance(schemas, list) and any(isinstance(s, str) and s.casefold().startswith(SCIM_PREFIX)
-                                         for s in schemas):
+    if isinstance(schemas, list) and any(
+        isinstance(s, str) and s.casefold().startswith(SCIM_PREFIX) for s in schemas
+    ):
         return True
     return "Resources" in value or "Operations" in value
 
@@ -110,7 +111,9 @@ class _Reader:
 
     def read(self, value: Any) -> None:
         if not isinstance(value, dict):
-            self.problem("", "the top level must be a SCIM resource or message (a JSON object with \"schemas\")")
+            self.problem(
+                "", 'the top level must be a SCIM resource or message (a JSON object with "schemas")'
+            )
             return
         schemas = _schemas(value)
         if PATCH_OP.casefold() in schemas:
@@ -118,8 +121,9 @@ class _Reader:
             self.problem("", PATCH_REFUSAL)
         elif BULK_RESPONSE.casefold() in schemas:
             self.problem("", "a BulkResponse reports what a server did: import the BulkRequest instead")
-        elif LIST_RESPONSE.casefold() in schemas or ("Resources" in value and not schemas & {
-                CORE_USER.casefold(), CORE_GROUP.casefold()}):
+        elif LIST_RESPONSE.casefold() in schemas or (
+            "Resources" in value and not schemas & {CORE_USER.casefold(), CORE_GROUP.casefold()}
+        ):
             self.list_response(value)
         elif BULK_REQUEST.casefold() in schemas or "Operations" in value:
             self.bulk_request(value)
@@ -132,10 +136,13 @@ class _Reader:
         if self.user_groups_ignored:
             self.document.notices.append(
                 f"the groups attribute of {self.user_groups_ignored} User resource(s) was ignored: it is read-only "
-                "in SCIM (RFC 7643 §4.1.2); memberships come from Group resources' members")
+                "in SCIM (RFC 7643 §4.1.2); memberships come from Group resources' members"
+            )
         if self.ignored_paths:
-            self.document.notices.append("PATCH changes to attributes tui does not store were ignored: "
-                                         + ", ".join(sorted(self.ignored_paths)))
+            self.document.notices.append(
+                "PATCH changes to attributes tui does not store were ignored: "
+                + ", ".join(sorted(self.ignored_paths))
+            )
 
     def list_response(self, value: dict[str, Any]) -> None:
         resources = value.get("Resources", [])
@@ -146,10 +153,13 @@ class _Reader:
             self.resource(f"Resources[{index}]", item, None)
         total = value.get("totalResults")
         if isinstance(total, int) and not isinstance(total, bool) and total > len(resources):
-            self.document.incomplete = (f"the ListResponse holds {len(resources):,} of {total:,} resources (one "
-                                        "page): a sync needs all of them")
-            self.document.notices.append(f"this ListResponse is one page: {len(resources):,} of {total:,} "
-                                         "resources")
+            self.document.incomplete = (
+                f"the ListResponse holds {len(resources):,} of {total:,} resources (one "
+                "page): a sync needs all of them"
+            )
+            self.document.notices.append(
+                f"this ListResponse is one page: {len(resources):,} of {total:,} resources"
+            )
         self.document.description = f"SCIM 2.0 ListResponse, {len(resources):,} resources"
 
     def resource(self, where: str, item: Any, kind: str | None, **kwargs: Any) -> None:
@@ -165,8 +175,10 @@ class _Reader:
             elif CORE_GROUP.casefold() in schemas or resource_type == "Group":
                 kind = "Group"
             else:
-                self.problem(where, f"schemas: names neither {CORE_USER} nor {CORE_GROUP}: tui imports Users and "
-                                    "Groups")
+                self.problem(
+                    where,
+                    f"schemas: names neither {CORE_USER} nor {CORE_GROUP}: tui imports Users and Groups",
+                )
                 return
         if kind == "User":
             self.user(where, item, **kwargs)
@@ -191,10 +203,14 @@ class _Reader:
         seen.setdefault(value, where)
         return value
 
-    def user(self, where: str, item: dict[str, Any], *, bulk_id: str | None = None,
-             target: str | None = None) -> None:
-        user = UserIn(where, target=target, labels={"givenName": "name.givenName", "familyName": "name.familyName",
-                                                    "email": "emails.value"})
+    def user(
+        self, where: str, item: dict[str, Any], *, bulk_id: str | None = None, target: str | None = None
+    ) -> None:
+        user = UserIn(
+            where,
+            target=target,
+            labels={"givenName": "name.givenName", "familyName": "name.familyName", "email": "emails.value"},
+        )
         user.user_name = self.text(item, "userName", where, full=False)
         if user.user_name is None and "userName" not in item:
             self.problem(where, "userName: is required")
@@ -227,7 +243,7 @@ class _Reader:
         if emails is None:
             return "" if full else None
         if not isinstance(emails, list) or not all(isinstance(e, dict) for e in emails):
-            self.problem(where, "emails: must be a list of {\"value\": …} objects")
+            self.problem(where, 'emails: must be a list of {"value": …} objects')
             return None
         if not emails:
             return ""
@@ -266,12 +282,16 @@ class _Reader:
             self.problem(where, f"{ENTERPRISE_USER}: must be an object")
             return
         manager = extension.get("manager")
-        if isinstance(manager, dict) and isinstance(manager.get("value"), str) \
-                and manager["value"].startswith(BULK_REF):
-            self.references.append((_at(where, "manager.value"), manager["value"][len(BULK_REF):]))
+        if (
+            isinstance(manager, dict)
+            and isinstance(manager.get("value"), str)
+            and manager["value"].startswith(BULK_REF)
+        ):
+            self.references.append((_at(where, "manager.value"), manager["value"][len(BULK_REF) :]))
 
-    def group(self, where: str, item: dict[str, Any], *, bulk_id: str | None = None,
-              target: str | None = None) -> None:
+    def group(
+        self, where: str, item: dict[str, Any], *, bulk_id: str | None = None, target: str | None = None
+    ) -> None:
         group = GroupIn(where, target=target)
         group.name = self.text(item, "displayName", where, full=False)
         if group.name is None and "displayName" not in item:
@@ -287,13 +307,17 @@ class _Reader:
         if members is None:
             return []
         if not isinstance(members, list):
-            self.problem(where, "members: must be a list of {\"value\": id} objects")
+            self.problem(where, 'members: must be a list of {"value": id} objects')
             return []
         result = []
         for index, member in enumerate(members):
             at = _at(where, f"members[{index}]")
-            if not isinstance(member, dict) or not isinstance(member.get("value"), str) or not member["value"]:
-                self.problem(at, "value: each member needs the id of a user or group as \"value\"")
+            if (
+                not isinstance(member, dict)
+                or not isinstance(member.get("value"), str)
+                or not member["value"]
+            ):
+                self.problem(at, 'value: each member needs the id of a user or group as "value"')
                 continue
             kind = member.get("type")
             if kind is not None and not isinstance(kind, str):
@@ -301,7 +325,7 @@ class _Reader:
                 continue
             value = member["value"]
             if value.startswith(BULK_REF):
-                self.references.append((at, value[len(BULK_REF):]))
+                self.references.append((at, value[len(BULK_REF) :]))
             result.append(MemberIn(where, ref=value, kind=kind.capitalize() if kind else None, index=index))
         return result
 
@@ -350,7 +374,7 @@ class _Reader:
             self.problem(where, "path: must start with /Users or /Groups")
             return
         if resource_id is not None and resource_id.startswith(BULK_REF):
-            self.references.append((where, resource_id[len(BULK_REF):]))
+            self.references.append((where, resource_id[len(BULK_REF) :]))
         if method == "POST":
             if resource_id is not None:
                 self.problem(where, "path: POST creates a resource: its path is /Users or /Groups")
@@ -386,8 +410,11 @@ class _Reader:
             return
         for index, op in enumerate(data):
             at = _at(where, f"Operations[{index}]")
-            if not isinstance(op, dict) or not isinstance(op.get("op"), str) \
-                    or op["op"].casefold() not in ("add", "replace", "remove"):
+            if (
+                not isinstance(op, dict)
+                or not isinstance(op.get("op"), str)
+                or op["op"].casefold() not in ("add", "replace", "remove")
+            ):
                 self.problem(at, "op: must be add, replace or remove")
                 continue
             name, path = op["op"].casefold(), op.get("path")
@@ -400,8 +427,11 @@ class _Reader:
                 self.patch_group(at, target, name, path, op.get("value"))
 
     def patch_user(self, where: str, target: str, op: str, path: str | None, value: Any) -> None:
-        user = UserIn(where, target=target, labels={"givenName": "name.givenName", "familyName": "name.familyName",
-                                                    "email": "emails.value"})
+        user = UserIn(
+            where,
+            target=target,
+            labels={"givenName": "name.givenName", "familyName": "name.familyName", "email": "emails.value"},
+        )
         attributes: dict[str, Any] | None
         if path is None:
             if op == "remove" or not isinstance(value, dict):
@@ -416,8 +446,13 @@ class _Reader:
             if attribute == "active":
                 self.problem(where, "path: remove active? Replace it with false to disable the user")
                 return
-            cleared = {"displayname": "display_name", "externalid": "external_id", "name.givenname": "given_name",
-                       "name.familyname": "family_name", "emails": "email"}
+            cleared = {
+                "displayname": "display_name",
+                "externalid": "external_id",
+                "name.givenname": "given_name",
+                "name.familyname": "family_name",
+                "emails": "email",
+            }
             if attribute == "name":
                 user.given_name = user.family_name = ""
             elif attribute in cleared:
@@ -500,8 +535,9 @@ class _Reader:
             if lowered == "members":
                 if op == "replace":
                     group.remove_all_members = True
-                group.members = (group.members or []) + self._members(item if isinstance(item, list) else [item],
-                                                                      where)
+                group.members = (group.members or []) + self._members(
+                    item if isinstance(item, list) else [item], where
+                )
             elif lowered == "displayname":
                 group.name = item if isinstance(item, str) else self._wrong(where, key)
             elif lowered == "externalid":
@@ -534,19 +570,26 @@ def export(directory: Directory) -> dict[str, Any]:
     with directory.db.read() as conn:
         user_ids: dict[int, str] = {}
         used: set[str] = set()
-        users = conn.execute("SELECT id, user_name, display_name, given_name, family_name, email, external_id, "
-                             "scim_id, status, created_at FROM users WHERE is_root = 0 "
-                             "ORDER BY user_name_key").fetchall()
+        users = conn.execute(
+            "SELECT id, user_name, display_name, given_name, family_name, email, external_id, "
+            "scim_id, status, created_at FROM users WHERE is_root = 0 "
+            "ORDER BY user_name_key"
+        ).fetchall()
         for row in users:
-            ident = row["scim_id"] if row["scim_id"] and row["scim_id"] not in used else \
-                _stable_id("user", row["id"], row["created_at"])
+            ident = (
+                row["scim_id"]
+                if row["scim_id"] and row["scim_id"] not in used
+                else _stable_id("user", row["id"], row["created_at"])
+            )
             used.add(ident)
             user_ids[row["id"]] = ident
             resource: dict[str, Any] = {"schemas": [CORE_USER], "id": ident}
             if row["external_id"] is not None:
                 resource["externalId"] = row["external_id"]
             resource["userName"] = row["user_name"]
-            name = {k: row[c] for k, c in (("givenName", "given_name"), ("familyName", "family_name")) if row[c]}
+            name = {
+                k: row[c] for k, c in (("givenName", "given_name"), ("familyName", "family_name")) if row[c]
+            }
             if name:
                 resource["name"] = name
             if row["display_name"]:
@@ -558,14 +601,21 @@ def export(directory: Directory) -> dict[str, Any]:
             resources.append(resource)
         members: dict[int, list[dict[str, Any]]] = {}
         for group_id, user_id, user_name in conn.execute(
-                "SELECT m.group_id, m.user_id, u.user_name FROM memberships m JOIN users u ON u.id = m.user_id "
-                "ORDER BY u.user_name_key"):
-            members.setdefault(group_id, []).append({"value": user_ids[user_id], "display": user_name,
-                                                     "type": "User"})
+            "SELECT m.group_id, m.user_id, u.user_name FROM memberships m JOIN users u ON u.id = m.user_id "
+            "ORDER BY u.user_name_key"
+        ):
+            members.setdefault(group_id, []).append(
+                {"value": user_ids[user_id], "display": user_name, "type": "User"}
+            )
         used_groups: set[str] = set()
-        for row in conn.execute("SELECT id, name, external_id, scim_id, created_at FROM groups ORDER BY name_key"):
-            ident = row["scim_id"] if row["scim_id"] and row["scim_id"] not in used_groups else \
-                _stable_id("group", row["id"], row["created_at"])
+        for row in conn.execute(
+            "SELECT id, name, external_id, scim_id, created_at FROM groups ORDER BY name_key"
+        ):
+            ident = (
+                row["scim_id"]
+                if row["scim_id"] and row["scim_id"] not in used_groups
+                else _stable_id("group", row["id"], row["created_at"])
+            )
             used_groups.add(ident)
             group: dict[str, Any] = {"schemas": [CORE_GROUP], "id": ident}
             if row["external_id"] is not None:
@@ -574,8 +624,13 @@ def export(directory: Directory) -> dict[str, Any]:
             group["members"] = members.get(row["id"], [])
             group["meta"] = {"resourceType": "Group"}
             resources.append(group)
-    return {"schemas": [LIST_RESPONSE], "totalResults": len(resources), "startIndex": 1,
-            "itemsPerPage": len(resources), "Resources": resources}
+    return {
+        "schemas": [LIST_RESPONSE],
+        "totalResults": len(resources),
+        "startIndex": 1,
+        "itemsPerPage": len(resources),
+        "Resources": resources,
+    }
 
 
 def iter_export(directory: Directory) -> Iterator[str]:

@@ -19,8 +19,9 @@ def account_form(screen: Any, account: Account | None) -> FormModal:
     def save(values: dict[str, str], version: int | None) -> Account:
         if account is None:
             return accounts.create(values["name"], description=values["description"])
-        return accounts.update(account.id, version or account.version, name=values["name"],
-                               description=values["description"])
+        return accounts.update(
+            account.id, version or account.version, name=values["name"], description=values["description"]
+        )
 
     def load() -> tuple[dict[str, str], int]:
         current = accounts.get(account.id)  # type: ignore[union-attr]
@@ -29,10 +30,17 @@ def account_form(screen: Any, account: Account | None) -> FormModal:
     def describe(item: Any) -> str:
         return f"Saved now: {item.name}  ·  {item.description or '—'}" if isinstance(item, Account) else ""
 
-    return FormModal("New account" if account is None else f"Edit account {account.name}", [
-        FormField("name", "Name", account.name if account else "", "prod, or a 12-digit AWS account id"),
-        FormField("description", "Description", account.description if account else ""),
-    ], save, version=account.version if account else None, load=load if account else None, describe=describe)
+    return FormModal(
+        "New account" if account is None else f"Edit account {account.name}",
+        [
+            FormField("name", "Name", account.name if account else "", "prod, or a 12-digit AWS account id"),
+            FormField("description", "Description", account.description if account else ""),
+        ],
+        save,
+        version=account.version if account else None,
+        load=load if account else None,
+        describe=describe,
+    )
 
 
 class AccountsScreen(ListScreen):
@@ -47,8 +55,11 @@ class AccountsScreen(ListScreen):
     ]
 
     def columns(self) -> list[Column[Account]]:
-        return [Column("Name", lambda a: a.name, 24), Column("Status", lambda a: a.status, 9),
-                Column("Description", lambda a: a.description)]
+        return [
+            Column("Name", lambda a: a.name, 24),
+            Column("Status", lambda a: a.status, 9),
+            Column("Description", lambda a: a.description),
+        ]
 
     def fetch(self, filter: str, after: str | None, offset: int, limit: int) -> Page[Account]:
         return self.directory.accounts.list(filter=filter, after=after, offset=offset, limit=limit)
@@ -67,14 +78,21 @@ class AccountsScreen(ListScreen):
         active = account.status == "active"
         self.confirm_then(
             f"{'Disable' if active else 'Enable'} account {account.name}?",
-            "Nobody can assume access in it, and its temporary credentials stop working now." if active
+            "Nobody can assume access in it, and its temporary credentials stop working now."
+            if active
             else "Its assignments grant access again.",
             lambda: accounts.set_status(account.id, account.version, not active),
-            f"{'Disabled' if active else 'Enabled'} {account.name}", confirm_label="Disable" if active else "Enable")
+            f"{'Disabled' if active else 'Enabled'} {account.name}",
+            confirm_label="Disable" if active else "Enable",
+        )
 
     def action_delete(self) -> None:
         if (account := self.selected()) is not None:
             accounts = self.directory.accounts
-            self.confirm_then(f"Delete account {account.name}?", "Its assignments and sessions go with it.",
-                              lambda: accounts.delete(account.id, account.version), f"Deleted {account.name}",
-                              confirm_label="Delete")
+            self.confirm_then(
+                f"Delete account {account.name}?",
+                "Its assignments and sessions go with it.",
+                lambda: accounts.delete(account.id, account.version),
+                f"Deleted {account.name}",
+                confirm_label="Delete",
+            )

@@ -27,10 +27,12 @@ class AssignmentsScreen(ListScreen):
     plural = "assignments"
 
     def columns(self) -> list[Column[Assignment]]:
-        return [Column("Principal", lambda a: f"{a.principal_type}:{a.principal_name}"),
-                Column("Account", lambda a: a.account_name, 20),
-                Column("Permission set", lambda a: a.permission_set_name, 22),
-                Column("Expires", lambda a: a.expires_at or "never", 20)]
+        return [
+            Column("Principal", lambda a: f"{a.principal_type}:{a.principal_name}"),
+            Column("Account", lambda a: a.account_name, 20),
+            Column("Permission set", lambda a: a.permission_set_name, 22),
+            Column("Expires", lambda a: a.expires_at or "never", 20),
+        ]
 
     def fetch(self, filter: str, after: str | None, offset: int, limit: int) -> Page[Assignment]:
         return self.directory.assignments.list(filter=filter, after=after, offset=offset, limit=limit)
@@ -44,18 +46,39 @@ class AssignmentsScreen(ListScreen):
             principal = _by_name(lookup, values["principal"], "principal")
             account = _by_name(d.accounts.get_by_name, values["account"], "account")
             pset = _by_name(d.permission_sets.get_by_name, values["permissionSet"], "permissionSet")
-            return d.assignments.create(kind, principal.id, account.id, pset.id,
-                                        expires_at=values["expiresAt"].strip() or None)
+            return d.assignments.create(
+                kind, principal.id, account.id, pset.id, expires_at=values["expiresAt"].strip() or None
+            )
 
-        self.open_form(FormModal("New assignment", [
-            FormField("principalType", "Assign to", "group", kind="choice",
-                      choices=[("A group", "group"), ("A user", "user")]),
-            FormField("principal", "Group or user name", placeholder="name (→ completes)",
-                      suggester=NameSuggester(lambda p: d.groups.complete(p) + d.users.complete(p))),
-            FormField("account", "Account", suggester=NameSuggester(d.accounts.complete)),
-            FormField("permissionSet", "Permission set", suggester=NameSuggester(d.permission_sets.complete)),
-            FormField("expiresAt", "Expires (optional)", placeholder="2027-01-31 or 2027-01-31T18:00:00Z"),
-        ], save), "Assignment created")
+        self.open_form(
+            FormModal(
+                "New assignment",
+                [
+                    FormField(
+                        "principalType",
+                        "Assign to",
+                        "group",
+                        kind="choice",
+                        choices=[("A group", "group"), ("A user", "user")],
+                    ),
+                    FormField(
+                        "principal",
+                        "Group or user name",
+                        placeholder="name (→ completes)",
+                        suggester=NameSuggester(lambda p: d.groups.complete(p) + d.users.complete(p)),
+                    ),
+                    FormField("account", "Account", suggester=NameSuggester(d.accounts.complete)),
+                    FormField(
+                        "permissionSet", "Permission set", suggester=NameSuggester(d.permission_sets.complete)
+                    ),
+                    FormField(
+                        "expiresAt", "Expires (optional)", placeholder="2027-01-31 or 2027-01-31T18:00:00Z"
+                    ),
+                ],
+                save,
+            ),
+            "Assignment created",
+        )
 
     def action_edit(self) -> None:
         if (assignment := self.selected()) is None:
@@ -63,19 +86,32 @@ class AssignmentsScreen(ListScreen):
         assignments = self.directory.assignments
 
         def save(values: dict[str, str], version: int | None) -> Assignment:
-            return assignments.update_expiry(assignment.id, version or assignment.version,
-                                             values["expiresAt"].strip() or None)
+            return assignments.update_expiry(
+                assignment.id, version or assignment.version, values["expiresAt"].strip() or None
+            )
 
         def load() -> tuple[dict[str, str], int]:
             current = assignments.get(assignment.id)
             return {"expiresAt": current.expires_at or ""}, current.version
 
-        self.open_form(FormModal(
-            f"{assignment.principal_type}:{assignment.principal_name} → {assignment.permission_set_name} in "
-            f"{assignment.account_name}",
-            [FormField("expiresAt", "Expires (empty: never)", assignment.expires_at or "",
-                       "2027-01-31 or 2027-01-31T18:00:00Z")],
-            save, version=assignment.version, load=load), "Assignment saved")
+        self.open_form(
+            FormModal(
+                f"{assignment.principal_type}:{assignment.principal_name} → {assignment.permission_set_name} in "
+                f"{assignment.account_name}",
+                [
+                    FormField(
+                        "expiresAt",
+                        "Expires (empty: never)",
+                        assignment.expires_at or "",
+                        "2027-01-31 or 2027-01-31T18:00:00Z",
+                    )
+                ],
+                save,
+                version=assignment.version,
+                load=load,
+            ),
+            "Assignment saved",
+        )
 
     def action_delete(self) -> None:
         if (assignment := self.selected()) is not None:
@@ -84,5 +120,7 @@ class AssignmentsScreen(ListScreen):
                 f"Remove {assignment.permission_set_name} in {assignment.account_name} from "
                 f"{assignment.principal_type} {assignment.principal_name}?",
                 "They can no longer assume it.",
-                lambda: assignments.delete(assignment.id, assignment.version), "Assignment removed",
-                confirm_label="Remove")
+                lambda: assignments.delete(assignment.id, assignment.version),
+                "Assignment removed",
+                confirm_label="Remove",
+            )

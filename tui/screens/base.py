@@ -46,8 +46,9 @@ class DirectoryScreen(Screen[Any]):
     def on_directory_changed(self) -> None:
         self.reload()
 
-    def confirm_then(self, question: str, detail: str, action: Callable[[], Any], done: str,
-                     *, confirm_label: str = "Yes") -> None:
+    def confirm_then(
+        self, question: str, detail: str, action: Callable[[], Any], done: str, *, confirm_label: str = "Yes"
+    ) -> None:
         """Ask, then run ``action`` (a store call) in a worker; report and reload."""
 
         def answered(yes: bool | None) -> None:
@@ -73,8 +74,12 @@ class DirectoryScreen(Screen[Any]):
         except StoreError as exc:
             self.app.call_from_thread(self.notify, exc.message, severity="error", markup=False)
         except Exception as exc:  # a bug: say so rather than fail silently in a worker
-            self.app.call_from_thread(self.notify, f"Internal error ({type(exc).__name__}): nothing more is shown",
-                                      severity="error", markup=False)
+            self.app.call_from_thread(
+                self.notify,
+                f"Internal error ({type(exc).__name__}): nothing more is shown",
+                severity="error",
+                markup=False,
+            )
             raise
         else:
             self.app.call_from_thread(self._done, done)
@@ -124,8 +129,11 @@ class ListScreen(DirectoryScreen):
             yield Static("", id="list-title", classes="list-title")
             if self.subtitle():
                 yield Static(literal(self.subtitle()), classes="list-subtitle")
-            yield TextInput(placeholder=f"filter {self.plural}: type, enter to keep, esc to clear", id="filter",
-                            classes="filter hidden")
+            yield TextInput(
+                placeholder=f"filter {self.plural}: type, enter to keep, esc to clear",
+                id="filter",
+                classes="filter hidden",
+            )
             yield PagedTable(self.columns(), self.fetch, empty_text=self.empty_text, id="table")
         yield KeyFooter()
 

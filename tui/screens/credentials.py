@@ -52,8 +52,14 @@ class EnrolmentPanel(Horizontal):
     EnrolmentPanel .enrol-error { color: $error; }
     """
 
-    def __init__(self, enrolment: TotpEnrolment, *, intro: str = "", keys: str = "enter  Confirm",
-                 id: str | None = None) -> None:
+    def __init__(
+        self,
+        enrolment: TotpEnrolment,
+        *,
+        intro: str = "",
+        keys: str = "enter  Confirm",
+        id: str | None = None,
+    ) -> None:
         super().__init__(id=id)
         self.enrolment = enrolment
         self.intro = intro
@@ -66,7 +72,9 @@ class EnrolmentPanel(Horizontal):
         with Vertical(classes="enrol-side"):
             if self.intro:
                 yield Static(literal(self.intro))
-            yield Static("Scan the QR code with an authenticator app, or type this secret into it:", markup=False)
+            yield Static(
+                "Scan the QR code with an authenticator app, or type this secret into it:", markup=False
+            )
             yield Static(Text(secret, style="bold"), id="secret")
             yield Static("Then enter the 6-digit code it shows:", markup=False)
             yield TextInput(placeholder="123456", id="enrol-code", max_length=8)
@@ -165,24 +173,45 @@ def recovery_code_lines(codes: list[str]) -> list[str]:
     return [f"{first}    {second}" for first, second in zip(codes[0::2], codes[1::2])]
 
 
-def show_recovery_codes(screen: Any, user_name: str, codes: list[str], then: Callable[[None], Any] | None = None
-                        ) -> None:
-    screen.app.push_screen(SecretsModal(
-        f"Recovery codes for {user_name}", recovery_code_lines(codes),
-        "Each signs in once instead of an authenticator code. They are shown only now: print them or keep them "
-        "offline. Generating new ones makes these stop working."), then)
+def show_recovery_codes(
+    screen: Any, user_name: str, codes: list[str], then: Callable[[None], Any] | None = None
+) -> None:
+    screen.app.push_screen(
+        SecretsModal(
+            f"Recovery codes for {user_name}",
+            recovery_code_lines(codes),
+            "Each signs in once instead of an authenticator code. They are shown only now: print them or keep them "
+            "offline. Generating new ones makes these stop working.",
+        ),
+        then,
+    )
 
 
 class NewPasswordModal(FormModal):
     """Choose a new password (twice). The password policy's reasons appear under the field."""
 
-    def __init__(self, title: str, save: Callable[[str, bool], Any], *, policy_lines: list[str] | None = None,
-                 must_change_choice: bool = False) -> None:
-        fields = [FormField("password", "New password", kind="password"),
-                  FormField("repeat", "Repeat it", kind="password")]
+    def __init__(
+        self,
+        title: str,
+        save: Callable[[str, bool], Any],
+        *,
+        policy_lines: list[str] | None = None,
+        must_change_choice: bool = False,
+    ) -> None:
+        fields = [
+            FormField("password", "New password", kind="password"),
+            FormField("repeat", "Repeat it", kind="password"),
+        ]
         if must_change_choice:
-            fields.append(FormField("mustChange", "Must change at next sign-in", kind="choice",
-                                    choices=(("yes", "yes"), ("no", "no")), value="yes"))
+            fields.append(
+                FormField(
+                    "mustChange",
+                    "Must change at next sign-in",
+                    kind="choice",
+                    choices=(("yes", "yes"), ("no", "no")),
+                    value="yes",
+                )
+            )
 
         def run(values: dict[str, str], version: int | None) -> Any:
             if values["password"] != values["repeat"]:
@@ -196,7 +225,8 @@ class NewPasswordModal(FormModal):
         super().on_mount()
         if self.policy_lines:
             self.query_one("#form-error", Static).update(
-                Text("Policy: " + "; ".join(self.policy_lines) + ".", style="dim"))
+                Text("Policy: " + "; ".join(self.policy_lines) + ".", style="dim")
+            )
 
 
 class CredentialsScreen(DirectoryScreen):
@@ -284,18 +314,27 @@ class CredentialsScreen(DirectoryScreen):
             text = f"set {when(status.password_changed_at)}"
             if status.password_expires_at:
                 text += f", expires {when(status.password_expires_at)}"
-            row("Password", text + ("  (expired)" if status.password_expired else ""),
-                "red" if status.password_expired else "")
+            row(
+                "Password",
+                text + ("  (expired)" if status.password_expired else ""),
+                "red" if status.password_expired else "",
+            )
             if status.must_change_password:
                 row("", "must be changed at next sign-in", "yellow")
         else:
             row("Password", "none (cannot sign in with a password)", "dim")
         if status.mfa:
-            row("Authenticator", "TOTP enrolled" + ("  (re-enrolment due: a recovery code was used)"
-                                                    if status.mfa_reenrol else ""),
-                "yellow" if status.mfa_reenrol else "green")
-            row("Recovery codes", f"{status.recovery_codes_left} of 10 left",
-                "yellow" if status.recovery_codes_left < 3 else "")
+            row(
+                "Authenticator",
+                "TOTP enrolled"
+                + ("  (re-enrolment due: a recovery code was used)" if status.mfa_reenrol else ""),
+                "yellow" if status.mfa_reenrol else "green",
+            )
+            row(
+                "Recovery codes",
+                f"{status.recovery_codes_left} of 10 left",
+                "yellow" if status.recovery_codes_left < 3 else "",
+            )
         else:
             row("Authenticator", "none: no MFA", "yellow" if status.has_password else "dim")
         sign_in = f"last {when(status.last_sign_in_at)}"
@@ -311,9 +350,13 @@ class CredentialsScreen(DirectoryScreen):
         for key in keys:
             age = f"{key.age_days(now)} days"
             stale = key.stale(now)
-            table.add_row(literal(key.key_id), literal(key.status, "green" if key.active else "dim"),
-                          literal(when(key.created_at)), literal(when(key.last_used_at)),
-                          literal(age + (" (stale)" if stale else ""), "yellow" if stale else ""))
+            table.add_row(
+                literal(key.key_id),
+                literal(key.status, "green" if key.active else "dim"),
+                literal(when(key.created_at)),
+                literal(when(key.last_used_at)),
+                literal(age + (" (stale)" if stale else ""), "yellow" if stale else ""),
+            )
         if keys:
             table.move_cursor(row=min(max(cursor, 0), len(keys) - 1))
         if status.is_root:
@@ -342,15 +385,25 @@ class CredentialsScreen(DirectoryScreen):
             credentials.set_password(user_id, password, must_change=must_change)
 
         policy = describe_policy(self.directory.password_policy.get())
-        self.open_form(NewPasswordModal(f"Set the password of {self._user_label()}", save, policy_lines=policy,
-                                        must_change_choice=not (self.status and self.status.is_root)),
-                       "Password set")
+        self.open_form(
+            NewPasswordModal(
+                f"Set the password of {self._user_label()}",
+                save,
+                policy_lines=policy,
+                must_change_choice=not (self.status and self.status.is_root),
+            ),
+            "Password set",
+        )
 
     def action_remove_password(self) -> None:
         credentials, user_id = self.directory.credentials, self.user_id
-        self.confirm_then(f"Remove the password of {self._user_label()}?",
-                          "They can no longer sign in with a password; their sign-ins end now.",
-                          lambda: credentials.remove_password(user_id), "Password removed", confirm_label="Remove")
+        self.confirm_then(
+            f"Remove the password of {self._user_label()}?",
+            "They can no longer sign in with a password; their sign-ins end now.",
+            lambda: credentials.remove_password(user_id),
+            "Password removed",
+            confirm_label="Remove",
+        )
 
     def action_enrol_totp(self) -> None:
         self._start_enrolment()
@@ -374,25 +427,37 @@ class CredentialsScreen(DirectoryScreen):
                 show_recovery_codes(self, name, codes, lambda _: self.reload())
 
         title = f"{'Replace' if replacing else 'Enrol'} the authenticator of {name}"
-        self.app.push_screen(TotpEnrolModal(title, enrolment,
-                                            lambda code: credentials.confirm_totp(user_id, enrolment.secret, code)),
-                             done)
+        self.app.push_screen(
+            TotpEnrolModal(
+                title, enrolment, lambda code: credentials.confirm_totp(user_id, enrolment.secret, code)
+            ),
+            done,
+        )
 
     def action_reset_totp(self) -> None:
         credentials, user_id = self.directory.credentials, self.user_id
-        self.confirm_then(f"Reset the MFA of {self._user_label()}?",
-                          "Their authenticator and recovery codes stop working and their sign-ins end now. They "
-                          "sign in with the password alone until they enrol a new authenticator.",
-                          lambda: credentials.reset_totp(user_id), "MFA reset", confirm_label="Reset")
+        self.confirm_then(
+            f"Reset the MFA of {self._user_label()}?",
+            "Their authenticator and recovery codes stop working and their sign-ins end now. They "
+            "sign in with the password alone until they enrol a new authenticator.",
+            lambda: credentials.reset_totp(user_id),
+            "MFA reset",
+            confirm_label="Reset",
+        )
 
     def action_recovery_codes(self) -> None:
         def answered(yes: bool | None) -> None:
             if yes:
                 self._regenerate()
 
-        self.app.push_screen(ConfirmModal(f"New recovery codes for {self._user_label()}?",
-                                          "The current recovery codes stop working.", confirm_label="Generate"),
-                             answered)
+        self.app.push_screen(
+            ConfirmModal(
+                f"New recovery codes for {self._user_label()}?",
+                "The current recovery codes stop working.",
+                confirm_label="Generate",
+            ),
+            answered,
+        )
 
     @work(thread=True, exclusive=True, group="credentials-codes", exit_on_error=False)
     def _regenerate(self) -> None:
@@ -401,7 +466,9 @@ class CredentialsScreen(DirectoryScreen):
         except StoreError as exc:
             self.app.call_from_thread(self.notify, exc.message, severity="error", markup=False)
             return
-        self.app.call_from_thread(show_recovery_codes, self, self._user_label(), codes, lambda _: self.reload())
+        self.app.call_from_thread(
+            show_recovery_codes, self, self._user_label(), codes, lambda _: self.reload()
+        )
 
     def _selected_key(self) -> AccessKey | None:
         if not self.keys:
@@ -415,9 +482,14 @@ class CredentialsScreen(DirectoryScreen):
             if yes:
                 self._create_key()
 
-        self.app.push_screen(ConfirmModal(f"Create an access key for {self._user_label()}?",
-                                          "Its secret is shown once, now. A user may hold two keys.",
-                                          confirm_label="Create"), answered)
+        self.app.push_screen(
+            ConfirmModal(
+                f"Create an access key for {self._user_label()}?",
+                "Its secret is shown once, now. A user may hold two keys.",
+                confirm_label="Create",
+            ),
+            answered,
+        )
 
     @work(thread=True, exclusive=True, group="credentials-key", exit_on_error=False)
     def _create_key(self) -> None:
@@ -429,12 +501,15 @@ class CredentialsScreen(DirectoryScreen):
         self.app.call_from_thread(self._show_new_key, new)
 
     def _show_new_key(self, new: NewAccessKey) -> None:
-        self.app.push_screen(SecretsModal(
-            f"New access key for {self._user_label()}",
-            [f"Access key id      {new.key.key_id}", f"Secret access key  {new.secret_access_key}"],
-            "The secret is shown only now and stored only as a hash: copy it into the application's "
-            "configuration now. Lost, it cannot be recovered: create another key instead."),
-            lambda _: self.reload())
+        self.app.push_screen(
+            SecretsModal(
+                f"New access key for {self._user_label()}",
+                [f"Access key id      {new.key.key_id}", f"Secret access key  {new.secret_access_key}"],
+                "The secret is shown only now and stored only as a hash: copy it into the application's "
+                "configuration now. Lost, it cannot be recovered: create another key instead.",
+            ),
+            lambda _: self.reload(),
+        )
 
     def action_toggle_key(self) -> None:
         key = self._selected_key()
@@ -442,25 +517,39 @@ class CredentialsScreen(DirectoryScreen):
             return
         access_keys = self.directory.access_keys
         if key.active:
-            self.confirm_then(f"Deactivate access key {key.key_id}?",
-                              "Requests signed with it fail from now on. You can activate it again.",
-                              lambda: access_keys.deactivate(key.id, key.version), f"Deactivated {key.key_id}",
-                              confirm_label="Deactivate")
+            self.confirm_then(
+                f"Deactivate access key {key.key_id}?",
+                "Requests signed with it fail from now on. You can activate it again.",
+                lambda: access_keys.deactivate(key.id, key.version),
+                f"Deactivated {key.key_id}",
+                confirm_label="Deactivate",
+            )
         else:
-            self.confirm_then(f"Activate access key {key.key_id}?", "It works again from now on.",
-                              lambda: access_keys.activate(key.id, key.version), f"Activated {key.key_id}",
-                              confirm_label="Activate")
+            self.confirm_then(
+                f"Activate access key {key.key_id}?",
+                "It works again from now on.",
+                lambda: access_keys.activate(key.id, key.version),
+                f"Activated {key.key_id}",
+                confirm_label="Activate",
+            )
 
     def action_delete_key(self) -> None:
         key = self._selected_key()
         if key is None:
             return
         access_keys = self.directory.access_keys
-        detail = ("It is still active: deactivate it first (s), check nothing broke, then delete it."
-                  if key.active else "This cannot be undone.")
-        self.confirm_then(f"Delete access key {key.key_id}?", detail,
-                          lambda: access_keys.delete(key.id, key.version), f"Deleted {key.key_id}",
-                          confirm_label="Delete")
+        detail = (
+            "It is still active: deactivate it first (s), check nothing broke, then delete it."
+            if key.active
+            else "This cannot be undone."
+        )
+        self.confirm_then(
+            f"Delete access key {key.key_id}?",
+            detail,
+            lambda: access_keys.delete(key.id, key.version),
+            f"Deleted {key.key_id}",
+            confirm_label="Delete",
+        )
 
     def action_rotate(self) -> None:
         step = self.step
@@ -473,13 +562,20 @@ class CredentialsScreen(DirectoryScreen):
             self.action_new_key()
         elif step.action == "deactivate" and step.key is not None:
             key, access_keys = step.key, self.directory.access_keys
-            self.confirm_then(f"Rotation: deactivate the old key {key.key_id}?",
-                              "Do this once every application uses the new key. You can activate it again if "
-                              "something still needed it.",
-                              lambda: access_keys.deactivate(key.id, key.version), f"Deactivated {key.key_id}",
-                              confirm_label="Deactivate")
+            self.confirm_then(
+                f"Rotation: deactivate the old key {key.key_id}?",
+                "Do this once every application uses the new key. You can activate it again if "
+                "something still needed it.",
+                lambda: access_keys.deactivate(key.id, key.version),
+                f"Deactivated {key.key_id}",
+                confirm_label="Deactivate",
+            )
         elif step.action == "delete" and step.key is not None:
             key, access_keys = step.key, self.directory.access_keys
-            self.confirm_then(f"Rotation: delete the inactive key {key.key_id}?", "This completes the rotation.",
-                              lambda: access_keys.delete(key.id, key.version), f"Deleted {key.key_id}",
-                              confirm_label="Delete")
+            self.confirm_then(
+                f"Rotation: delete the inactive key {key.key_id}?",
+                "This completes the rotation.",
+                lambda: access_keys.delete(key.id, key.version),
+                f"Deleted {key.key_id}",
+                confirm_label="Delete",
+            )

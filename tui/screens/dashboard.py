@@ -42,9 +42,14 @@ class DashboardScreen(DirectoryScreen):
             yield Static("", id="dashboard-where", classes="list-title")
             yield Static("", id="root-banner", classes="hidden")
             with Grid(id="counts"):
-                for key, label in (("users", "Users"), ("groups", "Groups"), ("accounts", "Accounts"),
-                                   ("permission_sets", "Permission sets"), ("assignments", "Assignments"),
-                                   ("active_sessions", "Active sessions")):
+                for key, label in (
+                    ("users", "Users"),
+                    ("groups", "Groups"),
+                    ("accounts", "Accounts"),
+                    ("permission_sets", "Permission sets"),
+                    ("assignments", "Assignments"),
+                    ("active_sessions", "Active sessions"),
+                ):
                     yield Static(label, id=f"count-{key}", classes="count-card")
             yield Static("Security", classes="section-title")
             with Grid(id="security"):
@@ -57,7 +62,8 @@ class DashboardScreen(DirectoryScreen):
     def on_mount(self) -> None:
         self.query_one("#recent", DataTable).add_columns("When (UTC)", "Who", "What", "Target")
         self.query_one("#dashboard-where", Static).update(
-            literal(f"Directory {self.directory.db.path}  ·  acting as {self.directory.actor.name}"))
+            literal(f"Directory {self.directory.db.path}  ·  acting as {self.directory.actor.name}")
+        )
         signed_in = getattr(self.app, "signed_in", None)
         if signed_in is not None and signed_in.is_root:
             banner = self.query_one("#root-banner", Static)
@@ -79,7 +85,9 @@ class DashboardScreen(DirectoryScreen):
             events = list(audit.events(conn, limit=RECENT_EVENTS, newest_first=True))
         self.app.call_from_thread(self._show, counts, events, flags)
 
-    def _show(self, counts: Counts, events: list[audit.AuditEvent], flags: list[SecurityFlag] | None = None) -> None:
+    def _show(
+        self, counts: Counts, events: list[audit.AuditEvent], flags: list[SecurityFlag] | None = None
+    ) -> None:
         for index, widget in enumerate(self.query(".flag").results(Static)):
             flag = flags[index] if flags and index < len(flags) else None
             widget.set_classes("flag" if flag is None else f"flag {'flag-ok' if flag.ok else 'flag-warn'}")
@@ -103,5 +111,9 @@ class DashboardScreen(DirectoryScreen):
         table = self.query_one("#recent", DataTable)
         table.clear()
         for event in events:
-            table.add_row(literal(event.at.replace("T", " ").removesuffix("Z")), literal(event.actor),
-                          literal(event.action), literal(event.target))
+            table.add_row(
+                literal(event.at.replace("T", " ").removesuffix("Z")),
+                literal(event.actor),
+                literal(event.action),
+                literal(event.target),
+            )

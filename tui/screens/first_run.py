@@ -30,9 +30,11 @@ from tui.widgets.text_fields import TextInput
 if TYPE_CHECKING:
     from tui.app import TuiApp
 
-INTRO = ("This directory has no root identity yet. Root is the break-glass identity: it can do everything, "
-         "always signs in with a password and an authenticator code, and should be used only to set up "
-         "administrators and in emergencies.")
+INTRO = (
+    "This directory has no root identity yet. Root is the break-glass identity: it can do everything, "
+    "always signs in with a password and an authenticator code, and should be used only to set up "
+    "administrators and in emergencies."
+)
 
 
 class FirstRunScreen(Screen[None]):
@@ -49,8 +51,10 @@ class FirstRunScreen(Screen[None]):
     FirstRunScreen #codes { text-style: bold; margin: 1 0; }
     FirstRunScreen #step-totp { height: auto; }
     """
-    BINDINGS = [Binding("escape", "back", "Back", show=False),
-                Binding("enter", "open_console", "Open the console", show=False)]
+    BINDINGS = [
+        Binding("escape", "back", "Back", show=False),
+        Binding("enter", "open_console", "Open the console", show=False),
+    ]
 
     def __init__(self) -> None:
         super().__init__()
@@ -74,20 +78,28 @@ class FirstRunScreen(Screen[None]):
                 yield TextInput(id="wizard-repeat", password=True)
                 yield Static("", id="wizard-password-error", classes="wizard-error")
                 yield Static("", id="wizard-policy", classes="wizard-muted")
-                yield Static("tab  Next field    enter  Continue    ctrl+q  Quit", classes="dialog-keys",
-                             markup=False)
-            yield EnrolmentPanel(self.enrolment, id="step-totp",
-                                 intro="Root always signs in with a code from an authenticator app.",
-                                 keys="enter  Create root    esc  Back")
+                yield Static(
+                    "tab  Next field    enter  Continue    ctrl+q  Quit", classes="dialog-keys", markup=False
+                )
+            yield EnrolmentPanel(
+                self.enrolment,
+                id="step-totp",
+                intro="Root always signs in with a code from an authenticator app.",
+                keys="enter  Create root    esc  Back",
+            )
             with Vertical(id="step-codes"):
                 yield Static("", id="codes-intro", classes="wizard-text")
                 yield Static("", id="codes")
                 yield Static("", id="codes-key", classes="wizard-muted")
-                yield Static("enter  I have saved them: open the console", classes="dialog-keys", markup=False)
+                yield Static(
+                    "enter  I have saved them: open the console", classes="dialog-keys", markup=False
+                )
 
     def on_mount(self) -> None:
         policy = describe_policy(self.tui_app.directory.password_policy.get())
-        self.query_one("#wizard-policy", Static).update(literal("Password policy: " + "; ".join(policy) + "."))
+        self.query_one("#wizard-policy", Static).update(
+            literal("Password policy: " + "; ".join(policy) + ".")
+        )
         self._step(1)
 
     def _step(self, number: int) -> None:
@@ -95,7 +107,8 @@ class FirstRunScreen(Screen[None]):
         titles = {1: "root's password", 2: "root's authenticator", 3: "root's recovery codes"}
         self.query_one(ContentSwitcher).current = names[number]
         self.query_one("#wizard-title", Static).update(
-            Text(f" tui · create the root identity · step {number} of 3: {titles[number]}"))
+            Text(f" tui · create the root identity · step {number} of 3: {titles[number]}")
+        )
         focus = {1: "#wizard-password", 2: "#enrol-code"}.get(number)
         if focus:
             self.query_one(focus, Input).focus()
@@ -149,18 +162,28 @@ class FirstRunScreen(Screen[None]):
         self.created = created
         self.busy = False
         self.password = ""
-        self.query_one("#codes-intro", Static).update(literal(
-            "Root exists now. These recovery codes each sign root in once instead of an authenticator code, "
-            "for when the phone is lost. They are shown only now: print them or keep them offline."))
+        self.query_one("#codes-intro", Static).update(
+            literal(
+                "Root exists now. These recovery codes each sign root in once instead of an authenticator code, "
+                "for when the phone is lost. They are shown only now: print them or keep them offline."
+            )
+        )
         self.query_one("#codes", Static).update(Text("\n".join(recovery_code_lines(created.recovery_codes))))
-        self.query_one("#codes-key", Static).update(literal(
-            f"Key file: {created.key_path} (mode 0600). It seals secrets and keys the audit log: keep it safe "
-            "and apart from database backups."))
+        self.query_one("#codes-key", Static).update(
+            literal(
+                f"Key file: {created.key_path} (mode 0600). It seals secrets and keys the audit log: keep it safe "
+                "and apart from database backups."
+            )
+        )
         self._step(3)
         self.set_focus(None)  # no input on this step: enter is the screen's
 
     def action_open_console(self) -> None:
-        if self.created is not None and self.query_one(ContentSwitcher).current == "step-codes" and not self.busy:
+        if (
+            self.created is not None
+            and self.query_one(ContentSwitcher).current == "step-codes"
+            and not self.busy
+        ):
             self.busy = True
             self._sign_in_root(self.created.user.id)
 
@@ -168,8 +191,9 @@ class FirstRunScreen(Screen[None]):
     def _sign_in_root(self, root_id: int) -> None:
         # The wizard just proved root's password and a current code: that is root's first sign-in.
         try:
-            signed_in = self.tui_app.directory.portal.issue_for(root_id, client="console", method="password+totp",
-                                                                mfa=True, counts_as_sign_in=True)
+            signed_in = self.tui_app.directory.portal.issue_for(
+                root_id, client="console", method="password+totp", mfa=True, counts_as_sign_in=True
+            )
         except StoreError as exc:
             self.app.call_from_thread(self.notify, exc.message, severity="error", markup=False)
             return
@@ -182,4 +206,3 @@ class FirstRunScreen(Screen[None]):
     def action_back(self) -> None:
         if self.query_one(ContentSwitcher).current == "step-totp" and not self.busy:
             self._step(1)
-

@@ -49,8 +49,16 @@ class FormModal(ModalScreen[Any]):
         Binding("ctrl+s", "save", "Save"),
     ]
 
-    def __init__(self, title: str, fields: Sequence[FormField], save: Save, *, version: int | None = None,
-                 load: Load | None = None, describe: Callable[[Any], str] | None = None) -> None:
+    def __init__(
+        self,
+        title: str,
+        fields: Sequence[FormField],
+        save: Save,
+        *,
+        version: int | None = None,
+        load: Load | None = None,
+        describe: Callable[[Any], str] | None = None,
+    ) -> None:
         super().__init__()
         self.title_text = title
         self.fields = list(fields)
@@ -74,7 +82,9 @@ class FormModal(ModalScreen[Any]):
                             yield self._input(spec)
                     yield Static("", id=f"error-{spec.name}", classes="form-error")
             yield Static("", id="form-error", classes="form-error")
-            yield Static("enter or ctrl+s  Save    tab  Next field    esc  Cancel", classes="dialog-keys", markup=False)
+            yield Static(
+                "enter or ctrl+s  Save    tab  Next field    esc  Cancel", classes="dialog-keys", markup=False
+            )
 
     def on_mount(self) -> None:
         self.query_one(f"#field-{self.fields[0].name}").focus()
@@ -82,13 +92,26 @@ class FormModal(ModalScreen[Any]):
     def _input(self, spec: FormField) -> Any:
         widget_id = f"field-{spec.name}"
         if spec.kind == "multiline":
-            return TextEditor(spec.value, id=widget_id, classes="form-multiline", soft_wrap=False,
-                              show_line_numbers=True, tab_behavior="focus")
+            return TextEditor(
+                spec.value,
+                id=widget_id,
+                classes="form-multiline",
+                soft_wrap=False,
+                show_line_numbers=True,
+                tab_behavior="focus",
+            )
         if spec.kind == "choice":
-            return Select(list(spec.choices), value=spec.value or spec.choices[0][1], id=widget_id,
-                          allow_blank=False)
-        return TextInput(spec.value, placeholder=spec.placeholder, password=spec.kind == "password", id=widget_id,
-                         suggester=spec.suggester, select_on_focus=False)
+            return Select(
+                list(spec.choices), value=spec.value or spec.choices[0][1], id=widget_id, allow_blank=False
+            )
+        return TextInput(
+            spec.value,
+            placeholder=spec.placeholder,
+            password=spec.kind == "password",
+            id=widget_id,
+            suggester=spec.suggester,
+            select_on_focus=False,
+        )
 
     def values(self) -> dict[str, str]:
         result = {}
@@ -139,7 +162,9 @@ class FormModal(ModalScreen[Any]):
         self.saving = False
         if isinstance(error, Conflict):
             self.app.push_screen(
-                ConflictModal(error.message, self._describe(error.current), can_reapply=self._load is not None),
+                ConflictModal(
+                    error.message, self._describe(error.current), can_reapply=self._load is not None
+                ),
                 self._conflict_choice,
             )
             return

@@ -27,18 +27,26 @@ def group_form(screen: Any, group: Group | None) -> FormModal:
     def save(values: dict[str, str], version: int | None) -> Group:
         if group is None:
             return groups.create(values["displayName"], description=values["description"])
-        return groups.update(group.id, version or group.version, name=values["displayName"],
-                             description=values["description"])
+        return groups.update(
+            group.id, version or group.version, name=values["displayName"], description=values["description"]
+        )
 
     def load() -> tuple[dict[str, str], int]:
         current = groups.get(group.id)  # type: ignore[union-attr]
         return {"displayName": current.name, "description": current.description}, current.version
 
-    fields = [FormField("displayName", "Name", group.name if group else "", "Admins"),
-              FormField("description", "Description", group.description if group else "")]
-    return FormModal("New group" if group is None else f"Edit group {group.name}", fields, save,
-                     version=group.version if group else None, load=load if group else None,
-                     describe=describe_group)
+    fields = [
+        FormField("displayName", "Name", group.name if group else "", "Admins"),
+        FormField("description", "Description", group.description if group else ""),
+    ]
+    return FormModal(
+        "New group" if group is None else f"Edit group {group.name}",
+        fields,
+        save,
+        version=group.version if group else None,
+        load=load if group else None,
+        describe=describe_group,
+    )
 
 
 class GroupsScreen(ListScreen):
@@ -57,11 +65,14 @@ class GroupsScreen(ListScreen):
         if (group := self.selected()) is None:
             return
         admins = self.directory.admins
-        self.confirm_then(f"Make {group.name} the admin group?",
-                          f"Its {group.member_count:,} member(s) will administer the directory; members of the "
-                          "current admin group who are not in it lose that right now.",
-                          lambda: admins.set_admin_group(group.id), f"{group.name} is the admin group",
-                          confirm_label="Make admin group")
+        self.confirm_then(
+            f"Make {group.name} the admin group?",
+            f"Its {group.member_count:,} member(s) will administer the directory; members of the "
+            "current admin group who are not in it lose that right now.",
+            lambda: admins.set_admin_group(group.id),
+            f"{group.name} is the admin group",
+            confirm_label="Make admin group",
+        )
 
     def columns(self) -> list[Column[Group]]:
         return [
@@ -87,10 +98,13 @@ class GroupsScreen(ListScreen):
     def action_delete(self) -> None:
         if (group := self.selected()) is not None:
             groups = self.directory.groups
-            self.confirm_then(f"Delete group {group.name}?",
-                              f"Its {group.member_count:,} membership(s) and its assignments go with it.",
-                              lambda: groups.delete(group.id, group.version), f"Deleted {group.name}",
-                              confirm_label="Delete")
+            self.confirm_then(
+                f"Delete group {group.name}?",
+                f"Its {group.member_count:,} membership(s) and its assignments go with it.",
+                lambda: groups.delete(group.id, group.version),
+                f"Deleted {group.name}",
+                confirm_label="Delete",
+            )
 
 
 class GroupMembersScreen(ListScreen):
@@ -117,11 +131,16 @@ class GroupMembersScreen(ListScreen):
         return self.group.description
 
     def columns(self) -> list[Column[Membership]]:
-        return [Column("User name", lambda m: m.user_name, 32), Column("Expires", lambda m: m.expires_at or "never"),
-                Column("Added", lambda m: m.created_at, 20)]
+        return [
+            Column("User name", lambda m: m.user_name, 32),
+            Column("Expires", lambda m: m.expires_at or "never"),
+            Column("Added", lambda m: m.created_at, 20),
+        ]
 
     def fetch(self, filter: str, after: str | None, offset: int, limit: int) -> Page[Membership]:
-        return self.directory.groups.members(self.group.id, filter=filter, after=after, offset=offset, limit=limit)
+        return self.directory.groups.members(
+            self.group.id, filter=filter, after=after, offset=offset, limit=limit
+        )
 
     def open_item(self, item: Membership) -> None:
         from tui.screens.user_detail import UserDetailScreen
@@ -138,16 +157,32 @@ class GroupMembersScreen(ListScreen):
                 raise ValidationError(exc.message, "userName") from None
             return groups.add_member(group.id, user.id, expires_at=values["expiresAt"].strip() or None)
 
-        self.open_form(FormModal(f"Add a member to {group.name}", [
-            FormField("userName", "User name", placeholder="user name (→ completes)",
-                      suggester=NameSuggester(users.complete)),
-            FormField("expiresAt", "Expires (optional)", placeholder="2027-01-31 or 2027-01-31T18:00:00Z"),
-        ], save), "Member added")
+        self.open_form(
+            FormModal(
+                f"Add a member to {group.name}",
+                [
+                    FormField(
+                        "userName",
+                        "User name",
+                        placeholder="user name (→ completes)",
+                        suggester=NameSuggester(users.complete),
+                    ),
+                    FormField(
+                        "expiresAt", "Expires (optional)", placeholder="2027-01-31 or 2027-01-31T18:00:00Z"
+                    ),
+                ],
+                save,
+            ),
+            "Member added",
+        )
 
     def action_delete(self) -> None:
         if (membership := self.selected()) is not None:
             groups = self.directory.groups
-            self.confirm_then(f"Remove {membership.user_name} from {membership.group_name}?",
-                              "Access granted through this group ends.",
-                              lambda: groups.remove_member(membership.group_id, membership.user_id),
-                              f"Removed {membership.user_name}", confirm_label="Remove")
+            self.confirm_then(
+                f"Remove {membership.user_name} from {membership.group_name}?",
+                "Access granted through this group ends.",
+                lambda: groups.remove_member(membership.group_id, membership.user_id),
+                f"Removed {membership.user_name}",
+                confirm_label="Remove",
+            )

@@ -15,8 +15,11 @@ CONVENTIONS = [
     ("ctrl+q", "Quit"),
     ("?", "This help"),
     ("ctrl+p", "Command palette: every action, searchable"),
-    ("1 … 9, 0", "Dashboard, Users, Groups, Accounts, Permission sets, Assignments, Policies, Sessions, "
-                 "Simulator, My access"),
+    (
+        "1 … 9, 0",
+        "Dashboard, Users, Groups, Accounts, Permission sets, Assignments, Policies, Sessions, "
+        "Simulator, My access",
+    ),
     ("/", "Filter the current table"),
     ("enter", "Open"),
     ("esc", "Back (or clear the filter)"),

@@ -47,9 +47,12 @@ def complete_path(value: str) -> str | None:
     except OSError:
         return None
     for name in names:
-        if name.startswith(prefix) and len(name) > len(prefix) and (prefix.startswith(".")
-                                                                   or not name.startswith(".")):
-            return value + name[len(prefix):]
+        if (
+            name.startswith(prefix)
+            and len(name) > len(prefix)
+            and (prefix.startswith(".") or not name.startswith("."))
+        ):
+            return value + name[len(prefix) :]
     return None
 
 
@@ -129,24 +132,41 @@ class ImportScreen(DirectoryScreen):
         yield NavBar(self.nav_name)
         with Vertical(classes="import-body"):
             yield Static("Import users and groups", classes="list-title")
-            yield Static("tui CSV/JSON, SCIM 2.0, Entra ID, Okta or Google Workspace CSV  ·  enter: plan (a dry "
-                         "run)  ·  ctrl+s: apply", classes="list-subtitle", markup=False)
+            yield Static(
+                "tui CSV/JSON, SCIM 2.0, Entra ID, Okta or Google Workspace CSV  ·  enter: plan (a dry "
+                "run)  ·  ctrl+s: apply",
+                classes="list-subtitle",
+                markup=False,
+            )
             with Horizontal(classes="import-row"):
                 yield Static("File", classes="import-label")
-                yield TextInput(self.initial_path, placeholder="path of the file (→ accepts a completion)",
-                                suggester=PathSuggester(), id="import-path", select_on_focus=False)
+                yield TextInput(
+                    self.initial_path,
+                    placeholder="path of the file (→ accepts a completion)",
+                    suggester=PathSuggester(),
+                    id="import-path",
+                    select_on_focus=False,
+                )
             with Horizontal(classes="import-row"):
                 yield Static("Source", classes="import-label")
                 yield TextInput(placeholder="by format", id="import-source", select_on_focus=False)
-                yield Checkbox("Sync: disable the gone", id="import-sync",
-                               tooltip="Make the directory match the file for this source: disable its users "
-                                       "and remove its memberships that the file no longer has")
-                yield Checkbox("Hash passwords", id="import-passwords",
-                               tooltip="Hash cleartext initial passwords (users change them at first sign-in); "
-                                       "without this they are dropped")
+                yield Checkbox(
+                    "Sync: disable the gone",
+                    id="import-sync",
+                    tooltip="Make the directory match the file for this source: disable its users "
+                    "and remove its memberships that the file no longer has",
+                )
+                yield Checkbox(
+                    "Hash passwords",
+                    id="import-passwords",
+                    tooltip="Hash cleartext initial passwords (users change them at first sign-in); "
+                    "without this they are dropped",
+                )
             yield Static("", id="import-status")
             yield ProgressBar(id="import-progress", show_eta=False, classes="hidden")
-            yield RichLog(id="import-plan", wrap=True, markup=False, highlight=False, auto_scroll=False, min_width=20)
+            yield RichLog(
+                id="import-plan", wrap=True, markup=False, highlight=False, auto_scroll=False, min_width=20
+            )
         yield KeyFooter()
 
     def on_mount(self) -> None:
@@ -171,8 +191,12 @@ class ImportScreen(DirectoryScreen):
     def _options(self) -> tuple[str, str | None, bool, bool]:
         path = os.path.expanduser(self.query_one("#import-path", Input).value.strip())
         source = self.query_one("#import-source", Input).value.strip() or None
-        return (path, source, self.query_one("#import-sync", Checkbox).value,
-                self.query_one("#import-passwords", Checkbox).value)
+        return (
+            path,
+            source,
+            self.query_one("#import-sync", Checkbox).value,
+            self.query_one("#import-passwords", Checkbox).value,
+        )
 
     # -- actions ----------------------------------------------------------------------------------------
 
@@ -195,7 +219,9 @@ class ImportScreen(DirectoryScreen):
             self._status("Type the path of a file first.", "yellow")
             return
         if sync and not source:
-            self._status("A sync needs a source: the identity provider the file comes from (e.g. okta).", "red")
+            self._status(
+                "A sync needs a source: the identity provider the file comes from (e.g. okta).", "red"
+            )
             return
         self.busy = True
         self._status(f"Planning the import of {path} …")
@@ -221,8 +247,12 @@ class ImportScreen(DirectoryScreen):
                 self._status(f"Applying {path} …")
                 self._run(path, source, sync, with_passwords, dry_run=False)
 
-        self.app.push_screen(ConfirmModal(f"Apply the import of {path}?", "\n".join(self.plan.summary()),
-                                          confirm_label="Apply"), answered)
+        self.app.push_screen(
+            ConfirmModal(
+                f"Apply the import of {path}?", "\n".join(self.plan.summary()), confirm_label="Apply"
+            ),
+            answered,
+        )
 
     def action_back(self) -> None:
         if len(self.app.screen_stack) > 1 and not self.busy:
@@ -244,9 +274,18 @@ class ImportScreen(DirectoryScreen):
             raw = read_limited(Path(path))
             reading = read_file(raw, path, "auto", None if dry_run else progress)
             description = reading.describe()
-            result = import_document(self.directory, reading.document, file_name=path, raw=raw, source=source,
-                                     dry_run=dry_run, sync=sync, with_passwords=with_passwords,
-                                     format_name=reading.format, progress=None if dry_run else progress)
+            result = import_document(
+                self.directory,
+                reading.document,
+                file_name=path,
+                raw=raw,
+                source=source,
+                dry_run=dry_run,
+                sync=sync,
+                with_passwords=with_passwords,
+                format_name=reading.format,
+                progress=None if dry_run else progress,
+            )
         except ImportRefused as refused:
             self.post_message(self.Refused(description, refused.problems, refused.more))
         except StoreError as error:
@@ -283,7 +322,9 @@ class ImportScreen(DirectoryScreen):
             self._status("Nothing to change: the directory already matches the file.", "green")
             return
         self._show_plan(event.description, result.plan)
-        workers = f"; passwords hashed in {result.password_workers} processes" if result.password_workers else ""
+        workers = (
+            f"; passwords hashed in {result.password_workers} processes" if result.password_workers else ""
+        )
         self._status(f"Applied (import batch {result.batch_id}){workers}.", "green")
         self.notify(f"Imported: {', '.join(result.plan.summary()[:2])}", markup=False)
 
@@ -304,8 +345,10 @@ class ImportScreen(DirectoryScreen):
         if event.more:
             self._write(literal(f"… and {event.more} more problem(s)", "red"))
         count = len(event.problems) + event.more
-        self._status(f"The file was refused: {count or 1} problem{'s' if count > 1 else ''} below. Nothing changed.",
-                     "red")
+        self._status(
+            f"The file was refused: {count or 1} problem{'s' if count > 1 else ''} below. Nothing changed.",
+            "red",
+        )
 
     def _show_plan(self, description: str, plan: ImportPlan) -> None:
         view = self.log_view

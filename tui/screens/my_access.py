@@ -36,8 +36,9 @@ class CredentialsModal(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog credentials"):
             yield Static(literal(self.title_text), classes="dialog-title")
-            yield Static("Paste into your shell. This is the only time the secret is shown.",
-                         classes="dialog-detail")
+            yield Static(
+                "Paste into your shell. This is the only time the secret is shown.", classes="dialog-detail"
+            )
             yield TextArea(self._lines, read_only=True, id="export-lines", soft_wrap=True)
             yield Static("select and copy, then  esc  Close", classes="dialog-keys", markup=False)
 
@@ -88,8 +89,12 @@ class MyAccessScreen(DirectoryScreen):
             yield DataTable(id="grants", cursor_type="row", zebra_stripes=True)
             yield Static("Session duration", classes="section-title")
             yield Select([], id="duration", prompt="pick a role first")
-            yield Static("enter or g: credentials for the highlighted role, for the duration chosen here "
-                         "(tab to change it)", classes="dialog-keys", markup=False)
+            yield Static(
+                "enter or g: credentials for the highlighted role, for the duration chosen here "
+                "(tab to change it)",
+                classes="dialog-keys",
+                markup=False,
+            )
         yield KeyFooter()
 
     def on_mount(self) -> None:
@@ -116,8 +121,10 @@ class MyAccessScreen(DirectoryScreen):
             if membership is not None and membership.expired(now):
                 continue
             live.append(grant)
-        durations = {g.permission_set_id: self.directory.permission_sets.get(g.permission_set_id).session_duration
-                     for g in live}
+        durations = {
+            g.permission_set_id: self.directory.permission_sets.get(g.permission_set_id).session_duration
+            for g in live
+        }
         self.app.call_from_thread(self._show, user.user_name, live, durations)
 
     def _show(self, user_name: str, grants: list[Assignment], durations: dict[int, int]) -> None:
@@ -133,8 +140,12 @@ class MyAccessScreen(DirectoryScreen):
         table.clear()
         for grant in self.grants:
             path = "direct" if grant.principal_type == "user" else f"group {grant.principal_name}"
-            table.add_row(literal(grant.account_name), literal(grant.permission_set_name), literal(path),
-                          format_duration(durations[grant.permission_set_id]))
+            table.add_row(
+                literal(grant.account_name),
+                literal(grant.permission_set_name),
+                literal(path),
+                format_duration(durations[grant.permission_set_id]),
+            )
         self._offer_durations()
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
@@ -157,7 +168,8 @@ class MyAccessScreen(DirectoryScreen):
             return
         allowed = self.durations[grant.permission_set_id]
         options = [(format_duration(d), d) for d in DURATIONS if d < allowed] + [
-            (f"{format_duration(allowed)} (the most allowed)", allowed)]
+            (f"{format_duration(allowed)} (the most allowed)", allowed)
+        ]
         select.set_options(options)
         select.value = allowed
 
@@ -172,12 +184,11 @@ class MyAccessScreen(DirectoryScreen):
     @work(thread=True, exclusive=True, group="my-access-issue", exit_on_error=False)
     def _issue(self, grant: Assignment, duration: int | None) -> None:
         try:
-            credentials = self.directory.sessions.issue(self.user_id, grant.account_id, grant.permission_set_id,
-                                                        duration=duration, mfa=self.mfa)
+            credentials = self.directory.sessions.issue(
+                self.user_id, grant.account_id, grant.permission_set_id, duration=duration, mfa=self.mfa
+            )
         except StoreError as exc:
             self.app.call_from_thread(self.notify, exc.message, severity="error", markup=False)
             return
         title = f"{grant.permission_set_name} in {grant.account_name}, until {credentials.expiration}"
         self.app.call_from_thread(self.app.push_screen, CredentialsModal(credentials, title))
-
-

@@ -37,24 +37,41 @@ from tui.widgets.paged_table import Column
 from tui.widgets.text_fields import TextInput
 
 # The store's field names (ValidationError.field) → the tab holding the widget.
-TAB_OF = {"inlinePolicy": "tab-inline", "managedPolicies": "tab-managed", "permissionsBoundary": "tab-boundary"}
+TAB_OF = {
+    "inlinePolicy": "tab-inline",
+    "managedPolicies": "tab-managed",
+    "permissionsBoundary": "tab-boundary",
+}
 
 
 def permission_set_values(pset: PermissionSet | None) -> dict[str, Any]:
     if pset is None:
-        return {"name": "", "description": "", "sessionDuration": "PT1H", "managedPolicies": [],
-                "inlinePolicy": EXAMPLE_POLICY, "permissionsBoundary": ""}
-    return {"name": pset.name, "description": pset.description, "sessionDuration": pset.session_duration_iso,
-            "managedPolicies": list(pset.managed_policies), "inlinePolicy": pset.inline_policy or "",
-            "permissionsBoundary": pset.boundary_policy or ""}
+        return {
+            "name": "",
+            "description": "",
+            "sessionDuration": "PT1H",
+            "managedPolicies": [],
+            "inlinePolicy": EXAMPLE_POLICY,
+            "permissionsBoundary": "",
+        }
+    return {
+        "name": pset.name,
+        "description": pset.description,
+        "sessionDuration": pset.session_duration_iso,
+        "managedPolicies": list(pset.managed_policies),
+        "inlinePolicy": pset.inline_policy or "",
+        "permissionsBoundary": pset.boundary_policy or "",
+    }
 
 
 def describe_permission_set(item: Any) -> str:
     if not isinstance(item, PermissionSet):
         return ""
     managed = ", ".join(item.managed_policies) or "no managed policies"
-    return (f"Saved now: {item.name}  ·  session {item.session_duration_iso}  ·  {managed}  ·  "
-            f"{item.description or '—'}  (version {item.version})")
+    return (
+        f"Saved now: {item.name}  ·  session {item.session_duration_iso}  ·  {managed}  ·  "
+        f"{item.description or '—'}  (version {item.version})"
+    )
 
 
 class PermissionSetEditorScreen(EditorScreen):
@@ -66,12 +83,15 @@ class PermissionSetEditorScreen(EditorScreen):
         Binding("f3", "tab('tab-managed')", "Managed"),
         Binding("f4", "tab('tab-boundary')", "Boundary"),
     ]
-    DEFAULT_CSS = EDITOR_CSS + """
+    DEFAULT_CSS = (
+        EDITOR_CSS
+        + """
     PermissionSetEditorScreen TabbedContent { height: 1fr; margin-top: 1; }
     PermissionSetEditorScreen TabPane { padding: 0; height: 1fr; }
     PermissionSetEditorScreen TabbedContent > ContentSwitcher { height: 1fr; }
     PermissionSetEditorScreen SelectionList { height: 1fr; border: none; }
     """
+    )
 
     def __init__(self, pset: PermissionSet | None) -> None:
         super().__init__()
@@ -86,26 +106,52 @@ class PermissionSetEditorScreen(EditorScreen):
         with Vertical(classes="editor-body"):
             title = "New permission set" if self.pset is None else f"Edit permission set {self.pset.name}"
             yield Static(literal(title), classes="editor-title")
-            yield from labelled("Name", TextInput(self._start["name"], id="field-name", select_on_focus=False,
-                                              placeholder="ReadOnly (letters, digits, + = , . @ - _)"))
-            yield from labelled("Description", TextInput(self._start["description"], id="field-description",
-                                                         select_on_focus=False))
-            yield from labelled("Session", TextInput(
-                self._start["sessionDuration"], id="field-sessionDuration", select_on_focus=False,
-                placeholder="PT1H, PT8H, PT1H30M or seconds (15 min … 36 h)"))
+            yield from labelled(
+                "Name",
+                TextInput(
+                    self._start["name"],
+                    id="field-name",
+                    select_on_focus=False,
+                    placeholder="ReadOnly (letters, digits, + = , . @ - _)",
+                ),
+            )
+            yield from labelled(
+                "Description",
+                TextInput(self._start["description"], id="field-description", select_on_focus=False),
+            )
+            yield from labelled(
+                "Session",
+                TextInput(
+                    self._start["sessionDuration"],
+                    id="field-sessionDuration",
+                    select_on_focus=False,
+                    placeholder="PT1H, PT8H, PT1H30M or seconds (15 min … 36 h)",
+                ),
+            )
             with TabbedContent(initial="tab-inline"):
                 with TabPane("Inline policy  f2", id="tab-inline"):
-                    yield PolicyEditor(self._start["inlinePolicy"], id="field-inlinePolicy",
-                                       empty_text="empty: no inline policy")
+                    yield PolicyEditor(
+                        self._start["inlinePolicy"],
+                        id="field-inlinePolicy",
+                        empty_text="empty: no inline policy",
+                    )
                 with TabPane("Managed policies  f3", id="tab-managed"):
-                    yield Static("space attaches or detaches the highlighted policy", id="managed-help",
-                                 classes="editor-help")
+                    yield Static(
+                        "space attaches or detaches the highlighted policy",
+                        id="managed-help",
+                        classes="editor-help",
+                    )
                     yield SelectionList[str](id="field-managedPolicies")
                 with TabPane("Boundary  f4", id="tab-boundary"):
-                    yield Static("Optional: the most this set may grant, whatever its policies allow.",
-                                 classes="editor-help")
-                    yield PolicyEditor(self._start["permissionsBoundary"], id="field-permissionsBoundary",
-                                       empty_text="empty: no permissions boundary")
+                    yield Static(
+                        "Optional: the most this set may grant, whatever its policies allow.",
+                        classes="editor-help",
+                    )
+                    yield PolicyEditor(
+                        self._start["permissionsBoundary"],
+                        id="field-permissionsBoundary",
+                        empty_text="empty: no permissions boundary",
+                    )
             yield Static("", id="editor-error")
         yield KeyFooter()
 
@@ -162,8 +208,11 @@ class PermissionSetEditorScreen(EditorScreen):
         focusable = list(pane.query("PolicyTextArea, SelectionList"))
         if focusable:
             focusable[0].focus()
-            if isinstance(focusable[0], SelectionList) and focusable[0].highlighted is None \
-                    and focusable[0].option_count:
+            if (
+                isinstance(focusable[0], SelectionList)
+                and focusable[0].highlighted is None
+                and focusable[0].option_count
+            ):
                 focusable[0].highlighted = 0
 
     def _reveal(self, widget: Any) -> None:
@@ -182,12 +231,14 @@ class PermissionSetEditorScreen(EditorScreen):
     # -- values -------------------------------------------------------------------------------------------
 
     def values(self) -> dict[str, Any]:
-        return {"name": self.query_one("#field-name", Input).value,
-                "description": self.query_one("#field-description", Input).value,
-                "sessionDuration": self.query_one("#field-sessionDuration", Input).value.strip(),
-                "managedPolicies": self._chosen(),
-                "inlinePolicy": self.query_one("#field-inlinePolicy", PolicyEditor).text,
-                "permissionsBoundary": self.query_one("#field-permissionsBoundary", PolicyEditor).text}
+        return {
+            "name": self.query_one("#field-name", Input).value,
+            "description": self.query_one("#field-description", Input).value,
+            "sessionDuration": self.query_one("#field-sessionDuration", Input).value.strip(),
+            "managedPolicies": self._chosen(),
+            "inlinePolicy": self.query_one("#field-inlinePolicy", PolicyEditor).text,
+            "permissionsBoundary": self.query_one("#field-permissionsBoundary", PolicyEditor).text,
+        }
 
     def fill(self, values: dict[str, Any]) -> None:
         self.query_one("#field-name", Input).value = values["name"]
@@ -206,9 +257,13 @@ class PermissionSetEditorScreen(EditorScreen):
         names.display_text(values["description"], "description", names.DESCRIPTION_MAX)
         parse_duration(values["sessionDuration"])
         radius = permission_set_change(
-            self.directory, self.pset.id if self.pset else None, inline_policy=values["inlinePolicy"] or None,
-            managed_policies=values["managedPolicies"], boundary_policy=values["permissionsBoundary"] or None,
-            name=values["name"])
+            self.directory,
+            self.pset.id if self.pset else None,
+            inline_policy=values["inlinePolicy"] or None,
+            managed_policies=values["managedPolicies"],
+            boundary_policy=values["permissionsBoundary"] or None,
+            name=values["name"],
+        )
         return None if self.pset is None else radius  # a new set is held by nobody: nothing to confirm
 
     def store_save(self, values: dict[str, Any], version: int | None) -> PermissionSet:
@@ -216,14 +271,26 @@ class PermissionSetEditorScreen(EditorScreen):
         inline = values["inlinePolicy"].strip() or None
         boundary = values["permissionsBoundary"].strip() or None
         if self.pset is None:
-            return sets.create(values["name"], description=values["description"],
-                               session_duration=values["sessionDuration"], inline_policy=inline,
-                               managed_policies=values["managedPolicies"], boundary_policy=boundary)
-        return sets.update(self.pset.id, version or self.pset.version, name=values["name"],
-                           description=values["description"], session_duration=values["sessionDuration"],
-                           inline_policy=inline, clear_inline=inline is None,
-                           managed_policies=values["managedPolicies"], boundary_policy=boundary,
-                           clear_boundary=boundary is None)
+            return sets.create(
+                values["name"],
+                description=values["description"],
+                session_duration=values["sessionDuration"],
+                inline_policy=inline,
+                managed_policies=values["managedPolicies"],
+                boundary_policy=boundary,
+            )
+        return sets.update(
+            self.pset.id,
+            version or self.pset.version,
+            name=values["name"],
+            description=values["description"],
+            session_duration=values["sessionDuration"],
+            inline_policy=inline,
+            clear_inline=inline is None,
+            managed_policies=values["managedPolicies"],
+            boundary_policy=boundary,
+            clear_boundary=boundary is None,
+        )
 
     def load_current(self) -> tuple[dict[str, Any], int]:
         assert self.pset is not None
@@ -247,11 +314,14 @@ class PermissionSetsScreen(ListScreen):
     plural = "permission sets"
 
     def columns(self) -> list[Column[PermissionSet]]:
-        return [Column("Name", lambda p: p.name, 24), Column("Session", lambda p: p.session_duration_iso, 9),
-                Column("Managed policies", lambda p: ", ".join(p.managed_policies) or "—", 24),
-                Column("Inline", lambda p: "yes" if p.inline_policy else "—", 6),
-                Column("Boundary", lambda p: "yes" if p.boundary_policy else "—", 8),
-                Column("Description", lambda p: p.description)]
+        return [
+            Column("Name", lambda p: p.name, 24),
+            Column("Session", lambda p: p.session_duration_iso, 9),
+            Column("Managed policies", lambda p: ", ".join(p.managed_policies) or "—", 24),
+            Column("Inline", lambda p: "yes" if p.inline_policy else "—", 6),
+            Column("Boundary", lambda p: "yes" if p.boundary_policy else "—", 8),
+            Column("Description", lambda p: p.description),
+        ]
 
     def fetch(self, filter: str, after: str | None, offset: int, limit: int) -> Page[PermissionSet]:
         return self.directory.permission_sets.list(filter=filter, after=after, offset=offset, limit=limit)
@@ -290,6 +360,11 @@ class PermissionSetsScreen(ListScreen):
             if yes:
                 self.run_store(lambda: sets.delete(pset.id, pset.version), f"Deleted {pset.name}")
 
-        self.app.push_screen(BlastRadiusModal(
-            f"Delete permission set {pset.name}? Every assignment of it goes with it.", radius,
-            confirm_label="Delete"), answered)
+        self.app.push_screen(
+            BlastRadiusModal(
+                f"Delete permission set {pset.name}? Every assignment of it goes with it.",
+                radius,
+                confirm_label="Delete",
+            ),
+            answered,
+        )

@@ -30,10 +30,12 @@ class PoliciesScreen(ListScreen):
     ]
 
     def columns(self) -> list[Column[Policy]]:
-        return [Column("Name", lambda p: p.name, 26),
-                Column("Type", lambda p: p.kind, 9, style=lambda p: "dim" if p.builtin else ""),
-                Column("Attached to", lambda p: ", ".join(p.attached_to) or "—", 26),
-                Column("Description", lambda p: p.description)]
+        return [
+            Column("Name", lambda p: p.name, 26),
+            Column("Type", lambda p: p.kind, 9, style=lambda p: "dim" if p.builtin else ""),
+            Column("Attached to", lambda p: ", ".join(p.attached_to) or "—", 26),
+            Column("Description", lambda p: p.description),
+        ]
 
     def fetch(self, filter: str, after: str | None, offset: int, limit: int) -> Page[Policy]:
         return self.directory.policies.list(filter=filter, after=after, offset=offset, limit=limit)
@@ -66,8 +68,15 @@ class PoliciesScreen(ListScreen):
             self.notify(f"{policy.name} is built-in: it cannot be deleted", severity="warning", markup=False)
             return
         policies = self.directory.policies
-        detail = ("It is attached to " + ", ".join(policy.attached_to) + ": detach it there first."
-                  if policy.attached_to else "No permission set attaches it.")
-        self.confirm_then(f"Delete policy {policy.name}?", detail,
-                          lambda: policies.delete(policy.id, policy.version), f"Deleted {policy.name}",
-                          confirm_label="Delete")
+        detail = (
+            "It is attached to " + ", ".join(policy.attached_to) + ": detach it there first."
+            if policy.attached_to
+            else "No permission set attaches it."
+        )
+        self.confirm_then(
+            f"Delete policy {policy.name}?",
+            detail,
+            lambda: policies.delete(policy.id, policy.version),
+            f"Deleted {policy.name}",
+            confirm_label="Delete",
+        )

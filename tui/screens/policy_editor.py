@@ -114,8 +114,16 @@ class PolicyEditor(Vertical):
         def control(self) -> PolicyEditor:
             return self.editor
 
-    def __init__(self, text: str = "", *, required: bool = False, managed: bool = False, read_only: bool = False,
-                 empty_text: str = "empty: no policy", id: str | None = None) -> None:
+    def __init__(
+        self,
+        text: str = "",
+        *,
+        required: bool = False,
+        managed: bool = False,
+        read_only: bool = False,
+        empty_text: str = "empty: no policy",
+        id: str | None = None,
+    ) -> None:
         super().__init__(id=id)
         self._initial = editable(text)
         self.required = required
@@ -128,8 +136,14 @@ class PolicyEditor(Vertical):
         self._generation = 0
 
     def compose(self) -> ComposeResult:
-        yield PolicyTextArea(self._initial, soft_wrap=False, show_line_numbers=True, tab_behavior="focus",
-                             read_only=self.read_only, classes="policy-text")
+        yield PolicyTextArea(
+            self._initial,
+            soft_wrap=False,
+            show_line_numbers=True,
+            tab_behavior="focus",
+            read_only=self.read_only,
+            classes="policy-text",
+        )
         yield Static("", classes="policy-status")
 
     @property
@@ -160,7 +174,11 @@ class PolicyEditor(Vertical):
     @work(thread=True, exit_on_error=False, group="policy-validate")
     def _check(self, generation: int, text: str) -> None:
         if not text.strip():
-            problems = [PolicyProblem("a managed policy needs a policy document", None, None)] if self.required else []
+            problems = (
+                [PolicyProblem("a managed policy needs a policy document", None, None)]
+                if self.required
+                else []
+            )
         else:
             problems = validate_policy(text, max_chars=self.max_chars)
         self.app.call_from_thread(self._show, generation, text, problems)
@@ -238,8 +256,14 @@ def describe_radius(radius: BlastRadius, *, max_users: int = 8) -> Group:
         who.add_row("", literal(shown + more, "italic"))
         parts += [head, who, _changes_grid(group.gained, group.lost, 3)]
     if radius.actions:
-        parts += [Text(""), literal("Actions considered (those the old and new policies name): "
-                                    + ", ".join(map(action_label, radius.actions)), "dim")]
+        parts += [
+            Text(""),
+            literal(
+                "Actions considered (those the old and new policies name): "
+                + ", ".join(map(action_label, radius.actions)),
+                "dim",
+            ),
+        ]
     return Group(*parts)
 
 
@@ -268,7 +292,9 @@ class BlastRadiusModal(ModalScreen[bool]):
             with VerticalScroll(id="radius-detail"):
                 yield Static(describe_radius(self.radius), id="radius-text")
             back = "Back to editing" if self.confirm_label == "Save" else "Cancel"
-            yield Static(f"y  {self.confirm_label}    n  {back}    ↑ ↓  Scroll", classes="dialog-keys", markup=False)
+            yield Static(
+                f"y  {self.confirm_label}    n  {back}    ↑ ↓  Scroll", classes="dialog-keys", markup=False
+            )
 
     def on_mount(self) -> None:
         self.query_one("#radius-detail", VerticalScroll).focus()
@@ -341,12 +367,15 @@ class EditorScreen(DirectoryScreen):
 
     def action_back(self) -> None:
         if self.initial is not None and self.values() != self.initial:
+
             def answered(yes: bool | None) -> None:
                 if yes:
                     self.dismiss(None)
 
-            self.app.push_screen(ConfirmModal("Discard your changes?", "Nothing has been saved.",
-                                              confirm_label="Discard"), answered)
+            self.app.push_screen(
+                ConfirmModal("Discard your changes?", "Nothing has been saved.", confirm_label="Discard"),
+                answered,
+            )
             return
         self.dismiss(None)
 
@@ -411,8 +440,9 @@ class EditorScreen(DirectoryScreen):
     def _failed(self, error: StoreError) -> None:
         self.saving = False
         if isinstance(error, Conflict):
-            self.app.push_screen(ConflictModal(error.message, self.describe_current(error.current)),
-                                 self._conflict_choice)
+            self.app.push_screen(
+                ConflictModal(error.message, self.describe_current(error.current)), self._conflict_choice
+            )
             return
         if isinstance(error, ValidationError) and error.field:
             name = error.field.split("[")[0].split(".")[0]
@@ -485,9 +515,12 @@ class PolicyEditorScreen(EditorScreen):
     permission sets attach first shows its blast radius."""
 
     nav_name = "policies"
-    DEFAULT_CSS = EDITOR_CSS + """
+    DEFAULT_CSS = (
+        EDITOR_CSS
+        + """
     PolicyEditorScreen PolicyEditor { margin-top: 1; }
     """
+    )
 
     def __init__(self, policy: Policy | None, *, template: Policy | None = None) -> None:
         super().__init__()
@@ -511,25 +544,49 @@ class PolicyEditorScreen(EditorScreen):
             else:
                 title = f"Edit policy {self.policy.name}"
             yield Static(literal(title), classes="editor-title")
-            yield from labelled("Name", TextInput(
-                self._start["name"], id="field-name", select_on_focus=False, disabled=self.read_only,
-                placeholder="S3TeamAccess (letters, digits, + = , . @ - _)"))
-            yield from labelled("Description", TextInput(self._start["description"], id="field-description",
-                                                         select_on_focus=False, disabled=self.read_only))
-            yield PolicyEditor(self._start["document"], required=True, managed=True, read_only=self.read_only,
-                               id="field-document")
+            yield from labelled(
+                "Name",
+                TextInput(
+                    self._start["name"],
+                    id="field-name",
+                    select_on_focus=False,
+                    disabled=self.read_only,
+                    placeholder="S3TeamAccess (letters, digits, + = , . @ - _)",
+                ),
+            )
+            yield from labelled(
+                "Description",
+                TextInput(
+                    self._start["description"],
+                    id="field-description",
+                    select_on_focus=False,
+                    disabled=self.read_only,
+                ),
+            )
+            yield PolicyEditor(
+                self._start["document"],
+                required=True,
+                managed=True,
+                read_only=self.read_only,
+                id="field-document",
+            )
             yield Static("", id="editor-error")
         yield KeyFooter()
 
     def on_mount(self) -> None:
         super().on_mount()
-        (self.query_one("#field-document", PolicyEditor).text_area if self.read_only or self.policy
-         else self.query_one("#field-name", Input)).focus()
+        (
+            self.query_one("#field-document", PolicyEditor).text_area
+            if self.read_only or self.policy
+            else self.query_one("#field-name", Input)
+        ).focus()
 
     def values(self) -> dict[str, Any]:
-        return {"name": self.query_one("#field-name", Input).value,
-                "description": self.query_one("#field-description", Input).value,
-                "document": self.query_one("#field-document", PolicyEditor).text}
+        return {
+            "name": self.query_one("#field-name", Input).value,
+            "description": self.query_one("#field-description", Input).value,
+            "document": self.query_one("#field-document", PolicyEditor).text,
+        }
 
     def fill(self, values: dict[str, Any]) -> None:
         self.query_one("#field-name", Input).value = values["name"]
@@ -538,7 +595,9 @@ class PolicyEditorScreen(EditorScreen):
 
     def action_save(self) -> None:
         if self.read_only:
-            self.notify("Built-in policies are read-only: press c on the library to copy one", severity="warning")
+            self.notify(
+                "Built-in policies are read-only: press c on the library to copy one", severity="warning"
+            )
             return
         super().action_save()
 
@@ -552,15 +611,25 @@ class PolicyEditorScreen(EditorScreen):
     def store_save(self, values: dict[str, Any], version: int | None) -> Policy:
         policies = self.directory.policies
         if self.policy is None:
-            return policies.create(values["name"], description=values["description"], document=values["document"])
-        return policies.update(self.policy.id, version or self.policy.version, name=values["name"],
-                               description=values["description"], document=values["document"])
+            return policies.create(
+                values["name"], description=values["description"], document=values["document"]
+            )
+        return policies.update(
+            self.policy.id,
+            version or self.policy.version,
+            name=values["name"],
+            description=values["description"],
+            document=values["document"],
+        )
 
     def load_current(self) -> tuple[dict[str, Any], int]:
         assert self.policy is not None
         current = self.directory.policies.get(self.policy.id)
-        return {"name": current.name, "description": current.description, "document": current.document}, \
-            current.version
+        return {
+            "name": current.name,
+            "description": current.description,
+            "document": current.document,
+        }, current.version
 
     def describe_current(self, current: Any) -> str:
         if not isinstance(current, Policy):
@@ -573,4 +642,3 @@ class PolicyEditorScreen(EditorScreen):
 
     def saved_message(self) -> str:
         return "Policy created" if self.policy is None else "Policy saved"
-

@@ -56,10 +56,12 @@ class SessionsScreen(ListScreen):
         yield NavBar(self.nav_name)
         with Vertical(classes="list-body"):
             yield Static("", id="list-title", classes="list-title")
-            yield TextInput(placeholder="filter by user, account or permission set", id="filter",
-                            classes="filter hidden")
-            yield PagedTable(self.columns(), self.fetch, empty_text=self.empty_text, id="table",
-                             mark_key=lambda s: s.id)
+            yield TextInput(
+                placeholder="filter by user, account or permission set", id="filter", classes="filter hidden"
+            )
+            yield PagedTable(
+                self.columns(), self.fetch, empty_text=self.empty_text, id="table", mark_key=lambda s: s.id
+            )
         yield KeyFooter()
 
     def on_mount(self) -> None:
@@ -84,8 +86,14 @@ class SessionsScreen(ListScreen):
         return countdown(session.expires_at, self.directory.clock())
 
     def fetch(self, filter: str, after: str | None, offset: int, limit: int) -> Page[SessionInfo]:
-        return self.directory.sessions.list(active_only=self.active_only, filter=filter, user_id=self.user_id,
-                                            after=after, offset=offset, limit=limit)
+        return self.directory.sessions.list(
+            active_only=self.active_only,
+            filter=filter,
+            user_id=self.user_id,
+            after=after,
+            offset=offset,
+            limit=limit,
+        )
 
     def title_note(self) -> str:
         marked = len(self.table.marked)
@@ -114,14 +122,19 @@ class SessionsScreen(ListScreen):
             self.notify("Nothing to revoke: those credentials are already dead", severity="warning")
             return
         sessions = self.directory.sessions
-        detail = "\n".join(f"{s.access_key_id}  {s.user_name}  {s.permission_set_name} in {s.account_name}"
-                           for s in live[:8]) + (f"\n… and {len(live) - 8} more" if len(live) > 8 else "")
+        detail = "\n".join(
+            f"{s.access_key_id}  {s.user_name}  {s.permission_set_name} in {s.account_name}" for s in live[:8]
+        ) + (f"\n… and {len(live) - 8} more" if len(live) > 8 else "")
 
         def revoke() -> None:
             for session in live:
                 sessions.revoke(session.id)
             self.app.call_from_thread(lambda: self.table.marked.clear())
 
-        self.confirm_then(f"Revoke {len(live)} session{'s' if len(live) > 1 else ''}?",
-                          detail + "\n\nThey stop working at once.", revoke, f"Revoked {len(live)} session(s)",
-                          confirm_label="Revoke")
+        self.confirm_then(
+            f"Revoke {len(live)} session{'s' if len(live) > 1 else ''}?",
+            detail + "\n\nThey stop working at once.",
+            revoke,
+            f"Revoked {len(live)} session(s)",
+            confirm_label="Revoke",
+        )

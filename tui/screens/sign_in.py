@@ -76,9 +76,12 @@ class SignInScreen(Screen[None]):
             yield Static("", id="sign-in-hint")
             if self.tui_app.demo is not None:
                 yield Static("", id="sign-in-demo")
-            yield Static("tab  Next field    enter  Sign in    ctrl+q  Quit\n"
-                         "The code is left empty only by users without an authenticator.", classes="sign-in-keys",
-                         markup=False)
+            yield Static(
+                "tab  Next field    enter  Sign in    ctrl+q  Quit\n"
+                "The code is left empty only by users without an authenticator.",
+                classes="sign-in-keys",
+                markup=False,
+            )
 
     def on_mount(self) -> None:
         self.reset(self._announcement)
@@ -103,8 +106,11 @@ class SignInScreen(Screen[None]):
         if demo is None:
             return
         code = totp_code(demo.totp_secret, self.tui_app.directory.clock())
-        self.query_one("#sign-in-demo", Static).update(Text(
-            f"Demo directory: user {demo.user_name}, password {demo.password}, code {code} (changes every 30 s)"))
+        self.query_one("#sign-in-demo", Static).update(
+            Text(
+                f"Demo directory: user {demo.user_name}, password {demo.password}, code {code} (changes every 30 s)"
+            )
+        )
 
     # -- signing in --------------------------------------------------------------------------------------
 
@@ -136,8 +142,10 @@ class SignInScreen(Screen[None]):
         self.query_one("#sign-in-message", Static).update(literal(message))
         hint = ""
         if self.failures >= LOCK_AFTER:
-            hint = (f"{self.failures} failed attempts from this console. After repeated failures an identity is "
-                    "paused for 1 to 15 minutes, even with the right password and code.")
+            hint = (
+                f"{self.failures} failed attempts from this console. After repeated failures an identity is "
+                "paused for 1 to 15 minutes, even with the right password and code."
+            )
         self.query_one("#sign-in-hint", Static).update(literal(hint))
         self.query_one("#sign-in-password", Input).value = ""
         self.query_one("#sign-in-code", Input).value = ""
@@ -154,6 +162,7 @@ class SignInScreen(Screen[None]):
         directory = self.tui_app.directory
         user = sign_in.user
         if sign_in.must_change_password and not password_done:
+
             def changed(result: object) -> None:
                 if result is None:
                     self._abandon("Sign-in not finished: a new password is required.")
@@ -161,10 +170,14 @@ class SignInScreen(Screen[None]):
                     self.notify("Password changed")
                     self._next_step(sign_in, password_done=True)
 
-            self.app.push_screen(NewPasswordModal(
-                f"{user.user_name}: choose a new password",
-                lambda password, _: directory.credentials.complete_password_change(user.id, password),
-                policy_lines=describe_policy(directory.password_policy.get())), changed)
+            self.app.push_screen(
+                NewPasswordModal(
+                    f"{user.user_name}: choose a new password",
+                    lambda password, _: directory.credentials.complete_password_change(user.id, password),
+                    policy_lines=describe_policy(directory.password_policy.get()),
+                ),
+                changed,
+            )
             return
         if sign_in.must_enrol_totp:
             self._begin_enrolment(sign_in)
@@ -185,13 +198,20 @@ class SignInScreen(Screen[None]):
 
         def enrolled(codes: list[str] | None) -> None:
             if not codes:
-                self._abandon("Sign-in not finished: a recovery code was used, so a new authenticator is required.")
+                self._abandon(
+                    "Sign-in not finished: a recovery code was used, so a new authenticator is required."
+                )
                 return
             show_recovery_codes(self, user.user_name, codes, lambda _: self._issue(sign_in))
 
-        self.app.push_screen(TotpEnrolModal(
-            f"{user.user_name}: you signed in with a recovery code; enrol a new authenticator", enrolment,
-            lambda code: credentials.confirm_totp(user.id, enrolment.secret, code)), enrolled)
+        self.app.push_screen(
+            TotpEnrolModal(
+                f"{user.user_name}: you signed in with a recovery code; enrol a new authenticator",
+                enrolment,
+                lambda code: credentials.confirm_totp(user.id, enrolment.secret, code),
+            ),
+            enrolled,
+        )
 
     @work(thread=True, exclusive=True, group="sign-in-issue", exit_on_error=False)
     def _issue(self, sign_in: SignIn) -> None:

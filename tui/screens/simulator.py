@@ -27,7 +27,11 @@ from tui.widgets.suggesters import NameSuggester
 from tui.widgets.text_fields import TextInput
 
 _TIME_KEYS = ("aws:currenttime", "aws:epochtime", "aws:tokenissuetime")
-DECISION_STYLE = {ALLOW: "bold reverse green", EXPLICIT_DENY: "bold reverse red", "implicit_deny": "bold reverse yellow"}
+DECISION_STYLE = {
+    ALLOW: "bold reverse green",
+    EXPLICIT_DENY: "bold reverse red",
+    "implicit_deny": "bold reverse yellow",
+}
 DECISION_WORDS = {ALLOW: "ALLOW", EXPLICIT_DENY: "EXPLICIT DENY", "implicit_deny": "IMPLICIT DENY"}
 
 
@@ -39,8 +43,9 @@ def parse_context(text: str) -> dict[str, list[str]]:
         if not equals or not key:
             raise ValidationError(f"context: {item!r} is not KEY=VALUE", "context")
         if key.lower() in _TIME_KEYS and parse_date(value) is None:
-            raise ValidationError(f"context: {key} must be an ISO 8601 time or epoch seconds, not {value!r}",
-                                  "context")
+            raise ValidationError(
+                f"context: {key} must be an ISO 8601 time or epoch seconds, not {value!r}", "context"
+            )
         context.setdefault(key, []).append(value)
     return context
 
@@ -49,7 +54,9 @@ def check_action(action: str) -> str:
     action = action.strip()
     service, colon, name = action.partition(":")
     if not colon or not service or not name or ":" in name:
-        raise ValidationError(f"action: {action!r} is not service:Action (for example s3:GetObject)", "action")
+        raise ValidationError(
+            f"action: {action!r} is not service:Action (for example s3:GetObject)", "action"
+        )
     return action
 
 
@@ -107,11 +114,23 @@ class SimulatorScreen(DirectoryScreen):
     SimulatorScreen #sim-policy { height: 1fr; border-top: solid $panel; }
     """
 
-    def __init__(self, *, user: str = "", account: str = "", permission_set: str = "", action: str = "",
-                 resource: str = "*") -> None:
+    def __init__(
+        self,
+        *,
+        user: str = "",
+        account: str = "",
+        permission_set: str = "",
+        action: str = "",
+        resource: str = "*",
+    ) -> None:
         super().__init__()
-        self._start = {"user": user, "account": account, "permissionSet": permission_set, "action": action,
-                       "resource": resource}
+        self._start = {
+            "user": user,
+            "account": account,
+            "permissionSet": permission_set,
+            "action": action,
+            "resource": resource,
+        }
         self.kind = "set" if permission_set and not user else "user"
         self.simulation: Simulation | None = None
 
@@ -122,32 +141,61 @@ class SimulatorScreen(DirectoryScreen):
             yield Static("Policy simulator", classes="sim-title")
             with Horizontal(classes="sim-row"):
                 yield Label("Decide for", classes="sim-label")
-                yield Select([("a user in an account", "user"), ("a permission set", "set")], value=self.kind,
-                             allow_blank=False, id="field-kind")
+                yield Select(
+                    [("a user in an account", "user"), ("a permission set", "set")],
+                    value=self.kind,
+                    allow_blank=False,
+                    id="field-kind",
+                )
             with Horizontal(classes="sim-row", id="row-user"):
                 yield Label("User", classes="sim-label")
-                yield TextInput(self._start["user"], id="field-user", placeholder="user name (→ completes)",
-                                suggester=NameSuggester(d.users.complete), select_on_focus=False)
+                yield TextInput(
+                    self._start["user"],
+                    id="field-user",
+                    placeholder="user name (→ completes)",
+                    suggester=NameSuggester(d.users.complete),
+                    select_on_focus=False,
+                )
                 yield Label("Account", classes="sim-label sim-label-right")
-                yield TextInput(self._start["account"], id="field-account", placeholder="account",
-                                suggester=NameSuggester(d.accounts.complete), select_on_focus=False)
+                yield TextInput(
+                    self._start["account"],
+                    id="field-account",
+                    placeholder="account",
+                    suggester=NameSuggester(d.accounts.complete),
+                    select_on_focus=False,
+                )
             with Horizontal(classes="sim-row", id="row-set"):
                 yield Label("Perm. set", classes="sim-label")
-                yield TextInput(self._start["permissionSet"], id="field-permissionSet",
-                                placeholder="permission set name (→ completes)",
-                                suggester=NameSuggester(d.permission_sets.complete), select_on_focus=False)
+                yield TextInput(
+                    self._start["permissionSet"],
+                    id="field-permissionSet",
+                    placeholder="permission set name (→ completes)",
+                    suggester=NameSuggester(d.permission_sets.complete),
+                    select_on_focus=False,
+                )
             with Horizontal(classes="sim-row"):
                 yield Label("Action", classes="sim-label")
-                yield TextInput(self._start["action"], id="field-action", placeholder="s3:GetObject",
-                                select_on_focus=False)
+                yield TextInput(
+                    self._start["action"],
+                    id="field-action",
+                    placeholder="s3:GetObject",
+                    select_on_focus=False,
+                )
                 yield Label("Resource", classes="sim-label sim-label-right")
-                yield TextInput(self._start["resource"], id="field-resource", placeholder="* or an ARN",
-                                select_on_focus=False)
+                yield TextInput(
+                    self._start["resource"],
+                    id="field-resource",
+                    placeholder="* or an ARN",
+                    select_on_focus=False,
+                )
             with Horizontal(classes="sim-row"):
                 yield Label("Context", classes="sim-label")
-                yield TextInput("", id="field-context", select_on_focus=False,
-                                placeholder="optional KEY=VALUE …  "
-                                            "aws:MultiFactorAuthPresent=true aws:SourceIp=10.1.2.3")
+                yield TextInput(
+                    "",
+                    id="field-context",
+                    select_on_focus=False,
+                    placeholder="optional KEY=VALUE …  aws:MultiFactorAuthPresent=true aws:SourceIp=10.1.2.3",
+                )
             yield Static(Text("enter: simulate", style="dim"), id="sim-decision")
             yield DataTable(id="sim-results", cursor_type="row", zebra_stripes=True)
             with VerticalScroll(id="sim-policy"):
@@ -183,8 +231,10 @@ class SimulatorScreen(DirectoryScreen):
         self.action_simulate()
 
     def values(self) -> dict[str, str]:
-        return {name: self.query_one(f"#field-{name}", Input).value
-                for name in ("user", "account", "permissionSet", "action", "resource", "context")}
+        return {
+            name: self.query_one(f"#field-{name}", Input).value
+            for name in ("user", "account", "permissionSet", "action", "resource", "context")
+        }
 
     def action_simulate(self) -> None:
         self.query_one("#sim-decision", Static).update(Text("deciding…", style="dim"))
@@ -230,10 +280,16 @@ class SimulatorScreen(DirectoryScreen):
         else:
             deciding = simulation.deciding
             if decision != "implicit_deny":
-                refs = [f"{r.permission_set_name}: {ref.policy} statement {ref.index}"
-                        + (f" (Sid {ref.sid})" if ref.sid else "") for r in deciding for ref in r.decision.statements]
+                refs = [
+                    f"{r.permission_set_name}: {ref.policy} statement {ref.index}"
+                    + (f" (Sid {ref.sid})" if ref.sid else "")
+                    for r in deciding
+                    for ref in r.decision.statements
+                ]
                 line.append("\n")
-                line.append_text(literal(("allowed by " if decision == ALLOW else "denied by ") + "; ".join(refs)))
+                line.append_text(
+                    literal(("allowed by " if decision == ALLOW else "denied by ") + "; ".join(refs))
+                )
             else:
                 line.append("\n")
                 line.append_text(literal("no statement allows it", "dim"))
@@ -242,13 +298,22 @@ class SimulatorScreen(DirectoryScreen):
         table.clear()
         table.display = self.kind == "user" and bool(simulation.results)
         for result in simulation.results:
-            refs = ", ".join(f"{ref.policy} #{ref.index}" + (f" {ref.sid}" if ref.sid else "")
-                             for ref in result.decision.statements) or "—"
-            table.add_row(literal(result.permission_set_name),
-                          literal(result.grant.granted_by if result.grant else "—"),
-                          Text(DECISION_WORDS[result.decision.decision],
-                               style=DECISION_STYLE[result.decision.decision].replace("reverse ", "")),
-                          literal(refs))
+            refs = (
+                ", ".join(
+                    f"{ref.policy} #{ref.index}" + (f" {ref.sid}" if ref.sid else "")
+                    for ref in result.decision.statements
+                )
+                or "—"
+            )
+            table.add_row(
+                literal(result.permission_set_name),
+                literal(result.grant.granted_by if result.grant else "—"),
+                Text(
+                    DECISION_WORDS[result.decision.decision],
+                    style=DECISION_STYLE[result.decision.decision].replace("reverse ", ""),
+                ),
+                literal(refs),
+            )
         # show the policy that decided: the first allowing set, else the first denying one
         chosen = simulation.deciding[0] if simulation.results else None
         if chosen is not None and table.display:
@@ -256,8 +321,11 @@ class SimulatorScreen(DirectoryScreen):
         self._show_policy(chosen)
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        if (event.data_table.id == "sim-results" and self.simulation is not None
-                and 0 <= event.cursor_row < len(self.simulation.results)):
+        if (
+            event.data_table.id == "sim-results"
+            and self.simulation is not None
+            and 0 <= event.cursor_row < len(self.simulation.results)
+        ):
             self._show_policy(self.simulation.results[event.cursor_row])
 
     def _show_policy(self, result: SetDecision | None) -> None:

@@ -22,8 +22,10 @@ from store.sign_in import LOCK_AFTER
 from tui.literal import literal
 from tui.widgets.text_fields import TextInput
 
-STEP_UP_FAILED = ("That code is not right, or there were too many attempts and sign-in is paused for a few "
-                  "minutes. Enter the current code.")
+STEP_UP_FAILED = (
+    "That code is not right, or there were too many attempts and sign-in is paused for a few "
+    "minutes. Enter the current code."
+)
 
 
 class StepUpScreen(Screen[None]):
@@ -54,14 +56,18 @@ class StepUpScreen(Screen[None]):
             yield Static("tui · SSH sign-in", classes="step-up-title")
             key = f" with key {self.fingerprint}" if self.fingerprint else ""
             yield Static(literal(f"Signed in as {self.signed_in.user_name}{key}."), id="step-up-who")
-            yield Static("Enter the 6-digit code from your authenticator app to open the console.",
-                         classes="step-up-where", markup=False)
+            yield Static(
+                "Enter the 6-digit code from your authenticator app to open the console.",
+                classes="step-up-where",
+                markup=False,
+            )
             with Horizontal(classes="step-up-row"):
                 yield Label("Code")
                 yield TextInput(id="step-up-code", placeholder="6 digits", max_length=8, restrict=r"[0-9 ]*")
             yield Static("", id="step-up-message")
-            yield Static("enter  Continue    ctrl+q  Quit (ends the connection)", classes="step-up-keys",
-                         markup=False)
+            yield Static(
+                "enter  Continue    ctrl+q  Quit (ends the connection)", classes="step-up-keys", markup=False
+            )
 
     def on_mount(self) -> None:
         self.query_one("#step-up-code", Input).focus()
@@ -81,7 +87,9 @@ class StepUpScreen(Screen[None]):
         assert user_id is not None
         try:
             self.directory.sign_in.step_up(user_id, code, client="ssh")
-            upgraded = self.directory.portal.issue_for(user_id, client="ssh", method="publickey+totp", mfa=True)
+            upgraded = self.directory.portal.issue_for(
+                user_id, client="ssh", method="publickey+totp", mfa=True
+            )
         except StoreError:
             self.app.call_from_thread(self._failed)
             return

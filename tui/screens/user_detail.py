@@ -83,10 +83,15 @@ class UserDetailScreen(DirectoryScreen):
         fields.append(user.user_name, style="bold")
         fields.append(f"   {user.status}", style="green" if user.active else "red")
         fields.append(f"   source: {user.source}\n", style="dim")
-        for label, value in (("Display name", user.display_name), ("Given name", user.given_name),
-                             ("Family name", user.family_name), ("Email", user.email),
-                             ("External id", user.external_id), ("Created", user.created_at),
-                             ("Last sign-in", user.last_sign_in_at or "never")):
+        for label, value in (
+            ("Display name", user.display_name),
+            ("Given name", user.given_name),
+            ("Family name", user.family_name),
+            ("Email", user.email),
+            ("External id", user.external_id),
+            ("Created", user.created_at),
+            ("Last sign-in", user.last_sign_in_at or "never"),
+        ):
             fields.append(f"{label:>13}  ", style="dim")
             fields.append_text(literal(value or "—"))
             fields.append("\n")
@@ -141,11 +146,21 @@ class UserDetailScreen(DirectoryScreen):
                 raise ValidationError(exc.message, "group") from None
             return groups.add_member(group.id, user.id, expires_at=values["expiresAt"].strip() or None)
 
-        form = FormModal(f"Add {user.user_name} to a group", [
-            FormField("group", "Group", placeholder="group name (→ completes)",
-                      suggester=NameSuggester(groups.complete)),
-            FormField("expiresAt", "Expires (optional)", placeholder="2027-01-31 or 2027-01-31T18:00:00Z"),
-        ], save)
+        form = FormModal(
+            f"Add {user.user_name} to a group",
+            [
+                FormField(
+                    "group",
+                    "Group",
+                    placeholder="group name (→ completes)",
+                    suggester=NameSuggester(groups.complete),
+                ),
+                FormField(
+                    "expiresAt", "Expires (optional)", placeholder="2027-01-31 or 2027-01-31T18:00:00Z"
+                ),
+            ],
+            save,
+        )
         self.open_form(form, "Added to group")
 
     def action_remove_group(self) -> None:
@@ -155,7 +170,10 @@ class UserDetailScreen(DirectoryScreen):
         table = self.query_one("#user-groups", DataTable)
         membership = self.memberships[min(table.cursor_row, len(self.memberships) - 1)]
         groups = self.directory.groups
-        self.confirm_then(f"Remove {membership.user_name} from {membership.group_name}?",
-                          "Access granted through this group ends.",
-                          lambda: groups.remove_member(membership.group_id, membership.user_id),
-                          f"Removed from {membership.group_name}", confirm_label="Remove")
+        self.confirm_then(
+            f"Remove {membership.user_name} from {membership.group_name}?",
+            "Access granted through this group ends.",
+            lambda: groups.remove_member(membership.group_id, membership.user_id),
+            f"Removed from {membership.group_name}",
+            confirm_label="Remove",
+        )

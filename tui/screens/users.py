@@ -12,9 +12,14 @@ from tui.screens.base import ListScreen
 from tui.screens.form import FormField, FormModal
 from tui.widgets.paged_table import Column
 
-USER_FIELDS = [("userName", "user_name", "User name"), ("displayName", "display_name", "Display name"),
-               ("givenName", "given_name", "Given name"), ("familyName", "family_name", "Family name"),
-               ("email", "email", "Email"), ("externalId", "external_id", "External id")]
+USER_FIELDS = [
+    ("userName", "user_name", "User name"),
+    ("displayName", "display_name", "Display name"),
+    ("givenName", "given_name", "Given name"),
+    ("familyName", "family_name", "Family name"),
+    ("email", "email", "Email"),
+    ("externalId", "external_id", "External id"),
+]
 
 
 def user_values(user: User | None) -> dict[str, str]:
@@ -24,8 +29,10 @@ def user_values(user: User | None) -> dict[str, str]:
 def describe_user(user: Any) -> str:
     if not isinstance(user, User):
         return ""
-    return (f"Saved now: {user.user_name}  ·  {user.display_name or '—'}  ·  {user.email or '—'}  ·  "
-            f"{user.status}  (version {user.version})")
+    return (
+        f"Saved now: {user.user_name}  ·  {user.display_name or '—'}  ·  {user.email or '—'}  ·  "
+        f"{user.status}  (version {user.version})"
+    )
 
 
 def user_form(screen: Any, user: User | None) -> FormModal:
@@ -45,9 +52,14 @@ def user_form(screen: Any, user: User | None) -> FormModal:
 
     fields = [FormField(field, label, user_values(user)[field]) for field, _, label in USER_FIELDS]
     fields[0].placeholder = "alice (letters, digits, . _ @ -; no spaces)"
-    return FormModal("New user" if user is None else f"Edit user {user.user_name}", fields, save,
-                     version=None if user is None else user.version, load=None if user is None else load,
-                     describe=describe_user)
+    return FormModal(
+        "New user" if user is None else f"Edit user {user.user_name}",
+        fields,
+        save,
+        version=None if user is None else user.version,
+        load=None if user is None else load,
+        describe=describe_user,
+    )
 
 
 class UsersScreen(ListScreen):
@@ -98,20 +110,30 @@ class UsersScreen(ListScreen):
 def toggle_user(screen: Any, user: User) -> None:
     users = screen.directory.users
     if user.active:
-        screen.confirm_then(f"Disable user {user.user_name}?",
-                            "They can no longer sign in, and their temporary credentials stop working now.",
-                            lambda: users.disable(user.id, user.version), f"Disabled {user.user_name}",
-                            confirm_label="Disable")
+        screen.confirm_then(
+            f"Disable user {user.user_name}?",
+            "They can no longer sign in, and their temporary credentials stop working now.",
+            lambda: users.disable(user.id, user.version),
+            f"Disabled {user.user_name}",
+            confirm_label="Disable",
+        )
     else:
-        screen.confirm_then(f"Enable user {user.user_name}?", "They can sign in again.",
-                            lambda: users.enable(user.id, user.version), f"Enabled {user.user_name}",
-                            confirm_label="Enable")
+        screen.confirm_then(
+            f"Enable user {user.user_name}?",
+            "They can sign in again.",
+            lambda: users.enable(user.id, user.version),
+            f"Enabled {user.user_name}",
+            confirm_label="Enable",
+        )
 
 
 def delete_user(screen: Any, user: User) -> None:
     users = screen.directory.users
-    screen.confirm_then(f"Delete user {user.user_name}?",
-                        "This removes their group memberships, assignments, keys and sessions. It cannot be "
-                        "undone (disable keeps the record).",
-                        lambda: users.delete(user.id, user.version), f"Deleted {user.user_name}",
-                        confirm_label="Delete")
+    screen.confirm_then(
+        f"Delete user {user.user_name}?",
+        "This removes their group memberships, assignments, keys and sessions. It cannot be "
+        "undone (disable keeps the record).",
+        lambda: users.delete(user.id, user.version),
+        f"Deleted {user.user_name}",
+        confirm_label="Delete",
+    )

@@ -47,8 +47,15 @@ class EffectiveAccess(Vertical):
         def control(self) -> EffectiveAccess:
             return self.widget
 
-    def __init__(self, user_id: int | None = None, *, account_id: int | None = None, show_inactive: bool = True,
-                 id: str | None = None, classes: str | None = None) -> None:
+    def __init__(
+        self,
+        user_id: int | None = None,
+        *,
+        account_id: int | None = None,
+        show_inactive: bool = True,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
         super().__init__(id=id, classes=classes)
         self.user_id = user_id
         self.account_id = account_id
@@ -96,12 +103,20 @@ class EffectiveAccess(Vertical):
         table = self.table
         table.clear()
         for grant in access.applying:
-            table.add_row(literal(grant.account_name), literal(grant.permission_set_name),
-                          literal(grant.granted_by), literal(_until(grant)))
+            table.add_row(
+                literal(grant.account_name),
+                literal(grant.permission_set_name),
+                literal(grant.granted_by),
+                literal(_until(grant)),
+            )
         if self.show_inactive:
             for grant in access.not_applying:
-                table.add_row(literal(grant.account_name, "dim"), literal(grant.permission_set_name, "dim"),
-                              literal(grant.granted_by, "dim"), literal(f"not applying: {grant.why_not}", "red"))
+                table.add_row(
+                    literal(grant.account_name, "dim"),
+                    literal(grant.permission_set_name, "dim"),
+                    literal(grant.granted_by, "dim"),
+                    literal(f"not applying: {grant.why_not}", "red"),
+                )
         self.query_one(".effective-access--summary", Static).update(_summary(access))
         self.post_message(self.Loaded(self, access))
 
@@ -119,11 +134,14 @@ def _summary(access: Access) -> Text:
         return literal("root is the directory's root identity: it holds no assignments")
     sets = len({grant.permission_set_id for grant in access.applying})
     accounts = len({grant.account_id for grant in access.applying})
-    text = literal(f"{sets} permission set{'s' if sets != 1 else ''} in {accounts} "
-                   f"account{'s' if accounts != 1 else ''}")
+    text = literal(
+        f"{sets} permission set{'s' if sets != 1 else ''} in {accounts} account{'s' if accounts != 1 else ''}"
+    )
     if access.user_status != "active":
         text.append("  ·  user disabled: nothing applies", style="bold red")
     elif access.not_applying:
         count = len(access.not_applying)
-        text.append(f"  ·  {count} path{'s' if count != 1 else ''} no longer appl{'y' if count != 1 else 'ies'}")
+        text.append(
+            f"  ·  {count} path{'s' if count != 1 else ''} no longer appl{'y' if count != 1 else 'ies'}"
+        )
     return text

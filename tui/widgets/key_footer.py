@@ -77,8 +77,9 @@ class KeyFooter(Widget):
         entries: dict[str, FooterKey] = {}
         palette: FooterKey | None = None
         for _node, binding, enabled, _tooltip in self.screen.active_bindings.values():
-            entry = FooterKey(binding.key.split(",")[0], self.app.get_key_display(binding),
-                              binding.description, enabled)
+            entry = FooterKey(
+                binding.key.split(",")[0], self.app.get_key_display(binding), binding.description, enabled
+            )
             if binding.action == PALETTE_ACTION:
                 palette = entry
             elif binding.show and binding.description and binding.action not in entries:

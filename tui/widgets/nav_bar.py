@@ -61,8 +61,9 @@ class NavBar(Static):
         others = getattr(self.app, "others_here", [])
         if others:
             # Who else has a console open, and where: names are user-controlled, so appended as plain text.
-            people = "   also here: " + visible(", ".join(f"{p.user_name} ({p.screen.replace('_', ' ')})"
-                                                          for p in others))
+            people = "   also here: " + visible(
+                ", ".join(f"{p.user_name} ({p.screen.replace('_', ' ')})" for p in others)
+            )
             fits = self.size.width == 0 or text.cell_len + len(people) <= self.size.width
             text.append(people if fits else f"  +{len(others)} here", style="bold")
         self.update(text)

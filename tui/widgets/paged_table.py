@@ -82,14 +82,22 @@ class PagedTable(ScrollView, can_focus=True):
             self.table = table
             self.total = total
 
-    def __init__(self, columns: Sequence[Column[Any]], fetch: Fetch, *, empty_text: str = "Nothing here yet.",
-                 id: str | None = None, mark_key: Callable[[Any], Any] | None = None) -> None:
+    def __init__(
+        self,
+        columns: Sequence[Column[Any]],
+        fetch: Fetch,
+        *,
+        empty_text: str = "Nothing here yet.",
+        id: str | None = None,
+        mark_key: Callable[[Any], Any] | None = None,
+    ) -> None:
         super().__init__(id=id)
         # With mark_key, rows can be marked (by that key, so marks survive reloads) for actions on many at once.
         self.mark_key = mark_key
         self.marked: dict[Any, Any] = {}
-        self.columns = ([Column("", lambda item: "●" if mark_key(item) in self.marked else "", 1)]
-                        if mark_key else []) + list(columns)
+        self.columns = (
+            [Column("", lambda item: "●" if mark_key(item) in self.marked else "", 1)] if mark_key else []
+        ) + list(columns)
         self._fetch = fetch
         self.empty_text = empty_text
         self.filter = ""
@@ -192,7 +200,9 @@ class PagedTable(ScrollView, can_focus=True):
         widths = self._widths(width)
         if y == 0:
             header = self.get_component_rich_style("paged-table--header")
-            return self._cells([c.title for c in self.columns], widths, header).extend_cell_length(width, header)
+            return self._cells([c.title for c in self.columns], widths, header).extend_cell_length(
+                width, header
+            )
         index = int(self.scroll_offset.y) + y - 1
         base = self.rich_style
         if self.total is None:

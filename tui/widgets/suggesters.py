@@ -22,5 +22,5 @@ class NameSuggester(Suggester):
         # Only a completion of what was typed (in any case) is offered.
         for suggestion in candidates:
             if suggestion.casefold().startswith(value.casefold()):
-                return value + suggestion[len(value):]
+                return value + suggestion[len(value) :]
         return None
