@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import stat
 import threading
 import time
 from collections.abc import Iterator
@@ -17,6 +18,7 @@ from typing import Any
 
 from store import schema
 from store.errors import StoreError
+from store.files import NotPrivate, create_private, private_folder, private_problem
 
 BUSY_TIMEOUT_MS = 10_000
 # BEGIN IMMEDIATE waits busy_timeout for the write lock; under heavy contention we wait again rather than
@@ -42,17 +44,23 @@ def _split_statements(script: str) -> list[str]:
     return statements
 
 
-def _create_private_file(path: Path) -> None:
-    """Create ``path`` (and missing parent folders) owner-only, before SQLite opens it."""
-    missing = [folder for folder in (path.parent, *path.parent.parents) if not folder.exists()]
-    for folder in reversed(missing):  # mkdir(parents=True) would give the upper ones the umask's mode
-        folder.mkdir(mode=0o700, exist_ok=True)
-        os.chmod(folder, 0o700)
+def _create_private_file(path: Path) -> list[Path]:
+    """Create ``path`` (and missing parent folders) owner-only, before SQLite opens it. Returns what this call
+    created, outermost folder first (empty when the file was there already). A file that was there is refused
+    when others may read or write it, or another user owns it (as OpenSSH's StrictModes refuses a key)."""
+    created = private_folder(path.parent)
     try:
-        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        create_private(path)
     except FileExistsError:
-        return
-    os.close(fd)
+        try:
+            info = path.stat()
+        except OSError:
+            return created  # a dangling symlink or the like: SQLite says what is wrong with it
+        problem = private_problem(path, info, "directory database") if stat.S_ISREG(info.st_mode) else None
+        if problem:
+            raise NotPrivate(problem) from None
+        return created
+    return [*created, path]
 
 
 class Database:
@@ -60,10 +68,12 @@ class Database:
 
     def __init__(self, path: str | os.PathLike[str], *, migrate_to: int = schema.LATEST) -> None:
         self.path = Path(path)
+        # What opening created (folders, the file itself): a refused ``tui init`` removes it again.
+        self.created: list[Path] = []
         if str(self.path) != ":memory:":
             if self.path.is_dir():
                 raise DatabaseError(f"{self.path} is a folder, not a directory database file")
-            _create_private_file(self.path)
+            self.created = _create_private_file(self.path)
         try:
             # isolation_level=None: autocommit; every transaction is begun explicitly below.
             self.conn = sqlite3.connect(

@@ -38,6 +38,7 @@ from store.crypto import (
     seal,
 )
 from store.errors import Refused, ValidationError
+from store.rights import Rule
 from store.users import ROOT_NAME, User
 
 if TYPE_CHECKING:
@@ -119,7 +120,7 @@ def initialise(
     previous = (directory.key, directory.key_path, directory.audit_key)
     directory.key, directory.key_path = ring, path
     try:
-        with directory.db.write() as conn:
+        with directory.change(Rule.FIRST_RUN) as conn:
             if conn.execute("SELECT 1 FROM users WHERE is_root = 1").fetchone() is not None:
                 raise Refused(f"{directory.db.path} already has a root identity; nothing was changed")
             settings = {
@@ -131,14 +132,18 @@ def initialise(
             expected = settings.get(KEY_ID_SETTING)
             if expected is not None and ring.get(expected) is None:
                 raise Refused(f"{path} is not this directory's key file; nothing was changed")
-            empty_log = conn.execute("SELECT count(*) FROM audit").fetchone()[0] == 0
-            # The audit chain is keyed when it starts with this key; a log that already has plain-hashed events
-            # (data imported before init) stays a plain chain, so that it still verifies.
-            keyed = AUDIT_MAC_SETTING in settings or empty_log
-            if keyed and AUDIT_MAC_SETTING not in settings:
-                mac_id = ring.current.key_id
-                conn.execute("INSERT INTO settings (key, value) VALUES (?, ?)", (AUDIT_MAC_SETTING, mac_id))
-                directory.audit_key = audit_mac_key(ring.current)
+            # The audit chain is keyed by this key from now on. Events written before init (an import into a
+            # fresh file, by the file's owner) were chained with plain SHA-256: their chain is checked, then
+            # chained again with the key, so that the whole log needs the key file to be rewritten.
+            if AUDIT_MAC_SETTING in settings:
+                mac_key = ring.get(settings[AUDIT_MAC_SETTING])
+                if mac_key is None:
+                    raise Refused(f"{path} lacks the key that keys this directory's audit log; nothing was changed")
+            else:
+                mac_key = ring.current
+                audit.rekey(conn, audit_mac_key(mac_key))
+                conn.execute("INSERT INTO settings (key, value) VALUES (?, ?)", (AUDIT_MAC_SETTING, mac_key.key_id))
+            directory.audit_key = audit_mac_key(mac_key)
             if expected is None:
                 conn.execute(
                     "INSERT INTO settings (key, value) VALUES (?, ?)", (KEY_ID_SETTING, ring.current.key_id)
@@ -167,7 +172,7 @@ def initialise(
                 target="user:root",
                 extra={
                     "key_id": ring.current.key_id,
-                    "audit_chain": "hmac-sha256" if keyed else "sha256",
+                    "audit_chain": "hmac-sha256",
                     "mfa": "totp",
                     "recovery_codes_issued": len(codes),
                 },
@@ -176,5 +181,7 @@ def initialise(
             root = User.from_row(conn.execute("SELECT * FROM users WHERE id = ?", (root_id,)).fetchone())
     except BaseException:
         directory.key, directory.key_path, directory.audit_key = previous
+        if created:  # a refused init leaves no key file behind (nothing was sealed with it)
+            path.unlink(missing_ok=True)
         raise
-    return RootCreated(root, path, created, keyed, codes)
+    return RootCreated(root, path, created, True, codes)

@@ -17,7 +17,7 @@ import click
 
 from store.audit import Actor
 from store.credentials import TotpEnrolment, check_code_step
-from store.crypto import PasswordPolicy, qr_text
+from store.crypto import PasswordPolicy, load_key, qr_text
 from store.directory import Directory
 from store.errors import StoreError, ValidationError
 from store.files import write_private
@@ -110,7 +110,40 @@ def show_recovery_codes(codes: list[str], user_name: str) -> None:
 def init_command(obj: Context, password_stdin: bool, totp_secret_file: Path | None) -> None:
     """Create the directory and its root identity: password, TOTP authenticator, 10 recovery codes, and the
     key file (0600) that seals secrets and keys the audit log. Refused if the directory already has root."""
+    if obj.key_path.exists() or obj.key_path.is_symlink():
+        load_key(obj.key_path)  # a key file that cannot be used is refused before a database is created
     directory = obj.directory()
+    try:
+        _init(obj, directory, password_stdin, totp_secret_file)
+    except BaseException:
+        _remove_new_database(obj, directory)
+        raise
+
+
+def _remove_new_database(obj: Context, directory: Directory) -> None:
+    """A refused init leaves the folder as it was: the database file this run created (with the folders it
+    created for it) goes again. Left alone when another process uses it meanwhile (its -wal/-shm outlive our
+    connection) or finished an init in it."""
+    created = directory.db.created
+    if not created:
+        return
+    try:
+        if has_root(directory):
+            return
+    except StoreError:
+        return
+    obj.close()
+    db = Path(obj.db_path)
+    if any(db.with_name(db.name + suffix).exists() for suffix in ("-wal", "-shm", "-journal")):
+        return
+    for path in reversed(created):
+        try:
+            path.rmdir() if path.is_dir() else path.unlink(missing_ok=True)
+        except OSError:
+            return  # a folder someone else put something in meanwhile: keep it
+
+
+def _init(obj: Context, directory: Directory, password_stdin: bool, totp_secret_file: Path | None) -> None:
     if has_root(directory):
         fail(f"{obj.db_path} is already initialised (it has a root identity); nothing was changed")
     if totp_secret_file is not None:
