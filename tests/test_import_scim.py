@@ -1,4 +1,4 @@
-"""SCIM 2.0 through `tui import`: every RFC example in ../shared/conformance/scim/, lists, bulk requests."""
+"""SCIM 2.0 through `tui import`: every RFC example in tests/data/conformance/scim/, lists, bulk requests."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_import_support import CONFORMANCE, DATA, assert_refused, export_json, one, rows
+from tests.test_import_support import DATA, SCIM, assert_refused, export_json, one, rows
 
-RFC7643 = CONFORMANCE / "rfc7643"
-RFC7644 = CONFORMANCE / "rfc7644"
+RFC7643 = SCIM / "rfc7643"
+RFC7644 = SCIM / "rfc7644"
 BJENSEN_ID = "2819c223-7f76-453a-919d-413861904646"
 
 
@@ -45,11 +45,11 @@ HANDLED = {
 
 
 def test_the_conformance_folder_is_there() -> None:
-    assert CONFORMANCE.is_dir(), f"{CONFORMANCE}: the repository is expected beside shared/"
+    assert SCIM.is_dir(), f"{SCIM}: the RFC examples are kept in the repository"
 
 
 def test_every_conformance_file_has_an_expectation() -> None:
-    assert {path.name for path in CONFORMANCE.rglob("*.json")} == HANDLED
+    assert {path.name for path in SCIM.rglob("*.json")} == HANDLED
 
 
 class TestRfc7643Resources:

@@ -9,10 +9,11 @@ import unicodedata
 from pathlib import Path
 from typing import Any
 
+from tests import CONFORMANCE
+
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "tests" / "data" / "import"
-# The repository is cloned beside shared/ (here and in CI): the RFC examples live there, read-only.
-CONFORMANCE = REPO.parent / "shared" / "conformance" / "scim"
+SCIM = CONFORMANCE / "scim"
 
 
 def export_json(run_tui: Any, *db_args: Any) -> str:

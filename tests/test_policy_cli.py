@@ -12,19 +12,20 @@ import click
 import pytest
 from click.testing import CliRunner, Result
 
+from tests import CONFORMANCE
 from tui.cli_policy import policy
 
 REPO = Path(__file__).resolve().parents[1]
-CONFORMANCE = REPO.parent / "shared" / "conformance" / "policy"
+POLICY_CASES = CONFORMANCE / "policy"
 EVALUATION_FILES = (
     "evaluation_cases.json",
     "condition_cases.json",
     "evaluation_cases_aws_docs.json",
     "condition_cases_aws_docs.json",
 )
-CASES = [case for name in EVALUATION_FILES for case in json.loads((CONFORMANCE / name).read_text())]
-VALID = json.loads((CONFORMANCE / "valid_policies.json").read_text())
-INVALID = json.loads((CONFORMANCE / "invalid_policies.json").read_text())
+CASES = [case for name in EVALUATION_FILES for case in json.loads((POLICY_CASES / name).read_text())]
+VALID = json.loads((POLICY_CASES / "valid_policies.json").read_text())
+INVALID = json.loads((POLICY_CASES / "invalid_policies.json").read_text())
 
 ALLOW_ALL = {
     "Version": "2012-10-17",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -17,10 +16,11 @@ from store.policy import (
     parse_policy,
     validate_policy,
 )
+from tests import CONFORMANCE
 
-CONFORMANCE = Path(__file__).resolve().parents[2] / "shared" / "conformance" / "policy"
-VALID = json.loads((CONFORMANCE / "valid_policies.json").read_text())
-INVALID = json.loads((CONFORMANCE / "invalid_policies.json").read_text())
+POLICY_CASES = CONFORMANCE / "policy"
+VALID = json.loads((POLICY_CASES / "valid_policies.json").read_text())
+INVALID = json.loads((POLICY_CASES / "invalid_policies.json").read_text())
 
 
 def doc(statement: object, **top: object) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,15 +19,16 @@ from store.policy import (
     evaluate_with_boundary,
     parse_policy,
 )
+from tests import CONFORMANCE
 
-CONFORMANCE = Path(__file__).resolve().parents[2] / "shared" / "conformance" / "policy"
+POLICY_CASES = CONFORMANCE / "policy"
 FILES = (
     "evaluation_cases.json",
     "evaluation_cases_aws_docs.json",
     "condition_cases.json",
     "condition_cases_aws_docs.json",
 )
-CASES = [case for name in FILES for case in json.loads((CONFORMANCE / name).read_text())]
+CASES = [case for name in FILES for case in json.loads((POLICY_CASES / name).read_text())]
 
 
 def permissions(*policies: dict[str, Any] | list[dict[str, Any]], kind: Any = "auto") -> CompiledPolicySet:
@@ -446,13 +446,13 @@ def test_variable_value_is_literal_text() -> None:
 
 
 def test_variable_default_value() -> None:
-    statement = allow("s3:*", "arn:aws:s3:::bucket/${aws:PrincipalTag/team, 'shared'}/*")
-    assert decide([statement], "s3:GetObject", "arn:aws:s3:::bucket/shared/x", {}) == "allow"
+    statement = allow("s3:*", "arn:aws:s3:::bucket/${aws:PrincipalTag/team, 'common'}/*")
+    assert decide([statement], "s3:GetObject", "arn:aws:s3:::bucket/common/x", {}) == "allow"
     assert decide(
         [statement], "s3:GetObject", "arn:aws:s3:::bucket/dev/x", {"aws:PrincipalTag/team": "dev"}
     ) == ("allow")
     assert decide(
-        [statement], "s3:GetObject", "arn:aws:s3:::bucket/shared/x", {"aws:PrincipalTag/team": "dev"}
+        [statement], "s3:GetObject", "arn:aws:s3:::bucket/common/x", {"aws:PrincipalTag/team": "dev"}
     ) == ("implicit_deny")
 
 

@@ -22,7 +22,7 @@ ALLOW_S3_READ = json.dumps(
                 "Sid": "OwnPrefixOnly",
                 "Effect": "Deny",
                 "Action": "s3:GetObject",
-                "NotResource": "arn:aws:s3:::shared/${aws:username}/*",
+                "NotResource": "arn:aws:s3:::teamdocs/${aws:username}/*",
             },
         ],
     }
@@ -244,15 +244,15 @@ class TestAuthorize:
     def test_authorize_follows_the_permission_sets_policies(self, world):
         d, w = world
         creds = creds_of(d.sessions.issue(w["alice"].id, w["prod"].id, w["reader"].id))
-        check, decision = d.sessions.authorize(*creds, "s3:ListBucket", "arn:aws:s3:::shared")
+        check, decision = d.sessions.authorize(*creds, "s3:ListBucket", "arn:aws:s3:::teamdocs")
         assert check.valid and decision.decision == "allow"
         assert (
-            d.sessions.authorize(*creds, "s3:PutObject", "arn:aws:s3:::shared/x")[1].decision
+            d.sessions.authorize(*creds, "s3:PutObject", "arn:aws:s3:::teamdocs/x")[1].decision
             == "implicit_deny"
         )
-        own = d.sessions.authorize(*creds, "s3:GetObject", "arn:aws:s3:::shared/alice/report.csv")[1]
+        own = d.sessions.authorize(*creds, "s3:GetObject", "arn:aws:s3:::teamdocs/alice/report.csv")[1]
         assert own.decision == "allow"
-        other = d.sessions.authorize(*creds, "s3:GetObject", "arn:aws:s3:::shared/bob/report.csv")[1]
+        other = d.sessions.authorize(*creds, "s3:GetObject", "arn:aws:s3:::teamdocs/bob/report.csv")[1]
         assert other.decision == "explicit_deny"
         assert [s.sid for s in other.statements] == ["OwnPrefixOnly"]
 
@@ -272,7 +272,7 @@ class TestAuthorize:
         d, w = world
         issued = d.sessions.issue(w["alice"].id, w["prod"].id, w["reader"].id)
         d.sessions.revoke(issued.session_id)
-        check, decision = d.sessions.authorize(*creds_of(issued), "s3:ListBucket", "arn:aws:s3:::shared")
+        check, decision = d.sessions.authorize(*creds_of(issued), "s3:ListBucket", "arn:aws:s3:::teamdocs")
         assert check.reason == "revoked" and decision is None
 
 
