@@ -1,19 +1,20 @@
 """TOTP (RFC 6238 over RFC 4226 HOTP): SHA-1, 6 digits, 30-second steps, one step of clock drift either way.
 
-Hand-written (a dozen lines of hmac) so that the digit count is a parameter of the one code path that both
-issues and checks codes, and the RFC's 8-digit test vectors exercise exactly that path.
+pyotp computes and compares the codes; both issuing and checking go through one ``pyotp.TOTP`` built by
+``_totp``, so the RFC's 8-digit test vectors exercise exactly that path. Checked here, where pyotp is lax:
+secrets of at least 128 bits (pyotp takes 112), codes of ASCII digits only (pyotp compares NFKC-normalized
+text, so full-width digits would pass), timezone-aware times (pyotp reads a naive datetime as local time),
+and the newest matching step, so a code once used is refused for good.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
-import hmac
-import secrets
 from datetime import datetime
 from urllib.parse import quote, urlencode
 
+import pyotp
 import segno
 
 from store.errors import ValidationError
@@ -21,7 +22,7 @@ from store.errors import ValidationError
 DIGITS = 6
 PERIOD_SECONDS = 30
 WINDOW_STEPS = 1  # codes from the previous and next step are accepted too (clock drift, slow typing)
-SECRET_BYTES = 20  # 160 bits, RFC 4226's recommendation
+SECRET_CHARS = 32  # base32 characters: 160 bits, RFC 4226's recommendation
 MIN_SECRET_BYTES = 16  # RFC 4226 R6: at least 128 bits
 
 _DIGIT_RANGE = range(6, 9)  # RFC 4226 defines 6 to 8
@@ -29,7 +30,7 @@ _DIGIT_RANGE = range(6, 9)  # RFC 4226 defines 6 to 8
 
 def new_totp_secret() -> str:
     """A fresh 160-bit secret, base32 without padding (32 characters), as authenticator apps expect."""
-    return base64.b32encode(secrets.token_bytes(SECRET_BYTES)).decode("ascii")
+    return pyotp.random_base32(SECRET_CHARS)
 
 
 def normalize_secret(secret: str) -> str:
@@ -74,19 +75,18 @@ def totp_step(at: datetime | int) -> int:
     return int(seconds // PERIOD_SECONDS)
 
 
-def _hotp(key: bytes, counter: int, digits: int) -> str:
-    # RFC 4226 section 5.3: HMAC-SHA-1 over the big-endian counter, then dynamic truncation.
+def _totp(secret: str, digits: int) -> pyotp.TOTP:
+    """The one generator behind issuing and checking codes, for a secret that passed our own checks."""
     if digits not in _DIGIT_RANGE:
-        raise ValueError("TOTP codes have 6 to 8 digits")
-    mac = hmac.new(key, counter.to_bytes(8, "big"), hashlib.sha1).digest()
-    offset = mac[-1] & 0x0F
-    value = int.from_bytes(mac[offset : offset + 4], "big") & 0x7FFFFFFF
-    return str(value % 10**digits).zfill(digits)
+        raise ValueError("TOTP codes have 6 to 8 digits")  # RFC 4226's range; pyotp allows up to 10
+    _decode_secret(secret)
+    return pyotp.TOTP(_clean(secret), digits=digits, interval=PERIOD_SECONDS)
 
 
 def totp_code(secret: str, at: datetime | int, *, digits: int = DIGITS) -> str:
     """The code an authenticator app shows for ``secret`` at time ``at``."""
-    return _hotp(_decode_secret(secret), totp_step(at), digits)
+    totp = _totp(secret, digits)
+    return totp.at(totp_step(at) * PERIOD_SECONDS)
 
 
 def match_totp(
@@ -106,17 +106,19 @@ def match_totp(
     code = "".join(code.split())  # people type "123 456"
     if len(code) != digits or not (code.isascii() and code.isdigit()):
         return None
-    key = _decode_secret(secret)
+    totp = _totp(secret, digits)
     current = totp_step(at)
     matched: int | None = None
+    # One step at a time: pyotp's own window returns the oldest match (the newest must win, or the same
+    # code could be accepted again a step later) and would compute a step before 1970 near the epoch.
     # Every candidate is computed and compared, so the time taken does not tell which step matched.
-    for step in range(current - WINDOW_STEPS, current + WINDOW_STEPS + 1):
-        if step < 0:
+    for step in range(max(current - WINDOW_STEPS, 0), current + WINDOW_STEPS + 1):
+        try:
+            found = totp.verify_and_get_timecode(code, for_time=step * PERIOD_SECONDS)
+        except pyotp.OTPVerificationError:
             continue
-        same = hmac.compare_digest(_hotp(key, step, digits), code)
-        if same and (last_used_step is None or step > last_used_step):
-            # The highest matching step wins, so the same code cannot be accepted again a step later.
-            matched = step
+        if last_used_step is None or found > last_used_step:
+            matched = found
     return matched
 
 
