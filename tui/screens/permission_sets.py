@@ -16,7 +16,7 @@ from textual.widgets.selection_list import Selection
 
 from store import names
 from store.blast_radius import BlastRadius, permission_set_change, permission_set_removal
-from store.durations import parse_duration
+from store.durations import DEFAULT_SECONDS, format_duration, parse_duration
 from store.errors import StoreError
 from store.permission_sets import PermissionSet
 from store.policies import Policy
@@ -25,7 +25,6 @@ from tui.literal import literal
 from tui.screens.base import ListScreen
 from tui.screens.policy_editor import (
     EDITOR_CSS,
-    EXAMPLE_POLICY,
     BlastRadiusModal,
     EditorScreen,
     PolicyEditor,
@@ -36,6 +35,7 @@ from tui.widgets.nav_bar import NavBar
 from tui.widgets.paged_table import Column
 from tui.widgets.text_fields import TextInput
 
+DEFAULT_DURATION = f"{format_duration(DEFAULT_SECONDS)} ({DEFAULT_SECONDS // 60} min)"
 # The store's field names (ValidationError.field) → the tab holding the widget.
 TAB_OF = {
     "inlinePolicy": "tab-inline",
@@ -49,9 +49,9 @@ def permission_set_values(pset: PermissionSet | None) -> dict[str, Any]:
         return {
             "name": "",
             "description": "",
-            "sessionDuration": "PT1H",
+            "sessionDuration": "",  # empty: the default (a real "PT1H" here read as a hint and was typed onto)
             "managedPolicies": [],
-            "inlinePolicy": EXAMPLE_POLICY,
+            "inlinePolicy": "",  # the example is behind a key, never saved unasked
             "permissionsBoundary": "",
         }
     return {
@@ -62,6 +62,11 @@ def permission_set_values(pset: PermissionSet | None) -> dict[str, Any]:
         "inlinePolicy": pset.inline_policy or "",
         "permissionsBoundary": pset.boundary_policy or "",
     }
+
+
+def session_duration(values: dict[str, Any]) -> str | int:
+    """The duration typed, or the default when the field was left empty (as its placeholder says)."""
+    return values["sessionDuration"].strip() or DEFAULT_SECONDS
 
 
 def describe_permission_set(item: Any) -> str:
@@ -125,7 +130,7 @@ class PermissionSetEditorScreen(EditorScreen):
                     self._start["sessionDuration"],
                     id="field-sessionDuration",
                     select_on_focus=False,
-                    placeholder="PT1H, PT8H, PT1H30M or seconds (15 min … 36 h)",
+                    placeholder=f"empty: default {DEFAULT_DURATION} · or PT8H, PT1H30M, seconds (15 min…36 h)",
                 ),
             )
             with TabbedContent(initial="tab-inline"):
@@ -255,7 +260,7 @@ class PermissionSetEditorScreen(EditorScreen):
     def preview(self, values: dict[str, Any]) -> BlastRadius | None:
         names.permission_set_name(values["name"])
         names.display_text(values["description"], "description", names.DESCRIPTION_MAX)
-        parse_duration(values["sessionDuration"])
+        parse_duration(session_duration(values))
         radius = permission_set_change(
             self.directory,
             self.pset.id if self.pset else None,
@@ -274,7 +279,7 @@ class PermissionSetEditorScreen(EditorScreen):
             return sets.create(
                 values["name"],
                 description=values["description"],
-                session_duration=values["sessionDuration"],
+                session_duration=session_duration(values),
                 inline_policy=inline,
                 managed_policies=values["managedPolicies"],
                 boundary_policy=boundary,
@@ -284,7 +289,7 @@ class PermissionSetEditorScreen(EditorScreen):
             version or self.pset.version,
             name=values["name"],
             description=values["description"],
-            session_duration=values["sessionDuration"],
+            session_duration=session_duration(values),
             inline_policy=inline,
             clear_inline=inline is None,
             managed_policies=values["managedPolicies"],

@@ -37,6 +37,7 @@ from tui.widgets.key_footer import KeyFooter
 from tui.widgets.nav_bar import NavBar
 from tui.widgets.text_fields import TextEditor, TextInput
 
+EXAMPLE_KEY = "f5"
 VALIDATE_AFTER = 0.25  # seconds of quiet typing before the text is checked again
 # Red behind the line; yellow bold text, which stays visible when the cursor line's colour covers the red.
 ERROR_LINE = Style(bgcolor="red", color="yellow", bold=True)
@@ -70,6 +71,13 @@ def editable(text: str | None) -> str:
 class PolicyTextArea(TextEditor):
     """A TextArea that can mark whole lines (the line a problem is on)."""
 
+    # Shown in the footer while the text has focus: Textual's select-all (f7) was findable only by searching
+    # the palette for "all".
+    BINDINGS = [
+        Binding("f7", "select_all", "Select all"),
+        Binding("f8", "clear", "Clear"),
+    ]
+
     def __init__(self, text: str = "", **kwargs: Any) -> None:
         super().__init__(text, **kwargs)
         self.marked: dict[int, Style] = {}
@@ -80,6 +88,11 @@ class PolicyTextArea(TextEditor):
             self.marked = dict(lines)
             self._line_cache.clear()
             self.refresh()
+
+    def action_clear(self) -> None:
+        """Empty the text (ctrl+z brings it back)."""
+        if not self.read_only and self.text:
+            self.replace("", self.document.start, self.document.end)
 
     def get_line(self, line_index: int) -> Text:
         line = super().get_line(line_index)
@@ -126,6 +139,10 @@ class PolicyEditor(Vertical):
     ) -> None:
         super().__init__(id=id)
         self._initial = editable(text)
+        # Dimmed in the empty text area: the example is behind a key, never in the value that is saved.
+        self.placeholder = (
+            "" if read_only else f"{empty_text}  ·  {EXAMPLE_KEY} inserts an example to start from"
+        )
         self.required = required
         self.max_chars = MANAGED_POLICY_MAX_CHARS if managed else INLINE_POLICY_MAX_CHARS
         self.read_only = read_only
@@ -143,6 +160,7 @@ class PolicyEditor(Vertical):
             tab_behavior="focus",
             read_only=self.read_only,
             classes="policy-text",
+            placeholder=self.placeholder,
         )
         yield Static("", classes="policy-status")
 
@@ -204,6 +222,15 @@ class PolicyEditor(Vertical):
             status.add_class("-valid")
             self.text_area.mark({})
         self.post_message(self.Validated(self, problems))
+
+    def insert_example(self) -> bool:
+        """Put the example policy in the empty text; False (and nothing changes) when there is text."""
+        if self.read_only or self.text.strip():
+            return False
+        self.text_area.load_text(EXAMPLE_POLICY)
+        self.text_area.focus()
+        self.check_now()
+        return True
 
     def goto_error(self) -> bool:
         """Move the cursor to the first problem's line; False when there is none with a line."""
@@ -311,6 +338,7 @@ class EditorScreen(DirectoryScreen):
         Binding("ctrl+s", "save", "Save"),
         Binding("escape", "back", "Back"),
         Binding("ctrl+g", "goto_error", "Go to error"),
+        Binding(EXAMPLE_KEY, "insert_example", "Insert example"),
     ]
 
     saving = False
@@ -364,6 +392,26 @@ class EditorScreen(DirectoryScreen):
 
     def _reveal(self, widget: Any) -> None:
         """Hook for screens with tabs: show the tab holding ``widget``."""
+
+    def current_editor(self) -> PolicyEditor | None:
+        """The policy editor the user is at: the one holding focus, else the first one shown."""
+        editors = self.editors()
+        focused = self.focused
+        for editor in editors:
+            if focused is not None and editor in focused.ancestors_with_self:
+                return editor
+        return next((editor for editor in editors if editor.is_on_screen), None)
+
+    def action_insert_example(self) -> None:
+        editor = self.current_editor()
+        if editor is None:
+            self.notify("No policy text here: open a policy tab first", severity="warning", timeout=3)
+        elif not editor.insert_example():
+            self.notify(
+                "The policy is not empty: an example goes only into an empty one (f8 clears it)",
+                severity="warning",
+                timeout=4,
+            )
 
     def action_back(self) -> None:
         if self.initial is not None and self.values() != self.initial:
@@ -530,7 +578,7 @@ class PolicyEditorScreen(EditorScreen):
         self._start = {
             "name": policy.name if policy else (f"{template.name}Copy" if template else ""),
             "description": source.description if source else "",
-            "document": source.document if source else EXAMPLE_POLICY,
+            "document": source.document if source else "",
         }
         self.read_only = bool(policy and policy.builtin)
 

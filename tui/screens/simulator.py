@@ -121,7 +121,7 @@ class SimulatorScreen(DirectoryScreen):
         account: str = "",
         permission_set: str = "",
         action: str = "",
-        resource: str = "*",
+        resource: str = "",
     ) -> None:
         super().__init__()
         self._start = {
@@ -185,7 +185,7 @@ class SimulatorScreen(DirectoryScreen):
                 yield TextInput(
                     self._start["resource"],
                     id="field-resource",
-                    placeholder="* or an ARN",
+                    placeholder="empty: * (any) · or an ARN",
                     select_on_focus=False,
                 )
             with Horizontal(classes="sim-row"):

@@ -1,0 +1,161 @@
+"""The console as a newcomer meets it (issue 13): no traps, no stale numbers, every action findable.
+
+Each test drives the console keystroke by keystroke through Pilot on a real directory file, and checks what the
+person at the keyboard would see or end up with.
+"""
+
+from __future__ import annotations
+
+from textual.widgets import Input, Static, TextArea
+
+from tests.console_factory import make_app, settle, type_text
+from tui.screens.form import FormModal
+from tui.screens.import_screen import ImportScreen
+from tui.screens.permission_sets import PermissionSetEditorScreen, PermissionSetsScreen
+from tui.screens.policy_editor import PolicyEditor, PolicyEditorScreen
+from tui.screens.simulator import SimulatorScreen
+
+WAIT = 0.4  # longer than the policy editor's quiet time before it validates
+
+
+def field_values(screen) -> dict[str, str]:
+    """Every text field of the screen and what it holds (what would be saved)."""
+    values = {}
+    for box in screen.query(Input):
+        values[box.id or repr(box)] = box.value
+    for area in screen.query(TextArea):
+        values[area.id or area.parent.id or repr(area)] = area.text
+    return values
+
+
+def policy_status(editor: PolicyEditor) -> str:
+    return str(editor.query_one(".policy-status", Static).render())
+
+
+class TestNoExampleInSavedValues:
+    """A field shows either a dimmed placeholder or a value the user will save, never an example as a value."""
+
+    async def test_every_create_form_starts_empty(self, tmp_path):
+        app, _ = make_app(tmp_path)
+        # (keys to open it, the screen or form expected)
+        opened = {
+            "users": (["2", "n"], FormModal),
+            "groups": (["3", "n"], FormModal),
+            "accounts": (["4", "n"], FormModal),
+            "permission sets": (["5", "n"], PermissionSetEditorScreen),
+            "assignments": (["6", "n"], FormModal),
+            "policies": (["7", "n"], PolicyEditorScreen),
+            "import": (["1", "i"], ImportScreen),
+            "simulator": (["9"], SimulatorScreen),
+        }
+        async with app.run_test(size=(120, 40)) as pilot:
+            await settle(pilot)
+            for what, (keys, kind) in opened.items():
+                for key in keys:
+                    await pilot.press(key)
+                    await settle(pilot)
+                assert isinstance(app.screen, kind), what
+                filled = {name: value for name, value in field_values(app.screen).items() if value}
+                assert filled == {}, f"{what}: pre-filled {filled}"
+                if not isinstance(app.screen, SimulatorScreen):
+                    app.screen.dismiss(None) if isinstance(app.screen, FormModal) else app.pop_screen()
+                    await settle(pilot)
+
+    async def test_a_new_permission_set_saves_no_policy_it_was_not_given(self, tmp_path):
+        app, directory = make_app(tmp_path)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("5")
+            await settle(pilot)
+            await pilot.press("n")
+            await settle(pilot)
+            screen = app.screen
+            assert isinstance(screen, PermissionSetEditorScreen)
+            inline = screen.query_one("#field-inlinePolicy", PolicyEditor)
+            # the example is shown dimmed, with the key that inserts it, and the status says "empty"
+            assert "f5 inserts an example" in str(inline.text_area.placeholder)
+            assert policy_status(inline).startswith("empty: no inline policy")
+            session = screen.query_one("#field-sessionDuration", Input)
+            assert session.value == "" and "default PT1H" in str(session.placeholder)
+            assert "Insert example" in [key.description for key in screen.query_one("KeyFooter").keys]
+            await type_text(pilot, "Billing")
+            await pilot.press("tab", "tab")  # description, then the session
+            await type_text(pilot, "PT8H")
+            assert session.value == "PT8H"  # typed into an empty field, not onto a hint
+            await pilot.press("ctrl+s")
+            await settle(pilot)
+            assert isinstance(app.screen, PermissionSetsScreen)
+            created = directory.permission_sets.get_by_name("Billing")
+            assert created.inline_policy is None and created.session_duration == 8 * 3600
+
+            await pilot.press("n")
+            await settle(pilot)
+            await type_text(pilot, "Default")
+            await pilot.press("ctrl+s")  # the session left empty: the default, said by the placeholder
+            await settle(pilot)
+            assert directory.permission_sets.get_by_name("Default").session_duration == 3600
+
+    async def test_the_example_is_inserted_by_key_and_cleared_by_key(self, tmp_path):
+        app, _ = make_app(tmp_path)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("5")
+            await settle(pilot)
+            await pilot.press("n")
+            await settle(pilot)
+            screen = app.screen
+            inline = screen.query_one("#field-inlinePolicy", PolicyEditor)
+            await type_text(pilot, "Reader")
+            await pilot.press("f2")  # into the inline policy
+            assert inline.text_area.has_focus
+            footer = [key.description for key in screen.query_one("KeyFooter").keys]
+            assert "Select all" in footer and "Clear" in footer
+            await pilot.press("f5")
+            await pilot.pause(WAIT)
+            await settle(pilot)
+            assert '"s3:Get*"' in inline.text and policy_status(inline) == "✓ valid policy"
+            await pilot.press("f8")  # Clear: the example goes again
+            await pilot.pause(WAIT)
+            await settle(pilot)
+            assert inline.text == "" and policy_status(inline).startswith("empty")
+            await pilot.press("f5", "f7")  # select all, then typing replaces it
+            await type_text(pilot, "x")
+            assert inline.text == "x"
+
+    async def test_a_new_library_policy_starts_empty(self, tmp_path):
+        app, directory = make_app(tmp_path)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("7")
+            await settle(pilot)
+            await pilot.press("n")
+            await settle(pilot)
+            screen = app.screen
+            assert isinstance(screen, PolicyEditorScreen)
+            document = screen.query_one("#field-document", PolicyEditor)
+            assert document.text == ""
+            await type_text(pilot, "Mine")
+            await pilot.press("ctrl+s")  # nothing written: refused, not saved with an example
+            await settle(pilot)
+            assert isinstance(app.screen, PolicyEditorScreen)
+            assert "needs a policy document" in str(screen.query_one("#editor-error", Static).render())
+            await pilot.press("f5", "ctrl+s")
+            await pilot.pause(WAIT)
+            await settle(pilot)
+            assert '"s3:Get*"' in directory.policies.get_by_name("Mine").document
+
+    async def test_the_simulator_resource_is_empty_and_means_any(self, tmp_path):
+        app, _ = make_app(tmp_path)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("9")
+            await settle(pilot)
+            screen = app.screen
+            resource = screen.query_one("#field-resource", Input)
+            assert resource.value == "" and "*" in str(resource.placeholder)
+            await type_text(pilot, "alice")
+            await pilot.press("tab")
+            await type_text(pilot, "dev")
+            await pilot.press("tab")
+            await type_text(pilot, "s3:GetObject")
+            await pilot.press("enter")
+            await settle(pilot)
+            assert "s3:GetObject on * for alice in dev" in str(
+                screen.query_one("#sim-decision", Static).render()
+            )
