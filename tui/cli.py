@@ -46,9 +46,10 @@ def reports_errors(command: F) -> F:
 
 
 class Context:
-    def __init__(self, db: Path, key: Path | None = None) -> None:
+    def __init__(self, db: Path, key: Path | None = None, *, demo: bool = False) -> None:
         self.db_path = db
         self._key = key
+        self.demo = demo  # `tui --demo`: the console opens a throw-away seeded directory
         self._directory: Directory | None = None
 
     @property
@@ -84,11 +85,16 @@ pass_context = click.make_pass_decorator(Context)
     envvar="TUI_KEY",
     help="The directory's key file (default: $TUI_KEY, else <database>.key beside the database).",
 )
+@click.option(
+    "--demo", is_flag=True, help="Open the console on a throw-away directory seeded with sample data."
+)
 @click.version_option(__version__, "--version", prog_name="tui")
 @click.pass_context
-def cli(ctx: click.Context, db: Path | None, key: Path | None) -> None:
+def cli(ctx: click.Context, db: Path | None, key: Path | None, demo: bool) -> None:
     """tui: a terminal directory administrator. Without a command, opens the console."""
-    ctx.obj = Context(db or default_db_path(), key)
+    if demo and ctx.invoked_subcommand not in (None, "console"):
+        raise click.UsageError(f"--demo opens the console; it does not go with '{ctx.invoked_subcommand}'.")
+    ctx.obj = Context(db or default_db_path(), key, demo=demo)
     ctx.call_on_close(ctx.obj.close)
     if ctx.invoked_subcommand is None:
         ctx.invoke(console)
@@ -102,7 +108,7 @@ def console(obj: Context, demo: bool) -> None:
     """Open the full-screen console."""
     from tui.app import run_console  # the only place textual is imported
 
-    run_console(obj.db_path, demo=demo, key_path=obj.key_path)
+    run_console(obj.db_path, demo=demo or obj.demo, key_path=obj.key_path)
 
 
 @cli.command()
@@ -124,18 +130,23 @@ def audit_group() -> None:
 
 
 @audit_group.command("verify")
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result, with the log's head, as JSON.")
+@click.option(
+    "--expect-head",
+    metavar="SEQ:HASH",
+    help="A head printed by an earlier verify: fail unless the log still holds that event unchanged "
+    "(proves nothing was cut or rolled back since).",
+)
 @pass_context
 @reports_errors
-def audit_verify(obj: Context, as_json: bool) -> None:
-    """Check the chain; name the first altered, deleted or reordered event. Exit 1 if broken."""
-    directory = obj.directory()
-    with directory.db.read() as conn:
-        result = audit.verify(conn, directory.audit_key)
+def audit_verify(obj: Context, as_json: bool, expect_head: str | None) -> None:
+    """Check the chain with the key file; name the first altered, deleted or reordered event, a cut tail or
+    a wiped log. Exit 1 if broken. Record the head it prints somewhere else to check it later."""
+    result = obj.directory().verify_audit(expect_head)
     if as_json:
         click.echo(json.dumps(result.as_dict()))
     elif result.ok:
-        click.echo(f"audit log intact: {result.events} events")
+        click.echo(f"audit log intact: {result.events} events, head {result.head or '(empty)'}")
     else:
         click.echo(f"audit log broken: {result.problem}", err=True)
     sys.exit(0 if result.ok else 1)
