@@ -36,14 +36,17 @@ from store.crypto import (
     verify_password,
 )
 from store.errors import NotFound, Refused, ValidationError
+from store.rights import Rule
 
 if TYPE_CHECKING:
     from store.directory import Directory
+    from store.sign_in import SignIn
 
 ISSUER = "tui"
 RECOVERY_CODE_COUNT = 10
 # How many earlier password hashes are kept for reuse prevention (IAM's maximum for the setting).
 HISTORY_KEPT = 24
+WHAT = "change another user's credentials"
 
 
 def totp_associated_data(user_id: int) -> bytes:
@@ -127,9 +130,6 @@ class CredentialService:
         return row
 
     def _audit(self, conn: sqlite3.Connection, action: str, user: sqlite3.Row, **extra: Any) -> None:
-        self.directory.require_self_or_admin(
-            user["id"]
-        )  # inside the change's transaction: refusal rolls back
         audit.record(
             conn,
             at=self.directory.now_text(),
@@ -222,8 +222,9 @@ class CredentialService:
 
     def set_password(self, user_id: int, password: str, *, must_change: bool = False) -> None:
         """Set or reset a user's password (an administrator's action). The policy applies; a reset ends the
-        user's sessions and portal sign-ins. ``must_change``: the user must pick a new one at next sign-in."""
-        with self.db.write() as conn:
+        user's sessions and portal sign-ins. ``must_change``: the user must pick a new one at next sign-in.
+        Not self-service: a user changes their own with :meth:`change_password`, proving the current one."""
+        with self.directory.change(what="set a user's password without the current one") as conn:
             user = self._user(conn, user_id)
             self._local_password(user)
             new_hash = self._checked_hash(conn, user, password)
@@ -240,12 +241,13 @@ class CredentialService:
 
     def change_password(self, user_id: int, current_password: str, new_password: str) -> None:
         """A user changes their own password, proving the current one. Ends their other sign-ins."""
+        self.directory.require(Rule.SELF, subject=user_id, what=WHAT)  # before the slow hash check
         with self.db.read() as conn:
             stored = self._user(conn, user_id)["password_hash"]
         ok, _ = verify_password(current_password, stored)
         if not ok:
             raise ValidationError("currentPassword: the current password is not right", "currentPassword")
-        with self.db.write() as conn:
+        with self.directory.change(Rule.SELF, subject=user_id, what=WHAT) as conn:
             user = self._user(conn, user_id)
             if user["password_hash"] != stored:
                 raise Refused("the password was changed meanwhile: sign in again")
@@ -254,7 +256,7 @@ class CredentialService:
     def complete_password_change(self, user_id: int, new_password: str) -> None:
         """The new password of a user who just signed in and must change theirs (the sign-in proved the old
         one). Refused when no change is due."""
-        with self.db.write() as conn:
+        with self.directory.change(Rule.SELF, subject=user_id, what=WHAT) as conn:
             user = self._user(conn, user_id)
             if not user["must_change_password"] and not self._expired(conn, user):
                 raise Refused("no password change is due for this user")
@@ -277,7 +279,7 @@ class CredentialService:
 
     def remove_password(self, user_id: int) -> None:
         """Take away a user's password (they can no longer sign in with one). Not for root."""
-        with self.db.write() as conn:
+        with self.directory.change(what="remove a user's password") as conn:
             user = self._user(conn, user_id)
             if user["is_root"]:
                 raise Refused("root always has a password: set a new one instead")
@@ -302,18 +304,34 @@ class CredentialService:
         """A fresh secret for the user to add to an authenticator app. Nothing changes until
         :meth:`confirm_totp` receives a code from it."""
         self.directory.require_key()
+        self.directory.require(Rule.SELF, subject=user_id, what=WHAT)
         with self.db.read() as conn:
             user = self._user(conn, user_id)
         return TotpEnrolment(user_id, user["user_name"], new_totp_secret())
 
-    def confirm_totp(self, user_id: int, secret: str, code: str) -> list[str]:
+    def confirm_totp(
+        self, user_id: int, secret: str, code: str, *, recovering: SignIn | None = None
+    ) -> list[str]:
         """Enrol (or replace) the user's authenticator once ``code`` proves it works, and issue 10 new recovery
-        codes, returned once. Replacing an authenticator ends the user's sessions and portal sign-ins."""
+        codes, returned once. Replacing an authenticator ends the user's sessions and portal sign-ins.
+        ``recovering``: the recovery-code sign-in this enrolment completes; its code is spent in the same
+        transaction (refused, nothing changed, if it was spent or replaced meanwhile)."""
         key = self.directory.require_key()
         secret = normalize_secret(secret)
         step = check_code_step(secret, code, self.directory.clock(), None)
-        with self.db.write() as conn:
+        with self.directory.change(Rule.SELF, subject=user_id, what=WHAT) as conn:
             user = self._user(conn, user_id)
+            spent = recovering.recovery_code_hash if recovering is not None else None
+            if spent is not None and (
+                recovering is None
+                or recovering.user.id != user_id
+                or conn.execute(
+                    "UPDATE recovery_codes SET used_at = ? WHERE user_id = ? AND code_hash = ? AND used_at IS NULL",
+                    (self.directory.now_text(), user_id, spent),
+                ).rowcount
+                != 1
+            ):
+                raise Refused("that recovery code was used or replaced meanwhile: sign in again")
             replacing = user["totp_secret_sealed"] is not None
             sealed = seal(key, secret.encode("ascii"), totp_associated_data(user_id))
             now = self.directory.now_text()
@@ -325,18 +343,16 @@ class CredentialService:
             codes = self._new_codes(conn, user_id)
             if replacing:
                 self.directory.end_user_sessions(conn, user_id, "MFA replaced")
-            self._audit(
-                conn,
-                "user.mfa.replace" if replacing else "user.mfa.enable",
-                user,
-                recovery_codes_issued=len(codes),
-            )
+            extra: dict[str, Any] = {"recovery_codes_issued": len(codes)}
+            if spent is not None:
+                extra["recovery_code_used"] = True
+            self._audit(conn, "user.mfa.replace" if replacing else "user.mfa.enable", user, **extra)
             return codes
 
     def reset_totp(self, user_id: int) -> None:
         """Remove the user's authenticator and recovery codes (a lost device, by an administrator). Ends their
         sessions and portal sign-ins. Root cannot lose MFA: replace root's authenticator instead."""
-        with self.db.write() as conn:
+        with self.directory.change(what="reset a user's MFA") as conn:
             user = self._user(conn, user_id)
             if user["is_root"]:
                 raise Refused("root cannot lose MFA: enrol a new authenticator for root instead")
@@ -372,7 +388,7 @@ class CredentialService:
 
     def regenerate_recovery_codes(self, user_id: int) -> list[str]:
         """Replace the user's recovery codes with 10 new ones, returned once (the old ones stop working)."""
-        with self.db.write() as conn:
+        with self.directory.change(Rule.SELF, subject=user_id, what=WHAT) as conn:
             user = self._user(conn, user_id)
             if user["totp_secret_sealed"] is None:
                 raise Refused(

@@ -44,7 +44,8 @@ from store.audit import Actor
 from store.clock import from_text, to_text
 from store.crypto import hash_secret, new_portal_token
 from store.errors import NotFound, Refused, StoreError
-from store.files import write_private
+from store.files import private_folder, write_private
+from store.rights import Rule
 
 if TYPE_CHECKING:
     from store.directory import Directory
@@ -110,6 +111,8 @@ class PortalService:
             signed_in_at=sign_in.at,
             lifetime=lifetime,
             check_pending=True,
+            rule=Rule.AUTHENTICATION,  # the SignIn is the proof: password and code were checked
+            recovery_code_hash=sign_in.recovery_code_hash,
         )
 
     def issue_for(
@@ -134,6 +137,7 @@ class PortalService:
             lifetime=lifetime,
             check_pending=False,
             counts_as_sign_in=counts_as_sign_in,
+            rule=Rule.SELF,  # proven by the caller: the owner's program, or the user themself (step-up)
         )
 
     def _issue(
@@ -146,12 +150,14 @@ class PortalService:
         signed_in_at: str,
         lifetime: timedelta,
         check_pending: bool,
+        rule: Rule,
         counts_as_sign_in: bool = False,
+        recovery_code_hash: str | None = None,
     ) -> SignedIn:
         if client not in CLIENTS:
             raise ValueError(f"unknown client {client!r}")
         token = new_portal_token()
-        with self.db.write() as conn:
+        with self.directory.change(rule, subject=user_id, what="sign in as another user") as conn:
             user = conn.execute("SELECT * FROM users WHERE id = ?", (user_id,)).fetchone()
             if user is None:
                 raise NotFound(f"user #{user_id} does not exist (it may have been deleted)")
@@ -160,7 +166,15 @@ class PortalService:
             if check_pending:
                 if user["must_change_password"] or self.directory.credentials._expired(conn, user):
                     raise Refused("a new password must be chosen before this sign-in can be used")
-                if user["mfa_reenrol"]:
+                # A recovery-code sign-in completes with a new authenticator, whose enrolment spends the code.
+                unspent = (
+                    recovery_code_hash is not None
+                    and conn.execute(
+                        "SELECT 1 FROM recovery_codes WHERE user_id = ? AND code_hash = ? AND used_at IS NULL",
+                        (user_id, recovery_code_hash),
+                    ).fetchone()
+                )
+                if user["mfa_reenrol"] or unspent:
                     raise Refused(
                         "a new authenticator must be enrolled before this sign-in can be used "
                         "(a recovery code was used)"
@@ -264,7 +278,7 @@ class PortalService:
 
     def touch(self, token: str) -> None:
         """Record that the sign-in was just used."""
-        with self.db.write() as conn:
+        with self.directory.change(Rule.AUTHENTICATION) as conn:  # the token is the proof
             conn.execute(
                 "UPDATE portal_tokens SET last_used_at = ? WHERE token_hash = ?",
                 (self.directory.now_text(), hash_secret(token)),
@@ -272,7 +286,7 @@ class PortalService:
 
     def revoke(self, token: str, reason: str = "signed out") -> bool:
         """End the sign-in. False when it was unknown or already over."""
-        with self.db.write() as conn:
+        with self.directory.change(Rule.AUTHENTICATION) as conn:  # the token is the proof
             row = conn.execute(
                 "SELECT p.id, u.user_name FROM portal_tokens p JOIN users u ON u.id = p.user_id "
                 "WHERE p.token_hash = ? AND p.revoked_at IS NULL",
@@ -306,18 +320,11 @@ def login_cache_path(db_path: str | os.PathLike[str]) -> Path:
     return Path(platformdirs.user_cache_dir("tui")) / "logins" / f"{digest}.json"
 
 
-def _private_folders(folder: Path) -> None:
-    missing = [f for f in (folder, *folder.parents) if not f.exists()]
-    for each in reversed(missing):
-        each.mkdir(mode=0o700, exist_ok=True)
-        os.chmod(each, 0o700)
-
-
 def save_login(path: Path, db_path: str | os.PathLike[str], signed_in: SignedIn) -> None:
     """Write the cache file (0600, atomically replaced)."""
     if signed_in.token is None:
         raise ValueError("this sign-in has no token to cache")
-    _private_folders(path.parent)
+    private_folder(path.parent)
     document = {
         "database": str(Path(db_path).expanduser().resolve()),
         "user": signed_in.user_name,

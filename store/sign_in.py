@@ -12,8 +12,12 @@ One service for the console, ``tui login`` and anything else that signs people i
   (root included) is ever locked for longer, and a success resets the count. Attempts made while locked are
   refused without counting (so a lock cannot be stretched by hammering), and failures older than a day are
   forgotten.
-- **Recovery codes** sign in instead of a TOTP code, once each, and leave the identity owing a new
-  authenticator (``must_enrol_totp``) that the console and ``tui login`` collect before anything else.
+- **Recovery codes** sign in instead of a TOTP code, once each, and leave the sign-in owing a new
+  authenticator (``must_enrol_totp``) that the console and ``tui login`` collect before anything else. The code
+  is only checked here: it is spent by the enrolment that completes the sign-in
+  (``CredentialService.confirm_totp(..., recovering=sign_in)``, one transaction), so a sign-in refused or
+  abandoned before that (no terminal to enrol on, a password change owed, a hard-expired password) leaves it
+  usable.
 - **Every attempt is an audit event** (``sign_in.success`` / ``sign_in.failure`` with the reason and client),
   never with the password or code.
 - **Step-up** (:meth:`SignInService.step_up`): an identity proven another way (an SSH public key) adds its
@@ -24,7 +28,7 @@ One service for the console, ``tui login`` and anything else that signs people i
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +43,7 @@ from store.crypto import (
 )
 from store.errors import StoreError
 from store.names import canonical
+from store.rights import Rule
 from store.users import User
 
 if TYPE_CHECKING:
@@ -83,7 +88,9 @@ class SignIn:
     client: str
     must_change_password: bool
     must_enrol_totp: bool
-    recovery_codes_left: int | None
+    recovery_codes_left: int | None  # with a recovery code: how many are left once it is spent
+    # The recovery code this sign-in used, not yet spent (its hash): the enrolment that completes it spends it.
+    recovery_code_hash: str | None = field(default=None, repr=False, compare=False)
 
     @property
     def pending(self) -> list[str]:
@@ -137,7 +144,7 @@ class SignInService:
         password_ok, new_hash = verify_password(password, stored_hash)
         now = self.directory.clock()
         outcome: SignIn | _Failure
-        with self.db.write() as conn:
+        with self.directory.change(Rule.AUTHENTICATION) as conn:
             try:
                 outcome = self._decide(conn, key, name, stored_hash, password_ok, new_hash, code, now, client)
             except _Failure as failure:
@@ -163,7 +170,7 @@ class SignInService:
         code = "".join((code or "").split())[:64]
         now = self.directory.clock()
         outcome: SignIn | _Failure
-        with self.db.write() as conn:
+        with self.directory.change(Rule.AUTHENTICATION) as conn:
             user = conn.execute("SELECT * FROM users WHERE id = ?", (user_id,)).fetchone()
             if user is None:
                 raise SignInFailed()
@@ -208,6 +215,7 @@ class SignInService:
         method, mfa = "password", False
         updates: dict[str, Any] = {}
         recovery_left: int | None = None
+        recovery_hash: str | None = None
         reenrol = bool(user["mfa_reenrol"])
         try:
             secret = self.directory.credentials.totp_secret(conn, user)
@@ -223,14 +231,14 @@ class SignInService:
                 updates["totp_last_step"] = step
                 method = "password+totp"
             elif code:
+                recovery_hash = hash_recovery_code(code)
                 found = conn.execute(
                     "SELECT id FROM recovery_codes WHERE user_id = ? AND code_hash = ? AND used_at IS NULL",
-                    (user["id"], hash_recovery_code(code)),
+                    (user["id"], recovery_hash),
                 ).fetchone()
                 if found is None:
                     raise _Failure("bad_code")
-                conn.execute("UPDATE recovery_codes SET used_at = ? WHERE id = ?", (now_text, found["id"]))
-                updates["mfa_reenrol"] = 1
+                # Not spent here: only the enrolment that completes this sign-in spends it (see the module).
                 reenrol = True
                 method = "password+recovery_code"
             else:
@@ -240,7 +248,7 @@ class SignInService:
                 conn.execute(
                     "SELECT count(*) FROM recovery_codes WHERE user_id = ? AND used_at IS NULL", (user["id"],)
                 ).fetchone()[0]
-            )
+            ) - (recovery_hash is not None)
 
         policy = self.directory.password_policy._read(conn).policy
         must_change = bool(user["must_change_password"])
@@ -251,12 +259,13 @@ class SignInService:
         )
         if expires is not None and expires <= now:
             if policy.hard_expiry and not user["is_root"]:  # root is never locked out for good
-                # The code (or recovery code) was used: it must not work a second time.
-                for column in ("totp_last_step", "mfa_reenrol"):
-                    if column in updates:
-                        conn.execute(
-                            f"UPDATE users SET {column} = ? WHERE id = ?", (updates[column], user["id"])
-                        )
+                # A TOTP step was used: it must not work a second time. (A recovery code stays unspent: this
+                # sign-in does not complete.)
+                if "totp_last_step" in updates:
+                    conn.execute(
+                        "UPDATE users SET totp_last_step = ? WHERE id = ?",
+                        (updates["totp_last_step"], user["id"]),
+                    )
                 raise _Failure("password_expired", counts=False)
             must_change = True
 
@@ -275,7 +284,15 @@ class SignInService:
         self._audit(conn, "sign_in.success", user["user_name"], details, now_text)
         fresh = conn.execute("SELECT * FROM users WHERE id = ?", (user["id"],)).fetchone()
         return SignIn(
-            User.from_row(fresh), method, mfa, now_text, client, must_change, reenrol, recovery_left
+            User.from_row(fresh),
+            method,
+            mfa,
+            now_text,
+            client,
+            must_change,
+            reenrol,
+            recovery_left,
+            recovery_hash,
         )
 
     def _decide_step_up(

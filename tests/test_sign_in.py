@@ -209,27 +209,70 @@ class TestThrottling:
         failed(root.directory, "root", ROOT_PASSWORD, root.code())
 
 
+def unused_recovery_codes(directory: Directory) -> int:
+    with directory.db.read() as conn:
+        return int(conn.execute("SELECT count(*) FROM recovery_codes WHERE used_at IS NULL").fetchone()[0])
+
+
 class TestRecoveryCodes:
-    def test_a_recovery_code_signs_in_once_and_forces_a_new_authenticator(self, root: Root):
+    def test_a_recovery_code_signs_in_once_through_a_new_authenticator(self, root: Root):
         directory = root.directory
         code = root.created.recovery_codes[3]
         result = directory.sign_in.attempt("root", ROOT_PASSWORD, code.upper().replace("-", " "))
         assert result.method == "password+recovery_code" and result.mfa
         assert result.must_enrol_totp and result.pending == ["enrol_totp"]
-        assert result.recovery_codes_left == 9
+        assert result.recovery_codes_left == 9  # once this one is spent
         with pytest.raises(Refused, match="new authenticator"):
             directory.portal.issue(result)
-        assert failed(directory, "root", ROOT_PASSWORD, code) == FAILED_MESSAGE
-        # Still owed at the next sign-in, whatever the method.
-        assert directory.sign_in.attempt("root", ROOT_PASSWORD, root.code()).must_enrol_totp
-        root.clock.advance(seconds=30)
-        new_secret = enrol(directory, root.clock, result.user.id)
-        after = directory.sign_in.attempt("root", ROOT_PASSWORD, totp_code(new_secret, root.clock()))
-        assert not after.must_enrol_totp and after.recovery_codes_left == 10  # enrolment issued fresh codes
-        directory.portal.issue(after)
+        # Not completed: the code is still good, and nothing is owed at a sign-in with the authenticator.
+        assert unused_recovery_codes(directory) == 10
+        assert not directory.sign_in.attempt("root", ROOT_PASSWORD, root.code()).must_enrol_totp
+        again = directory.sign_in.attempt("root", ROOT_PASSWORD, code)
+        enrolment = directory.credentials.begin_totp(again.user.id)
+        codes = directory.credentials.confirm_totp(
+            again.user.id, enrolment.secret, totp_code(enrolment.secret, root.clock()), recovering=again
+        )
+        signed_in = directory.portal.issue(again)  # the enrolment spent the code and completed the sign-in
+        assert signed_in.mfa and signed_in.method == "password+recovery_code"
+        assert failed(directory, "root", ROOT_PASSWORD, code) == FAILED_MESSAGE  # once only
+        assert len(codes) == 10 and unused_recovery_codes(directory) == 10  # fresh ones
+        [enabled] = events(directory, "user.mfa.replace")
+        assert enabled.details["recovery_code_used"] is True
         # The old authenticator no longer works.
         root.clock.advance(seconds=30)
         failed(directory, "root", ROOT_PASSWORD, root.code())
+
+    def test_two_sign_ins_with_the_same_code_complete_once(self, root: Root):
+        directory = root.directory
+        code = root.created.recovery_codes[0]
+        first = directory.sign_in.attempt("root", ROOT_PASSWORD, code)
+        second = directory.sign_in.attempt("root", ROOT_PASSWORD, code)
+        secrets = [directory.credentials.begin_totp(first.user.id).secret for _ in range(2)]
+        directory.credentials.confirm_totp(
+            first.user.id, secrets[0], totp_code(secrets[0], root.clock()), recovering=first
+        )
+        with pytest.raises(Refused, match="recovery code was used or replaced meanwhile"):
+            directory.credentials.confirm_totp(
+                second.user.id, secrets[1], totp_code(secrets[1], root.clock()), recovering=second
+            )
+        root.clock.advance(seconds=30)  # the first one's authenticator stands
+        assert directory.sign_in.attempt("root", ROOT_PASSWORD, totp_code(secrets[0], root.clock())).mfa
+
+    def test_a_hard_expired_password_leaves_the_recovery_code_unspent(self, root: Root):
+        directory = root.directory
+        alice = directory.users.create("alice")
+        directory.credentials.set_password(alice.id, ALICE_PASSWORD)
+        enrol(directory, root.clock, alice.id)
+        codes = directory.credentials.regenerate_recovery_codes(alice.id)
+        directory.password_policy.set(PasswordPolicy(max_age_days=30, hard_expiry=True))
+        root.clock.advance(days=31)
+        with pytest.raises(PasswordExpired):
+            directory.sign_in.attempt("alice", ALICE_PASSWORD, codes[0])
+        with directory.db.read() as conn:
+            left = conn.execute(
+                "SELECT count(*) FROM recovery_codes WHERE user_id = ? AND used_at IS NULL", (alice.id,)
+            ).fetchone()[0]
+        assert left == 10
 
 
 class TestPasswords:

@@ -242,14 +242,15 @@ def login_command(obj: Context, user_name: str | None, password_stdin: bool, cod
         if not interactive:
             fail(
                 f"{user.user_name} signed in with a recovery code and must enrol a new authenticator: run tui "
-                "login in a terminal, or sign in to the console"
+                "login in a terminal, or sign in to the console (the recovery code was not used up)"
             )
         click.echo("You signed in with a recovery code: enrol a new authenticator now.", err=True)
         enrolment = directory.credentials.begin_totp(user.id)
         show_enrolment(enrolment)
         new_code = prompt_code(enrolment, directory)
         show_recovery_codes(
-            directory.credentials.confirm_totp(user.id, enrolment.secret, new_code), user.user_name
+            directory.credentials.confirm_totp(user.id, enrolment.secret, new_code, recovering=sign_in),
+            user.user_name,
         )
     signed_in = directory.portal.issue(sign_in)
     path = login_cache_path(obj.db_path)

@@ -208,7 +208,7 @@ class SignInScreen(Screen[None]):
             TotpEnrolModal(
                 f"{user.user_name}: you signed in with a recovery code; enrol a new authenticator",
                 enrolment,
-                lambda code: credentials.confirm_totp(user.id, enrolment.secret, code),
+                lambda code: credentials.confirm_totp(user.id, enrolment.secret, code, recovering=sign_in),
             ),
             enrolled,
         )
