@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import platformdirs
 
 from store.clock import from_text
-from store.files import write_private
+from store.files import private_folder, write_private
 from store.sessions import IssuedCredentials
 
 if TYPE_CHECKING:
@@ -40,13 +40,6 @@ def cache_path(db_path: str | os.PathLike[str], user_name: str, account: str, pe
     return Path(platformdirs.user_cache_dir("tui")) / "credentials" / f"{digest}.json"
 
 
-def _private_folder(folder: Path) -> None:
-    missing = [f for f in (folder, *folder.parents) if not f.exists()]
-    for each in reversed(missing):
-        each.mkdir(mode=0o700, exist_ok=True)
-        os.chmod(each, 0o700)
-
-
 def load(path: Path) -> IssuedCredentials | None:
     """Cached credentials, or None (missing, damaged, or readable by others: then ignored and replaced)."""
     try:
@@ -66,7 +59,7 @@ def load(path: Path) -> IssuedCredentials | None:
 
 
 def save(path: Path, credentials: IssuedCredentials) -> None:
-    _private_folder(path.parent)
+    private_folder(path.parent)
     write_private(
         path, json.dumps({**credentials.credential_process(), "SessionId": credentials.session_id}).encode()
     )

@@ -239,6 +239,7 @@ def test_a_database_from_a_newer_tui_is_refused(db_path: Path, run_tui) -> None:
 def test_a_file_that_is_not_a_database_is_refused(tmp_path: Path, run_tui, content: bytes) -> None:
     path = tmp_path / "notes.txt"
     path.write_bytes(content)
+    path.chmod(0o600)  # a file others can read is refused before its content is looked at
 
     with pytest.raises(StoreError, match="not a tui directory database"):
         Database(path)

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from store.access import Grant, effective_access, moment, who_can_reach, write_access_matrix_csv
+from store.files import private_text_writer
 from tui.literal import visible
 
 if TYPE_CHECKING:
@@ -210,16 +211,6 @@ def matrix(obj: Context, fmt: str, output: Path | None) -> None:
         except BrokenPipeError:  # the reader stopped early (| head): not an error worth a message
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return
-    # Streamed into a private temporary file beside the target, then renamed over it (as write_private does).
-    temporary = output.with_name(f".{output.name}.tmp{os.getpid()}")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        with open(fd, "w", encoding="utf-8", newline="") as handle:
-            count = write_access_matrix_csv(directory, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, output)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
+    with private_text_writer(output) as handle:
+        count = write_access_matrix_csv(directory, handle)
     click.echo(f"access matrix of {count} users written to {visible(str(output))}", err=True)

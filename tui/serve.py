@@ -58,7 +58,7 @@ from store import audit
 from store.audit import Actor
 from store.directory import Directory
 from store.errors import StoreError
-from store.files import write_private
+from store.files import private_folder, write_private
 from store.names import canonical
 from tui import ssh_commands
 from tui.literal import visible
@@ -111,9 +111,7 @@ def load_or_create_host_key(path: Path) -> tuple[asyncssh.SSHKey, bool]:
         except (asyncssh.KeyImportError, ValueError):
             raise ServeError(f"{path} is not an SSH private key") from None
     key = asyncssh.generate_private_key("ssh-ed25519", comment="tui serve host key")
-    missing = [folder for folder in (path.parent, *path.parent.parents) if not folder.exists()]
-    for folder in reversed(missing):
-        folder.mkdir(mode=0o700, exist_ok=True)
+    private_folder(path.parent)
     write_private(path, key.export_private_key())
     write_private(path.with_name(path.name + ".pub"), key.export_public_key())
     return key, True

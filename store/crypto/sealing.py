@@ -32,6 +32,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from store.errors import StoreError
+from store.files import create_private, fsync_folder, private_problem, temporary_beside, write_private
 
 KEY_BYTES = 32
 NONCE_BYTES = 12
@@ -209,42 +210,13 @@ def _parse(path: Path, data: bytes) -> KeyRing:
     return KeyRing(tuple(keys))
 
 
-_O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    """Write a new file that must not exist yet, 0600 whatever the umask, flushed to disk."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_NOFOLLOW | _O_CLOEXEC, 0o600)
-    try:
-        if hasattr(os, "fchmod"):
-            os.fchmod(fd, 0o600)  # the umask can only remove bits, but an odd one (0o200) could remove ours
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_dir(directory: Path) -> None:
-    if os.name != "posix":
-        return
-    fd = os.open(directory, os.O_RDONLY | _O_CLOEXEC)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _temp_beside(path: Path) -> Path:
-    return path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
 
 
 def _publish_new(path: Path, data: bytes) -> None:
     """Make ``path`` appear complete or not at all, and never over an existing file."""
-    temp = _temp_beside(path)
-    _write_private(temp, data)
+    temp = temporary_beside(path)
+    create_private(temp, data)
     try:
         os.link(temp, path)  # atomic, and fails if ``path`` exists (even as a dangling symlink)
     except FileExistsError:
@@ -254,12 +226,12 @@ def _publish_new(path: Path, data: bytes) -> None:
             raise
         # No hard links on this file system: O_EXCL still refuses to overwrite.
         try:
-            _write_private(path, data)
+            create_private(path, data)
         except FileExistsError:
             raise KeyFileError(f"{path} already exists; a key file is never overwritten.") from None
     finally:
         os.unlink(temp)
-    _fsync_dir(path.parent)
+    fsync_folder(path.parent)
 
 
 def create_key_file(path: str | os.PathLike[str]) -> KeyRing:
@@ -279,14 +251,9 @@ def _read_checked(path: Path, fd: int) -> bytes:
     if not stat.S_ISREG(info.st_mode):
         raise KeyFileError(f"{path} is not a regular file.")
     if os.name == "posix":
-        mode = stat.S_IMODE(info.st_mode)
-        if mode & 0o077:
-            raise KeyFileError(
-                f"{path} is accessible by group or others (mode {mode:04o}); "
-                f"the key must be private to its owner: chmod 600 {path}"
-            )
-        if info.st_uid not in (os.getuid(), 0):
-            raise KeyFileError(f"{path} belongs to another user; the key file must be owned by you.")
+        problem = private_problem(path, info, "key file")
+        if problem:
+            raise KeyFileError(problem)
     if info.st_size > _MAX_KEY_FILE_BYTES:
         raise KeyFileError(f"{path} is too large to be a tui key file.")
     chunks = []
@@ -336,14 +303,7 @@ def rotate_key_file(path: str | os.PathLike[str]) -> KeyRing:
                 continue  # another rotation replaced the file while we waited: read the new one
             ring = _parse(target, _read_checked(target, fd))
             rotated = KeyRing(ring.keys + (DirectoryKey.generate(),))
-            temp = _temp_beside(target)
-            _write_private(temp, _render(rotated))
-            try:
-                os.replace(temp, target)
-            except BaseException:
-                os.unlink(temp)
-                raise
-            _fsync_dir(target.parent)
+            write_private(target, _render(rotated))
             return rotated
         finally:
             os.close(fd)  # also releases the lock
