@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+LINT_STAMP := $(VENV)/.installed-lint
 
-.PHONY: run test test-all bench screenshots clean
+.PHONY: run test test-all lint bench screenshots clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -14,6 +15,10 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test,screenshots]'
 	touch $(STAMP)
 
+$(LINT_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet -e '.[test,screenshots,lint]'
+	touch $(LINT_STAMP)
+
 run: $(STAMP)
 	$(BIN)/tui
 
@@ -22,6 +27,16 @@ test: $(STAMP)
 
 test-all: $(STAMP)
 	$(BIN)/python -m pytest -n 2 -q -m ''
+
+# Every check runs, so one pass shows every finding; the target fails if any of them did.
+lint: $(LINT_STAMP)
+	@status=0; \
+	$(BIN)/ruff check . || status=1; \
+	$(BIN)/ruff format --check . || status=1; \
+	$(BIN)/mypy --strict store || status=1; \
+	$(BIN)/mypy tui || status=1; \
+	$(BIN)/lint-imports || status=1; \
+	exit $$status
 
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py
