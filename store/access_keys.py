@@ -23,12 +23,14 @@ from store.clock import from_text
 from store.crypto import new_access_key, secret_matches
 from store.crypto.tokens import hash_secret
 from store.errors import Conflict, NotFound, Refused
+from store.rights import Rule
 from store.users import User
 
 if TYPE_CHECKING:
     from store.directory import Directory
 
 MAX_KEYS_PER_USER = 2
+WHAT = "manage another user's access keys"
 # Keys older than this, or not used for this long, are flagged on the dashboard and in the report.
 STALE_AFTER = timedelta(days=90)
 # Compared against when a key id is unknown, so an unknown id costs what a known one does.
@@ -97,9 +99,6 @@ class AccessKeyService:
         self.db = directory.db
 
     def _audit(self, conn: sqlite3.Connection, action: str, user: sqlite3.Row, **extra: object) -> None:
-        self.directory.require_self_or_admin(
-            user["id"]
-        )  # inside the change's transaction: refusal rolls back
         audit.record(
             conn,
             at=self.directory.now_text(),
@@ -122,6 +121,11 @@ class AccessKeyService:
             raise NotFound("that access key does not exist (it may have been deleted)")
         return row
 
+    def _owner(self, key_row_id: int) -> int | None:
+        """Whose key this is (a key never changes hands), for the rights check before the change reads it."""
+        row = self.db.query_tuple("SELECT user_id FROM access_keys WHERE id = ?", (key_row_id,))
+        return None if row is None else int(row[0])
+
     def list(self, user_id: int) -> list[AccessKey]:
         """The user's keys, oldest first."""
         with self.db.read() as conn:
@@ -136,7 +140,7 @@ class AccessKeyService:
 
     def create(self, user_id: int) -> NewAccessKey:
         """A new active key for the user. Refused for root and for a user who already has two."""
-        with self.db.write() as conn:
+        with self.directory.change(Rule.SELF, subject=user_id, what=WHAT) as conn:
             user = self._user(conn, user_id)
             if user["is_root"]:
                 raise Refused("root cannot hold access keys: create a user for programmatic access")
@@ -161,7 +165,7 @@ class AccessKeyService:
     def set_status(self, key_row_id: int, version: int, active: bool) -> AccessKey:
         """Activate or deactivate a key (``version`` as read: a lost race raises Conflict)."""
         status = "active" if active else "inactive"
-        with self.db.write() as conn:
+        with self.directory.change(Rule.SELF, subject=self._owner(key_row_id), what=WHAT) as conn:
             row = self._key(conn, key_row_id)
             self._check_version(row, version)
             if row["status"] == status:
@@ -186,7 +190,7 @@ class AccessKeyService:
 
     def delete(self, key_row_id: int, version: int) -> None:
         """Delete an inactive key. An active one is refused: deactivate it first (the rotation's second step)."""
-        with self.db.write() as conn:
+        with self.directory.change(Rule.SELF, subject=self._owner(key_row_id), what=WHAT) as conn:
             row = self._key(conn, key_row_id)
             self._check_version(row, version)
             if row["status"] == "active":
@@ -233,7 +237,7 @@ class AccessKeyService:
         """The user an access key belongs to, if the key is active, the secret right and the user active;
         records the key's last use. Raises Refused with one message whatever was wrong."""
         refused = Refused("the access key is not valid")
-        with self.db.write() as conn:
+        with self.directory.change(Rule.AUTHENTICATION) as conn:
             row = conn.execute(
                 "SELECT k.*, u.status AS user_status FROM access_keys k JOIN users u "
                 "ON u.id = k.user_id WHERE k.key_id = ?",

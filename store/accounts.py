@@ -52,7 +52,7 @@ class AccountService(Service[Account]):
     def create(self, name: str, *, description: str = "") -> Account:
         name = names.account_name(name)
         description = names.display_text(description, "description", names.DESCRIPTION_MAX)
-        with self.db.write() as conn:
+        with self.directory.change() as conn:
             key = self._check_name_free(conn, name)
             now = self._now()
             cursor = conn.execute(
@@ -85,7 +85,7 @@ class AccountService(Service[Account]):
             changes["name"] = names.account_name(name)
         if description is not None:
             changes["description"] = names.display_text(description, "description", names.DESCRIPTION_MAX)
-        with self.db.write() as conn:
+        with self.directory.change() as conn:
             row = self._row(conn, account_id)
             self._check_version(conn, row, version)
             if "name" in changes:
@@ -102,7 +102,7 @@ class AccountService(Service[Account]):
 
     def set_status(self, account_id: int, version: int, active: bool) -> Account:
         """A disabled account grants nothing: its sessions end and no new ones are issued."""
-        with self.db.write() as conn:
+        with self.directory.change() as conn:
             row = self._row(conn, account_id)
             self._check_version(conn, row, version)
             status = "active" if active else "disabled"
@@ -123,7 +123,7 @@ class AccountService(Service[Account]):
             return after
 
     def delete(self, account_id: int, version: int) -> None:
-        with self.db.write() as conn:
+        with self.directory.change() as conn:
             row = self._row(conn, account_id)
             self._check_version(conn, row, version)
             account = Account.from_row(row)

@@ -1,23 +1,22 @@
 """Who may change the directory: root, and the members of the admin group.
 
 The group is chosen by an admin (``settings['admin_group']`` holds its id). Everyone else who signs in may
-use their own access and manage their own credentials, nothing more. The check sits in the store, not only in
-the console: ``Directory.require_admin`` runs before every audited change a service makes (see
-``Service._audit``), so a refused change rolls back with its transaction.
+use their own access and manage their own credentials, nothing more; members administer only when signed in
+with MFA. The check itself is store/rights.py, run by ``Directory.change`` at the start of every change.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from store import audit
+from store import audit, rights
 from store.errors import NotFound
 from store.groups import Group
 
 if TYPE_CHECKING:
     from store.directory import Directory
 
-SETTING = "admin_group"
+SETTING = rights.ADMIN_GROUP_SETTING
 
 
 class AdminService:
@@ -36,8 +35,7 @@ class AdminService:
 
     def set_admin_group(self, group_id: int | None) -> None:
         """Make ``group_id`` the admin group (None: only root administers)."""
-        self.directory.require_admin("choose the admin group")
-        with self.db.write() as conn:
+        with self.directory.change(what="choose the admin group") as conn:
             name = None
             if group_id is not None:
                 row = conn.execute("SELECT name FROM groups WHERE id = ?", (group_id,)).fetchone()
@@ -61,14 +59,6 @@ class AdminService:
             )
 
     def is_admin(self, user_id: int) -> bool:
-        """Root, or an active user with a live membership of the admin group."""
-        now = self.directory.now_text()
-        row = self.db.query_one(
-            "SELECT u.is_root, u.status, (SELECT 1 FROM memberships m JOIN settings s ON s.key = ? "
-            "AND m.group_id = CAST(s.value AS INTEGER) WHERE m.user_id = u.id AND (m.expires_at IS NULL "
-            "OR m.expires_at > ?)) AS member FROM users u WHERE u.id = ?",
-            (SETTING, now, user_id),
-        )
-        if row is None or row["status"] != "active":
-            return False
-        return bool(row["is_root"] or row["member"])
+        """Root, or an active user with a live membership of the admin group (with MFA, they administer)."""
+        with self.db.read() as conn:
+            return rights.is_admin(conn, user_id, self.directory.now_text())

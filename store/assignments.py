@@ -92,7 +92,7 @@ class AssignmentService(Service[Assignment]):
         expiry = clock.parse_moment(expires_at, "expiresAt")
         if expiry is not None and expiry <= self._now():
             raise ValidationError("expiresAt: must be in the future", "expiresAt")
-        with self.db.write() as conn:
+        with self.directory.change() as conn:
             if principal_type == "user":
                 user = conn.execute("SELECT is_root FROM users WHERE id = ?", (principal_id,)).fetchone()
                 if user is None:
@@ -183,7 +183,7 @@ class AssignmentService(Service[Assignment]):
         expiry = clock.parse_moment(expires_at, "expiresAt")
         if expiry is not None and expiry <= self._now():
             raise ValidationError("expiresAt: must be in the future", "expiresAt")
-        with self.db.write() as conn:
+        with self.directory.change() as conn:
             before = Assignment.from_row(self._row(conn, assignment_id))
             self._check_version(conn, self._row(conn, assignment_id), version)
             self._versioned_update(conn, assignment_id, version, {"expires_at": expiry})
@@ -198,7 +198,7 @@ class AssignmentService(Service[Assignment]):
             return after
 
     def delete(self, assignment_id: int, version: int) -> None:
-        with self.db.write() as conn:
+        with self.directory.change() as conn:
             row = self._row(conn, assignment_id)
             self._check_version(conn, row, version)
             removed = Assignment.from_row(row)

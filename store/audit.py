@@ -3,6 +3,13 @@
 Each event's hash covers the previous event's hash and the event's own fields, so editing an event, deleting
 one, or swapping two breaks the chain at that point; the head (last sequence number and hash) is also kept in
 ``settings`` so that cutting events off the end is noticed too.
+
+Once a directory is initialised, the chain and its head are HMACs keyed by the key file (kept apart from the
+database): whoever can write the database but cannot read the key file can neither rewrite events, nor cut
+the tail and rewrite the head, nor wipe the log (an initialised directory with no events fails). What no key
+can show is a rollback to an older genuine state (an old copy of the file): ``tui audit verify --json``
+prints the head so that it can be recorded elsewhere, and ``--expect-head SEQ:HASH`` later proves the log
+still holds that event, unchanged.
 """
 
 from __future__ import annotations
@@ -18,9 +25,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from store.csvsafe import neutralise
+from store.errors import Refused
 
 GENESIS = "0" * 64
 HEAD_KEY = "audit.head"
+# Set in an event's details when it was appended onto a head that did not verify (the log had been cut).
+HEAD_PROBLEM = "audit_head_problem"
 # Field names whose values never reach the log, whatever row they come from.
 SECRET_FIELDS = frozenset(
     {
@@ -75,6 +85,8 @@ class VerifyResult:
     events: int
     first_bad_seq: int | None = None
     problem: str = ""
+    head: str = ""  # "SEQ:HASH" of the last event: record it elsewhere, check it later with --expect-head
+    keyed: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -82,6 +94,8 @@ class VerifyResult:
             "events": self.events,
             "first_bad_seq": self.first_bad_seq,
             "problem": self.problem,
+            "head": self.head,
+            "keyed": self.keyed,
         }
 
 
@@ -112,12 +126,32 @@ def _digest(
     return hmac.new(key, payload, hashlib.sha256).hexdigest()
 
 
-def _head(conn: sqlite3.Connection) -> tuple[int, str]:
+def _head_mac(key: bytes, seq: int, digest: str) -> str:
+    return hmac.new(key, f"tui-audit-head:{seq}:{digest}".encode(), hashlib.sha256).hexdigest()
+
+
+def _head_value(key: bytes | None, seq: int, digest: str) -> str:
+    """``SEQ:HASH``, and with a key ``:MAC`` over both (sequence numbers run from 1: SEQ is the count)."""
+    return f"{seq}:{digest}" if key is None else f"{seq}:{digest}:{_head_mac(key, seq, digest)}"
+
+
+def _read_head(conn: sqlite3.Connection, key: bytes | None) -> tuple[int, str, str | None]:
+    """The stored head's (seq, hash) and, when it cannot be trusted, why not (None: it can)."""
     row = conn.execute("SELECT value FROM settings WHERE key = ?", (HEAD_KEY,)).fetchone()
     if row is None:
-        return 0, GENESIS
-    seq, _, digest = row[0].partition(":")
-    return int(seq), digest
+        if key is not None and conn.execute("SELECT 1 FROM audit LIMIT 1").fetchone() is not None:
+            return 0, GENESIS, "the log's head was deleted"
+        return 0, GENESIS, None
+    parts = str(row[0]).split(":")
+    try:
+        seq, digest = int(parts[0]), parts[1]
+    except (ValueError, IndexError):
+        return 0, GENESIS, "the log's head is not readable"
+    if key is not None and (
+        len(parts) != 3 or not hmac.compare_digest(parts[2], _head_mac(key, seq, digest))
+    ):
+        return seq, digest, "the log's head was rewritten without the key file"
+    return seq, digest, None
 
 
 def record(
@@ -140,8 +174,14 @@ def record(
         details["after"] = redact(after)
     if extra:
         details.update(redact(dict(extra)))
+    last_seq, prev_hash, head_problem = _read_head(conn, key)
+    if head_problem is not None:
+        # Appending onto an untrusted head would bless a cut: chain onto the real last event and say so in
+        # this event (keyed, so it stays), which verify reports for good.
+        details[HEAD_PROBLEM] = head_problem
+        last = conn.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
+        last_seq, prev_hash = (int(last[0]), str(last[1])) if last is not None else (0, GENESIS)
     details_text = json.dumps(details, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-    last_seq, prev_hash = _head(conn)
     digest = _digest(key, prev_hash, at, actor.name, actor.source, action, target, details_text)
     seq = last_seq + 1
     conn.execute(
@@ -152,14 +192,70 @@ def record(
     conn.execute(
         "INSERT INTO settings (key, value) VALUES (?, ?) "
         "ON CONFLICT(key) DO UPDATE SET value = excluded.value, version = version + 1",
-        (HEAD_KEY, f"{seq}:{digest}"),
+        (HEAD_KEY, _head_value(key, seq, digest)),
     )
     return seq
 
 
-def verify(conn: sqlite3.Connection, key: bytes | None = None) -> VerifyResult:
-    """Walk the chain; name the first event that was altered, deleted or moved."""
+def rekey(conn: sqlite3.Connection, key: bytes) -> int:
+    """Chain the events written so far (plain SHA-256: before the directory had a key) again with ``key``,
+    after checking their plain chain; returns how many. Refused if the plain chain is broken."""
+    checked = verify(conn, None)
+    if not checked.ok:
+        raise Refused(f"the audit log is broken ({checked.problem}); nothing was changed")
+    prev = GENESIS
+    rows = conn.execute("SELECT seq, at, actor, source, action, target, details FROM audit ORDER BY seq")
+    for seq, at, actor, source, action, target, details in rows.fetchall():
+        digest = _digest(key, prev, at, actor, source, action, target, details)
+        conn.execute("UPDATE audit SET prev_hash = ?, hash = ? WHERE seq = ?", (prev, digest, seq))
+        prev = digest
+    if checked.events:
+        conn.execute(
+            "UPDATE settings SET value = ?, version = version + 1 WHERE key = ?",
+            (_head_value(key, checked.events, prev), HEAD_KEY),
+        )
+    return checked.events
+
+
+def verify(
+    conn: sqlite3.Connection,
+    key: bytes | None = None,
+    *,
+    initialised: bool = False,
+    expect_head: str | None = None,
+) -> VerifyResult:
+    """Walk the chain; name the first event that was altered, deleted or moved, a cut tail, or a wiped log
+    (``initialised``: the directory has root and a key, so its log cannot be empty); then check that the
+    event of ``expect_head`` (``SEQ:HASH``, printed by an earlier verify) is still there, unchanged."""
+    result = _walk(conn, key, initialised)
+    if not result.ok or expect_head is None:
+        return result
+    seq_text, _, digest = expect_head.strip().partition(":")
+    row = (
+        conn.execute("SELECT hash FROM audit WHERE seq = ?", (int(seq_text),)).fetchone()
+        if seq_text.isdigit()
+        else None
+    )
+    if row is not None and hmac.compare_digest(str(row[0]), digest):
+        return result
+    return VerifyResult(
+        False,
+        result.events,
+        int(seq_text) if seq_text.isdigit() else None,
+        f"the log no longer holds the head {expect_head.strip()!r} recorded earlier: it was cut back, rolled "
+        "back to an older copy, or rewritten since",
+        result.head,
+        result.keyed,
+    )
+
+
+def _walk(conn: sqlite3.Connection, key: bytes | None, initialised: bool) -> VerifyResult:
     expected_prev, expected_seq, count = GENESIS, 1, 0
+    keyed = key is not None
+
+    def broken(at: int | None, problem: str) -> VerifyResult:
+        return VerifyResult(False, count, at, problem, keyed=keyed)
+
     for row in conn.execute("SELECT * FROM audit ORDER BY seq"):
         count += 1
         seq = row["seq"]
@@ -173,36 +269,41 @@ def verify(conn: sqlite3.Connection, key: bytes | None = None) -> VerifyResult:
             row["target"],
             row["details"],
         )
-        if own != row["hash"]:
-            return VerifyResult(
-                False, count, seq, f"event {seq} was altered: its contents no longer match its hash"
-            )
+        if not hmac.compare_digest(own, str(row["hash"])):
+            return broken(seq, f"event {seq} was altered: its contents no longer match its hash")
         if seq != expected_seq:
-            return VerifyResult(
-                False,
-                count,
+            return broken(
                 expected_seq,
-                f"event {expected_seq} is missing: it was deleted (the log jumps from {expected_seq - 1} to {seq})",
+                f"event {expected_seq} is missing: it was deleted (the log jumps from {expected_seq - 1} "
+                f"to {seq})",
             )
         if row["prev_hash"] != expected_prev:
-            return VerifyResult(
-                False,
-                count,
+            return broken(
                 seq,
                 f"event {seq} is out of place: it does not follow event {seq - 1} "
                 "(events were reordered, or one before it was deleted)",
             )
+        if HEAD_PROBLEM in row["details"]:
+            problem = json.loads(row["details"]).get(HEAD_PROBLEM)
+            if problem:
+                return broken(
+                    seq, f"event {seq} was written after {problem}: events before it may have been cut"
+                )
         expected_prev, expected_seq = row["hash"], seq + 1
-    head_seq, head_hash = _head(conn)
+    if count == 0 and initialised:
+        return broken(
+            None, "the log is empty although the directory was initialised: its events were deleted"
+        )
+    head_seq, head_hash, head_problem = _read_head(conn, key)
+    if head_problem is not None:
+        return broken(None, f"{head_problem}: events may have been cut off the end")
     if head_seq != expected_seq - 1 or (head_seq and head_hash != expected_prev):
-        return VerifyResult(
-            False,
-            count,
+        return broken(
             expected_seq,
             f"event {expected_seq} is missing: events from {expected_seq} on were deleted "
             f"(the log's head says it ends at event {head_seq})",
         )
-    return VerifyResult(True, count)
+    return VerifyResult(True, count, head=f"{count}:{expected_prev}" if count else "", keyed=keyed)
 
 
 def _event(row: sqlite3.Row) -> AuditEvent:

@@ -170,7 +170,7 @@ def seed_demo_credentials(directory: Directory) -> None:
     )
     directory.credentials.set_password(bob.id, DEMO_USER_PASSWORD, must_change=True)
     old = directory.access_keys.create(users.get_by_name("ci-deploy").id).key
-    with directory.db.write() as conn:  # demo data: a key made four months ago and never rotated
+    with directory.change() as conn:  # demo data: a key made four months ago and never rotated
         conn.execute(
             "UPDATE access_keys SET created_at = ? WHERE id = ?",
             (to_text(directory.clock() - timedelta(days=120)), old.id),

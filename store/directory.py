@@ -5,9 +5,12 @@ from __future__ import annotations
 import getpass
 import os
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from store import audit, rights
 from store.access_keys import AccessKeyService
 from store.accounts import AccountService
 from store.admins import AdminService
@@ -17,12 +20,12 @@ from store.clock import Clock, to_text, utc_now
 from store.credentials import CredentialService
 from store.crypto import KeyFileError, KeyRing, audit_mac_key, load_key
 from store.db import Database
-from store.errors import Refused
 from store.groups import GroupService
 from store.password_policy import PasswordPolicyService
 from store.permission_sets import PermissionSetService
 from store.policies import PolicyService
 from store.portal import PortalService
+from store.rights import NOBODY, OWNER, Principal, Rule
 from store.sessions import SessionService
 from store.sign_in import SignInService
 from store.ssh_keys import SshKeyService
@@ -87,10 +90,10 @@ class Directory:
         self.portal = PortalService(self)
         self.admins = AdminService(self)
         self.ssh_keys = SshKeyService(self)
-        # Whose rights apply. None: the program itself (the CLI run by the directory file's owner, tests), which
-        # may do everything. A console or SSH sign-in sets it with act_as().
-        self.acting_user_id: int | None = None
-        self.acting_is_admin = True
+        # Whose rights apply (store/rights.py): the owner (the CLI run by the directory file's owner, tests)
+        # until a console or SSH sign-in says who acts with act_as().
+        self.principal: Principal = OWNER
+        self.acting_is_admin = True  # for screens to choose what to offer; the store checks on every change
 
     @classmethod
     def open(
@@ -138,7 +141,9 @@ class Directory:
             )
 
     def use_key(self, ring: KeyRing) -> None:
-        """Seal with ``ring`` from now on, and MAC the audit chain with it if the chain is keyed."""
+        """Seal with ``ring`` from now on, and MAC the audit chain with it once the directory is initialised.
+        An initialised directory whose audit key id was deleted still MACs (with the current key): deleting
+        the setting must not turn the chain into a plain one; ``verify_audit`` names the deletion."""
         mac_id = self.setting(AUDIT_MAC_SETTING)
         audit_key = None
         if mac_id is not None:
@@ -146,7 +151,44 @@ class Directory:
             if mac_key is None:
                 raise KeyFileError(f"the key file lacks key {mac_id}, which keys this directory's audit log")
             audit_key = audit_mac_key(mac_key)
+        elif self.initialised():
+            audit_key = audit_mac_key(ring.current)
         self.key, self.audit_key = ring, audit_key
+
+    def initialised(self) -> bool:
+        """Has ``tui init`` run: root exists, or the database names its key (either alone is enough)."""
+        with self.db.read() as conn:
+            return (
+                conn.execute(
+                    "SELECT 1 FROM users WHERE is_root = 1 UNION ALL SELECT 1 FROM settings WHERE key = ?",
+                    (KEY_ID_SETTING,),
+                ).fetchone()
+                is not None
+            )
+
+    def verify_audit(self, expect_head: str | None = None) -> audit.VerifyResult:
+        """Check the audit log. An initialised directory's log must be keyed by its key file: without the key
+        file, or without the setting naming its key, the log cannot be trusted and verify says so."""
+        initialised = self.initialised() or self.key is not None
+        with self.db.read() as conn:
+            count = int(conn.execute("SELECT count(*) FROM audit").fetchone()[0])
+            if initialised and self.key is None:
+                return audit.VerifyResult(
+                    False,
+                    count,
+                    None,
+                    "the directory's key file is needed to check its audit log: pass it "
+                    "with --key PATH or TUI_KEY",
+                )
+            if initialised and self.setting(AUDIT_MAC_SETTING) is None:
+                return audit.VerifyResult(
+                    False,
+                    count,
+                    None,
+                    f"the setting {AUDIT_MAC_SETTING!r}, which names the key of the audit "
+                    "log, was deleted: the log was tampered with (without it the chain would not need the key)",
+                )
+            return audit.verify(conn, self.audit_key, initialised=initialised, expect_head=expect_head)
 
     def require_key(self) -> KeyRing:
         """The key ring, or a clear refusal for a directory that has none yet."""
@@ -157,19 +199,54 @@ class Directory:
     def now_text(self) -> str:
         return to_text(self.clock())
 
-    def act_as(self, user_id: int | None, actor: Actor) -> None:
-        """From now on, changes are made by (and audited as) this user, with this user's rights."""
+    @property
+    def acting_user_id(self) -> int | None:
+        return self.principal.user_id
+
+    def act_as(self, user_id: int | None, actor: Actor, *, mfa: bool = False) -> None:
+        """From now on, changes are made by (and audited as) this user, with this user's rights: an admin's
+        only when ``mfa`` (signed in with an authenticator). ``user_id`` None: the owner again."""
         self.actor = actor
-        self.acting_user_id = user_id
-        self.acting_is_admin = user_id is None or self.admins.is_admin(user_id)
+        self.principal = OWNER if user_id is None else Principal(user_id, mfa)
+        self.refresh_rights()
 
-    def require_admin(self, what: str = "change the directory") -> None:
-        if not self.acting_is_admin:
-            raise Refused(f"only administrators can {what}: ask root or a member of the admin group")
+    def sign_out(self, actor: Actor) -> None:
+        """Nobody is signed in (the console's gate): only authentication may change anything."""
+        self.actor = actor
+        self.principal = NOBODY
+        self.acting_is_admin = False
 
-    def require_self_or_admin(self, user_id: int, what: str = "change another user's credentials") -> None:
-        if not self.acting_is_admin and user_id != self.acting_user_id:
-            raise Refused(f"only administrators can {what}")
+    def refresh_rights(self) -> bool:
+        """Re-read whether the acting principal administers (after another console changed the admin group)."""
+        with self.db.read() as conn:
+            self.acting_is_admin = rights.administers(conn, self.principal, self.now_text())
+        return self.acting_is_admin
+
+    def admin_without_mfa(self) -> bool:
+        """Is the acting user in the admin group (or root) but signed in without MFA, so not administering?"""
+        user_id = self.principal.user_id
+        if user_id is None or self.principal.mfa:
+            return False
+        with self.db.read() as conn:
+            return rights.is_admin(conn, user_id, self.now_text())
+
+    @contextmanager
+    def change(
+        self, rule: Rule = Rule.ADMIN, *, subject: int | None = None, what: str = "change the directory"
+    ) -> Iterator[sqlite3.Connection]:
+        """The one way to change the directory: a write transaction whose first act is the rights check
+        (store/rights.py), so a refused change writes nothing. ``subject``: whose own credentials a
+        :attr:`Rule.SELF` change touches. Nested calls join the outer transaction and check again."""
+        with self.db.write() as conn:
+            rights.check(conn, self.principal, rule, self.now_text(), subject=subject, what=what)
+            yield conn
+
+    def require(
+        self, rule: Rule = Rule.ADMIN, *, subject: int | None = None, what: str = "change the directory"
+    ) -> None:
+        """Refuse now, before slow work (hashing, parsing a file), what :meth:`change` would refuse anyway."""
+        with self.db.read() as conn:
+            rights.check(conn, self.principal, rule, self.now_text(), subject=subject, what=what)
 
     def close(self) -> None:
         self.db.close()

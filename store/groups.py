@@ -104,7 +104,7 @@ class GroupService(Service[Group]):
         name = names.group_name(name)
         description = names.display_text(description, "description", names.DESCRIPTION_MAX)
         external = names.external_id(external_id)
-        with self.db.write() as conn:
+        with self.directory.change() as conn:
             key = self._check_name_free(conn, name)
             now = self._now()
             cursor = conn.execute(
@@ -145,7 +145,7 @@ class GroupService(Service[Group]):
             changes["name"] = names.group_name(name)
         if description is not None:
             changes["description"] = names.display_text(description, "description", names.DESCRIPTION_MAX)
-        with self.db.write() as conn:
+        with self.directory.change() as conn:
             row = self._row(conn, group_id)
             self._guard(row)
             self._check_version(conn, row, version)
@@ -163,7 +163,7 @@ class GroupService(Service[Group]):
             return after
 
     def delete(self, group_id: int, version: int) -> None:
-        with self.db.write() as conn:
+        with self.directory.change() as conn:
             row = self._row(conn, group_id)
             self._check_version(conn, row, version)
             group = Group.from_row(row)
@@ -180,7 +180,7 @@ class GroupService(Service[Group]):
 
     def add_member(self, group_id: int, user_id: int, *, expires_at: str | None = None) -> Membership:
         expiry = clock.parse_moment(expires_at, "expiresAt")
-        with self.db.write() as conn:
+        with self.directory.change() as conn:
             group = self._row(conn, group_id)
             user = conn.execute("SELECT user_name, is_root FROM users WHERE id = ?", (user_id,)).fetchone()
             if user is None:
@@ -208,7 +208,7 @@ class GroupService(Service[Group]):
             return membership
 
     def remove_member(self, group_id: int, user_id: int) -> None:
-        with self.db.write() as conn:
+        with self.directory.change() as conn:
             membership = self._membership(conn, group_id, user_id)
             conn.execute("DELETE FROM memberships WHERE group_id = ? AND user_id = ?", (group_id, user_id))
             self._audit(

@@ -138,11 +138,15 @@ def initialise(
             if AUDIT_MAC_SETTING in settings:
                 mac_key = ring.get(settings[AUDIT_MAC_SETTING])
                 if mac_key is None:
-                    raise Refused(f"{path} lacks the key that keys this directory's audit log; nothing was changed")
+                    raise Refused(
+                        f"{path} lacks the key that keys this directory's audit log; nothing was changed"
+                    )
             else:
                 mac_key = ring.current
                 audit.rekey(conn, audit_mac_key(mac_key))
-                conn.execute("INSERT INTO settings (key, value) VALUES (?, ?)", (AUDIT_MAC_SETTING, mac_key.key_id))
+                conn.execute(
+                    "INSERT INTO settings (key, value) VALUES (?, ?)", (AUDIT_MAC_SETTING, mac_key.key_id)
+                )
             directory.audit_key = audit_mac_key(mac_key)
             if expected is None:
                 conn.execute(

@@ -49,6 +49,7 @@ from store.crypto import MAX_PASSWORD_LENGTH, hash_password, is_supported_hash
 from store.durations import DEFAULT_SECONDS, parse_duration
 from store.errors import StoreError, ValidationError
 from store.policy_documents import check_policy_text
+from store.rights import ADMIN_GROUP_SETTING
 from store.ssh_keys import PublicKey, parse_public_key
 from store.users import ROOT_NAME
 
@@ -63,6 +64,8 @@ SCIM_ID_MAX = 256
 SOURCE_MAX = 64
 SOURCE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 LOCAL = "local"
+WHAT = "import into the directory"
+ADMIN_MARK = "⚠ makes an administrator"
 # Rows written per executemany call, so a progress bar can move while a big import is written.
 CHUNK = 20_000
 
@@ -228,6 +231,9 @@ class ImportOptions:
     sync: bool = False
     allow_mass_disable: bool = False
     with_passwords: bool = False
+    # Memberships into the admin group make administrators: an identity provider's file never does that
+    # without an admin's explicit decision (--allow-admin-changes, or the console's confirmation).
+    allow_admin_changes: bool = False
 
 
 # -- the plan ---------------------------------------------------------------------------------------------
@@ -275,7 +281,10 @@ class ImportPlan:
         }
     )
     notices: list[str] = field(default_factory=list)
-    # Set when the plan may not be applied as it is (the mass-disable guard): the reason, fit to show.
+    # Memberships the plan creates or changes in the admin group ("alice in Admins"): each makes an admin.
+    admin_grants: list[str] = field(default_factory=list)
+    # Set when the plan may not be applied as it is (the mass-disable guard, admin grants not allowed): the
+    # reason, fit to show.
     blocked: str | None = None
 
     def sections(self) -> dict[str, Section]:
@@ -324,6 +333,7 @@ class ImportPlan:
             "permission_sets": "permission set",
             "assignments": "assignment",
         }
+        admin_grants = set(self.admin_grants)
         for name, section in self.sections().items():
             noun = singular[name]
             kinds: list[tuple[str, list[tuple[str, str]]]] = [
@@ -337,6 +347,8 @@ class ImportPlan:
                     text = f"{verb} {noun} {item!r}"
                     if detail:
                         text += f": {detail}" if mark == "~" else f" ({detail})"
+                    if name == "memberships" and mark != "-" and item in admin_grants:
+                        text += f"  {ADMIN_MARK}"
                     yield mark, text
                 if limit is not None and len(items) > limit:
                     yield "…", f"… and {len(items) - limit:,} more {noun} {verb}s"
@@ -367,6 +379,7 @@ class ImportResult:
             "plan": self.plan.as_dict(),
             "passwords": dict(self.plan.passwords, workers=self.password_workers),
             "notices": self.plan.notices,
+            "admin_grants": self.plan.admin_grants,
             "blocked": self.plan.blocked,
         }
 
@@ -477,6 +490,7 @@ class _Current:
     permission_sets: dict[str, sqlite3.Row]
     attachments: dict[int, list[str]]
     assignments: dict[tuple[str, int, int, int], tuple[int, str | None]]
+    admin_group_id: int | None = None
 
 
 def _load_current(conn: sqlite3.Connection) -> _Current:
@@ -537,6 +551,9 @@ def _load_current(conn: sqlite3.Connection) -> _Current:
             row["id"],
             row["expires_at"],
         )
+    admin_group = conn.execute("SELECT value FROM settings WHERE key = ?", (ADMIN_GROUP_SETTING,)).fetchone()
+    if admin_group is not None and int(admin_group[0]) in current.groups_by_id:
+        current.admin_group_id = int(admin_group[0])
     return current
 
 
@@ -1346,6 +1363,7 @@ def _resolve(
     create = plan.memberships.create
     for group in groups:
         group_ident, members, group_name = group.ident, group.members, group.shown
+        grants_admin = group_ident == current.admin_group_id
         for user_ident, expiry in members.items():
             existing = existing_memberships.get((group_ident, user_ident), _BAD)
             if existing is _BAD:
@@ -1354,6 +1372,9 @@ def _resolve(
                 plan.memberships.update[label(user_ident, group_name)] = ["expiresAt"]
             else:
                 plan.memberships.unchanged += 1
+                continue
+            if grants_admin:
+                plan.admin_grants.append(label(user_ident, group_name))
         if group.row is None:
             continue
         sync_owned = options.sync and group.row["source"] == source
@@ -1372,6 +1393,14 @@ def _resolve(
 
     _plan_others(plan, others, current)
 
+    if plan.admin_grants and not options.allow_admin_changes:
+        shown = ", ".join(repr(item) for item in plan.admin_grants[:10])
+        more = f" and {len(plan.admin_grants) - 10} more" if len(plan.admin_grants) > 10 else ""
+        plan.blocked = (
+            f"this import would make administrators: {shown}{more} (memberships of the admin group). An "
+            "identity provider's file never grants administration on its own: check each, then run again "
+            "with --allow-admin-changes"
+        )
     # The mass-disable guard.
     if options.sync:
         active = sum(
@@ -1385,7 +1414,7 @@ def _resolve(
             if t.row is not None and t.row["status"] == "active" and t.fields.get("status") == "disabled"
         )
         allowed = max(1, math.ceil(MASS_DISABLE_SHARE * active))
-        if disabling > allowed and not options.allow_mass_disable:
+        if disabling > allowed and not options.allow_mass_disable and plan.blocked is None:
             plan.blocked = (
                 f"this sync would disable {disabling} of the {active} active users from source "
                 f"{source!r} ({disabling / max(active, 1):.0%}); a sync may disable at most "
@@ -1931,6 +1960,7 @@ def import_document(
     sync: bool = False,
     allow_mass_disable: bool = False,
     with_passwords: bool = False,
+    allow_admin_changes: bool = False,
     format_name: str = "json",
     progress: Progress | None = None,
 ) -> ImportResult:
@@ -1940,9 +1970,15 @@ def import_document(
     :class:`store.errors.Refused`."""
     from store.errors import Refused
 
+    # The rights check at entry (a plan shows the directory's contents too), and again when the change opens.
+    directory.require(what=WHAT)
     sha256 = hashlib.sha256(raw).hexdigest()
     options = ImportOptions(
-        source=source, sync=sync, allow_mass_disable=allow_mass_disable, with_passwords=with_passwords
+        source=source,
+        sync=sync,
+        allow_mass_disable=allow_mass_disable,
+        with_passwords=with_passwords,
+        allow_admin_changes=allow_admin_changes,
     )
     used_source = source or document.default_source
     try:
@@ -1967,7 +2003,7 @@ def import_document(
     hashes, workers = hash_initial_passwords([t.initial_password or "" for t in initial], progress)
     by_password = {id(t): digest for t, digest in zip(initial, hashes, strict=True)}
 
-    with directory.db.write() as conn:
+    with directory.change(what=WHAT) as conn:
         # Another admin may have changed the directory since the plan was made: then plan again under the lock.
         if directory.db.data_version() != seen_version:
             current = _load_current(conn)

@@ -116,7 +116,7 @@ class PasswordPolicyService:
     def set(self, policy: PasswordPolicy, version: int | None = None) -> StoredPolicy:
         """Replace the policy. ``version`` (from :meth:`current`) guards against overwriting another admin's
         change made meanwhile; None applies it regardless. It applies from the next password set or sign-in."""
-        with self.db.write() as conn:
+        with self.directory.change() as conn:
             before = self._read(conn)
             if version is not None and version != before.version:
                 raise Conflict(

@@ -257,7 +257,7 @@ class PermissionSetService(Service[PermissionSet]):
         seconds = parse_duration(session_duration)
         inline = check_policy_text(inline_policy, "inlinePolicy")
         boundary = check_policy_text(boundary_policy, "permissionsBoundary")
-        with self.db.write() as conn:
+        with self.directory.change() as conn:
             key = self._check_name_free(conn, name)
             now = self._now()
             cursor = conn.execute(
@@ -312,7 +312,7 @@ class PermissionSetService(Service[PermissionSet]):
             changes["inline_policy"] = check_policy_text(inline_policy, "inlinePolicy")
         if boundary_policy is not None or clear_boundary:
             changes["boundary_policy"] = check_policy_text(boundary_policy, "permissionsBoundary")
-        with self.db.write() as conn:
+        with self.directory.change() as conn:
             row = self._row(conn, permission_set_id)
             self._check_version(conn, row, version)
             before = PermissionSet.from_row(row)
@@ -336,7 +336,7 @@ class PermissionSetService(Service[PermissionSet]):
             return after
 
     def delete(self, permission_set_id: int, version: int) -> None:
-        with self.db.write() as conn:
+        with self.directory.change() as conn:
             row = self._row(conn, permission_set_id)
             self._check_version(conn, row, version)
             removed = PermissionSet.from_row(row)

@@ -137,7 +137,7 @@ class PolicyService(Service[Policy]):
         name = names.policy_name(name)
         description = names.display_text(description, "description", names.DESCRIPTION_MAX)
         text = check_managed_policy_text(document)
-        with self.db.write() as conn:
+        with self.directory.change() as conn:
             key = self._check_name_free(conn, name)
             now = self._now()
             cursor = conn.execute(
@@ -167,7 +167,7 @@ class PolicyService(Service[Policy]):
             changes["description"] = names.display_text(description, "description", names.DESCRIPTION_MAX)
         if document is not None:
             changes["document"] = check_managed_policy_text(document)
-        with self.db.write() as conn:
+        with self.directory.change() as conn:
             row = self._row(conn, policy_id)
             self._guard(row, "edited")
             self._check_version(conn, row, version)
@@ -186,7 +186,7 @@ class PolicyService(Service[Policy]):
             return after
 
     def delete(self, policy_id: int, version: int) -> None:
-        with self.db.write() as conn:
+        with self.directory.change() as conn:
             row = self._row(conn, policy_id)
             self._guard(row, "deleted")
             self._check_version(conn, row, version)

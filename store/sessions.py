@@ -26,6 +26,7 @@ from store.durations import MIN_SECONDS, format_duration, parse_duration
 from store.errors import NotFound, Refused, ValidationError
 from store.names import canonical
 from store.policy import Decision
+from store.rights import Rule
 from store.service import PAGE_SIZE, Page, joined_page, like_contains
 
 if TYPE_CHECKING:
@@ -179,10 +180,11 @@ class SessionService:
     ) -> IssuedCredentials:
         """Credentials for an assignment the user holds now. ``duration`` defaults to the permission set's
         session duration and may be shorter, never longer; nothing is clamped."""
-        self.directory.require_self_or_admin(user_id, "issue credentials for another user")
         now = self.directory.clock()
         now_text = to_text(now)
-        with self.db.write() as conn:
+        with self.directory.change(
+            Rule.SELF, subject=user_id, what="issue credentials for another user"
+        ) as conn:
             user = conn.execute(
                 "SELECT user_name, status, is_root FROM users WHERE id = ?", (user_id,)
             ).fetchone()
@@ -414,11 +416,19 @@ class SessionService:
                 newest_first=True,
             )
 
-    def _revoke(self, where: str, params: tuple[Any, ...], reason: str, target: str) -> int:
-        if not where.startswith("id = "):
-            self.directory.require_admin("revoke credentials in bulk")
+    def _revoke(
+        self, where: str, params: tuple[Any, ...], reason: str, target: str, *, own_of: int | None = None
+    ) -> int:
+        """Revoke the live sessions ``where`` says: in bulk an admin's act; one session (``own_of``: whose
+        it is) its user's too."""
         now = to_text(self.directory.clock())
-        with self.db.write() as conn:
+        if own_of is None:
+            change = self.directory.change(what="revoke credentials in bulk")
+        else:
+            change = self.directory.change(
+                Rule.SELF, subject=own_of, what="revoke another user's credentials"
+            )
+        with change as conn:
             count = conn.execute(
                 f"UPDATE sessions SET revoked_at = ?, revoked_reason = ? WHERE revoked_at IS NULL "
                 f"AND expires_at > ? AND {where}",
@@ -437,8 +447,9 @@ class SessionService:
 
     def revoke(self, session_id: int, reason: str = "revoked by an admin") -> int:
         info = self.get(session_id)
-        self.directory.require_self_or_admin(info.user_id, "revoke another user's credentials")
-        return self._revoke("id = ?", (session_id,), reason, f"session:{info.access_key_id}")
+        return self._revoke(
+            "id = ?", (session_id,), reason, f"session:{info.access_key_id}", own_of=info.user_id
+        )
 
     def revoke_user(self, user_id: int, reason: str = "revoked by an admin") -> int:
         return self._revoke("user_id = ?", (user_id,), reason, self._target("users", "user_name", user_id))
@@ -470,7 +481,7 @@ class SessionService:
         """Delete sessions that expired or were revoked more than ``retention`` ago."""
         now = self.directory.clock()
         cutoff = to_text(now - retention)
-        with self.db.write() as conn:
+        with self.directory.change(what="delete old sessions") as conn:
             count = conn.execute(
                 "DELETE FROM sessions WHERE expires_at <= ? OR (revoked_at IS NOT NULL AND revoked_at <= ?)",
                 (cutoff, cutoff),

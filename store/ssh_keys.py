@@ -96,7 +96,7 @@ class SshKeyService:
 
     def add(self, user_id: int, key_text: str) -> StoredKey:
         key = parse_public_key(key_text, "publicKey")
-        with self.db.write() as conn:
+        with self.directory.change() as conn:
             user = conn.execute("SELECT user_name, is_root FROM users WHERE id = ?", (user_id,)).fetchone()
             if user is None:
                 raise NotFound(f"user #{user_id} does not exist")
@@ -126,7 +126,7 @@ class SshKeyService:
             return StoredKey(*row)
 
     def remove(self, key_id: int) -> None:
-        with self.db.write() as conn:
+        with self.directory.change() as conn:
             row = conn.execute(f"{_SELECT} WHERE k.id = ?", (key_id,)).fetchone()
             if row is None:
                 raise NotFound(f"SSH key #{key_id} does not exist (it may have been removed)")

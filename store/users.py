@@ -127,7 +127,7 @@ class UserService(Service[User]):
                 "external_id": external_id,
             }
         )
-        with self.db.write() as conn:
+        with self.directory.change() as conn:
             key = self._check_name_free(conn, fields["user_name"])
             now = self._now()
             cursor = conn.execute(
@@ -211,7 +211,7 @@ class UserService(Service[User]):
 
     def update(self, user_id: int, version: int, **changes: Any) -> User:
         fields = clean_user_fields(changes)
-        with self.db.write() as conn:
+        with self.directory.change() as conn:
             row = self._row(conn, user_id)
             self._guard(row, "edited")
             self._check_version(conn, row, version)
@@ -230,7 +230,7 @@ class UserService(Service[User]):
 
     def set_status(self, user_id: int, version: int, active: bool) -> User:
         """Disable (or enable) a user. Disabling ends their sessions and portal sign-ins at once."""
-        with self.db.write() as conn:
+        with self.directory.change() as conn:
             row = self._row(conn, user_id)
             self._guard(row, "disabled", imported_ok=True)
             self._check_version(conn, row, version)
@@ -255,7 +255,7 @@ class UserService(Service[User]):
 
     def delete(self, user_id: int, version: int) -> None:
         """Delete a user with their memberships, assignments, keys and sessions."""
-        with self.db.write() as conn:
+        with self.directory.change() as conn:
             row = self._row(conn, user_id)
             self._guard(row, "deleted", imported_ok=True)
             self._check_version(conn, row, version)

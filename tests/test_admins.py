@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from store.audit import Actor
+from store.demo import DEMO_USER_PASSWORD
 from store.errors import Refused
 from tests.console_factory import make_app, settle
 from tui.screens.my_access import MyAccessScreen
@@ -22,7 +23,7 @@ def seeded(directory):
 
 def act_as(directory, name):
     user = directory.users.get_by_name(name)
-    directory.act_as(user.id, Actor(name, "console"))
+    directory.act_as(user.id, Actor(name, "console"), mfa=True)
     return user
 
 
@@ -54,8 +55,12 @@ def test_everyone_else_is_refused_every_change_and_nothing_is_written(seeded):
 
 
 def test_everyone_has_their_own_access_and_credentials(seeded):
+    seeded.credentials.set_password(seeded.users.get_by_name("bob").id, DEMO_USER_PASSWORD)
     bob = act_as(seeded, "bob")
-    seeded.credentials.set_password(bob.id, "a reggae passphrase of my own")
+    # Their own password only by proving the current one: setting it outright is an admin's act.
+    with pytest.raises(Refused, match="only administrators"):
+        seeded.credentials.set_password(bob.id, "a reggae passphrase of my own")
+    seeded.credentials.change_password(bob.id, DEMO_USER_PASSWORD, "a reggae passphrase of my own")
     key = seeded.access_keys.create(bob.id)
     assert key.key.key_id.startswith("AKIA")
     dev, developer = seeded.accounts.get_by_name("dev"), seeded.permission_sets.get_by_name("Developer")

@@ -146,14 +146,23 @@ class TestInitialise:
             initialise(directory, "my-root-password-2026", new_root_enrolment())
         directory.close()
 
-    def test_a_directory_with_data_before_init_keeps_a_plain_chain_that_still_verifies(self, db_path):
+    def test_data_before_init_is_chained_again_with_the_key_so_the_whole_log_needs_it(self, db_path):
         directory = Directory.open(db_path, Actor("t", "test"))
         directory.users.create("before-init")
         created = initialise(directory, ROOT_PASSWORD, new_root_enrolment())
-        assert not created.audit_keyed
+        assert created.audit_keyed
         directory.users.create("after-init")
+        assert directory.verify_audit().ok
         with directory.db.read() as conn:
-            assert audit.verify(conn, directory.audit_key).ok
+            # Every event, the one written before init included, needs the key: none verifies plain.
+            assert not audit.verify(conn, None).ok
+        # Rewriting the pre-init event as an attacker without the key would (a plain SHA-256) is caught.
+        attacker = sqlite3.connect(db_path)
+        attacker.execute("UPDATE audit SET actor = 'mallory' WHERE seq = 1")
+        attacker.commit()
+        attacker.close()
+        result = directory.verify_audit()
+        assert not result.ok and result.first_bad_seq == 1
         directory.close()
 
     def test_key_file_elsewhere(self, db_path, tmp_path):

@@ -114,7 +114,7 @@ class TuiApp(App[None]):
         # Textual reads the starting mode in App.__init__: signed in, start on the dashboard (My access for a
         # user who is not an admin); else at the gate.
         self.is_admin = signed_in is not None and (
-            signed_in.user_id is None or directory.admins.is_admin(signed_in.user_id)
+            signed_in.user_id is None or (signed_in.mfa and directory.admins.is_admin(signed_in.user_id))
         )
         self.DEFAULT_MODE = GATE if signed_in is None else home_mode(self.is_admin)  # type: ignore[misc]
         super().__init__()
@@ -156,7 +156,7 @@ class TuiApp(App[None]):
     @work(thread=True, exclusive=True, exit_on_error=False, group="sweep")
     def sweep_sessions(self) -> None:
         """Delete sessions dead for longer than the retention period (as ``tui sessions sweep`` does)."""
-        if self.signed_in is not None:
+        if self.signed_in is not None and self.is_admin:
             try:
                 self.directory.sessions.sweep()
             except StoreError:
@@ -197,7 +197,7 @@ class TuiApp(App[None]):
     def _begin(self, signed_in: SignedIn) -> None:
         self.signed_in = signed_in
         # The audit names the person and the client (console, ssh); the store applies the person's rights.
-        self.directory.act_as(signed_in.user_id, signed_in.actor())
+        self.directory.act_as(signed_in.user_id, signed_in.actor(), mfa=signed_in.mfa)
         self.is_admin = self.directory.acting_is_admin
         self._session_started = self._last_activity = self.directory.clock()
 
@@ -218,8 +218,7 @@ class TuiApp(App[None]):
             return
         if signed_in.token is not None:
             self._revoke(signed_in.token)
-        self.directory.act_as(None, self.base_actor)
-        self.directory.acting_is_admin = False  # at the gate nobody's rights apply
+        self.directory.sign_out(self.base_actor)  # at the gate nobody's rights apply
         self.is_admin = False
         if self.exit_on_sign_out:
             self.exit(message=reason)
@@ -259,14 +258,14 @@ class TuiApp(App[None]):
             self.call_from_thread(self._ended_elsewhere, signed_in, exc.message)
             return
         if signed_in.user_id is not None:
-            admin = self.directory.admins.is_admin(signed_in.user_id)
+            admin = self.directory.refresh_rights()
             if admin != self.is_admin:
                 self.call_from_thread(self._rights_changed, signed_in, admin)
 
     def _rights_changed(self, signed_in: SignedIn, admin: bool) -> None:
         if self.signed_in is not signed_in:
             return
-        self.directory.acting_is_admin = self.is_admin = admin
+        self.is_admin = admin
         if admin:
             self.notify("You are now an administrator.")
         else:

@@ -142,6 +142,12 @@ def _progress_bar(enabled: bool) -> Iterator[Callable[[str, int, int], None] | N
     help="Let a sync disable more than 10% of the source's active users.",
 )
 @click.option(
+    "--allow-admin-changes",
+    is_flag=True,
+    help="Let the file add members to the admin group (each makes an administrator). Without it such an "
+    "import is refused.",
+)
+@click.option(
     "--with-passwords",
     is_flag=True,
     help="Hash cleartext initial passwords (in parallel worker processes); the users must change them "
@@ -158,6 +164,7 @@ def import_command(
     sync: bool,
     source: str | None,
     allow_mass_disable: bool,
+    allow_admin_changes: bool,
     with_passwords: bool,
     as_json: bool,
 ) -> None:
@@ -195,6 +202,7 @@ def import_command(
                 dry_run=dry_run,
                 sync=sync,
                 allow_mass_disable=allow_mass_disable,
+                allow_admin_changes=allow_admin_changes,
                 with_passwords=with_passwords,
                 format_name=reading.format,
                 progress=progress,
@@ -233,5 +241,5 @@ def import_command(
     for line in plan.describe():
         click.echo(line)
     if plan.blocked:
-        click.echo(f"tui: this sync would be refused: {plan.blocked}", err=True)
+        click.echo(f"tui: this {'sync' if sync else 'import'} would be refused: {plan.blocked}", err=True)
     click.echo("dry run: nothing was changed" if dry_run else f"applied (import batch {result.batch_id})")

@@ -169,7 +169,10 @@ def _whoami(state: _State) -> None:
         {
             "user": user.user_name,
             "root": bool(user.is_root),
-            "admin": directory.admins.is_admin(user.id),
+            # Administration needs MFA: an admin-group member (or root) administers only while signed in
+            # with an authenticator; "admin_group" says whether they are one.
+            "admin": signed_in is not None and directory.admins.is_admin(user.id),
+            "admin_group": directory.admins.is_admin(user.id),
             "key": caller.fingerprint,
             # True while a password + TOTP sign-in (or the console's TOTP step-up) younger than 12 hours exists:
             # exactly when `credentials` answers.

@@ -48,6 +48,13 @@ class CredentialsModal(ModalScreen[None]):
         self.dismiss(None)
 
 
+# For a member of the admin group (or root) signed in without an authenticator: why they see only this.
+MFA_BANNER = (
+    "You are in the admin group, but administration needs MFA and you signed in without an authenticator. "
+    "Press c, then t to enrol one; then sign in again with its code."
+)
+
+
 class MyAccessScreen(DirectoryScreen):
     """For any signed-in user: what they can assume now, and credentials for it."""
 
@@ -55,6 +62,7 @@ class MyAccessScreen(DirectoryScreen):
 
     BINDINGS = [
         Binding("g", "get_credentials", "Get credentials"),
+        Binding("c", "app.my_credentials", "My credentials"),
         Binding("r", "refresh", "Refresh"),
     ]
 
@@ -86,6 +94,7 @@ class MyAccessScreen(DirectoryScreen):
         yield NavBar(self.nav_name)
         with Vertical(classes="detail-body"):
             yield Static("", id="my-access-title", classes="list-title")
+            yield Static(MFA_BANNER, id="mfa-banner", classes="banner-warning", markup=False)
             yield DataTable(id="grants", cursor_type="row", zebra_stripes=True)
             yield Static("Session duration", classes="section-title")
             yield Select([], id="duration", prompt="pick a role first")
@@ -111,6 +120,8 @@ class MyAccessScreen(DirectoryScreen):
     @work(thread=True, exclusive=True, group="my-access", exit_on_error=False)
     def _load(self) -> None:
         user = self.directory.users.get(self.user_id)
+        needs_mfa = self.directory.admin_without_mfa()
+        self.app.call_from_thread(self._show_banner, needs_mfa)
         now = self.directory.now_text()
         memberships = {m.group_id: m for m in self.directory.groups.groups_of(self.user_id)}
         live = []
@@ -126,6 +137,9 @@ class MyAccessScreen(DirectoryScreen):
             for g in live
         }
         self.app.call_from_thread(self._show, user.user_name, live, durations)
+
+    def _show_banner(self, needs_mfa: bool) -> None:
+        self.query_one("#mfa-banner", Static).display = needs_mfa
 
     def _show(self, user_name: str, grants: list[Assignment], durations: dict[int, int]) -> None:
         # One row per (account, permission set), however many paths grant it.

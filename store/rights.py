@@ -1,0 +1,105 @@
+"""Who may change what: the one rights check that every change to the directory passes.
+
+Every write transaction is opened by :meth:`store.directory.Directory.change`, which names the :class:`Rule`
+the change falls under and checks it right after ``BEGIN IMMEDIATE``, before the change reads or writes
+anything: a refusal rolls the transaction back whole, and rights are judged on the committed state of the
+moment (an admin removed from the admin group by another console loses their rights at their next change).
+Nothing else in ``store/`` opens a write transaction (``tests/test_rights.py`` checks the source for it, and
+calls every public method of every service as a user who is not an admin).
+
+Who acts (:class:`Principal`):
+
+- the directory's **owner**: the program run by the OS account that owns the 0600 database and key file (the
+  CLI, ``tui serve`` before a sign-in, tests). It may do everything: it could edit the file anyway.
+- a **signed-in user**: their rights are those of :data:`Rule` below; administration needs MFA.
+- **nobody**: the console's sign-in screen. Only authentication may write.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from enum import Enum
+
+from store.errors import Refused
+
+ADMIN_GROUP_SETTING = "admin_group"
+
+
+class Rule(Enum):
+    """What a change requires of whoever makes it."""
+
+    # Root or a live member of the admin group, signed in with MFA; or the owner.
+    ADMIN = "admin"
+    # The subject user themself (their own credentials and sessions), or an admin.
+    SELF = "self"
+    # Authentication itself: sign-in attempts, their throttling, portal sign-ins bought with a proven secret,
+    # an access key's last use. The caller has checked (or is checking, in the same transaction) a secret.
+    AUTHENTICATION = "authentication"
+    # Creating root in a directory that has none (tui init, the first-run wizard): whoever holds the file.
+    # store/identity.py refuses it inside the same transaction once root exists.
+    FIRST_RUN = "first run"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Whose rights apply. ``user_id`` None with ``signed_in`` False is nobody (the sign-in screen)."""
+
+    user_id: int | None = None
+    mfa: bool = False
+    owner: bool = False
+
+    @property
+    def signed_in(self) -> bool:
+        return self.user_id is not None
+
+
+OWNER = Principal(owner=True)
+NOBODY = Principal()
+
+
+def is_admin(conn: sqlite3.Connection, user_id: int, now: str) -> bool:
+    """Root, or an active user with a live membership of the admin group (MFA is judged by the caller)."""
+    row = conn.execute(
+        "SELECT u.is_root, u.status, (SELECT 1 FROM memberships m JOIN settings s ON s.key = ? "
+        "AND m.group_id = CAST(s.value AS INTEGER) WHERE m.user_id = u.id AND (m.expires_at IS NULL "
+        "OR m.expires_at > ?)) AS member FROM users u WHERE u.id = ?",
+        (ADMIN_GROUP_SETTING, now, user_id),
+    ).fetchone()
+    if row is None or row[1] != "active":
+        return False
+    return bool(row[0] or row[2])
+
+
+def administers(conn: sqlite3.Connection, principal: Principal, now: str) -> bool:
+    """Has ``principal`` administrator rights now: the owner, or an admin signed in with MFA."""
+    if principal.owner:
+        return True
+    if principal.user_id is None or not principal.mfa:
+        return False
+    return is_admin(conn, principal.user_id, now)
+
+
+def check(
+    conn: sqlite3.Connection,
+    principal: Principal,
+    rule: Rule,
+    now: str,
+    *,
+    subject: int | None = None,
+    what: str = "change the directory",
+) -> None:
+    """Raise :class:`Refused` unless ``principal`` may make a change under ``rule`` (on ``subject``'s own
+    credentials, for :attr:`Rule.SELF`). Runs inside the change's transaction."""
+    if rule in (Rule.AUTHENTICATION, Rule.FIRST_RUN) or principal.owner:
+        return
+    if rule is Rule.SELF and principal.user_id is not None and subject == principal.user_id:
+        return
+    if administers(conn, principal, now):
+        return
+    if principal.user_id is not None and not principal.mfa and is_admin(conn, principal.user_id, now):
+        raise Refused(
+            f"administrators {what} only when signed in with MFA: enrol an authenticator (your "
+            "credentials, key c on the dashboard) and sign in again with its code"
+        )
+    raise Refused(f"only administrators can {what}: ask root or a member of the admin group")
