@@ -16,6 +16,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import sqlite_utils
+
 from store import schema
 from store.errors import StoreError
 from store.files import NotPrivate, create_private, private_folder, private_problem
@@ -81,6 +83,7 @@ class Database:
             )
             self.conn.row_factory = sqlite3.Row
             self.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            self._refuse_other_programs_database()  # before WAL mode, which would change its header
             mode = self.conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if mode.lower() != "wal" and str(self.path) != ":memory:":
                 raise DatabaseError(f"{self.path}: cannot switch to WAL journal mode (got {mode})")
@@ -93,6 +96,26 @@ class Database:
         self._plain = self.conn.cursor()
         self._plain.row_factory = None
         self._migrate(migrate_to)
+
+    def introspect(self) -> sqlite_utils.Database:
+        """sqlite-utils over this connection, for looking at the schema (tables, columns, indexes, triggers).
+
+        No plugins and no ``recursive_triggers``: the connection's behaviour stays exactly as opened."""
+        return sqlite_utils.Database(self.conn, recursive_triggers=False, execute_plugins=False)
+
+    def _refuse_other_programs_database(self) -> None:
+        # A file that never had our schema (user_version 0) but holds tables belongs to another program:
+        # migration 1 would add our tables to it.
+        if self.conn.execute("PRAGMA user_version").fetchone()[0]:
+            return
+        tables = self.introspect().table_names()
+        if tables:
+            self.conn.close()
+            shown = ", ".join(tables[:5]) + (", …" if len(tables) > 5 else "")
+            raise DatabaseError(
+                f"{self.path} is not a tui directory database: it is an SQLite file with other tables "
+                f"({shown}); nothing was changed"
+            )
 
     # -- transactions -----------------------------------------------------------------------------------
 

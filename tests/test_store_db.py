@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+import sqlite_utils
 
 from store import schema
 from store.db import Database
@@ -155,10 +156,8 @@ def test_a_version_1_database_is_upgraded_in_place(db_path: Path) -> None:
     old = Database(db_path, migrate_to=1)
     try:
         assert old.schema_version() == 1
-        assert (
-            old.conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'users_search'").fetchone()[0]
-            == 0
-        )
+        assert "users" in old.introspect().table_names()
+        assert "users_search" not in old.introspect().table_names()
         with old.write() as conn:
             conn.execute(
                 "INSERT INTO users (user_name, user_name_key, display_name, email, created_at, updated_at) "
@@ -199,13 +198,10 @@ def test_an_upgrade_that_fails_changes_nothing_and_says_why(db_path: Path) -> No
     with pytest.raises(StoreError):
         Database(db_path)
 
-    raw = sqlite3.connect(db_path)
-    try:
+    with sqlite_utils.Database(db_path) as raw:
         assert raw.execute("PRAGMA user_version").fetchone()[0] == 1
-        triggers = raw.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall()
-        assert triggers == []
-    finally:
-        raw.close()
+        assert raw.triggers == []
+        assert raw["users_search"].columns_dict == {"x": str}  # the table in the way, as it was
 
 
 def test_a_database_from_a_newer_tui_is_refused(db_path: Path, run_tui) -> None:
@@ -256,3 +252,23 @@ def test_a_file_that_is_not_a_database_is_refused(tmp_path: Path, run_tui, conte
 def test_a_folder_is_refused_as_a_database(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="folder"):
         Database(tmp_path)
+
+
+def test_another_programs_sqlite_file_is_refused_and_left_as_it_was(tmp_path: Path, run_tui) -> None:
+    path = tmp_path / "places.sqlite"
+    other = sqlite_utils.Database(path)
+    other["bookmarks"].insert({"url": "https://example.org", "title": "Example"})
+    other.close()
+    path.chmod(0o600)
+    before = path.read_bytes()
+
+    with pytest.raises(StoreError, match=r"not a tui directory database: .*other tables \(bookmarks\)"):
+        Database(path)
+    result = run_tui("--db", path, "export")
+    assert result.returncode == 1, result
+    assert (
+        f"{path} is not a tui directory database" in result.stderr and "nothing was changed" in result.stderr
+    )
+    # No tables of ours added, and not even switched to WAL mode.
+    assert path.read_bytes() == before
+    assert sqlite_utils.Database(path).table_names() == ["bookmarks"]
