@@ -317,6 +317,7 @@ class CredentialService:
         ``recovering``: the recovery-code sign-in this enrolment completes; its code is spent in the same
         transaction (refused, nothing changed, if it was spent or replaced meanwhile)."""
         key = self.directory.require_key()
+        self.directory.require(Rule.SELF, subject=user_id, what=WHAT)  # before the code says anything
         secret = normalize_secret(secret)
         step = check_code_step(secret, code, self.directory.clock(), None)
         with self.directory.change(Rule.SELF, subject=user_id, what=WHAT) as conn:

@@ -11,7 +11,7 @@ What one connection goes through:
    ``MaxAuthTries``). Refused connections are audited once each (``ssh.refused``, every fingerprint tried and
    why), and while an address is blocked its further connections are not audited (so a flood cannot fill the log).
 3. **Audited**: ``ssh.connect`` and ``ssh.disconnect`` (remote address and port, key fingerprint, and on
-   disconnect the reason and duration), written with ``store.audit.record`` in a ``db.write()`` as
+   disconnect the reason and duration), written with ``store.audit.record`` in a ``Directory.change`` as
    ``Actor(user, "ssh")``.
 4. **A session with a pty** starts ONE child process per connection on its own pty: ``python -m tui
    ssh-console`` (:mod:`tui.ssh_console`), which takes the pty as its controlling terminal (``setsid`` +
@@ -26,6 +26,10 @@ What one connection goes through:
    only its own connection with it.
 5. **Without a pty**, only ``whoami``, ``access`` and ``credentials`` are answered (:mod:`tui.ssh_commands`),
    in this process, as the key's user, in JSON. Anything else — a shell included — is refused with exit 1.
+   **Consoles are capped** (:mod:`store.console_limits`: 3 per user and 24 in all unless the directory's
+   settings or ``--max-consoles``/``--max-consoles-per-user`` say otherwise): one more gets one line saying
+   which limit, the connection closes, and the refusal is audited (``ssh.console_refused``). Commands without
+   a pty are not consoles and are not capped.
 6. **Idle timeout**: a connection without input for 15 minutes (``--idle-timeout``) is closed.
 
 This module never imports textual: the console runs only in the children.
@@ -56,10 +60,12 @@ import asyncssh
 
 from store import audit
 from store.audit import Actor
+from store.console_limits import ConsoleLimits, console_limits
 from store.directory import Directory
 from store.errors import StoreError
 from store.files import private_folder, write_private
 from store.names import canonical
+from store.rights import Rule
 from tui import ssh_commands
 from tui.literal import visible
 
@@ -194,6 +200,8 @@ class ServeOptions:
     host_key_path: Path | None = None
     idle_timeout: float = IDLE_TIMEOUT
     login_timeout: float = LOGIN_TIMEOUT
+    max_consoles: int | None = None  # None: the directory's setting (store.console_limits)
+    max_consoles_per_user: int | None = None
 
 
 def _say(message: str) -> None:
@@ -209,6 +217,7 @@ class TuiSshServer:
         self.limiter = FailureLimiter()
         self.credentials = ssh_commands.MemoryCredentialCache()
         self.connections: set[_Connection] = set()
+        self.consoles: set[_Session] = set()  # sessions running a console (or login) child now
         self.tasks: set[asyncio.Task[Any]] = set()
         self.listener: asyncssh.SSHAcceptor | None = None
         self.host_key: asyncssh.SSHKey | None = None
@@ -264,6 +273,14 @@ class TuiSshServer:
             await asyncio.sleep(0.05)
         self.directory.close()
 
+    def console_limits(self, directory: Directory) -> ConsoleLimits:
+        """The caps in force: the directory's settings (read again for every console, so a change applies at
+        once), with this run's flags winning. Worker thread."""
+        stored = console_limits(directory)
+        return ConsoleLimits(
+            self.options.max_consoles or stored.total, self.options.max_consoles_per_user or stored.per_user
+        )
+
     # -- authentication look-up (worker thread) --
 
     def check_key(self, user_name: str, fingerprint: str) -> tuple[str, tuple[int, str] | None]:
@@ -287,7 +304,8 @@ class TuiSshServer:
         directory: Directory | None = None,
     ) -> None:
         directory = directory or self.directory
-        with directory.db.write() as conn:
+        # Connection events are authentication's record, whoever the directory acts as.
+        with directory.change(Rule.AUTHENTICATION) as conn:
             audit.record(
                 conn,
                 at=directory.now_text(),
@@ -504,7 +522,7 @@ class _Connection(asyncssh.SSHServer):
                     )
                     _say(f"{visible(user_name)} disconnected ({reason})")
             elif self.refusals and not self.blocked_at_start:
-                name = (self.asked_for or "").strip()[:128]
+                name = visible((self.asked_for or "").strip()[:128])  # typed by anyone: stored escaped
                 await asyncio.to_thread(
                     self.server.audit,
                     SERVER_ACTOR,
@@ -645,8 +663,13 @@ class _Session(asyncssh.SSHServerSession):  # type: ignore[type-arg]
             if self.owner.has_console:
                 self._reply(ssh_commands.Reply(1, stderr="tui: one console per connection\r\n"))
                 return
+            if not await self._console_allowed():
+                return
             self.owner.has_console = True
-            await self._console(login=words == ["login"])
+            try:
+                await self._console(login=words == ["login"])
+            finally:
+                self.owner.server.consoles.discard(self)
         except Exception as exc:  # noqa: BLE001 - one session fails, the server keeps serving
             _say(f"a session of {self.owner.remote} failed ({type(exc).__name__})")
             if os.environ.get("TUI_DEBUG"):
@@ -655,6 +678,50 @@ class _Session(asyncssh.SSHServerSession):  # type: ignore[type-arg]
                 traceback.print_exc()
             with contextlib.suppress(Exception):
                 chan.exit(1)
+
+    async def _console_allowed(self) -> bool:
+        """Take a console slot, or refuse (one line to the client, the connection closed, audited) when the
+        user or the server is at its cap."""
+        server, directory, accepted = self.owner.server, self.owner.directory, self.owner.accepted
+        assert directory is not None and accepted is not None
+        limits = await asyncio.to_thread(server.console_limits, directory)
+        # No await between counting and taking the slot: two connections cannot both take the last one.
+        mine = sum(1 for session in server.consoles if (session.owner.accepted or (None,))[0] == accepted[0])
+        if mine < limits.per_user and len(server.consoles) < limits.total:
+            server.consoles.add(self)
+            return True
+        user_name = visible(accepted[1])
+        if mine >= limits.per_user:
+            which, count, limit = "per user", mine, limits.per_user
+            consoles = "console" if mine == 1 else "consoles"
+            message = (
+                f"{user_name} already has {mine} {consoles} open on this server (the limit is "
+                f"{limits.per_user}); close one first"
+            )
+        else:
+            which, count, limit = "server", len(server.consoles), limits.total
+            message = (
+                f"this server already has {count} consoles open (its limit is {limits.total}); "
+                "try again later"
+            )
+        self._reply(ssh_commands.with_crlf(ssh_commands.Reply(1, stderr=f"tui: {message}\n")))
+        self.owner.console_ended("console limit")
+        _say(f"refused a console to {user_name} from {self.owner.remote}: {which} limit of {limit} reached")
+        await asyncio.to_thread(
+            server.audit,
+            Actor(accepted[1], "ssh"),
+            "ssh.console_refused",
+            f"user:{accepted[1]}",
+            {
+                "remote": self.owner.remote,
+                "fingerprint": accepted[2],
+                "limit": which,
+                "open": count,
+                "max": limit,
+            },
+            directory,
+        )
+        return False
 
     async def _without_pty(self, words: list[str] | None, *, crlf: bool = False) -> None:
         directory, accepted = self.owner.directory, self.owner.accepted
