@@ -13,6 +13,14 @@ from pathlib import Path
 
 import click
 
+from store.console_limits import (
+    DEFAULT_PER_USER,
+    DEFAULT_TOTAL,
+    MAXIMUM,
+    console_limits,
+    set_console_limits,
+)
+from store.names import visible
 from store.users import User
 from tui.cli import Context, fail, pass_context, reports_errors
 
@@ -39,18 +47,44 @@ from tui.cli import Context, fail, pass_context, reports_errors
     metavar="SECONDS",
     help="Close a connection after this long without input.",
 )
+@click.option(
+    "--max-consoles",
+    type=click.IntRange(1, MAXIMUM),
+    metavar="N",
+    help=f"At most N consoles at once on this server, this run (default: tui serve-limits, {DEFAULT_TOTAL}).",
+)
+@click.option(
+    "--max-consoles-per-user",
+    type=click.IntRange(1, MAXIMUM),
+    metavar="N",
+    help=f"At most N consoles at once per user, this run (default: tui serve-limits, {DEFAULT_PER_USER}).",
+)
 @pass_context
 @reports_errors
-def serve_command(obj: Context, listen: str, host_key: Path | None, idle_timeout: float) -> None:
+def serve_command(
+    obj: Context,
+    listen: str,
+    host_key: Path | None,
+    idle_timeout: float,
+    max_consoles: int | None,
+    max_consoles_per_user: int | None,
+) -> None:
     """The shared console over SSH: public-key sign-in against the users' SSH keys, one console per connection
-    (after a TOTP step-up for users with an authenticator), and without a terminal only: whoami, access,
-    credentials. Runs until interrupted (ctrl+c or SIGTERM)."""
+    (after a TOTP step-up for users with an authenticator), at most 3 per user and 24 in all unless tui
+    serve-limits or the flags say otherwise, and without a terminal only: whoami, access, credentials. Runs
+    until interrupted (ctrl+c or SIGTERM)."""
     from store.identity import has_root
     from tui.serve import ServeOptions, parse_listen, serve
 
     host, port = parse_listen(listen)
     if not Path(obj.db_path).exists() or not has_root(obj.directory()):
         fail(f"{obj.db_path} has no root yet: run tui init first")
+    stored = console_limits(obj.directory())
+    per_user = f"{max_consoles_per_user or stored.per_user} per user"
+    if max_consoles_per_user:
+        per_user += " (--max-consoles-per-user)"
+    total = f"{max_consoles or stored.total} in all" + (" (--max-consoles)" if max_consoles else "")
+    click.echo(f"tui serve: consoles: at most {per_user}, {total}", err=True)
     obj.close()  # the server opens its own connections
     serve(
         ServeOptions(
@@ -60,8 +94,33 @@ def serve_command(obj: Context, listen: str, host_key: Path | None, idle_timeout
             port=port,
             host_key_path=host_key,
             idle_timeout=idle_timeout,
+            max_consoles=max_consoles,
+            max_consoles_per_user=max_consoles_per_user,
         )
     )
+
+
+@click.command("serve-limits")
+@click.option(
+    "--max-consoles", type=click.IntRange(1, MAXIMUM), metavar="N", help="Consoles at once, in all."
+)
+@click.option(
+    "--max-consoles-per-user",
+    type=click.IntRange(1, MAXIMUM),
+    metavar="N",
+    help="Consoles at once, per user.",
+)
+@pass_context
+@reports_errors
+def serve_limits_command(obj: Context, max_consoles: int | None, max_consoles_per_user: int | None) -> None:
+    """Show, or change, how many SSH consoles tui serve runs at once (directory settings, audited; each
+    console is a process of about 60 MB). A change applies to the next console opened, on every server."""
+    directory = obj.directory()
+    if max_consoles is None and max_consoles_per_user is None:
+        limits = console_limits(directory)
+    else:
+        limits = set_console_limits(directory, total=max_consoles, per_user=max_consoles_per_user)
+    click.echo(f"SSH consoles: at most {limits.per_user} per user, {limits.total} in all")
 
 
 @click.command("ssh-console", hidden=True)
@@ -129,10 +188,17 @@ def ssh_authorized_keys_command(
         for key in directory.ssh_keys.of_user(user.id):
             if fingerprint and key.fingerprint != fingerprint:
                 continue
+            # visible(): a name or key comment planted in the database file with a line break or a control
+            # character must not become a second authorized_keys line, nor reach sshd or a terminal raw.
             command = " ".join(
-                ["env", shlex.quote(f"TUI_SSH_USER={user.user_name}"), *map(shlex.quote, base), "ssh-console"]
+                [
+                    "env",
+                    shlex.quote(f"TUI_SSH_USER={visible(user.user_name)}"),
+                    *map(shlex.quote, base),
+                    "ssh-console",
+                ]
             )
-            click.echo(f"{_authorized_keys_option(command)},restrict,pty {key.public_key}")
+            click.echo(f"{_authorized_keys_option(command)},restrict,pty {visible(key.public_key)}")
 
 
-COMMANDS = [serve_command, ssh_console_command, ssh_authorized_keys_command]
+COMMANDS = [serve_command, serve_limits_command, ssh_console_command, ssh_authorized_keys_command]
