@@ -1,7 +1,7 @@
 """The console as a newcomer meets it (issue 13): no traps, no stale numbers, every action findable.
 
-Each test drives the console keystroke by keystroke through Pilot on a real directory file, and checks what the
-person at the keyboard would see or end up with.
+Each test drives the console keystroke by keystroke through Pilot on a real directory file, and checks what
+the person at the keyboard would see or end up with.
 """
 
 from __future__ import annotations
@@ -33,7 +33,8 @@ def policy_status(editor: PolicyEditor) -> str:
 
 
 class TestNoExampleInSavedValues:
-    """A field shows either a dimmed placeholder or a value the user will save, never an example as a value."""
+    """A field shows either a dimmed placeholder or a value the user will save, never an example as a
+    value."""
 
     async def test_every_create_form_starts_empty(self, tmp_path):
         app, _ = make_app(tmp_path)
@@ -159,3 +160,57 @@ class TestNoExampleInSavedValues:
             assert "s3:GetObject on * for alice in dev" in str(
                 screen.query_one("#sim-decision", Static).render()
             )
+
+
+class TestEscLeavesTheField:
+    """Text fields take printable keys; Esc gives the global keys back, a second Esc goes back."""
+
+    async def test_esc_in_any_field_gives_the_section_keys_back(self, tmp_path):
+        app, _ = make_app(tmp_path)
+        # (keys from the dashboard to a screen whose focus is in a text field)
+        screens = {
+            "import": ["i"],
+            "simulator": ["9"],
+            "new permission set": ["5", "n"],
+            "new policy": ["7", "n"],
+            "users filter": ["2", "slash"],
+        }
+        async with app.run_test(size=(120, 40)) as pilot:
+            for what, keys in screens.items():
+                await pilot.press("1")
+                await settle(pilot)
+                for key in keys:
+                    await pilot.press(key)
+                    await settle(pilot)
+                field = app.focused
+                assert isinstance(field, (Input, TextArea)), what
+                await pilot.press("x")  # a printable key is the field's
+                assert "x" in (field.value if isinstance(field, Input) else field.text), what
+                await pilot.press("escape")
+                await settle(pilot)
+                assert not isinstance(app.focused, (Input, TextArea)), f"{what}: esc kept {app.focused}"
+                await pilot.press("3")  # a section key works again
+                await settle(pilot)
+                assert app.current_mode == "groups", what
+
+    async def test_a_second_esc_goes_back(self, tmp_path):
+        app, _ = make_app(tmp_path)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("i")
+            await settle(pilot)
+            assert isinstance(app.screen, ImportScreen)
+            await type_text(pilot, "2/")
+            assert app.screen.query_one("#import-path", Input).value == "2/"
+            await pilot.press("escape")
+            assert isinstance(app.screen, ImportScreen)  # the first leaves the field
+            assert app.focused is app.screen.query_one("#import-plan")
+            await pilot.press("escape")  # the second leaves the screen
+            await settle(pilot)
+            assert not isinstance(app.screen, ImportScreen)
+
+            await pilot.press("9")
+            await settle(pilot)
+            await type_text(pilot, "alice")
+            await pilot.press("escape", "i")  # out of the User field: i opens the import
+            await settle(pilot)
+            assert isinstance(app.screen, ImportScreen)

@@ -1,5 +1,6 @@
-"""The permission-set editor, the blast-radius confirmation, the policy library and the effective-access widget,
-driven through Pilot on real directory files. Screens are pushed directly (the app wires their keys later)."""
+"""The permission-set editor, the blast-radius confirmation, the policy library and the effective-access
+widget, driven through Pilot on real directory files. Screens are pushed directly (the app wires their keys
+later)."""
 
 from __future__ import annotations
 
@@ -245,18 +246,21 @@ class TestPermissionSetEditor:
             await pilot.press("e")
             await settle(pilot)
             screen = app.screen
-            await pilot.press("escape")  # nothing changed: it just closes
+            # Out of the name field, then back: nothing changed, so it closes.
+            await pilot.press("escape", "escape")
             await settle(pilot)
             assert isinstance(app.screen, PermissionSetsScreen)
             await pilot.press("e")
             await settle(pilot)
             await type_text(pilot, "X")
-            await pilot.press("escape")
+            await pilot.press("escape")  # leaves the field
+            assert isinstance(app.screen, PermissionSetEditorScreen)
+            await pilot.press("escape")  # back: asks first
             await settle(pilot)
             assert isinstance(app.screen, ConfirmModal)
             await pilot.press("n")
             assert isinstance(app.screen, PermissionSetEditorScreen) and app.screen is not screen
-            await pilot.press("escape", "y")
+            await pilot.press("escape", "escape", "y")  # back in the name field: leave it, back, discard
             await settle(pilot)
             assert isinstance(app.screen, PermissionSetsScreen)
             assert directory.permission_sets.list().total == 3

@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from textual import work
+from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import ScrollableContainer, Vertical
 from textual.screen import Screen
-from textual.widgets import Input, Static
+from textual.scroll_view import ScrollView
+from textual.widget import Widget
+from textual.widgets import Input, Select, Static, TextArea
 
 from store.errors import Conflict, StoreError
 from store.service import Page
@@ -45,6 +47,33 @@ class DirectoryScreen(Screen[Any]):
 
     def on_directory_changed(self) -> None:
         self.reload()
+
+    # -- esc leaves a field --------------------------------------------------------------------------------
+    # A text field takes every printable key, so while one has focus the section keys (1-9, 0, i, ?) are typed
+    # into it. Esc in a field leaves it (focus goes to the screen's table or scrollable part, else nowhere),
+    # so those keys work again; a second Esc is the screen's own Esc (back).
+
+    def on_key(self, event: events.Key) -> None:
+        # Runs as the key bubbles up from the focused widget, before the screen's and the app's bindings.
+        if event.key == "escape" and is_field(self.focused) and self.leave_field(self.focused):
+            event.stop()
+            event.prevent_default()
+
+    def leave_field(self, field: Widget) -> bool:
+        """Move focus out of ``field``; False leaves Esc to the screen's binding."""
+        self.set_focus(self.home_widget())
+        return True
+
+    def home_widget(self) -> Widget | None:
+        """Where focus goes when it leaves a field: the first table or scrolling part, else nowhere."""
+        return next(
+            (
+                widget
+                for widget in self.focus_chain
+                if isinstance(widget, (ScrollView, ScrollableContainer)) and not is_field(widget)
+            ),
+            None,
+        )
 
     def confirm_then(
         self, question: str, detail: str, action: Callable[[], Any], done: str, *, confirm_label: str = "Yes"
@@ -95,12 +124,19 @@ class DirectoryScreen(Screen[Any]):
         self.app.push_screen(ConflictModal(error.message, can_reapply=False), chosen)
 
 
+def is_field(widget: Widget | None) -> bool:
+    """A widget that takes typed text or a choice: while it has focus, letters and digits are its own."""
+    if isinstance(widget, TextArea):
+        return not widget.read_only  # a read-only text lets keys through: esc there goes back at once
+    return isinstance(widget, (Input, Select))
+
+
 class ListScreen(DirectoryScreen):
     """A concept's table: paged from SQLite, filtered with ``/``, acted on by key."""
 
     BINDINGS = [
-        # priority: the action runs while the app handles "/", before it forwards the keys typed right after it,
-        # so a quick "/alice" lands whole in the filter box.
+        # priority: the action runs while the app handles "/", before it forwards the keys typed right after
+        # it, so a quick "/alice" lands whole in the filter box.
         Binding("slash", "filter", "Filter", priority=True),
         Binding("n", "new", "New"),
         Binding("e", "edit", "Edit"),
@@ -185,6 +221,12 @@ class ListScreen(DirectoryScreen):
             if not event.value.strip():
                 event.input.add_class("hidden")
             self.table.focus()
+
+    def leave_field(self, field: Widget) -> bool:
+        return field.id != "filter"  # esc in the filter clears it too (action_back), as its placeholder says
+
+    def home_widget(self) -> Widget | None:
+        return self.table
 
     def action_back(self) -> None:
         """Clear the filter if there is one; else leave a pushed screen (a top-level screen stays)."""

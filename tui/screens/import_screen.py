@@ -37,7 +37,8 @@ PHASES = {"read": "Reading the file", "check": "Checking", "hash": "Hashing pass
 
 
 def complete_path(value: str) -> str | None:
-    """The first file or folder that completes ``value`` (folders end in ``/``); hidden ones only when asked."""
+    """The first file or folder that completes ``value`` (folders end in ``/``); hidden ones only when
+    asked."""
     if not value:
         return None
     expanded = os.path.expanduser(value)
@@ -74,7 +75,7 @@ class ImportScreen(DirectoryScreen):
     BINDINGS: ClassVar[list[Binding]] = [
         Binding("ctrl+s", "apply", "Apply", priority=True),
         Binding("ctrl+r", "plan", "Plan again", priority=True),
-        Binding("escape", "back", "Back", priority=True),
+        Binding("escape", "back", "Back"),  # not priority: esc in a field first leaves the field
     ]
 
     CSS = """
