@@ -108,10 +108,10 @@ def test_the_server_wide_cap_and_the_settings_with_flags_winning(tmp_path, serve
         said = (third.stdout + third.stderr).strip()
         assert third.returncode == 1
         assert said == "tui: this server already has 2 consoles open (its limit is 2); try again later"
-        assert [(e["limit"], e["open"], e["max"]) for e in refusals(world)] == [
-            ("per user", 1, 1),
-            ("server", 2, 2),
-        ]
+        events = wait_until(
+            lambda: (found := refusals(world))[1:] and found, 10, "both refusals' audit events"
+        )
+        assert [(e["limit"], e["open"], e["max"]) for e in events] == [("per user", 1, 1), ("server", 2, 2)]
         for name in ("bob", "load1"):
             tmux.keys(name, "C-q")
             assert tmux.wait_exit(name) == 0
