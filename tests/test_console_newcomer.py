@@ -214,3 +214,57 @@ class TestEscLeavesTheField:
             await pilot.press("escape", "i")  # out of the User field: i opens the import
             await settle(pilot)
             assert isinstance(app.screen, ImportScreen)
+
+
+class TestCodeField:
+    """A password typed into the code field (one Tab too many after a failure) never shows in clear."""
+
+    async def test_a_password_in_the_code_field_is_refused_or_masked_and_cleared(self, tmp_path):
+        from tests.test_console_sign_in import gate_app
+        from tests.test_identity_init import ROOT_PASSWORD
+        from tui.screens.sign_in import SignInScreen
+
+        app, directory, root = gate_app(tmp_path)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            screen = app.screen
+            assert isinstance(screen, SignInScreen)
+            code = screen.query_one("#sign-in-code", Input)
+            await type_text(pilot, "root")
+            await pilot.press("tab")
+            await type_text(pilot, "not the password")
+            await pilot.press("tab")
+            await type_text(pilot, "123456")
+            assert code.render_line(0).text.strip() == "123456"  # a 6-digit code shows as typed
+            await pilot.press("enter")
+            await settle(pilot)
+            assert "Sign-in failed" in str(screen.query_one("#sign-in-message", Static).render())
+            assert code.value == "" and screen.query_one("#sign-in-password", Input).has_focus
+            # one Tab too many: the password goes into the code field
+            await pilot.press("tab")
+            await type_text(pilot, "Tr0ub4dor&3 horse!")
+            assert code.has_focus
+            shown = code.render_line(0).text
+            assert "Tr0ub" not in shown and "horse" not in shown and "4dor" not in shown, shown
+            assert "&" not in code.value and "!" not in code.value  # never a code's characters: refused
+            await pilot.press("enter")  # the password is empty: back there, and the code field is emptied
+            await settle(pilot)
+            assert code.value == "" and screen.query_one("#sign-in-password", Input).has_focus
+            await type_text(pilot, "wrong again")
+            await pilot.press("tab")
+            await type_text(pilot, "654321")
+            await pilot.press("enter")
+            await settle(pilot)
+            assert code.value == ""  # cleared after a failure
+            # a recovery code, typed as printed (or in capitals), still signs in
+            await type_text(pilot, ROOT_PASSWORD)
+            await pilot.press("tab")
+            await type_text(pilot, root.created.recovery_codes[0].upper())
+            assert root.created.recovery_codes[0][:5] not in code.render_line(0).text.lower()  # masked
+            await pilot.press("enter")
+            await settle(pilot)
+            assert app.signed_in is None and "recovery code" in str(
+                app.screen.query_one(".enrol-title").render()
+            )
+        root.directory.close()
+        directory.close()

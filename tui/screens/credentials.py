@@ -25,9 +25,9 @@ from tui.literal import literal
 from tui.screens.base import DirectoryScreen
 from tui.screens.form import FormField, FormModal
 from tui.screens.modals import ConfirmModal
+from tui.widgets.code_input import CodeInput
 from tui.widgets.key_footer import KeyFooter
 from tui.widgets.nav_bar import NavBar
-from tui.widgets.text_fields import TextInput
 
 # The QR code is drawn light-on-dark whatever the theme, so phones read it the right way round.
 QR_STYLE = "#ffffff on #000000"
@@ -77,7 +77,7 @@ class EnrolmentPanel(Horizontal):
             )
             yield Static(Text(secret, style="bold"), id="secret")
             yield Static("Then enter the 6-digit code it shows:", markup=False)
-            yield TextInput(placeholder="123456", id="enrol-code", max_length=8)
+            yield CodeInput(placeholder="123456", id="enrol-code")
             yield Static("", id="enrol-error", classes="enrol-error")
             yield Static(self.keys, classes="dialog-keys", markup=False)
 
@@ -170,7 +170,7 @@ class SecretsModal(ModalScreen[None]):
 
 
 def recovery_code_lines(codes: list[str]) -> list[str]:
-    return [f"{first}    {second}" for first, second in zip(codes[0::2], codes[1::2])]
+    return [f"{first}    {second}" for first, second in zip(codes[0::2], codes[1::2], strict=True)]
 
 
 def show_recovery_codes(
@@ -180,8 +180,8 @@ def show_recovery_codes(
         SecretsModal(
             f"Recovery codes for {user_name}",
             recovery_code_lines(codes),
-            "Each signs in once instead of an authenticator code. They are shown only now: print them or keep them "
-            "offline. Generating new ones makes these stop working.",
+            "Each signs in once instead of an authenticator code. They are shown only now: print them or "
+            "keep them offline. Generating new ones makes these stop working.",
         ),
         then,
     )

@@ -25,6 +25,7 @@ from store.password_policy import describe_policy
 from store.sign_in import LOCK_AFTER, SignIn
 from tui.literal import literal
 from tui.screens.credentials import NewPasswordModal, TotpEnrolModal, show_recovery_codes
+from tui.widgets.code_input import CodeInput, is_complete_code
 from tui.widgets.text_fields import TextInput
 
 if TYPE_CHECKING:
@@ -71,7 +72,7 @@ class SignInScreen(Screen[None]):
                 yield TextInput(id="sign-in-password", password=True)
             with Horizontal(classes="sign-in-row"):
                 yield Label("Code")
-                yield TextInput(id="sign-in-code", placeholder="6 digits, or a recovery code", max_length=32)
+                yield CodeInput(id="sign-in-code", placeholder="6 digits, or a recovery code", recovery=True)
             yield Static("", id="sign-in-message")
             yield Static("", id="sign-in-hint")
             if self.tui_app.demo is not None:
@@ -108,7 +109,8 @@ class SignInScreen(Screen[None]):
         code = totp_code(demo.totp_secret, self.tui_app.directory.clock())
         self.query_one("#sign-in-demo", Static).update(
             Text(
-                f"Demo directory: user {demo.user_name}, password {demo.password}, code {code} (changes every 30 s)"
+                f"Demo directory: user {demo.user_name}, password {demo.password}, code {code} "
+                "(changes every 30 s)"
             )
         )
 
@@ -118,14 +120,17 @@ class SignInScreen(Screen[None]):
         event.stop()
         user = self.query_one("#sign-in-user", Input)
         password = self.query_one("#sign-in-password", Input)
+        code = self.query_one("#sign-in-code", CodeInput)
         for box in (user, password):
             if not box.value.strip():
                 box.focus()  # enter on an empty required field moves there instead of failing a sign-in
+                if not is_complete_code(code.value):
+                    code.value = ""  # most likely the password, typed one Tab too far
                 return
         if not self.busy:
             self.busy = True
             self.query_one("#sign-in-message", Static).update("Signing in…")
-            self._attempt(user.value.strip(), password.value, self.query_one("#sign-in-code", Input).value)
+            self._attempt(user.value.strip(), password.value, code.value)
 
     @work(thread=True, exclusive=True, group="sign-in", exit_on_error=False)
     def _attempt(self, user_name: str, password: str, code: str) -> None:

@@ -20,7 +20,7 @@ from store.errors import StoreError
 from store.portal import SignedIn
 from store.sign_in import LOCK_AFTER
 from tui.literal import literal
-from tui.widgets.text_fields import TextInput
+from tui.widgets.code_input import CodeInput
 
 STEP_UP_FAILED = (
     "That code is not right, or there were too many attempts and sign-in is paused for a few "
@@ -63,7 +63,7 @@ class StepUpScreen(Screen[None]):
             )
             with Horizontal(classes="step-up-row"):
                 yield Label("Code")
-                yield TextInput(id="step-up-code", placeholder="6 digits", max_length=8, restrict=r"[0-9 ]*")
+                yield CodeInput(id="step-up-code", placeholder="6 digits")
             yield Static("", id="step-up-message")
             yield Static(
                 "enter  Continue    ctrl+q  Quit (ends the connection)", classes="step-up-keys", markup=False
