@@ -232,8 +232,9 @@ class ImportOptions:
     allow_mass_disable: bool = False
     with_passwords: bool = False
     # Memberships into the admin group make administrators: an identity provider's file never does that
-    # without an admin's explicit decision (--allow-admin-changes, or the console's confirmation).
-    allow_admin_changes: bool = False
+    # without an admin's explicit decision: True (--allow-admin-changes), or the very grants the console's
+    # confirmation named ("alice in Admins"), so that a plan made again under the lock grants no one else.
+    allow_admin_changes: bool | frozenset[str] = False
 
 
 # -- the plan ---------------------------------------------------------------------------------------------
@@ -1393,7 +1394,8 @@ def _resolve(
 
     _plan_others(plan, others, current)
 
-    if plan.admin_grants and not options.allow_admin_changes:
+    allowed = options.allow_admin_changes
+    if plan.admin_grants and not (allowed is True or (allowed and allowed.issuperset(plan.admin_grants))):
         shown = ", ".join(repr(item) for item in plan.admin_grants[:10])
         more = f" and {len(plan.admin_grants) - 10} more" if len(plan.admin_grants) > 10 else ""
         plan.blocked = (
@@ -1960,7 +1962,7 @@ def import_document(
     sync: bool = False,
     allow_mass_disable: bool = False,
     with_passwords: bool = False,
-    allow_admin_changes: bool = False,
+    allow_admin_changes: bool | frozenset[str] = False,
     format_name: str = "json",
     progress: Progress | None = None,
 ) -> ImportResult:

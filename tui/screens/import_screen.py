@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.suggester import Suggester
@@ -72,7 +72,7 @@ class ImportScreen(DirectoryScreen):
 
     nav_name = ""
 
-    BINDINGS: ClassVar[list[Binding]] = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+s", "apply", "Apply", priority=True),
         Binding("ctrl+r", "plan", "Plan again", priority=True),
         Binding("escape", "back", "Back"),  # not priority: esc in a field first leaves the field
@@ -238,6 +238,7 @@ class ImportScreen(DirectoryScreen):
             self._status("Nothing to apply: the directory already matches the file.")
             return
         path, source, sync, with_passwords = self.planned
+        grants = frozenset(self.plan.admin_grants)
 
         def answered(yes: bool | None) -> None:
             if yes:
@@ -246,13 +247,29 @@ class ImportScreen(DirectoryScreen):
                 bar.remove_class("hidden")
                 bar.update(total=None, progress=0)
                 self._status(f"Applying {path} …")
-                self._run(path, source, sync, with_passwords, dry_run=False)
+                self._run(path, source, sync, with_passwords, dry_run=False, admin_grants=grants)
 
+        summary = "\n".join(self.plan.summary())
+
+        def then_apply(yes: bool | None) -> None:
+            if yes:
+                self.app.push_screen(
+                    ConfirmModal(f"Apply the import of {path}?", summary, confirm_label="Apply"), answered
+                )
+
+        if not grants:
+            then_apply(True)
+            return
+        # An identity provider's file never makes administrators on its own: each is named and confirmed.
         self.app.push_screen(
             ConfirmModal(
-                f"Apply the import of {path}?", "\n".join(self.plan.summary()), confirm_label="Apply"
+                f"This import makes {len(grants)} administrator(s)",
+                "Each gets full control of the directory (membership of the admin group):\n"
+                + "\n".join(f"  {grant}" for grant in self.plan.admin_grants)
+                + "\nMake them administrators?",
+                confirm_label="Make them administrators",
             ),
-            answered,
+            then_apply,
         )
 
     def action_back(self) -> None:
@@ -262,7 +279,18 @@ class ImportScreen(DirectoryScreen):
     # -- the work, off the UI thread --------------------------------------------------------------------
 
     @work(thread=True, exclusive=True, group="import", exit_on_error=False)
-    def _run(self, path: str, source: str | None, sync: bool, with_passwords: bool, *, dry_run: bool) -> None:
+    def _run(
+        self,
+        path: str,
+        source: str | None,
+        sync: bool,
+        with_passwords: bool,
+        *,
+        dry_run: bool,
+        admin_grants: frozenset[str] = frozenset(),
+    ) -> None:
+        """Plan (``dry_run``) or apply. A plan shows every admin grant, marked, as if allowed; an apply makes
+        only the ``admin_grants`` the person confirmed by name."""
         from store.formats import read_file
         from store.importer import import_document
         from store.textfile import read_limited
@@ -284,6 +312,7 @@ class ImportScreen(DirectoryScreen):
                 dry_run=dry_run,
                 sync=sync,
                 with_passwords=with_passwords,
+                allow_admin_changes=True if dry_run else admin_grants,
                 format_name=reading.format,
                 progress=None if dry_run else progress,
             )
@@ -311,6 +340,12 @@ class ImportScreen(DirectoryScreen):
             self._status("Nothing to change: the directory already matches the file.", "green")
         elif event.result.plan.blocked:
             self._status("This sync would be refused (see below).", "red")
+        elif event.result.plan.admin_grants:
+            self._status(
+                f"Dry run. This import makes {len(event.result.plan.admin_grants)} administrator(s) (marked ⚠): "
+                "ctrl+s asks you to confirm each by name.",
+                "bold yellow",
+            )
         else:
             self._status("Dry run: nothing was changed. Press ctrl+s to apply this plan.", "bold")
 
