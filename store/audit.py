@@ -26,6 +26,7 @@ from typing import Any
 
 from store.csvsafe import neutralise
 from store.errors import Refused
+from store.names import escape_json
 
 GENESIS = "0" * 64
 HEAD_KEY = "audit.head"
@@ -332,8 +333,9 @@ def events(
 
 
 def export_jsonl(rows: Iterator[AuditEvent]) -> Iterator[str]:
+    # json.dumps passes C1 and bidi controls raw: a value planted in the file must not reach a terminal.
     for event in rows:
-        yield json.dumps(event.as_dict(), ensure_ascii=False, sort_keys=True) + "\n"
+        yield escape_json(json.dumps(event.as_dict(), ensure_ascii=False, sort_keys=True)) + "\n"
 
 
 def export_csv(rows: Iterator[AuditEvent]) -> Iterator[str]:
@@ -344,12 +346,12 @@ def export_csv(rows: Iterator[AuditEvent]) -> Iterator[str]:
         writer.writerow(
             [
                 event.seq,
-                event.at,
+                neutralise(event.at),
                 neutralise(event.actor),
-                event.source,
-                event.action,
+                neutralise(event.source),
+                neutralise(event.action),
                 neutralise(event.target),
-                neutralise(json.dumps(event.details, ensure_ascii=False, sort_keys=True)),
+                neutralise(escape_json(json.dumps(event.details, ensure_ascii=False, sort_keys=True))),
             ]
         )
         yield buffer.getvalue()

@@ -1,9 +1,19 @@
-"""Names and display text: canonical forms and the characters we refuse.
+"""Names and display text: canonical forms, the characters we refuse, and how we show them when we must.
 
-Names (users, groups, accounts, permission sets, policies) are compared in their canonical form, NFKC + casefold,
-so ``Alice``, ``ALICE`` and ``Ａｌｉｃｅ`` are one user. Control (Cc) and format (Cf) characters are refused in
-names: they hide text, reorder it on screen (bidi overrides) or smuggle escape sequences into terminals.
-Display text is stored verbatim; it may hold format characters (emoji joiners) but never control characters.
+Names (users, groups, accounts, permission sets, policies) are compared in their canonical form,
+NFKC + casefold, so ``Alice``, ``ALICE`` and ``Ａｌｉｃｅ`` are one user.
+
+Every stored string a user or a file controls passes one check here (names, display names, descriptions,
+emails, external ids, SSH key comments): controls (Cc: C0, DEL, C1), format characters (Cf: bidi overrides and
+isolates, zero-width characters, the soft hyphen, the BOM, tag characters) and the line and paragraph
+separators (Zl, Zp) are refused. They hide text, reorder it on screen or smuggle escape sequences into
+terminals and spreadsheets. No field allows a line break: every field is one line on screen and one cell in an
+export. The one exception is U+200D ZERO WIDTH JOINER in display text (display names, given and family names,
+descriptions, key comments) between two emoji, which emoji sequences (a person at a laptop, a family) need; it
+neither hides letters nor reorders text.
+
+Text that was never validated (a failed sign-in's user name, or a value planted in the database file) is shown
+and exported through :func:`visible` or :func:`escape_json`, which escape the same characters.
 """
 
 from __future__ import annotations
@@ -37,25 +47,95 @@ def describe_char(ch: str) -> str:
     return f"U+{ord(ch):04X} {name}" if name else f"U+{ord(ch):04X}"
 
 
-def _refuse_controls(value: str, field: str, *, allow_format: bool) -> None:
+UNSAFE_CATEGORIES = {"Cc": "control character", "Cf": "invisible formatting character", "Zl": "line break"}
+UNSAFE_CATEGORIES["Zp"] = UNSAFE_CATEGORIES["Zl"]
+ZERO_WIDTH_JOINER = "\u200d"
+_EMOJI_BEFORE_JOINER = ("So", "Sk", "Mn")  # an emoji, a skin tone (Sk) or a variation selector (Mn) ends it
+
+
+def _joins_emoji(text: str, index: int) -> bool:
+    """Is ``text[index]`` (a zero width joiner) inside an emoji sequence: an emoji before it and after it?"""
+    return (
+        0 < index < len(text) - 1
+        and unicodedata.category(text[index - 1]) in _EMOJI_BEFORE_JOINER
+        and unicodedata.category(text[index + 1]) == "So"
+    )
+
+
+def _refuse_unsafe(value: str, field: str, *, emoji: bool, label: str | None = None) -> None:
+    """Refuse the characters the module docstring lists (``emoji``: but a joiner inside an emoji sequence)."""
     if value.isascii() and value.isprintable():
         return  # the common case, without a per-character look-up (imports check millions of names)
-    for position, ch in enumerate(value, start=1):
+    for index, ch in enumerate(value):
         category = unicodedata.category(ch)
-        if category == "Cc":
+        kind = UNSAFE_CATEGORIES.get(category)
+        if kind and not (emoji and ch == ZERO_WIDTH_JOINER and _joins_emoji(value, index)):
             raise ValidationError(
-                f"{field}: control character {describe_char(ch)} at position {position} is not allowed", field
-            )
-        if category == "Cf" and not allow_format:
-            raise ValidationError(
-                f"{field}: invisible formatting character {describe_char(ch)} at position {position} "
-                "is not allowed in names",
-                field,
+                f"{label or field}: {kind} {describe_char(ch)} at position {index + 1} is not allowed", field
             )
         if category in ("Cs", "Co", "Cn"):
             raise ValidationError(
-                f"{field}: {describe_char(ch)} at position {position} is not a usable character", field
+                f"{label or field}: {describe_char(ch)} at position {index + 1} is not a usable character",
+                field,
             )
+
+
+_unsafe: re.Pattern[str] | None = None
+
+
+def _unsafe_pattern() -> re.Pattern[str]:
+    """One character class of every unsafe code point (built on first use: controls, separators and format
+    characters live in planes 0, 1 and 14)."""
+    global _unsafe
+    if _unsafe is None:
+        ranges: list[list[int]] = []
+        for code in (*range(0x20000), *range(0xE0000, 0xE1000)):
+            if unicodedata.category(chr(code)) in UNSAFE_CATEGORIES:
+                if ranges and ranges[-1][1] == code - 1:
+                    ranges[-1][1] = code
+                else:
+                    ranges.append([code, code])
+        _unsafe = re.compile("[" + "".join(f"\\U{a:08x}-\\U{b:08x}" for a, b in ranges) + "]")
+    return _unsafe
+
+
+def visible(value: object) -> str:
+    """``value`` as one line of plain text safe for a terminal or a spreadsheet cell: controls shown as
+    ``\\x1b`` (``\\x85`` for C1), format characters and line separators as ``<U+202E>``; a joiner inside an
+    emoji stays."""
+    text = "" if value is None else str(value)
+    if text.isascii() and text.isprintable():
+        return text
+
+    def shown(match: re.Match[str]) -> str:
+        ch = match.group()
+        if ch == ZERO_WIDTH_JOINER and _joins_emoji(text, match.start()):
+            return ch
+        code = ord(ch)
+        if unicodedata.category(ch) == "Cc":
+            return f"\\x{code:02x}"
+        return f"<U+{code:04X}>"
+
+    return _unsafe_pattern().sub(shown, text)
+
+
+def escape_json(text: str) -> str:
+    """JSON text (from ``json.dumps``) with every unsafe character inside its strings written as a ``\\u``
+    escape: ``json.dumps`` escapes C0 but passes DEL, C1 and bidi controls raw. The value it decodes to is
+    unchanged; outside strings JSON holds only ASCII punctuation, digits, letters and whitespace."""
+    if text.isascii():
+        return text.replace("\x7f", "\\u007f")
+
+    def escaped(match: re.Match[str]) -> str:
+        code = ord(match.group())
+        if code < 0x20:
+            return match.group()  # json.dumps escaped C0 in strings: this is the layout's own line break
+        if code <= 0xFFFF:
+            return f"\\u{code:04x}"
+        code -= 0x10000  # a surrogate pair, as JSON writes characters beyond the BMP
+        return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+
+    return _unsafe_pattern().sub(escaped, text)
 
 
 def _check_name(value: object, field: str, max_length: int) -> str:
@@ -63,7 +143,7 @@ def _check_name(value: object, field: str, max_length: int) -> str:
         raise ValidationError(f"{field}: must be text", field)
     if not value:
         raise ValidationError(f"{field}: is required", field)
-    _refuse_controls(value, field, allow_format=False)
+    _refuse_unsafe(value, field, emoji=False)
     if value != value.strip():
         raise ValidationError(f"{field}: must not start or end with spaces", field)
     if len(value) > max_length:
@@ -107,20 +187,28 @@ def policy_name(value: object, field: str = "name") -> str:
     return name
 
 
-def display_text(value: object, field: str, max_length: int = DISPLAY_TEXT_MAX) -> str:
-    """Free text shown to people: stored verbatim, but never with control characters."""
+def display_text(
+    value: object,
+    field: str,
+    max_length: int = DISPLAY_TEXT_MAX,
+    *,
+    emoji: bool = True,
+    label: str | None = None,
+) -> str:
+    """Free text shown to people: stored verbatim, never with control or invisible characters (``emoji``: a
+    joiner inside an emoji sequence is allowed). ``label``: the value's name in messages, if not ``field``."""
     if value is None:
         return ""
     if not isinstance(value, str):
         raise ValidationError(f"{field}: must be text", field)
-    _refuse_controls(value, field, allow_format=True)
+    _refuse_unsafe(value, field, emoji=emoji, label=label)
     if len(value) > max_length:
         raise ValidationError(f"{field}: is {len(value)} characters long; the limit is {max_length}", field)
     return value
 
 
 def email(value: object, field: str = "email") -> str:
-    text = display_text(value, field, EMAIL_MAX)
+    text = display_text(value, field, EMAIL_MAX, emoji=False)
     if text and (
         text.count("@") != 1 or any(ch.isspace() for ch in text) or text.startswith("@") or text.endswith("@")
     ):
@@ -131,4 +219,4 @@ def email(value: object, field: str = "email") -> str:
 def external_id(value: object, field: str = "externalId") -> str | None:
     if value is None or value == "":
         return None
-    return display_text(value, field, EXTERNAL_ID_MAX)
+    return display_text(value, field, EXTERNAL_ID_MAX, emoji=False)

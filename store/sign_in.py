@@ -3,8 +3,8 @@
 One service for the console, ``tui login`` and anything else that signs people in. What it guarantees:
 
 - **One answer for every failure.** Unknown user, wrong password, wrong or missing code, disabled, locked: the
-  same :class:`SignInFailed` message. An unknown user costs one password verification's time (``dummy_verify``),
-  and a locked identity's password is still verified, so timing says nothing either.
+  same :class:`SignInFailed` message. An unknown user costs one password verification's time
+  (``dummy_verify``), and a locked identity's password is still verified, so timing says nothing either.
 - **A TOTP step is accepted once.** The matched step is stored in ``users.totp_last_step`` in the same
   ``BEGIN IMMEDIATE`` transaction that checks it, so two processes racing with the same code cannot both win.
 - **Throttling per identity, across processes.** Failures are counted in the database. From the 5th
@@ -13,8 +13,8 @@ One service for the console, ``tui login`` and anything else that signs people i
   refused without counting (so a lock cannot be stretched by hammering), and failures older than a day are
   forgotten.
 - **Recovery codes** sign in instead of a TOTP code, once each, and leave the sign-in owing a new
-  authenticator (``must_enrol_totp``) that the console and ``tui login`` collect before anything else. The code
-  is only checked here: it is spent by the enrolment that completes the sign-in
+  authenticator (``must_enrol_totp``) that the console and ``tui login`` collect before anything else. The
+  code is only checked here: it is spent by the enrolment that completes the sign-in
   (``CredentialService.confirm_totp(..., recovering=sign_in)``, one transaction), so a sign-in refused or
   abandoned before that (no terminal to enrol on, a password change owed, a hard-expired password) leaves it
   usable.
@@ -42,7 +42,7 @@ from store.crypto import (
     verify_password,
 )
 from store.errors import StoreError
-from store.names import canonical
+from store.names import canonical, visible
 from store.rights import Rule
 from store.users import User
 
@@ -89,7 +89,8 @@ class SignIn:
     must_change_password: bool
     must_enrol_totp: bool
     recovery_codes_left: int | None  # with a recovery code: how many are left once it is spent
-    # The recovery code this sign-in used, not yet spent (its hash): the enrolment that completes it spends it.
+    # The recovery code this sign-in used, not yet spent (its hash): the enrolment that completes it spends
+    # it.
     recovery_code_hash: str | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -127,8 +128,8 @@ class SignInService:
         self.db = directory.db
 
     def attempt(self, user_name: str, password: str, code: str = "", *, client: str = "console") -> SignIn:
-        """Sign ``user_name`` in. Raises :class:`SignInFailed` (or :class:`PasswordExpired`, only once password
-        and code were proven right); returns a :class:`SignIn` with what the user still owes."""
+        """Sign ``user_name`` in. Raises :class:`SignInFailed` (or :class:`PasswordExpired`, only once
+        password and code were proven right); returns a :class:`SignIn` with what the user still owes."""
         if client not in CLIENTS:
             raise ValueError(f"unknown sign-in client {client!r}")
         name = user_name if isinstance(user_name, str) else ""
@@ -140,7 +141,8 @@ class SignInService:
                 "SELECT id, password_hash FROM users WHERE user_name_key = ?", (key,)
             ).fetchone()
         stored_hash = row["password_hash"] if row is not None else None
-        # Unknown user, no password, or an over-long password: verify_password spends a real verification's time.
+        # Unknown user, no password, or an over-long password: verify_password spends a real verification's
+        # time.
         password_ok, new_hash = verify_password(password, stored_hash)
         now = self.directory.clock()
         outcome: SignIn | _Failure
@@ -160,11 +162,11 @@ class SignInService:
         self, user_id: int, code: str, *, client: str = "ssh", method: str = "publickey+totp"
     ) -> SignIn:
         """The second factor for an identity already proven another way (the SSH server's public key): the
-        user's current TOTP code, under the same rules as :meth:`attempt` — a used step is never accepted again
-        (stored in the same transaction), failures count towards the same per-identity lock, attempts while
-        locked are refused, and every attempt is a ``sign_in.success`` / ``sign_in.failure`` audit event (with
-        ``method``, never the code). Recovery codes are not taken here: they need the password (``attempt``).
-        Raises :class:`SignInFailed`; returns a :class:`SignIn` with ``mfa=True``."""
+        user's current TOTP code, under the same rules as :meth:`attempt` — a used step is never accepted
+        again (stored in the same transaction), failures count towards the same per-identity lock, attempts
+        while locked are refused, and every attempt is a ``sign_in.success`` / ``sign_in.failure`` audit event
+        (with ``method``, never the code). Recovery codes are not taken here: they need the password
+        (``attempt``). Raises :class:`SignInFailed`; returns a :class:`SignIn` with ``mfa=True``."""
         if client not in CLIENTS:
             raise ValueError(f"unknown sign-in client {client!r}")
         code = "".join((code or "").split())[:64]
@@ -360,7 +362,9 @@ class SignInService:
             details["failures"] = failures
             if locked_until is not None:
                 details["locked_until"] = locked_until
-        target_name = user["user_name"] if user is not None else name.strip()[:128]
+        # A name nobody has is whatever was typed: stored with its controls and invisible characters escaped
+        # (visibly), so the audit log, its exports and the console never replay them.
+        target_name = user["user_name"] if user is not None else visible(name.strip()[:128])
         self._audit(conn, "sign_in.failure", target_name, details, now_text)
 
     def _audit(

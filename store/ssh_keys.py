@@ -9,7 +9,7 @@ import struct
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from store import audit
+from store import audit, names
 from store.errors import AlreadyExists, NotFound, ValidationError
 
 if TYPE_CHECKING:
@@ -67,7 +67,11 @@ def parse_public_key(text: object, field: str = "sshPublicKeys") -> PublicKey:
         raise ValidationError(f"{field}: the key data is not valid base64 key material", field) from None
     if embedded_type != parts[0]:
         raise ValidationError(f"{field}: the key says {parts[0]} but its data is {embedded_type!r}", field)
-    return PublicKey(parts[0], blob, parts[2].strip() if len(parts) > 2 else "")
+    # The comment is shown in the console and written into authorized_keys: no C1 or bidi controls either.
+    comment = names.display_text(
+        parts[2].strip() if len(parts) > 2 else "", field, MAX_KEY_CHARS, label=f"{field} comment"
+    )
+    return PublicKey(parts[0], blob, comment)
 
 
 @dataclass(frozen=True)
@@ -110,7 +114,8 @@ class SshKeyService:
                 )
             now = self.directory.now_text()
             cursor = conn.execute(
-                "INSERT INTO ssh_keys (user_id, public_key, fingerprint, comment, created_at) VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO ssh_keys (user_id, public_key, fingerprint, comment, created_at) "
+                "VALUES (?, ?, ?, ?, ?)",
                 (user_id, key.text, key.fingerprint, key.comment, now),
             )
             audit.record(

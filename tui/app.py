@@ -343,7 +343,9 @@ class TuiApp(App[None]):
             self.push_screen(HelpScreen(self.screen))
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
-        """The palette offers every action: the sections, the current screen's keys, then Textual's own."""
+        """The palette offers every action: the sections and the current screen's keys. Textual's own system
+        commands are left out: over SSH, Screenshot would write the screen (credentials shown once included) to
+        a file on the server; Theme, Keys, Quit and Maximize only duplicate keys or change the look."""
         if self.signed_in is None:
             return
         for key, mode, label, _ in SECTIONS:
@@ -355,7 +357,6 @@ class TuiApp(App[None]):
                     description, f"key {key}", functools.partial(self.run_action, action, node)
                 )
         yield SystemCommand("Help", "key ?: every key on this screen", self.action_help)
-        yield from super().get_system_commands(screen)
 
 
 def home_mode(admin: bool) -> str:

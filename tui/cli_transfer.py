@@ -50,8 +50,10 @@ def export_command(obj: Context, fmt: str, output: Path | None) -> None:
     chunks: Iterator[str]
     if fmt == "json":
         from store.directory_json import export_document
+        from store.names import escape_json
 
-        chunks = iter([json.dumps(export_document(directory), indent=2, ensure_ascii=False) + "\n"])
+        document = json.dumps(export_document(directory), indent=2, ensure_ascii=False)
+        chunks = iter([escape_json(document) + "\n"])  # C1 and bidi controls as \u escapes, the rest readable
     elif fmt == "scim":
         from store.formats import scim
 

@@ -3,7 +3,8 @@
 Read:
 
 - a single ``User`` or ``Group`` resource (``schemas`` names the core schema, or ``meta.resourceType`` says);
-- a ``ListResponse`` (its ``Resources``); a page of a longer list (``totalResults`` above the resources it holds)
+- a ``ListResponse`` (its ``Resources``); a page of a longer list (``totalResults`` above the resources it
+holds)
   imports, but cannot be the base of a ``--sync``;
 - a ``BulkRequest``: ``POST`` /Users or /Groups (with ``bulkId``), ``PUT``, ``PATCH`` and ``DELETE`` of
   /Users/{id} or /Groups/{id}. ``bulkId:…`` references resolve inside the request (group members, the
@@ -16,9 +17,9 @@ A bare ``PatchOp`` message is refused: it changes the resource named in its requ
 Mapping (User): userName, externalId, ``id`` (kept, so later files may refer to the user by it),
 name.givenName, name.familyName, displayName, the primary (else first) of ``emails``, active (absent: left as
 it is), password (a hash is kept; cleartext is an initial password). ``groups`` on a User is read-only in SCIM
-(RFC 7643 §4.1.2) and ignored: memberships come from Groups' ``members``. The enterprise extension is accepted;
-tui stores none of its attributes. Other attributes are ignored. (Group): displayName, externalId, ``id``,
-members (users or groups by ``value``; member groups are flattened, a cycle is refused).
+(RFC 7643 §4.1.2) and ignored: memberships come from Groups' ``members``. The enterprise extension is
+accepted; tui stores none of its attributes. Other attributes are ignored. (Group): displayName, externalId,
+``id``, members (users or groups by ``value``; member groups are flattened, a cycle is refused).
 A resource stands for the whole user: what it leaves out (displayName, names, emails, externalId) is emptied.
 Default source: ``scim``.
 """
@@ -135,8 +136,8 @@ class _Reader:
                 self.problem(where, f"{BULK_REF}{bulk_id} is not the bulkId of any operation in this request")
         if self.user_groups_ignored:
             self.document.notices.append(
-                f"the groups attribute of {self.user_groups_ignored} User resource(s) was ignored: it is read-only "
-                "in SCIM (RFC 7643 §4.1.2); memberships come from Group resources' members"
+                f"the groups attribute of {self.user_groups_ignored} User resource(s) was ignored: it is "
+                "read-only in SCIM (RFC 7643 §4.1.2); memberships come from Group resources' members"
             )
         if self.ignored_paths:
             self.document.notices.append(
@@ -498,7 +499,8 @@ class _Reader:
         return None
 
     def _path_value(self, path: str, value: Any, where: str) -> dict[str, Any] | None:
-        """``name.givenName`` = "x" → {"name": {"givenName": "x"}}; ``emails[type eq "work"].value`` → emails."""
+        """``name.givenName`` = "x" → {"name": {"givenName": "x"}}; ``emails[type eq "work"].value`` →
+        emails."""
         if _EMAIL_FILTER.match(path):
             return {"emails": [{"value": value, "primary": True}] if isinstance(value, str) else value}
         first, _, rest = path.partition(".")
@@ -564,8 +566,8 @@ def _stable_id(kind: str, row_id: int, created_at: str) -> str:
 
 
 def export(directory: Directory) -> dict[str, Any]:
-    """The directory's users (without root) and groups as one SCIM ListResponse. A resource's ``id`` is the id it
-    had at its source when it was imported from SCIM, else a stable id made from the row."""
+    """The directory's users (without root) and groups as one SCIM ListResponse. A resource's ``id`` is the id
+    it had at its source when it was imported from SCIM, else a stable id made from the row."""
     resources: list[dict[str, Any]] = []
     with directory.db.read() as conn:
         user_ids: dict[int, str] = {}
@@ -636,4 +638,6 @@ def export(directory: Directory) -> dict[str, Any]:
 def iter_export(directory: Directory) -> Iterator[str]:
     import json
 
-    yield json.dumps(export(directory), indent=2, ensure_ascii=False) + "\n"
+    from store.names import escape_json
+
+    yield escape_json(json.dumps(export(directory), indent=2, ensure_ascii=False)) + "\n"

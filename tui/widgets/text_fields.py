@@ -1,18 +1,25 @@
 """Text fields that apply keys in the order they were typed.
 
 Textual inserts a printable key the moment the focused field reads it, but runs the field's own key bindings
-(home, ctrl+a, ctrl+k, ctrl+w, …) only after the key has bubbled up to the app, a few messages later. Keys that
-arrive together, as they do over SSH, from a paste or a password manager or a fast typist, are then applied out
-of order: ``ctrl+a ctrl+k new`` inserts "new" and then erases it. These fields run their own bindings when they
-read the key, so every key lands where it was typed. Everything else (the screen's and the app's bindings) is
-left to Textual.
+(home, ctrl+a, ctrl+k, ctrl+w, …) only after the key has bubbled up to the app, a few messages later. Keys
+that arrive together, as they do over SSH, from a paste or a password manager or a fast typist, are then
+applied out of order: ``ctrl+a ctrl+k new`` inserts "new" and then erases it. These fields run their own
+bindings when they read the key, so every key lands where it was typed. Everything else (the screen's and the
+app's bindings) is left to Textual.
 """
 
 from __future__ import annotations
 
+import unicodedata
+
 from textual import events
 from textual.widget import Widget
 from textual.widgets import Input, TextArea
+
+from store.names import UNSAFE_CATEGORIES
+
+# What the store refuses but a keyboard or terminal can still type (controls arrive as keys: ctrl+…, escape).
+INVISIBLE = frozenset(UNSAFE_CATEGORIES) - {"Cc"}
 
 
 async def _run_own_binding(widget: Widget, event: events.Key) -> None:
@@ -24,10 +31,26 @@ async def _run_own_binding(widget: Widget, event: events.Key) -> None:
             return
 
 
+def _invisible(event: events.Key) -> bool:
+    """A typed character that is no key yet not printable either: a format character (U+200B, U+202E)."""
+    character = event.character
+    return character is not None and len(character) == 1 and unicodedata.category(character) in INVISIBLE
+
+
 class TextInput(Input):
     """:class:`Input` whose editing keys apply in the order typed."""
 
     async def _on_key(self, event: events.Key) -> None:
+        if _invisible(event):
+            # Textual drops keys that are not printable, so "Ops<U+200B>evil" would be saved as "Opsevil"
+            # without a word. Keep the character: the store refuses the value and says so under the field.
+            event.stop()
+            event.prevent_default()
+            if self.selection.is_empty:
+                self.insert_text_at_cursor(event.character or "")
+            else:
+                self.replace(event.character or "", *self.selection)
+            return
         if not event.is_printable:
             await _run_own_binding(self, event)
 
