@@ -1,7 +1,8 @@
 """Opening a directory file: the connection rules of SPEC §3 and the schema upgrade.
 
-Every write goes through :meth:`Database.write`, which takes the write lock up front with ``BEGIN IMMEDIATE`` so a
-transaction never reads under a shared lock and then fails to upgrade it ("database is locked" mid-transaction).
+Every write goes through :meth:`Database.write`, which takes the write lock up front with ``BEGIN IMMEDIATE``
+so a transaction never reads under a shared lock and then fails to upgrade it ("database is locked"
+mid-transaction).
 """
 
 from __future__ import annotations
@@ -93,6 +94,9 @@ class Database:
             raise DatabaseError(f"{self.path} is not a tui directory database: {exc}") from None
         self._lock = threading.RLock()
         self._depth = 0
+        # Commits through this connection: PRAGMA data_version moves only for other connections' commits, so a
+        # console adds this to notice its own (a worker's import, another screen's change) the same way.
+        self.commits = 0
         self._plain = self.conn.cursor()
         self._plain.row_factory = None
         self._migrate(migrate_to)
@@ -121,7 +125,8 @@ class Database:
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction: BEGIN IMMEDIATE … COMMIT, rolled back on any exception. Nested calls join it."""
+        """A write transaction: BEGIN IMMEDIATE … COMMIT, rolled back on any exception. Nested calls join
+        it."""
         with self._lock:
             if self._depth:
                 self._depth += 1
@@ -140,6 +145,7 @@ class Database:
                 raise
             self._depth = 0
             self.conn.execute("COMMIT")
+            self.commits += 1
 
     @contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:
@@ -235,5 +241,6 @@ class Database:
                 conn.execute(f"PRAGMA user_version = {target}")
         except sqlite3.Error as exc:
             raise DatabaseError(
-                f"{self.path} cannot be upgraded from schema {current} to {target}: {exc}; nothing was changed"
+                f"{self.path} cannot be upgraded from schema {current} to {target}: {exc}; "
+                "nothing was changed"
             ) from None

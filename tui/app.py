@@ -35,7 +35,7 @@ from tui.bindings import screen_actions
 from tui.messages import DirectoryChanged
 from tui.screens.accounts import AccountsScreen
 from tui.screens.assignments import AssignmentsScreen
-from tui.screens.dashboard import DashboardScreen
+from tui.screens.dashboard import ROOT_BANNER, DashboardScreen, needs_admin_user
 from tui.screens.groups import GroupsScreen
 from tui.screens.help import HelpScreen
 from tui.screens.my_access import MyAccessScreen
@@ -58,7 +58,6 @@ ABSOLUTE_TIMEOUT = timedelta(hours=12)
 GATE = "gate"
 # What nobody may do before signing in (quitting stays possible).
 GATED_ACTIONS = {"switch_mode", "help", "command_palette", "sign_out", "my_credentials", "open_import"}
-ROOT_BANNER = "root is for break-glass: create an admin user"
 
 
 def console_actor() -> Actor:
@@ -125,7 +124,7 @@ class TuiApp(App[None]):
         self.signed_in: SignedIn | None = None
         self._session_started: datetime = directory.clock()
         self._last_activity: datetime = directory.clock()
-        self._data_version: int | None = None
+        self._data_version: tuple[int, int] | None = None
         self.console_id = uuid.uuid4().hex
         self.presence: Presence | None = None
         self.others_here: list[Present] = []
@@ -133,7 +132,7 @@ class TuiApp(App[None]):
             self._begin(signed_in)
 
     def on_mount(self) -> None:
-        self._data_version = self.directory.db.data_version()
+        self._data_version = (self.directory.db.data_version() or 0, self.directory.db.commits)
         self.set_interval(CHANGE_POLL_SECONDS, self._notice_changes)
         self.set_interval(SWEEP_SECONDS, self.sweep_sessions)
         if str(self.directory.db.path) != ":memory:":
@@ -145,8 +144,12 @@ class TuiApp(App[None]):
 
     def _notice_changes(self) -> None:
         self.check_session()
-        version = self.directory.db.data_version(wait=False)
-        if version is None or version == self._data_version:
+        other = self.directory.db.data_version(wait=False)
+        if other is None:
+            return
+        # Another process's commits and this console's own (a worker's, another screen's) alike.
+        version = (other, self.directory.db.commits)
+        if version == self._data_version:
             return
         self._data_version = version
         if self.signed_in is not None:
@@ -209,7 +212,8 @@ class TuiApp(App[None]):
             self._root_notice()
 
     def _root_notice(self) -> None:
-        self.notify(f"Signed in as root: {ROOT_BANNER}.", severity="warning", timeout=6)
+        if needs_admin_user(self.directory):  # not once an admin group has members
+            self.notify(f"Signed in as root: {ROOT_BANNER}.", severity="warning", timeout=6)
 
     def sign_out(self, reason: str = "Signed out.") -> None:
         """End the sign-in: revoke its portal sign-in, forget every screen's state, back to the sign-in screen."""

@@ -6,7 +6,8 @@ from textual.message import Message
 
 
 class DirectoryChanged(Message):
-    """Another process committed to the directory (``PRAGMA data_version`` moved): redraw what is shown."""
+    """The directory changed (another process's commit moved ``PRAGMA data_version``, or this console
+    committed): redraw what is shown."""
 
 
 class ItemSaved(Message):

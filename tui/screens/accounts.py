@@ -10,6 +10,7 @@ from store.accounts import Account
 from store.service import Page
 from tui.screens.base import ListScreen
 from tui.screens.form import FormField, FormModal
+from tui.screens.users import toggle_shown
 from tui.widgets.paged_table import Column
 
 
@@ -51,8 +52,12 @@ class AccountsScreen(ListScreen):
 
     BINDINGS = [
         Binding("d", "disable", "Disable"),
+        Binding("d", "enable", "Enable"),
         Binding("D", "delete", "Delete"),
     ]
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return toggle_shown(action, self.table.current if self.is_mounted else None)
 
     def columns(self) -> list[Column[Account]]:
         return [
@@ -85,6 +90,8 @@ class AccountsScreen(ListScreen):
             f"{'Disabled' if active else 'Enabled'} {account.name}",
             confirm_label="Disable" if active else "Enable",
         )
+
+    action_enable = action_disable
 
     def action_delete(self) -> None:
         if (account := self.selected()) is not None:

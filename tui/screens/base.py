@@ -48,6 +48,16 @@ class DirectoryScreen(Screen[Any]):
     def on_directory_changed(self) -> None:
         self.reload()
 
+    _shown = False
+
+    def on_screen_resume(self) -> None:
+        # Shown again (back from a dialog, a pushed screen or another section): what it showed may have
+        # changed meanwhile, by this console or another, so it is fetched again. Not on the first show: the
+        # screen loads itself as it mounts.
+        if self._shown:
+            self.reload()
+        self._shown = True
+
     # -- esc leaves a field --------------------------------------------------------------------------------
     # A text field takes every printable key, so while one has focus the section keys (1-9, 0, i, ?) are typed
     # into it. Esc in a field leaves it (focus goes to the screen's table or scrollable part, else nowhere),
@@ -55,7 +65,8 @@ class DirectoryScreen(Screen[Any]):
 
     def on_key(self, event: events.Key) -> None:
         # Runs as the key bubbles up from the focused widget, before the screen's and the app's bindings.
-        if event.key == "escape" and is_field(self.focused) and self.leave_field(self.focused):
+        focused = self.focused
+        if event.key == "escape" and focused is not None and is_field(focused) and self.leave_field(focused):
             event.stop()
             event.prevent_default()
 

@@ -10,13 +10,27 @@ from textual.widgets import DataTable, Static
 
 from store import audit
 from store.credential_report import SecurityFlag, security_flags
-from store.directory import Counts
+from store.directory import Counts, Directory
 from tui.literal import literal
 from tui.screens.base import DirectoryScreen
 from tui.widgets.key_footer import KeyFooter
 from tui.widgets.nav_bar import NavBar
 
 RECENT_EVENTS = 50
+ROOT_BANNER = "root is for break-glass: create an admin user"
+
+
+def needs_admin_user(directory: Directory) -> bool:
+    """True while only root administers: no admin group, or one without members."""
+    group = directory.admins.admin_group()
+    return group is None or not group.member_count
+
+
+def root_banner(directory: Directory) -> str:
+    """What root is told: to create an admin user, only while there is none."""
+    if needs_admin_user(directory):
+        return f"Signed in as root · {ROOT_BANNER}"
+    return "Signed in as root · break-glass only: day-to-day work is for the admin group's members"
 
 
 class DashboardScreen(DirectoryScreen):
@@ -64,11 +78,6 @@ class DashboardScreen(DirectoryScreen):
         self.query_one("#dashboard-where", Static).update(
             literal(f"Directory {self.directory.db.path}  ·  acting as {self.directory.actor.name}")
         )
-        signed_in = getattr(self.app, "signed_in", None)
-        if signed_in is not None and signed_in.is_root:
-            banner = self.query_one("#root-banner", Static)
-            banner.update("Signed in as root · root is for break-glass: create an admin user")
-            banner.remove_class("hidden")
         self.reload()
 
     def reload(self) -> None:
@@ -83,11 +92,20 @@ class DashboardScreen(DirectoryScreen):
         flags = security_flags(self.directory)
         with self.directory.db.read() as conn:
             events = list(audit.events(conn, limit=RECENT_EVENTS, newest_first=True))
-        self.app.call_from_thread(self._show, counts, events, flags)
+        signed_in = getattr(self.app, "signed_in", None)
+        banner = root_banner(self.directory) if signed_in is not None and signed_in.is_root else ""
+        self.app.call_from_thread(self._show, counts, events, flags, banner)
 
     def _show(
-        self, counts: Counts, events: list[audit.AuditEvent], flags: list[SecurityFlag] | None = None
+        self,
+        counts: Counts,
+        events: list[audit.AuditEvent],
+        flags: list[SecurityFlag] | None = None,
+        banner: str = "",
     ) -> None:
+        shown = self.query_one("#root-banner", Static)
+        shown.update(literal(banner))
+        shown.set_class(not banner, "hidden")
         for index, widget in enumerate(self.query(".flag").results(Static)):
             flag = flags[index] if flags and index < len(flags) else None
             widget.set_classes("flag" if flag is None else f"flag {'flag-ok' if flag.ok else 'flag-warn'}")

@@ -6,7 +6,7 @@ from typing import Any
 
 from textual.binding import Binding
 
-from store.errors import NotFound, ValidationError
+from store.errors import NotFound, StoreError, ValidationError
 from store.groups import Group, Membership
 from store.service import Page
 from tui.screens.base import ListScreen
@@ -63,6 +63,11 @@ class GroupsScreen(ListScreen):
 
     def action_admin_group(self) -> None:
         if (group := self.selected()) is None:
+            return
+        try:
+            group = self.directory.groups.get(group.id)  # the member count as it is now, not as listed
+        except StoreError as exc:
+            self.notify(exc.message, severity="error", markup=False)
             return
         admins = self.directory.admins
         self.confirm_then(

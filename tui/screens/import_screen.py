@@ -33,6 +33,19 @@ from tui.widgets.text_fields import TextInput
 
 DIFF_LIMIT = 500  # changes listed per kind and concept; the counts above them are always complete
 STYLES = {"+": "green", "~": "yellow", "-": "red", "…": "dim"}
+# The plan speaks of what an import would do; once applied, the same lines say what it did.
+DONE = {
+    "to create": "created",
+    "to update": "updated",
+    "to disable": "disabled",
+    "to empty": "emptied",
+    "to remove": "removed",
+    "create": "created",
+    "update": "updated",
+    "disable": "disabled",
+    "empty": "emptied",
+    "remove": "removed",
+}
 PHASES = {"read": "Reading the file", "check": "Checking", "hash": "Hashing passwords", "write": "Writing"}
 
 
@@ -55,6 +68,17 @@ def complete_path(value: str) -> str | None:
         ):
             return value + name[len(prefix) :]
     return None
+
+
+def done_words(line: str, *, first_only: bool = False) -> str:
+    """A plan line in the past tense: "users: 4 to create, …" → "users: 4 created, …"; with ``first_only``
+    only the leading verb of a change line ("create user 'ada'" → "created user 'ada'")."""
+    if first_only:
+        verb, space, rest = line.partition(" ")
+        return DONE.get(verb, verb) + space + rest
+    for future in ("to create", "to update", "to disable", "to empty", "to remove"):
+        line = line.replace(f" {future}", f" {DONE[future]}")
+    return line
 
 
 class PathSuggester(Suggester):
@@ -357,7 +381,7 @@ class ImportScreen(DirectoryScreen):
         if not result.applied:
             self._status("Nothing to change: the directory already matches the file.", "green")
             return
-        self._show_plan(event.description, result.plan)
+        self._show_plan(event.description, result.plan, applied=True)
         workers = (
             f"; passwords hashed in {result.password_workers} processes" if result.password_workers else ""
         )
@@ -386,16 +410,20 @@ class ImportScreen(DirectoryScreen):
             "red",
         )
 
-    def _show_plan(self, description: str, plan: ImportPlan) -> None:
+    def _show_plan(self, description: str, plan: ImportPlan, *, applied: bool = False) -> None:
         view = self.log_view
         view.clear()
         self._write(literal(description, "dim"))
+        if applied:
+            self._write(Text("Applied: the directory now holds these changes.", style="bold green"))
         for notice in plan.notices:
             self._write(literal(f"note: {notice}", "italic"))
         if plan.blocked:
             self._write(literal(plan.blocked, "bold red"))
         for line in plan.summary():
-            self._write(literal(line, "bold"))
+            self._write(literal(done_words(line) if applied else line, "bold"))
         for mark, text in plan.diff(DIFF_LIMIT):
+            if applied and mark != "…":
+                text = done_words(text, first_only=True)
             self._write(literal(f"{mark} {text}" if mark != "…" else f"  {text}", STYLES.get(mark, "")))
         view.scroll_home(animate=False)

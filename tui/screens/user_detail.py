@@ -1,4 +1,5 @@
-"""One user: their fields, their groups (with expiry) and what they can reach, with the path that grants it."""
+"""One user: their fields, their groups (with expiry) and what they can reach, with the path that grants
+it."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from store.users import User
 from tui.literal import literal
 from tui.screens.base import DirectoryScreen
 from tui.screens.form import FormField, FormModal
-from tui.screens.users import delete_user, toggle_user, user_form
+from tui.screens.users import delete_user, toggle_shown, toggle_user, user_form
 from tui.widgets.effective_access import EffectiveAccess
 from tui.widgets.key_footer import KeyFooter
 from tui.widgets.nav_bar import NavBar
@@ -31,6 +32,7 @@ class UserDetailScreen(DirectoryScreen):
         Binding("escape", "back", "Back"),
         Binding("e", "edit", "Edit"),
         Binding("d", "disable", "Disable"),
+        Binding("d", "enable", "Enable"),
         Binding("D", "delete", "Delete"),
         Binding("a", "add_group", "Add to group"),
         Binding("x", "remove_group", "Remove from group"),
@@ -104,6 +106,7 @@ class UserDetailScreen(DirectoryScreen):
                 expiry += " (expired)"
             groups.add_row(literal(membership.group_name), literal(expiry))
         self.query_one(EffectiveAccess).reload()
+        self.refresh_bindings()  # Disable or Enable, as the user now is
 
     def action_sessions(self) -> None:
         from tui.screens.sessions import SessionsScreen
@@ -123,6 +126,11 @@ class UserDetailScreen(DirectoryScreen):
     def action_disable(self) -> None:
         if self.user is not None:
             toggle_user(self, self.user)
+
+    action_enable = action_disable
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return toggle_shown(action, self.user)
 
     def action_delete(self) -> None:
         if self.user is not None:

@@ -40,7 +40,7 @@ def user_form(screen: Any, user: User | None) -> FormModal:
     users = screen.directory.users
 
     def save(values: dict[str, str], version: int | None) -> User:
-        fields = {attr: values[field] for field, attr, _ in USER_FIELDS}
+        fields: dict[str, str | None] = {attr: values[field] for field, attr, _ in USER_FIELDS}
         fields["external_id"] = fields["external_id"] or None
         if user is None:
             return users.create(fields.pop("user_name"), **fields)
@@ -70,9 +70,14 @@ class UsersScreen(ListScreen):
     empty_text = "No users yet: press n to create one, or run tui import."
 
     BINDINGS = [
+        # One key, named for what it does to the selected user (check_action shows the one that applies).
         Binding("d", "disable", "Disable"),
+        Binding("d", "enable", "Enable"),
         Binding("D", "delete", "Delete"),
     ]
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return toggle_shown(action, self.table.current if self.is_mounted else None)
 
     def columns(self) -> list[Column[User]]:
         return [
@@ -102,9 +107,20 @@ class UsersScreen(ListScreen):
         if (user := self.selected()) is not None:
             toggle_user(self, user)
 
+    action_enable = action_disable
+
     def action_delete(self) -> None:
         if (user := self.selected()) is not None:
             delete_user(self, user)
+
+
+def toggle_shown(action: str, item: Any) -> bool:
+    """Of the Disable and Enable keys, show the one that applies to ``item`` (Disable when none is
+    selected)."""
+    if action not in ("disable", "enable"):
+        return True
+    active = item is None or getattr(item, "status", "active") == "active"
+    return active == (action == "disable")
 
 
 def toggle_user(screen: Any, user: User) -> None:

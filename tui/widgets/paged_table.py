@@ -92,7 +92,8 @@ class PagedTable(ScrollView, can_focus=True):
         mark_key: Callable[[Any], Any] | None = None,
     ) -> None:
         super().__init__(id=id)
-        # With mark_key, rows can be marked (by that key, so marks survive reloads) for actions on many at once.
+        # With mark_key, rows can be marked (by that key, so marks survive reloads) for actions on many at
+        # once.
         self.mark_key = mark_key
         self.marked: dict[Any, Any] = {}
         self.columns = (
@@ -152,6 +153,7 @@ class PagedTable(ScrollView, can_focus=True):
         if self.cursor >= page.total:
             self.cursor = max(0, page.total - 1)
         self.refresh()
+        self.screen.refresh_bindings()
         if first_answer:
             self.post_message(self.RowsLoaded(self, page.total))
 
@@ -234,6 +236,7 @@ class PagedTable(ScrollView, can_focus=True):
         elif new >= top + view_rows:
             self.scroll_to(y=new - view_rows + 1, animate=False)
         self.refresh()
+        self.screen.refresh_bindings()  # a screen's keys may depend on the selected row (Disable / Enable)
 
     def action_cursor(self, delta: int) -> None:
         if self.total:
