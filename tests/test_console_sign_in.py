@@ -23,6 +23,7 @@ from tui.screens.sign_in import SignInScreen
 from tui.screens.users import UsersScreen
 
 ALICE_PASSWORD = "wonderland rabbit hole 42"
+ALICE_TOTP = "KRUGS4ZANF4SA5DIMUQGCY3DN52W45BAMJQWE6JAORUGKIDBMRWWS3Q"
 
 
 def text(screen, selector: str) -> str:
@@ -46,7 +47,7 @@ async def sign_in(pilot, user: str, password: str, code: str = "", *, typed: boo
         await type_text(pilot, code)
         assert boxes[2].has_focus
     else:
-        for box, value in zip(boxes, (user, password, code)):
+        for box, value in zip(boxes, (user, password, code), strict=True):
             box.value = value
         boxes[2].focus()
         await pilot.pause()
@@ -54,15 +55,30 @@ async def sign_in(pilot, user: str, password: str, code: str = "", *, typed: boo
     await settle(pilot)
 
 
-def gate_app(tmp_path, *, with_alice: bool = False, **options):
-    """A seeded directory with root (and alice, password only), opened at the sign-in screen."""
+def gate_app(tmp_path, *, with_alice: bool = False, alice_mfa: bool = False, **options):
+    """A seeded directory with root (and alice, password only unless ``alice_mfa``: then with the
+    authenticator ALICE_TOTP), opened at the sign-in screen."""
     root = make_root(tmp_path / "directory.db")
     app, directory = make_app(tmp_path, signed_in=None, clock=root.clock, **options)
     if with_alice:
-        directory.credentials.set_password(directory.users.get_by_name("alice").id, ALICE_PASSWORD)
-        # alice is in the demo's Admins group; make it the admin group so she administers.
+        alice = directory.users.get_by_name("alice")
+        directory.credentials.set_password(alice.id, ALICE_PASSWORD)
+        # alice is in the demo's Admins group; make it the admin group: with MFA she administers.
         directory.admins.set_admin_group(directory.groups.get_by_name("Admins").id)
+        if alice_mfa:
+            directory.credentials.confirm_totp(alice.id, ALICE_TOTP, totp_code(ALICE_TOTP, other_step(root)))
     return app, directory, root
+
+
+def other_step(root):
+    """A moment one step before now: enrolment spends its step, so sign-in codes of now stay unused."""
+    from datetime import timedelta
+
+    return root.clock() - timedelta(seconds=30)
+
+
+def alice_code(root) -> str:
+    return totp_code(ALICE_TOTP, root.clock())
 
 
 class TestFirstRun:
@@ -113,7 +129,8 @@ class TestFirstRun:
             assert isinstance(app.screen, DashboardScreen)
             assert app.signed_in.is_root and directory.actor.name == "root"
             assert "break-glass" in text(app.screen, "#root-banner")
-            # The wizard checked root's password and a code: that was root's first sign-in, and the flag says so.
+            # The wizard checked root's password and a code: that was root's first sign-in, and the flag says
+            # so.
             assert text(app.screen, "#flag-2") == f"! Root last used {clock().strftime('%Y-%m-%d %H:%M')}"
         # The codes shown are root's real recovery codes; the wizard's password is root's.
         clock.advance(seconds=30)
@@ -125,12 +142,12 @@ class TestFirstRun:
 
 class TestSignIn:
     async def test_success_opens_the_console_as_that_user(self, tmp_path):
-        app, directory, root = gate_app(tmp_path, with_alice=True)
+        app, directory, root = gate_app(tmp_path, with_alice=True, alice_mfa=True)
         async with app.run_test(size=(80, 24)) as pilot:
             await settle(pilot)
             assert isinstance(app.screen, SignInScreen)
             assert app.screen.query_one("#sign-in-user", Input).has_focus
-            await sign_in(pilot, "alice", ALICE_PASSWORD, typed=True)
+            await sign_in(pilot, "alice", ALICE_PASSWORD, alice_code(root), typed=True)
             assert isinstance(app.screen, DashboardScreen)
             assert directory.actor == Actor("alice", "console")
             assert "acting as alice" in text(app.screen, "#dashboard-where")
@@ -219,12 +236,12 @@ class TestSignIn:
         root.directory.close()
 
     async def test_a_reset_password_must_be_changed_and_the_policy_says_why(self, tmp_path):
-        app, directory, root = gate_app(tmp_path, with_alice=True)
+        app, directory, root = gate_app(tmp_path, with_alice=True, alice_mfa=True)
         alice = directory.users.get_by_name("alice")
         directory.credentials.set_password(alice.id, "temporary passphrase 1", must_change=True)
         async with app.run_test(size=(80, 24)) as pilot:
             await settle(pilot)
-            await sign_in(pilot, "alice", "temporary passphrase 1")
+            await sign_in(pilot, "alice", "temporary passphrase 1", alice_code(root))
             form = app.screen
             assert isinstance(form, NewPasswordModal)
             assert "at least 12 characters" in text(form, "#form-error")  # the policy, up front
@@ -239,7 +256,8 @@ class TestSignIn:
             await pilot.press("enter")
             await settle(pilot)
             assert isinstance(app.screen, DashboardScreen) and app.signed_in.user_name == "alice"
-        directory.sign_in.attempt("alice", "looking glass mirror 77")
+        root.clock.advance(seconds=30)  # (the code of that step is spent)
+        directory.sign_in.attempt("alice", "looking glass mirror 77", alice_code(root))
         root.directory.close()
 
     async def test_the_demo_shows_root_and_its_current_code(self, tmp_path):
@@ -256,12 +274,40 @@ class TestSignIn:
         directory.close()
 
 
-class TestSessionEnds:
-    async def test_fifteen_minutes_idle_signs_out_and_forgets_the_screens(self, tmp_path):
+class TestAdministrationNeedsMfa:
+    async def test_an_admin_group_member_without_an_authenticator_gets_my_access_and_a_banner(self, tmp_path):
         app, directory, root = gate_app(tmp_path, with_alice=True)
         async with app.run_test(size=(80, 24)) as pilot:
             await settle(pilot)
             await sign_in(pilot, "alice", ALICE_PASSWORD)
+            assert isinstance(app.screen, MyAccessScreen)
+            banner = app.screen.query_one("#mfa-banner", Static)
+            assert banner.display and "administration needs MFA" in str(banner.render())
+            assert not app.is_admin and not directory.acting_is_admin
+            await pilot.press("2")  # Users: administrators only
+            await settle(pilot)
+            assert isinstance(app.screen, MyAccessScreen)
+        # The store refuses her changes too, whatever the console offers.
+        with __import__("pytest").raises(Exception, match="only when signed in with MFA"):
+            directory.users.create("sneaky")
+        root.directory.close()
+
+    async def test_with_an_authenticator_the_same_member_administers_and_sees_no_banner(self, tmp_path):
+        app, directory, root = gate_app(tmp_path, with_alice=True, alice_mfa=True)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await sign_in(pilot, "alice", ALICE_PASSWORD, alice_code(root))
+            assert isinstance(app.screen, DashboardScreen)
+            assert app.is_admin
+        root.directory.close()
+
+
+class TestSessionEnds:
+    async def test_fifteen_minutes_idle_signs_out_and_forgets_the_screens(self, tmp_path):
+        app, directory, root = gate_app(tmp_path, with_alice=True, alice_mfa=True)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await sign_in(pilot, "alice", ALICE_PASSWORD, alice_code(root))
             await pilot.press("2", "slash")
             await type_text(pilot, "ali")
             await settle(pilot)
@@ -274,7 +320,7 @@ class TestSessionEnds:
             assert isinstance(app.screen, SignInScreen) and app.signed_in is None
             assert "15 minutes without activity" in text(app.screen, "#sign-in-message")
             assert directory.actor.name == "console:tester"
-            await sign_in(pilot, "alice", ALICE_PASSWORD)
+            await sign_in(pilot, "alice", ALICE_PASSWORD, alice_code(root))  # 15 minutes on: a new code
             await pilot.press("2")
             await settle(pilot)
             assert app.screen.query_one("#filter", Input).value == ""  # a fresh Users screen
@@ -345,10 +391,10 @@ class TestBurstTyping:
         """As a password manager or a paste delivers it: every key before the first is handled."""
         from textual import events
 
-        app, directory, root = gate_app(tmp_path, with_alice=True)
+        app, directory, root = gate_app(tmp_path, with_alice=True, alice_mfa=True)
         async with app.run_test(size=(80, 24)) as pilot:
             await settle(pilot)
-            keys = [*"alice", "tab", *ALICE_PASSWORD, "tab", "enter"]
+            keys = [*"alice", "tab", *ALICE_PASSWORD, "tab", *alice_code(root), "enter"]
             for key in keys:
                 character = {"tab": "\t", "enter": "\r", " ": " "}.get(key, key)
                 name = {" ": "space"}.get(key, key)

@@ -1,6 +1,6 @@
-"""The console over SSH, end to end: the real OpenSSH client in a real terminal (tmux) against ``tui serve`` on
-127.0.0.1. Key accepted, TOTP step-up, drawn at the client's size and redrawn after a resize, ctrl+q ends the
-connection, the audit log holds it; a console that crashes or loses its client, and an idle connection."""
+"""The console over SSH, end to end: the real OpenSSH client in a real terminal (tmux) against ``tui serve``
+on 127.0.0.1. Key accepted, TOTP step-up, drawn at the client's size and redrawn after a resize, ctrl+q ends
+the connection, the audit log holds it; a console that crashes or loses its client, and an idle connection."""
 
 from __future__ import annotations
 
@@ -148,5 +148,30 @@ def test_an_idle_connection_is_closed(world, serve_env, tmux):
         assert "My access" not in shown  # the terminal was given back: off the console's alternate screen
         events = wait_until(lambda: world.audit("ssh.disconnect"), 10, "the disconnect event")
         assert '"reason":"idle"' in events[0]["details"]
+    finally:
+        server.stop()
+
+
+def test_an_admin_group_member_without_an_authenticator_gets_my_access_over_ssh(world, serve_env, tmux):
+    """Issue 11, finding 4: an imported user with an SSH key and no authenticator, in the admin group."""
+    directory = world.open()
+    try:
+        admins = directory.groups.create("Admins")
+        directory.admins.set_admin_group(admins.id)
+        directory.groups.add_member(admins.id, world.ids["bob"])
+    finally:
+        directory.close()
+    server = Server(world, serve_env)
+    try:
+        who = json.loads(server.ssh("bob", world.keys["bob"], "whoami").stdout)
+        assert (who["admin"], who["admin_group"], who["mfa"]) == (False, True, False)
+        tmux.start("bob", server.ssh_command_line("bob", world.keys["bob"], tty="-t"), 100, 30)
+        screen = "\n".join(tmux.wait_for("bob", "administration needs MFA"))
+        assert "My access" in screen and "Recent activity" not in screen
+        tmux.keys("bob", "2")  # Users: an administrator's screen
+        tmux.keys("bob", "n")
+        assert "New user" not in tmux.text("bob")
+        tmux.keys("bob", "C-q")
+        assert tmux.wait_exit("bob") == 0
     finally:
         server.stop()

@@ -68,7 +68,8 @@ def wait_until(check: Callable[[], Any], timeout: float, what: str, interval: fl
         time.sleep(interval)
 
 
-# --- keys ----------------------------------------------------------------------------------------------------
+# --- keys
+# ----------------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -128,8 +129,8 @@ class _BackClock:
 
 
 def seed_world(folder: Path, *, extra_admins: int = 0) -> World:
-    """The directory of :class:`World` in ``folder`` (plus ``extra_admins`` users load1…N without TOTP in the
-    admin group, with keys)."""
+    """The directory of :class:`World` in ``folder`` (plus ``extra_admins`` users load1…N in the admin group,
+    with keys and authenticators: administration needs MFA, so their consoles open after the TOTP step-up)."""
     from store.identity import initialise, new_root_enrolment
 
     db_path = folder / "directory.db"
@@ -166,6 +167,11 @@ def seed_world(folder: Path, *, extra_admins: int = 0) -> World:
             for name in load_users:
                 ids[name] = directory.users.create(name).id
                 directory.groups.add_member(admins.id, ids[name])
+                enrolment = directory.credentials.begin_totp(ids[name])
+                directory.credentials.confirm_totp(
+                    ids[name], enrolment.secret, totp_code(enrolment.secret, clock())
+                )
+                secrets[name] = enrolment.secret
         for name in ("root", "alice", "bob", "carol", *load_users, "stranger"):
             keys[name] = make_key(folder, name)
             if name != "stranger":
@@ -177,7 +183,8 @@ def seed_world(folder: Path, *, extra_admins: int = 0) -> World:
     return World(db_path, folder, secrets, keys, ids)
 
 
-# --- the server ----------------------------------------------------------------------------------------------
+# --- the server
+# ----------------------------------------------------------------------------------------------
 
 
 class SshClient:
@@ -360,7 +367,8 @@ def login_over_ssh(
     return output.decode(errors="replace")
 
 
-# --- tmux: a real terminal for the real ssh client ------------------------------------------------------------
+# --- tmux: a real terminal for the real ssh client
+# ------------------------------------------------------------
 
 
 class Tmux:
@@ -467,7 +475,8 @@ class Tmux:
             )
 
 
-# --- fixtures ------------------------------------------------------------------------------------------------
+# --- fixtures
+# ------------------------------------------------------------------------------------------------
 
 
 @pytest.fixture(name="world")
@@ -506,7 +515,8 @@ def tmux_fixture(tmp_path: Path, serve_env: dict[str, str]) -> Iterator[Tmux]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-# --- load: several consoles over SSH editing at once -----------------------------------------------------------
+# --- load: several consoles over SSH editing at once
+# -----------------------------------------------------------
 
 
 @dataclass
@@ -527,12 +537,15 @@ def _drive(
     name: str,
     user: str,
     edits: int,
-    db_path: Path,
+    world: World,
     latencies: list[float],
     ready: threading.Barrier,
 ) -> None:
-    reader = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=10)
+    reader = sqlite3.connect(f"file:{world.db_path}?mode=ro", uri=True, timeout=10)
     try:
+        tmux.wait_for(name, "authenticator app", 120)  # the TOTP step-up: administration needs MFA
+        tmux.type(name, world.code(user))
+        tmux.keys(name, "Enter")
         tmux.wait_for(name, "Recent activity", 120)  # the dashboard of an admin
         ready.wait(timeout=180)
         tmux.keys(name, "3")
@@ -566,8 +579,8 @@ def _drive(
 
 
 def run_load(folder: Path, env: dict[str, str], *, sessions: int = 8, edits: int = 50) -> LoadResult:
-    """``sessions`` real ssh clients, each in its own terminal, each driving its own console (an admin without
-    an authenticator: no step-up) to create ``edits`` groups through the New group form, all at once. Every
+    """``sessions`` real ssh clients, each in its own terminal, each driving its own console (an admin, after
+    the TOTP step-up) to create ``edits`` groups through the New group form, all at once. Every
     edit waits for its row to be committed before the next (as a person would), and the result says what the
     directory holds afterwards."""
     import tempfile
@@ -589,7 +602,7 @@ def run_load(folder: Path, env: dict[str, str], *, sessions: int = 8, edits: int
 
         def run(user: str) -> None:
             try:
-                _drive(tmux, user, user, edits, world.db_path, latencies, ready)
+                _drive(tmux, user, user, edits, world, latencies, ready)
             except Exception as exc:  # noqa: BLE001 - collected and reported by the caller
                 shown = ""
                 with contextlib.suppress(Exception):

@@ -49,7 +49,9 @@ class TestWhoMayConnect:
         assert json.loads(result.stdout) | {"key": None} == {
             "user": "root",
             "root": True,
-            "admin": True,
+            # Administration needs MFA: by key alone, not even root administers (admin_group says it could).
+            "admin": False,
+            "admin_group": True,
             "key": None,
             "mfa": False,
             "signed_in_until": None,
@@ -86,6 +88,7 @@ class TestWithoutATerminal:
             "user": "alice",
             "root": False,
             "admin": False,
+            "admin_group": False,
             "key": world.keys["alice"].fingerprint,
             "mfa": False,
             "signed_in_until": None,
