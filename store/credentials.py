@@ -124,7 +124,7 @@ class CredentialService:
     # -- helpers ------------------------------------------------------------------------------------------
 
     def _user(self, conn: sqlite3.Connection, user_id: int) -> sqlite3.Row:
-        row = conn.execute("SELECT * FROM users WHERE id = ?", (user_id,)).fetchone()
+        row: sqlite3.Row | None = conn.execute("SELECT * FROM users WHERE id = ?", (user_id,)).fetchone()
         if row is None:
             raise NotFound(f"user #{user_id} does not exist (it may have been deleted)")
         return row
@@ -312,22 +312,23 @@ class CredentialService:
     def confirm_totp(
         self, user_id: int, secret: str, code: str, *, recovering: SignIn | None = None
     ) -> list[str]:
-        """Enrol (or replace) the user's authenticator once ``code`` proves it works, and issue 10 new recovery
-        codes, returned once. Replacing an authenticator ends the user's sessions and portal sign-ins.
-        ``recovering``: the recovery-code sign-in this enrolment completes; its code is spent in the same
-        transaction (refused, nothing changed, if it was spent or replaced meanwhile)."""
+        """Enrol (or replace) the user's authenticator once ``code`` proves it works, and issue 10 new
+        recovery codes, returned once. Replacing an authenticator ends the user's sessions and portal
+        sign-ins. ``recovering``: the recovery-code sign-in this enrolment completes; its code is spent in the
+        same transaction (refused, nothing changed, if it was spent or replaced meanwhile)."""
         key = self.directory.require_key()
-        self.directory.require(Rule.SELF, subject=user_id, what=WHAT)  # before the code says anything
+        self.directory.require(Rule.OWN_AUTHENTICATOR, subject=user_id, what=WHAT)  # before the code says anything
         secret = normalize_secret(secret)
         step = check_code_step(secret, code, self.directory.clock(), None)
-        with self.directory.change(Rule.SELF, subject=user_id, what=WHAT) as conn:
+        with self.directory.change(Rule.OWN_AUTHENTICATOR, subject=user_id, what=WHAT) as conn:
             user = self._user(conn, user_id)
             spent = recovering.recovery_code_hash if recovering is not None else None
             if spent is not None and (
                 recovering is None
                 or recovering.user.id != user_id
                 or conn.execute(
-                    "UPDATE recovery_codes SET used_at = ? WHERE user_id = ? AND code_hash = ? AND used_at IS NULL",
+                    "UPDATE recovery_codes SET used_at = ? "
+                    "WHERE user_id = ? AND code_hash = ? AND used_at IS NULL",
                     (self.directory.now_text(), user_id, spent),
                 ).rowcount
                 != 1

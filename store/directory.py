@@ -203,11 +203,14 @@ class Directory:
     def acting_user_id(self) -> int | None:
         return self.principal.user_id
 
-    def act_as(self, user_id: int | None, actor: Actor, *, mfa: bool = False) -> None:
+    def act_as(
+        self, user_id: int | None, actor: Actor, *, mfa: bool = False, password: bool = False
+    ) -> None:
         """From now on, changes are made by (and audited as) this user, with this user's rights: an admin's
-        only when ``mfa`` (signed in with an authenticator). ``user_id`` None: the owner again."""
+        only when ``mfa`` (signed in with an authenticator); ``password``: the sign-in proved the password.
+        ``user_id`` None: the owner again."""
         self.actor = actor
-        self.principal = OWNER if user_id is None else Principal(user_id, mfa)
+        self.principal = OWNER if user_id is None else Principal(user_id, mfa, password=password)
         self.refresh_rights()
 
     def sign_out(self, actor: Actor) -> None:

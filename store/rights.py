@@ -36,6 +36,10 @@ class Rule(Enum):
     # Authentication itself: sign-in attempts, their throttling, portal sign-ins bought with a proven secret,
     # an access key's last use. The caller has checked (or is checking, in the same transaction) a secret.
     AUTHENTICATION = "authentication"
+    # A user's own first authenticator. For root or an admin-group member it turns one proven factor into
+    # administration, so the sign-in must have proven the password: an SSH key alone (a key-only console)
+    # does not let its holder enrol an authenticator and step up to admin. Otherwise as SELF.
+    OWN_AUTHENTICATOR = "own authenticator"
     # Creating root in a directory that has none (tui init, the first-run wizard): whoever holds the file.
     # store/identity.py refuses it inside the same transaction once root exists.
     FIRST_RUN = "first run"
@@ -48,6 +52,7 @@ class Principal:
     user_id: int | None = None
     mfa: bool = False
     owner: bool = False
+    password: bool = False  # the sign-in proved the user's password
 
     @property
     def signed_in(self) -> bool:
@@ -93,8 +98,16 @@ def check(
     credentials, for :attr:`Rule.SELF`). Runs inside the change's transaction."""
     if rule in (Rule.AUTHENTICATION, Rule.FIRST_RUN) or principal.owner:
         return
-    if rule is Rule.SELF and principal.user_id is not None and subject == principal.user_id:
+    own = principal.user_id is not None and subject == principal.user_id
+    if rule is Rule.SELF and own:
         return
+    if rule is Rule.OWN_AUTHENTICATOR and own:
+        if principal.password or principal.mfa or not is_admin(conn, subject, now):
+            return
+        raise Refused(
+            "an administrator enrols their authenticator after signing in with their password (an SSH key "
+            "alone is not enough), or another administrator enrols it for them"
+        )
     if administers(conn, principal, now):
         return
     if principal.user_id is not None and not principal.mfa and is_admin(conn, principal.user_id, now):

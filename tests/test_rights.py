@@ -275,3 +275,25 @@ def test_nothing_opens_a_write_transaction_but_directory_change() -> None:
             ):
                 offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert len(offenders) == 1 and offenders[0].startswith("store/directory.py:"), offenders
+
+
+def test_an_ssh_key_alone_cannot_enrol_an_admins_first_authenticator(directory: Directory) -> None:
+    """A key-only console of an admin-group member must not turn into administration by enrolling an
+    authenticator and stepping up: the first enrolment needs a sign-in that proved the password."""
+    from store.crypto import totp_code
+
+    admins = directory.groups.create("Admins")
+    directory.admins.set_admin_group(admins.id)
+    from store.identity import initialise, new_root_enrolment
+
+    initialise(directory, "glass box standing by 7", new_root_enrolment())
+    ivan = directory.users.create("ivan")
+    directory.groups.add_member(admins.id, ivan.id)
+    secret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+    code = totp_code(secret, directory.clock())
+    directory.act_as(ivan.id, Actor("ivan", "ssh"), mfa=False, password=False)
+    with pytest.raises(Refused, match="after signing in with their password"):
+        directory.credentials.confirm_totp(ivan.id, secret, code)
+    assert not directory.credentials.status(ivan.id).mfa
+    directory.act_as(ivan.id, Actor("ivan", "console"), mfa=False, password=True)
+    assert len(directory.credentials.confirm_totp(ivan.id, secret, code)) == 10

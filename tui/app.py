@@ -31,7 +31,7 @@ from store.errors import StoreError
 from store.portal import NotSignedIn, SignedIn
 from store.presence import Presence, Present
 from tui import textual_fixes
-from tui.bindings import screen_actions
+from tui.commands import commands
 from tui.messages import DirectoryChanged
 from tui.screens.accounts import AccountsScreen
 from tui.screens.assignments import AssignmentsScreen
@@ -200,7 +200,12 @@ class TuiApp(App[None]):
     def _begin(self, signed_in: SignedIn) -> None:
         self.signed_in = signed_in
         # The audit names the person and the client (console, ssh); the store applies the person's rights.
-        self.directory.act_as(signed_in.user_id, signed_in.actor(), mfa=signed_in.mfa)
+        self.directory.act_as(
+            signed_in.user_id,
+            signed_in.actor(),
+            mfa=signed_in.mfa,
+            password=signed_in.method.startswith("password"),
+        )
         self.is_admin = self.directory.acting_is_admin
         self._session_started = self._last_activity = self.directory.clock()
 
@@ -355,12 +360,10 @@ class TuiApp(App[None]):
         for key, mode, label, _ in SECTIONS:
             if self.is_admin or mode in SELF_SERVICE:
                 yield SystemCommand(f"Go to {label}", f"key {key}", functools.partial(self.switch_mode, mode))
-        for key, description, action, node, enabled in screen_actions(self, screen):
-            if enabled and not action.startswith("switch_mode") and action != "help":
-                yield SystemCommand(
-                    description, f"key {key}", functools.partial(self.run_action, action, node)
-                )
-        yield SystemCommand("Help", "key ?: every key on this screen", self.action_help)
+        # This screen's keys, then every other screen's actions by name (the palette takes you there).
+        for name, help_text, run in commands(self, screen):
+            yield SystemCommand(name, help_text, run)
+        yield SystemCommand("Help", "key ?: every key on this screen, and what each does", self.action_help)
 
 
 def home_mode(admin: bool) -> str:

@@ -51,7 +51,9 @@ class CredentialsModal(ModalScreen[None]):
 # For a member of the admin group (or root) signed in without an authenticator: why they see only this.
 MFA_BANNER = (
     "You are in the admin group, but administration needs MFA and you signed in without an authenticator. "
-    "Press c, then t to enrol one; then sign in again with its code."
+    "Signed in with your password: press c, then t to enrol one, and sign in again with its code. "
+    "Signed in by SSH key: sign in with your password first (tui, or ssh -t HOST login), or ask another "
+    "administrator to enrol it for you."
 )
 
 
