@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins  # annotations: `list` in AssignmentService is its method
 import sqlite3
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -14,7 +15,8 @@ PrincipalType = Literal["user", "group"]
 
 _SELECT = (
     "SELECT a.*, CASE WHEN a.user_id IS NOT NULL THEN 'user' ELSE 'group' END AS principal_type, "
-    "coalesce(u.user_name, g.name) AS principal_name, coalesce(u.user_name_key, g.name_key) AS principal_key, "
+    "coalesce(u.user_name, g.name) AS principal_name, "
+    "coalesce(u.user_name_key, g.name_key) AS principal_key, "
     "ac.name AS account_name, ps.name AS permission_set_name "
     "FROM assignments a LEFT JOIN users u ON u.id = a.user_id LEFT JOIN groups g ON g.id = a.group_id "
     "JOIN accounts ac ON ac.id = a.account_id JOIN permission_sets ps ON ps.id = a.permission_set_id"
@@ -73,7 +75,7 @@ class AssignmentService(Service[Assignment]):
     from_row = Assignment.from_row
 
     def _row(self, conn: sqlite3.Connection, row_id: int) -> sqlite3.Row:
-        row = conn.execute(f"{_SELECT} WHERE a.id = ?", (row_id,)).fetchone()
+        row: sqlite3.Row | None = conn.execute(f"{_SELECT} WHERE a.id = ?", (row_id,)).fetchone()
         if row is None:
             raise NotFound(f"assignment #{row_id} does not exist (it may have been removed)")
         return row
@@ -112,8 +114,8 @@ class AssignmentService(Service[Assignment]):
             column = "user_id" if principal_type == "user" else "group_id"
             try:
                 cursor = conn.execute(
-                    f"INSERT INTO assignments ({column}, account_id, permission_set_id, expires_at, created_at, "
-                    "updated_at) VALUES (?, ?, ?, ?, ?, ?)",
+                    f"INSERT INTO assignments ({column}, account_id, permission_set_id, expires_at, "
+                    "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
                     (principal_id, account_id, permission_set_id, expiry, now, now),
                 )
             except sqlite3.IntegrityError:
@@ -138,7 +140,8 @@ class AssignmentService(Service[Assignment]):
         account_id: int | None = None,
         permission_set_id: int | None = None,
     ) -> Page[Assignment]:
-        where, params = [], []
+        where: list[str] = []
+        params: list[object] = []
         for column, value in (
             ("a.user_id", user_id),
             ("a.group_id", group_id),
@@ -169,7 +172,7 @@ class AssignmentService(Service[Assignment]):
                 from_row=Assignment.from_row,
             )
 
-    def for_user(self, user_id: int) -> list[Assignment]:
+    def for_user(self, user_id: int) -> builtins.list[Assignment]:
         """Assignments that name the user directly or one of their groups (expired ones included, flagged)."""
         with self.db.read() as conn:
             rows = conn.execute(
@@ -188,12 +191,14 @@ class AssignmentService(Service[Assignment]):
             self._check_version(conn, self._row(conn, assignment_id), version)
             self._versioned_update(conn, assignment_id, version, {"expires_at": expiry})
             after = Assignment.from_row(self._row(conn, assignment_id))
+            ended = self._end_sessions(conn, after, "assignment expiry brought forward")
             self._audit(
                 conn,
                 "assignment.update",
                 f"account:{after.account_name}",
                 before=before.audit_view(),
                 after=after.audit_view(),
+                extra={"sessions_ended": ended} if ended else None,
             )
             return after
 
@@ -203,6 +208,30 @@ class AssignmentService(Service[Assignment]):
             self._check_version(conn, row, version)
             removed = Assignment.from_row(row)
             conn.execute("DELETE FROM assignments WHERE id = ?", (assignment_id,))
+            ended = self._end_sessions(conn, removed, "assignment removed")
             self._audit(
-                conn, "assignment.delete", f"account:{removed.account_name}", before=removed.audit_view()
+                conn,
+                "assignment.delete",
+                f"account:{removed.account_name}",
+                before=removed.audit_view(),
+                extra={"sessions_ended": ended} if ended else None,
             )
+
+    def _end_sessions(self, conn: sqlite3.Connection, assignment: Assignment, reason: str) -> int:
+        """End the sessions ``assignment`` granted that nothing else grants (same transaction)."""
+        if assignment.principal_type == "user":
+            users: builtins.list[int] = [assignment.principal_id]
+        else:
+            users = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT user_id FROM memberships WHERE group_id = ?", (assignment.principal_id,)
+                )
+            ]
+        return self.directory.sessions.end_ungranted(
+            conn,
+            reason,
+            user_ids=users,
+            account_id=assignment.account_id,
+            permission_set_id=assignment.permission_set_id,
+        )

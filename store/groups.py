@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins  # annotations: `list` in GroupService is its method
 import sqlite3
 from dataclasses import dataclass
 from typing import Any
@@ -86,7 +87,9 @@ class GroupService(Service[Group]):
     from_row = Group.from_row
 
     def _row(self, conn: sqlite3.Connection, row_id: int) -> sqlite3.Row:
-        row = conn.execute(f"SELECT *, {_MEMBER_COUNT} FROM groups WHERE id = ?", (row_id,)).fetchone()
+        row: sqlite3.Row | None = conn.execute(
+            f"SELECT *, {_MEMBER_COUNT} FROM groups WHERE id = ?", (row_id,)
+        ).fetchone()
         if row is None:
             raise NotFound(f"group #{row_id} does not exist (it may have been deleted)")
         return row
@@ -108,8 +111,8 @@ class GroupService(Service[Group]):
             key = self._check_name_free(conn, name)
             now = self._now()
             cursor = conn.execute(
-                "INSERT INTO groups (name, name_key, description, external_id, source, created_at, updated_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO groups (name, name_key, description, external_id, source, created_at, "
+                "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (name, key, description, external, source, now, now),
             )
             group = Group.from_row(self._row(conn, cursor.lastrowid or 0))
@@ -167,13 +170,17 @@ class GroupService(Service[Group]):
             row = self._row(conn, group_id)
             self._check_version(conn, row, version)
             group = Group.from_row(row)
+            members = [
+                r[0] for r in conn.execute("SELECT user_id FROM memberships WHERE group_id = ?", (group_id,))
+            ]
             conn.execute("DELETE FROM groups WHERE id = ?", (group_id,))
+            ended = self.directory.sessions.end_ungranted(conn, "group deleted", user_ids=members)
             self._audit(
                 conn,
                 "group.delete",
                 f"group:{group.name}",
                 before=group.audit_view(),
-                extra={"members": group.member_count},
+                extra={"members": group.member_count, "sessions_ended": ended},
             )
 
     # -- memberships ------------------------------------------------------------------------------------
@@ -211,11 +218,13 @@ class GroupService(Service[Group]):
         with self.directory.change() as conn:
             membership = self._membership(conn, group_id, user_id)
             conn.execute("DELETE FROM memberships WHERE group_id = ? AND user_id = ?", (group_id, user_id))
+            ended = self.directory.sessions.end_ungranted(conn, "membership removed", user_ids=[user_id])
             self._audit(
                 conn,
                 "group.remove_member",
                 f"group:{membership.group_name}",
                 before={"user": membership.user_name, "expires_at": membership.expires_at},
+                extra={"sessions_ended": ended} if ended else None,
             )
 
     def _membership(self, conn: sqlite3.Connection, group_id: int, user_id: int) -> Membership:
@@ -236,7 +245,8 @@ class GroupService(Service[Group]):
         limit: int = PAGE_SIZE,
     ) -> Page[Membership]:
         """A group's members by user name, in keyset pages (a group may hold most of the directory)."""
-        where, params = "m.group_id = ?", [group_id]
+        where = "m.group_id = ?"
+        params: list[object] = [group_id]
         if filter.strip():
             key = names.canonical(filter.strip())
             where += " AND u.user_name_key >= ? AND u.user_name_key < ?"
@@ -259,7 +269,7 @@ class GroupService(Service[Group]):
         next_after = names.canonical(items[-1].user_name) if len(items) == limit else None
         return Page(items, total, next_after)
 
-    def groups_of(self, user_id: int) -> list[Membership]:
+    def groups_of(self, user_id: int) -> builtins.list[Membership]:
         with self.db.read() as conn:
             rows = conn.execute(
                 f"{_MEMBERSHIP_SELECT} WHERE m.user_id = ? ORDER BY g.name_key", (user_id,)

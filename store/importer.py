@@ -1832,6 +1832,10 @@ def _apply(
     conn.executemany(
         "DELETE FROM memberships WHERE group_id = ? AND user_id = ?", resolution.membership_removals
     )
+    # A session never outlives the membership that granted it.
+    directory.sessions.end_ungranted(
+        conn, "membership removed by import", user_ids=[user for _, user in resolution.membership_removals]
+    )
     rows = []
     existing = current.memberships
     for group in resolution.groups:

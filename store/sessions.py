@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from hashlib import sha256
@@ -476,6 +477,50 @@ class SessionService:
 
     def revoke_all(self, reason: str = "revoked by an admin") -> int:
         return self._revoke("1", (), reason, "sessions:all")
+
+    def end_ungranted(
+        self,
+        conn: sqlite3.Connection,
+        reason: str,
+        *,
+        user_ids: Iterable[int] | None = None,
+        account_id: int | None = None,
+        permission_set_id: int | None = None,
+    ) -> int:
+        """Inside the transaction of a change that took a grant away (an assignment or membership removed, or
+        its expiry brought forward): revoke the live sessions among those named that no path grants any
+        more, with ``reason``, and end the others no later than the grant that is left. Returns how many
+        were revoked. Verify then refuses them at once: a session never outlives its grant."""
+        where, params = ["revoked_at IS NULL", "expires_at > ?"], [self.directory.now_text()]
+        if user_ids is not None:
+            ids = sorted(set(user_ids))
+            if not ids:
+                return 0
+            where.append(f"user_id IN ({', '.join('?' * len(ids))})")
+            params += ids
+        for column, value in (("account_id", account_id), ("permission_set_id", permission_set_id)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        now = self.directory.clock()
+        revoked = 0
+        for session_id, user_id, account, pset, expires_at in conn.execute(
+            "SELECT id, user_id, account_id, permission_set_id, expires_at FROM sessions WHERE "
+            + " AND ".join(where),
+            params,
+        ).fetchall():
+            grant = is_assigned(self.directory, user_id, account, pset, now)
+            if grant is None:
+                conn.execute(
+                    "UPDATE sessions SET revoked_at = ?, revoked_reason = ? WHERE id = ?",
+                    (to_text(now), reason, session_id),
+                )
+                revoked += 1
+            elif grant.expires_at is not None and grant.expires_at < expires_at:
+                conn.execute(
+                    "UPDATE sessions SET expires_at = ? WHERE id = ?", (grant.expires_at, session_id)
+                )
+        return revoked
 
     def sweep(self, retention: timedelta = DEFAULT_RETENTION) -> int:
         """Delete sessions that expired or were revoked more than ``retention`` ago."""

@@ -31,7 +31,8 @@ def countdown(expires_at: str, now: datetime) -> str:
 
 
 class SessionsScreen(ListScreen):
-    """Active sessions by default (``a`` shows all); ``space`` marks, ``d`` revokes the marked or current one."""
+    """Active sessions by default (``a`` shows all); ``space`` marks, ``d`` revokes the marked or current
+    one."""
 
     nav_name = "sessions"
     heading = "Sessions"
@@ -77,12 +78,12 @@ class SessionsScreen(ListScreen):
             Column("User", lambda s: s.user_name),
             Column("Account", lambda s: s.account_name, 16),
             Column("Permission set", lambda s: s.permission_set_name, 18),
-            Column("Left", lambda s: self._left(s), 12),
+            Column("Left", lambda s: self._left(s), 24),
         ]
 
     def _left(self, session: SessionInfo) -> str:
-        if session.revoked_at is not None:
-            return "revoked"
+        if session.revoked_at is not None:  # and why: a revoke, a password change, a grant taken away…
+            return f"ended: {session.revoked_reason}" if session.revoked_reason else "revoked"
         return countdown(session.expires_at, self.directory.clock())
 
     def fetch(self, filter: str, after: str | None, offset: int, limit: int) -> Page[SessionInfo]:

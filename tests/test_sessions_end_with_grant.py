@@ -1,0 +1,95 @@
+"""A session ends with the grant that made it (issue 11, finding 9): removing the assignment or membership,
+or bringing its expiry forward, ends the sessions it granted at once; verify refuses them and says why."""
+
+from __future__ import annotations
+
+import json
+
+from tests.test_sessions import clock, creds_of, world  # noqa: F401  (the fixtures)
+
+
+def reason_of(directory, session_id: int) -> str | None:
+    return directory.sessions.get(session_id).revoked_reason
+
+
+def test_removing_the_membership_ends_the_session_it_granted(world, clock):
+    d, w = world
+    issued = d.sessions.issue(w["bob"].id, w["prod"].id, w["reader"].id)
+    assert d.sessions.verify(*creds_of(issued)).valid
+    d.groups.remove_member(w["readers"].id, w["bob"].id)
+    verification = d.sessions.verify(*creds_of(issued))
+    assert (verification.valid, verification.reason) == (False, "revoked")
+    assert reason_of(d, issued.session_id) == "membership removed"
+    [event] = [e for e in d.db.conn.execute("SELECT details FROM audit WHERE action = 'group.remove_member'")]
+    assert json.loads(event[0])["sessions_ended"] == 1
+
+
+def test_deleting_the_assignment_ends_only_what_nothing_else_grants(world, clock):
+    d, w = world
+    # bob holds S3Reader through Readers; give him a direct assignment too: two paths.
+    direct = d.assignments.create("user", w["bob"].id, w["prod"].id, w["reader"].id)
+    bobs = d.sessions.issue(w["bob"].id, w["prod"].id, w["reader"].id)
+    alices = d.sessions.issue(w["alice"].id, w["prod"].id, w["reader"].id)
+    d.assignments.delete(direct.id, direct.version)
+    assert d.sessions.verify(*creds_of(bobs)).valid  # the group still grants it
+    group_grant = next(a for a in d.assignments.list().items if a.principal_type == "group")
+    d.assignments.delete(group_grant.id, group_grant.version)
+    assert not d.sessions.verify(*creds_of(bobs)).valid
+    assert reason_of(d, bobs.session_id) == "assignment removed"
+    assert d.sessions.verify(*creds_of(alices)).valid  # alice's own assignment was not touched
+
+
+def test_deleting_the_group_ends_its_members_sessions(world, clock):
+    d, w = world
+    issued = d.sessions.issue(w["bob"].id, w["prod"].id, w["reader"].id)
+    group = d.groups.get(w["readers"].id)
+    d.groups.delete(group.id, group.version)
+    assert not d.sessions.verify(*creds_of(issued)).valid
+    assert reason_of(d, issued.session_id) == "group deleted"
+
+
+def test_an_expiry_brought_forward_shortens_the_session_to_it(world, clock):
+    d, w = world
+    issued = d.sessions.issue(w["alice"].id, w["prod"].id, w["reader"].id)  # 8 hours
+    grant = next(
+        a
+        for a in d.assignments.for_user(w["alice"].id)
+        if a.principal_type == "user" and a.permission_set_id == w["reader"].id
+    )
+    d.assignments.update_expiry(grant.id, grant.version, "2026-06-01T13:00:00Z")
+    assert d.sessions.get(issued.session_id).expires_at == "2026-06-01T13:00:00Z"
+    clock.advance(minutes=61)
+    assert d.sessions.verify(*creds_of(issued)).reason == "expired"
+
+
+def test_a_sync_that_drops_a_membership_ends_its_sessions(world, clock, tmp_path):
+    from store.formats import read_file
+    from store.importer import import_document
+
+    d, w = world
+    first = b"userName,groups\ndave,Contractors\n"
+    import_document(
+        d, read_file(first, "idp.csv", "csv").document, file_name="idp.csv", raw=first, source="idp", sync=True
+    )
+    dave = d.users.get_by_name("dave")
+    contractors = d.groups.get_by_name("Contractors")
+    d.assignments.create("group", contractors.id, w["prod"].id, w["reader"].id)
+    issued = d.sessions.issue(dave.id, w["prod"].id, w["reader"].id)
+    second = b"userName,groups\ndave,\n"
+    import_document(
+        d, read_file(second, "idp.csv", "csv").document, file_name="idp.csv", raw=second, source="idp", sync=True
+    )
+    assert not d.sessions.verify(*creds_of(issued)).valid
+    assert reason_of(d, issued.session_id) == "membership removed by import"
+
+
+def test_the_cli_refuses_the_ended_session_and_the_sessions_list_says_why(world, clock, run_tui, tmp_path):
+    d, w = world
+    issued = d.sessions.issue(w["bob"].id, w["prod"].id, w["reader"].id)
+    d.groups.remove_member(w["readers"].id, w["bob"].id)
+    env = {"TUI_DB": str(tmp_path / "d.db")}
+    verified = run_tui("sessions", "verify", "--json", input=json.dumps(issued.credential_process()), env=env)
+    assert verified.returncode == 1 and verified.json()["reason"] == "revoked"
+    listed = run_tui("sessions", "list", "--json", env=env)
+    [row] = [s for s in listed.json() if s["access_key_id"] == issued.access_key_id]
+    assert (row["state"], row["revoked_reason"]) == ("revoked", "membership removed")
