@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 def backup_database(directory: Directory, target: Path) -> None:
     """``VACUUM INTO`` a new file, owner-only. Refuses to overwrite: a backup never destroys another."""
-    if target.exists():
+    if target.exists() or target.is_symlink():  # a dangling symlink too: SQLite would create its target
         raise ValidationError(f"{target}: already exists; choose a new file name")
     if not target.parent.is_dir():
         raise ValidationError(f"{target.parent}: no such folder")

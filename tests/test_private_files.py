@@ -1,8 +1,9 @@
-"""Private files (issue 11, finding 6 and StrictModes): what tui writes is its owner's alone, whatever was planted
-in a shared folder; a database or key file others can reach, or another user owns, is refused with the fix.
+"""Private files (issue 11, finding 6 and StrictModes): what tui writes is its owner's alone, whatever was
+planted in a shared folder; a database or key file others can reach, or another user owns, is refused with the
+fix.
 
-The planting tests run the real CLI in-process (click's CliRunner), so the process id that the old temporary name
-``.NAME.tmpPID`` used is this test's own: the name an attacker in a shared ``/tmp`` would have guessed.
+The planting tests run the real CLI in-process (click's CliRunner), so the process id that the old temporary
+name ``.NAME.tmpPID`` used is this test's own: the name an attacker in a shared ``/tmp`` would have guessed.
 """
 
 from __future__ import annotations
@@ -130,7 +131,8 @@ def test_a_symlink_at_the_target_is_replaced_not_written_through(initialised: Pa
 def test_even_a_guessed_temporary_name_is_never_opened(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The name is random; if something is there all the same, O_EXCL|O_NOFOLLOW refuse it and we pick another."""
+    """The name is random; if something is there all the same, O_EXCL|O_NOFOLLOW refuse it and we pick
+    another."""
     victim = tmp_path / "victim"
     victim.write_text("planted\n")
     target = tmp_path / "secret.txt"
@@ -170,7 +172,7 @@ def test_a_writer_that_fails_leaves_the_old_file_and_no_temporary(tmp_path: Path
     assert [p.name for p in tmp_path.iterdir()] == ["matrix.csv"]
 
 
-# -- StrictModes: a database or key file that is not its owner's alone is refused ------------------------------
+# -- StrictModes: a database or key file that is not its owner's alone is refused ------------------------
 
 
 @pytest.mark.parametrize("mode", [0o644, 0o640, 0o604, 0o660, 0o606, 0o620], ids=oct)
@@ -220,3 +222,16 @@ def test_a_key_file_another_user_owns_is_refused_with_the_chown_that_fixes_it(
         load_key(key)
     result = run_tui("export")  # TUI_DB is tmp_path/directory.db: its key is the file above
     assert result.returncode == 1 and f"chown root {key}" in result.stderr, result
+
+
+def test_a_backup_never_follows_a_symlink_planted_at_its_name(
+    run_tui, initialised: Path, shared: Path
+) -> None:
+    elsewhere = shared / "attacker-picks-this"
+    target = shared / "backup.db"
+    target.symlink_to(elsewhere)  # dangling: the file it names does not exist yet
+
+    result = run_tui("--db", initialised, "backup", target)
+
+    assert result.returncode == 1 and "already exists" in result.stderr, result
+    assert not elsewhere.exists() and target.is_symlink()
