@@ -1,12 +1,13 @@
 """Effective access at scale: the access matrix of 100,000 users as CSV, and the sessions engine's check.
 
 A synthetic directory (written with plain INSERTs, the fastest way to build one): 100,000 users, 200 groups,
-300,000 memberships (a tenth of them expired), 40 accounts, 25 permission sets, 600 group assignments and 2,000
-direct ones. Figures, one JSON line each (SPEC §2):
+300,000 memberships (a tenth of them expired), 40 accounts, 25 permission sets, 600 group assignments and
+2,000 direct ones. Figures, one JSON line each (SPEC §2):
 
 - ``access_matrix_csv_100k``: seconds to stream the whole matrix as CSV; ``baseline`` is one plain read of the
   rows it is built from (users, memberships, assignments), so ``ratio`` is the cost of building it.
-- ``access_is_assigned``: checks per second of ``is_assigned`` (a user through groups); ``baseline`` is the same
+- ``access_is_assigned``: checks per second of ``is_assigned`` (a user through groups); ``baseline`` is the
+same
   SQL question asked directly.
 
     python bench/bench_access.py [--users 100000]
@@ -25,10 +26,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import emit, peak_rss_mb  # noqa: E402
-from store.access import is_assigned, write_access_matrix_csv  # noqa: E402
-from store.audit import Actor  # noqa: E402
-from store.directory import Directory  # noqa: E402
+from bench.common import emit, peak_rss_mb
+from store.access import is_assigned, write_access_matrix_csv
+from store.audit import Actor
+from store.directory import Directory
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 GROUPS, ACCOUNTS, SETS, GROUP_ASSIGNMENTS, DIRECT_ASSIGNMENTS = 200, 40, 25, 600, 2000
@@ -131,8 +132,8 @@ def main() -> None:
             probes = [
                 tuple(row)
                 for row in conn.execute(
-                    "SELECT m.user_id, a.account_id, a.permission_set_id FROM assignments a JOIN memberships m "
-                    "ON m.group_id = a.group_id ORDER BY random() LIMIT 500"
+                    "SELECT m.user_id, a.account_id, a.permission_set_id FROM assignments a JOIN memberships "
+                    "m ON m.group_id = a.group_id ORDER BY random() LIMIT 500"
                 )
             ]
         now_text = "2026-06-01T00:00:00Z"

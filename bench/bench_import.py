@@ -1,13 +1,17 @@
-"""Import of 100,000 users + 1,000 groups + 300,000 memberships, beside the raw limit measured in the same run:
-``sqlite3.executemany`` of the same rows into the same schema (tables, indexes, search triggers), one transaction.
+"""Import of 100,000 users + 1,000 groups + 300,000 memberships, beside the raw limit measured in the same
+run: ``sqlite3.executemany`` of the same rows into the same schema (tables, indexes, search triggers), one
+transaction.
 
 Figures (one JSON line each):
 
 - ``import_100k_json``: ``tui``'s whole import of the whole-directory JSON file (read the file, detect the
-  format, parse, validate every entry, plan, apply in one transaction with its audit event), in a fresh process
-  so that ``peak_rss_mb`` is the import's own peak memory; ``ratio`` = value / baseline (issue 6: at most 3).
-- ``import_100k_csv``: the same users and memberships from tui's CSV (groups created from the ``groups`` column).
-- ``reimport_100k_json``: the same file again into the imported directory: everything checked, nothing to change.
+  format, parse, validate every entry, plan, apply in one transaction with its audit event), in a fresh
+  process so that ``peak_rss_mb`` is the import's own peak memory; ``ratio`` = value / baseline (issue 6: at
+  most 3).
+- ``import_100k_csv``: the same users and memberships from tui's CSV (groups created from the ``groups``
+column).
+- ``reimport_100k_json``: the same file again into the imported directory: everything checked, nothing to
+change.
 
 ``python bench/bench_import.py [USERS]`` scales the three numbers together.
 """

@@ -1,7 +1,7 @@
 """The shared console under load: 8 real ssh clients (OpenSSH, each in its own tmux terminal) against
-``tui serve`` on 127.0.0.1, each driving its own console to create 50 groups through the New group form, all at
-once. Figures beside the raw limit measured in the same run: the same 400 creations made directly through the
-store in one process, and an SSH round trip that does no directory work (a refused key).
+``tui serve`` on 127.0.0.1, each driving its own console to create 50 groups through the New group form, all
+at once. Figures beside the raw limit measured in the same run: the same 400 creations made directly through
+the store in one process, and an SSH round trip that does no directory work (a refused key).
 
 Needs ssh, ssh-keygen and tmux. Prints one JSON line per figure.
 """

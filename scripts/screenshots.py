@@ -172,8 +172,8 @@ async def shoot_first_run(size: tuple[int, int]) -> list[Path]:
 
 
 async def shoot_import_screen(directory: Directory, size: tuple[int, int], suffix: str = "") -> list[Path]:
-    """The Import screen (issue 6), pushed directly (the app wires its key separately): a plan, then a refusal.
-    The plan is a dry run: the demo directory is left as it was."""
+    """The Import screen (issue 6), pushed directly (the app wires its key separately): a plan, then a
+    refusal. The plan is a dry run: the demo directory is left as it was."""
     from store.portal import SignedIn
     from tui.screens.import_screen import ImportScreen
 

@@ -1,10 +1,10 @@
 """Effective access: who may use which permission set in which account, and why (or why not).
 
 A user holds a permission set in an account through a *path*: an assignment naming the user (``direct``), or
-one naming a group the user belongs to (``group X``). A path applies only while the assignment and (for a group)
-the membership have not expired and the user, the account and the permission set are active; a path that does
-not apply says why ("assignment expired 2026-01-01", "membership in group Ops expired 2026-01-01", "user
-disabled"). Times compare as the directory's clock says (``Directory(clock=...)``), or as ``now`` given.
+one naming a group the user belongs to (``group X``). A path applies only while the assignment and (for a
+group) the membership have not expired and the user, the account and the permission set are active; a path
+that does not apply says why ("assignment expired 2026-01-01", "membership in group Ops expired 2026-01-01",
+"user disabled"). Times compare as the directory's clock says (``Directory(clock=...)``), or as ``now`` given.
 
 The small API for the sessions engine (and anything else that must decide "may this user assume this?")::
 
@@ -15,14 +15,14 @@ The small API for the sessions engine (and anything else that must decide "may t
     grant.expires_at                         # when that path ends (None: never); cap a session's expiry by it
 
 ``is_assigned`` reads through the directory's connection, so it may be called inside a write transaction
-(``with directory.db.write() as conn: ... is_assigned(directory, ...)``) and then sees that transaction's view.
-When it returns None, ``access_paths(directory, user_id, account_id=..., permission_set_id=...)`` lists the
-paths that exist but do not apply, each with ``why_not``: what to tell the user.
+(``with directory.db.write() as conn: ... is_assigned(directory, ...)``) and then sees that transaction's
+view. When it returns None, ``access_paths(directory, user_id, account_id=..., permission_set_id=...)`` lists
+the paths that exist but do not apply, each with ``why_not``: what to tell the user.
 
 Also here: :func:`effective_access` (a user's every path, optionally in one account), :func:`who_can_reach`
 (the reverse: every user who reaches an account, optionally with one permission set, and through what),
-:func:`access_matrix_rows` / :func:`write_access_matrix_csv` (users × accounts → permission sets, streamed), and
-:func:`simulate_user` (decide one request for a user in an account, set by set).
+:func:`access_matrix_rows` / :func:`write_access_matrix_csv` (users × accounts → permission sets, streamed),
+and :func:`simulate_user` (decide one request for a user in an account, set by set).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import IO, TYPE_CHECKING, Any
 
 from store.clock import to_text
 from store.csvsafe import neutralise
@@ -61,7 +61,8 @@ def _paths_sql(direct_where: str, group_where: str) -> str:
     return (
         f"SELECT a.id AS assignment_id, {_COLUMNS}, NULL AS group_id, NULL AS group_name, "
         "NULL AS membership_expires_at "
-        f"FROM assignments a JOIN users u ON u.id = a.user_id {_JOINS} WHERE a.user_id IS NOT NULL AND {direct_where} "
+        f"FROM assignments a JOIN users u ON u.id = a.user_id {_JOINS} "
+        f"WHERE a.user_id IS NOT NULL AND {direct_where} "
         "UNION ALL "
         f"SELECT a.id, {_COLUMNS}, g.id, g.name, m.expires_at "
         "FROM assignments a JOIN memberships m ON m.group_id = a.group_id JOIN users u ON u.id = m.user_id "
@@ -206,8 +207,8 @@ def is_assigned(
     """The path through which the user may use the permission set in the account now, or None.
 
     None when there is no assignment, when every assignment or group membership that would grant it has
-    expired, or when the user, the account or the permission set is disabled. Of several applying paths, the one
-    that lasts longest (no expiry, else the latest; direct before group on a tie)."""
+    expired, or when the user, the account or the permission set is disabled. Of several applying paths, the
+    one that lasts longest (no expiry, else the latest; direct before group on a tie)."""
     applying = [
         grant
         for grant in access_paths(
@@ -332,8 +333,8 @@ def _matrix(directory: Directory, when: str, chunk: int, cell: Callable[[str], s
         after = ""
         while True:
             users = conn.execute(
-                "SELECT id, user_name, user_name_key, status FROM users WHERE is_root = 0 AND user_name_key > ? "
-                "ORDER BY user_name_key LIMIT ?",
+                "SELECT id, user_name, user_name_key, status FROM users WHERE is_root = 0 AND user_name_key "
+                "> ? ORDER BY user_name_key LIMIT ?",
                 (after, chunk),
             ).fetchall()
             if not users:
@@ -350,8 +351,8 @@ def _matrix(directory: Directory, when: str, chunk: int, cell: Callable[[str], s
                 cells[row[0]][column[row[1]]].add(row[2])
             if by_group:
                 for row in conn.execute(
-                    "SELECT user_id, group_id FROM memberships WHERE user_id IN (SELECT value FROM json_each(?)) "
-                    "AND (expires_at IS NULL OR expires_at > ?)",
+                    "SELECT user_id, group_id FROM memberships WHERE user_id IN (SELECT value FROM "
+                    "json_each(?)) AND (expires_at IS NULL OR expires_at > ?)",
                     (ids, when),
                 ):
                     granted = by_group.get(row[1])
@@ -370,7 +371,7 @@ def _matrix(directory: Directory, when: str, chunk: int, cell: Callable[[str], s
                 return
 
 
-def write_access_matrix_csv(directory: Directory, out: TextIO, *, now: datetime | str | None = None) -> int:
+def write_access_matrix_csv(directory: Directory, out: IO[str], *, now: datetime | str | None = None) -> int:
     """Write the matrix as CSV to ``out`` (cells a spreadsheet would run as formulas neutralised); returns how
     many users it wrote."""
     writer = csv.writer(out, lineterminator="\r\n")

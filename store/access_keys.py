@@ -67,7 +67,8 @@ class AccessKey:
         return (from_text(now) - from_text(self.created_at)).days
 
     def stale(self, now: str) -> bool:
-        """Active and either older than 90 days or not used in the last 90 (never used counts from creation)."""
+        """Active and either older than 90 days or not used in the last 90 (never used counts from
+        creation)."""
         if not self.active:
             return False
         moment = from_text(now)
@@ -110,13 +111,15 @@ class AccessKeyService:
         )
 
     def _user(self, conn: sqlite3.Connection, user_id: int) -> sqlite3.Row:
-        row = conn.execute("SELECT * FROM users WHERE id = ?", (user_id,)).fetchone()
+        row: sqlite3.Row | None = conn.execute("SELECT * FROM users WHERE id = ?", (user_id,)).fetchone()
         if row is None:
             raise NotFound(f"user #{user_id} does not exist (it may have been deleted)")
         return row
 
     def _key(self, conn: sqlite3.Connection, key_row_id: int) -> sqlite3.Row:
-        row = conn.execute("SELECT * FROM access_keys WHERE id = ?", (key_row_id,)).fetchone()
+        row: sqlite3.Row | None = conn.execute(
+            "SELECT * FROM access_keys WHERE id = ?", (key_row_id,)
+        ).fetchone()
         if row is None:
             raise NotFound("that access key does not exist (it may have been deleted)")
         return row
@@ -189,7 +192,8 @@ class AccessKeyService:
         return self.set_status(key_row_id, version, True)
 
     def delete(self, key_row_id: int, version: int) -> None:
-        """Delete an inactive key. An active one is refused: deactivate it first (the rotation's second step)."""
+        """Delete an inactive key. An active one is refused: deactivate it first (the rotation's second
+        step)."""
         with self.directory.change(Rule.SELF, subject=self._owner(key_row_id), what=WHAT) as conn:
             row = self._key(conn, key_row_id)
             self._check_version(row, version)

@@ -56,7 +56,8 @@ class AccountService(Service[Account]):
             key = self._check_name_free(conn, name)
             now = self._now()
             cursor = conn.execute(
-                "INSERT INTO accounts (name, name_key, description, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO accounts (name, name_key, description, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?)",
                 (name, key, description, now, now),
             )
             account = Account.from_row(self._row(conn, cursor.lastrowid or 0))

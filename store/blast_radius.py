@@ -1,15 +1,15 @@
 """Blast radius: before a policy or permission-set edit is saved, who gains or loses which actions where.
 
-The actions considered are those the old and new documents mention (in ``Action`` and ``NotAction``, across every
-document of every permission set the edit touches; ``*`` too when a ``NotAction`` is present, standing for
-"everything it does not name"). A wildcard such as ``s3:Get*`` is considered as itself: it stands for the actions
-it matches, and is evaluated against the other mentioned patterns like any action. Each action is decided with
-resource ``*`` as "may this be allowed somewhere": an Allow counts whatever resources or conditions it is scoped
-to; a Deny counts only when it applies to every resource unconditionally (``Resource: "*"``, no Condition). Edits
-that only narrow resources or conditions therefore show no change at action level.
+The actions considered are those the old and new documents mention (in ``Action`` and ``NotAction``, across
+every document of every permission set the edit touches; ``*`` too when a ``NotAction`` is present, standing
+for "everything it does not name"). A wildcard such as ``s3:Get*`` is considered as itself: it stands for the
+actions it matches, and is evaluated against the other mentioned patterns like any action. Each action is
+decided with resource ``*`` as "may this be allowed somewhere": an Allow counts whatever resources or
+conditions it is scoped to; a Deny counts only when it applies to every resource unconditionally (``Resource:
+"*"``, no Condition). Edits that only narrow resources or conditions therefore show no change at action level.
 
-A user's access in an account is the union of the permission sets that apply to them there (SPEC §1), so a user
-who keeps an action through another permission set does not lose it.
+A user's access in an account is the union of the permission sets that apply to them there (SPEC §1), so a
+user who keeps an action through another permission set does not lose it.
 
     radius = permission_set_change(directory, set_id, inline_policy=..., managed_policies=[...],
                                    boundary_policy=...)
@@ -266,7 +266,8 @@ def _radius(directory: Directory, subject: str, edits: list[_Edit]) -> BlastRadi
     accounts: set[int] = set()
     with directory.db.read() as conn:
         rows = conn.execute(
-            "SELECT DISTINCT account_id FROM assignments WHERE permission_set_id IN (SELECT value FROM json_each(?))",
+            "SELECT DISTINCT account_id FROM assignments "
+            "WHERE permission_set_id IN (SELECT value FROM json_each(?))",
             (f"[{','.join(str(i) for i in edited)}]",),
         ).fetchall()
         accounts = {row[0] for row in rows}

@@ -157,8 +157,8 @@ def seed_demo_root(directory: Directory, key_path: Path | None = None) -> DemoRo
 
 def seed_demo_credentials(directory: Directory) -> None:
     """Credentials for the seeded people, so the dashboard's flags and the credentials screen have something
-    to show: alice signs in with MFA, bob with a password only, the robots hold access keys (one 120 days old).
-    Needs the key file (``seed_demo_root`` first)."""
+    to show: alice signs in with MFA, bob with a password only, the robots hold access keys (one 120 days
+    old). Needs the key file (``seed_demo_root`` first)."""
     from store.crypto import totp_code
 
     users = directory.users

@@ -52,7 +52,7 @@ PERMISSION_SET_FIELDS = {
 ASSIGNMENT_FIELDS = {"principalType", "principal", "account", "permissionSet", "expiresAt"}
 
 
-class _Duplicated(dict):  # type: ignore[type-arg]
+class _Duplicated(dict[str, Any]):
     """An object that repeated a key: kept so its path can be named after parsing."""
 
     duplicate = ""
@@ -105,8 +105,8 @@ def _locate(value: Any) -> str | None:
 
 
 def _depth(value: Any, limit: int) -> int:
-    """How deeply ``value`` nests (a scalar inside a list at depth n is at n + 1), or the first depth found over
-    ``limit``. Iterative, so hostile nesting cannot exhaust the stack; only containers are pushed."""
+    """How deeply ``value`` nests (a scalar inside a list at depth n is at n + 1), or the first depth found
+    over ``limit``. Iterative, so hostile nesting cannot exhaust the stack; only containers are pushed."""
     if not isinstance(value, dict | list):
         return 1
     deepest, stack = 1, [(value, 1)]
@@ -157,8 +157,8 @@ class _Reader:
     def objects(
         self, document: dict[str, Any], key: str, allowed: set[str]
     ) -> Iterator[tuple[str, dict[str, Any]]]:
-        """The entries of one list, each with its JSON path. Each parsed entry is let go once it has been read, so
-        the parsed file and the document made from it are not both whole in memory."""
+        """The entries of one list, each with its JSON path. Each parsed entry is let go once it has been
+        read, so the parsed file and the document made from it are not both whole in memory."""
         items = document.get(key, [])
         if not isinstance(items, list):
             self.problems.append(Problem(key, "must be a list"))
@@ -411,7 +411,8 @@ def export_document(directory: Directory) -> dict[str, Any]:
         for r in conn.execute(
             "SELECT CASE WHEN a.user_id IS NOT NULL THEN 'user' ELSE 'group' END AS kind, "
             "coalesce(u.user_name, g.name) AS principal, ac.name AS account, ps.name AS pset, a.expires_at "
-            "FROM assignments a LEFT JOIN users u ON u.id = a.user_id LEFT JOIN groups g ON g.id = a.group_id "
+            "FROM assignments a LEFT JOIN users u ON u.id = a.user_id "
+            "LEFT JOIN groups g ON g.id = a.group_id "
             "JOIN accounts ac ON ac.id = a.account_id JOIN permission_sets ps ON ps.id = a.permission_set_id "
             "ORDER BY ac.name_key, ps.name_key, kind, coalesce(u.user_name_key, g.name_key)"
         ):

@@ -1,4 +1,4 @@
-"""Session durations: ISO-8601 (``PT8H``, ``PT1H30M``, ``P1D``) or seconds, between 15 minutes and 36 hours."""
+"""Session durations: ISO-8601 (``PT8H``, ``PT1H30M``, ``P1D``) or seconds, from 15 minutes to 36 hours."""
 
 from __future__ import annotations
 
@@ -40,7 +40,8 @@ def parse_duration(value: object, field: str = "sessionDuration") -> int:
         )
     if not MIN_SECONDS <= seconds <= MAX_SECONDS:
         raise ValidationError(
-            f"{field}: {format_duration(seconds)} ({seconds} s) is outside the allowed 15 minutes to 36 hours",
+            f"{field}: {format_duration(seconds)} ({seconds} s) is outside the allowed "
+            "15 minutes to 36 hours",
             field,
         )
     return seconds

@@ -1,12 +1,12 @@
 """Files and folders we create for people (databases, keys, exports, caches): owner-only from the first byte.
 
-A file is written to a temporary file beside its target and renamed over it, so a reader sees the old file or the
-new one, never half of either. The temporary name is unpredictable and created with ``O_EXCL|O_NOFOLLOW``: in a
-shared folder (``/tmp``) a file or symlink planted where we would write is never opened, never followed, and
-never lends us its mode. The rename replaces a symlink at the target itself, never the file it points to.
+A file is written to a temporary file beside its target and renamed over it, so a reader sees the old file or
+the new one, never half of either. The temporary name is unpredictable and created with ``O_EXCL|O_NOFOLLOW``:
+in a shared folder (``/tmp``) a file or symlink planted where we would write is never opened, never followed,
+and never lends us its mode. The rename replaces a symlink at the target itself, never the file it points to.
 
-Files that hold secrets are checked before use as OpenSSH's StrictModes checks them: a database or key file that
-group or others may read or write, or that another user owns, is refused with the command that fixes it.
+Files that hold secrets are checked before use as OpenSSH's StrictModes checks them: a database or key file
+that group or others may read or write, or that another user owns, is refused with the command that fixes it.
 """
 
 from __future__ import annotations
@@ -29,7 +29,8 @@ _NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_NOFOLLOW | _O_CLOEXEC
 
 
 class NotPrivate(StoreError):
-    """A file that must be its owner's alone (database, key) can be reached by others, or is someone else's."""
+    """A file that must be its owner's alone (database, key) can be reached by others, or is someone
+    else's."""
 
 
 def private_folder(folder: Path) -> list[Path]:
@@ -48,8 +49,8 @@ def private_folder(folder: Path) -> list[Path]:
 
 
 def create_private(path: Path, data: bytes = b"") -> None:
-    """Create ``path``, which must not exist (not even as a symlink), 0600 whatever the umask, holding ``data``
-    flushed to disk. Raises ``FileExistsError`` when something is already there."""
+    """Create ``path``, which must not exist (not even as a symlink), 0600 whatever the umask, holding
+    ``data`` flushed to disk. Raises ``FileExistsError`` when something is already there."""
     fd = os.open(path, _NEW_FILE, 0o600)
     try:
         os.fchmod(fd, 0o600)  # the umask can only remove bits, but an odd one (0o200) could remove ours
@@ -144,8 +145,8 @@ def private_problem(path: Path, info: os.stat_result, what: str) -> str | None:
     me = os.getuid()
     if info.st_uid not in (me, 0):
         return (
-            f"{path} belongs to another user ({_user_name(info.st_uid)}); the {what} must be owned by the user "
-            f"running tui: chown {shlex.quote(_user_name(me))} {quoted}"
+            f"{path} belongs to another user ({_user_name(info.st_uid)}); the {what} must be owned by the "
+            f"user running tui: chown {shlex.quote(_user_name(me))} {quoted}"
         )
     if mode & 0o077:
         return (

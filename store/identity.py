@@ -1,8 +1,9 @@
 """Creating a directory's root identity (``tui init`` and the console's first-run wizard).
 
-Root is the one all-powerful identity: a password and a TOTP authenticator always, 10 single-use recovery codes,
-never an access key; it cannot be disabled, deleted or lose MFA. Creating it also creates the directory's key
-file (0600, beside the database or wherever ``--key`` says) that seals TOTP secrets and keys the audit chain.
+Root is the one all-powerful identity: a password and a TOTP authenticator always, 10 single-use recovery
+codes, never an access key; it cannot be disabled, deleted or lose MFA. Creating it also creates the
+directory's key file (0600, beside the database or wherever ``--key`` says) that seals TOTP secrets and keys
+the audit chain.
 
 The steps callers take: :func:`new_root_enrolment` (a secret to show as a QR code), optionally check one code
 from the app with :func:`store.credentials.check_code_step`, then :func:`initialise`, which writes everything

@@ -1,9 +1,10 @@
 """Permission sets: an inline policy, attached managed policies, an optional boundary, a session duration.
 
-What a permission set grants is decided by :meth:`PermissionSetService.compiled` (or, for a set being edited and
-not yet saved, :func:`compile_permission_set_sources`): every policy of the set compiled once, the boundary
-capping what they allow (``evaluate_with_boundary``). Compiled sets are cached by the set's id and version *and*
-the versions of the managed policies it attaches, so editing a library policy takes effect at once.
+What a permission set grants is decided by :meth:`PermissionSetService.compiled` (or, for a set being edited
+and not yet saved, :func:`compile_permission_set_sources`): every policy of the set compiled once, the
+boundary capping what they allow (``evaluate_with_boundary``). Compiled sets are cached by the set's id and
+version *and* the versions of the managed policies it attaches, so editing a library policy takes effect at
+once.
 """
 
 from __future__ import annotations
@@ -97,8 +98,8 @@ def _parse_source(label: str, kind: SourceKind, text: str, set_name: str) -> Pol
 def compile_permission_set_sources(
     name: str, inline_policy: str | None, managed: Sequence[tuple[str, str]], boundary_policy: str | None
 ) -> CompiledPermissionSet:
-    """Compile a permission set from its parts (``managed`` as ``(policy name, document)`` pairs): what an edit
-    would grant before it is saved. Invalid text raises ValidationError naming the document."""
+    """Compile a permission set from its parts (``managed`` as ``(policy name, document)`` pairs): what an
+    edit would grant before it is saved. Invalid text raises ValidationError naming the document."""
     sources: list[PolicySource] = []
     if inline_policy and inline_policy.strip():
         sources.append(_parse_source(INLINE_LABEL, "inline", inline_policy, name))
@@ -213,7 +214,7 @@ class PermissionSetService(Service[PermissionSet]):
         return compiled
 
     def _row(self, conn: sqlite3.Connection, row_id: int) -> sqlite3.Row:
-        row = conn.execute(
+        row: sqlite3.Row | None = conn.execute(
             f"SELECT *, {_POLICY_NAMES} FROM permission_sets WHERE id = ?", (row_id,)
         ).fetchone()
         if row is None:

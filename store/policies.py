@@ -1,9 +1,9 @@
 """The policy library: managed policies that permission sets attach by name.
 
-Built-in policies (AdministratorAccess, PowerUserAccess, ReadOnlyAccess; seeded by schema V3, ``builtin = 1``) are
-read-only: copy one into a new policy to adapt it. Admin-defined policies are created, edited and deleted like
-every other concept (versioned, audited). A policy still attached to a permission set cannot be deleted: the
-refusal names the sets to detach it from first.
+Built-in policies (AdministratorAccess, PowerUserAccess, ReadOnlyAccess; seeded by schema V3, ``builtin = 1``)
+are read-only: copy one into a new policy to adapt it. Admin-defined policies are created, edited and deleted
+like every other concept (versioned, audited). A policy still attached to a permission set cannot be deleted:
+the refusal names the sets to detach it from first.
 """
 
 from __future__ import annotations
@@ -46,7 +46,8 @@ class Policy:
 
     @staticmethod
     def from_row(row: sqlite3.Row) -> Policy:
-        attached = row["attached_names"] if "attached_names" in row.keys() else None  # noqa: SIM118 (a Row)
+        # A Row: `in row` would look at its values.
+        attached = row["attached_names"] if "attached_names" in row.keys() else None
         return Policy(
             row["id"],
             row["name"],
@@ -69,7 +70,9 @@ class PolicyService(Service[Policy]):
     from_row = Policy.from_row
 
     def _row(self, conn: sqlite3.Connection, row_id: int) -> sqlite3.Row:
-        row = conn.execute(f"SELECT *, {_ATTACHED} FROM policies WHERE id = ?", (row_id,)).fetchone()
+        row: sqlite3.Row | None = conn.execute(
+            f"SELECT *, {_ATTACHED} FROM policies WHERE id = ?", (row_id,)
+        ).fetchone()
         if row is None:
             raise NotFound(f"policy #{row_id} does not exist (it may have been deleted)")
         return row
@@ -86,7 +89,8 @@ class PolicyService(Service[Policy]):
     def _guard(row: sqlite3.Row, doing: str) -> None:
         if row["builtin"]:
             raise Refused(
-                f"{row['name']} is a built-in policy and cannot be {doing}: copy it into a new policy to adapt it"
+                f"{row['name']} is a built-in policy and cannot be {doing}: "
+                "copy it into a new policy to adapt it"
             )
 
     # -- reading ----------------------------------------------------------------------------------------
@@ -141,8 +145,8 @@ class PolicyService(Service[Policy]):
             key = self._check_name_free(conn, name)
             now = self._now()
             cursor = conn.execute(
-                "INSERT INTO policies (name, name_key, description, document, builtin, created_at, updated_at) "
-                "VALUES (?, ?, ?, ?, 0, ?, ?)",
+                "INSERT INTO policies (name, name_key, description, document, builtin, created_at, "
+                "updated_at) VALUES (?, ?, ?, ?, 0, ?, ?)",
                 (name, key, description, text, now, now),
             )
             created = Policy.from_row(self._row(conn, cursor.lastrowid or 0))

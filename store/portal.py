@@ -126,8 +126,8 @@ class PortalService:
         counts_as_sign_in: bool = False,
     ) -> SignedIn:
         """A token for an identity the caller proved itself (e.g. an SSH public key): signed in now.
-        ``counts_as_sign_in``: the caller checked the password and a code itself (the first-run wizard), so the
-        user's last sign-in (root's "last used" flag) is now."""
+        ``counts_as_sign_in``: the caller checked the password and a code itself (the first-run wizard), so
+        the user's last sign-in (root's "last used" flag) is now."""
         return self._issue(
             user_id,
             client=client,
@@ -170,7 +170,8 @@ class PortalService:
                 unspent = (
                     recovery_code_hash is not None
                     and conn.execute(
-                        "SELECT 1 FROM recovery_codes WHERE user_id = ? AND code_hash = ? AND used_at IS NULL",
+                        "SELECT 1 FROM recovery_codes "
+                        "WHERE user_id = ? AND code_hash = ? AND used_at IS NULL",
                         (user_id, recovery_code_hash),
                     ).fetchone()
                 )
@@ -252,14 +253,14 @@ class PortalService:
         return signed_in
 
     def recent_mfa_sign_in(self, user_id: int, *, max_age: timedelta = PORTAL_LIFETIME) -> SignedIn | None:
-        """The user's newest live sign-in made with MFA and younger than ``max_age``, or None. For a server that
-        holds no token of its own (``tui serve`` answering ``credentials``: the person signed in earlier in the
-        console or with ``ssh -t HOST login``). The result carries no token."""
+        """The user's newest live sign-in made with MFA and younger than ``max_age``, or None. For a server
+        that holds no token of its own (``tui serve`` answering ``credentials``: the person signed in earlier
+        in the console or with ``ssh -t HOST login``). The result carries no token."""
         now = self.directory.clock()
         with self.db.read() as conn:
             row = conn.execute(
-                "SELECT p.*, u.user_name, u.is_root, u.status FROM portal_tokens p JOIN users u ON u.id = p.user_id "
-                "WHERE p.user_id = ? AND p.mfa = 1 AND p.revoked_at IS NULL AND p.expires_at > ? "
+                "SELECT p.*, u.user_name, u.is_root, u.status FROM portal_tokens p JOIN users u ON u.id = "
+                "p.user_id WHERE p.user_id = ? AND p.mfa = 1 AND p.revoked_at IS NULL AND p.expires_at > ? "
                 "AND p.created_at >= ? ORDER BY p.created_at DESC, p.id DESC LIMIT 1",
                 (user_id, to_text(now), to_text(now - max_age)),
             ).fetchone()

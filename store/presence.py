@@ -61,8 +61,8 @@ class Presence:
         """Consoles other than ``console_id`` seen in the last few seconds, by user name."""
         try:
             rows = self.conn.execute(
-                "SELECT console_id, user_name, screen, client FROM presence WHERE console_id != ? AND seen > ? "
-                "ORDER BY user_name, screen",
+                "SELECT console_id, user_name, screen, client FROM presence WHERE console_id != ? AND seen > "
+                "? ORDER BY user_name, screen",
                 (console_id, time.time() - STALE_SECONDS),
             ).fetchall()
         except sqlite3.Error:

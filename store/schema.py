@@ -223,7 +223,8 @@ V2 = """
 CREATE VIRTUAL TABLE users_search USING fts5(
     user_name, display_name, email, content='users', content_rowid='id', tokenize='trigram'
 );
-INSERT INTO users_search(rowid, user_name, display_name, email) SELECT id, user_name, display_name, email FROM users;
+INSERT INTO users_search(rowid, user_name, display_name, email)
+    SELECT id, user_name, display_name, email FROM users;
 CREATE TRIGGER users_search_insert AFTER INSERT ON users BEGIN
     INSERT INTO users_search(rowid, user_name, display_name, email)
     VALUES (new.id, new.user_name, new.display_name, new.email);
@@ -262,8 +263,9 @@ def _builtin_policies_sql() -> str:
 V3 = _builtin_policies_sql()
 
 # Version 4: credentials (issue 3). A recovery-code sign-in leaves the identity owing a new authenticator
-# (``mfa_reenrol``); failures older than a day stop counting toward a lock (``last_failed_sign_in_at``); portal
-# sign-ins say which client holds them (``cli``, ``console``, ``ssh``), why they ended, and when last used.
+# (``mfa_reenrol``); failures older than a day stop counting toward a lock (``last_failed_sign_in_at``);
+# portal sign-ins say which client holds them (``cli``, ``console``, ``ssh``), why they ended, and when last
+# used.
 V4 = """
 ALTER TABLE users ADD COLUMN mfa_reenrol INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE users ADD COLUMN last_failed_sign_in_at TEXT;
@@ -273,9 +275,9 @@ ALTER TABLE portal_tokens ADD COLUMN last_used_at TEXT;
 CREATE INDEX portal_tokens_expires ON portal_tokens(expires_at);
 """
 
-# Version 5: imports (issue 6). A SCIM resource's ``id`` at its source, so that later files (a Group whose members
-# name users by id, a bulk PUT/PATCH/DELETE of /Users/{id}) can refer to what an earlier file brought in;
-# unique per source like external_id.
+# Version 5: imports (issue 6). A SCIM resource's ``id`` at its source, so that later files (a Group whose
+# members name users by id, a bulk PUT/PATCH/DELETE of /Users/{id}) can refer to what an earlier file brought
+# in; unique per source like external_id.
 V5 = """
 ALTER TABLE users ADD COLUMN scim_id TEXT;
 ALTER TABLE groups ADD COLUMN scim_id TEXT;

@@ -6,9 +6,9 @@ from pathlib import Path
 
 from store.errors import ValidationError
 
-# 256 MiB: about 1.7 million users in our JSON or 2.5 million rows of CSV; well past the 100,000-user directories
-# we measure (bench/bench_import.py: ~15 MB of JSON, under 500 MB of memory), and a bound on what one file may
-# make the importer hold in memory.
+# 256 MiB: about 1.7 million users in our JSON or 2.5 million rows of CSV; well past the 100,000-user
+# directories we measure (bench/bench_import.py: ~15 MB of JSON, under 500 MB of memory), and a bound on what
+# one file may make the importer hold in memory.
 MAX_IMPORT_BYTES = 256 * 1024 * 1024
 
 
@@ -60,8 +60,8 @@ def decode_utf8(raw: bytes, file_name: str) -> str:
     except UnicodeDecodeError as exc:
         line, column = _line_and_column(raw, exc.start)
         raise ValidationError(
-            f"{file_name}: line {line}, column {column}: byte 0x{raw[exc.start]:02x} is not UTF-8 (is the file "
-            "Latin-1 or Windows-1252? tui reads UTF-8 only. Convert it first, e.g. "
+            f"{file_name}: line {line}, column {column}: byte 0x{raw[exc.start]:02x} is not UTF-8 (is the "
+            "file Latin-1 or Windows-1252? tui reads UTF-8 only. Convert it first, e.g. "
             f"iconv -f WINDOWS-1252 -t UTF-8 {file_name} > converted)"
         ) from None
     return text.removeprefix("\ufeff")

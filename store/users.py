@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -70,7 +71,7 @@ class User:
 
 def clean_user_fields(fields: dict[str, Any]) -> dict[str, Any]:
     """Validate the editable fields present in ``fields``; returns them cleaned (same keys)."""
-    cleaners = {
+    cleaners: dict[str, Callable[[Any], Any]] = {
         "user_name": lambda v: names.user_name(v, "userName"),
         "display_name": lambda v: names.display_text(v, "displayName"),
         "given_name": lambda v: names.display_text(v, "givenName"),
@@ -205,8 +206,8 @@ class UserService(Service[User]):
             raise Refused(f"root cannot be {action}")
         if row["source"] != "local" and not imported_ok:
             raise Refused(
-                f"{row['user_name']!r} is managed by the identity provider {row['source']!r}: change it there "
-                "and import again; here it can only be disabled"
+                f"{row['user_name']!r} is managed by the identity provider {row['source']!r}: change it "
+                "there and import again; here it can only be disabled"
             )
 
     def update(self, user_id: int, version: int, **changes: Any) -> User:

@@ -52,7 +52,8 @@ class TuiResult:
         return json.loads(self.stdout)
 
     def __str__(self) -> str:  # what pytest shows when an assertion about a run fails
-        return f"tui {' '.join(self.args)} → exit {self.returncode}\nstdout:\n{self.stdout}\nstderr:\n{self.stderr}"
+        command = f"tui {' '.join(self.args)} → exit {self.returncode}"
+        return f"{command}\nstdout:\n{self.stdout}\nstderr:\n{self.stderr}"
 
 
 @pytest.fixture
@@ -73,7 +74,7 @@ def open_directory(db_path: Path) -> Iterator[Callable[..., Directory]]:
     for directory in reversed(opened):
         try:
             directory.close()
-        except Exception:
+        except Exception:  # noqa: BLE001 - a test that broke its directory must not hide why in teardown
             pass
 
 

@@ -16,8 +16,8 @@ from tui.app import TuiApp
 from tui.widgets.paged_table import PagedTable
 
 ADMIN = Actor("console:tester", "console")
-# The identity make_app signs in by default: an administrator vouched for by the test itself (no directory row,
-# no token), so console tests start on the dashboard as before the sign-in gate existed.
+# The identity make_app signs in by default: an administrator vouched for by the test itself (no directory
+# row, no token), so console tests start on the dashboard as before the sign-in gate existed.
 TESTER = SignedIn(
     user_id=None,
     user_name="console:tester",

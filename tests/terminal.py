@@ -33,8 +33,8 @@ def run_on_terminal(
     cwd: Path,
     timeout: float = 60,
 ) -> TerminalRun:
-    """Run ``tui ARGS`` with a terminal; for each (prompt, answer) in order, wait until ``prompt`` is shown (after
-    the previous one) and type the answer and Enter. Returns the exit status and everything shown."""
+    """Run ``tui ARGS`` with a terminal; for each (prompt, answer) in order, wait until ``prompt`` is shown
+    (after the previous one) and type the answer and Enter. Returns the exit status and everything shown."""
     controller, terminal = pty.openpty()
     process = subprocess.Popen(
         [*TUI_COMMAND, *map(str, args)],

@@ -41,9 +41,9 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def world(open_directory, clock):
-    """alice: Reader in prod directly until 2026-07-01, and Deployer in prod through Ops until her membership ends
-    2026-06-15. bob: Reader in prod through Ops (for good) and through Auditors (assignment until 2026-06-10).
-    carol: nothing. dave: Ops member, disabled later in some tests. Accounts prod, dev."""
+    """alice: Reader in prod directly until 2026-07-01, and Deployer in prod through Ops until her membership
+    ends 2026-06-15. bob: Reader in prod through Ops (for good) and through Auditors (assignment until
+    2026-06-10). carol: nothing. dave: Ops member, disabled later in some tests. Accounts prod, dev."""
     d = open_directory(clock=clock)
     users = {name: d.users.create(name) for name in ("alice", "bob", "carol", "dave")}
     ops, auditors = d.groups.create("Ops"), d.groups.create("Auditors")
@@ -276,7 +276,8 @@ class TestMatrix:
         d = world[0]
         with d.db.write() as conn:
             conn.executemany(
-                "INSERT INTO users (user_name, user_name_key, created_at, updated_at) VALUES (?, ?, 'x', 'x')",
+                "INSERT INTO users (user_name, user_name_key, created_at, updated_at) "
+                "VALUES (?, ?, 'x', 'x')",
                 [(f"u{i:05d}", f"u{i:05d}") for i in range(2500)],
             )
             ops = conn.execute("SELECT id FROM groups WHERE name = 'Ops'").fetchone()[0]

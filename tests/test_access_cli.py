@@ -1,4 +1,5 @@
-"""``tui access`` and ``tui policy simulate --user/--permission-set`` through the real command (subprocesses)."""
+"""``tui access`` and ``tui policy simulate --user/--permission-set`` through the real command
+(subprocesses)."""
 
 from __future__ import annotations
 

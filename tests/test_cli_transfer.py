@@ -287,7 +287,7 @@ def with_new_user(document: dict[str, Any]) -> dict[str, Any]:
     return document
 
 
-def mutate(change) -> Any:  # noqa: ANN001
+def mutate(change) -> Any:
     def build() -> bytes:
         document = with_new_user(copy.deepcopy(SAMPLE))
         change(document)
@@ -377,14 +377,16 @@ INVALID: list[tuple[str, Any, list[str]]] = [
     (
         "duplicate-json-keys",
         lambda: (
-            b'{"users": [{"userName": "newbie"},\n {"userName": "b1", "email": "b@example.org", "userName": "b2"}]}'
+            b'{"users": [{"userName": "newbie"},\n {"userName": "b1", "email": "b@example.org", "userName": '
+            b'"b2"}]}'
         ),
         ["users[1]", "userName", "duplicate"],
     ),
     (
         "nan",
         lambda: (
-            b'{"users": [{"userName": "newbie"}],\n "permission_sets": [{"name": "P", "sessionDuration": NaN}]}'
+            b'{"users": [{"userName": "newbie"}],\n "permission_sets": [{"name": "P", "sessionDuration": '
+            b"NaN}]}"
         ),
         ["permission_sets[0]", "sessionDuration", "NaN"],
     ),
@@ -410,7 +412,7 @@ INVALID: list[tuple[str, Any, list[str]]] = [
 @pytest.mark.parametrize("build, expected", [(c[1], c[2]) for c in INVALID], ids=[c[0] for c in INVALID])
 def test_an_invalid_file_is_refused_and_changes_nothing(
     run_tui, tmp_path: Path, db_path: Path, populated: str, build, expected: list[str]
-) -> None:  # noqa: ANN001
+) -> None:
     events = audit_count(db_path)
     path = tmp_path / "bad input.json"
     path.write_bytes(build())

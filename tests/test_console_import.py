@@ -1,4 +1,5 @@
-"""The Import screen through Textual's Pilot, on a real directory file: plan, look, apply; refusals as text."""
+"""The Import screen through Textual's Pilot, on a real directory file: plan, look, apply; refusals as
+text."""
 
 from __future__ import annotations
 

@@ -407,3 +407,148 @@ class TestNoStaleNumbers:
                 told = any("create an admin user" in message for message in toasts)
                 assert told is not has_admins and ("create an admin user" in banner) is not has_admins
             directory.close()
+
+
+async def palette(pilot, words: str) -> None:
+    """ctrl+p, type ``words``, take the first hit."""
+    await pilot.press("ctrl+p")
+    await pilot.pause()
+    await type_text(pilot, words)
+    await pilot.pause(0.5)
+    await pilot.press("enter")
+    await settle(pilot)
+
+
+class TestEveryActionFindable:
+    async def test_the_palette_offers_every_action_by_name_from_anywhere(self, tmp_path):
+        app, _ = make_app(tmp_path)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await settle(pilot)
+            offered = {command.title: command.help for command in app.get_system_commands(app.screen)}
+            for name in (
+                "Set password",
+                "Enrol authenticator",
+                "Reset MFA",
+                "New access key",
+                "Enable user",
+                "Disable user",
+                "New permission set",
+                "Make admin group",
+                "Go to Users",
+                "Import",
+                "Revoke session",
+            ):
+                assert name in offered, name
+            # with its key and where it lives, and what it does
+            assert offered["Set password"].startswith("key p in a user's credentials · give the user a password")
+            assert "key d in Users" in offered["Enable user"]
+
+    async def test_set_password_from_the_users_list_opens_it_for_the_selected_user(self, tmp_path):
+        from tui.screens.credentials import CredentialsScreen, NewPasswordModal
+
+        app, _ = make_app(tmp_path)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("2")
+            await settle(pilot)
+            await pilot.press("slash")
+            await type_text(pilot, "carol")
+            await pilot.press("enter")
+            await settle(pilot)
+            await palette(pilot, "password")
+            assert isinstance(app.screen, NewPasswordModal)
+            assert "carol" in str(app.screen.query_one(".dialog-title").render())
+            await pilot.press("escape")
+            await settle(pilot)
+            assert isinstance(app.screen, CredentialsScreen)
+
+    async def test_a_new_permission_set_from_the_dashboard(self, tmp_path):
+        app, _ = make_app(tmp_path)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await settle(pilot)
+            await palette(pilot, "new permission set")
+            assert isinstance(app.screen, PermissionSetEditorScreen)
+
+    async def test_help_says_what_each_key_does(self, tmp_path):
+        from textual.widgets import DataTable
+
+        from tui.screens.help import HelpScreen
+
+        app, _ = make_app(tmp_path)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("2")
+            await settle(pilot)
+            await pilot.press("question_mark")
+            await settle(pilot)
+            assert isinstance(app.screen, HelpScreen)
+            table = app.screen.query_one("#help-keys", DataTable)
+            rows = {str(table.get_row_at(i)[1]): str(table.get_row_at(i)[2]) for i in range(table.row_count)}
+            assert rows["Disable"].startswith("stop the selected one")
+            assert rows["Filter"].startswith("show only the rows")
+
+
+class TestClearWords:
+    async def test_the_managed_policy_picker_reads_without_colour(self, tmp_path):
+        from tui.screens.permission_sets import TickList
+
+        app, _ = make_app(tmp_path)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("5")
+            await settle(pilot)
+            await pilot.press("e")  # the first set: its managed policies
+            await settle(pilot)
+            await pilot.press("f3")
+            await settle(pilot)
+            picker = app.screen.query_one(TickList)
+            lines = [picker.render_line(y).text for y in range(picker.option_count)]
+            ticked = [line[:3] for line in lines]
+            assert set(ticked) <= {"[x]", "[ ]"} and "▐" not in "".join(lines)
+            before = ticked[0]
+            await pilot.press("space")
+            assert picker.render_line(0).text[:3] == ("[ ]" if before == "[x]" else "[x]")
+
+    async def test_errors_name_their_field(self, tmp_path):
+        app, directory = make_app(tmp_path)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("2")
+            await settle(pilot)
+            await pilot.press("n")
+            await settle(pilot)
+            await pilot.press("enter")  # an empty New user
+            await settle(pilot)
+            form = app.screen
+            assert isinstance(form, FormModal)
+            assert str(form.query_one("#error-userName", Static).render()) == "user name: is required"
+            await pilot.press("escape")
+            await pilot.press("6")
+            await settle(pilot)
+            await pilot.press("n")
+            await settle(pilot)
+            await pilot.press("ctrl+s")  # an empty assignment: which field, not "no group named ''"
+            await settle(pilot)
+            error = str(app.screen.query_one("#error-principal", Static).render())
+            assert error == "group or user name: is required", error
+            await pilot.press("escape")
+            await pilot.press("9")
+            await settle(pilot)
+            await pilot.press("tab", "tab")  # past User and Account, left empty, to Action
+            await type_text(pilot, "s3:GetObject")
+            await pilot.press("enter")
+            await settle(pilot)
+            decision = str(app.screen.query_one("#sim-decision", Static).render())
+            assert decision == "user: is required", decision
+
+    async def test_dialogs_break_lines_where_we_meant_them(self, tmp_path):
+        from tests.test_console_sessions import issue_some
+        from tui.screens.modals import ConfirmModal
+
+        app, directory = make_app(tmp_path)
+        issue_some(directory)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("8")
+            await settle(pilot)
+            await pilot.press("space", "space", "d")
+            await settle(pilot)
+            assert isinstance(app.screen, ConfirmModal)
+            detail = str(app.screen.query_one(".dialog-detail", Static).render())
+            assert "\\x0a" not in detail and len(detail.splitlines()) >= 3, detail
+            assert detail.splitlines()[-1] == "They stop working at once."

@@ -1,9 +1,9 @@
 """A notification that expires while a screen is being shown must not freeze the console.
 
-Textual builds a toast with its notification's time left and starts the toast's timer when it is mounted; if the
-notification expired in between (a screen closing just as a 5-second "saved" toast ends, under load), the timer got
-a negative interval and Textual's timer loop spun forever: the console stopped reading keys for good. The check
-runs in a child process with a deadline, because a frozen event loop cannot time itself out.
+Textual builds a toast with its notification's time left and starts the toast's timer when it is mounted; if
+the notification expired in between (a screen closing just as a 5-second "saved" toast ends, under load), the
+timer got a negative interval and Textual's timer loop spun forever: the console stopped reading keys for
+good. The check runs in a child process with a deadline, because a frozen event loop cannot time itself out.
 """
 
 from __future__ import annotations

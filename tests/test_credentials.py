@@ -325,7 +325,7 @@ class TestReport:
         directory.access_keys.create(alice.id)
         rows = list(csv.reader(io.StringIO("".join(credential_report_csv(directory)))))
         assert rows[0] == HEADER
-        by_user = {row[0]: dict(zip(HEADER, row)) for row in rows[1:]}
+        by_user = {row[0]: dict(zip(HEADER, row, strict=True)) for row in rows[1:]}
         assert rows[1][0] == "<root_account>"
         root_row = by_user["<root_account>"]
         assert (

@@ -1,5 +1,6 @@
-"""``tui init``, ``tui login``/``logout``, ``tui report credentials``, ``tui password-policy``: the real command
-in subprocesses, on real files. Each ``tui`` run is its own process, so throttling here is across processes."""
+"""``tui init``, ``tui login``/``logout``, ``tui report credentials``, ``tui password-policy``: the real
+command in subprocesses, on real files. Each ``tui`` run is its own process, so throttling here is across
+processes."""
 
 from __future__ import annotations
 

@@ -324,7 +324,8 @@ def test_concurrent_rotations_lose_no_key(key_path: Path) -> None:
     assert sorted(os.listdir(key_path.parent)) == [key_path.name]
 
 
-# --- audit chain key ------------------------------------------------------------------------------------------
+# --- audit chain key
+# ------------------------------------------------------------------------------------------
 
 
 def test_audit_mac_key_is_a_separate_stable_256_bit_subkey(key_path: Path) -> None:

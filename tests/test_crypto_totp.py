@@ -1,4 +1,5 @@
-"""TOTP (store.crypto.totp): RFC vectors, the acceptance window, replay refusal, URIs and terminal QR codes."""
+"""TOTP (store.crypto.totp): RFC vectors, the acceptance window, replay refusal, URIs and terminal QR
+codes."""
 
 from __future__ import annotations
 
@@ -188,7 +189,8 @@ def test_match_accepts_datetimes() -> None:
     assert match_totp(RFC_SECRET, code_at(STEP), at, STEP - 1) == STEP
 
 
-# --- provisioning ---------------------------------------------------------------------------------------------
+# --- provisioning
+# ---------------------------------------------------------------------------------------------
 
 
 def test_provisioning_uri_has_the_key_uri_fields() -> None:
@@ -220,7 +222,8 @@ def test_provisioning_uri_refuses_ambiguous_labels(account: str, issuer: str) ->
         provisioning_uri(RFC_SECRET, account, issuer=issuer)
 
 
-# --- terminal QR code -------------------------------------------------------------------------------------------
+# --- terminal QR code
+# -------------------------------------------------------------------------------------------
 
 # What each character shows in its upper and lower half (True: drawn in the foreground colour).
 HALVES = {" ": (False, False), "\u2580": (True, False), "\u2584": (False, True), "\u2588": (True, True)}

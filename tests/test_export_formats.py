@@ -1,4 +1,5 @@
-"""`tui export --format json|scim|csv`: what each writes, neutralised CSV cells, and export → import round trips."""
+"""`tui export --format json|scim|csv`: what each writes, neutralised CSV cells, and export → import round
+trips."""
 
 from __future__ import annotations
 

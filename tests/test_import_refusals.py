@@ -1,5 +1,5 @@
-"""Every refusal of issue 6, through the real `tui import`: exit 1, the file, the place and the reason on stderr,
-and the directory exactly as before (a full `tui export` compared, and the audit log)."""
+"""Every refusal of issue 6, through the real `tui import`: exit 1, the file, the place and the reason on
+stderr, and the directory exactly as before (a full `tui export` compared, and the audit log)."""
 
 from __future__ import annotations
 

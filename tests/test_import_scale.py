@@ -1,4 +1,5 @@
-"""100,000 users through the real `tui import` (make test-all): applied whole, then nothing to change, then synced.
+"""100,000 users through the real `tui import` (make test-all): applied whole, then nothing to change, then
+synced.
 
 Times are bench/bench_import.py's business; these tests check that scale changes nothing about correctness."""
 

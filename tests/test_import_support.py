@@ -1,4 +1,5 @@
-"""What the import and export tests share: where the data is, a full export, and "refused, nothing changed"."""
+"""What the import and export tests share: where the data is, a full export, and "refused, nothing
+changed"."""
 
 from __future__ import annotations
 
@@ -50,8 +51,8 @@ def audit_count(db: Path) -> int:
 def assert_refused(
     run_tui: Any, db: Path, path: Path, fragments: list[str], *options: str, before: str | None = None
 ) -> str:
-    """Import ``path``: exit 1, the file and every fragment named on stderr, no raw control characters, nothing
-    on stdout, and the directory (a full export) and its audit log exactly as before. Returns stderr.
+    """Import ``path``: exit 1, the file and every fragment named on stderr, no raw control characters,
+    nothing on stdout, and the directory (a full export) and its audit log exactly as before. Returns stderr.
     ``before``: the export of the directory as it is, when the caller has it already."""
     before, events = before if before is not None else export_json(run_tui), audit_count(db)
     result = run_tui("import", *options, path)

@@ -1,4 +1,5 @@
-"""`tui import --sync --source NAME`: the directory made to match the file for one source, and nothing else."""
+"""`tui import --sync --source NAME`: the directory made to match the file for one source, and nothing
+else."""
 
 from __future__ import annotations
 
@@ -26,7 +27,8 @@ def staff(count: int) -> list[tuple[str, str, str, str]]:
 
 
 def make_root(db: Path) -> None:
-    """The directory's root row, as `tui init` leaves it (the credentials are not what these tests are about)."""
+    """The directory's root row, as `tui init` leaves it (the credentials are not what these tests are
+    about)."""
     raw = sqlite3.connect(db)
     try:
         raw.execute(
@@ -171,8 +173,8 @@ def test_sync_memberships_follow_the_file_for_the_sources_groups(
     assert run_tui("import", DATA / "users.csv").returncode == 0
     raw = sqlite3.connect(db_path)
     raw.execute(
-        "INSERT INTO memberships (group_id, user_id, created_at) SELECT g.id, u.id, 'x' FROM groups g, users u "
-        "WHERE g.name = 'Employees' AND u.user_name = 'ken'"
+        "INSERT INTO memberships (group_id, user_id, created_at) SELECT g.id, u.id, 'x' FROM groups g, users "
+        "u WHERE g.name = 'Employees' AND u.user_name = 'ken'"
     )
     raw.commit()
     raw.close()

@@ -1,5 +1,5 @@
-"""A refused ``tui init`` leaves the folder exactly as it was: no database (nor -wal/-shm), no key file, no TOTP
-secret file, no folder created for them. The real command, in subprocesses and on a terminal."""
+"""A refused ``tui init`` leaves the folder exactly as it was: no database (nor -wal/-shm), no key file, no
+TOTP secret file, no folder created for them. The real command, in subprocesses and on a terminal."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""``tui login`` with a recovery code: the code is spent only by the sign-in that completes (a new authenticator
-enrolled, the sign-in kept), never by one that is refused. The real command, in subprocesses and on a terminal;
-``ssh -tt HOST login`` through the real OpenSSH client."""
+"""``tui login`` with a recovery code: the code is spent only by the sign-in that completes (a new
+authenticator enrolled, the sign-in kept), never by one that is refused. The real command, in subprocesses and
+on a terminal; ``ssh -tt HOST login`` through the real OpenSSH client."""
 
 from __future__ import annotations
 

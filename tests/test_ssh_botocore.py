@@ -1,5 +1,6 @@
 """The AWS CLI's way in, through SSH: the real botocore runs ``credential_process = ssh … credentials …``
-against ``tui serve``. Refused before a password + TOTP sign-in, credentials after it — like ``aws sso login``."""
+against ``tui serve``. Refused before a password + TOTP sign-in, credentials after it — like ``aws sso
+login``."""
 
 from __future__ import annotations
 

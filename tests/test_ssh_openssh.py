@@ -1,7 +1,7 @@
 """The OpenSSH alternative (docs/openssh.md): the site's own sshd, authorized_keys lines from
-``tui ssh-authorized-keys`` forcing ``tui ssh-console`` with TUI_SSH_USER. Runs only where /usr/sbin/sshd exists
-(``apt-get install openssh-server``); the sshd is private to the test: its own config, host key and port on
-127.0.0.1, started and stopped here."""
+``tui ssh-authorized-keys`` forcing ``tui ssh-console`` with TUI_SSH_USER. Runs only where /usr/sbin/sshd
+exists (``apt-get install openssh-server``); the sshd is private to the test: its own config, host key and
+port on 127.0.0.1, started and stopped here."""
 
 from __future__ import annotations
 
@@ -92,7 +92,8 @@ class Sshd(SshClient):
                     "LogLevel ERROR",
                     "Subsystem sftp /bin/false",
                     # The service account's caches stay inside the test's folder.
-                    f"SetEnv XDG_CACHE_HOME={world.folder / 'xdg-cache'} XDG_DATA_HOME={world.folder / 'xdg-data'}",
+                    f"SetEnv XDG_CACHE_HOME={world.folder / 'xdg-cache'} "
+                    f"XDG_DATA_HOME={world.folder / 'xdg-data'}",
                 ]
             )
             + "\n"

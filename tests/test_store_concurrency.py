@@ -19,8 +19,8 @@ from store.errors import Conflict
 PROCESSES = 4
 EDITS = 200
 
-# One "admin" process: read the user, add one to the counter in its display name, save with the version it read;
-# on Conflict read again and retry. Anything else is recorded and reported: it must never happen.
+# One "admin" process: read the user, add one to the counter in its display name, save with the version it
+# read; on Conflict read again and retry. Anything else is recorded and reported: it must never happen.
 EDITOR = r"""
 import json, random, sys, time
 from pathlib import Path
@@ -28,7 +28,8 @@ from store.audit import Actor
 from store.directory import Directory
 from store.errors import Conflict
 
-db, user_id, edits, start, worker = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), Path(sys.argv[4]), sys.argv[5]
+db, worker = sys.argv[1], sys.argv[5]
+user_id, edits, start = int(sys.argv[2]), int(sys.argv[3]), Path(sys.argv[4])
 directory = Directory.open(db, Actor(f"editor-{worker}", "test"))
 directory.users.get(user_id)  # connected and warmed up
 Path(f"{start}.ready-{worker}").touch()
@@ -183,7 +184,9 @@ def test_two_admins_saving_at_the_same_moment(open_directory) -> None:
         barrier = threading.Barrier(2)
         outcomes: list[Any] = [None, None]
 
-        def save(index: int) -> None:
+        def save(
+            index: int, barrier: threading.Barrier, version: int, round_number: int, outcomes: list[Any]
+        ) -> None:
             barrier.wait()
             try:
                 outcomes[index] = admins[index].users.update(
@@ -192,7 +195,10 @@ def test_two_admins_saving_at_the_same_moment(open_directory) -> None:
             except Exception as exc:  # noqa: BLE001 - the test inspects what came back
                 outcomes[index] = exc
 
-        threads = [threading.Thread(target=save, args=(i,)) for i in range(2)]
+        threads = [
+            threading.Thread(target=save, args=(i, barrier, version, round_number, outcomes))
+            for i in range(2)
+        ]
         for thread in threads:
             thread.start()
         for thread in threads:

@@ -31,7 +31,8 @@ def fail(message: str, code: int = 1) -> None:
 
 
 def reports_errors(command: F) -> F:
-    """Our own errors become one clear message on stderr and exit 1; nothing reaches the user as a traceback."""
+    """Our own errors become one clear message on stderr and exit 1; nothing reaches the user as a
+    traceback."""
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:

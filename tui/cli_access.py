@@ -31,8 +31,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def reports_errors(command: F) -> F:
-    """tui.cli's: our errors become one message on stderr and exit 1. Looked up when called, so this module can
-    be imported before tui.cli (which imports it)."""
+    """tui.cli's: our errors become one message on stderr and exit 1. Looked up when called, so this module
+    can be imported before tui.cli (which imports it)."""
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -204,7 +204,7 @@ def matrix(obj: Context, fmt: str, output: Path | None) -> None:
     neutralised. Streams, so 100,000 users need no more memory than ten."""
     directory = obj.directory()
     if output is None:
-        stream = click.get_text_stream("stdout")
+        stream = sys.stdout  # click.get_text_stream is deprecated in click 8.5
         try:
             write_access_matrix_csv(directory, stream)
             stream.flush()

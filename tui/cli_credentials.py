@@ -89,7 +89,7 @@ def show_recovery_codes(codes: list[str], user_name: str) -> None:
         f"Recovery codes for {user_name}: each signs in once instead of a code, for when the "
         "authenticator is lost. They are shown only now: print them or keep them offline."
     )
-    for first, second in zip(codes[0::2], codes[1::2]):
+    for first, second in zip(codes[0::2], codes[1::2], strict=True):  # always ten codes
         click.echo(f"    {first}    {second}")
 
 
@@ -230,8 +230,8 @@ def login_command(obj: Context, user_name: str | None, password_stdin: bool, cod
     if sign_in.must_change_password:
         if not interactive:
             fail(
-                f"{user.user_name} must choose a new password first: run tui login in a terminal, or sign in to "
-                "the console"
+                f"{user.user_name} must choose a new password first: run tui login in a terminal, or sign in "
+                "to the console"
             )
         click.echo("Your password must be changed before you continue.", err=True)
         new = prompt_new_password(
@@ -241,8 +241,8 @@ def login_command(obj: Context, user_name: str | None, password_stdin: bool, cod
     if sign_in.must_enrol_totp:
         if not interactive:
             fail(
-                f"{user.user_name} signed in with a recovery code and must enrol a new authenticator: run tui "
-                "login in a terminal, or sign in to the console (the recovery code was not used up)"
+                f"{user.user_name} signed in with a recovery code and must enrol a new authenticator: run "
+                "tui login in a terminal, or sign in to the console (the recovery code was not used up)"
             )
         click.echo("You signed in with a recovery code: enrol a new authenticator now.", err=True)
         enrolment = directory.credentials.begin_totp(user.id)

@@ -69,7 +69,7 @@ def verify(obj: Context, as_json: bool) -> None:
         raise ValidationError(
             f"standard input: not JSON ({exc.msg} at line {exc.lineno}); expected the "
             '{"AccessKeyId": …, "SecretAccessKey": …, "SessionToken": …} of tui sessions issue'
-        )
+        ) from None
     if not isinstance(presented, dict):
         raise ValidationError(
             "standard input: expected a JSON object with AccessKeyId, SecretAccessKey and SessionToken"

@@ -9,9 +9,10 @@ errors exit 2 (SPEC §5).
 ``ssh -t HOST login``, or the SSH console's TOTP step-up) that is less than 12 hours old: the laptop's
 ``credential_process = ssh … credentials --account A --permission-set P`` works like ``aws sso login`` + the
 AWS access portal. Credentials are kept server-side, like the AWS CLI's own cache: the same ones come back
-while they have more than 15 minutes left (``store.credential_cache.fresh_enough``), then fresh ones are issued.
-``tui serve`` keeps them in memory (:class:`MemoryCredentialCache`); ``tui ssh-console`` in the service
-account's cache folder (``store.credential_cache``, files 0600), since each call is a new process there.
+while they have more than 15 minutes left (``store.credential_cache.fresh_enough``), then fresh ones are
+issued. ``tui serve`` keeps them in memory (:class:`MemoryCredentialCache`); ``tui ssh-console`` in the
+service account's cache folder (``store.credential_cache``, files 0600), since each call is a new process
+there.
 """
 
 from __future__ import annotations
@@ -68,8 +69,8 @@ class Caller:
 
 
 class MemoryCredentialCache:
-    """``tui serve``'s credential cache: in memory, per (user, account, permission set, duration). Secrets never
-    reach the disk; a restarted server simply issues fresh credentials."""
+    """``tui serve``'s credential cache: in memory, per (user, account, permission set, duration). Secrets
+    never reach the disk; a restarted server simply issues fresh credentials."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -138,7 +139,8 @@ def file_credential_cache(db_path: Any) -> CredentialIssuer:
     return issue
 
 
-# --- the commands: click for parsing only (no help option, nothing printed by click itself) -------------------
+# --- the commands: click for parsing only (no help option, nothing printed by click itself)
+# -------------------
 
 
 class _Done(Exception):
@@ -174,8 +176,8 @@ def _whoami(state: _State) -> None:
             "admin": signed_in is not None and directory.admins.is_admin(user.id),
             "admin_group": directory.admins.is_admin(user.id),
             "key": caller.fingerprint,
-            # True while a password + TOTP sign-in (or the console's TOTP step-up) younger than 12 hours exists:
-            # exactly when `credentials` answers.
+            # True while a password + TOTP sign-in (or the console's TOTP step-up) younger than 12 hours
+            # exists: exactly when `credentials` answers.
             "mfa": signed_in is not None,
             "signed_in_until": signed_in.expires_at if signed_in is not None else None,
         }

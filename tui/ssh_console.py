@@ -14,10 +14,10 @@ Two ways to be started, one program:
   takes effect at once.
 
 Then, by command: nothing (or ``console``) with a terminal → a TOTP step-up when the user has an authenticator
-(root always; :class:`tui.screens.step_up.StepUpApp`), then the console (``TuiApp(…, exit_on_sign_out=True)``);
-``login`` with a terminal → password (not echoed) + code → a portal sign-in with MFA, which ``credentials``
-needs; ``whoami`` / ``access`` / ``credentials`` → :mod:`tui.ssh_commands`. Anything else is refused, exit 1.
-Textual is imported only for the console.
+(root always; :class:`tui.screens.step_up.StepUpApp`), then the console (``TuiApp(…,
+exit_on_sign_out=True)``); ``login`` with a terminal → password (not echoed) + code → a portal sign-in with
+MFA, which ``credentials`` needs; ``whoami`` / ``access`` / ``credentials`` → :mod:`tui.ssh_commands`.
+Anything else is refused, exit 1. Textual is imported only for the console.
 """
 
 from __future__ import annotations

@@ -17,8 +17,8 @@ MIN_TOAST_SECONDS = 0.25
 def _toast_on_mount(self: Toast, _: events.Mount) -> None:
     # Textual's Toast reads its notification's time left when it is built and starts a timer for it when it is
     # mounted. A notification that expires in between gives the timer a negative interval, and
-    # ``textual.timer.Timer._run`` then loops forever without yielding: the whole console froze (seen under load,
-    # when a screen closes just as a 5-second "saved" toast expires). Clamp it.
+    # ``textual.timer.Timer._run`` then loops forever without yielding: the whole console froze (seen under
+    # load, when a screen closes just as a 5-second "saved" toast expires). Clamp it.
     self.set_timer(max(self._timeout, MIN_TOAST_SECONDS), self._expire)
 
 

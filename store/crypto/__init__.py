@@ -1,4 +1,5 @@
-"""Credential primitives: password hashing and policy, TOTP, sealing with the directory key, generated secrets.
+"""Credential primitives: password hashing and policy, TOTP, sealing with the directory key, generated
+secrets.
 
 Pure functions and small value classes: no database access. Never imports textual.
 """

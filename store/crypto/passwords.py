@@ -10,8 +10,9 @@ different keyboards or input methods matches.
 
 The blocklist (``store/data/common_passwords.txt``, lower case, most common first) is Django's
 ``common-passwords.txt.gz`` (Django 5.2, BSD-3-Clause; itself Royce Williams' list of the 20,000 most common
-passwords from public breach corpora) with mis-encoded entries removed, plus a few dozen 12-character-and-longer
-variants of the most common passwords, since a 12-character minimum makes those what people type.
+passwords from public breach corpora) with mis-encoded entries removed, plus a few dozen
+12-character-and-longer variants of the most common passwords, since a 12-character minimum makes those what
+people type.
 """
 
 from __future__ import annotations
@@ -98,10 +99,10 @@ def _verify_one(candidate: str, stored_hash: str) -> tuple[bool, str | None]:
 def verify_password(password: str, stored_hash: str | None) -> tuple[bool, str | None]:
     """Check ``password`` against ``stored_hash``.
 
-    Returns ``(matches, new_hash)``; ``new_hash`` is an argon2id hash to store in place of the old one when the
-    old one used another scheme or other parameters (or the password only matched un-normalised), else None.
-    A missing, unrecognised or malformed stored hash, or an over-long password, never matches, and still costs
-    one verification's time so the answer does not reveal which case it was.
+    Returns ``(matches, new_hash)``; ``new_hash`` is an argon2id hash to store in place of the old one when
+    the old one used another scheme or other parameters (or the password only matched un-normalised), else
+    None. A missing, unrecognised or malformed stored hash, or an over-long password, never matches, and still
+    costs one verification's time so the answer does not reveal which case it was.
     """
     if stored_hash is None or len(password) > MAX_PASSWORD_LENGTH or not is_supported_hash(stored_hash):
         dummy_verify()
@@ -132,7 +133,8 @@ def is_supported_hash(text: str) -> bool:
         parsed = _CONTEXT.handler(scheme).from_string(text)
     except (ValueError, TypeError):
         return False
-    # An imported hash with absurd work factors would make every sign-in (or the import) hang or exhaust memory.
+    # An imported hash with absurd work factors would make every sign-in (or the import) hang or exhaust
+    # memory.
     rounds_limit = _MAX_ROUNDS[scheme]
     if int(getattr(parsed, "rounds", 0)) > rounds_limit:
         return False

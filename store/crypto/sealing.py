@@ -10,8 +10,8 @@ them still open after a rotation (``rotate_key_file``). Keys are never used dire
 sealing key, an audit-chain MAC key and a public key id from each, so the uses cannot be confused.
 
 Sealed value: ``tui1.<key id>.<base64url(nonce ‖ ciphertext ‖ tag)>`` with a random 96-bit nonce. The version
-and key id say how to open it; the caller's associated data (for example ``b"totp:user:42"``) binds the value to
-its row, so a sealed secret copied to another row does not open there.
+and key id say how to open it; the caller's associated data (for example ``b"totp:user:42"``) binds the value
+to its row, so a sealed secret copied to another row does not open there.
 """
 
 from __future__ import annotations
@@ -144,7 +144,8 @@ def _split(sealed: str) -> tuple[str, bytes]:
 
 
 def unseal(key: KeyRing | DirectoryKey, sealed: str, associated_data: bytes) -> bytes:
-    """The plaintext of ``sealed``; raises UnsealError on a wrong key, altered value or wrong associated data."""
+    """The plaintext of ``sealed``; raises UnsealError on a wrong key, altered value or wrong associated
+    data."""
     key_id, raw = _split(sealed)
     found = _as_ring(key).get(key_id)
     if found is None:
@@ -163,7 +164,8 @@ def needs_reseal(key: KeyRing, sealed: str) -> bool:
 
 
 def reseal(key: KeyRing, sealed: str, associated_data: bytes) -> str:
-    """``sealed`` opened with whichever key sealed it and sealed again with the current key (after rotation)."""
+    """``sealed`` opened with whichever key sealed it and sealed again with the current key (after
+    rotation)."""
     return seal(key, unseal(key, sealed, associated_data), associated_data)
 
 

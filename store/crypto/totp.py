@@ -34,7 +34,8 @@ def new_totp_secret() -> str:
 
 
 def normalize_secret(secret: str) -> str:
-    """``secret`` upper-cased, without spaces, hyphens or padding; raises ValidationError if it is not usable."""
+    """``secret`` upper-cased, without spaces, hyphens or padding; raises ValidationError if it is not
+    usable."""
     _decode_secret(secret)
     return _clean(secret)
 
@@ -167,6 +168,7 @@ def qr_text(uri: str, *, border: int = 2, dark_background: bool = True) -> str:
         rows.append([False] * len(rows[0]))  # one more row of quiet zone to fill the last text row
     drawn_is_dark = not dark_background
     lines = []
-    for top, bottom in zip(rows[0::2], rows[1::2]):
-        lines.append("".join(_BLOCKS[(t == drawn_is_dark, b == drawn_is_dark)] for t, b in zip(top, bottom)))
+    for top, bottom in zip(rows[0::2], rows[1::2], strict=True):
+        pairs = zip(top, bottom, strict=True)
+        lines.append("".join(_BLOCKS[(t == drawn_is_dark, b == drawn_is_dark)] for t, b in pairs))
     return "\n".join(lines)

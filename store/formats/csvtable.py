@@ -167,8 +167,8 @@ def map_columns(
     required: dict[str, str],
     template: str,
 ) -> Columns | None:
-    """Match ``header`` against ``known`` (normalised header → our field); ``required``: our field → the column
-    as the template writes it. Missing required columns and
+    """Match ``header`` against ``known`` (normalised header → our field); ``required``: our field → the
+    column as the template writes it. Missing required columns and
     repeated columns are problems (None is returned); unknown columns are ignored, as the IdPs ignore them."""
     index: dict[str, int] = {}
     labels: dict[str, str] = {}

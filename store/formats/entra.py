@@ -10,8 +10,8 @@ columns Entra does not define, and those tui does not store (job title, departme
 ignored, as Entra ignores added columns.
 
 Mapping: userPrincipalName → userName, displayName, givenName, surname → familyName, Block sign in ``Yes`` →
-disabled, ``No`` → active; the initial password is dropped unless ``--with-passwords``. The template carries no
-stable id, so users are matched by userName. Default source: ``entra``.
+disabled, ``No`` → active; the initial password is dropped unless ``--with-passwords``. The template carries
+no stable id, so users are matched by userName. Default source: ``entra``.
 """
 
 from __future__ import annotations

@@ -10,10 +10,10 @@ the Password column holds that hash.
 
 Mapping: Email Address → userName and email, First Name → givenName, Last Name → familyName, New Primary Email
 renames the user (userName and email), Employee ID → externalId (matched before the user name), New Status
-``Active`` / ``Suspended`` → active / disabled, Change Password at Next Sign-In → must change at first sign-in.
-Passwords: a ``crypt`` hash tui can verify (bcrypt, PBKDF2, argon2) is kept; MD5 and SHA-1 hashes cannot be
-kept (tui does not verify them) and are dropped with a notice; cleartext is an initial password. Org Unit Path
-(required by Google) and the other columns are ignored. Default source: ``google``.
+``Active`` / ``Suspended`` → active / disabled, Change Password at Next Sign-In → must change at first
+sign-in. Passwords: a ``crypt`` hash tui can verify (bcrypt, PBKDF2, argon2) is kept; MD5 and SHA-1 hashes
+cannot be kept (tui does not verify them) and are dropped with a notice; cleartext is an initial password. Org
+Unit Path (required by Google) and the other columns are ignored. Default source: ``google``.
 """
 
 from __future__ import annotations

@@ -4,10 +4,11 @@ As Okta documents it (help.okta.com, "Import users from a CSV file"): line 1 is 
 downloads, one column per attribute of the org's Okta user profile by its variable name (``login``,
 ``firstName``, ``lastName``, ``middleName``, ``honorificPrefix``, ``honorificSuffix``, ``email``, ``title``,
 ``displayName``, ``nickName``, ``profileUrl``, ``secondEmail``, ``mobilePhone``, ``primaryPhone``,
-``streetAddress``, ``city``, ``state``, ``zipCode``, ``countryCode``, ``postalAddress``, ``preferredLanguage``,
-``locale``, ``timezone``, ``userType``, ``employeeNumber``, ``costCenter``, ``organization``, ``division``,
-``department``, ``managerId``, ``manager``, then any custom attributes); one user per row; ``login``,
-``firstName``, ``lastName`` and ``email`` are mandatory. The template has no password column.
+``streetAddress``, ``city``, ``state``, ``zipCode``, ``countryCode``, ``postalAddress``,
+``preferredLanguage``, ``locale``, ``timezone``, ``userType``, ``employeeNumber``, ``costCenter``,
+``organization``, ``division``, ``department``, ``managerId``, ``manager``, then any custom attributes); one
+user per row; ``login``, ``firstName``, ``lastName`` and ``email`` are mandatory. The template has no password
+column.
 
 Mapping: login → userName, firstName → givenName, lastName → familyName, email, displayName, employeeNumber →
 externalId (a stable id when the org fills it in; users are matched on it before login). Every other column

@@ -215,7 +215,9 @@ def _arn_like(policy_value: str) -> ValueTest:
 
     def test(value: str, context: RequestContext) -> bool:
         given = value.split(":", 5)
-        return len(given) == 6 and all(match(part, context) for match, part in zip(matchers, given))
+        if len(given) != 6:
+            return False
+        return all(match(part, context) for match, part in zip(matchers, given, strict=True))
 
     return test
 

@@ -2,22 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from store.assignments import Assignment
-from store.errors import NotFound, ValidationError
+from store.assignments import Assignment, PrincipalType
 from store.service import Page
 from tui.screens.base import ListScreen
-from tui.screens.form import FormField, FormModal
+from tui.screens.form import FormField, FormModal, lookup_by_name
 from tui.widgets.paged_table import Column
 from tui.widgets.suggesters import NameSuggester
-
-
-def _by_name(lookup: Any, name: str, field: str) -> Any:
-    try:
-        return lookup(name.strip())
-    except NotFound as exc:
-        raise ValidationError(exc.message, field) from None
 
 
 class AssignmentsScreen(ListScreen):
@@ -41,11 +31,12 @@ class AssignmentsScreen(ListScreen):
         d = self.directory
 
         def save(values: dict[str, str], version: int | None) -> Assignment:
-            kind = values["principalType"]
+            # A choice of exactly these two (the Select has no blank).
+            kind: PrincipalType = "user" if values["principalType"] == "user" else "group"
             lookup = d.users.get_by_name if kind == "user" else d.groups.get_by_name
-            principal = _by_name(lookup, values["principal"], "principal")
-            account = _by_name(d.accounts.get_by_name, values["account"], "account")
-            pset = _by_name(d.permission_sets.get_by_name, values["permissionSet"], "permissionSet")
+            principal = lookup_by_name(lookup, values["principal"], "principal")
+            account = lookup_by_name(d.accounts.get_by_name, values["account"], "account")
+            pset = lookup_by_name(d.permission_sets.get_by_name, values["permissionSet"], "permissionSet")
             return d.assignments.create(
                 kind, principal.id, account.id, pset.id, expires_at=values["expiresAt"].strip() or None
             )
@@ -96,8 +87,8 @@ class AssignmentsScreen(ListScreen):
 
         self.open_form(
             FormModal(
-                f"{assignment.principal_type}:{assignment.principal_name} → {assignment.permission_set_name} in "
-                f"{assignment.account_name}",
+                f"{assignment.principal_type}:{assignment.principal_name} → {assignment.permission_set_name} "
+                f"in {assignment.account_name}",
                 [
                     FormField(
                         "expiresAt",

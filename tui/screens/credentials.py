@@ -376,7 +376,12 @@ class CredentialsScreen(DirectoryScreen):
         self.reload()
 
     def _user_label(self) -> str:
-        return self.status.user_name if self.status else f"user #{self.user_id}"
+        if self.status is not None:
+            return self.status.user_name
+        try:  # asked before the screen has loaded (an action run from the palette as it opens)
+            return self.directory.users.get(self.user_id).user_name
+        except StoreError:
+            return f"user #{self.user_id}"
 
     def action_set_password(self) -> None:
         credentials, user_id = self.directory.credentials, self.user_id

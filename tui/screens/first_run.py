@@ -164,15 +164,15 @@ class FirstRunScreen(Screen[None]):
         self.password = ""
         self.query_one("#codes-intro", Static).update(
             literal(
-                "Root exists now. These recovery codes each sign root in once instead of an authenticator code, "
-                "for when the phone is lost. They are shown only now: print them or keep them offline."
+                "Root exists now. These recovery codes each sign root in once instead of an authenticator "
+                "code, for when the phone is lost. They are shown only now: print them or keep them offline."
             )
         )
         self.query_one("#codes", Static).update(Text("\n".join(recovery_code_lines(created.recovery_codes))))
         self.query_one("#codes-key", Static).update(
             literal(
-                f"Key file: {created.key_path} (mode 0600). It seals secrets and keys the audit log: keep it safe "
-                "and apart from database backups."
+                f"Key file: {created.key_path} (mode 0600). It seals secrets and keys the audit log: keep it "
+                "safe and apart from database backups."
             )
         )
         self._step(3)

@@ -1,8 +1,8 @@
 """One form for every concept: labelled inputs, the store's validation message under the field it names.
 
-The form never validates on its own: it hands the values to ``save`` (a store call) in a worker thread and shows
-what the store says. A ValidationError lands under its field; a Conflict opens the conflict modal, which can
-reload the other admin's version or re-apply this edit on top of it.
+The form never validates on its own: it hands the values to ``save`` (a store call) in a worker thread and
+shows what the store says. A ValidationError lands under its field; a Conflict opens the conflict modal, which
+can reload the other admin's version or re-apply this edit on top of it.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from textual.screen import ModalScreen
 from textual.suggester import Suggester
 from textual.widgets import Input, Label, Select, Static, TextArea
 
-from store.errors import Conflict, StoreError, ValidationError
+from store.errors import Conflict, NotFound, StoreError, ValidationError
 from tui.literal import literal
 from tui.screens.modals import ConflictModal
 from tui.widgets.text_fields import TextEditor, TextInput
@@ -34,6 +34,18 @@ class FormField:
     kind: str = "text"  # text | password | multiline | choice
     choices: Sequence[tuple[str, str]] = field(default_factory=tuple)  # (label, value) for kind="choice"
     suggester: Suggester | None = None
+
+
+def lookup_by_name(lookup: Callable[[str], Any], value: str, field: str) -> Any:
+    """The item a form names (a user, group, account, permission set), refused under ``field``: an empty
+    name says the field is required (not "no group named ''"), an unknown one says so."""
+    name = value.strip()
+    if not name:
+        raise ValidationError(f"{field}: is required", field)
+    try:
+        return lookup(name)
+    except NotFound as exc:
+        raise ValidationError(exc.message, field) from None
 
 
 # save(values, version) -> saved item; load() -> (values, version) of the row as it is now.
@@ -121,7 +133,7 @@ class FormModal(ModalScreen[Any]):
                 result[spec.name] = widget.text
             elif isinstance(widget, Select):
                 result[spec.name] = str(widget.value)
-            else:
+            elif isinstance(widget, Input):
                 result[spec.name] = widget.value
         return result
 
@@ -130,7 +142,7 @@ class FormModal(ModalScreen[Any]):
             widget = self.query_one(f"#field-{name}")
             if isinstance(widget, TextArea):
                 widget.load_text(value)
-            else:
+            elif isinstance(widget, (Input, Select)):
                 widget.value = value
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
@@ -144,7 +156,7 @@ class FormModal(ModalScreen[Any]):
         if self.saving:
             return
         self.saving = True
-        for error in self.query(".form-error"):
+        for error in self.query(".form-error").results(Static):
             error.update("")
         self._run_save(self.values(), self.version)
 
@@ -172,13 +184,17 @@ class FormModal(ModalScreen[Any]):
         if isinstance(error, ValidationError) and error.field:
             name = error.field.split("[")[0].split(".")[0]
             matches = self.query(f"#error-{name}")
-            target = matches.first() if matches else None
+            target = matches.first(Static) if matches else None
         message = error.message
         if target is not None and isinstance(error, ValidationError) and error.field:
-            message = message.removeprefix(f"{error.field}: ")  # it sits under that field already
+            # Under its field, named as the form labels it: "user name: is required", not "userName: …"
+            # (nor a bare "is required", which at 80x24 can sit a long way from the label).
+            spec = next((spec for spec in self.fields if f"error-{spec.name}" == target.id), None)
+            label = spec.label.split(" (")[0].lower() if spec is not None else error.field
+            message = f"{label}: " + message.removeprefix(f"{error.field}: ")
         (target or self.query_one("#form-error", Static)).update(literal(message, "bold"))
         if target is not None:
-            self.query_one(f"#field-{target.id.removeprefix('error-')}").focus()
+            self.query_one(f"#field-{name}").focus()
 
     def _conflict_choice(self, choice: str | None) -> None:
         if self._load is None or choice in (None, "cancel"):

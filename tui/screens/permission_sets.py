@@ -1,17 +1,20 @@
 """The Permission sets screen, and the permission-set editor: name, description, session duration, an inline
-policy and a permissions boundary that validate as you type, managed policies picked from the library. Saving an
-edit first shows its blast radius (who gains or loses which actions where) and asks."""
+policy and a permissions boundary that validate as you type, managed policies picked from the library. Saving
+an edit first shows its blast radius (who gains or loses which actions where) and asks."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from rich.segment import Segment
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.strip import Strip
 from textual.widgets import Input, SelectionList, Static, TabbedContent, TabPane
+from textual.widgets.option_list import OptionDoesNotExist
 from textual.widgets.selection_list import Selection
 
 from store import names
@@ -49,7 +52,8 @@ def permission_set_values(pset: PermissionSet | None) -> dict[str, Any]:
         return {
             "name": "",
             "description": "",
-            "sessionDuration": "",  # empty: the default (a real "PT1H" here read as a hint and was typed onto)
+            # Empty: the default (a real "PT1H" here read as a hint and was typed onto).
+            "sessionDuration": "",
             "managedPolicies": [],
             "inlinePolicy": "",  # the example is behind a key, never saved unasked
             "permissionsBoundary": "",
@@ -77,6 +81,23 @@ def describe_permission_set(item: Any) -> str:
         f"Saved now: {item.name}  ·  session {item.session_duration_iso}  ·  {managed}  ·  "
         f"{item.description or '—'}  (version {item.version})"
     )
+
+
+class TickList(SelectionList[str]):
+    """A SelectionList whose boxes read ``[x]`` and ``[ ]``: Textual draws ``▐X▌`` for both, ticked or not, told
+    apart only by colour (invisible in a plain terminal)."""
+
+    def render_line(self, y: int) -> Strip:
+        strip = super().render_line(y)
+        try:
+            selection = self.get_option_at_index(self.scroll_offset.y + y)
+        except OptionDoesNotExist:
+            return strip
+        segments = list(strip)
+        if len(segments) < 4:
+            return strip
+        mark = "[x]" if selection.value in self._selected else "[ ]"
+        return Strip([Segment(mark, segments[1].style), *segments[3:]])
 
 
 class PermissionSetEditorScreen(EditorScreen):
@@ -130,7 +151,9 @@ class PermissionSetEditorScreen(EditorScreen):
                     self._start["sessionDuration"],
                     id="field-sessionDuration",
                     select_on_focus=False,
-                    placeholder=f"empty: default {DEFAULT_DURATION} · or PT8H, PT1H30M, seconds (15 min…36 h)",
+                    placeholder=(
+                        f"empty: default {DEFAULT_DURATION} · or PT8H, PT1H30M, seconds (15 min…36 h)"
+                    ),
                 ),
             )
             with TabbedContent(initial="tab-inline"):
@@ -146,7 +169,7 @@ class PermissionSetEditorScreen(EditorScreen):
                         id="managed-help",
                         classes="editor-help",
                     )
-                    yield SelectionList[str](id="field-managedPolicies")
+                    yield TickList(id="field-managedPolicies")
                 with TabPane("Boundary  f4", id="tab-boundary"):
                     yield Static(
                         "Optional: the most this set may grant, whatever its policies allow.",

@@ -295,7 +295,8 @@ def describe_radius(radius: BlastRadius, *, max_users: int = 8) -> Group:
 
 
 class BlastRadiusModal(ModalScreen[bool]):
-    """Confirm an edit after seeing who gains and loses what. ``y``/``enter`` saves, ``n``/``esc`` goes back."""
+    """Confirm an edit after seeing who gains and loses what. ``y``/``enter`` saves, ``n``/``esc`` goes
+    back."""
 
     BINDINGS = [
         Binding("y,enter", "answer(True)", "Save", priority=True),
@@ -359,7 +360,8 @@ class EditorScreen(DirectoryScreen):
 
     # preview → confirm → save
     def preview(self, values: dict[str, Any]) -> BlastRadius | None:
-        """Runs in a worker: validate cheap fields, compute the blast radius (None: no confirmation needed)."""
+        """Runs in a worker: validate cheap fields, compute the blast radius (None: no confirmation
+        needed)."""
         raise NotImplementedError
 
     def store_save(self, values: dict[str, Any], version: int | None) -> Any:
@@ -438,7 +440,7 @@ class EditorScreen(DirectoryScreen):
             return
         self.saving = True
         self.error_line().update("")
-        for error in self.query(".field-error"):
+        for error in self.query(".field-error").results(Static):
             error.update("")
             error.display = False
         self._run_preview(self.values(), self.version)
@@ -537,7 +539,8 @@ class EditorScreen(DirectoryScreen):
 
 
 def labelled(label: str, widget: Any) -> Iterator[Any]:
-    """A labelled one-line field, and under it the place for the store's message about it (``#error-<id>``)."""
+    """A labelled one-line field, and under it the place for the store's message about it
+    (``#error-<id>``)."""
     yield Horizontal(Label(label, classes="editor-label"), widget, classes="editor-row")
     name = (widget.id or "").removeprefix("field-")
     error = Static("", id=f"error-{name}", classes="field-error")

@@ -21,22 +21,28 @@ from store.policy import ALLOW, EXPLICIT_DENY, statement_lines
 from store.policy.patterns import parse_date
 from tui.literal import literal
 from tui.screens.base import DirectoryScreen
+from tui.screens.form import lookup_by_name
 from tui.widgets.key_footer import KeyFooter
 from tui.widgets.nav_bar import NavBar
 from tui.widgets.suggesters import NameSuggester
 from tui.widgets.text_fields import TextInput
 
 _TIME_KEYS = ("aws:currenttime", "aws:epochtime", "aws:tokenissuetime")
-DECISION_STYLE = {
+DECISION_STYLE: dict[str, str] = {
     ALLOW: "bold reverse green",
     EXPLICIT_DENY: "bold reverse red",
     "implicit_deny": "bold reverse yellow",
 }
-DECISION_WORDS = {ALLOW: "ALLOW", EXPLICIT_DENY: "EXPLICIT DENY", "implicit_deny": "IMPLICIT DENY"}
+DECISION_WORDS: dict[str, str] = {
+    ALLOW: "ALLOW",
+    EXPLICIT_DENY: "EXPLICIT DENY",
+    "implicit_deny": "IMPLICIT DENY",
+}
 
 
 def parse_context(text: str) -> dict[str, list[str]]:
-    """``KEY=VALUE KEY=VALUE`` (spaces between pairs; a key repeated is multi-valued) → the request context."""
+    """``KEY=VALUE KEY=VALUE`` (spaces between pairs; a key repeated is multi-valued) → the request
+    context."""
     context: dict[str, list[str]] = {}
     for item in text.split():
         key, equals, value = item.partition("=")
@@ -248,12 +254,14 @@ class SimulatorScreen(DirectoryScreen):
             resource = values["resource"].strip() or "*"
             context = parse_context(values["context"])
             if kind == "set":
-                pset = d.permission_sets.get_by_name(values["permissionSet"].strip())
+                pset = lookup_by_name(
+                    d.permission_sets.get_by_name, values["permissionSet"], "permission set"
+                )
                 simulation = simulate_permission_set(d, pset.id, action, resource, context)
                 who = f"permission set {pset.name}"
             else:
-                user = d.users.get_by_name(values["user"].strip())
-                account = d.accounts.get_by_name(values["account"].strip())
+                user = lookup_by_name(d.users.get_by_name, values["user"], "user")
+                account = lookup_by_name(d.accounts.get_by_name, values["account"], "account")
                 simulation = simulate_user(d, user.id, account.id, action, resource, context)
                 who = f"{user.user_name} in {account.name}"
         except StoreError as exc:
@@ -298,7 +306,7 @@ class SimulatorScreen(DirectoryScreen):
         table.clear()
         table.display = self.kind == "user" and bool(simulation.results)
         for result in simulation.results:
-            refs = (
+            cited = (
                 ", ".join(
                     f"{ref.policy} #{ref.index}" + (f" {ref.sid}" if ref.sid else "")
                     for ref in result.decision.statements
@@ -312,7 +320,7 @@ class SimulatorScreen(DirectoryScreen):
                     DECISION_WORDS[result.decision.decision],
                     style=DECISION_STYLE[result.decision.decision].replace("reverse ", ""),
                 ),
-                literal(refs),
+                literal(cited),
             )
         # show the policy that decided: the first allowing set, else the first denying one
         chosen = simulation.deciding[0] if simulation.results else None

@@ -12,12 +12,12 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
-from store.errors import NotFound, ValidationError
+from store.errors import NotFound
 from store.groups import Membership
 from store.users import User
 from tui.literal import literal
 from tui.screens.base import DirectoryScreen
-from tui.screens.form import FormField, FormModal
+from tui.screens.form import FormField, FormModal, lookup_by_name
 from tui.screens.users import delete_user, toggle_shown, toggle_user, user_form
 from tui.widgets.effective_access import EffectiveAccess
 from tui.widgets.key_footer import KeyFooter
@@ -148,10 +148,7 @@ class UserDetailScreen(DirectoryScreen):
         groups = self.directory.groups
 
         def save(values: dict[str, str], version: int | None) -> Any:
-            try:
-                group = groups.get_by_name(values["group"].strip())
-            except NotFound as exc:
-                raise ValidationError(exc.message, "group") from None
+            group = lookup_by_name(groups.get_by_name, values["group"], "group")
             return groups.add_member(group.id, user.id, expires_at=values["expiresAt"].strip() or None)
 
         form = FormModal(

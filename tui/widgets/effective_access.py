@@ -6,9 +6,9 @@ Mount it on any screen of the console (the app must have ``.directory``, as ``Tu
     self.query_one(EffectiveAccess).reload()                 # after a change (e.g. in the screen's reload())
     self.query_one(EffectiveAccess).show_user(other_id)      # show someone else
 
-Rows: account · permission set · granted by ("direct" or "group X") · until ("never", a time, or why it does not
-apply: "not applying: membership in group Ops expired 2026-01-01"). Paths that apply come first. Loading runs in a
-worker; :class:`EffectiveAccess.Loaded` is posted when the rows are on screen.
+Rows: account · permission set · granted by ("direct" or "group X") · until ("never", a time, or why it does
+not apply: "not applying: membership in group Ops expired 2026-01-01"). Paths that apply come first. Loading
+runs in a worker; :class:`EffectiveAccess.Loaded` is posted when the rows are on screen.
 """
 
 from __future__ import annotations

@@ -104,6 +104,9 @@ class PagedTable(ScrollView, can_focus=True):
         self.filter = ""
         self.total: int | None = None
         self._pages: OrderedDict[int, Page[Any]] = OrderedDict()
+        # The pages before a reload: still drawn (and still the selection) until their fresh copies arrive, so
+        # a reload after every change does not blank the table for a moment.
+        self._stale: dict[int, Page[Any]] = {}
         self._pending: set[int] = set()
         self._generation = 0
 
@@ -118,6 +121,7 @@ class PagedTable(ScrollView, can_focus=True):
             self.filter = filter
             keep_cursor = False
         self._generation += 1
+        self._stale = dict(self._pages) if keep_cursor else {}
         self._pages.clear()
         self._pending.clear()
         if not keep_cursor:
@@ -160,8 +164,11 @@ class PagedTable(ScrollView, can_focus=True):
     def item_at(self, index: int) -> Any | None:
         page = self._pages.get(index // PAGE_ROWS)
         if page is None:
-            return None
-        self._pages.move_to_end(index // PAGE_ROWS)
+            page = self._stale.get(index // PAGE_ROWS)
+            if page is None:
+                return None
+        else:
+            self._pages.move_to_end(index // PAGE_ROWS)
         offset = index % PAGE_ROWS
         return page.items[offset] if offset < len(page.items) else None
 
@@ -216,10 +223,11 @@ class PagedTable(ScrollView, can_focus=True):
             return Strip([Segment(text if y == 1 else "", muted)]).extend_cell_length(width, muted)
         if index >= self.total:
             return Strip.blank(width, base)
+        if index // PAGE_ROWS not in self._pages:
+            self._request(index // PAGE_ROWS)
         item = self.item_at(index)
         style = self.get_component_rich_style("paged-table--cursor") if index == self.cursor else base
         if item is None:
-            self._request(index // PAGE_ROWS)
             muted = self.get_component_rich_style("paged-table--loading")
             return Strip([Segment(" …", style + muted)]).extend_cell_length(width, style)
         texts = [visible(column.value(item)) for column in self.columns]
