@@ -12,7 +12,7 @@ import sqlite3
 import stat
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -69,8 +69,16 @@ def _create_private_file(path: Path) -> list[Path]:
 class Database:
     """One connection to a directory file, safe to share between the console's threads."""
 
-    def __init__(self, path: str | os.PathLike[str], *, migrate_to: int = schema.LATEST) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        migrate_to: int | None = None,
+        migrations: Sequence[schema.Migration] = schema.MIGRATIONS,
+    ) -> None:
+        """Open (creating if missing) and upgrade to ``migrate_to`` (default: all of ``migrations``)."""
         self.path = Path(path)
+        self._migrations = migrations
         # What opening created (folders, the file itself): a refused ``tui init`` removes it again.
         self.created: list[Path] = []
         if str(self.path) != ":memory:":
@@ -99,7 +107,7 @@ class Database:
         self.commits = 0
         self._plain = self.conn.cursor()
         self._plain.row_factory = None
-        self._migrate(migrate_to)
+        self._migrate(len(migrations) if migrate_to is None else migrate_to)
 
     def introspect(self) -> sqlite_utils.Database:
         """sqlite-utils over this connection, for looking at the schema (tables, columns, indexes, triggers).
@@ -225,22 +233,39 @@ class Database:
 
     def _migrate(self, target: int) -> None:
         current = self.schema_version()
-        if current > schema.LATEST:
+        known = len(self._migrations)
+        if current > known:
             raise DatabaseError(
-                f"{self.path} was written by a newer tui (schema {current}, this one knows {schema.LATEST})"
+                f"{self.path} was written by a newer tui (schema {current}, this one knows {known})"
             )
         if current >= target:
             return
+        # A table rebuild drops a table other rows point at: with foreign keys on, ON DELETE CASCADE would
+        # delete them. SQLite's own procedure: foreign keys off around the transaction (the pragma does
+        # nothing inside one), every key checked before the commit.
+        self.conn.execute("PRAGMA foreign_keys = OFF")
         try:
             with self.write() as conn:
                 # Re-read under the write lock: another process may have upgraded it meanwhile.
                 current = int(conn.execute("PRAGMA user_version").fetchone()[0])
                 for version in range(current, target):
-                    for statement in _split_statements(schema.MIGRATIONS[version]):
-                        conn.execute(statement)
+                    migration = self._migrations[version]
+                    if isinstance(migration, str):
+                        for statement in _split_statements(migration):
+                            conn.execute(statement)
+                    else:
+                        migration(self.introspect())
+                broken = conn.execute("PRAGMA foreign_key_check").fetchone()
+                if broken is not None:
+                    raise DatabaseError(
+                        f"{self.path} cannot be upgraded from schema {current} to {target}: a row of "
+                        f"{broken[0]} would point at a missing row of {broken[2]}; nothing was changed"
+                    )
                 conn.execute(f"PRAGMA user_version = {target}")
         except sqlite3.Error as exc:
             raise DatabaseError(
                 f"{self.path} cannot be upgraded from schema {current} to {target}: {exc}; "
                 "nothing was changed"
             ) from None
+        finally:
+            self.conn.execute("PRAGMA foreign_keys = ON")

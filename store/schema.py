@@ -1,10 +1,40 @@
 """The schema as a list of migrations. ``PRAGMA user_version`` holds how many have been applied.
 
 Never edit a migration that has shipped: add a new one. Each runs inside the transaction that opens the
-directory, so an upgrade is all or nothing.
+directory, so an upgrade is all or nothing. A migration is SQL, or a function of a ``sqlite_utils.Database``
+for what ALTER TABLE cannot do (change a column's type, default, NOT NULL or foreign key, drop or reorder
+columns): :func:`rebuild_table`, over sqlite-utils' ``transform``.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import sqlite_utils
+
+# SQL, or a function run on the upgrade's connection.
+Migration = str | Callable[[sqlite_utils.Database], None]
+
+
+def rebuild_table(db: sqlite_utils.Database, table: str, **changes: Any) -> None:
+    """Rebuild ``table`` with sqlite-utils' ``transform(**changes)``, keeping what a rebuild would lose.
+
+    ``transform`` copies the rows into a new table, drops the old one and renames the new one; its indexes
+    are re-created, but dropping a table drops its triggers, so they are re-created here, and a full-text
+    index kept from the table (``content='table'``) is rebuilt from the new rows. The upgrade runs with
+    foreign keys off (:meth:`store.db.Database._migrate`), so rows pointing at this table are not deleted by
+    ``ON DELETE CASCADE`` when the old table goes; the upgrade checks every foreign key before it commits.
+    """
+    triggers = db.table(table).triggers
+    db.table(table).transform(**changes)
+    for trigger in triggers:
+        if trigger.name not in db.triggers_dict:
+            db.execute(trigger.sql)
+    for name in db.table_names(fts5=True):
+        if f"content='{table}'" in db[name].schema:
+            db.table(name).rebuild_fts()
+
 
 # Version 1: every concept of the model. Times are UTC ISO-8601 strings ("2026-11-29T14:15:45Z"), which
 # sort and compare as text. Every row an admin can edit carries ``version`` for optimistic concurrency.
@@ -285,5 +315,5 @@ CREATE UNIQUE INDEX users_source_scim_id ON users(source, scim_id) WHERE scim_id
 CREATE UNIQUE INDEX groups_source_scim_id ON groups(source, scim_id) WHERE scim_id IS NOT NULL;
 """
 
-MIGRATIONS: list[str] = [V1, V2, V3, V4, V5]
+MIGRATIONS: list[Migration] = [V1, V2, V3, V4, V5]
 LATEST = len(MIGRATIONS)

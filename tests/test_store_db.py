@@ -272,3 +272,75 @@ def test_another_programs_sqlite_file_is_refused_and_left_as_it_was(tmp_path: Pa
     # No tables of ours added, and not even switched to WAL mode.
     assert path.read_bytes() == before
     assert sqlite_utils.Database(path).table_names() == ["bookmarks"]
+
+
+# -- table rebuilds (schema.rebuild_table) -------------------------------------------------------------------
+
+
+def _people(db_path: Path) -> None:
+    """alice and bob in Ops, alice with an access key: rows that point at users through ON DELETE CASCADE."""
+    with Directory.open(db_path, TEST_ACTOR) as directory:
+        alice = directory.users.create("alice", display_name="Alice Wonderland")
+        bob = directory.users.create("bob", display_name="Bob Builder")
+        ops = directory.groups.create("Ops")
+        directory.groups.add_member(ops.id, alice.id)
+        directory.groups.add_member(ops.id, bob.id)
+        directory.access_keys.create(alice.id)
+
+
+def _search(conn: sqlite3.Connection, text: str) -> list[str]:
+    rows = conn.execute(
+        "SELECT u.user_name FROM users_search s JOIN users u ON u.id = s.rowid "
+        "WHERE users_search MATCH ? ORDER BY u.user_name",
+        (f'"{text}"',),
+    )
+    return [row[0] for row in rows]
+
+
+def test_a_table_rebuild_migration_keeps_what_points_at_the_table(db_path: Path) -> None:
+    """A rebuild of users (what ALTER TABLE cannot do: here, a new default) keeps the rows that point at
+    users, the search index and its triggers, and the table's own constraints."""
+    _people(db_path)
+
+    def new_default(db: sqlite_utils.Database) -> None:
+        schema.rebuild_table(db, "users", defaults={"given_name": "unknown"})
+
+    with Database(db_path, migrations=[*schema.MIGRATIONS, new_default]) as upgraded:
+        conn = upgraded.conn
+        assert upgraded.schema_version() == schema.LATEST + 1
+        assert upgraded.introspect()["users"].default_values["given_name"] == "unknown"
+        # ON DELETE CASCADE did not fire when the old table was dropped.
+        assert conn.execute("SELECT count(*) FROM memberships").fetchone()[0] == 2
+        assert conn.execute("SELECT count(*) FROM access_keys").fetchone()[0] == 1
+        assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1  # back on for everything after
+        # The search index still finds the rows, and its triggers follow new writes.
+        assert _search(conn, "wonderland") == ["alice"]
+        with upgraded.write():
+            conn.execute(
+                "INSERT INTO users (user_name, user_name_key, display_name, created_at, updated_at) "
+                "VALUES ('carol', 'carol', 'Carol Wonderland', 'x', 'x')"
+            )
+            conn.execute("UPDATE users SET display_name = 'Bob Wonderland' WHERE user_name = 'bob'")
+        assert _search(conn, "wonderland") == ["alice", "bob", "carol"]
+        # The table's own rules came through the rebuild.
+        with pytest.raises(sqlite3.IntegrityError), upgraded.write():
+            conn.execute("UPDATE users SET status = 'sleeping' WHERE user_name = 'bob'")
+        with pytest.raises(sqlite3.IntegrityError), upgraded.write():
+            conn.execute("UPDATE users SET user_name_key = 'alice' WHERE user_name = 'bob'")
+        with pytest.raises(sqlite3.IntegrityError), upgraded.write():  # foreign keys are enforced again
+            conn.execute("INSERT INTO memberships (group_id, user_id, created_at) VALUES (1, 999, 'x')")
+
+
+def test_a_migration_that_would_leave_a_dangling_row_changes_nothing(db_path: Path) -> None:
+    _people(db_path)
+
+    def drop_bob(db: sqlite_utils.Database) -> None:
+        db.execute("DELETE FROM users WHERE user_name = 'bob'")  # foreign keys are off during an upgrade
+
+    with pytest.raises(StoreError, match="a row of memberships would point at a missing row of users"):
+        Database(db_path, migrations=[*schema.MIGRATIONS, drop_bob])
+    with Database(db_path) as unchanged:
+        assert unchanged.schema_version() == schema.LATEST
+        names = [row[0] for row in unchanged.conn.execute("SELECT user_name FROM users ORDER BY 1")]
+        assert names == ["alice", "bob"]
+        assert unchanged.conn.execute("SELECT count(*) FROM memberships").fetchone()[0] == 2
