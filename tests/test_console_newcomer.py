@@ -440,7 +440,9 @@ class TestEveryActionFindable:
             ):
                 assert name in offered, name
             # with its key and where it lives, and what it does
-            assert offered["Set password"].startswith("key p in a user's credentials · give the user a password")
+            assert offered["Set password"].startswith(
+                "key p in a user's credentials · give the user a password"
+            )
             assert "key d in Users" in offered["Enable user"]
 
     async def test_set_password_from_the_users_list_opens_it_for_the_selected_user(self, tmp_path):

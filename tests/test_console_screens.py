@@ -82,7 +82,15 @@ class TestNavigation:
             await pilot.press("2")
             await settle(pilot)
             titles = [command.title for command in app.get_system_commands(app.screen)]
-            for title in ("Go to Groups", "Filter", "New", "Edit", "Disable", "Delete", "Refresh", "Help"):
+            for title in (
+                "Go to Groups",
+                "Filter users",
+                "New user",
+                "Edit user",
+                "Disable user",
+                "Delete user",
+                "Help",
+            ):
                 assert title in titles
             await pilot.press("ctrl+p")
             await pilot.pause()

@@ -6,11 +6,11 @@ from typing import Any
 
 from textual.binding import Binding
 
-from store.errors import NotFound, StoreError, ValidationError
+from store.errors import StoreError
 from store.groups import Group, Membership
 from store.service import Page
 from tui.screens.base import ListScreen
-from tui.screens.form import FormField, FormModal
+from tui.screens.form import FormField, FormModal, lookup_by_name
 from tui.widgets.paged_table import Column
 from tui.widgets.suggesters import NameSuggester
 
@@ -156,10 +156,7 @@ class GroupMembersScreen(ListScreen):
         users, groups, group = self.directory.users, self.directory.groups, self.group
 
         def save(values: dict[str, str], version: int | None) -> Any:
-            try:
-                user = users.get_by_name(values["userName"].strip())
-            except NotFound as exc:
-                raise ValidationError(exc.message, "userName") from None
+            user = lookup_by_name(users.get_by_name, values["userName"], "userName")
             return groups.add_member(group.id, user.id, expires_at=values["expiresAt"].strip() or None)
 
         self.open_form(

@@ -9,7 +9,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Static
 
-from tui.bindings import screen_actions
+from tui.bindings import EXPLAIN, screen_actions
 
 CONVENTIONS = [
     ("ctrl+q", "Quit"),
@@ -22,7 +22,7 @@ CONVENTIONS = [
     ),
     ("/", "Filter the current table"),
     ("enter", "Open"),
-    ("esc", "Back (or clear the filter)"),
+    ("esc", "Leave the field you are typing in; again: back (or clear the filter)"),
     ("↑ ↓ pgup pgdn home end", "Move in a table (also j k g G)"),
     ("tab / shift+tab", "Next / previous field in a form"),
 ]
@@ -43,12 +43,16 @@ class HelpScreen(ModalScreen[None]):
 
     def on_mount(self) -> None:
         table = self.query_one("#help-keys", DataTable)
-        table.add_columns("Key", "Action")
-        for key, description, _action, _node, enabled in screen_actions(self.app, self.underneath):
-            table.add_row(Text(key, style="bold"), Text(description, style="" if enabled else "dim"))
-        table.add_row("", "")
+        table.add_columns("Key", "Action", "What it does")
+        for key, description, action, _node, enabled in screen_actions(self.app, self.underneath):
+            table.add_row(
+                Text(key, style="bold"),
+                Text(description, style="" if enabled else "dim"),
+                Text(EXPLAIN.get(action.removeprefix("app."), ""), style="dim"),
+            )
+        table.add_row("", "", "")
         for key, action in CONVENTIONS:
-            table.add_row(Text(key, style="bold"), Text(action))
+            table.add_row(Text(key, style="bold"), "", Text(action))
         table.focus()
 
     def action_close(self) -> None:

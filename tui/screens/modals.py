@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -9,6 +10,15 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from tui.literal import literal
+
+
+def our_lines(text: str | Text) -> Text:
+    """A message of ours that holds directory values: its line breaks are ours and break the line; every line
+    is drawn literally (a control character in a value still shows as ``\x1b``; stored values hold no line
+    break, the store refuses them)."""
+    if isinstance(text, Text):
+        return text
+    return Text("\n").join(literal(line) for line in text.split("\n"))
 
 
 class ConfirmModal(ModalScreen[bool]):
@@ -19,7 +29,7 @@ class ConfirmModal(ModalScreen[bool]):
         Binding("n,escape", "answer(False)", "No", priority=True),
     ]
 
-    def __init__(self, question: str, detail: str = "", *, confirm_label: str = "Yes") -> None:
+    def __init__(self, question: str, detail: str | Text = "", *, confirm_label: str = "Yes") -> None:
         super().__init__()
         self.question = question
         self.detail = detail
@@ -27,9 +37,9 @@ class ConfirmModal(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Static(literal(self.question), classes="dialog-title")
+            yield Static(our_lines(self.question), classes="dialog-title")
             if self.detail:
-                yield Static(literal(self.detail), classes="dialog-detail")
+                yield Static(our_lines(self.detail), classes="dialog-detail")
             yield Static(f"y  {self.confirm_label}    n  Cancel", classes="dialog-keys", markup=False)
 
     def action_answer(self, answer: bool) -> None:

@@ -84,8 +84,8 @@ def describe_permission_set(item: Any) -> str:
 
 
 class TickList(SelectionList[str]):
-    """A SelectionList whose boxes read ``[x]`` and ``[ ]``: Textual draws ``▐X▌`` for both, ticked or not, told
-    apart only by colour (invisible in a plain terminal)."""
+    """A SelectionList whose boxes read ``[x]`` and ``[ ]``: Textual draws ``▐X▌`` for both, ticked or not,
+    told apart only by colour (invisible in a plain terminal)."""
 
     def render_line(self, y: int) -> Strip:
         strip = super().render_line(y)
