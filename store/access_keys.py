@@ -14,9 +14,10 @@ deliberate step after switching it off.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from store import audit
 from store.clock import from_text
@@ -52,7 +53,7 @@ class AccessKey:
         return self.status == "active"
 
     @staticmethod
-    def from_row(row: sqlite3.Row) -> AccessKey:
+    def from_row(row: sqlite3.Row | Mapping[str, Any]) -> AccessKey:
         return AccessKey(
             row["id"],
             row["user_id"],
@@ -131,11 +132,11 @@ class AccessKeyService:
 
     def list(self, user_id: int) -> list[AccessKey]:
         """The user's keys, oldest first."""
-        with self.db.read() as conn:
-            rows = conn.execute(
-                "SELECT * FROM access_keys WHERE user_id = ? ORDER BY created_at, id", (user_id,)
-            ).fetchall()
-        return [AccessKey.from_row(row) for row in rows]
+        with self.db.read():
+            rows = self.db.introspect()["access_keys"].rows_where(
+                "user_id = ?", [user_id], order_by="created_at, id"
+            )
+            return [AccessKey.from_row(row) for row in rows]
 
     def get(self, key_row_id: int) -> AccessKey:
         with self.db.read() as conn:

@@ -72,7 +72,7 @@ def credential_rows(directory: Directory) -> Iterator[list[str]]:
     policy = directory.password_policy.get()
     with directory.db.read() as conn:
         keys: dict[int, list[AccessKey]] = {}
-        for row in conn.execute("SELECT * FROM access_keys ORDER BY created_at, id"):
+        for row in directory.db.introspect()["access_keys"].rows_where(order_by="created_at, id"):
             keys.setdefault(row["user_id"], []).append(AccessKey.from_row(row))
         users = conn.execute(
             "SELECT id, user_name, is_root, created_at, password_hash, password_changed_at, last_sign_in_at, "

@@ -136,6 +136,7 @@ class SignInService:
         password = password if isinstance(password, str) else ""
         code = "".join((code or "").split())[:64]
         key = canonical(name.strip())[:512] if name.strip() else ""
+        # Raw sqlite3 here and below, not sqlite-utils: sign-in is a hot path (one indexed read per attempt).
         with self.db.read() as conn:
             row = conn.execute(
                 "SELECT id, password_hash FROM users WHERE user_name_key = ?", (key,)
