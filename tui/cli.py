@@ -68,7 +68,9 @@ class Context:
             self._directory.close()
 
 
-pass_context = click.make_pass_decorator(Context)
+# Declared, so the cli_* modules that import it back while this module loads can be typed (mypy cannot infer
+# a name through the import cycle).
+pass_context: Callable[[Callable[..., Any]], Callable[..., Any]] = click.make_pass_decorator(Context)
 
 
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
