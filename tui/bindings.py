@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from textual.app import App
 from textual.dom import DOMNode
 from textual.screen import Screen
@@ -55,7 +57,7 @@ EXPLAIN = {
 }
 
 
-def screen_actions(app: App[object], screen: Screen[object]) -> list[tuple[str, str, str, DOMNode, bool]]:
+def screen_actions(app: App[Any], screen: Screen[Any]) -> list[tuple[str, str, str, DOMNode, bool]]:
     """(key, description, action, node, enabled) for every described binding: the screen's own first,
     then its widgets', then the app's; each action once."""
     rows: list[tuple[int, str, str, str, DOMNode, bool]] = []
