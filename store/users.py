@@ -15,7 +15,7 @@ ROOT_NAME = "root"
 EDITABLE = ("user_name", "display_name", "given_name", "family_name", "email", "external_id")
 COUNT_ALL = "SELECT (SELECT count(*) FROM users) - (SELECT count(*) FROM users WHERE is_root = 1)"
 # The filter uses the trigram index from this many characters on; shorter filters (which the index cannot
-# answer) look through the same three columns with LIKE: a scan, but only while one or two characters are typed.
+# answer) look through the same three columns with LIKE: a scan, only while one or two characters are typed.
 TRIGRAM = 3
 SHORT_FILTER = (
     "(user_name_key LIKE ? ESCAPE '\\' OR display_name LIKE ? ESCAPE '\\' OR email LIKE ? ESCAPE '\\')"
@@ -172,8 +172,8 @@ class UserService(Service[User]):
     def list(
         self, *, filter: str = "", after: str | None = None, offset: int = 0, limit: int = PAGE_SIZE
     ) -> Page[User]:
-        """Users other than root, by canonical name. ``filter`` matches anywhere in the user name, display name
-        or email: 3+ characters through the trigram index, 1–2 characters by a scan (LIKE)."""
+        """Users other than root, by canonical name. ``filter`` matches anywhere in the user name, display
+        name or email: 3+ characters through the trigram index, 1–2 characters by a scan (LIKE)."""
         where, params = ["is_root = 0"], []
         text = filter.strip()
         # Totals are counted from an index: a plain "WHERE is_root = 0" count reads all 100,000 rows.

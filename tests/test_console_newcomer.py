@@ -554,3 +554,33 @@ class TestClearWords:
             detail = str(app.screen.query_one(".dialog-detail", Static).render())
             assert "\\x0a" not in detail and len(detail.splitlines()) >= 3, detail
             assert detail.splitlines()[-1] == "They stop working at once."
+
+
+class TestShortFilter:
+    async def test_two_characters_find_a_name_that_holds_them_and_no_match_says_where(self, tmp_path):
+        from tests.console_factory import table_lines
+
+        app, directory = make_app(tmp_path)
+        for number in range(150):  # more than a page of matches: the short filter is paged too
+            directory.users.create(f"zz-{number:03d}")
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("2")
+            await settle(pilot)
+            await pilot.press("slash")
+            await type_text(pilot, "ar")
+            await settle(pilot)
+            shown = [line.split()[0] for line in table_lines(app.screen.table)[1:] if line.strip()]
+            assert "carol" in shown  # "ar" is inside carol: a prefix search missed it
+            await pilot.press("ctrl+u")
+            await type_text(pilot, "zz")
+            await settle(pilot)
+            assert app.screen.table.total == 150
+            await pilot.press("enter", "end")  # to the last row: its page is fetched
+            await settle(pilot)
+            assert app.screen.table.current.user_name == "zz-149"
+            await pilot.press("escape", "slash")
+            await type_text(pilot, "q!")
+            await settle(pilot)
+            assert table_lines(app.screen.table)[1].strip() == (
+                "No match for 'q!' in the user name, display name or email."
+            )

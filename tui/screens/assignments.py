@@ -15,6 +15,7 @@ class AssignmentsScreen(ListScreen):
     heading = "Assignments"
     noun = "assignment"
     plural = "assignments"
+    filter_fields = "in the user or group, account or permission set name"
 
     def columns(self) -> list[Column[Assignment]]:
         return [

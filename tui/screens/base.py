@@ -160,6 +160,9 @@ class ListScreen(DirectoryScreen):
     noun = "item"
     plural = "items"
     empty_text = "Nothing here yet: press n to create one."
+    filter_fields = (
+        "in the name or description"  # what the store's filter looks in, said when nothing matches
+    )
 
     def columns(self) -> list[Column[Any]]:
         raise NotImplementedError
@@ -189,6 +192,7 @@ class ListScreen(DirectoryScreen):
         return self.query_one("#table", PagedTable)
 
     def on_mount(self) -> None:
+        self.table.searched = self.filter_fields
         self.table.focus()
         self._show_title()
 

@@ -119,6 +119,7 @@ class GroupMembersScreen(ListScreen):
     noun = "member"
     plural = "members"
     empty_text = "No members: press n to add one."
+    filter_fields = "at the start of a member's user name"
 
     BINDINGS = [
         Binding("escape", "back", "Back"),

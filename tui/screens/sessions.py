@@ -39,6 +39,7 @@ class SessionsScreen(ListScreen):
     noun = "session"
     plural = "sessions"
     empty_text = "No active sessions."
+    filter_fields = "in the user, account or permission set name"
 
     BINDINGS = [
         Binding("d", "revoke", "Revoke"),

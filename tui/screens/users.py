@@ -68,6 +68,7 @@ class UsersScreen(ListScreen):
     noun = "user"
     plural = "users"
     empty_text = "No users yet: press n to create one, or run tui import."
+    filter_fields = "in the user name, display name or email"
 
     BINDINGS = [
         # One key, named for what it does to the selected user (check_action shows the one that applies).

@@ -101,6 +101,9 @@ class PagedTable(ScrollView, can_focus=True):
         ) + list(columns)
         self._fetch = fetch
         self.empty_text = empty_text
+        self.searched = (
+            ""  # where the filter looks ("in the user name, display name or email"), for "no match"
+        )
         self.filter = ""
         self.total: int | None = None
         self._pages: OrderedDict[int, Page[Any]] = OrderedDict()
@@ -219,7 +222,10 @@ class PagedTable(ScrollView, can_focus=True):
             return Strip([Segment(" Loading…" if y == 1 else "", muted)]).extend_cell_length(width, muted)
         if self.total == 0:
             muted = self.get_component_rich_style("paged-table--loading")
-            text = " " + (f"No match for {visible(self.filter)!r}." if self.filter else self.empty_text)
+            where = f" {self.searched}" if self.searched else ""
+            text = " " + (
+                f"No match for {visible(self.filter)!r}{where}." if self.filter else self.empty_text
+            )
             return Strip([Segment(text if y == 1 else "", muted)]).extend_cell_length(width, muted)
         if index >= self.total:
             return Strip.blank(width, base)
