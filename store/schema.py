@@ -248,7 +248,9 @@ CREATE TABLE audit (
 """
 
 # Version 2: substring search for the Users screen filter. A trigram index answers "contains" queries of
-# three or more characters from an index instead of a scan of every user.
+# three or more characters from an index instead of a scan of every user. It shipped as SQL: sqlite-utils'
+# enable_fts would name the table and its triggers differently (users_fts, users_ai…), so it stays as it is;
+# rebuild_table rebuilds it with rebuild_fts.
 V2 = """
 CREATE VIRTUAL TABLE users_search USING fts5(
     user_name, display_name, email, content='users', content_rowid='id', tokenize='trigram'
