@@ -68,8 +68,8 @@ class AccessKey:
         return (from_text(now) - from_text(self.created_at)).days
 
     def stale(self, now: str) -> bool:
-        """Active and either older than 90 days or not used in the last 90 (never used counts from
-        creation)."""
+        """Active and either older than 90 days or not used in the last 90 (never
+        used counts from creation)."""
         if not self.active:
             return False
         moment = from_text(now)
@@ -193,8 +193,8 @@ class AccessKeyService:
         return self.set_status(key_row_id, version, True)
 
     def delete(self, key_row_id: int, version: int) -> None:
-        """Delete an inactive key. An active one is refused: deactivate it first (the rotation's second
-        step)."""
+        """Delete an inactive key. An active one is refused: deactivate it first
+        (the rotation's second step)."""
         with self.directory.change(Rule.SELF, subject=self._owner(key_row_id), what=WHAT) as conn:
             row = self._key(conn, key_row_id)
             self._check_version(row, version)

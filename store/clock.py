@@ -24,8 +24,8 @@ def from_text(text: str) -> datetime:
 
 
 def parse_moment(value: object, field: str) -> str | None:
-    """Accept an ISO-8601 time (``2027-01-31``, ``2027-01-31T09:00:00Z``, with an offset) → canonical UTC
-    text."""
+    """Accept an ISO-8601 time (``2027-01-31``, ``2027-01-31T09:00:00Z``, with an offset)
+    → canonical UTC text."""
     if value is None or value == "":
         return None
     if not isinstance(value, str):

@@ -25,8 +25,8 @@ def neutralise(cell: str) -> str:
 
 
 def neutralise_reversible(cell: str) -> str:
-    """:func:`neutralise`, and a cell that already starts with an apostrophe gets one more (see
-    :func:`restore`)."""
+    """:func:`neutralise`, and a cell that already starts with an apostrophe gets one
+    more (see :func:`restore`)."""
     cell = visible(cell)
     return "'" + cell if cell.startswith(_ESCAPED_STARTS) else cell
 

@@ -133,8 +133,8 @@ class Database:
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction: BEGIN IMMEDIATE … COMMIT, rolled back on any exception. Nested calls join
-        it."""
+        """A write transaction: BEGIN IMMEDIATE … COMMIT, rolled back on any exception.
+        Nested calls join it."""
         with self._lock:
             if self._depth:
                 self._depth += 1

@@ -29,8 +29,8 @@ _NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_NOFOLLOW | _O_CLOEXEC
 
 
 class NotPrivate(StoreError):
-    """A file that must be its owner's alone (database, key) can be reached by others, or is someone
-    else's."""
+    """A file that must be its owner's alone (database, key) can be reached by others,
+    or is someone else's."""
 
 
 def private_folder(folder: Path) -> list[Path]:

@@ -109,15 +109,15 @@ class PasswordPolicyService:
         try:
             policy = policy_from_dict(json.loads(row["value"]))
         except (ValueError, ValidationError):
-            # A hand-edited setting that no longer parses must not lock everyone out: fall back to the
-            # defaults.
+            # A hand-edited setting that no longer parses must not lock everyone out: fall back
+            # to the defaults.
             policy = PasswordPolicy()
         return StoredPolicy(policy, int(row["version"]))
 
     def set(self, policy: PasswordPolicy, version: int | None = None) -> StoredPolicy:
-        """Replace the policy. ``version`` (from :meth:`current`) guards against overwriting another admin's
-        change made meanwhile; None applies it regardless. It applies from the next password set or
-        sign-in."""
+        """Replace the policy. ``version`` (from :meth:`current`) guards against overwriting
+        another admin's change made meanwhile; None applies it regardless. It applies from the next
+        password set or sign-in."""
         with self.directory.change() as conn:
             before = self._read(conn)
             if version is not None and version != before.version:

@@ -89,8 +89,8 @@ class SignIn:
     must_change_password: bool
     must_enrol_totp: bool
     recovery_codes_left: int | None  # with a recovery code: how many are left once it is spent
-    # The recovery code this sign-in used, not yet spent (its hash): the enrolment that completes it spends
-    # it.
+    # The recovery code this sign-in used, not yet spent (its hash): the enrolment that completes
+    # it spends it.
     recovery_code_hash: str | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -142,8 +142,8 @@ class SignInService:
                 "SELECT id, password_hash FROM users WHERE user_name_key = ?", (key,)
             ).fetchone()
         stored_hash = row["password_hash"] if row is not None else None
-        # Unknown user, no password, or an over-long password: verify_password spends a real verification's
-        # time.
+        # Unknown user, no password, or an over-long password: verify_password spends a
+        # real verification's time.
         password_ok, new_hash = verify_password(password, stored_hash)
         now = self.directory.clock()
         outcome: SignIn | _Failure

@@ -1,5 +1,5 @@
-"""``tui --demo`` (SPEC §5: ``tui [console] [--demo]``): the real command on a terminal opens the demo
-console."""
+"""``tui --demo`` (SPEC §5: ``tui [console] [--demo]``): the real command on a terminal
+opens the demo console."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""The permission-set editor, the blast-radius confirmation, the policy library and the effective-access
-widget, driven through Pilot on real directory files. Screens are pushed directly (the app wires their keys
-later)."""
+"""The permission-set editor, the blast-radius confirmation, the policy library and the
+effective-access widget, driven through Pilot on real directory files. Screens are pushed directly (the
+app wires their keys later)."""
 
 from __future__ import annotations
 

@@ -14,8 +14,8 @@ from tui.cli_transfer import PROGRESS_MIN_BYTES
 
 
 def run_with_terminal_stderr(args: list[str], env: dict[str, str], cwd: Path) -> tuple[int, str, str]:
-    """Run tui with stderr on a pseudo-terminal (stdout a pipe); returns (code, stdout, what the terminal
-    got)."""
+    """Run tui with stderr on a pseudo-terminal (stdout a pipe); returns (code, stdout,
+    what the terminal got)."""
     controller, terminal = pty.openpty()
     process = subprocess.Popen(
         [*TUI_COMMAND, *args], stdout=subprocess.PIPE, stderr=terminal, env=env, cwd=cwd

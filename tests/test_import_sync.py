@@ -1,5 +1,5 @@
-"""`tui import --sync --source NAME`: the directory made to match the file for one source, and nothing
-else."""
+"""`tui import --sync --source NAME`: the directory made to match the file for one
+source, and nothing else."""
 
 from __future__ import annotations
 
@@ -27,8 +27,8 @@ def staff(count: int) -> list[tuple[str, str, str, str]]:
 
 
 def make_root(db: Path) -> None:
-    """The directory's root row, as `tui init` leaves it (the credentials are not what these tests are
-    about)."""
+    """The directory's root row, as `tui init` leaves it (the credentials are not what
+    these tests are about)."""
     raw = sqlite3.connect(db)
     try:
         raw.execute(

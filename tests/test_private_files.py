@@ -131,8 +131,8 @@ def test_a_symlink_at_the_target_is_replaced_not_written_through(initialised: Pa
 def test_even_a_guessed_temporary_name_is_never_opened(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The name is random; if something is there all the same, O_EXCL|O_NOFOLLOW refuse it and we pick
-    another."""
+    """The name is random; if something is there all the same, O_EXCL|O_NOFOLLOW refuse it
+    and we pick another."""
     victim = tmp_path / "victim"
     victim.write_text("planted\n")
     target = tmp_path / "secret.txt"

@@ -133,8 +133,8 @@ def is_supported_hash(text: str) -> bool:
         parsed = _CONTEXT.handler(scheme).from_string(text)
     except (ValueError, TypeError):
         return False
-    # An imported hash with absurd work factors would make every sign-in (or the import) hang or exhaust
-    # memory.
+    # An imported hash with absurd work factors would make every sign-in (or the import) hang
+    # or exhaust memory.
     rounds_limit = _MAX_ROUNDS[scheme]
     if int(getattr(parsed, "rounds", 0)) > rounds_limit:
         return False

@@ -144,8 +144,8 @@ def _split(sealed: str) -> tuple[str, bytes]:
 
 
 def unseal(key: KeyRing | DirectoryKey, sealed: str, associated_data: bytes) -> bytes:
-    """The plaintext of ``sealed``; raises UnsealError on a wrong key, altered value or wrong associated
-    data."""
+    """The plaintext of ``sealed``; raises UnsealError on a wrong key, altered value
+    or wrong associated data."""
     key_id, raw = _split(sealed)
     found = _as_ring(key).get(key_id)
     if found is None:
@@ -164,8 +164,8 @@ def needs_reseal(key: KeyRing, sealed: str) -> bool:
 
 
 def reseal(key: KeyRing, sealed: str, associated_data: bytes) -> str:
-    """``sealed`` opened with whichever key sealed it and sealed again with the current key (after
-    rotation)."""
+    """``sealed`` opened with whichever key sealed it and sealed again with the
+    current key (after rotation)."""
     return seal(key, unseal(key, sealed, associated_data), associated_data)
 
 

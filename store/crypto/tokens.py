@@ -48,8 +48,8 @@ def _new_key_id(prefix: str) -> str:
 
 @dataclass(frozen=True)
 class AccessKeyPair:
-    """A new long-term access key. Unpacks as ``key_id, secret = new_access_key()``; the repr hides the
-    secret."""
+    """A new long-term access key. Unpacks as ``key_id, secret = new_access_key()``; the
+    repr hides the secret."""
 
     access_key_id: str
     secret_access_key: str = field(repr=False)

@@ -34,8 +34,8 @@ def new_totp_secret() -> str:
 
 
 def normalize_secret(secret: str) -> str:
-    """``secret`` upper-cased, without spaces, hyphens or padding; raises ValidationError if it is not
-    usable."""
+    """``secret`` upper-cased, without spaces, hyphens or padding; raises ValidationError if
+    it is not usable."""
     _decode_secret(secret)
     return _clean(secret)
 

@@ -499,8 +499,8 @@ class _Reader:
         return None
 
     def _path_value(self, path: str, value: Any, where: str) -> dict[str, Any] | None:
-        """``name.givenName`` = "x" → {"name": {"givenName": "x"}}; ``emails[type eq "work"].value`` →
-        emails."""
+        """``name.givenName`` = "x" → {"name": {"givenName": "x"}}; ``emails[type
+        eq "work"].value`` → emails."""
         if _EMAIL_FILTER.match(path):
             return {"emails": [{"value": value, "primary": True}] if isinstance(value, str) else value}
         first, _, rest = path.partition(".")

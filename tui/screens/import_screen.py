@@ -50,8 +50,8 @@ PHASES = {"read": "Reading the file", "check": "Checking", "hash": "Hashing pass
 
 
 def complete_path(value: str) -> str | None:
-    """The first file or folder that completes ``value`` (folders end in ``/``); hidden ones only when
-    asked."""
+    """The first file or folder that completes ``value`` (folders end in ``/``); hidden
+    ones only when asked."""
     if not value:
         return None
     expanded = os.path.expanduser(value)
@@ -366,8 +366,8 @@ class ImportScreen(DirectoryScreen):
             self._status("This sync would be refused (see below).", "red")
         elif event.result.plan.admin_grants:
             self._status(
-                f"Dry run. This import makes {len(event.result.plan.admin_grants)} administrator(s) (marked ⚠): "
-                "ctrl+s asks you to confirm each by name.",
+                f"Dry run. This import makes {len(event.result.plan.admin_grants)} administrator(s) "
+                "(marked ⚠): ctrl+s asks you to confirm each by name.",
                 "bold yellow",
             )
         else:

@@ -295,8 +295,8 @@ def describe_radius(radius: BlastRadius, *, max_users: int = 8) -> Group:
 
 
 class BlastRadiusModal(ModalScreen[bool]):
-    """Confirm an edit after seeing who gains and loses what. ``y``/``enter`` saves, ``n``/``esc`` goes
-    back."""
+    """Confirm an edit after seeing who gains and loses what. ``y``/``enter``
+    saves, ``n``/``esc`` goes back."""
 
     BINDINGS = [
         Binding("y,enter", "answer(True)", "Save", priority=True),
@@ -360,8 +360,8 @@ class EditorScreen(DirectoryScreen):
 
     # preview → confirm → save
     def preview(self, values: dict[str, Any]) -> BlastRadius | None:
-        """Runs in a worker: validate cheap fields, compute the blast radius (None: no confirmation
-        needed)."""
+        """Runs in a worker: validate cheap fields, compute the blast radius
+        (None: no confirmation needed)."""
         raise NotImplementedError
 
     def store_save(self, values: dict[str, Any], version: int | None) -> Any:

@@ -31,8 +31,8 @@ def countdown(expires_at: str, now: datetime) -> str:
 
 
 class SessionsScreen(ListScreen):
-    """Active sessions by default (``a`` shows all); ``space`` marks, ``d`` revokes the marked or current
-    one."""
+    """Active sessions by default (``a`` shows all); ``space`` marks, ``d`` revokes the
+    marked or current one."""
 
     nav_name = "sessions"
     heading = "Sessions"

@@ -41,8 +41,8 @@ DECISION_WORDS: dict[str, str] = {
 
 
 def parse_context(text: str) -> dict[str, list[str]]:
-    """``KEY=VALUE KEY=VALUE`` (spaces between pairs; a key repeated is multi-valued) → the request
-    context."""
+    """``KEY=VALUE KEY=VALUE`` (spaces between pairs; a key repeated is multi-valued)
+    → the request context."""
     context: dict[str, list[str]] = {}
     for item in text.split():
         key, equals, value = item.partition("=")

@@ -92,8 +92,8 @@ class PagedTable(ScrollView, can_focus=True):
         mark_key: Callable[[Any], Any] | None = None,
     ) -> None:
         super().__init__(id=id)
-        # With mark_key, rows can be marked (by that key, so marks survive reloads) for actions on many at
-        # once.
+        # With mark_key, rows can be marked (by that key, so marks survive reloads) for actions on
+        # many at once.
         self.mark_key = mark_key
         self.marked: dict[Any, Any] = {}
         self.columns = (
