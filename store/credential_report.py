@@ -50,6 +50,8 @@ HEADER = [
     "cert_2_last_rotated",
 ]
 ROOT_LABEL = "<root_account>"
+# A root sign-in this soon after root was created is the setup itself (the first-run wizard signs root in).
+SETUP_TIME = timedelta(minutes=10)
 
 
 def _iam_time(text: str | None, missing: str = "N/A") -> str:
@@ -158,14 +160,16 @@ def security_flags(directory: Directory) -> list[SecurityFlag]:
                 )
             )
             used = root["last_sign_in_at"]
-            recent = used is not None and now_dt - from_text(used) < timedelta(days=7)
-            flags.append(
-                SecurityFlag(
-                    "root_used",
-                    not recent,
-                    f"Root last used {used.replace('T', ' ')[:16]}" if used else "Root never signed in",
-                )
-            )
+            # The first-run wizard signs root in as it creates it: that is setting up, not using root.
+            setup_only = used is not None and from_text(used) - from_text(root["created_at"]) < SETUP_TIME
+            recent = used is not None and not setup_only and now_dt - from_text(used) < timedelta(days=7)
+            if used is None:
+                text = "Root never signed in"
+            elif setup_only:
+                text = "Root used only to set up"
+            else:
+                text = f"Root last used {used.replace('T', ' ')[:16]}"
+            flags.append(SecurityFlag("root_used", not recent, text))
         no_mfa = conn.execute(
             "SELECT count(*) FROM users WHERE is_root = 0 AND status = 'active' AND "
             "password_hash IS NOT NULL AND totp_secret_sealed IS NULL"

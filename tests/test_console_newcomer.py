@@ -584,3 +584,75 @@ class TestShortFilter:
             assert table_lines(app.screen.table)[1].strip() == (
                 "No match for 'q!' in the user name, display name or email."
             )
+
+
+def inside(outer, inner) -> bool:
+    """``inner`` (a screen region) lies wholly within ``outer``."""
+    return outer.contains_region(inner)
+
+
+class TestSmallTerminal:
+    async def test_every_modal_keeps_its_key_line_and_scrolls_with_focus_at_80x24(self, tmp_path):
+        from textual.containers import VerticalScroll
+        from textual.geometry import Region
+
+        from tui.screens.help import HelpScreen
+
+        app, _ = make_app(tmp_path)
+        screen_area = Region(0, 0, 80, 24)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("2")
+            await settle(pilot)
+            await pilot.press("n")
+            await settle(pilot)
+            form = app.screen
+            assert isinstance(form, FormModal)
+            assert inside(screen_area, form.query_one(".dialog-keys").region)
+            fields = form.query_one(VerticalScroll)
+            for _ in range(5):  # down to External id, the last
+                await pilot.press("tab")
+                await settle(pilot)
+                assert inside(fields.region, app.focused.region), app.focused.id
+            assert app.focused.id == "field-externalId"
+            assert inside(screen_area, form.query_one(".dialog-keys").region)
+            await pilot.press("escape")
+            await pilot.press("question_mark")
+            await settle(pilot)
+            assert isinstance(app.screen, HelpScreen)
+            keys = app.screen.query_one(".dialog-keys")
+            assert inside(screen_area, keys.region) and "esc" in str(keys.render())
+
+    async def test_the_duration_picker_is_disabled_without_a_role_not_a_fake_option(self, tmp_path):
+        from dataclasses import replace
+
+        from textual.widgets import Select
+
+        from tests.console_factory import TESTER
+
+        _, seeded = make_app(tmp_path)
+        frank = seeded.users.create("newhire")  # nothing assigned yet
+        seeded.close()
+        app, directory = make_app(tmp_path, seed=False, signed_in=replace(TESTER, user_id=frank.id))
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("0")
+            await settle(pilot)
+            picker = app.screen.query_one("#duration", Select)
+            assert not app.screen.grants and picker.disabled
+            assert "pick a role first" not in str(picker._options)  # no fake option standing for a hint
+
+    async def test_setting_up_root_is_not_using_root_and_the_os_user_is_not_root(self, tmp_path):
+        from store.credential_report import security_flags
+        from tests.test_identity_init import ROOT_PASSWORD, make_root
+        from tui.app import console_actor
+
+        root = make_root(tmp_path / "directory.db")
+        directory = root.directory
+        directory.sign_in.attempt("root", ROOT_PASSWORD, root.code())  # moments after it was created
+        flag = {f.key: f for f in security_flags(directory)}["root_used"]
+        assert flag.ok and flag.text == "Root used only to set up"
+        root.clock.advance(seconds=3600)
+        directory.sign_in.attempt("root", ROOT_PASSWORD, root.code())  # an hour later: that is using root
+        flag = {f.key: f for f in security_flags(directory)}["root_used"]
+        assert not flag.ok and flag.text.startswith("Root last used")
+        assert console_actor().name.startswith("os:")
+        directory.close()

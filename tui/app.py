@@ -65,7 +65,9 @@ def console_actor() -> Actor:
         name = getpass.getuser()
     except Exception:  # no passwd entry: use the numeric id
         name = str(os.getuid())
-    return Actor(f"console:{name}", "console")
+    # "os:": the operating-system account that opened the console ("console:root" read as the directory's
+    # root); once someone signs in, the audit names them instead.
+    return Actor(f"os:{name}", "console")
 
 
 class TuiApp(App[None]):

@@ -99,7 +99,8 @@ class MyAccessScreen(DirectoryScreen):
             yield Static(MFA_BANNER, id="mfa-banner", classes="banner-warning", markup=False)
             yield DataTable(id="grants", cursor_type="row", zebra_stripes=True)
             yield Static("Session duration", classes="section-title")
-            yield Select([], id="duration", prompt="pick a role first")
+            # Disabled until a role is highlighted: no fake option standing in for a hint.
+            yield Select([], id="duration", prompt="no role to assume", disabled=True)
             yield Static(
                 "enter or g: credentials for the highlighted role, for the duration chosen here "
                 "(tab to change it)",
@@ -181,7 +182,9 @@ class MyAccessScreen(DirectoryScreen):
         select = self.query_one("#duration", Select)
         if grant is None:
             select.set_options([])
+            select.disabled = True
             return
+        select.disabled = False
         allowed = self.durations[grant.permission_set_id]
         options = [(format_duration(d), d) for d in DURATIONS if d < allowed] + [
             (f"{format_duration(allowed)} (the most allowed)", allowed)
