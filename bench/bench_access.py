@@ -6,9 +6,8 @@ A synthetic directory (written with plain INSERTs, the fastest way to build one)
 
 - ``access_matrix_csv_100k``: seconds to stream the whole matrix as CSV; ``baseline`` is one plain read of the
   rows it is built from (users, memberships, assignments), so ``ratio`` is the cost of building it.
-- ``access_is_assigned``: checks per second of ``is_assigned`` (a user through groups); ``baseline`` is the
-same
-  SQL question asked directly.
+- ``access_is_assigned``: checks per second of ``is_assigned`` (a user through groups); ``baseline`` is
+  the same SQL question asked directly.
 
     python bench/bench_access.py [--users 100000]
 """

@@ -8,10 +8,10 @@ Figures (one JSON line each):
   format, parse, validate every entry, plan, apply in one transaction with its audit event), in a fresh
   process so that ``peak_rss_mb`` is the import's own peak memory; ``ratio`` = value / baseline (issue 6: at
   most 3).
-- ``import_100k_csv``: the same users and memberships from tui's CSV (groups created from the ``groups``
-column).
-- ``reimport_100k_json``: the same file again into the imported directory: everything checked, nothing to
-change.
+- ``import_100k_csv``: the same users and memberships from tui's CSV (groups created from the
+  ``groups`` column).
+- ``reimport_100k_json``: the same file again into the imported directory: everything checked, nothing
+  to change.
 
 ``python bench/bench_import.py [USERS]`` scales the three numbers together.
 """

@@ -3,9 +3,8 @@
 Read:
 
 - a single ``User`` or ``Group`` resource (``schemas`` names the core schema, or ``meta.resourceType`` says);
-- a ``ListResponse`` (its ``Resources``); a page of a longer list (``totalResults`` above the resources it
-holds)
-  imports, but cannot be the base of a ``--sync``;
+- a ``ListResponse`` (its ``Resources``); a page of a longer list (``totalResults`` above the resources
+  it holds) imports, but cannot be the base of a ``--sync``;
 - a ``BulkRequest``: ``POST`` /Users or /Groups (with ``bulkId``), ``PUT``, ``PATCH`` and ``DELETE`` of
   /Users/{id} or /Groups/{id}. ``bulkId:…`` references resolve inside the request (group members, the
   enterprise ``manager``, paths). ``DELETE`` never deletes: a user is disabled, a group emptied. ``version``
