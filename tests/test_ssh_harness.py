@@ -532,6 +532,14 @@ class LoadResult:
     audit_ok: bool
 
 
+def step_up(tmux: Tmux, world: World, name: str, user: str, seconds: float = 60) -> None:
+    """Pass the console's TOTP step-up in terminal ``name`` with ``user``'s current code (administration
+    needs MFA: an admin's console opens only after it)."""
+    tmux.wait_for(name, "authenticator app", seconds)
+    tmux.type(name, world.code(user))
+    tmux.keys(name, "Enter")
+
+
 def _drive(
     tmux: Tmux,
     name: str,
@@ -543,9 +551,7 @@ def _drive(
 ) -> None:
     reader = sqlite3.connect(f"file:{world.db_path}?mode=ro", uri=True, timeout=10)
     try:
-        tmux.wait_for(name, "authenticator app", 120)  # the TOTP step-up: administration needs MFA
-        tmux.type(name, world.code(user))
-        tmux.keys(name, "Enter")
+        step_up(tmux, world, name, user, 120)
         tmux.wait_for(name, "Recent activity", 120)  # the dashboard of an admin
         ready.wait(timeout=180)
         tmux.keys(name, "3")

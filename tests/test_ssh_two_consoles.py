@@ -19,6 +19,7 @@ from tests.test_ssh_harness import (  # noqa: F401  (fixtures)
     needs_tmux,
     seed_world,
     serve_env_fixture,
+    step_up,
     tmux_fixture,
     wait_until,
 )
@@ -32,14 +33,15 @@ DEADLINE = 20
 
 @pytest.fixture(name="admins")
 def admins_fixture(tmp_path, serve_env, tmux: Tmux) -> Iterator[tuple[World, Tmux]]:
-    """load1 and load2: admins (members of the admin group) without an authenticator, each signed in to a
-    console over ssh, both on the Users screen."""
+    """load1 and load2: admins (members of the admin group, with authenticators), each signed in to a
+    console over ssh after the TOTP step-up, both on the Users screen."""
     world = seed_world(tmp_path, extra_admins=2)
     server = Server(world, serve_env)
     try:
         for name in ("load1", "load2"):
             tmux.start(name, server.ssh_command_line(name, world.keys[name], tty="-t"), 120, 40)
         for name in ("load1", "load2"):
+            step_up(tmux, world, name, name, DEADLINE * 3)
             tmux.wait_for(name, "Recent activity", DEADLINE * 3)
             tmux.keys(name, "2")
             tmux.wait_for(name, "Users  ·", DEADLINE)
