@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,10 @@ class Presence:
             fd = os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600)
             os.close(fd)
         self.conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=2)
+        # A console's heartbeat runs in a worker thread while the console may be closing: closing a connection
+        # another thread is using crashed the process (a segfault in sqlite3), so one lock guards both.
+        self._lock = threading.Lock()
+        self._closed = False
         self.conn.execute("PRAGMA journal_mode = WAL")
         self.conn.execute("PRAGMA busy_timeout = 2000")
         self.conn.execute(
@@ -42,32 +47,42 @@ class Presence:
 
     def beat(self, console_id: str, user_name: str, screen: str, client: str) -> None:
         try:
-            self.conn.execute(
-                "INSERT INTO presence VALUES (?, ?, ?, ?, ?) ON CONFLICT(console_id) DO UPDATE SET "
-                "user_name = excluded.user_name, screen = excluded.screen, client = excluded.client, "
-                "seen = excluded.seen",
-                (console_id, user_name, screen, client, time.time()),
-            )
+            with self._lock:
+                if self._closed:
+                    return
+                self.conn.execute(
+                    "INSERT INTO presence VALUES (?, ?, ?, ?, ?) ON CONFLICT(console_id) DO UPDATE SET "
+                    "user_name = excluded.user_name, screen = excluded.screen, client = excluded.client, "
+                    "seen = excluded.seen",
+                    (console_id, user_name, screen, client, time.time()),
+                )
         except sqlite3.Error:
             pass  # best effort, see the module docstring
 
     def leave(self, console_id: str) -> None:
         try:
-            self.conn.execute("DELETE FROM presence WHERE console_id = ?", (console_id,))
+            with self._lock:
+                if not self._closed:
+                    self.conn.execute("DELETE FROM presence WHERE console_id = ?", (console_id,))
         except sqlite3.Error:
             pass
 
     def others(self, console_id: str) -> list[Present]:
         """Consoles other than ``console_id`` seen in the last few seconds, by user name."""
         try:
-            rows = self.conn.execute(
-                "SELECT console_id, user_name, screen, client FROM presence WHERE console_id != ? AND seen > "
-                "? ORDER BY user_name, screen",
-                (console_id, time.time() - STALE_SECONDS),
-            ).fetchall()
+            with self._lock:
+                if self._closed:
+                    return []
+                rows = self.conn.execute(
+                    "SELECT console_id, user_name, screen, client FROM presence WHERE console_id != ? AND "
+                    "seen > ? ORDER BY user_name, screen",
+                    (console_id, time.time() - STALE_SECONDS),
+                ).fetchall()
         except sqlite3.Error:
             return []
         return [Present(*row) for row in rows]
 
     def close(self) -> None:
-        self.conn.close()
+        with self._lock:
+            self._closed = True
+            self.conn.close()
