@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 
 # Not offered by name: moving about, and keys that only make sense with the screen in front of you.
 UNOFFERED = UNLISTED_ACTIONS | {"back", "refresh", "mark", "activate", "cancel"}
+# One-word actions that need the place's noun to say what they act on ("Delete" → "Delete group").
+GENERIC_VERBS = {"New", "Edit", "Delete", "Disable", "Enable", "Copy", "Revoke", "Filter"}
 # Actions that act on the row under the cursor: from elsewhere the palette takes you there and says the key.
 ROW_ACTIONS = {"edit", "delete", "disable", "enable", "admin_group", "copy", "revoke", "toggle_key"}
 ROW_ACTIONS |= {"get_credentials"}
@@ -74,7 +76,7 @@ def places() -> list[Place]:
 
 def title(description: str, place: Place | None) -> str:
     """The name the palette shows: one-word actions get the place's noun ("New" → "New user")."""
-    if place is None or not place.noun or " " in description:
+    if place is None or not place.noun or description not in GENERIC_VERBS:
         return description
     if description == "Filter":
         return f"Filter {place.plural}"
@@ -114,7 +116,12 @@ def commands(app: TuiApp, screen: Screen[Any]) -> Iterator[tuple[str, str, Calla
     here = place_of(screen, all_places)
     offered: set[str] = set()
     for key, description, action, node, enabled in screen_actions(app, screen):
-        if not enabled or action.startswith("switch_mode") or action in UNOFFERED or action == "help":
+        if (
+            not enabled
+            or action.startswith(("switch_mode", "screen.", "app.focus"))
+            or action in UNOFFERED
+            or action == "help"
+        ):
             continue
         name = title(description, here)
         offered.add(name)

@@ -25,6 +25,19 @@ from tui.screens.modals import ConflictModal
 from tui.widgets.text_fields import TextEditor, TextInput
 
 
+class FieldError(Static):
+    """The store's message under a field: it takes no line while empty (at 80x24 an empty line under each of
+    six fields pushed the dialog's key line off the screen)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__("", **kwargs)
+        self.display = False
+
+    def update(self, content: Any = "", **kwargs: Any) -> None:
+        super().update(content, **kwargs)
+        self.display = bool(str(content))
+
+
 @dataclass
 class FormField:
     name: str  # the store's field name, as its ValidationError.field says it ("userName")
@@ -92,8 +105,8 @@ class FormModal(ModalScreen[Any]):
                         with Horizontal(classes="form-row"):
                             yield Label(spec.label, classes="form-label")
                             yield self._input(spec)
-                    yield Static("", id=f"error-{spec.name}", classes="form-error")
-            yield Static("", id="form-error", classes="form-error")
+                    yield FieldError(id=f"error-{spec.name}", classes="form-error")
+            yield FieldError(id="form-error", classes="form-error")
             yield Static(
                 "enter or ctrl+s  Save    tab  Next field    esc  Cancel", classes="dialog-keys", markup=False
             )

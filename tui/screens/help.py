@@ -11,6 +11,8 @@ from textual.widgets import DataTable, Static
 
 from tui.bindings import EXPLAIN, screen_actions
 
+KEY_WIDTH = 12
+ACTION_WIDTH = 50
 CONVENTIONS = [
     ("ctrl+q", "Quit"),
     ("?", "This help"),
@@ -43,16 +45,18 @@ class HelpScreen(ModalScreen[None]):
 
     def on_mount(self) -> None:
         table = self.query_one("#help-keys", DataTable)
-        table.add_columns("Key", "Action", "What it does")
+        # Two columns that fit the dialog at 80 columns; what each action does wraps under its name.
+        table.add_column("Key", width=KEY_WIDTH)
+        table.add_column("Action: what it does", width=ACTION_WIDTH)
         for key, description, action, _node, enabled in screen_actions(self.app, self.underneath):
-            table.add_row(
-                Text(key, style="bold"),
-                Text(description, style="" if enabled else "dim"),
-                Text(EXPLAIN.get(action.removeprefix("app."), ""), style="dim"),
-            )
-        table.add_row("", "", "")
+            line = Text(description, style="bold" if enabled else "dim")
+            explanation = EXPLAIN.get(action.removeprefix("app."), "")
+            if explanation:
+                line.append(f": {explanation}", style="" if enabled else "dim")
+            table.add_row(Text(key, style="bold"), line, height=None)
+        table.add_row("", "")
         for key, action in CONVENTIONS:
-            table.add_row(Text(key, style="bold"), "", Text(action))
+            table.add_row(Text(key, style="bold"), Text(action), height=None)
         table.focus()
 
     def action_close(self) -> None:
