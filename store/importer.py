@@ -41,10 +41,11 @@ import os
 import re
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from store import audit, clock, names
+from store import audit, clock, names, search_index
 from store.crypto import MAX_PASSWORD_LENGTH, hash_password, is_supported_hash
 from store.durations import DEFAULT_SECONDS, parse_duration
 from store.errors import StoreError, ValidationError
@@ -1718,22 +1719,27 @@ def _apply(
                 directory.end_user_sessions(conn, row["id"], "disabled by import")
         if password_hash and not row["has_password"]:
             passwords.append((password_hash, now, must_change, batch_id, now, row["id"]))
-    for chunk in _chunks(new_users):
-        conn.executemany(
-            "INSERT INTO users (user_name, user_name_key, display_name, given_name, family_name, email, external_id, "
-            "status, scim_id, source, password_hash, password_changed_at, must_change_password, import_batch_id, "
-            "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            chunk,
-        )
-        advance(len(chunk))
-    for chunk in _chunks(changed_users):
-        conn.executemany(
-            "UPDATE users SET user_name = ?, user_name_key = ?, display_name = ?, given_name = ?, family_name = ?, "
-            "email = ?, external_id = ?, status = ?, scim_id = ?, import_batch_id = ?, updated_at = ?, "
-            "version = version + 1 WHERE id = ?",
-            chunk,
-        )
-        advance(len(chunk))
+    # Many users: the search index is filled once for them rather than row by row by its triggers.
+    updated_ids = [values[-1] for values in changed_users]
+    bulk = len(new_users) + len(updated_ids) >= search_index.BULK_ROWS
+    with search_index.bulk_write(conn, updated_ids) if bulk else nullcontext():
+        for chunk in _chunks(new_users):
+            conn.executemany(
+                "INSERT INTO users (user_name, user_name_key, display_name, given_name, family_name, email, "
+                "external_id, status, scim_id, source, password_hash, password_changed_at, "
+                "must_change_password, import_batch_id, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                chunk,
+            )
+            advance(len(chunk))
+        for chunk in _chunks(changed_users):
+            conn.executemany(
+                "UPDATE users SET user_name = ?, user_name_key = ?, display_name = ?, given_name = ?, "
+                "family_name = ?, email = ?, external_id = ?, status = ?, scim_id = ?, import_batch_id = ?, "
+                "updated_at = ?, version = version + 1 WHERE id = ?",
+                chunk,
+            )
+            advance(len(chunk))
     conn.executemany(
         "UPDATE users SET password_hash = ?, password_changed_at = ?, must_change_password = ?, import_batch_id = ?, "
         "updated_at = ?, version = version + 1 WHERE id = ? AND password_hash IS NULL",

@@ -317,5 +317,28 @@ CREATE UNIQUE INDEX users_source_scim_id ON users(source, scim_id) WHERE scim_id
 CREATE UNIQUE INDEX groups_source_scim_id ON groups(source, scim_id) WHERE scim_id IS NOT NULL;
 """
 
-MIGRATIONS: list[Migration] = [V1, V2, V3, V4, V5]
+# Version 6: a bulk import fills the search index once instead of row by row (issue 14). While
+# ``users_search_paused`` holds its one row the insert and update triggers stand aside; the importer writes
+# that row, its users and their index entries in one transaction and deletes the row before it commits, so
+# outside a transaction the table is always empty and every other write keeps its triggers
+# (store/search_index.py). A TEMP table cannot be the flag: a main-schema trigger cannot see the temp schema.
+V6 = """
+CREATE TABLE users_search_paused (id INTEGER PRIMARY KEY CHECK (id = 1));
+DROP TRIGGER users_search_insert;
+CREATE TRIGGER users_search_insert AFTER INSERT ON users
+WHEN NOT EXISTS (SELECT 1 FROM users_search_paused) BEGIN
+    INSERT INTO users_search(rowid, user_name, display_name, email)
+    VALUES (new.id, new.user_name, new.display_name, new.email);
+END;
+DROP TRIGGER users_search_update;
+CREATE TRIGGER users_search_update AFTER UPDATE OF user_name, display_name, email ON users
+WHEN NOT EXISTS (SELECT 1 FROM users_search_paused) BEGIN
+    INSERT INTO users_search(users_search, rowid, user_name, display_name, email)
+    VALUES ('delete', old.id, old.user_name, old.display_name, old.email);
+    INSERT INTO users_search(rowid, user_name, display_name, email)
+    VALUES (new.id, new.user_name, new.display_name, new.email);
+END;
+"""
+
+MIGRATIONS: list[Migration] = [V1, V2, V3, V4, V5, V6]
 LATEST = len(MIGRATIONS)
