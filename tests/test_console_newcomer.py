@@ -658,3 +658,27 @@ class TestSmallTerminal:
         assert not flag.ok and flag.text.startswith("Root last used")
         assert console_actor().name.startswith("os:")
         directory.close()
+
+
+class TestReloadKeepsTheRow:
+    async def test_getting_credentials_then_closing_keeps_the_role_chosen(self, tmp_path):
+        from textual.widgets import DataTable
+
+        from tui.screens.my_access import CredentialsModal, MyAccessScreen
+
+        app, directory = make_app(tmp_path)
+        dave = directory.users.get_by_name("dave")  # four roles
+        async with app.run_test(size=(120, 40)) as pilot:
+            await app.push_screen(MyAccessScreen(dave.id))
+            await settle(pilot)
+            table = app.screen.query_one("#grants", DataTable)
+            await pilot.press("down", "down")
+            chosen = table.get_row_at(2)
+            await pilot.press("g")
+            await settle(pilot)
+            assert isinstance(app.screen, CredentialsModal)
+            await pilot.press("escape")  # back: the screen reloads (the session just issued) ...
+            await settle(pilot)
+            assert (
+                table.cursor_row == 2 and table.get_row_at(table.cursor_row) == chosen
+            )  # ... on the same row

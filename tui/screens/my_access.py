@@ -154,6 +154,7 @@ class MyAccessScreen(DirectoryScreen):
         title = Text(f"My access  ·  {user_name}  ·  {len(self.grants)} role(s) you can assume")
         self.query_one("#my-access-title", Static).update(title)
         table = self.query_one("#grants", DataTable)
+        cursor = table.cursor_row  # a reload (after getting credentials, or any change) keeps the row chosen
         table.clear()
         for grant in self.grants:
             path = "direct" if grant.principal_type == "user" else f"group {grant.principal_name}"
@@ -163,6 +164,8 @@ class MyAccessScreen(DirectoryScreen):
                 literal(path),
                 format_duration(durations[grant.permission_set_id]),
             )
+        if self.grants:
+            table.move_cursor(row=min(cursor, len(self.grants) - 1))
         self._offer_durations()
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:

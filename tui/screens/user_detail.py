@@ -99,12 +99,15 @@ class UserDetailScreen(DirectoryScreen):
             fields.append("\n")
         self.query_one("#user-fields", Static).update(fields)
         groups = self.query_one("#user-groups", DataTable)
+        cursor = groups.cursor_row  # a reload keeps the group chosen (x removes the selected one)
         groups.clear()
         for membership in memberships:
             expiry = membership.expires_at or "never"
             if membership.expired(now):
                 expiry += " (expired)"
             groups.add_row(literal(membership.group_name), literal(expiry))
+        if memberships:
+            groups.move_cursor(row=min(cursor, len(memberships) - 1))
         self.query_one(EffectiveAccess).reload()
         self.refresh_bindings()  # Disable or Enable, as the user now is
 
