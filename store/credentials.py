@@ -317,7 +317,8 @@ class CredentialService:
         sign-ins. ``recovering``: the recovery-code sign-in this enrolment completes; its code is spent in the
         same transaction (refused, nothing changed, if it was spent or replaced meanwhile)."""
         key = self.directory.require_key()
-        self.directory.require(Rule.OWN_AUTHENTICATOR, subject=user_id, what=WHAT)  # before the code says anything
+        # Rights first: the code's answer must tell someone without them nothing.
+        self.directory.require(Rule.OWN_AUTHENTICATOR, subject=user_id, what=WHAT)
         secret = normalize_secret(secret)
         step = check_code_step(secret, code, self.directory.clock(), None)
         with self.directory.change(Rule.OWN_AUTHENTICATOR, subject=user_id, what=WHAT) as conn:

@@ -47,7 +47,7 @@ def cli_actor() -> Actor:
     """``cli:<os user>``: changes made from the command line are attributed to the operating-system user."""
     try:
         name = getpass.getuser()
-    except Exception:  # no passwd entry (containers): fall back to the numeric id
+    except Exception:  # noqa: BLE001 - no passwd entry (containers) raises anything: use the numeric id
         name = str(os.getuid())
     return Actor(f"cli:{name}", "cli")
 
@@ -72,7 +72,7 @@ class Directory:
         self.db = db
         self.actor = actor
         self.clock = clock
-        # The directory key file (see attach_key): seals TOTP secrets; its derived MAC key chains the audit log.
+        # The directory key file (see attach_key): seals TOTP secrets; its derived MAC key chains the audit.
         self.key: KeyRing | None = None
         self.key_path: Path | None = None
         self.audit_key: bytes | None = None
@@ -105,7 +105,8 @@ class Directory:
         key_path: str | os.PathLike[str] | None = None,
     ) -> Directory:
         """Open (creating if missing) the directory at ``path`` with its key file: ``key_path``, else
-        ``<database>.key`` beside it. A missing key file is fine until ``tui init`` made the directory need one."""
+        ``<database>.key`` beside it. A missing key file is fine until ``tui init`` made the directory need
+        one."""
         db = Database(Path(path))
         try:
             directory = cls(db, actor or cli_actor(), clock)
@@ -123,7 +124,8 @@ class Directory:
 
     def attach_key(self, path: Path) -> None:
         """Load the key file at ``path`` if it exists and check that it is this directory's. A directory whose
-        secrets were sealed with a key refuses to open without that key file (the message says where it looked)."""
+        secrets were sealed with a key refuses to open without that key file (the message says where it
+        looked)."""
         self.key_path = path
         expected = self.setting(KEY_ID_SETTING)
         if path.exists() or path.is_symlink():
@@ -185,8 +187,8 @@ class Directory:
                     False,
                     count,
                     None,
-                    f"the setting {AUDIT_MAC_SETTING!r}, which names the key of the audit "
-                    "log, was deleted: the log was tampered with (without it the chain would not need the key)",
+                    f"the setting {AUDIT_MAC_SETTING!r}, which names the key of the audit log, was "
+                    "deleted: the log was tampered with (without it the chain would not need the key)",
                 )
             return audit.verify(conn, self.audit_key, initialised=initialised, expect_head=expect_head)
 
@@ -203,9 +205,7 @@ class Directory:
     def acting_user_id(self) -> int | None:
         return self.principal.user_id
 
-    def act_as(
-        self, user_id: int | None, actor: Actor, *, mfa: bool = False, password: bool = False
-    ) -> None:
+    def act_as(self, user_id: int | None, actor: Actor, *, mfa: bool = False, password: bool = False) -> None:
         """From now on, changes are made by (and audited as) this user, with this user's rights: an admin's
         only when ``mfa`` (signed in with an authenticator); ``password``: the sign-in proved the password.
         ``user_id`` None: the owner again."""
@@ -220,7 +220,7 @@ class Directory:
         self.acting_is_admin = False
 
     def refresh_rights(self) -> bool:
-        """Re-read whether the acting principal administers (after another console changed the admin group)."""
+        """Re-read whether the acting principal administers (another console may have changed the group)."""
         with self.db.read() as conn:
             self.acting_is_admin = rights.administers(conn, self.principal, self.now_text())
         return self.acting_is_admin
@@ -261,7 +261,7 @@ class Directory:
         self.close()
 
     def end_user_sessions(self, conn: sqlite3.Connection, user_id: int, reason: str) -> int:
-        """Revoke a user's live temporary credentials and portal sign-ins (inside the caller's transaction)."""
+        """Revoke a user's live temporary credentials and portal sign-ins (in the caller's transaction)."""
         now = self.now_text()
         ended = conn.execute(
             "UPDATE sessions SET revoked_at = ?, revoked_reason = ? WHERE user_id = ? AND revoked_at IS NULL "
@@ -278,7 +278,10 @@ class Directory:
     def counts(self) -> Counts:
         now = self.now_text()
         with self.db.read() as conn:
-            one = lambda sql, *args: int(conn.execute(sql, args).fetchone()[0])  # noqa: E731
+
+            def one(sql: str, *args: object) -> int:
+                return int(conn.execute(sql, args).fetchone()[0])
+
             return Counts(
                 users=one(COUNT_ALL),
                 disabled_users=one("SELECT count(*) FROM users WHERE is_root = 0 AND status = 'disabled'"),

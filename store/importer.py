@@ -1395,8 +1395,10 @@ def _resolve(
 
     _plan_others(plan, others, current)
 
-    allowed = options.allow_admin_changes
-    if plan.admin_grants and not (allowed is True or (allowed and allowed.issuperset(plan.admin_grants))):
+    confirmed = options.allow_admin_changes
+    if plan.admin_grants and not (
+        confirmed is True or (isinstance(confirmed, frozenset) and confirmed.issuperset(plan.admin_grants))
+    ):
         shown = ", ".join(repr(item) for item in plan.admin_grants[:10])
         more = f" and {len(plan.admin_grants) - 10} more" if len(plan.admin_grants) > 10 else ""
         plan.blocked = (

@@ -101,8 +101,8 @@ def check(
     own = principal.user_id is not None and subject == principal.user_id
     if rule is Rule.SELF and own:
         return
-    if rule is Rule.OWN_AUTHENTICATOR and own:
-        if principal.password or principal.mfa or not is_admin(conn, subject, now):
+    if rule is Rule.OWN_AUTHENTICATOR and own and principal.user_id is not None:
+        if principal.password or principal.mfa or not is_admin(conn, principal.user_id, now):
             return
         raise Refused(
             "an administrator enrols their authenticator after signing in with their password (an SSH key "

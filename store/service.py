@@ -72,7 +72,9 @@ class Service(Generic[T]):
         )
 
     def _row(self, conn: sqlite3.Connection, row_id: int) -> sqlite3.Row:
-        row = conn.execute(f"SELECT * FROM {self.table} WHERE id = ?", (row_id,)).fetchone()
+        row: sqlite3.Row | None = conn.execute(
+            f"SELECT * FROM {self.table} WHERE id = ?", (row_id,)
+        ).fetchone()
         if row is None:
             raise NotFound(f"{self.noun} #{row_id} does not exist (it may have been deleted)")
         return row

@@ -388,7 +388,8 @@ class SessionService:
         limit: int = PAGE_SIZE,
     ) -> Page[SessionInfo]:
         """Newest first. ``filter`` matches user, account or permission set names (case-insensitive)."""
-        where, params = ["1"], []
+        where: list[str] = ["1"]
+        params: list[object] = []
         if active_only:
             where.append("s.revoked_at IS NULL AND s.expires_at > ?")
             params.append(to_text(self.directory.clock()))
@@ -491,7 +492,8 @@ class SessionService:
         its expiry brought forward): revoke the live sessions among those named that no path grants any
         more, with ``reason``, and end the others no later than the grant that is left. Returns how many
         were revoked. Verify then refuses them at once: a session never outlives its grant."""
-        where, params = ["revoked_at IS NULL", "expires_at > ?"], [self.directory.now_text()]
+        where = ["revoked_at IS NULL", "expires_at > ?"]
+        params: list[object] = [self.directory.now_text()]
         if user_ids is not None:
             ids = sorted(set(user_ids))
             if not ids:

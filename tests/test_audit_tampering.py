@@ -141,7 +141,7 @@ class TestFindings:
         head = first.json()["head"]
         assert first.returncode == 0 and head.startswith(f"{EVENTS}:")
         assert run_tui("--db", str(db_path), "audit", "verify", "--expect-head", head).returncode == 0
-        # An older genuine copy of the file (a rollback) verifies on its own, but not against the recorded head.
+        # An older genuine copy of the file (a rollback) verifies alone, but not against the recorded head.
         older = _copy(pristine, tmp_path / "older")
         from store.audit import Actor
         from store.directory import Directory

@@ -86,7 +86,8 @@ async def test_the_console_names_each_new_administrator_before_applying(tmp_path
     directory.admins.set_admin_group(directory.groups.get_by_name("Admins").id)
     path = tmp_path / "admins.json"
     path.write_text(
-        '{"users": [{"userName": "eve.new", "groups": ["Admins"]}, {"userName": "frank.new", "groups": ["Admins"]},'
+        '{"users": [{"userName": "eve.new", "groups": ["Admins"]},'
+        ' {"userName": "frank.new", "groups": ["Admins"]},'
         ' {"userName": "gus.new"}]}'
     )
     async with app.run_test(size=(120, 40)) as pilot:

@@ -26,7 +26,9 @@ from store.errors import Refused, StoreError
 
 ROOT = Path(__file__).resolve().parent.parent
 ED25519 = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEJvVa7fdHwqvRzpjcKxHPZ0LIbNYeDJv4Iv4vMZPk9c"
-DOCUMENT = '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:Get*", "Resource": "*"}]}'
+DOCUMENT = (
+    '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:Get*", "Resource": "*"}]}'
+)
 ED25519_2 = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"
 
 # A user's own credentials and sessions: allowed on their own, refused on anyone else's.
@@ -163,12 +165,14 @@ def public_methods(service: Any) -> Iterator[tuple[str, Callable[..., Any], insp
         if isinstance(inspect.getattr_static(type(service), name), staticmethod) or (
             member.__qualname__.split(".")[0] not in owners
         ):
-            continue  # static, or another class's function (from_row = Group.from_row): no directory to change
+            continue  # static, or another class's (from_row = Group.from_row): no directory to change
         bound = getattr(service, name)
         yield name, bound, inspect.signature(bound)
 
 
-def call(world: World, service: str, method: str, bound: Callable[..., Any], sig: inspect.Signature, subject: int):
+def call(
+    world: World, service: str, method: str, bound: Callable[..., Any], sig: inspect.Signature, subject: int
+):
     args, kwargs = [], {}
     for parameter in sig.parameters.values():
         if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):

@@ -29,13 +29,13 @@ ALLOW_S3_READ = json.dumps(
 )
 
 
-@pytest.fixture
-def clock() -> FakeClock:
+@pytest.fixture(name="clock")
+def clock_fixture() -> FakeClock:
     return FakeClock(START)
 
 
-@pytest.fixture
-def world(tmp_path, clock):
+@pytest.fixture(name="world")
+def world_fixture(tmp_path, clock):
     """alice (direct), bob (through group Readers), carol (no access); account prod; permission sets."""
     d = Directory.open(tmp_path / "d.db", Actor("test-admin", "test"), clock)
     alice, bob, carol = (d.users.create(n) for n in ("alice", "bob", "carol"))

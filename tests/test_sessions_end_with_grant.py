@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from tests.test_sessions import clock, creds_of, world  # noqa: F401  (the fixtures)
+from tests.test_sessions import clock_fixture, creds_of, world_fixture  # noqa: F401  (fixtures)
 
 
 def reason_of(directory, session_id: int) -> str | None:
@@ -69,7 +69,12 @@ def test_a_sync_that_drops_a_membership_ends_its_sessions(world, clock, tmp_path
     d, w = world
     first = b"userName,groups\ndave,Contractors\n"
     import_document(
-        d, read_file(first, "idp.csv", "csv").document, file_name="idp.csv", raw=first, source="idp", sync=True
+        d,
+        read_file(first, "idp.csv", "csv").document,
+        file_name="idp.csv",
+        raw=first,
+        source="idp",
+        sync=True,
     )
     dave = d.users.get_by_name("dave")
     contractors = d.groups.get_by_name("Contractors")
@@ -77,7 +82,12 @@ def test_a_sync_that_drops_a_membership_ends_its_sessions(world, clock, tmp_path
     issued = d.sessions.issue(dave.id, w["prod"].id, w["reader"].id)
     second = b"userName,groups\ndave,\n"
     import_document(
-        d, read_file(second, "idp.csv", "csv").document, file_name="idp.csv", raw=second, source="idp", sync=True
+        d,
+        read_file(second, "idp.csv", "csv").document,
+        file_name="idp.csv",
+        raw=second,
+        source="idp",
+        sync=True,
     )
     assert not d.sessions.verify(*creds_of(issued)).valid
     assert reason_of(d, issued.session_id) == "membership removed by import"
