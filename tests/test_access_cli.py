@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 import pytest
 
-from tui.cli_access import access
+from tui.cli.access import access
 
 REPO = Path(__file__).resolve().parents[1]
 POLICY = json.dumps(

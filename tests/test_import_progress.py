@@ -7,10 +7,9 @@ import pty
 import subprocess
 from pathlib import Path
 
-import tui.cli  # noqa: F401  (cli_transfer is loaded by tui.cli)
 from tests.conftest import TUI_COMMAND
 from tests.test_import_atomicity import write_big_csv
-from tui.cli_transfer import PROGRESS_MIN_BYTES
+from tui.cli.transfer import PROGRESS_MIN_BYTES
 
 
 def run_with_terminal_stderr(args: list[str], env: dict[str, str], cwd: Path) -> tuple[int, str, str]:

@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from tests import CONFORMANCE
-from tui.cli_policy import policy
+from tui.cli.policy import policy
 
 REPO = Path(__file__).resolve().parents[1]
 POLICY_CASES = CONFORMANCE / "policy"
@@ -395,7 +395,7 @@ def test_every_command_has_help() -> None:
 
 def test_policy_commands_do_not_import_textual() -> None:
     code = (
-        "import sys; import tui.cli_policy, store.policy; "
+        "import sys; import tui.cli.policy, store.policy; "
         "sys.exit(1 if any(m == 'textual' or m.startswith('textual.') for m in sys.modules) else 0)"
     )
     completed = subprocess.run(

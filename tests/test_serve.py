@@ -167,7 +167,7 @@ class TestCommandLine:
 
     def test_the_server_side_never_imports_textual(self):
         code = (
-            "import sys, tui.cli, tui.serve, tui.cli_serve, tui.ssh_commands, tui.ssh_console; "
+            "import sys, tui.cli, tui.serve, tui.cli.serve, tui.ssh_commands, tui.ssh_console; "
             "print(sorted(m for m in sys.modules if m == 'textual' or m.startswith('textual.')))"
         )
         out = subprocess.run(

@@ -30,6 +30,7 @@ from store.policy import (
 )
 from store.policy.document import MAX_TEXT_CHARS, KindOrAuto, PolicyValidationError
 from store.policy.patterns import parse_date
+from tui.cli.base import CommandGroup
 
 _TIME_KEYS = ("aws:currenttime", "aws:epochtime", "aws:tokenissuetime")
 _KINDS = click.Choice(["identity", "trust", "auto"])
@@ -68,7 +69,7 @@ def _located(path: str, problem: PolicyProblem) -> str:
     return f"{path}: line {problem.line}: {problem.message}" if problem.line else f"{path}: {problem.message}"
 
 
-@click.group(name="policy")
+@click.group(name="policy", cls=CommandGroup)
 def policy() -> None:
     """Check IAM policy documents and decide requests against them."""
 

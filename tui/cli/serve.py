@@ -22,7 +22,7 @@ from store.console_limits import (
 )
 from store.names import visible
 from store.users import User
-from tui.cli import Context, fail, pass_context, reports_errors
+from tui.cli.base import Context, fail, pass_context
 
 
 @click.command("serve")
@@ -60,7 +60,6 @@ from tui.cli import Context, fail, pass_context, reports_errors
     help=f"At most N consoles at once per user, this run (default: tui serve-limits, {DEFAULT_PER_USER}).",
 )
 @pass_context
-@reports_errors
 def serve_command(
     obj: Context,
     listen: str,
@@ -111,7 +110,6 @@ def serve_command(
     help="Consoles at once, per user.",
 )
 @pass_context
-@reports_errors
 def serve_limits_command(obj: Context, max_consoles: int | None, max_consoles_per_user: int | None) -> None:
     """Show, or change, how many SSH consoles tui serve runs at once (directory settings, audited; each
     console is a process of about 60 MB). A change applies to the next console opened, on every server."""
@@ -128,7 +126,6 @@ def serve_limits_command(obj: Context, max_consoles: int | None, max_consoles_pe
 @click.option("--command", "command", help="(tui serve) what the client asked to run: login.")
 @click.option("--fingerprint", help="(tui serve) the fingerprint of the key the client signed in with.")
 @pass_context
-@reports_errors
 def ssh_console_command(
     obj: Context, token_fd: int | None, command: str | None, fingerprint: str | None
 ) -> None:
@@ -158,7 +155,6 @@ def _authorized_keys_option(command: str) -> str:
     help="The tui command sshd should run (default: this Python with -m tui).",
 )
 @pass_context
-@reports_errors
 def ssh_authorized_keys_command(
     obj: Context, user_name: str | None, fingerprint: str | None, tui_path: str | None
 ) -> None:

@@ -10,40 +10,17 @@ Never imports textual.
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from store.access import Grant, effective_access, moment, who_can_reach, write_access_matrix_csv
 from store.files import private_text_writer
+from tui.cli.base import CommandGroup, Context, pass_context
 from tui.literal import visible
-
-if TYPE_CHECKING:
-    from tui.cli import Context
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def reports_errors(command: F) -> F:
-    """tui.cli's: our errors become one message on stderr and exit 1. Looked up when called, so this module
-    can be imported before tui.cli (which imports it)."""
-
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from tui.cli import reports_errors as report
-
-        return report(command)(*args, **kwargs)
-
-    return wrapper  # type: ignore[return-value]
-
-
-pass_context = click.pass_obj  # the root command's Context, which every subcommand's context inherits
 
 
 def _table(rows: list[list[str]], headers: list[str]) -> list[str]:
@@ -60,7 +37,7 @@ def _until(grant: Grant) -> str:
     return "never expires" if grant.expires_at is None else f"until {moment(grant.expires_at)}"
 
 
-@click.group("access", invoke_without_command=True)
+@click.group("access", invoke_without_command=True, cls=CommandGroup)
 @click.option("--user", "user_name", metavar="U", help="The user whose access to show.")
 @click.option("--account", "account_name", metavar="A", help="Only this account.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
@@ -81,7 +58,6 @@ def access(ctx: click.Context, user_name: str | None, account_name: str | None, 
     _show_user(ctx.obj, user_name, account_name, as_json)
 
 
-@reports_errors
 def _show_user(obj: Context, user_name: str, account_name: str | None, as_json: bool) -> None:
     directory = obj.directory()
     user = directory.users.get_by_name(user_name)
@@ -144,7 +120,6 @@ def _show_user(obj: Context, user_name: str, account_name: str | None, as_json: 
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
 @pass_context
-@reports_errors
 def who(obj: Context, account_name: str, set_name: str | None, include_inactive: bool, as_json: bool) -> None:
     """Who can reach account A (with permission set P), and through what: the reverse of --user."""
     directory = obj.directory()
@@ -197,7 +172,6 @@ def who(obj: Context, account_name: str, set_name: str | None, include_inactive:
     help="Write to this file (mode 0600) instead of standard output.",
 )
 @pass_context
-@reports_errors
 def matrix(obj: Context, fmt: str, output: Path | None) -> None:
     """Users × accounts → the permission sets that apply now, as CSV: a row per user (userName, status, then a
     column per account; several sets joined with ';'). Cells a spreadsheet would run as formulas are

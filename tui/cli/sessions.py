@@ -10,7 +10,7 @@ import click
 
 from store.errors import ValidationError
 from store.sessions import IssuedCredentials
-from tui.cli import Context, pass_context, reports_errors
+from tui.cli.base import CommandGroup, Context, pass_context
 
 
 def print_credentials(credentials: IssuedCredentials, fmt: str) -> None:
@@ -25,7 +25,7 @@ def print_credentials(credentials: IssuedCredentials, fmt: str) -> None:
         )
 
 
-@click.group("sessions")
+@click.group("sessions", cls=CommandGroup)
 def sessions() -> None:
     """Temporary credentials: issue, verify, list, revoke, sweep."""
 
@@ -45,7 +45,6 @@ def sessions() -> None:
     show_default=True,
 )
 @pass_context
-@reports_errors
 def issue(
     obj: Context, user_name: str, account_name: str, permission_set_name: str, duration: str | None, fmt: str
 ) -> None:
@@ -60,7 +59,6 @@ def issue(
 @sessions.command("verify")
 @click.option("--json", "as_json", is_flag=True, help="Print why, as JSON.")
 @pass_context
-@reports_errors
 def verify(obj: Context, as_json: bool) -> None:
     """Check credentials (credential_process JSON on standard input): exit 0 valid, 1 not."""
     try:
@@ -98,7 +96,6 @@ def verify(obj: Context, as_json: bool) -> None:
 @click.option("--user", "user_name", help="Only this user's sessions.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_context
-@reports_errors
 def list_sessions(obj: Context, active: bool, user_name: str | None, as_json: bool) -> None:
     """Sessions, newest first (no secrets: key ids, who, where, until when)."""
     directory = obj.directory()
@@ -129,7 +126,6 @@ def list_sessions(obj: Context, active: bool, user_name: str | None, as_json: bo
 @click.option("--permission-set", "permission_set_name", help="Every live session of this permission set.")
 @click.option("--all", "everything", is_flag=True, help="Every live session.")
 @pass_context
-@reports_errors
 def revoke(
     obj: Context,
     session_id: int | None,
@@ -165,7 +161,6 @@ def revoke(
     help="Keep expired and revoked sessions this long (for the record), then delete them.",
 )
 @pass_context
-@reports_errors
 def sweep(obj: Context, retention_days: int) -> None:
     """Delete sessions that expired or were revoked more than the retention period ago."""
     count = obj.directory().sessions.sweep(timedelta(days=retention_days))
@@ -184,7 +179,6 @@ def sweep(obj: Context, retention_days: int) -> None:
     show_default=True,
 )
 @pass_context
-@reports_errors
 def credentials(
     obj: Context, account_name: str, permission_set_name: str, duration: str | None, fmt: str
 ) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 import click
 
 from store.files import write_private
-from tui.cli import Context, pass_context, reports_errors
+from tui.cli.base import Context, pass_context
 
 FORMAT_CHOICES = ["auto", "csv", "json", "scim", "entra", "okta", "google"]
 # Below this size an import takes well under a second: no progress bar.
@@ -42,7 +42,6 @@ PHASES = {"read": "Reading", "check": "Checking", "hash": "Hashing passwords", "
     help="Write to this file (mode 0600) instead of standard output.",
 )
 @pass_context
-@reports_errors
 def export_command(obj: Context, fmt: str, output: Path | None) -> None:
     """Export the directory: users, groups and memberships (json also: accounts, policies, permission sets,
     assignments). Every export imports back as it was (`tui import`)."""
@@ -157,7 +156,6 @@ def _progress_bar(enabled: bool) -> Iterator[Callable[[str, int, int], None] | N
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the plan and outcome as one JSON document.")
 @pass_context
-@reports_errors
 def import_command(
     obj: Context,
     file: Path,

@@ -25,7 +25,7 @@ from store.identity import check_key_path, has_root, initialise, new_root_enrolm
 from store.password_policy import describe_policy, policy_as_dict, policy_from_dict
 from store.portal import forget_login, load_login, login_cache_path, save_login
 from store.users import ROOT_NAME
-from tui.cli import Context, fail, pass_context, reports_errors
+from tui.cli.base import CommandGroup, Context, fail, pass_context
 
 MAX_TRIES = 5
 
@@ -106,7 +106,6 @@ def show_recovery_codes(codes: list[str], user_name: str) -> None:
     help="Write root's TOTP secret (base32) to this new file, mode 0600, instead of showing it.",
 )
 @pass_context
-@reports_errors
 def init_command(obj: Context, password_stdin: bool, totp_secret_file: Path | None) -> None:
     """Create the directory and its root identity: password, TOTP authenticator, 10 recovery codes, and the
     key file (0600) that seals secrets and keys the audit log. Refused if the directory already has root."""
@@ -196,7 +195,6 @@ def _init(obj: Context, directory: Directory, password_stdin: bool, totp_secret_
 )
 @click.option("--code", help="The authenticator's current code, or a recovery code (asked when not given).")
 @pass_context
-@reports_errors
 def login_command(obj: Context, user_name: str | None, password_stdin: bool, code: str | None) -> None:
     """Sign in with password and code, and cache the sign-in (0600) for commands that act as you."""
     interactive = _interactive() and not password_stdin
@@ -263,7 +261,6 @@ def login_command(obj: Context, user_name: str | None, password_stdin: bool, cod
 
 @click.command("logout")
 @pass_context
-@reports_errors
 def logout_command(obj: Context) -> None:
     """End the sign-in tui login cached for this directory."""
     path = login_cache_path(obj.db_path)
@@ -279,14 +276,13 @@ def logout_command(obj: Context) -> None:
 # --- report -----------------------------------------------------------------------------------------------
 
 
-@click.group("report")
+@click.group("report", cls=CommandGroup)
 def report_group() -> None:
     """Reports about the directory."""
 
 
 @report_group.command("credentials")
 @pass_context
-@reports_errors
 def report_credentials(obj: Context) -> None:
     """IAM-style credential report (CSV, root's row first): passwords, MFA and access keys of every user."""
     from store.credential_report import credential_report_csv
@@ -298,7 +294,7 @@ def report_credentials(obj: Context) -> None:
 # --- password policy --------------------------------------------------------------------------------------
 
 
-@click.group("password-policy")
+@click.group("password-policy", cls=CommandGroup)
 def password_policy_group() -> None:
     """The directory's password policy (IAM's settings; NIST defaults)."""
 
@@ -306,7 +302,6 @@ def password_policy_group() -> None:
 @password_policy_group.command("show")
 @click.option("--json", "as_json", is_flag=True, help="Print the policy as JSON.")
 @pass_context
-@reports_errors
 def policy_show(obj: Context, as_json: bool) -> None:
     """Print the password policy in force."""
     stored = obj.directory().password_policy.current()
@@ -353,7 +348,6 @@ def _max_age(value: str | None) -> Any:
 )
 @click.option("--defaults", is_flag=True, help="Start from the NIST defaults instead of the current policy.")
 @pass_context
-@reports_errors
 def policy_set(obj: Context, defaults: bool, max_age_days: str | None, **changes: Any) -> None:
     """Change some settings of the password policy; the others keep their values."""
     service = obj.directory().password_policy

@@ -1,79 +1,37 @@
 """The ``tui`` command: a thin click layer over ``store``. Parse, call, print.
 
+The root group and the small commands live here; the others, one module per concept, in this package; what
+they share (the Context, fail, the error-reporting group) in ``base.py``.
+
 Nothing here imports textual at module level: scripts and ``credential_process`` call these commands and must
 not pay for (or depend on) the console. Only ``tui console`` imports it, inside the command.
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
 
 import click
 
 from store import audit
-from store.directory import Directory, key_path_beside
-from store.errors import StoreError
 from store.locations import default_db_path
 from tui import __version__
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def fail(message: str, code: int = 1) -> None:
-    click.echo(f"tui: {message}", err=True)
-    sys.exit(code)
-
-
-def reports_errors(command: F) -> F:
-    """Our own errors become one clear message on stderr and exit 1; nothing reaches the user as a
-    traceback."""
-
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except StoreError as exc:
-            fail(str(exc))
-        except OSError as exc:
-            fail(f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": "))
-
-    return wrapper  # type: ignore[return-value]
+from tui.cli.access import access as access_group
+from tui.cli.base import CommandGroup, Context, pass_context
+from tui.cli.credentials import COMMANDS as CREDENTIAL_COMMANDS
+from tui.cli.policy import policy as policy_group
+from tui.cli.serve import COMMANDS as SERVE_COMMANDS
+from tui.cli.sessions import credentials
+from tui.cli.sessions import sessions as sessions_group
+from tui.cli.transfer import export_command, import_command
 
 
-class Context:
-    def __init__(self, db: Path, key: Path | None = None, *, demo: bool = False) -> None:
-        self.db_path = db
-        self._key = key
-        self.demo = demo  # `tui --demo`: the console opens a throw-away seeded directory
-        self._directory: Directory | None = None
-
-    @property
-    def key_path(self) -> Path:
-        """The directory's key file: ``--key``/``TUI_KEY``, else ``<database>.key`` beside the database."""
-        return self._key if self._key is not None else key_path_beside(self.db_path)
-
-    def directory(self) -> Directory:
-        if self._directory is None:
-            self._directory = Directory.open(self.db_path, key_path=self.key_path)
-        return self._directory
-
-    def close(self) -> None:
-        if self._directory is not None:
-            self._directory.close()
-
-
-# Declared, so the cli_* modules that import it back while this module loads can be typed (mypy cannot infer
-# a name through the import cycle).
-pass_context: Callable[[Callable[..., Any]], Callable[..., Any]] = click.make_pass_decorator(Context)
-
-
-@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=CommandGroup, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]}
+)
 @click.option(
     "--db",
     "db",
@@ -106,7 +64,6 @@ def cli(ctx: click.Context, db: Path | None, key: Path | None, demo: bool) -> No
 @cli.command()
 @click.option("--demo", is_flag=True, help="Open a throw-away directory seeded with sample data.")
 @pass_context
-@reports_errors
 def console(obj: Context, demo: bool) -> None:
     """Open the full-screen console."""
     from tui.app import run_console  # the only place textual is imported
@@ -117,7 +74,6 @@ def console(obj: Context, demo: bool) -> None:
 @cli.command()
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @pass_context
-@reports_errors
 def backup(obj: Context, file: Path) -> None:
     """Write a consistent copy of the database (VACUUM INTO), mode 0600."""
     from store.backup import backup_database
@@ -127,7 +83,7 @@ def backup(obj: Context, file: Path) -> None:
     click.echo(f"the key file ({obj.key_path}) is not in the backup: keep it safe separately", err=True)
 
 
-@cli.group("audit")
+@cli.group("audit", cls=CommandGroup)
 def audit_group() -> None:
     """The hash-chained audit log."""
 
@@ -141,7 +97,6 @@ def audit_group() -> None:
     "(proves nothing was cut or rolled back since).",
 )
 @pass_context
-@reports_errors
 def audit_verify(obj: Context, as_json: bool, expect_head: str | None) -> None:
     """Check the chain with the key file; name the first altered, deleted or reordered event, a cut tail or
     a wiped log. Exit 1 if broken. Record the head it prints somewhere else to check it later."""
@@ -158,7 +113,6 @@ def audit_verify(obj: Context, as_json: bool, expect_head: str | None) -> None:
 @audit_group.command("export")
 @click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True)
 @pass_context
-@reports_errors
 def audit_export(obj: Context, fmt: str) -> None:
     """Write every audit event to standard output, oldest first."""
     directory = obj.directory()
@@ -169,15 +123,7 @@ def audit_export(obj: Context, fmt: str) -> None:
             click.echo(chunk, nl=False)
 
 
-# Command groups that live in their own modules (imported here, after `cli`, which they build on).
-from tui.cli_access import access as access_group  # noqa: E402
-from tui.cli_credentials import COMMANDS as CREDENTIAL_COMMANDS  # noqa: E402
-from tui.cli_policy import policy as policy_group  # noqa: E402
-from tui.cli_serve import COMMANDS as SERVE_COMMANDS  # noqa: E402
-from tui.cli_sessions import credentials  # noqa: E402
-from tui.cli_sessions import sessions as sessions_group  # noqa: E402
-from tui.cli_transfer import export_command, import_command  # noqa: E402
-
+# The commands that live in their own modules of this package.
 cli.add_command(access_group)
 cli.add_command(policy_group)
 cli.add_command(sessions_group)

@@ -1,0 +1,62 @@
+"""What every ``tui`` command shares: the ``Context`` (the database and key file the command works on),
+``pass_context``, ``fail``, and the one click group class that turns our errors into one line.
+
+Submodules import from here, never from the package (``tui/cli/__init__.py`` imports them to register their
+commands: importing it back would be a cycle).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from store.directory import Directory, key_path_beside
+from store.errors import StoreError
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    click.echo(f"tui: {message}", err=True)
+    sys.exit(code)
+
+
+class CommandGroup(click.Group):
+    """A group whose commands report our own errors as one clear line on stderr and exit 1 (SPEC §5):
+    nothing reaches the user as a traceback, and no command needs to say so itself. Every group of ours uses
+    it, so a group invoked on its own (as tests do) reports the same way."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except StoreError as exc:
+            fail(str(exc))
+        except OSError as exc:
+            fail(f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": "))
+
+
+class Context:
+    def __init__(self, db: Path, key: Path | None = None, *, demo: bool = False) -> None:
+        self.db_path = db
+        self._key = key
+        self.demo = demo  # `tui --demo`: the console opens a throw-away seeded directory
+        self._directory: Directory | None = None
+
+    @property
+    def key_path(self) -> Path:
+        """The directory's key file: ``--key``/``TUI_KEY``, else ``<database>.key`` beside the database."""
+        return self._key if self._key is not None else key_path_beside(self.db_path)
+
+    def directory(self) -> Directory:
+        if self._directory is None:
+            self._directory = Directory.open(self.db_path, key_path=self.key_path)
+        return self._directory
+
+    def close(self) -> None:
+        if self._directory is not None:
+            self._directory.close()
+
+
+pass_context: Callable[[Callable[..., Any]], Callable[..., Any]] = click.make_pass_decorator(Context)
