@@ -682,3 +682,19 @@ class TestReloadKeepsTheRow:
             assert (
                 table.cursor_row == 2 and table.get_row_at(table.cursor_row) == chosen
             )  # ... on the same row
+
+
+class TestEnterWhileLoading:
+    async def test_enter_typed_while_the_rows_reload_opens_the_row_once_it_is_there(self, tmp_path):
+        from tui.screens.user_detail import UserDetailScreen
+
+        app, directory = make_app(tmp_path, seed=False)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("2")
+            await settle(pilot)
+            assert app.screen.table.total == 0
+            ada = directory.users.create("ada")  # just saved (a form, an import) ...
+            app.screen.table.reload()
+            await pilot.press("enter")  # ... and Enter typed at once, before the new row has arrived
+            await settle(pilot)
+            assert isinstance(app.screen, UserDetailScreen) and app.screen.user_id == ada.id

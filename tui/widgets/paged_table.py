@@ -111,6 +111,7 @@ class PagedTable(ScrollView, can_focus=True):
         # a reload after every change does not blank the table for a moment.
         self._stale: dict[int, Page[Any]] = {}
         self._pending: set[int] = set()
+        self._activate_when_loaded = False
         self._generation = 0
 
     # -- data ---------------------------------------------------------------------------------------------
@@ -163,6 +164,10 @@ class PagedTable(ScrollView, can_focus=True):
         self.screen.refresh_bindings()
         if first_answer:
             self.post_message(self.RowsLoaded(self, page.total))
+        if self._activate_when_loaded and self.cursor // PAGE_ROWS == page_index:
+            self._activate_when_loaded = False
+            if (item := self.current) is not None:
+                self.post_message(self.RowActivated(self, item))
 
     def item_at(self, index: int) -> Any | None:
         page = self._pages.get(index // PAGE_ROWS)
@@ -276,6 +281,10 @@ class PagedTable(ScrollView, can_focus=True):
         self.refresh()
 
     def action_activate(self) -> None:
+        if self._pending and self.cursor // PAGE_ROWS not in self._pages:
+            # Enter typed while the rows are (re)loading, e.g. right after a save: open the row once it is here.
+            self._activate_when_loaded = True
+            return
         item = self.current
         if item is not None:
             self.post_message(self.RowActivated(self, item))
