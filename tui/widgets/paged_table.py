@@ -282,7 +282,7 @@ class PagedTable(ScrollView, can_focus=True):
 
     def action_activate(self) -> None:
         if self._pending and self.cursor // PAGE_ROWS not in self._pages:
-            # Enter typed while the rows are (re)loading, e.g. right after a save: open the row once it is here.
+            # Enter typed while the rows are (re)loading (right after a save): open the row once it is here.
             self._activate_when_loaded = True
             return
         item = self.current
