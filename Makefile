@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 LINT_STAMP := $(VENV)/.installed-lint
 
-.PHONY: run test test-all lint bench screenshots clean
+.PHONY: run test test-all lint bench screenshots walk clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,10 @@ bench: $(STAMP)
 
 screenshots: $(STAMP)
 	$(BIN)/python scripts/screenshots.py
+
+# A first-time administrator's walk through the console in tmux: keys per task and whether each got done.
+walk: $(STAMP)
+	$(BIN)/python scripts/newcomer_walk.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info
