@@ -62,12 +62,7 @@ class GroupsScreen(ListScreen):
         return f"admin group: {admin.name}" if admin else "no admin group: only root administers"
 
     def action_admin_group(self) -> None:
-        if (group := self.selected()) is None:
-            return
-        try:
-            group = self.directory.groups.get(group.id)  # the member count as it is now, not as listed
-        except StoreError as exc:
-            self.notify(exc.message, severity="error", markup=False)
+        if (group := self.current_group()) is None:
             return
         admins = self.directory.admins
         self.confirm_then(
@@ -100,8 +95,18 @@ class GroupsScreen(ListScreen):
         if (group := self.selected()) is not None:
             self.open_form(group_form(self, group), "Group saved")
 
+    def current_group(self) -> Group | None:
+        """The selected group as it is now: a question counts its members then, not as listed."""
+        if (group := self.selected()) is None:
+            return None
+        try:
+            return self.directory.groups.get(group.id)
+        except StoreError as exc:
+            self.notify(exc.message, severity="error", markup=False)
+            return None
+
     def action_delete(self) -> None:
-        if (group := self.selected()) is not None:
+        if (group := self.current_group()) is not None:
             groups = self.directory.groups
             self.confirm_then(
                 f"Delete group {group.name}?",

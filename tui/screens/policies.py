@@ -11,6 +11,7 @@ from typing import Any
 
 from textual.binding import Binding
 
+from store.errors import StoreError
 from store.policies import Policy
 from store.service import Page
 from tui.screens.base import ListScreen
@@ -63,6 +64,11 @@ class PoliciesScreen(ListScreen):
 
     def action_delete(self) -> None:
         if (policy := self.selected()) is None:
+            return
+        try:
+            policy = self.directory.policies.get(policy.id)  # attached where now, not when listed
+        except StoreError as exc:
+            self.notify(exc.message, severity="error", markup=False)
             return
         if policy.builtin:
             self.notify(f"{policy.name} is built-in: it cannot be deleted", severity="warning", markup=False)
