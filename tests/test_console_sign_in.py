@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import stat
 
+import pytest
+
 from textual.widgets import Input, Static
 
 from store.audit import Actor
 from store.crypto import totp_code
 from store.demo import DEMO_ROOT, seed_demo_root
 from store.directory import Directory
+from store.errors import Refused
 from store.sign_in import FAILED_MESSAGE
 from tests.console_factory import make_app, settle, type_text
 from tests.test_identity_init import ROOT_PASSWORD, FakeClock, make_root, other_code
@@ -21,6 +24,7 @@ from tui.screens.first_run import FirstRunScreen
 from tui.screens.my_access import MyAccessScreen
 from tui.screens.sign_in import SignInScreen
 from tui.screens.users import UsersScreen
+from tui.widgets.key_footer import KeyFooter
 
 ALICE_PASSWORD = "wonderland rabbit hole 42"
 ALICE_TOTP = "KRUGS4ZANF4SA5DIMUQGCY3DN52W45BAMJQWE6JAORUGKIDBMRWWS3Q"
@@ -284,12 +288,42 @@ class TestAdministrationNeedsMfa:
             banner = app.screen.query_one("#mfa-banner", Static)
             assert banner.display and "administration needs MFA" in str(banner.render())
             assert not app.is_admin and not directory.acting_is_admin
+            assert "Press c, then t to enrol one" in str(banner.render())  # she signed in with her password
             await pilot.press("2")  # Users: administrators only
             await settle(pilot)
             assert isinstance(app.screen, MyAccessScreen)
         # The store refuses her changes too, whatever the console offers.
-        with __import__("pytest").raises(Exception, match="only when signed in with MFA"):
+        with pytest.raises(Refused, match="only when signed in with MFA"):
             directory.users.create("sneaky")
+        root.directory.close()
+
+    async def test_ones_own_credentials_offer_only_what_a_user_may_do_and_ask_the_current_password(
+        self, tmp_path
+    ):
+        app, directory, root = gate_app(tmp_path, with_alice=True)
+        async with app.run_test(size=(120, 36)) as pilot:
+            await settle(pilot)
+            await sign_in(pilot, "alice", ALICE_PASSWORD)
+            await pilot.press("c")
+            await settle(pilot)
+            keys = [key.description for key in app.screen.query_one(KeyFooter).keys]
+            assert "Enrol authenticator" in keys and "Set password" in keys
+            assert "Reset MFA" not in keys and "Remove password" not in keys
+            await pilot.press("p")
+            await settle(pilot)
+            form = app.screen
+            assert isinstance(form, NewPasswordModal) and form.query_one("#field-currentPassword", Input)
+            form.query_one("#field-currentPassword", Input).value = "not her password"
+            form.query_one("#field-password", Input).value = "looking glass mirror 77"
+            form.query_one("#field-repeat", Input).value = "looking glass mirror 77"
+            await pilot.press("enter")
+            await settle(pilot)
+            assert "current password is not right" in text(form, "#error-currentPassword")
+            form.query_one("#field-currentPassword", Input).value = ALICE_PASSWORD
+            await pilot.press("enter")
+            await settle(pilot)
+            assert not isinstance(app.screen, NewPasswordModal)
+        assert directory.sign_in.attempt("alice", "looking glass mirror 77").user.user_name == "alice"
         root.directory.close()
 
     async def test_with_an_authenticator_the_same_member_administers_and_sees_no_banner(self, tmp_path):

@@ -197,11 +197,16 @@ class NewPasswordModal(FormModal):
         *,
         policy_lines: list[str] | None = None,
         must_change_choice: bool = False,
+        change_own: Callable[[str, str], Any] | None = None,
     ) -> None:
+        """``change_own(current, new)``: a user changing their own password, which needs the current one
+        (setting it outright is an administrator's act); ``save`` is not called then."""
         fields = [
             FormField("password", "New password", kind="password"),
             FormField("repeat", "Repeat it", kind="password"),
         ]
+        if change_own is not None:
+            fields.insert(0, FormField("currentPassword", "Current password", kind="password"))
         if must_change_choice:
             fields.append(
                 FormField(
@@ -216,6 +221,8 @@ class NewPasswordModal(FormModal):
         def run(values: dict[str, str], version: int | None) -> Any:
             if values["password"] != values["repeat"]:
                 raise ValidationError("repeat: the two passwords differ", "repeat")
+            if change_own is not None:
+                return change_own(values["currentPassword"], values["password"]) or True
             return save(values["password"], values.get("mustChange") == "yes") or True
 
         super().__init__(title, fields, run)
@@ -227,6 +234,10 @@ class NewPasswordModal(FormModal):
             self.query_one("#form-error", Static).update(
                 Text("Policy: " + "; ".join(self.policy_lines) + ".", style="dim")
             )
+
+
+# Acts on a user's credentials that only an administrator may take: not offered on one's own page otherwise.
+ADMIN_ONLY = {"remove_password", "reset_totp"}
 
 
 class CredentialsScreen(DirectoryScreen):
@@ -383,6 +394,18 @@ class CredentialsScreen(DirectoryScreen):
         except StoreError:
             return f"user #{self.user_id}"
 
+    def _own_as_user(self) -> bool:
+        """Is this the signed-in user's own page, and are they not administering? Then only what a user may
+        do to their own credentials is offered (the store refuses the rest anyway)."""
+        signed_in = getattr(self.app, "signed_in", None)
+        own = signed_in is not None and signed_in.user_id == self.user_id
+        return own and not getattr(self.app, "is_admin", False)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ADMIN_ONLY and self._own_as_user():
+            return False
+        return True
+
     def action_set_password(self) -> None:
         credentials, user_id = self.directory.credentials, self.user_id
 
@@ -390,6 +413,17 @@ class CredentialsScreen(DirectoryScreen):
             credentials.set_password(user_id, password, must_change=must_change)
 
         policy = describe_policy(self.directory.password_policy.get())
+        if self._own_as_user():
+            self.open_form(
+                NewPasswordModal(
+                    "Change your password",
+                    save,
+                    policy_lines=policy,
+                    change_own=lambda current, new: credentials.change_password(user_id, current, new),
+                ),
+                "Password changed",
+            )
+            return
         self.open_form(
             NewPasswordModal(
                 f"Set the password of {self._user_label()}",

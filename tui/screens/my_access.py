@@ -51,9 +51,12 @@ class CredentialsModal(ModalScreen[None]):
 # For a member of the admin group (or root) signed in without an authenticator: why they see only this.
 MFA_BANNER = (
     "You are in the admin group, but administration needs MFA and you signed in without an authenticator. "
-    "Signed in with your password: press c, then t to enrol one, and sign in again with its code. "
-    "Signed in by SSH key: sign in with your password first (tui, or ssh -t HOST login), or ask another "
-    "administrator to enrol it for you."
+)
+ENROL_HERE = "Press c, then t to enrol one; then sign in again with its code."
+# An SSH key alone may not enrol an admin's first authenticator (store/rights.py, OWN_AUTHENTICATOR).
+ENROL_ELSEWHERE = (
+    "Signed in by SSH key, you cannot enrol one here: sign in to tui with your password and enrol it there "
+    "(c, then t), or ask another administrator to enrol it for you."
 )
 
 
@@ -96,7 +99,7 @@ class MyAccessScreen(DirectoryScreen):
         yield NavBar(self.nav_name)
         with Vertical(classes="detail-body"):
             yield Static("", id="my-access-title", classes="list-title")
-            yield Static(MFA_BANNER, id="mfa-banner", classes="banner-warning", markup=False)
+            yield Static("", id="mfa-banner", classes="banner-warning", markup=False)
             yield DataTable(id="grants", cursor_type="row", zebra_stripes=True)
             yield Static("Session duration", classes="section-title")
             # Disabled until a role is highlighted: no fake option standing in for a hint.
@@ -142,7 +145,12 @@ class MyAccessScreen(DirectoryScreen):
         self.app.call_from_thread(self._show, user.user_name, live, durations)
 
     def _show_banner(self, needs_mfa: bool) -> None:
-        self.query_one("#mfa-banner", Static).display = needs_mfa
+        banner = self.query_one("#mfa-banner", Static)
+        banner.display = needs_mfa
+        if needs_mfa:
+            signed_in = getattr(self.app, "signed_in", None)
+            by_password = signed_in is not None and signed_in.method.startswith("password")
+            banner.update(MFA_BANNER + (ENROL_HERE if by_password else ENROL_ELSEWHERE))
 
     def _show(self, user_name: str, grants: list[Assignment], durations: dict[int, int]) -> None:
         # One row per (account, permission set), however many paths grant it.
