@@ -6,7 +6,6 @@ from __future__ import annotations
 import stat
 
 import pytest
-
 from textual.widgets import Input, Static
 
 from store.audit import Actor
