@@ -52,7 +52,7 @@ REDACTED = "[redacted]"
 
 @dataclass(frozen=True)
 class Actor:
-    """Who makes a change (``root``, ``alice``, ``cli:<os user>``) and through what (``console``, ``cli``)."""
+    """Who makes a change (``root``, ``alice``, ``os:<os user>``) and through what (``console``, ``cli``)."""
 
     name: str
     source: str

@@ -43,13 +43,15 @@ def key_path_beside(db_path: str | os.PathLike[str]) -> Path:
     return path.with_name(path.name + ".key")
 
 
-def cli_actor() -> Actor:
-    """``cli:<os user>``: changes made from the command line are attributed to the operating-system user."""
+def os_actor(source: str = "cli") -> Actor:
+    """``os:<os user>`` through ``source`` (``cli``, ``console``): changes made before anyone signs in are
+    attributed to the operating-system account (``os:root`` cannot be read as the directory's root,
+    ``cli:root`` or ``console:root`` could)."""
     try:
         name = getpass.getuser()
     except Exception:  # noqa: BLE001 - no passwd entry (containers) raises anything: use the numeric id
         name = str(os.getuid())
-    return Actor(f"cli:{name}", "cli")
+    return Actor(f"os:{name}", source)
 
 
 @dataclass(frozen=True)
@@ -109,7 +111,7 @@ class Directory:
         one."""
         db = Database(Path(path))
         try:
-            directory = cls(db, actor or cli_actor(), clock)
+            directory = cls(db, actor or os_actor(), clock)
             if str(path) != ":memory:":
                 directory.attach_key(Path(key_path) if key_path is not None else key_path_beside(path))
         except BaseException:

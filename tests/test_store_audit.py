@@ -395,7 +395,7 @@ def test_cli_changes_are_attributed_to_the_os_user(
     events = audit_events(directory)
     assert len(events) == 1
     event = events[0]
-    assert event.actor == f"cli:{getpass.getuser()}"
+    assert (event.actor, event.source) == (f"os:{getpass.getuser()}", "cli")
     assert (event.source, event.action, event.target) == ("cli", "directory.import", f"file:{source}")
     assert_recent_utc(event.at)
     assert event.details["counts"]["users"]["create"] == 1

@@ -10,8 +10,6 @@ its portal sign-in is revoked (password change, MFA reset, disable, delete), or 
 from __future__ import annotations
 
 import functools
-import getpass
-import os
 import shutil
 import tempfile
 import uuid
@@ -26,7 +24,7 @@ from textual.screen import Screen
 
 from store.audit import Actor
 from store.demo import DemoRoot
-from store.directory import Directory
+from store.directory import Directory, os_actor
 from store.errors import StoreError
 from store.portal import NotSignedIn, SignedIn
 from store.presence import Presence, Present
@@ -61,13 +59,8 @@ GATED_ACTIONS = {"switch_mode", "help", "command_palette", "sign_out", "my_crede
 
 
 def console_actor() -> Actor:
-    try:
-        name = getpass.getuser()
-    except Exception:  # no passwd entry: use the numeric id
-        name = str(os.getuid())
-    # "os:": the operating-system account that opened the console ("console:root" read as the directory's
-    # root); once someone signs in, the audit names them instead.
-    return Actor(f"os:{name}", "console")
+    """The operating-system account that opened the console; once someone signs in, the audit names them."""
+    return os_actor("console")
 
 
 class TuiApp(App[None]):
