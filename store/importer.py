@@ -1347,7 +1347,7 @@ def _resolve(
             plan.groups.create.append(group.shown)
         elif changed := _diff(group, (*_GROUP_COLUMNS, "scim_id")):
             plan.groups.update[group.shown] = [_SCIM_NAMES.get(c, c) for c in changed]
-        elif group.in_file:
+        elif group.in_file or group.emptied_reason is None:  # in the file, or named by its users
             plan.groups.unchanged += 1
     # Memberships: what the file wants, what it removes, and (sync) what the source no longer has.
     removals: list[tuple[int, int]] = []

@@ -244,3 +244,15 @@ def test_google_new_primary_email_renames(run_tui, tmp_path: Path) -> None:
     )  # blanks say nothing
     users = users_of(run_tui)
     assert "mary@example.com" not in users and users["mary.jackson@example.com"]["active"] is True
+
+
+def test_a_second_plan_counts_the_groups_its_users_name_as_unchanged(tmp_path, run_tui):
+    """Issue 13: re-planning a CSV said 'groups: … 0 unchanged' while the two groups it names existed."""
+    path = tmp_path / "people.csv"
+    path.write_text("userName,groups\nann,Ops;Dev\nben,Dev\n")
+    assert run_tui("import", str(path)).returncode == 0
+    again = run_tui("import", str(path), "--dry-run")
+    assert again.returncode == 0
+    assert "nothing to change" in again.stdout
+    planned = run_tui("import", str(path), "--dry-run", "--json").json()
+    assert planned["plan"]["groups"] == {"create": 0, "update": 0, "empty": 0, "unchanged": 2}
