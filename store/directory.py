@@ -215,6 +215,13 @@ class Directory:
         self.principal = OWNER if user_id is None else Principal(user_id, mfa, password=password)
         self.refresh_rights()
 
+    def act_for_source(self, source: str, actor: Actor) -> None:
+        """From now on, changes are made for the identity provider ``source`` (a provisioning token): only
+        imports of that source's users and groups pass the rights check."""
+        self.actor = actor
+        self.principal = Principal(source=source)
+        self.acting_is_admin = False
+
     def sign_out(self, actor: Actor) -> None:
         """Nobody is signed in (the console's gate): only authentication may change anything."""
         self.actor = actor
@@ -237,21 +244,36 @@ class Directory:
 
     @contextmanager
     def change(
-        self, rule: Rule = Rule.ADMIN, *, subject: int | None = None, what: str = "change the directory"
+        self,
+        rule: Rule = Rule.ADMIN,
+        *,
+        subject: int | None = None,
+        source: str | None = None,
+        what: str = "change the directory",
     ) -> Iterator[sqlite3.Connection]:
         """The one way to change the directory: a write transaction whose first act is the rights check
         (store/rights.py), so a refused change writes nothing. ``subject``: whose own credentials a
-        :attr:`Rule.SELF` change touches. Nested calls join the outer transaction and check again."""
+        :attr:`Rule.SELF` change touches; ``source``: whose users an :attr:`Rule.IMPORT` changes. Nested calls
+        join the outer transaction and check again."""
         with self.db.write() as conn:
-            rights.check(conn, self.principal, rule, self.now_text(), subject=subject, what=what)
+            rights.check(
+                conn, self.principal, rule, self.now_text(), subject=subject, source=source, what=what
+            )
             yield conn
 
     def require(
-        self, rule: Rule = Rule.ADMIN, *, subject: int | None = None, what: str = "change the directory"
+        self,
+        rule: Rule = Rule.ADMIN,
+        *,
+        subject: int | None = None,
+        source: str | None = None,
+        what: str = "change the directory",
     ) -> None:
         """Refuse now, before slow work (hashing, parsing a file), what :meth:`change` would refuse anyway."""
         with self.db.read() as conn:
-            rights.check(conn, self.principal, rule, self.now_text(), subject=subject, what=what)
+            rights.check(
+                conn, self.principal, rule, self.now_text(), subject=subject, source=source, what=what
+            )
 
     def close(self) -> None:
         self.db.close()

@@ -50,7 +50,7 @@ from store.crypto import MAX_PASSWORD_LENGTH, hash_password, is_supported_hash
 from store.durations import DEFAULT_SECONDS, parse_duration
 from store.errors import StoreError, ValidationError
 from store.policy_documents import check_policy_text
-from store.rights import ADMIN_GROUP_SETTING
+from store.rights import ADMIN_GROUP_SETTING, Rule
 from store.ssh_keys import PublicKey, parse_public_key
 from store.users import ROOT_NAME
 
@@ -236,6 +236,9 @@ class ImportOptions:
     # without an admin's explicit decision: True (--allow-admin-changes), or the very grants the console's
     # confirmation named ("alice in Admins"), so that a plan made again under the lock grants no one else.
     allow_admin_changes: bool | frozenset[str] = False
+    # The import is made by the identity provider itself (a provisioning token), not by an admin: it may
+    # not change the membership of another source's (or a local) group either.
+    own_groups_only: bool = False
 
 
 # -- the plan ---------------------------------------------------------------------------------------------
@@ -283,6 +286,8 @@ class ImportPlan:
         }
     )
     notices: list[str] = field(default_factory=list)
+    # Groups of another source whose members a provisioning import would change (refused).
+    foreign_groups: list[str] = field(default_factory=list)
     # Memberships the plan creates or changes in the admin group ("alice in Admins"): each makes an admin.
     admin_grants: list[str] = field(default_factory=list)
     # Set when the plan may not be applied as it is (the mass-disable guard, admin grants not allowed): the
@@ -1366,6 +1371,14 @@ def _resolve(
     for group in groups:
         group_ident, members, group_name = group.ident, group.members, group.shown
         grants_admin = group_ident == current.admin_group_id
+        touches_members = members or group.removals or group.remove_all
+        if (
+            options.own_groups_only
+            and group.row is not None
+            and group.row["source"] != source
+            and touches_members
+        ):
+            plan.foreign_groups.append(group_name)
         for user_ident, expiry in members.items():
             existing = existing_memberships.get((group_ident, user_ident), _BAD)
             if existing is _BAD:
@@ -1395,9 +1408,18 @@ def _resolve(
 
     _plan_others(plan, others, current)
 
+    if plan.foreign_groups:
+        plan.blocked = f"the identity provider {source!r} can change only its own groups, not " + ", ".join(
+            repr(name) for name in plan.foreign_groups[:10]
+        )
     confirmed = options.allow_admin_changes
-    if plan.admin_grants and not (
-        confirmed is True or (isinstance(confirmed, frozenset) and confirmed.issuperset(plan.admin_grants))
+    if (
+        plan.blocked is None
+        and plan.admin_grants
+        and not (
+            confirmed is True
+            or (isinstance(confirmed, frozenset) and confirmed.issuperset(plan.admin_grants))
+        )
     ):
         shown = ", ".join(repr(item) for item in plan.admin_grants[:10])
         more = f" and {len(plan.admin_grants) - 10} more" if len(plan.admin_grants) > 10 else ""
@@ -1984,17 +2006,26 @@ def import_document(
     :class:`store.errors.Refused`."""
     from store.errors import Refused
 
+    used_source = source or document.default_source
     # The rights check at entry (a plan shows the directory's contents too), and again when the change opens.
-    directory.require(what=WHAT)
+    directory.require(Rule.IMPORT, source=used_source, what=WHAT)
+    if directory.principal.source is not None and (
+        document.accounts or document.policies or document.permission_sets or document.assignments
+    ):
+        raise Refused(
+            f"{file_name}: an identity provider provisions users and groups only; nothing was changed"
+        )
     sha256 = hashlib.sha256(raw).hexdigest()
+    provisioning = directory.principal.source is not None
     options = ImportOptions(
         source=source,
         sync=sync,
         allow_mass_disable=allow_mass_disable,
         with_passwords=with_passwords,
-        allow_admin_changes=allow_admin_changes,
+        # An identity provider never makes administrators, whatever it asks: that is an admin's decision.
+        allow_admin_changes=False if provisioning else allow_admin_changes,
+        own_groups_only=provisioning,
     )
-    used_source = source or document.default_source
     try:
         with directory.db.read() as conn:
             current = _load_current(conn)
@@ -2017,7 +2048,7 @@ def import_document(
     hashes, workers = hash_initial_passwords([t.initial_password or "" for t in initial], progress)
     by_password = {id(t): digest for t, digest in zip(initial, hashes, strict=True)}
 
-    with directory.change(what=WHAT) as conn:
+    with directory.change(Rule.IMPORT, source=used_source, what=WHAT) as conn:
         # Another admin may have changed the directory since the plan was made: then plan again under the lock.
         if directory.db.data_version() != seen_version:
             current = _load_current(conn)

@@ -12,6 +12,8 @@ Who acts (:class:`Principal`):
 - the directory's **owner**: the program run by the OS account that owns the 0600 database and key file (the
   CLI, ``tui serve`` before a sign-in, tests). It may do everything: it could edit the file anyway.
 - a **signed-in user**: their rights are those of :data:`Rule` below; administration needs MFA.
+- an identity provider's **source** (a provisioning token: SCIM): it may import its own source's users and
+  groups, nothing else, and never into the admin group (the importer's rule).
 - **nobody**: the console's sign-in screen. Only authentication may write.
 """
 
@@ -40,6 +42,9 @@ class Rule(Enum):
     # administration, so the sign-in must have proven the password: an SSH key alone (a key-only console)
     # does not let its holder enrol an authenticator and step up to admin. Otherwise as SELF.
     OWN_AUTHENTICATOR = "own authenticator"
+    # An import of one source's users and groups: an admin, the owner, or that very source's provisioning
+    # principal (check's ``source``).
+    IMPORT = "import"
     # Creating root in a directory that has none (tui init, the first-run wizard): whoever holds the file.
     # store/identity.py refuses it inside the same transaction once root exists.
     FIRST_RUN = "first run"
@@ -53,6 +58,7 @@ class Principal:
     mfa: bool = False
     owner: bool = False
     password: bool = False  # the sign-in proved the user's password
+    source: str | None = None  # an identity provider's provisioning principal: never a user
 
     @property
     def signed_in(self) -> bool:
@@ -92,12 +98,17 @@ def check(
     now: str,
     *,
     subject: int | None = None,
+    source: str | None = None,
     what: str = "change the directory",
 ) -> None:
     """Raise :class:`Refused` unless ``principal`` may make a change under ``rule`` (on ``subject``'s own
     credentials, for :attr:`Rule.SELF`). Runs inside the change's transaction."""
     if rule in (Rule.AUTHENTICATION, Rule.FIRST_RUN) or principal.owner:
         return
+    if principal.source is not None:
+        if rule is Rule.IMPORT and source == principal.source:
+            return
+        raise Refused(f"the identity provider {principal.source!r} can change only its own users and groups")
     own = principal.user_id is not None and subject == principal.user_id
     if rule is Rule.SELF and own:
         return

@@ -301,3 +301,39 @@ def test_an_ssh_key_alone_cannot_enrol_an_admins_first_authenticator(directory: 
     assert not directory.credentials.status(ivan.id).mfa
     directory.act_as(ivan.id, Actor("ivan", "console"), mfa=False, password=True)
     assert len(directory.credentials.confirm_totp(ivan.id, secret, code)) == 10
+
+
+def test_an_identity_providers_principal_imports_only_its_own_users_and_groups(world: World) -> None:
+    """A provisioning principal (a SCIM token) passes the rights check only for imports of its own source:
+    never another source's, never local groups or the admin group, never accounts or policies."""
+    from store.formats import read_file
+    from store.importer import ImportRefused, import_document
+
+    directory = world.directory
+    directory.act_for_source("okta", Actor("scim:okta", "scim"))
+
+    def run(text: str, fmt: str = "json", **options: Any) -> Any:
+        raw = text.encode()
+        document = read_file(raw, f"push.{fmt}", fmt).document
+        return import_document(directory, document, file_name="push", raw=raw, source="okta", **options)
+
+    result = run(
+        '{"users": [{"userName": "olive"}], "groups": [{"displayName": "okta-eng", "members": ["olive"]}]}'
+    )
+    assert result.applied and directory.users.get_by_name("olive").source == "okta"
+    with pytest.raises(Refused, match="only its own groups"):
+        run('{"users": [{"userName": "olive", "groups": ["Developers"]}]}')  # a local group
+    with pytest.raises(Refused, match="only its own groups"):
+        run('{"users": [{"userName": "olive", "groups": ["Admins"]}]}', allow_admin_changes=True)
+    with pytest.raises(Refused, match="users and groups only"):
+        run('{"accounts": [{"name": "evil"}]}')
+    raw = b'{"users": [{"userName": "mo"}]}'
+    with pytest.raises(Refused, match="can change only its own"):
+        import_document(
+            directory, read_file(raw, "x.json", "json").document, file_name="x", raw=raw, source="entra"
+        )
+    with pytest.raises(Refused, match="can change only its own"):
+        directory.users.create("direct")
+    with pytest.raises((Refused, ImportRefused)):
+        run('{"users": [{"userName": "bob"}]}')  # a local user's name is never taken over
+    assert directory.users.get_by_name("bob").source == "local"
