@@ -366,9 +366,10 @@ class Walk:
         t.wait_for("Assignments  ·")
         t.press("n")
         t.wait_for("New assignment", "A group")
-        # The group admins, the account prod, the permission set S3Reader: each by a prefix and → completion,
-        # pressed once the completion shows (as a person does: → before it arrives keeps the bare prefix).
-        for prefix, name in (("ad", "admins"), ("p", "prod"), ("S", "S3Reader")):
+        # The group admins, the account prod, the permission set S3Reader: each by its first letter and →,
+        # pressed once the completion shows (→ before it arrives keeps the bare prefix). One letter: after
+        # two, the first one's completion can still be on screen while the second's is looked up.
+        for prefix, name in (("a", "admins"), ("p", "prod"), ("S", "S3Reader")):
             t.press("Tab")
             t.type(prefix)
             t.wait_match(whole_word(name))
