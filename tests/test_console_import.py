@@ -157,3 +157,16 @@ def test_path_completion(tmp_path: Path) -> None:
     assert complete_path(str(tmp_path / ".hid")) == str(tmp_path / ".hidden.csv")
     assert complete_path(str(tmp_path / "nothing")) is None
     assert complete_path(str(tmp_path / "no-such-folder" / "x")) is None
+
+
+async def test_the_import_options_read_ticked_or_not_without_colour(tmp_path: Path) -> None:
+    """A newcomer's trap: Textual's checkbox drew ▐X▌ whether ticked or not (only colour told)."""
+    app, _ = make_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_import(app, pilot)
+        sync = screen.query_one("#import-sync", Checkbox)
+        assert str(sync.render()).startswith("[ ]")
+        sync.focus()
+        await pilot.press("space")
+        await settle(pilot)
+        assert sync.value and str(sync.render()).startswith("[x]")

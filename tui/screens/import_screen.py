@@ -27,6 +27,7 @@ from store.importer import ImportPlan, ImportRefused, ImportResult, Problem
 from tui.literal import literal
 from tui.screens.base import DirectoryScreen
 from tui.screens.modals import ConfirmModal
+from tui.widgets.check_box import PlainCheckbox
 from tui.widgets.key_footer import KeyFooter
 from tui.widgets.nav_bar import NavBar
 from tui.widgets.text_fields import TextInput
@@ -175,13 +176,13 @@ class ImportScreen(DirectoryScreen):
             with Horizontal(classes="import-row"):
                 yield Static("Source", classes="import-label")
                 yield TextInput(placeholder="by format", id="import-source", select_on_focus=False)
-                yield Checkbox(
+                yield PlainCheckbox(
                     "Sync: disable the gone",
                     id="import-sync",
                     tooltip="Make the directory match the file for this source: disable its users "
                     "and remove its memberships that the file no longer has",
                 )
-                yield Checkbox(
+                yield PlainCheckbox(
                     "Hash passwords",
                     id="import-passwords",
                     tooltip="Hash cleartext initial passwords (users change them at first sign-in); "
