@@ -57,7 +57,8 @@ CLIENTS = ("console", "cli", "ssh")
 
 FAILED_MESSAGE = (
     "Sign-in failed: the user name, password or code is not right, or there were too many "
-    "attempts and sign-in is paused for a few minutes."
+    "attempts and sign-in is paused for a few minutes. A code works once: if you just used it "
+    "(to enrol, say), wait for the next one."
 )
 EXPIRED_MESSAGE = "Your password has expired: ask an administrator to reset it."
 
