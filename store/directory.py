@@ -26,6 +26,7 @@ from store.permission_sets import PermissionSetService
 from store.policies import PolicyService
 from store.portal import PortalService
 from store.rights import NOBODY, OWNER, Principal, Rule
+from store.scim_tokens import ScimTokenService
 from store.sessions import SessionService
 from store.sign_in import SignInService
 from store.ssh_keys import SshKeyService
@@ -92,6 +93,7 @@ class Directory:
         self.portal = PortalService(self)
         self.admins = AdminService(self)
         self.ssh_keys = SshKeyService(self)
+        self.scim_tokens = ScimTokenService(self)
         # Whose rights apply (store/rights.py): the owner (the CLI run by the directory file's owner, tests)
         # until a console or SSH sign-in says who acts with act_as().
         self.principal: Principal = OWNER

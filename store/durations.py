@@ -58,3 +58,31 @@ def format_duration(seconds: int) -> str:
         + (f"{secs}S" if secs else "")
     )
     return text if text != "PT" else "PT0S"
+
+
+def parse_validity(value: object, field: str, *, minimum: int, maximum: int) -> int:
+    """Seconds from an ISO-8601 duration of days and time (``P90D``, ``P1DT12H``, ``PT8H``) for how long
+    something stays valid (a token), refused (never clamped) outside ``minimum`` … ``maximum`` seconds."""
+    text = value.strip() if isinstance(value, str) else ""
+    match = _ISO.match(text)
+    if match is None or text.upper() in ("P", "PT"):
+        raise ValidationError(
+            f"{field}: {value!r} is not an ISO-8601 duration; use days or hours like P90D or PT12H", field
+        )
+    days, hours, minutes, secs = (int(part) if part else 0 for part in match.groups())
+    seconds = ((days * 24 + hours) * 60 + minutes) * 60 + secs
+    if not minimum <= seconds <= maximum:
+        raise ValidationError(
+            f"{field}: {text} is outside the allowed {_span(minimum)} to {_span(maximum)}", field
+        )
+    return seconds
+
+
+def _span(seconds: int) -> str:
+    days, rest = divmod(seconds, 86400)
+    if days and not rest:
+        return f"{days} day{'s' if days != 1 else ''}"
+    hours, rest = divmod(seconds, 3600)
+    if hours and not rest:
+        return f"{hours} hour{'s' if hours != 1 else ''}"
+    return format_duration(seconds)

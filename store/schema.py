@@ -340,5 +340,21 @@ WHEN NOT EXISTS (SELECT 1 FROM users_search_paused) BEGIN
 END;
 """
 
-MIGRATIONS: list[Migration] = [V1, V2, V3, V4, V5, V6]
+# Version 7: SCIM provisioning tokens (issue 15). A bearer token acts for one identity-provider source; only
+# its SHA-256 is kept (the token is shown once). Revoked and expired rows stay for the audit trail.
+V7 = """
+CREATE TABLE scim_tokens (
+    id INTEGER PRIMARY KEY,
+    source TEXT NOT NULL,
+    token_hash TEXT NOT NULL UNIQUE,
+    created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    revoked_at TEXT,
+    last_used_at TEXT,
+    created_by TEXT NOT NULL
+);
+CREATE INDEX scim_tokens_source ON scim_tokens(source);
+"""
+
+MIGRATIONS: list[Migration] = [V1, V2, V3, V4, V5, V6, V7]
 LATEST = len(MIGRATIONS)

@@ -55,6 +55,7 @@ AUTHENTICATION = {
     ("portal", "touch"),
     ("portal", "revoke"),
     ("access_keys", "authenticate"),
+    ("scim_tokens", "authenticate"),
 }
 RIGHTS_MESSAGES = ("only administrators", "only when signed in with MFA")
 
@@ -87,6 +88,7 @@ class World:
         self.bob_session = directory.sessions.issue(
             self.bob.id, dev_grant.account_id, dev_grant.permission_set_id
         )
+        self.scim_token = directory.scim_tokens.create("okta").token
 
     def sample(self, service: str, method: str, name: str, subject: int) -> Any:
         """An argument named ``name``: ids name rows of ``subject`` (another user) or shared ones."""
@@ -135,6 +137,8 @@ class World:
             "conn": lambda: None,
             "user": lambda: None,
             "sign_in": lambda: None,
+            "source": lambda: "okta",
+            "token_id": lambda: self.scim_token.id,
         }
         if name not in samples:
             pytest.fail(

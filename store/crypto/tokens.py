@@ -6,6 +6,7 @@ dictionary to try. Entropy of each:
 - access key secret / session secret: 40 characters of a 64-symbol alphabet = 240 bits;
 - session token: 48 random bytes = 384 bits (64 url-safe characters);
 - portal token: 32 random bytes = 256 bits (43 url-safe characters);
+- SCIM provisioning token: 32 random bytes = 256 bits (``tuiscim_`` + 43 url-safe characters);
 - recovery code: 10 characters of a 32-symbol alphabet = 50 bits, written ``xxxxx-xxxxx``; enough for a
   single-use code checked behind sign-in throttling, and short enough to type from paper.
 
@@ -32,6 +33,7 @@ KEY_ID_SUFFIX_LENGTH = 16
 SECRET_LENGTH = 40
 SESSION_TOKEN_BYTES = 48
 PORTAL_TOKEN_BYTES = 32
+SCIM_TOKEN_BYTES = 32
 RECOVERY_CODE_GROUPS = 2
 RECOVERY_CODE_GROUP_LENGTH = 5
 RECOVERY_CODE_BITS = 5 * RECOVERY_CODE_GROUPS * RECOVERY_CODE_GROUP_LENGTH  # 50
@@ -87,6 +89,12 @@ def new_session_credentials() -> SessionCredentials:
 def new_portal_token() -> str:
     """A url-safe 256-bit bearer token for a signed-in portal (``tui login``) session."""
     return secrets.token_urlsafe(PORTAL_TOKEN_BYTES)
+
+
+def new_scim_token() -> str:
+    """A SCIM provisioning bearer token: ``tuiscim_`` (so secret scanners can spot a leaked one) and 256
+    random bits, url-safe."""
+    return "tuiscim_" + secrets.token_urlsafe(SCIM_TOKEN_BYTES)
 
 
 def new_recovery_codes(n: int = DEFAULT_RECOVERY_CODES) -> list[str]:

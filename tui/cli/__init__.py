@@ -23,6 +23,7 @@ from tui.cli.access import access as access_group
 from tui.cli.base import CommandGroup, Context, pass_context
 from tui.cli.credentials import COMMANDS as CREDENTIAL_COMMANDS
 from tui.cli.policy import policy as policy_group
+from tui.cli.scim import scim as scim_group
 from tui.cli.serve import COMMANDS as SERVE_COMMANDS
 from tui.cli.sessions import credentials
 from tui.cli.sessions import sessions as sessions_group
@@ -126,6 +127,7 @@ def audit_export(obj: Context, fmt: str) -> None:
 # The commands that live in their own modules of this package.
 cli.add_command(access_group)
 cli.add_command(policy_group)
+cli.add_command(scim_group)
 cli.add_command(sessions_group)
 cli.add_command(export_command)
 cli.add_command(import_command)
