@@ -21,8 +21,9 @@ import cairosvg  # noqa: E402
 
 from store.audit import Actor  # noqa: E402
 from store.crypto import totp_code  # noqa: E402
-from store.demo import DEMO_ROOT, seed_demo, seed_demo_credentials, seed_demo_root  # noqa: E402
+from store.demo import DEMO_ROOT  # noqa: E402
 from store.directory import Directory  # noqa: E402
+from tests.demo_directory import demo_directory  # noqa: E402
 from tui.app import TuiApp  # noqa: E402
 from tui.screens.my_access import MyAccessScreen  # noqa: E402
 
@@ -92,19 +93,6 @@ async def shoot(directory: Directory, size: tuple[int, int], suffix: str = "") -
         await app.push_screen(MyAccessScreen(dave.id))
         await save("my-access")
     return written
-
-
-def issue_demo_sessions(directory: Directory) -> None:
-    """A few live credentials, so the Sessions screen has something to count down."""
-    dev, prod = directory.accounts.get_by_name("dev"), directory.accounts.get_by_name("prod")
-    developer, read_only = (directory.permission_sets.get_by_name(n) for n in ("Developer", "ReadOnly"))
-    for name, account, pset, duration in (
-        ("bob", dev, developer, "PT2H"),
-        ("carol", dev, developer, "PT4H"),
-        ("dave", prod, developer, "PT30M"),
-        ("erin", prod, read_only, "PT8H"),
-    ):
-        directory.sessions.issue(directory.users.get_by_name(name).id, account.id, pset.id, duration=duration)
 
 
 async def shoot_policy_screens(directory: Directory, size: tuple[int, int], suffix: str = "") -> list[Path]:
@@ -215,15 +203,6 @@ async def shoot_import_screen(directory: Directory, size: tuple[int, int], suffi
     finally:
         os.chdir(here)
     return written
-
-
-def demo_directory(path: Path) -> Directory:
-    directory = Directory.open(path, Actor("console:admin", "console"))
-    seed_demo_root(directory)
-    seed_demo(directory)
-    seed_demo_credentials(directory)
-    issue_demo_sessions(directory)
-    return directory
 
 
 def main() -> None:
