@@ -560,8 +560,30 @@ def read_value(value: Any, file_name: str) -> ImportDocument:
 # -- export -----------------------------------------------------------------------------------------------
 
 
-def _stable_id(kind: str, row_id: int, created_at: str) -> str:
+def stable_id(kind: str, row_id: int, created_at: str) -> str:
+    """The id of a row that never had a SCIM id: stable for the row, unique."""
     return str(uuid.uuid5(_ID_NAMESPACE, f"{kind}:{row_id}:{created_at}"))
+
+
+_stable_id = stable_id
+
+
+def user_resource(row: Any, ident: str) -> dict[str, Any]:
+    """A users row as a SCIM User resource with ``id`` ``ident`` (the export and ``tui scim serve``)."""
+    resource: dict[str, Any] = {"schemas": [CORE_USER], "id": ident}
+    if row["external_id"] is not None:
+        resource["externalId"] = row["external_id"]
+    resource["userName"] = row["user_name"]
+    name = {k: row[c] for k, c in (("givenName", "given_name"), ("familyName", "family_name")) if row[c]}
+    if name:
+        resource["name"] = name
+    if row["display_name"]:
+        resource["displayName"] = row["display_name"]
+    if row["email"]:
+        resource["emails"] = [{"value": row["email"], "primary": True}]
+    resource["active"] = row["status"] == "active"
+    resource["meta"] = {"resourceType": "User"}
+    return resource
 
 
 def export(directory: Directory) -> dict[str, Any]:
@@ -584,22 +606,7 @@ def export(directory: Directory) -> dict[str, Any]:
             )
             used.add(ident)
             user_ids[row["id"]] = ident
-            resource: dict[str, Any] = {"schemas": [CORE_USER], "id": ident}
-            if row["external_id"] is not None:
-                resource["externalId"] = row["external_id"]
-            resource["userName"] = row["user_name"]
-            name = {
-                k: row[c] for k, c in (("givenName", "given_name"), ("familyName", "family_name")) if row[c]
-            }
-            if name:
-                resource["name"] = name
-            if row["display_name"]:
-                resource["displayName"] = row["display_name"]
-            if row["email"]:
-                resource["emails"] = [{"value": row["email"], "primary": True}]
-            resource["active"] = row["status"] == "active"
-            resource["meta"] = {"resourceType": "User"}
-            resources.append(resource)
+            resources.append(user_resource(row, ident))
         members: dict[int, list[dict[str, Any]]] = {}
         for group_id, user_id, user_name in conn.execute(
             "SELECT m.group_id, m.user_id, u.user_name FROM memberships m JOIN users u ON u.id = m.user_id "

@@ -3,6 +3,7 @@
     tui scim token create --source NAME [--expires P90D]   the token, once, as the last line of stdout
     tui scim token list [--json]                            metadata only: the token itself is never kept
     tui scim token revoke ID
+    tui scim serve [--listen 127.0.0.1:8080] [--tls-cert F --tls-key F] [--insecure-listen]
 
 Exit codes (SPEC §5): 0 done, 1 refused (unknown token, bad source or duration), 2 usage error.
 Never imports textual.
@@ -11,12 +12,13 @@ Never imports textual.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
 
 from store.scim_tokens import DEFAULT_EXPIRES
 from tui.cli.access import _table
-from tui.cli.base import CommandGroup, Context, pass_context
+from tui.cli.base import CommandGroup, Context, fail, pass_context
 from tui.literal import visible
 
 
@@ -91,3 +93,64 @@ def token_revoke(obj: Context, token_id: int) -> None:
     """Revoke a token: the identity provider's next request with it is refused (401)."""
     revoked = obj.directory().scim_tokens.revoke(token_id)
     click.echo(visible(f"revoked SCIM token #{revoked.id} of source {revoked.source}"))
+
+
+def _loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+@scim.command("serve")
+@click.option(
+    "--listen",
+    default="127.0.0.1:8080",
+    show_default=True,
+    metavar="HOST:PORT",
+    help="Where to listen.",
+)
+@click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="TLS cert.")
+@click.option("--tls-key", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="TLS key.")
+@click.option(
+    "--insecure-listen",
+    is_flag=True,
+    help="Listen beyond loopback without TLS (behind a TLS-terminating reverse proxy only).",
+)
+@pass_context
+def serve(
+    obj: Context, listen: str, tls_cert: Path | None, tls_key: Path | None, insecure_listen: bool
+) -> None:
+    """Serve SCIM 2.0 provisioning at /scim/v2 for identity providers holding a token."""
+    host, _, port_text = listen.rpartition(":")
+    if not host or not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise click.BadParameter(f"{listen!r} is not HOST:PORT (e.g. 127.0.0.1:8080)", param_hint="--listen")
+    if (tls_cert is None) != (tls_key is None):
+        raise click.UsageError("--tls-cert and --tls-key go together")
+    if tls_cert is None and not _loopback(host) and not insecure_listen:
+        fail(
+            f"without TLS the SCIM server listens only on loopback: bearer tokens would cross the network in "
+            f"clear to {host}. Give --tls-cert and --tls-key, or put a TLS reverse proxy in front and add "
+            "--insecure-listen"
+        )
+    import uvicorn
+
+    from tui.scim_server import build_app
+
+    obj.directory()  # refuses now, with the usual message, a database or key file that cannot be opened
+    app = build_app(obj.db_path, obj.key_path)
+    scheme = "https" if tls_cert else "http"
+    click.echo(f"SCIM 2.0 at {scheme}://{listen}/scim/v2 (Ctrl-C stops)", err=True)
+    uvicorn.run(
+        app,
+        host=host.strip("[]"),
+        port=int(port_text),
+        ssl_certfile=str(tls_cert) if tls_cert else None,
+        ssl_keyfile=str(tls_key) if tls_key else None,
+        log_level="warning",
+        access_log=False,
+    )

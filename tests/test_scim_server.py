@@ -1,0 +1,243 @@
+"""``tui scim serve`` (issue 15): a live SCIM 2.0 server, driven over HTTP with httpx like an identity
+provider would, started as the real CLI in a subprocess."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from store.audit import Actor
+from store.directory import Directory
+from tests.conftest import TUI_COMMAND
+
+CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
+PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Server:
+    def __init__(self, base: str, token: str, db_path: Path) -> None:
+        self.base, self.token, self.db_path = base, token, db_path
+
+    def client(self, token: str | None = None) -> httpx.Client:
+        return httpx.Client(
+            base_url=self.base,
+            headers={
+                "Authorization": f"Bearer {token or self.token}",
+                "Content-Type": "application/scim+json",
+            },
+            timeout=10,
+        )
+
+    def directory(self) -> Directory:
+        return Directory.open(self.db_path, Actor("scim-test", "test"))
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    import os
+
+    tmp = tmp_path_factory.mktemp("scim")
+    db_path = tmp / "directory.db"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TUI_")}
+    env.update({"TUI_DB": str(db_path), "XDG_DATA_HOME": str(tmp / "xdg"), "NO_COLOR": "1"})
+    with Directory.open(db_path, Actor("scim-test", "test")) as directory:
+        directory.users.create("lucy")  # a local user: invisible to the identity provider
+        directory.groups.create("Admins")
+        token = directory.scim_tokens.create("okta").bearer
+    port = _free_port()
+    process = subprocess.Popen(
+        [*TUI_COMMAND, "scim", "serve", "--listen", f"127.0.0.1:{port}"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}/scim/v2"
+    deadline = time.monotonic() + 15
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                break
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                raise AssertionError(
+                    process.stderr.read().decode() if process.stderr else "no server"
+                ) from None
+            time.sleep(0.1)
+    try:
+        yield Server(base, token, db_path)
+    finally:
+        process.terminate()
+        _, stderr = process.communicate(timeout=10)
+        assert b"Traceback" not in stderr, stderr.decode()
+
+
+def _user(user_name: str, **extra: Any) -> dict[str, Any]:
+    return {"schemas": [CORE_USER], "userName": user_name, "active": True, **extra}
+
+
+def test_discovery_documents(server: Server) -> None:
+    with server.client() as client:
+        config = client.get("/ServiceProviderConfig")
+        assert config.status_code == 200 and config.json()["patch"]["supported"] is True
+        assert config.headers["content-type"].startswith("application/scim+json")
+        assert client.get("/ResourceTypes").json()["Resources"][0]["endpoint"] == "/Users"
+        assert client.get("/Schemas").json()["Resources"][0]["id"] == CORE_USER
+
+
+def test_create_get_filter_patch_and_delete_a_user(server: Server) -> None:
+    with server.client() as client:
+        created = client.post(
+            "/Users",
+            json=_user(
+                "olive@example.com",
+                externalId="00u1",
+                name={"givenName": "Olive", "familyName": "Oak"},
+                emails=[{"value": "olive@example.com", "primary": True, "type": "work"}],
+            ),
+        )
+        assert created.status_code == 201, created.text
+        olive = created.json()
+        ident = olive["id"]
+        assert created.headers["location"].endswith(f"/scim/v2/Users/{ident}")
+        assert olive["userName"] == "olive@example.com" and olive["active"] is True
+        assert client.get(f"/Users/{ident}").json()["name"] == {"givenName": "Olive", "familyName": "Oak"}
+
+        for query in ('userName eq "OLIVE@example.com"', 'externalId eq "00u1"'):
+            found = client.get("/Users", params={"filter": query}).json()
+            assert found["totalResults"] == 1 and found["Resources"][0]["id"] == ident, query
+        none = client.get("/Users", params={"filter": 'userName eq "nobody"'}).json()
+        assert none["totalResults"] == 0 and none["Resources"] == []
+
+        # Okta asks for the user again with the same userName: 409.
+        again = client.post("/Users", json=_user("olive@example.com"))
+        assert again.status_code == 409 and again.json()["scimType"] == "uniqueness"
+
+        with server.directory() as directory:
+            user = directory.users.get_by_name("olive@example.com")
+            assert user.source == "okta" and user.active
+            signed_in = directory.portal.issue_for(user.id, client="cli", method="password", mfa=False)
+            assert directory.portal.verify(signed_in.token).user_id == user.id
+
+        # Entra ID: capitalised op, "False" as a string.
+        patched = client.patch(
+            f"/Users/{ident}",
+            json={
+                "schemas": [PATCH_OP],
+                "Operations": [{"op": "Replace", "path": "active", "value": "False"}],
+            },
+        )
+        assert patched.status_code == 200, patched.text
+        assert patched.json()["active"] is False
+        with server.directory() as directory:
+            assert not directory.users.get_by_name("olive@example.com").active
+            with pytest.raises(Exception, match="sign"):
+                directory.portal.verify(signed_in.token)  # their sign-in ended with the deactivation
+
+        renamed = client.patch(
+            f"/Users/{ident}",
+            json={
+                "schemas": [PATCH_OP],
+                "Operations": [
+                    {"op": "replace", "value": {"active": True, "displayName": "Olive O."}},
+                    {"op": "add", "path": "name.familyName", "value": "Elm"},
+                ],
+            },
+        )
+        assert renamed.status_code == 200, renamed.text
+        assert renamed.json()["active"] is True and renamed.json()["displayName"] == "Olive O."
+        assert renamed.json()["name"]["familyName"] == "Elm"
+
+        replaced = client.put(f"/Users/{ident}", json=_user("olive@example.com", displayName="Olive"))
+        assert replaced.status_code == 200 and replaced.json()["displayName"] == "Olive"
+        assert "name" not in replaced.json()  # PUT is the whole resource: what it leaves out is emptied
+
+        deleted = client.delete(f"/Users/{ident}")
+        assert deleted.status_code == 204
+        assert client.get(f"/Users/{ident}").json()["active"] is False  # disabled, kept for the audit trail
+    with server.directory() as directory:
+        assert not directory.users.get_by_name("olive@example.com").active
+
+
+def test_paging(server: Server) -> None:
+    with server.client() as client:
+        for n in range(3):
+            assert client.post("/Users", json=_user(f"page{n}@example.com")).status_code == 201
+        page = client.get(
+            "/Users", params={"filter": 'userName eq "page1@example.com"', "startIndex": 1, "count": 5}
+        ).json()
+        assert page["totalResults"] == 1
+        all_users = client.get("/Users", params={"count": 2, "startIndex": 2}).json()
+        assert all_users["startIndex"] == 2 and all_users["itemsPerPage"] == 2
+        assert all_users["totalResults"] >= 3
+        assert all(r["userName"] != "lucy" for r in client.get("/Users").json()["Resources"])
+
+
+def test_refusals_are_scim_errors_and_change_nothing(server: Server) -> None:
+    with server.directory() as directory:
+        lucy = directory.users.get_by_name("lucy")
+        before = directory.counts()
+    with server.client(token="tuiscim_wrong") as wrong:
+        refused = wrong.get("/Users")
+        assert refused.status_code == 401 and refused.json()["schemas"] == [ERROR]
+        assert refused.json()["status"] == "401"
+    with server.client() as client:
+        # A local user, by its row number or by the id the export gives it: not this source's.
+        from store.formats.scim import stable_id
+
+        with server.directory() as directory:
+            row = directory.users.get(lucy.id)
+        for ident in (str(lucy.id), stable_id("user", lucy.id, row.created_at)):
+            missing = client.get(f"/Users/{ident}")
+            assert missing.status_code == 404 and missing.json()["status"] == "404"
+            assert (
+                client.patch(
+                    f"/Users/{ident}",
+                    json={"schemas": [PATCH_OP], "Operations": [{"op": "replace", "value": {}}]},
+                ).status_code
+                == 404
+            )
+        assert client.get("/Users", params={"filter": 'userName eq "lucy"'}).json()["totalResults"] == 0
+
+        malformed = client.post("/Users", content=b'{"schemas": [')
+        assert malformed.status_code == 400 and malformed.json()["scimType"] == "invalidSyntax"
+        deep = client.post("/Users", content=b"[" * 100_000 + b"]" * 100_000)
+        assert deep.status_code == 400
+        invalid = client.post("/Users", json=_user("bad\x00name"))
+        assert invalid.status_code == 400 and "userName" in invalid.json()["detail"]
+        taken = client.post("/Users", json=_user("LUCY"))  # a local user's name is never taken over
+        assert taken.status_code == 409
+        huge = client.post("/Users", content=b'{"userName": "' + b"x" * (2 * 1024 * 1024) + b'"}')
+        assert huge.status_code == 413
+        unknown_filter = client.get("/Users", params={"filter": 'title eq "x"'})
+        assert unknown_filter.status_code == 400 and unknown_filter.json()["scimType"] == "invalidFilter"
+        broken_filter = client.get("/Users", params={"filter": 'userName eq "x" or'})
+        assert broken_filter.status_code == 400
+        for response in (malformed, deep, invalid, taken, huge, unknown_filter, broken_filter):
+            assert "Traceback" not in response.text
+    with server.directory() as directory:
+        after = directory.counts()
+        assert (after.users, after.groups, after.memberships) == (
+            before.users,
+            before.groups,
+            before.memberships,
+        )
+
+
+def test_without_tls_it_listens_only_on_loopback(run_tui) -> None:
+    refused = run_tui("scim", "serve", "--listen", "0.0.0.0:8080")
+    assert refused.returncode == 1 and "only on loopback" in refused.stderr

@@ -1,0 +1,334 @@
+"""``tui scim serve``: SCIM 2.0 (RFC 7644) at ``/scim/v2`` on Starlette + uvicorn (issue 15).
+
+A bearer token (``tui scim token create``) names the identity-provider source a request acts for; every store
+call runs in a worker thread on a Directory acting for that source (store/scim_resources.py), one per source
+and one request at a time per source: the importer's plan-then-apply must not interleave on one connection.
+Errors are RFC 7644 §3.12 JSON; nothing of a traceback reaches the client or the log.
+
+Nothing imports this module but the ``serve`` command: the rest of the CLI does not pay for Starlette.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from store.audit import Actor
+from store.directory import Directory
+from store.errors import AlreadyExists, Conflict, NotFound, Refused, StoreError, ValidationError
+from store.importer import ImportRefused
+from store.scim_resources import MAX_COUNT, BadRequest, ScimUsers, Uniqueness
+
+PREFIX = "/scim/v2"
+MAX_BODY = 1024 * 1024  # 1 MiB (ServiceProviderConfig's bulk.maxPayloadSize says so too)
+SCIM_JSON = "application/scim+json"
+ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
+LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
+log = logging.getLogger("tui.scim")
+
+
+class ScimError(Exception):
+    def __init__(self, status: int, detail: str, scim_type: str | None = None) -> None:
+        super().__init__(detail)
+        self.status, self.detail, self.scim_type = status, detail, scim_type
+
+
+def scim_json(document: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return JSONResponse(document, status_code=status, media_type=SCIM_JSON, headers=headers)
+
+
+def error_response(status: int, detail: str, scim_type: str | None = None) -> Response:
+    body: dict[str, Any] = {"schemas": [ERROR], "status": str(status), "detail": detail}
+    if scim_type:
+        body["scimType"] = scim_type
+    headers = {"WWW-Authenticate": 'Bearer realm="tui"'} if status == 401 else None
+    return scim_json(body, status, headers)
+
+
+def _problems(refused: ImportRefused) -> str:
+    lines = [str(problem) for problem in refused.problems]
+    if refused.more:
+        lines.append(f"… and {refused.more} more problem(s)")
+    return "; ".join(lines)
+
+
+def as_scim_error(exc: Exception) -> ScimError:
+    """Our errors as SCIM errors with the status RFC 7644 §3.12 gives them."""
+    if isinstance(exc, ScimError):
+        return exc
+    if isinstance(exc, ImportRefused):
+        detail = _problems(exc)
+        if "is the same name as" in detail or "is already taken" in detail:
+            return ScimError(409, detail, "uniqueness")
+        return ScimError(400, detail, "invalidValue")
+    if isinstance(exc, BadRequest):
+        return ScimError(400, exc.message, exc.scim_type)
+    if isinstance(exc, (Uniqueness, AlreadyExists)):
+        return ScimError(409, exc.message, "uniqueness")
+    if isinstance(exc, NotFound):
+        return ScimError(404, exc.message)
+    if isinstance(exc, Refused):
+        return ScimError(403, exc.message.replace("\nnothing was changed", ""))
+    if isinstance(exc, Conflict):
+        return ScimError(409, exc.message)
+    if isinstance(exc, (ValidationError, StoreError)):
+        return ScimError(400, exc.message, "invalidValue")
+    log.error("SCIM request failed: %s", type(exc).__name__)
+    return ScimError(500, "the server could not complete the request; nothing was changed")
+
+
+class Sources:
+    """One Directory per source, acting for it, with a lock: a source's requests run one at a time."""
+
+    def __init__(self, db_path: Path, key_path: Path | None) -> None:
+        self.db_path, self.key_path = db_path, key_path
+        self.lock = threading.Lock()
+        self.base = Directory.open(db_path, Actor("scim", "scim"), key_path=key_path)
+        self.opened: dict[str, tuple[Directory, threading.Lock]] = {}
+
+    def authenticate(self, token: str) -> str:
+        with self.lock:
+            return self.base.scim_tokens.authenticate(token)
+
+    def for_source(self, source: str) -> tuple[Directory, threading.Lock]:
+        with self.lock:
+            if source not in self.opened:
+                directory = Directory.open(self.db_path, key_path=self.key_path)
+                directory.act_for_source(source, Actor(f"scim:{source}", "scim"))
+                self.opened[source] = (directory, threading.Lock())
+            return self.opened[source]
+
+    def close(self) -> None:
+        for directory, _ in self.opened.values():
+            directory.close()
+        self.base.close()
+
+
+def service_provider_config() -> dict[str, Any]:
+    return {
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"],
+        "documentationUri": "https://github.com/tui/tui#scim",
+        "patch": {"supported": True},
+        "bulk": {"supported": False, "maxOperations": 0, "maxPayloadSize": MAX_BODY},
+        "filter": {"supported": True, "maxResults": MAX_COUNT},
+        "changePassword": {"supported": False},
+        "sort": {"supported": False},
+        "etag": {"supported": False},
+        "authenticationSchemes": [
+            {
+                "type": "oauthbearertoken",
+                "name": "Bearer token",
+                "description": "A token made by tui scim token create --source NAME",
+                "primary": True,
+            }
+        ],
+        "meta": {"resourceType": "ServiceProviderConfig", "location": f"{PREFIX}/ServiceProviderConfig"},
+    }
+
+
+USER_SCHEMA = {
+    "id": "urn:ietf:params:scim:schemas:core:2.0:User",
+    "name": "User",
+    "description": "User Account",
+    "attributes": [
+        {
+            "name": name,
+            "type": kind,
+            "multiValued": multi,
+            "required": name == "userName",
+            "caseExact": False,
+            "mutability": "readWrite",
+            "returned": "default",
+            "uniqueness": "server" if name == "userName" else "none",
+            **({"subAttributes": subs} if subs else {}),
+        }
+        for name, kind, multi, subs in (
+            ("userName", "string", False, None),
+            ("externalId", "string", False, None),
+            (
+                "name",
+                "complex",
+                False,
+                [
+                    {"name": "givenName", "type": "string", "multiValued": False, "required": False},
+                    {"name": "familyName", "type": "string", "multiValued": False, "required": False},
+                ],
+            ),
+            ("displayName", "string", False, None),
+            (
+                "emails",
+                "complex",
+                True,
+                [
+                    {"name": "value", "type": "string", "multiValued": False, "required": False},
+                    {"name": "primary", "type": "boolean", "multiValued": False, "required": False},
+                ],
+            ),
+            ("active", "boolean", False, None),
+        )
+    ],
+    "meta": {
+        "resourceType": "Schema",
+        "location": f"{PREFIX}/Schemas/urn:ietf:params:scim:schemas:core:2.0:User",
+    },
+}
+
+USER_TYPE = {
+    "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ResourceType"],
+    "id": "User",
+    "name": "User",
+    "endpoint": "/Users",
+    "description": "User Account",
+    "schema": "urn:ietf:params:scim:schemas:core:2.0:User",
+    "meta": {"resourceType": "ResourceType", "location": f"{PREFIX}/ResourceTypes/User"},
+}
+
+
+def _listing(resources: list[dict[str, Any]], total: int | None = None, start: int = 1) -> dict[str, Any]:
+    return {
+        "schemas": [LIST_RESPONSE],
+        "totalResults": len(resources) if total is None else total,
+        "startIndex": start,
+        "itemsPerPage": len(resources),
+        "Resources": resources,
+    }
+
+
+def _int_param(request: Request, name: str, default: int) -> int:
+    value = request.query_params.get(name)
+    if value is None:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise ScimError(400, f"{name}: {value!r} is not an integer", "invalidValue") from None
+
+
+async def _body(request: Request) -> tuple[Any, bytes]:
+    length = request.headers.get("content-length")
+    if length is not None and length.isdigit() and int(length) > MAX_BODY:
+        raise ScimError(413, f"the request body is over {MAX_BODY // 1024} KiB")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise ScimError(413, f"the request body is over {MAX_BODY // 1024} KiB")
+        chunks.append(chunk)
+    raw = b"".join(chunks)
+    try:
+        value = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "not UTF-8 JSON"
+        raise ScimError(400, f"the request body is not JSON: {reason}", "invalidSyntax") from None
+    if not isinstance(value, dict):
+        raise ScimError(400, "the request body must be a JSON object", "invalidSyntax")
+    return value, raw
+
+
+def build_app(db_path: Path, key_path: Path | None = None) -> Starlette:
+    sources = Sources(db_path, key_path)
+
+    async def users_for(request: Request) -> tuple[ScimUsers, threading.Lock]:
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.casefold() != "bearer" or not token.strip():
+            raise ScimError(401, "a bearer token is needed: Authorization: Bearer <tui scim token create>")
+        try:
+            source = await run_in_threadpool(sources.authenticate, token.strip())
+        except Refused as refused:
+            raise ScimError(401, refused.message) from None
+        directory, lock = sources.for_source(source)
+        return ScimUsers(directory, source), lock
+
+    def endpoint(handler: Callable[..., Awaitable[Response]], *, auth: bool = True) -> Callable[..., Any]:
+        async def run(request: Request) -> Response:
+            try:
+                if not auth:
+                    return await handler(request)
+                users, lock = await users_for(request)
+
+                def locked(function: Callable[..., Any], *args: Any) -> Any:
+                    with lock:
+                        return function(*args)
+
+                return await handler(request, users, locked)
+            except Exception as exc:  # noqa: BLE001 - every failure becomes a SCIM error, never a traceback
+                error = as_scim_error(exc)
+                return error_response(error.status, error.detail, error.scim_type)
+
+        return run
+
+    def what(request: Request) -> str:
+        client = request.client.host if request.client else "unknown"
+        return f"SCIM {request.method} {request.url.path} from {client}"
+
+    async def config(request: Request, users: ScimUsers, locked: Any) -> Response:
+        return scim_json(service_provider_config())
+
+    async def resource_types(request: Request, users: ScimUsers, locked: Any) -> Response:
+        return scim_json(_listing([USER_TYPE]))
+
+    async def schemas(request: Request, users: ScimUsers, locked: Any) -> Response:
+        return scim_json(_listing([USER_SCHEMA]))
+
+    async def users_collection(request: Request, users: ScimUsers, locked: Any) -> Response:
+        if request.method == "POST":
+            body, raw = await _body(request)
+            created = await run_in_threadpool(locked, users.create, body, raw, what(request))
+            return scim_json(created, 201, {"Location": str(request.url_for("user", ident=created["id"]))})
+        start = _int_param(request, "startIndex", 1)
+        count = _int_param(request, "count", 100)
+        listing = await run_in_threadpool(
+            locked, users.list, request.query_params.get("filter"), start, count
+        )
+        return scim_json(_listing(listing.resources, listing.total, listing.start))
+
+    async def user(request: Request, users: ScimUsers, locked: Any) -> Response:
+        ident = request.path_params["ident"]
+        if request.method == "GET":
+            return scim_json(await run_in_threadpool(locked, users.get, ident))
+        if request.method == "DELETE":
+            await run_in_threadpool(locked, users.delete, ident, b"", what(request))
+            return Response(status_code=204)
+        body, raw = await _body(request)
+        method = users.replace if request.method == "PUT" else users.patch
+        return scim_json(await run_in_threadpool(locked, method, ident, body, raw, what(request)))
+
+    async def not_found(request: Request, exc: HTTPException) -> Response:
+        detail = "no such SCIM endpoint" if exc.status_code == 404 else str(exc.detail)
+        return error_response(exc.status_code, detail)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        sources.close()
+
+    app = Starlette(
+        routes=[
+            Route(f"{PREFIX}/ServiceProviderConfig", endpoint(config), methods=["GET"]),
+            Route(f"{PREFIX}/ResourceTypes", endpoint(resource_types), methods=["GET"]),
+            Route(f"{PREFIX}/Schemas", endpoint(schemas), methods=["GET"]),
+            Route(f"{PREFIX}/Users", endpoint(users_collection), methods=["GET", "POST"]),
+            Route(
+                f"{PREFIX}/Users/{{ident}}",
+                endpoint(user),
+                methods=["GET", "PUT", "PATCH", "DELETE"],
+                name="user",
+            ),
+        ],
+        exception_handlers={HTTPException: not_found},
+        lifespan=lifespan,
+    )
+    return app
