@@ -116,6 +116,10 @@ SCENES: dict[str, tuple[bool, Steps, str]] = {
 async def still(pilot: Pilot[object]) -> None:
     """Nothing left that changes with time: workers done, toasts gone, the cursor shown and not blinking."""
     await settle(pilot)
+    # The console looks for commits once a second and reloads the screen: take that look now (the sign-in's
+    # and the other administrator's commits), so no reload starts while the picture is taken.
+    pilot.app._notice_changes()
+    await settle(pilot)
     pilot.app.clear_notifications()
     for field in pilot.app.screen.query(Input).results():
         field.cursor_blink = False
