@@ -18,12 +18,13 @@ from __future__ import annotations
 import json
 import sqlite3
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from store.errors import NotFound, StoreError
 from store.formats import scim
-from store.importer import ImportResult, import_document
+from store.importer import ImportDocument, ImportResult, UserIn, import_document
 from store.names import canonical
 
 if TYPE_CHECKING:
@@ -69,6 +70,15 @@ USER_FILTER = _FoldedMap(
 )
 
 
+GROUP_FILTER = _FoldedMap(
+    {
+        ("displayname", None, None): "u.name",
+        ("externalid", None, None): "u.external_id",
+        ("id", None, None): "u.scim_id",
+    }
+)
+
+
 def compile_filter(text: str, attributes: _FoldedMap) -> tuple[str, list[Any]]:
     """``userName eq "x"`` → (``UPPER(u.user_name) = UPPER(?)``, ["x"]). Raises BadRequest (invalidFilter)."""
     from scim2_filter_parser.lexer import SCIMLexer
@@ -110,8 +120,20 @@ class Listing:
     resources: list[dict[str, Any]]
 
 
-class ScimUsers:
-    """The Users endpoint's store side for ``directory``, which acts for ``source``."""
+class ScimResources:
+    """One endpoint's store side for ``directory``, which acts for ``source``: rows of ``table`` (aliased
+    ``u``) of that source only."""
+
+    kind = "User"
+    noun = "user"
+    table = "users"
+    endpoint = "Users"
+    core = scim.CORE_USER
+    name_attribute = "userName"
+    name_key = "user_name_key"
+    name_column = "user_name"
+    filters = USER_FILTER
+    visible = "u.is_root = 0"
 
     def __init__(self, directory: Directory, source: str) -> None:
         self.directory = directory
@@ -120,97 +142,124 @@ class ScimUsers:
     # -- reads --------------------------------------------------------------------------------------------
 
     def _ident(self, row: sqlite3.Row) -> str:
-        return str(row["scim_id"]) if row["scim_id"] else scim.stable_id("user", row["id"], row["created_at"])
-
-    def resource(self, row: sqlite3.Row) -> dict[str, Any]:
-        resource = scim.user_resource(row, self._ident(row))
-        resource["meta"].update(
-            {
-                "created": row["created_at"],
-                "lastModified": row["updated_at"],
-                "version": f'W/"{row["version"]}"',
-                "location": f"/scim/v2/Users/{self._ident(row)}",
-            }
+        return (
+            str(row["scim_id"]) if row["scim_id"] else scim.stable_id(self.noun, row["id"], row["created_at"])
         )
+
+    def _document(self, conn: sqlite3.Connection, row: sqlite3.Row, ident: str) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def resource(self, conn: sqlite3.Connection, row: sqlite3.Row) -> dict[str, Any]:
+        ident = self._ident(row)
+        resource = self._document(conn, row, ident)
+        resource["meta"] = {
+            "resourceType": self.kind,
+            "created": row["created_at"],
+            "lastModified": row["updated_at"],
+            "version": f'W/"{row["version"]}"',
+            "location": f"/scim/v2/{self.endpoint}/{ident}",
+        }
         return resource
+
+    def _row(self, conn: sqlite3.Connection, ident: str) -> sqlite3.Row:
+        where = f"FROM {self.table} u WHERE u.source = ? AND {self.visible}"
+        row = conn.execute(f"SELECT u.* {where} AND u.scim_id = ?", (self.source, ident)).fetchone()
+        if row is None:
+            for candidate in conn.execute(f"SELECT u.* {where} AND u.scim_id IS NULL", (self.source,)):
+                if scim.stable_id(self.noun, candidate["id"], candidate["created_at"]) == ident:
+                    return candidate
+            raise NotFound(f"{self.kind} {ident!r} not found")
+        return row
 
     def row(self, ident: str) -> sqlite3.Row:
         with self.directory.db.read() as conn:
-            row = conn.execute(
-                "SELECT * FROM users u WHERE source = ? AND is_root = 0 AND scim_id = ?", (self.source, ident)
-            ).fetchone()
-            if row is None:
-                for candidate in conn.execute(
-                    "SELECT * FROM users WHERE source = ? AND is_root = 0 AND scim_id IS NULL", (self.source,)
-                ):
-                    if scim.stable_id("user", candidate["id"], candidate["created_at"]) == ident:
-                        row = candidate
-                        break
-        if row is None:
-            raise NotFound(f"User {ident!r} not found")
-        return row
+            return self._row(conn, ident)
 
-    def get(self, ident: str) -> dict[str, Any]:
-        return self.resource(self.row(ident))
+    def get(self, ident: str, excluded: frozenset[str] = frozenset()) -> dict[str, Any]:
+        with self.directory.db.read() as conn:
+            return _without(self.resource(conn, self._row(conn, ident)), excluded)
 
-    def list(self, filter_text: str | None, start: int, count: int) -> Listing:
-        where, params = ("1", []) if not filter_text else compile_filter(filter_text, USER_FILTER)
+    def list(
+        self, filter_text: str | None, start: int, count: int, excluded: frozenset[str] = frozenset()
+    ) -> Listing:
+        where, params = ("1", []) if not filter_text else compile_filter(filter_text, self.filters)
         start, count = max(start, 1), max(0, min(count, MAX_COUNT))
-        base = f"FROM users u WHERE u.source = ? AND u.is_root = 0 AND ({where})"
+        base = f"FROM {self.table} u WHERE u.source = ? AND {self.visible} AND ({where})"
         with self.directory.db.read() as conn:
             total = int(conn.execute(f"SELECT count(*) {base}", [self.source, *params]).fetchone()[0])
             rows = conn.execute(
                 f"SELECT u.* {base} ORDER BY u.id LIMIT ? OFFSET ?", [self.source, *params, count, start - 1]
             ).fetchall()
-        return Listing(total, start, [self.resource(row) for row in rows])
+            resources = [_without(self.resource(conn, row), excluded) for row in rows]
+        return Listing(total, start, resources)
 
     # -- writes -------------------------------------------------------------------------------------------
 
-    def _import(self, document_value: dict[str, Any], raw: bytes, what: str) -> ImportResult:
-        document = scim.read_value(document_value, what)
+    def _import(
+        self,
+        value: dict[str, Any],
+        raw: bytes,
+        what: str,
+        adjust: Callable[[ImportDocument], None] | None = None,
+    ) -> ImportResult:
+        document = scim.read_value(value, what)
+        if adjust is not None:
+            adjust(document)
         return import_document(
             self.directory, document, file_name=what, raw=raw, source=self.source, format_name="scim"
         )
 
     def create(self, body: dict[str, Any], raw: bytes, what: str) -> dict[str, Any]:
-        name = body.get("userName")
+        name = body.get(self.name_attribute)
         if isinstance(name, str) and name:
             with self.directory.db.read() as conn:
-                if conn.execute("SELECT 1 FROM users WHERE user_name_key = ?", (canonical(name),)).fetchone():
-                    raise Uniqueness(f"userName: {name!r} is already taken")
+                taken = conn.execute(
+                    f"SELECT 1 FROM {self.table} WHERE {self.name_key} = ?", (canonical(name),)
+                ).fetchone()
+            if taken:
+                raise Uniqueness(f"{self.name_attribute}: {name!r} is already taken")
         ident = str(uuid.uuid4())  # the server assigns ids (RFC 7643 §3.1): a client's id is ignored
-        self._import({**body, "id": ident}, raw, what)
+        self._import({**body, "schemas": body.get("schemas") or [self.core], "id": ident}, raw, what)
         return self.get(ident)
 
-    def _bulk(self, method: str, row: sqlite3.Row, data: Any, raw: bytes, what: str) -> None:
+    def _bulk(
+        self,
+        method: str,
+        row: sqlite3.Row,
+        data: Any,
+        raw: bytes,
+        what: str,
+        adjust: Callable[[ImportDocument], None] | None = None,
+    ) -> None:
         ident = self._ident(row)
-        operation: dict[str, Any] = {"method": method, "path": f"/Users/{ident}"}
+        operation: dict[str, Any] = {"method": method, "path": f"/{self.endpoint}/{ident}"}
         if data is not None:
             operation["data"] = data
         if not row["scim_id"]:
-            # A user from a file has no SCIM id yet: name it by userName, and give it its id for good.
-            self._adopt(row, ident)
-        self._import({"schemas": [scim.BULK_REQUEST], "Operations": [operation]}, raw, what)
+            self._adopt(row, ident)  # a row from a file has no SCIM id yet: it keeps this one from now on
+        self._import({"schemas": [scim.BULK_REQUEST], "Operations": [operation]}, raw, what, adjust)
 
     def _adopt(self, row: sqlite3.Row, ident: str) -> None:
-        body = {"schemas": [scim.CORE_USER], "userName": row["user_name"], "id": ident}
-        document = scim.read_value(body, "adopt")
-        (user,) = document.users
-        # Only the id changes: say nothing about the other fields.
-        user.display_name = user.given_name = user.family_name = user.email = user.external_id = None
-        import_document(
-            self.directory,
-            document,
-            file_name=f"SCIM id for {row['user_name']}",
-            raw=json.dumps(body).encode(),
-            source=self.source,
-            format_name="scim",
-        )
+        body = {"schemas": [self.core], self.name_attribute: row[self.name_column], "id": ident}
+
+        def only_the_id(document: ImportDocument) -> None:
+            for entry in [*document.users, *document.groups]:
+                entry.external_id = None
+                if isinstance(entry, UserIn):
+                    entry.display_name = entry.given_name = entry.family_name = entry.email = None
+                else:
+                    entry.members = None
+
+        self._import(body, json.dumps(body).encode(), f"SCIM id for {row[self.name_column]}", only_the_id)
 
     def replace(self, ident: str, body: dict[str, Any], raw: bytes, what: str) -> dict[str, Any]:
         row = self.row(ident)
-        self._bulk("PUT", row, {**body, "id": self._ident(row)}, raw, what)
+        data = {**body, "schemas": body.get("schemas") or [self.core], "id": self._ident(row)}
+        self._bulk("PUT", row, data, raw, what, self._put)
         return self.get(ident)
+
+    def _put(self, document: ImportDocument) -> None:
+        """A PUT is the whole resource (what the kind needs beyond the reader's reading)."""
 
     def patch(self, ident: str, body: Any, raw: bytes, what: str) -> dict[str, Any]:
         row = self.row(ident)
@@ -218,5 +267,57 @@ class ScimUsers:
         return self.get(ident)
 
     def delete(self, ident: str, raw: bytes, what: str) -> None:
-        """SCIM DELETE never deletes here: the user is disabled (the row stays for the audit trail)."""
+        """SCIM DELETE never deletes here: a user is disabled, a group emptied (rows stay for the audit)."""
         self._bulk("DELETE", self.row(ident), None, raw, what)
+
+
+def _without(resource: dict[str, Any], excluded: frozenset[str]) -> dict[str, Any]:
+    """``excludedAttributes``: drop what the client does not want (never id, schemas or meta)."""
+    if not excluded:
+        return resource
+    return {
+        k: v for k, v in resource.items() if k in ("id", "schemas", "meta") or k.casefold() not in excluded
+    }
+
+
+class ScimUsers(ScimResources):
+    def _document(self, conn: sqlite3.Connection, row: sqlite3.Row, ident: str) -> dict[str, Any]:
+        return scim.user_resource(row, ident)
+
+
+class ScimGroups(ScimResources):
+    kind = "Group"
+    noun = "group"
+    table = "groups"
+    endpoint = "Groups"
+    core = scim.CORE_GROUP
+    name_attribute = "displayName"
+    name_key = "name_key"
+    name_column = "name"
+    filters = GROUP_FILTER
+    visible = "1"
+
+    def _document(self, conn: sqlite3.Connection, row: sqlite3.Row, ident: str) -> dict[str, Any]:
+        resource: dict[str, Any] = {"schemas": [scim.CORE_GROUP], "id": ident}
+        if row["external_id"] is not None:
+            resource["externalId"] = row["external_id"]
+        resource["displayName"] = row["name"]
+        # Members of this source only: the source sees nothing of local users or other sources'.
+        members = conn.execute(
+            "SELECT u.id, u.scim_id, u.created_at, u.user_name FROM memberships m JOIN users u "
+            "ON u.id = m.user_id WHERE m.group_id = ? AND u.source = ? AND u.is_root = 0 ORDER BY u.id",
+            (row["id"], self.source),
+        ).fetchall()
+        resource["members"] = [
+            {
+                "value": member["scim_id"] or scim.stable_id("user", member["id"], member["created_at"]),
+                "display": member["user_name"],
+                "type": "User",
+            }
+            for member in members
+        ]
+        return resource
+
+    def _put(self, document: ImportDocument) -> None:
+        for group in document.groups:
+            group.remove_all_members = True  # PUT's members are all of them: the others leave

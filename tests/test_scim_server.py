@@ -241,3 +241,96 @@ def test_refusals_are_scim_errors_and_change_nothing(server: Server) -> None:
 def test_without_tls_it_listens_only_on_loopback(run_tui) -> None:
     refused = run_tui("scim", "serve", "--listen", "0.0.0.0:8080")
     assert refused.returncode == 1 and "only on loopback" in refused.stderr
+
+
+def test_groups_members_and_the_admin_group(server: Server) -> None:
+    with server.client() as client:
+        ids = {}
+        for name in ("gina@example.com", "hugo@example.com"):
+            response = client.post("/Users", json=_user(name))
+            assert response.status_code == 201, response.text
+            ids[name] = response.json()["id"]
+        gina, hugo = ids["gina@example.com"], ids["hugo@example.com"]
+        created = client.post(
+            "/Groups",
+            json={
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+                "displayName": "okta-eng",
+                "members": [{"value": gina}],
+            },
+        )
+        assert created.status_code == 201, created.text
+        group = created.json()["id"]
+        assert [m["value"] for m in created.json()["members"]] == [gina]
+        found = client.get("/Groups", params={"filter": 'displayName eq "okta-eng"'}).json()
+        assert found["totalResults"] == 1 and found["Resources"][0]["id"] == group
+
+        def members() -> list[str]:
+            return sorted(m["value"] for m in client.get(f"/Groups/{group}").json()["members"])
+
+        # Entra ID adds with a capitalised op; removes by a value filter.
+        add = {
+            "schemas": [PATCH_OP],
+            "Operations": [{"op": "Add", "path": "members", "value": [{"value": hugo}]}],
+        }
+        assert client.patch(f"/Groups/{group}", json=add).status_code == 200
+        assert members() == sorted([gina, hugo])
+        remove = {
+            "schemas": [PATCH_OP],
+            "Operations": [{"op": "remove", "path": f'members[value eq "{gina}"]'}],
+        }
+        assert client.patch(f"/Groups/{group}", json=remove).status_code == 200
+        assert members() == [hugo]
+        slim = client.get(f"/Groups/{group}", params={"excludedAttributes": "members"}).json()
+        assert "members" not in slim and slim["displayName"] == "okta-eng"
+
+        put = client.put(
+            f"/Groups/{group}",
+            json={
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+                "displayName": "okta-eng",
+                "members": [{"value": gina}],
+            },
+        )
+        assert put.status_code == 200 and [m["value"] for m in put.json()["members"]] == [gina]
+
+        # The local admin group is invisible and its name is not the identity provider's to take.
+        assert client.get("/Groups", params={"filter": 'displayName eq "Admins"'}).json()["totalResults"] == 0
+        assert (
+            client.post(
+                "/Groups",
+                json={"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "admins"},
+            ).status_code
+            == 409
+        )
+        with server.directory() as directory:
+            lucy = directory.users.get_by_name("lucy")
+            row = directory.users.get(lucy.id)
+        from store.formats.scim import stable_id
+
+        foreign = {
+            "schemas": [PATCH_OP],
+            "Operations": [
+                {
+                    "op": "add",
+                    "path": "members",
+                    "value": [{"value": stable_id("user", lucy.id, row.created_at)}],
+                }
+            ],
+        }
+        assert client.patch(f"/Groups/{group}", json=foreign).status_code == 400  # not one of its users
+
+        # An admin made the identity provider's group the admin group: it may not add administrators.
+        with server.directory() as directory:
+            directory.admins.set_admin_group(directory.groups.get_by_name("okta-eng").id)
+        try:
+            refused = client.patch(f"/Groups/{group}", json=add)
+            assert refused.status_code == 403, refused.text
+            assert refused.json()["status"] == "403" and "administrator" in refused.json()["detail"]
+            assert members() == [gina]
+        finally:
+            with server.directory() as directory:
+                directory.admins.set_admin_group(directory.groups.get_by_name("Admins").id)
+
+        assert client.delete(f"/Groups/{group}").status_code == 204
+        assert members() == []  # emptied, kept for the audit trail

@@ -29,7 +29,7 @@ from store.audit import Actor
 from store.directory import Directory
 from store.errors import AlreadyExists, Conflict, NotFound, Refused, StoreError, ValidationError
 from store.importer import ImportRefused
-from store.scim_resources import MAX_COUNT, BadRequest, ScimUsers, Uniqueness
+from store.scim_resources import MAX_COUNT, BadRequest, ScimGroups, ScimResources, ScimUsers, Uniqueness
 
 PREFIX = "/scim/v2"
 MAX_BODY = 1024 * 1024  # 1 MiB (ServiceProviderConfig's bulk.maxPayloadSize says so too)
@@ -185,6 +185,61 @@ USER_SCHEMA = {
     },
 }
 
+GROUP_SCHEMA = {
+    "id": "urn:ietf:params:scim:schemas:core:2.0:Group",
+    "name": "Group",
+    "description": "Group",
+    "attributes": [
+        {
+            "name": "displayName",
+            "type": "string",
+            "multiValued": False,
+            "required": True,
+            "caseExact": False,
+            "mutability": "readWrite",
+            "returned": "default",
+            "uniqueness": "server",
+        },
+        {
+            "name": "externalId",
+            "type": "string",
+            "multiValued": False,
+            "required": False,
+            "caseExact": True,
+            "mutability": "readWrite",
+            "returned": "default",
+            "uniqueness": "none",
+        },
+        {
+            "name": "members",
+            "type": "complex",
+            "multiValued": True,
+            "required": False,
+            "mutability": "readWrite",
+            "returned": "default",
+            "subAttributes": [
+                {"name": "value", "type": "string", "multiValued": False, "required": False},
+                {"name": "display", "type": "string", "multiValued": False, "required": False},
+                {"name": "type", "type": "string", "multiValued": False, "required": False},
+            ],
+        },
+    ],
+    "meta": {
+        "resourceType": "Schema",
+        "location": f"{PREFIX}/Schemas/urn:ietf:params:scim:schemas:core:2.0:Group",
+    },
+}
+
+GROUP_TYPE = {
+    "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ResourceType"],
+    "id": "Group",
+    "name": "Group",
+    "endpoint": "/Groups",
+    "description": "Group",
+    "schema": "urn:ietf:params:scim:schemas:core:2.0:Group",
+    "meta": {"resourceType": "ResourceType", "location": f"{PREFIX}/ResourceTypes/Group"},
+}
+
 USER_TYPE = {
     "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ResourceType"],
     "id": "User",
@@ -237,10 +292,15 @@ async def _body(request: Request) -> tuple[Any, bytes]:
     return value, raw
 
 
+def _excluded(request: Request) -> frozenset[str]:
+    text = request.query_params.get("excludedAttributes") or ""
+    return frozenset(part.strip().casefold() for part in text.split(",") if part.strip())
+
+
 def build_app(db_path: Path, key_path: Path | None = None) -> Starlette:
     sources = Sources(db_path, key_path)
 
-    async def users_for(request: Request) -> tuple[ScimUsers, threading.Lock]:
+    async def source_for(request: Request) -> tuple[Directory, str, threading.Lock]:
         header = request.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
         if scheme.casefold() != "bearer" or not token.strip():
@@ -250,20 +310,18 @@ def build_app(db_path: Path, key_path: Path | None = None) -> Starlette:
         except Refused as refused:
             raise ScimError(401, refused.message) from None
         directory, lock = sources.for_source(source)
-        return ScimUsers(directory, source), lock
+        return directory, source, lock
 
-    def endpoint(handler: Callable[..., Awaitable[Response]], *, auth: bool = True) -> Callable[..., Any]:
+    def endpoint(handler: Callable[..., Awaitable[Response]], kind: type[ScimResources] = ScimUsers) -> Any:
         async def run(request: Request) -> Response:
             try:
-                if not auth:
-                    return await handler(request)
-                users, lock = await users_for(request)
+                directory, source, lock = await source_for(request)
 
                 def locked(function: Callable[..., Any], *args: Any) -> Any:
                     with lock:
                         return function(*args)
 
-                return await handler(request, users, locked)
+                return await handler(request, kind(directory, source), locked)
             except Exception as exc:  # noqa: BLE001 - every failure becomes a SCIM error, never a traceback
                 error = as_scim_error(exc)
                 return error_response(error.status, error.detail, error.scim_type)
@@ -274,36 +332,37 @@ def build_app(db_path: Path, key_path: Path | None = None) -> Starlette:
         client = request.client.host if request.client else "unknown"
         return f"SCIM {request.method} {request.url.path} from {client}"
 
-    async def config(request: Request, users: ScimUsers, locked: Any) -> Response:
+    async def config(request: Request, resources: ScimResources, locked: Any) -> Response:
         return scim_json(service_provider_config())
 
-    async def resource_types(request: Request, users: ScimUsers, locked: Any) -> Response:
-        return scim_json(_listing([USER_TYPE]))
+    async def resource_types(request: Request, resources: ScimResources, locked: Any) -> Response:
+        return scim_json(_listing([USER_TYPE, GROUP_TYPE]))
 
-    async def schemas(request: Request, users: ScimUsers, locked: Any) -> Response:
-        return scim_json(_listing([USER_SCHEMA]))
+    async def schemas(request: Request, resources: ScimResources, locked: Any) -> Response:
+        return scim_json(_listing([USER_SCHEMA, GROUP_SCHEMA]))
 
-    async def users_collection(request: Request, users: ScimUsers, locked: Any) -> Response:
+    async def collection(request: Request, resources: ScimResources, locked: Any) -> Response:
         if request.method == "POST":
             body, raw = await _body(request)
-            created = await run_in_threadpool(locked, users.create, body, raw, what(request))
-            return scim_json(created, 201, {"Location": str(request.url_for("user", ident=created["id"]))})
+            created = await run_in_threadpool(locked, resources.create, body, raw, what(request))
+            location = str(request.url_for(resources.kind, ident=created["id"]))
+            return scim_json(created, 201, {"Location": location})
         start = _int_param(request, "startIndex", 1)
         count = _int_param(request, "count", 100)
         listing = await run_in_threadpool(
-            locked, users.list, request.query_params.get("filter"), start, count
+            locked, resources.list, request.query_params.get("filter"), start, count, _excluded(request)
         )
         return scim_json(_listing(listing.resources, listing.total, listing.start))
 
-    async def user(request: Request, users: ScimUsers, locked: Any) -> Response:
+    async def single(request: Request, resources: ScimResources, locked: Any) -> Response:
         ident = request.path_params["ident"]
         if request.method == "GET":
-            return scim_json(await run_in_threadpool(locked, users.get, ident))
+            return scim_json(await run_in_threadpool(locked, resources.get, ident, _excluded(request)))
         if request.method == "DELETE":
-            await run_in_threadpool(locked, users.delete, ident, b"", what(request))
+            await run_in_threadpool(locked, resources.delete, ident, b"", what(request))
             return Response(status_code=204)
         body, raw = await _body(request)
-        method = users.replace if request.method == "PUT" else users.patch
+        method = resources.replace if request.method == "PUT" else resources.patch
         return scim_json(await run_in_threadpool(locked, method, ident, body, raw, what(request)))
 
     async def not_found(request: Request, exc: HTTPException) -> Response:
@@ -315,20 +374,19 @@ def build_app(db_path: Path, key_path: Path | None = None) -> Starlette:
         yield
         sources.close()
 
-    app = Starlette(
-        routes=[
-            Route(f"{PREFIX}/ServiceProviderConfig", endpoint(config), methods=["GET"]),
-            Route(f"{PREFIX}/ResourceTypes", endpoint(resource_types), methods=["GET"]),
-            Route(f"{PREFIX}/Schemas", endpoint(schemas), methods=["GET"]),
-            Route(f"{PREFIX}/Users", endpoint(users_collection), methods=["GET", "POST"]),
+    routes = [
+        Route(f"{PREFIX}/ServiceProviderConfig", endpoint(config), methods=["GET"]),
+        Route(f"{PREFIX}/ResourceTypes", endpoint(resource_types), methods=["GET"]),
+        Route(f"{PREFIX}/Schemas", endpoint(schemas), methods=["GET"]),
+    ]
+    for kind in (ScimUsers, ScimGroups):
+        routes.append(Route(f"{PREFIX}/{kind.endpoint}", endpoint(collection, kind), methods=["GET", "POST"]))
+        routes.append(
             Route(
-                f"{PREFIX}/Users/{{ident}}",
-                endpoint(user),
+                f"{PREFIX}/{kind.endpoint}/{{ident}}",
+                endpoint(single, kind),
                 methods=["GET", "PUT", "PATCH", "DELETE"],
-                name="user",
-            ),
-        ],
-        exception_handlers={HTTPException: not_found},
-        lifespan=lifespan,
-    )
-    return app
+                name=kind.kind,
+            )
+        )
+    return Starlette(routes=routes, exception_handlers={HTTPException: not_found}, lifespan=lifespan)
