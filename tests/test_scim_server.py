@@ -162,7 +162,20 @@ def test_create_get_filter_patch_and_delete_a_user(server: Server) -> None:
         assert renamed.json()["active"] is True and renamed.json()["displayName"] == "Olive O."
         assert renamed.json()["name"]["familyName"] == "Elm"
 
-        replaced = client.put(f"/Users/{ident}", json=_user("olive@example.com", displayName="Olive"))
+        # A write that names an older version (If-Match) is refused: someone changed the user meanwhile.
+        version = renamed.json()["meta"]["version"]
+        assert renamed.headers["etag"] == version and version != olive["meta"]["version"]
+        stale = client.put(
+            f"/Users/{ident}", json=_user("olive@example.com"), headers={"If-Match": olive["meta"]["version"]}
+        )
+        assert stale.status_code == 412 and stale.json()["status"] == "412"
+        assert client.get(f"/Users/{ident}").json()["displayName"] == "Olive O."
+
+        replaced = client.put(
+            f"/Users/{ident}",
+            json=_user("olive@example.com", displayName="Olive"),
+            headers={"If-Match": version},
+        )
         assert replaced.status_code == 200 and replaced.json()["displayName"] == "Olive"
         assert "name" not in replaced.json()  # PUT is the whole resource: what it leaves out is emptied
 
@@ -326,7 +339,8 @@ def test_groups_members_and_the_admin_group(server: Server) -> None:
         try:
             refused = client.patch(f"/Groups/{group}", json=add)
             assert refused.status_code == 403, refused.text
-            assert refused.json()["status"] == "403" and "administrator" in refused.json()["detail"]
+            assert refused.json()["status"] == "403"
+            assert "never makes administrators: 'hugo@example.com in okta-eng'" in refused.json()["detail"]
             assert members() == [gina]
         finally:
             with server.directory() as directory:
@@ -334,3 +348,17 @@ def test_groups_members_and_the_admin_group(server: Server) -> None:
 
         assert client.delete(f"/Groups/{group}").status_code == 204
         assert members() == []  # emptied, kept for the audit trail
+
+
+def test_one_request_is_one_audit_event_by_the_source(server: Server) -> None:
+    from store import audit
+
+    with server.directory() as directory, directory.db.read() as conn:
+        last = max((e.seq for e in audit.events(conn)), default=0)
+    with server.client() as client:
+        assert client.post("/Users", json=_user("ines@example.com")).status_code == 201
+    with server.directory() as directory, directory.db.read() as conn:
+        (event,) = audit.events(conn, after_seq=last)
+    assert (event.actor, event.source, event.action) == ("scim:okta", "scim", "directory.import")
+    assert event.target == "file:SCIM POST /scim/v2/Users from 127.0.0.1"
+    assert event.details["source"] == "okta" and server.token not in str(event.details)
