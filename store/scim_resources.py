@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from store.errors import NotFound, StoreError
 from store.formats import scim
-from store.importer import ImportDocument, ImportResult, UserIn, import_document
+from store.importer import GroupIn, ImportDocument, ImportResult, MemberIn, UserIn, import_document
 from store.names import canonical
 
 if TYPE_CHECKING:
@@ -283,6 +283,40 @@ def _without(resource: dict[str, Any], excluded: frozenset[str]) -> dict[str, An
 class ScimUsers(ScimResources):
     def _document(self, conn: sqlite3.Connection, row: sqlite3.Row, ident: str) -> dict[str, Any]:
         return scim.user_resource(row, ident)
+
+    def _bulk(
+        self,
+        method: str,
+        row: sqlite3.Row,
+        data: Any,
+        raw: bytes,
+        what: str,
+        adjust: Callable[[ImportDocument], None] | None = None,
+    ) -> None:
+        def deprovision(document: ImportDocument) -> None:
+            """A deactivation (active false, DELETE) also takes the user out of this source's groups, in the
+            same import: same transaction, same audit event (their sessions end there too)."""
+            if adjust is not None:
+                adjust(document)
+            if not any(user.disable or user.active is False for user in document.users):
+                return
+            with self.directory.db.read() as conn:
+                groups = conn.execute(
+                    "SELECT g.name FROM memberships m JOIN groups g ON g.id = m.group_id "
+                    "WHERE m.user_id = ? AND g.source = ? ORDER BY g.id",
+                    (row["id"], self.source),
+                ).fetchall()
+            ident = self._ident(row)
+            for group in groups:
+                document.groups.append(
+                    GroupIn(
+                        f"deactivation of {row['user_name']}",
+                        name=group["name"],
+                        remove_members=[MemberIn("", ref=ident, kind="User")],
+                    )
+                )
+
+        super()._bulk(method, row, data, raw, what, deprovision)
 
 
 class ScimGroups(ScimResources):

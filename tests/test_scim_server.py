@@ -346,8 +346,21 @@ def test_groups_members_and_the_admin_group(server: Server) -> None:
             with server.directory() as directory:
                 directory.admins.set_admin_group(directory.groups.get_by_name("Admins").id)
 
+        assert client.patch(f"/Groups/{group}", json=add).status_code == 200
+        assert members() == sorted([gina, hugo])
+        # Deprovisioning: a deactivated user leaves the source's groups in the same request.
+        off = {"schemas": [PATCH_OP], "Operations": [{"op": "replace", "value": {"active": False}}]}
+        assert client.patch(f"/Users/{gina}", json=off).json()["active"] is False
+        assert members() == [hugo]
+        assert client.delete(f"/Users/{hugo}").status_code == 204
+        assert members() == []
+        assert client.patch(f"/Groups/{group}", json=add).status_code == 200
+
         assert client.delete(f"/Groups/{group}").status_code == 204
         assert members() == []  # emptied, kept for the audit trail
+        assert (
+            client.get("/Groups", params={"filter": 'displayName eq "okta-eng"'}).json()["totalResults"] == 1
+        )
 
 
 def test_one_request_is_one_audit_event_by_the_source(server: Server) -> None:
