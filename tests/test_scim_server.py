@@ -375,3 +375,52 @@ def test_one_request_is_one_audit_event_by_the_source(server: Server) -> None:
     assert (event.actor, event.source, event.action) == ("scim:okta", "scim", "directory.import")
     assert event.target == "file:SCIM POST /scim/v2/Users from 127.0.0.1"
     assert event.details["source"] == "okta" and server.token not in str(event.details)
+
+
+def test_concurrent_clients_lose_nothing(server: Server) -> None:
+    """Clients of two sources push users at once and PATCH a shared group of theirs: no 5xx, no "database is
+    locked", every user and membership there."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with server.directory() as directory:
+        entra = directory.scim_tokens.create("entra").bearer
+    group_ids = {}
+    for source, token in (("okta", server.token), ("entra", entra)):
+        with server.client(token) as client:
+            response = client.post(
+                "/Groups",
+                json={
+                    "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+                    "displayName": f"load-{source}",
+                },
+            )
+            assert response.status_code == 201, response.text
+            group_ids[source] = response.json()["id"]
+
+    def push(worker: int) -> list[int]:
+        source, token = (("okta", server.token), ("entra", entra))[worker % 2]
+        statuses = []
+        with server.client(token) as client:
+            for n in range(15):
+                created = client.post("/Users", json=_user(f"load{worker}-{n}@example.com"))
+                statuses.append(created.status_code)
+                if created.status_code != 201:
+                    continue
+                add = {
+                    "schemas": [PATCH_OP],
+                    "Operations": [
+                        {"op": "add", "path": "members", "value": [{"value": created.json()["id"]}]}
+                    ],
+                }
+                statuses.append(client.patch(f"/Groups/{group_ids[source]}", json=add).status_code)
+        return statuses
+
+    with ThreadPoolExecutor(4) as pool:
+        results = [status for statuses in pool.map(push, range(4)) for status in statuses]
+    assert set(results) == {200, 201}, sorted(set(results))
+    for source, token in (("okta", server.token), ("entra", entra)):
+        with server.client(token) as client:
+            members = client.get(f"/Groups/{group_ids[source]}").json()["members"]
+            assert len(members) == 30, source
+            names = {m["display"] for m in members}
+            assert all(name.startswith("load") for name in names)
