@@ -209,7 +209,15 @@ class ScimResources:
             self.directory, document, file_name=what, raw=raw, source=self.source, format_name="scim"
         )
 
+    def _check_schemas(self, body: dict[str, Any]) -> None:
+        schemas = body.get("schemas")
+        if schemas is not None and (
+            not isinstance(schemas, list) or self.core.casefold() not in {str(x).casefold() for x in schemas}
+        ):
+            raise BadRequest(f"schemas: a {self.kind} resource names {self.core}", "invalidValue")
+
     def create(self, body: dict[str, Any], raw: bytes, what: str) -> dict[str, Any]:
+        self._check_schemas(body)
         name = body.get(self.name_attribute)
         if isinstance(name, str) and name:
             with self.directory.db.read() as conn:
@@ -253,6 +261,7 @@ class ScimResources:
         self._import(body, json.dumps(body).encode(), f"SCIM id for {row[self.name_column]}", only_the_id)
 
     def replace(self, ident: str, body: dict[str, Any], raw: bytes, what: str) -> dict[str, Any]:
+        self._check_schemas(body)
         row = self.row(ident)
         data = {**body, "schemas": body.get("schemas") or [self.core], "id": self._ident(row)}
         self._bulk("PUT", row, data, raw, what, self._put)

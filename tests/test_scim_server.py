@@ -232,6 +232,13 @@ def test_refusals_are_scim_errors_and_change_nothing(server: Server) -> None:
         assert deep.status_code == 400
         invalid = client.post("/Users", json=_user("bad\x00name"))
         assert invalid.status_code == 400 and "userName" in invalid.json()["detail"]
+        group_as_user = client.post(
+            "/Users",
+            json={"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "sneaky"},
+        )
+        assert group_as_user.status_code == 400 and "schemas" in group_as_user.json()["detail"]
+        nameless = client.post("/Users", json={"schemas": [CORE_USER]})
+        assert nameless.status_code == 400 and nameless.json()["detail"] == "userName: is required"
         taken = client.post("/Users", json=_user("LUCY"))  # a local user's name is never taken over
         assert taken.status_code == 409
         huge = client.post("/Users", content=b'{"userName": "' + b"x" * (2 * 1024 * 1024) + b'"}')

@@ -59,7 +59,7 @@ def error_response(status: int, detail: str, scim_type: str | None = None) -> Re
 
 
 def _problems(refused: ImportRefused) -> str:
-    lines = [str(problem) for problem in refused.problems]
+    lines = list(dict.fromkeys(str(problem) for problem in refused.problems))  # the reader and checks agree
     if refused.more:
         lines.append(f"… and {refused.more} more problem(s)")
     return "; ".join(lines)
