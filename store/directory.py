@@ -26,6 +26,7 @@ from store.permission_sets import PermissionSetService
 from store.policies import PolicyService
 from store.portal import PortalService
 from store.rights import NOBODY, OWNER, Principal, Rule
+from store.scim_sources import ScimSourceService
 from store.scim_tokens import ScimTokenService
 from store.sessions import SessionService
 from store.sign_in import SignInService
@@ -94,6 +95,7 @@ class Directory:
         self.admins = AdminService(self)
         self.ssh_keys = SshKeyService(self)
         self.scim_tokens = ScimTokenService(self)
+        self.scim_sources = ScimSourceService(self)
         # Whose rights apply (store/rights.py): the owner (the CLI run by the directory file's owner, tests)
         # until a console or SSH sign-in says who acts with act_as().
         self.principal: Principal = OWNER

@@ -356,5 +356,17 @@ CREATE TABLE scim_tokens (
 CREATE INDEX scim_tokens_source ON scim_tokens(source);
 """
 
-MIGRATIONS: list[Migration] = [V1, V2, V3, V4, V5, V6, V7]
+# Version 8: the live sync guard of SCIM provisioning (issue 15). A source whose identity provider deactivated
+# too many users too fast is paused (its writes refused) until an admin resumes it; deactivations counted for
+# the guard start again at the resume.
+V8 = """
+CREATE TABLE scim_sources (
+    source TEXT PRIMARY KEY,
+    paused_at TEXT,
+    paused_reason TEXT,
+    resumed_at TEXT
+);
+"""
+
+MIGRATIONS: list[Migration] = [V1, V2, V3, V4, V5, V6, V7, V8]
 LATEST = len(MIGRATIONS)

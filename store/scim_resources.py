@@ -195,6 +195,9 @@ class ScimResources:
 
     # -- writes -------------------------------------------------------------------------------------------
 
+    def _writable(self) -> None:
+        self.directory.scim_sources.check_writable(self.source)
+
     def _import(
         self,
         value: dict[str, Any],
@@ -218,6 +221,7 @@ class ScimResources:
 
     def create(self, body: dict[str, Any], raw: bytes, what: str) -> dict[str, Any]:
         self._check_schemas(body)
+        self._writable()
         name = body.get(self.name_attribute)
         if isinstance(name, str) and name:
             with self.directory.db.read() as conn:
@@ -239,6 +243,7 @@ class ScimResources:
         what: str,
         adjust: Callable[[ImportDocument], None] | None = None,
     ) -> None:
+        self._writable()
         ident = self._ident(row)
         operation: dict[str, Any] = {"method": method, "path": f"/{self.endpoint}/{ident}"}
         if data is not None:
@@ -309,6 +314,8 @@ class ScimUsers(ScimResources):
                 adjust(document)
             if not any(user.disable or user.active is False for user in document.users):
                 return
+            # The live sync guard: too many deactivations too fast pause the source instead.
+            self.directory.scim_sources.guard(self.source, 1 if row["status"] == "active" else 0)
             with self.directory.db.read() as conn:
                 groups = conn.execute(
                     "SELECT g.name FROM memberships m JOIN groups g ON g.id = m.group_id "

@@ -139,6 +139,7 @@ class World:
             "sign_in": lambda: None,
             "source": lambda: "okta",
             "token_id": lambda: self.scim_token.id,
+            "deactivating": lambda: 1,
         }
         if name not in samples:
             pytest.fail(

@@ -56,6 +56,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     env.update({"TUI_DB": str(db_path), "XDG_DATA_HOME": str(tmp / "xdg"), "NO_COLOR": "1"})
     with Directory.open(db_path, Actor("scim-test", "test")) as directory:
         directory.users.create("lucy")  # a local user: invisible to the identity provider
+        # Forty users already provisioned from a file: the live sync guard counts 10% of them.
+        _seed(directory, "okta", [f"seed{n}@example.com" for n in range(40)])
         directory.groups.create("Admins")
         token = directory.scim_tokens.create("okta").bearer
     port = _free_port()
@@ -84,6 +86,17 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         process.terminate()
         _, stderr = process.communicate(timeout=10)
         assert b"Traceback" not in stderr, stderr.decode()
+
+
+def _seed(directory: Directory, source: str, names: list[str]) -> None:
+    import json
+
+    from store.formats import read_file
+    from store.importer import import_document
+
+    raw = json.dumps({"users": [{"userName": name} for name in names]}).encode()
+    document = read_file(raw, "seed.json", "json").document
+    import_document(directory, document, file_name="seed.json", raw=raw, source=source)
 
 
 def _user(user_name: str, **extra: Any) -> dict[str, Any]:
@@ -431,3 +444,30 @@ def test_concurrent_clients_lose_nothing(server: Server) -> None:
             assert len(members) == 30, source
             names = {m["display"] for m in members}
             assert all(name.startswith("load") for name in names)
+
+
+def test_the_live_sync_guard_pauses_a_source_until_an_admin_resumes_it(server: Server, run_tui) -> None:
+    with server.directory() as directory:
+        _seed(directory, "hr", [f"hr{n}@example.com" for n in range(10)])
+        token = directory.scim_tokens.create("hr").bearer
+    with server.client(token) as client:
+        listed = client.get("/Users", params={"count": 20}).json()["Resources"]
+        ids = [r["id"] for r in listed]  # ids made for rows that came from a file
+        assert len(ids) == 10
+        # One of ten (10%, rounded up) is a leaver: gone at once.
+        assert client.delete(f"/Users/{ids[0]}").status_code == 204
+        assert client.get(f"/Users/{ids[0]}").json()["active"] is False
+        # A second within ten minutes looks like a broken feed: the source pauses.
+        paused = client.delete(f"/Users/{ids[1]}")
+        assert paused.status_code == 503 and paused.headers["retry-after"] == "600"
+        assert "tui scim resume --source hr" in paused.json()["detail"]
+        assert client.get(f"/Users/{ids[1]}").json()["active"] is True  # nothing changed
+        assert client.post("/Users", json=_user("new@hr.example")).status_code == 503  # every write waits
+        assert client.get("/Users").status_code == 200  # reads go on
+
+        resumed = run_tui("scim", "resume", "--source", "hr", env={"TUI_DB": str(server.db_path)})
+        assert resumed.returncode == 0, resumed
+        assert "resumed provisioning of source hr" in resumed.stdout
+        again = run_tui("scim", "resume", "--source", "hr", env={"TUI_DB": str(server.db_path)})
+        assert again.returncode == 1 and "is not paused" in again.stderr
+        assert client.delete(f"/Users/{ids[1]}").status_code == 204  # an admin looked: it goes through

@@ -31,6 +31,7 @@ from store.directory import Directory
 from store.errors import AlreadyExists, Conflict, NotFound, Refused, StoreError, ValidationError
 from store.importer import ImportRefused
 from store.scim_resources import MAX_COUNT, BadRequest, ScimGroups, ScimResources, ScimUsers, Uniqueness
+from store.scim_sources import RETRY_AFTER, Paused
 
 PREFIX = "/scim/v2"
 MAX_BODY = 1024 * 1024  # 1 MiB (ServiceProviderConfig's bulk.maxPayloadSize says so too)
@@ -41,20 +42,25 @@ log = logging.getLogger("tui.scim")
 
 
 class ScimError(Exception):
-    def __init__(self, status: int, detail: str, scim_type: str | None = None) -> None:
+    def __init__(
+        self, status: int, detail: str, scim_type: str | None = None, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(detail)
-        self.status, self.detail, self.scim_type = status, detail, scim_type
+        self.status, self.detail, self.scim_type, self.headers = status, detail, scim_type, headers
 
 
 def scim_json(document: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     return JSONResponse(document, status_code=status, media_type=SCIM_JSON, headers=headers)
 
 
-def error_response(status: int, detail: str, scim_type: str | None = None) -> Response:
+def error_response(
+    status: int, detail: str, scim_type: str | None = None, headers: dict[str, str] | None = None
+) -> Response:
     body: dict[str, Any] = {"schemas": [ERROR], "status": str(status), "detail": detail}
     if scim_type:
         body["scimType"] = scim_type
-    headers = {"WWW-Authenticate": 'Bearer realm="tui"'} if status == 401 else None
+    if status == 401:
+        headers = {**(headers or {}), "WWW-Authenticate": 'Bearer realm="tui"'}
     return scim_json(body, status, headers)
 
 
@@ -74,6 +80,8 @@ def as_scim_error(exc: Exception) -> ScimError:
         if "is the same name as" in detail or "is already taken" in detail:
             return ScimError(409, detail, "uniqueness")
         return ScimError(400, detail, "invalidValue")
+    if isinstance(exc, Paused):
+        return ScimError(503, exc.message, None, {"Retry-After": str(RETRY_AFTER)})
     if isinstance(exc, BadRequest):
         return ScimError(400, exc.message, exc.scim_type)
     if isinstance(exc, (Uniqueness, AlreadyExists)):
@@ -337,7 +345,7 @@ def build_app(db_path: Path, key_path: Path | None = None) -> Starlette:
                 return await handler(request, kind(directory, source), locked)
             except Exception as exc:  # noqa: BLE001 - every failure becomes a SCIM error, never a traceback
                 error = as_scim_error(exc)
-                return error_response(error.status, error.detail, error.scim_type)
+                return error_response(error.status, error.detail, error.scim_type, error.headers)
 
         return run
 

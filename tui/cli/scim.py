@@ -4,6 +4,7 @@
     tui scim token list [--json]                            metadata only: the token itself is never kept
     tui scim token revoke ID
     tui scim serve [--listen 127.0.0.1:8080] [--tls-cert F --tls-key F] [--insecure-listen]
+    tui scim resume --source NAME                           after the live sync guard paused a source
 
 Exit codes (SPEC §5): 0 done, 1 refused (unknown token, bad source or duration), 2 usage error.
 Never imports textual.
@@ -153,4 +154,19 @@ def serve(
         ssl_keyfile=str(tls_key) if tls_key else None,
         log_level="warning",
         access_log=False,
+    )
+
+
+@scim.command("resume")
+@click.option("--source", required=True, metavar="NAME", help="The paused identity-provider source.")
+@pass_context
+def resume(obj: Context, source: str) -> None:
+    """Resume a source the live sync guard paused (too many deactivations too fast)."""
+    directory = obj.directory()
+    state = directory.scim_sources.state(source)
+    directory.scim_sources.resume(source)
+    click.echo(
+        visible(
+            f"resumed provisioning of source {source} (paused since {state.paused_at}: {state.paused_reason})"
+        )
     )
