@@ -79,6 +79,56 @@ GROUP_FILTER = _FoldedMap(
 )
 
 
+# What ``sortBy`` may name: SCIM attribute (folded) → SQL over ``u``.
+USER_SORT = {
+    "username": "u.user_name_key",
+    "displayname": "u.display_name",
+    "externalid": "u.external_id",
+    "name.givenname": "u.given_name",
+    "name.familyname": "u.family_name",
+    "emails": "u.email",
+    "emails.value": "u.email",
+    "meta.created": "u.created_at",
+    "meta.lastmodified": "u.updated_at",
+}
+GROUP_SORT = {
+    "displayname": "u.name_key",
+    "externalid": "u.external_id",
+    "meta.created": "u.created_at",
+    "meta.lastmodified": "u.updated_at",
+}
+
+
+@dataclass(frozen=True)
+class Shape:
+    """``attributes`` / ``excludedAttributes`` (RFC 7644 §3.4.2.5): top-level names, folded; id, schemas and
+    meta are always returned."""
+
+    attributes: frozenset[str] = frozenset()
+    excluded: frozenset[str] = frozenset()
+
+    @staticmethod
+    def parse(attributes: str | None, excluded: str | None) -> Shape:
+        def names(text: str | None) -> frozenset[str]:
+            # "name.givenName" and "urn:…:User:userName" name their top-level attribute.
+            parts = (part.strip() for part in (text or "").split(","))
+            return frozenset(part.rsplit(":", 1)[-1].split(".")[0].casefold() for part in parts if part)
+
+        return Shape(names(attributes), names(excluded))
+
+    def apply(self, resource: dict[str, Any]) -> dict[str, Any]:
+        if not self.attributes and not self.excluded:
+            return resource
+        kept = {}
+        for key, value in resource.items():
+            folded = key.casefold()
+            if key in ("id", "schemas", "meta") or (
+                (not self.attributes or folded in self.attributes) and folded not in self.excluded
+            ):
+                kept[key] = value
+        return kept
+
+
 def compile_filter(text: str, attributes: _FoldedMap) -> tuple[str, list[Any]]:
     """``userName eq "x"`` → (``UPPER(u.user_name) = UPPER(?)``, ["x"]). Raises BadRequest (invalidFilter)."""
     from scim2_filter_parser.lexer import SCIMLexer
@@ -133,6 +183,7 @@ class ScimResources:
     name_key = "user_name_key"
     name_column = "user_name"
     filters = USER_FILTER
+    sorts = USER_SORT
     visible = "u.is_root = 0"
 
     def __init__(self, directory: Directory, source: str) -> None:
@@ -175,22 +226,38 @@ class ScimResources:
         with self.directory.db.read() as conn:
             return self._row(conn, ident)
 
-    def get(self, ident: str, excluded: frozenset[str] = frozenset()) -> dict[str, Any]:
+    def get(self, ident: str, shape: Shape = Shape()) -> dict[str, Any]:
         with self.directory.db.read() as conn:
-            return _without(self.resource(conn, self._row(conn, ident)), excluded)
+            return shape.apply(self.resource(conn, self._row(conn, ident)))
 
     def list(
-        self, filter_text: str | None, start: int, count: int, excluded: frozenset[str] = frozenset()
+        self,
+        filter_text: str | None,
+        start: int,
+        count: int,
+        shape: Shape = Shape(),
+        sort_by: str | None = None,
+        descending: bool = False,
     ) -> Listing:
         where, params = ("1", []) if not filter_text else compile_filter(filter_text, self.filters)
+        order = "u.id"
+        if sort_by:
+            column = self.sorts.get(sort_by.rsplit(":", 1)[-1].casefold())
+            if column is None:
+                raise BadRequest(
+                    f"sortBy: cannot sort on {sort_by!r}: sortable attributes are "
+                    + ", ".join(sorted(self.sorts))
+                )
+            order = f"{column} {'DESC' if descending else 'ASC'}, u.id"  # a whitelisted column, never input
         start, count = max(start, 1), max(0, min(count, MAX_COUNT))
         base = f"FROM {self.table} u WHERE u.source = ? AND {self.visible} AND ({where})"
         with self.directory.db.read() as conn:
             total = int(conn.execute(f"SELECT count(*) {base}", [self.source, *params]).fetchone()[0])
             rows = conn.execute(
-                f"SELECT u.* {base} ORDER BY u.id LIMIT ? OFFSET ?", [self.source, *params, count, start - 1]
+                f"SELECT u.* {base} ORDER BY {order} LIMIT ? OFFSET ?",
+                [self.source, *params, count, start - 1],
             ).fetchall()
-            resources = [_without(self.resource(conn, row), excluded) for row in rows]
+            resources = [shape.apply(self.resource(conn, row)) for row in rows]
         return Listing(total, start, resources)
 
     # -- writes -------------------------------------------------------------------------------------------
@@ -285,15 +352,6 @@ class ScimResources:
         self._bulk("DELETE", self.row(ident), None, raw, what)
 
 
-def _without(resource: dict[str, Any], excluded: frozenset[str]) -> dict[str, Any]:
-    """``excludedAttributes``: drop what the client does not want (never id, schemas or meta)."""
-    if not excluded:
-        return resource
-    return {
-        k: v for k, v in resource.items() if k in ("id", "schemas", "meta") or k.casefold() not in excluded
-    }
-
-
 class ScimUsers(ScimResources):
     def _document(self, conn: sqlite3.Connection, row: sqlite3.Row, ident: str) -> dict[str, Any]:
         return scim.user_resource(row, ident)
@@ -345,6 +403,7 @@ class ScimGroups(ScimResources):
     name_key = "name_key"
     name_column = "name"
     filters = GROUP_FILTER
+    sorts = GROUP_SORT
     visible = "1"
 
     def _document(self, conn: sqlite3.Connection, row: sqlite3.Row, ident: str) -> dict[str, Any]:

@@ -81,14 +81,14 @@ class ScimSourceService:
             return
         now = self.directory.now_text()
         since = to_text(from_text(now) - GUARD_WINDOW)
-        resumed = self.state(source).resumed_at
-        if resumed is not None and resumed > since:
-            since = resumed
+        # Deactivations an admin already looked at (up to the second of the resume) no longer count.
+        resumed = self.state(source).resumed_at or ""
         with self.db.read() as conn:
             active, recent = conn.execute(
                 "SELECT count(*) FILTER (WHERE status = 'active'), count(*) FILTER (WHERE status = "
-                "'disabled' AND updated_at >= ?) FROM users WHERE source = ? AND is_root = 0",
-                (since, source),
+                "'disabled' AND updated_at >= ? AND updated_at > ?) FROM users "
+                "WHERE source = ? AND is_root = 0",
+                (since, resumed, source),
             ).fetchone()
         allowed = max(1, math.ceil(GUARD_SHARE * (active + recent)))
         if recent + deactivating <= allowed:

@@ -211,6 +211,14 @@ def test_paging(server: Server) -> None:
         assert all_users["startIndex"] == 2 and all_users["itemsPerPage"] == 2
         assert all_users["totalResults"] >= 3
         assert all(r["userName"] != "lucy" for r in client.get("/Users").json()["Resources"])
+        newest_first = client.get(
+            "/Users", params={"sortBy": "userName", "sortOrder": "descending", "attributes": "userName"}
+        ).json()["Resources"]
+        names = [r["userName"] for r in newest_first]
+        assert names == sorted(names, reverse=True) and names[0] == "seed9@example.com"
+        assert set(newest_first[0]) == {"schemas", "id", "userName", "meta"}
+        unsortable = client.get("/Users", params={"sortBy": "password"})
+        assert unsortable.status_code == 400 and "sortBy" in unsortable.json()["detail"]
 
 
 def test_refusals_are_scim_errors_and_change_nothing(server: Server) -> None:

@@ -30,7 +30,15 @@ from store.audit import Actor
 from store.directory import Directory
 from store.errors import AlreadyExists, Conflict, NotFound, Refused, StoreError, ValidationError
 from store.importer import ImportRefused
-from store.scim_resources import MAX_COUNT, BadRequest, ScimGroups, ScimResources, ScimUsers, Uniqueness
+from store.scim_resources import (
+    MAX_COUNT,
+    BadRequest,
+    ScimGroups,
+    ScimResources,
+    ScimUsers,
+    Shape,
+    Uniqueness,
+)
 from store.scim_sources import RETRY_AFTER, Paused
 
 PREFIX = "/scim/v2"
@@ -140,7 +148,7 @@ def service_provider_config() -> dict[str, Any]:
         "bulk": {"supported": False, "maxOperations": 0, "maxPayloadSize": MAX_BODY},
         "filter": {"supported": True, "maxResults": MAX_COUNT},
         "changePassword": {"supported": False},
-        "sort": {"supported": False},
+        "sort": {"supported": True},
         "etag": {"supported": True},
         "authenticationSchemes": [
             {
@@ -313,9 +321,8 @@ async def _body(request: Request) -> tuple[Any, bytes]:
     return value, raw
 
 
-def _excluded(request: Request) -> frozenset[str]:
-    text = request.query_params.get("excludedAttributes") or ""
-    return frozenset(part.strip().casefold() for part in text.split(",") if part.strip())
+def _shape(request: Request) -> Shape:
+    return Shape.parse(request.query_params.get("attributes"), request.query_params.get("excludedAttributes"))
 
 
 def build_app(db_path: Path, key_path: Path | None = None) -> Starlette:
@@ -370,15 +377,26 @@ def build_app(db_path: Path, key_path: Path | None = None) -> Starlette:
             return scim_json(created, 201, {"Location": location, "ETag": created["meta"]["version"]})
         start = _int_param(request, "startIndex", 1)
         count = _int_param(request, "count", 100)
+        order = (request.query_params.get("sortOrder") or "ascending").casefold()
+        if order not in ("ascending", "descending"):
+            raise ScimError(400, f"sortOrder: {order!r} is not ascending or descending", "invalidValue")
+        query = request.query_params
         listing = await run_in_threadpool(
-            locked, resources.list, request.query_params.get("filter"), start, count, _excluded(request)
+            locked,
+            resources.list,
+            query.get("filter"),
+            start,
+            count,
+            _shape(request),
+            query.get("sortBy"),
+            order == "descending",
         )
         return scim_json(_listing(listing.resources, listing.total, listing.start))
 
     async def single(request: Request, resources: ScimResources, locked: Any) -> Response:
         ident = request.path_params["ident"]
         if request.method == "GET":
-            return _tagged(await run_in_threadpool(locked, resources.get, ident, _excluded(request)))
+            return _tagged(await run_in_threadpool(locked, resources.get, ident, _shape(request)))
         if_match = request.headers.get("if-match")
 
         def checked(method: Callable[..., Any], *args: Any) -> Any:
