@@ -110,6 +110,9 @@ def test_discovery_documents(server: Server) -> None:
         assert config.headers["content-type"].startswith("application/scim+json")
         assert client.get("/ResourceTypes").json()["Resources"][0]["endpoint"] == "/Users"
         assert client.get("/Schemas").json()["Resources"][0]["id"] == CORE_USER
+        assert client.get("/ResourceTypes/Group").json()["endpoint"] == "/Groups"
+        assert client.get(f"/Schemas/{CORE_USER}").json()["name"] == "User"
+        assert client.get("/Schemas/urn:nope").status_code == 404
 
 
 def test_create_get_filter_patch_and_delete_a_user(server: Server) -> None:

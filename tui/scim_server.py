@@ -46,6 +46,9 @@ MAX_BODY = 1024 * 1024  # 1 MiB (ServiceProviderConfig's bulk.maxPayloadSize say
 SCIM_JSON = "application/scim+json"
 ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
 LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
+SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Schema"
+CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
+CORE_GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
 log = logging.getLogger("tui.scim")
 
 
@@ -367,7 +370,19 @@ def build_app(db_path: Path, key_path: Path | None = None) -> Starlette:
         return scim_json(_listing([USER_TYPE, GROUP_TYPE]))
 
     async def schemas(request: Request, resources: ScimResources, locked: Any) -> Response:
-        return scim_json(_listing([USER_SCHEMA, GROUP_SCHEMA]))
+        return scim_json(_listing([{"schemas": [SCHEMA], **s} for s in (USER_SCHEMA, GROUP_SCHEMA)]))
+
+    async def resource_type(request: Request, resources: ScimResources, locked: Any) -> Response:
+        found = {t["id"]: t for t in (USER_TYPE, GROUP_TYPE)}.get(request.path_params["ident"])
+        if found is None:
+            raise ScimError(404, f"no resource type {request.path_params['ident']!r}: User and Group")
+        return scim_json(found)
+
+    async def schema(request: Request, resources: ScimResources, locked: Any) -> Response:
+        found = {t["id"]: t for t in (USER_SCHEMA, GROUP_SCHEMA)}.get(request.path_params["ident"])
+        if found is None:
+            raise ScimError(404, f"no schema {request.path_params['ident']!r}: {CORE_USER} and {CORE_GROUP}")
+        return scim_json({"schemas": [SCHEMA], **found})
 
     async def collection(request: Request, resources: ScimResources, locked: Any) -> Response:
         if request.method == "POST":
@@ -429,6 +444,8 @@ def build_app(db_path: Path, key_path: Path | None = None) -> Starlette:
         Route(f"{PREFIX}/ServiceProviderConfig", endpoint(config), methods=["GET"]),
         Route(f"{PREFIX}/ResourceTypes", endpoint(resource_types), methods=["GET"]),
         Route(f"{PREFIX}/Schemas", endpoint(schemas), methods=["GET"]),
+        Route(f"{PREFIX}/ResourceTypes/{{ident}}", endpoint(resource_type), methods=["GET"]),
+        Route(f"{PREFIX}/Schemas/{{ident}}", endpoint(schema), methods=["GET"]),
     ]
     for kind in (ScimUsers, ScimGroups):
         routes.append(Route(f"{PREFIX}/{kind.endpoint}", endpoint(collection, kind), methods=["GET", "POST"]))
