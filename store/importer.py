@@ -6,19 +6,21 @@ for the identity providers' CSV templates, what the file calls each field (``Use
 
 :func:`import_document` then
 
-1. checks every entry (names, lengths, characters, references, cycles) against the file and the directory and
-   collects every problem (the first :data:`MAX_PROBLEMS`); one problem refuses the whole file, nothing changes;
-2. plans: users, groups and memberships to create, update (with the fields that change), disable, and unchanged;
+1. checks every entry (names, lengths, characters, references, cycles) against the file and the directory
+   and collects every problem (the first :data:`MAX_PROBLEMS`); one problem refuses the whole file, and
+   nothing changes;
+2. plans: users, groups and memberships to create, to update (with the fields that change), to disable, and
+   those unchanged;
 3. applies the plan in one ``BEGIN IMMEDIATE`` transaction with one audit event (the file's SHA-256 and the
-   counts) and one ``import_batches`` row that every row it writes points to. A crash (even ``kill -9``) at any
-   moment leaves the directory exactly as before or exactly as after.
+   counts) and one ``import_batches`` row that every row it writes points to. A crash (even ``kill -9``) at
+   any moment leaves the directory exactly as before or exactly as after.
 
 Semantics, in short (README has the long form):
 
-- Every user and group belongs to a *source*: ``local`` (made here) or the name of the identity provider it was
-  imported from. An imported entry matches an existing one of the same source by ``externalId`` first, then by
-  user (or group) name. A name held by a user or group of another source (or by root) is refused, never taken
-  over.
+- Every user and group belongs to a *source*: ``local`` (made here) or the name of the identity provider it
+  was imported from. An imported entry matches an existing one of the same source by ``externalId`` first,
+  then by user (or group) name. A name held by a user or group of another source (or by root) is refused,
+  never taken over.
 - Without ``sync`` an import only adds and updates (and disables what the file says is inactive or deleted);
   a field the file says nothing about is left as it is. With ``sync`` the directory is made to match the file
   for that source: a user the file lists is active unless it says otherwise, users of the source the file no
@@ -26,8 +28,8 @@ Semantics, in short (README has the long form):
   removed (a group gone from the file is kept, emptied). Local users and root are never touched. A sync that
   would disable more than :data:`MASS_DISABLE_SHARE` of the source's active users is refused unless allowed.
 - Nested groups (SCIM groups whose members are groups) are flattened into their users; a cycle is refused.
-- Passwords: a hash (argon2, bcrypt, PBKDF2 in PHC / modular-crypt form) is stored as it is and upgraded at the
-  first sign-in; a cleartext (initial) password is dropped unless ``with_passwords``, when it is hashed in
+- Passwords: a hash (argon2, bcrypt, PBKDF2 in PHC / modular-crypt form) is stored as it is and upgraded at
+  the first sign-in; a cleartext (initial) password is dropped unless ``with_passwords``, when it is hashed in
   worker processes and the user must change it at first sign-in. Either is only set for a user who has no
   password yet, so re-running a file changes nothing.
 """
@@ -78,8 +80,8 @@ Progress = Callable[[str, int, int], None]
 
 # -- the format-independent document ---------------------------------------------------------------------
 #
-# For every optional field None means "the file says nothing about it" (leave it as it is; empty on create) and
-# "" means "empty". Whole-representation formats (our JSON, SCIM resources) pass "" for what they omit.
+# For every optional field None means "the file says nothing about it" (leave it as it is; empty on create)
+# and "" means "empty". Whole-representation formats (our JSON, SCIM resources) pass "" for what they omit.
 
 
 @dataclass(slots=True)
@@ -212,7 +214,8 @@ class Problem:
 
 
 class ImportRefused(StoreError):
-    """The file was refused; ``problems`` lists what is wrong (the first ``MAX_PROBLEMS``). Nothing changed."""
+    """The file was refused; ``problems`` lists what is wrong (the first
+    ``MAX_PROBLEMS``). Nothing changed."""
 
     def __init__(self, file_name: str, problems: list[Problem], more: int = 0) -> None:
         self.file_name = file_name
@@ -329,8 +332,8 @@ class ImportPlan:
         return lines
 
     def diff(self, limit: int | None = 100) -> Iterator[tuple[str, str]]:
-        """The changes as (mark, text): ``+`` create, ``~`` update, ``-`` retire; at most ``limit`` per kind and
-        concept, then one ``…`` line with how many more."""
+        """The changes as (mark, text): ``+`` create, ``~`` update, ``-`` retire; at most ``limit`` per kind
+        and concept, then one ``…`` line with how many more."""
         singular = {
             "users": "user",
             "groups": "group",
@@ -569,7 +572,8 @@ def _load_current(conn: sqlite3.Connection) -> _Current:
 
 @dataclass(slots=True)
 class _UserTarget:
-    """One user the import writes or refers to: an existing row (``row``) or a new one, and what the file says."""
+    """One user the import writes or refers to: an existing row (``row``) or a new one, and
+    what the file says."""
 
     ident: int  # the row id, or a negative number for a user this import creates
     where: str
@@ -793,7 +797,8 @@ class _Resolver:
             if fields is None or source is None:
                 continue
             if self.options.sync and "status" not in fields:
-                # A sync makes the directory match the file: a user it lists (without saying otherwise) is active.
+                # A sync makes the directory match the file: a user it lists (without saying
+                # otherwise) is active.
                 fields["status"] = "active"
             labels = user.labels
             name_label = labels.get("userName", "userName")
@@ -1147,7 +1152,8 @@ class _Resolver:
         problems = self.problems
         if member.ref is None:
             if isinstance(member.user_name, str):
-                # A name that finds a user is a valid name (the file's users and the directory's were checked).
+                # A name that finds a user is a valid name (the file's users and the
+                # directory's were checked).
                 ident = self._user_by_name(member.user_name)
                 if ident is not None:
                     return ident
@@ -1674,6 +1680,8 @@ def _apply(
     initial_hashes: dict[int, str],
     progress: Progress | None,
 ) -> None:
+    # Raw sqlite3 executemany in chunks, not sqlite-utils: bulk import is a hot path (100,000
+    # users, one transaction).
     total = (
         len(resolution.users) + sum(len(g.members) for g in resolution.groups) + len(resolution.groups) + 1
     )
@@ -1765,8 +1773,8 @@ def _apply(
             )
             advance(len(chunk))
     conn.executemany(
-        "UPDATE users SET password_hash = ?, password_changed_at = ?, must_change_password = ?, import_batch_id = ?, "
-        "updated_at = ?, version = version + 1 WHERE id = ? AND password_hash IS NULL",
+        "UPDATE users SET password_hash = ?, password_changed_at = ?, must_change_password = ?, "
+        "import_batch_id = ?, updated_at = ?, version = version + 1 WHERE id = ? AND password_hash IS NULL",
         passwords,
     )
     user_ids: dict[int, int] = {}
@@ -1792,7 +1800,8 @@ def _apply(
         conn.execute("DELETE FROM ssh_keys WHERE user_id = ?", (uid,))
         try:
             conn.executemany(
-                "INSERT INTO ssh_keys (user_id, public_key, fingerprint, comment, created_at) VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO ssh_keys (user_id, public_key, fingerprint, comment, created_at) "
+                "VALUES (?, ?, ?, ?, ?)",
                 [(uid, k.text, k.fingerprint, k.comment, now) for k in target.ssh_keys],
             )
         except sqlite3.IntegrityError:
@@ -1877,7 +1886,8 @@ def _apply(
     for chunk in _chunks(rows):
         conn.executemany(
             "INSERT INTO memberships (group_id, user_id, expires_at, created_at) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT (group_id, user_id) DO UPDATE SET expires_at = excluded.expires_at, version = version + 1",
+            "ON CONFLICT (group_id, user_id) "
+            "DO UPDATE SET expires_at = excluded.expires_at, version = version + 1",
             chunk,
         )
         advance(len(chunk))
@@ -2002,8 +2012,8 @@ def import_document(
 ) -> ImportResult:
     """Validate, plan and (unless ``dry_run`` or there is nothing to do) apply ``document`` atomically.
 
-    Raises :class:`ImportRefused` (every problem, nothing changed) or, for a sync the mass-disable guard stops,
-    :class:`store.errors.Refused`."""
+    Raises :class:`ImportRefused` (every problem, nothing changed) or, for a sync the mass-disable guard
+    stops, :class:`store.errors.Refused`."""
     from store.errors import Refused
 
     used_source = source or document.default_source
@@ -2049,7 +2059,8 @@ def import_document(
     by_password = {id(t): digest for t, digest in zip(initial, hashes, strict=True)}
 
     with directory.change(Rule.IMPORT, source=used_source, what=WHAT) as conn:
-        # Another admin may have changed the directory since the plan was made: then plan again under the lock.
+        # Another admin may have changed the directory since the plan was made: then plan again
+        # under the lock.
         if directory.db.data_version() != seen_version:
             current = _load_current(conn)
             try:
@@ -2080,7 +2091,8 @@ def import_document(
         counts = plan.as_dict()
         batch_id = (
             conn.execute(
-                "INSERT INTO import_batches (source, file_name, sha256, at, actor, counts) VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO import_batches (source, file_name, sha256, at, actor, counts) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
                 (resolution.source, file_name, sha256, now, directory.actor.name, json.dumps(counts)),
             ).lastrowid
             or 0

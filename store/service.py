@@ -88,8 +88,9 @@ class Service(Generic[T]):
         key = canonical(prefix)
         with self.db.read() as conn:
             rows = conn.execute(
-                f"SELECT {self.display_column} FROM {self.table} WHERE {self.listed} AND {self.sort_column} >= ? "
-                f"AND {self.sort_column} < ? ORDER BY {self.sort_column} LIMIT ?",
+                f"SELECT {self.display_column} FROM {self.table} "
+                f"WHERE {self.listed} AND {self.sort_column} >= ? AND {self.sort_column} < ? "
+                f"ORDER BY {self.sort_column} LIMIT ?",
                 (key, key + "\U0010ffff", limit),
             ).fetchall()
         return [row[0] for row in rows]
@@ -203,6 +204,7 @@ def joined_page(
 ) -> Page[T]:
     """A keyset page of ``select WHERE clause`` by an integer id (joined listings: assignments, sessions),
     with the total of all matches. ``after`` continues from an id; ``offset`` jumps."""
+    # Raw sqlite3, not sqlite-utils: paging is a hot path (keyset SQL from the caller's snapshot).
     total = conn.execute(f"SELECT count(*) FROM ({select} WHERE {clause})", params).fetchone()[0]
     sql, page_params = f"{select} WHERE {clause}", list(params)
     if after is not None:

@@ -291,6 +291,7 @@ class SessionService:
             and access_key_id.isascii()
         ):
             return Verification(False, "malformed")
+        # Raw sqlite3 (a reused cursor, a plain tuple), not sqlite-utils: verify is the hottest path.
         row = self.db.query_tuple(VERIFY_SQL, (sha256(session_token.encode()).hexdigest(),))
         secret_hash = sha256(secret_access_key.encode()).hexdigest()
         if row is None:

@@ -1,10 +1,10 @@
 """The console: one Textual app, a mode per concept, every action on a key and in the command palette.
 
-It opens on a gate: the sign-in screen (or the first-run wizard when the directory has no root). Nothing of the
-directory is shown, and no section key, palette or help works, until someone has signed in. A program that has
-already authenticated the person (the SSH server) passes ``TuiApp(directory, signed_in=…)`` and the console
-opens signed in. A sign-in ends after 15 minutes without a key press, after 12 hours whatever happens, when
-its portal sign-in is revoked (password change, MFA reset, disable, delete), or on ``ctrl+o``.
+It opens on a gate: the sign-in screen (or the first-run wizard when the directory has no root). Nothing of
+the directory is shown, and no section key, palette or help works, until someone has signed in. A program that
+has already authenticated the person (the SSH server) passes ``TuiApp(directory, signed_in=…)`` and the
+console opens signed in. A sign-in ends after 15 minutes without a key press, after 12 hours whatever happens,
+when its portal sign-in is revoked (password change, MFA reset, disable, delete), or on ``ctrl+o``.
 """
 
 from __future__ import annotations
@@ -216,7 +216,8 @@ class TuiApp(App[None]):
             self.notify(f"Signed in as root: {ROOT_BANNER}.", severity="warning", timeout=6)
 
     def sign_out(self, reason: str = "Signed out.") -> None:
-        """End the sign-in: revoke its portal sign-in, forget every screen's state, back to the sign-in screen."""
+        """End the sign-in: revoke its portal sign-in, forget every screen's state, back
+        to the sign-in screen."""
         signed_in, self.signed_in = self.signed_in, None
         if signed_in is None:
             return
@@ -228,7 +229,8 @@ class TuiApp(App[None]):
             self.exit(message=reason)
             return
         self.switch_mode(GATE)
-        # Screens of the last sign-in (a half-typed form, a filter, a detail view) must not greet the next person.
+        # Screens of the last sign-in (a half-typed form, a filter, a detail view) must not greet
+        # the next person.
         for mode, screen in self.MODES.items():
             if mode != GATE:
                 self.remove_mode(mode)
@@ -348,8 +350,8 @@ class TuiApp(App[None]):
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         """The palette offers every action: the sections and the current screen's keys. Textual's own system
-        commands are left out: over SSH, Screenshot would write the screen (credentials shown once included) to
-        a file on the server; Theme, Keys, Quit and Maximize only duplicate keys or change the look."""
+        commands are left out: over SSH, Screenshot would write the screen (credentials shown once included)
+        to a file on the server; Theme, Keys, Quit and Maximize only duplicate keys or change the look."""
         if self.signed_in is None:
             return
         for key, mode, label, _ in SECTIONS:

@@ -1,4 +1,5 @@
-"""``tui serve``: the shared console over SSH (asyncssh), and the few commands a laptop runs without a terminal.
+"""``tui serve``: the shared console over SSH (asyncssh), and the few commands a laptop runs without a
+terminal.
 
 What one connection goes through:
 
@@ -9,7 +10,8 @@ What one connection goes through:
    minute block the address for 5 minutes; a blocked address is told so in the authentication banner and every
    key is refused meanwhile, the right one too. One connection may try at most 6 keys (as OpenSSH's
    ``MaxAuthTries``). Refused connections are audited once each (``ssh.refused``, every fingerprint tried and
-   why), and while an address is blocked its further connections are not audited (so a flood cannot fill the log).
+   why), and while an address is blocked its further connections are not audited (so a flood cannot fill the
+   log).
 3. **Audited**: ``ssh.connect`` and ``ssh.disconnect`` (remote address and port, key fingerprint, and on
    disconnect the reason and duration), written with ``store.audit.record`` in a ``Directory.change`` as
    ``Actor(user, "ssh")``.
@@ -22,8 +24,8 @@ What one connection goes through:
    only that child holds, never argv or the environment. The child asks for a TOTP step-up when the user has
    an authenticator (root always) and then runs the console; ``ssh -t HOST login`` runs the password + TOTP
    prompt instead. When the child ends, its exit status is the session's and the connection is closed; when
-   the client goes away, the child's process group is killed (SIGHUP, then SIGKILL). A child that crashes takes
-   only its own connection with it.
+   the client goes away, the child's process group is killed (SIGHUP, then SIGKILL). A child that crashes
+   takes only its own connection with it.
 5. **Without a pty**, only ``whoami``, ``access`` and ``credentials`` are answered (:mod:`tui.ssh_commands`),
    in this process, as the key's user, in JSON. Anything else — a shell included — is refused with exit 1.
    **Consoles are capped** (:mod:`store.console_limits`: 3 per user and 24 in all unless the directory's
@@ -78,8 +80,9 @@ BLOCK_SECONDS = 300.0  # … block that address this long
 MAX_AUTH_TRIES = 6  # keys one connection may try
 KILL_GRACE = 2.0  # SIGHUP, then SIGKILL after this long
 CLOSE_AFTER_CONSOLE = 2.0  # the client normally closes itself when the console's channel closes
-# What a console that died without cleaning up (killed, crashed) may have left on the client's terminal:
-# the alternate screen, mouse and focus reporting, bracketed paste, the kitty keyboard protocol, a hidden cursor.
+# What a console that died without cleaning up (killed, crashed) may have left on the client's
+# terminal: the alternate screen, mouse and focus reporting, bracketed paste, the kitty keyboard
+# protocol, a hidden cursor.
 TERMINAL_RESET = (
     b"\x1b[0m\x1b[?1000l\x1b[?1002l\x1b[?1003l\x1b[?1006l\x1b[?1015l\x1b[?1004l\x1b[?2004l"
     b"\x1b[<u\x1b[?1049l\x1b[?25h"
@@ -284,7 +287,8 @@ class TuiSshServer:
     # -- authentication look-up (worker thread) --
 
     def check_key(self, user_name: str, fingerprint: str) -> tuple[str, tuple[int, str] | None]:
-        """("", (user id, name)) when the key is one of ``user_name``'s and the user is active; else why not."""
+        """("", (user id, name)) when the key is one of ``user_name``'s and the user is
+        active; else why not."""
         stored = self.directory.ssh_keys.owner_of(fingerprint)
         if stored is None:
             return "unknown key", None
@@ -577,7 +581,7 @@ def child_environment(term: str | None) -> dict[str, str]:
     return env
 
 
-class _Session(asyncssh.SSHServerSession):  # type: ignore[type-arg]
+class _Session(asyncssh.SSHServerSession[bytes]):
     def __init__(self, owner: _Connection) -> None:
         self.owner = owner
         self.chan: asyncssh.SSHServerChannel[bytes] | None = None
@@ -594,7 +598,7 @@ class _Session(asyncssh.SSHServerSession):  # type: ignore[type-arg]
 
     # -- asyncssh callbacks --
 
-    def connection_made(self, chan: asyncssh.SSHServerChannel[bytes]) -> None:  # type: ignore[override]
+    def connection_made(self, chan: asyncssh.SSHServerChannel[bytes]) -> None:
         self.chan = chan
 
     def pty_requested(self, term_type: str, term_size: tuple[int, int, int, int], term_modes: Any) -> bool:
