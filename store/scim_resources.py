@@ -20,7 +20,7 @@ import sqlite3
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from store.errors import NotFound, StoreError
 from store.formats import scim
@@ -46,11 +46,15 @@ class Uniqueness(StoreError):
     """The userName is taken (409, scimType uniqueness)."""
 
 
-class _FoldedMap(dict[tuple[str, str | None, str | None], str]):
+_Path = tuple[str, str | None, str | None]  # (attribute, sub-attribute, schema URN)
+
+
+class _FoldedMap(dict[_Path, str]):
     """Attribute paths compared ignoring case, as SCIM attribute names are (RFC 7643 §2.1)."""
 
     def get(self, key: Any, default: Any = None) -> Any:
-        return super().get(tuple(None if part is None else str(part).casefold() for part in key), default)
+        folded = tuple(None if part is None else str(part).casefold() for part in key)
+        return super().get(cast(_Path, folded), default)  # the same three parts, folded
 
 
 # The whitelist: SCIM attribute → SQL over ``users u``. Only these may be filtered on.
@@ -214,11 +218,14 @@ class ScimResources:
 
     def _row(self, conn: sqlite3.Connection, ident: str) -> sqlite3.Row:
         where = f"FROM {self.table} u WHERE u.source = ? AND {self.visible}"
-        row = conn.execute(f"SELECT u.* {where} AND u.scim_id = ?", (self.source, ident)).fetchone()
+        row: sqlite3.Row | None = conn.execute(
+            f"SELECT u.* {where} AND u.scim_id = ?", (self.source, ident)
+        ).fetchone()
         if row is None:
             for candidate in conn.execute(f"SELECT u.* {where} AND u.scim_id IS NULL", (self.source,)):
                 if scim.stable_id(self.noun, candidate["id"], candidate["created_at"]) == ident:
-                    return candidate
+                    adopted: sqlite3.Row = candidate
+                    return adopted
             raise NotFound(f"{self.kind} {ident!r} not found")
         return row
 
@@ -323,7 +330,8 @@ class ScimResources:
         body = {"schemas": [self.core], self.name_attribute: row[self.name_column], "id": ident}
 
         def only_the_id(document: ImportDocument) -> None:
-            for entry in [*document.users, *document.groups]:
+            entries: list[UserIn | GroupIn] = [*document.users, *document.groups]
+            for entry in entries:
                 entry.external_id = None
                 if isinstance(entry, UserIn):
                     entry.display_name = entry.given_name = entry.family_name = entry.email = None

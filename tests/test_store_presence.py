@@ -15,7 +15,9 @@ def test_closing_while_another_thread_beats_and_reads(tmp_path):
         stop = threading.Event()
         seen: list[object] = []
 
-        def heartbeat(presence: Presence = presence) -> None:
+        def heartbeat(
+            presence: Presence = presence, stop: threading.Event = stop, seen: list[object] = seen
+        ) -> None:
             while not stop.is_set():
                 presence.beat("me", "alice", "users", "console")
                 seen.append(presence.others("me"))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from textual.screen import Screen
 
@@ -164,7 +164,8 @@ async def go_and_run(app: TuiApp, place: Place, action: str, name: str, key: str
             app.switch_mode("users")
             app.notify(f"{name}: pick a user first (enter opens one), then press {key} there.", timeout=6)
             return
-        target = place.screen(user_id)
+        # A user's place (mode None) holds a screen class that takes the user's id.
+        target = cast(Callable[[int], Screen[Any]], place.screen)(user_id)
         app.push_screen(target)
         if action in SUB_ROW_ACTIONS:
             app.notify(f"{name}: select the row, then press {key}.", timeout=6)

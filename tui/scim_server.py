@@ -457,4 +457,6 @@ def build_app(db_path: Path, key_path: Path | None = None) -> Starlette:
                 name=kind.kind,
             )
         )
-    return Starlette(routes=routes, exception_handlers={HTTPException: not_found}, lifespan=lifespan)
+    # Starlette types every handler for Exception; this one, registered for HTTPException, gets only those.
+    handlers = {HTTPException: not_found}
+    return Starlette(routes=routes, exception_handlers=handlers, lifespan=lifespan)  # type: ignore[arg-type]
