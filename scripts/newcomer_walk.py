@@ -32,6 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+# E402 below: imported after the line above puts the repository on the path (run as a plain script).
 from store.crypto import totp_code  # noqa: E402
 from store.directory import Directory  # noqa: E402
 from store.errors import StoreError  # noqa: E402

@@ -17,6 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+# E402 below: imported after the line above puts the repository on the path (run as a plain script).
 import cairosvg  # noqa: E402
 
 from store.audit import Actor  # noqa: E402

@@ -130,6 +130,7 @@ def seed_demo(directory: Directory) -> None:
         ("user", "ci-deploy", "staging", "Developer"),
     ):
         principal_id = (groups[principal] if kind == "group" else users[principal]).id
+        # kind is 'user' or 'group' (the table above), which mypy reads as any str.
         directory.assignments.create(kind, principal_id, accounts[account].id, sets[pset].id)  # type: ignore[arg-type]
 
 

@@ -45,6 +45,7 @@ def make_app(
     if seed:
         seed_demo(directory)
     identity = TESTER if signed_in is _DEFAULT else signed_in
+    # identity is TESTER or what the test passed (a SignedIn or None), which mypy cannot tell from _DEFAULT.
     return TuiApp(directory, signed_in=identity, **app_options), directory  # type: ignore[arg-type]
 
 

@@ -15,7 +15,7 @@ import argon2
 import argon2.low_level
 import bcrypt as bcrypt_lib
 import pytest
-from passlib.hash import bcrypt_sha256  # type: ignore[import-untyped]
+from passlib.hash import bcrypt_sha256  # type: ignore[import-untyped]  # passlib has no type information
 
 from store.crypto import (
     MAX_PASSWORD_LENGTH,

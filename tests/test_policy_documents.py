@@ -235,7 +235,7 @@ def test_not_an_object(text: str, expected: str) -> None:
 
 def test_text_is_required() -> None:
     with pytest.raises(PolicyValidationError, match="is text, not bytes"):
-        parse_policy(b"{}")  # type: ignore[arg-type]
+        parse_policy(b"{}")  # type: ignore[arg-type]  # bytes on purpose
 
 
 def test_version_2008_is_refused_as_aws_does_for_identity_policies() -> None:

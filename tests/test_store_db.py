@@ -44,7 +44,7 @@ def assert_storage_rules(conn: sqlite3.Connection) -> None:
     values = pragmas(conn)
     assert str(values["journal_mode"]).lower() == "wal", values
     assert values["foreign_keys"] == 1, values
-    assert int(values["busy_timeout"]) >= 5000, values  # type: ignore[arg-type]
+    assert int(values["busy_timeout"]) >= 5000, values  # type: ignore[arg-type]  # a PRAGMA value: int
     assert values["synchronous"] == 2, values  # FULL
     assert conn.isolation_level is None  # autocommit: every transaction is begun explicitly
 

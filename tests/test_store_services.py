@@ -631,7 +631,7 @@ def test_assignments_refuse_duplicates_past_expiry_and_unknown_targets(estate: d
     with pytest.raises(ValidationError, match="expiresAt"):
         d.assignments.create("user", estate["bob"].id, prod, admin, expires_at="soon")
     with pytest.raises(ValidationError):
-        d.assignments.create("role", alice, prod, admin)  # type: ignore[arg-type]
+        d.assignments.create("role", alice, prod, admin)  # type: ignore[arg-type]  # wrong on purpose
     with pytest.raises(NotFound):
         d.assignments.create("user", 999_999, prod, admin)
     with pytest.raises(NotFound):

@@ -110,6 +110,7 @@ class TuiApp(App[None]):
         self.is_admin = signed_in is not None and (
             signed_in.user_id is None or (signed_in.mfa and directory.admins.is_admin(signed_in.user_id))
         )
+        # A class variable in Textual; this console picks its first mode per instance, before App.__init__.
         self.DEFAULT_MODE = GATE if signed_in is None else home_mode(self.is_admin)  # type: ignore[misc]
         super().__init__()
         self.directory = directory

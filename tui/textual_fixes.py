@@ -23,4 +23,4 @@ def _toast_on_mount(self: Toast, _: events.Mount) -> None:
 
 
 def apply() -> None:
-    Toast._on_mount = _toast_on_mount  # type: ignore[method-assign]
+    Toast._on_mount = _toast_on_mount  # type: ignore[method-assign]  # replaced on purpose (see above)

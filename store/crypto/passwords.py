@@ -25,8 +25,8 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from importlib import resources
 
-from passlib.context import CryptContext  # type: ignore[import-untyped]
-from passlib.exc import UnknownHashError  # type: ignore[import-untyped]
+from passlib.context import CryptContext  # type: ignore[import-untyped]  # passlib has no type information
+from passlib.exc import UnknownHashError  # type: ignore[import-untyped]  # (the same)
 
 from store.errors import ValidationError
 

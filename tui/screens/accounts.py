@@ -25,7 +25,7 @@ def account_form(screen: Any, account: Account | None) -> FormModal:
         )
 
     def load() -> tuple[dict[str, str], int]:
-        current = accounts.get(account.id)  # type: ignore[union-attr]
+        current = accounts.get(account.id)  # type: ignore[union-attr]  # load is given only for an edit
         return {"name": current.name, "description": current.description}, current.version
 
     def describe(item: Any) -> str:

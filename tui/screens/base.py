@@ -40,7 +40,7 @@ class DirectoryScreen(Screen[Any]):
 
     @property
     def tui_app(self) -> TuiApp:
-        return self.app  # type: ignore[return-value]
+        return self.app  # type: ignore[return-value]  # these screens run only inside TuiApp
 
     def reload(self) -> None:
         """Fetch again what the screen shows (after our change, another admin's, or ``r``)."""

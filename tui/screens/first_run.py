@@ -65,7 +65,7 @@ class FirstRunScreen(Screen[None]):
 
     @property
     def tui_app(self) -> TuiApp:
-        return self.app  # type: ignore[return-value]
+        return self.app  # type: ignore[return-value]  # this screen runs only inside TuiApp
 
     def compose(self) -> ComposeResult:
         yield Static("", id="wizard-title", classes="wizard-title")
@@ -201,7 +201,7 @@ class FirstRunScreen(Screen[None]):
 
     def _open(self, signed_in: object) -> None:
         self.app.pop_screen()
-        self.tui_app.start_session(signed_in)  # type: ignore[arg-type]
+        self.tui_app.start_session(signed_in)  # type: ignore[arg-type]  # the worker hands back a SignedIn
 
     def action_back(self) -> None:
         if self.query_one(ContentSwitcher).current == "step-totp" and not self.busy:

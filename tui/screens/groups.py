@@ -32,7 +32,7 @@ def group_form(screen: Any, group: Group | None) -> FormModal:
         )
 
     def load() -> tuple[dict[str, str], int]:
-        current = groups.get(group.id)  # type: ignore[union-attr]
+        current = groups.get(group.id)  # type: ignore[union-attr]  # load is given only for an edit
         return {"displayName": current.name, "description": current.description}, current.version
 
     fields = [

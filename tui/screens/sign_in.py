@@ -57,7 +57,7 @@ class SignInScreen(Screen[None]):
 
     @property
     def tui_app(self) -> TuiApp:
-        return self.app  # type: ignore[return-value]
+        return self.app  # type: ignore[return-value]  # this screen runs only inside TuiApp
 
     def compose(self) -> ComposeResult:
         directory = self.tui_app.directory
@@ -230,7 +230,7 @@ class SignInScreen(Screen[None]):
     def _open_console(self, signed_in: object) -> None:
         self.busy = False
         self.reset()
-        self.tui_app.start_session(signed_in)  # type: ignore[arg-type]
+        self.tui_app.start_session(signed_in)  # type: ignore[arg-type]  # the worker hands back a SignedIn
 
     def _abandon(self, message: str) -> None:
         self.busy = False

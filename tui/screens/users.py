@@ -47,7 +47,7 @@ def user_form(screen: Any, user: User | None) -> FormModal:
         return users.update(user.id, version or user.version, **fields)
 
     def load() -> tuple[dict[str, str], int]:
-        current = users.get(user.id)  # type: ignore[union-attr]
+        current = users.get(user.id)  # type: ignore[union-attr]  # load is given only for an edit
         return user_values(current), current.version
 
     fields = [FormField(field, label, user_values(user)[field]) for field, _, label in USER_FIELDS]

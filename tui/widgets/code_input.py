@@ -41,7 +41,7 @@ class CodeInput(TextInput):
         super().__init__(
             restrict=RECOVERY_CHARACTERS if recovery else DIGITS,
             max_length=RECOVERY_MAX if recovery else TOTP_DIGITS + 2,
-            **kwargs,  # type: ignore[arg-type]
+            **kwargs,  # type: ignore[arg-type]  # the rest of Input's keyword arguments, as given
         )
 
     def watch_value(self, value: str) -> None:

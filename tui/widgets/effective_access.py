@@ -85,7 +85,7 @@ class EffectiveAccess(Vertical):
 
     @work(thread=True, exclusive=True, group="effective-access", exit_on_error=False)
     def _load(self, user_id: int, account_id: int | None) -> None:
-        directory = self.app.directory  # type: ignore[attr-defined]
+        directory = self.app.directory  # type: ignore[attr-defined]  # shown only inside TuiApp
         try:
             access = effective_access(directory, user_id, account_id=account_id)
         except StoreError as exc:
