@@ -250,7 +250,27 @@ def verify(
     )
 
 
-def _walk(conn: sqlite3.Connection, key: bytes | None, initialised: bool) -> VerifyResult:
+def reseal(conn: sqlite3.Connection, key: bytes) -> tuple[str, str]:
+    """Seal the head again with ``key`` after checking every event's keyed link (the head aside): for a log
+    whose head was written before heads were keyed. Returns (the old head's text, the new ``SEQ:HASH``).
+    Refused if any event does not verify. A cut made before the reseal cannot be detected after it: the
+    caller says so, and records the reseal as an event of its own."""
+    checked = _walk(conn, key, initialised=True, check_head=False)
+    if not checked.ok:
+        raise Refused(f"the audit log is broken ({checked.problem}); nothing was changed")
+    row = conn.execute("SELECT value FROM settings WHERE key = ?", (HEAD_KEY,)).fetchone()
+    seq, _, digest = checked.head.partition(":")
+    conn.execute(
+        "INSERT INTO settings (key, value) VALUES (?, ?) "
+        "ON CONFLICT(key) DO UPDATE SET value = excluded.value, version = version + 1",
+        (HEAD_KEY, _head_value(key, int(seq), digest)),
+    )
+    return ("" if row is None else str(row[0])), checked.head
+
+
+def _walk(
+    conn: sqlite3.Connection, key: bytes | None, initialised: bool, *, check_head: bool = True
+) -> VerifyResult:
     expected_prev, expected_seq, count = GENESIS, 1, 0
     keyed = key is not None
 
@@ -295,6 +315,8 @@ def _walk(conn: sqlite3.Connection, key: bytes | None, initialised: bool) -> Ver
         return broken(
             None, "the log is empty although the directory was initialised: its events were deleted"
         )
+    if not check_head:
+        return VerifyResult(True, count, head=f"{count}:{expected_prev}", keyed=keyed)
     head_seq, head_hash, head_problem = _read_head(conn, key)
     if head_problem is not None:
         return broken(None, f"{head_problem}: events may have been cut off the end")

@@ -198,6 +198,27 @@ class Directory:
                 )
             return audit.verify(conn, self.audit_key, initialised=initialised, expect_head=expect_head)
 
+    def reseal_audit(self) -> str:
+        """Seal the audit log's head with the key again, after checking every event (a directory made before
+        heads were keyed); audited as ``audit.reseal``. Returns the new head, ``SEQ:HASH``. An admin's act."""
+        if self.audit_key is None:
+            raise KeyFileError(
+                "only an initialised directory with its key file has a keyed audit log to reseal"
+            )
+        with self.change(what="reseal the audit log") as conn:
+            old, _ = audit.reseal(conn, self.audit_key)
+            audit.record(
+                conn,
+                at=self.now_text(),
+                actor=self.actor,
+                action="audit.reseal",
+                target="audit",
+                extra={"previous_head": old},
+                key=self.audit_key,
+            )
+        result = self.verify_audit()
+        return result.head
+
     def require_key(self) -> KeyRing:
         """The key ring, or a clear refusal for a directory that has none yet."""
         if self.key is None:

@@ -155,6 +155,40 @@ class TestFindings:
         assert rolled_back.returncode == 1 and "no longer holds the head" in rolled_back.stderr
 
 
+class TestReseal:
+    """A directory whose head was written before heads were keyed (an older tui) is sealed again, on
+    request, after its events are checked; a tampered log is never blessed."""
+
+    def test_an_unkeyed_head_is_resealed_after_the_events_are_checked(self, pristine, tmp_path, run_tui):
+        db_path = _copy(pristine, tmp_path)
+        assert "nothing to reseal" in run_tui("--db", str(db_path), "audit", "reseal").stdout
+        conn = _attacker(db_path)  # what an older tui wrote: SEQ:HASH, no MAC
+        last = conn.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
+        conn.execute("UPDATE settings SET value = ? WHERE key = ?", (f"{last[0]}:{last[1]}", HEAD_KEY))
+        conn.close()
+        assert run_tui("--db", str(db_path), "audit", "verify").returncode == 1
+        sealed = run_tui("--db", str(db_path), "audit", "reseal")
+        assert sealed.returncode == 0 and "audit head sealed:" in sealed.stdout
+        assert "cannot be detected" in sealed.stderr
+        verified = run_tui("--db", str(db_path), "audit", "verify", "--json")
+        assert verified.returncode == 0 and verified.json()["events"] == EVENTS + 1
+        conn = _attacker(db_path)
+        [(details,)] = conn.execute("SELECT details FROM audit WHERE action = 'audit.reseal'").fetchall()
+        conn.close()
+        assert json.loads(details)["previous_head"] == f"{last[0]}:{last[1]}"
+
+    def test_a_tampered_log_is_not_resealed(self, pristine, tmp_path, run_tui):
+        db_path = _copy(pristine, tmp_path)
+        conn = _attacker(db_path)
+        conn.execute("UPDATE audit SET actor = 'mallory' WHERE seq = 3")
+        conn.execute("UPDATE settings SET value = '1:x' WHERE key = ?", (HEAD_KEY,))
+        conn.close()
+        refused = run_tui("--db", str(db_path), "audit", "reseal")
+        assert refused.returncode == 1 and "event 3 was altered" in refused.stderr
+        assert "nothing was changed" in refused.stderr
+        assert run_tui("--db", str(db_path), "audit", "verify").returncode == 1
+
+
 # -- every tampering, at random ------------------------------------------------------------------------------
 
 COLUMNS = ("at", "actor", "source", "action", "target", "details", "hash", "prev_hash")

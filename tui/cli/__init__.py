@@ -111,6 +111,25 @@ def audit_verify(obj: Context, as_json: bool, expect_head: str | None) -> None:
     sys.exit(0 if result.ok else 1)
 
 
+@audit_group.command("reseal")
+@pass_context
+def audit_reseal(obj: Context) -> None:
+    """Seal the log's head with the key file again, after checking every event: for a directory made before
+    tui keyed the head (verify then says the head was rewritten). Refused if any event does not verify."""
+    directory = obj.directory()
+    before = directory.verify_audit()
+    if before.ok:
+        click.echo(f"audit log intact: {before.events} events, head {before.head}; nothing to reseal")
+        return
+    head = directory.reseal_audit()
+    click.echo(f"audit head sealed: {head}")
+    click.echo(
+        "a cut made before this reseal cannot be detected: record this head somewhere else and check it "
+        "later with tui audit verify --expect-head",
+        err=True,
+    )
+
+
 @audit_group.command("export")
 @click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True)
 @pass_context
