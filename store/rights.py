@@ -60,10 +60,6 @@ class Principal:
     password: bool = False  # the sign-in proved the user's password
     source: str | None = None  # an identity provider's provisioning principal: never a user
 
-    @property
-    def signed_in(self) -> bool:
-        return self.user_id is not None
-
 
 OWNER = Principal(owner=True)
 NOBODY = Principal()
