@@ -512,7 +512,11 @@ class _Reader:
         folded = (path or "").casefold()
         match = _MEMBER_FILTER.match(path or "")
         if op == "remove":
-            if folded == "members":
+            if folded == "members" and value not in (None, []):
+                # Entra ID's "Remove Members": path members, the members to remove in value. Only a remove
+                # without a value empties the group (RFC 7644 §3.5.2.2).
+                group.remove_members.extend(self._members(value, where))
+            elif folded == "members":
                 group.remove_all_members = True
             elif match:
                 group.remove_members.append(MemberIn(where, ref=match.group(1)))
