@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import stat
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from store.files import create_private, private_problem
 
 STALE_SECONDS = 15.0
 
@@ -26,13 +29,31 @@ class Present:
     client: str
 
 
+class PresenceRefused(Exception):
+    """The sidecar is not a private file of ours (a symlink, a folder, readable by others): never opened."""
+
+
+def _open_sidecar(path: Path) -> None:
+    """Create the sidecar exclusively, 0600, without following links; one already there must be a plain file
+    private to us (a symlink planted beside the database would otherwise point SQLite's writes elsewhere)."""
+    try:
+        create_private(path)
+        return
+    except FileExistsError:
+        pass
+    info = path.lstat()
+    if not stat.S_ISREG(info.st_mode):
+        raise PresenceRefused(f"{path} is not a plain file (a symlink or a folder): presence stays off")
+    problem = private_problem(path, info, "console presence file")
+    if problem:
+        raise PresenceRefused(problem)
+
+
 class Presence:
     def __init__(self, db_path: str | os.PathLike[str]) -> None:
         path = Path(db_path)
         self.path = path.with_name(path.name + ".presence")
-        if not self.path.exists():
-            fd = os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600)
-            os.close(fd)
+        _open_sidecar(self.path)
         self.conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=2)
         # A console's heartbeat runs in a worker thread while the console may be closing: closing a connection
         # another thread is using crashed the process (a segfault in sqlite3), so one lock guards both.

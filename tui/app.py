@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import shutil
+import sqlite3
 import tempfile
 import uuid
 from collections.abc import Iterable
@@ -27,9 +28,10 @@ from store.demo import DemoRoot
 from store.directory import Directory, os_actor
 from store.errors import StoreError
 from store.portal import NotSignedIn, SignedIn
-from store.presence import Presence, Present
+from store.presence import Presence, PresenceRefused, Present
 from tui import textual_fixes
 from tui.commands import commands
+from tui.literal import visible
 from tui.messages import DirectoryChanged
 from tui.screens.accounts import AccountsScreen
 from tui.screens.assignments import AssignmentsScreen
@@ -132,9 +134,14 @@ class TuiApp(App[None]):
         self.set_interval(CHANGE_POLL_SECONDS, self._notice_changes)
         self.set_interval(SWEEP_SECONDS, self.sweep_sessions)
         if str(self.directory.db.path) != ":memory:":
-            self.presence = Presence(self.directory.db.path)
-            self.set_interval(PRESENCE_SECONDS, self._announce_presence)
-            self._announce_presence()
+            try:
+                self.presence = Presence(self.directory.db.path)
+            except (PresenceRefused, OSError, sqlite3.Error) as exc:
+                # Presence is best effort: the console works without it, and says why it is off.
+                self.notify(visible(exc), title="Presence off", severity="warning", markup=False, timeout=10)
+            else:
+                self.set_interval(PRESENCE_SECONDS, self._announce_presence)
+                self._announce_presence()
         if self.signed_in is not None and self.signed_in.is_root:
             self._root_notice()
 
