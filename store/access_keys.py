@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from store import audit
 from store.clock import from_text
 from store.crypto import new_access_key, secret_matches
 from store.crypto.tokens import hash_secret
@@ -101,14 +100,12 @@ class AccessKeyService:
         self.db = directory.db
 
     def _audit(self, conn: sqlite3.Connection, action: str, user: sqlite3.Row, **extra: object) -> None:
-        audit.record(
+        self.directory.record(
             conn,
             at=self.directory.now_text(),
-            actor=self.directory.actor,
             action=action,
             target=f"user:{user['user_name']}",
             extra=extra,
-            key=self.directory.audit_key,
         )
 
     def _user(self, conn: sqlite3.Connection, user_id: int) -> sqlite3.Row:

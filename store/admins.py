@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from store import audit, rights
+from store import rights
 from store.errors import NotFound
 from store.groups import Group
 
@@ -49,13 +49,11 @@ class AdminService:
                 )
             else:
                 conn.execute("DELETE FROM settings WHERE key = ?", (SETTING,))
-            audit.record(
+            self.directory.record(
                 conn,
                 at=self.directory.now_text(),
-                actor=self.directory.actor,
                 action="directory.set_admin_group",
                 target=f"group:{name}" if name else "group:none",
-                key=self.directory.audit_key,
             )
 
     def is_admin(self, user_id: int) -> bool:

@@ -13,7 +13,6 @@ import sqlite3
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
-from store import audit
 from store.errors import ValidationError
 
 if TYPE_CHECKING:
@@ -87,14 +86,12 @@ def set_console_limits(
             "value = excluded.value, version = version + 1",
             [(TOTAL_SETTING, str(after.total)), (PER_USER_SETTING, str(after.per_user))],
         )
-        audit.record(
+        directory.record(
             conn,
             at=directory.now_text(),
-            actor=directory.actor,
             action="settings.console_limits",
             target="settings:serve",
             before=asdict(before),
             after=asdict(after),
-            key=directory.audit_key,
         )
         return after

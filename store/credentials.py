@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from store import audit
 from store.clock import from_text, to_text
 from store.crypto import (
     check_password,
@@ -130,14 +129,12 @@ class CredentialService:
         return row
 
     def _audit(self, conn: sqlite3.Connection, action: str, user: sqlite3.Row, **extra: Any) -> None:
-        audit.record(
+        self.directory.record(
             conn,
             at=self.directory.now_text(),
-            actor=self.directory.actor,
             action=action,
             target=f"user:{user['user_name']}",
             extra=extra or None,
-            key=self.directory.audit_key,
         )
 
     @staticmethod

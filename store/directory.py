@@ -5,10 +5,11 @@ from __future__ import annotations
 import getpass
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from store import audit, rights
 from store.access_keys import AccessKeyService
@@ -207,14 +208,12 @@ class Directory:
             )
         with self.change(what="reseal the audit log") as conn:
             old, _ = audit.reseal(conn, self.audit_key)
-            audit.record(
+            self.record(
                 conn,
                 at=self.now_text(),
-                actor=self.actor,
                 action="audit.reseal",
                 target="audit",
                 extra={"previous_head": old},
-                key=self.audit_key,
             )
         result = self.verify_audit()
         return result.head
@@ -227,6 +226,31 @@ class Directory:
 
     def now_text(self) -> str:
         return to_text(self.clock())
+
+    def record(
+        self,
+        conn: sqlite3.Connection,
+        *,
+        action: str,
+        target: str,
+        at: str | None = None,
+        before: Any = None,
+        after: Any = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> int:
+        """Append one audit event for this directory's actor, keyed with its audit key, inside the write
+        transaction ``conn`` of the change it describes (see :func:`store.audit.record`)."""
+        return audit.record(
+            conn,
+            at=at or self.now_text(),
+            actor=self.actor,
+            action=action,
+            target=target,
+            before=before,
+            after=after,
+            extra=extra,
+            key=self.audit_key,
+        )
 
     @property
     def acting_user_id(self) -> int | None:

@@ -169,10 +169,9 @@ def initialise(
                 "INSERT INTO recovery_codes (user_id, code_hash) VALUES (?, ?)",
                 [(root_id, hash_recovery_code(c)) for c in codes],
             )
-            audit.record(
+            directory.record(
                 conn,
                 at=now,
-                actor=directory.actor,
                 action="directory.init",
                 target="user:root",
                 extra={
@@ -181,7 +180,6 @@ def initialise(
                     "mfa": "totp",
                     "recovery_codes_issued": len(codes),
                 },
-                key=directory.audit_key,
             )
             root = User.from_row(conn.execute("SELECT * FROM users WHERE id = ?", (root_id,)).fetchone())
     except BaseException:

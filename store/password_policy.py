@@ -12,7 +12,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import TYPE_CHECKING, Any
 
-from store import audit
 from store.crypto import PasswordPolicy, check_password
 from store.errors import Conflict, ValidationError
 
@@ -133,15 +132,13 @@ class PasswordPolicyService:
                 "value = excluded.value, version = version + 1",
                 (SETTING, json.dumps(policy_as_dict(policy), sort_keys=True)),
             )
-            audit.record(
+            self.directory.record(
                 conn,
                 at=self.directory.now_text(),
-                actor=self.directory.actor,
                 action="password_policy.update",
                 target="password_policy",
                 before=policy_as_dict(before.policy),
                 after=policy_as_dict(policy),
-                key=self.directory.audit_key,
             )
             return self._read(conn)
 

@@ -39,7 +39,6 @@ from typing import TYPE_CHECKING, Any
 
 import platformdirs
 
-from store import audit
 from store.audit import Actor
 from store.clock import from_text, to_text
 from store.crypto import hash_secret, new_portal_token
@@ -90,14 +89,12 @@ class PortalService:
         self.db = directory.db
 
     def _audit(self, conn: Any, action: str, user_name: str, **extra: Any) -> None:
-        audit.record(
+        self.directory.record(
             conn,
             at=self.directory.now_text(),
-            actor=self.directory.actor,
             action=action,
             target=f"user:{user_name}",
             extra=extra,
-            key=self.directory.audit_key,
         )
 
     def issue(self, sign_in: SignIn, *, lifetime: timedelta = PORTAL_LIFETIME) -> SignedIn:

@@ -7,7 +7,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from store import audit
 from store.errors import Conflict, NotFound
 from store.names import canonical
 
@@ -59,16 +58,14 @@ class Service(Generic[T]):
     ) -> None:
         if before is not None and before == after and not extra:
             return  # a save that changed nothing is not an event
-        audit.record(
+        self.directory.record(
             conn,
             at=self._now(),
-            actor=self.directory.actor,
             action=action,
             target=target,
             before=before,
             after=after,
             extra=extra,
-            key=self.directory.audit_key,
         )
 
     def _row(self, conn: sqlite3.Connection, row_id: int) -> sqlite3.Row:

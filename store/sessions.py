@@ -19,7 +19,6 @@ from hashlib import sha256
 from hmac import compare_digest
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from store import audit
 from store.access import is_assigned
 from store.clock import from_text, to_text
 from store.crypto import new_session_credentials
@@ -231,10 +230,9 @@ class SessionService:
                     expires,
                 ),
             )
-            audit.record(
+            self.directory.record(
                 conn,
                 at=now_text,
-                actor=self.directory.actor,
                 action="session.issue",
                 target=f"user:{user['user_name']}",
                 extra={
@@ -245,7 +243,6 @@ class SessionService:
                     "expires_at": expires,
                     "mfa": mfa,
                 },
-                key=self.directory.audit_key,
             )
             return IssuedCredentials(cursor.lastrowid or 0, key_id, secret, token, expires)
 
@@ -437,14 +434,12 @@ class SessionService:
                 f"AND expires_at > ? AND {where}",
                 (now, reason, now, *params),
             ).rowcount
-            audit.record(
+            self.directory.record(
                 conn,
                 at=now,
-                actor=self.directory.actor,
                 action="session.revoke",
                 target=target,
                 extra={"sessions": count, "reason": reason},
-                key=self.directory.audit_key,
             )
         return count
 
@@ -535,13 +530,11 @@ class SessionService:
                 (cutoff, cutoff),
             ).rowcount
             if count:
-                audit.record(
+                self.directory.record(
                     conn,
                     at=to_text(now),
-                    actor=self.directory.actor,
                     action="session.sweep",
                     target="sessions",
                     extra={"deleted": count, "older_than": cutoff},
-                    key=self.directory.audit_key,
                 )
         return count

@@ -32,7 +32,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from store import audit
 from store.clock import from_text, to_text
 from store.crypto import (
     UnsealError,
@@ -372,12 +371,10 @@ class SignInService:
     def _audit(
         self, conn: sqlite3.Connection, action: str, user_name: str, details: dict[str, Any], at: str
     ) -> None:
-        audit.record(
+        self.directory.record(
             conn,
             at=at,
-            actor=self.directory.actor,
             action=action,
             target=f"user:{user_name}",
             extra=details,
-            key=self.directory.audit_key,
         )

@@ -9,7 +9,7 @@ import struct
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from store import audit, names
+from store import names
 from store.errors import AlreadyExists, NotFound, ValidationError
 
 if TYPE_CHECKING:
@@ -26,6 +26,8 @@ KEY_TYPES = frozenset(
         "sk-ecdsa-sha2-nistp256@openssh.com",
     }
 )
+# A key's row, one definition for the service and the import.
+INSERT = "INSERT INTO ssh_keys (user_id, public_key, fingerprint, comment, created_at) VALUES (?, ?, ?, ?, ?)"
 MAX_KEY_CHARS = 16_384
 
 
@@ -113,19 +115,13 @@ class SshKeyService:
                     f"publicKey: {key.fingerprint} already belongs to {owner[0]!r}", "publicKey"
                 )
             now = self.directory.now_text()
-            cursor = conn.execute(
-                "INSERT INTO ssh_keys (user_id, public_key, fingerprint, comment, created_at) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (user_id, key.text, key.fingerprint, key.comment, now),
-            )
-            audit.record(
+            cursor = conn.execute(INSERT, (user_id, key.text, key.fingerprint, key.comment, now))
+            self.directory.record(
                 conn,
                 at=now,
-                actor=self.directory.actor,
                 action="user.add_ssh_key",
                 target=f"user:{user['user_name']}",
                 extra={"fingerprint": key.fingerprint},
-                key=self.directory.audit_key,
             )
             row = conn.execute(f"{_SELECT} WHERE k.id = ?", (cursor.lastrowid,)).fetchone()
             return StoredKey(*row)
@@ -137,14 +133,12 @@ class SshKeyService:
                 raise NotFound(f"SSH key #{key_id} does not exist (it may have been removed)")
             stored = StoredKey(*row)
             conn.execute("DELETE FROM ssh_keys WHERE id = ?", (key_id,))
-            audit.record(
+            self.directory.record(
                 conn,
                 at=self.directory.now_text(),
-                actor=self.directory.actor,
                 action="user.remove_ssh_key",
                 target=f"user:{stored.user_name}",
                 extra={"fingerprint": stored.fingerprint},
-                key=self.directory.audit_key,
             )
 
     def of_user(self, user_id: int) -> list[StoredKey]:
