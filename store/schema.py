@@ -368,5 +368,21 @@ CREATE TABLE scim_sources (
 );
 """
 
-MIGRATIONS: list[Migration] = [V1, V2, V3, V4, V5, V6, V7, V8]
+# Version 9: what ``tui scim serve`` saw of each source (issue 15), for the console's Sources screen: requests
+# and errors counted, the last request, the last error (its status and the detail the client was sent; never a
+# token). Telemetry apart from scim_sources (an admin's pause/resume): written in coalesced batches by the
+# server (store/scim_sources.py RequestTally), never audited.
+V9 = """
+CREATE TABLE scim_request_stats (
+    source TEXT PRIMARY KEY,
+    requests INTEGER NOT NULL DEFAULT 0,
+    errors INTEGER NOT NULL DEFAULT 0,
+    last_request_at TEXT,
+    last_error_at TEXT,
+    last_error_status INTEGER,
+    last_error TEXT
+);
+"""
+
+MIGRATIONS: list[Migration] = [V1, V2, V3, V4, V5, V6, V7, V8, V9]
 LATEST = len(MIGRATIONS)

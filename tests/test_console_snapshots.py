@@ -14,6 +14,7 @@ the picture is taken. The first-run wizard is left out: its QR code and secret a
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
@@ -87,6 +88,26 @@ async def conflict(pilot: Pilot[object], directory: Directory) -> None:
     await keys("ctrl+s")(pilot, directory)
 
 
+async def sources(pilot: Pilot[object], directory: Directory) -> None:
+    """Two identity providers: okta busy with one error, entra paused by the live sync guard."""
+    from store.formats import read_file
+    from store.importer import import_document
+    from store.scim_sources import RequestError
+
+    for source, count in (("entra", 12), ("okta", 40)):
+        raw = json.dumps({"users": [{"userName": f"{source}{n}@example.com"} for n in range(count)]}).encode()
+        document = read_file(raw, "seed.json", "json").document
+        import_document(directory, document, file_name="seed.json", raw=raw, source=source)
+    directory.scim_tokens.create("okta")
+    directory.scim_tokens.create("okta", "P30D")
+    directory.scim_tokens.create("entra")
+    at = "2026-06-15T09:29:41Z"
+    error = RequestError(at, 409, "userName: 'erin@example.com' is already taken")
+    directory.scim_sources.record_requests("okta", 1204, 3, at, error)
+    directory.scim_sources.pause("entra", "5 deactivations within 10 minutes would be more than 10%")
+    await keys("S")(pilot, directory)
+
+
 # name → (signed in before the first key?, what brings the screen up, the screen it must be on). The last
 # keeps --snapshot-update from recording the wrong screen when a key stops doing what it did.
 SCENES: dict[str, tuple[bool, Steps, str]] = {
@@ -102,6 +123,7 @@ SCENES: dict[str, tuple[bool, Steps, str]] = {
     "assignments": (True, keys("6"), "AssignmentsScreen"),
     "policies": (True, keys("7"), "PoliciesScreen"),
     "sessions": (True, keys("8"), "SessionsScreen"),
+    "sources": (True, sources, "SourcesScreen"),
     "simulator": (True, simulated, "SimulatorScreen"),
     "my-access": (True, my_access, "MyAccessScreen"),
     "import-plan": (True, import_plan, "ImportScreen"),

@@ -21,6 +21,7 @@ from pathlib import Path
 from textual import events, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.reactive import var
 from textual.screen import Screen
 
 from store.audit import Actor
@@ -44,8 +45,9 @@ from tui.screens.policies import PoliciesScreen
 from tui.screens.sessions import SessionsScreen
 from tui.screens.sign_in import SignInScreen
 from tui.screens.simulator import SimulatorScreen
+from tui.screens.sources import SourcesScreen
 from tui.screens.users import UsersScreen
-from tui.widgets.nav_bar import SECTIONS, SELF_SERVICE, NavBar
+from tui.widgets.nav_bar import SECTIONS, SELF_SERVICE, SOURCES, NavBar
 
 textual_fixes.apply()
 
@@ -80,12 +82,16 @@ class TuiApp(App[None]):
         "sessions": SessionsScreen,
         "simulator": SimulatorScreen,
         "my_access": MyAccessScreen,
+        "sources": SourcesScreen,
     }
     DEFAULT_MODE = "dashboard"
+    # Does the directory know an identity-provider source: the nav bar then shows Sources (S).
+    provisioning = var(False)
     BINDINGS = [
         # Not in the footer: the nav bar on the first line shows every section with its key, and the footer's
         # width is kept for the keys of the screen (at 80 columns the sections pushed them out of sight).
         *(Binding(key, f"switch_mode('{mode}')", short, show=False) for key, mode, _, short in SECTIONS),
+        Binding(SOURCES[0], f"switch_mode('{SOURCES[1]}')", SOURCES[2], show=False),
         Binding("question_mark", "help", "Help"),
         Binding("i", "open_import", "Import"),
         # Priority: the app moves focus as it reads the key, so keys typed in the same burst after a Tab (a
@@ -133,6 +139,7 @@ class TuiApp(App[None]):
         self._data_version = (self.directory.db.data_version() or 0, self.directory.db.commits)
         self.set_interval(CHANGE_POLL_SECONDS, self._notice_changes)
         self.set_interval(SWEEP_SECONDS, self.sweep_sessions)
+        self._look_for_sources()
         if str(self.directory.db.path) != ":memory:":
             try:
                 self.presence = Presence(self.directory.db.path)
@@ -158,6 +165,15 @@ class TuiApp(App[None]):
         if self.signed_in is not None:
             self._check_still_signed_in(self.signed_in)
         self.screen.post_message(DirectoryChanged())
+        self._look_for_sources()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="look-for-sources")
+    def _look_for_sources(self) -> None:
+        try:
+            known = self.directory.scim_sources.known()
+        except StoreError:
+            return  # the file is busy: the next change looks again
+        self.call_from_thread(setattr, self, "provisioning", known)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="sweep")
     def sweep_sessions(self) -> None:
@@ -365,6 +381,13 @@ class TuiApp(App[None]):
         for key, mode, label, _ in SECTIONS:
             if self.is_admin or mode in SELF_SERVICE:
                 yield SystemCommand(f"Go to {label}", f"key {key}", functools.partial(self.switch_mode, mode))
+        if self.is_admin:
+            key, mode, label, _ = SOURCES
+            yield SystemCommand(
+                f"Go to {label}",
+                f"key {key} · identity providers: SCIM tokens, requests, errors, paused syncs",
+                functools.partial(self.switch_mode, mode),
+            )
         # This screen's keys, then every other screen's actions by name (the palette takes you there).
         for name, help_text, run in commands(self, screen):
             yield SystemCommand(name, help_text, run)

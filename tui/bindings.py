@@ -53,6 +53,9 @@ EXPLAIN = {
     "refresh": "fetch again what the screen shows",
     "back": "leave a field; then back to the screen before",
     "sign_out": "end this sign-in",
+    "new_token": "a SCIM bearer token for an identity provider's source (shown once, stored as a hash)",
+    "revoke_token": "stop the selected SCIM token: its identity provider's next request is refused",
+    "resume": "let a source the sync guard paused provision again (its deactivations included)",
     "help": "this list",
 }
 

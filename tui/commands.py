@@ -23,11 +23,12 @@ if TYPE_CHECKING:
 
 # Not offered by name: moving about, and keys that only make sense with the screen in front of you.
 UNOFFERED = UNLISTED_ACTIONS | {"back", "refresh", "mark", "activate", "cancel"}
+UNOFFERED |= {"sources"}  # the dashboard's way to a paused source: "Go to Sources" says it for every screen
 # One-word actions that need the place's noun to say what they act on ("Delete" → "Delete group").
 GENERIC_VERBS = {"New", "Edit", "Delete", "Disable", "Enable", "Copy", "Revoke", "Filter"}
 # Actions that act on the row under the cursor: from elsewhere the palette takes you there and says the key.
 ROW_ACTIONS = {"edit", "delete", "disable", "enable", "admin_group", "copy", "revoke", "toggle_key"}
-ROW_ACTIONS |= {"get_credentials"}
+ROW_ACTIONS |= {"get_credentials", "revoke_token", "resume"}
 # A user's actions on a row of their own (a group, an access key): the user's screen opens, the row is theirs.
 SUB_ROW_ACTIONS = {"remove_group", "toggle_key", "delete_key"}
 
@@ -53,6 +54,7 @@ def places() -> list[Place]:
     from tui.screens.policies import PoliciesScreen
     from tui.screens.sessions import SessionsScreen
     from tui.screens.simulator import SimulatorScreen
+    from tui.screens.sources import SourcesScreen
     from tui.screens.user_detail import UserDetailScreen
     from tui.screens.users import UsersScreen
 
@@ -71,6 +73,7 @@ def places() -> list[Place]:
         Place(SessionsScreen, "session", "sessions", "Sessions", "sessions"),
         Place(SimulatorScreen, "", "", "Simulator", "simulator"),
         Place(MyAccessScreen, "", "", "My access", "my_access"),
+        Place(SourcesScreen, "", "", "Sources", "sources"),
     ]
 
 

@@ -10,6 +10,8 @@ Nothing imports this module but the ``serve`` command: the rest of the CLI does 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 import re
@@ -39,10 +41,11 @@ from store.scim_resources import (
     Shape,
     Uniqueness,
 )
-from store.scim_sources import RETRY_AFTER, Paused
+from store.scim_sources import RETRY_AFTER, Paused, RequestTally
 
 PREFIX = "/scim/v2"
 MAX_BODY = 1024 * 1024  # 1 MiB (ServiceProviderConfig's bulk.maxPayloadSize says so too)
+STATS_EVERY = 1.0  # seconds between writes of the request statistics (the console's Sources screen)
 SCIM_JSON = "application/scim+json"
 ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
 LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
@@ -136,6 +139,15 @@ class Sources:
                 directory.act_for_source(source, Actor(f"scim:{source}", "scim"))
                 self.opened[source] = (directory, threading.Lock())
             return self.opened[source]
+
+    def write_stats(self, tally: RequestTally) -> None:
+        """Write what ``tally`` counted, per source through that source's own Directory (and rights)."""
+        for source, counted in tally.drain().items():
+            directory, _ = self.for_source(source)
+            try:
+                directory.scim_sources.record_requests(source, *counted)
+            except StoreError:
+                tally.give_back(source, counted)  # the file was busy: next time
 
     def close(self) -> None:
         for directory, _ in self.opened.values():
@@ -330,6 +342,7 @@ def _shape(request: Request) -> Shape:
 
 def build_app(db_path: Path, key_path: Path | None = None) -> Starlette:
     sources = Sources(db_path, key_path)
+    tally = RequestTally()
 
     async def source_for(request: Request) -> tuple[Directory, str, threading.Lock]:
         header = request.headers.get("authorization", "")
@@ -341,6 +354,7 @@ def build_app(db_path: Path, key_path: Path | None = None) -> Starlette:
         except Refused as refused:
             raise ScimError(401, refused.message) from None
         directory, lock = sources.for_source(source)
+        request.state.scim_source = source  # for the request statistics (counted)
         return directory, source, lock
 
     def endpoint(handler: Callable[..., Awaitable[Response]], kind: type[ScimResources] = ScimUsers) -> Any:
@@ -355,9 +369,24 @@ def build_app(db_path: Path, key_path: Path | None = None) -> Starlette:
                 return await handler(request, kind(directory, source), locked)
             except Exception as exc:  # noqa: BLE001 - every failure becomes a SCIM error, never a traceback
                 error = as_scim_error(exc)
+                request.state.scim_error = error.detail
                 return error_response(error.status, error.detail, error.scim_type, error.headers)
 
-        return run
+        return counted(run)
+
+    def counted(run: Callable[[Request], Awaitable[Response]]) -> Any:
+        """Count every authenticated request of a source, and its error (status and the detail its client
+        was sent: never a token), for the console's Sources screen; in memory, written about once a second."""
+
+        async def counting(request: Request) -> Response:
+            response = await run(request)
+            source = getattr(request.state, "scim_source", None)
+            if source is not None:
+                detail = getattr(request.state, "scim_error", "")
+                tally.count(source, sources.base.now_text(), response.status_code, detail)
+            return response
+
+        return counting
 
     def what(request: Request) -> str:
         client = request.client.host if request.client else "unknown"
@@ -435,9 +464,22 @@ def build_app(db_path: Path, key_path: Path | None = None) -> Starlette:
         detail = "no such SCIM endpoint" if exc.status_code == 404 else str(exc.detail)
         return error_response(exc.status_code, detail)
 
+    async def write_stats_now_and_then() -> None:
+        while True:
+            await asyncio.sleep(STATS_EVERY)
+            try:
+                await run_in_threadpool(sources.write_stats, tally)
+            except Exception as exc:  # noqa: BLE001 - statistics must never stop the server
+                log.error("SCIM request statistics not written: %s", type(exc).__name__)
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        writer = asyncio.create_task(write_stats_now_and_then())
         yield
+        writer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await writer  # a write under way finishes first (a worker thread is not interrupted)
+        sources.write_stats(tally)  # the last second's counts
         sources.close()
 
     routes = [

@@ -11,6 +11,7 @@ from textual.widgets import DataTable, Static
 from store import audit
 from store.credential_report import SecurityFlag, security_flags
 from store.directory import Counts, Directory
+from store.scim_sources import SourceState
 from tui.literal import literal
 from tui.screens.base import DirectoryScreen
 from tui.widgets.key_footer import KeyFooter
@@ -36,7 +37,13 @@ def root_banner(directory: Directory) -> str:
 class DashboardScreen(DirectoryScreen):
     nav_name = "dashboard"
 
-    BINDINGS = [Binding("r", "refresh", "Refresh"), Binding("c", "app.my_credentials", "My credentials")]
+    BINDINGS = [
+        Binding("r", "refresh", "Refresh"),
+        Binding("c", "app.my_credentials", "My credentials"),
+        # Shown only while a source is paused (check_action): the way to the flag's remedy.
+        Binding("S", "sources", "Sources"),
+    ]
+    paused: list[SourceState] = []
 
     # Compact cards (number and label on one line) leave room for the security flags at 80 x 24.
     CSS = """
@@ -48,6 +55,8 @@ class DashboardScreen(DirectoryScreen):
     DashboardScreen .flag { height: 1; }
     DashboardScreen .flag-ok { color: $success; }
     DashboardScreen .flag-warn { color: $warning; }
+    DashboardScreen #sources-banner { height: auto; background: $warning 30%; color: $text; text-style: bold;
+                                      padding: 0 1; }
     """
 
     def compose(self) -> ComposeResult:
@@ -55,6 +64,7 @@ class DashboardScreen(DirectoryScreen):
         with Vertical(classes="dashboard"):
             yield Static("", id="dashboard-where", classes="list-title")
             yield Static("", id="root-banner", classes="hidden")
+            yield Static("", id="sources-banner", classes="hidden")
             with Grid(id="counts"):
                 for key, label in (
                     ("users", "Users"),
@@ -94,7 +104,32 @@ class DashboardScreen(DirectoryScreen):
             events = list(audit.events(conn, limit=RECENT_EVENTS, newest_first=True))
         signed_in = getattr(self.app, "signed_in", None)
         banner = root_banner(self.directory) if signed_in is not None and signed_in.is_root else ""
+        paused = self.directory.scim_sources.paused_sources()
         self.app.call_from_thread(self._show, counts, events, flags, banner)
+        self.app.call_from_thread(self._show_paused, paused)
+
+    def _show_paused(self, paused: list[SourceState]) -> None:
+        """The live sync guard paused a source: its identity provider's changes wait for an admin."""
+        self.paused = paused
+        shown = self.query_one("#sources-banner", Static)
+        names = ", ".join(state.source for state in paused)
+        count = "source" if len(paused) == 1 else "sources"
+        shown.update(
+            literal(
+                f"! Provisioning paused ({count} {names}): the identity provider's changes wait. "
+                "S opens Sources, where u resumes it."
+            )
+        )
+        shown.set_class(not paused, "hidden")
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "sources":  # otherwise the app's own S (not in the footer) takes the key
+            return bool(self.paused)
+        return True
+
+    async def action_sources(self) -> None:
+        await self.tui_app.action_switch_mode("sources")
 
     def _show(
         self,

@@ -22,6 +22,9 @@ SECTIONS = [
 ]
 # What a signed-in user who is not an admin may open.
 SELF_SERVICE = {"my_access"}
+# The identity providers (SCIM tokens, paused syncs): shown once the directory has one (the app's
+# ``provisioning``), or while it is the screen shown; its key works always (the palette and ? name it).
+SOURCES = ("S", "sources", "Sources", "Src")
 WIDE = 150
 
 
@@ -36,6 +39,8 @@ class NavBar(Static):
 
     def on_mount(self) -> None:
         self._draw()
+        if hasattr(self.app, "provisioning"):
+            self.watch(self.app, "provisioning", lambda _: self._draw(), init=False)
 
     def on_resize(self) -> None:
         self._draw()
@@ -57,6 +62,17 @@ class NavBar(Static):
             text.append(" ")
             text.append(label if wide else short, style="bold reverse" if mode == self.current else "")
             text.append(" " if wide else "")
+        key, mode, label, short = SOURCES
+        if admin and (mode == self.current or getattr(self.app, "provisioning", False)):
+            entry = Text(f" {key}", style="bold")
+            entry.append(" ")
+            entry.append(label if wide else short, style="bold reverse" if mode == self.current else "")
+            entry.append(" " if wide else "")
+            # At 80 columns the ten sections leave room for the key alone (named in the help and palette).
+            if self.size.width and text.cell_len + entry.cell_len + 2 > self.size.width:
+                entry = Text(f" {key}", style="bold reverse" if mode == self.current else "bold")
+            if self.size.width == 0 or text.cell_len + entry.cell_len + 2 <= self.size.width:
+                text.append_text(entry)
         text.append("   ? help  ^p commands" if wide else " ?", style="dim")
         others = getattr(self.app, "others_here", [])
         if others:
