@@ -206,6 +206,53 @@ async def shoot_import_screen(directory: Directory, size: tuple[int, int], suffi
     return written
 
 
+def seed_sources(directory: Directory) -> None:
+    """Two identity providers: okta busy with an error, entra paused by the live sync guard (issue 15)."""
+    import json
+
+    from store.formats import read_file
+    from store.importer import import_document
+    from store.scim_sources import RequestError
+
+    for source, count in (("entra", 12), ("okta", 40)):
+        raw = json.dumps({"users": [{"userName": f"{source}{n}@example.com"} for n in range(count)]}).encode()
+        document = read_file(raw, "seed.json", "json").document
+        import_document(directory, document, file_name="seed.json", raw=raw, source=source)
+    directory.scim_tokens.create("okta")
+    directory.scim_tokens.create("okta", "P30D")
+    directory.scim_tokens.create("entra")
+    at = directory.now_text()
+    error = RequestError(at, 409, "userName: 'erin@example.com' is already taken")
+    directory.scim_sources.record_requests("okta", 1204, 3, at, error)
+    directory.scim_sources.pause("entra", "5 deactivations within 10 minutes would be more than 10%")
+
+
+async def shoot_sources_screen(directory: Directory, size: tuple[int, int], suffix: str = "") -> list[Path]:
+    """The dashboard's flag of a paused source and the Sources screen (issue 15); a new token's dialog."""
+    from store.portal import SignedIn
+
+    admin = SignedIn(None, "console:admin", False, True, "screenshots", "console", directory.now_text(), None)
+    app = TuiApp(directory, signed_in=admin)
+    written = []
+
+    async def save(name: str) -> None:
+        await pilot.pause(0.3)
+        await app.workers.wait_for_complete()
+        await pilot.pause(0.5)
+        target = OUT / f"{name}{suffix}.png"
+        svg_to_png(app.export_screenshot(), target)
+        written.append(target)
+
+    async with app.run_test(size=size) as pilot:
+        await save("dashboard-source-paused")
+        await pilot.press("S")
+        await save("sources")
+        await pilot.press("down", "n")
+        await pilot.press("tab", *"P30D", "enter")
+        await save("sources-new-token")
+    return written
+
+
 def main() -> None:
     OUT.mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory() as folder:
@@ -222,6 +269,9 @@ def main() -> None:
         written += asyncio.run(shoot_policy_screens(directory, (80, 24), "-80x24"))
         written += asyncio.run(shoot_import_screen(directory, (120, 36)))
         written += asyncio.run(shoot_import_screen(directory, (80, 24), "-80x24"))
+        seed_sources(directory)  # last: the other pictures show a directory without identity providers
+        written += asyncio.run(shoot_sources_screen(directory, (120, 36)))
+        written += asyncio.run(shoot_sources_screen(directory, (80, 24), "-80x24"))
         directory.close()
     for path in written:
         print(path.relative_to(ROOT))
