@@ -384,5 +384,13 @@ CREATE TABLE scim_request_stats (
 );
 """
 
-MIGRATIONS: list[Migration] = [V1, V2, V3, V4, V5, V6, V7, V8, V9]
+# Version 10: a SCIM DELETE (issue 15). The row stays for the audit trail (a user disabled, a group emptied)
+# but the resource is gone for its source: 404 and never listed (RFC 7644 §3.6) from ``scim_deleted_at`` on,
+# until the source creates the same name again.
+V10 = """
+ALTER TABLE users ADD COLUMN scim_deleted_at TEXT;
+ALTER TABLE groups ADD COLUMN scim_deleted_at TEXT;
+"""
+
+MIGRATIONS: list[Migration] = [V1, V2, V3, V4, V5, V6, V7, V8, V9, V10]
 LATEST = len(MIGRATIONS)

@@ -24,14 +24,16 @@ from typing import TYPE_CHECKING, Any, cast
 
 from store.errors import NotFound, StoreError
 from store.formats import scim
-from store.importer import GroupIn, ImportDocument, ImportResult, MemberIn, UserIn, import_document
+from store.importer import WHAT, GroupIn, ImportDocument, ImportResult, MemberIn, UserIn, import_document
 from store.names import canonical
+from store.rights import Rule
+from store.scim_sources import Paused
 
 if TYPE_CHECKING:
     from store.directory import Directory
 
 MAX_FILTER = 1000  # characters: a filter is a line, not a document
-MAX_COUNT = 200  # resources per page (ServiceProviderConfig says so)
+MAX_COUNT = 500  # resources per page (ServiceProviderConfig says so)
 
 
 class BadRequest(StoreError):
@@ -188,7 +190,8 @@ class ScimResources:
     name_column = "user_name"
     filters = USER_FILTER
     sorts = USER_SORT
-    visible = "u.is_root = 0"
+    # A resource the source DELETEd is gone for it (RFC 7644 §3.6: 404, omitted from queries); its row stays.
+    visible = "u.is_root = 0 AND u.scim_deleted_at IS NULL"
 
     def __init__(self, directory: Directory, source: str) -> None:
         self.directory = directory
@@ -297,15 +300,28 @@ class ScimResources:
         self._check_schemas(body)
         self._writable()
         name = body.get(self.name_attribute)
+        deleted = None
         if isinstance(name, str) and name:
             with self.directory.db.read() as conn:
                 taken = conn.execute(
-                    f"SELECT 1 FROM {self.table} WHERE {self.name_key} = ?", (canonical(name),)
+                    f"SELECT id, source, scim_id, scim_deleted_at FROM {self.table} "
+                    f"WHERE {self.name_key} = ?",
+                    (canonical(name),),
                 ).fetchone()
-            if taken:
+            if taken and taken["source"] == self.source and taken["scim_deleted_at"] and taken["scim_id"]:
+                deleted = taken
+            elif taken:
                 raise Uniqueness(f"{self.name_attribute}: {name!r} is already taken")
-        ident = str(uuid.uuid4())  # the server assigns ids (RFC 7643 §3.1): a client's id is ignored
-        self._import({**body, "schemas": body.get("schemas") or [self.core], "id": ident}, raw, what)
+        if deleted is None:
+            ident = str(uuid.uuid4())  # the server assigns ids (RFC 7643 §3.1): a client's id is ignored
+            self._import({**body, "schemas": body.get("schemas") or [self.core], "id": ident}, raw, what)
+            return self.get(ident)
+        # The source deleted this one earlier and creates it again (a leaver rehired, a group restored):
+        # the row that stayed for the audit trail comes back, under the id it had, as the resource sent.
+        ident = str(deleted["scim_id"])
+        with self.directory.change(Rule.IMPORT, source=self.source, what=WHAT) as conn:
+            self._import({**body, "schemas": body.get("schemas") or [self.core], "id": ident}, raw, what)
+            conn.execute(f"UPDATE {self.table} SET scim_deleted_at = NULL WHERE id = ?", (deleted["id"],))
         return self.get(ident)
 
     def _bulk(
@@ -316,7 +332,7 @@ class ScimResources:
         raw: bytes,
         what: str,
         adjust: Callable[[ImportDocument], None] | None = None,
-    ) -> None:
+    ) -> ImportResult:
         self._writable()
         ident = self._ident(row)
         operation: dict[str, Any] = {"method": method, "path": f"/{self.endpoint}/{ident}"}
@@ -324,7 +340,7 @@ class ScimResources:
             operation["data"] = data
         if not row["scim_id"]:
             self._adopt(row, ident)  # a row from a file has no SCIM id yet: it keeps this one from now on
-        self._import({"schemas": [scim.BULK_REQUEST], "Operations": [operation]}, raw, what, adjust)
+        return self._import({"schemas": [scim.BULK_REQUEST], "Operations": [operation]}, raw, what, adjust)
 
     def _adopt(self, row: sqlite3.Row, ident: str) -> None:
         body = {"schemas": [self.core], self.name_attribute: row[self.name_column], "id": ident}
@@ -356,13 +372,39 @@ class ScimResources:
         return self.get(ident)
 
     def delete(self, ident: str, raw: bytes, what: str) -> None:
-        """SCIM DELETE never deletes here: a user is disabled, a group emptied (rows stay for the audit)."""
-        self._bulk("DELETE", self.row(ident), None, raw, what)
+        """SCIM DELETE never deletes a row: a user is disabled, a group emptied (rows stay for the audit
+        trail), and the resource is gone for its source from then on (404, never listed), in the same
+        transaction. A later POST of the same name brings the row back."""
+        row = self.row(ident)
+        paused = None
+        with self.directory.change(Rule.IMPORT, source=self.source, what=WHAT) as conn:
+            now = self.directory.now_text()
+            try:
+                result = self._bulk("DELETE", row, None, raw, what)
+            except Paused as exc:
+                paused = exc  # the guard's pause is kept (committed); the delete itself wrote nothing
+            if paused is None and not result.applied:
+                # Already disabled (or empty): the import wrote nothing, so this event says the delete.
+                self.directory.record(
+                    conn,
+                    at=now,
+                    action="scim.delete",
+                    target=f"{self.noun}:{row[self.name_column]}",
+                    extra={"source": self.source, "request": what},
+                )
+            if paused is None:
+                conn.execute(f"UPDATE {self.table} SET scim_deleted_at = ? WHERE id = ?", (now, row["id"]))
+        if paused is not None:
+            raise paused
 
 
 class ScimUsers(ScimResources):
     def _document(self, conn: sqlite3.Connection, row: sqlite3.Row, ident: str) -> dict[str, Any]:
-        return scim.user_resource(row, ident)
+        resource = scim.user_resource(row, ident)
+        if "emails" in resource:
+            # tui keeps one address (what /Schemas says): no type or primary that it would make up.
+            resource["emails"] = [{"value": row["email"]}]
+        return resource
 
     def _bulk(
         self,
@@ -372,7 +414,7 @@ class ScimUsers(ScimResources):
         raw: bytes,
         what: str,
         adjust: Callable[[ImportDocument], None] | None = None,
-    ) -> None:
+    ) -> ImportResult:
         def deprovision(document: ImportDocument) -> None:
             """A deactivation (active false, DELETE) also takes the user out of this source's groups, in the
             same import: same transaction, same audit event (their sessions end there too)."""
@@ -398,7 +440,7 @@ class ScimUsers(ScimResources):
                     )
                 )
 
-        super()._bulk(method, row, data, raw, what, deprovision)
+        return super()._bulk(method, row, data, raw, what, deprovision)
 
 
 class ScimGroups(ScimResources):
@@ -412,7 +454,7 @@ class ScimGroups(ScimResources):
     name_column = "name"
     filters = GROUP_FILTER
     sorts = GROUP_SORT
-    visible = "1"
+    visible = "u.scim_deleted_at IS NULL"
 
     def _document(self, conn: sqlite3.Connection, row: sqlite3.Row, ident: str) -> dict[str, Any]:
         resource: dict[str, Any] = {"schemas": [scim.CORE_GROUP], "id": ident}
@@ -421,20 +463,48 @@ class ScimGroups(ScimResources):
         resource["displayName"] = row["name"]
         # Members of this source only: the source sees nothing of local users or other sources'.
         members = conn.execute(
-            "SELECT u.id, u.scim_id, u.created_at, u.user_name FROM memberships m JOIN users u "
+            "SELECT u.id, u.scim_id, u.created_at FROM memberships m JOIN users u "
             "ON u.id = m.user_id WHERE m.group_id = ? AND u.source = ? AND u.is_root = 0 ORDER BY u.id",
             (row["id"], self.source),
         ).fetchall()
         resource["members"] = [
             {
-                "value": member["scim_id"] or scim.stable_id("user", member["id"], member["created_at"]),
-                "display": member["user_name"],
+                "value": ident,
+                "$ref": f"/scim/v2/Users/{ident}",
                 "type": "User",
             }
             for member in members
+            for ident in (member["scim_id"] or scim.stable_id("user", member["id"], member["created_at"]),)
         ]
         return resource
 
     def _put(self, document: ImportDocument) -> None:
         for group in document.groups:
             group.remove_all_members = True  # PUT's members are all of them: the others leave
+
+    def _import(
+        self,
+        value: dict[str, Any],
+        raw: bytes,
+        what: str,
+        adjust: Callable[[ImportDocument], None] | None = None,
+    ) -> ImportResult:
+        def no_deleted_members(document: ImportDocument) -> None:
+            """A user the source DELETEd is gone for it: it cannot be made a member again by its old id."""
+            if adjust is not None:
+                adjust(document)
+            refs = sorted({m.ref for g in document.groups for m in g.members or [] if m.ref})
+            if not refs:
+                return
+            with self.directory.db.read() as conn:
+                for start in range(0, len(refs), 500):
+                    chunk = refs[start : start + 500]
+                    gone = conn.execute(
+                        "SELECT scim_id FROM users WHERE source = ? AND scim_deleted_at IS NOT NULL "
+                        f"AND scim_id IN ({', '.join('?' for _ in chunk)})",  # placeholders only
+                        (self.source, *chunk),
+                    ).fetchone()
+                    if gone is not None:
+                        raise BadRequest(f"members: {gone[0]!r} is no user of this source: it was deleted")
+
+        return super()._import(value, raw, what, no_deleted_members)

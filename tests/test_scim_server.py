@@ -197,7 +197,11 @@ def test_create_get_filter_patch_and_delete_a_user(server: Server) -> None:
 
         deleted = client.delete(f"/Users/{ident}")
         assert deleted.status_code == 204
-        assert client.get(f"/Users/{ident}").json()["active"] is False  # disabled, kept for the audit trail
+        # Gone for the identity provider (RFC 7644 §3.6); the row stays, disabled, for the audit trail.
+        assert client.get(f"/Users/{ident}").status_code == 404
+        assert client.delete(f"/Users/{ident}").status_code == 404
+        gone = client.get("/Users", params={"filter": 'userName eq "olive@example.com"'}).json()
+        assert gone["totalResults"] == 0
     with server.directory() as directory:
         assert not directory.users.get_by_name("olive@example.com").active
 
@@ -385,13 +389,22 @@ def test_groups_members_and_the_admin_group(server: Server) -> None:
         assert members() == [hugo]
         assert client.delete(f"/Users/{hugo}").status_code == 204
         assert members() == []
-        assert client.patch(f"/Groups/{group}", json=add).status_code == 200
+        gone = client.patch(f"/Groups/{group}", json=add)  # hugo was deleted: no member by his old id
+        assert gone.status_code == 400 and "deleted" in gone.json()["detail"]
+        rejoin = {
+            "schemas": [PATCH_OP],
+            "Operations": [{"op": "add", "path": "members", "value": [{"value": gina}]}],
+        }
+        assert client.patch(f"/Groups/{group}", json=rejoin).status_code == 200
 
         assert client.delete(f"/Groups/{group}").status_code == 204
-        assert members() == []  # emptied, kept for the audit trail
+        assert client.get(f"/Groups/{group}").status_code == 404  # gone for the identity provider
         assert (
-            client.get("/Groups", params={"filter": 'displayName eq "okta-eng"'}).json()["totalResults"] == 1
+            client.get("/Groups", params={"filter": 'displayName eq "okta-eng"'}).json()["totalResults"] == 0
         )
+        with server.directory() as directory:  # the row stays, emptied, for the audit trail
+            kept = directory.groups.get_by_name("okta-eng")
+            assert directory.groups.members(kept.id).total == 0
 
 
 def test_one_request_is_one_audit_event_by_the_source(server: Server) -> None:
@@ -453,7 +466,7 @@ def test_concurrent_clients_lose_nothing(server: Server) -> None:
         with server.client(token) as client:
             members = client.get(f"/Groups/{group_ids[source]}").json()["members"]
             assert len(members) == 30, source
-            names = {m["display"] for m in members}
+            names = {client.get(f"/Users/{m['value']}").json()["userName"] for m in members}
             assert all(name.startswith("load") for name in names)
 
 
@@ -467,7 +480,7 @@ def test_the_live_sync_guard_pauses_a_source_until_an_admin_resumes_it(server: S
         assert len(ids) == 10
         # One of ten (10%, rounded up) is a leaver: gone at once.
         assert client.delete(f"/Users/{ids[0]}").status_code == 204
-        assert client.get(f"/Users/{ids[0]}").json()["active"] is False
+        assert client.get(f"/Users/{ids[0]}").status_code == 404
         # A second within ten minutes looks like a broken feed: the source pauses.
         paused = client.delete(f"/Users/{ids[1]}")
         assert paused.status_code == 503 and paused.headers["retry-after"] == "600"

@@ -21,6 +21,8 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError as PydanticValidationError
+from scim2_models import Context, SearchRequest
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -42,14 +44,14 @@ from store.scim_resources import (
     Uniqueness,
 )
 from store.scim_sources import RETRY_AFTER, Paused, RequestTally
+from tui import scim_discovery as discovery
 
 PREFIX = "/scim/v2"
-MAX_BODY = 1024 * 1024  # 1 MiB (ServiceProviderConfig's bulk.maxPayloadSize says so too)
+MAX_BODY = discovery.MAX_BODY  # ServiceProviderConfig's bulk.maxPayloadSize says so too
 STATS_EVERY = 1.0  # seconds between writes of the request statistics (the console's Sources screen)
 SCIM_JSON = "application/scim+json"
 ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
 LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
-SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Schema"
 CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 CORE_GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
 log = logging.getLogger("tui.scim")
@@ -155,141 +157,6 @@ class Sources:
         self.base.close()
 
 
-def service_provider_config() -> dict[str, Any]:
-    return {
-        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"],
-        "documentationUri": "https://github.com/tui/tui#scim",
-        "patch": {"supported": True},
-        "bulk": {"supported": False, "maxOperations": 0, "maxPayloadSize": MAX_BODY},
-        "filter": {"supported": True, "maxResults": MAX_COUNT},
-        "changePassword": {"supported": False},
-        "sort": {"supported": True},
-        "etag": {"supported": True},
-        "authenticationSchemes": [
-            {
-                "type": "oauthbearertoken",
-                "name": "Bearer token",
-                "description": "A token made by tui scim token create --source NAME",
-                "primary": True,
-            }
-        ],
-        "meta": {"resourceType": "ServiceProviderConfig", "location": f"{PREFIX}/ServiceProviderConfig"},
-    }
-
-
-USER_SCHEMA = {
-    "id": "urn:ietf:params:scim:schemas:core:2.0:User",
-    "name": "User",
-    "description": "User Account",
-    "attributes": [
-        {
-            "name": name,
-            "type": kind,
-            "multiValued": multi,
-            "required": name == "userName",
-            "caseExact": False,
-            "mutability": "readWrite",
-            "returned": "default",
-            "uniqueness": "server" if name == "userName" else "none",
-            **({"subAttributes": subs} if subs else {}),
-        }
-        for name, kind, multi, subs in (
-            ("userName", "string", False, None),
-            ("externalId", "string", False, None),
-            (
-                "name",
-                "complex",
-                False,
-                [
-                    {"name": "givenName", "type": "string", "multiValued": False, "required": False},
-                    {"name": "familyName", "type": "string", "multiValued": False, "required": False},
-                ],
-            ),
-            ("displayName", "string", False, None),
-            (
-                "emails",
-                "complex",
-                True,
-                [
-                    {"name": "value", "type": "string", "multiValued": False, "required": False},
-                    {"name": "primary", "type": "boolean", "multiValued": False, "required": False},
-                ],
-            ),
-            ("active", "boolean", False, None),
-        )
-    ],
-    "meta": {
-        "resourceType": "Schema",
-        "location": f"{PREFIX}/Schemas/urn:ietf:params:scim:schemas:core:2.0:User",
-    },
-}
-
-GROUP_SCHEMA = {
-    "id": "urn:ietf:params:scim:schemas:core:2.0:Group",
-    "name": "Group",
-    "description": "Group",
-    "attributes": [
-        {
-            "name": "displayName",
-            "type": "string",
-            "multiValued": False,
-            "required": True,
-            "caseExact": False,
-            "mutability": "readWrite",
-            "returned": "default",
-            "uniqueness": "server",
-        },
-        {
-            "name": "externalId",
-            "type": "string",
-            "multiValued": False,
-            "required": False,
-            "caseExact": True,
-            "mutability": "readWrite",
-            "returned": "default",
-            "uniqueness": "none",
-        },
-        {
-            "name": "members",
-            "type": "complex",
-            "multiValued": True,
-            "required": False,
-            "mutability": "readWrite",
-            "returned": "default",
-            "subAttributes": [
-                {"name": "value", "type": "string", "multiValued": False, "required": False},
-                {"name": "display", "type": "string", "multiValued": False, "required": False},
-                {"name": "type", "type": "string", "multiValued": False, "required": False},
-            ],
-        },
-    ],
-    "meta": {
-        "resourceType": "Schema",
-        "location": f"{PREFIX}/Schemas/urn:ietf:params:scim:schemas:core:2.0:Group",
-    },
-}
-
-GROUP_TYPE = {
-    "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ResourceType"],
-    "id": "Group",
-    "name": "Group",
-    "endpoint": "/Groups",
-    "description": "Group",
-    "schema": "urn:ietf:params:scim:schemas:core:2.0:Group",
-    "meta": {"resourceType": "ResourceType", "location": f"{PREFIX}/ResourceTypes/Group"},
-}
-
-USER_TYPE = {
-    "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ResourceType"],
-    "id": "User",
-    "name": "User",
-    "endpoint": "/Users",
-    "description": "User Account",
-    "schema": "urn:ietf:params:scim:schemas:core:2.0:User",
-    "meta": {"resourceType": "ResourceType", "location": f"{PREFIX}/ResourceTypes/User"},
-}
-
-
 def _listing(resources: list[dict[str, Any]], total: int | None = None, start: int = 1) -> dict[str, Any]:
     return {
         "schemas": [LIST_RESPONSE],
@@ -393,25 +260,25 @@ def build_app(db_path: Path, key_path: Path | None = None) -> Starlette:
         return f"SCIM {request.method} {request.url.path} from {client}"
 
     async def config(request: Request, resources: ScimResources, locked: Any) -> Response:
-        return scim_json(service_provider_config())
+        return scim_json(discovery.service_provider_config())
 
     async def resource_types(request: Request, resources: ScimResources, locked: Any) -> Response:
-        return scim_json(_listing([USER_TYPE, GROUP_TYPE]))
+        return scim_json(_listing(discovery.resource_types()))
 
     async def schemas(request: Request, resources: ScimResources, locked: Any) -> Response:
-        return scim_json(_listing([{"schemas": [SCHEMA], **s} for s in (USER_SCHEMA, GROUP_SCHEMA)]))
+        return scim_json(_listing(discovery.schemas()))
 
     async def resource_type(request: Request, resources: ScimResources, locked: Any) -> Response:
-        found = {t["id"]: t for t in (USER_TYPE, GROUP_TYPE)}.get(request.path_params["ident"])
+        found = {t["id"]: t for t in discovery.resource_types()}.get(request.path_params["ident"])
         if found is None:
             raise ScimError(404, f"no resource type {request.path_params['ident']!r}: User and Group")
         return scim_json(found)
 
     async def schema(request: Request, resources: ScimResources, locked: Any) -> Response:
-        found = {t["id"]: t for t in (USER_SCHEMA, GROUP_SCHEMA)}.get(request.path_params["ident"])
+        found = {t["id"]: t for t in discovery.schemas()}.get(request.path_params["ident"])
         if found is None:
             raise ScimError(404, f"no schema {request.path_params['ident']!r}: {CORE_USER} and {CORE_GROUP}")
-        return scim_json({"schemas": [SCHEMA], **found})
+        return scim_json(found)
 
     async def collection(request: Request, resources: ScimResources, locked: Any) -> Response:
         if request.method == "POST":
@@ -419,23 +286,71 @@ def build_app(db_path: Path, key_path: Path | None = None) -> Starlette:
             created = await run_in_threadpool(locked, resources.create, body, raw, what(request))
             location = str(request.url_for(resources.kind, ident=created["id"]))
             return scim_json(created, 201, {"Location": location, "ETag": created["meta"]["version"]})
-        start = _int_param(request, "startIndex", 1)
-        count = _int_param(request, "count", 100)
-        order = (request.query_params.get("sortOrder") or "ascending").casefold()
-        if order not in ("ascending", "descending"):
-            raise ScimError(400, f"sortOrder: {order!r} is not ascending or descending", "invalidValue")
         query = request.query_params
-        listing = await run_in_threadpool(
+        return await search(
+            resources,
             locked,
-            resources.list,
             query.get("filter"),
-            start,
-            count,
+            _int_param(request, "startIndex", 1),
+            # Without a count, a page holds as many as ServiceProviderConfig's filter.maxResults says.
+            _int_param(request, "count", MAX_COUNT),
             _shape(request),
             query.get("sortBy"),
-            order == "descending",
+            query.get("sortOrder"),
+        )
+
+    async def search(
+        resources: ScimResources,
+        locked: Any,
+        filter_text: str | None,
+        start: int,
+        count: int,
+        shape: Shape,
+        sort_by: str | None,
+        sort_order: str | None,
+    ) -> Response:
+        order = (sort_order or "ascending").casefold()
+        if order not in ("ascending", "descending"):
+            raise ScimError(400, f"sortOrder: {order!r} is not ascending or descending", "invalidValue")
+        listing = await run_in_threadpool(
+            locked, resources.list, filter_text, start, count, shape, sort_by, order == "descending"
         )
         return scim_json(_listing(listing.resources, listing.total, listing.start))
+
+    async def searched(request: Request, resources: ScimResources, locked: Any) -> Response:
+        """POST /Users/.search (RFC 7644 §3.4.3): a SearchRequest read by scim2-models, answered as a GET."""
+        body, _ = await _body(request)
+        try:
+            wanted: SearchRequest = SearchRequest.model_validate(body, scim_ctx=Context.SEARCH_REQUEST)
+        except PydanticValidationError as exc:
+            problems = exc.errors()
+            filter_problem = any(problem["type"] == "scim_invalidFilter" for problem in problems)
+            detail = "; ".join(
+                f"{'.'.join(str(part) for part in problem['loc']) or 'SearchRequest'}: {problem['msg']}"
+                for problem in problems
+            )
+            raise ScimError(400, detail, "invalidFilter" if filter_problem else "invalidValue") from None
+
+        def names(paths: list[Any] | None) -> str | None:
+            return ",".join(str(path) for path in paths) if paths else None
+
+        return await search(
+            resources,
+            locked,
+            str(wanted.filter) if wanted.filter is not None else None,
+            wanted.start_index or 1,
+            MAX_COUNT if wanted.count is None else wanted.count,
+            Shape.parse(names(wanted.attributes), names(wanted.excluded_attributes)),
+            str(wanted.sort_by) if wanted.sort_by is not None else None,
+            wanted.sort_order.value if wanted.sort_order is not None else None,
+        )
+
+    async def search_everything(request: Request, resources: ScimResources, locked: Any) -> Response:
+        raise ScimError(
+            501,
+            "searching several resource types at once is not supported: POST /Users/.search or "
+            "/Groups/.search",
+        )
 
     async def single(request: Request, resources: ScimResources, locked: Any) -> Response:
         ident = request.path_params["ident"]
@@ -488,9 +403,11 @@ def build_app(db_path: Path, key_path: Path | None = None) -> Starlette:
         Route(f"{PREFIX}/Schemas", endpoint(schemas), methods=["GET"]),
         Route(f"{PREFIX}/ResourceTypes/{{ident}}", endpoint(resource_type), methods=["GET"]),
         Route(f"{PREFIX}/Schemas/{{ident}}", endpoint(schema), methods=["GET"]),
+        Route(f"{PREFIX}/.search", endpoint(search_everything), methods=["POST"]),
     ]
     for kind in (ScimUsers, ScimGroups):
         routes.append(Route(f"{PREFIX}/{kind.endpoint}", endpoint(collection, kind), methods=["GET", "POST"]))
+        routes.append(Route(f"{PREFIX}/{kind.endpoint}/.search", endpoint(searched, kind), methods=["POST"]))
         routes.append(
             Route(
                 f"{PREFIX}/{kind.endpoint}/{{ident}}",

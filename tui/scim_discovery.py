@@ -1,0 +1,141 @@
+"""What ``tui scim serve`` says about itself (RFC 7643 §5–7): ServiceProviderConfig, Schemas, ResourceTypes.
+
+The documents are built with ``scim2-models`` from its RFC 7643 User and Group schemas, cut down to the
+attributes tui keeps: a client that reads /Schemas (scim2-client, scim2-tester, an IdP's attribute mapping)
+sends and expects back only what the directory really stores. Nothing here is invented by hand; what tui
+changes from the RFC's definitions is listed in :data:`USER_ATTRIBUTES` and said in each document.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from scim2_models import (
+    AuthenticationScheme,
+    Bulk,
+    ChangePassword,
+    Context,
+    ETag,
+    External,
+    Filter,
+    Group,
+    Meta,
+    Patch,
+    Reference,
+    Required,
+    ResourceType,
+    Schema,
+    ServiceProviderConfig,
+    Sort,
+    Uniqueness,
+    User,
+)
+
+from store.scim_resources import MAX_COUNT
+
+PREFIX = "/scim/v2"
+MAX_BODY = 1024 * 1024  # bytes of a request body (bulk.maxPayloadSize says so too)
+
+# Top-level attribute → the sub-attributes kept (None: it has none). tui holds a user's status at all
+# times, so ``active`` is required here: a user created without it is active, and removing it is refused
+# (RFC 7644 §3.5.2.2).
+USER_ATTRIBUTES: dict[str, tuple[str, ...] | None] = {
+    "userName": None,
+    "name": ("givenName", "familyName"),
+    "displayName": None,
+    "active": None,
+    # One address per user: the primary of those sent, else the first (SPEC §1's user has one email).
+    "emails": ("value",),
+}
+GROUP_ATTRIBUTES: dict[str, tuple[str, ...] | None] = {
+    "displayName": None,
+    # RFC 7643 §8.7.1's members: value, $ref, type (a ``display`` a client sends, as Okta does, is not kept).
+    # Members are users of the same source; a member group is flattened into its users by the import.
+    "members": ("value", "$ref", "type"),
+}
+
+
+def _dump(model: Any) -> dict[str, Any]:
+    document: dict[str, Any] = model.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE)
+    return document
+
+
+def _cut(schema: Schema, kept: dict[str, tuple[str, ...] | None]) -> Schema:
+    attributes = []
+    for attribute in schema.attributes or []:
+        if attribute.name not in kept:
+            continue
+        subs = kept[attribute.name]
+        if subs is not None and attribute.sub_attributes:
+            attribute.sub_attributes = [a for a in attribute.sub_attributes if a.name in subs]
+        attributes.append(attribute)
+    schema.attributes = attributes
+    return schema
+
+
+@cache
+def user_schema() -> dict[str, Any]:
+    schema = _cut(User.to_schema(), USER_ATTRIBUTES)
+    for attribute in schema.attributes or []:
+        if attribute.name == "active":
+            attribute.required = Required.true
+            attribute.description = (
+                "Whether the user may sign in. tui always holds it: a user created without it is active."
+            )
+        if attribute.name == "emails":
+            attribute.description = (
+                "The user's email address: tui keeps one, the primary (else the first) sent."
+            )
+    schema.meta = Meta(resource_type="Schema", location=f"{PREFIX}/Schemas/{schema.id}")
+    return _dump(schema)
+
+
+@cache
+def group_schema() -> dict[str, Any]:
+    schema = _cut(Group.to_schema(), GROUP_ATTRIBUTES)
+    for attribute in schema.attributes or []:
+        if attribute.name == "displayName":
+            attribute.uniqueness = Uniqueness.server  # group names are unique in the directory
+    schema.meta = Meta(resource_type="Schema", location=f"{PREFIX}/Schemas/{schema.id}")
+    return _dump(schema)
+
+
+def schemas() -> list[dict[str, Any]]:
+    return [user_schema(), group_schema()]
+
+
+def _resource_type(model: type[User] | type[Group]) -> dict[str, Any]:
+    resource_type = ResourceType.from_resource(model)
+    resource_type.meta = Meta(
+        resource_type="ResourceType", location=f"{PREFIX}/ResourceTypes/{model.__name__}"
+    )
+    return _dump(resource_type)
+
+
+@cache
+def resource_types() -> list[dict[str, Any]]:
+    return [_resource_type(User), _resource_type(Group)]
+
+
+@cache
+def service_provider_config() -> dict[str, Any]:
+    config = ServiceProviderConfig(
+        documentation_uri=Reference[External]("https://github.com/tui/tui#scim"),
+        patch=Patch(supported=True),
+        bulk=Bulk(supported=False, max_operations=0, max_payload_size=MAX_BODY),
+        filter=Filter(supported=True, max_results=MAX_COUNT),
+        change_password=ChangePassword(supported=False),
+        sort=Sort(supported=True),
+        etag=ETag(supported=True),
+        authentication_schemes=[
+            AuthenticationScheme(
+                type=AuthenticationScheme.Type.oauthbearertoken,
+                name="Bearer token",
+                description="A token made by tui scim token create --source NAME",
+                primary=True,
+            )
+        ],
+        meta=Meta(resource_type="ServiceProviderConfig", location=f"{PREFIX}/ServiceProviderConfig"),
+    )
+    return _dump(config)
