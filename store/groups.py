@@ -11,6 +11,22 @@ from store import clock, names
 from store.errors import AlreadyExists, NotFound, Refused, ValidationError
 from store.service import PAGE_SIZE, Page, Service
 
+# The group and membership writes, one definition each: the service runs them row by row, the import with
+# executemany.
+INSERT = (
+    "INSERT INTO groups (name, name_key, description, external_id, scim_id, source, import_batch_id, "
+    "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+UPDATE_FROM_IMPORT = (
+    "UPDATE groups SET name = ?, name_key = ?, description = ?, external_id = ?, scim_id = ?, "
+    "import_batch_id = ?, updated_at = ?, version = version + 1 WHERE id = ?"
+)
+INSERT_MEMBERSHIP = "INSERT INTO memberships (group_id, user_id, expires_at, created_at) VALUES (?, ?, ?, ?)"
+SET_MEMBERSHIP_EXPIRY = (
+    "UPDATE memberships SET expires_at = ?, version = version + 1 WHERE group_id = ? AND user_id = ?"
+)
+DELETE_MEMBERSHIP = "DELETE FROM memberships WHERE group_id = ? AND user_id = ?"
+
 
 @dataclass(frozen=True)
 class Group:
@@ -110,11 +126,7 @@ class GroupService(Service[Group]):
         with self.directory.change() as conn:
             key = self._check_name_free(conn, name)
             now = self._now()
-            cursor = conn.execute(
-                "INSERT INTO groups (name, name_key, description, external_id, source, created_at, "
-                "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (name, key, description, external, source, now, now),
-            )
+            cursor = conn.execute(INSERT, (name, key, description, external, None, source, None, now, now))
             group = Group.from_row(self._row(conn, cursor.lastrowid or 0))
             self._audit(conn, "group.create", f"group:{group.name}", after=group.audit_view())
             return group
@@ -197,10 +209,7 @@ class GroupService(Service[Group]):
             if expiry is not None and expiry <= self._now():
                 raise ValidationError("expiresAt: must be in the future", "expiresAt")
             try:
-                conn.execute(
-                    "INSERT INTO memberships (group_id, user_id, expires_at, created_at) VALUES (?, ?, ?, ?)",
-                    (group_id, user_id, expiry, self._now()),
-                )
+                conn.execute(INSERT_MEMBERSHIP, (group_id, user_id, expiry, self._now()))
             except sqlite3.IntegrityError:
                 raise AlreadyExists(
                     f"{user['user_name']!r} is already a member of {group['name']!r}"
@@ -217,7 +226,7 @@ class GroupService(Service[Group]):
     def remove_member(self, group_id: int, user_id: int) -> None:
         with self.directory.change() as conn:
             membership = self._membership(conn, group_id, user_id)
-            conn.execute("DELETE FROM memberships WHERE group_id = ? AND user_id = ?", (group_id, user_id))
+            conn.execute(DELETE_MEMBERSHIP, (group_id, user_id))
             ended = self.directory.sessions.end_ungranted(conn, "membership removed", user_ids=[user_id])
             self._audit(
                 conn,

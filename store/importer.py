@@ -48,6 +48,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from store import audit, clock, names, search_index
+from store import groups as group_rows
+from store import ssh_keys as key_rows
+from store import users as user_rows
 from store.crypto import MAX_PASSWORD_LENGTH, hash_password, is_supported_hash
 from store.durations import DEFAULT_SECONDS, parse_duration
 from store.errors import StoreError, ValidationError
@@ -244,6 +247,146 @@ class ImportOptions:
     own_groups_only: bool = False
 
 
+# -- the operations: what an import does, one typed value per write --------------------------------------
+#
+# ``plan`` makes the list; the dry run shows it (``ImportPlan`` sections are made from it); ``apply`` runs
+# exactly it. A user or group this import creates is named by a negative ``ident`` until it has a row id.
+
+
+@dataclass(frozen=True, slots=True)
+class PasswordSet:
+    """A password for a user who has none: a hash kept as it is, or an initial cleartext hashed before the
+    write lock is taken (the user must then change it)."""
+
+    hash: str | None
+    initial: str | None = field(default=None, repr=False)
+    must_change: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CreateUser:
+    ident: int
+    where: str
+    source: str
+    # user_name, display_name, given_name, family_name, email, external_id, status, scim_id
+    values: tuple[Any, ...]
+    ssh_keys: tuple[PublicKey, ...] | None = None
+    password: PasswordSet | None = None
+
+    @property
+    def name(self) -> str:
+        return str(self.values[0])
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateUser:
+    ident: int  # the row id
+    where: str
+    name: str  # the name it has after the import
+    values: tuple[Any, ...]  # as CreateUser's; written when ``changed`` names a column
+    changed: tuple[str, ...]  # columns changed (``ssh_keys``, ``password_hash`` included)
+    ssh_keys: tuple[PublicKey, ...] | None = None  # None: the keys stay as they are
+    password: PasswordSet | None = None
+    disabling: bool = False  # shown as "disable user …" (its sessions end)
+
+
+@dataclass(frozen=True, slots=True)
+class DisableUser(UpdateUser):
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CreateGroup:
+    ident: int
+    source: str
+    values: tuple[Any, ...]  # name, description, external_id, scim_id
+
+    @property
+    def name(self) -> str:
+        return str(self.values[0])
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateGroup:
+    ident: int
+    name: str
+    values: tuple[Any, ...]
+    changed: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AddMember:
+    group: int  # ident
+    user: int  # ident
+    expires_at: str | None
+    group_name: str
+    user_name: str
+    grants_admin: bool = False
+
+    @property
+    def label(self) -> str:
+        return f"{self.user_name} in {self.group_name}"
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateMember(AddMember):
+    """A membership whose expiry changes."""
+
+
+@dataclass(frozen=True, slots=True)
+class RemoveMember:
+    group: int  # row ids
+    user: int
+    group_name: str
+    user_name: str
+    reason: str
+    emptied: str | None = None  # the group itself is gone from the file: why it is emptied
+
+    @property
+    def label(self) -> str:
+        return f"{self.user_name} in {self.group_name}"
+
+
+@dataclass(frozen=True, slots=True)
+class SaveEntry:
+    """An account, policy or permission set (our whole-directory JSON): created (``row_id`` None) or
+    updated."""
+
+    concept: str  # "accounts", "policies", "permission_sets"
+    key: str
+    row_id: int | None
+    fields: tuple[tuple[str, Any], ...]  # column → value, in the table's order
+    changed: tuple[str, ...] = ()
+    policies: tuple[str, ...] | None = None  # permission sets: the attached policies' keys, when they change
+
+    @property
+    def name(self) -> str:
+        return str(dict(self.fields)["name"])
+
+
+@dataclass(frozen=True, slots=True)
+class SaveAssignment:
+    kind: str  # "user" or "group"
+    principal: int  # ident
+    account: str  # name key
+    permission_set: str  # name key
+    expires_at: str | None
+    label: str
+    row_id: int | None = None  # set: an existing assignment whose expiry changes
+
+
+Operation = (
+    CreateUser
+    | UpdateUser
+    | CreateGroup
+    | UpdateGroup
+    | AddMember
+    | RemoveMember
+    | SaveEntry
+    | SaveAssignment
+)
+
+
 # -- the plan ---------------------------------------------------------------------------------------------
 
 
@@ -296,6 +439,8 @@ class ImportPlan:
     # Set when the plan may not be applied as it is (the mass-disable guard, admin grants not allowed): the
     # reason, fit to show.
     blocked: str | None = None
+    # What the import does, in the order apply does it; the sections above are made from it.
+    operations: list[Operation] = field(default_factory=list)
 
     def sections(self) -> dict[str, Section]:
         return {
@@ -462,6 +607,9 @@ def check_source(source: str, *, sync: bool = False) -> str:
 
 _USER_COLUMNS = ("user_name", "display_name", "given_name", "family_name", "email", "external_id", "status")
 _GROUP_COLUMNS = ("name", "description", "external_id")
+# The columns a user or group row takes from an import, in the order of the rows' INSERT and UPDATE.
+_USER_ROW = (*_USER_COLUMNS, "scim_id")
+_GROUP_ROW = (*_GROUP_COLUMNS, "scim_id")
 _SCIM_NAMES = {
     "user_name": "userName",
     "display_name": "displayName",
@@ -613,6 +761,7 @@ class _GroupTarget:
     removals: set[int] = field(default_factory=set)  # user idents removed explicitly
     remove_all: bool = False
     emptied_reason: str | None = None
+    labels: dict[str, str] = field(default_factory=lambda: NO_LABELS)
 
     def value(self, column: str) -> Any:
         if column in self.fields:
@@ -624,23 +773,6 @@ class _GroupTarget:
     @property
     def shown(self) -> str:
         return str(self.value("name"))
-
-
-@dataclass
-class _Resolution:
-    """The document resolved against one snapshot of the directory: everything apply needs."""
-
-    plan: ImportPlan
-    source: str
-    users: list[_UserTarget]
-    groups: list[_GroupTarget]
-    membership_removals: list[tuple[int, int]]  # (group id, user id): to delete
-    accounts: dict[str, dict[str, Any]]
-    policies: dict[str, dict[str, Any]]
-    permission_sets: dict[str, dict[str, Any]]
-    attachments: dict[str, list[str]]
-    assignments: dict[tuple[str, str, str, str], str | None]
-    assignment_principals: dict[tuple[str, str], int]  # (kind, key) → ident
 
 
 def _clean(
@@ -697,6 +829,67 @@ def _user_fields(user: UserIn, problems: _Problems) -> dict[str, Any] | None:
     return fields
 
 
+def _group_fields(group: GroupIn, problems: _Problems) -> dict[str, Any] | None:
+    """The fields a group entry gives, cleaned; None when one of them is invalid (the problem is recorded)."""
+    where, labels = group.where, group.labels
+    fields: dict[str, Any] = {}
+    if group.name is not None:
+        fields["name"] = _clean(problems, where, labels, names.group_name, group.name)
+    if group.description is not None:
+        fields["description"] = _clean(
+            problems,
+            where,
+            labels,
+            names.display_text,
+            group.description,
+            "description",
+            names.DESCRIPTION_MAX,
+        )
+    if group.external_id is not None:
+        fields["external_id"] = _clean(problems, where, labels, names.external_id, group.external_id)
+    if group.scim_id is not None:
+        fields["scim_id"] = _clean(problems, where, labels, _scim_id, group.scim_id)
+    if any(value is _BAD for value in fields.values()):
+        return None
+    return fields
+
+
+@dataclass(frozen=True)
+class _Kind:
+    """What tells users and groups apart for the one resolver: their words and their columns."""
+
+    noun: str  # "user", "group"
+    name_column: str  # "user_name", "name"
+    key_column: str  # "user_name_key", "name_key"
+    name_label: tuple[str, str]  # (the labels' key, the field's SCIM name)
+    reserved: str | None  # a canonical name no entry may take (root's)
+
+
+_USERS = _Kind("user", "user_name", "user_name_key", ("userName", "userName"), ROOT_NAME)
+_GROUPS = _Kind("group", "name", "name_key", ("name", "displayName"), None)
+
+
+class _Index:
+    """One kind's rows in the directory and its targets in this import, found by every way a file names
+    them."""
+
+    def __init__(self, kind: _Kind, by_key: Rows, by_external: RowsBy, by_scim: RowsBy) -> None:
+        self.kind = kind
+        self.rows_by_key, self.rows_by_external, self.rows_by_scim = by_key, by_external, by_scim
+        self.targets: list[Any] = []
+        self.by_row: dict[int, Any] = {}
+        self.by_key: dict[str, Any] = {}
+        self.by_external: dict[tuple[str, str], Any] = {}
+        self.by_alias: dict[str, Any] = {}
+        self.by_ident: dict[int, Any] = {}
+        self.entries: dict[int, Any] = {}  # index of an entry → the target it ended up in
+        self.final: dict[str, Any] = {}  # canonical final name → target
+
+
+Rows = dict[str, sqlite3.Row]
+RowsBy = dict[tuple[str, str], sqlite3.Row]
+
+
 class _Resolver:
     """Matches every entry of a document with the directory's rows and checks what needs both to check."""
 
@@ -706,21 +899,21 @@ class _Resolver:
         self.options = options
         self.source = options.source or document.default_source
         self.problems = _Problems()
-        self.users: list[_UserTarget] = []
-        self.groups: list[_GroupTarget] = []
         self._new = 0
-        self.user_by_row: dict[int, _UserTarget] = {}
-        self.user_by_key: dict[str, _UserTarget] = {}
-        self.user_by_external: dict[tuple[str, str], _UserTarget] = {}
-        self.user_by_alias: dict[str, _UserTarget] = {}
-        self.group_by_row: dict[int, _GroupTarget] = {}
-        self.group_by_key: dict[str, _GroupTarget] = {}
-        self.group_by_external: dict[tuple[str, str], _GroupTarget] = {}
-        self.group_by_alias: dict[str, _GroupTarget] = {}
-        self.user_idents: dict[int, _UserTarget] = {}
-        self.group_idents: dict[int, _GroupTarget] = {}
-        self.user_entries: dict[int, _UserTarget] = {}  # index of a user entry → the user it ended up in
-        self.group_entries: dict[int, _GroupTarget] = {}
+        self.user_index = _Index(_USERS, current.users, current.users_by_external, current.users_by_scim)
+        self.group_index = _Index(_GROUPS, current.groups, current.groups_by_external, current.groups_by_scim)
+        # The names every part of the resolver uses.
+        self.users: list[_UserTarget] = self.user_index.targets
+        self.groups: list[_GroupTarget] = self.group_index.targets
+        self.user_by_row: dict[int, _UserTarget] = self.user_index.by_row
+        self.group_by_row: dict[int, _GroupTarget] = self.group_index.by_row
+        self.user_by_alias: dict[str, _UserTarget] = self.user_index.by_alias
+        self.group_by_alias: dict[str, _GroupTarget] = self.group_index.by_alias
+        self.user_idents: dict[int, _UserTarget] = self.user_index.by_ident
+        self.user_entries: dict[int, _UserTarget] = self.user_index.entries
+        self.group_entries: dict[int, _GroupTarget] = self.group_index.entries
+        self.final_user_keys: dict[str, _UserTarget] = self.user_index.final
+        self.final_group_keys: dict[str, _GroupTarget] = self.group_index.final
 
     def _next_ident(self) -> int:
         self._new += 1
@@ -739,133 +932,204 @@ class _Resolver:
             return None
         return entry_source
 
-    # -- users ------------------------------------------------------------------------------------------
-
-    def _user_target(self, row: sqlite3.Row | None, where: str, source: str) -> _UserTarget:
-        target = _UserTarget(row["id"] if row is not None else self._next_ident(), where, source, row)
+    def _target(
+        self, index: _Index, row: sqlite3.Row | None, where: str, source: str, in_file: bool = True
+    ) -> Any:
+        ident = row["id"] if row is not None else self._next_ident()
+        target = (_UserTarget if index is self.user_index else _GroupTarget)(ident, where, source, row)
+        target.in_file = in_file
         if row is not None:
-            self.user_by_row[row["id"]] = target
-        self.users.append(target)
-        self.user_idents[target.ident] = target
+            index.by_row[row["id"]] = target
+        index.targets.append(target)
+        index.by_ident[ident] = target
         return target
 
-    def _existing_user_for_name(
-        self, key: str, source: str, where: str, shown: str, label: str
+    def _user_target(self, row: sqlite3.Row | None, where: str, source: str) -> _UserTarget:
+        target: _UserTarget = self._target(self.user_index, row, where, source)
+        return target
+
+    def _group_target(
+        self, row: sqlite3.Row | None, where: str, source: str, in_file: bool = True
+    ) -> _GroupTarget:
+        target: _GroupTarget = self._target(self.group_index, row, where, source, in_file)
+        return target
+
+    # -- matching an entry: one way for users and groups -----------------------------------------------
+
+    def _match(
+        self,
+        index: _Index,
+        position: int,
+        entry: UserIn | GroupIn,
+        fields: dict[str, Any],
+        source: str,
+        match_name: str | None,
+    ) -> Any:
+        """The target ``entry`` describes (an existing row's or a new one), merged with what it gives; None
+        when it matches nothing it may (the problem is recorded)."""
+        kind, problems, where, labels = index.kind, self.problems, entry.where, entry.labels
+        noun = kind.noun
+        name_label = labels.get(kind.name_label[0], kind.name_label[1])
+        target = None
+        if entry.target is not None:
+            target = index.by_alias.get(entry.target)
+            if target is None:
+                row = index.rows_by_scim.get((source, entry.target))
+                if row is not None:
+                    target = index.by_row.get(row["id"]) or self._target(index, row, where, source)
+            if target is None:
+                problems.add(
+                    where,
+                    f"no {noun} with id {entry.target!r} in this file or the directory (source {source!r})",
+                )
+                return None
+        else:
+            external = fields.get("external_id")
+            if external:
+                earlier = index.by_external.get((source, external))
+                if earlier is not None:
+                    label = labels.get("externalId", "externalId")
+                    problems.add(where, f"{label}: {external!r} is the same as {earlier.where}'s")
+                    return None
+                row = index.rows_by_external.get((source, external))
+                if row is not None:
+                    if row["id"] in index.by_row:
+                        problems.add(
+                            where,
+                            f"matches the existing {noun} {row[kind.name_column]!r} (by externalId), "
+                            f"which {index.by_row[row['id']].where} already matched",
+                        )
+                        return None
+                    target = self._target(index, row, where, source)
+            if target is None:
+                shown = match_name if match_name is not None else fields.get(kind.name_column)
+                if shown is None:
+                    if getattr(entry, kind.name_column) is None:
+                        problems.add(where, f"{name_label}: is required")
+                    return None
+                key = names.canonical(shown)
+                earlier = index.by_key.get(key)
+                if earlier is not None:
+                    problems.add(
+                        where,
+                        f"{name_label}: {shown!r} is the same name as {earlier.where} (names are compared "
+                        "ignoring case and width)",
+                    )
+                    return None
+                ok, row = self._existing_for_name(index, key, source, where, shown, name_label)
+                if not ok:
+                    return None
+                target = self._target(index, row, where, source)
+                index.by_key[key] = target
+        # Merge: a later entry for the same one (a bulk PATCH after its POST) changes what it gives.
+        index.entries[position] = target
+        target.fields.update(fields)
+        target.in_file = True
+        if fields.get("external_id"):
+            index.by_external[(source, fields["external_id"])] = target
+        for alias in (*entry.aliases, *([fields["scim_id"]] if fields.get("scim_id") else [])):
+            index.by_alias[alias] = target
+        return target
+
+    def _existing_for_name(
+        self, index: _Index, key: str, source: str, where: str, shown: str, label: str
     ) -> tuple[bool, sqlite3.Row | None]:
-        """(ok, row): the existing user this name may match; not ok when the name belongs to someone else."""
-        if key == ROOT_NAME:
+        """(ok, row): the existing row this name may match; not ok when the name belongs to someone else."""
+        kind = index.kind
+        if key == kind.reserved:
             self.problems.add(where, f"{label}: {shown!r} is reserved for the directory's root identity")
             return False, None
-        row = self.current.users.get(key)
+        row = index.rows_by_key.get(key)
         if row is None:
             return True, None
-        if row["is_root"]:
+        held = row[kind.name_column]
+        if kind.reserved is not None and row["is_root"]:
             self.problems.add(
                 where,
-                f"{label}: {shown!r} is the same name as the directory's root identity "
-                f"{row['user_name']!r} (names are compared ignoring case and width)",
+                f"{label}: {shown!r} is the same name as the directory's root identity {held!r} (names are "
+                "compared ignoring case and width)",
             )
             return False, None
         if row["source"] != source:
             self.problems.add(
                 where,
-                f"{label}: {shown!r} is the same name as the existing user "
-                f"{row['user_name']!r} from source {row['source']!r} (names are compared "
-                f"ignoring case and width; an import never takes over another source's "
-                f"users)",
+                f"{label}: {shown!r} is the same name as the existing {kind.noun} {held!r} from source "
+                f"{row['source']!r} (names are compared ignoring case and width; an import never takes "
+                f"over another source's {kind.noun}s)",
             )
             return False, None
-        if row["id"] in self.user_by_row:
-            earlier = self.user_by_row[row["id"]]
+        if row["id"] in index.by_row:
+            earlier = index.by_row[row["id"]]
             self.problems.add(
                 where,
-                f"{label}: {shown!r} matches the existing user {row['user_name']!r}, which "
-                f"{earlier.where} already matched",
+                f"{label}: {shown!r} matches the existing {kind.noun} {held!r}, which {earlier.where} "
+                "already matched",
             )
             return False, None
         return True, row
 
+    def _check_final_names(self, index: _Index) -> None:
+        """After merging (renames included): every final name is unique and free."""
+        kind, final = index.kind, index.final
+        for target in index.targets:
+            name = target.value(kind.name_column)
+            if not isinstance(name, str) or not name:
+                continue
+            key = names.canonical(name)
+            label = target.labels.get(kind.name_label[0], kind.name_label[1])
+            other = final.get(key)
+            if other is not None and other is not target:
+                self.problems.add(
+                    target.where,
+                    f"{label}: {name!r} is the same name as {other.where} (names are compared ignoring "
+                    "case and width)",
+                )
+                continue
+            final[key] = target
+            if target.row is not None and target.row[kind.key_column] == key:
+                continue
+            if key == kind.reserved:
+                self.problems.add(
+                    target.where, f"{label}: {name!r} is reserved for the directory's root identity"
+                )
+                continue
+            holder = index.rows_by_key.get(key)
+            if holder is not None and (target.row is None or holder["id"] != target.row["id"]):
+                what = (
+                    f"renaming {target.row[kind.name_column]!r} to {name!r}"
+                    if target.row is not None
+                    else repr(name)
+                )
+                self.problems.add(
+                    target.where,
+                    f"{label}: {what} would take the name of the existing {kind.noun} "
+                    f"{holder[kind.name_column]!r} (source {holder['source']!r}; names are compared "
+                    "ignoring case and width)",
+                )
+
+    # -- users and groups ---------------------------------------------------------------------------------
+
     def resolve_users(self, progress: Progress | None) -> None:
         total = len(self.document.users)
         problems = self.problems
-        for index, user in enumerate(self.document.users):
-            if progress is not None and index % 5000 == 0:
-                progress("check", index, total)
-            where = user.where
-            source = self.entry_source(user.source, where)
+        for position, user in enumerate(self.document.users):
+            if progress is not None and position % 5000 == 0:
+                progress("check", position, total)
+            source = self.entry_source(user.source, user.where)
             fields = _user_fields(user, problems)
             if fields is None or source is None:
                 continue
             if self.options.sync and "status" not in fields:
-                # A sync makes the directory match the file: a user it lists (without saying
-                # otherwise) is active.
+                # A sync makes the directory match the file: a user it lists (without saying otherwise) is
+                # active.
                 fields["status"] = "active"
-            labels = user.labels
-            name_label = labels.get("userName", "userName")
-            target: _UserTarget | None = None
-            if user.target is not None:
-                target = self.user_by_alias.get(user.target)
-                if target is None:
-                    row = self.current.users_by_scim.get((source, user.target))
-                    if row is not None:
-                        target = self.user_by_row.get(row["id"]) or self._user_target(row, where, source)
-                if target is None:
-                    problems.add(
-                        where,
-                        f"no user with id {user.target!r} in this file or the directory (source {source!r})",
-                    )
-                    continue
-            else:
-                external = fields.get("external_id")
-                if external:
-                    earlier = self.user_by_external.get((source, external))
-                    if earlier is not None:
-                        problems.add(
-                            where,
-                            f"{labels.get('externalId', 'externalId')}: {external!r} is the same "
-                            f"as {earlier.where}'s",
-                        )
-                        continue
-                    row = self.current.users_by_external.get((source, external))
-                    if row is not None:
-                        if row["id"] in self.user_by_row:
-                            problems.add(
-                                where,
-                                f"matches the existing user {row['user_name']!r} (by externalId), "
-                                f"which {self.user_by_row[row['id']].where} already matched",
-                            )
-                            continue
-                        target = self._user_target(row, where, source)
-                if target is None:
-                    shown = user.match_name if user.match_name is not None else fields.get("user_name")
-                    if shown is None:
-                        if user.user_name is None:
-                            problems.add(where, f"{name_label}: is required")
-                        continue
-                    key = names.canonical(shown)
-                    earlier = self.user_by_key.get(key)
-                    if earlier is not None:
-                        problems.add(
-                            where,
-                            f"{name_label}: {shown!r} is the same name as {earlier.where} (names "
-                            "are compared ignoring case and width)",
-                        )
-                        continue
-                    ok, row = self._existing_user_for_name(key, source, where, shown, name_label)
-                    if not ok:
-                        continue
-                    target = self._user_target(row, where, source)
-                    self.user_by_key[key] = target
-            # Merge: a later entry for the same user (a bulk PATCH after its POST) changes what it gives.
-            self.user_entries[index] = target
-            target.fields.update(fields)
-            target.in_file = True
-            if target.labels is not labels and labels:
-                target.labels = labels
-            if fields.get("external_id"):
-                self.user_by_external[(source, fields["external_id"])] = target
-            for alias in (*user.aliases, *([fields["scim_id"]] if fields.get("scim_id") else [])):
-                self.user_by_alias[alias] = target
+            target: _UserTarget | None = self._match(
+                self.user_index, position, user, fields, source, user.match_name
+            )
+            if target is None:
+                continue
+            if target.labels is not user.labels and user.labels:
+                target.labels = user.labels
             if user.disable:
                 target.disable_reason = "deleted in the file: tui disables instead"
             elif user.active is False:
@@ -875,13 +1139,13 @@ class _Resolver:
             self._passwords(user, target)
             if user.ssh_keys is not None:
                 parsed = [
-                    problems.call(f"{where}.sshPublicKeys[{i}]", parse_public_key, key)
+                    problems.call(f"{user.where}.sshPublicKeys[{i}]", parse_public_key, key)
                     for i, key in enumerate(user.ssh_keys)
                 ]
                 target.ssh_keys = [k for k in parsed if k is not None]
         if progress is not None:
             progress("check", total, total)
-        self._check_final_user_names()
+        self._check_final_names(self.user_index)
 
     def _passwords(self, user: UserIn, target: _UserTarget) -> None:
         if user.must_change_password is not None:
@@ -908,168 +1172,13 @@ class _Resolver:
             else:
                 target.initial_password, target.password_hash = user.password, None
 
-    def _check_final_user_names(self) -> None:
-        """After merging (renames included): every user's final name is unique and free."""
-        final: dict[str, _UserTarget] = {}
-        for target in self.users:
-            name = target.value("user_name")
-            if not isinstance(name, str) or not name:
-                continue
-            key = names.canonical(name)
-            label = target.labels.get("userName", "userName")
-            other = final.get(key)
-            if other is not None and other is not target:
-                self.problems.add(
-                    target.where,
-                    f"{label}: {name!r} is the same name as {other.where} (names are "
-                    "compared ignoring case and width)",
-                )
-                continue
-            final[key] = target
-            if target.row is not None and target.row["user_name_key"] == key:
-                continue
-            if key == ROOT_NAME:
-                self.problems.add(
-                    target.where, f"{label}: {name!r} is reserved for the directory's root identity"
-                )
-                continue
-            holder = self.current.users.get(key)
-            if holder is not None and (target.row is None or holder["id"] != target.row["id"]):
-                what = (
-                    f"renaming {target.row['user_name']!r} to {name!r}"
-                    if target.row is not None
-                    else repr(name)
-                )
-                self.problems.add(
-                    target.where,
-                    f"{label}: {what} would take the name of the existing user "
-                    f"{holder['user_name']!r} (source {holder['source']!r}; names are "
-                    "compared ignoring case and width)",
-                )
-        self.final_user_keys = final
-
-    # -- groups -----------------------------------------------------------------------------------------
-
-    def _group_target(
-        self, row: sqlite3.Row | None, where: str, source: str, in_file: bool = True
-    ) -> _GroupTarget:
-        target = _GroupTarget(
-            row["id"] if row is not None else self._next_ident(), where, source, row, in_file=in_file
-        )
-        if row is not None:
-            self.group_by_row[row["id"]] = target
-        self.groups.append(target)
-        self.group_idents[target.ident] = target
-        return target
-
     def resolve_groups(self) -> None:
-        problems = self.problems
-        for index, group in enumerate(self.document.groups):
-            where, labels = group.where, group.labels
-            source = self.entry_source(group.source, where)
-            fields: dict[str, Any] = {}
-            if group.name is not None:
-                fields["name"] = _clean(problems, where, labels, names.group_name, group.name)
-            if group.description is not None:
-                fields["description"] = _clean(
-                    problems,
-                    where,
-                    labels,
-                    names.display_text,
-                    group.description,
-                    "description",
-                    names.DESCRIPTION_MAX,
-                )
-            if group.external_id is not None:
-                fields["external_id"] = _clean(problems, where, labels, names.external_id, group.external_id)
-            if group.scim_id is not None:
-                fields["scim_id"] = _clean(problems, where, labels, _scim_id, group.scim_id)
-            if source is None or any(value is _BAD for value in fields.values()):
-                continue
-            target: _GroupTarget | None = None
-            if group.target is not None:
-                target = self.group_by_alias.get(group.target)
-                if target is None:
-                    row = self.current.groups_by_scim.get((source, group.target))
-                    if row is not None:
-                        target = self.group_by_row.get(row["id"]) or self._group_target(row, where, source)
-                if target is None:
-                    problems.add(
-                        where,
-                        f"no group with id {group.target!r} in this file or the directory "
-                        f"(source {source!r})",
-                    )
-                    continue
-            else:
-                external = fields.get("external_id")
-                if external:
-                    earlier = self.group_by_external.get((source, external))
-                    if earlier is not None:
-                        problems.add(where, f"externalId: {external!r} is the same as {earlier.where}'s")
-                        continue
-                    row = self.current.groups_by_external.get((source, external))
-                    if row is not None and row["id"] not in self.group_by_row:
-                        target = self._group_target(row, where, source)
-                if target is None:
-                    name = fields.get("name")
-                    if name is None:
-                        if group.name is None:
-                            problems.add(where, f"{labels.get('name', 'displayName')}: is required")
-                        continue
-                    key = names.canonical(name)
-                    earlier = self.group_by_key.get(key)
-                    if earlier is not None:
-                        problems.add(
-                            where,
-                            f"displayName: {name!r} is the same name as {earlier.where} (names are "
-                            "compared ignoring case and width)",
-                        )
-                        continue
-                    row = self.current.groups.get(key)
-                    if row is not None and row["source"] != source:
-                        problems.add(
-                            where,
-                            f"displayName: {name!r} is the same name as the existing group "
-                            f"{row['name']!r} from source {row['source']!r} (an import never takes "
-                            "over another source's groups)",
-                        )
-                        continue
-                    if row is not None and row["id"] in self.group_by_row:
-                        problems.add(
-                            where,
-                            f"displayName: {name!r} matches the existing group {row['name']!r}, "
-                            f"which {self.group_by_row[row['id']].where} already matched",
-                        )
-                        continue
-                    target = self._group_target(row, where, source)
-                    self.group_by_key[key] = target
-            self.group_entries[index] = target
-            target.fields.update(fields)
-            target.in_file = True
-            if fields.get("external_id"):
-                self.group_by_external[(source, fields["external_id"])] = target
-            for alias in (*group.aliases, *([fields["scim_id"]] if fields.get("scim_id") else [])):
-                self.group_by_alias[alias] = target
-        # Final names: unique among the file's groups and free in the directory.
-        final: dict[str, _GroupTarget] = {}
-        for target in self.groups:
-            name = target.value("name")
-            if not name:
-                continue
-            key = names.canonical(name)
-            other = final.get(key)
-            if other is not None and other is not target:
-                problems.add(target.where, f"displayName: {name!r} is the same name as {other.where}")
-                continue
-            final[key] = target
-            holder = self.current.groups.get(key)
-            if holder is not None and target.row is not None and holder["id"] != target.row["id"]:
-                problems.add(
-                    target.where,
-                    f"displayName: renaming {target.row['name']!r} to {name!r} would take "
-                    f"the name of the existing group {holder['name']!r}",
-                )
-        self.final_group_keys = final
+        for position, group in enumerate(self.document.groups):
+            source = self.entry_source(group.source, group.where)
+            fields = _group_fields(group, self.problems)
+            if source is not None and fields is not None:
+                self._match(self.group_index, position, group, fields, source, None)
+        self._check_final_names(self.group_index)
 
     def _group_by_name(self, name: str, where: str, source: str) -> _GroupTarget | None:
         key = names.canonical(name)
@@ -1260,7 +1369,7 @@ def _diff(target: _UserTarget | _GroupTarget, columns: Iterable[str]) -> list[st
 
 def _resolve(
     document: ImportDocument, current: _Current, options: ImportOptions, progress: Progress | None = None
-) -> _Resolution:
+) -> ImportPlan:
     resolver = _Resolver(document, current, options)
     problems = resolver.problems
     for problem in document.problems:
@@ -1286,7 +1395,6 @@ def _resolve(
     others = _resolve_others(document, current, problems, resolver)
     problems.refuse_if_any()
 
-    plan = ImportPlan(notices=list(document.notices))
     users, groups = resolver.users, resolver.groups
 
     # Sync: the source's users and groups the file no longer has.
@@ -1302,78 +1410,80 @@ def _resolve(
             if row["source"] == source and row["id"] not in resolver.group_by_row:
                 gone = resolver._group_target(row, "", source, in_file=False)
                 gone.emptied_reason = "gone from the file"
-    # Users.
+
+    ops: list[Operation] = []
+    unchanged = {"users": 0, "groups": 0, "memberships": 0}
+    passwords = dict.fromkeys(
+        ("set", "hashes_kept", "initial_to_hash", "initial_dropped", "kept_existing"), 0
+    )
     for target in users:
+        password = _password(target, options, passwords)
+        keys = tuple(target.ssh_keys) if target.ssh_keys else None
         if target.row is None:
-            plan.users.create.append(target.shown)
+            ops.append(
+                CreateUser(
+                    target.ident, target.where, target.source, _values(target, _USER_ROW), keys, password
+                )
+            )
             continue
-        changed = _diff(target, (*_USER_COLUMNS, "scim_id"))
+        changed = _diff(target, _USER_ROW)
         disabling = "status" in changed and target.fields["status"] == "disabled"
         if target.ssh_keys is not None and [k.text for k in target.ssh_keys] != current.user_keys.get(
             target.ident, []
         ):
             changed.append("ssh_keys")
-        if (target.password_hash or (target.initial_password and options.with_passwords)) and not target.row[
-            "has_password"
-        ]:
-            changed.append("password_hash")
-        if disabling:
-            others_changed = [_SCIM_NAMES.get(c, c) for c in changed if c != "status"]
-            reason = target.disable_reason or "active: false in the file"
-            plan.users.retire[target.shown] = reason + (
-                f"; also {', '.join(others_changed)}" if others_changed else ""
-            )
-        elif changed:
-            plan.users.update[target.shown] = [_SCIM_NAMES.get(c, c) for c in changed]
-        elif target.in_file:
-            plan.users.unchanged += 1
-    # Passwords.
-    for target in users:
-        if target.password_hash is None and target.initial_password is None:
-            continue
-        if target.row is not None and target.row["has_password"]:
-            plan.passwords["kept_existing"] += 1
-        elif target.password_hash is not None:
-            plan.passwords["hashes_kept"] += 1
-            plan.passwords["set"] += 1
-        elif options.with_passwords:
-            plan.passwords["initial_to_hash"] += 1
-            plan.passwords["set"] += 1
+            keys = tuple(target.ssh_keys)
         else:
-            plan.passwords["initial_dropped"] += 1
-    if plan.passwords["initial_dropped"]:
+            keys = None
+        if target.row["has_password"]:
+            password = None
+        elif password is not None:
+            changed.append("password_hash")
+        if not changed:
+            unchanged["users"] += target.in_file
+            continue
+        kind = DisableUser if disabling else UpdateUser
+        extra = {"reason": target.disable_reason or "active: false in the file"} if disabling else {}
+        ops.append(
+            kind(
+                target.ident,
+                target.where,
+                target.shown,
+                _values(target, _USER_ROW),
+                tuple(changed),
+                keys,
+                password,
+                disabling,
+                **extra,
+            )
+        )
+    plan = ImportPlan(notices=list(document.notices), passwords=passwords)
+    if passwords["initial_dropped"]:
         plan.notices.append(
-            f"{plan.passwords['initial_dropped']} cleartext initial password(s) dropped: give "
+            f"{passwords['initial_dropped']} cleartext initial password(s) dropped: give "
             "--with-passwords to hash them (the users then change them at first sign-in), or set "
             "passwords in tui"
         )
-    if plan.passwords["kept_existing"]:
+    if passwords["kept_existing"]:
         plan.notices.append(
-            f"{plan.passwords['kept_existing']} user(s) already have a password: the file's "
+            f"{passwords['kept_existing']} user(s) already have a password: the file's "
             "passwords only apply to users without one"
         )
     # Groups.
     for group in groups:
         if group.row is None:
-            plan.groups.create.append(group.shown)
-        elif changed := _diff(group, (*_GROUP_COLUMNS, "scim_id")):
-            plan.groups.update[group.shown] = [_SCIM_NAMES.get(c, c) for c in changed]
+            ops.append(CreateGroup(group.ident, group.source, _values(group, _GROUP_ROW)))
+        elif changed := _diff(group, _GROUP_ROW):
+            ops.append(UpdateGroup(group.ident, group.shown, _values(group, _GROUP_ROW), tuple(changed)))
         elif group.in_file or group.emptied_reason is None:  # in the file, or named by its users
-            plan.groups.unchanged += 1
+            unchanged["groups"] += 1
     # Memberships: what the file wants, what it removes, and (sync) what the source no longer has.
-    removals: list[tuple[int, int]] = []
     members_of: dict[int, list[int]] = {}
     if options.sync or any(g.remove_all or g.removals for g in groups):
         for group_id, user_id in current.memberships:
             members_of.setdefault(group_id, []).append(user_id)
     user_names = {ident: target.shown for ident, target in resolver.user_idents.items()}
-
-    def label(user_ident: int, group_name: str) -> str:
-        user = user_names.get(user_ident) or current.users_by_id[user_ident]["user_name"]
-        return f"{user} in {group_name}"
-
     existing_memberships = current.memberships
-    create = plan.memberships.create
     for group in groups:
         group_ident, members, group_name = group.ident, group.members, group.shown
         grants_admin = group_ident == current.admin_group_id
@@ -1387,32 +1497,30 @@ def _resolve(
             plan.foreign_groups.append(group_name)
         for user_ident, expiry in members.items():
             existing = existing_memberships.get((group_ident, user_ident), _BAD)
-            if existing is _BAD:
-                create.append(label(user_ident, group_name))
-            elif existing != expiry:
-                plan.memberships.update[label(user_ident, group_name)] = ["expiresAt"]
-            else:
-                plan.memberships.unchanged += 1
+            if existing == expiry:
+                unchanged["memberships"] += 1
                 continue
-            if grants_admin:
-                plan.admin_grants.append(label(user_ident, group_name))
+            user_name = user_names.get(user_ident) or current.users_by_id[user_ident]["user_name"]
+            member = AddMember if existing is _BAD else UpdateMember
+            ops.append(member(group_ident, user_ident, expiry, group_name, user_name, grants_admin))
         if group.row is None:
             continue
         sync_owned = options.sync and group.row["source"] == source
-        removed = 0
+        reason = "removed in the file" if not sync_owned else "not in the file"
         for user_id in members_of.get(group_ident, ()):
             if user_id in members:
                 continue
             user_row = current.users_by_id[user_id]
             if group.remove_all or user_id in group.removals or (sync_owned and user_row["source"] == source):
-                removals.append((group_ident, user_id))
-                removed += 1
-                reason = "removed in the file" if not sync_owned else "not in the file"
-                plan.memberships.retire[f"{user_row['user_name']} in {group_name}"] = reason
-        if group.emptied_reason and removed:
-            plan.groups.retire[group_name] = group.emptied_reason
+                ops.append(
+                    RemoveMember(
+                        group_ident, user_id, group_name, user_row["user_name"], reason, group.emptied_reason
+                    )
+                )
 
-    _plan_others(plan, others, current)
+    plan.operations = ops
+    _other_operations(plan, others, current, unchanged)
+    _fill(plan, unchanged)
 
     if plan.foreign_groups:
         plan.blocked = f"the identity provider {source!r} can change only its own groups, not " + ", ".join(
@@ -1441,11 +1549,7 @@ def _resolve(
             for row in current.users_by_id.values()
             if row["source"] == source and row["status"] == "active" and not row["is_root"]
         )
-        disabling = sum(
-            1
-            for t in users
-            if t.row is not None and t.row["status"] == "active" and t.fields.get("status") == "disabled"
-        )
+        disabling = sum(1 for op in ops if isinstance(op, DisableUser))
         allowed = max(1, math.ceil(MASS_DISABLE_SHARE * active))
         if disabling > allowed and not options.allow_mass_disable and plan.blocked is None:
             plan.blocked = (
@@ -1454,7 +1558,71 @@ def _resolve(
                 f"{MASS_DISABLE_SHARE:.0%} of them ({allowed}) unless --allow-mass-disable is given. "
                 "Check that the file is complete, then run again with --allow-mass-disable"
             )
-    return _Resolution(plan, source, users, groups, removals, *others)
+    return plan
+
+
+def _values(target: _UserTarget | _GroupTarget, columns: tuple[str, ...]) -> tuple[Any, ...]:
+    return tuple(target.value(column) for column in columns)
+
+
+def _password(target: _UserTarget, options: ImportOptions, counts: dict[str, int]) -> PasswordSet | None:
+    """The password the import sets for ``target`` (counted in ``counts``), if it has none yet."""
+    if target.password_hash is None and target.initial_password is None:
+        return None
+    if target.row is not None and target.row["has_password"]:
+        counts["kept_existing"] += 1
+        return None
+    if target.password_hash is not None:
+        counts["hashes_kept"] += 1
+        counts["set"] += 1
+        return PasswordSet(target.password_hash, None, bool(target.must_change))
+    if options.with_passwords:
+        counts["initial_to_hash"] += 1
+        counts["set"] += 1
+        return PasswordSet(None, target.initial_password, True)
+    counts["initial_dropped"] += 1
+    return None
+
+
+def _fill(plan: ImportPlan, unchanged: dict[str, int]) -> None:
+    """The plan's sections, made from its operations (and the counts of what stays as it is)."""
+    sections = plan.sections()
+    for name, count in unchanged.items():
+        sections[name].unchanged += count
+    users, groups, memberships = plan.users, plan.groups, plan.memberships
+    for op in plan.operations:
+        if isinstance(op, CreateUser):
+            users.create.append(op.name)
+        elif isinstance(op, DisableUser):
+            others = [_SCIM_NAMES.get(c, c) for c in op.changed if c != "status"]
+            users.retire[op.name] = op.reason + (f"; also {', '.join(others)}" if others else "")
+        elif isinstance(op, UpdateUser):
+            users.update[op.name] = [_SCIM_NAMES.get(c, c) for c in op.changed]
+        elif isinstance(op, CreateGroup):
+            groups.create.append(op.name)
+        elif isinstance(op, UpdateGroup):
+            groups.update[op.name] = [_SCIM_NAMES.get(c, c) for c in op.changed]
+        elif isinstance(op, AddMember):
+            if isinstance(op, UpdateMember):
+                memberships.update[op.label] = ["expiresAt"]
+            else:
+                memberships.create.append(op.label)
+            if op.grants_admin:
+                plan.admin_grants.append(op.label)
+        elif isinstance(op, RemoveMember):
+            memberships.retire[op.label] = op.reason
+            if op.emptied:
+                groups.retire[op.group_name] = op.emptied
+        elif isinstance(op, SaveEntry):
+            section = sections[op.concept]
+            if op.row_id is None:
+                section.create.append(op.name)
+            else:
+                section.update[op.name] = [_SCIM_NAMES.get(c, c) for c in op.changed]
+        elif op.row_id is None:
+            plan.assignments.create.append(op.label)
+        else:
+            plan.assignments.update[op.label] = ["expiresAt"]
 
 
 # -- accounts, policies, permission sets, assignments (our whole-directory JSON) ---------------------------
@@ -1578,42 +1746,44 @@ def _resolve_others(
     return accounts, policies, permission_sets, attachments, assignments, principals
 
 
-def _plan_others(plan: ImportPlan, others: tuple[Any, ...], current: _Current) -> None:
-    accounts, policies, permission_sets, attachments, assignments, principals = others
+_ENTRY_COLUMNS = {
+    "accounts": ("name", "description", "status"),
+    "policies": ("name", "description", "document"),
+    "permission_sets": ("name", "description", "session_duration", "inline_policy", "boundary_policy"),
+}
 
-    def section(
-        target: Section,
-        wanted: dict[str, dict[str, Any]],
-        have: dict[str, sqlite3.Row],
-        columns: tuple[str, ...],
-        shown: str,
-    ) -> None:
+
+def _other_operations(
+    plan: ImportPlan, others: tuple[Any, ...], current: _Current, unchanged: dict[str, int]
+) -> None:
+    accounts, policies, permission_sets, attachments, assignments, principals = others
+    ops = plan.operations
+    for concept, wanted, have in (
+        ("accounts", accounts, current.accounts),
+        ("policies", policies, current.policies),
+        ("permission_sets", permission_sets, current.permission_sets),
+    ):
+        columns = _ENTRY_COLUMNS[concept]
+        unchanged.setdefault(concept, 0)
         for key, fields in wanted.items():
             row = have.get(key)
+            values = tuple((c, fields[c]) for c in columns)
+            attached = None
+            if concept == "permission_sets":
+                attached = tuple(sorted(attachments.get(key, [])))
+                if row is not None and list(attached) == sorted(current.attachments.get(row["id"], [])):
+                    attached = None
             if row is None:
-                target.create.append(fields[shown])
-            elif changed := [c for c in columns if c in fields and fields[c] != row[c]]:
-                target.update[fields[shown]] = [_SCIM_NAMES.get(c, c) for c in changed]
+                ops.append(SaveEntry(concept, key, None, values, (), attached))
+                continue
+            changed = [c for c in columns if fields[c] != row[c]]
+            if attached is not None:
+                changed.append("managed_policies")
+            if changed:
+                ops.append(SaveEntry(concept, key, row["id"], values, tuple(changed), attached))
             else:
-                target.unchanged += 1
-
-    section(plan.accounts, accounts, current.accounts, ("name", "description", "status"), "name")
-    section(plan.policies, policies, current.policies, ("name", "document", "description"), "name")
-    section(
-        plan.permission_sets,
-        permission_sets,
-        current.permission_sets,
-        ("name", "description", "session_duration", "inline_policy", "boundary_policy"),
-        "name",
-    )
-    for key, attached in attachments.items():
-        row = current.permission_sets.get(key)
-        if row is not None and sorted(attached) != sorted(current.attachments.get(row["id"], [])):
-            name = permission_sets[key]["name"]
-            if name not in plan.permission_sets.update:
-                plan.permission_sets.update[name] = []
-                plan.permission_sets.unchanged -= 1
-            plan.permission_sets.update[name].append("managedPolicies")
+                unchanged[concept] += 1
+    unchanged["assignments"] = 0
     for (kind, principal_key, account_key, set_key), expiry in assignments.items():
         ident = principals[(kind, principal_key)]
         account, pset = current.accounts.get(account_key), current.permission_sets.get(set_key)
@@ -1622,11 +1792,11 @@ def _plan_others(plan: ImportPlan, others: tuple[Any, ...], current: _Current) -
         if ident > 0 and account is not None and pset is not None:
             existing = current.assignments.get((kind, ident, account["id"], pset["id"]))
         if existing is None:
-            plan.assignments.create.append(label)
+            ops.append(SaveAssignment(kind, ident, account_key, set_key, expiry, label))
         elif existing[1] != expiry:
-            plan.assignments.update[label] = ["expiresAt"]
+            ops.append(SaveAssignment(kind, ident, account_key, set_key, expiry, label, existing[0]))
         else:
-            plan.assignments.unchanged += 1
+            unchanged["assignments"] += 1
 
 
 # -- passwords --------------------------------------------------------------------------------------------
@@ -1670,21 +1840,33 @@ def _chunks(rows: list[Any], size: int = CHUNK) -> Iterator[list[Any]]:
         yield rows[start : start + size]
 
 
+Hashes = dict[tuple[str, str], str]  # (entry's place, initial password) → its argon2id hash
+
+
+def _initial_passwords(plan: ImportPlan) -> list[tuple[str, str]]:
+    """(entry's place, cleartext) of every initial password the plan sets."""
+    return [
+        (op.where, op.password.initial)
+        for op in plan.operations
+        if isinstance(op, CreateUser | UpdateUser) and op.password is not None and op.password.initial
+    ]
+
+
 def _apply(
     directory: Directory,
     conn: sqlite3.Connection,
-    resolution: _Resolution,
-    current: _Current,
+    plan: ImportPlan,
     now: str,
     batch_id: int,
-    initial_hashes: dict[int, str],
+    hashes: Hashes,
     progress: Progress | None,
 ) -> None:
-    # Raw sqlite3 executemany in chunks, not sqlite-utils: bulk import is a hot path (100,000
-    # users, one transaction).
-    total = (
-        len(resolution.users) + sum(len(g.members) for g in resolution.groups) + len(resolution.groups) + 1
-    )
+    """Run the plan's operations, in bulk (``executemany`` of the services' own statements, in chunks so a
+    progress bar moves), in the caller's transaction."""
+    by_kind: dict[type, list[Any]] = {}
+    for op in plan.operations:
+        by_kind.setdefault(type(op), []).append(op)
+    total = len(plan.operations) + 1
     written = 0
 
     def advance(count: int) -> None:
@@ -1693,303 +1875,204 @@ def _apply(
         if progress is not None:
             progress("write", min(written, total), total)
 
+    def password_of(op: CreateUser | UpdateUser) -> tuple[str | None, int]:
+        password = op.password
+        if password is None:
+            return None, 0
+        digest = password.hash or hashes.get((op.where, password.initial or ""))
+        return digest, int(password.must_change) if digest else 0
+
     canonical = names.canonical
-    # Users: insert the new ones, update the changed ones (the whole row, so one statement serves all).
-    new_users, changed_users, new_idents, passwords = [], [], [], []
-    for target in resolution.users:
-        password_hash = target.password_hash or initial_hashes.get(target.ident)
-        must_change = (
-            1
-            if (target.password_hash is None and target.ident in initial_hashes)
-            else int(bool(target.must_change))
+    # Users.
+    new_users: list[tuple[Any, ...]] = []
+    creates: list[CreateUser] = by_kind.get(CreateUser, [])
+    for op in creates:
+        digest, must_change = password_of(op)
+        values = op.values
+        new_users.append(
+            (
+                values[0],
+                canonical(values[0]),
+                *values[1:],
+                op.source,
+                digest,
+                now if digest else None,
+                must_change,
+                batch_id,
+                now,
+                now,
+            )
         )
-        if target.row is None:
-            fields = target.fields
-            name = fields["user_name"]
-            new_idents.append(target.ident)
-            new_users.append(
-                (
-                    name,
-                    canonical(name),
-                    fields.get("display_name", ""),
-                    fields.get("given_name", ""),
-                    fields.get("family_name", ""),
-                    fields.get("email", ""),
-                    fields.get("external_id"),
-                    fields.get("status", "active"),
-                    fields.get("scim_id"),
-                    target.source,
-                    password_hash,
-                    now if password_hash else None,
-                    must_change if password_hash else 0,
-                    batch_id,
-                    now,
-                    now,
-                )
-            )
-            continue
-        row = target.row
-        if _diff(target, (*_USER_COLUMNS, "scim_id")):
-            name = target.value("user_name")
-            changed_users.append(
-                (
-                    name,
-                    names.canonical(name),
-                    target.value("display_name"),
-                    target.value("given_name"),
-                    target.value("family_name"),
-                    target.value("email"),
-                    target.value("external_id"),
-                    target.value("status"),
-                    target.value("scim_id"),
-                    batch_id,
-                    now,
-                    row["id"],
-                )
-            )
-            if target.value("status") == "disabled" and row["status"] == "active":
-                directory.end_user_sessions(conn, row["id"], "disabled by import")
-        if password_hash and not row["has_password"]:
-            passwords.append((password_hash, now, must_change, batch_id, now, row["id"]))
+    updates: list[UpdateUser] = by_kind.get(UpdateUser, []) + by_kind.get(DisableUser, [])
+    changed_users, passwords = [], []
+    for op in updates:
+        if any(column in _USER_ROW for column in op.changed):
+            values = op.values
+            changed_users.append((values[0], canonical(values[0]), *values[1:], batch_id, now, op.ident))
+        if op.disabling:
+            directory.end_user_sessions(conn, op.ident, "disabled by import")
+        digest, must_change = password_of(op)
+        if digest:
+            passwords.append((digest, now, must_change, batch_id, now, op.ident))
     # Many users: the search index is filled once for them rather than row by row by its triggers.
     updated_ids = [values[-1] for values in changed_users]
     bulk = len(new_users) + len(updated_ids) >= search_index.BULK_ROWS
     with search_index.bulk_write(conn, updated_ids) if bulk else nullcontext():
         for chunk in _chunks(new_users):
-            conn.executemany(
-                "INSERT INTO users (user_name, user_name_key, display_name, given_name, family_name, email, "
-                "external_id, status, scim_id, source, password_hash, password_changed_at, "
-                "must_change_password, import_batch_id, created_at, updated_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                chunk,
-            )
+            conn.executemany(user_rows.INSERT, chunk)
             advance(len(chunk))
         for chunk in _chunks(changed_users):
-            conn.executemany(
-                "UPDATE users SET user_name = ?, user_name_key = ?, display_name = ?, given_name = ?, "
-                "family_name = ?, email = ?, external_id = ?, status = ?, scim_id = ?, import_batch_id = ?, "
-                "updated_at = ?, version = version + 1 WHERE id = ?",
-                chunk,
-            )
+            conn.executemany(user_rows.UPDATE_FROM_IMPORT, chunk)
             advance(len(chunk))
-    conn.executemany(
-        "UPDATE users SET password_hash = ?, password_changed_at = ?, must_change_password = ?, "
-        "import_batch_id = ?, updated_at = ?, version = version + 1 WHERE id = ? AND password_hash IS NULL",
-        passwords,
-    )
-    user_ids: dict[int, int] = {}
-    if new_idents:
+    conn.executemany(user_rows.SET_FIRST_PASSWORD, passwords)
+    ids: dict[int, int] = {}  # ident of a user created here → its row id
+    if creates:
         by_key = {
             row[1]: row[0]
             for row in conn.execute(
                 "SELECT id, user_name_key FROM users WHERE import_batch_id = ?", (batch_id,)
             )
         }
-        for ident, values in zip(new_idents, new_users, strict=True):
-            user_ids[ident] = by_key[values[1]]
+        for op, values in zip(creates, new_users, strict=True):
+            ids[op.ident] = by_key[values[1]]
 
     def user_id(ident: int) -> int:
-        return ident if ident > 0 else user_ids[ident]
+        return ident if ident > 0 else ids[ident]
 
-    for target in resolution.users:
-        if target.ssh_keys is None:
+    user_ops: list[CreateUser | UpdateUser] = [*creates, *updates]
+    with_keys = [op for op in user_ops if op.ssh_keys is not None]
+    for op in with_keys:
+        if op.ssh_keys is None:
             continue
-        uid = user_id(target.ident)
-        if [k.text for k in target.ssh_keys] == current.user_keys.get(uid, []):
-            continue
+        uid = user_id(op.ident)
         conn.execute("DELETE FROM ssh_keys WHERE user_id = ?", (uid,))
         try:
             conn.executemany(
-                "INSERT INTO ssh_keys (user_id, public_key, fingerprint, comment, created_at) "
-                "VALUES (?, ?, ?, ?, ?)",
-                [(uid, k.text, k.fingerprint, k.comment, now) for k in target.ssh_keys],
+                key_rows.INSERT, [(uid, k.text, k.fingerprint, k.comment, now) for k in op.ssh_keys]
             )
         except sqlite3.IntegrityError:
+            shown = op.name
             raise ImportRefused(
                 "",
                 [
                     Problem(
-                        target.where,
-                        f"sshPublicKeys: a key of {target.shown!r} already "
-                        "belongs to another user (or is listed twice)",
+                        op.where,
+                        f"sshPublicKeys: a key of {shown!r} already belongs to another user "
+                        "(or is listed twice)",
                     )
                 ],
             ) from None
 
     # Groups.
-    new_groups: list[tuple[Any, ...]] = []
-    new_group_idents: list[int] = []
-    for group in resolution.groups:
-        if group.row is None:
-            name = group.value("name")
-            new_group_idents.append(group.ident)
-            new_groups.append(
-                (
-                    name,
-                    names.canonical(name),
-                    group.value("description"),
-                    group.value("external_id"),
-                    group.value("scim_id"),
-                    group.source,
-                    batch_id,
-                    now,
-                    now,
-                )
-            )
-        elif _diff(group, (*_GROUP_COLUMNS, "scim_id")):
-            name = group.value("name")
-            conn.execute(
-                "UPDATE groups SET name = ?, name_key = ?, description = ?, external_id = ?, scim_id = ?, "
-                "import_batch_id = ?, updated_at = ?, version = version + 1 WHERE id = ?",
-                (
-                    name,
-                    names.canonical(name),
-                    group.value("description"),
-                    group.value("external_id"),
-                    group.value("scim_id"),
-                    batch_id,
-                    now,
-                    group.row["id"],
-                ),
-            )
+    new_groups = [
+        (op.values[0], canonical(op.values[0]), *op.values[1:], op.source, batch_id, now, now)
+        for op in by_kind.get(CreateGroup, [])
+    ]
+    conn.executemany(group_rows.INSERT, new_groups)
     conn.executemany(
-        "INSERT INTO groups (name, name_key, description, external_id, scim_id, source, import_batch_id, "
-        "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        new_groups,
+        group_rows.UPDATE_FROM_IMPORT,
+        [
+            (op.values[0], canonical(op.values[0]), *op.values[1:], batch_id, now, op.ident)
+            for op in by_kind.get(UpdateGroup, [])
+        ],
     )
-    advance(len(resolution.groups))
+    advance(len(new_groups) + len(by_kind.get(UpdateGroup, [])))
     group_ids: dict[int, int] = {}
-    if new_group_idents:
+    if new_groups:
         by_key = {
             row[1]: row[0]
             for row in conn.execute("SELECT id, name_key FROM groups WHERE import_batch_id = ?", (batch_id,))
         }
-        for ident, values in zip(new_group_idents, new_groups, strict=True):
-            group_ids[ident] = by_key[values[1]]
+        for op, values in zip(by_kind[CreateGroup], new_groups, strict=True):
+            group_ids[op.ident] = by_key[values[1]]
+
+    def group_id(ident: int) -> int:
+        return ident if ident > 0 else group_ids[ident]
 
     # Memberships.
-    conn.executemany(
-        "DELETE FROM memberships WHERE group_id = ? AND user_id = ?", resolution.membership_removals
-    )
+    removals = [(op.group, op.user) for op in by_kind.get(RemoveMember, [])]
+    conn.executemany(group_rows.DELETE_MEMBERSHIP, removals)
     # A session never outlives the membership that granted it.
     directory.sessions.end_ungranted(
-        conn, "membership removed by import", user_ids=[user for _, user in resolution.membership_removals]
+        conn, "membership removed by import", user_ids=[user for _, user in removals]
     )
-    rows = []
-    existing = current.memberships
-    for group in resolution.groups:
-        gid = group.ident if group.ident > 0 else group_ids[group.ident]
-        for user_ident, expiry in group.members.items():
-            uid = user_id(user_ident)
-            if existing.get((gid, uid), _BAD) != expiry:
-                rows.append((gid, uid, expiry, now))
-    for chunk in _chunks(rows):
+    advance(len(removals))
+    for chunk in _chunks(by_kind.get(AddMember, [])):
         conn.executemany(
-            "INSERT INTO memberships (group_id, user_id, expires_at, created_at) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT (group_id, user_id) "
-            "DO UPDATE SET expires_at = excluded.expires_at, version = version + 1",
-            chunk,
+            group_rows.INSERT_MEMBERSHIP,
+            [(group_id(op.group), user_id(op.user), op.expires_at, now) for op in chunk],
         )
         advance(len(chunk))
+    expiries = by_kind.get(UpdateMember, [])
+    conn.executemany(
+        group_rows.SET_MEMBERSHIP_EXPIRY,
+        [(op.expires_at, group_id(op.group), user_id(op.user)) for op in expiries],
+    )
+    advance(len(expiries))
 
-    _apply_others(conn, resolution, current, now, user_id, group_ids)
+    _apply_others(conn, by_kind, now, user_id, group_id)
     advance(1)
 
 
 def _apply_others(
     conn: sqlite3.Connection,
-    resolution: _Resolution,
-    current: _Current,
+    by_kind: dict[type, list[Any]],
     now: str,
     user_id: Callable[[int], int],
-    group_ids: dict[int, int],
+    group_id: Callable[[int], int],
 ) -> None:
-    for key, fields in resolution.accounts.items():
-        row = current.accounts.get(key)
-        if row is None:
-            conn.execute(
-                "INSERT INTO accounts (name, name_key, description, status, created_at, updated_at) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (fields["name"], key, fields["description"], fields["status"], now, now),
-            )
-        elif any(fields[c] != row[c] for c in ("name", "description", "status")):
-            conn.execute(
-                "UPDATE accounts SET name = ?, description = ?, status = ?, updated_at = ?, "
-                "version = version + 1 WHERE id = ?",
-                (fields["name"], fields["description"], fields["status"], now, row["id"]),
-            )
-    for key, fields in resolution.policies.items():
-        row = current.policies.get(key)
-        if row is None:
-            conn.execute(
-                "INSERT INTO policies (name, name_key, description, document, created_at, updated_at) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (fields["name"], key, fields["description"], fields["document"], now, now),
-            )
-        elif any(fields[c] != row[c] for c in ("name", "document", "description")):
-            conn.execute(
-                "UPDATE policies SET name = ?, description = ?, document = ?, updated_at = ?, "
-                "version = version + 1 WHERE id = ?",
-                (fields["name"], fields["description"], fields["document"], now, row["id"]),
-            )
-    policy_ids = {row[1]: row[0] for row in conn.execute("SELECT id, name_key FROM policies")}
-    for key, fields in resolution.permission_sets.items():
-        row = current.permission_sets.get(key)
-        values = (
-            fields["name"],
-            fields["description"],
-            fields["session_duration"],
-            fields["inline_policy"],
-            fields["boundary_policy"],
-            now,
-        )
-        if row is None:
-            set_id = int(
+    entries: list[SaveEntry] = by_kind.get(SaveEntry, [])
+    # Policies before the permission sets that attach them.
+    order = {"accounts": 0, "policies": 1, "permission_sets": 2}
+    policy_ids: dict[str, int] | None = None
+    for entry in sorted(entries, key=lambda entry: order[entry.concept]):
+        columns = [c for c, _ in entry.fields]
+        values = [v for _, v in entry.fields]
+        if entry.row_id is None:
+            row_id = int(
                 conn.execute(
-                    "INSERT INTO permission_sets (name, description, session_duration, inline_policy, "
-                    "boundary_policy, updated_at, name_key, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (*values, key, now),
+                    f"INSERT INTO {entry.concept} ({', '.join(columns)}, name_key, created_at, updated_at) "
+                    f"VALUES ({', '.join('?' * (len(columns) + 3))})",
+                    (*values, entry.key, now, now),
                 ).lastrowid
                 or 0
             )
         else:
-            set_id = row["id"]
-            if any(
-                fields[c] != row[c]
-                for c in ("name", "description", "session_duration", "inline_policy", "boundary_policy")
-            ):
+            row_id = entry.row_id
+            if any(c != "managed_policies" for c in entry.changed):
+                assignments = "".join(f"{c} = ?, " for c in columns)
                 conn.execute(
-                    "UPDATE permission_sets SET name = ?, description = ?, session_duration = ?, "
-                    "inline_policy = ?, boundary_policy = ?, updated_at = ?, version = version + 1 "
+                    f"UPDATE {entry.concept} SET {assignments}updated_at = ?, version = version + 1 "
                     "WHERE id = ?",
-                    (*values, set_id),
+                    (*values, now, row_id),
                 )
-        wanted = sorted(resolution.attachments.get(key, []))
-        if row is None or wanted != sorted(current.attachments.get(set_id, [])):
-            conn.execute("DELETE FROM permission_set_policies WHERE permission_set_id = ?", (set_id,))
+        if entry.policies is not None:
+            if policy_ids is None:
+                policy_ids = {row[1]: row[0] for row in conn.execute("SELECT id, name_key FROM policies")}
+            conn.execute("DELETE FROM permission_set_policies WHERE permission_set_id = ?", (row_id,))
             conn.executemany(
-                "INSERT INTO permission_set_policies VALUES (?, ?)", [(set_id, policy_ids[p]) for p in wanted]
+                "INSERT INTO permission_set_policies VALUES (?, ?)",
+                [(row_id, policy_ids[p]) for p in entry.policies],
             )
-
+    saves: list[SaveAssignment] = by_kind.get(SaveAssignment, [])
+    if not saves:
+        return
     account_ids = {row[1]: row[0] for row in conn.execute("SELECT id, name_key FROM accounts")}
     set_ids = {row[1]: row[0] for row in conn.execute("SELECT id, name_key FROM permission_sets")}
-    for (kind, principal_key, account_key, set_key), expiry in resolution.assignments.items():
-        ident = resolution.assignment_principals[(kind, principal_key)]
-        principal_id = user_id(ident) if kind == "user" else (ident if ident > 0 else group_ids[ident])
-        assignment = (kind, principal_id, account_ids[account_key], set_ids[set_key])
-        existing = current.assignments.get(assignment)
-        if existing is None:
-            column = "user_id" if kind == "user" else "group_id"
-            conn.execute(
-                f"INSERT INTO assignments ({column}, account_id, permission_set_id, expires_at, "
-                "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
-                (*assignment[1:], expiry, now, now),
-            )
-        elif existing[1] != expiry:
+    for save in saves:
+        if save.row_id is not None:
             conn.execute(
                 "UPDATE assignments SET expires_at = ?, updated_at = ?, version = version + 1 WHERE id = ?",
-                (expiry, now, existing[0]),
+                (save.expires_at, now, save.row_id),
             )
+            continue
+        principal = user_id(save.principal) if save.kind == "user" else group_id(save.principal)
+        column = "user_id" if save.kind == "user" else "group_id"
+        conn.execute(
+            f"INSERT INTO assignments ({column}, account_id, permission_set_id, expires_at, "
+            "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
+            (principal, account_ids[save.account], set_ids[save.permission_set], save.expires_at, now, now),
+        )
 
 
 # -- the whole import -------------------------------------------------------------------------------------
@@ -2038,66 +2121,47 @@ def import_document(
     )
     try:
         with directory.db.read() as conn:
-            current = _load_current(conn)
             seen_version = directory.db.data_version()
-        resolution = _resolve(document, current, options, progress)
+            plan = _resolve(document, _load_current(conn), options, progress)
     except ImportRefused as refused:
         raise ImportRefused(file_name, refused.problems, refused.more) from None
-    plan = resolution.plan
     if dry_run or plan.changes_nothing:
         return ImportResult(plan, False, None, sha256, used_source)
     if plan.blocked:
         raise Refused(f"{file_name}: {plan.blocked}\nnothing was changed")
 
     # Initial passwords are hashed before the write lock is taken: argon2 is slow on purpose.
-    initial = (
-        [t for t in resolution.users if t.initial_password and (t.row is None or not t.row["has_password"])]
-        if with_passwords
-        else []
-    )
-    hashes, workers = hash_initial_passwords([t.initial_password or "" for t in initial], progress)
-    by_password = {id(t): digest for t, digest in zip(initial, hashes, strict=True)}
+    initial = _initial_passwords(plan)
+    digests, workers = hash_initial_passwords([password for _, password in initial], progress)
+    hashes: Hashes = dict(zip(initial, digests, strict=True))
 
     with directory.change(Rule.IMPORT, source=used_source, what=WHAT) as conn:
-        # Another admin may have changed the directory since the plan was made: then plan again
-        # under the lock.
+        # Another admin may have changed the directory since the plan was made: then plan again under the
+        # lock, and apply that plan (whose admin grants were confirmed or are refused again).
         if directory.db.data_version() != seen_version:
-            current = _load_current(conn)
             try:
-                resolution = _resolve(document, current, options)
+                again = _resolve(document, _load_current(conn), options)
             except ImportRefused as refused:
                 raise ImportRefused(file_name, refused.problems, refused.more) from None
-            plan = resolution.plan
-            if plan.blocked:
-                raise Refused(f"{file_name}: {plan.blocked}\nnothing was changed")
-            if plan.changes_nothing:
-                return ImportResult(plan, False, None, sha256, used_source)
-            initial_hashes = {}
-            for target in resolution.users:
-                if target.initial_password and with_passwords:
-                    match = next(
-                        (
-                            digest
-                            for t, digest in zip(initial, hashes, strict=True)
-                            if t.initial_password == target.initial_password and t.shown == target.shown
-                        ),
-                        None,
-                    )
-                    if match is not None:
-                        initial_hashes[target.ident] = match
-        else:
-            initial_hashes = {t.ident: by_password[id(t)] for t in initial}
+            if again.operations != plan.operations:
+                plan = again
+                if plan.blocked:
+                    raise Refused(f"{file_name}: {plan.blocked}\nnothing was changed")
+                if plan.changes_nothing:
+                    return ImportResult(plan, False, None, sha256, used_source)
+                missing = [item for item in _initial_passwords(plan) if item not in hashes]
+                hashes.update(zip(missing, (hash_password(password) for _, password in missing), strict=True))
         now = directory.now_text()
         counts = plan.as_dict()
         batch_id = (
             conn.execute(
                 "INSERT INTO import_batches (source, file_name, sha256, at, actor, counts) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
-                (resolution.source, file_name, sha256, now, directory.actor.name, json.dumps(counts)),
+                (used_source, file_name, sha256, now, directory.actor.name, json.dumps(counts)),
             ).lastrowid
             or 0
         )
-        _apply(directory, conn, resolution, current, now, batch_id, initial_hashes, progress)
+        _apply(directory, conn, plan, now, batch_id, hashes, progress)
         audit.record(
             conn,
             at=now,
@@ -2106,7 +2170,7 @@ def import_document(
             target=f"file:{file_name}",
             extra={
                 "sha256": sha256,
-                "source": resolution.source,
+                "source": used_source,
                 "format": format_name,
                 "sync": sync,
                 "batch": batch_id,

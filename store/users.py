@@ -12,6 +12,22 @@ from store.errors import AlreadyExists, NotFound, Refused, ValidationError
 from store.service import PAGE_SIZE, Page, Service, like_contains
 
 ROOT_NAME = "root"
+# The user row's writes, one definition each: the service runs them row by row, the import with executemany.
+INSERT = (
+    "INSERT INTO users (user_name, user_name_key, display_name, given_name, family_name, email, external_id, "
+    "status, scim_id, source, password_hash, password_changed_at, must_change_password, import_batch_id, "
+    "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+UPDATE_FROM_IMPORT = (
+    "UPDATE users SET user_name = ?, user_name_key = ?, display_name = ?, given_name = ?, family_name = ?, "
+    "email = ?, external_id = ?, status = ?, scim_id = ?, import_batch_id = ?, updated_at = ?, "
+    "version = version + 1 WHERE id = ?"
+)
+# A password only for a user who has none (an import never replaces one).
+SET_FIRST_PASSWORD = (
+    "UPDATE users SET password_hash = ?, password_changed_at = ?, must_change_password = ?, "
+    "import_batch_id = ?, updated_at = ?, version = version + 1 WHERE id = ? AND password_hash IS NULL"
+)
 EDITABLE = ("user_name", "display_name", "given_name", "family_name", "email", "external_id")
 COUNT_ALL = "SELECT (SELECT count(*) FROM users) - (SELECT count(*) FROM users WHERE is_root = 1)"
 # The filter uses the trigram index from this many characters on; shorter filters (which the index cannot
@@ -136,8 +152,7 @@ class UserService(Service[User]):
             key = self._check_name_free(conn, fields["user_name"])
             now = self._now()
             cursor = conn.execute(
-                "INSERT INTO users (user_name, user_name_key, display_name, given_name, family_name, email, "
-                "external_id, source, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                INSERT,
                 (
                     fields["user_name"],
                     key,
@@ -146,7 +161,13 @@ class UserService(Service[User]):
                     fields["family_name"],
                     fields["email"],
                     fields["external_id"],
+                    "active",
+                    None,
                     source,
+                    None,
+                    None,
+                    0,
+                    None,
                     now,
                     now,
                 ),
