@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 LINT_STAMP := $(VENV)/.installed-lint
 
-.PHONY: run test test-all lint bench screenshots walk clean
+.PHONY: run test test-all lint bench bench-large screenshots walk clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,10 @@ lint: $(LINT_STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py
+
+# The import benchmark at 1,000,000 users (minutes, and a few GB of memory and disk): not part of `make bench`.
+bench-large: $(STAMP)
+	$(BIN)/python bench/bench_import.py 1000000
 
 screenshots: $(STAMP)
 	$(BIN)/python scripts/screenshots.py
