@@ -392,5 +392,12 @@ ALTER TABLE users ADD COLUMN scim_deleted_at TEXT;
 ALTER TABLE groups ADD COLUMN scim_deleted_at TEXT;
 """
 
-MIGRATIONS: list[Migration] = [V1, V2, V3, V4, V5, V6, V7, V8, V9, V10]
+# Version 11: what a SCIM source sends of a user beyond the columns (issue 15): all its emails as sent (with
+# type and primary; ``email`` holds the primary, else the first) and the enterprise extension, as one JSON
+# object, returned to that source as it gave them (store/scim_resources.py).
+V11 = """
+ALTER TABLE users ADD COLUMN scim_attributes TEXT;
+"""
+
+MIGRATIONS: list[Migration] = [V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11]
 LATEST = len(MIGRATIONS)

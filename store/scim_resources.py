@@ -20,8 +20,10 @@ import sqlite3
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from typing import TYPE_CHECKING, Any, cast
 
+from store import names
 from store.errors import NotFound, StoreError
 from store.formats import scim
 from store.importer import WHAT, GroupIn, ImportDocument, ImportResult, MemberIn, UserIn, import_document
@@ -105,6 +107,13 @@ GROUP_SORT = {
 }
 
 
+def _top_level(name: str) -> str:
+    """The top-level attribute a name is in, folded; an extension's attributes are in the extension."""
+    if name.casefold().startswith(scim.ENTERPRISE_USER.casefold()):
+        return scim.ENTERPRISE_USER.casefold()
+    return name.rsplit(":", 1)[-1].split(".")[0].casefold()
+
+
 @dataclass(frozen=True)
 class Shape:
     """``attributes`` / ``excludedAttributes`` (RFC 7644 §3.4.2.5): top-level names, folded; id, schemas and
@@ -118,7 +127,7 @@ class Shape:
         def names(text: str | None) -> frozenset[str]:
             # "name.givenName" and "urn:…:User:userName" name their top-level attribute.
             parts = (part.strip() for part in (text or "").split(","))
-            return frozenset(part.rsplit(":", 1)[-1].split(".")[0].casefold() for part in parts if part)
+            return frozenset(_top_level(part) for part in parts if part)
 
         return Shape(names(attributes), names(excluded))
 
@@ -398,13 +407,281 @@ class ScimResources:
             raise paused
 
 
+@cache
+def _kept_models() -> tuple[Any, Any]:
+    """scim2-models' Email and User (with the enterprise extension), but an address is checked by tui's own
+    rule (store.names.email), as the importer checks it: EmailStr refuses names such as ``x@corp.local``."""
+    from scim2_models import Email, EnterpriseUser, User
+
+    class KeptEmail(Email):
+        value: str | None = None
+
+    class KeptUser(User[EnterpriseUser]):
+        emails: list[KeptEmail] | None = None  # type: ignore[assignment]  # the same, with a plain value
+
+    return KeptEmail, KeptUser
+
+
+def _check_kept(kept: dict[str, Any]) -> None:
+    """Every kept string by the rules the importer applies to what it keeps: addresses as emails, the rest
+    as display text (no control or format characters, bounded)."""
+    try:
+        for index, email in enumerate(kept.get("emails", [])):
+            names.email(email.get("value", ""), f"emails[{index}].value")
+            for key in ("display", "type"):
+                if key in email:
+                    names.display_text(email[key], f"emails[{index}].{key}")
+        for key, value in kept.get(scim.ENTERPRISE_USER, {}).items():
+            for sub, text in value.items() if isinstance(value, dict) else [("", value)]:
+                names.display_text(text, f"{scim.ENTERPRISE_USER}:{key}{'.' + sub if sub else ''}")
+    except StoreError as exc:
+        raise BadRequest(exc.message) from None
+
+
+def _chosen(emails: list[dict[str, Any]]) -> str | None:
+    """The address tui keeps as the user's email: the primary, else the first (as the reader picks it)."""
+    if not emails:
+        return None
+    value = next((e for e in emails if e.get("primary") is True), emails[0]).get("value")
+    return value if isinstance(value, str) else None
+
+
+def _invalid(exc: Exception, where: str) -> BadRequest:
+    from pydantic import ValidationError as PydanticValidationError
+
+    if isinstance(exc, PydanticValidationError):
+        detail = "; ".join(
+            f"{'.'.join(str(p) for p in (where, *problem['loc']))}: {problem['msg']}"
+            for problem in exc.errors()
+        )
+        return BadRequest(detail)
+    return BadRequest(f"{where}: {exc}", getattr(exc, "scim_type", None) or "invalidValue")
+
+
 class ScimUsers(ScimResources):
+    """Users. Besides what the importer writes, a user of a source keeps, in ``scim_attributes`` (JSON), its
+    emails as the source sent them (``email`` holds the primary, else the first) and the enterprise extension:
+    validated, and changed by PATCH, with scim2-models; written in the import's transaction."""
+
     def _document(self, conn: sqlite3.Connection, row: sqlite3.Row, ident: str) -> dict[str, Any]:
         resource = scim.user_resource(row, ident)
-        if "emails" in resource:
-            # tui keeps one address (what /Schemas says): no type or primary that it would make up.
-            resource["emails"] = [{"value": row["email"]}]
+        kept = json.loads(row["scim_attributes"]) if row["scim_attributes"] else {}
+        emails = kept.get("emails") or []
+        if "emails" in resource or emails:
+            # The list sent, while it agrees with the address tui holds; else that address alone.
+            resource["emails"] = (
+                emails if _chosen(emails) == (row["email"] or None) else [{"value": row["email"]}]
+            )
+            if not row["email"]:
+                del resource["emails"]
+        extension = kept.get(scim.ENTERPRISE_USER)
+        if extension:
+            meta = resource.pop("meta", None)
+            resource["schemas"] = [scim.CORE_USER, scim.ENTERPRISE_USER]
+            resource[scim.ENTERPRISE_USER] = extension
+            if meta is not None:
+                resource["meta"] = meta
         return resource
+
+    # -- what the importer does not keep --------------------------------------------------------------
+
+    @staticmethod
+    def _model() -> Any:
+        return _kept_models()[1]
+
+    @staticmethod
+    def _dumped(model: Any) -> dict[str, Any] | None:
+        """The emails and the extension of a scim2-models user, as kept (None: nothing to keep)."""
+        from scim2_models import Context
+
+        document = model.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE, exclude_none=True)
+        kept: dict[str, Any] = {}
+        if document.get("emails"):
+            kept["emails"] = document["emails"]
+        extension = {k: v for k, v in (document.get(scim.ENTERPRISE_USER) or {}).items() if k != "schemas"}
+        if isinstance(extension.get("manager"), dict):
+            extension["manager"].pop("displayName", None)  # made by a server that resolves managers: not tui
+            if not extension["manager"]:
+                del extension["manager"]
+        if extension:
+            kept[scim.ENTERPRISE_USER] = extension
+        _check_kept(kept)
+        return kept or None
+
+    @staticmethod
+    def _extension_of(body: dict[str, Any]) -> tuple[str | None, Any]:
+        key = next((k for k in body if k.casefold() == scim.ENTERPRISE_USER.casefold()), None)
+        return key, body.get(key) if key is not None else None
+
+    def _kept_of(self, body: dict[str, Any]) -> dict[str, Any] | None:
+        """What a whole resource (POST, PUT) gives to keep, validated by scim2-models (BadRequest if not)."""
+        from scim2_models import EnterpriseUser
+
+        model = self._model()(user_name="-")
+        emails = body.get("emails")
+        if isinstance(emails, list) and emails:
+            try:
+                model.emails = [_kept_models()[0].model_validate(e) for e in emails]
+            except Exception as exc:  # noqa: BLE001 - pydantic's errors and scim2-models' own
+                raise _invalid(exc, "emails") from None
+        key, extension = self._extension_of(body)
+        if key is not None and extension is not None:
+            try:
+                model[EnterpriseUser] = EnterpriseUser.model_validate(self._entra_manager(extension))
+            except Exception as exc:  # noqa: BLE001 - pydantic's errors and scim2-models' own
+                raise _invalid(exc, key) from None
+        return self._dumped(model)
+
+    @staticmethod
+    def _entra_manager(extension: Any) -> Any:
+        """Entra ID sends the manager as its id alone ("manager": "…"): the RFC's {"value": "…"}."""
+        if isinstance(extension, dict) and isinstance(extension.get("manager"), str):
+            return {**extension, "manager": {"value": extension["manager"]}}
+        return extension
+
+    def _patched(self, row: sqlite3.Row, body: Any) -> dict[str, Any] | None | bool:
+        """What a PatchOp leaves to keep (False: it touches none of it), applied by scim2-models to what is
+        kept now; BadRequest if invalid."""
+        from scim2_models import Context, PatchOp
+
+        operations = body.get("Operations") if isinstance(body, dict) else None
+        if not isinstance(operations, list):
+            return False
+        ext = scim.ENTERPRISE_USER.casefold()
+        mine = []
+        for op in operations:
+            if not isinstance(op, dict) or not isinstance(op.get("op"), str):
+                continue
+            path, value = op.get("path"), op.get("value")
+            if isinstance(path, str):
+                if path.casefold().startswith(("emails", ext)):
+                    if path.casefold() == f"{ext}:manager" and isinstance(value, str):
+                        value = {"value": value}  # Entra ID: the manager's id alone
+                    mine.append({"op": op["op"].casefold(), "path": path, "value": value})
+            elif isinstance(value, dict):
+                picked = {
+                    k: self._entra_manager(v) if k.casefold() == ext else v
+                    for k, v in value.items()
+                    if k.casefold() == "emails" or k.casefold().startswith(ext)
+                }
+                if picked:
+                    mine.append({"op": op["op"].casefold(), "value": picked})
+        if not mine:
+            return False
+        kept = json.loads(row["scim_attributes"]) if row["scim_attributes"] else {}
+        if "emails" not in kept and row["email"]:
+            kept["emails"] = [{"value": row["email"], "primary": True}]
+        model_class = self._model()
+        try:
+            model = model_class.model_validate(
+                {"schemas": [scim.CORE_USER, scim.ENTERPRISE_USER], "userName": "-", **kept}
+            )
+        except Exception as exc:  # noqa: BLE001 - what was kept no longer validates: start again from it
+            raise _invalid(exc, "stored attributes") from None
+        for index, op in enumerate(mine):
+            where = f"Operations[{index}]"
+            try:
+                patch = cast(Any, PatchOp)[model_class].model_validate(  # generic over a runtime class
+                    {"schemas": [scim.PATCH_OP], "Operations": [op]}, scim_ctx=Context.RESOURCE_PATCH_REQUEST
+                )
+                patch.patch(model)
+            except Exception as exc:  # noqa: BLE001 - pydantic's errors and scim2-models' own
+                if type(exc).__name__ == "NoTargetException" and op.get("path", "").casefold().startswith(
+                    "emails["
+                ):
+                    # Entra ID's emails[type eq "work"].value on a user without one: that address, primary.
+                    self._add_typed_email(model, op)
+                    continue
+                raise _invalid(exc, where) from None
+        return self._dumped(model)
+
+    @staticmethod
+    def _add_typed_email(model: Any, op: dict[str, Any]) -> None:
+        import re
+
+        match = re.match(r'^emails\s*\[\s*type\s+eq\s+"([^"]*)"\s*\]', op["path"], re.IGNORECASE)
+        value = op.get("value")
+        if op["op"] == "remove" or match is None or not isinstance(value, str):
+            return
+        for email in model.emails or []:
+            email.primary = None
+        model.emails = [
+            *(model.emails or []),
+            _kept_models()[0].model_validate({"value": value, "type": match.group(1), "primary": True}),
+        ]
+
+    def _keep(self, kept: dict[str, Any] | None, ident: str, version: int | None, what: str) -> None:
+        """Write ``kept`` for the user ``ident`` in the open change: a version and an audit event of its own
+        when the import did not already change the user in this request (``version``: before it)."""
+        with self.directory.change(Rule.IMPORT, source=self.source, what=WHAT) as conn:
+            row = self._row(conn, ident)
+            text = json.dumps(kept, ensure_ascii=False, sort_keys=True) if kept else None
+            if text == row["scim_attributes"]:
+                return
+            if version is None or row["version"] != version:
+                conn.execute("UPDATE users SET scim_attributes = ? WHERE id = ?", (text, row["id"]))
+                return
+            now = self.directory.now_text()
+            conn.execute(
+                "UPDATE users SET scim_attributes = ?, version = version + 1, updated_at = ? WHERE id = ?",
+                (text, now, row["id"]),
+            )
+            self.directory.record(
+                conn,
+                at=now,
+                action="scim.update",
+                target=f"user:{row['user_name']}",
+                extra={"source": self.source, "request": what, "attributes": sorted((kept or {}).keys())},
+            )
+
+    def _one_change(self, work: Callable[[], str]) -> str:
+        """Run ``work`` in one write transaction. A pause of the live sync guard is kept (committed) though
+        the request that tripped it fails, as it is without an outer transaction."""
+        paused = None
+        with self.directory.change(Rule.IMPORT, source=self.source, what=WHAT):
+            try:
+                return work()
+            except Paused as exc:
+                paused = exc
+        raise paused
+
+    def create(self, body: dict[str, Any], raw: bytes, what: str) -> dict[str, Any]:
+        kept = self._kept_of(body)
+        if kept is None:
+            return super().create(body, raw, what)
+
+        def work() -> str:
+            ident = str(super(ScimUsers, self).create(body, raw, what)["id"])
+            self._keep(kept, ident, None, what)
+            return ident
+
+        return self.get(self._one_change(work))
+
+    def replace(self, ident: str, body: dict[str, Any], raw: bytes, what: str) -> dict[str, Any]:
+        kept = self._kept_of(body)
+        row = self.row(ident)
+        if kept is None and not row["scim_attributes"]:
+            return super().replace(ident, body, raw, what)
+
+        def work() -> str:
+            super(ScimUsers, self).replace(ident, body, raw, what)
+            self._keep(kept, ident, row["version"], what)
+            return ident
+
+        return self.get(self._one_change(work))
+
+    def patch(self, ident: str, body: Any, raw: bytes, what: str) -> dict[str, Any]:
+        row = self.row(ident)
+        kept = self._patched(row, body)
+        if kept is False:
+            return super().patch(ident, body, raw, what)
+
+        def work() -> str:
+            super(ScimUsers, self).patch(ident, body, raw, what)
+            self._keep(kept if isinstance(kept, dict) else None, ident, row["version"], what)
+            return ident
+
+        return self.get(self._one_change(work))
 
     def _bulk(
         self,

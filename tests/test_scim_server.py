@@ -495,3 +495,117 @@ def test_the_live_sync_guard_pauses_a_source_until_an_admin_resumes_it(server: S
         again = run_tui("scim", "resume", "--source", "hr", env={"TUI_DB": str(server.db_path)})
         assert again.returncode == 1 and "is not paused" in again.stderr
         assert client.delete(f"/Users/{ids[1]}").status_code == 204  # an admin looked: it goes through
+
+
+ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+
+
+def test_emails_and_the_enterprise_extension_are_kept_as_sent(server: Server) -> None:
+    from store import audit
+
+    emails = [
+        {"value": "ann@work.example", "type": "work", "primary": True},
+        {"value": "ann@home.example", "type": "home"},
+    ]
+    extension = {"employeeNumber": "701", "department": "Finance", "manager": {"value": "boss-1"}}
+    with server.client() as client:
+        created = client.post(
+            "/Users",
+            json={
+                **_user("ann@work.example"),
+                "schemas": [CORE_USER, ENTERPRISE],
+                "emails": emails,
+                ENTERPRISE: extension,
+            },
+        )
+        assert created.status_code == 201, created.text
+        ann = created.json()
+        assert ann["emails"] == emails and ann[ENTERPRISE] == extension and ENTERPRISE in ann["schemas"]
+        assert client.get(f"/Users/{ann['id']}").json()[ENTERPRISE] == extension
+        with server.directory() as directory:
+            assert directory.users.get_by_name("ann@work.example").email == "ann@work.example"
+            with directory.db.read() as conn:
+                last = max(e.seq for e in audit.events(conn))
+
+        # Entra ID: the manager as its id alone; a work email by a value filter.
+        patched = client.patch(
+            f"/Users/{ann['id']}",
+            json={
+                "schemas": [PATCH_OP],
+                "Operations": [
+                    {"op": "Add", "path": f"{ENTERPRISE}:manager", "value": "boss-2"},
+                    {"op": "Replace", "path": 'emails[type eq "work"].value', "value": "ann@new.example"},
+                ],
+            },
+        )
+        assert patched.status_code == 200, patched.text
+        assert patched.json()[ENTERPRISE]["manager"] == {"value": "boss-2"}
+        assert patched.json()["emails"][0] == {"value": "ann@new.example", "type": "work", "primary": True}
+        assert patched.headers["etag"] != created.headers["etag"]
+        with server.directory() as directory:
+            assert directory.users.get_by_name("ann@work.example").email == "ann@new.example"
+            with directory.db.read() as conn:
+                (event,) = audit.events(conn, after_seq=last)  # one request, one event
+                last = event.seq
+
+        # Only the extension changes: the user's version moves on and the change is audited.
+        moved = client.patch(
+            f"/Users/{ann['id']}",
+            json={
+                "schemas": [PATCH_OP],
+                "Operations": [{"op": "replace", "path": f"{ENTERPRISE}:department", "value": "Audit"}],
+            },
+        )
+        assert moved.status_code == 200 and moved.json()[ENTERPRISE]["department"] == "Audit"
+        assert moved.headers["etag"] != patched.headers["etag"]
+        with server.directory() as directory, directory.db.read() as conn:
+            (event,) = audit.events(conn, after_seq=last)
+        assert event.action == "scim.update" and event.details["source"] == "okta"
+
+        # A value scim2-models refuses: 400, nothing changed.
+        wrong = client.patch(
+            f"/Users/{ann['id']}",
+            json={
+                "schemas": [PATCH_OP],
+                "Operations": [{"op": "replace", "path": f"{ENTERPRISE}:department", "value": [1]}],
+            },
+        )
+        assert wrong.status_code == 400 and "department" in wrong.json()["detail"]
+        assert client.get(f"/Users/{ann['id']}").json()[ENTERPRISE]["department"] == "Audit"
+        # PUT is the whole resource: without the extension or emails, they are gone.
+        put = client.put(f"/Users/{ann['id']}", json=_user("ann@work.example"))
+        assert put.status_code == 200 and ENTERPRISE not in put.json() and "emails" not in put.json()
+        assert put.json()["schemas"] == [CORE_USER]
+
+
+def test_a_deleted_user_or_group_comes_back_when_created_again(server: Server) -> None:
+    from store import audit
+
+    with server.client() as client:
+        made = client.post("/Users", json=_user("rehire@example.com"))
+        assert made.status_code == 201
+        ident = made.json()["id"]
+        off = {"schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": "active", "value": False}]}
+        assert client.patch(f"/Users/{ident}", json=off).status_code == 200
+        with server.directory() as directory, directory.db.read() as conn:
+            last = max(e.seq for e in audit.events(conn))
+        # Already disabled: the delete still says itself in the audit log.
+        assert client.delete(f"/Users/{ident}").status_code == 204
+        with server.directory() as directory, directory.db.read() as conn:
+            (event,) = audit.events(conn, after_seq=last)
+        assert (event.action, event.target) == ("scim.delete", "user:rehire@example.com")
+        assert client.get(f"/Users/{ident}").status_code == 404
+
+        back = client.post("/Users", json=_user("rehire@example.com", displayName="Back"))
+        assert back.status_code == 201, back.text
+        assert back.json()["id"] == ident and back.json()["active"] is True
+        assert client.get(f"/Users/{ident}").json()["displayName"] == "Back"
+        with server.directory() as directory:
+            assert directory.users.get_by_name("rehire@example.com").active
+
+        group = {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "okta-phoenix"}
+        first = client.post("/Groups", json=group).json()["id"]
+        assert client.delete(f"/Groups/{first}").status_code == 204
+        again = client.post("/Groups", json={**group, "members": [{"value": ident}]})
+        assert again.status_code == 201 and again.json()["id"] == first
+        assert [m["value"] for m in again.json()["members"]] == [ident]

@@ -16,6 +16,7 @@ from scim2_models import (
     Bulk,
     ChangePassword,
     Context,
+    EnterpriseUser,
     ETag,
     External,
     Filter,
@@ -45,8 +46,18 @@ USER_ATTRIBUTES: dict[str, tuple[str, ...] | None] = {
     "name": ("givenName", "familyName"),
     "displayName": None,
     "active": None,
-    # One address per user: the primary of those sent, else the first (SPEC §1's user has one email).
-    "emails": ("value",),
+    # Kept as sent; the directory's one email (SPEC §1) is the primary, else the first.
+    "emails": ("value", "display", "type", "primary"),
+}
+# The enterprise extension, kept as sent; ``manager.displayName`` is made by a server that resolves managers,
+# which tui does not.
+ENTERPRISE_ATTRIBUTES: dict[str, tuple[str, ...] | None] = {
+    "employeeNumber": None,
+    "costCenter": None,
+    "organization": None,
+    "division": None,
+    "department": None,
+    "manager": ("value", "$ref"),
 }
 GROUP_ATTRIBUTES: dict[str, tuple[str, ...] | None] = {
     "displayName": None,
@@ -85,7 +96,7 @@ def user_schema() -> dict[str, Any]:
             )
         if attribute.name == "emails":
             attribute.description = (
-                "The user's email address: tui keeps one, the primary (else the first) sent."
+                "The user's email addresses as sent; the directory's email is the primary, else the first."
             )
     schema.meta = Meta(resource_type="Schema", location=f"{PREFIX}/Schemas/{schema.id}")
     return _dump(schema)
@@ -101,21 +112,26 @@ def group_schema() -> dict[str, Any]:
     return _dump(schema)
 
 
+@cache
+def enterprise_schema() -> dict[str, Any]:
+    schema = _cut(EnterpriseUser.to_schema(), ENTERPRISE_ATTRIBUTES)
+    schema.meta = Meta(resource_type="Schema", location=f"{PREFIX}/Schemas/{schema.id}")
+    return _dump(schema)
+
+
 def schemas() -> list[dict[str, Any]]:
-    return [user_schema(), group_schema()]
+    return [user_schema(), group_schema(), enterprise_schema()]
 
 
-def _resource_type(model: type[User] | type[Group]) -> dict[str, Any]:
+def _resource_type(model: Any, name: str) -> dict[str, Any]:
     resource_type = ResourceType.from_resource(model)
-    resource_type.meta = Meta(
-        resource_type="ResourceType", location=f"{PREFIX}/ResourceTypes/{model.__name__}"
-    )
+    resource_type.meta = Meta(resource_type="ResourceType", location=f"{PREFIX}/ResourceTypes/{name}")
     return _dump(resource_type)
 
 
 @cache
 def resource_types() -> list[dict[str, Any]]:
-    return [_resource_type(User), _resource_type(Group)]
+    return [_resource_type(User[EnterpriseUser], "User"), _resource_type(Group, "Group")]
 
 
 @cache
