@@ -253,7 +253,7 @@ class ImportOptions:
 # exactly it. A user or group this import creates is named by a negative ``ident`` until it has a row id.
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class PasswordSet:
     """A password for a user who has none: a hash kept as it is, or an initial cleartext hashed before the
     write lock is taken (the user must then change it)."""
@@ -263,7 +263,7 @@ class PasswordSet:
     must_change: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CreateUser:
     ident: int
     where: str
@@ -278,7 +278,7 @@ class CreateUser:
         return str(self.values[0])
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class UpdateUser:
     ident: int  # the row id
     where: str
@@ -290,12 +290,12 @@ class UpdateUser:
     disabling: bool = False  # shown as "disable user …" (its sessions end)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class DisableUser(UpdateUser):
     reason: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CreateGroup:
     ident: int
     source: str
@@ -306,7 +306,7 @@ class CreateGroup:
         return str(self.values[0])
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class UpdateGroup:
     ident: int
     name: str
@@ -314,7 +314,7 @@ class UpdateGroup:
     changed: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class AddMember:
     group: int  # ident
     user: int  # ident
@@ -328,12 +328,12 @@ class AddMember:
         return f"{self.user_name} in {self.group_name}"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class UpdateMember(AddMember):
     """A membership whose expiry changes."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RemoveMember:
     group: int  # row ids
     user: int
@@ -347,7 +347,7 @@ class RemoveMember:
         return f"{self.user_name} in {self.group_name}"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SaveEntry:
     """An account, policy or permission set (our whole-directory JSON): created (``row_id`` None) or
     updated."""
@@ -364,7 +364,7 @@ class SaveEntry:
         return str(dict(self.fields)["name"])
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SaveAssignment:
     kind: str  # "user" or "group"
     principal: int  # ident
@@ -775,21 +775,6 @@ class _GroupTarget:
         return str(self.value("name"))
 
 
-def _clean(
-    problems: _Problems,
-    where: str,
-    labels: dict[str, str],
-    cleaner: Callable[..., Any],
-    value: Any,
-    *args: Any,
-) -> Any:
-    try:
-        return cleaner(value, *args)
-    except ValidationError as exc:
-        problems.add(where, _labelled(exc, labels))
-        return _BAD
-
-
 _BAD = object()
 
 
@@ -800,58 +785,45 @@ def _scim_id(value: object, label: str = "id") -> str:
     return text
 
 
-def _user_fields(user: UserIn, problems: _Problems) -> dict[str, Any] | None:
-    """The fields a user entry gives, cleaned; None when one of them is invalid (the problem is recorded)."""
-    where, labels = user.where, user.labels
+# What an entry's fields are checked with: (column, its cleaner, the cleaner's other arguments).
+Cleaners = tuple[tuple[str, Callable[..., Any], tuple[Any, ...]], ...]
+_USER_CLEANERS: Cleaners = (
+    ("user_name", names.user_name, ()),
+    ("display_name", names.display_text, ("displayName",)),
+    ("given_name", names.display_text, ("givenName",)),
+    ("family_name", names.display_text, ("familyName",)),
+    ("email", names.email, ()),
+    ("external_id", names.external_id, ()),
+    ("scim_id", _scim_id, ()),
+)
+_GROUP_CLEANERS: Cleaners = (
+    ("name", names.group_name, ()),
+    ("description", names.display_text, ("description", names.DESCRIPTION_MAX)),
+    ("external_id", names.external_id, ()),
+    ("scim_id", _scim_id, ()),
+)
+
+
+def _fields(entry: UserIn | GroupIn, cleaners: Cleaners, problems: _Problems) -> dict[str, Any] | None:
+    """The fields an entry gives (those it does not leave out), cleaned; None when one is invalid, with every
+    problem of the entry recorded as the file names its fields."""
     fields: dict[str, Any] = {}
-    if user.user_name is not None:
-        fields["user_name"] = _clean(problems, where, labels, names.user_name, user.user_name)
-    for column, label in (
-        ("display_name", "displayName"),
-        ("given_name", "givenName"),
-        ("family_name", "familyName"),
-    ):
-        value = getattr(user, column)
+    try:
+        for column, cleaner, args in cleaners:
+            value = getattr(entry, column)
+            if value is not None:
+                fields[column] = cleaner(value, *args)
+        return fields  # the common case: one pass, no bookkeeping
+    except ValidationError:
+        pass
+    for column, cleaner, args in cleaners:
+        value = getattr(entry, column)
         if value is not None:
-            fields[column] = _clean(problems, where, labels, names.display_text, value, label)
-    if user.email is not None:
-        fields["email"] = _clean(problems, where, labels, names.email, user.email)
-    if user.external_id is not None:
-        fields["external_id"] = _clean(problems, where, labels, names.external_id, user.external_id)
-    if user.scim_id is not None:
-        fields["scim_id"] = _clean(problems, where, labels, _scim_id, user.scim_id)
-    if user.active is not None:
-        fields["status"] = "active" if user.active else "disabled"
-    if user.disable:
-        fields["status"] = "disabled"
-    if any(value is _BAD for value in fields.values()):
-        return None
-    return fields
-
-
-def _group_fields(group: GroupIn, problems: _Problems) -> dict[str, Any] | None:
-    """The fields a group entry gives, cleaned; None when one of them is invalid (the problem is recorded)."""
-    where, labels = group.where, group.labels
-    fields: dict[str, Any] = {}
-    if group.name is not None:
-        fields["name"] = _clean(problems, where, labels, names.group_name, group.name)
-    if group.description is not None:
-        fields["description"] = _clean(
-            problems,
-            where,
-            labels,
-            names.display_text,
-            group.description,
-            "description",
-            names.DESCRIPTION_MAX,
-        )
-    if group.external_id is not None:
-        fields["external_id"] = _clean(problems, where, labels, names.external_id, group.external_id)
-    if group.scim_id is not None:
-        fields["scim_id"] = _clean(problems, where, labels, _scim_id, group.scim_id)
-    if any(value is _BAD for value in fields.values()):
-        return None
-    return fields
+            try:
+                cleaner(value, *args)
+            except ValidationError as exc:
+                problems.add(entry.where, _labelled(exc, entry.labels))
+    return None
 
 
 @dataclass(frozen=True)
@@ -914,6 +886,7 @@ class _Resolver:
         self.group_entries: dict[int, _GroupTarget] = self.group_index.entries
         self.final_user_keys: dict[str, _UserTarget] = self.user_index.final
         self.final_group_keys: dict[str, _GroupTarget] = self.group_index.final
+        self.user_by_exact: dict[str, _UserTarget] = {}  # final user name as given → its target
 
     def _next_ident(self) -> int:
         self._new += 1
@@ -1116,9 +1089,13 @@ class _Resolver:
             if progress is not None and position % 5000 == 0:
                 progress("check", position, total)
             source = self.entry_source(user.source, user.where)
-            fields = _user_fields(user, problems)
+            fields = _fields(user, _USER_CLEANERS, problems)
             if fields is None or source is None:
                 continue
+            if user.active is not None:
+                fields["status"] = "active" if user.active else "disabled"
+            if user.disable:
+                fields["status"] = "disabled"
             if self.options.sync and "status" not in fields:
                 # A sync makes the directory match the file: a user it lists (without saying otherwise) is
                 # active.
@@ -1146,6 +1123,7 @@ class _Resolver:
         if progress is not None:
             progress("check", total, total)
         self._check_final_names(self.user_index)
+        self.user_by_exact = {target.value("user_name"): target for target in self.final_user_keys.values()}
 
     def _passwords(self, user: UserIn, target: _UserTarget) -> None:
         if user.must_change_password is not None:
@@ -1175,7 +1153,7 @@ class _Resolver:
     def resolve_groups(self) -> None:
         for position, group in enumerate(self.document.groups):
             source = self.entry_source(group.source, group.where)
-            fields = _group_fields(group, self.problems)
+            fields = _fields(group, _GROUP_CLEANERS, self.problems)
             if source is not None and fields is not None:
                 self._match(self.group_index, position, group, fields, source, None)
         self._check_final_names(self.group_index)
@@ -1201,6 +1179,9 @@ class _Resolver:
         return None
 
     def _user_by_name(self, name: str) -> int | None:
+        exact = self.user_by_exact.get(name)
+        if exact is not None:
+            return exact.ident  # the name as the file gives it (no canonical form to compute)
         key = names.canonical(name)
         target = self.final_user_keys.get(key)
         if target is not None:
@@ -1562,7 +1543,20 @@ def _resolve(
 
 
 def _values(target: _UserTarget | _GroupTarget, columns: tuple[str, ...]) -> tuple[Any, ...]:
-    return tuple(target.value(column) for column in columns)
+    """The row's values after the import, in ``columns`` order: what the file gives, else what the row has
+    (else the column's default)."""
+    fields, row = target.fields, target.row
+    if row is None:
+        return tuple([fields[c] if c in fields else _DEFAULTS[c] for c in columns])
+    return tuple([fields[c] if c in fields else row[c] for c in columns])
+
+
+# A new row's value of a column the file leaves out.
+_DEFAULTS: dict[str, Any] = dict.fromkeys((*_USER_ROW, *_GROUP_ROW), "") | {
+    "external_id": None,
+    "scim_id": None,
+    "status": "active",
+}
 
 
 def _password(target: _UserTarget, options: ImportOptions, counts: dict[str, int]) -> PasswordSet | None:
