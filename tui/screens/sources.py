@@ -75,7 +75,7 @@ class SourcesScreen(DirectoryScreen):
             "Source", "State", "Users", "Groups", "Requests", "Errors", "Last request (UTC)"
         )
         self.query_one("#tokens", DataTable).add_columns(
-            "Token", "Status", "Created", "Expires", "Last used", "Created by"
+            "Token", "Status", "Created", "Expires", "Last used", "Revoked", "Created by"
         )
         self.query_one("#sources", DataTable).focus()
         self.reload()
@@ -177,11 +177,12 @@ class SourcesScreen(DirectoryScreen):
                 literal(when(token.created_at)),
                 literal(when(token.expires_at)),
                 literal(when(token.last_used_at)),
+                literal(when(token.revoked_at)),
                 literal(token.created_by),
                 key=str(token.id),
             )
         if not source.tokens:
-            tokens.add_row(literal("none: n creates one", "dim"), "", "", "", "", "")
+            tokens.add_row(literal("none: n creates one", "dim"), "", "", "", "", "", "")
         elif keep is not None and keep in source.tokens:
             tokens.move_cursor(row=source.tokens.index(keep))
 
