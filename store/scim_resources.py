@@ -785,3 +785,34 @@ class ScimGroups(ScimResources):
                         raise BadRequest(f"members: {gone[0]!r} is no user of this source: it was deleted")
 
         return super()._import(value, raw, what, no_deleted_members)
+
+
+def search_all(
+    directory: Directory, source: str, filter_text: str | None, start: int, count: int, shape: Shape = Shape()
+) -> Listing:
+    """``POST /.search`` (RFC 7644 §3.4.3): the source's Users, then its Groups, as one list paged by
+    ``startIndex``/``count``. A filter applies to each type that can be filtered on its attributes (a type
+    that cannot contributes nothing); one no type can take is refused as at their endpoints."""
+    start, count = max(start, 1), max(0, min(count, MAX_COUNT))
+    kinds: list[tuple[ScimResources, int]] = []
+    refused: list[BadRequest] = []
+    types: tuple[type[ScimResources], ...] = (ScimUsers, ScimGroups)
+    for kind in types:
+        resources = kind(directory, source)
+        try:
+            kinds.append((resources, resources.list(filter_text, 1, 0, shape).total))
+        except BadRequest as exc:
+            refused.append(exc)
+    if not kinds:
+        raise refused[0]
+    found: list[dict[str, Any]] = []
+    skip = start - 1
+    for resources, total in kinds:
+        if skip >= total:
+            skip -= total
+            continue
+        if len(found) >= count:
+            break
+        found += resources.list(filter_text, skip + 1, count - len(found), shape).resources
+        skip = 0
+    return Listing(sum(total for _, total in kinds), start, found)

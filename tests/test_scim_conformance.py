@@ -1,14 +1,9 @@
 """A SCIM client no one here wrote: scim2-tester's server checks, through scim2-client over HTTP, against a
 live ``tui scim serve`` (issue 15). Zero failures for everything ServiceProviderConfig advertises.
 
-The checks scim2-tester 0.5 skips here, and why (the test fails if one more, or one fewer, is skipped):
-
-| check | resource | why it is skipped |
-|---|---|---|
-| ``search_with_attributes`` | User | it POSTs ``/.search`` at the root (all types at once): tui answers 501 |
-| ``search_with_attributes`` | Group | the same (each type has ``/Users/.search``, ``/Groups/.search``) |
-
-RFC 7644 §3.4.3 leaves the root search to the server; the per-type searches are tested below.
+The checks scim2-tester 0.5 skips here, and why (the test fails if one more is skipped): none. (Its
+``search_with_attributes`` needs ``POST /.search`` of every resource type at once, which tui serves: Users,
+then Groups.)
 
 What /Schemas says shapes the checks: ``active`` is always held (required: removing it is refused), Group
 members are RFC 7643's value, $ref and type, the enterprise extension has no ``manager.displayName`` (made
@@ -36,7 +31,7 @@ from store.audit import Actor
 from store.directory import Directory
 from tests.conftest import TUI_COMMAND
 
-SKIPPED = {("User", "search_with_attributes"), ("Group", "search_with_attributes")}
+SKIPPED: set[tuple[str | None, str | None]] = set()  # (resource type, check): the table above
 # The users already provisioned from the source. The tester deletes what it made (about 40 users): with
 # fewer than ten times as many active users the live sync guard would rightly pause the source mid-run.
 # Together they stay within one page (ServiceProviderConfig's filter.maxResults), as the checks that look
@@ -148,8 +143,21 @@ def test_search_by_post_through_scim2_client(served: tuple[str, str, Path]) -> N
     with httpx2.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}) as http:
         wrong = http.post("/Users/.search", json={"filter": 'userName eq "x" and'})
         assert wrong.status_code == 400 and wrong.json()["scimType"] == "invalidFilter"
-        everything = http.post("/.search", json={})
-        assert everything.status_code == 501 and "/Users/.search" in everything.json()["detail"]
+        # Every type at once: Users, then Groups, paged as one list; a filter applies where it can.
+        group = {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "okta-search"}
+        assert http.post("/Groups", json=group).status_code == 201
+        users = http.post("/Users/.search", json={"count": 0}).json()["totalResults"]
+        groups = http.post("/Groups/.search", json={"count": 0}).json()["totalResults"]
+        everything = http.post("/.search", json={"startIndex": users, "count": 2, "attributes": ["id"]})
+        assert everything.status_code == 200, everything.text
+        assert everything.json()["totalResults"] == users + groups
+        last_user, first_group = everything.json()["Resources"]
+        assert last_user["meta"]["resourceType"] == "User" and first_group["meta"]["resourceType"] == "Group"
+        assert set(last_user) == {"schemas", "id", "meta"}
+        named = http.post("/.search", json={"filter": 'userName eq "seed3@example.com"'}).json()
+        assert [r["userName"] for r in named["Resources"]] == ["seed3@example.com"]  # no group has a userName
+        unsorted = http.post("/.search", json={"sortBy": "userName"})
+        assert unsorted.status_code == 400 and "/Users/.search" in unsorted.json()["detail"]
         unauthenticated = httpx2.post(f"{base}/Users/.search", json={})
         assert unauthenticated.status_code == 401
 

@@ -42,6 +42,7 @@ from store.scim_resources import (
     ScimUsers,
     Shape,
     Uniqueness,
+    search_all,
 )
 from store.scim_sources import RETRY_AFTER, Paused, RequestTally
 from tui import scim_discovery as discovery
@@ -203,6 +204,28 @@ async def _body(request: Request) -> tuple[Any, bytes]:
     return value, raw
 
 
+def _search_request(body: tuple[Any, bytes]) -> SearchRequest:
+    """A SearchRequest body (RFC 7644 §3.4.3) read by scim2-models; 400 with its words if it is not one."""
+    try:
+        wanted: SearchRequest = SearchRequest.model_validate(body[0], scim_ctx=Context.SEARCH_REQUEST)
+    except PydanticValidationError as exc:
+        problems = exc.errors()
+        filter_problem = any(problem["type"] == "scim_invalidFilter" for problem in problems)
+        detail = "; ".join(
+            f"{'.'.join(str(part) for part in problem['loc']) or 'SearchRequest'}: {problem['msg']}"
+            for problem in problems
+        )
+        raise ScimError(400, detail, "invalidFilter" if filter_problem else "invalidValue") from None
+    return wanted
+
+
+def _search_shape(wanted: SearchRequest) -> Shape:
+    def names(paths: list[Any] | None) -> str | None:
+        return ",".join(str(path) for path in paths) if paths else None
+
+    return Shape.parse(names(wanted.attributes), names(wanted.excluded_attributes))
+
+
 def _shape(request: Request) -> Shape:
     return Shape.parse(request.query_params.get("attributes"), request.query_params.get("excludedAttributes"))
 
@@ -319,38 +342,39 @@ def build_app(db_path: Path, key_path: Path | None = None) -> Starlette:
 
     async def searched(request: Request, resources: ScimResources, locked: Any) -> Response:
         """POST /Users/.search (RFC 7644 §3.4.3): a SearchRequest read by scim2-models, answered as a GET."""
-        body, _ = await _body(request)
-        try:
-            wanted: SearchRequest = SearchRequest.model_validate(body, scim_ctx=Context.SEARCH_REQUEST)
-        except PydanticValidationError as exc:
-            problems = exc.errors()
-            filter_problem = any(problem["type"] == "scim_invalidFilter" for problem in problems)
-            detail = "; ".join(
-                f"{'.'.join(str(part) for part in problem['loc']) or 'SearchRequest'}: {problem['msg']}"
-                for problem in problems
-            )
-            raise ScimError(400, detail, "invalidFilter" if filter_problem else "invalidValue") from None
-
-        def names(paths: list[Any] | None) -> str | None:
-            return ",".join(str(path) for path in paths) if paths else None
-
+        wanted = _search_request(await _body(request))
         return await search(
             resources,
             locked,
             str(wanted.filter) if wanted.filter is not None else None,
             wanted.start_index or 1,
             MAX_COUNT if wanted.count is None else wanted.count,
-            Shape.parse(names(wanted.attributes), names(wanted.excluded_attributes)),
+            _search_shape(wanted),
             str(wanted.sort_by) if wanted.sort_by is not None else None,
             wanted.sort_order.value if wanted.sort_order is not None else None,
         )
 
     async def search_everything(request: Request, resources: ScimResources, locked: Any) -> Response:
-        raise ScimError(
-            501,
-            "searching several resource types at once is not supported: POST /Users/.search or "
-            "/Groups/.search",
+        """POST /.search: every resource type of the source at once, Users then Groups."""
+        wanted = _search_request(await _body(request))
+        if wanted.sort_by is not None:
+            raise ScimError(
+                400,
+                "sortBy: a search of every resource type is not sorted; sort at /Users/.search or "
+                "/Groups/.search",
+                "invalidValue",
+            )
+        listing = await run_in_threadpool(
+            locked,
+            search_all,
+            resources.directory,
+            resources.source,
+            str(wanted.filter) if wanted.filter is not None else None,
+            wanted.start_index or 1,
+            MAX_COUNT if wanted.count is None else wanted.count,
+            _search_shape(wanted),
         )
+        return scim_json(_listing(listing.resources, listing.total, listing.start))
 
     async def single(request: Request, resources: ScimResources, locked: Any) -> Response:
         ident = request.path_params["ident"]
