@@ -108,7 +108,11 @@ class SourcesScreen(DirectoryScreen):
             table.add_row(
                 literal(source.source),
                 state,
-                literal(f"{source.users:,}" + (f" ({source.active_users:,} active)" if source.users else "")),
+                # "12 (3 active)" only when some are disabled: at 80 columns every cell counts.
+                literal(
+                    f"{source.users:,}"
+                    + (f" ({source.active_users:,} active)" if source.active_users != source.users else "")
+                ),
                 literal(f"{source.groups:,}"),
                 literal(f"{source.requests:,}"),
                 literal(f"{source.errors:,}", "bold" if source.errors else ""),
