@@ -411,15 +411,17 @@ class ScimResources:
 def _kept_models() -> tuple[Any, Any]:
     """scim2-models' Email and User (with the enterprise extension), but an address is checked by tui's own
     rule (store.names.email), as the importer checks it: EmailStr refuses names such as ``x@corp.local``."""
-    from scim2_models import Email, EnterpriseUser, User
+    from scim2_models import Email as Scim2Email
+    from scim2_models import EnterpriseUser
+    from scim2_models import User as Scim2User
 
-    class KeptEmail(Email):
+    class Email(Scim2Email):
         value: str | None = None
 
-    class KeptUser(User[EnterpriseUser]):
-        emails: list[KeptEmail] | None = None  # type: ignore[assignment]  # the same, with a plain value
+    class User(Scim2User[EnterpriseUser]):
+        emails: list[Email] | None = None  # type: ignore[assignment]  # the same, with a plain value
 
-    return KeptEmail, KeptUser
+    return Email, User
 
 
 def _check_kept(kept: dict[str, Any]) -> None:
@@ -447,15 +449,28 @@ def _chosen(emails: list[dict[str, Any]]) -> str | None:
 
 
 def _invalid(exc: Exception, where: str) -> BadRequest:
+    """scim2-models' or pydantic's refusal in our words: each problem with where it is, no library noise."""
     from pydantic import ValidationError as PydanticValidationError
 
-    if isinstance(exc, PydanticValidationError):
-        detail = "; ".join(
-            f"{'.'.join(str(p) for p in (where, *problem['loc']))}: {problem['msg']}"
-            for problem in exc.errors()
-        )
-        return BadRequest(detail)
-    return BadRequest(f"{where}: {exc}", getattr(exc, "scim_type", None) or "invalidValue")
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, PydanticValidationError):
+            problems = []
+            for problem in cause.errors():
+                loc = tuple(problem["loc"])
+                if loc[:2] == ("Operations", 0):  # one operation at a time: ``where`` names it
+                    loc = loc[2:]
+                problems.append(f"{'.'.join(str(p) for p in (where, *loc))}: {problem['msg']}")
+            return BadRequest("; ".join(problems))
+        cause = cause.__cause__ or cause.__context__
+    lines = [
+        line.strip()
+        for line in str(exc).splitlines()
+        if line.strip()
+        and not line.strip().startswith("For further information")
+        and "validation error" not in line
+    ]
+    return BadRequest(f"{where}: {' '.join(lines)}", getattr(exc, "scim_type", None) or "invalidValue")
 
 
 class ScimUsers(ScimResources):
@@ -520,10 +535,13 @@ class ScimUsers(ScimResources):
         model = self._model()(user_name="-")
         emails = body.get("emails")
         if isinstance(emails, list) and emails:
-            try:
-                model.emails = [_kept_models()[0].model_validate(e) for e in emails]
-            except Exception as exc:  # noqa: BLE001 - pydantic's errors and scim2-models' own
-                raise _invalid(exc, "emails") from None
+            kept_emails = []
+            for index, email in enumerate(emails):
+                try:
+                    kept_emails.append(_kept_models()[0].model_validate(email))
+                except Exception as exc:  # noqa: BLE001 - pydantic's errors and scim2-models' own
+                    raise _invalid(exc, f"emails[{index}]") from None
+            model.emails = kept_emails
         key, extension = self._extension_of(body)
         if key is not None and extension is not None:
             try:
@@ -590,25 +608,26 @@ class ScimUsers(ScimResources):
                     "emails["
                 ):
                     # Entra ID's emails[type eq "work"].value on a user without one: that address, primary.
-                    self._add_typed_email(model, op)
-                    continue
+                    if self._add_typed_email(model, op):
+                        continue
                 raise _invalid(exc, where) from None
         return self._dumped(model)
 
     @staticmethod
-    def _add_typed_email(model: Any, op: dict[str, Any]) -> None:
+    def _add_typed_email(model: Any, op: dict[str, Any]) -> bool:
         import re
 
-        match = re.match(r'^emails\s*\[\s*type\s+eq\s+"([^"]*)"\s*\]', op["path"], re.IGNORECASE)
+        match = re.match(r'^emails\s*\[\s*type\s+eq\s+"([^"]*)"\s*\](\.value)?$', op["path"], re.IGNORECASE)
         value = op.get("value")
         if op["op"] == "remove" or match is None or not isinstance(value, str):
-            return
+            return False
         for email in model.emails or []:
             email.primary = None
         model.emails = [
             *(model.emails or []),
             _kept_models()[0].model_validate({"value": value, "type": match.group(1), "primary": True}),
         ]
+        return True
 
     def _keep(self, kept: dict[str, Any] | None, ident: str, version: int | None, what: str) -> None:
         """Write ``kept`` for the user ``ident`` in the open change: a version and an audit event of its own

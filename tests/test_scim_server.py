@@ -572,6 +572,14 @@ def test_emails_and_the_enterprise_extension_are_kept_as_sent(server: Server) ->
         )
         assert wrong.status_code == 400 and "department" in wrong.json()["detail"]
         assert client.get(f"/Users/{ann['id']}").json()[ENTERPRISE]["department"] == "Audit"
+        no_target = client.patch(
+            f"/Users/{ann['id']}",
+            json={
+                "schemas": [PATCH_OP],
+                "Operations": [{"op": "replace", "path": 'emails[type eq "other"].display', "value": "x"}],
+            },
+        )
+        assert no_target.status_code == 400 and no_target.json()["scimType"] == "noTarget"
         # PUT is the whole resource: without the extension or emails, they are gone.
         put = client.put(f"/Users/{ann['id']}", json=_user("ann@work.example"))
         assert put.status_code == 200 and ENTERPRISE not in put.json() and "emails" not in put.json()
