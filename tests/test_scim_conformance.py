@@ -1,13 +1,20 @@
 """A SCIM client no one here wrote: scim2-tester's server checks, through scim2-client over HTTP, against a
 live ``tui scim serve`` (issue 15). Zero failures for everything ServiceProviderConfig advertises.
 
-The checks scim2-tester 0.5 skips here, and why (the test fails if one more is skipped): none. (Its
-``search_with_attributes`` needs ``POST /.search`` of every resource type at once, which tui serves: Users,
-then Groups.)
+Checks scim2-tester 0.5 skips here, and why (``SKIPPED`` below; one more or one fewer fails the test):
 
-What /Schemas says shapes the checks: ``active`` is always held (required: removing it is refused), Group
-members are RFC 7643's value, $ref and type, the enterprise extension has no ``manager.displayName`` (made
-by a server that resolves managers), and no password, phone numbers, addresses and the like (not kept).
+| check | resource type | why |
+|---|---|---|
+| (none) | | its ``search_with_attributes`` needs ``POST /.search`` of every type at once: served |
+
+What it does not check because /Schemas does not offer it, and why:
+
+| attribute | why not offered |
+|---|---|
+| removing ``active`` | tui always holds a status: ``active`` is required (absent at creation: active) |
+| Group ``members.display`` | not in RFC 7643's Group schema; a ``display`` a client sends is not kept |
+| ``manager.displayName`` (enterprise) | made by a server that resolves managers, which tui does not |
+| password, phones, addresses, … | not kept by tui (SPEC §1's user) |
 """
 
 from __future__ import annotations
@@ -31,7 +38,7 @@ from store.audit import Actor
 from store.directory import Directory
 from tests.conftest import TUI_COMMAND
 
-SKIPPED: set[tuple[str | None, str | None]] = set()  # (resource type, check): the table above
+SKIPPED: set[tuple[str | None, str | None]] = set()  # (resource type, check): the first table above
 # The users already provisioned from the source. The tester deletes what it made (about 40 users): with
 # fewer than ten times as many active users the live sync guard would rightly pause the source mid-run.
 # Together they stay within one page (ServiceProviderConfig's filter.maxResults), as the checks that look
