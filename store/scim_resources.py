@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
 MAX_FILTER = 1000  # characters: a filter is a line, not a document
 MAX_COUNT = 500  # resources per page (ServiceProviderConfig says so)
+MAX_EMAILS = 100  # addresses kept for one user: a person has a few, a request may not fill the row
 
 
 class BadRequest(StoreError):
@@ -427,6 +428,8 @@ def _kept_models() -> tuple[Any, Any]:
 def _check_kept(kept: dict[str, Any]) -> None:
     """Every kept string by the rules the importer applies to what it keeps: addresses as emails, the rest
     as display text (no control or format characters, bounded)."""
+    if len(kept.get("emails", [])) > MAX_EMAILS:
+        raise BadRequest(f"emails: at most {MAX_EMAILS} addresses are kept for a user")
     try:
         for index, email in enumerate(kept.get("emails", [])):
             names.email(email.get("value", ""), f"emails[{index}].value")

@@ -580,6 +580,9 @@ def test_emails_and_the_enterprise_extension_are_kept_as_sent(server: Server) ->
             },
         )
         assert no_target.status_code == 400 and no_target.json()["scimType"] == "noTarget"
+        many = [{"value": f"ann{n}@work.example"} for n in range(101)]
+        too_many = client.put(f"/Users/{ann['id']}", json=_user("ann@work.example", emails=many))
+        assert too_many.status_code == 400 and "at most 100" in too_many.json()["detail"]
         # PUT is the whole resource: without the extension or emails, they are gone.
         put = client.put(f"/Users/{ann['id']}", json=_user("ann@work.example"))
         assert put.status_code == 200 and ENTERPRISE not in put.json() and "emails" not in put.json()
