@@ -8,12 +8,15 @@ for the identity providers' CSV templates, what the file calls each field (``Use
 
 1. checks every entry (names, lengths, characters, references, cycles) against the file and the directory
    and collects every problem (the first :data:`MAX_PROBLEMS`); one problem refuses the whole file, and
-   nothing changes;
-2. plans: users, groups and memberships to create, to update (with the fields that change), to disable, and
-   those unchanged;
-3. applies the plan in one ``BEGIN IMMEDIATE`` transaction with one audit event (the file's SHA-256 and the
-   counts) and one ``import_batches`` row that every row it writes points to. A crash (even ``kill -9``) at
-   any moment leaves the directory exactly as before or exactly as after.
+   nothing changes. One resolver matches users and groups alike (by SCIM id, externalId, then name);
+2. plans: a list of typed operations (:class:`CreateUser`, :class:`UpdateUser`, :class:`DisableUser`,
+   :class:`CreateGroup`, :class:`UpdateGroup`, :class:`AddMember`, :class:`UpdateMember`,
+   :class:`RemoveMember`, :class:`SaveEntry`, :class:`SaveAssignment`) holding everything a write needs. The
+   dry run shows that list (the :class:`ImportPlan` sections are made from it);
+3. applies exactly those operations, in bulk with the services' own statements, in one ``BEGIN IMMEDIATE``
+   transaction (planned again under the lock first if the directory changed meanwhile) with one audit event
+   (the file's SHA-256 and the counts) and one ``import_batches`` row that every row it writes points to. A
+   crash (even ``kill -9``) at any moment leaves the directory exactly as before or exactly as after.
 
 Semantics, in short (README has the long form):
 
@@ -45,7 +48,7 @@ import sqlite3
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from store import audit, clock, names, search_index
 from store import groups as group_rows
@@ -78,7 +81,8 @@ CHUNK = 20_000
 NO_LABELS: dict[str, str] = {}  # shared by entries whose fields have their SCIM names (never modified)
 
 Progress = Callable[[str, int, int], None]
-"""``progress(phase, done, total)``: phases ``read``, ``check``, ``hash``, ``write``."""
+"""``progress(phase, done, total)``: phases ``read`` (the file), ``check`` (every entry validated), ``plan``
+(the operations made), ``hash`` (initial passwords), ``write`` (the operations applied)."""
 
 
 # -- the format-independent document ---------------------------------------------------------------------
@@ -719,60 +723,49 @@ def _load_current(conn: sqlite3.Connection) -> _Current:
 
 
 @dataclass(slots=True)
-class _UserTarget:
-    """One user the import writes or refers to: an existing row (``row``) or a new one, and
-    what the file says."""
+class _Target:
+    """One user or group the import writes or refers to: an existing row (``row``) or a new one, and what
+    the file says."""
 
-    ident: int  # the row id, or a negative number for a user this import creates
+    name_column: ClassVar[str]
+    ident: int  # the row id, or a negative number for one this import creates
     where: str
     source: str
     row: sqlite3.Row | None
     fields: dict[str, Any] = field(default_factory=dict)  # column → cleaned value, only what the file gives
-    in_file: bool = True  # False: only named as a member (no entry of its own)
+    in_file: bool = True  # False: only named (as a member, in a user's groups), no entry of its own
+    labels: dict[str, str] = field(default_factory=lambda: NO_LABELS)  # field → what the file calls it
+
+    def value(self, column: str) -> Any:
+        if column in self.fields:
+            return self.fields[column]
+        if self.row is not None:
+            return self.row[column]
+        return _DEFAULTS[column]
+
+    @property
+    def shown(self) -> str:
+        return str(self.value(self.name_column))
+
+
+@dataclass(slots=True)
+class _UserTarget(_Target):
+    name_column: ClassVar[str] = "user_name"
     password_hash: str | None = None
     initial_password: str | None = None  # cleartext, hashed at apply time with ``with_passwords``
     must_change: bool | None = None
     ssh_keys: list[PublicKey] | None = None
     disable_reason: str | None = None
-    labels: dict[str, str] = field(default_factory=lambda: NO_LABELS)
-
-    def value(self, column: str) -> Any:
-        if column in self.fields:
-            return self.fields[column]
-        if self.row is not None:
-            return self.row[column]
-        return None if column in ("external_id", "scim_id") else "active" if column == "status" else ""
-
-    @property
-    def shown(self) -> str:
-        return str(self.value("user_name"))
 
 
 @dataclass(slots=True)
-class _GroupTarget:
-    ident: int
-    where: str
-    source: str
-    row: sqlite3.Row | None
-    fields: dict[str, Any] = field(default_factory=dict)
-    in_file: bool = True  # False: only named in a user's groups
+class _GroupTarget(_Target):
+    name_column: ClassVar[str] = "name"
     members: dict[int, str | None] = field(default_factory=dict)  # user ident → expiry (direct members)
     member_groups: list[tuple[_GroupTarget, str]] = field(default_factory=list)  # nested groups (flattened)
     removals: set[int] = field(default_factory=set)  # user idents removed explicitly
     remove_all: bool = False
     emptied_reason: str | None = None
-    labels: dict[str, str] = field(default_factory=lambda: NO_LABELS)
-
-    def value(self, column: str) -> Any:
-        if column in self.fields:
-            return self.fields[column]
-        if self.row is not None:
-            return self.row[column]
-        return None if column in ("external_id", "scim_id") else ""
-
-    @property
-    def shown(self) -> str:
-        return str(self.value("name"))
 
 
 _BAD = object()
@@ -1397,7 +1390,12 @@ def _resolve(
     passwords = dict.fromkeys(
         ("set", "hashes_kept", "initial_to_hash", "initial_dropped", "kept_existing"), 0
     )
+    # Planning: one step per user and group, and the memberships as one step per group.
+    planned, to_plan = 0, len(users) + 2 * len(groups)
     for target in users:
+        if progress is not None and planned % 5000 == 0:
+            progress("plan", planned, to_plan)
+        planned += 1
         password = _password(target, options, passwords)
         keys = tuple(target.ssh_keys) if target.ssh_keys else None
         if target.row is None:
@@ -1465,7 +1463,9 @@ def _resolve(
             members_of.setdefault(group_id, []).append(user_id)
     user_names = {ident: target.shown for ident, target in resolver.user_idents.items()}
     existing_memberships = current.memberships
-    for group in groups:
+    for position, group in enumerate(groups):
+        if progress is not None and position % 50 == 0:
+            progress("plan", len(users) + len(groups) + position, to_plan)
         group_ident, members, group_name = group.ident, group.members, group.shown
         grants_admin = group_ident == current.admin_group_id
         touches_members = members or group.removals or group.remove_all
@@ -1502,6 +1502,8 @@ def _resolve(
     plan.operations = ops
     _other_operations(plan, others, current, unchanged)
     _fill(plan, unchanged)
+    if progress is not None:
+        progress("plan", to_plan, to_plan)
 
     if plan.foreign_groups:
         plan.blocked = f"the identity provider {source!r} can change only its own groups, not " + ", ".join(

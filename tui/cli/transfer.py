@@ -22,7 +22,13 @@ from tui.cli.base import Context, pass_context
 FORMAT_CHOICES = ["auto", "csv", "json", "scim", "entra", "okta", "google"]
 # Below this size an import takes well under a second: no progress bar.
 PROGRESS_MIN_BYTES = 1024 * 1024
-PHASES = {"read": "Reading", "check": "Checking", "hash": "Hashing passwords", "write": "Writing"}
+PHASES = {
+    "read": "Reading",
+    "check": "Checking",
+    "plan": "Planning",
+    "hash": "Hashing passwords",
+    "write": "Writing",
+}
 
 
 @click.command("export")

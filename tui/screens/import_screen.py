@@ -47,7 +47,13 @@ DONE = {
     "empty": "emptied",
     "remove": "removed",
 }
-PHASES = {"read": "Reading the file", "check": "Checking", "hash": "Hashing passwords", "write": "Writing"}
+PHASES = {
+    "read": "Reading the file",
+    "check": "Validating",
+    "plan": "Planning",
+    "hash": "Hashing passwords",
+    "write": "Applying",
+}
 
 
 def complete_path(value: str) -> str | None:
@@ -153,6 +159,7 @@ class ImportScreen(DirectoryScreen):
         self.planned: tuple[Any, ...] | None = None  # the options the shown plan was made with
         self.plan: ImportPlan | None = None
         self.busy = False
+        self.phases: list[str] = []  # the phases of the work under way, in order
 
     def compose(self) -> ComposeResult:
         yield NavBar(self.nav_name)
@@ -249,7 +256,8 @@ class ImportScreen(DirectoryScreen):
                 "A sync needs a source: the identity provider the file comes from (e.g. okta).", "red"
             )
             return
-        self.busy = True
+        self.busy, self.phases = True, ["read", "check", "plan"]
+        self._show_progress()
         self._status(f"Planning the import of {path} …")
         self._run(path, source, sync, with_passwords, dry_run=True)
 
@@ -268,9 +276,8 @@ class ImportScreen(DirectoryScreen):
         def answered(yes: bool | None) -> None:
             if yes:
                 self.busy = True
-                bar = self.query_one("#import-progress", ProgressBar)
-                bar.remove_class("hidden")
-                bar.update(total=None, progress=0)
+                self.phases = ["read", "check", "plan", *(["hash"] if with_passwords else []), "write"]
+                self._show_progress()
                 self._status(f"Applying {path} …")
                 self._run(path, source, sync, with_passwords, dry_run=False, admin_grants=grants)
 
@@ -326,7 +333,7 @@ class ImportScreen(DirectoryScreen):
         description = ""
         try:
             raw = read_limited(Path(path))
-            reading = read_file(raw, path, "auto", None if dry_run else progress)
+            reading = read_file(raw, path, "auto", progress)
             description = reading.describe()
             result = import_document(
                 self.directory,
@@ -339,7 +346,7 @@ class ImportScreen(DirectoryScreen):
                 with_passwords=with_passwords,
                 allow_admin_changes=True if dry_run else admin_grants,
                 format_name=reading.format,
-                progress=None if dry_run else progress,
+                progress=progress,
             )
         except ImportRefused as refused:
             self.post_message(self.Refused(description, refused.problems, refused.more))
@@ -351,13 +358,24 @@ class ImportScreen(DirectoryScreen):
 
     # -- results ----------------------------------------------------------------------------------------
 
+    def _show_progress(self) -> None:
+        """The bar, empty, for work about to start; each phase then fills it from the start."""
+        bar = self.query_one("#import-progress", ProgressBar)
+        bar.remove_class("hidden")
+        bar.update(total=None, progress=0)
+
     def on_import_screen_progressed(self, event: Progressed) -> None:
         bar = self.query_one("#import-progress", ProgressBar)
         bar.update(total=max(event.total, 1), progress=event.done)
-        self._status(f"{PHASES.get(event.phase, event.phase)} … {event.done:,} of {event.total:,}")
+        # Which phase of how many: a plan reads, validates and plans; an apply does it again, then writes.
+        phases = self.phases
+        step = f"{phases.index(event.phase) + 1}/{len(phases)} " if event.phase in phases else ""
+        label = PHASES.get(event.phase, event.phase)
+        self._status(f"{step}{label} … {event.done:,} of {event.total:,}")
 
     def on_import_screen_planned(self, event: Planned) -> None:
         self.busy = False
+        self.query_one("#import-progress", ProgressBar).add_class("hidden")
         self.plan = event.result.plan
         self.planned = self._options()
         self._show_plan(event.description, event.result.plan)
