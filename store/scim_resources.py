@@ -4,6 +4,10 @@ Reads are scoped to the token's source: a user of another source, a local user o
 (:class:`store.errors.NotFound`). Writes are imports: each request becomes a SCIM document read by
 :mod:`store.formats.scim` and applied by :func:`store.importer.import_document` as the source's provisioning
 principal (one transaction, one audit event; the rights check refuses what the source may not change).
+What the importer does not keep is written in the same transaction (an outer ``Directory.change`` the
+import joins): a DELETE's ``scim_deleted_at`` (the resource is gone for its source, its row stays) and a
+user's ``scim_attributes`` (all its emails as sent and the enterprise extension, read and PATCHed with
+scim2-models).
 
 A resource's ``id`` is the SCIM id a user was given here (``POST`` assigns a UUID) or at its source; a user of
 the source imported from a file without one gets the stable id the SCIM export gives it, and keeps it from
