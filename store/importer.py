@@ -56,7 +56,7 @@ from store import ssh_keys as key_rows
 from store import users as user_rows
 from store.crypto import MAX_PASSWORD_LENGTH, hash_password, is_supported_hash
 from store.durations import DEFAULT_SECONDS, parse_duration
-from store.errors import StoreError, ValidationError
+from store.errors import Refused, StoreError, ValidationError
 from store.policy_documents import check_policy_text
 from store.rights import ADMIN_GROUP_SETTING, Rule
 from store.ssh_keys import PublicKey, parse_public_key
@@ -2074,6 +2074,25 @@ def _apply_others(
 # -- the whole import -------------------------------------------------------------------------------------
 
 
+def _plan(
+    document: ImportDocument,
+    conn: sqlite3.Connection,
+    options: ImportOptions,
+    file_name: str,
+    progress: Progress | None = None,
+) -> ImportPlan:
+    """The plan on ``conn``'s snapshot of the directory; a problem refuses the file, named."""
+    try:
+        return _resolve(document, _load_current(conn), options, progress)
+    except ImportRefused as refused:
+        raise ImportRefused(file_name, refused.problems, refused.more) from None
+
+
+def _refuse_if_blocked(plan: ImportPlan, file_name: str) -> None:
+    if plan.blocked:
+        raise Refused(f"{file_name}: {plan.blocked}\nnothing was changed")
+
+
 def import_document(
     directory: Directory,
     document: ImportDocument,
@@ -2093,8 +2112,6 @@ def import_document(
 
     Raises :class:`ImportRefused` (every problem, nothing changed) or, for a sync the mass-disable guard
     stops, :class:`store.errors.Refused`."""
-    from store.errors import Refused
-
     used_source = source or document.default_source
     # The rights check at entry (a plan shows the directory's contents too), and again when the change opens.
     directory.require(Rule.IMPORT, source=used_source, what=WHAT)
@@ -2115,16 +2132,12 @@ def import_document(
         allow_admin_changes=False if provisioning else allow_admin_changes,
         own_groups_only=provisioning,
     )
-    try:
-        with directory.db.read() as conn:
-            seen_version = directory.db.data_version()
-            plan = _resolve(document, _load_current(conn), options, progress)
-    except ImportRefused as refused:
-        raise ImportRefused(file_name, refused.problems, refused.more) from None
+    with directory.db.read() as conn:
+        seen_version = directory.db.data_version()
+        plan = _plan(document, conn, options, file_name, progress)
     if dry_run or plan.changes_nothing:
         return ImportResult(plan, False, None, sha256, used_source)
-    if plan.blocked:
-        raise Refused(f"{file_name}: {plan.blocked}\nnothing was changed")
+    _refuse_if_blocked(plan, file_name)
 
     # Initial passwords are hashed before the write lock is taken: argon2 is slow on purpose.
     initial = _initial_passwords(plan)
@@ -2135,16 +2148,13 @@ def import_document(
         # Another admin may have changed the directory since the plan was made: then plan again under the
         # lock, and apply that plan (whose admin grants were confirmed or are refused again).
         if directory.db.data_version() != seen_version:
-            try:
-                again = _resolve(document, _load_current(conn), options)
-            except ImportRefused as refused:
-                raise ImportRefused(file_name, refused.problems, refused.more) from None
-            if again.operations != plan.operations:
-                plan = again
-                if plan.blocked:
-                    raise Refused(f"{file_name}: {plan.blocked}\nnothing was changed")
-                if plan.changes_nothing:
-                    return ImportResult(plan, False, None, sha256, used_source)
+            again = _plan(document, conn, options, file_name)
+            changed = again.operations != plan.operations
+            plan = again  # its guard counts are today's too
+            _refuse_if_blocked(plan, file_name)
+            if plan.changes_nothing:
+                return ImportResult(plan, False, None, sha256, used_source)
+            if changed:
                 missing = [item for item in _initial_passwords(plan) if item not in hashes]
                 hashes.update(zip(missing, (hash_password(password) for _, password in missing), strict=True))
         now = directory.now_text()

@@ -347,3 +347,55 @@ def test_the_dry_run_plan_is_the_change_and_a_second_run_changes_nothing(case: C
             assert export_document(directory) == export_after
         finally:
             directory.close()
+
+
+def test_a_change_made_while_the_plan_was_made_is_planned_again_under_the_lock(tmp_path: Path) -> None:
+    """Another admin's commit between the plan and the write: the import plans again under the write lock
+    and applies that plan (bob, created meanwhile, is updated rather than created twice), and a grant that
+    became an admin grant meanwhile is refused, changing nothing."""
+    db = tmp_path / "directory.db"
+    mine, other = Directory.open(db, TEST_ACTOR), Directory.open(db, TEST_ACTOR)
+    try:
+        document = ImportDocument(
+            users=[
+                UserIn("users[0]", user_name="ann"),
+                UserIn("users[1]", user_name="bob", display_name="Bob"),
+            ]
+        )
+        meanwhile: list[str] = []
+
+        def progress(phase: str, done: int, total: int) -> None:
+            if phase == "plan" and done == total and not meanwhile:
+                meanwhile.append("bob")
+                other.users.create("bob", display_name="Robert")
+
+        result = import_document(mine, document, file_name="f.json", raw=b"{}", progress=progress)
+        assert result.applied and meanwhile
+        assert result.plan.users.create == ["ann"]
+        assert result.plan.users.update == {"bob": ["displayName"]}
+        assert mine.users.get_by_name("bob").display_name == "Bob"
+
+        # A group that becomes the admin group while the plan is made: its new member is an admin grant.
+        grant = ImportDocument(
+            groups=[
+                GroupIn("groups[0]", name="ops", members=[MemberIn("groups[0]", user_name="ann", index=0)])
+            ]
+        )
+        other.groups.create("ops")
+        before = snapshot(mine)
+
+        def promote(phase: str, done: int, total: int) -> None:
+            if phase == "plan" and done == total and not mine.admins.admin_group():
+                other.admins.set_admin_group(other.groups.get_by_name("ops").id)
+
+        try:
+            import_document(mine, grant, file_name="g.json", raw=b"{}", progress=promote)
+        except Refused as refused:
+            assert "would make administrators: 'ann in ops'" in str(refused)
+        else:
+            raise AssertionError("a grant that became an admin grant was applied")
+        after = snapshot(mine)
+        assert after["memberships"] == before["memberships"] and after["batches"] == before["batches"]
+    finally:
+        mine.close()
+        other.close()
