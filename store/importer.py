@@ -48,6 +48,7 @@ import sqlite3
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from store import audit, clock, names, search_index
@@ -495,22 +496,24 @@ class ImportPlan:
         admin_grants = set(self.admin_grants)
         for name, section in self.sections().items():
             noun = singular[name]
-            kinds: list[tuple[str, list[tuple[str, str]]]] = [
-                ("+", [(item, "") for item in section.create]),
-                ("~", [(item, ", ".join(fields)) for item, fields in section.update.items()]),
-                ("-", list(section.retire.items())),
+            # (mark, how many, the first ``limit`` as (item, detail)): a big plan is not copied to show 100.
+            creates, updates, retires = section.create, section.update, section.retire
+            kinds: list[tuple[str, int, list[tuple[str, str]]]] = [
+                ("+", len(creates), [(item, "") for item in creates[:limit]]),
+                ("~", len(updates), [(k, ", ".join(v)) for k, v in islice(updates.items(), limit)]),
+                ("-", len(retires), list(islice(retires.items(), limit))),
             ]
-            for mark, items in kinds:
+            for mark, count, items in kinds:
                 verb = {"+": "create", "~": "update", "-": section.retire_word or ""}[mark]
-                for item, detail in items[:limit] if limit is not None else items:
+                for item, detail in items:
                     text = f"{verb} {noun} {item!r}"
                     if detail:
                         text += f": {detail}" if mark == "~" else f" ({detail})"
                     if name == "memberships" and mark != "-" and item in admin_grants:
                         text += f"  {ADMIN_MARK}"
                     yield mark, text
-                if limit is not None and len(items) > limit:
-                    yield "…", f"… and {len(items) - limit:,} more {noun} {verb}s"
+                if limit is not None and count > limit:
+                    yield "…", f"… and {count - limit:,} more {noun} {verb}s"
 
     def describe(self, limit: int | None = 100) -> list[str]:
         """Human lines: the summary, then each change (``limit`` of each kind per concept)."""
@@ -735,6 +738,7 @@ class _Target:
     fields: dict[str, Any] = field(default_factory=dict)  # column → cleaned value, only what the file gives
     in_file: bool = True  # False: only named (as a member, in a user's groups), no entry of its own
     labels: dict[str, str] = field(default_factory=lambda: NO_LABELS)  # field → what the file calls it
+    key_of: tuple[str, str] = ("", "")  # (a name, its canonical form): the one matched, computed once
 
     def value(self, column: str) -> Any:
         if column in self.fields:
@@ -987,6 +991,7 @@ class _Resolver:
                     return None
                 target = self._target(index, row, where, source)
                 index.by_key[key] = target
+                target.key_of = (shown, key)
         # Merge: a later entry for the same one (a bulk PATCH after its POST) changes what it gives.
         index.entries[position] = target
         target.fields.update(fields)
@@ -1041,7 +1046,7 @@ class _Resolver:
             name = target.value(kind.name_column)
             if not isinstance(name, str) or not name:
                 continue
-            key = names.canonical(name)
+            key = target.key_of[1] if target.key_of[0] == name else names.canonical(name)
             label = target.labels.get(kind.name_label[0], kind.name_label[1])
             other = final.get(key)
             if other is not None and other is not target:
@@ -1186,20 +1191,26 @@ class _Resolver:
 
     def resolve_memberships(self) -> None:
         problems = self.problems
-        # From the users: ``groups`` lists group names.
+        # From the users: ``groups`` lists group names (each name checked and found once, however many
+        # users name it).
+        found: dict[str, _GroupTarget] = {}
         for entry, user in enumerate(self.document.users):
             user_target = self.user_entries.get(entry)
             if user_target is None or not user.groups:
                 continue
-            label = user.labels.get("groups", "groups")
             for index, group_name in enumerate(user.groups):
-                where = user.where if user.where.startswith("line ") else f"{user.where}.groups[{index}]"
-                name = problems.call(where, names.group_name, group_name, label)
-                if name is None:
-                    continue
-                group_target = self._group_by_name(name, where, user_target.source)
-                if group_target is not None:
-                    group_target.members.setdefault(user_target.ident, None)
+                group_target = found.get(group_name)
+                if group_target is None:
+                    where = user.where if user.where.startswith("line ") else f"{user.where}.groups[{index}]"
+                    label = user.labels.get("groups", "groups")
+                    name = problems.call(where, names.group_name, group_name, label)
+                    if name is None:
+                        continue
+                    group_target = self._group_by_name(name, where, user_target.source)
+                    if group_target is None:
+                        continue
+                    found[group_name] = group_target
+                group_target.members.setdefault(user_target.ident, None)
         # From the groups: members by name, id or bulkId; nested groups are flattened below.
         for entry, group in enumerate(self.document.groups):
             target = self.group_entries.get(entry)
@@ -1294,37 +1305,12 @@ class _Resolver:
         A cycle is refused: it names every group on it."""
         state: dict[int, int] = {}  # ident → 1 visiting, 2 done
         flat: dict[int, dict[int, str | None]] = {}
-
-        def visit(group: _GroupTarget, path: list[_GroupTarget]) -> dict[int, str | None] | None:
-            mark = state.get(group.ident)
-            if mark == 2:
-                return flat[group.ident]
-            if mark == 1:
-                cycle = path[path.index(group) :] + [group]
-                self.problems.add(
-                    group.where,
-                    "members: groups contain each other in a cycle: "
-                    + " → ".join(repr(g.shown) for g in cycle)
-                    + " (tui flattens nested groups into their members and cannot "
-                    "flatten a cycle)",
-                )
-                return None
-            state[group.ident] = 1
-            members = dict(group.members)
-            for nested, _where in group.member_groups:
-                inner = visit(nested, [*path, group])
-                if inner is None:
-                    state[group.ident] = 2
-                    flat[group.ident] = members
-                    return None
-                for ident, expiry in inner.items():
-                    members.setdefault(ident, expiry)
-            state[group.ident] = 2
-            flat[group.ident] = members
-            return members
-
         for group in list(self.groups):
-            if group.member_groups and state.get(group.ident) != 2 and visit(group, []) is None:
+            if (
+                group.member_groups
+                and state.get(group.ident) != 2
+                and self._visit(group, [], state, flat) is None
+            ):
                 return
         for group in self.groups:
             if group.member_groups:
@@ -1333,6 +1319,42 @@ class _Resolver:
                     f"{group.where}: nested groups flattened: {group.shown!r} gets the members of "
                     + ", ".join(repr(nested.shown) for nested, _ in group.member_groups)
                 )
+
+    def _visit(
+        self,
+        group: _GroupTarget,
+        path: list[_GroupTarget],
+        state: dict[int, int],
+        flat: dict[int, dict[int, str | None]],
+    ) -> dict[int, str | None] | None:
+        """``group``'s users, its nested groups' included (a method, not a closure: a recursive closure is a
+        reference cycle that would keep every target alive until the cyclic collector runs)."""
+        mark = state.get(group.ident)
+        if mark == 2:
+            return flat[group.ident]
+        if mark == 1:
+            cycle = path[path.index(group) :] + [group]
+            self.problems.add(
+                group.where,
+                "members: groups contain each other in a cycle: "
+                + " → ".join(repr(g.shown) for g in cycle)
+                + " (tui flattens nested groups into their members and cannot "
+                "flatten a cycle)",
+            )
+            return None
+        state[group.ident] = 1
+        members = dict(group.members)
+        for nested, _where in group.member_groups:
+            inner = self._visit(nested, [*path, group], state, flat)
+            if inner is None:
+                state[group.ident] = 2
+                flat[group.ident] = members
+                return None
+            for ident, expiry in inner.items():
+                members.setdefault(ident, expiry)
+        state[group.ident] = 2
+        flat[group.ident] = members
+        return members
 
 
 def _diff(target: _UserTarget | _GroupTarget, columns: Iterable[str]) -> list[str]:
