@@ -45,7 +45,7 @@ import math
 import os
 import re
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from itertools import islice
@@ -640,16 +640,17 @@ _SCIM_NAMES = {
 
 @dataclass
 class _Current:
-    users: dict[str, sqlite3.Row]  # by user_name_key
-    users_by_id: dict[int, sqlite3.Row]
-    users_by_external: dict[tuple[str, str], sqlite3.Row]
-    users_by_scim: dict[tuple[str, str], sqlite3.Row]
-    user_keys: dict[int, list[str]]
-    groups: dict[str, sqlite3.Row]
-    groups_by_id: dict[int, sqlite3.Row]
-    groups_by_external: dict[tuple[str, str], sqlite3.Row]
-    groups_by_scim: dict[tuple[str, str], sqlite3.Row]
-    memberships: dict[tuple[int, int], str | None]
+    # Whole tables read at once (a big import), or looked up row by row (a small one, see _load_current).
+    users: Mapping[str, sqlite3.Row]  # by user_name_key
+    users_by_id: Mapping[int, sqlite3.Row]
+    users_by_external: Mapping[tuple[str, str], sqlite3.Row]
+    users_by_scim: Mapping[tuple[str, str], sqlite3.Row]
+    user_keys: Mapping[int, list[str]]
+    groups: Mapping[str, sqlite3.Row]
+    groups_by_id: Mapping[int, sqlite3.Row]
+    groups_by_external: Mapping[tuple[str, str], sqlite3.Row]
+    groups_by_scim: Mapping[tuple[str, str], sqlite3.Row]
+    memberships: Mapping[tuple[int, int], str | None]
     accounts: dict[str, sqlite3.Row]
     policies: dict[str, sqlite3.Row]
     permission_sets: dict[str, sqlite3.Row]
@@ -658,49 +659,175 @@ class _Current:
     admin_group_id: int | None = None
 
 
-def _load_current(conn: sqlite3.Connection) -> _Current:
-    users = conn.execute(
-        f"SELECT id, user_name_key, source, scim_id, is_root, password_hash IS NOT NULL AS "
-        f"has_password, {', '.join(_USER_COLUMNS)} FROM users"
-    ).fetchall()
-    groups = conn.execute(
-        "SELECT id, name_key, source, scim_id, name, description, external_id FROM groups"
-    ).fetchall()
+_USER_SELECT = (
+    f"SELECT id, user_name_key, source, scim_id, is_root, password_hash IS NOT NULL AS has_password, "
+    f"{', '.join(_USER_COLUMNS)} FROM users"
+)
+_GROUP_SELECT = "SELECT id, name_key, source, scim_id, name, description, external_id FROM groups"
+_MEMBERSHIP_SELECT = "SELECT group_id, user_id, expires_at FROM memberships"
+# A document with at most this many users and groups (a SCIM request, a hand-written file) looks up the rows
+# it names one by one; a bigger one reads the tables whole, which is cheaper than as many lookups.
+LOOKUP_AT_MOST = 1_000
+_ABSENT = object()
+
+
+class _Lookup(Mapping[Any, Any]):
+    """Rows by key, each read with one indexed query when first asked for and remembered (found or not).
+    Walking every key reads the whole table (a sync): the answer is the same either way, only its cost
+    differs. The snapshot is the plan's read transaction, so lookups and a full read agree."""
+
+    def __init__(self, one: Callable[[Any], Any], every: Callable[[], dict[Any, Any]]) -> None:
+        self._one, self._every = one, every
+        self._seen: dict[Any, Any] = {}
+        self._all: dict[Any, Any] | None = None
+
+    def __getitem__(self, key: Any) -> Any:
+        if self._all is not None:
+            return self._all[key]
+        value = self._seen.get(key, _ABSENT)
+        if value is _ABSENT and key not in self._seen:
+            value = self._seen[key] = self._one(key)
+        if value is _ABSENT:
+            raise KeyError(key)
+        return value
+
+    def _whole(self) -> dict[Any, Any]:
+        if self._all is None:
+            self._all = self._every()
+        return self._all
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._whole())
+
+    def __len__(self) -> int:
+        return len(self._whole())
+
+
+def _first(conn: sqlite3.Connection, sql: str) -> Callable[[Any], Any]:
+    """One row for a key (a value or a tuple of them), or _ABSENT."""
+
+    def one(key: Any) -> Any:
+        row = conn.execute(sql, key if isinstance(key, tuple) else (key,)).fetchone()
+        return _ABSENT if row is None else row
+
+    return one
+
+
+def _user_key_lists(rows: Iterable[sqlite3.Row]) -> dict[int, list[str]]:
+    keys: dict[int, list[str]] = {}
+    for row in rows:
+        keys.setdefault(row[0], []).append(row[1])
+    return keys
+
+
+def _load_current(conn: sqlite3.Connection, document: ImportDocument, sync: bool) -> _Current:
+    if sync or len(document.users) + len(document.groups) > LOOKUP_AT_MOST:
+        return _read_current(conn)
+
+    # A small document: the users, groups, memberships and keys it names, looked up one by one (a SCIM
+    # request reading the whole directory each time made a provisioning push quadratic).
+    def users(pick: Callable[[sqlite3.Row], Any]) -> dict[Any, Any]:
+        return {pick(r): r for r in conn.execute(_USER_SELECT)}
+
+    def groups(pick: Callable[[sqlite3.Row], Any]) -> dict[Any, Any]:
+        return {pick(r): r for r in conn.execute(_GROUP_SELECT)}
+
+    def by_source(column: str) -> Callable[[sqlite3.Row], Any]:
+        return lambda r: (r["source"], r[column])
+
+    def membership(key: tuple[int, int]) -> Any:
+        row = conn.execute(
+            "SELECT expires_at FROM memberships WHERE group_id = ? AND user_id = ?", key
+        ).fetchone()
+        return _ABSENT if row is None else row[0]
+
+    def key_list(user_id: int) -> Any:
+        rows = conn.execute("SELECT public_key FROM ssh_keys WHERE user_id = ? ORDER BY id", (user_id,))
+        return [r[0] for r in rows] or _ABSENT
+
+    def with_column(read: Callable[[], dict[Any, Any]], column: str) -> Callable[[], dict[Any, Any]]:
+        return lambda: {key: row for key, row in read().items() if row[column] is not None}
+
+    current = _Current(
+        users=_Lookup(_first(conn, _USER_SELECT + " WHERE user_name_key = ?"), lambda: users(lambda r: r[1])),
+        users_by_id=_Lookup(_first(conn, _USER_SELECT + " WHERE id = ?"), lambda: users(lambda r: r["id"])),
+        users_by_external=_Lookup(
+            _first(conn, _USER_SELECT + " WHERE source = ? AND external_id = ?"),
+            with_column(lambda: users(by_source("external_id")), "external_id"),
+        ),
+        users_by_scim=_Lookup(
+            _first(conn, _USER_SELECT + " WHERE source = ? AND scim_id = ?"),
+            with_column(lambda: users(by_source("scim_id")), "scim_id"),
+        ),
+        user_keys=_Lookup(
+            key_list,
+            lambda: _user_key_lists(conn.execute("SELECT user_id, public_key FROM ssh_keys ORDER BY id")),
+        ),
+        groups=_Lookup(_first(conn, _GROUP_SELECT + " WHERE name_key = ?"), lambda: groups(lambda r: r[1])),
+        groups_by_id=_Lookup(
+            _first(conn, _GROUP_SELECT + " WHERE id = ?"), lambda: groups(lambda r: r["id"])
+        ),
+        groups_by_external=_Lookup(
+            _first(conn, _GROUP_SELECT + " WHERE source = ? AND external_id = ?"),
+            with_column(lambda: groups(by_source("external_id")), "external_id"),
+        ),
+        groups_by_scim=_Lookup(
+            _first(conn, _GROUP_SELECT + " WHERE source = ? AND scim_id = ?"),
+            with_column(lambda: groups(by_source("scim_id")), "scim_id"),
+        ),
+        memberships=_Lookup(
+            membership, lambda: {(r[0], r[1]): r[2] for r in conn.execute(_MEMBERSHIP_SELECT)}
+        ),
+        accounts={},
+        policies={},
+        permission_sets={},
+        attachments={},
+        assignments={},
+    )
+    return _read_the_rest(conn, current)
+
+
+def _read_current(conn: sqlite3.Connection) -> _Current:
+    users = conn.execute(_USER_SELECT).fetchall()
+    groups = conn.execute(_GROUP_SELECT).fetchall()
     current = _Current(
         users={r["user_name_key"]: r for r in users},
         users_by_id={r["id"]: r for r in users},
         users_by_external={(r["source"], r["external_id"]): r for r in users if r["external_id"] is not None},
         users_by_scim={(r["source"], r["scim_id"]): r for r in users if r["scim_id"] is not None},
-        user_keys={},
+        user_keys=_user_key_lists(conn.execute("SELECT user_id, public_key FROM ssh_keys ORDER BY id")),
         groups={r["name_key"]: r for r in groups},
         groups_by_id={r["id"]: r for r in groups},
         groups_by_external={
             (r["source"], r["external_id"]): r for r in groups if r["external_id"] is not None
         },
         groups_by_scim={(r["source"], r["scim_id"]): r for r in groups if r["scim_id"] is not None},
-        memberships={
-            (r[0], r[1]): r[2] for r in conn.execute("SELECT group_id, user_id, expires_at FROM memberships")
-        },
-        accounts={
-            r["name_key"]: r
-            for r in conn.execute("SELECT id, name_key, name, description, status FROM accounts")
-        },
-        policies={
-            r["name_key"]: r
-            for r in conn.execute("SELECT id, name_key, name, description, document, builtin FROM policies")
-        },
-        permission_sets={
-            r["name_key"]: r
-            for r in conn.execute(
-                "SELECT id, name_key, name, description, session_duration, inline_policy, boundary_policy "
-                "FROM permission_sets"
-            )
-        },
+        memberships={(r[0], r[1]): r[2] for r in conn.execute(_MEMBERSHIP_SELECT)},
+        accounts={},
+        policies={},
+        permission_sets={},
         attachments={},
         assignments={},
     )
-    for row in conn.execute("SELECT user_id, public_key FROM ssh_keys ORDER BY id"):
-        current.user_keys.setdefault(row[0], []).append(row[1])
+    return _read_the_rest(conn, current)
+
+
+def _read_the_rest(conn: sqlite3.Connection, current: _Current) -> _Current:
+    """The small tables (accounts, policies, permission sets, assignments) and the admin group, read whole."""
+    current.accounts = {
+        r["name_key"]: r for r in conn.execute("SELECT id, name_key, name, description, status FROM accounts")
+    }
+    current.policies = {
+        r["name_key"]: r
+        for r in conn.execute("SELECT id, name_key, name, description, document, builtin FROM policies")
+    }
+    current.permission_sets = {
+        r["name_key"]: r
+        for r in conn.execute(
+            "SELECT id, name_key, name, description, session_duration, inline_policy, boundary_policy "
+            "FROM permission_sets"
+        )
+    }
     for row in conn.execute(
         "SELECT psp.permission_set_id, p.name_key FROM permission_set_policies psp "
         "JOIN policies p ON p.id = psp.policy_id"
@@ -855,8 +982,8 @@ class _Index:
         self.final: dict[str, Any] = {}  # canonical final name → target
 
 
-Rows = dict[str, sqlite3.Row]
-RowsBy = dict[tuple[str, str], sqlite3.Row]
+Rows = Mapping[str, sqlite3.Row]
+RowsBy = Mapping[tuple[str, str], sqlite3.Row]
 
 
 class _Resolver:
@@ -2105,7 +2232,7 @@ def _plan(
 ) -> ImportPlan:
     """The plan on ``conn``'s snapshot of the directory; a problem refuses the file, named."""
     try:
-        return _resolve(document, _load_current(conn), options, progress)
+        return _resolve(document, _load_current(conn, document, options.sync), options, progress)
     except ImportRefused as refused:
         raise ImportRefused(file_name, refused.problems, refused.more) from None
 
