@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import socket
+import ssl
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -33,8 +34,8 @@ def free_port() -> int:
 class LiveServer:
     """A running server: its base URL, its database, and what it wrote to stderr once stopped."""
 
-    def __init__(self, base: str, db_path: Path) -> None:
-        self.base, self.db_path = base, db_path
+    def __init__(self, base: str, db_path: Path, verify: Path | bool = True) -> None:
+        self.base, self.db_path, self.verify = base, db_path, verify
         self.log = ""
 
     def client(self, token: str, timeout: float = 30) -> httpx.Client:
@@ -42,6 +43,7 @@ class LiveServer:
             base_url=self.base,
             headers={"Authorization": f"Bearer {token}", "Content-Type": "application/scim+json"},
             timeout=timeout,
+            verify=ssl.create_default_context(cafile=self.verify) if isinstance(self.verify, Path) else True,
         )
 
     def directory(self) -> Directory:
@@ -61,9 +63,12 @@ def seed_users(directory: Directory, source: str, names: list[str]) -> None:
 
 
 @contextmanager
-def live_server(tmp: Path, setup: Callable[[Directory], Any] | None = None) -> Iterator[LiveServer]:
-    """``tui scim serve`` over a new directory in ``tmp`` (``setup`` runs on it first, as the owner). Stops
-    the server at the end and fails if it wrote a traceback."""
+def live_server(
+    tmp: Path, setup: Callable[[Directory], Any] | None = None, tls: tuple[Path, Path] | None = None
+) -> Iterator[LiveServer]:
+    """``tui scim serve`` over a new directory in ``tmp`` (``setup`` runs on it first, as the owner). With
+    ``tls`` (certificate, key) it serves HTTPS and its clients trust that certificate. Stops the server at the
+    end and fails if it wrote a traceback."""
     db_path = tmp / "directory.db"
     env = {k: v for k, v in os.environ.items() if not k.startswith("TUI_")}
     env.update({"TUI_DB": str(db_path), "XDG_DATA_HOME": str(tmp / "xdg"), "NO_COLOR": "1"})
@@ -71,10 +76,11 @@ def live_server(tmp: Path, setup: Callable[[Directory], Any] | None = None) -> I
         if setup is not None:
             setup(directory)
     port = free_port()
+    tls_args = ["--tls-cert", str(tls[0]), "--tls-key", str(tls[1])] if tls else []
     log_path = tmp / "server.log"  # a file, not a pipe: a long run's log never fills a pipe and stalls it
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [*TUI_COMMAND, "scim", "serve", "--listen", f"127.0.0.1:{port}"],
+            [*TUI_COMMAND, "scim", "serve", "--listen", f"127.0.0.1:{port}", *tls_args],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=log,
@@ -90,7 +96,8 @@ def live_server(tmp: Path, setup: Callable[[Directory], Any] | None = None) -> I
                 process.wait(timeout=10)
                 raise AssertionError(log_path.read_text() or "the server did not start") from None
             time.sleep(0.1)
-    server = LiveServer(f"http://127.0.0.1:{port}/scim/v2", db_path)
+    scheme = "https" if tls else "http"
+    server = LiveServer(f"{scheme}://127.0.0.1:{port}/scim/v2", db_path, tls[0] if tls else True)
     try:
         yield server
     finally:
