@@ -399,5 +399,21 @@ V11 = """
 ALTER TABLE users ADD COLUMN scim_attributes TEXT;
 """
 
-MIGRATIONS: list[Migration] = [V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11]
+# Version 12: the memberships a SCIM deactivation took away (issue 15), given back when the same source
+# reactivates the user. Identity providers deactivate a person without removing them from its groups and
+# reactivate without sending the memberships again (they never changed for the provider), so a deactivation
+# that removes access must remember what it removed. Forgotten on a DELETE, when the source removes the member
+# or replaces the group's members, and with the user's or the group's row.
+V12 = """
+CREATE TABLE scim_suspended_memberships (
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    group_id INTEGER NOT NULL REFERENCES groups(id) ON DELETE CASCADE,
+    expires_at TEXT,
+    suspended_at TEXT NOT NULL,
+    PRIMARY KEY (user_id, group_id)
+) WITHOUT ROWID;
+CREATE INDEX scim_suspended_memberships_group ON scim_suspended_memberships(group_id);
+"""
+
+MIGRATIONS: list[Migration] = [V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12]
 LATEST = len(MIGRATIONS)

@@ -25,7 +25,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from store import names
 from store.errors import NotFound, StoreError
@@ -37,6 +37,8 @@ from store.scim_sources import Paused
 
 if TYPE_CHECKING:
     from store.directory import Directory
+
+_T = TypeVar("_T")
 
 MAX_FILTER = 1000  # characters: a filter is a line, not a document
 MAX_COUNT = 500  # resources per page (ServiceProviderConfig says so)
@@ -285,6 +287,17 @@ class ScimResources:
         return Listing(total, start, resources)
 
     # -- writes -------------------------------------------------------------------------------------------
+
+    def _one_change(self, work: Callable[[sqlite3.Connection], _T]) -> _T:
+        """Run ``work`` in one write transaction. A pause of the live sync guard is kept (committed) though
+        the request that tripped it fails, as it is without an outer transaction."""
+        paused = None
+        with self.directory.change(Rule.IMPORT, source=self.source, what=WHAT) as conn:
+            try:
+                return work(conn)
+            except Paused as exc:
+                paused = exc
+        raise paused
 
     def _writable(self) -> None:
         self.directory.scim_sources.check_writable(self.source)
@@ -660,23 +673,12 @@ class ScimUsers(ScimResources):
                 extra={"source": self.source, "request": what, "attributes": sorted((kept or {}).keys())},
             )
 
-    def _one_change(self, work: Callable[[], str]) -> str:
-        """Run ``work`` in one write transaction. A pause of the live sync guard is kept (committed) though
-        the request that tripped it fails, as it is without an outer transaction."""
-        paused = None
-        with self.directory.change(Rule.IMPORT, source=self.source, what=WHAT):
-            try:
-                return work()
-            except Paused as exc:
-                paused = exc
-        raise paused
-
     def create(self, body: dict[str, Any], raw: bytes, what: str) -> dict[str, Any]:
         kept = self._kept_of(body)
         if kept is None:
             return super().create(body, raw, what)
 
-        def work() -> str:
+        def work(conn: sqlite3.Connection) -> str:
             ident = str(super(ScimUsers, self).create(body, raw, what)["id"])
             self._keep(kept, ident, None, what)
             return ident
@@ -689,7 +691,7 @@ class ScimUsers(ScimResources):
         if kept is None and not row["scim_attributes"]:
             return super().replace(ident, body, raw, what)
 
-        def work() -> str:
+        def work(conn: sqlite3.Connection) -> str:
             super(ScimUsers, self).replace(ident, body, raw, what)
             self._keep(kept, ident, row["version"], what)
             return ident
@@ -702,7 +704,7 @@ class ScimUsers(ScimResources):
         if kept is False:
             return super().patch(ident, body, raw, what)
 
-        def work() -> str:
+        def work(conn: sqlite3.Connection) -> str:
             super(ScimUsers, self).patch(ident, body, raw, what)
             self._keep(kept if isinstance(kept, dict) else None, ident, row["version"], what)
             return ident
@@ -718,32 +720,71 @@ class ScimUsers(ScimResources):
         what: str,
         adjust: Callable[[ImportDocument], None] | None = None,
     ) -> ImportResult:
-        def deprovision(document: ImportDocument) -> None:
+        ident = self._ident(row)
+        suspended: list[sqlite3.Row] = []  # the memberships a deactivation takes away, to give back later
+        forget = False  # the user's remembered memberships are forgotten (given back, or a DELETE)
+
+        def memberships(document: ImportDocument) -> None:
             """A deactivation (active false, DELETE) also takes the user out of this source's groups, in the
-            same import: same transaction, same audit event (their sessions end there too)."""
+            same import: same transaction, same audit event (their sessions end there too). A reactivation
+            gives back what the last deactivation took, as identity providers expect (they send neither)."""
+            nonlocal forget
             if adjust is not None:
                 adjust(document)
-            if not any(user.disable or user.active is False for user in document.users):
-                return
-            # The live sync guard: too many deactivations too fast pause the source instead.
-            self.directory.scim_sources.guard(self.source, 1 if row["status"] == "active" else 0)
-            with self.directory.db.read() as conn:
-                groups = conn.execute(
-                    "SELECT g.name FROM memberships m JOIN groups g ON g.id = m.group_id "
-                    "WHERE m.user_id = ? AND g.source = ? ORDER BY g.id",
-                    (row["id"], self.source),
-                ).fetchall()
-            ident = self._ident(row)
-            for group in groups:
-                document.groups.append(
-                    GroupIn(
-                        f"deactivation of {row['user_name']}",
-                        name=group["name"],
-                        remove_members=[MemberIn("", ref=ident, kind="User")],
+            with self.directory.db.read() as conn:  # the open change's connection: its transaction
+                status = conn.execute("SELECT status FROM users WHERE id = ?", (row["id"],)).fetchone()[0]
+                if any(user.disable or user.active is False for user in document.users):
+                    # The live sync guard: too many deactivations too fast pause the source instead.
+                    self.directory.scim_sources.guard(self.source, 1 if status == "active" else 0)
+                    suspended.extend(
+                        conn.execute(
+                            "SELECT g.id, g.name, m.expires_at FROM memberships m JOIN groups g "
+                            "ON g.id = m.group_id WHERE m.user_id = ? AND g.source = ? ORDER BY g.id",
+                            (row["id"], self.source),
+                        )
                     )
-                )
+                    for group in suspended:
+                        document.groups.append(
+                            GroupIn(
+                                f"deactivation of {row['user_name']}",
+                                name=group["name"],
+                                remove_members=[MemberIn("", ref=ident, kind="User")],
+                            )
+                        )
+                    forget = method == "DELETE" or bool(suspended)
+                elif status != "active" and any(user.active is True for user in document.users):
+                    given_back = conn.execute(
+                        "SELECT g.name, s.expires_at FROM scim_suspended_memberships s JOIN groups g "
+                        "ON g.id = s.group_id WHERE s.user_id = ? AND g.source = ? "
+                        "AND g.scim_deleted_at IS NULL AND (s.expires_at IS NULL OR s.expires_at > ?) "
+                        "ORDER BY g.id",
+                        (row["id"], self.source, self.directory.now_text()),
+                    ).fetchall()
+                    for group in given_back:
+                        document.groups.append(
+                            GroupIn(
+                                f"reactivation of {row['user_name']}",
+                                name=group["name"],
+                                members=[
+                                    MemberIn("", ref=ident, kind="User", expires_at=group["expires_at"])
+                                ],
+                            )
+                        )
+                    forget = True
 
-        return super()._bulk(method, row, data, raw, what, deprovision)
+        def work(conn: sqlite3.Connection) -> ImportResult:
+            result = super(ScimUsers, self)._bulk(method, row, data, raw, what, memberships)
+            if forget:
+                conn.execute("DELETE FROM scim_suspended_memberships WHERE user_id = ?", (row["id"],))
+            if method != "DELETE":
+                conn.executemany(
+                    "INSERT INTO scim_suspended_memberships (user_id, group_id, expires_at, suspended_at) "
+                    "VALUES (?, ?, ?, ?)",
+                    [(row["id"], g["id"], g["expires_at"], self.directory.now_text()) for g in suspended],
+                )
+            return result
+
+        return self._one_change(work)
 
 
 class ScimGroups(ScimResources):
@@ -784,6 +825,41 @@ class ScimGroups(ScimResources):
     def _put(self, document: ImportDocument) -> None:
         for group in document.groups:
             group.remove_all_members = True  # PUT's members are all of them: the others leave
+
+    def _bulk(
+        self,
+        method: str,
+        row: sqlite3.Row,
+        data: Any,
+        raw: bytes,
+        what: str,
+        adjust: Callable[[ImportDocument], None] | None = None,
+    ) -> ImportResult:
+        """A member the source removes (or leaves out of all the members it sets) is no longer given back
+        to a deactivated user at their reactivation: the provider no longer counts them in the group."""
+        removed: list[str] = []
+        everyone = False
+
+        def removals(document: ImportDocument) -> None:
+            nonlocal everyone
+            if adjust is not None:
+                adjust(document)
+            for group in document.groups:
+                everyone = everyone or group.remove_all_members
+                removed.extend(m.ref for m in group.remove_members if m.ref)
+
+        def work(conn: sqlite3.Connection) -> ImportResult:
+            result = super(ScimGroups, self)._bulk(method, row, data, raw, what, removals)
+            if everyone:
+                conn.execute("DELETE FROM scim_suspended_memberships WHERE group_id = ?", (row["id"],))
+            conn.executemany(
+                "DELETE FROM scim_suspended_memberships WHERE group_id = ? AND user_id IN "
+                "(SELECT id FROM users WHERE source = ? AND scim_id = ?)",
+                [(row["id"], self.source, ref) for ref in removed],
+            )
+            return result
+
+        return self._one_change(work)
 
     def _import(
         self,

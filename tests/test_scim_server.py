@@ -16,6 +16,7 @@ import pytest
 from store.audit import Actor
 from store.directory import Directory
 from tests.conftest import TUI_COMMAND
+from tests.scim_live import CORE_GROUP, LiveServer, live_server, seed_users
 
 CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
@@ -620,3 +621,72 @@ def test_a_deleted_user_or_group_comes_back_when_created_again(server: Server) -
         again = client.post("/Groups", json={**group, "members": [{"value": ident}]})
         assert again.status_code == 201 and again.json()["id"] == first
         assert [m["value"] for m in again.json()["members"]] == [ident]
+
+
+def test_a_reactivated_user_gets_back_the_groups_their_deactivation_took(tmp_path: Path) -> None:
+    """Identity providers deactivate a person without removing them from its groups, and reactivate them
+    without sending the groups again: what the deactivation took away comes back, minus what the provider
+    changed meanwhile."""
+    tokens: list[str] = []
+
+    def setup(directory: Directory) -> None:
+        seed_users(directory, "entra", [f"staff{n}@example.com" for n in range(100)])  # the guard's count
+        directory.groups.create("local-team")  # not the source's: never touched by it
+        tokens.append(directory.scim_tokens.create("entra").bearer)
+
+    def groups_of(server: LiveServer, name: str) -> list[str]:
+        with server.directory() as directory:
+            user = directory.users.get_by_name(name)
+            return sorted(m.group_name for m in directory.groups.groups_of(user.id))
+
+    with live_server(tmp_path, setup) as server, server.client(tokens[0]) as client:
+
+        def send(method: str, url: str, body: Any = None, expect: int = 200) -> Any:
+            response = client.request(method, url, json=body)
+            assert response.status_code == expect, response.text
+            return response.json() if response.content else None
+
+        def active(user: str, value: str) -> None:
+            operation = {"op": "Replace", "path": "active", "value": value}
+            send("PATCH", f"/Users/{user}", {"schemas": [PATCH_OP], "Operations": [operation]})
+
+        def members(group: str, op: str, user: str) -> None:
+            operation = {"op": op, "path": "members", "value": [{"value": user}]}
+            if op == "Remove":
+                operation = {"op": op, "path": f'members[value eq "{user}"]'}
+            send("PATCH", f"/Groups/{group}", {"schemas": [PATCH_OP], "Operations": [operation]})
+
+        ann = send("POST", "/Users", _user("ann@example.com"), 201)["id"]
+        team = {
+            name: send("POST", "/Groups", {"schemas": [CORE_GROUP], "displayName": name}, 201)["id"]
+            for name in ("eng", "ops", "oncall")
+        }
+        for group in team.values():
+            members(group, "Add", ann)
+        with server.directory() as directory:
+            user = directory.users.get_by_name("ann@example.com")
+            directory.groups.add_member(directory.groups.get_by_name("local-team").id, user.id)
+        assert groups_of(server, "ann@example.com") == ["eng", "local-team", "oncall", "ops"]
+
+        active(ann, "False")  # access ends now: out of the source's groups
+        assert groups_of(server, "ann@example.com") == ["local-team"]
+        members(team["oncall"], "Remove", ann)  # the provider takes her out of one meanwhile
+        active(ann, "True")
+        assert groups_of(server, "ann@example.com") == ["eng", "local-team", "ops"]
+        active(ann, "True")  # again: nothing more
+        assert groups_of(server, "ann@example.com") == ["eng", "local-team", "ops"]
+
+        # A PUT of a group's members while she is away: she is not in them, so that one is not given back.
+        active(ann, "False")
+        send("PUT", f"/Groups/{team['ops']}", {"schemas": [CORE_GROUP], "displayName": "ops", "members": []})
+        active(ann, "True")
+        assert groups_of(server, "ann@example.com") == ["eng", "local-team"]
+
+        # A DELETE is final: created again, she starts with no group of the source.
+        send("DELETE", f"/Users/{ann}", expect=204)
+        again = send("POST", "/Users", _user("ann@example.com"), 201)["id"]
+        assert again == ann
+        assert groups_of(server, "ann@example.com") == ["local-team"]
+    with Directory.open(server.db_path, Actor("scim-test", "test")) as directory:
+        with directory.db.read() as conn:
+            assert conn.execute("SELECT count(*) FROM scim_suspended_memberships").fetchone()[0] == 0
