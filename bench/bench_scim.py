@@ -115,7 +115,7 @@ class Push:
             if response.status_code != expect:
                 self.failures.append(f"{method} {url}: {response.status_code} {response.text[:300]}")
                 return {}
-        result: dict[str, Any] = response.json()
+        result: dict[str, Any] = response.json() if response.content else {}
         return result
 
     def run(self, users: int) -> tuple[list[str], list[str]]:
@@ -138,7 +138,7 @@ class Push:
             started = time.perf_counter()
             batches = [(group_ids[g], user_ids[g * PER_GROUP : (g + 1) * PER_GROUP]) for g in range(groups)]
             list(
-                pool.map(lambda b: self.request("PATCH", f"/Groups/{b[0]}", add_members(b[1]), 200), batches)
+                pool.map(lambda b: self.request("PATCH", f"/Groups/{b[0]}", add_members(b[1]), 204), batches)
             )
             self.phases["members_s"] = time.perf_counter() - started
         return user_ids, group_ids

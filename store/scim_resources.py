@@ -138,6 +138,10 @@ class Shape:
 
         return Shape(names(attributes), names(excluded))
 
+    def wants(self, name: str) -> bool:
+        """Is the top-level attribute ``name`` (folded) returned: what need not be read at all."""
+        return (not self.attributes or name in self.attributes) and name not in self.excluded
+
     def apply(self, resource: dict[str, Any]) -> dict[str, Any]:
         if not self.attributes and not self.excluded:
             return resource
@@ -220,12 +224,15 @@ class ScimResources:
             str(row["scim_id"]) if row["scim_id"] else scim.stable_id(self.noun, row["id"], row["created_at"])
         )
 
-    def _document(self, conn: sqlite3.Connection, row: sqlite3.Row, ident: str) -> dict[str, Any]:
+    def _document(
+        self, conn: sqlite3.Connection, row: sqlite3.Row, ident: str, shape: Shape
+    ) -> dict[str, Any]:
         raise NotImplementedError
 
-    def resource(self, conn: sqlite3.Connection, row: sqlite3.Row) -> dict[str, Any]:
+    def resource(self, conn: sqlite3.Connection, row: sqlite3.Row, shape: Shape = Shape()) -> dict[str, Any]:
+        """The resource as ``shape`` returns it (what it leaves out is not read)."""
         ident = self._ident(row)
-        resource = self._document(conn, row, ident)
+        resource = self._document(conn, row, ident, shape)
         resource["meta"] = {
             "resourceType": self.kind,
             "created": row["created_at"],
@@ -233,7 +240,7 @@ class ScimResources:
             "version": f'W/"{row["version"]}"',
             "location": f"/scim/v2/{self.endpoint}/{ident}",
         }
-        return resource
+        return shape.apply(resource)
 
     def _row(self, conn: sqlite3.Connection, ident: str) -> sqlite3.Row:
         where = f"FROM {self.table} u WHERE u.source = ? AND {self.visible}"
@@ -254,7 +261,7 @@ class ScimResources:
 
     def get(self, ident: str, shape: Shape = Shape()) -> dict[str, Any]:
         with self.directory.db.read() as conn:
-            return shape.apply(self.resource(conn, self._row(conn, ident)))
+            return self.resource(conn, self._row(conn, ident), shape)
 
     def list(
         self,
@@ -283,7 +290,7 @@ class ScimResources:
                 f"SELECT u.* {base} ORDER BY {order} LIMIT ? OFFSET ?",
                 [self.source, *params, count, start - 1],
             ).fetchall()
-            resources = [shape.apply(self.resource(conn, row)) for row in rows]
+            resources = [self.resource(conn, row, shape) for row in rows]
         return Listing(total, start, resources)
 
     # -- writes -------------------------------------------------------------------------------------------
@@ -323,7 +330,8 @@ class ScimResources:
         ):
             raise BadRequest(f"schemas: a {self.kind} resource names {self.core}", "invalidValue")
 
-    def create(self, body: dict[str, Any], raw: bytes, what: str) -> dict[str, Any]:
+    def create(self, body: dict[str, Any], raw: bytes, what: str, shape: Shape = Shape()) -> dict[str, Any]:
+        """POST: the resource created, as ``shape`` returns it (so for replace and patch)."""
         self._check_schemas(body)
         self._writable()
         name = body.get(self.name_attribute)
@@ -342,14 +350,14 @@ class ScimResources:
         if deleted is None:
             ident = str(uuid.uuid4())  # the server assigns ids (RFC 7643 §3.1): a client's id is ignored
             self._import({**body, "schemas": body.get("schemas") or [self.core], "id": ident}, raw, what)
-            return self.get(ident)
+            return self.get(ident, shape)
         # The source deleted this one earlier and creates it again (a leaver rehired, a group restored):
         # the row that stayed for the audit trail comes back, under the id it had, as the resource sent.
         ident = str(deleted["scim_id"])
         with self.directory.change(Rule.IMPORT, source=self.source, what=WHAT) as conn:
             self._import({**body, "schemas": body.get("schemas") or [self.core], "id": ident}, raw, what)
             conn.execute(f"UPDATE {self.table} SET scim_deleted_at = NULL WHERE id = ?", (deleted["id"],))
-        return self.get(ident)
+        return self.get(ident, shape)
 
     def _bulk(
         self,
@@ -383,20 +391,22 @@ class ScimResources:
 
         self._import(body, json.dumps(body).encode(), f"SCIM id for {row[self.name_column]}", only_the_id)
 
-    def replace(self, ident: str, body: dict[str, Any], raw: bytes, what: str) -> dict[str, Any]:
+    def replace(
+        self, ident: str, body: dict[str, Any], raw: bytes, what: str, shape: Shape = Shape()
+    ) -> dict[str, Any]:
         self._check_schemas(body)
         row = self.row(ident)
         data = {**body, "schemas": body.get("schemas") or [self.core], "id": self._ident(row)}
         self._bulk("PUT", row, data, raw, what, self._put)
-        return self.get(ident)
+        return self.get(ident, shape)
 
     def _put(self, document: ImportDocument) -> None:
         """A PUT is the whole resource (what the kind needs beyond the reader's reading)."""
 
-    def patch(self, ident: str, body: Any, raw: bytes, what: str) -> dict[str, Any]:
+    def patch(self, ident: str, body: Any, raw: bytes, what: str, shape: Shape = Shape()) -> dict[str, Any]:
         row = self.row(ident)
         self._bulk("PATCH", row, body, raw, what)
-        return self.get(ident)
+        return self.get(ident, shape)
 
     def delete(self, ident: str, raw: bytes, what: str) -> None:
         """SCIM DELETE never deletes a row: a user is disabled, a group emptied (rows stay for the audit
@@ -498,7 +508,9 @@ class ScimUsers(ScimResources):
     emails as the source sent them (``email`` holds the primary, else the first) and the enterprise extension:
     validated, and changed by PATCH, with scim2-models; written in the import's transaction."""
 
-    def _document(self, conn: sqlite3.Connection, row: sqlite3.Row, ident: str) -> dict[str, Any]:
+    def _document(
+        self, conn: sqlite3.Connection, row: sqlite3.Row, ident: str, shape: Shape
+    ) -> dict[str, Any]:
         resource = scim.user_resource(row, ident)
         kept = json.loads(row["scim_attributes"]) if row["scim_attributes"] else {}
         emails = kept.get("emails") or []
@@ -673,43 +685,45 @@ class ScimUsers(ScimResources):
                 extra={"source": self.source, "request": what, "attributes": sorted((kept or {}).keys())},
             )
 
-    def create(self, body: dict[str, Any], raw: bytes, what: str) -> dict[str, Any]:
+    def create(self, body: dict[str, Any], raw: bytes, what: str, shape: Shape = Shape()) -> dict[str, Any]:
         kept = self._kept_of(body)
         if kept is None:
-            return super().create(body, raw, what)
+            return super().create(body, raw, what, shape)
 
         def work(conn: sqlite3.Connection) -> str:
             ident = str(super(ScimUsers, self).create(body, raw, what)["id"])
             self._keep(kept, ident, None, what)
             return ident
 
-        return self.get(self._one_change(work))
+        return self.get(self._one_change(work), shape)
 
-    def replace(self, ident: str, body: dict[str, Any], raw: bytes, what: str) -> dict[str, Any]:
+    def replace(
+        self, ident: str, body: dict[str, Any], raw: bytes, what: str, shape: Shape = Shape()
+    ) -> dict[str, Any]:
         kept = self._kept_of(body)
         row = self.row(ident)
         if kept is None and not row["scim_attributes"]:
-            return super().replace(ident, body, raw, what)
+            return super().replace(ident, body, raw, what, shape)
 
         def work(conn: sqlite3.Connection) -> str:
             super(ScimUsers, self).replace(ident, body, raw, what)
             self._keep(kept, ident, row["version"], what)
             return ident
 
-        return self.get(self._one_change(work))
+        return self.get(self._one_change(work), shape)
 
-    def patch(self, ident: str, body: Any, raw: bytes, what: str) -> dict[str, Any]:
+    def patch(self, ident: str, body: Any, raw: bytes, what: str, shape: Shape = Shape()) -> dict[str, Any]:
         row = self.row(ident)
         kept = self._patched(row, body)
         if kept is False:
-            return super().patch(ident, body, raw, what)
+            return super().patch(ident, body, raw, what, shape)
 
         def work(conn: sqlite3.Connection) -> str:
             super(ScimUsers, self).patch(ident, body, raw, what)
             self._keep(kept if isinstance(kept, dict) else None, ident, row["version"], what)
             return ident
 
-        return self.get(self._one_change(work))
+        return self.get(self._one_change(work), shape)
 
     def _bulk(
         self,
@@ -800,11 +814,15 @@ class ScimGroups(ScimResources):
     sorts = GROUP_SORT
     visible = "u.scim_deleted_at IS NULL"
 
-    def _document(self, conn: sqlite3.Connection, row: sqlite3.Row, ident: str) -> dict[str, Any]:
+    def _document(
+        self, conn: sqlite3.Connection, row: sqlite3.Row, ident: str, shape: Shape
+    ) -> dict[str, Any]:
         resource: dict[str, Any] = {"schemas": [scim.CORE_GROUP], "id": ident}
         if row["external_id"] is not None:
             resource["externalId"] = row["external_id"]
         resource["displayName"] = row["name"]
+        if not shape.wants("members"):
+            return resource  # Entra reads groups with excludedAttributes=members: a large group is not read
         # Members of this source only: the source sees nothing of local users or other sources'.
         members = conn.execute(
             "SELECT u.id, u.scim_id, u.created_at FROM memberships m JOIN users u "

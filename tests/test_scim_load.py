@@ -50,7 +50,7 @@ def _push_concurrently(tmp: Path, clients: int, users: int) -> None:
                         "Operations": [{"op": "add", "path": "members", "value": [{"value": ids[name]}]}],
                     }
                     patched = client.patch(f"/Groups/{group}", json=add)
-                    if patched.status_code != 200:
+                    if patched.status_code != 204:
                         failures.append((patched.status_code, patched.text))
             return ids, failures
 

@@ -82,7 +82,10 @@ class Replay:
         assert found["totalResults"] in (0, 1), found
         return str(found["Resources"][0]["id"]) if found["totalResults"] else None
 
-    def patch(self, url: str, *operations: dict[str, Any], expect: int = 200) -> Any:
+    def patch(self, url: str, *operations: dict[str, Any], expect: int | None = None) -> Any:
+        """[Entra] a user's PATCH answers 200 with the user, a group's 204 (no members sent back)."""
+        if expect is None:
+            expect = 204 if url.startswith("/Groups/") else 200
         return self.send("PATCH", url, expect, {"schemas": [PATCH_OP], "Operations": list(operations)})
 
 

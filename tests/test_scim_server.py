@@ -322,13 +322,27 @@ def test_groups_members_and_the_admin_group(server: Server) -> None:
             "schemas": [PATCH_OP],
             "Operations": [{"op": "Add", "path": "members", "value": [{"value": hugo}]}],
         }
-        assert client.patch(f"/Groups/{group}", json=add).status_code == 200
+        # A group's PATCH answers 204 and its new ETag: the members are not sent back (Entra's exchange).
+        added = client.patch(f"/Groups/{group}", json=add)
+        assert added.status_code == 204 and added.content == b""
+        assert added.headers["ETag"] == client.get(f"/Groups/{group}").json()["meta"]["version"]
         assert members() == sorted([gina, hugo])
+        # Asked for attributes (RFC 7644 §3.9), it answers 200 with them.
+        renamed = client.patch(
+            f"/Groups/{group}",
+            params={"excludedAttributes": "members"},
+            json={
+                "schemas": [PATCH_OP],
+                "Operations": [{"op": "replace", "path": "displayName", "value": "okta-eng"}],
+            },
+        )
+        assert renamed.status_code == 200 and "members" not in renamed.json()
+        assert renamed.json()["displayName"] == "okta-eng"
         remove = {
             "schemas": [PATCH_OP],
             "Operations": [{"op": "remove", "path": f'members[value eq "{gina}"]'}],
         }
-        assert client.patch(f"/Groups/{group}", json=remove).status_code == 200
+        assert client.patch(f"/Groups/{group}", json=remove).status_code == 204
         assert members() == [hugo]
         slim = client.get(f"/Groups/{group}", params={"excludedAttributes": "members"}).json()
         assert "members" not in slim and slim["displayName"] == "okta-eng"
@@ -382,7 +396,7 @@ def test_groups_members_and_the_admin_group(server: Server) -> None:
             with server.directory() as directory:
                 directory.admins.set_admin_group(directory.groups.get_by_name("Admins").id)
 
-        assert client.patch(f"/Groups/{group}", json=add).status_code == 200
+        assert client.patch(f"/Groups/{group}", json=add).status_code == 204
         assert members() == sorted([gina, hugo])
         # Deprovisioning: a deactivated user leaves the source's groups in the same request.
         off = {"schemas": [PATCH_OP], "Operations": [{"op": "replace", "value": {"active": False}}]}
@@ -396,7 +410,7 @@ def test_groups_members_and_the_admin_group(server: Server) -> None:
             "schemas": [PATCH_OP],
             "Operations": [{"op": "add", "path": "members", "value": [{"value": gina}]}],
         }
-        assert client.patch(f"/Groups/{group}", json=rejoin).status_code == 200
+        assert client.patch(f"/Groups/{group}", json=rejoin).status_code == 204
 
         assert client.delete(f"/Groups/{group}").status_code == 204
         assert client.get(f"/Groups/{group}").status_code == 404  # gone for the identity provider
@@ -462,7 +476,7 @@ def test_concurrent_clients_lose_nothing(server: Server) -> None:
 
     with ThreadPoolExecutor(4) as pool:
         results = [status for statuses in pool.map(push, range(4)) for status in statuses]
-    assert set(results) == {200, 201}, sorted(set(results))
+    assert set(results) == {201, 204}, sorted(set(results))
     for source, token in (("okta", server.token), ("entra", entra)):
         with server.client(token) as client:
             members = client.get(f"/Groups/{group_ids[source]}").json()["members"]
@@ -654,7 +668,7 @@ def test_a_reactivated_user_gets_back_the_groups_their_deactivation_took(tmp_pat
             operation = {"op": op, "path": "members", "value": [{"value": user}]}
             if op == "Remove":
                 operation = {"op": op, "path": f'members[value eq "{user}"]'}
-            send("PATCH", f"/Groups/{group}", {"schemas": [PATCH_OP], "Operations": [operation]})
+            send("PATCH", f"/Groups/{group}", {"schemas": [PATCH_OP], "Operations": [operation]}, 204)
 
         ann = send("POST", "/Users", _user("ann@example.com"), 201)["id"]
         team = {

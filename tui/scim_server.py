@@ -306,7 +306,9 @@ def build_app(db_path: Path, key_path: Path | None = None) -> Starlette:
     async def collection(request: Request, resources: ScimResources, locked: Any) -> Response:
         if request.method == "POST":
             body, raw = await _body(request)
-            created = await run_in_threadpool(locked, resources.create, body, raw, what(request))
+            created = await run_in_threadpool(
+                locked, resources.create, body, raw, what(request), _shape(request)
+            )
             location = str(request.url_for(resources.kind, ident=created["id"]))
             return scim_json(created, 201, {"Location": location, "ETag": created["meta"]["version"]})
         query = request.query_params
@@ -397,7 +399,17 @@ def build_app(db_path: Path, key_path: Path | None = None) -> Starlette:
             return Response(status_code=204)
         body, raw = await _body(request)
         method = resources.replace if request.method == "PUT" else resources.patch
-        return _tagged(await run_in_threadpool(locked, checked, method, ident, body, raw, what(request)))
+        shape = _shape(request)
+        quiet = request.method == "PATCH" and resources.kind == "Group" and shape == Shape()
+        if quiet:
+            # A group's PATCH answers 204 with its new ETag (RFC 7644 §3.5.2 allows it; Entra ID's
+            # documented exchange has it): a provider adding 100 members to a group of 100,000
+            # does not get the 100,000 back. With attributes or excludedAttributes it gets what it asked.
+            shape = Shape(excluded=frozenset({"members"}))
+        changed = await run_in_threadpool(locked, checked, method, ident, body, raw, what(request), shape)
+        if quiet:
+            return Response(status_code=204, headers={"ETag": changed["meta"]["version"]})
+        return _tagged(changed)
 
     async def not_found(request: Request, exc: HTTPException) -> Response:
         detail = "no such SCIM endpoint" if exc.status_code == 404 else str(exc.detail)
