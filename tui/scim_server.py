@@ -197,7 +197,13 @@ async def _body(request: Request) -> tuple[Any, bytes]:
     try:
         value = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "not UTF-8 JSON"
+        reason = (
+            exc.msg
+            if isinstance(exc, json.JSONDecodeError)
+            else "nested too deeply"
+            if isinstance(exc, RecursionError)
+            else "not UTF-8 JSON"
+        )
         raise ScimError(400, f"the request body is not JSON: {reason}", "invalidSyntax") from None
     if not isinstance(value, dict):
         raise ScimError(400, "the request body must be a JSON object", "invalidSyntax")
