@@ -33,6 +33,7 @@ from scim2_models import (
     User,
 )
 
+from store.scim_bulk import MAX_OPERATIONS
 from store.scim_resources import MAX_COUNT
 
 PREFIX = "/scim/v2"
@@ -139,7 +140,7 @@ def service_provider_config() -> dict[str, Any]:
     config = ServiceProviderConfig(
         documentation_uri=Reference[External]("https://github.com/tui/tui#scim"),
         patch=Patch(supported=True),
-        bulk=Bulk(supported=False, max_operations=0, max_payload_size=MAX_BODY),
+        bulk=Bulk(supported=True, max_operations=MAX_OPERATIONS, max_payload_size=MAX_BODY),
         filter=Filter(supported=True, max_results=MAX_COUNT),
         change_password=ChangePassword(supported=False),
         sort=Sort(supported=True),

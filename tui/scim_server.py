@@ -34,6 +34,7 @@ from store.audit import Actor
 from store.directory import Directory
 from store.errors import AlreadyExists, Conflict, NotFound, Refused, StoreError, ValidationError
 from store.importer import ImportRefused
+from store.scim_bulk import BULK_RESPONSE, BulkFailed, PreconditionFailed, apply_request, read_request
 from store.scim_resources import (
     MAX_COUNT,
     BadRequest,
@@ -92,6 +93,17 @@ def as_scim_error(exc: Exception) -> ScimError:
     """Our errors as SCIM errors with the status RFC 7644 §3.12 gives them."""
     if isinstance(exc, ScimError):
         return exc
+    if isinstance(exc, BulkFailed):
+        failed = as_scim_error(exc.cause)
+        detail = failed.detail.removesuffix("; nothing was changed")
+        return ScimError(
+            failed.status,
+            f"Operations[{exc.index}] ({exc.label}): {detail}; nothing of this bulk request was applied",
+            failed.scim_type,
+            failed.headers,
+        )
+    if isinstance(exc, PreconditionFailed):
+        return ScimError(412, exc.message)
     if isinstance(exc, ImportRefused):
         detail = _problems(exc)
         if "is the same name as" in detail or "is already taken" in detail:
@@ -384,6 +396,14 @@ def build_app(db_path: Path, key_path: Path | None = None) -> Starlette:
         )
         return scim_json(_listing(listing.resources, listing.total, listing.start))
 
+    async def bulk(request: Request, resources: ScimResources, locked: Any) -> Response:
+        """POST /Bulk (RFC 7644 §3.7): every operation, in order, in one transaction (store/scim_bulk.py)."""
+        operations = read_request((await _body(request))[0])
+        answers = await run_in_threadpool(
+            locked, apply_request, resources.directory, resources.source, operations, what(request)
+        )
+        return scim_json({"schemas": [BULK_RESPONSE], "Operations": answers})
+
     async def single(request: Request, resources: ScimResources, locked: Any) -> Response:
         ident = request.path_params["ident"]
         if request.method == "GET":
@@ -446,6 +466,7 @@ def build_app(db_path: Path, key_path: Path | None = None) -> Starlette:
         Route(f"{PREFIX}/ResourceTypes/{{ident}}", endpoint(resource_type), methods=["GET"]),
         Route(f"{PREFIX}/Schemas/{{ident}}", endpoint(schema), methods=["GET"]),
         Route(f"{PREFIX}/.search", endpoint(search_everything), methods=["POST"]),
+        Route(f"{PREFIX}/Bulk", endpoint(bulk), methods=["POST"]),
     ]
     for kind in (ScimUsers, ScimGroups):
         routes.append(Route(f"{PREFIX}/{kind.endpoint}", endpoint(collection, kind), methods=["GET", "POST"]))
