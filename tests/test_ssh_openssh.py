@@ -188,8 +188,9 @@ def test_a_key_removed_in_the_directory_stops_working_at_once(world, sshd):
 def test_the_console_behind_sshd(world, sshd, tmux):
     tmux.start("bob", sshd.ssh_command_line(sshd.os_user, world.keys["bob"], tty="-t"), 90, 26)
     tmux.wait_for("bob", "My access")
-    lines = tmux.screen("bob")
-    assert len(lines) == 26 and "palette" in lines[25]
+    # The footer is drawn in the same frame or the next: wait for it rather than race it.
+    wait_until(lambda: (s := tmux.screen("bob")) and "palette" in s[25], 20, "the console's footer at 90x26")
+    assert len(tmux.screen("bob")) == 26
     tmux.resize("bob", 120, 30)
     wait_until(lambda: (s := tmux.screen("bob")) and "palette" in s[29], 20, "the console redrawn at 120x30")
     tmux.keys("bob", "C-q")
