@@ -152,18 +152,19 @@ class SecretsModal(ModalScreen[None]):
     """
     BINDINGS = [Binding("enter,escape", "close", "Saved them", priority=True)]
 
-    def __init__(self, title: str, lines: list[str], note: str) -> None:
+    def __init__(self, title: str, lines: list[str], note: str, saved: str = "I have saved them") -> None:
         super().__init__()
         self.title_text = title
         self.lines = lines
         self.note = note
+        self.saved = saved
 
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Static(literal(self.title_text), classes="secrets-title")
             yield Static(Text("\n".join(self.lines), no_wrap=True), classes="secrets-body", id="secrets")
             yield Static(literal(self.note), classes="secrets-note")
-            yield Static("enter  I have saved them", classes="dialog-keys", markup=False)
+            yield Static(f"enter  {self.saved}", classes="dialog-keys", markup=False)
 
     def action_close(self) -> None:
         self.dismiss(None)

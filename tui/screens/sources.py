@@ -232,6 +232,7 @@ class SourcesScreen(DirectoryScreen):
                 "Paste it now into the identity provider's provisioning settings (Secret Token, API token) "
                 "with the URL of tui scim serve. It is shown only now and stored only as a hash: lost, it "
                 "cannot be recovered; create another and revoke this one.",
+                saved="I have saved it",
             ),
             lambda _: self.reload(),
         )
