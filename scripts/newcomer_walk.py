@@ -162,6 +162,12 @@ def whole_word(text: str) -> re.Pattern[str]:
     return re.compile(rf"(?<![\w-]){re.escape(text)}(?![\w-])")
 
 
+def in_field(label: str, text: str) -> re.Pattern[str]:
+    """``text`` shown in full in the field after ``label``: the completion itself, not the same word
+    elsewhere on the screen (a toast of an earlier step still showing "admins" once let → come too soon)."""
+    return re.compile(rf"{re.escape(label)}\s+(?:[▊▎│]\s*)?{re.escape(text)}(?![\w-])")
+
+
 class Authenticator:
     """The phone: codes from a secret read off the screen; never the same time step twice (a code is
     accepted once, so a second sign-in in the same 30 s waits for the next code, as a person would)."""
@@ -370,10 +376,15 @@ class Walk:
         # The group admins, the account prod, the permission set S3Reader: each by its first letter and →,
         # pressed once the completion shows (→ before it arrives keeps the bare prefix). One letter: after
         # two, the first one's completion can still be on screen while the second's is looked up.
-        for prefix, name in (("a", "admins"), ("p", "prod"), ("S", "S3Reader")):
+        fields = (
+            ("Group or user name", "a", "admins"),
+            ("Account", "p", "prod"),
+            ("Permission set", "S", "S3Reader"),
+        )
+        for label, prefix, name in fields:
             t.press("Tab")
             t.type(prefix)
-            t.wait_match(whole_word(name))
+            t.wait_match(in_field(label, name))
             t.press("Right")
         t.press("Enter")
         t.wait_for("Assignment created")
