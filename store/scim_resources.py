@@ -521,6 +521,10 @@ class ScimUsers(ScimResources):
             )
             if not row["email"]:
                 del resource["emails"]
+        if shape.wants("groups"):
+            groups = self._groups_of(conn, row["id"])
+            if groups:
+                resource["groups"] = groups
         extension = kept.get(scim.ENTERPRISE_USER)
         if extension:
             meta = resource.pop("meta", None)
@@ -529,6 +533,20 @@ class ScimUsers(ScimResources):
             if meta is not None:
                 resource["meta"] = meta
         return resource
+
+    def _groups_of(self, conn: sqlite3.Connection, user_id: int) -> list[dict[str, Any]]:
+        """RFC 7643 §4.1.2's read-only ``groups``: the user's groups of this source (all it sees)."""
+        rows = conn.execute(
+            "SELECT g.id, g.name, g.scim_id, g.created_at FROM memberships m "
+            "JOIN groups g ON g.id = m.group_id WHERE m.user_id = ? AND g.source = ? "
+            "AND g.scim_deleted_at IS NULL ORDER BY g.name_key",
+            (user_id, self.source),
+        ).fetchall()
+        return [
+            {"value": ident, "$ref": f"/scim/v2/Groups/{ident}", "display": group["name"], "type": "direct"}
+            for group in rows
+            for ident in (group["scim_id"] or scim.stable_id("group", group["id"], group["created_at"]),)
+        ]
 
     # -- what the importer does not keep --------------------------------------------------------------
 

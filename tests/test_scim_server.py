@@ -689,6 +689,17 @@ def test_a_reactivated_user_gets_back_the_groups_their_deactivation_took(tmp_pat
         assert groups_of(server, "ann@example.com") == ["eng", "local-team", "ops"]
         active(ann, "True")  # again: nothing more
         assert groups_of(server, "ann@example.com") == ["eng", "local-team", "ops"]
+        # The user's read-only groups (RFC 7643 §4.1.2): the source's own, never a local one.
+        shown = send("GET", f"/Users/{ann}")["groups"]
+        assert [(g["display"], g["value"], g["type"]) for g in shown] == [
+            ("eng", team["eng"], "direct"),
+            ("ops", team["ops"], "direct"),
+        ]
+        assert "groups" not in send("GET", f"/Users/{ann}?excludedAttributes=groups")
+        # Read-only: a PUT that sends other groups back changes no membership.
+        put = {**_user("ann@example.com"), "groups": [{"value": team["oncall"]}]}
+        assert [g["display"] for g in send("PUT", f"/Users/{ann}", put)["groups"]] == ["eng", "ops"]
+        assert groups_of(server, "ann@example.com") == ["eng", "local-team", "ops"]
 
         # A PUT of a group's members while she is away: she is not in them, so that one is not given back.
         active(ann, "False")

@@ -49,6 +49,8 @@ USER_ATTRIBUTES: dict[str, tuple[str, ...] | None] = {
     "active": None,
     # Kept as sent; the directory's one email (SPEC §1) is the primary, else the first.
     "emails": ("value", "display", "type", "primary"),
+    # Read-only: the user's groups of the same source (a member group is flattened, so all are direct).
+    "groups": ("value", "$ref", "display", "type"),
 }
 # The enterprise extension, kept as sent; ``manager.displayName`` is made by a server that resolves managers,
 # which tui does not.
