@@ -186,6 +186,18 @@ class ScimSourceService:
             )
         return result
 
+    def held_memberships(self, user_id: int) -> builtins.list[tuple[str, str]]:
+        """(group, source) of each membership a SCIM deactivation took from ``user_id`` and remembers: the
+        source gives it back if it reactivates the user (store/scim_resources.py). By group name."""
+        with self.db.read() as conn:
+            rows = conn.execute(
+                "SELECT g.name, g.source FROM scim_suspended_memberships s "
+                "JOIN groups g ON g.id = s.group_id WHERE s.user_id = ? AND g.scim_deleted_at IS NULL "
+                "ORDER BY g.name_key",
+                (user_id,),
+            ).fetchall()
+        return [(row[0], row[1]) for row in rows]
+
     def known(self) -> bool:
         """Does the directory know of any identity-provider source (the console then shows Sources)?"""
         with self.db.read() as conn:

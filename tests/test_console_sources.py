@@ -268,3 +268,46 @@ def test_the_server_counts_requests_and_errors_per_source(tmp_path: Path) -> Non
             [list(row) for row in directory.db.conn.execute("SELECT * FROM scim_request_stats")]
         )
         assert bearer not in stored and bearer[8:] not in stored
+
+
+async def test_a_user_deactivated_over_scim_shows_the_groups_held_for_their_return(tmp_path: Path) -> None:
+    """What a SCIM deactivation took and the source gives back is said on the user's page, not kept hidden."""
+    from store.scim_resources import ScimGroups, ScimUsers
+    from tui.screens.user_detail import UserDetailScreen
+
+    app, directory = make_app(tmp_path)
+    seed_source(directory, "okta", [f"staff{n}@example.com" for n in range(30)])  # the guard's population
+    okta = Directory.open(tmp_path / "directory.db")
+    okta.act_for_source("okta", Actor("scim:okta", "scim"))
+    users, groups = ScimUsers(okta, "okta"), ScimGroups(okta, "okta")
+    body = {"schemas": [users.core], "userName": "ann@example.com", "active": True}
+    ann = users.create(body, json.dumps(body).encode(), "test")["id"]
+    for name in ("[b]eng[/b]", "ops"):
+        group = {"schemas": [groups.core], "displayName": name, "members": [{"value": ann}]}
+        groups.create(group, json.dumps(group).encode(), "test")
+    off = {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "replace", "path": "active", "value": False}],
+    }
+    users.patch(ann, off, json.dumps(off).encode(), "test")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("2")
+        await settle(pilot)
+        await pilot.press("slash")
+        await type_keys(pilot, "ann@")
+        await pilot.press("enter")
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, UserDetailScreen)
+        text = screen_text(app)
+        assert "Held while disabled: [b]eng[/b], ops (given back if okta reactivates ann@example.com)" in text
+        # Reactivated, the groups are back and nothing is held any more.
+        on = {**off, "Operations": [{"op": "replace", "path": "active", "value": True}]}
+        users.patch(ann, on, json.dumps(on).encode(), "test")
+        await pilot.press("r")
+        await settle(pilot)
+        text = screen_text(app)
+        assert "Held while disabled" not in text
+        assert "[b]eng[/b]" in text and "ops" in text
+    okta.close()

@@ -53,6 +53,7 @@ class UserDetailScreen(DirectoryScreen):
             yield Static("", id="user-fields", classes="detail-fields")
             yield Static("Groups", classes="section-title")
             yield DataTable(id="user-groups", cursor_type="row", zebra_stripes=True)
+            yield Static("", id="user-held", classes="detail-note")
             yield Static("Effective access (account · permission set · granted by)", classes="section-title")
             yield EffectiveAccess(self.user_id, id="user-access")
         yield KeyFooter()
@@ -60,6 +61,7 @@ class UserDetailScreen(DirectoryScreen):
     def on_mount(self) -> None:
         self.query_one("#user-groups", DataTable).add_columns("Group", "Expires")
         self.query_one("#user-groups", DataTable).focus()
+        self.query_one("#user-held", Static).display = False  # until a held group is known
         self.reload()
 
     def reload(self) -> None:
@@ -73,13 +75,14 @@ class UserDetailScreen(DirectoryScreen):
             self.app.call_from_thread(self._gone)
             return
         memberships = self.directory.groups.groups_of(self.user_id)
-        self.app.call_from_thread(self._show, user, memberships, self.directory.now_text())
+        held = [] if user.active else self.directory.scim_sources.held_memberships(self.user_id)
+        self.app.call_from_thread(self._show, user, memberships, held, self.directory.now_text())
 
     def _gone(self) -> None:
         self.notify("This user was deleted", severity="warning")
         self.app.pop_screen()
 
-    def _show(self, user: User, memberships: list[Membership], now: str) -> None:
+    def _show(self, user: User, memberships: list[Membership], held: list[tuple[str, str]], now: str) -> None:
         self.user, self.memberships = user, memberships
         fields = Text()
         fields.append(user.user_name, style="bold")
@@ -108,6 +111,16 @@ class UserDetailScreen(DirectoryScreen):
             groups.add_row(literal(membership.group_name), literal(expiry))
         if memberships:
             groups.move_cursor(row=min(cursor, len(memberships) - 1))
+        # What a SCIM deactivation took and its source gives back if it reactivates the user: said, not magic.
+        note = Text()
+        for source in dict.fromkeys(source for _, source in held):
+            names = ", ".join(group for group, of in held if of == source)
+            note.append("Held while disabled: ", style="dim")
+            note.append_text(literal(names))
+            note.append_text(literal(f" (given back if {source} reactivates {user.user_name})\n"))
+        held_note = self.query_one("#user-held", Static)
+        held_note.update(note)
+        held_note.display = bool(held)
         self.query_one(EffectiveAccess).reload()
         self.refresh_bindings()  # Disable or Enable, as the user now is
 
