@@ -112,12 +112,13 @@ class UserDetailScreen(DirectoryScreen):
         if memberships:
             groups.move_cursor(row=min(cursor, len(memberships) - 1))
         # What a SCIM deactivation took and its source gives back if it reactivates the user: said, not magic.
-        note = Text()
+        lines = []
         for source in dict.fromkeys(source for _, source in held):
             names = ", ".join(group for group, of in held if of == source)
-            note.append("Held while disabled: ", style="dim")
-            note.append_text(literal(names))
-            note.append_text(literal(f" (given back if {source} reactivates {user.user_name})\n"))
+            line = Text("Held while disabled: ", style="dim")
+            line.append_text(literal(f"{names} (given back if {source} reactivates {user.user_name})"))
+            lines.append(line)
+        note = Text("\n").join(lines)
         held_note = self.query_one("#user-held", Static)
         held_note.update(note)
         held_note.display = bool(held)
