@@ -57,6 +57,8 @@ class DashboardScreen(DirectoryScreen):
     DashboardScreen .flag-warn { color: $warning; }
     DashboardScreen #sources-banner { height: auto; background: $warning 30%; color: $text; text-style: bold;
                                       padding: 0 1; }
+    /* The newest events scroll down; a horizontal bar under two rows at 80 x 24 only hid a third. */
+    DashboardScreen #recent { overflow-x: hidden; }
     """
 
     def compose(self) -> ComposeResult:
