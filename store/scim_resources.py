@@ -783,7 +783,9 @@ class ScimUsers(ScimResources):
                                 remove_members=[MemberIn("", ref=ident, kind="User")],
                             )
                         )
-                    forget = method == "DELETE" or bool(suspended)
+                    # An active user holds nothing yet: what an earlier deactivation kept is stale. One
+                    # already disabled keeps what it holds, with what the source gave them meanwhile.
+                    forget = method == "DELETE" or status == "active"
                 elif status != "active" and any(user.active is True for user in document.users):
                     given_back = conn.execute(
                         "SELECT g.name, s.expires_at FROM scim_suspended_memberships s JOIN groups g "
@@ -810,8 +812,8 @@ class ScimUsers(ScimResources):
                 conn.execute("DELETE FROM scim_suspended_memberships WHERE user_id = ?", (row["id"],))
             if method != "DELETE":
                 conn.executemany(
-                    "INSERT INTO scim_suspended_memberships (user_id, group_id, expires_at, suspended_at) "
-                    "VALUES (?, ?, ?, ?)",
+                    "INSERT OR REPLACE INTO scim_suspended_memberships "
+                    "(user_id, group_id, expires_at, suspended_at) VALUES (?, ?, ?, ?)",
                     [(row["id"], g["id"], g["expires_at"], self.directory.now_text()) for g in suspended],
                 )
             return result

@@ -704,8 +704,14 @@ def test_a_reactivated_user_gets_back_the_groups_their_deactivation_took(tmp_pat
         # A PUT of a group's members while she is away: she is not in them, so that one is not given back.
         active(ann, "False")
         send("PUT", f"/Groups/{team['ops']}", {"schemas": [CORE_GROUP], "displayName": "ops", "members": []})
+        # The provider adds her to a group while she is away, then deactivates her again (a retry, a
+        # reconciliation): what was held is kept, the new group held with it.
+        late = {"schemas": [CORE_GROUP], "displayName": "late", "members": [{"value": ann}]}
+        send("POST", "/Groups", late, 201)
+        active(ann, "False")
+        assert groups_of(server, "ann@example.com") == ["local-team"]
         active(ann, "True")
-        assert groups_of(server, "ann@example.com") == ["eng", "local-team"]
+        assert groups_of(server, "ann@example.com") == ["eng", "late", "local-team"]
 
         # A DELETE is final: created again, she starts with no group of the source.
         send("DELETE", f"/Users/{ann}", expect=204)
