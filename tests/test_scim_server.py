@@ -270,6 +270,19 @@ def test_refusals_are_scim_errors_and_change_nothing(server: Server) -> None:
         assert nameless.status_code == 400 and nameless.json()["detail"] == "userName: is required"
         taken = client.post("/Users", json=_user("LUCY"))  # a local user's name is never taken over
         assert taken.status_code == 409
+        # Nor by a rename: a conflict, which says where in the request, and not which source holds the name.
+        mine = client.post("/Users", json=_user("renamer@example.com")).json()["id"]
+        rename = {
+            "schemas": [PATCH_OP],
+            "Operations": [{"op": "replace", "path": "userName", "value": "lucy"}],
+        }
+        renamed = client.patch(f"/Users/{mine}", json=rename)
+        assert renamed.status_code == 409 and renamed.json()["scimType"] == "uniqueness"
+        assert renamed.json()["detail"].startswith("Operations[0]: userName: renaming 'renamer@example.com'")
+        assert "local" not in renamed.json()["detail"]
+        emptied = client.put(f"/Users/{mine}", json={"schemas": [CORE_USER], "userName": ""})
+        assert emptied.status_code == 400 and emptied.json()["detail"] == "userName: is required"
+        created = 1  # renamer (left active: a deactivation here would count toward the sync guard's test)
         huge = client.post("/Users", content=b'{"userName": "' + b"x" * (2 * 1024 * 1024) + b'"}')
         assert huge.status_code == 413
         unknown_filter = client.get("/Users", params={"filter": 'title eq "x"'})
@@ -281,7 +294,7 @@ def test_refusals_are_scim_errors_and_change_nothing(server: Server) -> None:
     with server.directory() as directory:
         after = directory.counts()
         assert (after.users, after.groups, after.memberships) == (
-            before.users,
+            before.users + created,
             before.groups,
             before.memberships,
         )
