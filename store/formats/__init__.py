@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from store.errors import ValidationError
-from store.importer import ImportDocument, Progress
+from store.importer import ImportDocument, Progress, collection_paused
 from store.textfile import decode_utf8
 
 FORMATS = ("csv", "json", "scim", "entra", "okta", "google")
@@ -47,6 +47,7 @@ class Reading:
         return f"format: {self.format} ({how}); {self.document.description}"
 
 
+@collection_paused()
 def read_file(raw: bytes, file_name: str, fmt: str = "auto", progress: Progress | None = None) -> Reading:
     """Decode, detect (``fmt="auto"``) and read ``raw``. Raises ValidationError for what stops reading at once
     (encoding, JSON syntax, an unknown format); the problems of a readable file are in the document."""
