@@ -732,8 +732,11 @@ def _user_key_lists(rows: Iterable[sqlite3.Row]) -> dict[int, list[str]]:
 
 
 def _load_current(conn: sqlite3.Connection, document: ImportDocument, sync: bool) -> _Current:
+    # Accounts, policies, permission sets and assignments are read only for a document that has some: a
+    # SCIM request read every assignment of the directory (63 ms a request beside 50,000 of them).
+    tables = bool(document.accounts or document.policies or document.permission_sets or document.assignments)
     if sync or len(document.users) + len(document.groups) > LOOKUP_AT_MOST:
-        return _read_current(conn)
+        return _read_current(conn, tables)
 
     # A small document: the users, groups, memberships and keys it names, looked up one by one (a SCIM
     # request reading the whole directory each time made a provisioning push quadratic).
@@ -799,7 +802,7 @@ def _load_current(conn: sqlite3.Connection, document: ImportDocument, sync: bool
         attachments={},
         assignments={},
     )
-    return _read_the_rest(conn, current)
+    return _read_the_rest(conn, current, tables)
 
 
 def _read_memberships(conn: sqlite3.Connection) -> dict[int, dict[int, str | None]]:
@@ -818,7 +821,7 @@ def _read_memberships(conn: sqlite3.Connection) -> dict[int, dict[int, str | Non
     return members
 
 
-def _read_current(conn: sqlite3.Connection) -> _Current:
+def _read_current(conn: sqlite3.Connection, tables: bool = True) -> _Current:
     users = conn.execute(_USER_SELECT).fetchall()
     groups = conn.execute(_GROUP_SELECT).fetchall()
     current = _Current(
@@ -840,11 +843,16 @@ def _read_current(conn: sqlite3.Connection) -> _Current:
         attachments={},
         assignments={},
     )
-    return _read_the_rest(conn, current)
+    return _read_the_rest(conn, current, tables)
 
 
-def _read_the_rest(conn: sqlite3.Connection, current: _Current) -> _Current:
-    """The small tables (accounts, policies, permission sets, assignments) and the admin group, read whole."""
+def _read_the_rest(conn: sqlite3.Connection, current: _Current, tables: bool = True) -> _Current:
+    """The admin group, and (``tables``) accounts, policies, permission sets and assignments, read whole."""
+    admin_group = conn.execute("SELECT value FROM settings WHERE key = ?", (ADMIN_GROUP_SETTING,)).fetchone()
+    if admin_group is not None and int(admin_group[0]) in current.groups_by_id:
+        current.admin_group_id = int(admin_group[0])
+    if not tables:
+        return current
     current.accounts = {
         r["name_key"]: r for r in conn.execute("SELECT id, name_key, name, description, status FROM accounts")
     }
@@ -874,9 +882,6 @@ def _read_the_rest(conn: sqlite3.Connection, current: _Current) -> _Current:
             row["id"],
             row["expires_at"],
         )
-    admin_group = conn.execute("SELECT value FROM settings WHERE key = ?", (ADMIN_GROUP_SETTING,)).fetchone()
-    if admin_group is not None and int(admin_group[0]) in current.groups_by_id:
-        current.admin_group_id = int(admin_group[0])
     return current
 
 
@@ -2155,6 +2160,9 @@ def _apply(
     # Many users: the search index is filled once for them rather than row by row by its triggers.
     updated_ids = [values[-1] for values in changed_users]
     bulk = len(new_users) + len(updated_ids) >= search_index.BULK_ROWS
+    # The rows inserted below are those above this id (one write transaction): read back by the primary key,
+    # not by a scan of every user for the batch (3.8 ms a SCIM request beside 50,000 users).
+    last_user_id = conn.execute("SELECT coalesce(max(id), 0) FROM users").fetchone()[0]
     with search_index.bulk_write(conn, updated_ids) if bulk else nullcontext():
         for chunk in _chunks(new_users):
             conn.executemany(user_rows.INSERT, chunk)
@@ -2167,9 +2175,7 @@ def _apply(
     if creates:
         by_key = {
             row[1]: row[0]
-            for row in conn.execute(
-                "SELECT id, user_name_key FROM users WHERE import_batch_id = ?", (batch_id,)
-            )
+            for row in conn.execute("SELECT id, user_name_key FROM users WHERE id > ?", (last_user_id,))
         }
         for op, values in zip(creates, new_users, strict=True):
             ids[op.ident] = by_key[values[1]]
@@ -2206,6 +2212,7 @@ def _apply(
         (op.values[0], canonical(op.values[0]), *op.values[1:], op.source, batch_id, now, now)
         for op in by_kind.get(CreateGroup, [])
     ]
+    last_group_id = conn.execute("SELECT coalesce(max(id), 0) FROM groups").fetchone()[0]
     conn.executemany(group_rows.INSERT, new_groups)
     conn.executemany(
         group_rows.UPDATE_FROM_IMPORT,
@@ -2219,7 +2226,7 @@ def _apply(
     if new_groups:
         by_key = {
             row[1]: row[0]
-            for row in conn.execute("SELECT id, name_key FROM groups WHERE import_batch_id = ?", (batch_id,))
+            for row in conn.execute("SELECT id, name_key FROM groups WHERE id > ?", (last_group_id,))
         }
         for op, values in zip(by_kind[CreateGroup], new_groups, strict=True):
             group_ids[op.ident] = by_key[values[1]]

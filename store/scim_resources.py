@@ -20,6 +20,7 @@ parser's own parameters, never string building from input); a filter naming any 
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import uuid
 from collections.abc import Callable
@@ -155,8 +156,15 @@ class Shape:
         return kept
 
 
+# A name compared for equality is compared as the directory compares names (canonical: NFKC, casefolded) on
+# its indexed key: ``userName eq "…"`` is how Entra ID and Okta look a user up before every write, and the
+# parser's UPPER(u.user_name) = UPPER(?) read every user of the directory to answer it.
+KEYED = {"u.user_name": "u.user_name_key", "u.name": "u.name_key"}
+_EQUALS = re.compile(r"UPPER\((u\.\w+)\) = UPPER\(\{(\w+)\}\)|(u\.\w+) = \{(\w+)\}")
+
+
 def compile_filter(text: str, attributes: _FoldedMap) -> tuple[str, list[Any]]:
-    """``userName eq "x"`` → (``UPPER(u.user_name) = UPPER(?)``, ["x"]). Raises BadRequest (invalidFilter)."""
+    """``userName eq "X"`` → (``u.user_name_key = ?``, ["x"]). Raises BadRequest (invalidFilter)."""
     from scim2_filter_parser.lexer import SCIMLexer
     from scim2_filter_parser.parser import SCIMParser
     from scim2_filter_parser.transpilers.sql import Transpiler
@@ -185,6 +193,15 @@ def compile_filter(text: str, attributes: _FoldedMap) -> tuple[str, list[Any]]:
             f"filter: cannot filter on {', '.join(unknown) or 'nothing'}: filterable attributes are {names}",
             "invalidFilter",
         )
+
+    def keyed(match: re.Match[str]) -> str:
+        column, key = match.group(1) or match.group(3), match.group(2) or match.group(4)
+        if column not in KEYED or not isinstance(params.get(key), str):
+            return match.group(0)
+        params[key] = canonical(params[key])
+        return f"{KEYED[column]} = {{{key}}}"
+
+    where = _EQUALS.sub(keyed, where)
     ordered = [params[key] for key in sorted(params) if params[key] is not None]
     return where.format(**{key: "?" for key in params}), ordered
 
@@ -665,8 +682,6 @@ class ScimUsers(ScimResources):
 
     @staticmethod
     def _add_typed_email(model: Any, op: dict[str, Any]) -> bool:
-        import re
-
         match = re.match(r'^emails\s*\[\s*type\s+eq\s+"([^"]*)"\s*\](\.value)?$', op["path"], re.IGNORECASE)
         value = op.get("value")
         if op["op"] == "remove" or match is None or not isinstance(value, str):
