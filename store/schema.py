@@ -415,5 +415,12 @@ CREATE TABLE scim_suspended_memberships (
 CREATE INDEX scim_suspended_memberships_group ON scim_suspended_memberships(group_id);
 """
 
-MIGRATIONS: list[Migration] = [V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12]
+# Version 13: a source's users by status (issue 15). The live sync guard counts a source's active and newly
+# disabled users at each deactivation, and the Sources screen counts each source's users: both read every user
+# of the directory without it.
+V13 = """
+CREATE INDEX users_source_status ON users(source, status, updated_at);
+"""
+
+MIGRATIONS: list[Migration] = [V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12, V13]
 LATEST = len(MIGRATIONS)
