@@ -39,6 +39,11 @@ POLICY_NAME = re.compile(r"^[\w+=,.@-]{1,128}$", re.ASCII)
 
 def canonical(name: str) -> str:
     """The form names are compared and indexed in: NFKC, casefolded, NFKC again (casefold can denormalise)."""
+    if name.isascii():
+        # NFKC leaves ASCII as it is and casefolds it to lower case; a name already in that form is itself
+        # (one string, not a copy per name, when an import keeps 100,000 of them).
+        lowered = name.lower()
+        return name if lowered == name else lowered
     return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", name).casefold())
 
 
