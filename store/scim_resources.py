@@ -33,13 +33,14 @@ from store.errors import NotFound, StoreError
 from store.formats import scim
 from store.importer import WHAT, GroupIn, ImportDocument, ImportResult, MemberIn, UserIn, import_document
 from store.names import canonical
-from store.rights import Rule
+from store.rights import ADMIN_GROUP_SETTING, Rule
 from store.scim_sources import Paused
 
 if TYPE_CHECKING:
     from store.directory import Directory
 
 _T = TypeVar("_T")
+_ADMIN_GROUP = f"SELECT CAST(value AS INTEGER) FROM settings WHERE key = '{ADMIN_GROUP_SETTING}'"
 
 MAX_FILTER = 1000  # characters: a filter is a line, not a document
 MAX_COUNT = 500  # resources per page (ServiceProviderConfig says so)
@@ -806,7 +807,7 @@ class ScimUsers(ScimResources):
                         "SELECT g.name, s.expires_at FROM scim_suspended_memberships s JOIN groups g "
                         "ON g.id = s.group_id WHERE s.user_id = ? AND g.source = ? "
                         "AND g.scim_deleted_at IS NULL AND (s.expires_at IS NULL OR s.expires_at > ?) "
-                        "ORDER BY g.id",
+                        f"AND g.id IS NOT ({_ADMIN_GROUP}) ORDER BY g.id",
                         (row["id"], self.source, self.directory.now_text()),
                     ).fetchall()
                     for group in given_back:
@@ -826,10 +827,17 @@ class ScimUsers(ScimResources):
             if forget:
                 conn.execute("DELETE FROM scim_suspended_memberships WHERE user_id = ?", (row["id"],))
             if method != "DELETE":
+                # Never the admin group: an identity provider never makes administrators, so it does not
+                # give adminship back either (an administrator of tui grants it again).
+                admin = conn.execute(_ADMIN_GROUP).fetchone()
                 conn.executemany(
                     "INSERT OR REPLACE INTO scim_suspended_memberships "
                     "(user_id, group_id, expires_at, suspended_at) VALUES (?, ?, ?, ?)",
-                    [(row["id"], g["id"], g["expires_at"], self.directory.now_text()) for g in suspended],
+                    [
+                        (row["id"], g["id"], g["expires_at"], self.directory.now_text())
+                        for g in suspended
+                        if admin is None or g["id"] != admin[0]
+                    ],
                 )
             return result
 

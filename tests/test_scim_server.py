@@ -734,3 +734,39 @@ def test_a_reactivated_user_gets_back_the_groups_their_deactivation_took(tmp_pat
     with Directory.open(server.db_path, Actor("scim-test", "test")) as directory:
         with directory.db.read() as conn:
             assert conn.execute("SELECT count(*) FROM scim_suspended_memberships").fetchone()[0] == 0
+
+
+def test_adminship_is_not_given_back_at_reactivation(tmp_path: Path) -> None:
+    """A group of the source an administrator made the admin group: deactivating a member removes their
+    adminship (deprovisioning must); reactivating gives back their other groups, never the admin group."""
+    tokens: list[str] = []
+
+    def setup(directory: Directory) -> None:
+        seed_users(directory, "okta", [f"staff{n}@example.com" for n in range(100)])
+        tokens.append(directory.scim_tokens.create("okta").bearer)
+
+    with live_server(tmp_path, setup) as server, server.client(tokens[0]) as client:
+        bo = client.post("/Users", json=_user("bo@example.com")).json()["id"]
+        for name in ("okta-admins", "okta-eng"):
+            body = {"schemas": [CORE_GROUP], "displayName": name, "members": [{"value": bo}]}
+            assert client.post("/Groups", json=body).status_code == 201
+        with server.directory() as directory:
+            directory.admins.set_admin_group(directory.groups.get_by_name("okta-admins").id)
+
+        def patch_active(value: bool) -> int:
+            operation = {"op": "replace", "path": "active", "value": value}
+            body = {"schemas": [PATCH_OP], "Operations": [operation]}
+            return client.patch(f"/Users/{bo}", json=body).status_code
+
+        def groups() -> list[str]:
+            with server.directory() as directory:
+                user = directory.users.get_by_name("bo@example.com")
+                return sorted(m.group_name for m in directory.groups.groups_of(user.id))
+
+        assert patch_active(False) == 200
+        assert groups() == []
+        with server.directory() as directory:
+            held = directory.scim_sources.held_memberships(directory.users.get_by_name("bo@example.com").id)
+            assert held == [("okta-eng", "okta")]
+        assert patch_active(True) == 200  # not refused: nothing given back makes an administrator
+        assert groups() == ["okta-eng"]
