@@ -263,6 +263,15 @@ def test_the_envelope_is_checked_before_anything_runs(idp: Idp) -> None:
             "Operations[1].bulkId: 'a' is already Operations[0]'s",
         ),
     ]
+    deep: dict[str, Any] = {"value": "x"}
+    for _ in range(100):  # a bulk operation's data nested far deeper than any SCIM document
+        deep = {"nested": [deep]}
+    refusals.append(
+        (
+            {"schemas": [BULK_REQUEST], "Operations": [{**_user("a", "a@example.com"), "data": deep}]},
+            "nested too deeply",
+        )
+    )
     for body, detail in refusals:
         response = idp.client.post("/Bulk", json=body)
         assert response.status_code == 400, response.text

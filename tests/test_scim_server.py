@@ -259,6 +259,14 @@ def test_refusals_are_scim_errors_and_change_nothing(server: Server) -> None:
         assert malformed.status_code == 400 and malformed.json()["scimType"] == "invalidSyntax"
         deep = client.post("/Users", content=b"[" * 100_000 + b"]" * 100_000)
         assert deep.status_code == 400 and "nested too deeply" in deep.json()["detail"]
+        # Deep enough to trip a recursive reader, not the JSON parser: refused all the same.
+        nested = b'{"schemas": ["%s"], "userName": "deep@example.com", "nickName": ' % CORE_USER.encode()
+        deep_value = client.post("/Users", content=nested + b"[" * 500 + b"]" * 500 + b"}")
+        assert deep_value.status_code == 400
+        assert (
+            deep_value.json()["detail"]
+            == "the request body is not JSON: nested too deeply (more than 32 levels)"
+        )
         invalid = client.post("/Users", json=_user("bad\x00name"))
         assert invalid.status_code == 400 and "userName" in invalid.json()["detail"]
         group_as_user = client.post(
@@ -289,7 +297,7 @@ def test_refusals_are_scim_errors_and_change_nothing(server: Server) -> None:
         assert unknown_filter.status_code == 400 and unknown_filter.json()["scimType"] == "invalidFilter"
         broken_filter = client.get("/Users", params={"filter": 'userName eq "x" or'})
         assert broken_filter.status_code == 400
-        for response in (malformed, deep, invalid, taken, huge, unknown_filter, broken_filter):
+        for response in (malformed, deep, deep_value, invalid, taken, huge, unknown_filter, broken_filter):
             assert "Traceback" not in response.text
     with server.directory() as directory:
         after = directory.counts()

@@ -50,6 +50,9 @@ from tui import scim_discovery as discovery
 
 PREFIX = "/scim/v2"
 MAX_BODY = discovery.MAX_BODY  # ServiceProviderConfig's bulk.maxPayloadSize says so too
+# A SCIM document nests a few levels (a bulk operation's PatchOp's members: 7); what nests deeper is refused
+# before any reader walks it recursively.
+MAX_DEPTH = 32
 STATS_EVERY = 1.0  # seconds between writes of the request statistics (the console's Sources screen)
 SCIM_JSON = "application/scim+json"
 ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
@@ -222,14 +225,32 @@ async def _body(request: Request) -> tuple[Any, bytes]:
         reason = (
             exc.msg
             if isinstance(exc, json.JSONDecodeError)
-            else "nested too deeply"
+            else f"nested too deeply (more than {MAX_DEPTH} levels)"
             if isinstance(exc, RecursionError)
             else "not UTF-8 JSON"
         )
         raise ScimError(400, f"the request body is not JSON: {reason}", "invalidSyntax") from None
     if not isinstance(value, dict):
         raise ScimError(400, "the request body must be a JSON object", "invalidSyntax")
+    if _deeper_than(value, MAX_DEPTH):
+        raise ScimError(
+            400,
+            f"the request body is not JSON: nested too deeply (more than {MAX_DEPTH} levels)",
+            "invalidSyntax",
+        )
     return value, raw
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Does ``value`` nest lists and objects more than ``limit`` deep (walked without recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return False
 
 
 def _search_request(body: tuple[Any, bytes]) -> SearchRequest:
