@@ -1253,12 +1253,16 @@ class _Resolver:
 
     def _check_final_names(self, index: _Index) -> None:
         """After merging (renames included): every final name is unique and free."""
-        kind, final = index.kind, index.final
+        kind, final, column = index.kind, index.final, index.kind.name_column
         for target in index.targets:
-            name = target.value(kind.name_column)
+            name = target.fields.get(column)
+            if name is None:
+                name = target.value(column)
             if not isinstance(name, str) or not name:
                 continue
-            key = target.key_of[1] if target.key_of[0] == name else names.canonical(name)
+            shown, key = target.key_of
+            if shown != name:
+                key = names.canonical(name)
             label = target.labels.get(kind.name_label[0], kind.name_label[1])
             other = final.get(key)
             if other is not None and other is not target:
