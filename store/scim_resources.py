@@ -23,8 +23,9 @@ import json
 import re
 import sqlite3
 import uuid
+import weakref
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
@@ -207,6 +208,16 @@ def compile_filter(text: str, attributes: _FoldedMap) -> tuple[str, list[Any]]:
     return where.format(**{key: "?" for key in params}), ordered
 
 
+@dataclass
+class _Known:
+    ids: dict[str, int] = field(default_factory=dict)
+    after: int = 0  # the highest row id looked at
+
+
+# Per Directory (the server keeps one per source): see ScimResources._stable_ids.
+_STABLE_IDS: weakref.WeakKeyDictionary[Directory, dict[tuple[str, str], _Known]] = weakref.WeakKeyDictionary()
+
+
 @dataclass(frozen=True)
 class Listing:
     total: int
@@ -266,12 +277,31 @@ class ScimResources:
             f"SELECT u.* {where} AND u.scim_id = ?", (self.source, ident)
         ).fetchone()
         if row is None:
-            for candidate in conn.execute(f"SELECT u.* {where} AND u.scim_id IS NULL", (self.source,)):
-                if scim.stable_id(self.noun, candidate["id"], candidate["created_at"]) == ident:
-                    adopted: sqlite3.Row = candidate
-                    return adopted
-            raise NotFound(f"{self.kind} {ident!r} not found")
+            # A row from a file has no SCIM id yet: its id is the stable one the SCIM export gives it.
+            row_id = self._stable_ids(conn).get(ident)
+            if row_id is not None:
+                row = conn.execute(
+                    f"SELECT u.* {where} AND u.scim_id IS NULL AND u.id = ?", (self.source, row_id)
+                ).fetchone()
+            if row is None:
+                raise NotFound(f"{self.kind} {ident!r} not found")
         return row
+
+    def _stable_ids(self, conn: sqlite3.Connection) -> dict[str, int]:
+        """Stable id → row id of this source's rows that had no SCIM id when last looked at, learned once per
+        Directory and brought up to date with the rows added since (a row's stable id never changes): an
+        unknown id no longer costs a walk of every such row."""
+        known = _STABLE_IDS.setdefault(self.directory, {}).setdefault((self.table, self.source), _Known())
+        rows = conn.execute(
+            f"SELECT id, created_at FROM {self.table} WHERE id > ? AND source = ? AND scim_id IS NULL "
+            "ORDER BY id",
+            (known.after, self.source),
+        ).fetchall()
+        for candidate in rows:
+            known.ids[scim.stable_id(self.noun, candidate["id"], candidate["created_at"])] = candidate["id"]
+        if rows:
+            known.after = rows[-1]["id"]
+        return known.ids
 
     def row(self, ident: str) -> sqlite3.Row:
         with self.directory.db.read() as conn:

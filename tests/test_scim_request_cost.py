@@ -11,6 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from store.audit import Actor
 from store.directory import Directory
 from store.scim_resources import ScimGroups, ScimUsers, Shape
@@ -84,3 +86,38 @@ def test_scim_requests_read_no_table_whole(tmp_path: Path) -> None:
     assert [g["id"] for g in groups.list('displayName eq "TEAM"', 1, 10).resources] == [group]
     directory.close()
     reader.close()
+
+
+def test_rows_from_a_file_are_found_by_their_stable_id_as_they_arrive(tmp_path: Path) -> None:
+    """A source's users imported from a file have no SCIM id until their first change over SCIM: they are
+    found by the id the SCIM export gives them, also those imported after the server first looked."""
+    from store.errors import NotFound
+    from store.formats import read_file
+    from store.formats.scim import stable_id
+    from store.importer import import_document
+
+    def import_users(directory: Directory, names: list[str]) -> None:
+        raw = json.dumps({"users": [{"userName": name} for name in names]}).encode()
+        document = read_file(raw, "people.json", "json").document
+        import_document(directory, document, file_name="people.json", raw=raw, source="okta")
+
+    owner = Directory.open(tmp_path / "directory.db", Actor("owner", "test"))
+    import_users(owner, ["ada@example.com", "bo@example.com"])
+    directory = Directory.open(tmp_path / "directory.db")
+    directory.act_for_source("okta", Actor("scim:okta", "scim"))
+    users = ScimUsers(directory, "okta")
+
+    def ident(name: str) -> str:
+        user = owner.users.get_by_name(name)
+        return stable_id("user", user.id, user.created_at)
+
+    assert users.get(ident("bo@example.com"))["userName"] == "bo@example.com"
+    import_users(owner, ["cy@example.com"])  # after the server first looked
+    assert users.get(ident("cy@example.com"))["userName"] == "cy@example.com"
+    # Changed over SCIM, a row keeps that id as its own; an id nobody has is not found.
+    users.patch(ident("ada@example.com"), _op(op="replace", path="name.givenName", value="Ada"), b"{}", "t")
+    assert users.get(ident("ada@example.com"))["name"]["givenName"] == "Ada"
+    with pytest.raises(NotFound):
+        users.get("00000000-0000-5000-8000-000000000000")
+    directory.close()
+    owner.close()
