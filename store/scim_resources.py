@@ -283,7 +283,8 @@ class ScimResources:
                 row = conn.execute(
                     f"SELECT u.* {where} AND u.scim_id IS NULL AND u.id = ?", (self.source, row_id)
                 ).fetchone()
-            if row is None:
+            # The same row still (a deleted row's id can be taken again by a new row: not its stable id).
+            if row is None or scim.stable_id(self.noun, row["id"], row["created_at"]) != ident:
                 raise NotFound(f"{self.kind} {ident!r} not found")
         return row
 
