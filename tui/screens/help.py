@@ -22,6 +22,7 @@ CONVENTIONS = [
         "Dashboard, Users, Groups, Accounts, Permission sets, Assignments, Policies, Sessions, "
         "Simulator, My access",
     ),
+    ("S", "Sources: identity providers that provision users over SCIM, and their tokens"),
     ("/", "Filter the current table"),
     ("enter", "Open"),
     ("esc", "Leave the field you are typing in; again: back (or clear the filter)"),
