@@ -92,6 +92,10 @@ class ScimTokenService:
 
     def create(self, source: str, expires: str = DEFAULT_EXPIRES) -> NewScimToken:
         """A new token for ``source`` valid for ``expires`` (ISO-8601, ``P90D``). Admin only."""
+        if isinstance(source, str) and not source.strip():
+            raise ValidationError(
+                "source: required: the identity provider's name, as its users' source (e.g. okta)", "source"
+            )
         check_source(source)
         if source == LOCAL:
             raise ValidationError(
