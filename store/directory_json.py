@@ -227,14 +227,9 @@ def read_value(data: Any, file_name: str) -> ImportDocument:
             Problem("", f"unknown top-level key {unknown!r} (known: {', '.join(TOP_LEVEL)})")
         )
     doc = ImportDocument()
-    # Each user name once: a member naming a user points to that user's name, not to its own copy (300,000
-    # memberships are as many strings of the parsed file otherwise kept).
-    user_names: dict[str, str] = {}
     # An entry is the whole user (or group): what it leaves out is empty, as the export writes it.
     for where, item in reader.objects(data, "users", USER_FIELDS):
         user_name = reader.text(item, "userName", where, None)
-        if user_name is not None:
-            user_names[user_name] = user_name
         doc.users.append(
             UserIn(
                 where,
@@ -258,7 +253,7 @@ def read_value(data: Any, file_name: str) -> ImportDocument:
             raw_members = []
         for index, member in enumerate(raw_members):
             if isinstance(member, str):
-                members.append(MemberIn(where, user_names.get(member, member), index=index))
+                members.append(MemberIn(where, member, index=index))
                 continue
             member_where = f"{where}.members[{index}]"
             if isinstance(member, dict) and set(member) <= {"userName", "expiresAt"}:
