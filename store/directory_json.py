@@ -229,6 +229,27 @@ def read_value(data: Any, file_name: str) -> ImportDocument:
     doc = ImportDocument()
     # An entry is the whole user (or group): what it leaves out is empty, as the export writes it.
     for where, item in reader.objects(data, "users", USER_FIELDS):
+        # The common entry (its fields text, active true or false, groups a list of text, no keys): read
+        # without a method call per field. Anything else goes the long way, which names what is wrong.
+        get = item.get
+        user_name, display, given = get("userName"), get("displayName", ""), get("givenName", "")
+        family, email, external = get("familyName", ""), get("email", ""), get("externalId", "")
+        active, groups, source = get("active", True), get("groups"), get("source")
+        if (
+            type(user_name) is type(display) is type(given) is type(family) is str
+            and type(email) is type(external) is str
+            and type(active) is bool
+            and (source is None or type(source) is str)
+            and "sshPublicKeys" not in item
+            and (groups is None or (type(groups) is list and all(type(g) is str for g in groups)))
+        ):
+            groups = groups or []
+            doc.users.append(
+                UserIn(
+                    where, user_name, display, given, family, email, external, active, groups, source=source
+                )
+            )
+            continue
         user_name = reader.text(item, "userName", where, None)
         doc.users.append(
             UserIn(
