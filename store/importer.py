@@ -742,15 +742,6 @@ def _load_current(conn: sqlite3.Connection, document: ImportDocument, sync: bool
 
     # A small document: the users, groups, memberships and keys it names, looked up one by one (a SCIM
     # request reading the whole directory each time made a provisioning push quadratic).
-    def users(pick: Callable[[sqlite3.Row], Any]) -> dict[Any, Any]:
-        return {pick(r): r for r in conn.execute(_USER_SELECT)}
-
-    def groups(pick: Callable[[sqlite3.Row], Any]) -> dict[Any, Any]:
-        return {pick(r): r for r in conn.execute(_GROUP_SELECT)}
-
-    def by_source(column: str) -> Callable[[sqlite3.Row], Any]:
-        return lambda r: (r["source"], r[column])
-
     def members(group_id: int) -> _Lookup:
         def one(user_id: int) -> Any:
             row = conn.execute(
@@ -767,36 +758,21 @@ def _load_current(conn: sqlite3.Connection, document: ImportDocument, sync: bool
         rows = conn.execute("SELECT public_key FROM ssh_keys WHERE user_id = ? ORDER BY id", (user_id,))
         return [r[0] for r in rows] or _ABSENT
 
-    def with_column(read: Callable[[], dict[Any, Any]], column: str) -> Callable[[], dict[Any, Any]]:
-        return lambda: {key: row for key, row in read().items() if row[column] is not None}
-
+    users, users_by_id, users_by_external, users_by_scim = _row_lookups(conn, _USER_SELECT, "user_name_key")
+    groups, groups_by_id, groups_by_external, groups_by_scim = _row_lookups(conn, _GROUP_SELECT, "name_key")
     current = _Current(
-        users=_Lookup(_first(conn, _USER_SELECT + " WHERE user_name_key = ?"), lambda: users(lambda r: r[1])),
-        users_by_id=_Lookup(_first(conn, _USER_SELECT + " WHERE id = ?"), lambda: users(lambda r: r["id"])),
-        users_by_external=_Lookup(
-            _first(conn, _USER_SELECT + " WHERE source = ? AND external_id = ?"),
-            with_column(lambda: users(by_source("external_id")), "external_id"),
-        ),
-        users_by_scim=_Lookup(
-            _first(conn, _USER_SELECT + " WHERE source = ? AND scim_id = ?"),
-            with_column(lambda: users(by_source("scim_id")), "scim_id"),
-        ),
+        users=users,
+        users_by_id=users_by_id,
+        users_by_external=users_by_external,
+        users_by_scim=users_by_scim,
         user_keys=_Lookup(
             key_list,
             lambda: _user_key_lists(conn.execute("SELECT user_id, public_key FROM ssh_keys ORDER BY id")),
         ),
-        groups=_Lookup(_first(conn, _GROUP_SELECT + " WHERE name_key = ?"), lambda: groups(lambda r: r[1])),
-        groups_by_id=_Lookup(
-            _first(conn, _GROUP_SELECT + " WHERE id = ?"), lambda: groups(lambda r: r["id"])
-        ),
-        groups_by_external=_Lookup(
-            _first(conn, _GROUP_SELECT + " WHERE source = ? AND external_id = ?"),
-            with_column(lambda: groups(by_source("external_id")), "external_id"),
-        ),
-        groups_by_scim=_Lookup(
-            _first(conn, _GROUP_SELECT + " WHERE source = ? AND scim_id = ?"),
-            with_column(lambda: groups(by_source("scim_id")), "scim_id"),
-        ),
+        groups=groups,
+        groups_by_id=groups_by_id,
+        groups_by_external=groups_by_external,
+        groups_by_scim=groups_by_scim,
         memberships=_Lookup(members, lambda: _read_memberships(conn)),
         accounts={},
         policies={},
@@ -805,6 +781,31 @@ def _load_current(conn: sqlite3.Connection, document: ImportDocument, sync: bool
         assignments={},
     )
     return _read_the_rest(conn, current, tables)
+
+
+def _row_lookups(
+    conn: sqlite3.Connection, select: str, key: str
+) -> tuple[_Lookup, _Lookup, _Lookup, _Lookup]:
+    """A table's rows (users or groups) by canonical name ``key``, by id, by (source, externalId) and by
+    (source, SCIM id): each looked up alone, or the table read whole when a lookup is walked."""
+
+    def every(pick: Callable[[sqlite3.Row], Any], column: str | None = None) -> Callable[[], dict[Any, Any]]:
+        return lambda: {
+            pick(row): row for row in conn.execute(select) if column is None or row[column] is not None
+        }
+
+    def by_source(column: str) -> _Lookup:
+        return _Lookup(
+            _first(conn, f"{select} WHERE source = ? AND {column} = ?"),
+            every(lambda row: (row["source"], row[column]), column),
+        )
+
+    return (
+        _Lookup(_first(conn, f"{select} WHERE {key} = ?"), every(lambda row: row[_KEY])),
+        _Lookup(_first(conn, f"{select} WHERE id = ?"), every(lambda row: row[_ID])),
+        by_source("external_id"),
+        by_source("scim_id"),
+    )
 
 
 def _read_memberships(conn: sqlite3.Connection) -> dict[int, dict[int, str | None]]:
