@@ -654,11 +654,12 @@ class _Current:
     groups_by_external: Mapping[tuple[str, str], sqlite3.Row]
     groups_by_scim: Mapping[tuple[str, str], sqlite3.Row]
     memberships: Mapping[int, Mapping[int, str | None]]  # group id → its members: user id → expiry
-    accounts: dict[str, sqlite3.Row]
-    policies: dict[str, sqlite3.Row]
-    permission_sets: dict[str, sqlite3.Row]
-    attachments: dict[int, list[str]]
-    assignments: dict[tuple[str, int, int, int], tuple[int, str | None]]
+    # The other tables and the admin group: filled by _read_the_rest.
+    accounts: dict[str, sqlite3.Row] = field(default_factory=dict)
+    policies: dict[str, sqlite3.Row] = field(default_factory=dict)
+    permission_sets: dict[str, sqlite3.Row] = field(default_factory=dict)
+    attachments: dict[int, list[str]] = field(default_factory=dict)
+    assignments: dict[tuple[str, int, int, int], tuple[int, str | None]] = field(default_factory=dict)
     admin_group_id: int | None = None
 
 
@@ -774,11 +775,6 @@ def _load_current(conn: sqlite3.Connection, document: ImportDocument, sync: bool
         groups_by_external=groups_by_external,
         groups_by_scim=groups_by_scim,
         memberships=_Lookup(members, lambda: _read_memberships(conn)),
-        accounts={},
-        policies={},
-        permission_sets={},
-        attachments={},
-        assignments={},
     )
     return _read_the_rest(conn, current, tables)
 
@@ -840,11 +836,6 @@ def _read_current(conn: sqlite3.Connection, tables: bool = True) -> _Current:
         },
         groups_by_scim={(r["source"], r["scim_id"]): r for r in groups if r["scim_id"] is not None},
         memberships=_read_memberships(conn),
-        accounts={},
-        policies={},
-        permission_sets={},
-        attachments={},
-        assignments={},
     )
     return _read_the_rest(conn, current, tables)
 
