@@ -19,7 +19,7 @@ from store.errors import Refused
 from store.formats import read_file
 from store.importer import import_document
 from store.scim_sources import RequestError
-from tests.console_factory import make_app, other_admin, settle
+from tests.console_factory import make_app, other_admin, settle, type_text
 from tui.app import TuiApp
 from tui.screens.credentials import SecretsModal
 from tui.screens.dashboard import DashboardScreen
@@ -44,11 +44,6 @@ def seed_source(directory: Directory, source: str, names: list[str]) -> None:
     import_document(directory, document, file_name="seed.json", raw=raw, source=source)
 
 
-async def type_keys(pilot, text: str) -> None:
-    for ch in text:
-        await pilot.press(ch)
-
-
 async def test_a_new_token_is_shown_once_and_never_again(tmp_path: Path) -> None:
     app, directory = make_app(tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -60,9 +55,9 @@ async def test_a_new_token_is_shown_once_and_never_again(tmp_path: Path) -> None
         await pilot.press("n")
         await settle(pilot)
         assert isinstance(app.screen, FormModal)
-        await type_keys(pilot, "okta")
+        await type_text(pilot, "okta")
         await pilot.press("tab")
-        await type_keys(pilot, "P30D")
+        await type_text(pilot, "P30D")
         await pilot.press("enter")
         await settle(pilot)
         assert isinstance(app.screen, SecretsModal)
@@ -95,7 +90,7 @@ async def test_a_bad_source_name_is_refused_under_its_field(tmp_path: Path) -> N
         await settle(pilot)
         await pilot.press("S", "n")
         await settle(pilot)
-        await type_keys(pilot, "local")
+        await type_text(pilot, "local")
         await pilot.press("enter")
         await settle(pilot)
         assert isinstance(app.screen, FormModal)
@@ -294,7 +289,7 @@ async def test_a_user_deactivated_over_scim_shows_the_groups_held_for_their_retu
         await pilot.press("2")
         await settle(pilot)
         await pilot.press("slash")
-        await type_keys(pilot, "ann@")
+        await type_text(pilot, "ann@")
         await pilot.press("enter")
         await settle(pilot)
         await pilot.press("enter")
