@@ -36,10 +36,6 @@ _PATH = re.compile(r"^/(Users|Groups)(?:/([^/]+))?$", re.IGNORECASE)
 _QUIET = Shape(excluded=frozenset({"members"}))  # an answer names the resource, it does not return it
 
 
-class PreconditionFailed(StoreError):
-    """An operation's ``version`` is not the resource's (412, as a stale ``If-Match``)."""
-
-
 class BulkFailed(StoreError):
     """Operation ``index`` failed with ``cause``: nothing of the request was applied."""
 
@@ -149,11 +145,7 @@ def _apply(
     raw = json.dumps(data, ensure_ascii=False).encode() if data is not None else b""
     what = f"{what} Operations[{operation.index}] {operation.method} {operation.path}"
     if ident is not None and operation.version is not None:
-        current = resources.get(ident, _QUIET)["meta"]["version"]
-        if current != operation.version:
-            raise PreconditionFailed(
-                f"the {resources.kind} changed since it was read: its version is now {current}"
-            )
+        resources.check_version(ident, {operation.version})
     entry: dict[str, Any] = {"method": operation.method}
     if operation.bulk_id is not None:
         entry["bulkId"] = operation.bulk_id

@@ -56,6 +56,10 @@ class BadRequest(StoreError):
         self.scim_type = scim_type
 
 
+class PreconditionFailed(StoreError):
+    """A write names a version that is not the resource's (412: a stale ``If-Match`` or bulk ``version``)."""
+
+
 class Uniqueness(StoreError):
     """The userName is taken (409, scimType uniqueness)."""
 
@@ -208,6 +212,11 @@ def compile_filter(text: str, attributes: _FoldedMap) -> tuple[str, list[Any]]:
     return where.format(**{key: "?" for key in params}), ordered
 
 
+def _version(row: sqlite3.Row) -> str:
+    """A row's version as its ETag and ``meta.version`` (weak: one resource may be serialised two ways)."""
+    return f'W/"{row["version"]}"'
+
+
 @dataclass
 class _Known:
     ids: dict[str, int] = field(default_factory=dict)
@@ -266,7 +275,7 @@ class ScimResources:
             "resourceType": self.kind,
             "created": row["created_at"],
             "lastModified": row["updated_at"],
-            "version": f'W/"{row["version"]}"',
+            "version": _version(row),
             "location": f"/scim/v2/{self.endpoint}/{ident}",
         }
         return shape.apply(resource)
@@ -307,6 +316,15 @@ class ScimResources:
     def row(self, ident: str) -> sqlite3.Row:
         with self.directory.db.read() as conn:
             return self._row(conn, ident)
+
+    def check_version(self, ident: str, versions: set[str]) -> None:
+        """RFC 7644 §3.14's If-Match: PreconditionFailed unless the resource's version is in ``versions``."""
+        with self.directory.db.read() as conn:
+            current = _version(self._row(conn, ident))
+        if current not in versions:
+            raise PreconditionFailed(
+                f"the {self.kind} changed since it was read: its version is now {current}"
+            )
 
     def get(self, ident: str, shape: Shape = Shape()) -> dict[str, Any]:
         with self.directory.db.read() as conn:

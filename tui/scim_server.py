@@ -34,10 +34,11 @@ from store.audit import Actor
 from store.directory import Directory
 from store.errors import AlreadyExists, Conflict, NotFound, Refused, StoreError, ValidationError
 from store.importer import ImportRefused, Problem
-from store.scim_bulk import BULK_RESPONSE, BulkFailed, PreconditionFailed, apply_request, read_request
+from store.scim_bulk import BULK_RESPONSE, BulkFailed, apply_request, read_request
 from store.scim_resources import (
     MAX_COUNT,
     BadRequest,
+    PreconditionFailed,
     ScimGroups,
     ScimResources,
     ScimUsers,
@@ -444,11 +445,7 @@ def build_app(db_path: Path, key_path: Path | None = None) -> Starlette:
         def checked(method: Callable[..., Any], *args: Any) -> Any:
             # Under the source's lock, so no other request of this source slips in between.
             if if_match is not None and if_match.strip() != "*":
-                current = resources.get(ident)["meta"]["version"]
-                if current not in {tag.strip() for tag in if_match.split(",")}:
-                    raise ScimError(
-                        412, f"the {resources.kind} changed since it was read: its version is now {current}"
-                    )
+                resources.check_version(ident, {tag.strip() for tag in if_match.split(",")})
             return method(*args)
 
         if request.method == "DELETE":
