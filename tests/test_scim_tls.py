@@ -78,8 +78,9 @@ def test_a_key_others_can_read_is_refused_before_listening(run_tui, tmp_path: Pa
     key.chmod(0o644)
     refused = run_tui("scim", "serve", "--tls-cert", cert, "--tls-key", key, timeout=30)
     assert refused.returncode == 1
-    assert f"--tls-key {key} may be read by other users (mode 0644)" in refused.stderr
+    assert f"--tls-key {key} is accessible by group or others (mode 0644)" in refused.stderr
     assert f"chmod 600 {key}" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
 
 
 def test_a_certificate_and_a_key_that_are_not_a_pair_are_refused(run_tui, tmp_path: Path) -> None:

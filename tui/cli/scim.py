@@ -108,19 +108,15 @@ def _loopback(host: str) -> bool:
 
 
 def _check_tls(cert: Path, key: Path) -> None:
-    """Refuse, in one line and before listening, a private key others may read (as OpenSSH refuses one) and
-    a certificate and key that do not load as a pair."""
+    """Refuse, in one line and before listening, a private key others may read or another user owns (as
+    OpenSSH refuses one) and a certificate and key that do not load as a pair."""
     import ssl
-    import stat
 
-    mode = stat.S_IMODE(key.stat().st_mode)
-    if mode & 0o077:
-        fail(
-            visible(
-                f"--tls-key {key} may be read by other users (mode {mode:04o}): the server's private key is "
-                f"for this account alone; chmod 600 {key}"
-            )
-        )
+    from store.files import private_problem
+
+    problem = private_problem(key, key.stat(), "TLS key")  # the check the database and key file pass
+    if problem is not None:
+        fail(visible(f"--tls-key {problem}"))
     try:
         ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(cert, key)
     except (ssl.SSLError, OSError) as exc:
