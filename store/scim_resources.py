@@ -32,7 +32,17 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 from store import names
 from store.errors import NotFound, StoreError
 from store.formats import scim
-from store.importer import WHAT, GroupIn, ImportDocument, ImportResult, MemberIn, UserIn, import_document
+from store.importer import (
+    WHAT,
+    GroupIn,
+    ImportDocument,
+    ImportRefused,
+    ImportResult,
+    MemberIn,
+    Problem,
+    UserIn,
+    import_document,
+)
 from store.names import canonical
 from store.rights import ADMIN_GROUP_SETTING, Rule
 from store.scim_sources import Paused
@@ -41,6 +51,8 @@ if TYPE_CHECKING:
     from store.directory import Directory
 
 _T = TypeVar("_T")
+# The one-operation BulkRequest a PUT, PATCH or DELETE reaches the importer as (ScimResources._bulk).
+_WRAPPER = re.compile(r"^Operations\[0\] \((?:PUT|PATCH|DELETE) /(?:Users|Groups)/[^)]*\)\s*")
 _ADMIN_GROUP = f"SELECT CAST(value AS INTEGER) FROM settings WHERE key = '{ADMIN_GROUP_SETTING}'"
 
 MAX_FILTER = 1000  # characters: a filter is a line, not a document
@@ -442,7 +454,15 @@ class ScimResources:
             operation["data"] = data
         if not row["scim_id"]:
             self._adopt(row, ident)  # a row from a file has no SCIM id yet: it keeps this one from now on
-        return self._import({"schemas": [scim.BULK_REQUEST], "Operations": [operation]}, raw, what, adjust)
+        try:
+            return self._import(
+                {"schemas": [scim.BULK_REQUEST], "Operations": [operation]}, raw, what, adjust
+            )
+        except ImportRefused as refused:
+            # Where a problem is begins with the wrapper made here, which the client never sent: what follows
+            # is its own (a PatchOp's Operations[i], a member).
+            problems = [Problem(_WRAPPER.sub("", p.where), p.message) for p in refused.problems]
+            raise ImportRefused(refused.file_name, problems, refused.more) from None
 
     def _adopt(self, row: sqlite3.Row, ident: str) -> None:
         body = {"schemas": [self.core], self.name_attribute: row[self.name_column], "id": ident}

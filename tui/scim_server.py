@@ -33,7 +33,7 @@ from starlette.routing import Route
 from store.audit import Actor
 from store.directory import Directory
 from store.errors import AlreadyExists, Conflict, NotFound, Refused, StoreError, ValidationError
-from store.importer import ImportRefused, Problem
+from store.importer import ImportRefused
 from store.scim_bulk import BULK_RESPONSE, BulkFailed, apply_request, read_request
 from store.scim_resources import (
     MAX_COUNT,
@@ -86,15 +86,8 @@ def error_response(
     return scim_json(body, status, headers)
 
 
-# A request reaches the importer as a one-operation BulkRequest (store/scim_resources.py): where a problem is
-# begins with that wrapper, which the client never sent. What follows it is the client's own (a PatchOp's
-# Operations[i], a member), and a bulk request's operation is named by its own index (store/scim_bulk.py).
-_WRAPPER = re.compile(r"^Operations\[0\] \((?:PUT|PATCH|DELETE) /(?:Users|Groups)/[^)]*\)\s*")
-
-
 def _problems(refused: ImportRefused) -> str:
-    unwrapped = (Problem(_WRAPPER.sub("", problem.where), problem.message) for problem in refused.problems)
-    lines = list(dict.fromkeys(str(problem) for problem in unwrapped))  # the reader and checks agree
+    lines = list(dict.fromkeys(str(problem) for problem in refused.problems))  # the reader and checks agree
     if refused.more:
         lines.append(f"… and {refused.more} more problem(s)")
     return "; ".join(lines)
