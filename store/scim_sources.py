@@ -24,7 +24,7 @@ from store.scim_tokens import ScimToken
 if TYPE_CHECKING:
     from store.directory import Directory
 
-GUARD_SHARE = 0.10  # as the import's mass-disable guard (store/importer.py MASS_DISABLE_SHARE)
+GUARD_SHARE = 0.10  # as the import's mass-disable guard (store/importer/resolve.py MASS_DISABLE_SHARE)
 GUARD_WINDOW = timedelta(minutes=10)
 RETRY_AFTER = 600  # seconds an identity provider is told to wait while a source is paused
 ERROR_DETAIL_MAX = 300  # characters of an error's detail kept for the console: enough to say what went wrong
