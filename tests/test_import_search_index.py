@@ -1,6 +1,6 @@
-"""The users' search index after imports: a big one fills it once for the rows it writes (its per-row triggers
-paused), a small one keeps the triggers, and either way the Users filter finds what the import wrote and the
-index agrees with the users table, even after a kill -9."""
+"""The users' search index after imports: a big one fills it once for the rows it writes (its per-row
+triggers set aside), a small one keeps the triggers, and either way the Users filter finds what the import
+wrote and the index agrees with the users table, even after a kill -9."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from store import schema, search_index
 from store.db import Database
 from store.formats import read_file
 from store.importer import import_document
+from store.importer.apply import MEMBERSHIPS_BY_USER
 from tests.conftest import TUI_COMMAND
 from tests.test_import_atomicity import write_big_csv
 from tests.test_import_support import DATA, copy_directory, export_json, one
@@ -24,12 +25,15 @@ from tests.test_import_support import DATA, copy_directory, export_json, one
 
 def assert_index_sound(db: Path) -> None:
     """SQLite's integrity check, and FTS5's with rank 1: every user indexed with its current values, nothing
-    else indexed (a 'rebuild' would change nothing); the pause is never left on."""
+    else indexed (a 'rebuild' would change nothing); the triggers and the index set aside are always back."""
     raw = sqlite3.connect(db)
     try:
         assert raw.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
         raw.execute("INSERT INTO users_search (users_search, rank) VALUES ('integrity-check', 1)")
-        assert raw.execute("SELECT count(*) FROM users_search_paused").fetchone()[0] == 0
+        triggers = {row[0] for row in raw.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
+        assert set(search_index.TRIGGERS) <= triggers
+        indexes = {row[0] for row in raw.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+        assert MEMBERSHIPS_BY_USER in indexes
     finally:
         raw.close()
 
@@ -54,7 +58,7 @@ def import_file(directory: Any, path: Path) -> list[str]:
 
 
 def bulk_fills(statements: list[str]) -> int:
-    return sum(1 for s in statements if s.startswith("INSERT INTO users_search_paused"))
+    return sum(1 for s in statements if s.startswith('DROP TRIGGER "users_search_insert"'))
 
 
 def test_a_big_import_is_found_by_the_filter_and_its_index_matches_the_users(

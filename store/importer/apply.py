@@ -14,6 +14,7 @@ from store import names, search_index
 from store import ssh_keys as key_rows
 from store import users as user_rows
 from store.crypto import hash_password
+from store.db import set_aside
 from store.importer.current import _USER_ROW
 from store.importer.document import ImportRefused, Problem, Progress
 from store.importer.other_tables import _apply_others
@@ -34,6 +35,8 @@ if TYPE_CHECKING:
 
 # Rows written per executemany call, so a progress bar can move while a big import is written.
 CHUNK = 20_000
+# The memberships' index by user (schema version 1): a big import builds it again after its rows.
+MEMBERSHIPS_BY_USER = "memberships_user"
 
 
 # -- passwords --------------------------------------------------------------------------------------------
@@ -83,6 +86,15 @@ def _page_cache(conn: sqlite3.Connection, kib: int) -> Iterator[None]:
         yield
     finally:
         conn.execute(f"PRAGMA cache_size = {before}")
+
+
+def _many(conn: sqlite3.Connection, additions: int) -> bool:
+    """Whether ``additions`` new memberships are enough to build the by-user index again rather than insert
+    into it: a fifth of the table or more (building sorts every row once; inserting lands each row at a random
+    place, 3 to 4 times the cost a row)."""
+    if additions < search_index.BULK_ROWS:
+        return False
+    return additions * 5 >= int(conn.execute("SELECT count(*) FROM memberships").fetchone()[0]) + additions
 
 
 def _chunks(rows: list[Any], size: int = CHUNK) -> Iterator[list[Any]]:
@@ -251,12 +263,17 @@ def _apply(
     advance(len(removals))
     # An ident of a group or user made here is negative, a row id positive (not in the maps: kept as it is).
     new_group, new_user = group_ids.get, ids.get
-    for chunk in _chunks(by_kind.get(AddMember, [])):
-        conn.executemany(
-            group_rows.INSERT_MEMBERSHIP,
-            [(new_group(op.group, op.group), new_user(op.user, op.user), op.expires_at, now) for op in chunk],
-        )
-        advance(len(chunk))
+    additions: list[AddMember] = by_kind.get(AddMember, [])
+    with set_aside(conn, [MEMBERSHIPS_BY_USER]) if _many(conn, len(additions)) else nullcontext():
+        for chunk in _chunks(additions):
+            conn.executemany(
+                group_rows.INSERT_MEMBERSHIP,
+                [
+                    (new_group(op.group, op.group), new_user(op.user, op.user), op.expires_at, now)
+                    for op in chunk
+                ],
+            )
+            advance(len(chunk))
     expiries = by_kind.get(UpdateMember, [])
     conn.executemany(
         group_rows.SET_MEMBERSHIP_EXPIRY,
