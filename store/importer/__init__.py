@@ -44,13 +44,13 @@ import hashlib
 import json
 import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from store import audit, search_index
+from store import audit
 from store.crypto import hash_password
 from store.errors import Refused
-from store.importer.apply import Hashes, _apply, _initial_passwords, _page_cache, hash_initial_passwords
+from store.importer.apply import Hashes, _apply, _initial_passwords, hash_initial_passwords
 from store.importer.current import _load_current
 from store.importer.document import (
     LOCAL,
@@ -101,8 +101,6 @@ if TYPE_CHECKING:
     from store.directory import Directory
 
 WHAT = "import into the directory"
-# SQLite's page cache while a big import is written (the default is 2 MB).
-WRITE_CACHE_KIB = 32 * 1024
 
 
 # -- the whole import -------------------------------------------------------------------------------------
@@ -216,9 +214,7 @@ def import_document(
             ).lastrowid
             or 0
         )
-        big = len(plan.operations) >= search_index.BULK_ROWS
-        with _page_cache(conn, WRITE_CACHE_KIB) if big else nullcontext():
-            _apply(directory, conn, plan, now, batch_id, hashes, progress)
+        _apply(directory, conn, plan, now, batch_id, hashes, progress)
         audit.record(
             conn,
             at=now,

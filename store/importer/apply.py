@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from typing import TYPE_CHECKING, Any
 
 from store import groups as group_rows
@@ -73,19 +73,6 @@ def hash_initial_passwords(passwords: list[str], progress: Progress | None = Non
 
 
 # -- applying ---------------------------------------------------------------------------------------------
-
-
-@contextmanager
-def _page_cache(conn: sqlite3.Connection, kib: int) -> Iterator[None]:
-    """SQLite's page cache at ``kib`` for the block, then as it was. A big import checks a user and a group
-    row for each membership it writes (the foreign keys) and adds it to two b-trees: with the default 2 MB
-    the pages it needs again are evicted in between and read back."""
-    before = int(conn.execute("PRAGMA cache_size").fetchone()[0])
-    conn.execute(f"PRAGMA cache_size = {-int(kib)}")
-    try:
-        yield
-    finally:
-        conn.execute(f"PRAGMA cache_size = {before}")
 
 
 def _many(conn: sqlite3.Connection, additions: int) -> bool:

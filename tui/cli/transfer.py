@@ -229,7 +229,7 @@ def import_command(
             **result.as_dict(),
             "changes": {
                 name: {
-                    "create": section.create,
+                    "create": list(section.create),
                     "update": section.update,
                     **({section.retire_word: section.retire} if section.retire_word else {}),
                 }
