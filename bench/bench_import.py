@@ -183,9 +183,10 @@ def child(file: str, db: str) -> None:
 
     directory = Directory.open(Path(db), Actor("bench", "cli"))
     started = time.perf_counter()
-    raw = read_limited(Path(file))
-    reading = read_file(raw, file)
-    result = import_document(directory, reading.document, file_name=file, raw=raw, format_name=reading.format)
+    reading = read_file(read_limited(Path(file)), file)
+    result = import_document(
+        directory, reading.document, file_name=file, sha256=reading.sha256, format_name=reading.format
+    )
     elapsed = time.perf_counter() - started
     users = directory.users.count()
     directory.close()

@@ -1002,7 +1002,9 @@ class ScimGroups(ScimResources):
             """A user the source DELETEd is gone for it: it cannot be made a member again by its old id."""
             if adjust is not None:
                 adjust(document)
-            refs = sorted({m.ref for g in document.groups for m in g.members or [] if m.ref})
+            refs = sorted(
+                {m.ref for g in document.groups for m in g.members or [] if isinstance(m, MemberIn) and m.ref}
+            )
             if not refs:
                 return
             with self.directory.db.read() as conn:

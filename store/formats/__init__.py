@@ -17,6 +17,7 @@ detects the format (:mod:`store.formats.detect`). Exports: json, scim and csv.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 from store.errors import ValidationError
@@ -41,6 +42,7 @@ class Reading:
     format: str
     detected: bool
     reason: str  # why auto chose it ("" when given)
+    sha256: str  # the file's bytes: the import's audit event names them, the bytes need not be kept
 
     def describe(self) -> str:
         how = f"detected: {self.reason}" if self.detected else "as given"
@@ -82,4 +84,4 @@ def read_file(raw: bytes, file_name: str, fmt: str = "auto", progress: Progress 
         document = reader(text, file_name, progress)
     if progress is not None:
         progress("read", 1, 1)
-    return Reading(document, fmt, detected, reason)
+    return Reading(document, fmt, detected, reason, hashlib.sha256(raw).hexdigest())

@@ -540,9 +540,10 @@ class _Reader:
             if lowered == "members":
                 if op == "replace":
                     group.remove_all_members = True
-                group.members = (group.members or []) + self._members(
-                    item if isinstance(item, list) else [item], where
-                )
+                group.members = [
+                    *(group.members or []),
+                    *self._members(item if isinstance(item, list) else [item], where),
+                ]
             elif lowered == "displayname":
                 group.name = item if isinstance(item, str) else self._wrong(where, key)
             elif lowered == "externalid":

@@ -145,7 +145,8 @@ def import_document(
     document: ImportDocument,
     *,
     file_name: str,
-    raw: bytes,
+    raw: bytes = b"",
+    sha256: str | None = None,
     source: str | None = None,
     dry_run: bool = False,
     sync: bool = False,
@@ -156,6 +157,8 @@ def import_document(
     progress: Progress | None = None,
 ) -> ImportResult:
     """Validate, plan and (unless ``dry_run`` or there is nothing to do) apply ``document`` atomically.
+    The audit event names the file by ``sha256`` (``Reading.sha256``: the caller need not keep a big file's
+    bytes beside its document), else by that of ``raw``.
 
     Raises :class:`ImportRefused` (every problem, nothing changed) or, for a sync the mass-disable guard
     stops, :class:`store.errors.Refused`."""
@@ -168,7 +171,8 @@ def import_document(
         raise Refused(
             f"{file_name}: an identity provider provisions users and groups only; nothing was changed"
         )
-    sha256 = hashlib.sha256(raw).hexdigest()
+    if sha256 is None:
+        sha256 = hashlib.sha256(raw).hexdigest()
     provisioning = directory.principal.source is not None
     options = ImportOptions(
         source=source,

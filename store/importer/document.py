@@ -4,7 +4,7 @@ problems that refuse a file, the import's options and the source names."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -85,7 +85,9 @@ class GroupIn:
     name: str | None = None
     description: str | None = None
     external_id: str | None = None
-    members: list[MemberIn] | None = None
+    # A member is a MemberIn, or (the common member of our JSON, 300,000 in a big file) the name of a user
+    # with no expiry, its place in the file its place in this list.
+    members: Sequence[MemberIn | str] | None = None
     remove_members: list[MemberIn] = field(default_factory=list)
     remove_all_members: bool = False  # SCIM DELETE / PATCH remove or replace of all members
     scim_id: str | None = None

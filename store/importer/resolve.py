@@ -624,15 +624,22 @@ class _Resolver:
                     target.removals.add(ident)
                     target.members.pop(ident, None)
             by_exact, members, removals = self.user_by_exact, target.members, target.removals
-            for member in group.members or []:
+            for position, given in enumerate(group.members or []):
                 # The common member: a user of the file, named exactly as its entry names it.
-                if member.ref is None and member.expires_at is None and type(member.user_name) is str:
-                    user_target = by_exact.get(member.user_name)
+                if isinstance(given, str):
+                    plain: str | None = given
+                elif given.ref is None and given.expires_at is None:
+                    plain = given.user_name
+                else:
+                    plain = None
+                if type(plain) is str:
+                    user_target = by_exact.get(plain)
                     if user_target is not None:
                         members[user_target.ident] = None
                         if removals:
                             removals.discard(user_target.ident)
                         continue
+                member = MemberIn(group.where, given, index=position) if isinstance(given, str) else given
                 expiry = (
                     problems.call(member.where, clock.parse_moment, member.expires_at, "expiresAt")
                     if member.expires_at is not None

@@ -198,12 +198,13 @@ def import_command(
             reading = read_file(raw, str(file), fmt, progress)
         except ValidationError as exc:
             raise ValidationError(f"{exc.message}\nnothing was changed") from None
+        del raw  # the reading has the file's digest: its bytes are not kept beside the document (19 MB)
         try:
             result = import_document(
                 obj.directory(),
                 reading.document,
                 file_name=str(file),
-                raw=raw,
+                sha256=reading.sha256,
                 source=source,
                 dry_run=dry_run,
                 sync=sync,

@@ -332,14 +332,14 @@ class ImportScreen(DirectoryScreen):
 
         description = ""
         try:
-            raw = read_limited(Path(path))
-            reading = read_file(raw, path, "auto", progress)
+            # The reading has the file's digest: the bytes are not kept beside the document.
+            reading = read_file(read_limited(Path(path)), path, "auto", progress)
             description = reading.describe()
             result = import_document(
                 self.directory,
                 reading.document,
                 file_name=path,
-                raw=raw,
+                sha256=reading.sha256,
                 source=source,
                 dry_run=dry_run,
                 sync=sync,
