@@ -10,6 +10,17 @@ from store import names
 from store.errors import AlreadyExists, NotFound
 from store.service import PAGE_SIZE, Page, Service
 
+# The account row's writes, one definition each: the service runs them row by row, the import with
+# executemany.
+INSERT = (
+    "INSERT INTO accounts (name, name_key, description, status, created_at, updated_at) "
+    "VALUES (?, ?, ?, ?, ?, ?)"
+)
+UPDATE_FROM_IMPORT = (
+    "UPDATE accounts SET name = ?, description = ?, status = ?, updated_at = ?, version = version + 1 "
+    "WHERE id = ?"
+)
+
 
 @dataclass(frozen=True)
 class Account:
@@ -55,11 +66,7 @@ class AccountService(Service[Account]):
         with self.directory.change() as conn:
             key = self._check_name_free(conn, name)
             now = self._now()
-            cursor = conn.execute(
-                "INSERT INTO accounts (name, name_key, description, created_at, updated_at) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (name, key, description, now, now),
-            )
+            cursor = conn.execute(INSERT, (name, key, description, "active", now, now))
             account = Account.from_row(self._row(conn, cursor.lastrowid or 0))
             self._audit(conn, "account.create", f"account:{account.name}", after=account.audit_view())
             return account

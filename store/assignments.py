@@ -13,6 +13,32 @@ from store.service import PAGE_SIZE, Page, Service, joined_page, like_contains
 
 PrincipalType = Literal["user", "group"]
 
+# The assignment row's writes, one definition each: the service runs them row by row, the import with
+# executemany. A row names a user or a group: the other column is NULL.
+INSERT = (
+    "INSERT INTO assignments (user_id, group_id, account_id, permission_set_id, expires_at, created_at, "
+    "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+# The service's edit goes through Service._versioned_update (checks the version the caller read); the import's
+# plan is made again under the write lock if the directory changed since it was read.
+UPDATE_EXPIRY_FROM_IMPORT = (
+    "UPDATE assignments SET expires_at = ?, updated_at = ?, version = version + 1 WHERE id = ?"
+)
+
+
+def insert_values(
+    principal_type: str,
+    principal_id: int,
+    account_id: int,
+    permission_set_id: int,
+    expires_at: str | None,
+    now: str,
+) -> tuple[Any, ...]:
+    """:data:`INSERT`'s parameters."""
+    user_id, group_id = (principal_id, None) if principal_type == "user" else (None, principal_id)
+    return (user_id, group_id, account_id, permission_set_id, expires_at, now, now)
+
+
 _SELECT = (
     "SELECT a.*, CASE WHEN a.user_id IS NOT NULL THEN 'user' ELSE 'group' END AS principal_type, "
     "coalesce(u.user_name, g.name) AS principal_name, "
@@ -111,12 +137,10 @@ class AssignmentService(Service[Assignment]):
             ):
                 raise NotFound(f"permission set #{permission_set_id} does not exist")
             now = self._now()
-            column = "user_id" if principal_type == "user" else "group_id"
             try:
                 cursor = conn.execute(
-                    f"INSERT INTO assignments ({column}, account_id, permission_set_id, expires_at, "
-                    "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
-                    (principal_id, account_id, permission_set_id, expiry, now, now),
+                    INSERT,
+                    insert_values(principal_type, principal_id, account_id, permission_set_id, expiry, now),
                 )
             except sqlite3.IntegrityError:
                 raise AlreadyExists(

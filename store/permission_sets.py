@@ -41,6 +41,20 @@ INLINE_LABEL = "inline policy"
 BOUNDARY_LABEL = "permissions boundary"
 COMPILED_CACHE = 256
 
+# The permission set row's and its attachments' writes, one definition each: the service runs them row by row,
+# the import with executemany.
+INSERT = (
+    "INSERT INTO permission_sets (name, name_key, description, session_duration, inline_policy, "
+    "boundary_policy, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+UPDATE_FROM_IMPORT = (
+    "UPDATE permission_sets SET name = ?, description = ?, session_duration = ?, inline_policy = ?, "
+    "boundary_policy = ?, updated_at = ?, version = version + 1 WHERE id = ?"
+)
+DETACH_ALL = "DELETE FROM permission_set_policies WHERE permission_set_id = ?"
+# A policy named twice is attached once.
+ATTACH = "INSERT OR IGNORE INTO permission_set_policies (permission_set_id, policy_id) VALUES (?, ?)"
+
 SourceKind = Literal["inline", "managed", "boundary"]
 
 
@@ -229,7 +243,7 @@ class PermissionSetService(Service[PermissionSet]):
         return key
 
     def _attach(self, conn: sqlite3.Connection, permission_set_id: int, policy_names: list[str]) -> None:
-        conn.execute("DELETE FROM permission_set_policies WHERE permission_set_id = ?", (permission_set_id,))
+        conn.execute(DETACH_ALL, (permission_set_id,))
         for index, policy in enumerate(policy_names):
             row = conn.execute(
                 "SELECT id FROM policies WHERE name_key = ?", (names.canonical(policy),)
@@ -239,9 +253,7 @@ class PermissionSetService(Service[PermissionSet]):
                     f"managedPolicies[{index}]: no policy named {policy!r} in the policy library",
                     f"managedPolicies[{index}]",
                 )
-            conn.execute(
-                "INSERT OR IGNORE INTO permission_set_policies VALUES (?, ?)", (permission_set_id, row[0])
-            )
+            conn.execute(ATTACH, (permission_set_id, row[0]))
 
     def create(
         self,
@@ -261,11 +273,7 @@ class PermissionSetService(Service[PermissionSet]):
         with self.directory.change() as conn:
             key = self._check_name_free(conn, name)
             now = self._now()
-            cursor = conn.execute(
-                "INSERT INTO permission_sets (name, name_key, description, session_duration, inline_policy, "
-                "boundary_policy, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (name, key, description, seconds, inline, boundary, now, now),
-            )
+            cursor = conn.execute(INSERT, (name, key, description, seconds, inline, boundary, now, now))
             set_id = cursor.lastrowid or 0
             self._attach(conn, set_id, list(managed_policies or []))
             created = PermissionSet.from_row(self._row(conn, set_id))

@@ -27,6 +27,17 @@ _ATTACHED = (
 )
 LIBRARY_MAX = 1000  # what pickers list at most: a library is tens of policies, not thousands
 
+# The policy row's writes, one definition each: the service runs them row by row, the import with executemany.
+# Both only ever add admin-defined policies (built-ins are seeded by the schema).
+INSERT = (
+    "INSERT INTO policies (name, name_key, description, document, builtin, created_at, updated_at) "
+    "VALUES (?, ?, ?, ?, 0, ?, ?)"
+)
+UPDATE_FROM_IMPORT = (
+    "UPDATE policies SET name = ?, description = ?, document = ?, updated_at = ?, version = version + 1 "
+    "WHERE id = ?"
+)
+
 
 @dataclass(frozen=True)
 class Policy:
@@ -144,11 +155,7 @@ class PolicyService(Service[Policy]):
         with self.directory.change() as conn:
             key = self._check_name_free(conn, name)
             now = self._now()
-            cursor = conn.execute(
-                "INSERT INTO policies (name, name_key, description, document, builtin, created_at, "
-                "updated_at) VALUES (?, ?, ?, ?, 0, ?, ?)",
-                (name, key, description, text, now, now),
-            )
+            cursor = conn.execute(INSERT, (name, key, description, text, now, now))
             created = Policy.from_row(self._row(conn, cursor.lastrowid or 0))
             self._audit(conn, "policy.create", f"policy:{created.name}", after=created.audit_view())
             return created

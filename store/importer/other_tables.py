@@ -6,7 +6,11 @@ import sqlite3
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from store import accounts as account_rows
+from store import assignments as assignment_rows
 from store import clock, names
+from store import permission_sets as permission_set_rows
+from store import policies as policy_rows
 from store.durations import parse_duration
 from store.importer.current import _Current
 from store.importer.document import ImportDocument, _Problems
@@ -97,7 +101,7 @@ def _resolve_others(
                     f"{where}.managedPolicies[{index}]",
                     f"no policy named {policy_name!r} in the file or the policy library",
                 )
-            else:
+            elif policy_key not in attached:  # listed twice: attached once, as the service does
                 attached.append(policy_key)
         attachments[key] = attached
 
@@ -144,6 +148,10 @@ _ENTRY_COLUMNS = {
     "policies": ("name", "description", "document"),
     "permission_sets": ("name", "description", "session_duration", "inline_policy", "boundary_policy"),
 }
+
+
+# Each table's writes: its service's statements (policies before the permission sets that attach them).
+_ROWS = {"accounts": account_rows, "policies": policy_rows, "permission_sets": permission_set_rows}
 
 
 def _other_operations(
@@ -200,54 +208,62 @@ def _apply_others(
     group_id: Callable[[int], int],
 ) -> None:
     entries: list[SaveEntry] = by_kind.get(SaveEntry, [])
-    # Policies before the permission sets that attach them.
-    order = {"accounts": 0, "policies": 1, "permission_sets": 2}
-    policy_ids: dict[str, int] | None = None
-    for entry in sorted(entries, key=lambda entry: order[entry.concept]):
-        columns = [c for c, _ in entry.fields]
-        values = [v for _, v in entry.fields]
-        if entry.row_id is None:
-            row_id = int(
-                conn.execute(
-                    f"INSERT INTO {entry.concept} ({', '.join(columns)}, name_key, created_at, updated_at) "
-                    f"VALUES ({', '.join('?' * (len(columns) + 3))})",
-                    (*values, entry.key, now, now),
-                ).lastrowid
-                or 0
-            )
-        else:
-            row_id = entry.row_id
-            if any(c != "managed_policies" for c in entry.changed):
-                assignments = "".join(f"{c} = ?, " for c in columns)
-                conn.execute(
-                    f"UPDATE {entry.concept} SET {assignments}updated_at = ?, version = version + 1 "
-                    "WHERE id = ?",
-                    (*values, now, row_id),
-                )
-        if entry.policies is not None:
-            if policy_ids is None:
-                policy_ids = {row[1]: row[0] for row in conn.execute("SELECT id, name_key FROM policies")}
-            conn.execute("DELETE FROM permission_set_policies WHERE permission_set_id = ?", (row_id,))
-            conn.executemany(
-                "INSERT INTO permission_set_policies VALUES (?, ?)",
-                [(row_id, policy_ids[p]) for p in entry.policies],
-            )
+    # Policies before the permission sets that attach them. Each row's values are in _ENTRY_COLUMNS' order:
+    # the name, then the rest; the services' INSERTs put the name key after the name.
+    for concept, rows in _ROWS.items():
+        mine = [entry for entry in entries if entry.concept == concept]
+        conn.executemany(
+            rows.INSERT,
+            [
+                (entry.fields[0][1], entry.key, *(value for _, value in entry.fields[1:]), now, now)
+                for entry in mine
+                if entry.row_id is None
+            ],
+        )
+        conn.executemany(
+            rows.UPDATE_FROM_IMPORT,
+            [
+                (*(value for _, value in entry.fields), now, entry.row_id)
+                for entry in mine
+                if entry.row_id is not None and any(c != "managed_policies" for c in entry.changed)
+            ],
+        )
+    attaching = [entry for entry in entries if entry.policies is not None]
+    if attaching:
+        policy_ids = {row[1]: row[0] for row in conn.execute("SELECT id, name_key FROM policies")}
+        # A set created above has no id in the plan: it is found by its name key.
+        by_key = {row[1]: row[0] for row in conn.execute("SELECT id, name_key FROM permission_sets")}
+        set_ids = [entry.row_id if entry.row_id is not None else by_key[entry.key] for entry in attaching]
+        conn.executemany(permission_set_rows.DETACH_ALL, [(set_id,) for set_id in set_ids])
+        conn.executemany(
+            permission_set_rows.ATTACH,
+            [
+                (set_id, policy_ids[policy])
+                for set_id, entry in zip(set_ids, attaching, strict=True)
+                for policy in entry.policies or ()
+            ],
+        )
     saves: list[SaveAssignment] = by_kind.get(SaveAssignment, [])
     if not saves:
         return
     account_ids = {row[1]: row[0] for row in conn.execute("SELECT id, name_key FROM accounts")}
-    set_ids = {row[1]: row[0] for row in conn.execute("SELECT id, name_key FROM permission_sets")}
-    for save in saves:
-        if save.row_id is not None:
-            conn.execute(
-                "UPDATE assignments SET expires_at = ?, updated_at = ?, version = version + 1 WHERE id = ?",
-                (save.expires_at, now, save.row_id),
+    set_ids_by_key = {row[1]: row[0] for row in conn.execute("SELECT id, name_key FROM permission_sets")}
+    conn.executemany(
+        assignment_rows.UPDATE_EXPIRY_FROM_IMPORT,
+        [(save.expires_at, now, save.row_id) for save in saves if save.row_id is not None],
+    )
+    conn.executemany(
+        assignment_rows.INSERT,
+        [
+            assignment_rows.insert_values(
+                save.kind,
+                user_id(save.principal) if save.kind == "user" else group_id(save.principal),
+                account_ids[save.account],
+                set_ids_by_key[save.permission_set],
+                save.expires_at,
+                now,
             )
-            continue
-        principal = user_id(save.principal) if save.kind == "user" else group_id(save.principal)
-        column = "user_id" if save.kind == "user" else "group_id"
-        conn.execute(
-            f"INSERT INTO assignments ({column}, account_id, permission_set_id, expires_at, "
-            "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
-            (principal, account_ids[save.account], set_ids[save.permission_set], save.expires_at, now, now),
-        )
+            for save in saves
+            if save.row_id is None
+        ],
+    )
