@@ -87,6 +87,9 @@ def read(text: str, file_name: str, progress: Progress | None = None) -> ImportD
     table.header, table.header_line = header, header_line
     at = {column: index.get(column) for column in COLUMNS}
     u, dn, gn, fn, em, gr, ac, ex = (at[c] for c in COLUMNS)
+    # Each group name is held once, however many users name it (100,000 users in one group were 100,000
+    # copies of its name).
+    group_names: dict[str, str] = {}
     for line, cells in table.rows(records, progress):
         where = f"line {line}"
         active = None
@@ -105,7 +108,9 @@ def read(text: str, file_name: str, progress: Progress | None = None) -> ImportD
             email=restore(cells[em]) if em is not None else None,
             external_id=restore(cells[ex]) if ex is not None else None,
             active=active,
-            groups=split_groups(restore(cells[gr])) if gr is not None else None,
+            groups=[group_names.setdefault(g, g) for g in split_groups(restore(cells[gr]))]
+            if gr is not None
+            else None,
             labels=labels,
         )
         document.users.append(user)
