@@ -20,6 +20,11 @@ UPDATE_FROM_IMPORT = (
     "UPDATE accounts SET name = ?, description = ?, status = ?, updated_at = ?, version = version + 1 "
     "WHERE id = ?"
 )
+# A disabled account grants nothing: its sessions end (set_status, and an import that disables it).
+END_SESSIONS_OF_DISABLED = (
+    "UPDATE sessions SET revoked_at = ?, revoked_reason = 'account disabled' "
+    "WHERE account_id = ? AND revoked_at IS NULL"
+)
 
 
 @dataclass(frozen=True)
@@ -116,11 +121,7 @@ class AccountService(Service[Account]):
             status = "active" if active else "disabled"
             after = Account.from_row(self._versioned_update(conn, account_id, version, {"status": status}))
             if not active:
-                conn.execute(
-                    "UPDATE sessions SET revoked_at = ?, revoked_reason = 'account disabled' "
-                    "WHERE account_id = ? AND revoked_at IS NULL",
-                    (self._now(), account_id),
-                )
+                conn.execute(END_SESSIONS_OF_DISABLED, (self._now(), account_id))
             self._audit(
                 conn,
                 "account.enable" if active else "account.disable",

@@ -5,11 +5,14 @@ from __future__ import annotations
 import builtins  # annotations: `list` in AssignmentService is its method
 import sqlite3
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from store import clock, names
 from store.errors import AlreadyExists, NotFound, Refused, ValidationError
 from store.service import PAGE_SIZE, Page, Service, joined_page, like_contains
+
+if TYPE_CHECKING:
+    from store.directory import Directory
 
 PrincipalType = Literal["user", "group"]
 
@@ -242,20 +245,34 @@ class AssignmentService(Service[Assignment]):
             )
 
     def _end_sessions(self, conn: sqlite3.Connection, assignment: Assignment, reason: str) -> int:
-        """End the sessions ``assignment`` granted that nothing else grants (same transaction)."""
-        if assignment.principal_type == "user":
-            users: builtins.list[int] = [assignment.principal_id]
-        else:
-            users = [
-                r[0]
-                for r in conn.execute(
-                    "SELECT user_id FROM memberships WHERE group_id = ?", (assignment.principal_id,)
-                )
-            ]
-        return self.directory.sessions.end_ungranted(
+        return end_sessions(
+            self.directory,
             conn,
             reason,
-            user_ids=users,
-            account_id=assignment.account_id,
-            permission_set_id=assignment.permission_set_id,
+            assignment.principal_type,
+            assignment.principal_id,
+            assignment.account_id,
+            assignment.permission_set_id,
         )
+
+
+def end_sessions(
+    directory: Directory,
+    conn: sqlite3.Connection,
+    reason: str,
+    principal_type: str,
+    principal_id: int,
+    account_id: int,
+    permission_set_id: int,
+) -> int:
+    """End the sessions an assignment granted that nothing else grants, or no later than what still does
+    (same transaction): after it is removed or its expiry is brought forward, by an admin or an import."""
+    if principal_type == "user":
+        users: list[int] = [principal_id]
+    else:
+        users = [
+            r[0] for r in conn.execute("SELECT user_id FROM memberships WHERE group_id = ?", (principal_id,))
+        ]
+    return directory.sessions.end_ungranted(
+        conn, reason, user_ids=users, account_id=account_id, permission_set_id=permission_set_id
+    )

@@ -103,3 +103,52 @@ def test_the_cli_refuses_the_ended_session_and_the_sessions_list_says_why(world,
     listed = run_tui("sessions", "list", "--json", env=env)
     [row] = [s for s in listed.json() if s["access_key_id"] == issued.access_key_id]
     assert (row["state"], row["revoked_reason"]) == ("revoked", "membership removed")
+
+
+def reimport_changed(directory, change) -> None:
+    """Export the whole directory, let ``change`` edit the document, import it back (as `tui import`)."""
+    from store.directory_json import export_document
+    from store.formats import read_file
+    from store.importer import import_document
+
+    document = export_document(directory)
+    change(document)
+    raw = json.dumps(document).encode()
+    result = import_document(
+        directory, read_file(raw, "directory.json", "json").document, file_name="directory.json", raw=raw
+    )
+    assert result.applied
+
+
+def test_an_import_that_disables_the_account_ends_its_sessions(world, clock):
+    d, w = world
+    issued = d.sessions.issue(w["alice"].id, w["prod"].id, w["reader"].id)
+
+    def disable_prod(document):
+        [prod] = [a for a in document["accounts"] if a["name"] == "prod"]
+        prod["active"] = False
+
+    reimport_changed(d, disable_prod)
+    assert (d.accounts.get(w["prod"].id).status, d.sessions.verify(*creds_of(issued)).reason) == (
+        "disabled",
+        "revoked",
+    )
+    assert reason_of(d, issued.session_id) == "account disabled"
+
+
+def test_an_import_that_brings_the_expiry_forward_shortens_the_session_to_it(world, clock):
+    d, w = world
+    issued = d.sessions.issue(w["alice"].id, w["prod"].id, w["reader"].id)  # 8 hours
+    bobs = d.sessions.issue(w["bob"].id, w["prod"].id, w["reader"].id)
+
+    def bring_forward(document):
+        for assignment in document["assignments"]:
+            if assignment["permissionSet"] == "S3Reader":  # alice's own, and Readers' (bob's)
+                assignment["expiresAt"] = "2026-06-01T13:00:00Z"
+
+    reimport_changed(d, bring_forward)
+    assert d.sessions.get(issued.session_id).expires_at == "2026-06-01T13:00:00Z"
+    assert d.sessions.get(bobs.session_id).expires_at == "2026-06-01T13:00:00Z"
+    clock.advance(minutes=61)
+    assert d.sessions.verify(*creds_of(issued)).reason == "expired"
+    assert d.sessions.verify(*creds_of(bobs)).reason == "expired"

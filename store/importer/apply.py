@@ -268,5 +268,5 @@ def _apply(
     )
     advance(len(expiries))
 
-    _apply_others(conn, by_kind, now, user_id, group_id)
+    _apply_others(directory, conn, by_kind, now, user_id, group_id)
     advance(1)

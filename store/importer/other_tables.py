@@ -19,6 +19,7 @@ from store.policy_documents import check_policy_text
 from store.users import ROOT_NAME
 
 if TYPE_CHECKING:
+    from store.directory import Directory
     from store.importer.resolve import _Resolver
 
 
@@ -201,6 +202,7 @@ def _other_operations(
 
 
 def _apply_others(
+    directory: Directory,
     conn: sqlite3.Connection,
     by_kind: dict[type, list[Any]],
     now: str,
@@ -228,6 +230,18 @@ def _apply_others(
                 if entry.row_id is not None and any(c != "managed_policies" for c in entry.changed)
             ],
         )
+    # A disabled account grants nothing: its sessions end, as when an admin disables it.
+    conn.executemany(
+        account_rows.END_SESSIONS_OF_DISABLED,
+        [
+            (now, entry.row_id)
+            for entry in entries
+            if entry.concept == "accounts"
+            and entry.row_id is not None
+            and "status" in entry.changed
+            and dict(entry.fields)["status"] == "disabled"
+        ],
+    )
     attaching = [entry for entry in entries if entry.policies is not None]
     if attaching:
         policy_ids = {row[1]: row[0] for row in conn.execute("SELECT id, name_key FROM policies")}
@@ -248,10 +262,22 @@ def _apply_others(
         return
     account_ids = {row[1]: row[0] for row in conn.execute("SELECT id, name_key FROM accounts")}
     set_ids_by_key = {row[1]: row[0] for row in conn.execute("SELECT id, name_key FROM permission_sets")}
+    expiries = [save for save in saves if save.row_id is not None]
     conn.executemany(
-        assignment_rows.UPDATE_EXPIRY_FROM_IMPORT,
-        [(save.expires_at, now, save.row_id) for save in saves if save.row_id is not None],
+        assignment_rows.UPDATE_EXPIRY_FROM_IMPORT, [(save.expires_at, now, save.row_id) for save in expiries]
     )
+    # A session never outlives its grant: those an expiry brought forward no longer covers end, as when an
+    # admin brings it forward.
+    for save in expiries:
+        assignment_rows.end_sessions(
+            directory,
+            conn,
+            "assignment expiry brought forward by import",
+            save.kind,
+            user_id(save.principal) if save.kind == "user" else group_id(save.principal),
+            account_ids[save.account],
+            set_ids_by_key[save.permission_set],
+        )
     conn.executemany(
         assignment_rows.INSERT,
         [
