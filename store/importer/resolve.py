@@ -925,6 +925,9 @@ def _resolve(
         existing_members = (
             existing_memberships.get(group_ident, no_members) if group.row is not None else no_members
         )
+        if members == existing_members:  # the same members with the same expiries: nothing to add or remove
+            unchanged["memberships"] += len(members)
+            continue
         for user_ident, expiry in members.items():
             existing = existing_members.get(user_ident, _BAD)
             if existing == expiry:
