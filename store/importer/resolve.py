@@ -221,6 +221,10 @@ class _Kind:
     name_label: tuple[str, str]  # (the labels' key, the field's SCIM name)
     reserved: str | None  # a canonical name no entry may take (root's)
 
+    def label(self, labels: dict[str, str]) -> str:
+        """What the file calls the name field (made only for a problem's message)."""
+        return labels.get(self.name_label[0], self.name_label[1])
+
 
 _USERS = _Kind("user", "user_name", "user_name_key", ("userName", "userName"), ROOT_NAME)
 _GROUPS = _Kind("group", "name", "name_key", ("name", "displayName"), None)
@@ -300,7 +304,8 @@ class _Resolver:
     ) -> Any:
         ident = row[_ID] if row is not None else self._next_ident()
         target = (_UserTarget if index is self.user_index else _GroupTarget)(ident, where, source, row)
-        target.in_file = in_file
+        if not in_file:
+            target.in_file = False
         index.targets.append(target)
         index.by_ident[ident] = target
         return target
@@ -330,7 +335,6 @@ class _Resolver:
         when it matches nothing it may (the problem is recorded)."""
         kind, problems, where, labels = index.kind, self.problems, entry.where, entry.labels
         noun = kind.noun
-        name_label = labels.get(kind.name_label[0], kind.name_label[1])
         target = None
         if entry.target is not None:
             target = index.by_alias.get(entry.target)
@@ -366,18 +370,18 @@ class _Resolver:
                 shown = match_name if match_name is not None else fields.get(kind.name_column)
                 if shown is None:
                     if getattr(entry, kind.name_column) is None:
-                        problems.add(where, f"{name_label}: is required")
+                        problems.add(where, f"{kind.label(labels)}: is required")
                     return None
                 key = names.canonical(shown)
                 earlier = index.by_key.get(key)
                 if earlier is not None:
                     problems.add(
                         where,
-                        f"{name_label}: {shown!r} is the same name as {earlier.where} (names are compared "
-                        "ignoring case and width)",
+                        f"{kind.label(labels)}: {shown!r} is the same name as {earlier.where} (names are "
+                        "compared ignoring case and width)",
                     )
                     return None
-                ok, row = self._existing_for_name(index, key, source, where, shown, name_label)
+                ok, row = self._existing_for_name(index, key, source, where, shown, labels)
                 if not ok:
                     return None
                 target = self._target(index, row, where, source)
@@ -399,16 +403,19 @@ class _Resolver:
         return target
 
     def _existing_for_name(
-        self, index: _Index, key: str, source: str, where: str, shown: str, label: str
+        self, index: _Index, key: str, source: str, where: str, shown: str, labels: dict[str, str]
     ) -> tuple[bool, sqlite3.Row | None]:
         """(ok, row): the existing row this name may match; not ok when the name belongs to someone else."""
         kind = index.kind
         if key == kind.reserved:
-            self.problems.add(where, f"{label}: {shown!r} is reserved for the directory's root identity")
+            self.problems.add(
+                where, f"{kind.label(labels)}: {shown!r} is reserved for the directory's root identity"
+            )
             return False, None
         row = index.rows_by_key.get(key)
         if row is None:
             return True, None
+        label = kind.label(labels)
         held = row[kind.name_column]
         if kind.reserved is not None and row[_IS_ROOT]:
             self.problems.add(
@@ -447,7 +454,7 @@ class _Resolver:
             shown, key = target.matched_name, target.matched_key
             if shown != name:
                 key = names.canonical(name)
-            label = target.labels.get(kind.name_label[0], kind.name_label[1])
+            label = kind.label(target.labels)
             other = final.get(key)
             if other is not None and other is not target:
                 self.problems.add(
