@@ -1,4 +1,4 @@
-"""The users' search index (``users_search``, schema versions 2 and 6) kept up to date by a bulk write.
+"""The users' search index (``users_search``, schema versions 2 and 14) kept up to date by a bulk write.
 
 Every write of a user updates the trigram index through a trigger, row by row: right for an edit, but for a
 100,000-user import the triggers cost more than the rows themselves. :func:`bulk_write` sets them aside for
