@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import math
 import sqlite3
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from operator import attrgetter
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from store import clock, names
 from store.crypto import MAX_PASSWORD_LENGTH, is_supported_hash
@@ -250,6 +251,9 @@ class _Index:
 
 Rows = Mapping[str, sqlite3.Row]
 RowsBy = Mapping[tuple[str, str], sqlite3.Row]
+
+
+_IDENT = attrgetter("ident")
 
 
 class _Resolver:
@@ -638,7 +642,14 @@ class _Resolver:
                     target.removals.add(ident)
                     target.members.pop(ident, None)
             by_exact, members, removals = self.user_by_exact, target.members, target.removals
-            for position, given in enumerate(group.members or []):
+            given_members = group.members or []
+            if not removals and {str} == set(map(type, given_members)):
+                # Names only (our JSON): all found among the file's users, they are added in one step.
+                named = list(map(by_exact.get, cast("Sequence[str]", given_members)))
+                if all(named):
+                    members.update(dict.fromkeys(map(_IDENT, named)))
+                    continue
+            for position, given in enumerate(given_members):
                 # The common member: a user of the file, named exactly as its entry names it.
                 if isinstance(given, str):
                     plain: str | None = given
