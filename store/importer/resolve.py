@@ -925,8 +925,19 @@ def _resolve(
         elif group.in_file or group.emptied_reason is None:  # in the file, or named by its users
             unchanged["groups"] += 1
     # Memberships: what the file wants, what it removes, and (sync) what the source no longer has.
-    user_idents, existing_memberships = resolver.user_idents, current.memberships
+    existing_memberships = current.memberships
     no_members: dict[int, str | None] = {}
+    # The name each membership shows its user by: the file's for a user of the file, else the directory's
+    # (made once for all users when a first membership changes, not looked up again for each).
+    shown_names: dict[int, str] = {}
+
+    def user_name(ident: int) -> str:
+        if not shown_names:
+            shown_names.update(
+                (target.ident, target.fields.get("user_name") or target.shown) for target in users
+            )
+        return shown_names.get(ident) or current.users_by_id[ident]["user_name"]
+
     for position, group in enumerate(groups):
         if progress is not None and position % 50 == 0:
             progress("plan", len(users) + len(groups) + position, to_plan)
@@ -951,12 +962,10 @@ def _resolve(
             if existing == expiry:
                 unchanged["memberships"] += 1
                 continue
-            user_target = user_idents.get(user_ident)
-            user_name = (
-                (user_target.fields.get("user_name") or user_target.shown) if user_target is not None else ""
-            ) or current.users_by_id[user_ident]["user_name"]
             member = AddMember if existing is _BAD else UpdateMember
-            ops.append(member(group_ident, user_ident, expiry, group_name, user_name, grants_admin))
+            ops.append(
+                member(group_ident, user_ident, expiry, group_name, user_name(user_ident), grants_admin)
+            )
         if group.row is None:
             continue
         sync_owned = options.sync and group.row["source"] == source
