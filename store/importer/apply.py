@@ -7,6 +7,8 @@ import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import nullcontext
+from itertools import repeat
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 from store import groups as group_rows
@@ -37,6 +39,7 @@ if TYPE_CHECKING:
 CHUNK = 20_000
 # The memberships' index by user (schema version 1): a big import builds it again after its rows.
 MEMBERSHIPS_BY_USER = "memberships_user"
+_GROUP, _USER, _EXPIRES_AT = attrgetter("group"), attrgetter("user"), attrgetter("expires_at")
 
 
 # -- passwords --------------------------------------------------------------------------------------------
@@ -253,12 +256,16 @@ def _apply(
     additions: list[AddMember] = by_kind.get(AddMember, [])
     with set_aside(conn, [MEMBERSHIPS_BY_USER]) if _many(conn, len(additions)) else nullcontext():
         for chunk in _chunks(additions):
+            # (group id, user id, expiry, now) rows made column by column by map and zip, not op by op.
+            groups, users = list(map(_GROUP, chunk)), list(map(_USER, chunk))
             conn.executemany(
                 group_rows.INSERT_MEMBERSHIP,
-                [
-                    (new_group(op.group, op.group), new_user(op.user, op.user), op.expires_at, now)
-                    for op in chunk
-                ],
+                zip(
+                    map(new_group, groups, groups),
+                    map(new_user, users, users),
+                    map(_EXPIRES_AT, chunk),
+                    repeat(now),
+                ),
             )
             advance(len(chunk))
     expiries = by_kind.get(UpdateMember, [])
