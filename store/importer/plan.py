@@ -192,14 +192,12 @@ class Labels(Sequence[str]):
             return list(self) == list(other)
         return NotImplemented
 
-    __hash__ = None  # type: ignore[assignment]  # mutable, like a list
-
     def __repr__(self) -> str:
         return repr(list(self))
 
 
 def _label(item: str | AddMember) -> str:
-    return item if type(item) is str else item.label  # type: ignore[union-attr]
+    return item if isinstance(item, str) else item.label
 
 
 @dataclass
