@@ -344,3 +344,30 @@ def test_a_migration_that_would_leave_a_dangling_row_changes_nothing(db_path: Pa
         names = [row[0] for row in unchanged.conn.execute("SELECT user_name FROM users ORDER BY 1")]
         assert names == ["alice", "bob"]
         assert unchanged.conn.execute("SELECT count(*) FROM memberships").fetchone()[0] == 2
+
+
+def schema_objects(db: Database) -> dict[str, str]:
+    return dict(db.conn.execute("SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY name"))
+
+
+def test_set_aside_drops_for_the_block_and_makes_them_again_as_they_were(tmp_path: Path) -> None:
+    from store.db import set_aside
+
+    with Database(tmp_path / "d.db") as db:
+        before = schema_objects(db)
+        names = ["memberships_user", "users_search_insert"]
+        with db.write() as conn, set_aside(conn, names):
+            inside = schema_objects(db)
+            assert not set(names) & set(inside)  # gone for the block (its writes skip them)
+        assert schema_objects(db) == before  # made again from their own definitions
+
+
+def test_set_aside_leaves_them_in_place_when_the_write_fails(tmp_path: Path) -> None:
+    from store.db import set_aside
+
+    with Database(tmp_path / "d.db") as db:
+        before = schema_objects(db)
+        with pytest.raises(RuntimeError), db.write() as conn, set_aside(conn, ["memberships_user"]):
+            raise RuntimeError("the import failed half-way")
+        assert schema_objects(db) == before  # the rollback took the drop back
+        assert db.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
