@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -73,6 +74,7 @@ _GROUP_SELECT = "SELECT id, name_key, source, scim_id, name, description, extern
 # Both selects start alike, so the hot paths read a row by position (a name costs a scan of the columns).
 _ID, _KEY, _SOURCE = 0, 1, 2
 _IS_ROOT, _HAS_PASSWORD = 4, 5  # users only
+_SCIM_ID = 3
 # Each column of ``_USER_ROW`` / ``_GROUP_ROW`` with its position in a row of ``_USER_SELECT`` /
 # ``_GROUP_SELECT``.
 _USER_AT = tuple(
@@ -80,6 +82,7 @@ _USER_AT = tuple(
     for c in _USER_ROW
 )
 _GROUP_AT = tuple((c, ("id", "name_key", "source", "scim_id", *_GROUP_COLUMNS).index(c)) for c in _GROUP_ROW)
+_USER_EXTERNAL = dict(_USER_AT)["external_id"]
 _MEMBERS_SELECT = "SELECT user_id, expires_at FROM memberships"
 # A document with at most this many users and groups (a SCIM request, a hand-written file) looks up the rows
 # it names one by one; a bigger one reads the tables whole, which is cheaper than as many lookups.
@@ -214,7 +217,7 @@ def _read_memberships(
     gives each member the user's own id object: 300,000 memberships are not 300,000 more numbers (8 MB)."""
     same = user_ids.__getitem__ if user_ids is not None else int
     members: dict[int, dict[int, str | None]] = {
-        group_id: dict.fromkeys(map(same, map(int, ids.split(","))))
+        group_id: dict.fromkeys(map(same, json.loads(f"[{ids}]")))  # digits and commas: a JSON list
         for group_id, ids in conn.execute(
             "SELECT group_id, group_concat(user_id) FROM memberships GROUP BY group_id"
         )
@@ -233,8 +236,10 @@ def _read_current(conn: sqlite3.Connection, tables: bool = True) -> _Current:
     current = _Current(
         users={r[_KEY]: r for r in users},
         users_by_id=dict(zip(user_ids, users, strict=True)),
-        users_by_external={(r["source"], r["external_id"]): r for r in users if r["external_id"] is not None},
-        users_by_scim={(r["source"], r["scim_id"]): r for r in users if r["scim_id"] is not None},
+        users_by_external={
+            (r[_SOURCE], r[_USER_EXTERNAL]): r for r in users if r[_USER_EXTERNAL] is not None
+        },
+        users_by_scim={(r[_SOURCE], r[_SCIM_ID]): r for r in users if r[_SCIM_ID] is not None},
         user_keys=_user_key_lists(conn.execute("SELECT user_id, public_key FROM ssh_keys ORDER BY id")),
         groups={r["name_key"]: r for r in groups},
         groups_by_id={r["id"]: r for r in groups},

@@ -419,32 +419,25 @@ class _Resolver:
         row = index.rows_by_key.get(key)
         if row is None:
             return True, None
-        label = kind.label(labels)
         held = row[kind.name_column]
         if kind.reserved is not None and row[_IS_ROOT]:
-            self.problems.add(
-                where,
-                f"{label}: {shown!r} is the same name as the directory's root identity {held!r} (names are "
-                "compared ignoring case and width)",
+            why = (
+                f"is the same name as the directory's root identity {held!r} (names are compared ignoring "
+                "case and width)"
             )
-            return False, None
-        if row[_SOURCE] != source:
-            self.problems.add(
-                where,
-                f"{label}: {shown!r} is the same name as the existing {kind.noun} {held!r} from source "
-                f"{row['source']!r} (names are compared ignoring case and width; an import never takes "
-                f"over another source's {kind.noun}s)",
+        elif row[_SOURCE] != source:
+            why = (
+                f"is the same name as the existing {kind.noun} {held!r} from source {row[_SOURCE]!r} (names "
+                f"are compared ignoring case and width; an import never takes over another source's "
+                f"{kind.noun}s)"
             )
-            return False, None
-        if row[_ID] in index.by_row:
+        elif row[_ID] in index.by_row:
             earlier = index.by_row[row[_ID]]
-            self.problems.add(
-                where,
-                f"{label}: {shown!r} matches the existing {kind.noun} {held!r}, which {earlier.where} "
-                "already matched",
-            )
-            return False, None
-        return True, row
+            why = f"matches the existing {kind.noun} {held!r}, which {earlier.where} already matched"
+        else:
+            return True, row
+        self.problems.add(where, f"{kind.label(labels)}: {shown!r} {why}")
+        return False, None
 
     def _check_final_names(self, index: _Index) -> None:
         """After merging (renames included): every final name is unique and free."""
