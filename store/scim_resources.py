@@ -25,7 +25,7 @@ import sqlite3
 import uuid
 import weakref
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
@@ -39,7 +39,6 @@ from store.importer import (
     ImportRefused,
     ImportResult,
     MemberIn,
-    Problem,
     UserIn,
     import_document,
 )
@@ -461,7 +460,7 @@ class ScimResources:
         except ImportRefused as refused:
             # Where a problem is begins with the wrapper made here, which the client never sent: what follows
             # is its own (a PatchOp's Operations[i], a member).
-            problems = [Problem(_WRAPPER.sub("", p.where), p.message) for p in refused.problems]
+            problems = [replace(p, where=_WRAPPER.sub("", p.where)) for p in refused.problems]
             raise ImportRefused(refused.file_name, problems, refused.more) from None
 
     def _adopt(self, row: sqlite3.Row, ident: str) -> None:

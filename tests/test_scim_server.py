@@ -277,7 +277,8 @@ def test_refusals_are_scim_errors_and_change_nothing(server: Server) -> None:
         nameless = client.post("/Users", json={"schemas": [CORE_USER]})
         assert nameless.status_code == 400 and nameless.json()["detail"] == "userName: is required"
         taken = client.post("/Users", json=_user("LUCY"))  # a local user's name is never taken over
-        assert taken.status_code == 409
+        assert taken.status_code == 409 and taken.json()["scimType"] == "uniqueness"
+        assert taken.json()["detail"] == "userName: 'LUCY' is already taken"  # not which source holds it
         # Nor by a rename: a conflict, which says where in the request, and not which source holds the name.
         mine = client.post("/Users", json=_user("renamer@example.com")).json()["id"]
         rename = {

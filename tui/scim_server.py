@@ -109,11 +109,10 @@ def as_scim_error(exc: Exception) -> ScimError:
     if isinstance(exc, PreconditionFailed):
         return ScimError(412, exc.message)
     if isinstance(exc, ImportRefused):
-        # A name held elsewhere is a conflict; which source holds it is not this source's business.
-        detail = re.sub(r" \(source '[^']*'; names are compared", " (names are compared", _problems(exc))
-        if any(
-            taken in detail for taken in ("is the same name as", "is already taken", "would take the name")
-        ):
+        # A name held elsewhere is a conflict (the importer does not tell an identity provider which source
+        # holds it).
+        detail = _problems(exc)
+        if any(problem.conflict for problem in exc.problems):
             return ScimError(409, detail, "uniqueness")
         return ScimError(400, detail, "invalidValue")
     if isinstance(exc, Paused):

@@ -158,6 +158,7 @@ class ImportDocument:
 class Problem:
     where: str
     message: str
+    conflict: bool = False  # a name held elsewhere (SCIM answers 409 uniqueness, not 400)
 
     def __str__(self) -> str:
         return f"{self.where}: {self.message}" if self.where else self.message
@@ -202,10 +203,10 @@ class _Problems:
         self.items: list[Problem] = []
         self.count = 0
 
-    def add(self, where: str, message: str) -> None:
+    def add(self, where: str, message: str, *, conflict: bool = False) -> None:
         self.count += 1
         if len(self.items) < MAX_PROBLEMS:
-            self.items.append(Problem(where, message))
+            self.items.append(Problem(where, message, conflict))
 
     def call(self, where: str, function: Callable[..., Any], *args: Any) -> Any:
         """``function(*args)``; its ValidationError is recorded against ``where`` and None returned."""

@@ -43,6 +43,7 @@ def _resolve_others(
             problems.add(
                 where,
                 f"name: {shown!r} is the same name as {earlier} (names are compared ignoring case and width)",
+                conflict=True,
             )
             return False
         first_seen[(kind, key)] = where

@@ -383,6 +383,7 @@ class _Resolver:
                         where,
                         f"{kind.label(labels)}: {shown!r} is the same name as {earlier.where} (names are "
                         "compared ignoring case and width)",
+                        conflict=True,
                     )
                     return None
                 ok, row = self._existing_for_name(index, key, source, where, shown, labels)
@@ -420,6 +421,7 @@ class _Resolver:
         if row is None:
             return True, None
         held = row[kind.name_column]
+        conflict = True
         if kind.reserved is not None and row[_IS_ROOT]:
             why = (
                 f"is the same name as the directory's root identity {held!r} (names are compared ignoring "
@@ -427,17 +429,21 @@ class _Resolver:
             )
         elif row[_SOURCE] != source:
             why = (
-                f"is the same name as the existing {kind.noun} {held!r} from source {row[_SOURCE]!r} (names "
-                f"are compared ignoring case and width; an import never takes over another source's "
-                f"{kind.noun}s)"
+                f"is the same name as the existing {kind.noun} {held!r}{self._from_source(row)} (names are "
+                f"compared ignoring case and width; an import never takes over another source's {kind.noun}s)"
             )
         elif row[_ID] in index.by_row:
             earlier = index.by_row[row[_ID]]
             why = f"matches the existing {kind.noun} {held!r}, which {earlier.where} already matched"
+            conflict = False
         else:
             return True, row
-        self.problems.add(where, f"{kind.label(labels)}: {shown!r} {why}")
+        self.problems.add(where, f"{kind.label(labels)}: {shown!r} {why}", conflict=conflict)
         return False, None
+
+    def _from_source(self, row: sqlite3.Row) -> str:
+        """Which source holds a name, for an admin's file; an identity provider is not told of others'."""
+        return "" if self.options.own_groups_only else f" from source {row[_SOURCE]!r}"
 
     def _check_final_names(self, index: _Index) -> None:
         """After merging (renames included): every final name is unique and free."""
@@ -458,6 +464,7 @@ class _Resolver:
                     target.where,
                     f"{label}: {name!r} is the same name as {other.where} (names are compared ignoring "
                     "case and width)",
+                    conflict=True,
                 )
                 continue
             final[key] = target
@@ -478,8 +485,9 @@ class _Resolver:
                 self.problems.add(
                     target.where,
                     f"{label}: {what} would take the name of the existing {kind.noun} "
-                    f"{holder[kind.name_column]!r} (source {holder['source']!r}; names are compared "
-                    "ignoring case and width)",
+                    f"{holder[kind.name_column]!r}{self._from_source(holder)} (names are compared ignoring "
+                    "case and width)",
+                    conflict=True,
                 )
 
     # -- users and groups ---------------------------------------------------------------------------------
