@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import re
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -124,14 +123,7 @@ def as_scim_error(exc: Exception) -> ScimError:
     if isinstance(exc, NotFound):
         return ScimError(404, exc.message)
     if isinstance(exc, Refused):
-        detail = exc.message.replace("\nnothing was changed", "")
-        grants = re.search(r"would make administrators: (.*) \(memberships of the admin group\)", detail)
-        if grants:  # the importer's words are for a file's importer (--allow-admin-changes): say it for SCIM
-            detail = (
-                f"an identity provider never makes administrators: {grants.group(1)} would join the admin "
-                "group; an administrator of tui grants that"
-            )
-        return ScimError(403, detail + "; nothing was changed")
+        return ScimError(403, exc.message.replace("\nnothing was changed", "") + "; nothing was changed")
     if isinstance(exc, Conflict):
         return ScimError(409, exc.message)
     if isinstance(exc, (ValidationError, StoreError)):

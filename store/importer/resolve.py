@@ -1006,7 +1006,11 @@ def _resolve(
         shown = ", ".join(repr(item) for item in plan.admin_grants[:10])
         more = f" and {len(plan.admin_grants) - 10} more" if len(plan.admin_grants) > 10 else ""
         plan.blocked = (
-            f"this import would make administrators: {shown}{more} (memberships of the admin group). An "
+            # An identity provider is never allowed to (its requests carry no confirmation to give).
+            f"an identity provider never makes administrators: {shown}{more} would join the admin group; an "
+            "administrator of tui grants that"
+            if options.own_groups_only
+            else f"this import would make administrators: {shown}{more} (memberships of the admin group). An "
             "identity provider's file never grants administration on its own: check each, then run again "
             "with --allow-admin-changes"
         )
