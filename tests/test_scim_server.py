@@ -403,7 +403,9 @@ def test_groups_members_and_the_admin_group(server: Server) -> None:
                 }
             ],
         }
-        assert client.patch(f"/Groups/{group}", json=foreign).status_code == 400  # not one of its users
+        not_its_own = client.patch(f"/Groups/{group}", json=foreign)  # a local user: not one of its users
+        assert not_its_own.status_code == 400
+        assert "in this request or the directory (source 'okta')" in not_its_own.json()["detail"]
 
         # An admin made the identity provider's group the admin group: it may not add administrators.
         with server.directory() as directory:

@@ -181,7 +181,7 @@ def import_document(
         with_passwords=with_passwords,
         # An identity provider never makes administrators, whatever it asks: that is an admin's decision.
         allow_admin_changes=False if provisioning else allow_admin_changes,
-        own_groups_only=provisioning,
+        provisioning=provisioning,
     )
     with directory.db.read() as conn:
         seen_version = directory.db.data_version()

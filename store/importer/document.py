@@ -191,8 +191,9 @@ class ImportOptions:
     # confirmation named ("alice in Admins"), so that a plan made again under the lock grants no one else.
     allow_admin_changes: bool | frozenset[str] = False
     # The import is made by the identity provider itself (a provisioning token), not by an admin: it may
-    # not change the membership of another source's (or a local) group either.
-    own_groups_only: bool = False
+    # not change the membership of another source's (or a local) group either, and refusals speak to it
+    # (its request, not a file; never which other source holds a name).
+    provisioning: bool = False
 
 
 # -- problems ---------------------------------------------------------------------------------------------

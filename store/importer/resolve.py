@@ -349,7 +349,8 @@ class _Resolver:
             if target is None:
                 problems.add(
                     where,
-                    f"no {noun} with id {entry.target!r} in this file or the directory (source {source!r})",
+                    f"no {noun} with id {entry.target!r} in {self._here} or the directory "
+                    f"(source {source!r})",
                 )
                 return None
         else:
@@ -441,9 +442,14 @@ class _Resolver:
         self.problems.add(where, f"{kind.label(labels)}: {shown!r} {why}", conflict=conflict)
         return False, None
 
+    @property
+    def _here(self) -> str:
+        """What the entries came in: an admin's file, or an identity provider's request."""
+        return "this request" if self.options.provisioning else "this file"
+
     def _from_source(self, row: sqlite3.Row) -> str:
         """Which source holds a name, for an admin's file; an identity provider is not told of others'."""
-        return "" if self.options.own_groups_only else f" from source {row[_SOURCE]!r}"
+        return "" if self.options.provisioning else f" from source {row[_SOURCE]!r}"
 
     def _check_final_names(self, index: _Index) -> None:
         """After merging (renames included): every final name is unique and free."""
@@ -590,7 +596,7 @@ class _Resolver:
             target.fields["name"] = name
             self.final_group_keys[key] = target
             return target
-        self.problems.add(where, f"no group named {name!r} in the file or the directory")
+        self.problems.add(where, f"no group named {name!r} in {self._here} or the directory")
         return None
 
     def _user_by_name(self, name: str) -> int | None:
@@ -699,7 +705,7 @@ class _Resolver:
                 shown = "root" if names.canonical(name) == ROOT_NAME else repr(name)
                 problems.add(
                     member.where,
-                    f"members: no user named {name!r} in the file or the directory"
+                    f"members: no user named {name!r} in {self._here} or the directory"
                     if shown != "root"
                     else "members: root belongs to no group",
                 )
@@ -736,7 +742,7 @@ class _Resolver:
         what = {"User": "user", "Group": "group"}.get(kind or "", "user or group")
         problems.add(
             member.where,
-            f"value: no {what} with id {ref!r} in this file or the directory (source {group.source!r})",
+            f"value: no {what} with id {ref!r} in {self._here} or the directory (source {group.source!r})",
         )
         return None
 
@@ -946,7 +952,7 @@ def _resolve(
         grants_admin = group_ident == current.admin_group_id
         touches_members = members or group.removals or group.remove_all
         if (
-            options.own_groups_only
+            options.provisioning
             and group.row is not None
             and group.row["source"] != source
             and touches_members
@@ -1009,7 +1015,7 @@ def _resolve(
             # An identity provider is never allowed to (its requests carry no confirmation to give).
             f"an identity provider never makes administrators: {shown}{more} would join the admin group; an "
             "administrator of tui grants that"
-            if options.own_groups_only
+            if options.provisioning
             else f"this import would make administrators: {shown}{more} (memberships of the admin group). An "
             "identity provider's file never grants administration on its own: check each, then run again "
             "with --allow-admin-changes"
