@@ -436,3 +436,16 @@ class TestBurstTyping:
             assert isinstance(app.screen, DashboardScreen), text(app.screen, "#sign-in-message")
             assert directory.actor == Actor("alice", "console")
         root.directory.close()
+
+
+async def test_the_change_poll_between_screens_does_not_crash_the_console(tmp_path):
+    """A timer that fires while no screen is shown (a sign-in switching modes, the console closing) waits for
+    the next poll: CI once saw ScreenStackError from the change poll end a sign-in."""
+    app, directory, root = gate_app(tmp_path, with_alice=True, alice_mfa=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+    assert not app.screen_stack  # closed: no screen left to tell
+    root.directory.users.create("zed")  # a change the poll would tell a screen about
+    app._notice_changes()
+    app._show_presence([])
+    root.directory.close()

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from textual import events, work
-from textual.app import App, SystemCommand
+from textual.app import App, ScreenStackError, SystemCommand, UnknownModeError
 from textual.binding import Binding
 from textual.reactive import var
 from textual.screen import Screen
@@ -152,8 +152,23 @@ class TuiApp(App[None]):
         if self.signed_in is not None and self.signed_in.is_root:
             self._root_notice()
 
+    def _shown_screen(self) -> Screen[object] | None:
+        """The screen shown, or None between two (a sign-in or sign-out switching modes, the console
+        closing): a timer that fires then has no screen to tell, and must not crash the console."""
+        try:
+            return self.screen
+        except (ScreenStackError, UnknownModeError):
+            return None
+
+    def _refresh_nav_bars(self) -> None:
+        screen = self._shown_screen()
+        for bar in screen.query(NavBar) if screen is not None else ():
+            bar.refresh_sections()
+
     def _notice_changes(self) -> None:
         self.check_session()
+        if self._shown_screen() is None:
+            return  # the next poll tells the screen that comes
         other = self.directory.db.data_version(wait=False)
         if other is None:
             return
@@ -164,7 +179,9 @@ class TuiApp(App[None]):
         self._data_version = version
         if self.signed_in is not None:
             self._check_still_signed_in(self.signed_in)
-        self.screen.post_message(DirectoryChanged())
+        screen = self._shown_screen()  # a sign-out just above may have left none: the next one reads afresh
+        if screen is not None:
+            screen.post_message(DirectoryChanged())
         self._look_for_sources()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="look-for-sources")
@@ -206,8 +223,7 @@ class TuiApp(App[None]):
 
     def _show_presence(self, others: list[Present]) -> None:
         self.others_here = others
-        for bar in self.screen.query(NavBar):
-            bar.refresh_sections()
+        self._refresh_nav_bars()
 
     def on_unmount(self) -> None:
         if self.presence is not None:
@@ -303,8 +319,7 @@ class TuiApp(App[None]):
                 "You are no longer an administrator: only your own access remains.", severity="warning"
             )
             self.switch_mode(home_mode(False))
-        for bar in self.screen.query(NavBar):
-            bar.refresh_sections()
+        self._refresh_nav_bars()
 
     def _ended_elsewhere(self, signed_in: SignedIn, message: str) -> None:
         if self.signed_in is signed_in:
