@@ -54,18 +54,18 @@ def set_aside(conn: sqlite3.Connection, names: Sequence[str]) -> Iterator[None]:
     instead of one random b-tree insert per row, and for a trigger not at all. DDL is transactional in
     SQLite: a crash or an exception (the caller rolls back) leaves them as they were, and readers keep their
     snapshot's schema. Nothing else may rely on them inside the block."""
-    definitions = [
-        row[0]
-        for name in names
-        for row in conn.execute("SELECT sql FROM sqlite_master WHERE name = ? AND sql IS NOT NULL", (name,))
-    ]
-    kinds = dict(conn.execute("SELECT name, type FROM sqlite_master WHERE type IN ('index', 'trigger')"))
-    for name in names:
-        if name in kinds:
-            conn.execute(f'DROP {kinds[name].upper()} "{name}"')
+    objects = {
+        name: (kind, definition)
+        for name, kind, definition in conn.execute(
+            "SELECT name, type, sql FROM sqlite_master WHERE type IN ('index', 'trigger') AND sql IS NOT NULL"
+        )
+    }
+    present = [name for name in names if name in objects]
+    for name in present:
+        conn.execute(f'DROP {objects[name][0].upper()} "{name}"')
     yield
-    for definition in definitions:
-        conn.execute(definition)
+    for name in present:
+        conn.execute(objects[name][1])
 
 
 def _create_private_file(path: Path) -> list[Path]:
