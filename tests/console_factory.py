@@ -73,3 +73,11 @@ def table_lines(table: PagedTable) -> list[str]:
 async def type_text(pilot: Pilot[object], text: str) -> None:
     for ch in text:
         await pilot.press(ch if ch != " " else "space")
+
+
+async def filter_list(pilot: Pilot[object], text: str) -> None:
+    """Filter the list shown as a person does: ``/``, the text key by key, Enter back to the table."""
+    await pilot.press("slash")
+    await type_text(pilot, text)
+    await pilot.press("enter")
+    await settle(pilot)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from textual.widgets import Input, Static, TextArea
 
-from tests.console_factory import make_app, settle, type_text
+from tests.console_factory import filter_list, make_app, settle, type_text
 from tui.screens.form import FormModal
 from tui.screens.import_screen import ImportScreen
 from tui.screens.permission_sets import PermissionSetEditorScreen, PermissionSetsScreen
@@ -285,10 +285,7 @@ class TestNoStaleNumbers:
         async with app.run_test(size=(120, 40)) as pilot:
             await pilot.press("3")
             await settle(pilot)
-            await pilot.press("slash")
-            await type_text(pilot, "Auditors")
-            await pilot.press("enter")
-            await settle(pilot)
+            await filter_list(pilot, "Auditors")
             groups = app.screen
             before = groups.table.current.member_count
             await pilot.press("enter")  # its members
@@ -368,10 +365,7 @@ class TestNoStaleNumbers:
         async with app.run_test(size=(120, 40)) as pilot:
             await pilot.press("2")
             await settle(pilot)
-            await pilot.press("slash")
-            await type_text(pilot, "bob")
-            await pilot.press("enter")
-            await settle(pilot)
+            await filter_list(pilot, "bob")
 
             def footer() -> list[str]:
                 return [key.description for key in app.screen.query_one("KeyFooter").keys]
@@ -452,10 +446,7 @@ class TestEveryActionFindable:
         async with app.run_test(size=(120, 40)) as pilot:
             await pilot.press("2")
             await settle(pilot)
-            await pilot.press("slash")
-            await type_text(pilot, "carol")
-            await pilot.press("enter")
-            await settle(pilot)
+            await filter_list(pilot, "carol")
             await palette(pilot, "password")
             assert isinstance(app.screen, NewPasswordModal)
             assert "carol" in str(app.screen.query_one(".dialog-title").render())

@@ -14,7 +14,7 @@ from textual.widgets import Input, SelectionList, Static
 
 from store.demo import DEVELOPER
 from store.directory import Directory
-from tests.console_factory import ADMIN, make_app, other_admin, settle, table_lines, type_text
+from tests.console_factory import ADMIN, filter_list, make_app, other_admin, settle, table_lines, type_text
 from tui.app import TuiApp
 from tui.screens.base import DirectoryScreen
 from tui.screens.modals import ConfirmModal, ConflictModal
@@ -365,10 +365,7 @@ class TestPolicyLibrary:
         async with app.run_test(size=(120, 40)) as pilot:
             app.push_screen(PoliciesScreen())
             await settle(pilot)
-            await pilot.press("slash")
-            await type_text(pilot, "queues")
-            await pilot.press("enter")
-            await settle(pilot)
+            await filter_list(pilot, "queues")
             await pilot.press("e")
             await settle(pilot)
             editor = app.screen.query_one("#field-document", PolicyEditor)

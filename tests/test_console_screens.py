@@ -7,7 +7,7 @@ import sqlite3
 from textual import events
 from textual.widgets import DataTable, Input, Static
 
-from tests.console_factory import make_app, other_admin, settle, table_lines, type_text
+from tests.console_factory import filter_list, make_app, other_admin, settle, table_lines, type_text
 from tui.screens.accounts import AccountsScreen
 from tui.screens.assignments import AssignmentsScreen
 from tui.screens.dashboard import DashboardScreen
@@ -436,10 +436,7 @@ class TestOtherConcepts:
             await settle(pilot)
             group = directory.groups.get_by_name("sre")
             assert group.description == "Site reliability"
-            await pilot.press("slash")
-            await type_text(pilot, "sre")
-            await pilot.press("enter")
-            await settle(pilot)
+            await filter_list(pilot, "sre")
             await pilot.press("enter")
             await settle(pilot)
             assert isinstance(app.screen, GroupMembersScreen)

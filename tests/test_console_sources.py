@@ -19,7 +19,7 @@ from store.errors import Refused
 from store.formats import read_file
 from store.importer import import_document
 from store.scim_sources import RequestError
-from tests.console_factory import make_app, other_admin, settle, type_text
+from tests.console_factory import filter_list, make_app, other_admin, settle, type_text
 from tui.app import TuiApp
 from tui.screens.credentials import SecretsModal
 from tui.screens.dashboard import DashboardScreen
@@ -288,10 +288,7 @@ async def test_a_user_deactivated_over_scim_shows_the_groups_held_for_their_retu
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("2")
         await settle(pilot)
-        await pilot.press("slash")
-        await type_text(pilot, "ann@")
-        await pilot.press("enter")
-        await settle(pilot)
+        await filter_list(pilot, "ann@")
         await pilot.press("enter")
         await settle(pilot)
         assert isinstance(app.screen, UserDetailScreen)
