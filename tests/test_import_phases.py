@@ -9,7 +9,7 @@ from pathlib import Path
 from textual.widgets import Input, ProgressBar
 
 from tests.console_factory import make_app, settle
-from tests.test_console_import import open_import, status
+from tests.test_console_import import status
 from tests.test_import_atomicity import write_big_csv
 from tui.screens.import_screen import ImportScreen
 
@@ -22,11 +22,16 @@ async def test_a_plan_and_an_apply_show_each_phase_in_order(tmp_path: Path) -> N
     statuses: list[str] = []
 
     def hook(message: object) -> None:
+        # Called as each message is handled, before its handler: the status then is what the messages before
+        # it left. Read at every message, not only at progress: a fast last phase sends one progress message,
+        # and only the message after it (the plan or the result) sees the status it left.
         if isinstance(message, ImportScreen.Progressed):
             seen.append((message.phase, message.done, message.total))
-            if isinstance(app.screen, ImportScreen):
-                # What the status says now: the step before this one, handled in order.
-                statuses.append(status(app.screen))
+        shown = app.screen_stack[-1] if app.screen_stack else None
+        if isinstance(shown, ImportScreen) and shown.query("#import-status"):  # composed
+            now = status(shown)
+            if not statuses or statuses[-1] != now:
+                statuses.append(now)
 
     def phases() -> list[str]:
         """The phases seen, in order, each once; and each ended with its bar full."""
@@ -37,7 +42,12 @@ async def test_a_plan_and_an_apply_show_each_phase_in_order(tmp_path: Path) -> N
         return order
 
     async with app.run_test(size=(100, 30), message_hook=hook) as pilot:
-        screen = await open_import(app, pilot)
+        # Opened by its key, as a person does: the screen then handles its messages where the hook sees them.
+        await settle(pilot)
+        await pilot.press("i")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, ImportScreen)
         screen.query_one("#import-path", Input).value = str(big)
         await pilot.press("enter")
         await settle(pilot)
