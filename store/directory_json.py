@@ -6,8 +6,10 @@ import json
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from store import scim_kept
 from store.durations import format_duration
 from store.errors import ValidationError
+from store.formats.scim import ENTERPRISE_USER
 from store.importer import (
     AccountIn,
     AssignmentIn,
@@ -37,6 +39,7 @@ USER_FIELDS = {
     "groups",
     "sshPublicKeys",
     "source",
+    "scimAttributes",
 }
 GROUP_FIELDS = {"displayName", "description", "externalId", "members", "source"}
 ACCOUNT_FIELDS = {"name", "description", "active"}
@@ -202,6 +205,33 @@ class _Reader:
             return []
         return value
 
+    def scim_attributes(self, item: dict[str, Any], key: str, where: str) -> str | None:
+        """What a user of a SCIM source keeps (its emails as sent, the enterprise extension), checked as
+        ``tui scim serve`` checks them: the column's text, "" for none (null or {}), None when left out."""
+        if key not in item:
+            return None
+        value = item[key]
+        if value is None:
+            return ""
+        if not isinstance(value, dict):
+            self.problems.append(
+                Problem(f"{where}.{key}", f"must be an object with emails and {ENTERPRISE_USER}")
+            )
+            return None
+        known = {"emails", ENTERPRISE_USER.casefold()}
+        for unknown in sorted(k for k in value if k.casefold() not in known):
+            self.problems.append(
+                Problem(
+                    f"{where}.{key}",
+                    f"unknown attribute {unknown!r} (known: emails, the enterprise extension)",
+                )
+            )
+        try:
+            return scim_kept.as_text(scim_kept.from_resource(value)) or ""
+        except scim_kept.Invalid as invalid:
+            self.problems.append(Problem(f"{where}.{key}", invalid.message))
+            return None
+
     def policy(self, item: dict[str, Any], key: str, where: str) -> str | None:
         value = item.get(key)
         if value is None or isinstance(value, str):
@@ -241,6 +271,7 @@ def read_value(data: Any, file_name: str) -> ImportDocument:
             and type(active) is bool
             and (source is None or type(source) is str)
             and "sshPublicKeys" not in item
+            and "scimAttributes" not in item
             and (groups is None or (type(groups) is list and all(type(g) is str for g in groups)))
         ):
             groups = groups or None  # none and empty alike (no list per user: 5 MB at 100,000)
@@ -264,6 +295,7 @@ def read_value(data: Any, file_name: str) -> ImportDocument:
                 groups=reader.strings(item, "groups", where) or [],
                 ssh_keys=reader.strings(item, "sshPublicKeys", where),
                 source=reader.text(item, "source", where, None),
+                scim_attributes=reader.scim_attributes(item, "scimAttributes", where),
             )
         )
     # A member named as a user of the file is given that user's name object: 300,000 members would otherwise
@@ -399,6 +431,8 @@ def export_document(directory: Directory) -> dict[str, Any]:
                 entry["sshPublicKeys"] = ssh[row["id"]]
             if row["source"] != "local":
                 entry["source"] = row["source"]
+            if row["scim_attributes"]:
+                entry["scimAttributes"] = scim_kept.loaded(row["scim_attributes"])
             users.append(entry)
         groups = []
         for row in conn.execute("SELECT * FROM groups ORDER BY name_key"):

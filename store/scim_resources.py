@@ -26,10 +26,9 @@ import uuid
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from functools import cache
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from store import names
+from store import scim_kept
 from store.errors import NotFound, StoreError
 from store.formats import scim
 from store.importer import (
@@ -56,7 +55,6 @@ _ADMIN_GROUP = f"SELECT CAST(value AS INTEGER) FROM settings WHERE key = '{ADMIN
 
 MAX_FILTER = 1000  # characters: a filter is a line, not a document
 MAX_COUNT = 500  # resources per page (ServiceProviderConfig says so)
-MAX_EMAILS = 100  # addresses kept for one user: a person has a few, a request may not fill the row
 
 
 class BadRequest(StoreError):
@@ -521,72 +519,10 @@ class ScimResources:
             raise paused
 
 
-@cache
-def _kept_models() -> tuple[Any, Any]:
-    """scim2-models' Email and User (with the enterprise extension), but an address is checked by tui's own
-    rule (store.names.email), as the importer checks it: EmailStr refuses names such as ``x@corp.local``."""
-    from scim2_models import Email as Scim2Email
-    from scim2_models import EnterpriseUser
-    from scim2_models import User as Scim2User
-
-    class Email(Scim2Email):
-        value: str | None = None
-
-    class User(Scim2User[EnterpriseUser]):
-        emails: list[Email] | None = None  # type: ignore[assignment]  # the same, with a plain value
-
-    return Email, User
-
-
-def _check_kept(kept: dict[str, Any]) -> None:
-    """Every kept string by the rules the importer applies to what it keeps: addresses as emails, the rest
-    as display text (no control or format characters, bounded)."""
-    if len(kept.get("emails", [])) > MAX_EMAILS:
-        raise BadRequest(f"emails: at most {MAX_EMAILS} addresses are kept for a user")
-    try:
-        for index, email in enumerate(kept.get("emails", [])):
-            names.email(email.get("value", ""), f"emails[{index}].value")
-            for key in ("display", "type"):
-                if key in email:
-                    names.display_text(email[key], f"emails[{index}].{key}")
-        for key, value in kept.get(scim.ENTERPRISE_USER, {}).items():
-            for sub, text in value.items() if isinstance(value, dict) else [("", value)]:
-                names.display_text(text, f"{scim.ENTERPRISE_USER}:{key}{'.' + sub if sub else ''}")
-    except StoreError as exc:
-        raise BadRequest(exc.message) from None
-
-
-def _chosen(emails: list[dict[str, Any]]) -> str | None:
-    """The address tui keeps as the user's email: the primary, else the first (as the reader picks it)."""
-    if not emails:
-        return None
-    value = next((e for e in emails if e.get("primary") is True), emails[0]).get("value")
-    return value if isinstance(value, str) else None
-
-
 def _invalid(exc: Exception, where: str) -> BadRequest:
-    """scim2-models' or pydantic's refusal in our words: each problem with where it is, no library noise."""
-    from pydantic import ValidationError as PydanticValidationError
-
-    cause: BaseException | None = exc
-    while cause is not None:
-        if isinstance(cause, PydanticValidationError):
-            problems = []
-            for problem in cause.errors():
-                loc = tuple(problem["loc"])
-                if loc[:2] == ("Operations", 0):  # one operation at a time: ``where`` names it
-                    loc = loc[2:]
-                problems.append(f"{'.'.join(str(p) for p in (where, *loc))}: {problem['msg']}")
-            return BadRequest("; ".join(problems))
-        cause = cause.__cause__ or cause.__context__
-    lines = [
-        line.strip()
-        for line in str(exc).splitlines()
-        if line.strip()
-        and not line.strip().startswith("For further information")
-        and "validation error" not in line
-    ]
-    return BadRequest(f"{where}: {' '.join(lines)}", getattr(exc, "scim_type", None) or "invalidValue")
+    """scim2-models' or pydantic's refusal as a SCIM 400, naming where each problem is."""
+    invalid = scim_kept.explained(exc, where)
+    return BadRequest(invalid.message, invalid.scim_type)
 
 
 class ScimUsers(ScimResources):
@@ -598,27 +534,11 @@ class ScimUsers(ScimResources):
         self, conn: sqlite3.Connection, row: sqlite3.Row, ident: str, shape: Shape
     ) -> dict[str, Any]:
         resource = scim.user_resource(row, ident)
-        kept = json.loads(row["scim_attributes"]) if row["scim_attributes"] else {}
-        emails = kept.get("emails") or []
-        if "emails" in resource or emails:
-            # The list sent, while it agrees with the address tui holds; else that address alone.
-            resource["emails"] = (
-                emails if _chosen(emails) == (row["email"] or None) else [{"value": row["email"]}]
-            )
-            if not row["email"]:
-                del resource["emails"]
         if shape.wants("groups"):
             groups = self._groups_of(conn, row["id"])
             if groups:
                 resource["groups"] = groups
-        extension = kept.get(scim.ENTERPRISE_USER)
-        if extension:
-            meta = resource.pop("meta", None)
-            resource["schemas"] = [scim.CORE_USER, scim.ENTERPRISE_USER]
-            resource[scim.ENTERPRISE_USER] = extension
-            if meta is not None:
-                resource["meta"] = meta
-        return resource
+        return scim_kept.on_resource(resource, row)
 
     def _groups_of(self, conn: sqlite3.Connection, user_id: int) -> list[dict[str, Any]]:
         """RFC 7643 §4.1.2's read-only ``groups``: the user's groups of this source (all it sees)."""
@@ -636,62 +556,12 @@ class ScimUsers(ScimResources):
 
     # -- what the importer does not keep --------------------------------------------------------------
 
-    @staticmethod
-    def _model() -> Any:
-        return _kept_models()[1]
-
-    @staticmethod
-    def _dumped(model: Any) -> dict[str, Any] | None:
-        """The emails and the extension of a scim2-models user, as kept (None: nothing to keep)."""
-        from scim2_models import Context
-
-        document = model.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE, exclude_none=True)
-        kept: dict[str, Any] = {}
-        if document.get("emails"):
-            kept["emails"] = document["emails"]
-        extension = {k: v for k, v in (document.get(scim.ENTERPRISE_USER) or {}).items() if k != "schemas"}
-        if isinstance(extension.get("manager"), dict):
-            extension["manager"].pop("displayName", None)  # made by a server that resolves managers: not tui
-            if not extension["manager"]:
-                del extension["manager"]
-        if extension:
-            kept[scim.ENTERPRISE_USER] = extension
-        _check_kept(kept)
-        return kept or None
-
-    @staticmethod
-    def _extension_of(body: dict[str, Any]) -> tuple[str | None, Any]:
-        key = next((k for k in body if k.casefold() == scim.ENTERPRISE_USER.casefold()), None)
-        return key, body.get(key) if key is not None else None
-
     def _kept_of(self, body: dict[str, Any]) -> dict[str, Any] | None:
         """What a whole resource (POST, PUT) gives to keep, validated by scim2-models (BadRequest if not)."""
-        from scim2_models import EnterpriseUser
-
-        model = self._model()(user_name="-")
-        emails = body.get("emails")
-        if isinstance(emails, list) and emails:
-            kept_emails = []
-            for index, email in enumerate(emails):
-                try:
-                    kept_emails.append(_kept_models()[0].model_validate(email))
-                except Exception as exc:  # noqa: BLE001 - pydantic's errors and scim2-models' own
-                    raise _invalid(exc, f"emails[{index}]") from None
-            model.emails = kept_emails
-        key, extension = self._extension_of(body)
-        if key is not None and extension is not None:
-            try:
-                model[EnterpriseUser] = EnterpriseUser.model_validate(self._entra_manager(extension))
-            except Exception as exc:  # noqa: BLE001 - pydantic's errors and scim2-models' own
-                raise _invalid(exc, key) from None
-        return self._dumped(model)
-
-    @staticmethod
-    def _entra_manager(extension: Any) -> Any:
-        """Entra ID sends the manager as its id alone ("manager": "…"): the RFC's {"value": "…"}."""
-        if isinstance(extension, dict) and isinstance(extension.get("manager"), str):
-            return {**extension, "manager": {"value": extension["manager"]}}
-        return extension
+        try:
+            return scim_kept.from_resource(body)
+        except scim_kept.Invalid as invalid:
+            raise BadRequest(invalid.message, invalid.scim_type) from None
 
     def _patched(self, row: sqlite3.Row, body: Any) -> dict[str, Any] | None | bool:
         """What a PatchOp leaves to keep (False: it touches none of it), applied by scim2-models to what is
@@ -714,7 +584,7 @@ class ScimUsers(ScimResources):
                     mine.append({"op": op["op"].casefold(), "path": path, "value": value})
             elif isinstance(value, dict):
                 picked = {
-                    k: self._entra_manager(v) if k.casefold() == ext else v
+                    k: scim_kept.entra_manager(v) if k.casefold() == ext else v
                     for k, v in value.items()
                     if k.casefold() == "emails" or k.casefold().startswith(ext)
                 }
@@ -722,10 +592,10 @@ class ScimUsers(ScimResources):
                     mine.append({"op": op["op"].casefold(), "value": picked})
         if not mine:
             return False
-        kept = json.loads(row["scim_attributes"]) if row["scim_attributes"] else {}
+        kept = scim_kept.loaded(row["scim_attributes"])
         if "emails" not in kept and row["email"]:
             kept["emails"] = [{"value": row["email"], "primary": True}]
-        model_class = self._model()
+        model_class = scim_kept.models()[1]
         try:
             model = model_class.model_validate(
                 {"schemas": [scim.CORE_USER, scim.ENTERPRISE_USER], "userName": "-", **kept}
@@ -747,7 +617,10 @@ class ScimUsers(ScimResources):
                     if self._add_typed_email(model, op):
                         continue
                 raise _invalid(exc, where) from None
-        return self._dumped(model)
+        try:
+            return scim_kept.dumped(model)
+        except scim_kept.Invalid as invalid:
+            raise BadRequest(invalid.message, invalid.scim_type) from None
 
     @staticmethod
     def _add_typed_email(model: Any, op: dict[str, Any]) -> bool:
@@ -759,7 +632,7 @@ class ScimUsers(ScimResources):
             email.primary = None
         model.emails = [
             *(model.emails or []),
-            _kept_models()[0].model_validate({"value": value, "type": match.group(1), "primary": True}),
+            scim_kept.models()[0].model_validate({"value": value, "type": match.group(1), "primary": True}),
         ]
         return True
 
@@ -768,7 +641,7 @@ class ScimUsers(ScimResources):
         when the import did not already change the user in this request (``version``: before it)."""
         with self.directory.change(Rule.IMPORT, source=self.source, what=WHAT) as conn:
             row = self._row(conn, ident)
-            text = json.dumps(kept, ensure_ascii=False, sort_keys=True) if kept else None
+            text = scim_kept.as_text(kept)
             if text == row["scim_attributes"]:
                 return
             if version is None or row["version"] != version:

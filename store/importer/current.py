@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 _USER_COLUMNS = ("user_name", "display_name", "given_name", "family_name", "email", "external_id", "status")
 _GROUP_COLUMNS = ("name", "description", "external_id")
 # The columns a user or group row takes from an import, in the order of the rows' INSERT and UPDATE.
-_USER_ROW = (*_USER_COLUMNS, "scim_id")
+_USER_ROW = (*_USER_COLUMNS, "scim_id", "scim_attributes")
 _GROUP_ROW = (*_GROUP_COLUMNS, "scim_id")
 _SCIM_NAMES = {
     "user_name": "userName",
@@ -40,6 +40,7 @@ _SCIM_NAMES = {
     "managed_policies": "managedPolicies",
     "ssh_keys": "sshPublicKeys",
     "scim_id": "id",
+    "scim_attributes": "scimAttributes",
     "password_hash": "password",
 }
 
@@ -68,7 +69,7 @@ class _Current:
 
 _USER_SELECT = (
     f"SELECT id, user_name_key, source, scim_id, is_root, password_hash IS NOT NULL AS has_password, "
-    f"{', '.join(_USER_COLUMNS)} FROM users"
+    f"{', '.join(_USER_COLUMNS)}, scim_attributes FROM users"
 )
 _GROUP_SELECT = "SELECT id, name_key, source, scim_id, name, description, external_id FROM groups"
 # Both selects start alike, so the hot paths read a row by position (a name costs a scan of the columns).
@@ -78,7 +79,19 @@ _SCIM_ID = 3
 # Each column of ``_USER_ROW`` / ``_GROUP_ROW`` with its position in a row of ``_USER_SELECT`` /
 # ``_GROUP_SELECT``.
 _USER_AT = tuple(
-    (c, ("id", "user_name_key", "source", "scim_id", "is_root", "has_password", *_USER_COLUMNS).index(c))
+    (
+        c,
+        (
+            "id",
+            "user_name_key",
+            "source",
+            "scim_id",
+            "is_root",
+            "has_password",
+            *_USER_COLUMNS,
+            "scim_attributes",
+        ).index(c),
+    )
     for c in _USER_ROW
 )
 _GROUP_AT = tuple((c, ("id", "name_key", "source", "scim_id", *_GROUP_COLUMNS).index(c)) for c in _GROUP_ROW)

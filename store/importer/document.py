@@ -48,6 +48,9 @@ class UserIn:
     password_hash: str | None = None  # given explicitly as a hash (Google's "Password Hash Function")
     must_change_password: bool | None = None
     scim_id: str | None = None  # the resource's ``id`` at its source
+    # What a SCIM user keeps beyond the columns (store.scim_kept), as the column's text; "" keeps nothing.
+    # None: the entry says nothing about it (formats other than whole-directory JSON).
+    scim_attributes: str | None = None
     aliases: tuple[str, ...] = ()  # how members refer to it in this file (id, bulkId:…)
     source: str | None = None  # the entry's own source (whole-directory JSON); None: the import's
     target: str | None = None  # SCIM: the id (or bulkId:…) of the user this entry changes (PUT/PATCH/DELETE)

@@ -128,6 +128,11 @@ def _scim_id(value: object, label: str = "id") -> str:
     return text
 
 
+def _scim_attributes(text: str) -> str | None:
+    """The reader checked them (store.scim_kept); "" keeps nothing, which the column holds as NULL."""
+    return text or None
+
+
 # What an entry's fields are checked with: (column, its cleaner, the cleaner's other arguments).
 Cleaners = tuple[tuple[str, Callable[..., Any], tuple[Any, ...]], ...]
 _USER_CLEANERS: Cleaners = (
@@ -138,6 +143,7 @@ _USER_CLEANERS: Cleaners = (
     ("email", names.email, ()),
     ("external_id", names.external_id, ()),
     ("scim_id", _scim_id, ()),
+    ("scim_attributes", _scim_attributes, ()),
 )
 _GROUP_CLEANERS: Cleaners = (
     ("name", names.group_name, ()),
@@ -181,7 +187,7 @@ def _plain_user_fields(user: UserIn) -> dict[str, Any] | None:
         user.email,
         user.external_id,
     )
-    if name is None or user.scim_id is not None:
+    if name is None or user.scim_id is not None or user.scim_attributes is not None:
         return None
     try:
         joined = "".join([v for v in (name, display, given, family, email, external) if v is not None])
@@ -1052,6 +1058,7 @@ def _values(target: _UserTarget | _GroupTarget, columns: tuple[tuple[str, int], 
 _DEFAULTS: dict[str, Any] = dict.fromkeys((*_USER_ROW, *_GROUP_ROW), "") | {
     "external_id": None,
     "scim_id": None,
+    "scim_attributes": None,
     "status": "active",
 }
 

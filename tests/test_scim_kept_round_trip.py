@@ -1,0 +1,117 @@
+"""What a SCIM user keeps beyond the directory's columns (all its emails as sent, the enterprise extension)
+goes through a whole-directory JSON export and import: ``scimAttributes`` in the file, checked on the way in
+as ``tui scim serve`` checks them. It was lost before: only the database backup kept it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from store.audit import Actor
+from store.directory import Directory
+from store.scim_resources import ScimUsers
+
+CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
+ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+EMAILS = [
+    {"value": "ann@work.example", "type": "work", "primary": True},
+    {"value": "ann@home.example", "type": "home"},
+]
+EXTENSION = {"employeeNumber": "701", "department": "Finance", "manager": {"value": "boss-1"}}
+
+
+def provision_ann(db_path: Path) -> None:
+    """Ann, as Okta provisions her over SCIM: two addresses and the enterprise extension."""
+    with Directory.open(db_path, Actor("owner", "test")) as owner:
+        owner.users.create("lucy")  # a local user beside her: nothing kept
+    with Directory.open(db_path) as directory:
+        directory.act_for_source("okta", Actor("scim:okta", "scim"))
+        body = {
+            "schemas": [CORE_USER, ENTERPRISE],
+            "userName": "ann@work.example",
+            "emails": EMAILS,
+            ENTERPRISE: EXTENSION,
+        }
+        ScimUsers(directory, "okta").create(body, b"{}", "test")
+
+
+def exported(run_tui, *db_args: object) -> str:
+    result = run_tui(*db_args, "export", "--format", "json")
+    assert result.returncode == 0, result
+    return str(result.stdout)
+
+
+def entry(document: str, user_name: str) -> dict[str, Any]:
+    return next(u for u in json.loads(document)["users"] if u["userName"] == user_name)
+
+
+def as_okta_reads_it(db_path: Path, user_name: str) -> dict[str, Any]:
+    with Directory.open(db_path) as directory:
+        directory.act_for_source("okta", Actor("scim:okta", "scim"))
+        listing = ScimUsers(directory, "okta").list(f'userName eq "{user_name}"', 1, 10)
+        (resource,) = listing.resources
+        return resource
+
+
+def test_emails_and_the_extension_go_through_an_export_and_an_import(run_tui, db_path: Path, tmp_path: Path):
+    provision_ann(db_path)
+    first = exported(run_tui)
+    assert entry(first, "ann@work.example")["scimAttributes"] == {"emails": EMAILS, ENTERPRISE: EXTENSION}
+    assert "scimAttributes" not in entry(first, "lucy")
+
+    path = tmp_path / "all.json"
+    path.write_text(first, encoding="utf-8")
+    other = tmp_path / "other.db"
+    result = run_tui("--db", other, "import", path)
+    assert result.returncode == 0, result
+    assert exported(run_tui, "--db", other) == first  # byte for byte
+    # What the identity provider reads back from the new directory is what it sent.
+    ann = as_okta_reads_it(other, "ann@work.example")
+    assert ann["emails"] == EMAILS and ann[ENTERPRISE] == EXTENSION
+    assert run_tui("--db", other, "import", path).stdout.count("nothing to change") == 1
+    assert "nothing to change" in run_tui("import", path).stdout  # and into the directory it came from
+
+
+def test_an_entry_that_leaves_them_out_keeps_them_and_null_clears_them(run_tui, db_path: Path, tmp_path: Path):
+    provision_ann(db_path)
+    document = json.loads(exported(run_tui))
+    ann = entry(json.dumps(document), "ann@work.example")
+    del ann["scimAttributes"]
+    path = tmp_path / "without.json"
+    path.write_text(json.dumps({"users": [ann]}), encoding="utf-8")
+    assert "nothing to change" in run_tui("import", path).stdout
+    assert as_okta_reads_it(db_path, "ann@work.example")[ENTERPRISE] == EXTENSION
+
+    path.write_text(json.dumps({"users": [{**ann, "scimAttributes": None}]}), encoding="utf-8")
+    planned = run_tui("import", "--dry-run", path)
+    assert planned.returncode == 0, planned
+    assert "scimAttributes" in planned.stdout  # the plan names what changes
+    assert run_tui("import", path).returncode == 0
+    after = as_okta_reads_it(db_path, "ann@work.example")
+    assert ENTERPRISE not in after and after["emails"] == [{"value": "ann@work.example", "primary": True}]
+    assert "scimAttributes" not in entry(exported(run_tui), "ann@work.example")
+
+
+def test_invalid_attributes_are_refused_with_where_and_why_and_nothing_changes(
+    run_tui, db_path: Path, tmp_path: Path
+) -> None:
+    provision_ann(db_path)
+    before = exported(run_tui)
+    ann = entry(before, "ann@work.example")
+    cases = [
+        ({"emails": [{"value": "not an address"}]}, "users[0].scimAttributes: emails[0].value"),
+        ({"emails": "ann@work.example"}, "users[0].scimAttributes: emails: must be a list"),
+        ({ENTERPRISE: {"department": "Fin\x1b[31mance"}}, f"users[0].scimAttributes: {ENTERPRISE}:department"),
+        ({ENTERPRISE: {"department": ["Finance"]}}, f"users[0].scimAttributes: {ENTERPRISE}.department"),
+        ({"phoneNumbers": []}, "users[0].scimAttributes: unknown attribute 'phoneNumbers'"),
+        ("Finance", "users[0].scimAttributes: must be an object"),
+        ({"emails": [{"value": f"a{n}@x.example"} for n in range(101)]}, "at most 100 addresses"),
+    ]
+    path = tmp_path / "bad.json"
+    for attributes, said in cases:
+        path.write_text(json.dumps({"users": [{**ann, "scimAttributes": attributes}]}), encoding="utf-8")
+        result = run_tui("import", path)
+        assert result.returncode != 0 and said in result.stderr, (attributes, result)
+        assert "\x1b" not in result.stderr  # the escape is named, never written raw
+    assert exported(run_tui) == before
