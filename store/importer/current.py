@@ -78,22 +78,17 @@ _IS_ROOT, _HAS_PASSWORD = 4, 5  # users only
 _SCIM_ID = 3
 # Each column of ``_USER_ROW`` / ``_GROUP_ROW`` with its position in a row of ``_USER_SELECT`` /
 # ``_GROUP_SELECT``.
-_USER_AT = tuple(
-    (
-        c,
-        (
-            "id",
-            "user_name_key",
-            "source",
-            "scim_id",
-            "is_root",
-            "has_password",
-            *_USER_COLUMNS,
-            "scim_attributes",
-        ).index(c),
-    )
-    for c in _USER_ROW
+_USER_SELECTED = (
+    "id",
+    "user_name_key",
+    "source",
+    "scim_id",
+    "is_root",
+    "has_password",
+    *_USER_COLUMNS,
+    "scim_attributes",
 )
+_USER_AT = tuple((c, _USER_SELECTED.index(c)) for c in _USER_ROW)
 _GROUP_AT = tuple((c, ("id", "name_key", "source", "scim_id", *_GROUP_COLUMNS).index(c)) for c in _GROUP_ROW)
 _USER_EXTERNAL = dict(_USER_AT)["external_id"]
 _MEMBERS_SELECT = "SELECT user_id, expires_at FROM memberships"
