@@ -175,7 +175,8 @@ def on_resource(resource: dict[str, Any], row: Any) -> dict[str, Any]:
         if not row["email"]:
             resource.pop("emails", None)
         elif chosen(emails) == row["email"]:
-            resource["emails"] = emails
+            # Each address first, as the resource's own shows it (the column keeps keys sorted).
+            resource["emails"] = [{"value": e["value"], **e} if "value" in e else e for e in emails]
         else:
             resource["emails"] = [{"value": row["email"], "primary": True}]
     extension = kept.get(ENTERPRISE_USER)

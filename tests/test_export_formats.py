@@ -70,7 +70,14 @@ def test_the_scim_export_is_a_list_response_whose_members_resolve(run_tui, popul
             assert users[member["value"]]["userName"] == member["display"]
     bjensen = next(u for u in users.values() if u["userName"] == "bjensen@example.com")
     assert bjensen["id"] == "2819c223-7f76-453a-919d-413861904646"  # the id it had at its source
-    assert bjensen["emails"] == [{"value": "bjensen@example.com", "primary": True}]
+    # All its emails as the file sent them, and its enterprise extension: kept on import, exported.
+    assert bjensen["emails"] == [
+        {"value": "babs@jensen.org", "type": "home"},
+        {"value": "bjensen@example.com", "type": "work", "primary": True},
+    ]
+    extension = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+    assert bjensen[extension] == {"employeeNumber": "701984", "department": "Tour Operations"}
+    assert extension in bjensen["schemas"]
     assert bjensen["name"] == {"givenName": "Barbara", "familyName": "Jensen"}
 
 

@@ -9,6 +9,7 @@ import pytest
 
 from tests.test_import_support import DATA, SCIM, assert_refused, export_json, one, rows
 
+ENTERPRISE_USER = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 RFC7643 = SCIM / "rfc7643"
 RFC7644 = SCIM / "rfc7644"
 BJENSEN_ID = "2819c223-7f76-453a-919d-413861904646"
@@ -66,6 +67,25 @@ class TestRfc7643Resources:
         assert "the groups attribute of 1 User resource(s) was ignored: it is read-only" in result.stderr
         assert "1 cleartext initial password(s) dropped" in result.stderr
         user = users_of(run_tui)["bjensen@example.com"]
+        # Kept beside the columns: both addresses as sent, and (8.3) the enterprise extension, its manager
+        # without the displayName a server makes.
+        emails = [
+            {"value": "bjensen@example.com", "type": "work", "primary": True},
+            {"value": "babs@jensen.org", "type": "home"},
+        ]
+        extension = {
+            "employeeNumber": "701984",
+            "costCenter": "4130",
+            "organization": "Universal Studios",
+            "division": "Theme Park",
+            "department": "Tour Operations",
+            "manager": {
+                "value": "26118915-6090-4610-87e4-49d8ca9f808d",
+                "$ref": "https://example.com/v2/Users/26118915-6090-4610-87e4-49d8ca9f808d",
+            },
+        }
+        expected = {"emails": emails} | ({ENTERPRISE_USER: extension} if "enterprise" in name else {})
+        assert user.pop("scimAttributes") == expected
         assert user == {
             "userName": "bjensen@example.com",
             "displayName": "Babs Jensen",
@@ -166,6 +186,10 @@ class TestRfc7644Messages:
         result = imported(run_tui, RFC7644 / "rfc7644-3.7.2-bulk_request-enterprise_user.json")
         assert "users: 2 to create" in result.stdout
         assert set(users_of(run_tui)) == {"Alice", "Bob"}
+        # Bob's extension is kept; his manager, Alice by bulkId, is not (her id is made on import), and the
+        # import says so.
+        assert users_of(run_tui)["Bob"]["scimAttributes"] == {ENTERPRISE_USER: {"employeeNumber": "11250"}}
+        assert "the enterprise manager of 1 User resource(s) was not kept" in result.stderr
 
     def test_3_7_2_temporary_identifier(self, run_tui) -> None:
         imported(run_tui, RFC7644 / "rfc7644-3.7.2-bulk_request-temporary_identifier.json")

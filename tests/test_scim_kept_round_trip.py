@@ -73,7 +73,9 @@ def test_emails_and_the_extension_go_through_an_export_and_an_import(run_tui, db
     assert "nothing to change" in run_tui("import", path).stdout  # and into the directory it came from
 
 
-def test_an_entry_that_leaves_them_out_keeps_them_and_null_clears_them(run_tui, db_path: Path, tmp_path: Path):
+def test_an_entry_that_leaves_them_out_keeps_them_and_null_clears_them(
+    run_tui, db_path: Path, tmp_path: Path
+):
     provision_ann(db_path)
     document = json.loads(exported(run_tui))
     ann = entry(json.dumps(document), "ann@work.example")
@@ -102,7 +104,10 @@ def test_invalid_attributes_are_refused_with_where_and_why_and_nothing_changes(
     cases = [
         ({"emails": [{"value": "not an address"}]}, "users[0].scimAttributes: emails[0].value"),
         ({"emails": "ann@work.example"}, "users[0].scimAttributes: emails: must be a list"),
-        ({ENTERPRISE: {"department": "Fin\x1b[31mance"}}, f"users[0].scimAttributes: {ENTERPRISE}:department"),
+        (
+            {ENTERPRISE: {"department": "Fin\x1b[31mance"}},
+            f"users[0].scimAttributes: {ENTERPRISE}:department",
+        ),
         ({ENTERPRISE: {"department": ["Finance"]}}, f"users[0].scimAttributes: {ENTERPRISE}.department"),
         ({"phoneNumbers": []}, "users[0].scimAttributes: unknown attribute 'phoneNumbers'"),
         ("Finance", "users[0].scimAttributes: must be an object"),

@@ -16,9 +16,10 @@ A bare ``PatchOp`` message is refused: it changes the resource named in its requ
 Mapping (User): userName, externalId, ``id`` (kept, so later files may refer to the user by it),
 name.givenName, name.familyName, displayName, the primary (else first) of ``emails``, active (absent: left as
 it is), password (a hash is kept; cleartext is an initial password). ``groups`` on a User is read-only in SCIM
-(RFC 7643 §4.1.2) and ignored: memberships come from Groups' ``members``. The enterprise extension is
-accepted; tui stores none of its attributes. Other attributes are ignored. (Group): displayName, externalId,
-``id``, members (users or groups by ``value``; member groups are flattened, a cycle is refused).
+(RFC 7643 §4.1.2) and ignored: memberships come from Groups' ``members``. All the emails as sent and the
+enterprise extension are kept beside the columns (:mod:`store.scim_kept`), as ``tui scim serve`` keeps them,
+and exported. Other attributes are ignored. (Group): displayName, externalId, ``id``, members (users or
+groups by ``value``; member groups are flattened, a cycle is refused).
 A resource stands for the whole user: what it leaves out (displayName, names, emails, externalId) is emptied.
 Default source: ``scim``.
 """
@@ -91,6 +92,7 @@ class _Reader:
         self.group_ids: dict[str, str] = {}
         self.ignored_paths: set[str] = set()
         self.user_groups_ignored = 0
+        self.managers_not_kept = 0
 
     def problem(self, where: str, message: str) -> None:
         self.document.problems.append(Problem(where, message))
@@ -137,6 +139,11 @@ class _Reader:
             self.document.notices.append(
                 f"the groups attribute of {self.user_groups_ignored} User resource(s) was ignored: it is "
                 "read-only in SCIM (RFC 7643 §4.1.2); memberships come from Group resources' members"
+            )
+        if self.managers_not_kept:
+            self.document.notices.append(
+                f"the enterprise manager of {self.managers_not_kept} User resource(s) was not kept: it "
+                "names a user by bulkId, whose id is made on import"
             )
         if self.ignored_paths:
             self.document.notices.append(
@@ -224,9 +231,33 @@ class _Reader:
         if item.get("groups"):
             self.user_groups_ignored += 1
         self._enterprise(item, where)
+        user.scim_attributes = self._kept(item, where, user.email)
         if bulk_id is not None:
             user.aliases = (BULK_REF + bulk_id,)
         self.document.users.append(user)
+
+    def _kept(self, item: dict[str, Any], where: str, email: str | None) -> str | None:
+        """What the user keeps beyond the columns (store.scim_kept), as ``tui scim serve`` keeps it: all its
+        emails as sent and the enterprise extension; "" for nothing. A manager named by ``bulkId:`` is not
+        kept: the id it stands for is made on import."""
+        from store import scim_kept
+
+        emails = item.get("emails")
+        key, extension = scim_kept.extension_of(item)
+        if extension is None:  # the common resources, without a scim2-models validation each
+            if not emails:
+                return ""
+            if emails == [{"value": email, "primary": True}]:
+                return scim_kept.as_text({"emails": [{"value": email, "primary": True}]})
+        manager = extension.get("manager") if isinstance(extension, dict) else None
+        if isinstance(manager, dict) and str(manager.get("value", "")).startswith(BULK_REF):
+            item = {**item, str(key): {k: v for k, v in extension.items() if k != "manager"}}
+            self.managers_not_kept += 1
+        try:
+            return scim_kept.as_text(scim_kept.from_resource(item)) or ""
+        except scim_kept.Invalid as invalid:
+            self.problem(where, invalid.message)
+            return None
 
     def _name(self, user: UserIn, name: Any, where: str, *, full: bool) -> None:
         if name is None:
@@ -594,13 +625,15 @@ def user_resource(row: Any, ident: str) -> dict[str, Any]:
 def export(directory: Directory) -> dict[str, Any]:
     """The directory's users (without root) and groups as one SCIM ListResponse. A resource's ``id`` is the id
     it had at its source when it was imported from SCIM, else a stable id made from the row."""
+    from store import scim_kept
+
     resources: list[dict[str, Any]] = []
     with directory.db.read() as conn:
         user_ids: dict[int, str] = {}
         used: set[str] = set()
         users = conn.execute(
             "SELECT id, user_name, display_name, given_name, family_name, email, external_id, "
-            "scim_id, status, created_at FROM users WHERE is_root = 0 "
+            "scim_id, scim_attributes, status, created_at FROM users WHERE is_root = 0 "
             "ORDER BY user_name_key"
         ).fetchall()
         for row in users:
@@ -611,7 +644,7 @@ def export(directory: Directory) -> dict[str, Any]:
             )
             used.add(ident)
             user_ids[row["id"]] = ident
-            resources.append(user_resource(row, ident))
+            resources.append(scim_kept.on_resource(user_resource(row, ident), row))
         members: dict[int, list[dict[str, Any]]] = {}
         for group_id, user_id, user_name in conn.execute(
             "SELECT m.group_id, m.user_id, u.user_name FROM memberships m JOIN users u ON u.id = m.user_id "
