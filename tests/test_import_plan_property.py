@@ -5,6 +5,7 @@ nothing the second time."""
 
 from __future__ import annotations
 
+import json
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,12 +28,22 @@ from store.importer import (
 )
 from tests.conftest import TEST_ACTOR
 
+ENTERPRISE_USER = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+
 USER_NAMES = ["ann", "bob", "cy", "Ann", "dee"]  # "Ann" is "ann" once canonical
 GROUP_NAMES = ["eng", "ops", "admins", "Eng"]
 EXTERNAL_IDS = [None, None, "e1", "e2", "e3"]
 TEXTS = [None, "", "Ann Smith", "Bob"]
 EXPIRIES = [None, None, "2031-01-01T00:00:00Z", "2032-06-01T00:00:00Z"]
 SOURCES = ["local", "okta"]
+# What a SCIM user keeps beyond the columns, as the reader gives it (canonical text; "" for none).
+KEPT = [
+    None,
+    None,
+    "",
+    json.dumps({"emails": [{"primary": True, "value": "a@example.com"}]}, sort_keys=True),
+    json.dumps({ENTERPRISE_USER: {"department": "Finance"}}, sort_keys=True),
+]
 
 
 @dataclass(frozen=True)
@@ -57,6 +68,7 @@ def user_entries(
         external_id=external_id,
         active=draw(st.sampled_from([None, True, False])),
         groups=draw(st.none() | st.lists(st.sampled_from(groups), max_size=2, unique=True)),
+        scim_attributes=draw(st.sampled_from(KEPT)),
     )
 
 
@@ -177,6 +189,7 @@ USER_COLUMNS = {
     "external_id": "externalId",
     "status": "active",
     "scim_id": "id",
+    "scim_attributes": "scimAttributes",
     "source": "source",
 }
 GROUP_COLUMNS = {
