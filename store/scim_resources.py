@@ -5,9 +5,9 @@ Reads are scoped to the token's source: a user of another source, a local user o
 :mod:`store.formats.scim` and applied by :func:`store.importer.import_document` as the source's provisioning
 principal (one transaction, one audit event; the rights check refuses what the source may not change).
 What the importer does not keep is written in the same transaction (an outer ``Directory.change`` the
-import joins): a DELETE's ``scim_deleted_at`` (the resource is gone for its source, its row stays) and a
-user's ``scim_attributes`` (all its emails as sent and the enterprise extension, read and PATCHed with
-scim2-models).
+import joins): a DELETE's ``scim_deleted_at`` (the resource is gone for its source, its row stays) and what a
+PATCH changes of a user's ``scim_attributes`` (all its emails as sent and the enterprise extension, which a
+whole resource brings to the importer).
 
 A resource's ``id`` is the SCIM id a user was given here (``POST`` assigns a UUID) or at its source; a user of
 the source imported from a file without one gets the stable id the SCIM export gives it, and keeps it from
@@ -526,9 +526,10 @@ def _invalid(exc: Exception, where: str) -> BadRequest:
 
 
 class ScimUsers(ScimResources):
-    """Users. Besides what the importer writes, a user of a source keeps, in ``scim_attributes`` (JSON), its
-    emails as the source sent them (``email`` holds the primary, else the first) and the enterprise extension:
-    validated, and changed by PATCH, with scim2-models; written in the import's transaction."""
+    """Users. A user of a source also keeps, in ``scim_attributes``, its emails as the source sent them
+    (``email`` holds the primary, else the first) and the enterprise extension (:mod:`store.scim_kept`). A
+    whole resource (POST, PUT) brings them to the importer as a SCIM file does; a PATCH changes them here,
+    with scim2-models, in the import's transaction."""
 
     def _document(
         self, conn: sqlite3.Connection, row: sqlite3.Row, ident: str, shape: Shape
@@ -555,13 +556,6 @@ class ScimUsers(ScimResources):
         ]
 
     # -- what the importer does not keep --------------------------------------------------------------
-
-    def _kept_of(self, body: dict[str, Any]) -> dict[str, Any] | None:
-        """What a whole resource (POST, PUT) gives to keep, validated by scim2-models (BadRequest if not)."""
-        try:
-            return scim_kept.from_resource(body)
-        except scim_kept.Invalid as invalid:
-            raise BadRequest(invalid.message, invalid.scim_type) from None
 
     def _patched(self, row: sqlite3.Row, body: Any) -> dict[str, Any] | None | bool:
         """What a PatchOp leaves to keep (False: it touches none of it), applied by scim2-models to what is
@@ -659,33 +653,6 @@ class ScimUsers(ScimResources):
                 target=f"user:{row['user_name']}",
                 extra={"source": self.source, "request": what, "attributes": sorted((kept or {}).keys())},
             )
-
-    def create(self, body: dict[str, Any], raw: bytes, what: str, shape: Shape = Shape()) -> dict[str, Any]:
-        kept = self._kept_of(body)
-        if kept is None:
-            return super().create(body, raw, what, shape)
-
-        def work(conn: sqlite3.Connection) -> str:
-            ident = str(super(ScimUsers, self).create(body, raw, what)["id"])
-            self._keep(kept, ident, None, what)
-            return ident
-
-        return self.get(self._one_change(work), shape)
-
-    def replace(
-        self, ident: str, body: dict[str, Any], raw: bytes, what: str, shape: Shape = Shape()
-    ) -> dict[str, Any]:
-        kept = self._kept_of(body)
-        row = self.row(ident)
-        if kept is None and not row["scim_attributes"]:
-            return super().replace(ident, body, raw, what, shape)
-
-        def work(conn: sqlite3.Connection) -> str:
-            super(ScimUsers, self).replace(ident, body, raw, what)
-            self._keep(kept, ident, row["version"], what)
-            return ident
-
-        return self.get(self._one_change(work), shape)
 
     def patch(self, ident: str, body: Any, raw: bytes, what: str, shape: Shape = Shape()) -> dict[str, Any]:
         row = self.row(ident)
