@@ -4,6 +4,8 @@ A file is written to a temporary file beside its target and renamed over it, so 
 the new one, never half of either. The temporary name is unpredictable and created with ``O_EXCL|O_NOFOLLOW``:
 in a shared folder (``/tmp``) a file or symlink planted where we would write is never opened, never followed,
 and never lends us its mode. The rename replaces a symlink at the target itself, never the file it points to.
+A target that is not a regular file (``/dev/null``, a FIFO, a socket, or a link to one, as ``/dev/stdout``
+is) is refused before anything is written: the rename would put our file in place of the device.
 
 Files that hold secrets are checked before use as OpenSSH's StrictModes checks them: a database or key file
 that group or others may read or write, or that another user owns, is refused with the command that fixes it.
@@ -26,6 +28,10 @@ from store.errors import StoreError
 _O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_NOFOLLOW | _O_CLOEXEC
+
+
+class NotAFile(StoreError):
+    """A file we would write is already something else than a regular file (a device, a FIFO, a socket)."""
 
 
 class NotPrivate(StoreError):
@@ -93,17 +99,45 @@ def _open_temporary(path: Path) -> tuple[int, Path]:
     raise FileExistsError(f"no free temporary name beside {path}")
 
 
+_KINDS = (
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISFIFO, "a FIFO"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISDIR, "a folder"),
+)
+
+
+def _replaceable(path: Path) -> None:
+    """Raise :class:`NotAFile` unless ``path`` is absent, a regular file, or a symlink to one or to nothing
+    (a planted link is replaced itself, never written through)."""
+    try:
+        mode = os.lstat(path).st_mode
+        if stat.S_ISLNK(mode):
+            mode = os.stat(path).st_mode
+    except OSError:
+        return  # absent, dangling, or unreachable: the write itself says so if it cannot be done
+    if stat.S_ISREG(mode):
+        return
+    kind = next((name for test, name in _KINDS if test(mode)), "not a regular file")
+    raise NotAFile(f"{path} is {kind}, not a file: tui writes only files of its own; choose a file name")
+
+
 @contextmanager
 def private_writer(path: Path) -> Iterator[IO[bytes]]:
     """A binary file to stream into; on a clean exit its content replaces ``path`` (0600, flushed, renamed
-    atomically, the folder flushed); on an exception ``path`` is left as it was and the temporary removed."""
+    atomically, the folder flushed); on an exception ``path`` is left as it was and the temporary removed.
+    Raises :class:`NotAFile` before writing anything when ``path`` is a device, FIFO or socket (or a link to
+    one)."""
     path = Path(path)
+    _replaceable(path)
     fd, temporary = _open_temporary(path)
     try:
         with os.fdopen(fd, "wb") as handle:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
+        _replaceable(path)  # again: a long write leaves time for the target to change
         os.replace(temporary, path)
     except BaseException:
         temporary.unlink(missing_ok=True)

@@ -235,3 +235,25 @@ def test_a_backup_never_follows_a_symlink_planted_at_its_name(
 
     assert result.returncode == 1 and "already exists" in result.stderr, result
     assert not elsewhere.exists() and target.is_symlink()
+
+
+@pytest.mark.parametrize("command", sorted(WRITERS))
+@pytest.mark.parametrize("through_a_link", [False, True], ids=["fifo", "link to a fifo"])
+def test_a_target_that_is_not_a_file_is_refused_and_left_as_it_is(
+    initialised: Path, tmp_path: Path, command: str, through_a_link: bool
+) -> None:
+    """A device, FIFO or socket at the target (``--output /dev/null``, or ``/dev/stdout``, a link to the
+    terminal) was renamed over: as root, /dev/null became a 0600 file. A FIFO stands in for the device here (a
+    test must not risk /dev/null)."""
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    target = fifo
+    if through_a_link:
+        target = tmp_path / "stdout"
+        target.symlink_to(fifo)
+    result = CliRunner().invoke(cli, ["--db", str(initialised), *WRITERS[command](target)])
+    assert result.exit_code == 1, result.output
+    assert f"{target} is a FIFO, not a file" in result.output + result.stderr
+    assert stat.S_ISFIFO(fifo.lstat().st_mode) and target.exists()
+    assert target.is_symlink() == through_a_link
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []  # nothing left behind
