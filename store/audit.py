@@ -232,17 +232,16 @@ def verify(
     if not result.ok or expect_head is None:
         return result
     seq_text, _, digest = expect_head.strip().partition(":")
-    row = (
-        conn.execute("SELECT hash FROM audit WHERE seq = ?", (int(seq_text),)).fetchone()
-        if seq_text.isdigit()
-        else None
-    )
-    if row is not None and hmac.compare_digest(str(row[0]), digest):
+    # ASCII digits within SQLite's integers: "²" is a digit to str.isdigit, and a larger number overflows.
+    seq = int(seq_text) if seq_text.isascii() and seq_text.isdigit() and len(seq_text) <= 18 else None
+    row = conn.execute("SELECT hash FROM audit WHERE seq = ?", (seq,)).fetchone() if seq is not None else None
+    # As bytes: compare_digest refuses str with non-ASCII characters, which a mistyped head may hold.
+    if row is not None and hmac.compare_digest(str(row[0]).encode(), digest.encode()):
         return result
     return VerifyResult(
         False,
         result.events,
-        int(seq_text) if seq_text.isdigit() else None,
+        seq,
         f"the log no longer holds the head {expect_head.strip()!r} recorded earlier: it was cut back, rolled "
         "back to an older copy, or rewritten since",
         result.head,

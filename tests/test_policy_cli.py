@@ -376,7 +376,7 @@ def test_validate_trust_kind(tmp_path: Path) -> None:
 def test_control_characters_in_file_names_are_escaped(tmp_path: Path) -> None:
     result = run("validate", str(tmp_path / "evil\x1b[31m.json"))
     assert result.exit_code == 1
-    assert "\x1b" not in result.stderr and "\\u001b[31m" in result.stderr
+    assert "\x1b" not in result.stderr and "\\x1b[31m" in result.stderr
 
 
 # --- the command itself

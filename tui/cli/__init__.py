@@ -20,7 +20,7 @@ from store import audit
 from store.locations import default_db_path
 from tui import __version__
 from tui.cli.access import access as access_group
-from tui.cli.base import CommandGroup, Context, pass_context
+from tui.cli.base import CommandGroup, Context, FilePath, pass_context, say
 from tui.cli.credentials import COMMANDS as CREDENTIAL_COMMANDS
 from tui.cli.policy import policy as policy_group
 from tui.cli.scim import scim as scim_group
@@ -36,14 +36,14 @@ from tui.cli.transfer import export_command, import_command
 @click.option(
     "--db",
     "db",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=FilePath(dir_okay=False, path_type=Path),
     envvar="TUI_DB",
     help="The directory database file (default: $TUI_DB, else the user data folder).",
 )
 @click.option(
     "--key",
     "key",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=FilePath(dir_okay=False, path_type=Path),
     envvar="TUI_KEY",
     help="The directory's key file (default: $TUI_KEY, else <database>.key beside the database).",
 )
@@ -73,15 +73,15 @@ def console(obj: Context, demo: bool) -> None:
 
 
 @cli.command()
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("file", type=FilePath(dir_okay=False, path_type=Path))
 @pass_context
 def backup(obj: Context, file: Path) -> None:
     """Write a consistent copy of the database (VACUUM INTO), mode 0600."""
     from store.backup import backup_database
 
     backup_database(obj.directory(), file)
-    click.echo(f"backup written to {file}")
-    click.echo(f"the key file ({obj.key_path}) is not in the backup: keep it safe separately", err=True)
+    say(f"backup written to {file}")
+    say(f"the key file ({obj.key_path}) is not in the backup: keep it safe separately", err=True)
 
 
 @cli.group("audit", cls=CommandGroup)
@@ -105,9 +105,9 @@ def audit_verify(obj: Context, as_json: bool, expect_head: str | None) -> None:
     if as_json:
         click.echo(json.dumps(result.as_dict()))
     elif result.ok:
-        click.echo(f"audit log intact: {result.events} events, head {result.head or '(empty)'}")
+        say(f"audit log intact: {result.events} events, head {result.head or '(empty)'}")
     else:
-        click.echo(f"audit log broken: {result.problem}", err=True)
+        say(f"audit log broken: {result.problem}", err=True)
     sys.exit(0 if result.ok else 1)
 
 
@@ -119,11 +119,11 @@ def audit_reseal(obj: Context) -> None:
     directory = obj.directory()
     before = directory.verify_audit()
     if before.ok:
-        click.echo(f"audit log intact: {before.events} events, head {before.head}; nothing to reseal")
+        say(f"audit log intact: {before.events} events, head {before.head}; nothing to reseal")
         return
     head = directory.reseal_audit()
-    click.echo(f"audit head sealed: {head}")
-    click.echo(
+    say(f"audit head sealed: {head}")
+    say(
         "a cut made before this reseal cannot be detected: record this head somewhere else and check it "
         "later with tui audit verify --expect-head",
         err=True,

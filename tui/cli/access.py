@@ -19,7 +19,7 @@ import click
 
 from store.access import Grant, effective_access, moment, who_can_reach, write_access_matrix_csv
 from store.files import private_text_writer
-from tui.cli.base import CommandGroup, Context, pass_context
+from tui.cli.base import CommandGroup, Context, FilePath, pass_context, say
 from tui.literal import visible
 
 
@@ -168,7 +168,7 @@ def who(obj: Context, account_name: str, set_name: str | None, include_inactive:
 @click.option(
     "--output",
     "-o",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=FilePath(dir_okay=False, path_type=Path),
     help="Write to this file (mode 0600) instead of standard output.",
 )
 @pass_context
@@ -187,4 +187,4 @@ def matrix(obj: Context, fmt: str, output: Path | None) -> None:
         return
     with private_text_writer(output) as handle:
         count = write_access_matrix_csv(directory, handle)
-    click.echo(f"access matrix of {count} users written to {visible(str(output))}", err=True)
+    say(f"access matrix of {count} users written to {output}", err=True)

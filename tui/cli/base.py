@@ -1,5 +1,7 @@
 """What every ``tui`` command shares: the ``Context`` (the database and key file the command works on),
-``pass_context``, ``fail``, and the one click group class that turns our errors into one line.
+``pass_context``, ``say`` and ``fail`` (every message made terminal-safe), the parameter types that keep
+hostile arguments out (``FilePath``, ``ROW_ID``), and the one click group class that turns our errors into one
+line.
 
 Submodules import from here, never from the package (``tui/cli/__init__.py`` imports them to register their
 commands: importing it back would be a cycle).
@@ -7,6 +9,7 @@ commands: importing it back would be a cycle).
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -16,11 +19,38 @@ import click
 
 from store.directory import Directory, key_path_beside
 from store.errors import StoreError
+from store.names import visible
+
+# SQLite's integers stop at 2**63 - 1: a larger id or count on the command line is refused by click, in the
+# option's words, rather than overflowing where it reaches a query.
+SQLITE_MAX = 2**63 - 1
+ROW_ID = click.IntRange(1, SQLITE_MAX)
+
+
+def say(message: str, *, err: bool = False) -> None:
+    """A message for a person, each line made visible: the names, paths and values in it come from users and
+    files, and their control, bidi or invisible characters never reach the terminal raw (``\x1b``,
+    ``<U+202E>``)."""
+    click.echo("\n".join(visible(line) for line in message.split("\n")), err=err)
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
-    click.echo(f"tui: {message}", err=True)
+    say(f"tui: {message}", err=True)
     sys.exit(code)
+
+
+class FilePath(click.Path):
+    """``click.Path`` that refuses, in one line, what the operating system cannot name: an empty path and a
+    NUL character (``os.stat`` raises on it instead of saying the file does not exist)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        text = os.fsdecode(value) if isinstance(value, bytes | os.PathLike) else value
+        if isinstance(text, str):
+            if not text:
+                self.fail("must name a file (it is empty)", param, ctx)
+            if "\0" in text:
+                self.fail(f"{visible(text)!s}: a file name cannot hold a NUL character", param, ctx)
+        return super().convert(value, param, ctx)
 
 
 class CommandGroup(click.Group):

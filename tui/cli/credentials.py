@@ -25,7 +25,7 @@ from store.identity import check_key_path, has_root, initialise, new_root_enrolm
 from store.password_policy import describe_policy, policy_as_dict, policy_from_dict
 from store.portal import forget_login, load_login, login_cache_path, save_login
 from store.users import ROOT_NAME
-from tui.cli.base import CommandGroup, Context, fail, pass_context
+from tui.cli.base import CommandGroup, Context, FilePath, fail, pass_context, say
 
 MAX_TRIES = 5
 
@@ -80,12 +80,12 @@ def prompt_code(enrolment: TotpEnrolment, directory: Directory) -> str:
             check_code_step(enrolment.secret, code, directory.clock(), None)
             return str(code)
         except ValidationError as exc:
-            click.echo(exc.message.removeprefix("code: "), err=True)
+            say(exc.message.removeprefix("code: "), err=True)
     raise ValidationError("code: no matching code after several tries; nothing was changed", "code")
 
 
 def show_recovery_codes(codes: list[str], user_name: str) -> None:
-    click.echo(
+    say(
         f"Recovery codes for {user_name}: each signs in once instead of a code, for when the "
         "authenticator is lost. They are shown only now: print them or keep them offline."
     )
@@ -102,7 +102,7 @@ def show_recovery_codes(codes: list[str], user_name: str) -> None:
 )
 @click.option(
     "--totp-secret-file",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=FilePath(dir_okay=False, path_type=Path),
     help="Write root's TOTP secret (base32) to this new file, mode 0600, instead of showing it.",
 )
 @pass_context
@@ -176,13 +176,13 @@ def _init(obj: Context, directory: Directory, password_stdin: bool, totp_secret_
             totp_secret_file.unlink(missing_ok=True)
         raise
     if totp_secret_file is not None:
-        click.echo(f"root's TOTP secret: written to {totp_secret_file} (mode 0600)")
+        say(f"root's TOTP secret: written to {totp_secret_file} (mode 0600)")
     show_recovery_codes(created.recovery_codes, ROOT_NAME)
-    click.echo(
+    say(
         f"key file: {created.key_path} (mode 0600{', created' if created.key_created else ''}). Keep it "
         "safe and apart from database backups: without it the directory cannot be opened."
     )
-    click.echo(f"root created in {obj.db_path}. Sign in with: tui login --user root, or open the console.")
+    say(f"root created in {obj.db_path}. Sign in with: tui login --user root, or open the console.")
 
 
 # --- login / logout ---------------------------------------------------------------------------------------
@@ -254,9 +254,7 @@ def login_command(obj: Context, user_name: str | None, password_stdin: bool, cod
     path = login_cache_path(obj.db_path)
     save_login(path, obj.db_path, signed_in)
     how = "with MFA" if signed_in.mfa else "without MFA"
-    click.echo(
-        f"signed in as {signed_in.user_name} ({how}) until {signed_in.expires_at}; sign-in kept in {path}"
-    )
+    say(f"signed in as {signed_in.user_name} ({how}) until {signed_in.expires_at}; sign-in kept in {path}")
 
 
 @click.command("logout")
@@ -270,7 +268,7 @@ def logout_command(obj: Context) -> None:
         return
     obj.directory().portal.revoke(cached.token, "signed out")
     forget_login(path)
-    click.echo(f"signed out {cached.user_name}")
+    say(f"signed out {cached.user_name}")
 
 
 # --- report -----------------------------------------------------------------------------------------------

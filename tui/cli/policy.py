@@ -8,7 +8,6 @@ policy, unreadable file), 2 usage error. Errors go to stderr as one line, never 
 from __future__ import annotations
 
 import json
-import unicodedata
 from typing import NoReturn
 
 import click
@@ -30,7 +29,7 @@ from store.policy import (
 )
 from store.policy.document import MAX_TEXT_CHARS, KindOrAuto, PolicyValidationError
 from store.policy.patterns import parse_date
-from tui.cli.base import CommandGroup
+from tui.cli.base import CommandGroup, say
 
 _TIME_KEYS = ("aws:currenttime", "aws:epochtime", "aws:tokenissuetime")
 _KINDS = click.Choice(["identity", "trust", "auto"])
@@ -40,15 +39,8 @@ class _Unreadable(Exception):
     """A policy file that could not be read as UTF-8 text."""
 
 
-def _printable(text: str) -> str:
-    # File names and policy text come from the user: never write their control characters raw to a terminal.
-    return "".join(
-        f"\\u{ord(char):04x}" if unicodedata.category(char) in ("Cc", "Cf") else char for char in text
-    )
-
-
 def _fail(message: str) -> NoReturn:
-    click.echo(f"error: {_printable(message)}", err=True)
+    say(f"error: {message}", err=True)
     raise click.exceptions.Exit(1)
 
 
@@ -59,6 +51,8 @@ def _read(path: str) -> str:
             data: bytes = handle.read(4 * MAX_TEXT_CHARS + 4)  # UTF-8 needs at most 4 bytes a character
     except OSError as error:
         raise _Unreadable(f"cannot read {path}: {error.strerror or error}") from None
+    except ValueError:  # what the system cannot name (open raises instead of failing)
+        raise _Unreadable(f"cannot read {path}: a file name cannot hold a NUL character") from None
     try:
         return data.decode("utf-8-sig")[: MAX_TEXT_CHARS + 1]
     except UnicodeDecodeError as error:
@@ -110,7 +104,7 @@ def validate(file: str, kind: KindOrAuto, managed: bool, as_json: bool) -> None:
     if problems:
         _fail(_located(file, problems[0]))
     if not as_json:
-        click.echo(f"{_printable(file)}: valid")
+        say(f"{file}: valid")
 
 
 def _context(items: tuple[str, ...]) -> dict[str, list[str]]:
@@ -242,7 +236,7 @@ def simulate(
     if as_json:
         click.echo(json.dumps(decision.to_json()))
     else:
-        click.echo(_printable(_describe(decision, action, resource)))
+        say(_describe(decision, action, resource))
 
 
 def _simulate_in_directory(
@@ -276,14 +270,14 @@ def _simulate_in_directory(
         click.echo(json.dumps(simulation.to_json()))
         return
     if not simulation.results:
-        click.echo(_printable(f"implicit_deny: {user_name} holds no permission set in {account_name}"))
+        say(f"implicit_deny: {user_name} holds no permission set in {account_name}")
         return
     for result in simulation.results:
         path = f" (via {result.grant.granted_by})" if result.grant is not None else ""
         line = _describe(result.decision, action, resource).replace(
             ": ", f": {result.permission_set_name}{path}: ", 1
         )
-        click.echo(_printable(line))
+        say(line)
     if len(simulation.results) > 1:
         click.echo(f"overall: {simulation.decision}")
 
@@ -369,4 +363,4 @@ def impact(
         click.echo(json.dumps(radius.to_json()))
         return
     for line in radius.describe():
-        click.echo(_printable(line))
+        say(line)

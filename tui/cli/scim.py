@@ -19,7 +19,7 @@ import click
 
 from store.scim_tokens import DEFAULT_EXPIRES
 from tui.cli.access import _table
-from tui.cli.base import CommandGroup, Context, fail, pass_context
+from tui.cli.base import ROW_ID, CommandGroup, Context, FilePath, fail, pass_context, say
 from tui.literal import visible
 
 
@@ -88,7 +88,7 @@ def token_list(obj: Context, as_json: bool) -> None:
 
 
 @token.command("revoke")
-@click.argument("token_id", metavar="ID", type=int)
+@click.argument("token_id", metavar="ID", type=ROW_ID)
 @pass_context
 def token_revoke(obj: Context, token_id: int) -> None:
     """Revoke a token: the identity provider's next request with it is refused (401)."""
@@ -132,8 +132,8 @@ def _check_tls(cert: Path, key: Path) -> None:
     metavar="HOST:PORT",
     help="Where to listen.",
 )
-@click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="TLS cert.")
-@click.option("--tls-key", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="TLS key.")
+@click.option("--tls-cert", type=FilePath(exists=True, dir_okay=False, path_type=Path), help="TLS cert.")
+@click.option("--tls-key", type=FilePath(exists=True, dir_okay=False, path_type=Path), help="TLS key.")
 @click.option(
     "--insecure-listen",
     is_flag=True,
@@ -164,7 +164,7 @@ def serve(
     obj.directory()  # refuses now, with the usual message, a database or key file that cannot be opened
     app = build_app(obj.db_path, obj.key_path)
     scheme = "https" if tls_cert else "http"
-    click.echo(f"SCIM 2.0 at {scheme}://{listen}/scim/v2 (Ctrl-C stops)", err=True)
+    say(f"SCIM 2.0 at {scheme}://{listen}/scim/v2 (Ctrl-C stops)", err=True)
     uvicorn.run(
         app,
         host=host.strip("[]"),

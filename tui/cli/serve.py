@@ -22,7 +22,7 @@ from store.console_limits import (
 )
 from store.names import visible
 from store.users import User
-from tui.cli.base import Context, fail, pass_context
+from tui.cli.base import Context, FilePath, fail, pass_context
 
 
 @click.command("serve")
@@ -36,7 +36,7 @@ from tui.cli.base import Context, fail, pass_context
 @click.option(
     "--host-key",
     "host_key",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=FilePath(dir_okay=False, path_type=Path),
     help="The SSH host key (created, ed25519, 0600, on first run). Default: <database>.ssh_host_key.",
 )
 @click.option(
@@ -122,7 +122,11 @@ def serve_limits_command(obj: Context, max_consoles: int | None, max_consoles_pe
 
 
 @click.command("ssh-console", hidden=True)
-@click.option("--token-fd", type=int, help="(tui serve) the pipe holding this connection's portal token.")
+@click.option(
+    "--token-fd",
+    type=click.IntRange(0, 2**31 - 1),
+    help="(tui serve) the pipe holding this connection's portal token.",
+)
 @click.option("--command", "command", help="(tui serve) what the client asked to run: login.")
 @click.option("--fingerprint", help="(tui serve) the fingerprint of the key the client signed in with.")
 @pass_context

@@ -10,7 +10,7 @@ import click
 
 from store.errors import ValidationError
 from store.sessions import IssuedCredentials
-from tui.cli.base import CommandGroup, Context, pass_context
+from tui.cli.base import ROW_ID, CommandGroup, Context, pass_context, say
 
 
 def print_credentials(credentials: IssuedCredentials, fmt: str) -> None:
@@ -82,12 +82,12 @@ def verify(obj: Context, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(described))
     elif result.valid:
-        click.echo(
+        say(
             f"valid: {described['user']} as {described['permission_set']} in {described['account']} "
             f"until {described['expires_at']}"
         )
     else:
-        click.echo(f"invalid: {result.reason}", err=True)
+        say(f"invalid: {result.reason}", err=True)
     sys.exit(0 if result.valid else 1)
 
 
@@ -112,7 +112,7 @@ def list_sessions(obj: Context, active: bool, user_name: str | None, as_json: bo
         click.echo(json.dumps([s.as_dict(now) for s in rows], indent=2))
         return
     for s in rows:
-        click.echo(
+        say(
             f"{s.id:>6}  {s.access_key_id}  {s.state(now):<8} {s.user_name}  {s.permission_set_name} in "
             f"{s.account_name}  until {s.expires_at}"
         )
@@ -120,7 +120,7 @@ def list_sessions(obj: Context, active: bool, user_name: str | None, as_json: bo
 
 
 @sessions.command("revoke")
-@click.option("--id", "session_id", type=int, help="One session.")
+@click.option("--id", "session_id", type=ROW_ID, help="One session.")
 @click.option("--user", "user_name", help="Every live session of this user.")
 @click.option("--account", "account_name", help="Every live session in this account.")
 @click.option("--permission-set", "permission_set_name", help="Every live session of this permission set.")
@@ -155,7 +155,7 @@ def revoke(
 @sessions.command("sweep")
 @click.option(
     "--retention-days",
-    type=click.IntRange(min=0),
+    type=click.IntRange(0, 36_500),  # a century: older than any session tui issues
     default=7,
     show_default=True,
     help="Keep expired and revoked sessions this long (for the record), then delete them.",

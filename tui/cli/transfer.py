@@ -17,7 +17,7 @@ from typing import Any
 import click
 
 from store.files import write_private
-from tui.cli.base import Context, pass_context
+from tui.cli.base import Context, FilePath, pass_context, say
 
 FORMAT_CHOICES = ["auto", "csv", "json", "scim", "entra", "okta", "google"]
 # Below this size an import takes well under a second: no progress bar.
@@ -44,7 +44,7 @@ PHASES = {
 @click.option(
     "--output",
     "-o",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=FilePath(dir_okay=False, path_type=Path),
     help="Write to this file (mode 0600) instead of standard output.",
 )
 @pass_context
@@ -115,7 +115,7 @@ def _progress_bar(enabled: bool) -> Iterator[Callable[[str, int, int], None] | N
 
 
 @click.command("import")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("file", type=FilePath(exists=True, dir_okay=False, path_type=Path))
 @click.option(
     "--format",
     "fmt",
@@ -216,7 +216,7 @@ def import_command(
             )
         except ImportRefused:
             if not as_json:
-                click.echo(reading.describe(), err=True)
+                say(reading.describe(), err=True)
             raise
     plan = result.plan
     if as_json:
@@ -237,16 +237,19 @@ def import_command(
                 for name, section in plan.sections().items()
             },
         }
-        click.echo(json.dumps(report, indent=2, ensure_ascii=False))
+        from store.names import escape_json
+
+        # File names and entry names in it come from the file: C1 and bidi controls as \u escapes.
+        click.echo(escape_json(json.dumps(report, indent=2, ensure_ascii=False)))
         return
-    click.echo(reading.describe())
+    say(reading.describe())
     for notice in plan.notices:
-        click.echo(f"tui: note: {notice}", err=True)
+        say(f"tui: note: {notice}", err=True)
     if plan.changes_nothing:
-        click.echo(f"{file}: nothing to change: the directory already matches it")
+        say(f"{file}: nothing to change: the directory already matches it")
         return
     for line in plan.describe():
-        click.echo(line)
+        say(line)
     if plan.blocked:
-        click.echo(f"tui: this {'sync' if sync else 'import'} would be refused: {plan.blocked}", err=True)
+        say(f"tui: this {'sync' if sync else 'import'} would be refused: {plan.blocked}", err=True)
     click.echo("dry run: nothing was changed" if dry_run else f"applied (import batch {result.batch_id})")

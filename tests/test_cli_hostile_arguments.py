@@ -1,0 +1,96 @@
+"""Hostile command-line arguments (found by walking every command with them): each gets one clear line and an
+exit code of 1 or 2, never an internal error; a path or value echoed back never reaches the terminal with its
+control or bidi characters raw. The class is closed where it starts: every file argument is a ``FilePath``,
+every integer option is bounded, every message goes through ``say``/``fail``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner, Result
+
+from store.audit import Actor
+from store.directory import Directory
+from tests.test_terminal_safety import raw_unsafe
+from tui.cli import cli
+from tui.cli.base import FilePath
+
+HUGE = "99999999999999999999"  # above SQLite's 2**63 - 1
+BIDI = "\u202eevil"
+
+
+@pytest.fixture
+def tui(db_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    with Directory.open(db_path, Actor("owner", "test")) as directory:
+        directory.users.create("ann")
+    monkeypatch.chdir(tmp_path)
+
+    def run(*args: str) -> Result:
+        result = CliRunner().invoke(cli, ["--db", str(db_path), *args], input="\n")
+        if result.exception is not None:
+            assert isinstance(result.exception, SystemExit), repr(result.exception)  # no internal error
+        shown = result.output + result.stderr
+        assert not raw_unsafe(shown), (args, shown)
+        return result
+
+    return run
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "said"),
+    [
+        (("import", "a\x00b"), 2, "a file name cannot hold a NUL character"),
+        (("backup", "a\x00b"), 2, "a file name cannot hold a NUL character"),
+        (("access", "matrix", "--output", ""), 2, "must name a file (it is empty)"),
+        (("export", "--output", "a\x00b"), 2, "a\\x00b: a file name cannot hold a NUL character"),
+        (("policy", "validate", "a\x00b"), 1, "a file name cannot hold a NUL character"),
+        (("scim", "token", "revoke", HUGE), 2, "is not in the range"),
+        (("sessions", "revoke", "--id", HUGE), 2, "is not in the range"),
+        (("sessions", "sweep", "--retention-days", HUGE), 2, "is not in the range"),
+        (("ssh-console", "--token-fd", "-1"), 2, "is not in the range"),
+        (("audit", "verify", "--expect-head", f"{HUGE}:x"), 1, "no longer holds the head"),
+        (("audit", "verify", "--expect-head", "²:x"), 1, "no longer holds the head"),  # a digit, not ASCII
+        (("audit", "verify", "--expect-head", "1:é"), 1, "no longer holds the head"),
+    ],
+)
+def test_a_hostile_argument_gets_one_clear_line(tui, args: tuple[str, ...], code: int, said: str) -> None:
+    result = tui(*args)
+    assert result.exit_code == code, result.output + result.stderr
+    assert said in result.output + result.stderr
+
+
+def test_a_path_echoed_back_shows_its_bidi_control_escaped(tui, tmp_path: Path) -> None:
+    written = tui("backup", BIDI)
+    assert written.exit_code == 0
+    assert "backup written to <U+202E>evil" in written.output
+    assert (tmp_path / BIDI).exists()  # the file has the name asked for; only its display is escaped
+    again = tui("backup", BIDI)
+    assert again.exit_code == 1 and "<U+202E>evil: already exists" in again.stderr
+
+
+def _parameters(group: click.Group) -> Iterator[tuple[str, click.Parameter]]:
+    for name, command in group.commands.items():
+        if isinstance(command, click.Group):
+            yield from ((f"{name} {where}", p) for where, p in _parameters(command))
+        else:
+            yield from ((f"{name} {p.name}", p) for p in command.params)
+
+
+def test_every_file_argument_is_a_file_path_and_every_integer_is_bounded() -> None:
+    """The guard for commands still to come: a plain click.Path stats a NUL and raises; an unbounded integer
+    overflows where it reaches SQLite or a date."""
+    parameters = list(_parameters(cli))
+    assert parameters
+    paths = [(where, p.type) for where, p in parameters if isinstance(p.type, click.Path)]
+    assert paths and [where for where, kind in paths if not isinstance(kind, FilePath)] == []
+    unbounded = [
+        where
+        for where, p in parameters
+        if isinstance(p.type, click.types.IntParamType)
+        and not (isinstance(p.type, click.IntRange) and p.type.max is not None)
+        and where.split()[-1] not in {"minimum_length", "reuse_prevention"}  # checked by the password policy
+    ]
+    assert unbounded == []
