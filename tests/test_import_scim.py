@@ -320,3 +320,60 @@ def test_patch_and_delete_are_not_a_sync(run_tui, db_path: Path) -> None:
         "--source",
         "scim",
     )
+
+
+LIST = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
+USER = "urn:ietf:params:scim:schemas:core:2.0:User"
+GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
+
+
+def _resources(path: Path, *resources: dict) -> Path:
+    path.write_text(json.dumps({"schemas": [LIST], "Resources": list(resources)}), encoding="utf-8")
+    return path
+
+
+def test_a_resource_keeps_its_identity_through_a_rename(run_tui, db_path: Path, tmp_path: Path) -> None:
+    """A resource's ``id`` is its identity at the source: a later file with the same id and another name
+    renames it (it crashed on the unique id before: internal error, IntegrityError)."""
+    imported(
+        run_tui,
+        _resources(
+            tmp_path / "first.json",
+            {"schemas": [USER], "id": "u-1", "userName": "alice"},
+            {"schemas": [GROUP], "id": "g-1", "displayName": "eng", "members": [{"value": "u-1"}]},
+        ),
+    )
+    renamed = imported(
+        run_tui,
+        _resources(
+            tmp_path / "renamed.json",
+            {"schemas": [USER], "id": "u-1", "userName": "alice.b"},
+            {"schemas": [GROUP], "id": "g-1", "displayName": "engineering", "members": [{"value": "u-1"}]},
+        ),
+    )
+    assert "users: 0 to create, 1 to update" in renamed.stdout
+    assert "groups: 0 to create, 1 to update" in renamed.stdout
+    assert rows(db_path, "SELECT user_name, scim_id FROM users WHERE source = 'scim'") == [("alice.b", "u-1")]
+    assert rows(db_path, "SELECT name, scim_id FROM groups") == [("engineering", "g-1")]
+    assert members_of(run_tui) == {"engineering": ["alice.b"]}
+
+
+def test_an_id_and_an_external_id_that_name_two_users_are_refused(
+    run_tui, db_path: Path, tmp_path: Path
+) -> None:
+    imported(
+        run_tui,
+        _resources(
+            tmp_path / "first.json",
+            {"schemas": [USER], "id": "u-1", "userName": "alice"},
+            {"schemas": [USER], "id": "u-2", "userName": "bob", "externalId": "e-2"},
+        ),
+    )
+    assert_refused(
+        run_tui,
+        db_path,
+        _resources(
+            tmp_path / "both.json", {"schemas": [USER], "id": "u-1", "userName": "al", "externalId": "e-2"}
+        ),
+        ["Resources[0]: externalId: 'e-2' names the existing user 'bob', but id 'u-1' names 'alice'"],
+    )

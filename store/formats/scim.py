@@ -13,7 +13,8 @@ Read:
 A bare ``PatchOp`` message is refused: it changes the resource named in its request URL (``PATCH
 /Groups/{id}``), which a file does not carry. Wrapped in a BulkRequest operation it imports.
 
-Mapping (User): userName, externalId, ``id`` (kept, so later files may refer to the user by it),
+Mapping (User): userName, externalId, ``id`` (kept: later files refer to the user by it, and one with the same
+id changes that user, renamed or not),
 name.givenName, name.familyName, displayName, the primary (else first) of ``emails``, active (absent: left as
 it is), password (a hash is kept; cleartext is an initial password). ``groups`` on a User is read-only in SCIM
 (RFC 7643 §4.1.2) and ignored: memberships come from Groups' ``members``. All the emails as sent and the

@@ -360,23 +360,17 @@ class _Resolver:
                 )
                 return None
         else:
-            external = fields.get("external_id")
+            external, scim_id = fields.get("external_id"), fields.get("scim_id")
             if external:
                 earlier = index.by_external.get((source, external))
                 if earlier is not None:
                     label = labels.get("externalId", "externalId")
                     problems.add(where, f"{label}: {external!r} is the same as {earlier.where}'s")
                     return None
-                row = index.rows_by_external.get((source, external))
-                if row is not None:
-                    if row[_ID] in index.by_row:
-                        problems.add(
-                            where,
-                            f"matches the existing {noun} {row[kind.name_column]!r} (by externalId), "
-                            f"which {index.by_row[row['id']].where} already matched",
-                        )
-                        return None
-                    target = self._target(index, row, where, source)
+            if scim_id or external:
+                target = self._match_by_ids(index, where, labels, source, scim_id, external)
+                if target is False:
+                    return None
             if target is None:
                 shown = match_name if match_name is not None else fields.get(kind.name_column)
                 if shown is None:
@@ -413,6 +407,45 @@ class _Resolver:
             for alias in (*entry.aliases, *([scim_id] if scim_id else [])):
                 index.by_alias[alias] = target
         return target
+
+    def _match_by_ids(
+        self,
+        index: _Index,
+        where: str,
+        labels: dict[str, str],
+        source: str,
+        scim_id: str | None,
+        external: str | None,
+    ) -> Any:
+        """The existing row the source's own id names (SCIM: the resource's identity, kept through a rename),
+        else the one its externalId names, as a new target; None when neither names one; False when they name
+        two different rows or one an earlier entry already matched (the problem is recorded)."""
+        kind, noun = index.kind, index.kind.noun
+        found: sqlite3.Row | None = None
+        for way, rows, key in (
+            ("id", index.rows_by_scim, scim_id),
+            ("externalId", index.rows_by_external, external),
+        ):
+            row = rows.get((source, key)) if key else None
+            if row is None or (found is not None and found[_ID] == row[_ID]):
+                continue
+            if found is not None:
+                label = labels.get("externalId", "externalId")
+                self.problems.add(
+                    where,
+                    f"{label}: {external!r} names the existing {noun} {row[kind.name_column]!r}, but id "
+                    f"{scim_id!r} names {found[kind.name_column]!r}",
+                )
+                return False
+            if row[_ID] in index.by_row:
+                self.problems.add(
+                    where,
+                    f"matches the existing {noun} {row[kind.name_column]!r} (by {way}), "
+                    f"which {index.by_row[row[_ID]].where} already matched",
+                )
+                return False
+            found = row
+        return self._target(index, found, where, source) if found is not None else None
 
     def _existing_for_name(
         self, index: _Index, key: str, source: str, where: str, shown: str, labels: dict[str, str]
