@@ -186,6 +186,15 @@ class UserService(Service[User]):
             raise NotFound(f"no user named {user_name!r}")
         return User.from_row(row)
 
+    def kept_from_source(self, user_id: int) -> dict[str, Any]:
+        """What a user of a SCIM source keeps beyond the columns (:mod:`store.scim_kept`): all its emails as
+        sent and the enterprise extension; {} for none."""
+        from store import scim_kept
+
+        with self.db.read() as conn:
+            row = conn.execute("SELECT scim_attributes FROM users WHERE id = ?", (user_id,)).fetchone()
+        return scim_kept.loaded(row[0] if row is not None else None)
+
     def root(self) -> User | None:
         with self.db.read() as conn:
             row = conn.execute("SELECT * FROM users WHERE is_root = 1").fetchone()

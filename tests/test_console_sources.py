@@ -303,3 +303,37 @@ async def test_a_user_deactivated_over_scim_shows_the_groups_held_for_their_retu
         assert "Held while disabled" not in text
         assert "[b]eng[/b]" in text and "ops" in text
     okta.close()
+
+
+async def test_a_users_page_shows_what_its_source_sent_beyond_the_columns(tmp_path: Path) -> None:
+    """The other addresses and the enterprise extension an identity provider sent are kept (and exported):
+    the user's page shows them, literally, at 80×24."""
+    from store.scim_resources import ScimUsers
+    from tui.screens.user_detail import UserDetailScreen
+
+    app, directory = make_app(tmp_path)
+    okta = Directory.open(tmp_path / "directory.db")
+    okta.act_for_source("okta", Actor("scim:okta", "scim"))
+    users = ScimUsers(okta, "okta")
+    enterprise = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+    body = {
+        "schemas": [users.core, enterprise],
+        "userName": "ann@work.example",
+        "emails": [
+            {"value": "ann@work.example", "type": "work", "primary": True},
+            {"value": "ann@home.example", "type": "home"},
+        ],
+        enterprise: {"department": "[b]Finance[/b]", "manager": {"value": "boss-1"}},
+    }
+    users.create(body, json.dumps(body).encode(), "test")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("2")
+        await settle(pilot)
+        await filter_list(pilot, "ann@")
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, UserDetailScreen)
+        text = screen_text(app)
+        assert "Other emails  ann@home.example (home)" in text
+        assert "Enterprise  department: [b]Finance[/b] · manager: boss-1" in text
+    okta.close()

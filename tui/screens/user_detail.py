@@ -25,6 +25,24 @@ from tui.widgets.nav_bar import NavBar
 from tui.widgets.suggesters import NameSuggester
 
 
+def kept_lines(user: User, kept: dict[str, Any]) -> list[tuple[str, str]]:
+    """What the user's SCIM source sent beyond the columns, as (label, text) lines: its other addresses and
+    the enterprise extension (department, manager, …). Shown, not editable: the source owns them."""
+    lines = []
+    others = [e for e in kept.get("emails", []) if e.get("value") != user.email]
+    if others:
+        shown = [e.get("value", "") + (f" ({e['type']})" if e.get("type") else "") for e in others]
+        lines.append(("Other emails", ", ".join(shown)))
+    extension = next((v for k, v in kept.items() if k != "emails"), None)
+    if isinstance(extension, dict):
+        parts = []
+        for key, value in extension.items():
+            text = value.get("value", "") if isinstance(value, dict) else value
+            parts.append(f"{key}: {text}")
+        lines.append(("Enterprise", " · ".join(parts)))
+    return lines
+
+
 class UserDetailScreen(DirectoryScreen):
     nav_name = "users"
 
@@ -76,13 +94,21 @@ class UserDetailScreen(DirectoryScreen):
             return
         memberships = self.directory.groups.groups_of(self.user_id)
         held = [] if user.active else self.directory.scim_sources.held_memberships(self.user_id)
-        self.app.call_from_thread(self._show, user, memberships, held, self.directory.now_text())
+        kept = {} if user.is_local else self.directory.users.kept_from_source(self.user_id)
+        self.app.call_from_thread(self._show, user, memberships, held, self.directory.now_text(), kept)
 
     def _gone(self) -> None:
         self.notify("This user was deleted", severity="warning")
         self.app.pop_screen()
 
-    def _show(self, user: User, memberships: list[Membership], held: list[tuple[str, str]], now: str) -> None:
+    def _show(
+        self,
+        user: User,
+        memberships: list[Membership],
+        held: list[tuple[str, str]],
+        now: str,
+        kept: dict[str, Any],
+    ) -> None:
         self.user, self.memberships = user, memberships
         fields = Text()
         fields.append(user.user_name, style="bold")
@@ -96,6 +122,7 @@ class UserDetailScreen(DirectoryScreen):
             ("External id", user.external_id),
             ("Created", user.created_at),
             ("Last sign-in", user.last_sign_in_at or "never"),
+            *kept_lines(user, kept),
         ):
             fields.append(f"{label:>13}  ", style="dim")
             fields.append_text(literal(value or "—"))
