@@ -265,10 +265,22 @@ def test_the_server_counts_requests_and_errors_per_source(tmp_path: Path) -> Non
         assert bearer not in stored and bearer[8:] not in stored
 
 
+async def open_users_page(app, pilot, name: str) -> str:
+    """Users (2), the list filtered to ``name``, its page opened (enter): what the screen shows."""
+    from tui.screens.user_detail import UserDetailScreen
+
+    await pilot.press("2")
+    await settle(pilot)
+    await filter_list(pilot, name)
+    await pilot.press("enter")
+    await settle(pilot)
+    assert isinstance(app.screen, UserDetailScreen)
+    return screen_text(app)
+
+
 async def test_a_user_deactivated_over_scim_shows_the_groups_held_for_their_return(tmp_path: Path) -> None:
     """What a SCIM deactivation took and the source gives back is said on the user's page, not kept hidden."""
     from store.scim_resources import ScimGroups, ScimUsers
-    from tui.screens.user_detail import UserDetailScreen
 
     app, directory = make_app(tmp_path)
     seed_source(directory, "okta", [f"staff{n}@example.com" for n in range(30)])  # the guard's population
@@ -286,13 +298,7 @@ async def test_a_user_deactivated_over_scim_shows_the_groups_held_for_their_retu
     }
     users.patch(ann, off, json.dumps(off).encode(), "test")
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.press("2")
-        await settle(pilot)
-        await filter_list(pilot, "ann@")
-        await pilot.press("enter")
-        await settle(pilot)
-        assert isinstance(app.screen, UserDetailScreen)
-        text = screen_text(app)
+        text = await open_users_page(app, pilot, "ann@")
         assert "Held while disabled: [b]eng[/b], ops (given back if okta reactivates ann@example.com)" in text
         # Reactivated, the groups are back and nothing is held any more.
         on = {**off, "Operations": [{"op": "replace", "path": "active", "value": True}]}
@@ -309,7 +315,6 @@ async def test_a_users_page_shows_what_its_source_sent_beyond_the_columns(tmp_pa
     """The other addresses and the enterprise extension an identity provider sent are kept (and exported):
     the user's page shows them, literally, at 80×24."""
     from store.scim_resources import ScimUsers
-    from tui.screens.user_detail import UserDetailScreen
 
     app, directory = make_app(tmp_path)
     okta = Directory.open(tmp_path / "directory.db")
@@ -327,13 +332,7 @@ async def test_a_users_page_shows_what_its_source_sent_beyond_the_columns(tmp_pa
     }
     users.create(body, json.dumps(body).encode(), "test")
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.press("2")
-        await settle(pilot)
-        await filter_list(pilot, "ann@")
-        await pilot.press("enter")
-        await settle(pilot)
-        assert isinstance(app.screen, UserDetailScreen)
-        text = screen_text(app)
+        text = await open_users_page(app, pilot, "ann@")
         assert "Other emails  ann@home.example (home)" in text
         assert "Enterprise  department: [b]Finance[/b] · manager: boss-1" in text
     okta.close()
