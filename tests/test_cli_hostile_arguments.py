@@ -51,9 +51,13 @@ def tui(db_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
         (("sessions", "revoke", "--id", HUGE), 2, "is not in the range"),
         (("sessions", "sweep", "--retention-days", HUGE), 2, "is not in the range"),
         (("ssh-console", "--token-fd", "-1"), 2, "is not in the range"),
-        (("audit", "verify", "--expect-head", f"{HUGE}:x"), 1, "no longer holds the head"),
-        (("audit", "verify", "--expect-head", "²:x"), 1, "no longer holds the head"),  # a digit, not ASCII
-        (("audit", "verify", "--expect-head", "1:é"), 1, "no longer holds the head"),
+        (("audit", "verify", "--expect-head", f"{HUGE}:x"), 2, "is not a head: give SEQ:HASH"),
+        # "²" is a digit to str.isdigit, not to SQLite; "é" made hmac.compare_digest raise.
+        (("audit", "verify", "--expect-head", "²:x"), 2, "is not a head: give SEQ:HASH"),
+        (("audit", "verify", "--expect-head", "1:é"), 2, "is not a head: give SEQ:HASH"),
+        (("audit", "verify", "--expect-head", ""), 2, "is not a head: give SEQ:HASH"),
+        (("audit", "verify", "--expect-head", f"{HUGE}:{'a' * 64}"), 2, "is not a head: give SEQ:HASH"),
+        (("audit", "verify", "--expect-head", f"9:{'a' * 64}"), 1, "no longer holds the head"),
     ],
 )
 def test_a_hostile_argument_gets_one_clear_line(tui, args: tuple[str, ...], code: int, said: str) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -18,6 +19,7 @@ import click
 
 from store import audit
 from store.locations import default_db_path
+from store.names import visible
 from tui import __version__
 from tui.cli.access import access as access_group
 from tui.cli.base import CommandGroup, Context, FilePath, pass_context, say
@@ -89,10 +91,22 @@ def audit_group() -> None:
     """The hash-chained audit log."""
 
 
+def _head(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A head as verify prints it (the event's number, a colon, 64 hex digits): anything else is a typo to
+    name, not a log to call broken."""
+    if value is not None and not re.fullmatch(r"[0-9]{1,18}:[0-9a-f]{64}", value.strip()):
+        raise click.BadParameter(
+            f"{visible(value)!r} is not a head: give SEQ:HASH as tui audit verify printed it "
+            "(the event's number, a colon, 64 hex digits)"
+        )
+    return value
+
+
 @audit_group.command("verify")
 @click.option("--json", "as_json", is_flag=True, help="Print the result, with the log's head, as JSON.")
 @click.option(
     "--expect-head",
+    callback=_head,
     metavar="SEQ:HASH",
     help="A head printed by an earlier verify: fail unless the log still holds that event unchanged "
     "(proves nothing was cut or rolled back since).",
