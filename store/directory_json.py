@@ -39,9 +39,12 @@ USER_FIELDS = {
     "groups",
     "sshPublicKeys",
     "source",
+    "scimId",
     "scimAttributes",
 }
-GROUP_FIELDS = {"displayName", "description", "externalId", "members", "source"}
+GROUP_FIELDS = {"displayName", "description", "externalId", "members", "source", "scimId"}
+# What this file calls the field SCIM calls ``id`` (the importer's messages name fields by their SCIM names).
+ID_LABELS = {"id": "scimId"}
 ACCOUNT_FIELDS = {"name", "description", "active"}
 POLICY_FIELDS = {"name", "description", "document"}
 PERMISSION_SET_FIELDS = {
@@ -272,6 +275,7 @@ def read_value(data: Any, file_name: str) -> ImportDocument:
             and (source is None or type(source) is str)
             and "sshPublicKeys" not in item
             and "scimAttributes" not in item
+            and "scimId" not in item
             and (groups is None or (type(groups) is list and all(type(g) is str for g in groups)))
         ):
             groups = groups or None  # none and empty alike (no list per user: 5 MB at 100,000)
@@ -295,7 +299,9 @@ def read_value(data: Any, file_name: str) -> ImportDocument:
                 groups=reader.strings(item, "groups", where) or [],
                 ssh_keys=reader.strings(item, "sshPublicKeys", where),
                 source=reader.text(item, "source", where, None),
+                scim_id=reader.text(item, "scimId", where, None),
                 scim_attributes=reader.scim_attributes(item, "scimAttributes", where),
+                labels=ID_LABELS,
             )
         )
     # A member named as a user of the file is given that user's name object: 300,000 members would otherwise
@@ -337,6 +343,8 @@ def read_value(data: Any, file_name: str) -> ImportDocument:
                 reader.text(item, "externalId", where),
                 members,
                 source=reader.text(item, "source", where, None),
+                scim_id=reader.text(item, "scimId", where, None),
+                labels=ID_LABELS,
             )
         )
     for where, item in reader.objects(data, "accounts", ACCOUNT_FIELDS):
@@ -431,6 +439,8 @@ def export_document(directory: Directory) -> dict[str, Any]:
                 entry["sshPublicKeys"] = ssh[row["id"]]
             if row["source"] != "local":
                 entry["source"] = row["source"]
+            if row["scim_id"] is not None:
+                entry["scimId"] = row["scim_id"]
             if row["scim_attributes"]:
                 entry["scimAttributes"] = scim_kept.loaded(row["scim_attributes"])
             users.append(entry)
@@ -444,6 +454,8 @@ def export_document(directory: Directory) -> dict[str, Any]:
             group["members"] = members.get(row["id"], [])
             if row["source"] != "local":
                 group["source"] = row["source"]
+            if row["scim_id"] is not None:
+                group["scimId"] = row["scim_id"]
             groups.append(group)
         accounts = [
             {"name": r["name"], "description": r["description"], "active": r["status"] == "active"}

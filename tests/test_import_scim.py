@@ -86,6 +86,7 @@ class TestRfc7643Resources:
         }
         expected = {"emails": emails} | ({ENTERPRISE_USER: extension} if "enterprise" in name else {})
         assert user.pop("scimAttributes") == expected
+        assert user.pop("scimId") == BJENSEN_ID  # the id it has at its source, kept and exported
         assert user == {
             "userName": "bjensen@example.com",
             "displayName": "Babs Jensen",

@@ -21,8 +21,8 @@ EMAILS = [
 EXTENSION = {"employeeNumber": "701", "department": "Finance", "manager": {"value": "boss-1"}}
 
 
-def provision_ann(db_path: Path) -> None:
-    """Ann, as Okta provisions her over SCIM: two addresses and the enterprise extension."""
+def provision_ann(db_path: Path) -> str:
+    """Ann, as Okta provisions her over SCIM: two addresses and the enterprise extension. Returns her id."""
     with Directory.open(db_path, Actor("owner", "test")) as owner:
         owner.users.create("lucy")  # a local user beside her: nothing kept
     with Directory.open(db_path) as directory:
@@ -33,7 +33,7 @@ def provision_ann(db_path: Path) -> None:
             "emails": EMAILS,
             ENTERPRISE: EXTENSION,
         }
-        ScimUsers(directory, "okta").create(body, b"{}", "test")
+        return str(ScimUsers(directory, "okta").create(body, b"{}", "test")["id"])
 
 
 def exported(run_tui, *db_args: object) -> str:
@@ -55,9 +55,10 @@ def as_okta_reads_it(db_path: Path, user_name: str) -> dict[str, Any]:
 
 
 def test_emails_and_the_extension_go_through_an_export_and_an_import(run_tui, db_path: Path, tmp_path: Path):
-    provision_ann(db_path)
+    ident = provision_ann(db_path)
     first = exported(run_tui)
     assert entry(first, "ann@work.example")["scimAttributes"] == {"emails": EMAILS, ENTERPRISE: EXTENSION}
+    assert entry(first, "ann@work.example")["scimId"] == ident
     assert "scimAttributes" not in entry(first, "lucy")
 
     path = tmp_path / "all.json"
@@ -69,6 +70,7 @@ def test_emails_and_the_extension_go_through_an_export_and_an_import(run_tui, db
     # What the identity provider reads back from the new directory is what it sent.
     ann = as_okta_reads_it(other, "ann@work.example")
     assert ann["emails"] == EMAILS and ann[ENTERPRISE] == EXTENSION
+    assert ann["id"] == ident  # the id Okta holds for her still names her
     assert run_tui("--db", other, "import", path).stdout.count("nothing to change") == 1
     assert "nothing to change" in run_tui("import", path).stdout  # and into the directory it came from
 
@@ -119,4 +121,20 @@ def test_invalid_attributes_are_refused_with_where_and_why_and_nothing_changes(
         result = run_tui("import", path)
         assert result.returncode != 0 and said in result.stderr, (attributes, result)
         assert "\x1b" not in result.stderr  # the escape is named, never written raw
+    assert exported(run_tui) == before
+
+
+def test_two_entries_with_one_scim_id_are_refused(run_tui, db_path: Path, tmp_path: Path) -> None:
+    ident = provision_ann(db_path)
+    before = exported(run_tui)
+    path = tmp_path / "twice.json"
+    users = [
+        {"userName": name, "source": "okta", "scimId": ident}
+        for name in ("bea@work.example", "cy@work.example")
+    ]
+    path.write_text(json.dumps({"users": users}), encoding="utf-8")
+    result = run_tui("import", path)
+    assert result.returncode == 1, result
+    # The first matches Ann by her id (a rename); the second names the same id.
+    assert f"users[1]: scimId: {ident!r} is the same as users[0]'s" in result.stderr
     assert exported(run_tui) == before

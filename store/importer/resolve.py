@@ -250,6 +250,7 @@ class _Index:
         self.by_row: dict[int, Any] = self.by_ident
         self.by_key: dict[str, Any] = {}
         self.by_external: dict[tuple[str, str], Any] = {}
+        self.by_scim: dict[tuple[str, str], Any] = {}  # (source, id at the source) → the entry's target
         self.by_alias: dict[str, Any] = {}
         self.entries: list[Any] = [None] * entries  # the target each entry ended up in (None: refused)
         self.final: dict[str, Any] = {}  # canonical final name → target
@@ -367,6 +368,12 @@ class _Resolver:
                     label = labels.get("externalId", "externalId")
                     problems.add(where, f"{label}: {external!r} is the same as {earlier.where}'s")
                     return None
+            if scim_id:
+                earlier = index.by_scim.get((source, scim_id))
+                if earlier is not None:
+                    label = labels.get("id", "id")
+                    problems.add(where, f"{label}: {scim_id!r} is the same as {earlier.where}'s")
+                    return None
             if scim_id or external:
                 target = self._match_by_ids(index, where, labels, source, scim_id, external)
                 if target is False:
@@ -403,6 +410,8 @@ class _Resolver:
         external, scim_id = fields.get("external_id"), fields.get("scim_id")
         if external:
             index.by_external[(source, external)] = target
+        if scim_id:
+            index.by_scim[(source, scim_id)] = target
         if entry.aliases or scim_id:
             for alias in (*entry.aliases, *([scim_id] if scim_id else [])):
                 index.by_alias[alias] = target
