@@ -362,19 +362,16 @@ class _Resolver:
                 return None
         else:
             external, scim_id = fields.get("external_id"), fields.get("scim_id")
-            if external:
-                earlier = index.by_external.get((source, external))
-                if earlier is not None:
-                    label = labels.get("externalId", "externalId")
-                    problems.add(where, f"{label}: {external!r} is the same as {earlier.where}'s")
-                    return None
-            if scim_id:
-                earlier = index.by_scim.get((source, scim_id))
-                if earlier is not None:
-                    label = labels.get("id", "id")
-                    problems.add(where, f"{label}: {scim_id!r} is the same as {earlier.where}'s")
-                    return None
             if scim_id or external:
+                for name, earlier_ones, key in (
+                    ("externalId", index.by_external, external),
+                    ("id", index.by_scim, scim_id),
+                ):
+                    earlier = earlier_ones.get((source, key)) if key else None
+                    if earlier is not None:
+                        label = labels.get(name, name)
+                        problems.add(where, f"{label}: {key!r} is the same as {earlier.where}'s")
+                        return None
                 target = self._match_by_ids(index, where, labels, source, scim_id, external)
                 if target is False:
                     return None
