@@ -449,3 +449,20 @@ async def test_the_change_poll_between_screens_does_not_crash_the_console(tmp_pa
     app._notice_changes()
     app._show_presence([])
     root.directory.close()
+
+
+async def test_a_sign_out_or_a_change_of_rights_while_the_console_closes_does_not_crash_it(tmp_path):
+    """A worker's or a timer's sign-out (revoked elsewhere, idle) or loss of adminship can arrive while
+    Textual closes every mode's screens: switching modes then opened a mode under it (CI once: RuntimeError,
+    dictionary changed size during iteration, ending the console). They now leave the screens alone then;
+    the sign-in still ends."""
+    app, directory = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        signed_in = app.signed_in
+        assert signed_in is not None and app.is_admin
+    assert not app.is_running and not app.screen_stack  # closed
+    app._rights_changed(signed_in, False)  # lost adminship: would switch to My access
+    assert not app.is_admin
+    app.sign_out("Signed out: this sign-in was revoked.")  # would switch to the gate and reset every mode
+    assert app.signed_in is None

@@ -160,6 +160,15 @@ class TuiApp(App[None]):
         except (ScreenStackError, UnknownModeError):
             return None
 
+    def _switch_to(self, mode: str) -> bool:
+        """``switch_mode``, unless the console is closing (False then): a sign-out or a change of rights that
+        arrives from a worker or a timer while Textual closes every mode's screens would open a mode's stack
+        under it (``RuntimeError: dictionary changed size during iteration``, seen once in CI)."""
+        if not self.is_running:
+            return False
+        self.switch_mode(mode)
+        return True
+
     def _refresh_nav_bars(self) -> None:
         screen = self._shown_screen()
         for bar in screen.query(NavBar) if screen is not None else ():
@@ -247,7 +256,7 @@ class TuiApp(App[None]):
     def start_session(self, signed_in: SignedIn) -> None:
         """Open the console for ``signed_in`` (called by the sign-in screen and the first-run wizard)."""
         self._begin(signed_in)
-        self.switch_mode(home_mode(self.is_admin))
+        self._switch_to(home_mode(self.is_admin))
         if signed_in.is_root:
             self._root_notice()
 
@@ -268,7 +277,8 @@ class TuiApp(App[None]):
         if self.exit_on_sign_out:
             self.exit(message=reason)
             return
-        self.switch_mode(GATE)
+        if not self._switch_to(GATE):
+            return  # the console is closing: the sign-in is over, there are no screens to reset
         # Screens of the last sign-in (a half-typed form, a filter, a detail view) must not greet
         # the next person.
         for mode, screen in self.MODES.items():
@@ -318,7 +328,7 @@ class TuiApp(App[None]):
             self.notify(
                 "You are no longer an administrator: only your own access remains.", severity="warning"
             )
-            self.switch_mode(home_mode(False))
+            self._switch_to(home_mode(False))
         self._refresh_nav_bars()
 
     def _ended_elsewhere(self, signed_in: SignedIn, message: str) -> None:
@@ -372,7 +382,7 @@ class TuiApp(App[None]):
                 severity="warning",
             )
             return
-        self.switch_mode(mode)
+        self._switch_to(mode)
 
     def action_open_import(self) -> None:
         if not self.is_admin:
