@@ -15,7 +15,7 @@ from typing import Any
 
 from store import names
 from store.errors import StoreError, ValidationError
-from store.formats.scim import CORE_USER, ENTERPRISE_USER
+from store.formats.scim import CORE_USER, ENTERPRISE_USER, extension_of
 
 MAX_EMAILS = 100  # addresses kept for one user: a person has a few, a request may not fill the row
 
@@ -114,12 +114,6 @@ def dumped(model: Any) -> dict[str, Any] | None:
         kept[ENTERPRISE_USER] = extension
     check(kept)
     return kept or None
-
-
-def extension_of(body: dict[str, Any]) -> tuple[str | None, Any]:
-    """The enterprise extension's key as ``body`` spells it (URNs ignore case), and its value."""
-    key = next((k for k in body if k.casefold() == ENTERPRISE_USER.casefold()), None)
-    return key, body.get(key) if key is not None else None
 
 
 def entra_manager(extension: Any) -> Any:

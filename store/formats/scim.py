@@ -60,6 +60,12 @@ PATCH_REFUSAL = (
 )
 
 
+def extension_of(body: dict[str, Any]) -> tuple[str | None, Any]:
+    """The enterprise extension's key as ``body`` spells it (URNs ignore case), and its value."""
+    key = next((k for k in body if k.casefold() == ENTERPRISE_USER.casefold()), None)
+    return key, body.get(key) if key is not None else None
+
+
 def looks_like_scim(value: Any) -> bool:
     if not isinstance(value, dict):
         return False
@@ -231,31 +237,29 @@ class _Reader:
         self._password(user, item, where)
         if item.get("groups"):
             self.user_groups_ignored += 1
-        self._enterprise(item, where)
-        user.scim_attributes = self._kept(item, where, user.email)
+        extension = self._enterprise(item, where)
+        user.scim_attributes = self._kept(item.get("emails"), extension, where, user.email)
         if bulk_id is not None:
             user.aliases = (BULK_REF + bulk_id,)
         self.document.users.append(user)
 
-    def _kept(self, item: dict[str, Any], where: str, email: str | None) -> str | None:
+    def _kept(
+        self, emails: Any, extension: dict[str, Any] | None, where: str, email: str | None
+    ) -> str | None:
         """What the user keeps beyond the columns (store.scim_kept), as ``tui scim serve`` keeps it: all its
-        emails as sent and the enterprise extension; "" for nothing. A manager named by ``bulkId:`` is not
-        kept: the id it stands for is made on import."""
+        emails as sent and the enterprise extension (as ``_enterprise`` gives it); "" for nothing."""
         from store import scim_kept
 
-        emails = item.get("emails")
-        key, extension = scim_kept.extension_of(item)
+        if emails is not None and not (isinstance(emails, list) and all(isinstance(e, dict) for e in emails)):
+            return None  # _emails said why
         if extension is None:  # the common resources, without a scim2-models validation each
             if not emails:
                 return ""
             if emails == [{"value": email, "primary": True}]:
                 return scim_kept.as_text({"emails": [{"value": email, "primary": True}]})
-        manager = extension.get("manager") if isinstance(extension, dict) else None
-        if isinstance(manager, dict) and str(manager.get("value", "")).startswith(BULK_REF):
-            item = {**item, str(key): {k: v for k, v in extension.items() if k != "manager"}}
-            self.managers_not_kept += 1
+        body = {"emails": emails, **({ENTERPRISE_USER: extension} if extension is not None else {})}
         try:
-            return scim_kept.as_text(scim_kept.from_resource(item)) or ""
+            return scim_kept.as_text(scim_kept.from_resource(body)) or ""
         except scim_kept.Invalid as invalid:
             self.problem(where, invalid.message)
             return None
@@ -306,13 +310,15 @@ class _Reader:
             return
         user.password = value
 
-    def _enterprise(self, item: dict[str, Any], where: str) -> None:
-        extension = next((v for k, v in item.items() if k.casefold() == ENTERPRISE_USER.casefold()), None)
+    def _enterprise(self, item: dict[str, Any], where: str) -> dict[str, Any] | None:
+        """The enterprise extension to keep (None: none, or not an object, which is a problem). A manager
+        named by ``bulkId:`` must resolve in the request, and is not kept: its id is made on import."""
+        extension = extension_of(item)[1]
         if extension is None:
-            return
+            return None
         if not isinstance(extension, dict):
             self.problem(where, f"{ENTERPRISE_USER}: must be an object")
-            return
+            return None
         manager = extension.get("manager")
         if (
             isinstance(manager, dict)
@@ -320,6 +326,9 @@ class _Reader:
             and manager["value"].startswith(BULK_REF)
         ):
             self.references.append((_at(where, "manager.value"), manager["value"][len(BULK_REF) :]))
+            self.managers_not_kept += 1
+            return {k: v for k, v in extension.items() if k != "manager"}
+        return extension
 
     def group(
         self, where: str, item: dict[str, Any], *, bulk_id: str | None = None, target: str | None = None
