@@ -630,15 +630,15 @@ class ScimUsers(ScimResources):
         ]
         return True
 
-    def _keep(self, kept: dict[str, Any] | None, ident: str, version: int | None, what: str) -> None:
-        """Write ``kept`` for the user ``ident`` in the open change: a version and an audit event of its own
-        when the import did not already change the user in this request (``version``: before it)."""
+    def _keep(self, kept: dict[str, Any] | None, ident: str, version: int, what: str) -> None:
+        """Write what a PATCH leaves ``kept`` for the user ``ident`` in the open change: a version and an
+        audit event of its own when the import did not already change the user (``version``: before it)."""
         with self.directory.change(Rule.IMPORT, source=self.source, what=WHAT) as conn:
             row = self._row(conn, ident)
             text = scim_kept.as_text(kept)
             if text == row["scim_attributes"]:
                 return
-            if version is None or row["version"] != version:
+            if row["version"] != version:
                 conn.execute("UPDATE users SET scim_attributes = ? WHERE id = ?", (text, row["id"]))
                 return
             now = self.directory.now_text()
