@@ -13,6 +13,7 @@ from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
 from store.errors import NotFound
+from store.formats.scim import ENTERPRISE_USER
 from store.groups import Membership
 from store.users import User
 from tui.literal import literal
@@ -33,7 +34,7 @@ def kept_lines(user: User, kept: dict[str, Any]) -> list[tuple[str, str]]:
     if others:
         shown = [e.get("value", "") + (f" ({e['type']})" if e.get("type") else "") for e in others]
         lines.append(("Other emails", ", ".join(shown)))
-    extension = next((v for k, v in kept.items() if k != "emails"), None)
+    extension = kept.get(ENTERPRISE_USER)
     if isinstance(extension, dict):
         parts = []
         for key, value in extension.items():
