@@ -41,8 +41,9 @@ USER_FIELDS = {
     "source",
     "scimId",
     "scimAttributes",
+    "scimDeleted",
 }
-GROUP_FIELDS = {"displayName", "description", "externalId", "members", "source", "scimId"}
+GROUP_FIELDS = {"displayName", "description", "externalId", "members", "source", "scimId", "scimDeleted"}
 # What this file calls the field SCIM calls ``id`` (the importer's messages name fields by their SCIM names).
 ID_LABELS = {"id": "scimId"}
 ACCOUNT_FIELDS = {"name", "description", "active"}
@@ -235,6 +236,21 @@ class _Reader:
             self.problems.append(Problem(f"{where}.{key}", invalid.message))
             return None
 
+    def deleted(self, item: dict[str, Any], key: str, where: str) -> str | None:
+        """When the source deleted a user or group (``tui scim serve``'s DELETE): its time, "" for none
+        (null), None when left out. The importer checks the time."""
+        if key not in item:
+            return None
+        value = item[key]
+        if value is None:
+            return ""
+        if not isinstance(value, str) or not value:
+            self.problems.append(
+                Problem(f"{where}.{key}", "must be a time such as 2027-01-31T09:00:00Z, or null")
+            )
+            return None
+        return value
+
     def policy(self, item: dict[str, Any], key: str, where: str) -> str | None:
         value = item.get(key)
         if value is None or isinstance(value, str):
@@ -276,6 +292,7 @@ def read_value(data: Any, file_name: str) -> ImportDocument:
             and "sshPublicKeys" not in item
             and "scimAttributes" not in item
             and "scimId" not in item
+            and "scimDeleted" not in item
             and (groups is None or (type(groups) is list and all(type(g) is str for g in groups)))
         ):
             groups = groups or None  # none and empty alike (no list per user: 5 MB at 100,000)
@@ -301,6 +318,7 @@ def read_value(data: Any, file_name: str) -> ImportDocument:
                 source=reader.text(item, "source", where, None),
                 scim_id=reader.text(item, "scimId", where, None),
                 scim_attributes=reader.scim_attributes(item, "scimAttributes", where),
+                scim_deleted_at=reader.deleted(item, "scimDeleted", where),
                 labels=ID_LABELS,
             )
         )
@@ -344,6 +362,7 @@ def read_value(data: Any, file_name: str) -> ImportDocument:
                 members,
                 source=reader.text(item, "source", where, None),
                 scim_id=reader.text(item, "scimId", where, None),
+                scim_deleted_at=reader.deleted(item, "scimDeleted", where),
                 labels=ID_LABELS,
             )
         )
@@ -443,6 +462,8 @@ def export_document(directory: Directory) -> dict[str, Any]:
                 entry["scimId"] = row["scim_id"]
             if row["scim_attributes"]:
                 entry["scimAttributes"] = scim_kept.loaded(row["scim_attributes"])
+            if row["scim_deleted_at"] is not None:
+                entry["scimDeleted"] = row["scim_deleted_at"]
             users.append(entry)
         groups = []
         for row in conn.execute("SELECT * FROM groups ORDER BY name_key"):
@@ -456,6 +477,8 @@ def export_document(directory: Directory) -> dict[str, Any]:
                 group["source"] = row["source"]
             if row["scim_id"] is not None:
                 group["scimId"] = row["scim_id"]
+            if row["scim_deleted_at"] is not None:
+                group["scimDeleted"] = row["scim_deleted_at"]
             groups.append(group)
         accounts = [
             {"name": r["name"], "description": r["description"], "active": r["status"] == "active"}

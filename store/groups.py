@@ -14,12 +14,12 @@ from store.service import PAGE_SIZE, Page, Service
 # The group and membership writes, one definition each: the service runs them row by row, the import with
 # executemany.
 INSERT = (
-    "INSERT INTO groups (name, name_key, description, external_id, scim_id, source, import_batch_id, "
-    "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "INSERT INTO groups (name, name_key, description, external_id, scim_id, scim_deleted_at, source, "
+    "import_batch_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 UPDATE_FROM_IMPORT = (
     "UPDATE groups SET name = ?, name_key = ?, description = ?, external_id = ?, scim_id = ?, "
-    "import_batch_id = ?, updated_at = ?, version = version + 1 WHERE id = ?"
+    "scim_deleted_at = ?, import_batch_id = ?, updated_at = ?, version = version + 1 WHERE id = ?"
 )
 INSERT_MEMBERSHIP = "INSERT INTO memberships (group_id, user_id, expires_at, created_at) VALUES (?, ?, ?, ?)"
 SET_MEMBERSHIP_EXPIRY = (
@@ -126,7 +126,9 @@ class GroupService(Service[Group]):
         with self.directory.change() as conn:
             key = self._check_name_free(conn, name)
             now = self._now()
-            cursor = conn.execute(INSERT, (name, key, description, external, None, source, None, now, now))
+            cursor = conn.execute(
+                INSERT, (name, key, description, external, None, None, source, None, now, now)
+            )
             group = Group.from_row(self._row(conn, cursor.lastrowid or 0))
             self._audit(conn, "group.create", f"group:{group.name}", after=group.audit_view())
             return group

@@ -15,13 +15,14 @@ ROOT_NAME = "root"
 # The user row's writes, one definition each: the service runs them row by row, the import with executemany.
 INSERT = (
     "INSERT INTO users (user_name, user_name_key, display_name, given_name, family_name, email, external_id, "
-    "status, scim_id, scim_attributes, source, password_hash, password_changed_at, must_change_password, "
-    "import_batch_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "status, scim_id, scim_attributes, scim_deleted_at, source, password_hash, password_changed_at, "
+    "must_change_password, import_batch_id, created_at, updated_at) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 UPDATE_FROM_IMPORT = (
     "UPDATE users SET user_name = ?, user_name_key = ?, display_name = ?, given_name = ?, family_name = ?, "
-    "email = ?, external_id = ?, status = ?, scim_id = ?, scim_attributes = ?, import_batch_id = ?, "
-    "updated_at = ?, version = version + 1 WHERE id = ?"
+    "email = ?, external_id = ?, status = ?, scim_id = ?, scim_attributes = ?, scim_deleted_at = ?, "
+    "import_batch_id = ?, updated_at = ?, version = version + 1 WHERE id = ?"
 )
 # A password only for a user who has none (an import never replaces one).
 SET_FIRST_PASSWORD = (
@@ -162,6 +163,7 @@ class UserService(Service[User]):
                     fields["email"],
                     fields["external_id"],
                     "active",
+                    None,
                     None,
                     None,
                     source,

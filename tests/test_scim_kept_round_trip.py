@@ -8,9 +8,12 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from store.audit import Actor
 from store.directory import Directory
-from store.scim_resources import ScimUsers
+from store.errors import NotFound
+from store.scim_resources import ScimGroups, ScimUsers
 
 CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
@@ -137,4 +140,78 @@ def test_two_entries_with_one_scim_id_are_refused(run_tui, db_path: Path, tmp_pa
     assert result.returncode == 1, result
     # The first matches Ann by her id (a rename); the second names the same id.
     assert f"users[1]: scimId: {ident!r} is the same as users[0]'s" in result.stderr
+    assert exported(run_tui) == before
+
+
+CORE_GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
+
+
+def okta(db_path: Path) -> tuple[Directory, ScimUsers, ScimGroups]:
+    directory = Directory.open(db_path)
+    directory.act_for_source("okta", Actor("scim:okta", "scim"))
+    return directory, ScimUsers(directory, "okta"), ScimGroups(directory, "okta")
+
+
+def test_what_a_source_deleted_stays_deleted_through_an_export_and_an_import(
+    run_tui, db_path: Path, tmp_path: Path
+) -> None:
+    """A user or group its source DELETEd keeps its row (disabled, emptied) but is gone for the source (404):
+    after a round trip into a new directory it must still be gone, not answer the source's GET again."""
+    ann = provision_ann(db_path)
+    directory, users, groups = okta(db_path)
+    with directory:
+        team = str(groups.create({"schemas": [CORE_GROUP], "displayName": "finance"}, b"{}", "test")["id"])
+        users.delete(ann, b"", "test")
+        groups.delete(team, b"", "test")
+    first = exported(run_tui)
+    deleted_at = entry(first, "ann@work.example")["scimDeleted"]
+    assert deleted_at.endswith("Z") and entry(first, "ann@work.example")["active"] is False
+    assert next(g for g in json.loads(first)["groups"] if g["displayName"] == "finance")["scimDeleted"]
+    assert "scimDeleted" not in entry(first, "lucy")
+
+    path = tmp_path / "all.json"
+    path.write_text(first, encoding="utf-8")
+    other = tmp_path / "other.db"
+    assert run_tui("--db", other, "import", path).returncode == 0
+    assert exported(run_tui, "--db", other) == first  # byte for byte, the mark and its time included
+    directory, users, groups = okta(other)
+    with directory:
+        for resources, ident in ((users, ann), (groups, team)):
+            with pytest.raises(NotFound):
+                resources.get(ident)
+        assert users.list('userName eq "ann@work.example"', 1, 10).resources == []
+
+    # Left out: the mark stays. null: it is cleared, and the source sees her again.
+    ann_entry = entry(first, "ann@work.example")
+    del ann_entry["scimDeleted"]
+    path.write_text(json.dumps({"users": [ann_entry]}), encoding="utf-8")
+    assert "nothing to change" in run_tui("--db", other, "import", path).stdout
+    path.write_text(json.dumps({"users": [{**ann_entry, "scimDeleted": None}]}), encoding="utf-8")
+    planned = run_tui("--db", other, "import", "--dry-run", path)
+    assert planned.returncode == 0 and "scimDeleted" in planned.stdout, planned
+    assert run_tui("--db", other, "import", path).returncode == 0
+    directory, users, _ = okta(other)
+    with directory:
+        assert users.get(ann)["userName"] == "ann@work.example"
+
+
+def test_a_deleted_mark_that_is_not_a_time_or_has_no_id_is_refused_and_nothing_changes(
+    run_tui, db_path: Path, tmp_path: Path
+) -> None:
+    provision_ann(db_path)
+    before = exported(run_tui)
+    ann = entry(before, "ann@work.example")
+    path = tmp_path / "bad.json"
+    cases = [
+        ({**ann, "scimDeleted": "yesterday"}, "users[0]: scimDeleted: 'yesterday' is not an ISO-8601 time"),
+        ({**ann, "scimDeleted": 7}, "users[0].scimDeleted: must be a time such as"),
+        (
+            {"userName": "lucy", "scimDeleted": "2026-01-01T00:00:00Z"},
+            "users[0]: scimDeleted: only a resource its source knows by an id (scimId)",
+        ),
+    ]
+    for user, said in cases:
+        path.write_text(json.dumps({"users": [user]}), encoding="utf-8")
+        result = run_tui("import", path)
+        assert result.returncode == 1 and said in result.stderr, (user, result)
     assert exported(run_tui) == before

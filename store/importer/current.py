@@ -21,8 +21,8 @@ if TYPE_CHECKING:
 _USER_COLUMNS = ("user_name", "display_name", "given_name", "family_name", "email", "external_id", "status")
 _GROUP_COLUMNS = ("name", "description", "external_id")
 # The columns a user or group row takes from an import, in the order of the rows' INSERT and UPDATE.
-_USER_ROW = (*_USER_COLUMNS, "scim_id", "scim_attributes")
-_GROUP_ROW = (*_GROUP_COLUMNS, "scim_id")
+_USER_ROW = (*_USER_COLUMNS, "scim_id", "scim_attributes", "scim_deleted_at")
+_GROUP_ROW = (*_GROUP_COLUMNS, "scim_id", "scim_deleted_at")
 _SCIM_NAMES = {
     "user_name": "userName",
     "display_name": "displayName",
@@ -41,6 +41,7 @@ _SCIM_NAMES = {
     "ssh_keys": "sshPublicKeys",
     "scim_id": "id",
     "scim_attributes": "scimAttributes",
+    "scim_deleted_at": "scimDeleted",
     "password_hash": "password",
 }
 
@@ -69,9 +70,10 @@ class _Current:
 
 _USER_SELECT = (
     f"SELECT id, user_name_key, source, scim_id, is_root, password_hash IS NOT NULL AS has_password, "
-    f"{', '.join(_USER_COLUMNS)}, scim_attributes FROM users"
+    f"{', '.join(_USER_COLUMNS)}, scim_attributes, scim_deleted_at FROM users"
 )
-_GROUP_SELECT = "SELECT id, name_key, source, scim_id, name, description, external_id FROM groups"
+_GROUP_SELECTED = ("id", "name_key", "source", "scim_id", *_GROUP_COLUMNS, "scim_deleted_at")
+_GROUP_SELECT = f"SELECT {', '.join(_GROUP_SELECTED)} FROM groups"
 # Both selects start alike, so the hot paths read a row by position (a name costs a scan of the columns).
 _ID, _KEY, _SOURCE = 0, 1, 2
 _IS_ROOT, _HAS_PASSWORD = 4, 5  # users only
@@ -87,9 +89,10 @@ _USER_SELECTED = (
     "has_password",
     *_USER_COLUMNS,
     "scim_attributes",
+    "scim_deleted_at",
 )
 _USER_AT = tuple((c, _USER_SELECTED.index(c)) for c in _USER_ROW)
-_GROUP_AT = tuple((c, ("id", "name_key", "source", "scim_id", *_GROUP_COLUMNS).index(c)) for c in _GROUP_ROW)
+_GROUP_AT = tuple((c, _GROUP_SELECTED.index(c)) for c in _GROUP_ROW)
 _USER_EXTERNAL = dict(_USER_AT)["external_id"]
 _MEMBERS_SELECT = "SELECT user_id, expires_at FROM memberships"
 # A document with at most this many users and groups (a SCIM request, a hand-written file) looks up the rows

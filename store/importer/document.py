@@ -51,6 +51,8 @@ class UserIn:
     # What a SCIM user keeps beyond the columns (store.scim_kept), as the column's text; "" keeps nothing.
     # None: the entry says nothing about it (formats other than whole-directory JSON).
     scim_attributes: str | None = None
+    # When its source deleted it (whole-directory JSON's scimDeleted): "" clears the mark; None leaves it.
+    scim_deleted_at: str | None = None
     aliases: tuple[str, ...] = ()  # how members refer to it in this file (id, bulkId:…)
     source: str | None = None  # the entry's own source (whole-directory JSON); None: the import's
     target: str | None = None  # SCIM: the id (or bulkId:…) of the user this entry changes (PUT/PATCH/DELETE)
@@ -94,6 +96,7 @@ class GroupIn:
     remove_members: list[MemberIn] = field(default_factory=list)
     remove_all_members: bool = False  # SCIM DELETE / PATCH remove or replace of all members
     scim_id: str | None = None
+    scim_deleted_at: str | None = None  # as UserIn's
     aliases: list[str] = field(default_factory=list)
     source: str | None = None
     target: str | None = None

@@ -133,6 +133,11 @@ def _scim_attributes(text: str) -> str | None:
     return text or None
 
 
+def _scim_deleted_at(value: object) -> str | None:
+    """When the source deleted the resource, as tui writes times; "" (null in the file) clears the mark."""
+    return clock.parse_moment(value, "scimDeleted")
+
+
 # What an entry's fields are checked with: (column, its cleaner, the cleaner's other arguments).
 Cleaners = tuple[tuple[str, Callable[..., Any], tuple[Any, ...]], ...]
 _USER_CLEANERS: Cleaners = (
@@ -144,12 +149,14 @@ _USER_CLEANERS: Cleaners = (
     ("external_id", names.external_id, ()),
     ("scim_id", _scim_id, ()),
     ("scim_attributes", _scim_attributes, ()),
+    ("scim_deleted_at", _scim_deleted_at, ()),
 )
 _GROUP_CLEANERS: Cleaners = (
     ("name", names.group_name, ()),
     ("description", names.display_text, ("description", names.DESCRIPTION_MAX)),
     ("external_id", names.external_id, ()),
     ("scim_id", _scim_id, ()),
+    ("scim_deleted_at", _scim_deleted_at, ()),
 )
 
 
@@ -188,6 +195,8 @@ def _plain_user_fields(user: UserIn) -> dict[str, Any] | None:
         user.external_id,
     )
     if name is None or user.scim_id is not None or user.scim_attributes is not None:
+        return None
+    if user.scim_deleted_at is not None:
         return None
     try:
         joined = "".join([v for v in (name, display, given, family, email, external) if v is not None])
@@ -412,6 +421,11 @@ class _Resolver:
         if entry.aliases or scim_id:
             for alias in (*entry.aliases, *([scim_id] if scim_id else [])):
                 index.by_alias[alias] = target
+        if fields.get("scim_deleted_at") and not target.value("scim_id"):
+            problems.add(
+                where,
+                "scimDeleted: only a resource its source knows by an id (scimId) can be deleted there",
+            )
         return target
 
     def _match_by_ids(
@@ -1098,6 +1112,7 @@ _DEFAULTS: dict[str, Any] = dict.fromkeys((*_USER_ROW, *_GROUP_ROW), "") | {
     "external_id": None,
     "scim_id": None,
     "scim_attributes": None,
+    "scim_deleted_at": None,
     "status": "active",
 }
 
