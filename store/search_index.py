@@ -25,13 +25,14 @@ _IDS = "SELECT value FROM json_each(?)"
 
 
 @contextmanager
-def bulk_write(conn: sqlite3.Connection, updated_ids: Collection[int]) -> Iterator[None]:
+def bulk_write(conn: sqlite3.Connection, updated_ids: Collection[int]) -> Iterator[list[int]]:
     """Inside the caller's write transaction: the block inserts users and updates the users
     ``updated_ids``, with the search triggers set aside (dropped, made again after: even a trigger that does
-    nothing costs a third of a bulk insert); on leaving, the new users (every id above the largest before the
-    block) and the updated ones are indexed. Nothing else may write users inside the block. On an exception
-    the index is left as it is: the caller's transaction rolls back, the triggers' removal with it."""
-    first_new = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM users").fetchone()[0]
+    nothing costs a third of a bulk insert), and puts the new users' ids in the list it is given; on leaving,
+    the new users and the updated ones are indexed. Nothing else may write users inside the block. On an
+    exception the index is left as it is: the caller's transaction rolls back, the triggers' removal with
+    it."""
+    new_ids: list[int] = []
     updated = json.dumps(sorted(updated_ids))
     # An external-content index deletes an entry by its indexed values: the rows' values before the update.
     conn.execute(
@@ -40,11 +41,20 @@ def bulk_write(conn: sqlite3.Connection, updated_ids: Collection[int]) -> Iterat
         (updated,),
     )
     with set_aside(conn, TRIGGERS):
-        yield
-    conn.execute(
-        f"INSERT INTO users_search (rowid, {_COLUMNS}) SELECT id, {_COLUMNS} FROM users WHERE id >= ?",
-        (first_new,),
-    )
+        yield new_ids
+    if new_ids and new_ids == list(range(new_ids[0], new_ids[0] + len(new_ids))):
+        # One run of ids (the usual case: SQLite gives a new row the largest id + 1): read as a range.
+        conn.execute(
+            f"INSERT INTO users_search (rowid, {_COLUMNS}) SELECT id, {_COLUMNS} FROM users "
+            "WHERE id BETWEEN ? AND ?",
+            (new_ids[0], new_ids[-1]),
+        )
+    elif new_ids:
+        conn.execute(
+            f"INSERT INTO users_search (rowid, {_COLUMNS}) SELECT id, {_COLUMNS} FROM users "
+            f"WHERE id IN ({_IDS})",
+            (json.dumps(new_ids),),
+        )
     conn.execute(
         f"INSERT INTO users_search (rowid, {_COLUMNS}) SELECT id, {_COLUMNS} FROM users WHERE id IN ({_IDS})",
         (updated,),

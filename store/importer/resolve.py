@@ -7,6 +7,7 @@ import math
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
@@ -1022,6 +1023,19 @@ def _resolve(
         )
         if members == existing_members:  # the same members with the same expiries: nothing to add or remove
             unchanged["memberships"] += len(members)
+            continue
+        if not existing_members:  # a new (or empty) group: every member is added, in one step
+            ops.extend(
+                map(
+                    AddMember,
+                    repeat(group_ident),
+                    members,
+                    members.values(),
+                    repeat(group_name),
+                    map(user_name, members),
+                    repeat(grants_admin),
+                )
+            )
             continue
         for user_ident, expiry in members.items():
             existing = existing_members.get(user_ident, _BAD)
