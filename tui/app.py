@@ -32,6 +32,7 @@ from store.portal import NotSignedIn, SignedIn
 from store.presence import Presence, PresenceRefused, Present
 from tui import textual_fixes
 from tui.commands import commands
+from tui.crash import QuietCrash
 from tui.literal import visible
 from tui.messages import DirectoryChanged
 from tui.screens.accounts import AccountsScreen
@@ -67,7 +68,7 @@ def console_actor() -> Actor:
     return os_actor("console")
 
 
-class TuiApp(App[None]):
+class TuiApp(QuietCrash, App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "tui"
     MODES = {
@@ -424,13 +425,15 @@ def home_mode(admin: bool) -> str:
     return "dashboard" if admin else "my_access"
 
 
-def run_console(db_path: Path, *, demo: bool = False, key_path: Path | None = None) -> None:
+def run_console(db_path: Path, *, demo: bool = False, key_path: Path | None = None) -> int:
     """Open the console on ``db_path`` (created if missing), or on a throw-away seeded directory whose demo
-    root's current code the sign-in screen shows."""
+    root's current code the sign-in screen shows. Returns its exit status (``tui.crash.INTERNAL_ERROR`` when a
+    bug of ours ended it)."""
     if not demo:
         with Directory.open(db_path, console_actor(), key_path=key_path) as directory:
-            TuiApp(directory).run()
-        return
+            app = TuiApp(directory)
+            app.run()
+            return app.return_code or 0
     from store.demo import seed_demo, seed_demo_credentials, seed_demo_root
 
     folder = tempfile.mkdtemp(prefix="tui-demo-")
@@ -440,6 +443,8 @@ def run_console(db_path: Path, *, demo: bool = False, key_path: Path | None = No
             seed_demo(directory)
             seed_demo_credentials(directory)
             directory.actor = console_actor()
-            TuiApp(directory, demo=root).run()
+            app = TuiApp(directory, demo=root)
+            app.run()
+            return app.return_code or 0
     finally:
         shutil.rmtree(folder, ignore_errors=True)

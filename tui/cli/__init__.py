@@ -30,6 +30,7 @@ from tui.cli.serve import COMMANDS as SERVE_COMMANDS
 from tui.cli.sessions import credentials
 from tui.cli.sessions import sessions as sessions_group
 from tui.cli.transfer import export_command, import_command
+from tui.crash import INTERNAL_ERROR, debugging, internal_error_line
 
 
 @click.group(
@@ -71,7 +72,9 @@ def console(obj: Context, demo: bool) -> None:
     """Open the full-screen console."""
     from tui.app import run_console  # the only place textual is imported
 
-    run_console(obj.db_path, demo=demo or obj.demo, key_path=obj.key_path)
+    status = run_console(obj.db_path, demo=demo or obj.demo, key_path=obj.key_path)
+    if status:
+        sys.exit(status)
 
 
 @cli.command()
@@ -180,11 +183,7 @@ def main() -> None:
         click.echo("tui: interrupted", err=True)
         sys.exit(130)
     except Exception as exc:  # a bug of ours: one line for the user, the traceback only on request
-        if os.environ.get("TUI_DEBUG"):
+        if debugging():
             raise
-        click.echo(
-            f"tui: internal error ({type(exc).__name__}); nothing more is shown so no secret can leak. "
-            "Run again with TUI_DEBUG=1 to see the traceback, and report it.",
-            err=True,
-        )
-        sys.exit(70)
+        click.echo(internal_error_line(exc), err=True)
+        sys.exit(INTERNAL_ERROR)

@@ -19,6 +19,7 @@ from store.directory import Directory
 from store.errors import StoreError
 from store.portal import SignedIn
 from store.sign_in import LOCK_AFTER
+from tui.crash import QuietCrash
 from tui.literal import literal
 from tui.widgets.code_input import CodeInput
 
@@ -107,7 +108,7 @@ class StepUpScreen(Screen[None]):
         box.focus()
 
 
-class StepUpApp(App[SignedIn | None]):
+class StepUpApp(QuietCrash, App[SignedIn | None]):
     """A small app of its own: nothing of the directory is drawn before the code is right."""
 
     TITLE = "tui"
