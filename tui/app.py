@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from textual import events, work
+from textual import events
 from textual.app import App, ScreenStackError, SystemCommand, UnknownModeError
 from textual.binding import Binding
 from textual.reactive import var
@@ -49,6 +49,7 @@ from tui.screens.simulator import SimulatorScreen
 from tui.screens.sources import SourcesScreen
 from tui.screens.users import UsersScreen
 from tui.widgets.nav_bar import SECTIONS, SELF_SERVICE, SOURCES, NavBar
+from tui.workers import background
 
 textual_fixes.apply()
 
@@ -194,7 +195,7 @@ class TuiApp(QuietCrash, App[None]):
             screen.post_message(DirectoryChanged())
         self._look_for_sources()
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="look-for-sources")
+    @background(group="look-for-sources", exclusive=True)
     def _look_for_sources(self) -> None:
         try:
             known = self.directory.scim_sources.known()
@@ -202,7 +203,7 @@ class TuiApp(QuietCrash, App[None]):
             return  # the file is busy: the next change looks again
         self.call_from_thread(setattr, self, "provisioning", known)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="sweep")
+    @background(group="sweep", exclusive=True)
     def sweep_sessions(self) -> None:
         """Delete sessions dead for longer than the retention period (as ``tui sessions sweep`` does)."""
         if self.signed_in is not None and self.is_admin:
@@ -213,7 +214,7 @@ class TuiApp(QuietCrash, App[None]):
 
     # -- presence -----------------------------------------------------------------------------------------
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="presence")
+    @background(group="presence", exclusive=True)
     def _announce_presence(self) -> None:
         """Say who is here and on which screen; learn who else is (a sidecar file, see store.presence)."""
         if self.presence is None:
@@ -292,14 +293,14 @@ class TuiApp(QuietCrash, App[None]):
         if isinstance(gate, SignInScreen):
             gate.announce(reason)
 
-    @work(thread=True, exit_on_error=False, group="sign-out")
+    @background(group="sign-out")
     def _revoke(self, token: str) -> None:
         try:
             self.directory.portal.revoke(token, "signed out")
         except StoreError:
             pass  # already over, or the file is busy: the token expires on its own
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="sign-in-check")
+    @background(group="sign-in-check", exclusive=True)
     def _check_still_signed_in(self, signed_in: SignedIn) -> None:
         """After another process committed: is this sign-in still good (not revoked, user not disabled), and
         is this user still an admin?"""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from textual import events, work
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import ScrollableContainer, Vertical
@@ -23,6 +23,7 @@ from tui.widgets.key_footer import KeyFooter
 from tui.widgets.nav_bar import NavBar
 from tui.widgets.paged_table import Column, PagedTable
 from tui.widgets.text_fields import TextInput
+from tui.workers import background
 
 if TYPE_CHECKING:
     from store.directory import Directory
@@ -105,7 +106,7 @@ class DirectoryScreen(Screen[Any]):
 
         self.app.push_screen(form, closed)
 
-    @work(thread=True, exit_on_error=False, group="store-call")
+    @background(group="store-call")
     def run_store(self, action: Callable[[], Any], done: str) -> None:
         try:
             action()
@@ -113,15 +114,7 @@ class DirectoryScreen(Screen[Any]):
             self.app.call_from_thread(self._stale, exc)
         except StoreError as exc:
             self.app.call_from_thread(self.notify, exc.message, severity="error", markup=False)
-        except Exception as exc:  # a bug: say so rather than fail silently in a worker
-            self.app.call_from_thread(
-                self.notify,
-                f"Internal error ({type(exc).__name__}): nothing more is shown",
-                severity="error",
-                markup=False,
-            )
-            raise
-        else:
+        else:  # anything else is a bug, which background says
             self.app.call_from_thread(self._done, done)
 
     def _done(self, message: str) -> None:

@@ -10,7 +10,6 @@ from collections.abc import Callable
 from typing import Any
 
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -28,6 +27,7 @@ from tui.screens.modals import ConfirmModal
 from tui.widgets.code_input import CodeInput
 from tui.widgets.key_footer import KeyFooter
 from tui.widgets.nav_bar import NavBar
+from tui.workers import background
 
 # The QR code is drawn light-on-dark whatever the theme, so phones read it the right way round.
 QR_STYLE = "#ffffff on #000000"
@@ -121,7 +121,7 @@ class TotpEnrolModal(ModalScreen[list[str] | None]):
             self.busy = True
             self._run(self.query_one(EnrolmentPanel).code)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="enrol")
+    @background(group="enrol", exclusive=True)
     def _run(self, code: str) -> None:
         try:
             codes = self._confirm(code)
@@ -294,7 +294,7 @@ class CredentialsScreen(DirectoryScreen):
     def reload(self) -> None:
         self._load()
 
-    @work(thread=True, exclusive=True, group="credentials", exit_on_error=False)
+    @background(group="credentials", exclusive=True)
     def _load(self) -> None:
         try:
             status = self.directory.credentials.status(self.user_id)
@@ -448,7 +448,7 @@ class CredentialsScreen(DirectoryScreen):
     def action_enrol_totp(self) -> None:
         self._start_enrolment()
 
-    @work(thread=True, exclusive=True, group="credentials-enrol", exit_on_error=False)
+    @background(group="credentials-enrol", exclusive=True)
     def _start_enrolment(self) -> None:
         try:
             enrolment = self.directory.credentials.begin_totp(self.user_id)
@@ -499,7 +499,7 @@ class CredentialsScreen(DirectoryScreen):
             answered,
         )
 
-    @work(thread=True, exclusive=True, group="credentials-codes", exit_on_error=False)
+    @background(group="credentials-codes", exclusive=True)
     def _regenerate(self) -> None:
         try:
             codes = self.directory.credentials.regenerate_recovery_codes(self.user_id)
@@ -531,7 +531,7 @@ class CredentialsScreen(DirectoryScreen):
             answered,
         )
 
-    @work(thread=True, exclusive=True, group="credentials-key", exit_on_error=False)
+    @background(group="credentials-key", exclusive=True)
     def _create_key(self) -> None:
         try:
             new = self.directory.access_keys.create(self.user_id)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Vertical
@@ -16,6 +15,7 @@ from tui.literal import literal
 from tui.screens.base import DirectoryScreen
 from tui.widgets.key_footer import KeyFooter
 from tui.widgets.nav_bar import NavBar
+from tui.workers import background
 
 RECENT_EVENTS = 50
 ROOT_BANNER = "root is for break-glass: create an admin user"
@@ -98,7 +98,7 @@ class DashboardScreen(DirectoryScreen):
     def action_refresh(self) -> None:
         self.reload()
 
-    @work(thread=True, exclusive=True, group="dashboard", exit_on_error=False)
+    @background(group="dashboard", exclusive=True)
     def _load(self) -> None:
         counts = self.directory.counts()
         flags = security_flags(self.directory)

@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -26,6 +25,7 @@ from store.users import ROOT_NAME
 from tui.literal import literal
 from tui.screens.credentials import EnrolmentPanel, recovery_code_lines
 from tui.widgets.text_fields import TextInput
+from tui.workers import background
 
 if TYPE_CHECKING:
     from tui.app import TuiApp
@@ -143,7 +143,7 @@ class FirstRunScreen(Screen[None]):
         self.password = password
         self._step(2)
 
-    @work(thread=True, exclusive=True, group="first-run", exit_on_error=False)
+    @background(group="first-run", exclusive=True)
     def _create(self, code: str) -> None:
         directory = self.tui_app.directory
         try:
@@ -187,7 +187,7 @@ class FirstRunScreen(Screen[None]):
             self.busy = True
             self._sign_in_root(self.created.user.id)
 
-    @work(thread=True, exclusive=True, group="first-run", exit_on_error=False)
+    @background(group="first-run", exclusive=True)
     def _sign_in_root(self, root_id: int) -> None:
         # The wizard just proved root's password and a current code: that is root's first sign-in.
         try:

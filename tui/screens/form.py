@@ -11,7 +11,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -23,6 +22,7 @@ from store.errors import Conflict, NotFound, StoreError, ValidationError
 from tui.literal import literal
 from tui.screens.modals import ConflictModal
 from tui.widgets.text_fields import TextEditor, TextInput
+from tui.workers import background
 
 
 class FieldError(Static):
@@ -173,7 +173,7 @@ class FormModal(ModalScreen[Any]):
             error.update("")
         self._run_save(self.values(), self.version)
 
-    @work(thread=True, exclusive=True, group="form-save", exit_on_error=False)
+    @background(group="form-save", exclusive=True)
     def _run_save(self, values: dict[str, str], version: int | None) -> None:
         # The store call may wait for another writer's lock: never on the UI thread.
         try:

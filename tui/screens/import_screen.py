@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
@@ -31,6 +31,7 @@ from tui.widgets.check_box import PlainCheckbox
 from tui.widgets.key_footer import KeyFooter
 from tui.widgets.nav_bar import NavBar
 from tui.widgets.text_fields import TextInput
+from tui.workers import background
 
 DIFF_LIMIT = 500  # changes listed per kind and concept; the counts above them are always complete
 STYLES = {"+": "green", "~": "yellow", "-": "red", "…": "dim"}
@@ -310,7 +311,7 @@ class ImportScreen(DirectoryScreen):
 
     # -- the work, off the UI thread --------------------------------------------------------------------
 
-    @work(thread=True, exclusive=True, group="import", exit_on_error=False)
+    @background(group="import", exclusive=True)
     def _run(
         self,
         path: str,

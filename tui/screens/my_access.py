@@ -4,7 +4,6 @@ duration, get credentials once, as copy-ready ``export`` lines."""
 from __future__ import annotations
 
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -19,6 +18,7 @@ from tui.literal import literal
 from tui.screens.base import DirectoryScreen
 from tui.widgets.key_footer import KeyFooter
 from tui.widgets.nav_bar import NavBar
+from tui.workers import background
 
 DURATIONS = [900, 3600, 2 * 3600, 4 * 3600, 8 * 3600, 12 * 3600, 24 * 3600, 36 * 3600]
 
@@ -123,7 +123,7 @@ class MyAccessScreen(DirectoryScreen):
     def action_refresh(self) -> None:
         self.reload()
 
-    @work(thread=True, exclusive=True, group="my-access", exit_on_error=False)
+    @background(group="my-access", exclusive=True)
     def _load(self) -> None:
         user = self.directory.users.get(self.user_id)
         needs_mfa = self.directory.admin_without_mfa()
@@ -211,7 +211,7 @@ class MyAccessScreen(DirectoryScreen):
         duration = self.query_one("#duration", Select).value
         self._issue(grant, int(duration) if isinstance(duration, int) else None)
 
-    @work(thread=True, exclusive=True, group="my-access-issue", exit_on_error=False)
+    @background(group="my-access-issue", exclusive=True)
     def _issue(self, grant: Assignment, duration: int | None) -> None:
         try:
             credentials = self.directory.sessions.issue(

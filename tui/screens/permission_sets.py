@@ -8,7 +8,6 @@ from typing import Any
 
 from rich.segment import Segment
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -37,6 +36,7 @@ from tui.widgets.key_footer import KeyFooter
 from tui.widgets.nav_bar import NavBar
 from tui.widgets.paged_table import Column
 from tui.widgets.text_fields import TextInput
+from tui.workers import background
 
 DEFAULT_DURATION = f"{format_duration(DEFAULT_SECONDS)} ({DEFAULT_SECONDS // 60} min)"
 # The store's field names (ValidationError.field) → the tab holding the widget.
@@ -188,7 +188,7 @@ class PermissionSetEditorScreen(EditorScreen):
         self.query_one("#field-name", Input).focus()
         self._load_library()
 
-    @work(thread=True, exclusive=True, group="policy-library", exit_on_error=False)
+    @background(group="policy-library", exclusive=True)
     def _load_library(self) -> None:
         try:
             library = self.directory.policies.library()
@@ -372,7 +372,7 @@ class PermissionSetsScreen(ListScreen):
         if (pset := self.selected()) is not None:
             self._delete_preview(pset)
 
-    @work(thread=True, exclusive=True, group="permission-set-delete", exit_on_error=False)
+    @background(group="permission-set-delete", exclusive=True)
     def _delete_preview(self, pset: PermissionSet) -> None:
         try:
             radius = permission_set_removal(self.directory, pset.id)

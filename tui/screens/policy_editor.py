@@ -16,7 +16,6 @@ from rich.console import Group
 from rich.style import Style
 from rich.table import Table
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -36,6 +35,7 @@ from tui.screens.modals import ConfirmModal, ConflictModal
 from tui.widgets.key_footer import KeyFooter
 from tui.widgets.nav_bar import NavBar
 from tui.widgets.text_fields import TextEditor, TextInput
+from tui.workers import background
 
 EXAMPLE_KEY = "f5"
 VALIDATE_AFTER = 0.25  # seconds of quiet typing before the text is checked again
@@ -189,7 +189,7 @@ class PolicyEditor(Vertical):
         self._generation += 1
         self._check(self._generation, self.text)
 
-    @work(thread=True, exit_on_error=False, group="policy-validate")
+    @background(group="policy-validate")
     def _check(self, generation: int, text: str) -> None:
         if not text.strip():
             problems = (
@@ -450,7 +450,7 @@ class EditorScreen(DirectoryScreen):
         first = editor.problems[0]
         return (f"line {first.line}: " if first.line else "") + first.message
 
-    @work(thread=True, exclusive=True, group="editor-save", exit_on_error=False)
+    @background(group="editor-save", exclusive=True)
     def _run_preview(self, values: dict[str, Any], version: int | None) -> None:
         try:
             radius = self.preview(values)
@@ -473,7 +473,7 @@ class EditorScreen(DirectoryScreen):
 
         self.app.push_screen(BlastRadiusModal(self.confirm_question(), radius), answered)
 
-    @work(thread=True, exclusive=True, group="editor-save", exit_on_error=False)
+    @background(group="editor-save", exclusive=True)
     def _run_save(self, values: dict[str, Any], version: int | None) -> None:
         try:
             item = self.store_save(values, version)
@@ -519,7 +519,7 @@ class EditorScreen(DirectoryScreen):
             return
         self._reload_then(choice == "reapply")
 
-    @work(thread=True, exclusive=True, group="editor-load", exit_on_error=False)
+    @background(group="editor-load", exclusive=True)
     def _reload_then(self, reapply: bool) -> None:
         try:
             values, version = self.load_current()

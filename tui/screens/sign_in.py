@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
@@ -27,6 +26,7 @@ from tui.literal import literal
 from tui.screens.credentials import NewPasswordModal, TotpEnrolModal, show_recovery_codes
 from tui.widgets.code_input import CodeInput, is_complete_code
 from tui.widgets.text_fields import TextInput
+from tui.workers import background
 
 if TYPE_CHECKING:
     from tui.app import TuiApp
@@ -91,7 +91,7 @@ class SignInScreen(Screen[None]):
             self.set_interval(1.0, self._show_demo_code)
         self._check_root()
 
-    @work(thread=True, exclusive=True, group="sign-in-root", exit_on_error=False)
+    @background(group="sign-in-root", exclusive=True)
     def _check_root(self) -> None:
         if not has_root(self.tui_app.directory):
             self.app.call_from_thread(self._first_run)
@@ -132,7 +132,7 @@ class SignInScreen(Screen[None]):
             self.query_one("#sign-in-message", Static).update("Signing in…")
             self._attempt(user.value.strip(), password.value, code.value)
 
-    @work(thread=True, exclusive=True, group="sign-in", exit_on_error=False)
+    @background(group="sign-in", exclusive=True)
     def _attempt(self, user_name: str, password: str, code: str) -> None:
         try:
             sign_in = self.tui_app.directory.sign_in.attempt(user_name, password, code, client="console")
@@ -189,7 +189,7 @@ class SignInScreen(Screen[None]):
             return
         self._issue(sign_in)
 
-    @work(thread=True, exclusive=True, group="sign-in-enrol", exit_on_error=False)
+    @background(group="sign-in-enrol", exclusive=True)
     def _begin_enrolment(self, sign_in: SignIn) -> None:
         try:
             enrolment = self.tui_app.directory.credentials.begin_totp(sign_in.user.id)
@@ -218,7 +218,7 @@ class SignInScreen(Screen[None]):
             enrolled,
         )
 
-    @work(thread=True, exclusive=True, group="sign-in-issue", exit_on_error=False)
+    @background(group="sign-in-issue", exclusive=True)
     def _issue(self, sign_in: SignIn) -> None:
         try:
             signed_in = self.tui_app.directory.portal.issue(sign_in)

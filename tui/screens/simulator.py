@@ -9,7 +9,6 @@ text is shown.
 from __future__ import annotations
 
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -26,6 +25,7 @@ from tui.widgets.key_footer import KeyFooter
 from tui.widgets.nav_bar import NavBar
 from tui.widgets.suggesters import NameSuggester
 from tui.widgets.text_fields import TextInput
+from tui.workers import background
 
 _TIME_KEYS = ("aws:currenttime", "aws:epochtime", "aws:tokenissuetime")
 DECISION_STYLE: dict[str, str] = {
@@ -246,7 +246,7 @@ class SimulatorScreen(DirectoryScreen):
         self.query_one("#sim-decision", Static).update(Text("deciding…", style="dim"))
         self._simulate(self.kind, self.values())
 
-    @work(thread=True, exclusive=True, group="simulate", exit_on_error=False)
+    @background(group="simulate", exclusive=True)
     def _simulate(self, kind: str, values: dict[str, str]) -> None:
         d = self.directory
         try:

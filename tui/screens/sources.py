@@ -10,7 +10,6 @@ request and the last error, and whether the live sync guard paused it. Below, th
 from __future__ import annotations
 
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -25,6 +24,7 @@ from tui.screens.credentials import SecretsModal
 from tui.screens.form import FormField, FormModal
 from tui.widgets.key_footer import KeyFooter
 from tui.widgets.nav_bar import NavBar
+from tui.workers import background
 
 EMPTY = (
     "No identity provider yet. n creates a SCIM token for one (Okta, Entra ID…); then run tui scim serve "
@@ -92,7 +92,7 @@ class SourcesScreen(DirectoryScreen):
         self.reload()
         self.notify("Refreshed", timeout=1.5)
 
-    @work(thread=True, exclusive=True, group="sources", exit_on_error=False)
+    @background(group="sources", exclusive=True)
     def _load(self) -> None:
         sources = self.directory.scim_sources.overview()
         self.app.call_from_thread(self._show, sources, self.directory.now_text())

@@ -9,7 +9,6 @@ The app's result is that new :class:`~store.portal.SignedIn`, or None when the p
 
 from __future__ import annotations
 
-from textual import work
 from textual.app import App, ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
@@ -22,6 +21,7 @@ from store.sign_in import LOCK_AFTER
 from tui.crash import QuietCrash
 from tui.literal import literal
 from tui.widgets.code_input import CodeInput
+from tui.workers import background
 
 STEP_UP_FAILED = (
     "That code is not right, or there were too many attempts and sign-in is paused for a few "
@@ -82,7 +82,7 @@ class StepUpScreen(Screen[None]):
         self.query_one("#step-up-message", Static).update("Checking…")
         self._check(code)
 
-    @work(thread=True, exclusive=True, group="step-up", exit_on_error=False)
+    @background(group="step-up", exclusive=True)
     def _check(self, code: str) -> None:
         user_id = self.signed_in.user_id
         assert user_id is not None

@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -24,6 +23,7 @@ from tui.widgets.effective_access import EffectiveAccess
 from tui.widgets.key_footer import KeyFooter
 from tui.widgets.nav_bar import NavBar
 from tui.widgets.suggesters import NameSuggester
+from tui.workers import background
 
 
 def kept_lines(user: User, kept: dict[str, Any]) -> list[tuple[str, str]]:
@@ -86,7 +86,7 @@ class UserDetailScreen(DirectoryScreen):
     def reload(self) -> None:
         self._load()
 
-    @work(thread=True, exclusive=True, group="user-detail", exit_on_error=False)
+    @background(group="user-detail", exclusive=True)
     def _load(self) -> None:
         try:
             user = self.directory.users.get(self.user_id)

@@ -14,7 +14,6 @@ runs in a worker; :class:`EffectiveAccess.Loaded` is posted when the rows are on
 from __future__ import annotations
 
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.message import Message
@@ -24,6 +23,7 @@ from store.access import EffectiveAccess as Access
 from store.access import Grant, effective_access, moment
 from store.errors import StoreError
 from tui.literal import literal
+from tui.workers import background
 
 
 class EffectiveAccess(Vertical):
@@ -83,7 +83,7 @@ class EffectiveAccess(Vertical):
         if self.user_id is not None:
             self._load(self.user_id, self.account_id)
 
-    @work(thread=True, exclusive=True, group="effective-access", exit_on_error=False)
+    @background(group="effective-access", exclusive=True)
     def _load(self, user_id: int, account_id: int | None) -> None:
         directory = self.app.directory  # type: ignore[attr-defined]  # shown only inside TuiApp
         try:

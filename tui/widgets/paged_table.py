@@ -16,7 +16,6 @@ from typing import Any, Generic, TypeVar
 from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from rich.style import Style
-from textual import work
 from textual.binding import Binding
 from textual.geometry import Size
 from textual.message import Message
@@ -26,6 +25,7 @@ from textual.strip import Strip
 
 from store.service import Page
 from tui.literal import visible
+from tui.workers import background
 
 T = TypeVar("T")
 PAGE_ROWS = 100
@@ -143,7 +143,7 @@ class PagedTable(ScrollView, can_focus=True):
         after = previous.next_after if previous is not None else None
         self._load(self._generation, page_index, self.filter, after)
 
-    @work(thread=True, group="paged-table", exit_on_error=False)
+    @background(group="paged-table")
     def _load(self, generation: int, page_index: int, filter: str, after: str | None) -> None:
         page = self._fetch(filter, after, 0 if after else page_index * PAGE_ROWS, PAGE_ROWS)
         self.app.call_from_thread(self._loaded, generation, page_index, page)
