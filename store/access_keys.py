@@ -23,6 +23,7 @@ from store.clock import from_text
 from store.crypto import new_access_key, secret_matches
 from store.crypto.tokens import hash_secret
 from store.errors import Conflict, NotFound, Refused
+from store.names import quoted
 from store.rights import Rule
 from store.users import User
 
@@ -150,8 +151,8 @@ class AccessKeyService:
             ]
             if count >= MAX_KEYS_PER_USER:
                 raise Refused(
-                    f"{user['user_name']!r} already has {MAX_KEYS_PER_USER} access keys, the most a user "
-                    "may hold: deactivate and delete one first"
+                    f"{quoted(user['user_name'])} already has {MAX_KEYS_PER_USER} access keys, the "
+                    "most a user may hold: deactivate and delete one first"
                 )
             pair = new_access_key()
             cursor = conn.execute(

@@ -8,6 +8,7 @@ from typing import Any
 
 from store import names
 from store.errors import AlreadyExists, NotFound
+from store.names import quoted
 from store.service import PAGE_SIZE, Page, Service
 
 # The account row's writes, one definition each: the service runs them row by row, the import with
@@ -62,7 +63,7 @@ class AccountService(Service[Account]):
         key = names.canonical(name)
         row = conn.execute("SELECT id, name FROM accounts WHERE name_key = ?", (key,)).fetchone()
         if row is not None and row["id"] != except_id:
-            raise AlreadyExists(f"name: an account named {row['name']!r} already exists", "name")
+            raise AlreadyExists(f"name: an account named {quoted(row['name'])} already exists", "name")
         return key
 
     def create(self, name: str, *, description: str = "") -> Account:
@@ -82,7 +83,7 @@ class AccountService(Service[Account]):
                 "SELECT * FROM accounts WHERE name_key = ?", (names.canonical(name),)
             ).fetchone()
         if row is None:
-            raise NotFound(f"no account named {name!r}")
+            raise NotFound(f"no account named {quoted(name)}")
         return Account.from_row(row)
 
     def list(

@@ -26,7 +26,7 @@ from typing import Any
 
 from store.csvsafe import neutralise
 from store.errors import Refused
-from store.names import escape_json
+from store.names import escape_json, quoted
 
 GENESIS = "0" * 64
 HEAD_KEY = "audit.head"
@@ -242,8 +242,8 @@ def verify(
         False,
         result.events,
         seq,
-        f"the log no longer holds the head {expect_head.strip()!r} recorded earlier: it was cut back, rolled "
-        "back to an older copy, or rewritten since",
+        f"the log no longer holds the head {quoted(expect_head.strip())} recorded earlier: it was "
+        "cut back, rolled back to an older copy, or rewritten since",
         result.head,
         result.keyed,
     )

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from store.errors import ValidationError
+from store.names import quoted
 
 Clock = Callable[[], datetime]
 FORMAT = "%Y-%m-%dT%H:%M:%SZ"
@@ -34,7 +35,7 @@ def parse_moment(value: object, field: str) -> str | None:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
         raise ValidationError(
-            f"{field}: {value!r} is not an ISO-8601 time such as 2027-01-31T09:00:00Z", field
+            f"{field}: {quoted(value)} is not an ISO-8601 time such as 2027-01-31T09:00:00Z", field
         ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
 from store.errors import ValidationError
+from store.names import quoted
 
 if TYPE_CHECKING:
     from store.directory import Directory
@@ -55,7 +56,9 @@ def _read(conn: sqlite3.Connection) -> ConsoleLimits:
 def check_limit(value: int, field: str) -> int:
     """``value`` as a console limit, or a ValidationError naming ``field`` and the range."""
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAXIMUM:
-        raise ValidationError(f"{field}: expected a whole number from 1 to {MAXIMUM}, got {value!r}", field)
+        raise ValidationError(
+            f"{field}: expected a whole number from 1 to {MAXIMUM}, got {quoted(value)}", field
+        )
     return value
 
 

@@ -35,6 +35,7 @@ from store.crypto import (
     verify_password,
 )
 from store.errors import NotFound, Refused, ValidationError
+from store.names import quoted
 from store.rights import Rule
 
 if TYPE_CHECKING:
@@ -141,8 +142,9 @@ class CredentialService:
     def _local_password(user: sqlite3.Row) -> None:
         if user["source"] != "local":
             raise Refused(
-                f"{user['user_name']!r} is managed by the identity provider {user['source']!r}: its "
-                "password is changed there and imported; here it can only be disabled"
+                f"{quoted(user['user_name'])} is managed by the identity provider "
+                f"{quoted(user['source'])}: its password is changed there and imported; here it can only be "
+                "disabled"
             )
 
     def _history(self, conn: sqlite3.Connection, user: sqlite3.Row) -> list[str]:
@@ -357,7 +359,7 @@ class CredentialService:
             if user["is_root"]:
                 raise Refused("root cannot lose MFA: enrol a new authenticator for root instead")
             if user["totp_secret_sealed"] is None and not user["mfa_reenrol"]:
-                raise Refused(f"{user['user_name']!r} has no authenticator to reset")
+                raise Refused(f"{quoted(user['user_name'])} has no authenticator to reset")
             conn.execute(
                 "UPDATE users SET totp_secret_sealed = NULL, totp_last_step = NULL, mfa_reenrol = 0, "
                 "updated_at = ? WHERE id = ?",
@@ -392,7 +394,7 @@ class CredentialService:
             user = self._user(conn, user_id)
             if user["totp_secret_sealed"] is None:
                 raise Refused(
-                    f"{user['user_name']!r} has no authenticator: recovery codes stand in for one, so "
+                    f"{quoted(user['user_name'])} has no authenticator: recovery codes stand in for one, so "
                     "enrol an authenticator first"
                 )
             codes = self._new_codes(conn, user_id)

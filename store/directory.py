@@ -22,6 +22,7 @@ from store.credentials import CredentialService
 from store.crypto import KeyFileError, KeyRing, audit_mac_key, load_key
 from store.db import Database
 from store.groups import GroupService
+from store.names import quoted
 from store.password_policy import PasswordPolicyService
 from store.permission_sets import PermissionSetService
 from store.policies import PolicyService
@@ -194,7 +195,7 @@ class Directory:
                     False,
                     count,
                     None,
-                    f"the setting {AUDIT_MAC_SETTING!r}, which names the key of the audit log, was "
+                    f"the setting {quoted(AUDIT_MAC_SETTING)}, which names the key of the audit log, was "
                     "deleted: the log was tampered with (without it the chain would not need the key)",
                 )
             return audit.verify(conn, self.audit_key, initialised=initialised, expect_head=expect_head)

@@ -21,6 +21,7 @@ from store.importer import (
     Problem,
     UserIn,
 )
+from store.names import quoted
 from store.textfile import decode_utf8
 
 if TYPE_CHECKING:
@@ -103,7 +104,7 @@ def _locate(value: Any) -> str | None:
         if isinstance(item, _NotANumber):
             return f"{where or 'top level'}: {item.text} is not a number JSON allows"
         if isinstance(item, _Duplicated):
-            return f"{where or 'top level'}: duplicate key {item.duplicate!r} in one object"
+            return f"{where or 'top level'}: duplicate key {quoted(item.duplicate)} in one object"
         if isinstance(item, dict):
             stack.extend((v, f"{where}.{k}" if where else k) for k, v in reversed(list(item.items())))
         elif isinstance(item, list):
@@ -181,7 +182,9 @@ class _Reader:
             if not item.keys() <= allowed:
                 for unknown in sorted(set(item) - allowed):
                     self.problems.append(
-                        Problem(where, f"unknown field {unknown!r} (known: {', '.join(sorted(allowed))})")
+                        Problem(
+                            where, f"unknown field {quoted(unknown)} (known: {', '.join(sorted(allowed))})"
+                        )
                     )
             yield where, item
             items[index] = None
@@ -227,7 +230,7 @@ class _Reader:
             self.problems.append(
                 Problem(
                     f"{where}.{key}",
-                    f"unknown attribute {unknown!r} (known: emails, the enterprise extension)",
+                    f"unknown attribute {quoted(unknown)} (known: emails, the enterprise extension)",
                 )
             )
         try:
@@ -273,7 +276,7 @@ def read_value(data: Any, file_name: str) -> ImportDocument:
     reader = _Reader()
     for unknown in sorted(set(data) - set(TOP_LEVEL)):
         reader.problems.append(
-            Problem("", f"unknown top-level key {unknown!r} (known: {', '.join(TOP_LEVEL)})")
+            Problem("", f"unknown top-level key {quoted(unknown)} (known: {', '.join(TOP_LEVEL)})")
         )
     doc = ImportDocument()
     # An entry is the whole user (or group): what it leaves out is empty, as the export writes it.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from store.errors import ValidationError
+from store.names import quoted
 
 MIN_SECONDS = 15 * 60
 MAX_SECONDS = 36 * 60 * 60
@@ -36,7 +37,8 @@ def parse_duration(value: object, field: str = "sessionDuration") -> int:
         seconds = ((days * 24 + hours) * 60 + minutes) * 60 + secs
     else:
         raise ValidationError(
-            f"{field}: {value!r} is not a duration; use ISO-8601 like PT8H or PT1H30M, or seconds", field
+            f"{field}: {quoted(value)} is not a duration; use ISO-8601 like PT8H or PT1H30M, or seconds",
+            field,
         )
     if not MIN_SECONDS <= seconds <= MAX_SECONDS:
         raise ValidationError(
@@ -67,7 +69,8 @@ def parse_validity(value: object, field: str, *, minimum: int, maximum: int) -> 
     match = _ISO.match(text)
     if match is None or text.upper() in ("P", "PT"):
         raise ValidationError(
-            f"{field}: {value!r} is not an ISO-8601 duration; use days or hours like P90D or PT12H", field
+            f"{field}: {quoted(value)} is not an ISO-8601 duration; use days or hours like P90D or PT12H",
+            field,
         )
     days, hours, minutes, secs = (int(part) if part else 0 for part in match.groups())
     seconds = ((days * 24 + hours) * 60 + minutes) * 60 + secs

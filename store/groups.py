@@ -9,6 +9,7 @@ from typing import Any
 
 from store import clock, names
 from store.errors import AlreadyExists, NotFound, Refused, ValidationError
+from store.names import quoted
 from store.service import PAGE_SIZE, Page, Service
 
 # The group and membership writes, one definition each: the service runs them row by row, the import with
@@ -114,7 +115,9 @@ class GroupService(Service[Group]):
         key = names.canonical(name)
         row = conn.execute("SELECT id, name FROM groups WHERE name_key = ?", (key,)).fetchone()
         if row is not None and row["id"] != except_id:
-            raise AlreadyExists(f"displayName: a group named {row['name']!r} already exists", "displayName")
+            raise AlreadyExists(
+                f"displayName: a group named {quoted(row['name'])} already exists", "displayName"
+            )
         return key
 
     def create(
@@ -139,7 +142,7 @@ class GroupService(Service[Group]):
                 f"SELECT *, {_MEMBER_COUNT} FROM groups WHERE name_key = ?", (names.canonical(name),)
             ).fetchone()
         if row is None:
-            raise NotFound(f"no group named {name!r}")
+            raise NotFound(f"no group named {quoted(name)}")
         return Group.from_row(row)
 
     def list(
@@ -150,7 +153,7 @@ class GroupService(Service[Group]):
     def _guard(self, row: sqlite3.Row) -> None:
         if row["source"] != "local":
             raise Refused(
-                f"group {row['name']!r} is managed by the identity provider {row['source']!r}: "
+                f"group {quoted(row['name'])} is managed by the identity provider {quoted(row['source'])}: "
                 "change it there and import again"
             )
 
@@ -214,7 +217,7 @@ class GroupService(Service[Group]):
                 conn.execute(INSERT_MEMBERSHIP, (group_id, user_id, expiry, self._now()))
             except sqlite3.IntegrityError:
                 raise AlreadyExists(
-                    f"{user['user_name']!r} is already a member of {group['name']!r}"
+                    f"{quoted(user['user_name'])} is already a member of {quoted(group['name'])}"
                 ) from None
             membership = self._membership(conn, group_id, user_id)
             self._audit(

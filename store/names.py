@@ -125,6 +125,21 @@ def visible(value: object) -> str:
     return _unsafe_pattern().sub(shown, text)
 
 
+# The most of a value a message quotes: every valid name, address and id whole (the longest field is 256),
+# while a file's 100,000-character value is named by its start and its length, never echoed whole.
+QUOTED_MAX = 256
+
+
+def quoted(value: object) -> str:
+    """``repr(value)`` for a message, at most :data:`QUOTED_MAX` characters of it (then its length)."""
+    if isinstance(value, str):
+        if len(value) <= QUOTED_MAX:
+            return repr(value)
+        return f"{value[:QUOTED_MAX]!r}… ({len(value):,} characters)"
+    shown = repr(value)
+    return shown if len(shown) <= QUOTED_MAX else f"{shown[:QUOTED_MAX]}… (a {type(value).__name__})"
+
+
 def escape_json(text: str) -> str:
     """JSON text (from ``json.dumps``) with every unsafe character inside its strings written as a ``\\u``
     escape: ``json.dumps`` escapes C0 but passes DEL, C1 and bidi controls raw. The value it decodes to is
@@ -216,7 +231,7 @@ def display_text(
 def email(value: object, field: str = "email") -> str:
     text = display_text(value, field, EMAIL_MAX, emoji=False)
     if text and (text.count("@") != 1 or _SPACE.search(text) or text.startswith("@") or text.endswith("@")):
-        raise ValidationError(f"{field}: {text!r} is not an email address", field)
+        raise ValidationError(f"{field}: {quoted(text)} is not an email address", field)
     return text
 
 

@@ -21,6 +21,7 @@ from typing import Any, Literal
 from store import names
 from store.durations import DEFAULT_SECONDS, format_duration, parse_duration
 from store.errors import AlreadyExists, NotFound, ValidationError
+from store.names import quoted
 from store.policy import (
     INLINE_POLICY_MAX_CHARS,
     CompiledPolicySet,
@@ -239,7 +240,7 @@ class PermissionSetService(Service[PermissionSet]):
         key = names.canonical(name)
         row = conn.execute("SELECT id, name FROM permission_sets WHERE name_key = ?", (key,)).fetchone()
         if row is not None and row["id"] != except_id:
-            raise AlreadyExists(f"name: a permission set named {row['name']!r} already exists", "name")
+            raise AlreadyExists(f"name: a permission set named {quoted(row['name'])} already exists", "name")
         return key
 
     def _attach(self, conn: sqlite3.Connection, permission_set_id: int, policy_names: list[str]) -> None:
@@ -250,7 +251,7 @@ class PermissionSetService(Service[PermissionSet]):
             ).fetchone()
             if row is None:
                 raise ValidationError(
-                    f"managedPolicies[{index}]: no policy named {policy!r} in the policy library",
+                    f"managedPolicies[{index}]: no policy named {quoted(policy)} in the policy library",
                     f"managedPolicies[{index}]",
                 )
             conn.execute(ATTACH, (permission_set_id, row[0]))
@@ -288,7 +289,7 @@ class PermissionSetService(Service[PermissionSet]):
                 f"SELECT *, {_POLICY_NAMES} FROM permission_sets WHERE name_key = ?", (names.canonical(name),)
             ).fetchone()
         if row is None:
-            raise NotFound(f"no permission set named {name!r}")
+            raise NotFound(f"no permission set named {quoted(name)}")
         return PermissionSet.from_row(row)
 
     def list(

@@ -16,6 +16,7 @@ from typing import Any
 
 from store import names
 from store.errors import AlreadyExists, NotFound, Refused, ValidationError
+from store.names import quoted
 from store.policy_documents import check_managed_policy_text
 from store.service import PAGE_SIZE, Page, Service
 
@@ -93,7 +94,7 @@ class PolicyService(Service[Policy]):
         row = conn.execute("SELECT id, name, builtin FROM policies WHERE name_key = ?", (key,)).fetchone()
         if row is not None and row["id"] != except_id:
             kind = "a built-in policy" if row["builtin"] else "a policy"
-            raise AlreadyExists(f"name: {kind} named {row['name']!r} already exists", "name")
+            raise AlreadyExists(f"name: {kind} named {quoted(row['name'])} already exists", "name")
         return key
 
     @staticmethod
@@ -112,7 +113,7 @@ class PolicyService(Service[Policy]):
                 f"SELECT *, {_ATTACHED} FROM policies WHERE name_key = ?", (names.canonical(name),)
             ).fetchone()
         if row is None:
-            raise NotFound(f"no policy named {name!r} in the policy library")
+            raise NotFound(f"no policy named {quoted(name)} in the policy library")
         return Policy.from_row(row)
 
     def list(
@@ -140,7 +141,7 @@ class PolicyService(Service[Policy]):
                 ).fetchone()
                 if row is None:
                     raise ValidationError(
-                        f"managedPolicies[{index}]: no policy named {name!r} in the policy library",
+                        f"managedPolicies[{index}]: no policy named {quoted(name)} in the policy library",
                         f"managedPolicies[{index}]",
                     )
                 found.append((row["name"], row["document"]))

@@ -44,6 +44,7 @@ from store.clock import from_text, to_text
 from store.crypto import hash_secret, new_portal_token
 from store.errors import NotFound, Refused, StoreError
 from store.files import private_folder, write_private
+from store.names import quoted
 from store.rights import Rule
 
 if TYPE_CHECKING:
@@ -152,14 +153,14 @@ class PortalService:
         recovery_code_hash: str | None = None,
     ) -> SignedIn:
         if client not in CLIENTS:
-            raise ValueError(f"unknown client {client!r}")
+            raise ValueError(f"unknown client {quoted(client)}")
         token = new_portal_token()
         with self.directory.change(rule, subject=user_id, what="sign in as another user") as conn:
             user = conn.execute("SELECT * FROM users WHERE id = ?", (user_id,)).fetchone()
             if user is None:
                 raise NotFound(f"user #{user_id} does not exist (it may have been deleted)")
             if user["status"] != "active":
-                raise Refused(f"{user['user_name']!r} is disabled")
+                raise Refused(f"{quoted(user['user_name'])} is disabled")
             if check_pending:
                 if user["must_change_password"] or self.directory.credentials._expired(conn, user):
                     raise Refused("a new password must be chosen before this sign-in can be used")
@@ -224,7 +225,7 @@ class PortalService:
         if row["expires_at"] <= self.directory.now_text():
             raise NotSignedIn("this sign-in has expired: run tui login again")
         if row["status"] != "active":
-            raise NotSignedIn(f"{row['user_name']!r} is disabled")
+            raise NotSignedIn(f"{quoted(row['user_name'])} is disabled")
         method = "password+mfa" if row["mfa"] else "password"
         return SignedIn(
             row["user_id"],

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from store.errors import Refused
+from store.names import quoted
 
 ADMIN_GROUP_SETTING = "admin_group"
 
@@ -104,7 +105,9 @@ def check(
     if principal.source is not None:
         if rule is Rule.IMPORT and source == principal.source:
             return
-        raise Refused(f"the identity provider {principal.source!r} can change only its own users and groups")
+        raise Refused(
+            f"the identity provider {quoted(principal.source)} can change only its own users and groups"
+        )
     own = principal.user_id is not None and subject == principal.user_id
     if rule is Rule.SELF and own:
         return

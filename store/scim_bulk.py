@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from store.errors import StoreError
 from store.importer import WHAT
+from store.names import quoted
 from store.rights import Rule
 from store.scim_resources import BadRequest, ScimGroups, ScimResources, ScimUsers, Shape
 from store.scim_sources import Paused
@@ -86,20 +87,23 @@ def read_request(body: dict[str, Any]) -> list[Operation]:
             raise BadRequest(f"{where}: must be an object", "invalidValue")
         method = raw.get("method")
         if not isinstance(method, str) or method.upper() not in METHODS:
-            raise BadRequest(f"{where}.method: {method!r} is not one of {', '.join(METHODS)}", "invalidValue")
+            raise BadRequest(
+                f"{where}.method: {quoted(method)} is not one of {', '.join(METHODS)}", "invalidValue"
+            )
         method = method.upper()
         path = raw.get("path")
         match = _PATH.match(path) if isinstance(path, str) else None
         if not isinstance(path, str) or match is None or (method == "POST") != (match.group(2) is None):
             wanted = "/Users or /Groups" if method == "POST" else "/Users/{id} or /Groups/{id}"
-            raise BadRequest(f"{where}.path: {path!r} is not {wanted} (for {method})", "invalidPath")
+            raise BadRequest(f"{where}.path: {quoted(path)} is not {wanted} (for {method})", "invalidPath")
         bulk_id, version, data = raw.get("bulkId"), raw.get("version"), raw.get("data")
         if bulk_id is not None:
             if not isinstance(bulk_id, str) or not bulk_id:
                 raise BadRequest(f"{where}.bulkId: must be a non-empty string", "invalidValue")
             if bulk_id in bulk_ids:
                 raise BadRequest(
-                    f"{where}.bulkId: {bulk_id!r} is already Operations[{bulk_ids[bulk_id]}]'s", "uniqueness"
+                    f"{where}.bulkId: {quoted(bulk_id)} is already Operations[{bulk_ids[bulk_id]}]'s",
+                    "uniqueness",
                 )
             bulk_ids[bulk_id] = index
         if method == "POST" and bulk_id is None:
@@ -122,7 +126,7 @@ def _resolved(value: Any, created: dict[str, str], where: str) -> Any:
         ident = created.get(value[len(BULK_REF) :])
         if ident is None:
             raise BadRequest(
-                f"{where}: {value!r} is not the bulkId of an operation before this one in the request",
+                f"{where}: {quoted(value)} is not the bulkId of an operation before this one in the request",
                 "invalidValue",
             )
         return ident

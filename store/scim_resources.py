@@ -41,7 +41,7 @@ from store.importer import (
     UserIn,
     import_document,
 )
-from store.names import canonical
+from store.names import canonical, quoted
 from store.rights import ADMIN_GROUP_SETTING, Rule
 from store.scim_sources import Paused
 
@@ -192,7 +192,7 @@ def compile_filter(text: str, attributes: _FoldedMap) -> tuple[str, list[Any]]:
         where, params = transpiler.transpile(tree)
     except Exception as exc:  # noqa: BLE001 - the parser raises its own errors, IndexError, ValueError
         raise BadRequest(
-            f"filter: {text!r} is not a SCIM filter this server reads ({exc})", "invalidFilter"
+            f"filter: {quoted(text)} is not a SCIM filter this server reads ({exc})", "invalidFilter"
         ) from None
     unknown = sorted(
         {".".join(p for p in (path.attr_name, path.sub_attr) if p) for path in transpiler.attr_paths}
@@ -303,7 +303,7 @@ class ScimResources:
                 ).fetchone()
             # The same row still (a deleted row's id can be taken again by a new row: not its stable id).
             if row is None or scim.stable_id(self.noun, row["id"], row["created_at"]) != ident:
-                raise NotFound(f"{self.kind} {ident!r} not found")
+                raise NotFound(f"{self.kind} {quoted(ident)} not found")
         return row
 
     def _stable_ids(self, conn: sqlite3.Connection) -> dict[str, int]:
@@ -354,7 +354,7 @@ class ScimResources:
             column = self.sorts.get(sort_by.rsplit(":", 1)[-1].casefold())
             if column is None:
                 raise BadRequest(
-                    f"sortBy: cannot sort on {sort_by!r}: sortable attributes are "
+                    f"sortBy: cannot sort on {quoted(sort_by)}: sortable attributes are "
                     + ", ".join(sorted(self.sorts))
                 )
             order = f"{column} {'DESC' if descending else 'ASC'}, u.id"  # a whitelisted column, never input
@@ -422,7 +422,7 @@ class ScimResources:
             if taken and taken["source"] == self.source and taken["scim_deleted_at"] and taken["scim_id"]:
                 deleted = taken
             elif taken:
-                raise Uniqueness(f"{self.name_attribute}: {name!r} is already taken")
+                raise Uniqueness(f"{self.name_attribute}: {quoted(name)} is already taken")
         if deleted is None:
             ident = str(uuid.uuid4())  # the server assigns ids (RFC 7643 §3.1): a client's id is ignored
             self._import({**body, "schemas": body.get("schemas") or [self.core], "id": ident}, raw, what)
@@ -855,7 +855,9 @@ class ScimGroups(ScimResources):
                         (self.source, *chunk),
                     ).fetchone()
                     if gone is not None:
-                        raise BadRequest(f"members: {gone[0]!r} is no user of this source: it was deleted")
+                        raise BadRequest(
+                            f"members: {quoted(gone[0])} is no user of this source: it was deleted"
+                        )
 
         return super()._import(value, raw, what, no_deleted_members)
 

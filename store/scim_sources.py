@@ -18,6 +18,7 @@ from store import audit
 from store.clock import from_text, to_text
 from store.errors import Refused, StoreError
 from store.importer import LOCAL, check_source
+from store.names import quoted
 from store.rights import Rule
 from store.scim_tokens import ScimToken
 
@@ -258,7 +259,7 @@ class ScimSourceService:
         state = self.state(source)
         if state.paused_at is not None:
             raise Paused(
-                f"provisioning of source {source!r} is paused since {state.paused_at}: "
+                f"provisioning of source {quoted(source)} is paused since {state.paused_at}: "
                 f"{state.paused_reason}. An administrator resumes it with: tui scim resume --source {source}"
             )
 
@@ -308,7 +309,7 @@ class ScimSourceService:
         with self.directory.change(what="resume provisioning") as conn:
             row = conn.execute("SELECT paused_at FROM scim_sources WHERE source = ?", (source,)).fetchone()
             if row is None or row["paused_at"] is None:
-                raise Refused(f"provisioning of source {source!r} is not paused")
+                raise Refused(f"provisioning of source {quoted(source)} is not paused")
             conn.execute(
                 "UPDATE scim_sources SET paused_at = NULL, paused_reason = NULL, resumed_at = ? "
                 "WHERE source = ?",

@@ -24,7 +24,7 @@ from store.clock import from_text, to_text
 from store.crypto import new_session_credentials
 from store.durations import MIN_SECONDS, format_duration, parse_duration
 from store.errors import NotFound, Refused, ValidationError
-from store.names import canonical
+from store.names import canonical, quoted
 from store.policy import Decision
 from store.rights import Rule
 from store.service import PAGE_SIZE, Page, joined_page, like_contains
@@ -203,14 +203,14 @@ class SessionService:
                     "root holds no assignments and gets no temporary credentials: sign in as an admin user"
                 )
             if user["status"] != "active":
-                raise Refused(f"{user['user_name']!r} is disabled")
+                raise Refused(f"{quoted(user['user_name'])} is disabled")
             if account["status"] != "active":
-                raise Refused(f"account {account['name']!r} is disabled")
+                raise Refused(f"account {quoted(account['name'])} is disabled")
             grant = is_assigned(self.directory, user_id, account_id, permission_set_id, now)
             if grant is None:
                 raise Refused(
-                    f"{user['user_name']!r} is not assigned {pset['name']!r} in {account['name']!r} "
-                    "(or the assignment or group membership has expired)"
+                    f"{quoted(user['user_name'])} is not assigned {quoted(pset['name'])} in "
+                    f"{quoted(account['name'])} (or the assignment or group membership has expired)"
                 )
             seconds = self._duration(duration, pset["session_duration"], pset["name"], now, grant.expires_at)
             expires = to_text(now + timedelta(seconds=seconds))
@@ -256,7 +256,7 @@ class SessionService:
         left = None if grant_ends is None else int((from_text(grant_ends) - now).total_seconds())
         if left is not None and left < MIN_SECONDS:
             raise Refused(
-                f"the assignment that grants {pset_name!r} ends at {grant_ends}, in less than the "
+                f"the assignment that grants {quoted(pset_name)} ends at {grant_ends}, in less than the "
                 "15-minute minimum session"
             )
         if requested is None or requested == "":
@@ -264,13 +264,13 @@ class SessionService:
         seconds = parse_duration(requested, "duration")  # refuses outside 15 min … 36 h
         if seconds > allowed:
             raise ValidationError(
-                f"duration: {format_duration(seconds)} is longer than {pset_name!r} allows "
+                f"duration: {format_duration(seconds)} is longer than {quoted(pset_name)} allows "
                 f"({format_duration(allowed)}); ask for {format_duration(allowed)} or less",
                 "duration",
             )
         if left is not None and seconds > left:
             raise ValidationError(
-                f"duration: the assignment that grants {pset_name!r} ends at {grant_ends}; ask for "
+                f"duration: the assignment that grants {quoted(pset_name)} ends at {grant_ends}; ask for "
                 f"{format_duration(left)} or less",
                 "duration",
             )

@@ -41,7 +41,7 @@ from store.crypto import (
     verify_password,
 )
 from store.errors import StoreError
-from store.names import canonical, visible
+from store.names import canonical, quoted, visible
 from store.rights import Rule
 from store.users import User
 
@@ -131,7 +131,7 @@ class SignInService:
         """Sign ``user_name`` in. Raises :class:`SignInFailed` (or :class:`PasswordExpired`, only once
         password and code were proven right); returns a :class:`SignIn` with what the user still owes."""
         if client not in CLIENTS:
-            raise ValueError(f"unknown sign-in client {client!r}")
+            raise ValueError(f"unknown sign-in client {quoted(client)}")
         name = user_name if isinstance(user_name, str) else ""
         password = password if isinstance(password, str) else ""
         code = "".join((code or "").split())[:64]
@@ -169,7 +169,7 @@ class SignInService:
         (with ``method``, never the code). Recovery codes are not taken here: they need the password
         (``attempt``). Raises :class:`SignInFailed`; returns a :class:`SignIn` with ``mfa=True``."""
         if client not in CLIENTS:
-            raise ValueError(f"unknown sign-in client {client!r}")
+            raise ValueError(f"unknown sign-in client {quoted(client)}")
         code = "".join((code or "").split())[:64]
         now = self.directory.clock()
         outcome: SignIn | _Failure

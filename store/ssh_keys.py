@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from store import names
 from store.errors import AlreadyExists, NotFound, ValidationError
+from store.names import quoted
 
 if TYPE_CHECKING:
     from store.directory import Directory
@@ -68,7 +69,9 @@ def parse_public_key(text: object, field: str = "sshPublicKeys") -> PublicKey:
     except (binascii.Error, struct.error, UnicodeDecodeError):
         raise ValidationError(f"{field}: the key data is not valid base64 key material", field) from None
     if embedded_type != parts[0]:
-        raise ValidationError(f"{field}: the key says {parts[0]} but its data is {embedded_type!r}", field)
+        raise ValidationError(
+            f"{field}: the key says {parts[0]} but its data is {quoted(embedded_type)}", field
+        )
     # The comment is shown in the console and written into authorized_keys: no C1 or bidi controls either.
     comment = names.display_text(
         parts[2].strip() if len(parts) > 2 else "", field, MAX_KEY_CHARS, label=f"{field} comment"
@@ -112,7 +115,7 @@ class SshKeyService:
             ).fetchone()
             if owner is not None:
                 raise AlreadyExists(
-                    f"publicKey: {key.fingerprint} already belongs to {owner[0]!r}", "publicKey"
+                    f"publicKey: {key.fingerprint} already belongs to {quoted(owner[0])}", "publicKey"
                 )
             now = self.directory.now_text()
             cursor = conn.execute(INSERT, (user_id, key.text, key.fingerprint, key.comment, now))

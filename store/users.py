@@ -9,6 +9,7 @@ from typing import Any
 
 from store import names
 from store.errors import AlreadyExists, NotFound, Refused, ValidationError
+from store.names import quoted
 from store.service import PAGE_SIZE, Page, Service, like_contains
 
 ROOT_NAME = "root"
@@ -123,9 +124,10 @@ class UserService(Service[User]):
             same = (
                 ""
                 if row["user_name"] == name
-                else f" (as {row['user_name']!r}: names differing only in case or width are the same name)"
+                else f" (as {quoted(row['user_name'])}: names differing only in case or width are "
+                "the same name)"
             )
-            raise AlreadyExists(f"userName: a user named {name!r} already exists{same}", "userName")
+            raise AlreadyExists(f"userName: a user named {quoted(name)} already exists{same}", "userName")
         return key
 
     def create(
@@ -185,7 +187,7 @@ class UserService(Service[User]):
                 "SELECT * FROM users WHERE user_name_key = ?", (names.canonical(user_name),)
             ).fetchone()
         if row is None:
-            raise NotFound(f"no user named {user_name!r}")
+            raise NotFound(f"no user named {quoted(user_name)}")
         return User.from_row(row)
 
     def kept_from_source(self, user_id: int) -> dict[str, Any]:
@@ -241,8 +243,8 @@ class UserService(Service[User]):
             raise Refused(f"root cannot be {action}")
         if row["source"] != "local" and not imported_ok:
             raise Refused(
-                f"{row['user_name']!r} is managed by the identity provider {row['source']!r}: change it "
-                "there and import again; here it can only be disabled"
+                f"{quoted(row['user_name'])} is managed by the identity provider "
+                f"{quoted(row['source'])}: change it there and import again; here it can only be disabled"
             )
 
     def update(self, user_id: int, version: int, **changes: Any) -> User:

@@ -33,6 +33,7 @@ from store.audit import Actor
 from store.directory import Directory
 from store.errors import AlreadyExists, Conflict, NotFound, Refused, StoreError, ValidationError
 from store.importer import ImportRefused
+from store.names import quoted
 from store.scim_bulk import BULK_RESPONSE, BulkFailed, apply_request, read_request
 from store.scim_resources import (
     MAX_COUNT,
@@ -190,7 +191,7 @@ def _int_param(request: Request, name: str, default: int) -> int:
     try:
         return int(value)
     except ValueError:
-        raise ScimError(400, f"{name}: {value!r} is not an integer", "invalidValue") from None
+        raise ScimError(400, f"{name}: {quoted(value)} is not an integer", "invalidValue") from None
 
 
 async def _body(request: Request) -> tuple[Any, bytes]:
@@ -328,13 +329,15 @@ def build_app(db_path: Path, key_path: Path | None = None) -> Starlette:
     async def resource_type(request: Request, resources: ScimResources, locked: Any) -> Response:
         found = {t["id"]: t for t in discovery.resource_types()}.get(request.path_params["ident"])
         if found is None:
-            raise ScimError(404, f"no resource type {request.path_params['ident']!r}: User and Group")
+            raise ScimError(404, f"no resource type {quoted(request.path_params['ident'])}: User and Group")
         return scim_json(found)
 
     async def schema(request: Request, resources: ScimResources, locked: Any) -> Response:
         found = {t["id"]: t for t in discovery.schemas()}.get(request.path_params["ident"])
         if found is None:
-            raise ScimError(404, f"no schema {request.path_params['ident']!r}: {CORE_USER} and {CORE_GROUP}")
+            raise ScimError(
+                404, f"no schema {quoted(request.path_params['ident'])}: {CORE_USER} and {CORE_GROUP}"
+            )
         return scim_json(found)
 
     async def collection(request: Request, resources: ScimResources, locked: Any) -> Response:
@@ -370,7 +373,7 @@ def build_app(db_path: Path, key_path: Path | None = None) -> Starlette:
     ) -> Response:
         order = (sort_order or "ascending").casefold()
         if order not in ("ascending", "descending"):
-            raise ScimError(400, f"sortOrder: {order!r} is not ascending or descending", "invalidValue")
+            raise ScimError(400, f"sortOrder: {quoted(order)} is not ascending or descending", "invalidValue")
         listing = await run_in_threadpool(
             locked, resources.list, filter_text, start, count, shape, sort_by, order == "descending"
         )

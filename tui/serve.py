@@ -66,7 +66,7 @@ from store.console_limits import ConsoleLimits, console_limits
 from store.directory import Directory
 from store.errors import StoreError
 from store.files import private_folder, write_private
-from store.names import canonical
+from store.names import canonical, quoted
 from store.rights import Rule
 from tui import ssh_commands
 from tui.literal import visible
@@ -136,7 +136,7 @@ def parse_listen(text: str) -> tuple[str, int]:
         if not sep:
             host, port_text = "", text
     if not host or not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
-        raise ServeError(f"--listen {text!r}: expected HOST:PORT, e.g. 127.0.0.1:2222")
+        raise ServeError(f"--listen {quoted(text)}: expected HOST:PORT, e.g. 127.0.0.1:2222")
     return host, int(port_text)
 
 

@@ -30,6 +30,7 @@ from store.clock import from_text
 from store.credential_cache import fresh_enough
 from store.directory import Directory
 from store.errors import StoreError
+from store.names import quoted
 from store.portal import PORTAL_LIFETIME
 from store.sessions import IssuedCredentials
 
@@ -261,7 +262,7 @@ def run(directory: Directory, caller: Caller, command: str, issue: CredentialIss
 def refusal(word: str) -> str:
     """Why a command is refused without a terminal (the word is shown printable, at most 40 characters)."""
     shown = "".join(ch if ch.isprintable() else "?" for ch in word)[:40]
-    what = f"{shown!r} is not allowed here" if shown else "the console needs a terminal: ssh -t HOST"
+    what = f"{quoted(shown)} is not allowed here" if shown else "the console needs a terminal: ssh -t HOST"
     return (
         f"tui: {what}. Without a terminal only these answer: {', '.join(ALLOWED)}; "
         "to sign in: ssh -t HOST login\n"

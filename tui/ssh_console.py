@@ -32,6 +32,7 @@ from pathlib import Path
 from store.audit import Actor
 from store.directory import Directory
 from store.errors import NotFound, Refused, StoreError
+from store.names import quoted
 from store.portal import SignedIn
 from store.ssh_keys import parse_public_key
 from tui import ssh_commands
@@ -101,7 +102,7 @@ def _openssh_identity(directory: Directory) -> tuple[int, str, str | None]:
     except NotFound:
         raise ConsoleRefused("this SSH key is not set up for the directory: ask an administrator") from None
     if user.status != "active":
-        raise ConsoleRefused(f"{user.user_name!r} is disabled")
+        raise ConsoleRefused(f"{quoted(user.user_name)} is disabled")
     fingerprints = exposed_fingerprints()
     fingerprint = None
     if fingerprints:
@@ -109,7 +110,8 @@ def _openssh_identity(directory: Directory) -> tuple[int, str, str | None]:
         mine = [key for key in owners if key is not None and key.user_id == user.id]
         if not mine:
             raise ConsoleRefused(
-                f"the key you signed in with is not one of {user.user_name!r}'s SSH keys in the directory"
+                f"the key you signed in with is not one of {quoted(user.user_name)}'s SSH keys in "
+                "the directory"
             )
         fingerprint = mine[0].fingerprint
     return user.id, user.user_name, fingerprint

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from store.errors import ValidationError
 from store.importer import ImportDocument, Progress, collection_paused
+from store.names import quoted
 from store.textfile import decode_utf8
 
 FORMATS = ("csv", "json", "scim", "entra", "okta", "google")
@@ -57,7 +58,7 @@ def read_file(raw: bytes, file_name: str, fmt: str = "auto", progress: Progress 
     from store.formats import csv_scim, detect, entra, google, okta, scim
 
     if fmt != "auto" and fmt not in FORMATS:
-        raise ValidationError(f"format: {fmt!r} is not one of {', '.join(FORMATS)}")
+        raise ValidationError(f"format: {quoted(fmt)} is not one of {', '.join(FORMATS)}")
     text = decode_utf8(raw, file_name)
     detected, reason = fmt == "auto", ""
     value = None

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from store.csvsafe import neutralise_reversible, restore
 from store.formats.csvtable import CsvRows, header_problem
 from store.importer import LOCAL, ImportDocument, Progress, UserIn
+from store.names import quoted
 
 if TYPE_CHECKING:
     from store.directory import Directory
@@ -72,10 +73,11 @@ def read(text: str, file_name: str, progress: Progress | None = None) -> ImportD
             header_problem(
                 document,
                 header_line,
-                f"column {position + 1} {label!r} is not a column of tui's CSV (known: {', '.join(COLUMNS)})",
+                f"column {position + 1} {quoted(label)} is not a column of tui's CSV (known: "
+                f"{', '.join(COLUMNS)})",
             )
         elif column in index:
-            header_problem(document, header_line, f"column {label!r} appears twice")
+            header_problem(document, header_line, f"column {quoted(label)} appears twice")
         else:
             index[column] = position
             if label != column:
@@ -98,7 +100,9 @@ def read(text: str, file_name: str, progress: Progress | None = None) -> ImportD
             if value in ("true", "false"):
                 active = value == "true"
             elif value:
-                table.problem(where, f"{labels.get('active', 'active')}: {cells[ac]!r} must be true or false")
+                table.problem(
+                    where, f"{labels.get('active', 'active')}: {quoted(cells[ac])} must be true or false"
+                )
         user = UserIn(
             where,
             user_name=restore(cells[u]) if u is not None else None,

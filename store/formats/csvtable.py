@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from store.importer import MAX_PROBLEMS, ImportDocument, Problem, Progress
+from store.names import quoted
 
 # One value may be this long (csv's own default field limit); names and texts have their own, lower limits.
 MAX_CELL = 131_072
@@ -179,7 +180,7 @@ def map_columns(
         if name is None:
             ignored[position] = label.strip() or f"column {position + 1}"
         elif name in index:
-            header_problem(document, line, f"column {label.strip()!r} appears twice")
+            header_problem(document, line, f"column {quoted(label.strip())} appears twice")
             ok = False
         else:
             index[name] = position

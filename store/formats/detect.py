@@ -17,6 +17,7 @@ from typing import Any
 
 from store.errors import ValidationError
 from store.formats.scim import looks_like_scim
+from store.names import quoted
 
 _NOTE = re.compile(r"\s*\[[^\]]*\]\s*$")
 
@@ -40,7 +41,7 @@ def detect_csv(text: str, file_name: str) -> tuple[str, str]:
     folded = [cell.casefold() for cell in cells]
     bases = {_NOTE.sub("", cell).strip() for cell in folded}
     if folded and folded[0].startswith("version:"):
-        return "entra", f"the first line is {cells[0]!r}"
+        return "entra", f"the first line is {quoted(cells[0])}"
     if any("[userprincipalname]" in cell.replace(" ", "") for cell in folded):
         return "entra", "the header names [userPrincipalName]"
     if "email address" in bases and bases & {"first name", "last name"}:
@@ -51,6 +52,6 @@ def detect_csv(text: str, file_name: str) -> tuple[str, str]:
         return "csv", "the header has userName"
     shown = line if len(line) <= 80 else line[:77] + "…"
     raise ValidationError(
-        f"{file_name}: cannot tell the format: the first line ({shown!r}) is none of the headers tui knows; "
-        "give --format csv, json, scim, entra, okta or google"
+        f"{file_name}: cannot tell the format: the first line ({quoted(shown)}) is none of the "
+        "headers tui knows; give --format csv, json, scim, entra, okta or google"
     )

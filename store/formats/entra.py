@@ -20,6 +20,7 @@ import re
 
 from store.formats.csvtable import CsvRows, add_problem, header_problem, map_columns, required_value
 from store.importer import ImportDocument, Progress, UserIn
+from store.names import quoted
 
 VERSION = "version:v1.0"
 TEMPLATE = "Entra's bulk-create template"
@@ -74,7 +75,7 @@ def read(text: str, file_name: str, progress: Progress | None = None) -> ImportD
         header_problem(
             document,
             line,
-            f"{','.join(cells)[:60]!r} is not a template version tui reads (it reads {VERSION})",
+            f"{quoted(','.join(cells)[:60])} is not a template version tui reads (it reads {VERSION})",
         )
         return document
     second = next(records, None)
@@ -111,7 +112,9 @@ def read(text: str, file_name: str, progress: Progress | None = None) -> ImportD
             if answer in ("yes", "no"):
                 active = answer == "no"
             else:
-                add_problem(document, where, f"{columns.labels['blockSignIn']}: {block!r} must be Yes or No")
+                add_problem(
+                    document, where, f"{columns.labels['blockSignIn']}: {quoted(block)} must be Yes or No"
+                )
         document.users.append(
             UserIn(
                 where,

@@ -23,6 +23,7 @@ import re
 from store.crypto import is_supported_hash
 from store.formats.csvtable import CsvRows, add_problem, read_header, required_value
 from store.importer import ImportDocument, Progress, UserIn
+from store.names import quoted
 
 TEMPLATE = "Google Workspace's user upload CSV"
 HEADERS = {
@@ -99,7 +100,7 @@ def read(text: str, file_name: str, progress: Progress | None = None) -> ImportD
             add_problem(
                 document,
                 where,
-                f"{columns.labels['newStatus']}: {columns.get(cells, 'newStatus')!r} must "
+                f"{columns.labels['newStatus']}: {quoted(columns.get(cells, 'newStatus'))} must "
                 "be Active or Suspended",
             )
         change = (columns.get(cells, "changePassword") or "").strip().casefold()
@@ -110,7 +111,7 @@ def read(text: str, file_name: str, progress: Progress | None = None) -> ImportD
                 document,
                 where,
                 f"{columns.labels['changePassword']}: "
-                f"{columns.get(cells, 'changePassword')!r} must be TRUE or FALSE",
+                f"{quoted(columns.get(cells, 'changePassword'))} must be TRUE or FALSE",
             )
         password = columns.get(cells, "password") or ""
         function = (columns.get(cells, "hashFunction") or "").strip().upper().replace("-", "")
@@ -126,7 +127,7 @@ def read(text: str, file_name: str, progress: Progress | None = None) -> ImportD
                     document,
                     where,
                     f"{columns.labels['hashFunction']}: "
-                    f"{columns.get(cells, 'hashFunction')!r} must be MD5, SHA-1 or crypt",
+                    f"{quoted(columns.get(cells, 'hashFunction'))} must be MD5, SHA-1 or crypt",
                 )
         document.users.append(user)
     for function, count in dropped.items():

@@ -33,6 +33,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from store.importer import GroupIn, ImportDocument, MemberIn, Problem, UserIn
+from store.names import quoted
 
 if TYPE_CHECKING:
     from store.directory import Directory
@@ -209,10 +210,12 @@ class _Reader:
             self.problem(where, "id: must be a string")
             return None
         if target is not None and value != target:
-            self.problem(where, f"id: {value!r} differs from the id in the operation's path ({target!r})")
+            self.problem(
+                where, f"id: {quoted(value)} differs from the id in the operation's path ({quoted(target)})"
+            )
             return None
         if value in seen and target is None:
-            self.problem(where, f"id: {value!r} is the same as {seen[value]}'s")
+            self.problem(where, f"id: {quoted(value)} is the same as {seen[value]}'s")
             return None
         seen.setdefault(value, where)
         return value
@@ -297,7 +300,7 @@ class _Reader:
         if isinstance(value, str) and lenient and value.casefold() in ("true", "false"):
             value = value.casefold() == "true"  # Entra ID's SCIM client sends "False" in PATCH requests
         if not isinstance(value, bool):
-            self.problem(where, f"active: {value!r} must be true or false")
+            self.problem(where, f"active: {quoted(value)} must be true or false")
             return
         user.active = value
 
@@ -388,7 +391,9 @@ class _Reader:
                     self.problem(where, "bulkId: must be a non-empty string")
                     continue
                 if bulk_id in self.bulk_ids:
-                    self.problem(where, f"bulkId: {bulk_id!r} is the same as {self.bulk_ids[bulk_id]}'s")
+                    self.problem(
+                        where, f"bulkId: {quoted(bulk_id)} is the same as {self.bulk_ids[bulk_id]}'s"
+                    )
                     continue
                 self.bulk_ids[bulk_id] = where
         for index, operation in enumerate(operations):
@@ -400,7 +405,7 @@ class _Reader:
         method, path = operation.get("method"), operation.get("path")
         where = f"Operations[{index}]"
         if not isinstance(method, str) or method.upper() not in ("POST", "PUT", "PATCH", "DELETE"):
-            self.problem(where, f"method: {method!r} must be POST, PUT, PATCH or DELETE")
+            self.problem(where, f"method: {quoted(method)} must be POST, PUT, PATCH or DELETE")
             return
         if not isinstance(path, str):
             self.problem(where, "path: must be a string such as /Users or /Groups/{id}")

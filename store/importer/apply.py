@@ -32,6 +32,7 @@ from store.importer.plan import (
     UpdateMember,
     UpdateUser,
 )
+from store.names import quoted
 
 if TYPE_CHECKING:
     from store.directory import Directory
@@ -233,7 +234,7 @@ def _apply(
                 [
                     Problem(
                         op.where,
-                        f"sshPublicKeys: a key of {shown!r} already belongs to another user "
+                        f"sshPublicKeys: a key of {quoted(shown)} already belongs to another user "
                         "(or is listed twice)",
                     )
                 ],

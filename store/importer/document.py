@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from store.durations import DEFAULT_SECONDS
 from store.errors import StoreError, ValidationError
+from store.names import quoted
 
 if TYPE_CHECKING:
     pass
@@ -253,7 +254,7 @@ def _labelled(exc: ValidationError, labels: dict[str, str] | None) -> str:
 def check_source(source: str, *, sync: bool = False) -> str:
     if not isinstance(source, str) or not SOURCE_NAME.match(source):
         raise ValidationError(
-            f"source: {source!r} is not a source name: use 1 to {SOURCE_MAX} letters, digits, "
+            f"source: {quoted(source)} is not a source name: use 1 to {SOURCE_MAX} letters, digits, "
             "'.', '_' and '-', starting with a letter or digit",
             "source",
         )

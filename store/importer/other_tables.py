@@ -15,6 +15,7 @@ from store.durations import parse_duration
 from store.importer.current import _Current
 from store.importer.document import ImportDocument, _Problems
 from store.importer.plan import ImportPlan, SaveAssignment, SaveEntry
+from store.names import quoted
 from store.policy_documents import check_policy_text
 from store.users import ROOT_NAME
 
@@ -42,7 +43,8 @@ def _resolve_others(
         if earlier is not None:
             problems.add(
                 where,
-                f"name: {shown!r} is the same name as {earlier} (names are compared ignoring case and width)",
+                f"name: {quoted(shown)} is the same name as {earlier} (names are compared ignoring "
+                "case and width)",
                 conflict=True,
             )
             return False
@@ -101,7 +103,7 @@ def _resolve_others(
             if policy_key not in policies and policy_key not in current.policies:
                 problems.add(
                     f"{where}.managedPolicies[{index}]",
-                    f"no policy named {policy_name!r} in the file or the policy library",
+                    f"no policy named {quoted(policy_name)} in the file or the policy library",
                 )
             elif policy_key not in attached:  # listed twice: attached once, as the service does
                 attached.append(policy_key)
@@ -127,7 +129,7 @@ def _resolve_others(
             ident = group.ident if group is not None else (row["id"] if row is not None else None)
         if ident is None:
             problems.add(
-                where, f"no {item.principal_type} named {item.principal!r} in the file or the directory"
+                where, f"no {item.principal_type} named {quoted(item.principal)} in the file or the directory"
             )
         else:
             principals[(item.principal_type, principal_key)] = ident
@@ -138,7 +140,7 @@ def _resolve_others(
         ):
             key = names.canonical(value) if isinstance(value, str) else ""
             if key not in known and key not in existing:
-                problems.add(where, f"no {label} named {value!r} in the file or the directory")
+                problems.add(where, f"no {label} named {quoted(value)} in the file or the directory")
             keys.append(key)
         if ident is not None:
             assignments[(item.principal_type, keys[0], keys[1], keys[2])] = expiry

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import TYPE_CHECKING, Any, overload
 
+from store.names import quoted
 from store.ssh_keys import PublicKey
 
 if TYPE_CHECKING:
@@ -311,7 +312,7 @@ class ImportPlan:
             for mark, count, items in kinds:
                 verb = {"+": "create", "~": "update", "-": section.retire_word or ""}[mark]
                 for item, detail in items:
-                    text = f"{verb} {noun} {item!r}"
+                    text = f"{verb} {noun} {quoted(item)}"
                     if detail:
                         text += f": {detail}" if mark == "~" else f" ({detail})"
                     if name == "memberships" and mark != "-" and item in admin_grants:

@@ -54,6 +54,7 @@ from store.importer.plan import (
     UpdateMember,
     UpdateUser,
 )
+from store.names import quoted
 from store.ssh_keys import PublicKey, parse_public_key
 from store.users import ROOT_NAME
 
@@ -316,7 +317,9 @@ class _Resolver:
             self.problems.add(where, exc.message)
             return None
         if self.options.sync and entry_source != self.source:
-            self.problems.add(where, f"source: {entry_source!r}, but this sync is for source {self.source!r}")
+            self.problems.add(
+                where, f"source: {quoted(entry_source)}, but this sync is for source {quoted(self.source)}"
+            )
             return None
         return entry_source
 
@@ -366,8 +369,8 @@ class _Resolver:
             if target is None:
                 problems.add(
                     where,
-                    f"no {noun} with id {entry.target!r} in {self._here} or the directory "
-                    f"(source {source!r})",
+                    f"no {noun} with id {quoted(entry.target)} in {self._here} or the directory "
+                    f"(source {quoted(source)})",
                 )
                 return None
         else:
@@ -380,7 +383,7 @@ class _Resolver:
                     earlier = earlier_ones.get((source, key)) if key else None
                     if earlier is not None:
                         label = labels.get(name, name)
-                        problems.add(where, f"{label}: {key!r} is the same as {earlier.where}'s")
+                        problems.add(where, f"{label}: {quoted(key)} is the same as {earlier.where}'s")
                         return None
                 target = self._match_by_ids(index, where, labels, source, scim_id, external)
                 if target is False:
@@ -396,8 +399,8 @@ class _Resolver:
                 if earlier is not None:
                     problems.add(
                         where,
-                        f"{kind.label(labels)}: {shown!r} is the same name as {earlier.where} (names are "
-                        "compared ignoring case and width)",
+                        f"{kind.label(labels)}: {quoted(shown)} is the same name as {earlier.where} "
+                        "(names are compared ignoring case and width)",
                         conflict=True,
                     )
                     return None
@@ -454,14 +457,15 @@ class _Resolver:
                 label = labels.get("externalId", "externalId")
                 self.problems.add(
                     where,
-                    f"{label}: {external!r} names the existing {noun} {row[kind.name_column]!r}, but id "
-                    f"{scim_id!r} names {found[kind.name_column]!r}",
+                    f"{label}: {quoted(external)} names the existing {noun} "
+                    f"{quoted(row[kind.name_column])}, but id "
+                    f"{quoted(scim_id)} names {quoted(found[kind.name_column])}",
                 )
                 return False
             if row[_ID] in index.by_row:
                 self.problems.add(
                     where,
-                    f"matches the existing {noun} {row[kind.name_column]!r} (by {way}), "
+                    f"matches the existing {noun} {quoted(row[kind.name_column])} (by {way}), "
                     f"which {index.by_row[row[_ID]].where} already matched",
                 )
                 return False
@@ -475,7 +479,7 @@ class _Resolver:
         kind = index.kind
         if key == kind.reserved:
             self.problems.add(
-                where, f"{kind.label(labels)}: {shown!r} is reserved for the directory's root identity"
+                where, f"{kind.label(labels)}: {quoted(shown)} is reserved for the directory's root identity"
             )
             return False, None
         row = index.rows_by_key.get(key)
@@ -485,21 +489,22 @@ class _Resolver:
         conflict = True
         if kind.reserved is not None and row[_IS_ROOT]:
             why = (
-                f"is the same name as the directory's root identity {held!r} (names are compared ignoring "
-                "case and width)"
+                f"is the same name as the directory's root identity {quoted(held)} (names are "
+                "compared ignoring case and width)"
             )
         elif row[_SOURCE] != source:
             why = (
-                f"is the same name as the existing {kind.noun} {held!r}{self._from_source(row)} (names are "
+                f"is the same name as the existing {kind.noun} "
+                f"{quoted(held)}{self._from_source(row)} (names are "
                 f"compared ignoring case and width; an import never takes over another source's {kind.noun}s)"
             )
         elif row[_ID] in index.by_row:
             earlier = index.by_row[row[_ID]]
-            why = f"matches the existing {kind.noun} {held!r}, which {earlier.where} already matched"
+            why = f"matches the existing {kind.noun} {quoted(held)}, which {earlier.where} already matched"
             conflict = False
         else:
             return True, row
-        self.problems.add(where, f"{kind.label(labels)}: {shown!r} {why}", conflict=conflict)
+        self.problems.add(where, f"{kind.label(labels)}: {quoted(shown)} {why}", conflict=conflict)
         return False, None
 
     @property
@@ -509,7 +514,7 @@ class _Resolver:
 
     def _from_source(self, row: sqlite3.Row) -> str:
         """Which source holds a name, for an admin's file; an identity provider is not told of others'."""
-        return "" if self.options.provisioning else f" from source {row[_SOURCE]!r}"
+        return "" if self.options.provisioning else f" from source {quoted(row[_SOURCE])}"
 
     def _check_final_names(self, index: _Index) -> None:
         """After merging (renames included): every final name is unique and free."""
@@ -528,7 +533,7 @@ class _Resolver:
             if other is not None and other is not target:
                 self.problems.add(
                     target.where,
-                    f"{label}: {name!r} is the same name as {other.where} (names are compared ignoring "
+                    f"{label}: {quoted(name)} is the same name as {other.where} (names are compared ignoring "
                     "case and width)",
                     conflict=True,
                 )
@@ -538,21 +543,21 @@ class _Resolver:
                 continue
             if key == kind.reserved:
                 self.problems.add(
-                    target.where, f"{label}: {name!r} is reserved for the directory's root identity"
+                    target.where, f"{label}: {quoted(name)} is reserved for the directory's root identity"
                 )
                 continue
             holder = index.rows_by_key.get(key)
             if holder is not None and (target.row is None or holder["id"] != target.row["id"]):
                 what = (
-                    f"renaming {target.row[kind.name_column]!r} to {name!r}"
+                    f"renaming {quoted(target.row[kind.name_column])} to {quoted(name)}"
                     if target.row is not None
-                    else repr(name)
+                    else quoted(name)
                 )
                 self.problems.add(
                     target.where,
                     f"{label}: {what} would take the name of the existing {kind.noun} "
-                    f"{holder[kind.name_column]!r}{self._from_source(holder)} (names are compared ignoring "
-                    "case and width)",
+                    f"{quoted(holder[kind.name_column])}{self._from_source(holder)} (names are "
+                    "compared ignoring case and width)",
                     conflict=True,
                 )
 
@@ -656,7 +661,7 @@ class _Resolver:
             target.fields["name"] = name
             self.final_group_keys[key] = target
             return target
-        self.problems.add(where, f"no group named {name!r} in {self._here} or the directory")
+        self.problems.add(where, f"no group named {quoted(name)} in {self._here} or the directory")
         return None
 
     def _user_by_name(self, name: str) -> int | None:
@@ -762,17 +767,17 @@ class _Resolver:
                 return None
             ident = self._user_by_name(name)
             if ident is None:
-                shown = "root" if names.canonical(name) == ROOT_NAME else repr(name)
+                shown = "root" if names.canonical(name) == ROOT_NAME else quoted(name)
                 problems.add(
                     member.where,
-                    f"members: no user named {name!r} in {self._here} or the directory"
+                    f"members: no user named {quoted(name)} in {self._here} or the directory"
                     if shown != "root"
                     else "members: root belongs to no group",
                 )
             return ident
         ref, kind = member.ref, member.kind
         if kind not in (None, "User", "Group"):
-            problems.add(member.where, f"type: {kind!r} is not a member type (User or Group)")
+            problems.add(member.where, f"type: {quoted(kind)} is not a member type (User or Group)")
             return None
         if kind != "Group":
             user = self.user_by_alias.get(ref)
@@ -787,7 +792,7 @@ class _Resolver:
                 if removing:
                     problems.add(
                         member.where,
-                        f"value: {ref!r} is a group: tui flattens nested groups, so only "
+                        f"value: {quoted(ref)} is a group: tui flattens nested groups, so only "
                         "users can be removed from a group",
                     )
                     return None
@@ -795,14 +800,15 @@ class _Resolver:
             if (group.source, ref) in self.current.groups_by_scim:
                 problems.add(
                     member.where,
-                    f"value: the group {ref!r} is a member, but tui flattens nested groups "
+                    f"value: the group {quoted(ref)} is a member, but tui flattens nested groups "
                     "at import: the member group must be in the same file",
                 )
                 return None
         what = {"User": "user", "Group": "group"}.get(kind or "", "user or group")
         problems.add(
             member.where,
-            f"value: no {what} with id {ref!r} in {self._here} or the directory (source {group.source!r})",
+            f"value: no {what} with id {quoted(ref)} in {self._here} or the directory (source "
+            f"{quoted(group.source)})",
         )
         return None
 
@@ -822,7 +828,7 @@ class _Resolver:
             if group.member_groups:
                 group.members = flat[group.ident]
                 self.document.notices.append(
-                    f"{group.where}: nested groups flattened: {group.shown!r} gets the members of "
+                    f"{group.where}: nested groups flattened: {quoted(group.shown)} gets the members of "
                     + ", ".join(repr(nested.shown) for nested, _ in group.member_groups)
                 )
 
@@ -1070,8 +1076,9 @@ def _resolve(
         progress("plan", to_plan, to_plan)
 
     if plan.foreign_groups:
-        plan.blocked = f"the identity provider {source!r} can change only its own groups, not " + ", ".join(
-            repr(name) for name in plan.foreign_groups[:10]
+        plan.blocked = (
+            f"the identity provider {quoted(source)} can change only its own groups, not "
+            + ", ".join(repr(name) for name in plan.foreign_groups[:10])
         )
     confirmed = options.allow_admin_changes
     if (
@@ -1105,7 +1112,7 @@ def _resolve(
         if disabling > allowed and not options.allow_mass_disable and plan.blocked is None:
             plan.blocked = (
                 f"this sync would disable {disabling} of the {active} active users from source "
-                f"{source!r} ({disabling / max(active, 1):.0%}); a sync may disable at most "
+                f"{quoted(source)} ({disabling / max(active, 1):.0%}); a sync may disable at most "
                 f"{MASS_DISABLE_SHARE:.0%} of them ({allowed}) unless --allow-mass-disable is given. "
                 "Check that the file is complete, then run again with --allow-mass-disable"
             )

@@ -19,7 +19,7 @@ import click
 
 from store import audit
 from store.locations import default_db_path
-from store.names import visible
+from store.names import quoted, visible
 from tui import __version__
 from tui.cli.access import access as access_group
 from tui.cli.base import CommandGroup, Context, FilePath, pass_context, say
@@ -99,7 +99,7 @@ def _head(ctx: click.Context, param: click.Parameter, value: str | None) -> str 
     name, not a log to call broken."""
     if value is not None and not re.fullmatch(r"[0-9]{1,18}:[0-9a-f]{64}", value.strip()):
         raise click.BadParameter(
-            f"{visible(value)!r} is not a head: give SEQ:HASH as tui audit verify printed it "
+            f"{quoted(visible(value))} is not a head: give SEQ:HASH as tui audit verify printed it "
             "(the event's number, a colon, 64 hex digits)"
         )
     return value

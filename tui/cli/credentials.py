@@ -22,6 +22,7 @@ from store.directory import Directory
 from store.errors import StoreError, ValidationError
 from store.files import write_private
 from store.identity import check_key_path, has_root, initialise, new_root_enrolment
+from store.names import quoted
 from store.password_policy import describe_policy, policy_as_dict, policy_from_dict
 from store.portal import forget_login, load_login, login_cache_path, save_login
 from store.users import ROOT_NAME
@@ -319,7 +320,7 @@ def _max_age(value: str | None) -> Any:
         return int(value)
     except ValueError:
         raise click.BadParameter(
-            f"{value!r} is not a number of days or 'none'", param_hint="--max-age-days"
+            f"{quoted(value)} is not a number of days or 'none'", param_hint="--max-age-days"
         ) from None
 
 

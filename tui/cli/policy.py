@@ -12,6 +12,7 @@ from typing import NoReturn
 
 import click
 
+from store.names import quoted
 from store.policy import (
     ALLOW,
     EXPLICIT_DENY,
@@ -112,11 +113,12 @@ def _context(items: tuple[str, ...]) -> dict[str, list[str]]:
     for item in items:
         key, equals, value = item.partition("=")
         if not equals or not key.strip():
-            raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--context")
+            raise click.BadParameter(f"{quoted(item)} is not KEY=VALUE", param_hint="--context")
         key = key.strip()
         if key.lower() in _TIME_KEYS and parse_date(value) is None:
             raise click.BadParameter(
-                f"{key} must be an ISO 8601 time or epoch seconds, not {value!r}", param_hint="--context"
+                f"{key} must be an ISO 8601 time or epoch seconds, not {quoted(value)}",
+                param_hint="--context",
             )
         context.setdefault(key, []).append(value)
     return context
@@ -215,7 +217,7 @@ def simulate(
     of files; the JSON then also lists each permission set's own decision."""
     service, colon, name = action.partition(":")
     if not colon or not service or not name or ":" in name:
-        raise click.BadParameter(f"{action!r} is not service:Action", param_hint="--action")
+        raise click.BadParameter(f"{quoted(action)} is not service:Action", param_hint="--action")
     if user_name or account_name or set_name:
         if policy_files or boundary:
             raise click.UsageError(

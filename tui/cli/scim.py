@@ -17,6 +17,7 @@ from pathlib import Path
 
 import click
 
+from store.names import quoted
 from store.scim_tokens import DEFAULT_EXPIRES
 from tui.cli.access import _table
 from tui.cli.base import ROW_ID, CommandGroup, Context, FilePath, fail, pass_context, say
@@ -146,7 +147,9 @@ def serve(
     """Serve SCIM 2.0 provisioning at /scim/v2 for identity providers holding a token."""
     host, _, port_text = listen.rpartition(":")
     if not host or not port_text.isdigit() or not 0 < int(port_text) < 65536:
-        raise click.BadParameter(f"{listen!r} is not HOST:PORT (e.g. 127.0.0.1:8080)", param_hint="--listen")
+        raise click.BadParameter(
+            f"{quoted(listen)} is not HOST:PORT (e.g. 127.0.0.1:8080)", param_hint="--listen"
+        )
     if (tls_cert is None) != (tls_key is None):
         raise click.UsageError("--tls-cert and --tls-key go together")
     if tls_cert is None and not _loopback(host) and not insecure_listen:

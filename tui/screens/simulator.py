@@ -16,6 +16,7 @@ from textual.widgets import DataTable, Input, Label, Select, Static
 
 from store.access import SetDecision, Simulation, simulate_permission_set, simulate_user
 from store.errors import StoreError, ValidationError
+from store.names import quoted
 from store.policy import ALLOW, EXPLICIT_DENY, statement_lines
 from store.policy.patterns import parse_date
 from tui.literal import literal
@@ -47,10 +48,10 @@ def parse_context(text: str) -> dict[str, list[str]]:
     for item in text.split():
         key, equals, value = item.partition("=")
         if not equals or not key:
-            raise ValidationError(f"context: {item!r} is not KEY=VALUE", "context")
+            raise ValidationError(f"context: {quoted(item)} is not KEY=VALUE", "context")
         if key.lower() in _TIME_KEYS and parse_date(value) is None:
             raise ValidationError(
-                f"context: {key} must be an ISO 8601 time or epoch seconds, not {value!r}", "context"
+                f"context: {key} must be an ISO 8601 time or epoch seconds, not {quoted(value)}", "context"
             )
         context.setdefault(key, []).append(value)
     return context
@@ -61,7 +62,7 @@ def check_action(action: str) -> str:
     service, colon, name = action.partition(":")
     if not colon or not service or not name or ":" in name:
         raise ValidationError(
-            f"action: {action!r} is not service:Action (for example s3:GetObject)", "action"
+            f"action: {quoted(action)} is not service:Action (for example s3:GetObject)", "action"
         )
     return action
 

@@ -23,6 +23,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from store.names import quoted
 from store.service import Page
 from tui.literal import visible
 from tui.workers import background
@@ -229,7 +230,7 @@ class PagedTable(ScrollView, can_focus=True):
             muted = self.get_component_rich_style("paged-table--loading")
             where = f" {self.searched}" if self.searched else ""
             text = " " + (
-                f"No match for {visible(self.filter)!r}{where}." if self.filter else self.empty_text
+                f"No match for {quoted(visible(self.filter))}{where}." if self.filter else self.empty_text
             )
             return Strip([Segment(text if y == 1 else "", muted)]).extend_cell_length(width, muted)
         if index >= self.total:
