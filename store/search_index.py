@@ -28,10 +28,10 @@ _IDS = "SELECT value FROM json_each(?)"
 def bulk_write(conn: sqlite3.Connection, updated_ids: Collection[int]) -> Iterator[list[int]]:
     """Inside the caller's write transaction: the block inserts users and updates the users
     ``updated_ids``, with the search triggers set aside (dropped, made again after: even a trigger that does
-    nothing costs a third of a bulk insert), and puts the new users' ids in the list it is given; on leaving,
-    the new users and the updated ones are indexed. Nothing else may write users inside the block. On an
-    exception the index is left as it is: the caller's transaction rolls back, the triggers' removal with
-    it."""
+    nothing costs a third of a bulk insert), and puts the new users' ids in the list this yields; on
+    leaving, the new users and the updated ones are indexed. Nothing else may write users inside the
+    block. On an exception the index is left as it is: the caller's transaction rolls back, the triggers'
+    removal with it."""
     new_ids: list[int] = []
     updated = json.dumps(sorted(updated_ids))
     # An external-content index deletes an entry by its indexed values: the rows' values before the update.
