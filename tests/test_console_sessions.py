@@ -46,6 +46,19 @@ class TestSessionsScreen:
             assert screen.table.total == 3
             assert sum("revoked" in line for line in table_lines(screen.table)) == 2
 
+    async def test_at_80_columns_each_session_shows_whose_it_is(self, tmp_path):
+        """The user column shared what the fixed columns left, which at 80 columns was nothing ("…")."""
+        app, directory = make_app(tmp_path)
+        issued = issue_some(directory)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("8")
+            await settle(pilot)
+            lines = table_lines(app.screen.table)
+            assert "User" in lines[0] and "Left" in lines[0]
+            for session, name in zip(reversed(issued), ("dave", "carol", "bob"), strict=True):
+                line = next(line for line in lines if session.access_key_id[:12] in line)
+                assert f" {name} " in line and "Developer" in line, lines
+
     async def test_revoking_the_current_row_and_cancelling(self, tmp_path):
         app, directory = make_app(tmp_path)
         issued = issue_some(directory, ("bob",))

@@ -75,11 +75,12 @@ class SessionsScreen(ListScreen):
 
     def columns(self) -> list[Column[SessionInfo]]:
         return [
-            Column("Access key", lambda s: s.access_key_id, 20),
+            # At 80 columns the others give up cells so the user a session belongs to stays readable.
+            Column("Access key", lambda s: s.access_key_id, 20, least=14),
             Column("User", lambda s: s.user_name),
-            Column("Account", lambda s: s.account_name, 16),
-            Column("Permission set", lambda s: s.permission_set_name, 18),
-            Column("Left", lambda s: self._left(s), 24),
+            Column("Account", lambda s: s.account_name, 16, least=10),
+            Column("Permission set", lambda s: s.permission_set_name, 18, least=14),
+            Column("Left", lambda s: self._left(s), 24, least=12),
         ]
 
     def _left(self, session: SessionInfo) -> str:

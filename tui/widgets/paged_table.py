@@ -31,6 +31,8 @@ from tui.workers import background
 T = TypeVar("T")
 PAGE_ROWS = 100
 CACHED_PAGES = 24
+# The cells a flexible column (a user's name) keeps on a narrow line, taken from fixed columns that allow it.
+MIN_FLEXIBLE = 14
 
 # fetch(filter, after, offset, limit) -> Page
 Fetch = Callable[[str, str | None, int, int], Page[Any]]
@@ -42,6 +44,9 @@ class Column(Generic[T]):
     value: Callable[[T], object]
     width: int = 0  # 0: share the space left by fixed-width columns
     style: Callable[[T], str] | None = None
+    # A fixed column that may give up cells on a narrow line (80 columns), down to this many, so that the
+    # flexible columns keep MIN_FLEXIBLE each; 0: it keeps its width.
+    least: int = 0
 
 
 class PagedTable(ScrollView, can_focus=True):
@@ -189,19 +194,27 @@ class PagedTable(ScrollView, can_focus=True):
     # -- drawing ------------------------------------------------------------------------------------------
 
     def _widths(self, width: int) -> list[int]:
-        gaps = len(self.columns) - 1
-        fixed = sum(c.width for c in self.columns)
-        flexible = [c for c in self.columns if not c.width] or [self.columns[-1]]
-        spare = max(0, width - fixed - gaps)
-        share, extra = divmod(spare, len(flexible))
-        widths = []
-        for column in self.columns:
-            w = column.width
-            if column in flexible:
-                w += share + (1 if extra > 0 else 0)
-                extra -= 1
-            widths.append(max(1, w))
-        return widths
+        """Each column's width on a line of ``width`` cells: a fixed column as it asks, the flexible ones
+        sharing what is left. On a line too narrow for that, the fixed columns that have a ``least`` give up
+        cells (in proportion to what they can give) until each flexible column has :data:`MIN_FLEXIBLE`."""
+        columns = self.columns
+        available = max(0, width - (len(columns) - 1))
+        widths = [c.width for c in columns]
+        flexible = [i for i, c in enumerate(columns) if not c.width]
+        if flexible:
+            short = sum(widths) + MIN_FLEXIBLE * len(flexible) - available
+            slack = {i: c.width - c.least for i, c in enumerate(columns) if c.width and 0 < c.least < c.width}
+            given = min(short, sum(slack.values()))
+            if given > 0:
+                for i, can in slack.items():
+                    widths[i] -= -(-can * given // sum(slack.values()))  # rounded up: enough is given
+        else:
+            flexible = [len(columns) - 1]  # no flexible column: the last one takes the rest
+        share, extra = divmod(max(0, available - sum(widths)), len(flexible))
+        for i in flexible:
+            widths[i] += share + (1 if extra > 0 else 0)
+            extra -= 1
+        return [max(1, w) for w in widths]
 
     def _cells(self, texts: list[str], widths: list[int], style: Style) -> Strip:
         segments = []
