@@ -29,3 +29,16 @@ def test_demo_with_another_command_is_refused(run_tui, db_path) -> None:
     assert result.returncode == 2
     assert "--demo opens the console; it does not go with 'backup'." in result.stderr
     assert not db_path.exists()
+
+
+@pytest.mark.parametrize("args", [[], ["console"], ["--demo"]], ids=lambda a: " ".join(a) or "tui")
+def test_the_console_without_a_terminal_says_so_and_creates_nothing(run_tui, db_path, args) -> None:
+    """A script, cron or `tui > log` has no terminal: the console drew escape codes into the pipe and waited
+    for keys for ever, after creating the directory."""
+    result = run_tui(*args, input="")
+    assert result.returncode == 2, result
+    assert result.stderr == (
+        "tui: the console needs a terminal, and its input or output is not one (a pipe, a file, cron); "
+        "scripts use the commands: tui --help\n"
+    )
+    assert result.stdout == "" and not db_path.exists()

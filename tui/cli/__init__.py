@@ -22,7 +22,7 @@ from store.locations import default_db_path
 from store.names import quoted, visible
 from tui import __version__
 from tui.cli.access import access as access_group
-from tui.cli.base import CommandGroup, Context, FilePath, pass_context, say
+from tui.cli.base import CommandGroup, Context, FilePath, fail, pass_context, say
 from tui.cli.credentials import COMMANDS as CREDENTIAL_COMMANDS
 from tui.cli.policy import policy as policy_group
 from tui.cli.scim import scim as scim_group
@@ -70,6 +70,14 @@ def cli(ctx: click.Context, db: Path | None, key: Path | None, demo: bool) -> No
 @pass_context
 def console(obj: Context, demo: bool) -> None:
     """Open the full-screen console."""
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        # Without a terminal it drew escape codes into a file or a pipe and waited for keys that never come
+        # (a script, cron, `tui > log`), having created the directory first.
+        fail(
+            "the console needs a terminal, and its input or output is not one (a pipe, a file, cron); "
+            "scripts use the commands: tui --help",
+            2,
+        )
     from tui.app import run_console  # the only place textual is imported
 
     status = run_console(obj.db_path, demo=demo or obj.demo, key_path=obj.key_path)
