@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
 
 from textual import work
+from textual.app import App
 from textual.worker import Worker
 
 from store.errors import StoreError
@@ -35,12 +36,14 @@ def failure_message(error: BaseException) -> str:
 
 
 def _say_failure(node: Any, error: BaseException) -> None:
-    app, message, now = node.app, failure_message(error), time.monotonic()
+    app = node if isinstance(node, App) else node.app
+    message, now = failure_message(error), time.monotonic()
     said = _said.setdefault(app, {})
     if now - said.get(message, -REPEAT_SECONDS) < REPEAT_SECONDS:
         return
     said[message] = now
-    with contextlib.suppress(RuntimeError):  # the console is closing: no one to tell
+    # Telling is all this can do: if that fails too (the console is closing), the error still ends the worker.
+    with contextlib.suppress(Exception):
         app.call_from_thread(app.notify, message, severity="error", markup=False, timeout=10)
 
 
