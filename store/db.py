@@ -33,6 +33,33 @@ class DatabaseError(StoreError):
     """The file cannot be opened or upgraded as a directory."""
 
 
+# SQLite's errors that come from the file or the machine, never from a bug of ours (by their result code).
+_FILE_PROBLEMS = {
+    "SQLITE_CORRUPT": ("the directory file is damaged", ": restore a copy made with tui backup"),
+    "SQLITE_NOTADB": ("the directory file is not a database", ""),
+    "SQLITE_FULL": ("the disk holding the directory is full", ""),
+    "SQLITE_IOERR": ("the disk failed to read or write the directory file", ""),
+    "SQLITE_READONLY": ("the directory file cannot be written", ": a read-only file or file system"),
+    "SQLITE_CANTOPEN": ("the directory file cannot be opened", ""),
+    "SQLITE_PERM": ("the directory file may not be written", ""),
+    "SQLITE_BUSY": ("another process kept the directory file locked", ""),
+    "SQLITE_LOCKED": ("another process kept the directory file locked", ""),
+}
+
+
+def file_problem(error: BaseException) -> str | None:
+    """What an SQLite error says of the directory file or the machine, as one sentence with SQLite's own
+    words (fixed texts: no value of the directory is in them); None for any other error, a bug of ours."""
+    code = getattr(error, "sqlite_errorname", None) if isinstance(error, sqlite3.Error) else None
+    if not isinstance(code, str):
+        return None
+    found = next((texts for prefix, texts in _FILE_PROBLEMS.items() if code.startswith(prefix)), None)
+    if found is None:
+        return None
+    meaning, advice = found
+    return f"{meaning} ({error}){advice}"
+
+
 def _split_statements(script: str) -> list[str]:
     # executescript() would COMMIT first; run statements one by one inside our own transaction instead.
     statements, current = [], ""

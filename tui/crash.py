@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 import sys
 
+from store.db import file_problem
+
 # EX_SOFTWARE (sysexits.h): the exit status of every command that a bug of ours ended.
 INTERNAL_ERROR = 70
 
@@ -40,7 +42,8 @@ class QuietCrash:
         error = sys.exc_info()[1] or getattr(app, "_exception", None)
         app._return_code = INTERNAL_ERROR  # type: ignore[attr-defined]
         app.bell()  # type: ignore[attr-defined]
-        line = Text(internal_error_line(error))  # Text: never read as markup
+        problem = file_problem(error) if error is not None else None  # the file or the disk, not a bug
+        line = Text(f"tui: {problem}" if problem else internal_error_line(error))  # Text: never markup
         shown = Traceback(show_locals=False, width=None) if debugging() else line
         app._exit_renderables.append(shown)  # type: ignore[attr-defined]
         app._close_messages_no_wait()  # type: ignore[attr-defined]

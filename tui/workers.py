@@ -20,6 +20,7 @@ from textual import work
 from textual.app import App
 from textual.worker import Worker
 
+from store.db import file_problem
 from store.errors import StoreError
 
 P = ParamSpec("P")
@@ -32,6 +33,8 @@ _said: weakref.WeakKeyDictionary[Any, dict[str, float]] = weakref.WeakKeyDiction
 def failure_message(error: BaseException) -> str:
     if isinstance(error, StoreError):
         return error.message
+    if (problem := file_problem(error)) is not None:
+        return problem[0].upper() + problem[1:]
     return f"Internal error ({type(error).__name__}): nothing more is shown. The console goes on."
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 import click
 
 from store import audit
+from store.db import file_problem
 from store.locations import default_db_path
 from store.names import quoted, visible
 from tui import __version__
@@ -193,5 +194,9 @@ def main() -> None:
     except Exception as exc:  # a bug of ours: one line for the user, the traceback only on request
         if debugging():
             raise
+        problem = file_problem(exc)  # or the file or the disk failed: what to check, not a bug to report
+        if problem is not None:
+            say(f"tui: {problem}; nothing was changed", err=True)
+            sys.exit(1)
         click.echo(internal_error_line(exc), err=True)
         sys.exit(INTERNAL_ERROR)
