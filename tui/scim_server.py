@@ -30,6 +30,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from store.audit import Actor
+from store.db import file_problem
 from store.directory import Directory
 from store.errors import AlreadyExists, Conflict, NotFound, Refused, StoreError, ValidationError
 from store.importer import ImportRefused
@@ -129,7 +130,8 @@ def as_scim_error(exc: Exception) -> ScimError:
         return ScimError(409, exc.message)
     if isinstance(exc, (ValidationError, StoreError)):
         return ScimError(400, exc.message, "invalidValue")
-    log.error("SCIM request failed: %s", type(exc).__name__)
+    problem = file_problem(exc)  # the file or the disk: the operator's to fix, said to them as such
+    log.error("SCIM request failed: %s", problem or type(exc).__name__)
     return ScimError(500, "the server could not complete the request; nothing was changed")
 
 
