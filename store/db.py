@@ -60,6 +60,11 @@ def file_problem(error: BaseException) -> str | None:
     return f"{meaning} ({error}){advice}"
 
 
+def failure_kind(error: BaseException) -> str:
+    """For an operator's log line: what is wrong with the file or the disk, else the error's kind."""
+    return file_problem(error) or type(error).__name__
+
+
 def _split_statements(script: str) -> list[str]:
     # executescript() would COMMIT first; run statements one by one inside our own transaction instead.
     statements, current = [], ""

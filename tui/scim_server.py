@@ -30,7 +30,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from store.audit import Actor
-from store.db import file_problem
+from store.db import failure_kind
 from store.directory import Directory
 from store.errors import AlreadyExists, Conflict, NotFound, Refused, StoreError, ValidationError
 from store.importer import ImportRefused
@@ -130,8 +130,7 @@ def as_scim_error(exc: Exception) -> ScimError:
         return ScimError(409, exc.message)
     if isinstance(exc, (ValidationError, StoreError)):
         return ScimError(400, exc.message, "invalidValue")
-    problem = file_problem(exc)  # the file or the disk: the operator's to fix, said to them as such
-    log.error("SCIM request failed: %s", problem or type(exc).__name__)
+    log.error("SCIM request failed: %s", failure_kind(exc))  # the file or the disk said as such
     return ScimError(500, "the server could not complete the request; nothing was changed")
 
 

@@ -63,6 +63,7 @@ import asyncssh
 from store import audit
 from store.audit import Actor
 from store.console_limits import ConsoleLimits, console_limits
+from store.db import failure_kind
 from store.directory import Directory
 from store.errors import StoreError
 from store.files import private_folder, write_private
@@ -446,7 +447,7 @@ class _Connection(asyncssh.SSHServer):
         try:
             self.directory = await asyncio.to_thread(open_and_audit)
         except Exception as exc:  # noqa: BLE001 - the directory is unreadable or busy: refuse the session
-            _say(f"cannot record the connection of {visible(user_name)} ({type(exc).__name__}); closing it")
+            _say(f"cannot record the connection of {visible(user_name)} ({failure_kind(exc)}); closing it")
             self.end("directory unavailable")
             return False
         _say(f"{visible(user_name)} connected from {self.remote} ({fingerprint})")
@@ -540,7 +541,7 @@ class _Connection(asyncssh.SSHServer):
                 )
                 _say(f"refused {visible(name)!s} from {self.remote}: {self.refusals[-1]['reason']}")
         except Exception as exc:  # noqa: BLE001 - one line for the operator; the server keeps serving
-            _say(f"could not audit the end of a connection from {self.remote} ({type(exc).__name__})")
+            _say(f"could not audit the end of a connection from {self.remote} ({failure_kind(exc)})")
         finally:
             if self.directory is not None:
                 # Wait for the sessions' own worker threads before closing their directory.
@@ -675,7 +676,7 @@ class _Session(asyncssh.SSHServerSession[bytes]):
             finally:
                 self.owner.server.consoles.discard(self)
         except Exception as exc:  # noqa: BLE001 - one session fails, the server keeps serving
-            _say(f"a session of {self.owner.remote} failed ({type(exc).__name__})")
+            _say(f"a session of {self.owner.remote} failed ({failure_kind(exc)})")
             if os.environ.get("TUI_DEBUG"):
                 import traceback
 
