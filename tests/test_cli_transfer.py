@@ -588,3 +588,27 @@ def test_a_path_with_no_directory_is_not_backed_up_or_verified(
     )
     assert result.stderr == said + "\n"
     assert list(tmp_path.iterdir()) == []  # nothing made: no database, no key file, no copy
+
+
+@pytest.mark.parametrize(
+    "command",
+    [("export", "--format", "csv"), ("export", "--format", "scim"), ("report", "credentials")],
+    ids=" ".join,
+)
+def test_a_reader_that_stops_early_ends_the_command_quietly(
+    run_tui, tui_env, tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    """`tui export --format csv | head`: the command said "tui: Broken pipe", exit 1, and Python printed a
+    traceback for the export left holding its read transaction after the directory closed."""
+    users = {"users": [{"userName": f"user{n:05d}", "displayName": f"User {n}"} for n in range(3_000)]}
+    (tmp_path / "users.json").write_text(json.dumps(users), encoding="utf-8")
+    assert run_tui("import", tmp_path / "users.json").returncode == 0
+    process = subprocess.Popen(
+        [*TUI_COMMAND, *command], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=tui_env
+    )
+    assert process.stdout is not None and process.stderr is not None
+    assert len(process.stdout.read(100)) == 100  # what `head -c 100` reads, then it leaves
+    process.stdout.close()
+    error = process.stderr.read()
+    assert process.wait(timeout=60) == 0
+    assert error == b""

@@ -23,7 +23,7 @@ from store.locations import default_db_path
 from store.names import quoted, visible
 from tui import __version__
 from tui.cli.access import access as access_group
-from tui.cli.base import CommandGroup, Context, FilePath, fail, pass_context, say
+from tui.cli.base import CommandGroup, Context, FilePath, fail, pass_context, say, stream
 from tui.cli.credentials import COMMANDS as CREDENTIAL_COMMANDS
 from tui.cli.policy import policy as policy_group
 from tui.cli.scim import scim as scim_group
@@ -164,9 +164,7 @@ def audit_export(obj: Context, fmt: str) -> None:
     directory = obj.directory()
     with directory.db.read() as conn:
         rows = audit.events(conn)
-        lines = audit.export_jsonl(rows) if fmt == "jsonl" else audit.export_csv(rows)
-        for chunk in lines:
-            click.echo(chunk, nl=False)
+        stream(audit.export_jsonl(rows) if fmt == "jsonl" else audit.export_csv(rows))
 
 
 # The commands that live in their own modules of this package.

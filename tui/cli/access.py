@@ -11,7 +11,6 @@ Never imports textual.
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -19,7 +18,7 @@ import click
 
 from store.access import Grant, effective_access, moment, who_can_reach, write_access_matrix_csv
 from store.files import private_text_writer
-from tui.cli.base import CommandGroup, Context, FilePath, pass_context, say
+from tui.cli.base import CommandGroup, Context, FilePath, pass_context, reader_left, say
 from tui.literal import visible
 
 
@@ -178,12 +177,11 @@ def matrix(obj: Context, fmt: str, output: Path | None) -> None:
     neutralised. Streams, so 100,000 users need no more memory than ten."""
     directory = obj.directory()
     if output is None:
-        stream = sys.stdout  # click.get_text_stream is deprecated in click 8.5
         try:
-            write_access_matrix_csv(directory, stream)
-            stream.flush()
-        except BrokenPipeError:  # the reader stopped early (| head): not an error worth a message
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            write_access_matrix_csv(directory, sys.stdout)  # click.get_text_stream is deprecated in click 8.5
+            sys.stdout.flush()
+        except BrokenPipeError:
+            reader_left()
         return
     with private_text_writer(output) as handle:
         count = write_access_matrix_csv(directory, handle)

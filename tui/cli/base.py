@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -39,6 +39,28 @@ def fail(message: str, code: int = 1) -> NoReturn:
     sys.exit(code)
 
 
+def reader_left() -> None:
+    """The reader of standard output stopped early (``| head``): not an error worth a message. Later writes
+    (and Python's last flush at exit) go nowhere instead of raising again."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+def stream(chunks: Iterable[str]) -> None:
+    """Write ``chunks`` to standard output as they come. A generator is closed here, whatever happens: one
+    that holds a read transaction, left to the end of the program, ran after the directory closed and printed
+    a traceback ("Exception ignored in: <generator object export …>") when the reader left early."""
+    try:
+        for chunk in chunks:
+            click.echo(chunk, nl=False)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        reader_left()
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()
+
+
 class FilePath(click.Path):
     """``click.Path`` that refuses, in one line, what the operating system cannot name: an empty path and a
     NUL character (``os.stat`` raises on it instead of saying the file does not exist)."""
@@ -63,6 +85,9 @@ class CommandGroup(click.Group):
             return super().invoke(ctx)
         except StoreError as exc:
             fail(str(exc))
+        except BrokenPipeError:
+            reader_left()
+            return None
         except OSError as exc:
             fail(f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": "))
 

@@ -26,7 +26,7 @@ from store.names import quoted
 from store.password_policy import describe_policy, policy_as_dict, policy_from_dict
 from store.portal import forget_login, load_login, login_cache_path, save_login
 from store.users import ROOT_NAME
-from tui.cli.base import CommandGroup, Context, FilePath, fail, pass_context, say
+from tui.cli.base import CommandGroup, Context, FilePath, fail, pass_context, say, stream
 
 MAX_TRIES = 5
 
@@ -286,8 +286,7 @@ def report_credentials(obj: Context) -> None:
     """IAM-style credential report (CSV, root's row first): passwords, MFA and access keys of every user."""
     from store.credential_report import credential_report_csv
 
-    for chunk in credential_report_csv(obj.directory()):
-        click.echo(chunk, nl=False)
+    stream(credential_report_csv(obj.directory()))
 
 
 # --- password policy --------------------------------------------------------------------------------------

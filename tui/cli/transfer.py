@@ -17,7 +17,7 @@ from typing import Any
 import click
 
 from store.files import write_private
-from tui.cli.base import Context, FilePath, pass_context, say
+from tui.cli.base import Context, FilePath, pass_context, say, stream
 
 FORMAT_CHOICES = ["auto", "csv", "json", "scim", "entra", "okta", "google"]
 # Below this size an import takes well under a second: no progress bar.
@@ -68,8 +68,7 @@ def export_command(obj: Context, fmt: str, output: Path | None) -> None:
 
         chunks = csv_scim.export(directory)
     if output is None:
-        for chunk in chunks:
-            click.echo(chunk, nl=False)
+        stream(chunks)
     else:
         write_private(output, "".join(chunks).encode())
 
