@@ -93,7 +93,7 @@ def backup(obj: Context, file: Path) -> None:
     """Write a consistent copy of the database (VACUUM INTO), mode 0600."""
     from store.backup import backup_database
 
-    backup_database(obj.existing_directory("back up"), file)
+    backup_database(obj.directory(), file)
     say(f"backup written to {file}")
     say(f"the key file ({obj.key_path}) is not in the backup: keep it safe separately", err=True)
 
@@ -127,7 +127,7 @@ def _head(ctx: click.Context, param: click.Parameter, value: str | None) -> str 
 def audit_verify(obj: Context, as_json: bool, expect_head: str | None) -> None:
     """Check the chain with the key file; name the first altered, deleted or reordered event, a cut tail or
     a wiped log. Exit 1 if broken. Record the head it prints somewhere else to check it later."""
-    result = obj.existing_directory("verify").verify_audit(expect_head)
+    result = obj.directory().verify_audit(expect_head)
     if as_json:
         click.echo(json.dumps(result.as_dict()))
     elif result.ok:

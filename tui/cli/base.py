@@ -109,16 +109,6 @@ class Context:
             self._directory = Directory.open(self.db_path, key_path=self.key_path)
         return self._directory
 
-    def existing_directory(self, what: str) -> Directory:
-        """The directory, for a command whose answer means nothing about one it just made: a typo in --db or
-        TUI_DB verified a new, empty audit log ("intact") or backed up an empty directory, exit 0."""
-        if self._directory is None and not Path(self.db_path).exists():
-            fail(
-                f"no directory at {self.db_path}: nothing to {what} (tui init makes one; --db or TUI_DB "
-                "names another)"
-            )
-        return self.directory()
-
     def close(self) -> None:
         if self._directory is not None:
             self._directory.close()
