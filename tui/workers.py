@@ -39,14 +39,14 @@ def failure_message(error: BaseException) -> str:
 
 
 def _say_failure(node: Any, error: BaseException) -> None:
-    app = node if isinstance(node, App) else node.app
-    message, now = failure_message(error), time.monotonic()
-    said = _said.setdefault(app, {})
-    if now - said.get(message, -REPEAT_SECONDS) < REPEAT_SECONDS:
-        return
-    said[message] = now
     # Telling is all this can do: if that fails too (the console is closing), the error still ends the worker.
     with contextlib.suppress(Exception):
+        app = node if isinstance(node, App) else node.app
+        message, now = failure_message(error), time.monotonic()
+        said = _said.setdefault(app, {})
+        if now - said.get(message, -REPEAT_SECONDS) < REPEAT_SECONDS:
+            return
+        said[message] = now
         app.call_from_thread(app.notify, message, severity="error", markup=False, timeout=10)
 
 
