@@ -40,9 +40,9 @@ class QuietCrash:
 
         app = self  # an App: the attributes below are Textual's
         error = sys.exc_info()[1] or getattr(app, "_exception", None)
-        app._return_code = INTERNAL_ERROR  # type: ignore[attr-defined]
-        app.bell()  # type: ignore[attr-defined]
         problem = file_problem(error) if error is not None else None  # the file or the disk, not a bug
+        app._return_code = 1 if problem else INTERNAL_ERROR  # type: ignore[attr-defined]  # as the CLI's
+        app.bell()  # type: ignore[attr-defined]
         line = Text(f"tui: {problem}" if problem else internal_error_line(error))  # Text: never markup
         shown = Traceback(show_locals=False, width=None) if debugging() else line
         app._exit_renderables.append(shown)  # type: ignore[attr-defined]
