@@ -192,7 +192,7 @@ def main() -> None:
     except Exception as exc:  # a bug of ours: one line for the user, the traceback only on request
         if debugging():
             raise
-        problem = file_problem(exc)  # or the file or the disk failed: what to check, not a bug to report
+        problem = file_problem(exc)  # the file or the disk failed: what to check, not a bug to report
         if problem is not None:
             say(f"tui: {problem}; nothing was changed", err=True)
             sys.exit(1)
