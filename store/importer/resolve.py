@@ -135,11 +135,6 @@ def _scim_attributes(text: str) -> str | None:
     return text or None
 
 
-def _scim_deleted_at(value: object) -> str | None:
-    """When the source deleted the resource, as tui writes times; "" (null in the file) clears the mark."""
-    return clock.parse_moment(value, "scimDeleted")
-
-
 # What an entry's fields are checked with: (column, its cleaner, the cleaner's other arguments).
 Cleaners = tuple[tuple[str, Callable[..., Any], tuple[Any, ...]], ...]
 _USER_CLEANERS: Cleaners = (
@@ -151,14 +146,14 @@ _USER_CLEANERS: Cleaners = (
     ("external_id", names.external_id, ()),
     ("scim_id", _scim_id, ()),
     ("scim_attributes", _scim_attributes, ()),
-    ("scim_deleted_at", _scim_deleted_at, ()),
+    ("scim_deleted_at", clock.parse_moment, ("scimDeleted",)),  # "" (null in the file) clears the mark
 )
 _GROUP_CLEANERS: Cleaners = (
     ("name", names.group_name, ()),
     ("description", names.display_text, ("description", names.DESCRIPTION_MAX)),
     ("external_id", names.external_id, ()),
     ("scim_id", _scim_id, ()),
-    ("scim_deleted_at", _scim_deleted_at, ()),
+    ("scim_deleted_at", clock.parse_moment, ("scimDeleted",)),  # "" (null in the file) clears the mark
 )
 
 
@@ -196,9 +191,12 @@ def _plain_user_fields(user: UserIn) -> dict[str, Any] | None:
         user.email,
         user.external_id,
     )
-    if name is None or user.scim_id is not None or user.scim_attributes is not None:
-        return None
-    if user.scim_deleted_at is not None:
+    if (
+        name is None
+        or user.scim_id is not None
+        or user.scim_attributes is not None
+        or user.scim_deleted_at is not None
+    ):
         return None
     try:
         joined = "".join([v for v in (name, display, given, family, email, external) if v is not None])
