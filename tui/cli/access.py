@@ -18,7 +18,7 @@ import click
 
 from store.access import Grant, effective_access, moment, who_can_reach, write_access_matrix_csv
 from store.files import private_text_writer
-from tui.cli.base import CommandGroup, Context, FilePath, pass_context, reader_left, say
+from tui.cli.base import CommandGroup, Context, FilePath, pass_context, say
 from tui.literal import visible
 
 
@@ -177,11 +177,8 @@ def matrix(obj: Context, fmt: str, output: Path | None) -> None:
     neutralised. Streams, so 100,000 users need no more memory than ten."""
     directory = obj.directory()
     if output is None:
-        try:
-            write_access_matrix_csv(directory, sys.stdout)  # click.get_text_stream is deprecated in click 8.5
-            sys.stdout.flush()
-        except BrokenPipeError:
-            reader_left()
+        write_access_matrix_csv(directory, sys.stdout)  # click.get_text_stream is deprecated in click 8.5
+        sys.stdout.flush()  # a reader that left early (| head) is CommandGroup's
         return
     with private_text_writer(output) as handle:
         count = write_access_matrix_csv(directory, handle)

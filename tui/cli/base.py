@@ -39,22 +39,15 @@ def fail(message: str, code: int = 1) -> NoReturn:
     sys.exit(code)
 
 
-def reader_left() -> None:
-    """The reader of standard output stopped early (``| head``): not an error worth a message. Later writes
-    (and Python's last flush at exit) go nowhere instead of raising again."""
-    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-
-
 def stream(chunks: Iterable[str]) -> None:
     """Write ``chunks`` to standard output as they come. A generator is closed here, whatever happens: one
     that holds a read transaction, left to the end of the program, ran after the directory closed and printed
-    a traceback ("Exception ignored in: <generator object export …>") when the reader left early."""
+    a traceback ("Exception ignored in: <generator object export …>") when the reader left early (the
+    broken pipe itself is CommandGroup's)."""
     try:
         for chunk in chunks:
             click.echo(chunk, nl=False)
         sys.stdout.flush()
-    except BrokenPipeError:
-        reader_left()
     finally:
         close = getattr(chunks, "close", None)
         if close is not None:
@@ -86,7 +79,9 @@ class CommandGroup(click.Group):
         except StoreError as exc:
             fail(str(exc))
         except BrokenPipeError:
-            reader_left()
+            # The reader of standard output stopped early (``| head``): not an error worth a message. Later
+            # writes (and Python's last flush at exit) go nowhere instead of raising again.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             return None
         except OSError as exc:
             fail(f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": "))
