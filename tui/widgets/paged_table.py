@@ -204,10 +204,11 @@ class PagedTable(ScrollView, can_focus=True):
         if flexible:
             short = sum(widths) + MIN_FLEXIBLE * len(flexible) - available
             slack = {i: c.width - c.least for i, c in enumerate(columns) if c.width and 0 < c.least < c.width}
-            given = min(short, sum(slack.values()))
+            total = sum(slack.values())
+            given = min(short, total)
             if given > 0:
                 for i, can in slack.items():
-                    widths[i] -= -(-can * given // sum(slack.values()))  # rounded up: enough is given
+                    widths[i] -= -(-can * given // total)  # rounded up: enough is given
         else:
             flexible = [len(columns) - 1]  # no flexible column: the last one takes the rest
         share, extra = divmod(max(0, available - sum(widths)), len(flexible))
