@@ -14,6 +14,7 @@ from click.testing import CliRunner, Result
 
 from store.audit import Actor
 from store.directory import Directory
+from tests.test_identity_init import ROOT_PASSWORD
 from tests.test_terminal_safety import raw_unsafe
 from tui.cli import cli
 from tui.cli.base import FilePath
@@ -98,3 +99,18 @@ def test_every_file_argument_is_a_file_path_and_every_integer_is_bounded() -> No
         and where.split()[-1] not in {"minimum_length", "reuse_prevention"}  # checked by the password policy
     ]
     assert unbounded == []
+
+
+def test_a_path_with_no_directory_is_said_to_be_new(run_tui, tmp_path: Path) -> None:
+    """A mistyped ``--db`` answered about a new, empty directory as if it were the real one ("audit log
+    intact: 0 events", exit 0): stderr now says a new one was made there. ``init`` is there to make one."""
+    typo = tmp_path / "directroy.db"
+    first = run_tui("--db", typo, "audit", "verify")
+    assert first.returncode == 0, first
+    assert f"there was no directory at {typo}" in first.stderr, first
+    again = run_tui("--db", typo, "audit", "verify")
+    assert again.stderr == "", again  # it exists now: nothing more to say
+
+    made = run_tui("--db", tmp_path / "new.db", "init", "--password-stdin", input=ROOT_PASSWORD + "\n")
+    assert made.returncode == 0, made
+    assert "no directory" not in made.stderr, made

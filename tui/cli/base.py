@@ -99,9 +99,19 @@ class Context:
         """The directory's key file: ``--key``/``TUI_KEY``, else ``<database>.key`` beside the database."""
         return self._key if self._key is not None else key_path_beside(self.db_path)
 
-    def directory(self) -> Directory:
+    def directory(self, *, new_is_expected: bool = False) -> Directory:
+        """The directory at ``--db``. Opening a path that holds none makes a new, empty one there; unless the
+        command is there to make one (``init``), stderr says so: a mistyped ``--db`` otherwise got answers
+        about an empty directory ("audit log intact: 0 events") as if they were about the real one."""
         if self._directory is None:
+            new = not os.path.lexists(self.db_path)
             self._directory = Directory.open(self.db_path, key_path=self.key_path)
+            if new and not new_is_expected:
+                say(
+                    f"tui: note: there was no directory at {self.db_path}: a new, empty one was made there "
+                    "(check --db or TUI_DB; tui init sets one up)",
+                    err=True,
+                )
         return self._directory
 
     def close(self) -> None:

@@ -112,7 +112,7 @@ def init_command(obj: Context, password_stdin: bool, totp_secret_file: Path | No
     key file (0600) that seals secrets and keys the audit log. Refused if the directory already has root."""
     if obj.key_path.exists() or obj.key_path.is_symlink():
         load_key(obj.key_path)  # a key file that cannot be used is refused before a database is created
-    directory = obj.directory()
+    directory = obj.directory(new_is_expected=True)
     try:
         _init(obj, directory, password_stdin, totp_secret_file)
     except BaseException:
