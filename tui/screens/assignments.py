@@ -20,8 +20,8 @@ class AssignmentsScreen(ListScreen):
     def columns(self) -> list[Column[Assignment]]:
         return [
             Column("Principal", lambda a: f"{a.principal_type}:{a.principal_name}"),
-            Column("Account", lambda a: a.account_name, 20),
-            Column("Permission set", lambda a: a.permission_set_name, 22),
+            Column("Account", lambda a: a.account_name, 16),
+            Column("Permission set", lambda a: a.permission_set_name, 20),
             Column("Expires", lambda a: a.expires_at or "never", 20),
         ]
 

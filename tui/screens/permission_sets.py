@@ -345,7 +345,7 @@ class PermissionSetsScreen(ListScreen):
         return [
             Column("Name", lambda p: p.name, 24),
             Column("Session", lambda p: p.session_duration_iso, 9),
-            Column("Managed policies", lambda p: ", ".join(p.managed_policies) or "—", 24),
+            Column("Managed policies", lambda p: ", ".join(p.managed_policies) or "—", 24, least=10),
             Column("Inline", lambda p: "yes" if p.inline_policy else "—", 6),
             Column("Boundary", lambda p: "yes" if p.boundary_policy else "—", 8),
             Column("Description", lambda p: p.description),
