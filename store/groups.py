@@ -7,7 +7,7 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
-from store import clock, names
+from store import clock, names, rights
 from store.errors import AlreadyExists, NotFound, Refused, ValidationError
 from store.names import quoted
 from store.service import PAGE_SIZE, Page, Service
@@ -190,15 +190,13 @@ class GroupService(Service[Group]):
             members = [
                 r[0] for r in conn.execute("SELECT user_id FROM memberships WHERE group_id = ?", (group_id,))
             ]
-            conn.execute("DELETE FROM groups WHERE id = ?", (group_id,))
+            was_admin_group = rights.is_admin_group(conn, group_id)
+            conn.execute("DELETE FROM groups WHERE id = ?", (group_id,))  # unsets the admin group (V15)
             ended = self.directory.sessions.end_ungranted(conn, "group deleted", user_ids=members)
-            self._audit(
-                conn,
-                "group.delete",
-                f"group:{group.name}",
-                before=group.audit_view(),
-                extra={"members": group.member_count, "sessions_ended": ended},
-            )
+            extra: dict[str, object] = {"members": group.member_count, "sessions_ended": ended}
+            if was_admin_group:
+                extra["admin_group"] = "unset: only root administers until another group is chosen"
+            self._audit(conn, "group.delete", f"group:{group.name}", before=group.audit_view(), extra=extra)
 
     # -- memberships ------------------------------------------------------------------------------------
 

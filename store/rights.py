@@ -66,6 +66,11 @@ OWNER = Principal(owner=True)
 NOBODY = Principal()
 
 
+def is_admin_group(conn: sqlite3.Connection, group_id: int) -> bool:
+    row = conn.execute("SELECT value FROM settings WHERE key = ?", (ADMIN_GROUP_SETTING,)).fetchone()
+    return row is not None and row[0] == str(group_id)
+
+
 def is_admin(conn: sqlite3.Connection, user_id: int, now: str) -> bool:
     """Root, or an active user with a live membership of the admin group (MFA is judged by the caller)."""
     row = conn.execute(

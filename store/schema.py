@@ -441,5 +441,18 @@ END;
 DROP TABLE users_search_paused;
 """
 
-MIGRATIONS: list[Migration] = [V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12, V13, V14]
+# Version 15: the admin group is named by its row id in settings, and SQLite gives a new row the largest
+# id + 1: deleting the admin group when it had the largest id made the next group created (by anyone, a SCIM
+# source included) the admin group, its members administrators. Deleting the group now unsets the choice in
+# the same statement, whatever path deletes it; a choice left pointing at no group is unset now.
+V15 = """
+DELETE FROM settings WHERE key = 'admin_group'
+    AND NOT EXISTS (SELECT 1 FROM groups WHERE id = CAST(settings.value AS INTEGER));
+CREATE TRIGGER groups_admin_group_deleted AFTER DELETE ON groups
+WHEN old.id = (SELECT CAST(value AS INTEGER) FROM settings WHERE key = 'admin_group') BEGIN
+    DELETE FROM settings WHERE key = 'admin_group';
+END;
+"""
+
+MIGRATIONS: list[Migration] = [V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12, V13, V14, V15]
 LATEST = len(MIGRATIONS)

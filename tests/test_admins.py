@@ -6,8 +6,10 @@ import pytest
 
 from store.audit import Actor
 from store.demo import DEMO_USER_PASSWORD
+from store.directory import Directory
 from store.errors import Refused
 from tests.console_factory import make_app, settle
+from tests.test_store_audit import last_event
 from tui.screens.my_access import MyAccessScreen
 from tui.widgets.key_footer import KeyFooter
 
@@ -126,3 +128,65 @@ async def test_the_admin_group_is_chosen_in_the_console(tmp_path):
         assert "admin group: Admins" in str(app.screen.query_one("#list-title", Static).render())
         alice = directory.users.get_by_name("alice")
         assert directory.admins.is_admin(alice.id)
+        # Deleting it says what it does to the administrators before it is done.
+        await pilot.press("d")
+        await settle(pilot)
+        detail = str(app.screen.query_one(".dialog-detail", Static).render())
+        assert "It is the admin group" in detail and "only root" in detail
+        await pilot.press("y")
+        await settle(pilot)
+        assert directory.admins.admin_group() is None and not directory.admins.is_admin(alice.id)
+        assert "no admin group" in str(app.screen.query_one("#list-title", Static).render())
+
+
+def test_a_deleted_admin_group_is_not_inherited_by_the_next_group_made(directory, db_path):
+    """The admin group is kept as a row id, and SQLite gives a new row the largest id + 1: deleting the admin
+    group (the newest group) made the next group created the admin group, here a SCIM source's own group
+    with its own user in it, an administrator with nobody's decision (red-team replay)."""
+    from store.scim_resources import ScimGroups, ScimUsers
+
+    directory.groups.create("Devs")
+    admins = directory.groups.create("Admins")
+    directory.admins.set_admin_group(admins.id)
+    directory.groups.delete(admins.id, directory.groups.get(admins.id).version)
+    assert directory.admins.admin_group() is None
+    event = last_event(directory)
+    assert event.action == "group.delete" and "only root administers" in event.details["admin_group"]
+
+    directory.act_for_source("okta", Actor("scim:okta", "scim"))
+    mallory = ScimUsers(directory, "okta").create(
+        {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "mallory"}, b"{}", "test"
+    )
+    contractors = ScimGroups(directory, "okta").create(
+        {
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+            "displayName": "Contractors",
+            "members": [{"value": mallory["id"]}],
+        },
+        b"{}",
+        "test",
+    )
+    made = directory.groups.get_by_name("Contractors")
+    assert made.id == admins.id  # the id came back, as SQLite gives it
+    assert contractors["displayName"] == "Contractors"
+    assert directory.admins.admin_group() is None
+    assert not directory.admins.is_admin(directory.users.get_by_name("mallory").id)
+
+
+def test_a_choice_left_pointing_at_a_deleted_group_is_unset_on_upgrade(db_path):
+    """A directory from before version 15 may hold an admin group choice whose group is gone: the upgrade
+    unsets it, before any new group can take that id."""
+    import sqlite3
+
+    from store import schema
+    from store.db import Database
+
+    Database(db_path, migrate_to=schema.LATEST - 1).close()
+    raw = sqlite3.connect(db_path)
+    raw.execute("INSERT INTO settings (key, value) VALUES ('admin_group', '7')")
+    raw.commit()
+    raw.close()
+    with Directory.open(db_path, Actor("owner", "test")) as upgraded:
+        assert upgraded.setting("admin_group") is None
+        made = [upgraded.groups.create(f"g{n}") for n in range(8)]
+        assert made[-1].id == 8 and upgraded.admins.admin_group() is None

@@ -108,9 +108,16 @@ class GroupsScreen(ListScreen):
     def action_delete(self) -> None:
         if (group := self.current_group()) is not None:
             groups = self.directory.groups
+            admin = self.directory.admins.admin_group()
+            losing = (
+                " It is the admin group: its members stop administering, and only root does until another "
+                "group is made the admin group (A)."
+                if admin is not None and admin.id == group.id
+                else ""
+            )
             self.confirm_then(
                 f"Delete group {group.name}?",
-                f"Its {group.member_count:,} membership(s) and its assignments go with it.",
+                f"Its {group.member_count:,} membership(s) and its assignments go with it.{losing}",
                 lambda: groups.delete(group.id, group.version),
                 f"Deleted {group.name}",
                 confirm_label="Delete",
