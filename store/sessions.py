@@ -11,6 +11,7 @@ disable and delete revoke a user's sessions through ``Directory.end_user_session
 from __future__ import annotations
 
 import hashlib
+import json
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -494,8 +495,10 @@ class SessionService:
             ids = sorted(set(user_ids))
             if not ids:
                 return 0
-            where.append(f"user_id IN ({', '.join('?' * len(ids))})")
-            params += ids
+            # One parameter however many users (a sync that empties a big group names 100,000): SQLite
+            # caps the parameters of a statement (32,766 in many builds).
+            where.append("user_id IN (SELECT value FROM json_each(?))")
+            params.append(json.dumps(ids))
         for column, value in (("account_id", account_id), ("permission_set_id", permission_set_id)):
             if value is not None:
                 where.append(f"{column} = ?")

@@ -152,3 +152,43 @@ def test_an_import_that_brings_the_expiry_forward_shortens_the_session_to_it(wor
     clock.advance(minutes=61)
     assert d.sessions.verify(*creds_of(issued)).reason == "expired"
     assert d.sessions.verify(*creds_of(bobs)).reason == "expired"
+
+
+def test_an_import_that_brings_a_membership_expiry_forward_shortens_the_session_to_it(world, clock):
+    """The membership's own expiry, not only the assignment's (red-team replay): bob holds S3Reader through
+    Readers; an import gives his membership an expiry an hour away, his 8-hour session ends with it."""
+    d, w = world
+    bobs = d.sessions.issue(w["bob"].id, w["prod"].id, w["reader"].id)  # 8 hours
+
+    def bring_forward(document):
+        [readers] = [g for g in document["groups"] if g["displayName"] == "Readers"]
+        readers["members"] = [{"userName": "bob", "expiresAt": "2026-06-01T13:00:00Z"}]
+
+    reimport_changed(d, bring_forward)
+    assert d.sessions.get(bobs.session_id).expires_at == "2026-06-01T13:00:00Z"
+    assert d.sessions.verify(*creds_of(bobs)).valid
+    clock.advance(minutes=61)
+    assert d.sessions.verify(*creds_of(bobs)).reason == "expired"
+
+
+def test_a_grant_taken_from_more_users_than_a_statement_takes_parameters(world, clock):
+    """Deleting a group of 2,000 members (a sync emptying a big group names 100,000): the users are one
+    parameter, not one each, which SQLite caps per statement (32,766 in many builds; 999 here)."""
+    import sqlite3
+
+    d, w = world
+    with d.db.write() as conn:
+        conn.executemany(
+            "INSERT INTO users (user_name, user_name_key, created_at, updated_at) VALUES (?, ?, ?, ?)",
+            [(f"u{n}", f"u{n}", "2026-01-01T00:00:00Z", "2026-01-01T00:00:00Z") for n in range(2000)],
+        )
+        conn.execute(
+            "INSERT INTO memberships (group_id, user_id, created_at) SELECT ?, id, created_at FROM users "
+            "WHERE user_name LIKE 'u%'",
+            (w["readers"].id,),
+        )
+    issued = d.sessions.issue(w["bob"].id, w["prod"].id, w["reader"].id)
+    d.db.conn.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 999)
+    group = d.groups.get(w["readers"].id)
+    d.groups.delete(group.id, group.version)
+    assert reason_of(d, issued.session_id) == "group deleted"

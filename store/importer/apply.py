@@ -293,6 +293,10 @@ def _apply(
         group_rows.SET_MEMBERSHIP_EXPIRY,
         [(op.expires_at, group_id(op.group), user_id(op.user)) for op in expiries],
     )
+    # An expiry brought forward takes a grant away as a removal does: the sessions it granted end with it.
+    directory.sessions.end_ungranted(
+        conn, "membership expiry brought forward by import", user_ids=[user_id(op.user) for op in expiries]
+    )
     advance(len(expiries))
 
     _apply_others(directory, conn, by_kind, now, user_id, group_id)
