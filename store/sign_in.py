@@ -41,7 +41,7 @@ from store.crypto import (
     verify_password,
 )
 from store.errors import StoreError
-from store.names import canonical, quoted, visible
+from store.names import canonical, quoted
 from store.rights import Rule
 from store.users import User
 
@@ -53,6 +53,8 @@ LOCK_STEP = timedelta(minutes=1)
 LOCK_MAX = timedelta(minutes=15)
 FAILURES_FORGOTTEN_AFTER = timedelta(days=1)
 CLIENTS = ("console", "cli", "ssh")
+# The audit target of a failed sign-in under a name nobody has.
+UNKNOWN_USER = "(unknown)"
 
 FAILED_MESSAGE = (
     "Sign-in failed: the user name, password or code is not right, or there were too many "
@@ -363,9 +365,9 @@ class SignInService:
             details["failures"] = failures
             if locked_until is not None:
                 details["locked_until"] = locked_until
-        # A name nobody has is whatever was typed: stored with its controls and invisible characters escaped
-        # (visibly), so the audit log, its exports and the console never replay them.
-        target_name = user["user_name"] if user is not None else visible(name.strip()[:128])
+        # A name nobody has is whatever was typed, often a password typed one field early: it is not kept (as
+        # CloudTrail hides it), so the audit log and its exports never hold a secret or replay its characters.
+        target_name = user["user_name"] if user is not None else UNKNOWN_USER
         self._audit(conn, "sign_in.failure", target_name, details, now_text)
 
     def _audit(
