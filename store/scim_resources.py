@@ -433,6 +433,15 @@ class ScimResources:
         with self.directory.change(Rule.IMPORT, source=self.source, what=WHAT) as conn:
             self._import({**body, "schemas": body.get("schemas") or [self.core], "id": ident}, raw, what)
             conn.execute(f"UPDATE {self.table} SET scim_deleted_at = NULL WHERE id = ?", (deleted["id"],))
+            # Its own event: a body equal to the row kept makes the import write none, and the resource
+            # coming back for its source is a change of its own.
+            self.directory.record(
+                conn,
+                at=self.directory.now_text(),
+                action="scim.restore",
+                target=f"{self.noun}:{name}",
+                extra={"source": self.source, "request": what, "deleted_at": deleted["scim_deleted_at"]},
+            )
         return self.get(ident, shape)
 
     def _bulk(

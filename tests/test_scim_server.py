@@ -660,6 +660,17 @@ def test_a_deleted_user_or_group_comes_back_when_created_again(server: Server) -
         assert again.status_code == 201 and again.json()["id"] == first
         assert [m["value"] for m in again.json()["members"]] == [ident]
 
+        # Deleted and created again as the row was kept (empty): the import has nothing to write, and the
+        # group coming back for its source is still an event of its own.
+        assert client.delete(f"/Groups/{first}").status_code == 204
+        with server.directory() as directory, directory.db.read() as conn:
+            last = max(e.seq for e in audit.events(conn))
+        assert client.post("/Groups", json=group).status_code == 201
+        with server.directory() as directory, directory.db.read() as conn:
+            (event,) = audit.events(conn, after_seq=last)
+        assert (event.action, event.target) == ("scim.restore", "group:okta-phoenix")
+        assert event.details["source"] == "okta" and event.details["deleted_at"]
+
 
 def test_a_reactivated_user_gets_back_the_groups_their_deactivation_took(tmp_path: Path) -> None:
     """Identity providers deactivate a person without removing them from its groups, and reactivate them
