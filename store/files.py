@@ -13,10 +13,12 @@ that group or others may read or write, or that another user owns, is refused wi
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import secrets
 import shlex
+import shutil
 import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -66,6 +68,33 @@ def create_private(path: Path, data: bytes = b"") -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def publish_new(finished: Path, target: Path) -> None:
+    """Give the finished file ``finished`` (in a folder of ours) the new name ``target``: a hard link, which
+    never replaces a file nor goes through a symlink at ``target`` (``FileExistsError`` when something is
+    there). Where the file system has no hard links, ``target`` is created as :func:`create_private` does and
+    the bytes copied into it."""
+    try:
+        os.link(finished, target, follow_symlinks=False)
+    except FileExistsError:
+        raise
+    except OSError as exc:
+        if exc.errno not in (errno.EPERM, errno.EXDEV, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK):
+            raise
+        fd = os.open(target, _NEW_FILE, 0o600)
+        try:
+            os.fchmod(fd, 0o600)
+            with open(finished, "rb") as source, os.fdopen(fd, "wb", closefd=False) as copy:
+                shutil.copyfileobj(source, copy, 1 << 20)
+                copy.flush()
+                os.fsync(fd)
+        except BaseException:
+            os.close(fd)
+            target.unlink(missing_ok=True)
+            raise
+        os.close(fd)
+    fsync_folder(target.parent)
 
 
 def fsync_folder(folder: Path) -> None:

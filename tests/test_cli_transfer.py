@@ -6,6 +6,7 @@ import base64
 import copy
 import hashlib
 import json
+import os
 import sqlite3
 import stat
 import struct
@@ -455,11 +456,16 @@ def test_every_problem_in_a_file_is_reported_at_once(run_tui, tmp_path: Path) ->
 def test_backup_writes_a_private_consistent_copy(run_tui, tmp_path: Path, populated: str) -> None:
     target = tmp_path / "backups" / "directory-backup.db"
     target.parent.mkdir()
-    result = run_tui("backup", target)
+    old_umask = os.umask(0)  # the most open there is: the copy is still its owner's alone
+    try:
+        result = run_tui("backup", target)
+    finally:
+        os.umask(old_umask)
     assert result.returncode == 0, result
     assert str(target) in result.stdout
     assert "key" in result.stderr  # reminds that the key file is not in the backup
     assert mode(target) == 0o600
+    assert [p.name for p in target.parent.iterdir()] == [target.name]  # its staging folder is gone
     assert export(run_tui, "--db", target) == populated
     with Database(target) as copy_db:
         assert copy_db.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
