@@ -225,6 +225,19 @@ class TestOpenSshEntry:
         exposed.write_text(f"publickey {world.keys['bob'].public}\n")
         assert "not one of 'alice'" in console("alice", "whoami", SSH_USER_AUTH=str(exposed)).stderr
         assert console("bob", "whoami", SSH_USER_AUTH=str(exposed)).returncode == 0
+        # Without it, the key a generated line was made for (TUI_SSH_KEY) must still be the user's: a key
+        # removed in the directory stops working before authorized_keys is written again.
+        bobs_key = world.keys["bob"].fingerprint
+        line = run_tui("--db", world.db_path, "ssh-authorized-keys", "--fingerprint", bobs_key).stdout
+        assert f"TUI_SSH_KEY={bobs_key} " in line
+        assert console("bob", "whoami", TUI_SSH_KEY=bobs_key).returncode == 0
+        assert "not one of 'alice'" in console("alice", "whoami", TUI_SSH_KEY=bobs_key).stderr
+        with world.open(Actor("root", "test")) as directory:
+            bob = directory.users.get_by_name("bob")
+            [stored] = directory.ssh_keys.of_user(bob.id)
+            directory.ssh_keys.remove(stored.id)
+        removed = console("bob", "whoami", TUI_SSH_KEY=bobs_key)
+        assert removed.returncode == 1 and "not one of 'bob'" in removed.stderr, removed
 
         args = "credentials --account prod --permission-set S3Reader"
         before = console("alice", args)

@@ -571,6 +571,7 @@ def child_environment(term: str | None) -> dict[str, str]:
         "TERM",
         "COLORTERM",
         "TUI_SSH_USER",
+        "TUI_SSH_KEY",
         "SSH_ORIGINAL_COMMAND",
         "TUI_DB",
         "TUI_KEY",

@@ -9,9 +9,10 @@ Two ways to be started, one program:
   terminal (``TIOCSCTTY``), so window-size changes reach it as ``SIGWINCH``.
 - **By OpenSSH's sshd** (``ForceCommand`` or ``authorized_keys command="…"``, see ``docs/openssh.md``). sshd
   authenticated the key; ``TUI_SSH_USER`` (set in that forced command) names the directory user, and
-  ``SSH_ORIGINAL_COMMAND`` is what the client asked to run. With ``ExposeAuthInfo yes`` the key sshd accepted
-  (``SSH_USER_AUTH``) must also be one of that user's keys in the directory, so removing a key in the console
-  takes effect at once.
+  ``SSH_ORIGINAL_COMMAND`` is what the client asked to run. The key sshd accepted must also be one of that
+  user's keys in the directory, so removing a key in the console takes effect at once: the key sshd names
+  with ``ExposeAuthInfo yes`` (``SSH_USER_AUTH``), else the one a generated ``authorized_keys`` line was made
+  for (``TUI_SSH_KEY``).
 
 Then, by command: nothing (or ``console``) with a terminal → a TOTP step-up when the user has an authenticator
 (root always; :class:`tui.screens.step_up.StepUpApp`), then the console (``TuiApp(…,
@@ -39,6 +40,7 @@ from tui import ssh_commands
 from tui.literal import visible
 
 OPENSSH_USER_VARIABLE = "TUI_SSH_USER"
+OPENSSH_KEY_VARIABLE = "TUI_SSH_KEY"  # the fingerprint of the key a generated authorized_keys line is for
 
 
 class ConsoleRefused(StoreError):
@@ -104,6 +106,8 @@ def _openssh_identity(directory: Directory) -> tuple[int, str, str | None]:
     if user.status != "active":
         raise ConsoleRefused(f"{quoted(user.user_name)} is disabled")
     fingerprints = exposed_fingerprints()
+    if not fingerprints and (line_key := os.environ.get(OPENSSH_KEY_VARIABLE, "").strip()):
+        fingerprints = [line_key]  # sshd said nothing (no ExposeAuthInfo): the key its line was made for
     fingerprint = None
     if fingerprints:
         owners = [directory.ssh_keys.owner_of(fp) for fp in fingerprints]

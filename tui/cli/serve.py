@@ -194,6 +194,10 @@ def ssh_authorized_keys_command(
                 [
                     "env",
                     shlex.quote(f"TUI_SSH_USER={visible(user.user_name)}"),
+                    # The line's own key: sshd runs the line of the key it accepted, so ssh-console can check
+                    # that key is still the user's even without ExposeAuthInfo (a key removed in the console
+                    # stops working before authorized_keys is written again).
+                    shlex.quote(f"TUI_SSH_KEY={key.fingerprint}"),
                     *map(shlex.quote, base),
                     "ssh-console",
                 ]
