@@ -44,6 +44,7 @@ from store.importer import (
 from store.names import canonical, quoted
 from store.rights import ADMIN_GROUP_SETTING, Rule
 from store.scim_sources import Paused
+from store.service import like_literal
 
 if TYPE_CHECKING:
     from store.directory import Directory
@@ -186,7 +187,26 @@ def compile_filter(text: str, attributes: _FoldedMap) -> tuple[str, list[Any]]:
 
     if len(text) > MAX_FILTER:
         raise BadRequest(f"filter: longer than {MAX_FILTER} characters", "invalidFilter")
-    transpiler = Transpiler(attributes)
+
+    class LiteralTranspiler(Transpiler):  # type: ignore[misc]  # the parser's package has no type hints
+        """The parser's SQL, with the value of ``co``/``sw``/``ew`` taken literally: it put the value into a
+        LIKE pattern as it came, so ``userName co "%"`` matched every user and ``_`` any character."""
+
+        like = False
+
+        def visit_AttrExprValue(self, node: Any) -> str:
+            self.like = bool(node.comp_value) and node.value.lower() in self.matching_op_by_scim_op
+            try:
+                sql = str(super().visit_AttrExprValue(node))
+            finally:
+                like, self.like = self.like, False
+            return sql + " ESCAPE '\\'" if like else sql
+
+        def visit_CompValue(self, node: Any) -> Any:
+            value = super().visit_CompValue(node)
+            return like_literal(value) if self.like and isinstance(value, str) else value
+
+    transpiler = LiteralTranspiler(attributes)
     try:
         tree = SCIMParser().parse(SCIMLexer().tokenize(text))
         where, params = transpiler.transpile(tree)

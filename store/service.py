@@ -180,10 +180,14 @@ class Service(Generic[T]):
         return Page(items, total, next_after)
 
 
+def like_literal(text: str) -> str:
+    """``text`` as a LIKE pattern (with ESCAPE '\\') that matches it only: its wildcards taken literally."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def like_contains(text: str) -> str:
     """A LIKE pattern (with ESCAPE '\\') matching ``text`` anywhere, its wildcards taken literally."""
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return "%" + escaped + "%"
+    return "%" + like_literal(text) + "%"
 
 
 def joined_page(

@@ -139,6 +139,17 @@ def test_create_get_filter_patch_and_delete_a_user(server: Server) -> None:
             assert found["totalResults"] == 1 and found["Resources"][0]["id"] == ident, query
         none = client.get("/Users", params={"filter": 'userName eq "nobody"'}).json()
         assert none["totalResults"] == 0 and none["Resources"] == []
+        # co, sw, ew take their value literally: LIKE's wildcards in it matched every user.
+        assert client.post("/Users", json=_user("o_k@example.com")).status_code == 201
+        for query, expected in (
+            ('userName co "%"', []),
+            ('userName co "_"', ["o_k@example.com"]),
+            ('userName sw "o_"', ["o_k@example.com"]),
+            ('userName sw "OL"', ["olive@example.com"]),
+            ('userName ew "K@EXAMPLE.COM"', ["o_k@example.com"]),
+        ):
+            listed = client.get("/Users", params={"filter": query}).json()
+            assert sorted(r["userName"] for r in listed["Resources"]) == expected, query
 
         # Okta asks for the user again with the same userName: 409.
         again = client.post("/Users", json=_user("olive@example.com"))
