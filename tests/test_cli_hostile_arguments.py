@@ -110,6 +110,8 @@ def test_a_path_with_no_directory_is_said_to_be_new(run_tui, tmp_path: Path) -> 
     assert f"there was no directory at {typo}" in first.stderr, first
     again = run_tui("--db", typo, "audit", "verify")
     assert again.stderr == "", again  # it exists now: nothing more to say
+    refused = run_tui("--db", tmp_path / "other.db", "access", "--user", "nobody")
+    assert refused.returncode == 1 and len(refused.stderr.splitlines()) == 1, refused  # a refusal: one line
 
     made = run_tui("--db", tmp_path / "new.db", "init", "--password-stdin", input=ROOT_PASSWORD + "\n")
     assert made.returncode == 0, made

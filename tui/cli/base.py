@@ -75,7 +75,11 @@ class CommandGroup(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().invoke(ctx)
+            result = super().invoke(ctx)
+        except (SystemExit, click.exceptions.Exit) as done:
+            if getattr(done, "code", getattr(done, "exit_code", None)) in (0, None):
+                self._succeeded(ctx)
+            raise
         except StoreError as exc:
             fail(str(exc))
         except BrokenPipeError:
@@ -85,6 +89,13 @@ class CommandGroup(click.Group):
             return None
         except OSError as exc:
             fail(f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": "))
+        self._succeeded(ctx)
+        return result
+
+    @staticmethod
+    def _succeeded(ctx: click.Context) -> None:
+        if ctx.parent is None and isinstance(ctx.obj, Context):  # once, at the top: the command is done
+            ctx.obj.note_new_directory()
 
 
 class Context:
@@ -93,6 +104,7 @@ class Context:
         self._key = key
         self.demo = demo  # `tui --demo`: the console opens a throw-away seeded directory
         self._directory: Directory | None = None
+        self._unexpected_new = False  # directory() made a new one that the command was not there to make
 
     @property
     def key_path(self) -> Path:
@@ -100,19 +112,25 @@ class Context:
         return self._key if self._key is not None else key_path_beside(self.db_path)
 
     def directory(self, *, new_is_expected: bool = False) -> Directory:
-        """The directory at ``--db``. Opening a path that holds none makes a new, empty one there; unless the
-        command is there to make one (``init``), stderr says so: a mistyped ``--db`` otherwise got answers
-        about an empty directory ("audit log intact: 0 events") as if they were about the real one."""
+        """The directory at ``--db``. Opening a path that holds none makes a new, empty one there: unless the
+        command is there to make one (``init``), :meth:`note_new_directory` says so once it has succeeded."""
         if self._directory is None:
             new = not os.path.lexists(self.db_path)
             self._directory = Directory.open(self.db_path, key_path=self.key_path)
-            if new and not new_is_expected:
-                say(
-                    f"tui: note: there was no directory at {self.db_path}: a new, empty one was made there "
-                    "(check --db or TUI_DB; tui init sets one up)",
-                    err=True,
-                )
+            self._unexpected_new = new and not new_is_expected
         return self._directory
+
+    def note_new_directory(self) -> None:
+        """After a command that succeeded: a mistyped ``--db`` otherwise got answers about an empty directory
+        ("audit log intact: 0 events") as if they were about the real one. Not after a refusal, which stays
+        one line."""
+        if self._unexpected_new:
+            self._unexpected_new = False
+            say(
+                f"tui: note: there was no directory at {self.db_path}: a new, empty one was made there "
+                "(check --db or TUI_DB; tui init sets one up)",
+                err=True,
+            )
 
     def close(self) -> None:
         if self._directory is not None:
