@@ -460,6 +460,13 @@ def _spaces(tmp: Path) -> Path:
     return csv_file(tmp, " bob ,Bob,,,true,\n")
 
 
+@case("a-source-that-passes-for-local", ["users[0]", "'Local' is 'local' in other letters"])
+def _local_in_other_letters(tmp: Path) -> Path:
+    path = tmp / "directory.json"
+    path.write_text(json.dumps({"users": [{"userName": "mallory", "source": "Local"}]}))
+    return path
+
+
 @pytest.mark.parametrize("build, fragments, options", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_a_bad_file_is_refused_and_changes_nothing(
     run_tui,

@@ -60,6 +60,7 @@ def test_revoke_makes_the_token_fail_and_is_listed(run_tui, db_path: Path) -> No
         (["--source", "bad name"], "is not a source name"),
         (["--source", " "], "source: required: the identity provider's name"),
         (["--source", "local"], "'local' names the users made in this directory"),
+        (["--source", "LOCAL"], "'LOCAL' is 'local' in other letters"),
         (["--source", "okta", "--expires", "P1000D"], "outside the allowed 1 hour to 730 days"),
         (["--source", "okta", "--expires", "90 days"], "is not an ISO-8601 duration"),
     ],

@@ -258,6 +258,13 @@ def check_source(source: str, *, sync: bool = False) -> str:
             "'.', '_' and '-', starting with a letter or digit",
             "source",
         )
+    if source != LOCAL and source.casefold() == LOCAL:
+        # A source shown as "Local" or "LOCAL" beside "local" passes for the directory's own users.
+        raise ValidationError(
+            f"source: {quoted(source)} is 'local' in other letters: 'local' names the users made in this "
+            "directory, and no identity provider may take that name in any case",
+            "source",
+        )
     if sync and source == LOCAL:
         raise ValidationError(
             "source: 'local' names the users made in this directory: a sync needs the name of "
