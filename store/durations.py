@@ -50,7 +50,10 @@ def parse_duration(value: object, field: str = "sessionDuration") -> int:
 
 
 def format_duration(seconds: int) -> str:
-    """ISO-8601, hours and minutes: 3600 → ``PT1H``, 5400 → ``PT1H30M``."""
+    """ISO-8601, hours and minutes: 3600 → ``PT1H``, 5400 → ``PT1H30M``, -7195 → ``-PT1H59M55S`` (a refused
+    negative value, said as given: ``divmod`` of a negative gave ``PT-2H…``)."""
+    if seconds < 0:
+        return "-" + format_duration(-seconds)
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
     text = (

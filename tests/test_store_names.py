@@ -242,3 +242,7 @@ def test_durations_are_shown_in_iso_8601() -> None:
     assert format_duration(900) == "PT15M"
     assert format_duration(129_600) == "PT36H"
     assert parse_duration(format_duration(5_430)) == 5_430
+    # A negative value (refused, but said as given): not PT-2H…
+    assert format_duration(-7_195) == "-PT1H59M55S"
+    with pytest.raises(ValidationError, match=r"-PT1H59M55S \(-7195 s\) is outside"):
+        parse_duration(-7_195)
