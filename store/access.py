@@ -411,6 +411,9 @@ class Simulation:
     assume any set they hold), else an explicit deny if any set denies it, else an implicit deny."""
 
     results: tuple[SetDecision, ...]
+    # The paths to this account that do not apply, each with why ("ReadOnly (group Testers): user disabled"):
+    # with no applying set, what a person asks next.
+    not_applying: tuple[str, ...] = ()
 
     @property
     def decision(self) -> str:
@@ -462,7 +465,13 @@ def simulate_user(
     """Decide ``action`` on ``resource`` for the user in the account, once per permission set that applies
     (each set is a role the user may assume). No applying set: an empty simulation, an implicit deny."""
     user = directory.users.get(user_id)
-    granted = effective_access(directory, user_id, account_id=account_id, now=now).granted
+    access = effective_access(directory, user_id, account_id=account_id, now=now)
+    granted = access.granted
+    not_applying = tuple(
+        f"{grant.permission_set_name} ({grant.granted_by}): {grant.why_not}"
+        for grant in access.paths
+        if not grant.applies
+    )
     request = request_context(directory, context, user_name=user.user_name)
     results = []
     for grant in granted:
@@ -476,7 +485,7 @@ def simulate_user(
                 compiled,
             )
         )
-    return Simulation(tuple(results))
+    return Simulation(tuple(results), not_applying)
 
 
 def simulate_permission_set(

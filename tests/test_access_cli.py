@@ -138,6 +138,14 @@ def test_simulate_against_the_directory(seeded, run_tui):
     # bob's membership expired: nothing applies
     bob = run_tui(*base, "--user", "bob", "--account", "prod", "--action", "s3:GetObject").json()
     assert bob == {"decision": "implicit_deny", "statements": [], "permission_sets": []}
+    # In words, with why the sets bob holds do not apply (what a person asks next).
+    said = run_tui(
+        "policy", "simulate", "--resource", "*", "--user", "bob", "--account", "prod", "--action", "x:Y"
+    )
+    assert said.stdout.splitlines() == [
+        "implicit_deny: bob holds no permission set in prod",
+        "  not applying: Builder (group Ops): membership in group Ops expired 2021-01-01",
+    ], said
     one = run_tui(*base, "--permission-set", "builder", "--action", "lambda:InvokeFunction").json()
     assert one["decision"] == "allow" and one["statements"][0]["sid"] == "Build"
     text = run_tui(

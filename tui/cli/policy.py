@@ -273,6 +273,8 @@ def _simulate_in_directory(
         return
     if not simulation.results:
         say(f"implicit_deny: {user_name} holds no permission set in {account_name}")
+        for why in simulation.not_applying:
+            say(f"  not applying: {why}")
         return
     for result in simulation.results:
         path = f" (via {result.grant.granted_by})" if result.grant is not None else ""
