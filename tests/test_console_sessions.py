@@ -72,7 +72,34 @@ class TestSessionsScreen:
             await pilot.press("d", "y")
             await settle(pilot)
             assert directory.sessions.verify(*creds).reason == "revoked"
-            assert "No active sessions." in table_lines(app.screen.table)[1]
+            assert "No active sessions: users get theirs from My access" in table_lines(app.screen.table)[1]
+            await pilot.press("a")  # all sessions, the revoked one among them
+            await settle(pilot)
+            assert any(" revoked" in line or "bob" in line for line in table_lines(app.screen.table)[1:])
+
+    async def test_keys_that_do_nothing_here_are_not_offered_and_n_says_where_sessions_come_from(
+        self, tmp_path
+    ):
+        app, _ = make_app(tmp_path)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("8")
+            await settle(pilot)
+            assert isinstance(app.screen, SessionsScreen)
+            assert "No active sessions:" in table_lines(app.screen.table)[1]
+            await pilot.press("a")
+            await settle(pilot)
+            assert "No sessions." in table_lines(app.screen.table)[1]  # not "no active" when all are shown
+            for where in ("8", "2"):  # on Sessions, and from another screen
+                await pilot.press(where)
+                await settle(pilot)
+                titles = [command.title for command in app.get_system_commands(app.screen)]
+                assert "New session" not in titles and "Edit session" not in titles, where
+                assert "Revoke session" in titles
+            await pilot.press("8")
+            await settle(pilot)
+            await pilot.press("n")
+            await settle(pilot)
+            assert any("My access (0, then g)" in str(n.message) for n in app._notifications)
 
     async def test_sessions_issued_elsewhere_appear_without_a_keypress(self, tmp_path):
         app, directory = make_app(tmp_path)

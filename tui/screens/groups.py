@@ -137,7 +137,7 @@ class GroupMembersScreen(ListScreen):
         Binding("escape", "back", "Back"),
         Binding("n", "new", "Add member"),
         Binding("d", "delete", "Remove member"),
-        Binding("e", "edit", "Edit", show=False),
+        Binding("e", "edit", "", show=False),  # a membership has nothing to edit: not offered
     ]
 
     def __init__(self, group: Group) -> None:

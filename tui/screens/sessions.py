@@ -38,15 +38,18 @@ class SessionsScreen(ListScreen):
     heading = "Sessions"
     noun = "session"
     plural = "sessions"
-    empty_text = "No active sessions."
+    empty_text = "No active sessions: users get theirs from My access (0, then g)."
     filter_fields = "in the user, account or permission set name"
 
     BINDINGS = [
         Binding("d", "revoke", "Revoke"),
         Binding("space", "mark", "Mark"),
         Binding("a", "toggle_all", "Active/all"),
-        Binding("n", "new", "New", show=False),
-        Binding("e", "edit", "Edit", show=False),
+        # No description: sessions are not made or edited here, so neither help nor the palette offers it
+        # (the palette listed "New session" and "Edit session", keys that did nothing). n says where they come
+        # from.
+        Binding("n", "new", "", show=False),
+        Binding("e", "edit", "", show=False),
     ]
 
     def __init__(self, user_id: int | None = None) -> None:
@@ -69,6 +72,13 @@ class SessionsScreen(ListScreen):
     def on_mount(self) -> None:
         super().on_mount()
         self.set_interval(1.0, self._tick)
+
+    def action_new(self) -> None:
+        self.notify(
+            "Sessions are not made here: a user gets one from My access (0, then g), "
+            "and scripts use tui sessions issue.",
+            timeout=6,
+        )
 
     def _tick(self) -> None:
         self.table.refresh()  # the countdown column is computed as it is drawn
@@ -111,6 +121,7 @@ class SessionsScreen(ListScreen):
 
     def action_toggle_all(self) -> None:
         self.active_only = not self.active_only
+        self.table.empty_text = self.empty_text if self.active_only else "No sessions."
         self.table.reload(keep_cursor=False)
 
     def action_revoke(self) -> None:
