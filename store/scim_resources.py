@@ -55,6 +55,7 @@ _WRAPPER = re.compile(r"^Operations\[0\] \((?:PUT|PATCH|DELETE) /(?:Users|Groups
 _ADMIN_GROUP = f"SELECT CAST(value AS INTEGER) FROM settings WHERE key = '{ADMIN_GROUP_SETTING}'"
 
 MAX_FILTER = 1000  # characters: a filter is a line, not a document
+MAX_FILTER_NESTING = 16  # levels of parentheses: identity providers send one or two
 MAX_COUNT = 500  # resources per page (ServiceProviderConfig says so)
 
 
@@ -179,6 +180,24 @@ KEYED = {"u.user_name": "u.user_name_key", "u.name": "u.name_key"}
 _EQUALS = re.compile(r"UPPER\((u\.\w+)\) = UPPER\(\{(\w+)\}\)|(u\.\w+) = \{(\w+)\}")
 
 
+def _nesting(text: str) -> int:
+    """How deeply ``text`` nests parentheses and brackets outside its quoted strings."""
+    deepest = depth = 0
+    quoted_string = escaped = False
+    for char in text:
+        if quoted_string:
+            escaped, quoted_string = (False, True) if escaped else (char == "\\", char != '"')
+            continue
+        if char == '"':
+            quoted_string = True
+        elif char in "([":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in ")]":
+            depth -= 1
+    return deepest
+
+
 def compile_filter(text: str, attributes: _FoldedMap) -> tuple[str, list[Any]]:
     """``userName eq "X"`` → (``u.user_name_key = ?``, ["x"]). Raises BadRequest (invalidFilter)."""
     from scim2_filter_parser.lexer import SCIMLexer
@@ -187,6 +206,11 @@ def compile_filter(text: str, attributes: _FoldedMap) -> tuple[str, list[Any]]:
 
     if len(text) > MAX_FILTER:
         raise BadRequest(f"filter: longer than {MAX_FILTER} characters", "invalidFilter")
+    if _nesting(text) > MAX_FILTER_NESTING:
+        # Within the length, 50 "not (" made SQL deeper than SQLite parses ("parser stack overflow": a 500).
+        raise BadRequest(
+            f"filter: nested deeper than {MAX_FILTER_NESTING} levels of parentheses", "invalidFilter"
+        )
 
     class LiteralTranspiler(Transpiler):  # type: ignore[misc]  # the parser's package has no type hints
         """The parser's SQL, with the value of ``co``/``sw``/``ew`` taken literally: it put the value into a

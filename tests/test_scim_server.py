@@ -309,6 +309,12 @@ def test_refusals_are_scim_errors_and_change_nothing(server: Server) -> None:
         assert unknown_filter.status_code == 400 and unknown_filter.json()["scimType"] == "invalidFilter"
         broken_filter = client.get("/Users", params={"filter": 'userName eq "x" or'})
         assert broken_filter.status_code == 400
+        # Under the length cap, 50 "not (" made SQL deeper than SQLite parses: a 500 before.
+        nested = client.get("/Users", params={"filter": "not (" * 50 + 'userName eq "x"' + ")" * 50})
+        assert nested.status_code == 400 and nested.json()["scimType"] == "invalidFilter", nested.text
+        assert "nested deeper than 16" in nested.json()["detail"]
+        two = client.get("/Users", params={"filter": 'not (userName eq "x") and (userName eq "((((((")'})
+        assert two.status_code == 200, two.text  # parentheses inside a string do not count
         for response in (malformed, deep, deep_value, invalid, taken, huge, unknown_filter, broken_filter):
             assert "Traceback" not in response.text
     with server.directory() as directory:
