@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -141,17 +142,24 @@ def load_json(raw: bytes, file_name: str) -> Any:
     return load_text(decode_utf8(raw, file_name), file_name)
 
 
+def json_refusal(exc: ValueError | RecursionError) -> str:
+    """Why ``json.loads`` refused, in our words: besides a syntax error (with its line and column), a number
+    of more digits than Python converts (a ValueError that named sys.set_int_max_str_digits) and nesting
+    that exhausts the parser's recursion."""
+    if isinstance(exc, json.JSONDecodeError):
+        return f"line {exc.lineno}, column {exc.colno}: not valid JSON: {exc.msg}"
+    if isinstance(exc, RecursionError):
+        return f"nested deeper than {MAX_DEPTH} levels"
+    return f"not valid JSON: a number has more than {sys.get_int_max_str_digits()} digits"
+
+
 def load_text(text: str, file_name: str) -> Any:
     """Strict JSON from decoded text (see :func:`load_json`)."""
     strict = _Strict()
     try:
         value = json.loads(text, object_pairs_hook=strict.pairs, parse_constant=strict.constant)
-    except json.JSONDecodeError as exc:
-        raise ValidationError(
-            f"{file_name}: line {exc.lineno}, column {exc.colno}: not valid JSON: {exc.msg}"
-        ) from None
-    except RecursionError:
-        raise ValidationError(f"{file_name}: nested deeper than {MAX_DEPTH} levels") from None
+    except (ValueError, RecursionError) as exc:
+        raise ValidationError(f"{file_name}: {json_refusal(exc)}") from None
     if _depth(value, MAX_DEPTH) > MAX_DEPTH:
         raise ValidationError(f"{file_name}: nested deeper than {MAX_DEPTH} levels")
     if strict.suspect and (problem := _locate(value)):

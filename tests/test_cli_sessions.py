@@ -66,6 +66,14 @@ def test_refusals_exit_1_with_a_clear_message(assigned, run_tui):
     assert nobody.returncode == 1 and "no user named 'mallory'" in nobody.stderr
     garbage = run_tui("sessions", "verify", input="not json")
     assert garbage.returncode == 1 and "standard input: not JSON" in garbage.stderr
+    # What json.loads refuses besides syntax: one clear line too, never an internal error (exit 70).
+    for hostile, said in (
+        ('{"Version":1' + "0" * 5000 + "}", "a number has more than"),
+        ("[" * 100_000 + "]" * 100_000, "nested deeper than"),
+    ):
+        refused = run_tui("sessions", "verify", input=hostile)
+        assert refused.returncode == 1 and said in refused.stderr, refused
+        assert len(refused.stderr.splitlines()) == 1, refused
     unknown = run_tui(
         "sessions",
         "verify",

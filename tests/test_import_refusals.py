@@ -460,6 +460,13 @@ def _spaces(tmp: Path) -> Path:
     return csv_file(tmp, " bob ,Bob,,,true,\n")
 
 
+@case("a-number-of-5000-digits", ["directory.json: not valid JSON: a number has more than"])
+def _huge_number(tmp: Path) -> Path:
+    path = tmp / "directory.json"
+    path.write_text('{"users": [{"userName": "newbie", "n": 1' + "0" * 5000 + "}]}")
+    return path
+
+
 @case("a-source-that-passes-for-local", ["users[0]", "'Local' is 'local' in other letters"])
 def _local_in_other_letters(tmp: Path) -> Path:
     path = tmp / "directory.json"

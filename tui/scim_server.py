@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import sys
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -214,7 +215,9 @@ async def _body(request: Request) -> tuple[Any, bytes]:
             if isinstance(exc, json.JSONDecodeError)
             else f"nested too deeply (more than {MAX_DEPTH} levels)"
             if isinstance(exc, RecursionError)
-            else "not UTF-8 JSON"
+            else "not UTF-8"
+            if isinstance(exc, UnicodeDecodeError)
+            else f"a number has more than {sys.get_int_max_str_digits()} digits"
         )
         raise ScimError(400, f"the request body is not JSON: {reason}", "invalidSyntax") from None
     if not isinstance(value, dict):

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import click
 
+from store.directory_json import json_refusal
 from store.errors import ValidationError
 from store.sessions import IssuedCredentials
 from tui.cli.base import ROW_ID, CommandGroup, Context, pass_context, say
@@ -63,9 +64,12 @@ def verify(obj: Context, as_json: bool) -> None:
     """Check credentials (credential_process JSON on standard input): exit 0 valid, 1 not."""
     try:
         presented = json.loads(sys.stdin.read())
-    except json.JSONDecodeError as exc:
+    except (ValueError, RecursionError) as exc:  # a syntax error, a 5,000-digit number, [[[[…
+        why = (
+            f"{exc.msg} at line {exc.lineno}" if isinstance(exc, json.JSONDecodeError) else json_refusal(exc)
+        )
         raise ValidationError(
-            f"standard input: not JSON ({exc.msg} at line {exc.lineno}); expected the "
+            f"standard input: not JSON ({why}); expected the "
             '{"AccessKeyId": …, "SecretAccessKey": …, "SessionToken": …} of tui sessions issue'
         ) from None
     if not isinstance(presented, dict):
