@@ -294,6 +294,29 @@ def _cycle(tmp: Path) -> Path:
     return path
 
 
+def chain_of_groups(tmp: Path, length: int, *, closed: bool) -> Path:
+    """Groups g0 … g(length-1), each holding the next as a member (the last holds g0 when ``closed``)."""
+    groups = []
+    for n in range(length):
+        after = f"g{n + 1}" if n + 1 < length else "g0" if closed else None
+        groups.append(
+            {
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+                "id": f"g{n}",
+                "displayName": f"g{n}",
+                "members": [] if after is None else [{"value": after, "type": "Group"}],
+            }
+        )
+    path = tmp / "chain.json"
+    path.write_text(scim_list(scim_user(), *groups), encoding="utf-8")
+    return path
+
+
+@case("a-cycle-of-5000-groups", ["a cycle: 'g0' → 'g1'", "(5,000 groups)", "→ 'g0'"])
+def _long_cycle(tmp: Path) -> Path:
+    return chain_of_groups(tmp, 5000, closed=True)
+
+
 @case("duplicate-scim-ids", ["Resources[1]", "id: 'x1' is the same as Resources[0]'s"])
 def _duplicate_ids(tmp: Path) -> Path:
     path = tmp / "ids.json"
@@ -551,3 +574,10 @@ def test_a_refusal_never_shows_a_traceback_even_for_an_unreadable_file(run_tui, 
     # reading /proc/self/mem from offset 0 fails with an I/O error.
     result = run_tui("import", "--format", "csv", "/proc/self/mem")
     assert result.returncode == 1 and "cannot be read" in result.stderr, result
+
+
+def test_a_chain_of_2000_nested_groups_is_flattened(run_tui, tmp_path: Path, populated: str) -> None:
+    """Each group a member of the one before, 2,000 deep: Python's recursion gave out at 1,000 (exit 70)."""
+    result = run_tui("import", "--dry-run", chain_of_groups(tmp_path, 2000, closed=False))
+    assert result.returncode == 0, result
+    assert "nested groups flattened: 'g0' gets the members of 'g1'" in result.stdout + result.stderr

@@ -816,55 +816,59 @@ class _Resolver:
         state: dict[int, int] = {}  # ident → 1 visiting, 2 done
         flat: dict[int, dict[int, str | None]] = {}
         for group in list(self.groups):
-            if (
-                group.member_groups
-                and state.get(group.ident) != 2
-                and self._visit(group, [], state, flat) is None
-            ):
+            if group.member_groups and not self._flatten_from(group, state, flat):
                 return
         for group in self.groups:
             if group.member_groups:
                 group.members = flat[group.ident]
                 self.document.notices.append(
                     f"{group.where}: nested groups flattened: {quoted(group.shown)} gets the members of "
-                    + ", ".join(repr(nested.shown) for nested, _ in group.member_groups)
+                    + ", ".join(quoted(nested.shown) for nested, _ in group.member_groups)
                 )
 
-    def _visit(
-        self,
-        group: _GroupTarget,
-        path: list[_GroupTarget],
-        state: dict[int, int],
-        flat: dict[int, dict[int, str | None]],
-    ) -> dict[int, str | None] | None:
-        """``group``'s users, its nested groups' included (a method, not a closure: a recursive closure is a
-        reference cycle that would keep every target alive until the cyclic collector runs)."""
-        mark = state.get(group.ident)
-        if mark == 2:
-            return flat[group.ident]
-        if mark == 1:
-            cycle = path[path.index(group) :] + [group]
-            self.problems.add(
-                group.where,
-                "members: groups contain each other in a cycle: "
-                + " → ".join(repr(g.shown) for g in cycle)
-                + " (tui flattens nested groups into their members and cannot "
-                "flatten a cycle)",
-            )
-            return None
-        state[group.ident] = 1
-        members = dict(group.members)
-        for nested, _where in group.member_groups:
-            inner = self._visit(nested, [*path, group], state, flat)
-            if inner is None:
+    def _flatten_from(
+        self, root: _GroupTarget, state: dict[int, int], flat: dict[int, dict[int, str | None]]
+    ) -> bool:
+        """``root``'s users and its nested groups', each group's kept in ``flat`` (``state``: 1 visiting,
+        2 done). Depth first with a stack of its own: a chain of 1,000 groups each in the next exhausted
+        Python's recursion (an internal error). False when a cycle is found: refused, naming its groups."""
+        if state.get(root.ident) == 2:
+            return True
+        state[root.ident] = 1
+        stack = [(root, dict(root.members), iter(root.member_groups))]
+        while stack:
+            group, members, below = stack[-1]
+            step = next(below, None)
+            if step is None:  # every group below is in: this one is done, and counts for the one above
+                stack.pop()
                 state[group.ident] = 2
                 flat[group.ident] = members
-                return None
-            for ident, expiry in inner.items():
-                members.setdefault(ident, expiry)
-        state[group.ident] = 2
-        flat[group.ident] = members
-        return members
+                if stack:
+                    for ident, expiry in members.items():
+                        stack[-1][1].setdefault(ident, expiry)
+                continue
+            nested = step[0]
+            mark = state.get(nested.ident)
+            if mark == 2:
+                for ident, expiry in flat[nested.ident].items():
+                    members.setdefault(ident, expiry)
+            elif mark == 1:
+                path = [entry[0] for entry in stack]
+                cycle = [*path[path.index(nested) :], nested]
+                shown = [quoted(g.shown) for g in cycle]
+                if len(shown) > 12:
+                    shown = [*shown[:5], f"… ({len(cycle) - 1:,} groups) …", *shown[-5:]]
+                self.problems.add(
+                    nested.where,
+                    "members: groups contain each other in a cycle: "
+                    + " → ".join(shown)
+                    + " (tui flattens nested groups into their members and cannot flatten a cycle)",
+                )
+                return False
+            else:
+                state[nested.ident] = 1
+                stack.append((nested, dict(nested.members), iter(nested.member_groups)))
+        return True
 
 
 def _diff(target: _UserTarget | _GroupTarget, columns: tuple[tuple[str, int], ...]) -> list[str]:
