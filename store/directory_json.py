@@ -150,6 +150,8 @@ def json_refusal(exc: ValueError | RecursionError) -> str:
         return f"line {exc.lineno}, column {exc.colno}: not valid JSON: {exc.msg}"
     if isinstance(exc, RecursionError):
         return f"nested deeper than {MAX_DEPTH} levels"
+    if isinstance(exc, UnicodeError):  # read from a stream decoded strictly
+        return "not UTF-8 text"
     return f"not valid JSON: a number has more than {sys.get_int_max_str_digits()} digits"
 
 

@@ -5,6 +5,7 @@ every integer option is bounded, every message goes through ``say``/``fail``."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -116,3 +117,18 @@ def test_a_path_with_no_directory_is_said_to_be_new(run_tui, tmp_path: Path) -> 
     made = run_tui("--db", tmp_path / "new.db", "init", "--password-stdin", input=ROOT_PASSWORD + "\n")
     assert made.returncode == 0, made
     assert "no directory" not in made.stderr, made
+
+
+def test_bytes_that_are_not_utf8_get_one_clear_line(run_tui, tmp_path: Path) -> None:
+    """An argument or a password with bytes that are not UTF-8 (b"\\xff" reaches Python as a lone surrogate)
+    was an internal error, exit 70, where SQLite or argon2 met it."""
+    not_utf8 = os.fsdecode(b"\xff")
+    for args in (("access", "--user", not_utf8), ("sessions", "list", "--user", not_utf8)):
+        result = run_tui(*args)
+        assert result.returncode in (1, 2) and "not UTF-8" in result.stderr, result
+        assert len(result.stderr.splitlines()) == 1, result
+    made = run_tui(
+        "--db", tmp_path / "new" / "d.db", "init", "--password-stdin", input=b"Corr3ct-Horse-Batt\xe9ry!\n"
+    )
+    assert made.returncode == 1 and "not UTF-8" in made.stderr, made
+    assert not (tmp_path / "new").exists()

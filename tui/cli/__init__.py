@@ -196,5 +196,15 @@ def main() -> None:
         if problem is not None:
             say(f"tui: {problem}; nothing was changed", err=True)
             sys.exit(1)
+        if isinstance(exc, UnicodeDecodeError) or (
+            isinstance(exc, UnicodeEncodeError) and "surrogate" in str(exc.reason)
+        ):
+            # Bytes that are not UTF-8 in an argument or on standard input: read strictly, or reaching Python
+            # as lone surrogates (surrogateescape), which no name or text in the directory can hold.
+            say(
+                "tui: a name or text given is not UTF-8 (it holds bytes that are not); nothing was changed",
+                err=True,
+            )
+            sys.exit(1)
         click.echo(internal_error_line(exc), err=True)
         sys.exit(INTERNAL_ERROR)

@@ -37,12 +37,21 @@ def _interactive() -> bool:
 
 def read_password_stdin() -> str:
     """The first line of standard input, without its line ending (a password may hold spaces)."""
-    line = sys.stdin.readline()
+    try:
+        line = sys.stdin.readline()
+    except UnicodeDecodeError:  # a UTF-8 locale other than C.UTF-8 decodes standard input strictly
+        line = "\udcff"
     password = line.removesuffix("\n").removesuffix("\r")
     if not password:
         raise ValidationError(
             "no password on standard input (--password-stdin reads its first line)", "password"
         )
+    try:
+        password.encode("utf-8")  # bytes that are not UTF-8 arrive as lone surrogates (surrogateescape)
+    except UnicodeEncodeError:
+        raise ValidationError(
+            "the password on standard input is not UTF-8 text (convert it, e.g. with iconv)", "password"
+        ) from None
     return password
 
 
