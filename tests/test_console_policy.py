@@ -70,7 +70,8 @@ class TestPermissionSetEditor:
             assert set(area.marked) == {5}  # the line is marked in the text
             area.move_cursor((0, 0))
             await pilot.press("ctrl+g")
-            assert area.cursor_location == (5, 0)
+            assert "(line 6, column 16)" in status(editor)
+            assert area.cursor_location == (5, 15)  # at the column JSON names: the "Effect" after the 1
             # a document that parses but breaks a rule: named, with its line
             area.load_text(DEVELOPER_TEXT.replace('"Deny"', '"Dney"'))
             await pilot.pause(WAIT)

@@ -61,6 +61,25 @@ class TestSimulator:
             assert any('"Sid": "ReadEverything"' in line for line in policy_lines(screen))
             assert not any(line.startswith("▶") for line in policy_lines(screen))
 
+    async def test_a_user_whose_sets_do_not_apply_is_told_why(self, tmp_path):
+        """A disabled user holds their sets but none applies: the screen says so, not only "no permission set
+        applies" (found by a newcomer: the user page said why, the simulator did not)."""
+        app, directory = make_app(tmp_path)
+        dave = directory.users.get_by_name("dave")
+        directory.users.disable(dave.id, dave.version)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await open_simulator(app, pilot)
+            await type_text(pilot, "dave")
+            await pilot.press("tab")
+            await type_text(pilot, "prod")
+            await pilot.press("tab")
+            await type_text(pilot, "s3:GetObject")
+            await pilot.press("enter")
+            await settle(pilot)
+            shown = decision(app.screen)
+            assert shown.startswith(" IMPLICIT DENY ") and "No permission set applies" in shown
+            assert "Not applying: Developer (group On-call): user disabled" in shown, shown
+
     async def test_permission_set_with_context_keys(self, tmp_path):
         app, directory = make_app(tmp_path)
         directory.permission_sets.create(

@@ -204,7 +204,7 @@ class NewPasswordModal(FormModal):
         (setting it outright is an administrator's act); ``save`` is not called then."""
         fields = [
             FormField("password", "New password", kind="password"),
-            FormField("repeat", "Repeat it", kind="password"),
+            FormField("repeat", "Repeat it", kind="password", check=passwords_differ),
         ]
         if change_own is not None:
             fields.insert(0, FormField("currentPassword", "Current password", kind="password"))
@@ -220,21 +220,21 @@ class NewPasswordModal(FormModal):
             )
 
         def run(values: dict[str, str], version: int | None) -> Any:
-            if values["password"] != values["repeat"]:
-                raise ValidationError("repeat: the two passwords differ", "repeat")
+            if (problem := passwords_differ(values)) is not None:
+                raise ValidationError(f"repeat: {problem}", "repeat")
             if change_own is not None:
                 return change_own(values["currentPassword"], values["password"]) or True
             return save(values["password"], values.get("mustChange") == "yes") or True
 
-        super().__init__(title, fields, run)
         self.policy_lines = policy_lines or []
+        # The rules stay in sight under the fields, whatever message comes and goes.
+        note = "Policy: " + "; ".join(self.policy_lines) + "." if self.policy_lines else ""
+        super().__init__(title, fields, run, note=note)
 
-    def on_mount(self) -> None:
-        super().on_mount()
-        if self.policy_lines:
-            self.query_one("#form-error", Static).update(
-                Text("Policy: " + "; ".join(self.policy_lines) + ".", style="dim")
-            )
+
+def passwords_differ(values: dict[str, str]) -> str | None:
+    """The repeat's own check, run again as either field is typed while its message is shown."""
+    return "the two passwords differ" if values["password"] != values["repeat"] else None
 
 
 # Acts on a user's credentials that only an administrator may take: not offered on one's own page otherwise.

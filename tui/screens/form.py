@@ -2,7 +2,13 @@
 
 The form never validates on its own: it hands the values to ``save`` (a store call) in a worker thread and
 shows what the store says. A ValidationError lands under its field; a Conflict opens the conflict modal, which
-can reload the other admin's version or re-apply this edit on top of it.
+can reload the other admin's version or re-apply this edit on top of it. A message under a field lasts only
+as long as its problem: once the field is edited it goes (or, for a field with a local ``check``, it says what
+the check says now), so nothing stays on screen about a value that is no longer there.
+
+Every form and editor keeps the printable keys typed on its controls (``holds_typed_keys``): a letter pressed
+on a list, a choice or a check box is never a section key (``i`` Import, ``1``-``0``) that throws the form
+away.
 """
 
 from __future__ import annotations
@@ -11,18 +17,56 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.suggester import Suggester
-from textual.widgets import Input, Label, Select, Static, TextArea
+from textual.widget import Widget
+from textual.widgets import (
+    Button,
+    Checkbox,
+    Input,
+    Label,
+    RadioButton,
+    RadioSet,
+    Select,
+    SelectionList,
+    Static,
+    Tabs,
+    TextArea,
+)
 
 from store.errors import Conflict, NotFound, StoreError, ValidationError
 from tui.literal import literal
 from tui.screens.modals import ConflictModal
 from tui.widgets.text_fields import TextEditor, TextInput
 from tui.workers import background
+
+# What one fills in or picks on a form: a printable key pressed while one of them (or a part of it, as a
+# Select's open list) has focus belongs to the form, never to a section key. Tables and scrolling views are
+# not in it: there the section keys work as on every screen.
+FORM_CONTROLS: tuple[type[Widget], ...] = (
+    Input,
+    TextArea,  # read-only too: a policy shown read-only looks like one to type in
+    Select,
+    SelectionList,
+    Checkbox,
+    RadioButton,
+    RadioSet,
+    Button,
+    Tabs,
+)
+
+
+def holds_typed_keys(focused: Widget | None, character: str | None) -> bool:
+    """For a screen's ``check_consume_key``: True when ``character`` is printable and the focus is on a form's
+    control. Textual then drops the app's bindings for that key (``i`` Import, ``1``-``0`` sections, ``?``),
+    so a letter typed one Tab too far is lost, not run; Esc leaves the control and they work again."""
+    if focused is None or character is None or not character.isprintable():
+        return False
+    return any(isinstance(node, FORM_CONTROLS) for node in focused.ancestors_with_self)
 
 
 class FieldError(Static):
@@ -47,6 +91,9 @@ class FormField:
     kind: str = "text"  # text | password | multiline | choice
     choices: Sequence[tuple[str, str]] = field(default_factory=tuple)  # (label, value) for kind="choice"
     suggester: Suggester | None = None
+    # A check of this field the form can run as it is typed (no store call): the values → what is wrong, or
+    # None. Run only while a message is shown under the field, so it says what is wrong now or goes.
+    check: Callable[[dict[str, str]], str | None] | None = None
 
 
 def lookup_by_name(lookup: Callable[[str], Any], value: str, field: str) -> Any:
@@ -83,8 +130,12 @@ class FormModal(ModalScreen[Any]):
         version: int | None = None,
         load: Load | None = None,
         describe: Callable[[Any], str] | None = None,
+        note: str = "",
     ) -> None:
+        """``note``: what to know before filling it in (a password policy), shown dimmed under the fields
+        whatever messages come and go."""
         super().__init__()
+        self.note = note
         self.title_text = title
         self.fields = list(fields)
         self._save = save
@@ -113,6 +164,50 @@ class FormModal(ModalScreen[Any]):
 
     def on_mount(self) -> None:
         self.query_one(f"#field-{self.fields[0].name}").focus()
+        self._form_message("")
+
+    def check_consume_key(self, key: str, character: str | None) -> bool:
+        return holds_typed_keys(self.focused, character)
+
+    def _form_message(self, message: str | Text) -> None:
+        """The form's own line: a message about the whole form (bold), with the note under it."""
+        line = literal(message, "bold") if isinstance(message, str) else message.copy()
+        if self.note:
+            if line:
+                line.append("\n")
+            line.append(self.note, style="dim")
+        self.query_one("#form-error", Static).update(line)
+
+    # -- a message lasts as long as its problem ------------------------------------------------------------
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self._edited(event.input)
+
+    def on_text_area_changed(self, event: TextArea.Changed) -> None:
+        self._edited(event.text_area)
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        self._edited(event.select)
+
+    def _edited(self, widget: Widget) -> None:
+        name = (widget.id or "").removeprefix("field-")
+        if not any(spec.name == name for spec in self.fields):
+            return
+        values = self.values()
+        for spec in self.fields:
+            matches = self.query(f"#error-{spec.name}")
+            error = matches.first(Static) if matches else None
+            if error is None or not error.display:
+                continue
+            if spec.check is not None:  # said again as it stands now, or gone
+                problem = spec.check(values)
+                error.update(literal(f"{self._label(spec)}: {problem}", "bold") if problem else "")
+            elif spec.name == name:  # the store's word on a value that is no longer there
+                error.update("")
+
+    @staticmethod
+    def _label(spec: FormField) -> str:
+        return spec.label.split(" (")[0].lower()
 
     def _input(self, spec: FormField) -> Any:
         widget_id = f"field-{spec.name}"
@@ -171,6 +266,7 @@ class FormModal(ModalScreen[Any]):
         self.saving = True
         for error in self.query(".form-error").results(Static):
             error.update("")
+        self._form_message("")
         self._run_save(self.values(), self.version)
 
     @background(group="form-save", exclusive=True)
@@ -203,10 +299,12 @@ class FormModal(ModalScreen[Any]):
             # Under its field, named as the form labels it: "user name: is required", not "userName: …"
             # (nor a bare "is required", which at 80x24 can sit a long way from the label).
             spec = next((spec for spec in self.fields if f"error-{spec.name}" == target.id), None)
-            label = spec.label.split(" (")[0].lower() if spec is not None else error.field
+            label = self._label(spec) if spec is not None else error.field
             message = f"{label}: " + message.removeprefix(f"{error.field}: ")
-        (target or self.query_one("#form-error", Static)).update(literal(message, "bold"))
-        if target is not None:
+        if target is None:
+            self._form_message(message)
+        else:
+            target.update(literal(message, "bold"))
             self.query_one(f"#field-{name}").focus()
 
     def _conflict_choice(self, choice: str | None) -> None:
@@ -216,6 +314,6 @@ class FormModal(ModalScreen[Any]):
         self.version = version
         if choice == "reload":
             self.fill(values)
-            self.query_one("#form-error", Static).update("Reloaded: these are the values saved now.")
+            self._form_message(Text("Reloaded: these are the values saved now."))
         else:  # re-apply: keep what this admin typed, save it over the version just read
             self.action_save()

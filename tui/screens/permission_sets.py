@@ -4,6 +4,7 @@ an edit first shows its blast radius (who gains or loses which actions where) an
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from rich.segment import Segment
@@ -12,7 +13,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.strip import Strip
-from textual.widgets import Input, SelectionList, Static, TabbedContent, TabPane
+from textual.widgets import Input, SelectionList, Static, TabbedContent, TabPane, Tabs
 from textual.widgets.option_list import OptionDoesNotExist
 from textual.widgets.selection_list import Selection
 
@@ -38,7 +39,8 @@ from tui.widgets.paged_table import Column
 from tui.widgets.text_fields import TextInput
 from tui.workers import background
 
-DEFAULT_DURATION = f"{format_duration(DEFAULT_SECONDS)} ({DEFAULT_SECONDS // 60} min)"
+# Whole at 80 columns (62 cells of input): the limits were cut off at "seconds (15".
+SESSION_HINT = f"empty: default {format_duration(DEFAULT_SECONDS)} · PT8H, PT1H30M or seconds · 15 min…36 h"
 # The store's field names (ValidationError.field) → the tab holding the widget.
 TAB_OF = {
     "inlinePolicy": "tab-inline",
@@ -151,9 +153,7 @@ class PermissionSetEditorScreen(EditorScreen):
                     self._start["sessionDuration"],
                     id="field-sessionDuration",
                     select_on_focus=False,
-                    placeholder=(
-                        f"empty: default {DEFAULT_DURATION} · or PT8H, PT1H30M, seconds (15 min…36 h)"
-                    ),
+                    placeholder=SESSION_HINT,
                 ),
             )
             with TabbedContent(initial="tab-inline"):
@@ -185,6 +185,9 @@ class PermissionSetEditorScreen(EditorScreen):
 
     def on_mount(self) -> None:
         super().on_mount()
+        # The tab strip is no Tab stop: Tab from Session goes into the policy shown (f2 f3 f4 and a click
+        # switch tabs). Focused, it let the letters typed next run section keys (i opened Import).
+        self.query_one(TabbedContent).query_one(Tabs).can_focus = False
         self.query_one("#field-name", Input).focus()
         self._load_library()
 
@@ -218,6 +221,7 @@ class PermissionSetEditorScreen(EditorScreen):
 
     def on_selection_list_selected_changed(self, event: SelectionList.SelectedChanged[str]) -> None:
         self._show_attached()
+        self.field_changed("managedPolicies")
 
     def _show_attached(self) -> None:
         chosen = self._chosen()
@@ -266,6 +270,13 @@ class PermissionSetEditorScreen(EditorScreen):
             "managedPolicies": self._chosen(),
             "inlinePolicy": self.query_one("#field-inlinePolicy", PolicyEditor).text,
             "permissionsBoundary": self.query_one("#field-permissionsBoundary", PolicyEditor).text,
+        }
+
+    def field_checks(self) -> dict[str, Callable[[str], object]]:
+        return {
+            "name": names.permission_set_name,
+            "description": lambda text: names.display_text(text, "description", names.DESCRIPTION_MAX),
+            "sessionDuration": lambda text: parse_duration(text.strip() or DEFAULT_SECONDS),
         }
 
     def fill(self, values: dict[str, Any]) -> None:

@@ -3,13 +3,20 @@ before an edit is saved, and the editor screen for a library policy.
 
 ``PolicyEditor`` re-validates a quarter second after the last keystroke (in a worker: ``validate_policy`` is
 the store's own check, so what it accepts the store accepts), shows the first problem with its line and marks
-that line in the text; ``ctrl+g`` moves the cursor there.
+that line in the text; ``ctrl+g`` moves the cursor there, to the column JSON's parser names (else to the
+line's first character).
+
+A message on the editor screens lasts as long as its problem: "Fix the policy first" is said again or goes as
+the policy is checked again, a message under a field is checked again as the field is typed (the same cheap
+checks the save runs first), and the store's word on a field goes once that field has changed. A printable key
+typed on any of the editors' controls is theirs (``holds_typed_keys``), never a section key.
 """
 
 from __future__ import annotations
 
+import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from rich.console import Group
@@ -31,6 +38,7 @@ from store.policies import Policy
 from store.policy import INLINE_POLICY_MAX_CHARS, MANAGED_POLICY_MAX_CHARS, PolicyProblem, validate_policy
 from tui.literal import literal
 from tui.screens.base import DirectoryScreen
+from tui.screens.form import holds_typed_keys
 from tui.screens.modals import ConfirmModal, ConflictModal
 from tui.widgets.key_footer import KeyFooter
 from tui.widgets.nav_bar import NavBar
@@ -54,6 +62,24 @@ EXAMPLE_POLICY = """{
   ]
 }
 """
+
+
+# Where JSON's parser stopped, as the store's syntax message says it: "… (line 1, column 86)."
+_LINE_AND_COLUMN = re.compile(r"\(line (\d+), column (\d+)\)")
+
+
+def problem_location(problem: PolicyProblem, text: str) -> tuple[int, int] | None:
+    """The 0-based (row, column) a problem is at: the column the message names (a syntax error), else the
+    first character of its line past the indentation; None when it names no line."""
+    if not problem.line:
+        return None
+    row = problem.line - 1
+    found = _LINE_AND_COLUMN.search(problem.message)
+    if found is not None and int(found.group(1)) == problem.line:
+        return row, max(int(found.group(2)) - 1, 0)
+    lines = text.split("\n")
+    line = lines[row] if row < len(lines) else ""
+    return row, len(line) - len(line.lstrip())
 
 
 def editable(text: str | None) -> str:
@@ -233,10 +259,11 @@ class PolicyEditor(Vertical):
         return True
 
     def goto_error(self) -> bool:
-        """Move the cursor to the first problem's line; False when there is none with a line."""
-        if not self.problems or not self.problems[0].line:
+        """Move the cursor to the first problem's line and column; False when there is none with a line."""
+        location = problem_location(self.problems[0], self.text) if self.problems else None
+        if location is None:
             return False
-        self.text_area.move_cursor((self.problems[0].line - 1, 0), center=True)
+        self.text_area.move_cursor(location, center=True)
         self.text_area.focus()
         return True
 
@@ -345,6 +372,18 @@ class EditorScreen(DirectoryScreen):
     saving = False
     version: int | None = None
     initial: dict[str, Any] | None = None
+    # What the error line is about, so that it goes with its problem: the policy editor it asks to fix (said
+    # again or cleared as that policy is checked again), or (field, value) for the store's word on a field
+    # with no place of its own (cleared once that field holds another value).
+    line_about: PolicyEditor | tuple[str, Any] | None = None
+
+    def check_consume_key(self, key: str, character: str | None) -> bool:
+        return holds_typed_keys(self.focused, character)
+
+    def field_checks(self) -> dict[str, Callable[[str], object]]:
+        """The cheap checks ``preview`` runs first, by field: each raises the store's ValidationError. A
+        message under one of these fields is checked again as the field is typed."""
+        return {}
 
     def values(self) -> dict[str, Any]:
         raise NotImplementedError
@@ -357,6 +396,47 @@ class EditorScreen(DirectoryScreen):
 
     def error_line(self) -> Static:
         return self.query_one("#editor-error", Static)
+
+    def say(self, message: str | Text, about: PolicyEditor | str | None = None) -> None:
+        """Put ``message`` on the error line; ``about``: the editor or the field it is about."""
+        self.error_line().update(message)
+        if isinstance(about, str):
+            self.line_about = (about, self.values().get(about))
+        else:
+            self.line_about = about
+
+    # -- a message lasts as long as its problem -----------------------------------------------------------
+
+    def on_policy_editor_validated(self, event: PolicyEditor.Validated) -> None:
+        editor = event.editor
+        if self.line_about is editor:
+            if event.problems:
+                self.say(literal("Fix the policy first: " + self._problem_text(editor), "bold"), editor)
+            else:
+                self.say("")
+        self.field_changed((editor.id or "").removeprefix("field-"))
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self.field_changed((event.input.id or "").removeprefix("field-"))
+
+    def field_changed(self, name: str) -> None:
+        """``name``'s value changed: the messages about its old value go (or say what is wrong now)."""
+        about = self.line_about
+        if isinstance(about, tuple) and about[0] == name and self.values().get(name) != about[1]:
+            self.say("")
+        matches = self.query(f"#error-{name}")
+        under = matches.first(Static) if matches else None
+        if under is None or not under.display:
+            return
+        problem = ""
+        check = self.field_checks().get(name)
+        if check is not None:
+            try:
+                check(self.values()[name])
+            except ValidationError as exc:
+                problem = exc.message.removeprefix(f"{exc.field}: ")
+        under.update(literal(problem, "bold"))
+        under.display = bool(problem)
 
     # preview → confirm → save
     def preview(self, values: dict[str, Any]) -> BlastRadius | None:
@@ -415,8 +495,12 @@ class EditorScreen(DirectoryScreen):
                 timeout=4,
             )
 
+    def unsaved_changes(self) -> bool:
+        """Edits not saved yet: the console asks before anything throws them away (esc, ctrl+q, sign-out)."""
+        return self.initial is not None and self.values() != self.initial
+
     def action_back(self) -> None:
-        if self.initial is not None and self.values() != self.initial:
+        if self.unsaved_changes():
 
             def answered(yes: bool | None) -> None:
                 if yes:
@@ -436,10 +520,10 @@ class EditorScreen(DirectoryScreen):
         if invalid is not None and invalid.checked_text == invalid.text:
             self._reveal(invalid)
             invalid.goto_error()
-            self.error_line().update(literal("Fix the policy first: " + self._problem_text(invalid), "bold"))
+            self.say(literal("Fix the policy first: " + self._problem_text(invalid), "bold"), invalid)
             return
         self.saving = True
-        self.error_line().update("")
+        self.say("")
         for error in self.query(".field-error").results(Static):
             error.update("")
             error.display = False
@@ -469,7 +553,7 @@ class EditorScreen(DirectoryScreen):
                 self._run_save(values, version)
             else:
                 self.saving = False
-                self.error_line().update("Not saved: still editing.")
+                self.say("Not saved: still editing.")
 
         self.app.push_screen(BlastRadiusModal(self.confirm_question(), radius), answered)
 
@@ -502,10 +586,10 @@ class EditorScreen(DirectoryScreen):
                 message.update(literal(error.message.removeprefix(f"{error.field}: "), "bold"))
                 message.display = True
             else:
-                self.error_line().update(literal(error.message, "bold"))
+                self.say(literal(error.message, "bold"), name if name in self.values() else None)
             self.focus_field(error.field)
             return
-        self.error_line().update(literal(error.message, "bold"))
+        self.say(literal(error.message, "bold"))
 
     def focus_field(self, field: str) -> None:
         name = field.split("[")[0].split(".")[0]
@@ -535,7 +619,7 @@ class EditorScreen(DirectoryScreen):
             return
         self.fill(values)
         self.initial = self.values()
-        self.error_line().update("Reloaded: these are the values saved now.")
+        self.say("Reloaded: these are the values saved now.")
 
 
 def labelled(label: str, widget: Any) -> Iterator[Any]:
@@ -637,6 +721,12 @@ class PolicyEditorScreen(EditorScreen):
             "name": self.query_one("#field-name", Input).value,
             "description": self.query_one("#field-description", Input).value,
             "document": self.query_one("#field-document", PolicyEditor).text,
+        }
+
+    def field_checks(self) -> dict[str, Callable[[str], object]]:
+        return {
+            "name": names.policy_name,
+            "description": lambda text: names.display_text(text, "description", names.DESCRIPTION_MAX),
         }
 
     def fill(self, values: dict[str, Any]) -> None:

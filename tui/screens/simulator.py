@@ -21,7 +21,7 @@ from store.policy import ALLOW, EXPLICIT_DENY, statement_lines
 from store.policy.patterns import parse_date
 from tui.literal import literal
 from tui.screens.base import DirectoryScreen
-from tui.screens.form import lookup_by_name
+from tui.screens.form import holds_typed_keys, lookup_by_name
 from tui.widgets.key_footer import KeyFooter
 from tui.widgets.nav_bar import NavBar
 from tui.widgets.suggesters import NameSuggester
@@ -192,7 +192,7 @@ class SimulatorScreen(DirectoryScreen):
                 yield TextInput(
                     self._start["resource"],
                     id="field-resource",
-                    placeholder="empty: * (any) · or an ARN",
+                    placeholder="empty: * (any) · or ARN",  # whole in the half row it has at 80 columns
                     select_on_focus=False,
                 )
             with Horizontal(classes="sim-row"):
@@ -201,13 +201,18 @@ class SimulatorScreen(DirectoryScreen):
                     "",
                     id="field-context",
                     select_on_focus=False,
-                    placeholder="optional KEY=VALUE …  aws:MultiFactorAuthPresent=true aws:SourceIp=10.1.2.3",
+                    placeholder="optional KEY=VALUE …, e.g. aws:MultiFactorAuthPresent=true",
                 )
             yield Static(Text("enter: simulate", style="dim"), id="sim-decision")
             yield DataTable(id="sim-results", cursor_type="row", zebra_stripes=True)
             with VerticalScroll(id="sim-policy"):
                 yield Static("", id="sim-policy-text")
         yield KeyFooter()
+
+    def check_consume_key(self, key: str, character: str | None) -> bool:
+        # A letter typed on the choice or a field is the form's, never a section key; on the results table
+        # (not a form's control) the section keys work as everywhere.
+        return holds_typed_keys(self.focused, character)
 
     def on_mount(self) -> None:
         table = self.query_one("#sim-results", DataTable)
@@ -286,6 +291,9 @@ class SimulatorScreen(DirectoryScreen):
         if not simulation.results:
             line.append("\n")
             line.append_text(literal("No permission set applies: nothing is allowed.", "dim"))
+            for why in simulation.not_applying:  # held, but not now: say why (a disabled user, an expiry)
+                line.append("\n")
+                line.append_text(literal(f"Not applying: {why}", "yellow"))
         else:
             deciding = simulation.deciding
             if decision != "implicit_deny":
