@@ -25,8 +25,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from store.csvsafe import neutralise
-from store.errors import Refused
+from store.errors import NotFound, Refused
 from store.names import escape_json, quoted
+from store.service import MAX_PAGE, PAGE_SIZE, Page, like_contains
 
 GENESIS = "0" * 64
 HEAD_KEY = "audit.head"
@@ -129,6 +130,17 @@ def _digest(
 
 def _head_mac(key: bytes, seq: int, digest: str) -> str:
     return hmac.new(key, f"tui-audit-head:{seq}:{digest}".encode(), hashlib.sha256).hexdigest()
+
+
+def sealed_head(key: bytes, text: str) -> tuple[int, str] | None:
+    """(seq, hash) of a head ``SEQ:HASH:MAC`` sealed with ``key``, or None when it is not."""
+    parts = text.strip().split(":")
+    if len(parts) != 3 or not (parts[0].isascii() and parts[0].isdigit() and len(parts[0]) <= 18):
+        return None
+    seq, digest, mac = int(parts[0]), parts[1], parts[2]
+    if not hmac.compare_digest(mac.encode(), _head_mac(key, seq, digest).encode()):
+        return None
+    return seq, digest
 
 
 def _head_value(key: bytes | None, seq: int, digest: str) -> str:
@@ -351,6 +363,57 @@ def events(
         params += (limit,)
     for row in conn.execute(sql, params):
         yield _event(row)
+
+
+def list_events(
+    conn: sqlite3.Connection,
+    *,
+    filter: str = "",
+    after: str | None = None,
+    offset: int = 0,
+    limit: int = PAGE_SIZE,
+    total: int | None = None,
+) -> Page[AuditEvent]:
+    """One page of events, newest first: the console's audit log. ``filter`` matches the action, the actor or
+    the target anywhere (its ``%`` and ``_`` taken literally, ASCII case ignored). ``after`` (a seq, the
+    previous page's ``next_after``) continues the listing; ``offset`` jumps. ``total``: the count of matches
+    the caller already has from an earlier page of the same listing (a filtered count reads every event).
+
+    Unfiltered, the total is the last sequence number: events run from 1 without a gap (the chain says so,
+    see :func:`verify`), and counting millions of rows would read the whole table for every page."""
+    limit = max(1, min(limit, MAX_PAGE))
+    clause, params = "1", list[object]()
+    if text := filter.strip():
+        clause = "(action LIKE ? ESCAPE '\\' OR actor LIKE ? ESCAPE '\\' OR target LIKE ? ESCAPE '\\')"
+        params = [like_contains(text)] * 3
+    sql, page_params = f"SELECT * FROM audit WHERE {clause}", list(params)
+    if after is not None:
+        sql += " AND seq < ?"
+        page_params.append(int(after))
+    sql += " ORDER BY seq DESC LIMIT ?"
+    page_params.append(limit)
+    if after is None and offset:
+        sql += " OFFSET ?"
+        page_params.append(offset)
+    rows = conn.execute(sql, page_params).fetchall()
+    if total is None:
+        if not text:
+            total = conn.execute("SELECT coalesce(max(seq), 0) FROM audit").fetchone()[0]
+        elif after is None and not offset and len(rows) < limit:
+            total = len(rows)  # the first page holds every match: no second pass over the log
+        else:
+            total = conn.execute(f"SELECT count(*) FROM audit WHERE {clause}", params).fetchone()[0]
+    return Page(
+        [_event(row) for row in rows], int(total or 0), str(rows[-1]["seq"]) if len(rows) == limit else None
+    )
+
+
+def get_event(conn: sqlite3.Connection, seq: int) -> AuditEvent:
+    """The event numbered ``seq``, with its details."""
+    row = conn.execute("SELECT * FROM audit WHERE seq = ?", (seq,)).fetchone()
+    if row is None:
+        raise NotFound(f"audit event {seq} does not exist")
+    return _event(row)
 
 
 def export_jsonl(rows: Iterator[AuditEvent]) -> Iterator[str]:

@@ -208,6 +208,11 @@ class Database:
             self.conn.execute("COMMIT")
             self.commits += 1
 
+    def write_depth(self) -> int:
+        """How many :meth:`write` blocks the calling thread is in (1: the outermost, which commits). Only
+        meaningful inside one, where this thread holds the connection."""
+        return self._depth
+
     @contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:
         """A read transaction: several queries see one snapshot (WAL readers never wait for writers)."""

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from store import audit, rights
+from store import audit, audit_mark, rights
 from store.access_keys import AccessKeyService
 from store.accounts import AccountService
 from store.admins import AdminService
@@ -198,7 +198,35 @@ class Directory:
                     f"the setting {quoted(AUDIT_MAC_SETTING)}, which names the key of the audit log, was "
                     "deleted: the log was tampered with (without it the chain would not need the key)",
                 )
-            return audit.verify(conn, self.audit_key, initialised=initialised, expect_head=expect_head)
+            result = audit.verify(conn, self.audit_key, initialised=initialised, expect_head=expect_head)
+            if result.ok and self.audit_key is not None:
+                result = self._check_mark(conn, result)
+            return result
+
+    def _check_mark(self, conn: sqlite3.Connection, result: audit.VerifyResult) -> audit.VerifyResult:
+        """The log must still hold the event its mark names (store/audit_mark.py): a log cut back to an older
+        keyed head otherwise verified as intact."""
+        assert self.audit_key is not None
+        mark = audit_mark.read_mark(self.db.path)
+        if mark is None:
+            return result
+        sealed = audit.sealed_head(self.audit_key, mark)
+        if sealed is None:
+            problem = (
+                f"the mark of the log's head on the directory file ({audit_mark.ATTRIBUTE}) was not written "
+                "with this key file"
+            )
+            return audit.VerifyResult(False, result.events, None, problem, result.head, result.keyed)
+        seq, digest = sealed
+        row = conn.execute("SELECT hash FROM audit WHERE seq = ?", (seq,)).fetchone()
+        if row is not None and row[0] == digest:
+            return result
+        problem = (
+            f"the log no longer holds event {seq}, the last one committed (the file's mark says so): it "
+            "was cut back or rolled back to an older copy. If a backup was restored on purpose, tui audit "
+            "reseal accepts the log as it is now"
+        )
+        return audit.VerifyResult(False, result.events, seq, problem, result.head, result.keyed)
 
     def reseal_audit(self) -> str:
         """Seal the audit log's head with the key again, after checking every event (a directory made before
@@ -209,13 +237,16 @@ class Directory:
             )
         with self.change(what="reseal the audit log") as conn:
             old, _ = audit.reseal(conn, self.audit_key)
+            mark = audit_mark.read_mark(self.db.path)
             self.record(
                 conn,
                 at=self.now_text(),
                 action="audit.reseal",
                 target="audit",
-                extra={"previous_head": old},
+                extra={"previous_head": old, **({"previous_mark": mark} if mark else {})},
             )
+            head = conn.execute("SELECT value FROM settings WHERE key = ?", (audit.HEAD_KEY,)).fetchone()
+        audit_mark.reset_mark(self.db.path, str(head[0]))  # the log as it is now is accepted
         result = self.verify_audit()
         return result.head
 
@@ -305,11 +336,17 @@ class Directory:
         (store/rights.py), so a refused change writes nothing. ``subject``: whose own credentials a
         :attr:`Rule.SELF` change touches; ``source``: whose users an :attr:`Rule.IMPORT` changes. Nested calls
         join the outer transaction and check again."""
+        head = None
         with self.db.write() as conn:
+            outermost = self.db.write_depth() == 1  # this block commits
             rights.check(
                 conn, self.principal, rule, self.now_text(), subject=subject, source=source, what=what
             )
             yield conn
+            if outermost and self.audit_key is not None:
+                head = conn.execute("SELECT value FROM settings WHERE key = ?", (audit.HEAD_KEY,)).fetchone()
+        if head is not None:  # committed: the audit log's mark may name this head now (store/audit_mark.py)
+            audit_mark.advance_mark(self.db.path, str(head[0]))
 
     def require(
         self,

@@ -154,6 +154,40 @@ class TestFindings:
         rolled_back = run_tui("--db", str(older), "audit", "verify", "--expect-head", later_head)
         assert rolled_back.returncode == 1 and "no longer holds the head" in rolled_back.stderr
 
+    def test_a_cut_back_to_an_older_keyed_head_is_detected_by_the_files_mark(
+        self, pristine, tmp_path, run_tui
+    ):
+        """Red-team replay: keep the keyed head, let events happen, delete them and put that head back. Chain
+        and head agree; the mark the commit left on the file (store/audit_mark.py) names the lost event."""
+        from store.audit import Actor
+        from store.audit_mark import read_mark
+        from store.directory import Directory
+
+        db_path = _copy(pristine, tmp_path)
+        conn = _attacker(db_path)
+        (kept_head,) = conn.execute("SELECT value FROM settings WHERE key = ?", (HEAD_KEY,)).fetchone()
+        conn.close()
+        directory = Directory.open(db_path, Actor("cli:test", "cli"))
+        directory.users.create("a-session-holder")  # the events the attacker wants gone
+        directory.users.create("another")
+        directory.close()
+        conn = _attacker(db_path)
+        (newest_head,) = conn.execute("SELECT value FROM settings WHERE key = ?", (HEAD_KEY,)).fetchone()
+        assert read_mark(db_path) == newest_head, "no mark: does this file system keep extended attributes?"
+        conn.execute("DELETE FROM audit WHERE seq > ?", (EVENTS,))
+        conn.execute("UPDATE settings SET value = ? WHERE key = ?", (kept_head, HEAD_KEY))
+        conn.close()
+        result = run_tui("--db", str(db_path), "audit", "verify")
+        assert result.returncode == 1, result
+        assert f"no longer holds event {EVENTS + 2}, the last one committed" in result.stderr
+        # A copy of the file (a backup) has no mark: checking it does not trip.
+        assert run_tui("--db", str(db_path), "backup", str(tmp_path / "copy.db")).returncode == 0
+        copy = run_tui("--db", str(tmp_path / "copy.db"), "--key", f"{db_path}.key", "audit", "verify")
+        assert copy.returncode == 0, copy
+        # A rollback made on purpose (a backup restored) is accepted by a reseal, which is itself audited.
+        assert run_tui("--db", str(db_path), "audit", "reseal").returncode == 0
+        assert run_tui("--db", str(db_path), "audit", "verify").returncode == 0
+
 
 class TestReseal:
     """A directory whose head was written before heads were keyed (an older tui) is sealed again, on
