@@ -177,3 +177,9 @@ def seed_demo_credentials(directory: Directory) -> None:
             (to_text(directory.clock() - timedelta(days=120)), old.id),
         )
     directory.access_keys.create(users.get_by_name("backup-svc").id)
+
+
+def seed_demo_admin_group(directory: Directory) -> None:
+    """The demo's "Admins" group is its admin group (alice, with her authenticator, administers): the demo
+    showed a group named for administrators beside "no admin group: only root administers"."""
+    directory.admins.set_admin_group(directory.groups.get_by_name("Admins").id)

@@ -3,10 +3,17 @@ opens the demo console."""
 
 from __future__ import annotations
 
+import os
+import pty
+import select
+import signal
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import TUI_COMMAND
 from tests.terminal import run_on_terminal
 
 QUIT = "\x11"  # ctrl+q
@@ -42,3 +49,45 @@ def test_the_console_without_a_terminal_says_so_and_creates_nothing(run_tui, db_
         "scripts use the commands: tui --help\n"
     )
     assert result.stdout == "" and not db_path.exists()
+
+
+@pytest.mark.parametrize("signal_number", [signal.SIGHUP, signal.SIGTERM], ids=["hangup", "terminate"])
+def test_a_closed_terminal_ends_the_demo_and_removes_its_throw_away_folder(
+    tmp_path: Path, tui_env, signal_number: int
+) -> None:
+    """Closing the terminal (SIGHUP) stopped the process on the spot: the demo's folder, its key file in it,
+    stayed in /tmp. It now ends as ctrl+q does."""
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    controller, terminal = pty.openpty()
+    process = subprocess.Popen(
+        [*TUI_COMMAND, "--demo"],
+        stdin=terminal,
+        stdout=terminal,
+        stderr=terminal,
+        env={**tui_env, "TMPDIR": str(temporary), "TERM": "xterm-256color"},
+        cwd=tmp_path,
+        start_new_session=True,
+    )
+    os.close(terminal)
+    shown = b""
+    try:
+        deadline = time.monotonic() + 60
+        while b"demo-break-glass" not in shown and time.monotonic() < deadline:  # the sign-in screen
+            if select.select([controller], [], [], 0.2)[0]:
+                shown += os.read(controller, 65536)
+        assert [p.name for p in temporary.iterdir() if (p / "demo.db.key").exists()], "no demo folder"
+        process.send_signal(signal_number)
+        deadline = time.monotonic() + 30
+        while process.poll() is None and time.monotonic() < deadline:
+            if select.select([controller], [], [], 0.2)[0]:
+                try:
+                    os.read(controller, 65536)
+                except OSError:
+                    break
+        assert process.wait(timeout=30) == 128 + signal_number
+    finally:
+        if process.poll() is None:
+            process.kill()
+        os.close(controller)
+    assert list(temporary.iterdir()) == []

@@ -128,6 +128,9 @@ SCENES: dict[str, tuple[bool, Steps, str]] = {
     "my-access": (True, my_access, "MyAccessScreen"),
     "import-plan": (True, import_plan, "ImportScreen"),
     "help": (True, keys("2", "question_mark"), "HelpScreen"),
+    "audit-log": (True, keys("l"), "AuditLogScreen"),
+    # Filtered to an event whose details hold no random key id: the newest group created.
+    "audit-event": (True, keys("l", "slash", *"group.create", "enter", "enter"), "AuditEventModal"),
     "confirm": (True, keys("2", "d"), "ConfirmModal"),
     "new-user-form": (True, keys("2", "n"), "FormModal"),
     "conflict": (True, conflict, "ConflictModal"),

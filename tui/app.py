@@ -9,12 +9,15 @@ when its portal sign-in is revoked (password change, MFA reset, disable, delete)
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import shutil
+import signal
 import sqlite3
 import tempfile
+import threading
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -40,6 +43,7 @@ from tui.screens.assignments import AssignmentsScreen
 from tui.screens.dashboard import ROOT_BANNER, DashboardScreen, needs_admin_user
 from tui.screens.groups import GroupsScreen
 from tui.screens.help import HelpScreen
+from tui.screens.modals import ConfirmModal
 from tui.screens.my_access import MyAccessScreen
 from tui.screens.permission_sets import PermissionSetsScreen
 from tui.screens.policies import PoliciesScreen
@@ -62,6 +66,7 @@ ABSOLUTE_TIMEOUT = timedelta(hours=12)
 GATE = "gate"
 # What nobody may do before signing in (quitting stays possible).
 GATED_ACTIONS = {"switch_mode", "help", "command_palette", "sign_out", "my_credentials", "open_import"}
+GATED_ACTIONS |= {"audit_log"}
 
 
 def console_actor() -> Actor:
@@ -360,14 +365,14 @@ class TuiApp(QuietCrash, App[None]):
             return False
         # A user who is not an admin is not shown keys for what they cannot open.
         if not self.is_admin and (
-            action == "open_import"
+            action in ("open_import", "audit_log")
             or (action == "switch_mode" and parameters and parameters[0] not in SELF_SERVICE)
         ):
             return False
         return True
 
     def action_sign_out(self) -> None:
-        self.sign_out("Signed out.")
+        self._unless_unsaved("Sign out", lambda: self.sign_out("Signed out."))
 
     def action_my_credentials(self) -> None:
         if self.signed_in is not None and self.signed_in.user_id is not None:
@@ -384,7 +389,46 @@ class TuiApp(QuietCrash, App[None]):
                 severity="warning",
             )
             return
-        self._switch_to(mode)
+        self.go_to(mode)
+
+    def go_to(self, mode: str) -> None:
+        """Show a section (its key, the palette's "Go to …")."""
+        if self._switch_to(mode):
+            self._back_to_list()
+
+    def _back_to_list(self) -> None:
+        """A section's key shows its list, as the nav bar promises: what was opened on it (a user's page,
+        their sessions) is closed, or `2 Users` showed the last of those. An editor with unsaved changes stays
+        open, with what is above it gone (esc there asks before throwing the changes away)."""
+        while len(self.screen_stack) > 1 and not unsaved_changes(self.screen):
+            self.pop_screen()
+
+    def _unsaved_anywhere(self) -> bool:
+        return any(unsaved_changes(screen) for stack in self._screen_stacks.values() for screen in stack)
+
+    def _unless_unsaved(self, what: str, then: Callable[[], object]) -> None:
+        """Run ``then`` (quit, sign out), after asking when an edit somewhere is not saved."""
+        if not self._unsaved_anywhere():
+            then()
+            return
+        if isinstance(self.screen, ConfirmModal):
+            return  # already asking
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                then()
+
+        self.push_screen(
+            ConfirmModal(
+                f"{what} and discard your changes?",
+                "An edit is open and not saved: n goes back to it.",
+                confirm_label=f"{what}, discard",
+            ),
+            answered,
+        )
+
+    async def action_quit(self) -> None:
+        self._unless_unsaved("Quit", self.exit)
 
     def action_open_import(self) -> None:
         if not self.is_admin:
@@ -394,6 +438,16 @@ class TuiApp(QuietCrash, App[None]):
 
         if not isinstance(self.screen, ImportScreen):
             self.push_screen(ImportScreen())
+
+    def action_audit_log(self) -> None:
+        """The audit log (everyone's actions): for administrators only."""
+        if not self.is_admin:
+            self.notify("Only administrators can read the audit log.", severity="warning")
+            return
+        from tui.screens.audit_log import AuditLogScreen
+
+        if not isinstance(self.screen, AuditLogScreen):
+            self.push_screen(AuditLogScreen())
 
     def action_help(self) -> None:
         if self.signed_in is not None and not isinstance(self.screen, HelpScreen):
@@ -407,18 +461,29 @@ class TuiApp(QuietCrash, App[None]):
             return
         for key, mode, label, _ in SECTIONS:
             if self.is_admin or mode in SELF_SERVICE:
-                yield SystemCommand(f"Go to {label}", f"key {key}", functools.partial(self.switch_mode, mode))
+                yield SystemCommand(f"Go to {label}", f"key {key}", functools.partial(self.go_to, mode))
         if self.is_admin:
             key, mode, label, _ = SOURCES
             yield SystemCommand(
                 f"Go to {label}",
                 f"key {key} · identity providers: SCIM tokens, requests, errors, paused syncs",
-                functools.partial(self.switch_mode, mode),
+                functools.partial(self.go_to, mode),
+            )
+            yield SystemCommand(
+                "Audit log (events)",
+                "key l on the Dashboard · every change and sign-in, newest first: who, what, when",
+                self.action_audit_log,
             )
         # This screen's keys, then every other screen's actions by name (the palette takes you there).
         for name, help_text, run in commands(self, screen):
             yield SystemCommand(name, help_text, run)
         yield SystemCommand("Help", "key ?: every key on this screen, and what each does", self.action_help)
+
+
+def unsaved_changes(screen: Screen[object]) -> bool:
+    """Does ``screen`` hold edits not saved yet (a screen that can tell has ``unsaved_changes()``)."""
+    check = getattr(screen, "unsaved_changes", None)
+    return bool(check()) if callable(check) else False
 
 
 def home_mode(admin: bool) -> str:
@@ -433,9 +498,10 @@ def run_console(db_path: Path, *, demo: bool = False, key_path: Path | None = No
     if not demo:
         with Directory.open(db_path, console_actor(), key_path=key_path) as directory:
             app = TuiApp(directory)
-            app.run()
+            with _ending_on_hangup(app):
+                app.run()
             return app.return_code or 0
-    from store.demo import seed_demo, seed_demo_credentials, seed_demo_root
+    from store.demo import seed_demo, seed_demo_admin_group, seed_demo_credentials, seed_demo_root
 
     folder = tempfile.mkdtemp(prefix="tui-demo-")
     try:
@@ -443,9 +509,31 @@ def run_console(db_path: Path, *, demo: bool = False, key_path: Path | None = No
             root = seed_demo_root(directory)
             seed_demo(directory)
             seed_demo_credentials(directory)
+            seed_demo_admin_group(directory)
             directory.actor = console_actor()
             app = TuiApp(directory, demo=root)
-            app.run()
+            with _ending_on_hangup(app):
+                app.run()
             return app.return_code or 0
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _ending_on_hangup(app: TuiApp) -> Iterator[None]:
+    """A closed terminal (SIGHUP) or a polite kill (SIGTERM) ends the console as ctrl+q does, so what it
+    leaves behind is cleaned up (the demo's throw-away folder and key file stayed in /tmp): Python's default
+    for both is to stop at once, without running any ``finally``."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers belong to the main thread (a test may run the console elsewhere)
+        return
+
+    def end(signum: int, _frame: object) -> None:
+        app.exit(return_code=128 + signum)
+
+    previous = {number: signal.signal(number, end) for number in (signal.SIGHUP, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 # Not offered by name: moving about, and keys that only make sense with the screen in front of you.
 UNOFFERED = UNLISTED_ACTIONS | {"back", "refresh", "mark", "activate", "cancel"}
 UNOFFERED |= {"sources"}  # the dashboard's way to a paused source: "Go to Sources" says it for every screen
+UNOFFERED |= {"app.audit_log"}  # the app offers "Audit log (events)" from every screen
 # One-word actions that need the place's noun to say what they act on ("Delete" → "Delete group").
 GENERIC_VERBS = {"New", "Edit", "Delete", "Disable", "Enable", "Copy", "Revoke", "Filter"}
 # Actions that act on the row under the cursor: from elsewhere the palette takes you there and says the key.

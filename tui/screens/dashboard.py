@@ -12,6 +12,7 @@ from store.credential_report import SecurityFlag, security_flags
 from store.directory import Counts, Directory
 from store.scim_sources import SourceState
 from tui.literal import literal
+from tui.screens.audit_log import AuditEventModal
 from tui.screens.base import DirectoryScreen
 from tui.widgets.key_footer import KeyFooter
 from tui.widgets.nav_bar import NavBar
@@ -40,6 +41,7 @@ class DashboardScreen(DirectoryScreen):
     BINDINGS = [
         Binding("r", "refresh", "Refresh"),
         Binding("c", "app.my_credentials", "My credentials"),
+        Binding("l", "app.audit_log", "Audit log"),
         # Shown only while a source is paused (check_action): the way to the flag's remedy.
         Binding("S", "sources", "Sources"),
     ]
@@ -171,4 +173,10 @@ class DashboardScreen(DirectoryScreen):
                 literal(event.actor),
                 literal(event.action),
                 literal(event.target),
+                key=str(event.seq),
             )
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        """Enter on a recent event: all of it (the table cuts its target off)."""
+        if event.data_table.id == "recent" and event.row_key.value is not None:
+            self.app.push_screen(AuditEventModal(self.directory, int(event.row_key.value)))

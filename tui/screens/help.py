@@ -23,6 +23,7 @@ CONVENTIONS = [
         "Simulator, My access",
     ),
     ("S", "Sources: identity providers that provision users over SCIM, and their tokens"),
+    ("l", "Audit log (on the Dashboard): every change and sign-in, newest first"),
     ("/", "Filter the current table"),
     ("enter", "Open"),
     ("esc", "Leave the field you are typing in; again: back (or clear the filter)"),

@@ -51,7 +51,7 @@ def user_form(screen: Any, user: User | None) -> FormModal:
         return user_values(current), current.version
 
     fields = [FormField(field, label, user_values(user)[field]) for field, _, label in USER_FIELDS]
-    fields[0].placeholder = "alice (letters, digits, . _ @ -; no spaces)"
+    fields[0].placeholder = "alice or alice@example.com (no spaces)"
     return FormModal(
         "New user" if user is None else f"Edit user {user.user_name}",
         fields,

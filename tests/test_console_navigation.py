@@ -1,0 +1,99 @@
+"""Where a section's key goes, and what quitting or signing out does to an edit not saved (found by a
+newcomer walking the console in tmux): the real console through Pilot, key by key."""
+
+from __future__ import annotations
+
+from textual.widgets import Input
+
+from tests.console_factory import make_app, settle
+from tui.screens.modals import ConfirmModal
+from tui.screens.permission_sets import PermissionSetEditorScreen
+from tui.screens.sessions import SessionsScreen
+from tui.screens.user_detail import UserDetailScreen
+from tui.screens.users import UsersScreen
+
+
+async def test_a_section_key_shows_its_list_not_the_last_page_opened_on_it(tmp_path) -> None:
+    app, _ = make_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("2")
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, UserDetailScreen)
+        await pilot.press("s")
+        await settle(pilot)
+        assert isinstance(app.screen, SessionsScreen)
+        await pilot.press("1")
+        await settle(pilot)
+        await pilot.press("2")
+        await settle(pilot)
+        assert isinstance(app.screen, UsersScreen)
+        await pilot.press("enter")  # and the list works as before
+        await settle(pilot)
+        assert isinstance(app.screen, UserDetailScreen)
+        await pilot.press("2")  # its own key, from a page opened on it
+        await settle(pilot)
+        assert isinstance(app.screen, UsersScreen)
+
+
+async def new_permission_set(pilot, name: str) -> PermissionSetEditorScreen:
+    await pilot.press("5")
+    await settle(pilot)
+    await pilot.press("n")
+    await settle(pilot)
+    await pilot.press(*name)
+    await settle(pilot)
+    editor = pilot.app.screen
+    assert isinstance(editor, PermissionSetEditorScreen)
+    return editor
+
+
+def typed_name(editor: PermissionSetEditorScreen) -> str:
+    return editor.query(Input).first().value
+
+
+async def test_an_edit_not_saved_survives_a_section_key_and_quitting_asks_first(tmp_path) -> None:
+    app, _ = make_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        editor = await new_permission_set(pilot, "Unsaved1")
+        assert typed_name(editor) == "Unsaved1"
+        # Another section and back (the palette: in the editor, digits are typed): the edit is where it was.
+        await pilot.press("ctrl+p", *"Go to Users", "enter")
+        await settle(pilot)
+        assert isinstance(app.screen, UsersScreen)
+        await pilot.press("5")
+        await settle(pilot)
+        assert app.screen is editor and typed_name(editor) == "Unsaved1"
+        # ctrl+q asks; n goes back to the edit, untouched.
+        await pilot.press("ctrl+q")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmModal) and app.is_running
+        await pilot.press("n")
+        await settle(pilot)
+        assert app.screen is editor and typed_name(editor) == "Unsaved1"
+        # Signing out asks too.
+        await pilot.press("ctrl+o")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmModal)
+        await pilot.press("n")
+        await settle(pilot)
+        assert app.screen is editor
+        await pilot.press("ctrl+q")
+        await settle(pilot)
+        await pilot.press("y")
+        await settle(pilot)
+    assert not app.is_running
+
+
+async def test_quitting_with_nothing_unsaved_does_not_ask(tmp_path) -> None:
+    app, _ = make_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("2")
+        await settle(pilot)
+        await pilot.press("ctrl+o")
+        await settle(pilot)
+        assert not isinstance(app.screen, ConfirmModal | UsersScreen)  # signed out at once
+        await pilot.press("ctrl+q")
+        await settle(pilot)
+    assert not app.is_running
