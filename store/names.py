@@ -140,6 +140,13 @@ def quoted(value: object) -> str:
     return shown if len(shown) <= QUOTED_MAX else f"{shown[:QUOTED_MAX]}… (a {type(value).__name__})"
 
 
+def clipped(text: str) -> str:
+    """``text`` as it is, for a message that must keep another tool's wording (moto's, in policy messages),
+    but at most :data:`QUOTED_MAX` characters of it (then its length): a 100,000-character value was echoed
+    whole."""
+    return text if len(text) <= QUOTED_MAX else f"{text[:QUOTED_MAX]}… ({len(text):,} characters)"
+
+
 def escape_json(text: str) -> str:
     """JSON text (from ``json.dumps``) with every unsafe character inside its strings written as a ``\\u``
     escape: ``json.dumps`` escapes C0 but passes DEL, C1 and bidi controls raw. The value it decodes to is

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from store.errors import StoreError
 from store.importer import WHAT
-from store.names import quoted
+from store.names import clipped, quoted, visible
 from store.rights import Rule
 from store.scim_resources import BadRequest, ScimGroups, ScimResources, ScimUsers, Shape
 from store.scim_sources import Paused
@@ -56,8 +56,9 @@ class Operation:
 
     @property
     def label(self) -> str:
-        named = f" bulkId {self.bulk_id}" if self.bulk_id else ""
-        return f"{self.method} {self.path}{named}"
+        """How a message names the operation: the client's path and bulkId made visible and bounded."""
+        named = f" bulkId {clipped(visible(self.bulk_id))}" if self.bulk_id else ""
+        return f"{self.method} {clipped(visible(self.path))}{named}"
 
 
 def read_request(body: dict[str, Any]) -> list[Operation]:

@@ -483,6 +483,16 @@ def _spaces(tmp: Path) -> Path:
     return csv_file(tmp, " bob ,Bob,,,true,\n")
 
 
+@case("a-bulk-path-of-100-KB", ["Operations[0] (POST /Users/", "… (100,007 characters)", "<U+202E>"])
+def _long_bulk_path(tmp: Path) -> Path:
+    """The client's path and bulkId, echoed whole (twice a problem) and raw (a bidi control) before."""
+    path = tmp / "bulk.json"
+    operation = {"method": "POST", "path": "/Users/" + "x" * 100_000, "bulkId": "b\u202eevil", "data": {}}
+    body = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"], "Operations": [operation]}
+    path.write_text(json.dumps(body, ensure_ascii=False), encoding="utf-8")
+    return path
+
+
 @case("a-number-of-5000-digits", ["directory.json: not valid JSON: a number has more than"])
 def _huge_number(tmp: Path) -> Path:
     path = tmp / "directory.json"

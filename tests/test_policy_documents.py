@@ -156,6 +156,18 @@ def test_non_finite_numbers_are_refused(literal: str) -> None:
     assert problem.line == 2
 
 
+def test_a_value_too_long_for_a_message_is_cut_with_its_length() -> None:
+    """moto's wording is kept around the document's values, but a 9,000-digit number (within the size quota)
+    was echoed whole: a 9 KB message."""
+    text = (
+        '{"Version": "2012-10-17", "Statement": {"Effect": "Allow", "Action": "s3:*", "Resource": "*",\n'
+        f'"Condition": {{"NumericLessThan": {{"s3:max-keys": {"9" * 9000}}}}}}}}}'
+    )
+    [problem] = validate_policy(text)
+    assert problem.message.startswith("Syntax errors in policy. The number 999")
+    assert "… (9,000 characters) is out of range." in problem.message and len(problem.message) < 400
+
+
 @pytest.mark.parametrize("char", ["\u0000", "\u0007", "\n", "\u007f", "\u0085", "\u202e", "\u200b", "\ufeff"])
 def test_control_and_format_characters_in_strings_are_refused(char: str) -> None:
     text = doc({**ALLOW_S3, "Resource": f"arn:aws:s3:::bucket{char}/*"})  # json.dumps escapes it as \uXXXX

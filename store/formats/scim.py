@@ -33,7 +33,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from store.importer import GroupIn, ImportDocument, MemberIn, Problem, UserIn
-from store.names import quoted
+from store.names import clipped, quoted, visible
 
 if TYPE_CHECKING:
     from store.directory import Directory
@@ -412,7 +412,10 @@ class _Reader:
             return
         method = method.upper()
         bulk_id = operation.get("bulkId") if isinstance(operation.get("bulkId"), str) else None
-        where = f"{where} ({method} {path}{', bulkId ' + bulk_id if bulk_id else ''})"
+        # The path and bulkId are the client's: shown made visible and bounded (a 100 KB path was echoed
+        # twice per problem, a bidi control in a bulkId came back raw).
+        shown_id = f", bulkId {clipped(visible(bulk_id))}" if bulk_id else ""
+        where = f"{where} ({method} {clipped(visible(path))}{shown_id})"
         parts = path.strip("/").split("/")
         kind = {"users": "User", "groups": "Group"}.get(parts[0].casefold())
         resource_id = "/".join(parts[1:]) if len(parts) > 1 else None

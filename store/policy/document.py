@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from store.errors import ValidationError
+from store.names import clipped
 from store.policy.patterns import mask_variables
 
 Kind = Literal["identity", "trust"]
@@ -138,6 +139,10 @@ _REFUSED_CATEGORIES = frozenset(
 )  # controls, format (bidi, zero-width), separators
 
 
+# A message's value longer than a message should hold (see PolicyProblem): cut to its start and length.
+_LONG_RUN = re.compile(r"\S{1001,}")
+MESSAGE_MAX = 2000
+
 # --- values
 
 
@@ -149,6 +154,15 @@ class PolicyProblem:
     message: str
     field: str | None = None
     line: int | None = None
+
+    def __post_init__(self) -> None:
+        # The messages keep moto's wording around the document's own values (an action, a resource, a key, a
+        # number): a value of 100,000 characters made a 100 KB message. Each long run of one is cut, with its
+        # length, and the whole message is bounded too (a long value with spaces in it).
+        message = _LONG_RUN.sub(lambda found: clipped(found.group(0)), self.message)
+        if len(message) > MESSAGE_MAX:
+            message = f"{message[:MESSAGE_MAX]}… ({len(self.message):,} characters)"
+        object.__setattr__(self, "message", message)
 
     def to_json(self) -> dict[str, object]:
         return {"message": self.message, "field": self.field, "line": self.line}
