@@ -197,6 +197,11 @@ class TestOpenSshEntry:
             assert line.startswith('command="env TUI_SSH_USER=' + user + " ")
             assert line.endswith(world.keys[user].public.split(" ", 2)[1] + " " + user)
             assert ",restrict,pty ssh-ed25519 " in line
+        # A --tui (or a path) with a line break would make a second line, a key with no forced command.
+        for hostile in ("/x\nssh-ed25519 AAAAC3Nza evil\n#", "/opt/tui\u202e"):
+            refused = run_tui("--db", world.db_path, "ssh-authorized-keys", "--tui", hostile)
+            assert refused.returncode == 2 and refused.stdout == "", refused
+            assert "cannot hold line breaks" in refused.stderr and len(refused.stderr.splitlines()) == 1
         one = run_tui(
             "--db", world.db_path, "ssh-authorized-keys", "--fingerprint", world.keys["bob"].fingerprint
         )

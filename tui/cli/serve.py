@@ -168,6 +168,15 @@ def ssh_authorized_keys_command(
     directory = obj.directory()
     tui = [tui_path] if tui_path else [sys.executable, "-m", "tui"]
     base = [*tui, "--db", str(Path(obj.db_path).resolve()), "--key", str(Path(obj.key_path).resolve())]
+    for word in base:
+        if not word.isprintable():
+            # A line break would end the line and start another, an authorized key of the text's choosing;
+            # control and invisible characters have no place in a command either.
+            fail(
+                f"{visible(word)}: a command in authorized_keys cannot hold line breaks, control or "
+                "invisible characters",
+                2,
+            )
     user_id = directory.users.get_by_name(user_name).id if user_name else None
 
     def users() -> Iterator[User]:
