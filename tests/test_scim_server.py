@@ -331,6 +331,22 @@ def test_without_tls_it_listens_only_on_loopback(run_tui) -> None:
     assert refused.returncode == 1 and "only on loopback" in refused.stderr
 
 
+def test_a_port_in_use_or_a_listen_address_it_cannot_read_is_one_line(run_tui) -> None:
+    """A port in use was uvicorn's own message and exit 3 (outside 0/1/2); "::1:8080" (an IPv6 address
+    without brackets) and full-width digits were taken."""
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        busy = run_tui("scim", "serve", "--listen", f"127.0.0.1:{port}")
+    assert busy.returncode == 1 and busy.stderr.strip().endswith(
+        f"cannot listen on 127.0.0.1:{port}: Address already in use"
+    ), busy
+    for listen in ("::1:8080", "127.0.0.1:\uff18\uff10\uff18\uff10", "[]:8080"):
+        unreadable = run_tui("scim", "serve", "--listen", listen)
+        assert unreadable.returncode == 2 and "is not HOST:PORT" in unreadable.stderr, unreadable
+
+
 def test_groups_members_and_the_admin_group(server: Server) -> None:
     with server.client() as client:
         ids = {}

@@ -13,6 +13,7 @@ Never imports textual.
 from __future__ import annotations
 
 import json
+import socket
 from pathlib import Path
 
 import click
@@ -146,9 +147,15 @@ def serve(
 ) -> None:
     """Serve SCIM 2.0 provisioning at /scim/v2 for identity providers holding a token."""
     host, _, port_text = listen.rpartition(":")
-    if not host or not port_text.isdigit() or not 0 < int(port_text) < 65536:
+    # ASCII digits only ("８０８０" is a digit to str.isdigit); an IPv6 address in brackets ([::1]:8080), as
+    # a bare one's colons cannot be told from the port's.
+    bracketed = host.startswith("[") and host.endswith("]")
+    address = host[1:-1] if bracketed else host
+    host_ok = bool(address) and "[" not in address and (bracketed or ":" not in address)
+    port_ok = port_text.isascii() and port_text.isdigit() and 0 < int(port_text) < 65536
+    if not host_ok or not port_ok:
         raise click.BadParameter(
-            f"{quoted(listen)} is not HOST:PORT (e.g. 127.0.0.1:8080)", param_hint="--listen"
+            f"{quoted(listen)} is not HOST:PORT (e.g. 127.0.0.1:8080, [::1]:8080)", param_hint="--listen"
         )
     if (tls_cert is None) != (tls_key is None):
         raise click.UsageError("--tls-cert and --tls-key go together")
@@ -165,13 +172,17 @@ def serve(
     from tui.scim_server import build_app
 
     obj.directory()  # refuses now, with the usual message, a database or key file that cannot be opened
+    # Bound here, so a port in use (or an address not ours) is one line and exit 1, as tui serve says it:
+    # uvicorn printed its own error and exited 3.
+    try:
+        listener = socket.create_server((address, int(port_text)), family=_family(address), reuse_port=False)
+    except OSError as exc:
+        fail(f"cannot listen on {listen}: {(exc.strerror or str(exc)).split(' (while')[0]}")
     app = build_app(obj.db_path, obj.key_path)
     scheme = "https" if tls_cert else "http"
     say(f"SCIM 2.0 at {scheme}://{listen}/scim/v2 (Ctrl-C stops)", err=True)
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
-        host=host.strip("[]"),
-        port=int(port_text),
         ssl_certfile=str(tls_cert) if tls_cert else None,
         ssl_keyfile=str(tls_key) if tls_key else None,
         # The C parser and event loop: the pure-Python ones cost a push of 10,000 users about a fifth more
@@ -181,6 +192,11 @@ def serve(
         log_level="warning",
         access_log=False,
     )
+    uvicorn.Server(config).run(sockets=[listener])
+
+
+def _family(address: str) -> socket.AddressFamily:
+    return socket.AF_INET6 if ":" in address else socket.AF_INET
 
 
 @scim.command("resume")
