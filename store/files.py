@@ -118,6 +118,9 @@ def _open_temporary(path: Path) -> tuple[int, Path]:
             fd = os.open(temporary, _NEW_FILE, 0o600)
         except FileExistsError:
             continue  # somebody is there (by chance, or planted): never use it, pick another name
+        except FileNotFoundError:
+            # Named by the folder the person gave, not by our temporary file's name.
+            raise FileNotFoundError(errno.ENOENT, "no such folder", str(path.parent)) from None
         try:
             os.fchmod(fd, 0o600)
         except BaseException:

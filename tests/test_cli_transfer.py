@@ -491,6 +491,11 @@ def test_backup_into_a_missing_folder_is_refused(run_tui, tmp_path: Path, popula
     assert result.returncode == 1, result
     assert "no such folder" in result.stderr
     assert not (tmp_path / "no").exists()
+    # An export says it the same way, naming the folder given (it named its own temporary file).
+    exported = run_tui("export", "--output", tmp_path / "no" / "export.json")
+    assert exported.returncode == 1 and exported.stderr == f"tui: {tmp_path / 'no'}: no such folder\n", (
+        exported
+    )
 
 
 def test_backup_copies_only_committed_changes(run_tui, tmp_path: Path, db_path: Path, populated: str) -> None:
