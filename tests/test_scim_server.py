@@ -268,6 +268,10 @@ def test_refusals_are_scim_errors_and_change_nothing(server: Server) -> None:
 
         malformed = client.post("/Users", content=b'{"schemas": [')
         assert malformed.status_code == 400 and malformed.json()["scimType"] == "invalidSyntax"
+        repeated = client.post(
+            "/Users", content=f'{{"schemas": ["{CORE_USER}"], "userName": "dk1", "userName": "dk2"}}'.encode()
+        )
+        assert repeated.status_code == 400 and "repeats the key 'userName'" in repeated.json()["detail"]
         deep = client.post("/Users", content=b"[" * 100_000 + b"]" * 100_000)
         assert deep.status_code == 400 and "nested too deeply" in deep.json()["detail"]
         # Deep enough to trip a recursive reader, not the JSON parser: refused all the same.

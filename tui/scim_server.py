@@ -208,7 +208,13 @@ async def _body(request: Request) -> tuple[Any, bytes]:
         chunks.append(chunk)
     raw = b"".join(chunks)
     try:
-        value = json.loads(raw.decode("utf-8"))
+        value = json.loads(raw.decode("utf-8"), object_pairs_hook=_unique_keys)
+    except _DuplicateKey as exc:
+        # As tui import refuses a file that repeats a key: which of the two the client meant is not known
+        # ({"userName": "a", "userName": "b"} made b).
+        raise ScimError(
+            400, f"the request body repeats the key {quoted(exc.key)} in one object", "invalidSyntax"
+        ) from None
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         reason = (
             exc.msg
@@ -229,6 +235,23 @@ async def _body(request: Request) -> tuple[Any, bytes]:
             "invalidSyntax",
         )
     return value, raw
+
+
+class _DuplicateKey(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKey(key)
+            seen.add(key)
+    return result
 
 
 def _deeper_than(value: Any, limit: int) -> bool:
