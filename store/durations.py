@@ -11,7 +11,7 @@ MIN_SECONDS = 15 * 60
 MAX_SECONDS = 36 * 60 * 60
 DEFAULT_SECONDS = 60 * 60
 
-_ISO = re.compile(r"^P(?:(\d+)D)?(?:T(?=\d)(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$", re.IGNORECASE)
+_ISO = re.compile(r"^P(?:(\d+)D)?(?:T(?=\d)(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$", re.IGNORECASE | re.ASCII)
 
 
 def parse_duration(value: object, field: str = "sessionDuration") -> int:
@@ -22,8 +22,8 @@ def parse_duration(value: object, field: str = "sessionDuration") -> int:
         )
     if isinstance(value, int):
         seconds = value
-    elif isinstance(value, str) and value.strip().isdigit():
-        seconds = int(value.strip())
+    elif isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        seconds = int(value.strip())  # ASCII digits only: "３６００" is a digit to str.isdigit
     elif (
         isinstance(value, str)
         and (match := _ISO.match(value.strip()))

@@ -30,7 +30,7 @@ DESCRIPTION_MAX = 1024
 EMAIL_MAX = 254
 EXTERNAL_ID_MAX = 256
 
-ACCOUNT_NAME = re.compile(r"^(\d{12}|[A-Za-z0-9][A-Za-z0-9._-]{0,63})$")
+ACCOUNT_NAME = re.compile(r"^([0-9]{12}|[A-Za-z0-9][A-Za-z0-9._-]{0,63})$")
 # AWS's permission-set and policy name alphabet.
 _SPACE = re.compile(r"\s")  # what str.isspace() calls a space, found without a per-character loop
 PERMISSION_SET_NAME = re.compile(r"^[\w+=,.@-]{1,32}$", re.ASCII)

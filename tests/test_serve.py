@@ -146,6 +146,9 @@ class TestHostKeyAndAddress:
     def test_listen_addresses(self):
         assert parse_listen("127.0.0.1:2222") == ("127.0.0.1", 2222)
         assert parse_listen("[::1]:0") == ("::1", 0)
+        for unreadable in ("::1:2222", "127.0.0.1:\uff12\uff12\uff12\uff12", "[]:22"):
+            with pytest.raises(ServeError, match="expected HOST:PORT"):
+                parse_listen(unreadable)
         for bad in ("2222", "127.0.0.1", "127.0.0.1:ssh", "127.0.0.1:70000", ":22", "[::1]"):
             with pytest.raises(ServeError):
                 parse_listen(bad)

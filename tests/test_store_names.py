@@ -242,6 +242,10 @@ def test_durations_are_shown_in_iso_8601() -> None:
     assert format_duration(900) == "PT15M"
     assert format_duration(129_600) == "PT36H"
     assert parse_duration(format_duration(5_430)) == 5_430
+    # ASCII digits only: "３６００" and "PT１H" are digits to str.isdigit and \d.
+    for unicode_digits in ("\uff13\uff16\uff10\uff10", "\u0663\u0666\u0660\u0660", "PT\uff11H"):
+        with pytest.raises(ValidationError, match="is not a duration"):
+            parse_duration(unicode_digits)
     # A negative value (refused, but said as given): not PT-2H…
     assert format_duration(-7_195) == "-PT1H59M55S"
     with pytest.raises(ValidationError, match=r"-PT1H59M55S \(-7195 s\) is outside"):

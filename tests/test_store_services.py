@@ -466,6 +466,8 @@ def test_account_lifecycle(directory: Directory) -> None:
         1,
     )
     assert directory.accounts.get_by_name("123456789012") == prod
+    with pytest.raises(ValidationError):  # twelve digits, but not ASCII ones (\d took them)
+        directory.accounts.create("\uff11\uff12\uff13\uff14\uff15\uff16\uff17\uff18\uff19\uff10\uff11\uff12")
     updated = directory.accounts.update(prod.id, prod.version, name="prod-main", description="Prod")
     assert (updated.name, updated.version) == ("prod-main", 2)
     disabled = directory.accounts.set_status(updated.id, updated.version, False)

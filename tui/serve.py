@@ -136,7 +136,14 @@ def parse_listen(text: str) -> tuple[str, int]:
         host, sep, port_text = text.rpartition(":")
         if not sep:
             host, port_text = "", text
-    if not host or not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
+    # ASCII digits ("２２２２" is a digit to str.isdigit); a bare IPv6 address's colons cannot be told from
+    # the port's: it goes in brackets.
+    if (
+        not host
+        or (":" in host and not text.startswith("["))
+        or not (port_text.isascii() and port_text.isdigit())
+        or not 0 <= int(port_text) <= 65535
+    ):
         raise ServeError(f"--listen {quoted(text)}: expected HOST:PORT, e.g. 127.0.0.1:2222")
     return host, int(port_text)
 
