@@ -97,3 +97,22 @@ async def test_quitting_with_nothing_unsaved_does_not_ask(tmp_path) -> None:
         await pilot.press("ctrl+q")
         await settle(pilot)
     assert not app.is_running
+
+
+async def test_a_list_has_focus_on_its_table_from_the_start_not_on_its_hidden_filter(tmp_path) -> None:
+    """Textual focuses the first widget it may, and a hidden (display: none) filter box is one: a key typed
+    right after a section's key went into it, unseen ("Sessions · filter: a", no rows)."""
+    from textual.widgets import Input
+
+    from tui.widgets.paged_table import PagedTable
+
+    app, _ = make_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        for screen in (SessionsScreen(), UsersScreen()):
+            await app.push_screen(screen)  # mounted: no tick yet for a deferred focus
+            assert isinstance(screen.focused, PagedTable), screen.focused
+            assert not screen.query_one("#filter", Input).has_focus
+            await pilot.press("a")  # Sessions: all sessions; Users: nothing. Never the filter.
+            await settle(pilot)
+            assert screen.query_one("#filter", Input).value == ""

@@ -138,6 +138,11 @@ def is_field(widget: Widget | None) -> bool:
 class ListScreen(DirectoryScreen):
     """A concept's table: paged from SQLite, filtered with ``/``, acted on by key."""
 
+    # The table has focus from the moment the screen is composed. Textual's default focuses the first widget
+    # it may (display: none does not stop it): the hidden filter box, until on_mount's focus moved on a tick
+    # later, and a key typed right after the section's key went into the hidden box ("filter: a", 0 rows).
+    AUTO_FOCUS = "PagedTable"
+
     BINDINGS = [
         # priority: the action runs while the app handles "/", before it forwards the keys typed right after
         # it, so a quick "/alice" lands whole in the filter box.
