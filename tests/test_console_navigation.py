@@ -116,3 +116,39 @@ async def test_a_list_has_focus_on_its_table_from_the_start_not_on_its_hidden_fi
             await pilot.press("a")  # Sessions: all sessions; Users: nothing. Never the filter.
             await settle(pilot)
             assert screen.query_one("#filter", Input).value == ""
+
+
+async def test_a_filled_form_asks_before_esc_or_ctrl_q_throw_it_away(tmp_path) -> None:
+    from tui.screens.form import FormModal
+
+    app, _ = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("2")
+        await settle(pilot)
+        await pilot.press("n")
+        await settle(pilot)
+        form = app.screen
+        assert isinstance(form, FormModal)
+        await pilot.press("escape")  # nothing typed: closes at once
+        await settle(pilot)
+        assert isinstance(app.screen, UsersScreen)
+        await pilot.press("n")
+        await settle(pilot)
+        form = app.screen
+        await pilot.press(*"newbie")
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmModal)
+        await pilot.press("n")  # keep editing: the name is still there
+        await settle(pilot)
+        assert app.screen is form and form.values()["userName"] == "newbie"
+        await pilot.press("ctrl+q")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmModal) and app.is_running
+        await pilot.press("n")
+        await settle(pilot)
+        await pilot.press("escape")
+        await settle(pilot)
+        await pilot.press("y")  # discard
+        await settle(pilot)
+        assert isinstance(app.screen, UsersScreen)

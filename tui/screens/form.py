@@ -40,7 +40,7 @@ from textual.widgets import (
 
 from store.errors import Conflict, NotFound, StoreError, ValidationError
 from tui.literal import literal
-from tui.screens.modals import ConflictModal
+from tui.screens.modals import ConfirmModal, ConflictModal
 from tui.widgets.text_fields import TextEditor, TextInput
 from tui.workers import background
 
@@ -164,6 +164,7 @@ class FormModal(ModalScreen[Any]):
 
     def on_mount(self) -> None:
         self.query_one(f"#field-{self.fields[0].name}").focus()
+        self.initial: dict[str, str] | None = self.values()  # what "unsaved" is measured against
         self._form_message("")
 
     def check_consume_key(self, key: str, character: str | None) -> bool:
@@ -257,8 +258,25 @@ class FormModal(ModalScreen[Any]):
         event.stop()
         self.action_save()
 
+    def unsaved_changes(self) -> bool:
+        """Typed and not saved: esc, ctrl+q and sign-out ask before throwing it away (one esc closed a filled
+        form without a word; the policy editors already asked)."""
+        initial = getattr(self, "initial", None)
+        return initial is not None and self.values() != initial
+
     def action_cancel(self) -> None:
-        self.dismiss(None)
+        if not self.unsaved_changes():
+            self.dismiss(None)
+            return
+
+        def answered(discard: bool | None) -> None:
+            if discard:
+                self.dismiss(None)
+
+        self.app.push_screen(
+            ConfirmModal("Discard your changes?", "Nothing has been saved.", confirm_label="Discard"),
+            answered,
+        )
 
     def action_save(self) -> None:
         if self.saving:
