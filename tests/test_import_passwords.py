@@ -145,3 +145,15 @@ def test_google_password_hash_functions(
     result = run_tui("import", "--with-passwords", path)
     assert result.returncode == 0, result
     assert stored(db_path)["ada@example.com"][0] == expected
+
+
+def test_a_librarys_warning_never_reaches_the_person(run_tui, tmp_path: Path) -> None:
+    """passlib warned about a bcrypt salt's padding bits with a path into site-packages and a line of its
+    source, on stderr, when it met such a hash in a file (hostile-input testing)."""
+    odd = "$2b$12$" + "a" * 53  # padding bits set in the salt's last character
+    path = tmp_path / "users.json"
+    user = {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "bob", "password": odd}
+    path.write_text(json.dumps(user), encoding="utf-8")
+    result = run_tui("import", "--dry-run", path)
+    assert result.returncode in (0, 1), result
+    assert "Warning" not in result.stderr and "site-packages" not in result.stderr, result

@@ -13,6 +13,7 @@ import json
 import os
 import re
 import sys
+import warnings
 from pathlib import Path
 
 import click
@@ -184,6 +185,10 @@ for _command in SERVE_COMMANDS:
 def main() -> None:
     # Everything we create (database, WAL, backups, exports) is private to the user.
     os.umask(0o077)
+    if not debugging():
+        # A library's warning is for its developers, printed with a path into site-packages and a line of its
+        # source (passlib on an odd bcrypt salt in an imported hash): what matters to a person, tui says.
+        warnings.simplefilter("ignore")
     try:
         cli.main(prog_name="tui")
     except KeyboardInterrupt:
