@@ -40,7 +40,7 @@ from textual.widgets import (
 
 from store.errors import Conflict, NotFound, StoreError, ValidationError
 from tui.literal import literal
-from tui.screens.modals import ConfirmModal, ConflictModal
+from tui.screens.modals import ConflictModal, close_asking_first
 from tui.widgets.text_fields import TextEditor, TextInput
 from tui.workers import background
 
@@ -265,18 +265,7 @@ class FormModal(ModalScreen[Any]):
         return initial is not None and self.values() != initial
 
     def action_cancel(self) -> None:
-        if not self.unsaved_changes():
-            self.dismiss(None)
-            return
-
-        def answered(discard: bool | None) -> None:
-            if discard:
-                self.dismiss(None)
-
-        self.app.push_screen(
-            ConfirmModal("Discard your changes?", "Nothing has been saved.", confirm_label="Discard"),
-            answered,
-        )
+        close_asking_first(self)
 
     def action_save(self) -> None:
         if self.saving:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import ModalScreen
+from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 
 from tui.literal import literal
@@ -74,3 +76,19 @@ class ConflictModal(ModalScreen[str]):
         if choice == "reapply" and not self.can_reapply:
             return
         self.dismiss(choice)
+
+
+def close_asking_first(screen: Screen[Any]) -> None:
+    """Close ``screen`` (dismissed with None); when it holds unsaved changes (its ``unsaved_changes()``), only
+    after the person says to throw them away."""
+    if not screen.unsaved_changes():  # type: ignore[attr-defined]  # the forms and editors that call this
+        screen.dismiss(None)
+        return
+
+    def answered(discard: bool | None) -> None:
+        if discard:
+            screen.dismiss(None)
+
+    screen.app.push_screen(
+        ConfirmModal("Discard your changes?", "Nothing has been saved.", confirm_label="Discard"), answered
+    )

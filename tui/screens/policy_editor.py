@@ -39,7 +39,7 @@ from store.policy import INLINE_POLICY_MAX_CHARS, MANAGED_POLICY_MAX_CHARS, Poli
 from tui.literal import literal
 from tui.screens.base import DirectoryScreen
 from tui.screens.form import holds_typed_keys
-from tui.screens.modals import ConfirmModal, ConflictModal
+from tui.screens.modals import ConflictModal, close_asking_first
 from tui.widgets.key_footer import KeyFooter
 from tui.widgets.nav_bar import NavBar
 from tui.widgets.text_fields import TextEditor, TextInput
@@ -500,18 +500,7 @@ class EditorScreen(DirectoryScreen):
         return self.initial is not None and self.values() != self.initial
 
     def action_back(self) -> None:
-        if self.unsaved_changes():
-
-            def answered(yes: bool | None) -> None:
-                if yes:
-                    self.dismiss(None)
-
-            self.app.push_screen(
-                ConfirmModal("Discard your changes?", "Nothing has been saved.", confirm_label="Discard"),
-                answered,
-            )
-            return
-        self.dismiss(None)
+        close_asking_first(self)
 
     def action_save(self) -> None:
         if self.saving:
