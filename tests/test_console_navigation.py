@@ -152,3 +152,23 @@ async def test_a_filled_form_asks_before_esc_or_ctrl_q_throw_it_away(tmp_path) -
         await pilot.press("y")  # discard
         await settle(pilot)
         assert isinstance(app.screen, UsersScreen)
+
+
+async def test_an_import_at_work_stays_open_when_a_section_key_is_pressed(tmp_path) -> None:
+    from tui.screens.import_screen import ImportScreen
+
+    app, _ = make_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("i")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, ImportScreen)
+        screen.busy = True  # as while a file is read, planned or applied
+        app.go_to("dashboard")  # the dashboard's key, from the palette (in the form, "1" is typed)
+        await settle(pilot)
+        assert app.screen is screen
+        screen.busy = False
+        app.go_to("dashboard")
+        await settle(pilot)
+        assert not isinstance(app.screen, ImportScreen)

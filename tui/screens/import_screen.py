@@ -314,6 +314,11 @@ class ImportScreen(DirectoryScreen):
         if len(self.app.screen_stack) > 1 and not self.busy:
             self.app.pop_screen()
 
+    def unsaved_changes(self) -> bool:
+        """While a file is read, planned or applied, a section's key does not close this screen (its worker
+        would lose where to say how the import ended), and quitting asks first."""
+        return self.busy
+
     # -- the work, off the UI thread --------------------------------------------------------------------
 
     @background(group="import", exclusive=True)
