@@ -321,6 +321,7 @@ class FormModal(ModalScreen[Any]):
         self.version = version
         if choice == "reload":
             self.fill(values)
+            self.initial = self.values()  # the saved values: nothing unsaved now (as the editors reset it)
             self._form_message(Text("Reloaded: these are the values saved now."))
         else:  # re-apply: keep what this admin typed, save it over the version just read
             self.action_save()
