@@ -386,6 +386,14 @@ def test_groups_members_and_the_admin_group(server: Server) -> None:
         assert added.status_code == 204 and added.content == b""
         assert added.headers["ETag"] == client.get(f"/Groups/{group}").json()["meta"]["version"]
         assert members() == sorted([gina, hugo])
+        # A path that is no SCIM path is a 400, not a 204 that changed nothing (RFC 7644 §3.5.2).
+        for bad in ('members[value eq "x" and ((((', "no.such.attr", "members]"):
+            refused = client.patch(
+                f"/Groups/{group}",
+                json={"schemas": [PATCH_OP], "Operations": [{"op": "remove", "path": bad}]},
+            )
+            assert refused.status_code == 400 and "path:" in refused.json()["detail"], (bad, refused.text)
+        assert members() == sorted([gina, hugo])
         # Asked for attributes (RFC 7644 §3.9), it answers 200 with them.
         renamed = client.patch(
             f"/Groups/{group}",

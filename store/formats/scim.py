@@ -50,6 +50,30 @@ BULK_REF = "bulkId:"
 
 _MEMBER_FILTER = re.compile(r'^members\s*\[\s*value\s+eq\s+"([^"]*)"\s*\]$', re.IGNORECASE)
 _EMAIL_FILTER = re.compile(r'^emails\s*\[\s*type\s+eq\s+"([^"]*)"\s*\](\.value)?$', re.IGNORECASE)
+# RFC 7644 §3.5.2's PATCH path: an attribute (URN-qualified or not), a sub-attribute, or a value filter in
+# brackets and then a sub-attribute. A path that is none of these is a 400, not an attribute ignored.
+_NAME = r"[A-Za-z][A-Za-z0-9_$-]*"
+_PATCH_PATH = re.compile(
+    rf"^(?:urn:[A-Za-z0-9.:_-]+:)?{_NAME}(?:\.{_NAME})?(?:\s*\[(?P<filter>[^\[\]]*)\](?:\.{_NAME})?)?$"
+)
+
+
+def path_problem(path: str) -> str | None:
+    """Why ``path`` is not a SCIM PATCH path (its value filter included), or None."""
+    found = _PATCH_PATH.match(path)
+    if found is None:
+        return f'path: {quoted(path)} is not a SCIM attribute path (members, members[value eq "…"], …)'
+    if found.group("filter") is not None:
+        from scim2_filter_parser.lexer import SCIMLexer
+        from scim2_filter_parser.parser import SCIMParser
+
+        try:
+            SCIMParser().parse(SCIMLexer().tokenize(found.group("filter")))
+        except Exception:  # noqa: BLE001 - the parser raises its own errors, IndexError, ValueError
+            return f"path: the filter in {quoted(path)} is not a SCIM filter"
+    return None
+
+
 # Namespace for the ids of resources that never had a SCIM id (made here): stable for a row, unique.
 _ID_NAMESPACE = uuid.UUID("6f1c2a5e-7b0e-4d3f-9a51-2f6c8e0b9d47")
 
@@ -557,6 +581,9 @@ class _Reader:
         return {path: value}
 
     def patch_group(self, where: str, target: str, op: str, path: str | None, value: Any) -> None:
+        if path and (problem := path_problem(path)) is not None:
+            self.problem(where, problem)  # RFC 7644 §3.5.2: invalidPath, not a 204 that changed nothing
+            return
         group = GroupIn(where, target=target)
         folded = (path or "").casefold()
         match = _MEMBER_FILTER.match(path or "")
