@@ -121,6 +121,18 @@ class FirstRunScreen(Screen[None]):
             self.busy = True
             self._create(self.query_one(EnrolmentPanel).code)
 
+    # The two password fields as they were when the message under them was said: once either is typed in,
+    # the message is about values no longer there and goes ("The two passwords differ." stayed).
+    _said_about: tuple[str, str] | None = None
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id not in ("wizard-password", "wizard-repeat") or self._said_about is None:
+            return
+        now = (self.query_one("#wizard-password", Input).value, self.query_one("#wizard-repeat", Input).value)
+        if now != self._said_about:
+            self._said_about = None
+            self.query_one("#wizard-password-error", Static).update("")
+
     def _password_entered(self) -> None:
         password = self.query_one("#wizard-password", Input).value
         repeat = self.query_one("#wizard-repeat", Input)
@@ -129,6 +141,7 @@ class FirstRunScreen(Screen[None]):
         if reasons:
             error.update(literal(" ".join(reasons)))
             self.query_one("#wizard-password", Input).focus()
+            self._said_about = (password, repeat.value)
             return
         if not repeat.value:
             error.update("")
@@ -138,6 +151,7 @@ class FirstRunScreen(Screen[None]):
             error.update("The two passwords differ.")
             repeat.value = ""
             repeat.focus()
+            self._said_about = (password, "")
             return
         error.update("")
         self.password = password
