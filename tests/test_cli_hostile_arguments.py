@@ -132,3 +132,15 @@ def test_bytes_that_are_not_utf8_get_one_clear_line(run_tui, tmp_path: Path) -> 
     )
     assert made.returncode == 1 and "not UTF-8" in made.stderr, made
     assert not (tmp_path / "new").exists()
+
+
+def test_a_dry_run_on_a_path_with_no_directory_makes_none(run_tui, tmp_path: Path) -> None:
+    """It planned against a new, empty directory it made there: a dry run changes nothing, files included."""
+    folder = tmp_path / "site"
+    folder.mkdir()
+    users = tmp_path / "users.csv"
+    users.write_text("userName,groups\nann,Staff\n", encoding="utf-8")
+    result = run_tui("--db", folder / "d.db", "import", "--dry-run", users)
+    assert result.returncode == 0 and "+ create user 'ann'" in result.stdout, result
+    assert "dry run: nothing was changed" in result.stdout
+    assert list(folder.iterdir()) == []

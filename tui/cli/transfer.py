@@ -10,12 +10,13 @@ import json
 import os
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
 import click
 
+from store.directory import Directory
 from store.files import write_private
 from tui.cli.base import Context, FilePath, pass_context, say, stream
 
@@ -198,21 +199,24 @@ def import_command(
         except ValidationError as exc:
             raise ValidationError(f"{exc.message}\nnothing was changed") from None
         del raw  # the reading has the file's digest: its bytes are not kept beside the document (19 MB)
+        # A dry run against a path with no directory plans against an empty one in memory: it made the file.
+        planned_only = dry_run and not os.path.lexists(obj.db_path)
         try:
-            result = import_document(
-                obj.directory(),
-                reading.document,
-                file_name=str(file),
-                sha256=reading.sha256,
-                source=source,
-                dry_run=dry_run,
-                sync=sync,
-                allow_mass_disable=allow_mass_disable,
-                allow_admin_changes=allow_admin_changes,
-                with_passwords=with_passwords,
-                format_name=reading.format,
-                progress=progress,
-            )
+            with Directory.open(":memory:") if planned_only else nullcontext(obj.directory()) as directory:
+                result = import_document(
+                    directory,
+                    reading.document,
+                    file_name=str(file),
+                    sha256=reading.sha256,
+                    source=source,
+                    dry_run=dry_run,
+                    sync=sync,
+                    allow_mass_disable=allow_mass_disable,
+                    allow_admin_changes=allow_admin_changes,
+                    with_passwords=with_passwords,
+                    format_name=reading.format,
+                    progress=progress,
+                )
         except ImportRefused:
             if not as_json:
                 say(reading.describe(), err=True)
