@@ -132,6 +132,12 @@ class TestMyAccess:
             }
             select = app.screen.query_one("#duration", Select)
             assert select.value == 4 * 3600
+            # A digit typed on the duration choice is the choice's, never a section key (it left the screen).
+            select.focus()
+            await pilot.press("2")
+            await settle(pilot)
+            assert isinstance(app.screen, MyAccessScreen)
+            table.focus()
             select.value = 3600
             await pilot.press("enter")
             await settle(pilot)

@@ -17,7 +17,7 @@ from textual.widgets import Input, Select, Static, TextArea
 from store.errors import Conflict, StoreError
 from store.service import Page
 from tui.literal import literal
-from tui.screens.form import FormModal
+from tui.screens.form import FormModal, holds_typed_keys
 from tui.screens.modals import ConfirmModal, ConflictModal
 from tui.widgets.key_footer import KeyFooter
 from tui.widgets.nav_bar import NavBar
@@ -58,6 +58,13 @@ class DirectoryScreen(Screen[Any]):
         if self._shown:
             self.reload()
         self._shown = True
+
+    def check_consume_key(self, key: str, character: str | None) -> bool:
+        # A printable key typed on a form's control (a field, a choice, a list, a check box) is the control's,
+        # never a section key (1-0, i, ?) that leaves the screen and what was typed on it; on a table or a
+        # scrolling part the section keys work as everywhere. Every screen, not only the editors: My access's
+        # duration choice switched screens on a digit.
+        return holds_typed_keys(self.focused, character)
 
     # -- esc leaves a field --------------------------------------------------------------------------------
     # A text field takes every printable key, so while one has focus the section keys (1-9, 0, i, ?) are typed

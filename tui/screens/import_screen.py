@@ -26,7 +26,6 @@ from store.errors import StoreError
 from store.importer import ImportPlan, ImportRefused, ImportResult, Problem
 from tui.literal import literal
 from tui.screens.base import DirectoryScreen
-from tui.screens.form import holds_typed_keys
 from tui.screens.modals import ConfirmModal
 from tui.widgets.check_box import PlainCheckbox
 from tui.widgets.key_footer import KeyFooter
@@ -203,10 +202,6 @@ class ImportScreen(DirectoryScreen):
                 id="import-plan", wrap=True, markup=False, highlight=False, auto_scroll=False, min_width=20
             )
         yield KeyFooter()
-
-    def check_consume_key(self, key: str, character: str | None) -> bool:
-        # A letter or digit typed on a check box is the form's, never a section key that leaves the import.
-        return holds_typed_keys(self.focused, character)
 
     def on_mount(self) -> None:
         self.query_one("#import-path", Input).focus()

@@ -38,7 +38,6 @@ from store.policies import Policy
 from store.policy import INLINE_POLICY_MAX_CHARS, MANAGED_POLICY_MAX_CHARS, PolicyProblem, validate_policy
 from tui.literal import literal
 from tui.screens.base import DirectoryScreen
-from tui.screens.form import holds_typed_keys
 from tui.screens.modals import ConflictModal, close_asking_first
 from tui.widgets.key_footer import KeyFooter
 from tui.widgets.nav_bar import NavBar
@@ -376,9 +375,6 @@ class EditorScreen(DirectoryScreen):
     # again or cleared as that policy is checked again), or (field, value) for the store's word on a field
     # with no place of its own (cleared once that field holds another value).
     line_about: PolicyEditor | tuple[str, Any] | None = None
-
-    def check_consume_key(self, key: str, character: str | None) -> bool:
-        return holds_typed_keys(self.focused, character)
 
     def field_checks(self) -> dict[str, Callable[[str], object]]:
         """The cheap checks ``preview`` runs first, by field: each raises the store's ValidationError. A

@@ -21,7 +21,7 @@ from store.policy import ALLOW, EXPLICIT_DENY, statement_lines
 from store.policy.patterns import parse_date
 from tui.literal import literal
 from tui.screens.base import DirectoryScreen
-from tui.screens.form import holds_typed_keys, lookup_by_name
+from tui.screens.form import lookup_by_name
 from tui.widgets.key_footer import KeyFooter
 from tui.widgets.nav_bar import NavBar
 from tui.widgets.suggesters import NameSuggester
@@ -208,11 +208,6 @@ class SimulatorScreen(DirectoryScreen):
             with VerticalScroll(id="sim-policy"):
                 yield Static("", id="sim-policy-text")
         yield KeyFooter()
-
-    def check_consume_key(self, key: str, character: str | None) -> bool:
-        # A letter typed on the choice or a field is the form's, never a section key; on the results table
-        # (not a form's control) the section keys work as everywhere.
-        return holds_typed_keys(self.focused, character)
 
     def on_mount(self) -> None:
         table = self.query_one("#sim-results", DataTable)
