@@ -122,10 +122,20 @@ class PortalService:
         mfa: bool,
         lifetime: timedelta = PORTAL_LIFETIME,
         counts_as_sign_in: bool = False,
+        proof: SignIn | None = None,
     ) -> SignedIn:
         """A token for an identity the caller proved itself (e.g. an SSH public key): signed in now.
         ``counts_as_sign_in``: the caller checked the password and a code itself (the first-run wizard), so
-        the user's last sign-in (root's "last used" flag) is now."""
+        the user's last sign-in (root's "last used" flag) is now.
+
+        With ``mfa`` the store wants to see the second factor proven, not only be told: ``proof``, the
+        :class:`SignIn` of that user's code (``sign_in.step_up``), or the owner acting (the first-run wizard,
+        which checked root's code as it made root). A signed-in user's own code path could otherwise mint
+        itself an MFA sign-in, and with it administration."""
+        proven = proof is not None and proof.mfa and proof.user.id == user_id
+        if mfa and not self.directory.principal.owner and not proven:
+            self.directory.require(Rule.SELF, subject=user_id, what="sign in as another user")  # who, first
+            raise Refused("an MFA sign-in needs the user's second factor checked first")
         return self._issue(
             user_id,
             client=client,

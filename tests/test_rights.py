@@ -342,3 +342,16 @@ def test_an_identity_providers_principal_imports_only_its_own_users_and_groups(w
     with pytest.raises((Refused, ImportRefused)):
         run('{"users": [{"userName": "bob"}]}')  # a local user's name is never taken over
     assert directory.users.get_by_name("bob").source == "local"
+
+
+def test_an_mfa_sign_in_is_issued_only_on_a_second_factor_the_store_saw(world: World) -> None:
+    """``portal.issue_for(mfa=True)`` ran under the self-service rule alone: a signed-in user's own code path
+    could mint itself an MFA sign-in, and with it administration. The store now wants the step-up's proof."""
+    directory = world.directory
+    directory.act_as(world.carol.id, Actor("carol", "console"), mfa=False)
+    with pytest.raises(Refused, match="second factor checked first"):
+        directory.portal.issue_for(world.carol.id, client="ssh", method="publickey+totp", mfa=True)
+    with pytest.raises(Refused, match="only administrators"):  # someone else's: the rights check says so
+        directory.portal.issue_for(world.bob.id, client="ssh", method="publickey+totp", mfa=True)
+    plain = directory.portal.issue_for(world.carol.id, client="ssh", method="publickey", mfa=False)
+    assert not plain.mfa

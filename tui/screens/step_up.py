@@ -87,9 +87,9 @@ class StepUpScreen(Screen[None]):
         user_id = self.signed_in.user_id
         assert user_id is not None
         try:
-            self.directory.sign_in.step_up(user_id, code, client="ssh")
+            proven = self.directory.sign_in.step_up(user_id, code, client="ssh")
             upgraded = self.directory.portal.issue_for(
-                user_id, client="ssh", method="publickey+totp", mfa=True
+                user_id, client="ssh", method="publickey+totp", mfa=True, proof=proven
             )
         except StoreError:
             self.app.call_from_thread(self._failed)
