@@ -208,6 +208,25 @@ class TestUsers:
             assert app.screen.query_one("#filter", Input).value == "grace"
             assert app.screen.table.total == 1
 
+    async def test_a_name_typed_in_one_burst_after_n_lands_in_the_new_form(self, tmp_path):
+        """Over SSH "n" and the name typed after it arrive in one read: the letters reached the list (the form
+        opened a moment later, empty). "n" in the filter box is still a letter."""
+        app, _ = make_app(tmp_path)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("2")
+            await settle(pilot)
+            for key, character in (("slash", "/"), ("a", "a"), ("n", "n"), ("n", "n")):
+                app.post_message(events.Key(key, character))
+            await settle(pilot)
+            assert app.screen.query_one("#filter", Input).value == "ann"
+            await pilot.press("escape", "escape")
+            await settle(pilot)
+            for character in "nquickuser":
+                app.post_message(events.Key(character, character))
+            await settle(pilot)
+            assert isinstance(app.screen, FormModal)
+            assert app.screen.query_one("#field-userName", Input).value == "quickuser"
+
     async def test_editing_keys_in_one_burst_apply_in_the_order_typed(self, tmp_path):
         """Over SSH a quick "tab, ctrl+a, ctrl+k, New name" arrives in one read: the field must end up holding
         the new name, not an empty box (the editing keys used to run after the letters)."""

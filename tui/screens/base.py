@@ -154,7 +154,9 @@ class ListScreen(DirectoryScreen):
         # priority: the action runs while the app handles "/", before it forwards the keys typed right after
         # it, so a quick "/alice" lands whole in the filter box.
         Binding("slash", "filter", "Filter", priority=True),
-        Binding("n", "new", "New"),
+        # priority, as "/": the form opens while the app reads the key, so a name typed in the same burst
+        # lands in it (it reached the list, and the form opened empty); in the filter box "n" is a letter.
+        Binding("n", "new", "New", priority=True),
         Binding("e", "edit", "Edit"),
         Binding("d", "delete", "Delete"),
         Binding("r", "refresh", "Refresh"),
