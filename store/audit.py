@@ -134,7 +134,7 @@ def _head_mac(key: bytes, seq: int, digest: str) -> str:
 
 def sealed_head(key: bytes, text: str) -> tuple[int, str] | None:
     """(seq, hash) of a head ``SEQ:HASH:MAC`` sealed with ``key``, or None when it is not."""
-    parts = text.strip().split(":")
+    parts = text.split(":")
     if len(parts) != 3 or not (parts[0].isascii() and parts[0].isdigit() and len(parts[0]) <= 18):
         return None
     seq, digest, mac = int(parts[0]), parts[1], parts[2]
@@ -160,9 +160,7 @@ def _read_head(conn: sqlite3.Connection, key: bytes | None) -> tuple[int, str, s
         seq, digest = int(parts[0]), parts[1]
     except (ValueError, IndexError):
         return 0, GENESIS, "the log's head is not readable"
-    if key is not None and (
-        len(parts) != 3 or not hmac.compare_digest(parts[2], _head_mac(key, seq, digest))
-    ):
+    if key is not None and sealed_head(key, str(row[0])) != (seq, digest):
         return seq, digest, "the log's head was rewritten without the key file"
     return seq, digest, None
 
@@ -246,9 +244,7 @@ def verify(
     seq_text, _, digest = expect_head.strip().partition(":")
     # ASCII digits within SQLite's integers: "²" is a digit to str.isdigit, and a larger number overflows.
     seq = int(seq_text) if seq_text.isascii() and seq_text.isdigit() and len(seq_text) <= 18 else None
-    row = conn.execute("SELECT hash FROM audit WHERE seq = ?", (seq,)).fetchone() if seq is not None else None
-    # As bytes: compare_digest refuses str with non-ASCII characters, which a mistyped head may hold.
-    if row is not None and hmac.compare_digest(str(row[0]).encode(), digest.encode()):
+    if seq is not None and holds_event(conn, seq, digest):
         return result
     return VerifyResult(
         False,
@@ -277,6 +273,14 @@ def reseal(conn: sqlite3.Connection, key: bytes) -> tuple[str, str]:
         (HEAD_KEY, _head_value(key, int(seq), digest)),
     )
     return ("" if row is None else str(row[0])), checked.head
+
+
+def holds_event(conn: sqlite3.Connection, seq: int, digest: str) -> bool:
+    """Does the log still hold event ``seq`` with the hash ``digest`` (a head recorded earlier, the file's
+    mark)."""
+    row = conn.execute("SELECT hash FROM audit WHERE seq = ?", (seq,)).fetchone()
+    # As bytes: compare_digest refuses str with non-ASCII characters, which a mistyped head may hold.
+    return row is not None and hmac.compare_digest(str(row[0]).encode(), digest.encode())
 
 
 def _walk(

@@ -218,8 +218,7 @@ class Directory:
             )
             return audit.VerifyResult(False, result.events, None, problem, result.head, result.keyed)
         seq, digest = sealed
-        row = conn.execute("SELECT hash FROM audit WHERE seq = ?", (seq,)).fetchone()
-        if row is not None and row[0] == digest:
+        if audit.holds_event(conn, seq, digest):
             return result
         problem = (
             f"the log no longer holds event {seq}, the last one committed (the file's mark says so): it "
