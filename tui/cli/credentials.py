@@ -38,20 +38,18 @@ def _interactive() -> bool:
 def read_password_stdin() -> str:
     """The first line of standard input, without its line ending (a password may hold spaces)."""
     try:
-        line = sys.stdin.readline()
-    except UnicodeDecodeError:  # a UTF-8 locale other than C.UTF-8 decodes standard input strictly
-        line = "\udcff"
-    password = line.removesuffix("\n").removesuffix("\r")
+        password = sys.stdin.readline().removesuffix("\n").removesuffix("\r")
+        # Bytes that are not UTF-8 fail to decode (most UTF-8 locales) or arrive as lone surrogates (the C and
+        # C.UTF-8 locales' surrogateescape), which no text can be encoded from.
+        password.encode("utf-8")
+    except (UnicodeDecodeError, UnicodeEncodeError):
+        raise ValidationError(
+            "the password on standard input is not UTF-8 text (convert it, e.g. with iconv)", "password"
+        ) from None
     if not password:
         raise ValidationError(
             "no password on standard input (--password-stdin reads its first line)", "password"
         )
-    try:
-        password.encode("utf-8")  # bytes that are not UTF-8 arrive as lone surrogates (surrogateescape)
-    except UnicodeEncodeError:
-        raise ValidationError(
-            "the password on standard input is not UTF-8 text (convert it, e.g. with iconv)", "password"
-        ) from None
     return password
 
 
