@@ -19,6 +19,7 @@ parser's own parameters, never string building from input); a filter naming any 
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import sqlite3
@@ -198,19 +199,10 @@ def _nesting(text: str) -> int:
     return deepest
 
 
-def compile_filter(text: str, attributes: _FoldedMap) -> tuple[str, list[Any]]:
-    """``userName eq "X"`` → (``u.user_name_key = ?``, ["x"]). Raises BadRequest (invalidFilter)."""
-    from scim2_filter_parser.lexer import SCIMLexer
-    from scim2_filter_parser.parser import SCIMParser
+@functools.cache
+def _literal_transpiler() -> Any:
+    """The filter library's SQL transpiler, made once (imported only when a filter is read)."""
     from scim2_filter_parser.transpilers.sql import Transpiler
-
-    if len(text) > MAX_FILTER:
-        raise BadRequest(f"filter: longer than {MAX_FILTER} characters", "invalidFilter")
-    if _nesting(text) > MAX_FILTER_NESTING:
-        # Within the length, 50 "not (" made SQL deeper than SQLite parses ("parser stack overflow": a 500).
-        raise BadRequest(
-            f"filter: nested deeper than {MAX_FILTER_NESTING} levels of parentheses", "invalidFilter"
-        )
 
     class LiteralTranspiler(Transpiler):  # type: ignore[misc]  # the parser's package has no type hints
         """The parser's SQL, with the value of ``co``/``sw``/``ew`` taken literally: it put the value into a
@@ -230,7 +222,23 @@ def compile_filter(text: str, attributes: _FoldedMap) -> tuple[str, list[Any]]:
             value = super().visit_CompValue(node)
             return like_literal(value) if self.like and isinstance(value, str) else value
 
-    transpiler = LiteralTranspiler(attributes)
+    return LiteralTranspiler
+
+
+def compile_filter(text: str, attributes: _FoldedMap) -> tuple[str, list[Any]]:
+    """``userName eq "X"`` → (``u.user_name_key = ?``, ["x"]). Raises BadRequest (invalidFilter)."""
+    from scim2_filter_parser.lexer import SCIMLexer
+    from scim2_filter_parser.parser import SCIMParser
+
+    if len(text) > MAX_FILTER:
+        raise BadRequest(f"filter: longer than {MAX_FILTER} characters", "invalidFilter")
+    if _nesting(text) > MAX_FILTER_NESTING:
+        # Within the length, 50 "not (" made SQL deeper than SQLite parses ("parser stack overflow": a 500).
+        raise BadRequest(
+            f"filter: nested deeper than {MAX_FILTER_NESTING} levels of parentheses", "invalidFilter"
+        )
+
+    transpiler = _literal_transpiler()(attributes)
     try:
         tree = SCIMParser().parse(SCIMLexer().tokenize(text))
         where, params = transpiler.transpile(tree)
