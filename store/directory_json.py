@@ -72,6 +72,16 @@ class _NotANumber:
         self.text = text
 
 
+def repeated_key(pairs: list[tuple[str, Any]]) -> str:
+    """The first key that an object's ``pairs`` (as ``json`` parses them) hold twice; "" when none does."""
+    seen: set[str] = set()
+    for key, _ in pairs:
+        if key in seen:
+            return key
+        seen.add(key)
+    return ""
+
+
 class _Strict:
     """Parse hooks that mark what JSON parsers allow but we refuse, for ``_locate`` to find afterwards."""
 
@@ -84,12 +94,7 @@ class _Strict:
             return result
         self.suspect = True
         duplicated = _Duplicated(result)
-        seen: set[str] = set()
-        for key, _ in pairs:
-            if key in seen:
-                duplicated.duplicate = key
-                break
-            seen.add(key)
+        duplicated.duplicate = repeated_key(pairs)
         return duplicated
 
     def constant(self, text: str) -> _NotANumber:

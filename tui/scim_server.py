@@ -33,6 +33,7 @@ from starlette.routing import Route
 from store.audit import Actor
 from store.db import failure_kind
 from store.directory import Directory
+from store.directory_json import repeated_key
 from store.errors import AlreadyExists, Conflict, NotFound, Refused, StoreError, ValidationError
 from store.importer import ImportRefused
 from store.names import quoted
@@ -246,11 +247,7 @@ class _DuplicateKey(ValueError):
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     result = dict(pairs)
     if len(result) != len(pairs):
-        seen: set[str] = set()
-        for key, _ in pairs:
-            if key in seen:
-                raise _DuplicateKey(key)
-            seen.add(key)
+        raise _DuplicateKey(repeated_key(pairs))
     return result
 
 
