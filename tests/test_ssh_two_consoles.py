@@ -102,7 +102,10 @@ def test_two_consoles_edit_the_same_user_the_first_wins_the_second_sees_the_conf
 
     _replace_display_name(tmux, "load2", "Renamed by load2")
     tmux.keys("load2", "C-s")
-    modal = "\n".join(tmux.wait_for("load2", "Changed by someone else", DEADLINE))
+    tmux.wait_for("load2", "Changed by someone else", DEADLINE)
+    # Over SSH the dialog arrives in more than one write: read it once its last line (its keys) is drawn too
+    # (a capture between two writes held the title without the winner's value, under CI's load).
+    modal = "\n".join(tmux.wait_for("load2", "Re-apply my edit", DEADLINE))
     assert "Renamed by load1" in modal  # the winner's change, shown to the loser
     assert "Reload their version" in modal and "Re-apply my edit" in modal
     assert _display_name(world, "alice") == "Renamed by load1"  # nothing overwritten
