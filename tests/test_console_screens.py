@@ -227,6 +227,30 @@ class TestUsers:
             assert isinstance(app.screen, FormModal)
             assert app.screen.query_one("#field-userName", Input).value == "quickuser"
 
+    async def test_a_row_action_typed_in_one_burst_with_the_section_key_acts_on_the_first_row(self, tmp_path):
+        """`4 e` (or `6 d`) in one read: the action reached the list before its first page, and the console
+        said "No account selected" over a list of five. It waits for the row instead."""
+        app, directory = make_app(tmp_path)
+        async with app.run_test(size=(120, 40)) as pilot:
+            # While this thread holds a read of the directory, the list's page (read in a worker thread)
+            # waits: the keys are handled before the rows arrive, as over a slow link.
+            with directory.db.read():
+                for key in ("4", "e"):
+                    app.post_message(events.Key(key, key))
+                await pilot.pause(0.3)
+            await settle(pilot)
+            assert isinstance(app.screen, FormModal)
+            assert app.screen.query_one("#field-name", Input).value == "123456789012"
+            await pilot.press("escape")
+            await settle(pilot)
+            with directory.db.read():
+                for key in ("6", "d"):
+                    app.post_message(events.Key(key, key))
+                await pilot.pause(0.3)
+            await settle(pilot)
+            assert isinstance(app.screen, ConfirmModal)
+            assert not any("selected" in n.message for n in app._notifications)
+
     async def test_editing_keys_in_one_burst_apply_in_the_order_typed(self, tmp_path):
         """Over SSH a quick "tab, ctrl+a, ctrl+k, New name" arrives in one read: the field must end up holding
         the new name, not an empty box (the editing keys used to run after the letters)."""

@@ -8,7 +8,7 @@ from textual.binding import Binding
 
 from store.accounts import Account
 from store.service import Page
-from tui.screens.base import ListScreen
+from tui.screens.base import ListScreen, on_current_row
 from tui.screens.form import FormField, FormModal
 from tui.screens.users import toggle_shown
 from tui.widgets.paged_table import Column
@@ -72,10 +72,12 @@ class AccountsScreen(ListScreen):
     def action_new(self) -> None:
         self.open_form(account_form(self, None), "Account created")
 
+    @on_current_row
     def action_edit(self) -> None:
         if (account := self.selected()) is not None:
             self.open_form(account_form(self, account), "Account saved")
 
+    @on_current_row
     def action_disable(self) -> None:
         if (account := self.selected()) is None:
             return
@@ -93,6 +95,7 @@ class AccountsScreen(ListScreen):
 
     action_enable = action_disable
 
+    @on_current_row
     def action_delete(self) -> None:
         if (account := self.selected()) is not None:
             accounts = self.directory.accounts

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from store.assignments import Assignment, PrincipalType
 from store.service import Page
-from tui.screens.base import ListScreen
+from tui.screens.base import ListScreen, on_current_row
 from tui.screens.form import FormField, FormModal, lookup_by_name
 from tui.widgets.paged_table import Column
 from tui.widgets.suggesters import NameSuggester
@@ -72,6 +72,7 @@ class AssignmentsScreen(ListScreen):
             "Assignment created",
         )
 
+    @on_current_row
     def action_edit(self) -> None:
         if (assignment := self.selected()) is None:
             return
@@ -105,6 +106,7 @@ class AssignmentsScreen(ListScreen):
             "Assignment saved",
         )
 
+    @on_current_row
     def action_delete(self) -> None:
         if (assignment := self.selected()) is not None:
             assignments = self.directory.assignments

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from textual import events
 from textual.app import ComposeResult
@@ -140,6 +141,22 @@ def is_field(widget: Widget | None) -> bool:
     if isinstance(widget, TextArea):
         return not widget.read_only  # a read-only text lets keys through: esc there goes back at once
     return isinstance(widget, (Input, Select))
+
+
+_List = TypeVar("_List", bound="ListScreen")
+
+
+def on_current_row(action: Callable[[_List], None]) -> Callable[[_List], None]:
+    """A list's action on the row under the cursor. Typed before that row has arrived (in the same burst as
+    the key that opened the list: `4 e`, `6 d`), it runs when the row comes, rather than saying that nothing
+    is selected on a list that shows rows a moment later."""
+
+    @functools.wraps(action)
+    def run(screen: _List) -> None:
+        if not screen.table.when_current_loaded(functools.partial(run, screen)):
+            action(screen)
+
+    return run
 
 
 class ListScreen(DirectoryScreen):

@@ -9,7 +9,7 @@ from textual.binding import Binding
 from store.errors import StoreError
 from store.groups import Group, Membership
 from store.service import Page
-from tui.screens.base import ListScreen
+from tui.screens.base import ListScreen, on_current_row
 from tui.screens.form import FormField, FormModal, lookup_by_name
 from tui.widgets.paged_table import Column
 from tui.widgets.suggesters import NameSuggester
@@ -61,6 +61,7 @@ class GroupsScreen(ListScreen):
         admin = self.directory.admins.admin_group()
         return f"admin group: {admin.name}" if admin else "no admin group: only root administers"
 
+    @on_current_row
     def action_admin_group(self) -> None:
         if (group := self.current_group()) is None:
             return
@@ -91,6 +92,7 @@ class GroupsScreen(ListScreen):
     def action_new(self) -> None:
         self.open_form(group_form(self, None), "Group created")
 
+    @on_current_row
     def action_edit(self) -> None:
         if (group := self.selected()) is not None:
             self.open_form(group_form(self, group), "Group saved")
@@ -105,6 +107,7 @@ class GroupsScreen(ListScreen):
             self.notify(exc.message, severity="error", markup=False)
             return None
 
+    @on_current_row
     def action_delete(self) -> None:
         if (group := self.current_group()) is not None:
             groups = self.directory.groups
@@ -191,6 +194,7 @@ class GroupMembersScreen(ListScreen):
             "Member added",
         )
 
+    @on_current_row
     def action_delete(self) -> None:
         if (membership := self.selected()) is not None:
             groups = self.directory.groups

@@ -25,7 +25,7 @@ from store.permission_sets import PermissionSet
 from store.policies import Policy
 from store.service import Page
 from tui.literal import literal
-from tui.screens.base import ListScreen
+from tui.screens.base import ListScreen, on_current_row
 from tui.screens.policy_editor import (
     EDITOR_CSS,
     BlastRadiusModal,
@@ -375,10 +375,12 @@ class PermissionSetsScreen(ListScreen):
     def action_new(self) -> None:
         self._open_editor(None)
 
+    @on_current_row
     def action_edit(self) -> None:
         if (pset := self.selected()) is not None:
             self._open_editor(pset)
 
+    @on_current_row
     def action_delete(self) -> None:
         if (pset := self.selected()) is not None:
             self._delete_preview(pset)

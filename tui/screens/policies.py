@@ -14,7 +14,7 @@ from textual.binding import Binding
 from store.errors import StoreError
 from store.policies import Policy
 from store.service import Page
-from tui.screens.base import ListScreen
+from tui.screens.base import ListScreen, on_current_row
 from tui.screens.policy_editor import PolicyEditorScreen
 from tui.widgets.paged_table import Column
 
@@ -54,14 +54,17 @@ class PoliciesScreen(ListScreen):
     def action_new(self) -> None:
         self._open(None)
 
+    @on_current_row
     def action_edit(self) -> None:
         if (policy := self.selected()) is not None:
             self._open(policy)
 
+    @on_current_row
     def action_copy(self) -> None:
         if (policy := self.selected()) is not None:
             self._open(None, template=policy)
 
+    @on_current_row
     def action_delete(self) -> None:
         if (policy := self.selected()) is None:
             return

@@ -13,7 +13,7 @@ from textual.widgets import Static
 from store.clock import from_text
 from store.service import Page
 from store.sessions import SessionInfo
-from tui.screens.base import ListScreen
+from tui.screens.base import ListScreen, on_current_row
 from tui.widgets.key_footer import KeyFooter
 from tui.widgets.nav_bar import NavBar
 from tui.widgets.paged_table import Column, PagedTable
@@ -124,6 +124,7 @@ class SessionsScreen(ListScreen):
         self.table.empty_text = self.empty_text if self.active_only else "No sessions."
         self.table.reload(keep_cursor=False)
 
+    @on_current_row
     def action_revoke(self) -> None:
         targets: list[Any] = list(self.table.marked.values())
         if not targets:

@@ -8,7 +8,7 @@ from textual.binding import Binding
 
 from store.service import Page
 from store.users import User
-from tui.screens.base import ListScreen
+from tui.screens.base import ListScreen, on_current_row
 from tui.screens.form import FormField, FormModal
 from tui.widgets.paged_table import Column
 
@@ -100,16 +100,19 @@ class UsersScreen(ListScreen):
     def action_new(self) -> None:
         self.open_form(user_form(self, None), "User created")
 
+    @on_current_row
     def action_edit(self) -> None:
         if (user := self.selected()) is not None:
             self.open_form(user_form(self, user), "User saved")
 
+    @on_current_row
     def action_disable(self) -> None:
         if (user := self.selected()) is not None:
             toggle_user(self, user)
 
     action_enable = action_disable
 
+    @on_current_row
     def action_delete(self) -> None:
         if (user := self.selected()) is not None:
             delete_user(self, user)

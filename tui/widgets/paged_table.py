@@ -117,7 +117,8 @@ class PagedTable(ScrollView, can_focus=True):
         # a reload after every change does not blank the table for a moment.
         self._stale: dict[int, Page[Any]] = {}
         self._pending: set[int] = set()
-        self._activate_when_loaded = False
+        # What waits for the row under the cursor (enter, e, d typed before its page arrived), run when it comes.
+        self._when_loaded: list[Callable[[], object]] = []
         self._generation = 0
 
     # -- data ---------------------------------------------------------------------------------------------
@@ -170,10 +171,13 @@ class PagedTable(ScrollView, can_focus=True):
         self.screen.refresh_bindings()
         if first_answer:
             self.post_message(self.RowsLoaded(self, page.total))
-        if self._activate_when_loaded and self.cursor // PAGE_ROWS == page_index:
-            self._activate_when_loaded = False
-            if (item := self.current) is not None:
-                self.post_message(self.RowActivated(self, item))
+        if self._when_loaded and self.cursor // PAGE_ROWS == page_index:
+            waiting, self._when_loaded = self._when_loaded, []
+            for then in waiting:
+                # Only on the screen they were typed on, while it is shown: a key that left it (or what the
+                # first of them opened) leaves the rest behind.
+                if self.screen.is_current:
+                    then()
 
     def item_at(self, index: int) -> Any | None:
         page = self._pages.get(index // PAGE_ROWS)
@@ -295,10 +299,17 @@ class PagedTable(ScrollView, can_focus=True):
         self.action_cursor(1)
         self.refresh()
 
-    def action_activate(self) -> None:
+    def when_current_loaded(self, then: Callable[[], object]) -> bool:
+        """Keep ``then`` for when the row under the cursor arrives, if it is still on its way (the first page
+        of a list just opened, or a reload after a save); True when kept. A key typed in the same burst as the
+        one that opened the list (`4 e`, `6 d`) acts on the row then, instead of finding none selected."""
         if self._pending and self.cursor // PAGE_ROWS not in self._pages:
-            # Enter typed while the rows are (re)loading (right after a save): open the row once it is here.
-            self._activate_when_loaded = True
+            self._when_loaded.append(then)
+            return True
+        return False
+
+    def action_activate(self) -> None:
+        if self.when_current_loaded(self.action_activate):
             return
         item = self.current
         if item is not None:
