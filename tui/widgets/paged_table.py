@@ -117,7 +117,7 @@ class PagedTable(ScrollView, can_focus=True):
         # a reload after every change does not blank the table for a moment.
         self._stale: dict[int, Page[Any]] = {}
         self._pending: set[int] = set()
-        # What waits for the row under the cursor (enter, e, d typed before its page arrived), run when it comes.
+        # What waits for the row under the cursor (enter, e, d typed before its page came), run when it comes.
         self._when_loaded: list[Callable[[], object]] = []
         self._generation = 0
 
