@@ -70,6 +70,7 @@ from store.files import private_folder, write_private
 from store.names import canonical, quoted
 from store.rights import Rule
 from tui import ssh_commands
+from tui.listen import host_and_port
 from tui.literal import visible
 
 SERVER_ACTOR = Actor("tui-serve", "ssh")
@@ -129,23 +130,9 @@ def load_or_create_host_key(path: Path) -> tuple[asyncssh.SSHKey, bool]:
 
 def parse_listen(text: str) -> tuple[str, int]:
     """``HOST:PORT`` or ``[IPv6]:PORT`` → (host, port). Port 0 picks a free port (printed at start)."""
-    if text.startswith("["):
-        host, _, rest = text[1:].partition("]")
-        port_text = rest.removeprefix(":") if rest.startswith(":") else ""
-    else:
-        host, sep, port_text = text.rpartition(":")
-        if not sep:
-            host, port_text = "", text
-    # ASCII digits ("２２２２" is a digit to str.isdigit); a bare IPv6 address's colons cannot be told from
-    # the port's: it goes in brackets.
-    if (
-        not host
-        or (":" in host and not text.startswith("["))
-        or not (port_text.isascii() and port_text.isdigit())
-        or not 0 <= int(port_text) <= 65535
-    ):
+    if (found := host_and_port(text)) is None:
         raise ServeError(f"--listen {quoted(text)}: expected HOST:PORT, e.g. 127.0.0.1:2222")
-    return host, int(port_text)
+    return found
 
 
 # --- the rate limit on failed authentications --------------------------------------------------------------

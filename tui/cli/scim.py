@@ -22,6 +22,7 @@ from store.names import quoted
 from store.scim_tokens import DEFAULT_EXPIRES
 from tui.cli.access import _table
 from tui.cli.base import ROW_ID, CommandGroup, Context, FilePath, fail, pass_context, say
+from tui.listen import host_and_port
 from tui.literal import visible
 
 
@@ -146,23 +147,18 @@ def serve(
     obj: Context, listen: str, tls_cert: Path | None, tls_key: Path | None, insecure_listen: bool
 ) -> None:
     """Serve SCIM 2.0 provisioning at /scim/v2 for identity providers holding a token."""
-    host, _, port_text = listen.rpartition(":")
-    # ASCII digits only ("８０８０" is a digit to str.isdigit); an IPv6 address in brackets ([::1]:8080), as
-    # a bare one's colons cannot be told from the port's.
-    bracketed = host.startswith("[") and host.endswith("]")
-    address = host[1:-1] if bracketed else host
-    host_ok = bool(address) and "[" not in address and (bracketed or ":" not in address)
-    port_ok = port_text.isascii() and port_text.isdigit() and 0 < int(port_text) < 65536
-    if not host_ok or not port_ok:
+    found = host_and_port(listen)
+    if found is None or found[1] == 0:  # port 0 would serve at a port the printed address does not name
         raise click.BadParameter(
             f"{quoted(listen)} is not HOST:PORT (e.g. 127.0.0.1:8080, [::1]:8080)", param_hint="--listen"
         )
+    address, port = found
     if (tls_cert is None) != (tls_key is None):
         raise click.UsageError("--tls-cert and --tls-key go together")
-    if tls_cert is None and not _loopback(host) and not insecure_listen:
+    if tls_cert is None and not _loopback(address) and not insecure_listen:
         fail(
             f"without TLS the SCIM server listens only on loopback: bearer tokens would cross the network in "
-            f"clear to {host}. Give --tls-cert and --tls-key, or put a TLS reverse proxy in front and add "
+            f"clear to {address}. Give --tls-cert and --tls-key, or put a TLS reverse proxy in front and add "
             "--insecure-listen"
         )
     if tls_cert is not None and tls_key is not None:
@@ -175,7 +171,7 @@ def serve(
     # Bound here, so a port in use (or an address not ours) is one line and exit 1, as tui serve says it:
     # uvicorn printed its own error and exited 3.
     try:
-        listener = socket.create_server((address, int(port_text)), family=_family(address), reuse_port=False)
+        listener = socket.create_server((address, port), family=_family(address), reuse_port=False)
     except OSError as exc:
         fail(f"cannot listen on {listen}: {(exc.strerror or str(exc)).split(' (while')[0]}")
     app = build_app(obj.db_path, obj.key_path)
