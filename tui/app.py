@@ -43,7 +43,7 @@ from tui.screens.assignments import AssignmentsScreen
 from tui.screens.dashboard import ROOT_BANNER, DashboardScreen, needs_admin_user
 from tui.screens.groups import GroupsScreen
 from tui.screens.help import HelpScreen
-from tui.screens.modals import ConfirmModal
+from tui.screens.modals import ask_to_discard
 from tui.screens.my_access import MyAccessScreen
 from tui.screens.permission_sets import PermissionSetsScreen
 from tui.screens.policies import PoliciesScreen
@@ -411,21 +411,7 @@ class TuiApp(QuietCrash, App[None]):
         if not self._unsaved_anywhere():
             then()
             return
-        if isinstance(self.screen, ConfirmModal):
-            return  # already asking
-
-        def answered(yes: bool | None) -> None:
-            if yes:
-                then()
-
-        self.push_screen(
-            ConfirmModal(
-                f"{what} and discard your changes?",
-                "An edit is open and not saved: n goes back to it.",
-                confirm_label=f"{what}, discard",
-            ),
-            answered,
-        )
+        ask_to_discard(self, what, then)
 
     async def action_quit(self) -> None:
         self._unless_unsaved("Quit", self.exit)

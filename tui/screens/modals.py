@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from rich.text import Text
-from textual.app import ComposeResult
+from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen, Screen
@@ -84,11 +85,25 @@ def close_asking_first(screen: Screen[Any]) -> None:
     if not screen.unsaved_changes():  # type: ignore[attr-defined]  # the forms and editors that call this
         screen.dismiss(None)
         return
+    ask_to_discard(screen.app, "", lambda: screen.dismiss(None))
+
+
+def ask_to_discard(app: App[Any], what: str, then: Callable[[], object]) -> None:
+    """Ask whether to throw unsaved changes away, and ``then`` if so: before ``what`` ("Quit", "Sign out"),
+    or before closing the edit itself (``what`` empty)."""
+    if isinstance(app.screen, ConfirmModal):
+        return  # already asking
 
     def answered(discard: bool | None) -> None:
         if discard:
-            screen.dismiss(None)
+            then()
 
-    screen.app.push_screen(
-        ConfirmModal("Discard your changes?", "Nothing has been saved.", confirm_label="Discard"), answered
-    )
+    if what:
+        modal = ConfirmModal(
+            f"{what} and discard your changes?",
+            "An edit is open and not saved: n goes back to it.",
+            confirm_label=f"{what}, discard",
+        )
+    else:
+        modal = ConfirmModal("Discard your changes?", "Nothing has been saved.", confirm_label="Discard")
+    app.push_screen(modal, answered)
