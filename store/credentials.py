@@ -116,6 +116,15 @@ def check_code_step(secret: str, code: str, at: datetime, last_step: int | None)
     return step
 
 
+def _owed_step(proof: SignIn | None, user_id: int, step: str, *, otherwise: Rule = Rule.SELF) -> Rule:
+    """The rule for a step a sign-in owes (``SignIn.pending``): the sign-in itself, a proof of the user's
+    password (and code) the store made moments ago, when it is that user's and owes that step; else
+    ``otherwise``."""
+    if proof is not None and proof.user.id == user_id and step in proof.pending:
+        return Rule.AUTHENTICATION
+    return otherwise
+
+
 class CredentialService:
     def __init__(self, directory: Directory) -> None:
         self.directory = directory
@@ -252,10 +261,17 @@ class CredentialService:
                 raise Refused("the password was changed meanwhile: sign in again")
             self._change(conn, user, new_password)
 
-    def complete_password_change(self, user_id: int, new_password: str) -> None:
-        """The new password of a user who just signed in and must change theirs (the sign-in proved the old
-        one). Refused when no change is due."""
-        with self.directory.change(Rule.SELF, subject=user_id, what=WHAT) as conn:
+    def complete_password_change(
+        self, user_id: int, new_password: str, *, proof: SignIn | None = None
+    ) -> None:
+        """The new password of a user who just signed in and must change theirs. Refused when no change is
+        due. ``proof``: that sign-in, which proved the current password moments ago; it is the right to make
+        the change (the console's sign-in screen acts as nobody after a sign-out: without it, anyone forced
+        to change their password there was refused). Without it, the rights are the user's own or an admin's.
+        """
+        with self.directory.change(
+            _owed_step(proof, user_id, "change_password"), subject=user_id, what=WHAT
+        ) as conn:
             user = self._user(conn, user_id)
             if not user["must_change_password"] and not self._expired(conn, user):
                 raise Refused("no password change is due for this user")
@@ -299,11 +315,12 @@ class CredentialService:
 
     # -- TOTP ---------------------------------------------------------------------------------------------
 
-    def begin_totp(self, user_id: int) -> TotpEnrolment:
+    def begin_totp(self, user_id: int, *, proof: SignIn | None = None) -> TotpEnrolment:
         """A fresh secret for the user to add to an authenticator app. Nothing changes until
-        :meth:`confirm_totp` receives a code from it."""
+        :meth:`confirm_totp` receives a code from it. ``proof``: a recovery-code sign-in that owes this
+        enrolment (as :meth:`complete_password_change`'s)."""
         self.directory.require_key()
-        self.directory.require(Rule.SELF, subject=user_id, what=WHAT)
+        self.directory.require(_owed_step(proof, user_id, "enrol_totp"), subject=user_id, what=WHAT)
         with self.db.read() as conn:
             user = self._user(conn, user_id)
         return TotpEnrolment(user_id, user["user_name"], new_totp_secret())
@@ -316,11 +333,14 @@ class CredentialService:
         sign-ins. ``recovering``: the recovery-code sign-in this enrolment completes; its code is spent in the
         same transaction (refused, nothing changed, if it was spent or replaced meanwhile)."""
         key = self.directory.require_key()
-        # Rights first: the code's answer must tell someone without them nothing.
-        self.directory.require(Rule.OWN_AUTHENTICATOR, subject=user_id, what=WHAT)
+        # Rights first: the code's answer must tell someone without them nothing. A recovery-code sign-in
+        # that owes this enrolment is its own right (password and recovery code proven; the code is spent
+        # below, in the same transaction).
+        rule = _owed_step(recovering, user_id, "enrol_totp", otherwise=Rule.OWN_AUTHENTICATOR)
+        self.directory.require(rule, subject=user_id, what=WHAT)
         secret = normalize_secret(secret)
         step = check_code_step(secret, code, self.directory.clock(), None)
-        with self.directory.change(Rule.OWN_AUTHENTICATOR, subject=user_id, what=WHAT) as conn:
+        with self.directory.change(rule, subject=user_id, what=WHAT) as conn:
             user = self._user(conn, user_id)
             spent = recovering.recovery_code_hash if recovering is not None else None
             if spent is not None and (

@@ -192,9 +192,9 @@ class PortalService:
             if counts_as_sign_in:
                 conn.execute("UPDATE users SET last_sign_in_at = ? WHERE id = ?", (signed_in_at, user_id))
             conn.execute(
-                "INSERT INTO portal_tokens (user_id, token_hash, mfa, created_at, expires_at, client) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (user_id, hash_secret(token), int(mfa), signed_in_at, expires, client),
+                "INSERT INTO portal_tokens (user_id, token_hash, mfa, created_at, expires_at, client, "
+                "method) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (user_id, hash_secret(token), int(mfa), signed_in_at, expires, client, method),
             )
             self._audit(
                 conn,
@@ -236,13 +236,12 @@ class PortalService:
             raise NotSignedIn("this sign-in has expired: run tui login again")
         if row["status"] != "active":
             raise NotSignedIn(f"{quoted(row['user_name'])} is disabled")
-        method = "password+mfa" if row["mfa"] else "password"
         return SignedIn(
             row["user_id"],
             row["user_name"],
             bool(row["is_root"]),
             bool(row["mfa"]),
-            method,
+            row["method"],  # as it was made: a key-only console's sign-in is not a password's
             row["client"],
             row["created_at"],
             row["expires_at"],

@@ -454,5 +454,14 @@ WHEN old.id = (SELECT CAST(value AS INTEGER) FROM settings WHERE key = 'admin_gr
 END;
 """
 
-MIGRATIONS: list[Migration] = [V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12, V13, V14, V15]
+# Version 16: a portal sign-in keeps how it was made. Read back, its method was made up from its MFA flag
+# ("password" or "password+mfa"): tui serve's key-only console (method publickey), handed to the console
+# process as a token, came back as a password sign-in, and an admin-group member's SSH key alone could enrol
+# their first authenticator and step up to administration. Sign-ins made before it say "unknown" (not a
+# password: such a console signs in again to enrol).
+V16 = """
+ALTER TABLE portal_tokens ADD COLUMN method TEXT NOT NULL DEFAULT 'unknown';
+"""
+
+MIGRATIONS: list[Migration] = [V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12, V13, V14, V15, V16]
 LATEST = len(MIGRATIONS)

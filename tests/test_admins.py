@@ -181,7 +181,7 @@ def test_a_choice_left_pointing_at_a_deleted_group_is_unset_on_upgrade(db_path):
     from store import schema
     from store.db import Database
 
-    Database(db_path, migrate_to=schema.LATEST - 1).close()
+    Database(db_path, migrate_to=schema.MIGRATIONS.index(schema.V15)).close()  # version 14
     raw = sqlite3.connect(db_path)
     raw.execute("INSERT INTO settings (key, value) VALUES ('admin_group', '7')")
     raw.commit()

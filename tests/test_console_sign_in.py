@@ -265,6 +265,43 @@ class TestSignIn:
         directory.sign_in.attempt("alice", "looking glass mirror 77", alice_code(root))
         root.directory.close()
 
+    async def test_what_a_sign_in_owes_is_done_after_someone_else_signed_out(self, tmp_path):
+        """After a sign-out the gate acts as nobody: the password change a new user owes at first sign-in was
+        refused ("only administrators can change another user's credentials") and the sign-in could not be
+        finished; so was the new authenticator a recovery-code sign-in owes. The sign-in is the right."""
+        app, directory, root = gate_app(tmp_path, with_alice=True, alice_mfa=True)
+        alice = directory.users.get_by_name("alice")
+        directory.credentials.set_password(alice.id, "temporary passphrase 1", must_change=True)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await sign_in(pilot, "root", ROOT_PASSWORD, root.code())
+            await pilot.press("ctrl+o")
+            await settle(pilot)
+            assert isinstance(app.screen, SignInScreen) and not directory.principal.owner
+            await sign_in(pilot, "alice", "temporary passphrase 1", alice_code(root))
+            assert isinstance(app.screen, NewPasswordModal)
+            await type_text(pilot, "looking glass mirror 77")
+            await pilot.press("tab")
+            await type_text(pilot, "looking glass mirror 77")
+            await pilot.press("enter")
+            await settle(pilot)
+            assert isinstance(app.screen, DashboardScreen) and app.signed_in.user_name == "alice"
+            await pilot.press("ctrl+o")
+            await settle(pilot)
+            root.clock.advance(seconds=30)
+            await sign_in(pilot, "root", ROOT_PASSWORD, root.created.recovery_codes[0])
+            modal = app.screen
+            assert isinstance(modal, TotpEnrolModal)
+            await type_text(pilot, totp_code(modal.enrolment.secret, root.clock()))
+            await pilot.press("enter")
+            await settle(pilot)
+            assert isinstance(app.screen, SecretsModal)
+            await pilot.press("enter")
+            await settle(pilot)
+            assert isinstance(app.screen, DashboardScreen) and app.signed_in.is_root
+        directory.sign_in.attempt("alice", "looking glass mirror 77", alice_code(root))
+        root.directory.close()
+
     async def test_the_demo_shows_root_and_its_current_code(self, tmp_path):
         clock = FakeClock()
         directory = Directory.open(tmp_path / "demo.db", Actor("console:t", "console"), clock)

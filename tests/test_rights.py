@@ -308,6 +308,30 @@ def test_an_ssh_key_alone_cannot_enrol_an_admins_first_authenticator(directory: 
     assert len(directory.credentials.confirm_totp(ivan.id, secret, code)) == 10
 
 
+async def test_a_key_only_sign_in_handed_to_the_console_process_stays_key_only(directory: Directory) -> None:
+    """tui serve issues a key-only console's sign-in (method publickey) and hands its token to the console
+    process, which reads it back with portal.verify: the method came back as "password", and the admin-group
+    member's key alone enrolled their first authenticator (then stepped up to administration)."""
+    from store.crypto import totp_code
+    from store.identity import initialise, new_root_enrolment
+    from tui.app import TuiApp
+
+    admins = directory.groups.create("Admins")
+    directory.admins.set_admin_group(admins.id)
+    initialise(directory, "glass box standing by 7", new_root_enrolment())
+    ivan = directory.users.create("ivan")
+    directory.groups.add_member(admins.id, ivan.id)
+    issued = directory.portal.issue_for(ivan.id, client="ssh", method="publickey", mfa=False)  # tui serve
+    handed = directory.portal.verify(issued.token)  # the console process (tui ssh-console --token-fd)
+    assert handed.method == "publickey"
+    app = TuiApp(directory, signed_in=handed, exit_on_sign_out=True)
+    async with app.run_test(size=(100, 30)):
+        secret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+        with pytest.raises(Refused, match="after signing in with their password"):
+            directory.credentials.confirm_totp(ivan.id, secret, totp_code(secret, directory.clock()))
+    assert not directory.credentials.status(ivan.id).mfa
+
+
 def test_an_identity_providers_principal_imports_only_its_own_users_and_groups(world: World) -> None:
     """A provisioning principal (a SCIM token) passes the rights check only for imports of its own source:
     never another source's, never local groups or the admin group, never accounts or policies."""
@@ -355,3 +379,30 @@ def test_an_mfa_sign_in_is_issued_only_on_a_second_factor_the_store_saw(world: W
         directory.portal.issue_for(world.bob.id, client="ssh", method="publickey+totp", mfa=True)
     plain = directory.portal.issue_for(world.carol.id, client="ssh", method="publickey", mfa=False)
     assert not plain.mfa
+
+
+def test_a_sign_in_made_before_sign_ins_kept_their_method_is_not_a_password_one(db_path) -> None:
+    """Version 16 keeps how a portal sign-in was made; one made before it reads back "unknown", not as a
+    password sign-in (it might have been a key's)."""
+    import sqlite3
+
+    from store import schema
+    from store.crypto.tokens import hash_secret, new_portal_token
+    from store.db import Database
+
+    Database(db_path, migrate_to=schema.MIGRATIONS.index(schema.V16)).close()  # version 15
+    token = new_portal_token()
+    raw = sqlite3.connect(db_path)
+    raw.execute(
+        "INSERT INTO users (id, user_name, user_name_key, created_at, updated_at) "
+        "VALUES (5, 'ivan', 'ivan', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z')"
+    )
+    raw.execute(
+        "INSERT INTO portal_tokens (user_id, token_hash, mfa, created_at, expires_at, client) "
+        "VALUES (5, ?, 0, '2026-01-01T00:00:00Z', '2999-01-01T00:00:00Z', 'ssh')",
+        (hash_secret(token),),
+    )
+    raw.commit()
+    raw.close()
+    with Directory.open(db_path, Actor("owner", "test")) as upgraded:
+        assert upgraded.portal.verify(token).method == "unknown"

@@ -327,6 +327,29 @@ class TestPasswords:
         directory.portal.issue(result)
         failed(directory, "alice", ALICE_PASSWORD)
 
+    def test_the_sign_in_is_the_right_to_what_it_owes_and_to_nothing_else(self, root: Root):
+        """Where nobody acts (the console's gate after a sign-out), a sign-in that owes a password change
+        makes it with the sign-in as proof; another user's sign-in, or one that owes nothing, does not."""
+        directory = root.directory
+        alice, bob = directory.users.create("alice"), directory.users.create("bob")
+        directory.credentials.set_password(alice.id, ALICE_PASSWORD, must_change=True)
+        directory.credentials.set_password(bob.id, "wintry passphrase here 9")
+        owing = directory.sign_in.attempt("alice", ALICE_PASSWORD)
+        owing_nothing = directory.sign_in.attempt("bob", "wintry passphrase here 9")
+        directory.sign_out(Actor("console", "console"))
+        new = "looking glass mirror 77"
+        for proof in (None, owing_nothing):
+            with pytest.raises(Refused, match="only administrators"):
+                directory.credentials.complete_password_change(alice.id, new, proof=proof)
+        with pytest.raises(Refused, match="only administrators"):
+            directory.credentials.complete_password_change(bob.id, "looking glass mirror 77", proof=owing)
+        with pytest.raises(Refused, match="only administrators"):
+            directory.credentials.begin_totp(alice.id, proof=owing)  # it owes a password, not an enrolment
+        directory.credentials.complete_password_change(alice.id, "looking glass mirror 77", proof=owing)
+        directory.portal.issue(owing)
+        with pytest.raises(Refused, match="no password change is due"):
+            directory.credentials.complete_password_change(alice.id, "another passphrase 88", proof=owing)
+
     def test_expiry_soft_means_change_at_sign_in_hard_means_an_admin_reset(self, root: Root):
         directory = root.directory
         alice = directory.users.create("alice")

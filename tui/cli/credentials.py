@@ -243,7 +243,7 @@ def login_command(obj: Context, user_name: str | None, password_stdin: bool, cod
         new = prompt_new_password(
             user.user_name, lambda p: directory.password_policy.check(p, user.user_name)
         )
-        directory.credentials.complete_password_change(user.id, new)
+        directory.credentials.complete_password_change(user.id, new, proof=sign_in)
     if sign_in.must_enrol_totp:
         if not interactive:
             fail(
@@ -251,7 +251,7 @@ def login_command(obj: Context, user_name: str | None, password_stdin: bool, cod
                 "tui login in a terminal, or sign in to the console (the recovery code was not used up)"
             )
         click.echo("You signed in with a recovery code: enrol a new authenticator now.", err=True)
-        enrolment = directory.credentials.begin_totp(user.id)
+        enrolment = directory.credentials.begin_totp(user.id, proof=sign_in)
         show_enrolment(enrolment)
         new_code = prompt_code(enrolment, directory)
         show_recovery_codes(

@@ -178,7 +178,9 @@ class SignInScreen(Screen[None]):
             self.app.push_screen(
                 NewPasswordModal(
                     f"{user.user_name}: choose a new password",
-                    lambda password, _: directory.credentials.complete_password_change(user.id, password),
+                    lambda password, _: directory.credentials.complete_password_change(
+                        user.id, password, proof=sign_in
+                    ),
                     policy_lines=describe_policy(directory.password_policy.get()),
                 ),
                 changed,
@@ -192,7 +194,7 @@ class SignInScreen(Screen[None]):
     @background(group="sign-in-enrol", exclusive=True)
     def _begin_enrolment(self, sign_in: SignIn) -> None:
         try:
-            enrolment = self.tui_app.directory.credentials.begin_totp(sign_in.user.id)
+            enrolment = self.tui_app.directory.credentials.begin_totp(sign_in.user.id, proof=sign_in)
         except StoreError as exc:
             self.app.call_from_thread(self._abandon, exc.message)
             return
