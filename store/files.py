@@ -155,6 +155,23 @@ def _replaceable(path: Path) -> None:
     raise NotAFile(f"{path} is {kind}, not a file: tui writes only files of its own; choose a file name")
 
 
+def _entry(path: Path) -> tuple[str, str]:
+    """The folder entry ``path`` names: its folder with every link resolved, and its own name (a link at the
+    name is what a rename replaces, not the file it leads to)."""
+    return os.path.realpath(path.parent), path.name
+
+
+def refuse_own_files(path: Path, database: Path, key: Path) -> None:
+    """Raise :class:`NotAFile` when ``path`` names the directory's own database (or its -wal, -shm or -journal
+    file) or its key file: an export written there replaced the directory itself, and the key file cannot
+    be made again (it seals the authenticators and keys the audit log)."""
+    own = {_entry(Path(f"{database}{suffix}")): "database" for suffix in ("", "-wal", "-shm", "-journal")}
+    own[_entry(Path(key))] = "key file"
+    what = own.get(_entry(Path(path)))
+    if what is not None:
+        raise NotAFile(f"{path} is the directory's own {what}: choose another file name")
+
+
 @contextmanager
 def private_writer(path: Path) -> Iterator[IO[bytes]]:
     """A binary file to stream into; on a clean exit its content replaces ``path`` (0600, flushed, renamed

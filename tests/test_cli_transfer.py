@@ -206,6 +206,35 @@ def test_export_to_a_private_file(run_tui, tmp_path: Path, populated: str) -> No
     assert target.read_text(encoding="utf-8") == populated
 
 
+def test_an_output_is_never_the_directorys_own_database_or_key_file(
+    run_tui, tmp_path: Path, db_path: Path
+) -> None:
+    """`export -o directory.db` replaced the directory with its JSON, and `-o directory.db.key` lost the key
+    that seals every authenticator (hostile inputs). Refused, however the name is spelt, for every -o."""
+    from tests.test_identity_init import make_root
+
+    make_root(db_path).directory.close()  # root, its authenticator sealed with the key file
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "here").symlink_to(tmp_path)
+    own = [
+        db_path,
+        Path(f"{db_path}.key"),
+        Path(f"{db_path}-wal"),
+        tmp_path / "sub" / ".." / db_path.name,
+        tmp_path / "here" / f"{db_path.name}.key",
+    ]
+    before = {path.name: path.read_bytes() for path in (db_path, Path(f"{db_path}.key"))}
+    for output in own:
+        for command in (("export", "--format", "json"), ("access", "matrix")):
+            refused = run_tui(*command, "-o", output)
+            assert refused.returncode == 1, refused
+            assert "is the directory's own" in refused.stderr and "choose another file name" in refused.stderr
+    assert {path.name: path.read_bytes() for path in (db_path, Path(f"{db_path}.key"))} == before
+    assert run_tui("audit", "verify").returncode == 0
+    beside = run_tui("export", "-o", tmp_path / "directory.db.json")  # a name beside them is fine
+    assert beside.returncode == 0, beside
+
+
 def test_reimporting_the_same_file_changes_nothing(
     run_tui, sample_file: Path, tmp_path: Path, db_path: Path, populated: str
 ) -> None:

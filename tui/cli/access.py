@@ -17,7 +17,7 @@ from pathlib import Path
 import click
 
 from store.access import Grant, effective_access, moment, who_can_reach, write_access_matrix_csv
-from store.files import private_text_writer
+from store.files import private_text_writer, refuse_own_files
 from tui.cli.base import CommandGroup, Context, FilePath, pass_context, say
 from tui.literal import visible
 
@@ -175,6 +175,8 @@ def matrix(obj: Context, fmt: str, output: Path | None) -> None:
     """Users × accounts → the permission sets that apply now, as CSV: a row per user (userName, status, then a
     column per account; several sets joined with ';'). Cells a spreadsheet would run as formulas are
     neutralised. Streams, so 100,000 users need no more memory than ten."""
+    if output is not None:
+        refuse_own_files(output, obj.db_path, obj.key_path)
     directory = obj.directory()
     if output is None:
         write_access_matrix_csv(directory, sys.stdout)  # click.get_text_stream is deprecated in click 8.5

@@ -17,7 +17,7 @@ from typing import Any
 import click
 
 from store.directory import Directory
-from store.files import write_private
+from store.files import refuse_own_files, write_private
 from tui.cli.base import Context, FilePath, pass_context, say, stream
 
 FORMAT_CHOICES = ["auto", "csv", "json", "scim", "entra", "okta", "google"]
@@ -52,6 +52,8 @@ PHASES = {
 def export_command(obj: Context, fmt: str, output: Path | None) -> None:
     """Export the directory: users, groups and memberships (json also: accounts, policies, permission sets,
     assignments). Every export imports back as it was (`tui import`)."""
+    if output is not None:
+        refuse_own_files(output, obj.db_path, obj.key_path)
     directory = obj.directory()
     chunks: Iterator[str]
     if fmt == "json":
