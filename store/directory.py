@@ -295,11 +295,12 @@ class Directory:
         self.principal = OWNER if user_id is None else Principal(user_id, mfa, password=password)
         self.refresh_rights()
 
-    def act_for_source(self, source: str, actor: Actor) -> None:
+    def act_for_source(self, source: str, actor: Actor, *, token_id: int | None = None) -> None:
         """From now on, changes are made for the identity provider ``source`` (a provisioning token): only
-        imports of that source's users and groups pass the rights check."""
+        imports of that source's users and groups pass the rights check; with ``token_id``, only while that
+        token is live (checked in each change's transaction)."""
         self.actor = actor
-        self.principal = Principal(source=source)
+        self.principal = Principal(source=source, token_id=token_id)
         self.acting_is_admin = False
 
     def sign_out(self, actor: Actor) -> None:

@@ -60,6 +60,13 @@ class Principal:
     owner: bool = False
     password: bool = False  # the sign-in proved the user's password
     source: str | None = None  # an identity provider's provisioning principal: never a user
+    # The provisioning token a source's principal acts with: checked live in every change's transaction, so
+    # a request that began before the token was revoked (its body still arriving) changes nothing after.
+    token_id: int | None = None
+
+
+class CredentialEnded(Refused):
+    """The credential a principal acts with was revoked or expired since it was checked."""
 
 
 OWNER = Principal(owner=True)
@@ -108,6 +115,11 @@ def check(
     if rule in (Rule.AUTHENTICATION, Rule.FIRST_RUN) or principal.owner:
         return
     if principal.source is not None:
+        if principal.token_id is not None and not conn.execute(
+            "SELECT 1 FROM scim_tokens WHERE id = ? AND source = ? AND revoked_at IS NULL AND expires_at > ?",
+            (principal.token_id, principal.source, now),
+        ).fetchone():
+            raise CredentialEnded("this provisioning token was revoked or has expired")
         if rule is Rule.IMPORT and source == principal.source:
             return
         raise Refused(

@@ -145,6 +145,10 @@ class ScimTokenService:
     def authenticate(self, token: str) -> str:
         """The source ``token`` acts for, if it is known, unexpired and not revoked; records its last use (at
         most once a minute). Raises Refused with one message whatever was wrong."""
+        return self.identify(token)[0]
+
+    def identify(self, token: str) -> tuple[str, int]:
+        """:meth:`authenticate`, with the token's row id: (source, token id)."""
         digest = hash_secret(token) if isinstance(token, str) else _DUMMY_HASH
         now = self.directory.now_text()
         with self.db.read() as conn:
@@ -162,7 +166,7 @@ class ScimTokenService:
                 ).rowcount
             if not touched:
                 raise Refused(INVALID)
-        return str(row["source"])
+        return str(row["source"]), int(row["id"])
 
     def _row(self, conn: sqlite3.Connection, token_id: int) -> sqlite3.Row:
         row: sqlite3.Row | None = conn.execute(

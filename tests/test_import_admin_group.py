@@ -6,6 +6,7 @@ the plan marks each such line; the console asks for a confirmation that names ea
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -120,3 +121,42 @@ async def test_the_console_names_each_new_administrator_before_applying(tmp_path
         group = directory.groups.get_by_name("Admins")
         names = {m.user_name for m in directory.groups.members(group.id).items}
         assert {"eve.new", "frank.new"} <= names and "gus.new" not in names
+
+
+def test_an_identity_provider_never_enables_an_administrator_nor_gives_one_a_password(with_admins) -> None:
+    """An admin disabled carol (an okta user in the admin group); okta's next `active: true` enabled her, and
+    her membership made her an administrator again. Okta could also give her a first password: she (or
+    whoever holds okta) then signed in and enrolled a first authenticator. Both are grants (red-team)."""
+    from store.crypto import hash_password
+    from store.errors import Refused
+    from store.formats import read_file
+    from store.importer import import_document
+
+    directory = with_admins
+    carol = directory.users.create("carol", source="okta")
+    directory.groups.add_member(directory.groups.get_by_name("Admins").id, carol.id)
+    carol = directory.users.get(carol.id)
+    directory.users.disable(carol.id, carol.version)
+
+    def push(user: dict[str, object], **options: object) -> object:
+        """A SCIM User resource for carol, as okta's request carries it."""
+        resource = {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "carol", **user}
+        raw = json.dumps(resource).encode()
+        document = read_file(raw, "push.json", "scim").document
+        return import_document(directory, document, file_name="push", raw=raw, source="okta", **options)
+
+    directory.act_for_source("okta", Actor("scim:okta", "scim"))
+    with pytest.raises(Refused, match="never makes administrators: 'carol enabled again \\(in Admins\\)'"):
+        push({"active": True})
+    with pytest.raises(Refused, match="'carol given a password by the identity provider \\(in Admins\\)'"):
+        push({"active": False, "password": hash_password("a first password 1234")})
+    owner = Directory.open(directory.db.path, Actor("cli:test", "cli"))
+    assert owner.users.get(carol.id).status == "disabled"
+    assert not owner.credentials.status(carol.id).has_password
+    # An administrator's own file enables her only when told to, by name.
+    with pytest.raises(Refused, match="would make administrators: 'carol enabled again \\(in Admins\\)'"):
+        push_as = read_file(b'{"users": [{"userName": "carol", "active": true}]}', "f.json", "json").document
+        import_document(owner, push_as, file_name="f.json", raw=b"", source="okta")
+    import_document(owner, push_as, file_name="f.json", raw=b"", source="okta", allow_admin_changes=True)
+    assert owner.users.get(carol.id).status == "active" and owner.admins.is_admin(carol.id)
+    owner.close()

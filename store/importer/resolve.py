@@ -929,6 +929,14 @@ def _resolve(
     )
     # Planning: one step per user and group, and the memberships as one step per group.
     planned, to_plan = 0, len(users) + 2 * len(groups)
+    # A member of the admin group is an administrator again once enabled (is_admin wants an active user):
+    # enabling one is a grant as joining is, named and confirmed (never an identity provider's to make: a
+    # source re-enabled an admin an administrator had disabled). So is an identity provider's first password
+    # for one (its holder then signs in and enrols their first authenticator).
+    admin_id = current.admin_group_id
+    admin_members = current.memberships.get(admin_id, {}) if admin_id is not None else {}
+    admin_group = current.groups_by_id[admin_id]["name"] if admin_id is not None else ""
+    user_grants: list[str] = []
     for target in users:
         if progress is not None and planned % 5000 == 0:
             progress("plan", planned, to_plan)
@@ -964,6 +972,11 @@ def _resolve(
         if not changed:
             unchanged["users"] += target.in_file
             continue
+        enabling = "status" in changed and not disabling
+        first_password = options.provisioning and "password_hash" in changed
+        if (enabling or first_password) and target.ident in admin_members:
+            what = "enabled again" if enabling else "given a password by the identity provider"
+            user_grants.append(f"{target.shown} {what} (in {admin_group})")
         kind = DisableUser if disabling else UpdateUser
         extra = {"reason": target.disable_reason or "active: false in the file"} if disabling else {}
         ops.append(
@@ -1074,6 +1087,7 @@ def _resolve(
     plan.operations = ops
     _other_operations(plan, others, current, unchanged)
     _fill(plan, unchanged)
+    plan.admin_grants.extend(user_grants)
     if progress is not None:
         progress("plan", to_plan, to_plan)
 
@@ -1095,12 +1109,12 @@ def _resolve(
         more = f" and {len(plan.admin_grants) - 10} more" if len(plan.admin_grants) > 10 else ""
         plan.blocked = (
             # An identity provider is never allowed to (its requests carry no confirmation to give).
-            f"an identity provider never makes administrators: {shown}{more} would join the admin group; an "
+            f"an identity provider never makes administrators: {shown}{more} (the admin group); an "
             "administrator of tui grants that"
             if options.provisioning
-            else f"this import would make administrators: {shown}{more} (memberships of the admin group). An "
-            "identity provider's file never grants administration on its own: check each, then run again "
-            "with --allow-admin-changes"
+            else f"this import would make administrators: {shown}{more} (the admin group). An identity "
+            "provider's file never grants administration on its own: check each, then run again with "
+            "--allow-admin-changes"
         )
     # The mass-disable guard.
     if options.sync:
