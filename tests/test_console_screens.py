@@ -251,6 +251,45 @@ class TestUsers:
             assert isinstance(app.screen, ConfirmModal)
             assert not any("selected" in n.message for n in app._notifications)
 
+    async def test_a_user_deleted_from_their_page_or_elsewhere_closes_that_page_once(self, tmp_path):
+        """D on a user's page: the reloads after it each found the user gone and each closed a screen (the
+        list under the page, then Textual's ScreenStackError, "Internal error"), saying it was deleted each
+        time. Now the page closes once, back to the list, saying so once."""
+        app, directory = make_app(tmp_path)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("2")
+            await settle(pilot)
+            await filter_list(pilot, "hopper")
+            await pilot.press("enter")
+            await settle(pilot)
+            assert isinstance(app.screen, UserDetailScreen)
+            await pilot.press("D", "y")
+            await settle(pilot)
+            await pilot.pause(1.2)  # the console's poll notices the change too
+            await settle(pilot)
+            assert isinstance(app.screen, UsersScreen) and len(app.screen_stack) == 1
+            said = [str(n.message) for n in app._notifications]
+            assert "Deleted grace" in said and said.count("This user was deleted") <= 1, said
+            assert not any("Internal error" in message for message in said)
+            await pilot.press("escape")  # the filter
+            await settle(pilot)
+            await pilot.press("enter")  # alice's page
+            await settle(pilot)
+            page = app.screen
+            assert isinstance(page, UserDetailScreen)
+            before = len(app._notifications)
+            other = other_admin(tmp_path)
+            alice = other.users.get(page.user_id)
+            other.users.delete(alice.id, alice.version)
+            other.close()
+            await pilot.pause(1.2)
+            await settle(pilot)
+            page.close_gone("This user was deleted")  # as a later reload that finds her gone: nothing more
+            await settle(pilot)
+            assert isinstance(app.screen, UsersScreen) and len(app.screen_stack) == 1
+            said = [str(n.message) for n in app._notifications][before:]
+            assert said == ["This user was deleted"], said
+
     async def test_editing_keys_in_one_burst_apply_in_the_order_typed(self, tmp_path):
         """Over SSH a quick "tab, ctrl+a, ctrl+k, New name" arrives in one read: the field must end up holding
         the new name, not an empty box (the editing keys used to run after the letters)."""

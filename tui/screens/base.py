@@ -51,14 +51,29 @@ class DirectoryScreen(Screen[Any]):
         self.reload()
 
     _shown = False
+    _subject_gone = False
 
     def on_screen_resume(self) -> None:
         # Shown again (back from a dialog, a pushed screen or another section): what it showed may have
         # changed meanwhile, by this console or another, so it is fetched again. Not on the first show: the
         # screen loads itself as it mounts.
+        if self._subject_gone:
+            self.app.pop_screen()  # its subject went while a dialog was over it
+            return
         if self._shown:
             self.reload()
         self._shown = True
+
+    def close_gone(self, message: str = "") -> None:
+        """Close this screen, whose subject is gone (deleted here, or by another console): ``message`` said
+        once, and this screen closed once, however many reloads find the subject gone (each popped a screen:
+        the list under it, then Textual's ScreenStackError). Under a dialog, it closes when shown again."""
+        if not self._subject_gone:
+            self._subject_gone = True
+            if message:
+                self.notify(message, severity="warning")
+            if self.is_current:
+                self.app.pop_screen()
 
     def check_consume_key(self, key: str, character: str | None) -> bool:
         # A printable key typed on a form's control (a field, a choice, a list, a check box) is the control's,
@@ -96,13 +111,20 @@ class DirectoryScreen(Screen[Any]):
         )
 
     def confirm_then(
-        self, question: str, detail: str, action: Callable[[], Any], done: str, *, confirm_label: str = "Yes"
+        self,
+        question: str,
+        detail: str,
+        action: Callable[[], Any],
+        done: str,
+        *,
+        confirm_label: str = "Yes",
+        then: Callable[[], object] | None = None,
     ) -> None:
-        """Ask, then run ``action`` (a store call) in a worker; report and reload."""
+        """Ask, then run ``action`` (a store call) in a worker; report, then ``then`` (else reload)."""
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self.run_store(action, done)
+                self.run_store(action, done, then)
 
         self.app.push_screen(ConfirmModal(question, detail, confirm_label=confirm_label), answered)
 
@@ -115,7 +137,9 @@ class DirectoryScreen(Screen[Any]):
         self.app.push_screen(form, closed)
 
     @background(group="store-call")
-    def run_store(self, action: Callable[[], Any], done: str) -> None:
+    def run_store(
+        self, action: Callable[[], Any], done: str, then: Callable[[], object] | None = None
+    ) -> None:
         try:
             action()
         except Conflict as exc:
@@ -123,11 +147,15 @@ class DirectoryScreen(Screen[Any]):
         except StoreError as exc:
             self.app.call_from_thread(self.notify, exc.message, severity="error", markup=False)
         else:  # anything else is a bug, which background says
-            self.app.call_from_thread(self._done, done)
+            self.app.call_from_thread(self._done, done, then)
 
-    def _done(self, message: str) -> None:
+    def _done(self, message: str, then: Callable[[], object] | None = None) -> None:
         self.notify(message, markup=False)
-        self.reload()
+        if then is not None:
+            # After this worker's callback: ``then`` may close this screen, whose worker it is.
+            self.app.call_later(then)
+        else:
+            self.reload()
 
     def _stale(self, error: Conflict) -> None:
         def chosen(_: str | None) -> None:

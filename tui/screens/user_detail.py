@@ -99,8 +99,7 @@ class UserDetailScreen(DirectoryScreen):
         self.app.call_from_thread(self._show, user, memberships, held, self.directory.now_text(), kept)
 
     def _gone(self) -> None:
-        self.notify("This user was deleted", severity="warning")
-        self.app.pop_screen()
+        self.close_gone("This user was deleted")
 
     def _show(
         self,
@@ -179,7 +178,7 @@ class UserDetailScreen(DirectoryScreen):
 
     def action_delete(self) -> None:
         if self.user is not None:
-            delete_user(self, self.user)
+            delete_user(self, self.user, then=self.close_gone)  # "Deleted …" says it: nothing more
 
     def action_credentials(self) -> None:
         from tui.screens.credentials import CredentialsScreen

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from textual.binding import Binding
@@ -147,7 +148,7 @@ def toggle_user(screen: Any, user: User) -> None:
         )
 
 
-def delete_user(screen: Any, user: User) -> None:
+def delete_user(screen: Any, user: User, then: Callable[[], object] | None = None) -> None:
     users = screen.directory.users
     screen.confirm_then(
         f"Delete user {user.user_name}?",
@@ -156,4 +157,5 @@ def delete_user(screen: Any, user: User) -> None:
         lambda: users.delete(user.id, user.version),
         f"Deleted {user.user_name}",
         confirm_label="Delete",
+        then=then,
     )
