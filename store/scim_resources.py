@@ -414,10 +414,16 @@ class ScimResources:
         base = f"FROM {self.table} u WHERE u.source = ? AND {self.visible} AND ({where})"
         with self.directory.db.read() as conn:
             total = int(conn.execute(f"SELECT count(*) {base}", [self.source, *params]).fetchone()[0])
-            rows = conn.execute(
-                f"SELECT u.* {base} ORDER BY {order} LIMIT ? OFFSET ?",
-                [self.source, *params, count, start - 1],
-            ).fetchall()
+            # A start past the results is an empty page (RFC 7644 §3.4.2.4), never an OFFSET for SQLite to
+            # bind: 10**30 overflowed its integers (an HTTP 500).
+            rows = (
+                []
+                if start > total or count == 0
+                else conn.execute(
+                    f"SELECT u.* {base} ORDER BY {order} LIMIT ? OFFSET ?",
+                    [self.source, *params, count, start - 1],
+                ).fetchall()
+            )
             resources = [self.resource(conn, row, shape) for row in rows]
         return Listing(total, start, resources)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 
 from store.errors import ValidationError
@@ -20,13 +22,42 @@ def read_limited(path: Path, limit: int = MAX_IMPORT_BYTES) -> bytes:
                 f"{path}: is {size:,} bytes; the import limit is {limit:,} bytes "
                 f"({limit // (1024 * 1024)} MiB): split the file"
             )
-        with path.open("rb") as handle:
-            data = handle.read(limit + 1)  # a file growing while we read cannot slip past the limit
+        data = read_at_most(path, limit + 1)  # a file growing while we read cannot slip past the limit
         if len(data) > limit:
             raise ValidationError(f"{path}: is over the import limit of {limit:,} bytes: split the file")
         return data
     except OSError as exc:
         raise ValidationError(f"{path}: cannot be read: {exc.strerror or exc}") from None
+
+
+def read_at_most(path: Path, most: int) -> bytes:
+    """At most ``most`` bytes of ``path``, to its end. A named pipe (FIFO) that nothing writes to is refused
+    at once: ``open`` waited for a writer that never came (``tui import fifo.csv`` hung). A pipe with a
+    writer, as process substitution gives (``tui import <(cat users.csv)``), is read to its end as before."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NONBLOCK", 0))
+    try:
+        handle = os.fdopen(fd, "rb")  # refuses a directory, without closing what it was given
+    except BaseException:
+        os.close(fd)
+        raise
+    with handle:
+        first = b""
+        if stat.S_ISFIFO(os.fstat(fd).st_mode):
+            try:
+                first = os.read(fd, most)
+            except BlockingIOError:
+                pass  # a writer that has not written yet: wait for it below
+            else:
+                if not first:  # the end at once: no writer (or one that wrote nothing and left)
+                    raise ValidationError(
+                        f"{path}: is a named pipe (FIFO) that nothing writes to; give a file, or start "
+                        "the program writing to it first"
+                    )
+        os.set_blocking(fd, True)
+        if len(first) >= most:
+            return first
+        rest = handle.read(most - len(first))
+        return first + rest if first else rest
 
 
 def _line_and_column(raw: bytes, offset: int) -> tuple[int, int]:

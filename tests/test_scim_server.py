@@ -21,6 +21,8 @@ from tests.scim_live import CORE_GROUP, LiveServer, live_server, seed_users
 CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
+SEARCH_REQUEST = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
+LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 
 
 def _free_port() -> int:
@@ -238,6 +240,44 @@ def test_paging(server: Server) -> None:
         assert set(newest_first[0]) == {"schemas", "id", "userName", "meta"}
         unsortable = client.get("/Users", params={"sortBy": "password"})
         assert unsortable.status_code == 400 and "sortBy" in unsortable.json()["detail"]
+
+
+def test_a_start_index_or_count_past_any_page_is_an_empty_page(server: Server) -> None:
+    """A startIndex past SQLite's integers (10**30) was an HTTP 500 (OverflowError binding the OFFSET); RFC
+    7644 §3.4.2.4 answers a start past the results with an empty page, and a count above the most with the
+    most. Digits past int()'s 4,300 were a 400 saying the number "is not an integer"."""
+    huge = 10**30
+    with server.client() as client:
+        pages = [
+            client.get(f"/{endpoint}", params={name: str(value)})
+            for endpoint in ("Users", "Groups")
+            for name, value in (("startIndex", huge), ("startIndex", "9" * 5000), ("count", huge))
+        ]
+        pages += [
+            client.post(path, json={"schemas": [SEARCH_REQUEST], **body})
+            for path in ("/Users/.search", "/Groups/.search", "/.search")
+            for body in ({"startIndex": huge}, {"startIndex": huge, "count": huge}, {"count": huge})
+        ]
+        for page in pages:
+            assert page.status_code == 200, (page.request.url, page.text[:500])
+            listing = page.json()
+            assert listing["schemas"] == [LIST_RESPONSE] and listing["totalResults"] >= 0, listing
+            if listing["startIndex"] > 1:
+                assert listing["itemsPerPage"] == 0 and listing.get("Resources", []) == [], listing
+            else:
+                assert listing["itemsPerPage"] == min(listing["totalResults"], 500), listing
+
+
+def test_paging_numbers_are_ascii_digits(server: Server) -> None:
+    """int() reads "１" (full width), "1_0" and " 5 " as numbers; a query's startIndex and count are ASCII
+    digits, or a 400 like any other word that is not a number."""
+    with server.client() as client:
+        for value in ("\uff11", "1_0", "\u0661", " 5", "1e3", "0x10", "+-1", ""):
+            for name in ("startIndex", "count"):
+                refused = client.get("/Users", params={name: value})
+                assert refused.status_code == 400, (name, value, refused.text[:300])
+                assert refused.json()["scimType"] == "invalidValue" and name in refused.json()["detail"]
+        assert client.get("/Users", params={"count": "-3", "startIndex": "-7"}).status_code == 200
 
 
 def test_refusals_are_scim_errors_and_change_nothing(server: Server) -> None:

@@ -213,6 +213,10 @@ def _parse(path: Path, data: bytes) -> KeyRing:
 
 
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+# A FIFO at the key file's path (mkfifo) blocked open() until a writer came: every command hung. Opened
+# without blocking, it is found not to be a regular file by fstat before anything reads it (a regular
+# file reads the same with the flag).
+_O_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 
 
 def _publish_new(path: Path, data: bytes) -> None:
@@ -248,10 +252,25 @@ def create_key_file(path: str | os.PathLike[str]) -> KeyRing:
     return ring
 
 
-def _read_checked(path: Path, fd: int) -> bytes:
-    info = os.fstat(fd)
+def _open_key_file(path: Path) -> int:
+    """``path`` opened for reading, without blocking on a FIFO; refused unless it is a regular file."""
+    fd = os.open(path, os.O_RDONLY | _O_CLOEXEC | _O_NONBLOCK)
+    try:
+        _check_regular(path, os.fstat(fd))
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _check_regular(path: Path, info: os.stat_result) -> None:
     if not stat.S_ISREG(info.st_mode):
         raise KeyFileError(f"{path} is not a regular file.")
+
+
+def _read_checked(path: Path, fd: int) -> bytes:
+    info = os.fstat(fd)
+    _check_regular(path, info)
     if os.name == "posix":
         problem = private_problem(path, info, "key file")
         if problem:
@@ -268,7 +287,7 @@ def load_key(path: str | os.PathLike[str]) -> KeyRing:
     """The keys in ``path``. Refuses a file that group or others may access, or that another user owns."""
     source = Path(path)
     try:
-        fd = os.open(source, os.O_RDONLY | _O_CLOEXEC)
+        fd = _open_key_file(source)
     except FileNotFoundError:
         raise KeyFileError(f"The key file {source} does not exist.") from None
     except PermissionError:
@@ -291,7 +310,7 @@ def rotate_key_file(path: str | os.PathLike[str]) -> KeyRing:
     target = Path(path)
     while True:
         try:
-            fd = os.open(target, os.O_RDONLY | _O_CLOEXEC)
+            fd = _open_key_file(target)  # before the lock: flock waits on no FIFO
         except FileNotFoundError:
             raise KeyFileError(f"The key file {target} does not exist.") from None
         try:

@@ -10,6 +10,7 @@ commands: importing it back would be a cycle).
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -19,12 +20,49 @@ import click
 
 from store.directory import Directory, key_path_beside
 from store.errors import StoreError
-from store.names import visible
+from store.names import QUOTED_MAX, clipped, quoted, visible
 
 # SQLite's integers stop at 2**63 - 1: a larger id or count on the command line is refused by click, in the
 # option's words, rather than overflowing where it reaches a query.
 SQLITE_MAX = 2**63 - 1
-ROW_ID = click.IntRange(1, SQLITE_MAX)
+
+_ASCII_INTEGER = re.compile(r"[+-]?[0-9]+")
+# More digits than any bound of ours needs (SQLite's integers have 19): int() refuses more than 4,300 with a
+# ValueError, and reading fewer still takes time for nothing.
+_INTEGER_DIGITS_MAX = 30
+
+
+class AsciiInt(click.IntRange):
+    """``click.IntRange`` (bounds optional) reading ASCII digits only: Python's ``int()``, which click calls,
+    also reads ``１２`` (full width), ``١٢`` (Arabic-Indic), ``1_0`` and ``" 5 "``. Every integer option and
+    argument of ours is one (a test checks)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str):
+            if not _ASCII_INTEGER.fullmatch(value):
+                self.fail(f"{quoted(value)} is not a whole number in the digits 0-9", param, ctx)
+            if len(value.lstrip("+-").lstrip("0")) > _INTEGER_DIGITS_MAX:
+                bounds = self.min is not None or self.max is not None
+                where = f"is not in the range {self._describe_range()}" if bounds else "is too large a number"
+                self.fail(f"{clipped(value)} {where}.", param, ctx)
+        return super().convert(value, param, ctx)
+
+
+ROW_ID = AsciiInt(1, SQLITE_MAX)
+
+# A run of text in a usage error longer than a quoted value may be: the value given, echoed by click itself
+# ("'999…' is not a valid integer", "'xxx…' is not one of 'json', 'csv'").
+_LONG_RUN = re.compile(
+    rf"'[^'\n]{{{QUOTED_MAX},}}'|\"[^\"\n]{{{QUOTED_MAX},}}\"|[^\s'\"]{{{QUOTED_MAX + 1},}}"
+)
+
+
+def clip_usage_error(error: click.ClickException) -> None:
+    """Clip the values click quotes in its own usage errors, as ours are (``store.names.clipped``): a
+    100,000-digit ``--max-consoles`` wrote 100 KB to stderr. Once per error, whichever group sees it first."""
+    if not getattr(error, "tui_clipped", False):
+        error.message = _LONG_RUN.sub(lambda run: clipped(run.group()), error.message)  # type: ignore[misc]
+        error.tui_clipped = True  # type: ignore[attr-defined]
 
 
 def say(message: str, *, err: bool = False) -> None:
@@ -73,9 +111,25 @@ class CommandGroup(click.Group):
     nothing reaches the user as a traceback, and no command needs to say so itself. Every group of ours uses
     it, so a group invoked on its own (as tests do) reports the same way."""
 
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.ClickException as error:  # the root's own options (a subcommand's are in invoke)
+            clip_usage_error(error)
+            raise
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             result = super().invoke(ctx)
+        except click.ClickException as error:  # a usage error of a command below: click shows it
+            clip_usage_error(error)
+            raise
         except (SystemExit, click.exceptions.Exit) as done:
             if getattr(done, "code", getattr(done, "exit_code", None)) in (0, None):
                 self._succeeded(ctx)

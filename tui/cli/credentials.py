@@ -8,6 +8,7 @@ for them (the new authenticator's QR code and secret, recovery codes shown once)
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -26,7 +27,7 @@ from store.names import quoted
 from store.password_policy import describe_policy, policy_as_dict, policy_from_dict
 from store.portal import forget_login, load_login, login_cache_path, save_login
 from store.users import ROOT_NAME
-from tui.cli.base import CommandGroup, Context, FilePath, fail, pass_context, say, stream
+from tui.cli.base import AsciiInt, CommandGroup, Context, FilePath, fail, pass_context, say, stream
 
 MAX_TRIES = 5
 
@@ -318,20 +319,25 @@ def policy_show(obj: Context, as_json: bool) -> None:
 
 
 def _max_age(value: str | None) -> Any:
+    """'none' (or 'never'), or a whole number of days in ASCII digits, which the policy checks: 0 is
+    refused as -1 is (it silently meant "never expires"); "１２" and "1_0", which int() reads, are not
+    numbers here."""
     if value is None:
         return None
-    if value.strip().lower() in ("none", "never", "0"):
+    if value.strip().lower() in ("none", "never"):
         return "none"
-    try:
-        return int(value)
-    except ValueError:
+    text = value.strip(" \t")  # str.strip() would take U+3000 IDEOGRAPHIC SPACE too
+    if not re.fullmatch(r"[+-]?[0-9]+", text):
         raise click.BadParameter(
             f"{quoted(value)} is not a number of days or 'none'", param_hint="--max-age-days"
-        ) from None
+        )
+    if len(text.lstrip("+-").lstrip("0")) > 9:  # far past 1,095 either way; int() refuses 4,300 digits
+        return -(10**9) if text.startswith("-") else 10**9
+    return int(text)
 
 
 @password_policy_group.command("set")
-@click.option("--minimum-length", type=int, help="Fewest characters (6-128; NIST: 12 or more).")
+@click.option("--minimum-length", type=AsciiInt(), help="Fewest characters (6-128; NIST: 12 or more).")
 @click.option("--require-symbols/--no-require-symbols", default=None)
 @click.option("--require-numbers/--no-require-numbers", default=None)
 @click.option("--require-uppercase/--no-require-uppercase", default=None)
@@ -343,7 +349,7 @@ def _max_age(value: str | None) -> Any:
     help="Expired passwords need an administrator's reset (else users change them at sign-in).",
 )
 @click.option(
-    "--reuse-prevention", type=int, help="How many previous passwords may not be used again (0-24)."
+    "--reuse-prevention", type=AsciiInt(), help="How many previous passwords may not be used again (0-24)."
 )
 @click.option(
     "--blocklist/--no-blocklist",

@@ -8,10 +8,12 @@ policy, unreadable file), 2 usage error. Errors go to stderr as one line, never 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import NoReturn
 
 import click
 
+from store.errors import ValidationError
 from store.names import quoted
 from store.policy import (
     ALLOW,
@@ -30,6 +32,7 @@ from store.policy import (
 )
 from store.policy.document import MAX_TEXT_CHARS, KindOrAuto, PolicyValidationError
 from store.policy.patterns import parse_date
+from store.textfile import read_at_most
 from tui.cli.base import CommandGroup, say
 
 _TIME_KEYS = ("aws:currenttime", "aws:epochtime", "aws:tokenissuetime")
@@ -47,9 +50,15 @@ def _fail(message: str) -> NoReturn:
 
 def _read(path: str) -> str:
     """The file's text (``-`` is stdin); at most one character over the raw cap, which the parser refuses."""
+    most = 4 * MAX_TEXT_CHARS + 4  # UTF-8 needs at most 4 bytes a character
     try:
-        with click.open_file(path, "rb") as handle:
-            data: bytes = handle.read(4 * MAX_TEXT_CHARS + 4)  # UTF-8 needs at most 4 bytes a character
+        if path == "-":
+            with click.open_file(path, "rb") as handle:
+                data: bytes = handle.read(most)
+        else:
+            data = read_at_most(Path(path), most)  # a FIFO that nothing writes to: refused, not waited on
+    except ValidationError as error:
+        raise _Unreadable(error.message) from None
     except OSError as error:
         raise _Unreadable(f"cannot read {path}: {error.strerror or error}") from None
     except ValueError:  # what the system cannot name (open raises instead of failing)

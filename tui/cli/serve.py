@@ -22,7 +22,7 @@ from store.console_limits import (
 )
 from store.names import visible
 from store.users import User
-from tui.cli.base import Context, FilePath, fail, pass_context
+from tui.cli.base import AsciiInt, Context, FilePath, fail, pass_context
 
 
 @click.command("serve")
@@ -49,13 +49,13 @@ from tui.cli.base import Context, FilePath, fail, pass_context
 )
 @click.option(
     "--max-consoles",
-    type=click.IntRange(1, MAXIMUM),
+    type=AsciiInt(1, MAXIMUM),
     metavar="N",
     help=f"At most N consoles at once on this server, this run (default: tui serve-limits, {DEFAULT_TOTAL}).",
 )
 @click.option(
     "--max-consoles-per-user",
-    type=click.IntRange(1, MAXIMUM),
+    type=AsciiInt(1, MAXIMUM),
     metavar="N",
     help=f"At most N consoles at once per user, this run (default: tui serve-limits, {DEFAULT_PER_USER}).",
 )
@@ -100,12 +100,10 @@ def serve_command(
 
 
 @click.command("serve-limits")
-@click.option(
-    "--max-consoles", type=click.IntRange(1, MAXIMUM), metavar="N", help="Consoles at once, in all."
-)
+@click.option("--max-consoles", type=AsciiInt(1, MAXIMUM), metavar="N", help="Consoles at once, in all.")
 @click.option(
     "--max-consoles-per-user",
-    type=click.IntRange(1, MAXIMUM),
+    type=AsciiInt(1, MAXIMUM),
     metavar="N",
     help="Consoles at once, per user.",
 )
@@ -124,7 +122,7 @@ def serve_limits_command(obj: Context, max_consoles: int | None, max_consoles_pe
 @click.command("ssh-console", hidden=True)
 @click.option(
     "--token-fd",
-    type=click.IntRange(0, 2**31 - 1),
+    type=AsciiInt(0, 2**31 - 1),
     help="(tui serve) the pipe holding this connection's portal token.",
 )
 @click.option("--command", "command", help="(tui serve) what the client asked to run: login.")

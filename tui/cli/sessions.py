@@ -11,7 +11,7 @@ import click
 from store.directory_json import json_refusal
 from store.errors import ValidationError
 from store.sessions import IssuedCredentials
-from tui.cli.base import ROW_ID, CommandGroup, Context, pass_context, say
+from tui.cli.base import ROW_ID, AsciiInt, CommandGroup, Context, pass_context, say
 
 
 def print_credentials(credentials: IssuedCredentials, fmt: str) -> None:
@@ -159,7 +159,7 @@ def revoke(
 @sessions.command("sweep")
 @click.option(
     "--retention-days",
-    type=click.IntRange(0, 36_500),  # a century: older than any session tui issues
+    type=AsciiInt(0, 36_500),  # a century: older than any session tui issues
     default=7,
     show_default=True,
     help="Keep expired and revoked sessions this long (for the record), then delete them.",
