@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import re
 import sys
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -37,6 +38,7 @@ from store.directory_json import repeated_key
 from store.errors import AlreadyExists, Conflict, NotFound, Refused, StoreError, ValidationError
 from store.importer import ImportRefused
 from store.names import quoted
+from store.rights import CredentialEnded
 from store.scim_bulk import BULK_RESPONSE, BulkFailed, apply_request, read_request
 from store.scim_resources import (
     MAX_COUNT,
@@ -118,6 +120,8 @@ def as_scim_error(exc: Exception) -> ScimError:
         if any(problem.conflict for problem in exc.problems):
             return ScimError(409, detail, "uniqueness")
         return ScimError(400, detail, "invalidValue")
+    if isinstance(exc, CredentialEnded):
+        return ScimError(401, f"{exc.message}; nothing was changed")
     if isinstance(exc, Paused):
         return ScimError(503, exc.message, None, {"Retry-After": str(RETRY_AFTER)})
     if isinstance(exc, BadRequest):
@@ -137,25 +141,31 @@ def as_scim_error(exc: Exception) -> ScimError:
 
 
 class Sources:
-    """One Directory per source, acting for it, with a lock: a source's requests run one at a time."""
+    """One Directory per source and token, acting for them, with one lock per source: a source's requests
+    run one at a time. A request's changes are made with the token it came with, checked live in their
+    transaction: a token revoked while a request's body was still arriving changes nothing."""
 
     def __init__(self, db_path: Path, key_path: Path | None) -> None:
         self.db_path, self.key_path = db_path, key_path
         self.lock = threading.Lock()
         self.base = Directory.open(db_path, Actor("scim", "scim"), key_path=key_path)
-        self.opened: dict[str, tuple[Directory, threading.Lock]] = {}
+        self.opened: dict[tuple[str, int | None], Directory] = {}
+        self.locks: dict[str, threading.Lock] = {}
 
-    def authenticate(self, token: str) -> str:
+    def authenticate(self, token: str) -> tuple[str, int]:
+        """(source, token id) of a live ``token``; Refused otherwise."""
         with self.lock:
-            return self.base.scim_tokens.authenticate(token)
+            return self.base.scim_tokens.identify(token)
 
-    def for_source(self, source: str) -> tuple[Directory, threading.Lock]:
+    def for_source(self, source: str, token_id: int | None = None) -> tuple[Directory, threading.Lock]:
+        """The Directory acting for ``source`` with ``token_id`` (none: the server's own bookkeeping, such as
+        the request statistics), and the source's lock."""
         with self.lock:
-            if source not in self.opened:
+            if (source, token_id) not in self.opened:
                 directory = Directory.open(self.db_path, key_path=self.key_path)
-                directory.act_for_source(source, Actor(f"scim:{source}", "scim"))
-                self.opened[source] = (directory, threading.Lock())
-            return self.opened[source]
+                directory.act_for_source(source, Actor(f"scim:{source}", "scim"), token_id=token_id)
+                self.opened[(source, token_id)] = directory
+            return self.opened[(source, token_id)], self.locks.setdefault(source, threading.Lock())
 
     def write_stats(self, tally: RequestTally) -> None:
         """Write what ``tally`` counted, per source through that source's own Directory (and rights)."""
@@ -167,7 +177,7 @@ class Sources:
                 tally.give_back(source, counted)  # the file was busy: next time
 
     def close(self) -> None:
-        for directory, _ in self.opened.values():
+        for directory in self.opened.values():
             directory.close()
         self.base.close()
 
@@ -187,14 +197,28 @@ def _tagged(resource: dict[str, Any]) -> Response:
     return scim_json(resource, headers={"ETag": resource["meta"]["version"]})
 
 
+# The furthest a page's startIndex or count goes: past any directory's resources (and inside SQLite's
+# integers), so a larger one (10**30, five thousand digits) means the same page: an empty one, or the most a
+# page holds.
+PAGING_MAX = 10**18
+_INTEGER = re.compile(r"-?[0-9]+")  # ASCII: int() also reads "１", "1_0" and " 5 "
+
+
+def _paging(value: int) -> int:
+    """A startIndex or count as the store pages it: at most :data:`PAGING_MAX` either way."""
+    return max(-PAGING_MAX, min(value, PAGING_MAX))
+
+
 def _int_param(request: Request, name: str, default: int) -> int:
     value = request.query_params.get(name)
     if value is None:
         return default
-    try:
-        return int(value)
-    except ValueError:
-        raise ScimError(400, f"{name}: {quoted(value)} is not an integer", "invalidValue") from None
+    if not _INTEGER.fullmatch(value):
+        raise ScimError(400, f"{name}: {quoted(value)} is not an integer", "invalidValue")
+    negative, digits = value.startswith("-"), value.lstrip("-").lstrip("0")
+    if len(digits) > len(str(PAGING_MAX)):  # int() refuses more than 4,300 digits; no page needs them
+        return -PAGING_MAX if negative else PAGING_MAX
+    return _paging(int(value))
 
 
 async def _body(request: Request) -> tuple[Any, bytes]:
@@ -299,10 +323,10 @@ def build_app(db_path: Path, key_path: Path | None = None) -> Starlette:
         if scheme.casefold() != "bearer" or not token.strip():
             raise ScimError(401, "a bearer token is needed: Authorization: Bearer <tui scim token create>")
         try:
-            source = await run_in_threadpool(sources.authenticate, token.strip())
+            source, token_id = await run_in_threadpool(sources.authenticate, token.strip())
         except Refused as refused:
             raise ScimError(401, refused.message) from None
-        directory, lock = sources.for_source(source)
+        directory, lock = sources.for_source(source, token_id)
         request.state.scim_source = source  # for the request statistics (counted)
         return directory, source, lock
 
@@ -410,8 +434,8 @@ def build_app(db_path: Path, key_path: Path | None = None) -> Starlette:
             resources,
             locked,
             str(wanted.filter) if wanted.filter is not None else None,
-            wanted.start_index or 1,
-            MAX_COUNT if wanted.count is None else wanted.count,
+            _paging(wanted.start_index or 1),
+            MAX_COUNT if wanted.count is None else _paging(wanted.count),
             _search_shape(wanted),
             str(wanted.sort_by) if wanted.sort_by is not None else None,
             wanted.sort_order.value if wanted.sort_order is not None else None,
@@ -433,8 +457,8 @@ def build_app(db_path: Path, key_path: Path | None = None) -> Starlette:
             resources.directory,
             resources.source,
             str(wanted.filter) if wanted.filter is not None else None,
-            wanted.start_index or 1,
-            MAX_COUNT if wanted.count is None else wanted.count,
+            _paging(wanted.start_index or 1),
+            MAX_COUNT if wanted.count is None else _paging(wanted.count),
             _search_shape(wanted),
         )
         return scim_json(_listing(listing.resources, listing.total, listing.start))
