@@ -6,11 +6,14 @@ NFKC + casefold, so ``Alice``, ``ALICE`` and ``Ａｌｉｃｅ`` are one user.
 Every stored string a user or a file controls passes one check here (names, display names, descriptions,
 emails, external ids, SSH key comments): controls (Cc: C0, DEL, C1), format characters (Cf: bidi overrides and
 isolates, zero-width characters, the soft hyphen, the BOM, tag characters) and the line and paragraph
-separators (Zl, Zp) are refused. They hide text, reorder it on screen or smuggle escape sequences into
-terminals and spreadsheets. No field allows a line break: every field is one line on screen and one cell in an
-export. The one exception is U+200D ZERO WIDTH JOINER in display text (display names, given and family names,
-descriptions, key comments) between two emoji, which emoji sequences (a person at a laptop, a family) need; it
-neither hides letters nor reorders text.
+separators (Zl, Zp) are refused, and so are the other characters drawn as nothing (:data:`INVISIBLE`:
+variation selectors, the combining grapheme joiner, the Hangul fillers), a value that begins with a combining
+mark, and more than :data:`MARKS_MAX` marks on one character. They hide text, reorder it on screen, make two
+names look alike or smuggle escape sequences into terminals and spreadsheets. No field allows a line break:
+every field is one line on screen and one cell in an export. The exceptions are in display text (display
+names, given and family names, descriptions, key comments): U+200D ZERO WIDTH JOINER between two emoji, which
+emoji sequences (a person at a laptop, a family) need, and a presentation selector (U+FE0E, U+FE0F) after the
+symbol it styles ("❤️"); neither hides letters nor reorders text.
 
 Text that was never validated (a failed sign-in's user name, or a value planted in the database file) is shown
 and exported through :func:`visible` or :func:`escape_json`, which escape the same characters.
@@ -57,6 +60,33 @@ UNSAFE_CATEGORIES = {"Cc": "control character", "Cf": "invisible formatting char
 UNSAFE_CATEGORIES["Zp"] = UNSAFE_CATEGORIES["Zl"]
 ZERO_WIDTH_JOINER = "\u200d"
 _EMOJI_BEFORE_JOINER = ("So", "Sk", "Mn")  # an emoji, a skin tone (Sk) or a variation selector (Mn) ends it
+# Default-ignorable code points that are not format characters: drawn as nothing, so six users all showed
+# as "ab" ("a\ufe0fb", "a\u3164b", …). Variation selectors, the combining grapheme joiner, Mongolian free
+# variation selectors, Khmer inherent vowels and the Hangul fillers (Unicode's Default_Ignorable_Code_Point,
+# less Cf, which is refused as a category).
+INVISIBLE = frozenset(
+    map(
+        chr,
+        (
+            0x034F,
+            0x115F,
+            0x1160,
+            0x17B4,
+            0x17B5,
+            *range(0x180B, 0x180E),
+            0x180F,
+            0x3164,
+            0xFFA0,
+            *range(0xFE00, 0xFE10),
+            *range(0xE0100, 0xE01F0),
+        ),
+    )
+)
+EMOJI_STYLE = "\ufe0e\ufe0f"  # text and emoji presentation: "❤️" is U+2764 U+FE0F
+# The most combining marks one character carries: the scripts people write need a few (Vietnamese two,
+# Hebrew with points three or four); a hundred stacked ("Zalgo") paint over the lines around them.
+MARKS_MAX = 8
+_MARKS = ("Mn", "Mc", "Me")
 
 
 def _joins_emoji(text: str, index: int) -> bool:
@@ -68,20 +98,48 @@ def _joins_emoji(text: str, index: int) -> bool:
     )
 
 
+def _styles_emoji(text: str, index: int) -> bool:
+    """Is ``text[index]`` a text or emoji presentation selector right after a character it can style: a
+    symbol, digit or punctuation mark ("❤️", "1️⃣", "‼️"), never a letter or a space it would hide in?"""
+    return (
+        text[index] in EMOJI_STYLE
+        and index > 0
+        and text[index - 1] not in INVISIBLE
+        and unicodedata.category(text[index - 1])[0] in "SNP"
+    )
+
+
 def _refuse_unsafe(value: str, field: str, *, emoji: bool, label: str | None = None) -> None:
-    """Refuse the characters the module docstring lists (``emoji``: but a joiner inside an emoji sequence)."""
+    """Refuse the characters the module docstring lists (``emoji``: but a joiner inside an emoji sequence,
+    and a presentation selector after the character it styles)."""
     if value.isascii() and value.isprintable():
         return  # the common case, without a per-character look-up (imports check millions of names)
+    where = label or field
+    marks = 0
     for index, ch in enumerate(value):
         category = unicodedata.category(ch)
         kind = UNSAFE_CATEGORIES.get(category)
         if kind and not (emoji and ch == ZERO_WIDTH_JOINER and _joins_emoji(value, index)):
             raise ValidationError(
-                f"{label or field}: {kind} {describe_char(ch)} at position {index + 1} is not allowed", field
+                f"{where}: {kind} {describe_char(ch)} at position {index + 1} is not allowed", field
             )
         if category in ("Cs", "Co", "Cn"):
             raise ValidationError(
-                f"{label or field}: {describe_char(ch)} at position {index + 1} is not a usable character",
+                f"{where}: {describe_char(ch)} at position {index + 1} is not a usable character", field
+            )
+        if ch in INVISIBLE and not (emoji and _styles_emoji(value, index)):
+            raise ValidationError(
+                f"{where}: invisible character {describe_char(ch)} at position {index + 1} is not allowed",
+                field,
+            )
+        marks = marks + 1 if category in _MARKS else 0
+        if marks and index == 0:
+            raise ValidationError(
+                f"{where}: must not begin with a combining mark ({describe_char(ch)})", field
+            )
+        if marks > MARKS_MAX:
+            raise ValidationError(
+                f"{where}: more than {MARKS_MAX} combining marks on one character at position {index + 1}",
                 field,
             )
 
@@ -96,7 +154,7 @@ def _unsafe_pattern() -> re.Pattern[str]:
     if _unsafe is None:
         ranges: list[list[int]] = []
         for code in (*range(0x20000), *range(0xE0000, 0xE1000)):
-            if unicodedata.category(chr(code)) in UNSAFE_CATEGORIES:
+            if unicodedata.category(chr(code)) in UNSAFE_CATEGORIES or chr(code) in INVISIBLE:
                 if ranges and ranges[-1][1] == code - 1:
                     ranges[-1][1] = code
                 else:
@@ -115,7 +173,9 @@ def visible(value: object) -> str:
 
     def shown(match: re.Match[str]) -> str:
         ch = match.group()
-        if ch == ZERO_WIDTH_JOINER and _joins_emoji(text, match.start()):
+        if (ch == ZERO_WIDTH_JOINER and _joins_emoji(text, match.start())) or _styles_emoji(
+            text, match.start()
+        ):
             return ch
         code = ord(ch)
         if unicodedata.category(ch) == "Cc":

@@ -150,6 +150,46 @@ def test_display_names_are_stored_verbatim(directory: Directory, db_path, text: 
 
 
 @pytest.mark.parametrize(
+    "name", ["a\ufe0fb", "a\u3164b", "a\u115fb", "a\u034fb", "a\u180bb", "a\U000e0100b", "\ufe0fab"]
+)
+def test_invisible_characters_are_refused_in_names(directory: Directory, name: str) -> None:
+    """Six users that all showed as "ab" (variation selectors, the Hangul fillers, the combining grapheme
+    joiner, a Mongolian variation selector: drawn as nothing, and not format characters): hostile inputs."""
+    directory.users.create("ab")
+    code = f"U+{ord(name[1] if name[0] == 'a' else name[0]):04X}"
+    for create in (directory.users.create, directory.groups.create):
+        with pytest.raises(ValidationError, match=f"invisible character {code.replace('+', '[+]')}"):
+            create(name)
+    with pytest.raises(ValidationError, match="invisible character"):
+        directory.users.create("ada", display_name=name)
+    assert directory.users.count() == 1
+
+
+@pytest.mark.parametrize(
+    "name, message",
+    [
+        ("\u0301", "must not begin with a combining mark"),
+        ("\u0301abc", "must not begin with a combining mark"),
+        ("Z" + "\u0336\u0334\u0335" * 4, "more than 8 combining marks on one character"),
+    ],
+)
+def test_a_name_of_combining_marks_alone_or_stacked_is_refused(directory: Directory, name, message) -> None:
+    with pytest.raises(ValidationError, match=message):
+        directory.users.create(name)
+    for fine in ("Nguyễn", "Zoe\u0308", "\u05e9\u05c1\u05b8\u05dc\u05d5\u05b9\u05dd"):  # Hebrew with points
+        assert directory.users.create(fine.replace(" ", "")).user_name == fine
+
+
+def test_an_emoji_keeps_its_presentation_selector_in_display_text_and_on_screen() -> None:
+    heart = "\u2764\ufe0f team"
+    assert names.display_text(heart, "displayName") == heart
+    assert names.visible(heart) == heart
+    assert names.visible("a\ufe0fb") == "a<U+FE0F>b"  # an invisible one planted in the file is shown
+    with pytest.raises(ValidationError, match="invisible character"):
+        names.display_text(" \ufe0f", "displayName")  # styling nothing
+
+
+@pytest.mark.parametrize(
     "char, code",
     [("\x1b", "U+001B"), ("\x07", "U+0007"), ("\x00", "U+0000"), ("\n", "U+000A"), ("\x9b", "U+009B")],
 )
