@@ -100,6 +100,16 @@ def administers(conn: sqlite3.Connection, principal: Principal, now: str) -> boo
     return is_admin(conn, principal.user_id, now)
 
 
+def _token_live(conn: sqlite3.Connection, principal: Principal, now: str) -> bool:
+    """Is the provisioning token ``principal`` acts with still its source's, unrevoked and unexpired?"""
+    return bool(
+        conn.execute(
+            "SELECT 1 FROM scim_tokens WHERE id = ? AND source = ? AND revoked_at IS NULL AND expires_at > ?",
+            (principal.token_id, principal.source, now),
+        ).fetchone()
+    )
+
+
 def check(
     conn: sqlite3.Connection,
     principal: Principal,
@@ -115,10 +125,7 @@ def check(
     if rule in (Rule.AUTHENTICATION, Rule.FIRST_RUN) or principal.owner:
         return
     if principal.source is not None:
-        if principal.token_id is not None and not conn.execute(
-            "SELECT 1 FROM scim_tokens WHERE id = ? AND source = ? AND revoked_at IS NULL AND expires_at > ?",
-            (principal.token_id, principal.source, now),
-        ).fetchone():
+        if principal.token_id is not None and not _token_live(conn, principal, now):
             raise CredentialEnded("this provisioning token was revoked or has expired")
         if rule is Rule.IMPORT and source == principal.source:
             return
