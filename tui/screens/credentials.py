@@ -16,7 +16,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Input, Static
 
-from store.access_keys import AccessKey, NewAccessKey, RotationStep
+from store.access_keys import MAX_KEYS_PER_USER, AccessKey, NewAccessKey, RotationStep
 from store.credentials import CredentialStatus, TotpEnrolment
 from store.errors import StoreError, ValidationError
 from store.password_policy import describe_policy
@@ -274,6 +274,7 @@ class CredentialsScreen(DirectoryScreen):
         self.status: CredentialStatus | None = None
         self.keys: list[AccessKey] = []
         self.step: RotationStep | None = None
+        self.local = True  # False: an identity provider's user, whose password is changed there
 
     def compose(self) -> ComposeResult:
         yield NavBar(self.nav_name)
@@ -303,14 +304,16 @@ class CredentialsScreen(DirectoryScreen):
             return
         keys = self.directory.access_keys.list(self.user_id)
         step = self.directory.access_keys.rotation_step(self.user_id)
-        self.app.call_from_thread(self._show, status, keys, step, self.directory.now_text())
+        local = self.directory.users.get(self.user_id).is_local
+        self.app.call_from_thread(self._show, status, keys, step, local, self.directory.now_text())
 
     def _gone(self) -> None:
-        self.notify("This user was deleted", severity="warning")
-        self.app.pop_screen()
+        self.close_gone("This user was deleted")
 
-    def _show(self, status: CredentialStatus, keys: list[AccessKey], step: RotationStep, now: str) -> None:
-        self.status, self.keys, self.step = status, keys, step
+    def _show(
+        self, status: CredentialStatus, keys: list[AccessKey], step: RotationStep, local: bool, now: str
+    ) -> None:
+        self.status, self.keys, self.step, self.local = status, keys, step, local
         title = Text("Credentials of ")
         title.append_text(literal(status.user_name))
         if status.is_root:
@@ -378,6 +381,10 @@ class CredentialsScreen(DirectoryScreen):
         else:
             hint = f"Rotation, next step (R): {step.explanation}."
         self.query_one("#cred-rotation", Static).update(literal(hint))
+        self.refresh_bindings()  # the footer offers what applies to these credentials as they are now
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self.refresh_bindings()  # D applies to an inactive key only
 
     # -- actions -----------------------------------------------------------------------------------------
 
@@ -405,9 +412,65 @@ class CredentialsScreen(DirectoryScreen):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ADMIN_ONLY and self._own_as_user():
             return False
-        return True
+        # A key that does not apply to these credentials is not offered (and does nothing): no confirmation
+        # for a password that is not there, no "Password removed" for nothing.
+        return self.why_not(action) is None
+
+    def why_not(self, action: str) -> str | None:
+        """Why ``action`` does not apply to the credentials as last loaded (None: it applies, or they have
+        not loaded yet)."""
+        status = self.status
+        if status is None:
+            return None
+        name = status.user_name
+        if action in ("set_password", "remove_password") and not self.local:
+            return f"{name} is managed by an identity provider: its password is changed there"
+        if action == "remove_password":
+            if status.is_root:
+                return "Root always has a password: set a new one instead (p)"
+            if not status.has_password:
+                return f"{name} has no password to remove"
+        if action == "reset_totp":
+            if status.is_root:
+                return "Root cannot lose MFA: enrol a new authenticator instead (t)"
+            if not status.mfa:
+                return f"{name} has no authenticator to reset"
+        if action == "recovery_codes" and not status.mfa:
+            return f"{name} has no authenticator: recovery codes come with one (t enrols it)"
+        if action in ("new_key", "rotate") and status.is_root:
+            return "Root cannot hold access keys: create a user for programmatic access"
+        if action == "new_key" and len(self.keys) >= MAX_KEYS_PER_USER:
+            return f"{name} already has {MAX_KEYS_PER_USER} access keys: delete one first (R rotates them)"
+        if action in ("toggle_key", "delete_key") and not self.keys:
+            return f"{name} has no access keys"
+        if action == "delete_key" and (key := self._highlighted_key()) is not None and key.active:
+            return f"Access key {key.key_id} is still active: deactivate it first (s)"
+        return None
+
+    def _not_now(self, action: str) -> bool:
+        """Say at once why ``action`` does not apply (run from the palette, or before the screen had
+        loaded: then the credentials are read now), rather than ask to confirm it for nothing."""
+        if self.status is None:
+            try:
+                self.status = self.directory.credentials.status(self.user_id)
+                self.keys = self.directory.access_keys.list(self.user_id)
+                self.local = self.directory.users.get(self.user_id).is_local
+            except StoreError:
+                return False  # the store says what is wrong when the action runs
+        reason = self.why_not(action)
+        if reason is not None:
+            self.notify(reason, severity="warning", markup=False)
+        return reason is not None
+
+    def _highlighted_key(self) -> AccessKey | None:
+        if not self.keys:
+            return None
+        table = self.query_one("#cred-keys", DataTable)
+        return self.keys[min(max(table.cursor_row, 0), len(self.keys) - 1)]
 
     def action_set_password(self) -> None:
+        if self._not_now("set_password"):
+            return
         credentials, user_id = self.directory.credentials, self.user_id
 
         def save(password: str, must_change: bool) -> None:
@@ -436,6 +499,8 @@ class CredentialsScreen(DirectoryScreen):
         )
 
     def action_remove_password(self) -> None:
+        if self._not_now("remove_password"):
+            return
         credentials, user_id = self.directory.credentials, self.user_id
         self.confirm_then(
             f"Remove the password of {self._user_label()}?",
@@ -475,6 +540,8 @@ class CredentialsScreen(DirectoryScreen):
         )
 
     def action_reset_totp(self) -> None:
+        if self._not_now("reset_totp"):
+            return
         credentials, user_id = self.directory.credentials, self.user_id
         self.confirm_then(
             f"Reset the MFA of {self._user_label()}?",
@@ -486,6 +553,9 @@ class CredentialsScreen(DirectoryScreen):
         )
 
     def action_recovery_codes(self) -> None:
+        if self._not_now("recovery_codes"):
+            return
+
         def answered(yes: bool | None) -> None:
             if yes:
                 self._regenerate()
@@ -510,14 +580,10 @@ class CredentialsScreen(DirectoryScreen):
             show_recovery_codes, self, self._user_label(), codes, lambda _: self.reload()
         )
 
-    def _selected_key(self) -> AccessKey | None:
-        if not self.keys:
-            self.notify("No access key selected", severity="warning")
-            return None
-        table = self.query_one("#cred-keys", DataTable)
-        return self.keys[min(max(table.cursor_row, 0), len(self.keys) - 1)]
-
     def action_new_key(self) -> None:
+        if self._not_now("new_key"):
+            return
+
         def answered(yes: bool | None) -> None:
             if yes:
                 self._create_key()
@@ -552,8 +618,7 @@ class CredentialsScreen(DirectoryScreen):
         )
 
     def action_toggle_key(self) -> None:
-        key = self._selected_key()
-        if key is None:
+        if self._not_now("toggle_key") or (key := self._highlighted_key()) is None:
             return
         access_keys = self.directory.access_keys
         if key.active:
@@ -574,29 +639,22 @@ class CredentialsScreen(DirectoryScreen):
             )
 
     def action_delete_key(self) -> None:
-        key = self._selected_key()
-        if key is None:
+        if self._not_now("delete_key") or (key := self._highlighted_key()) is None:
             return
         access_keys = self.directory.access_keys
-        detail = (
-            "It is still active: deactivate it first (s), check nothing broke, then delete it."
-            if key.active
-            else "This cannot be undone."
-        )
         self.confirm_then(
             f"Delete access key {key.key_id}?",
-            detail,
+            "This cannot be undone.",
             lambda: access_keys.delete(key.id, key.version),
             f"Deleted {key.key_id}",
             confirm_label="Delete",
         )
 
     def action_rotate(self) -> None:
+        if self._not_now("rotate"):
+            return
         step = self.step
         if step is None or self.status is None:
-            return
-        if self.status.is_root:
-            self.notify("Root cannot hold access keys", severity="warning")
             return
         if step.action in ("none", "create"):
             self.action_new_key()

@@ -119,6 +119,10 @@ class FormModal(ModalScreen[Any]):
     BINDINGS = [
         Binding("escape", "cancel", "Cancel"),
         Binding("ctrl+s", "save", "Save"),
+        # A modal screen stops the key before the app's own (non-priority) bindings, so the app's ctrl+o,
+        # shown in the footer under the form, did nothing here. The app's sign-out asks first when the form
+        # holds unsaved changes (as ctrl+q does); at the gate (nobody signed in) it stays disabled.
+        Binding("ctrl+o", "app.sign_out", "Sign out"),
     ]
 
     def __init__(

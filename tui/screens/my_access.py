@@ -26,7 +26,11 @@ DURATIONS = [900, 3600, 2 * 3600, 4 * 3600, 8 * 3600, 12 * 3600, 24 * 3600, 36 *
 class CredentialsModal(ModalScreen[None]):
     """Credentials shown once. Closing forgets them: they were never stored, and cannot be shown again."""
 
-    BINDINGS = [Binding("escape,enter", "close", "Close (the secret is not shown again)", priority=True)]
+    BINDINGS = [
+        Binding("escape,enter", "close", "Close (the secret is not shown again)", priority=True),
+        # priority: the text has focus, and a key typed there is its own
+        Binding("c", "copy_all", "Copy all", priority=True),
+    ]
 
     def __init__(self, credentials: IssuedCredentials, title: str) -> None:
         super().__init__()
@@ -39,14 +43,28 @@ class CredentialsModal(ModalScreen[None]):
             yield Static(
                 "Paste into your shell. This is the only time the secret is shown.", classes="dialog-detail"
             )
-            yield TextArea(self._lines, read_only=True, id="export-lines", soft_wrap=True)
-            yield Static("select and copy, then  esc  Close", classes="dialog-keys", markup=False)
+            # One line per export, never wrapped: a wrapped line copied from the terminal was a broken
+            # command. At 80 columns the token's line is longer than the screen: it scrolls sideways, and c
+            # copies every line whole (as does ctrl+c on a selection in the text).
+            yield TextArea(self._lines, read_only=True, id="export-lines", soft_wrap=False)
+            yield Static(
+                "c  Copy all lines    select + ctrl+c  Copy a selection    esc  Close",
+                classes="dialog-keys",
+                markup=False,
+            )
+
+    def action_copy_all(self) -> None:
+        self.app.copy_to_clipboard(self._lines + "\n")
+        self.notify("Copied the export lines to the clipboard", timeout=3)
 
     def action_close(self) -> None:
         self._lines = ""
         self.query_one("#export-lines", TextArea).load_text("")
         self.dismiss(None)
 
+
+GET_HINT = "enter or g: credentials for the highlighted role, for the duration chosen here (tab to change it)"
+NOTHING_TO_ASSUME = "No role to assume: an administrator assigns roles to you or to a group of yours."
 
 # For a member of the admin group (or root) signed in without an authenticator: why they see only this.
 MFA_BANNER = (
@@ -104,12 +122,7 @@ class MyAccessScreen(DirectoryScreen):
             yield Static("Session duration", classes="section-title")
             # Disabled until a role is highlighted: no fake option standing in for a hint.
             yield Select([], id="duration", prompt="no role to assume", disabled=True)
-            yield Static(
-                "enter or g: credentials for the highlighted role, for the duration chosen here "
-                "(tab to change it)",
-                classes="dialog-keys",
-                markup=False,
-            )
+            yield Static(GET_HINT, id="get-hint", classes="dialog-keys", markup=False)
         yield KeyFooter()
 
     def on_mount(self) -> None:
@@ -175,6 +188,14 @@ class MyAccessScreen(DirectoryScreen):
         if self.grants:
             table.move_cursor(row=min(cursor, len(self.grants) - 1))
         self._offer_durations()
+        self.query_one("#get-hint", Static).update(GET_HINT if self.grants else NOTHING_TO_ASSUME)
+        self.refresh_bindings()  # g is offered only with a role to assume
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # Nothing to assume (no roles, or not loaded yet): g is not offered.
+        if action == "get_credentials" and not self.grants:
+            return False
+        return True
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         self._offer_durations()

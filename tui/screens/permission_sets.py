@@ -118,6 +118,8 @@ class PermissionSetEditorScreen(EditorScreen):
     PermissionSetEditorScreen TabPane { padding: 0; height: 1fr; }
     PermissionSetEditorScreen TabbedContent > ContentSwitcher { height: 1fr; }
     PermissionSetEditorScreen SelectionList { height: 1fr; border: none; }
+    /* What is attached, whole: at 80 columns it wrapped onto a second line that a one-line hint cut off. */
+    PermissionSetEditorScreen #managed-help { height: auto; max-height: 4; }
     """
     )
 

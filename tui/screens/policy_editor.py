@@ -114,6 +114,12 @@ class PolicyTextArea(TextEditor):
             self._line_cache.clear()
             self.refresh()
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # A read-only text (a built-in policy) is not offered what would change it.
+        if action == "clear" and self.read_only:
+            return False
+        return super().check_action(action, parameters)
+
     def action_clear(self) -> None:
         """Empty the text (ctrl+z brings it back)."""
         if not self.read_only and self.text:
@@ -357,6 +363,10 @@ class BlastRadiusModal(ModalScreen[bool]):
         self.dismiss(answer)
 
 
+# What a read-only document does not offer: saving, an example to insert, errors to go to (it has none).
+READ_ONLY_HIDDEN = {"save", "insert_example", "goto_error"}
+
+
 class EditorScreen(DirectoryScreen):
     """What the policy and permission-set editors share: save through a preview (the blast radius) and a
     confirmation, conflicts as form.py handles them, and a question before unsaved edits are thrown away."""
@@ -371,6 +381,7 @@ class EditorScreen(DirectoryScreen):
     saving = False
     version: int | None = None
     initial: dict[str, Any] | None = None
+    read_only = False  # a document shown, not edited (a built-in policy): no editing keys are offered
     # What the error line is about, so that it goes with its problem: the policy editor it asks to fix (said
     # again or cleared as that policy is checked again), or (field, value) for the store's word on a field
     # with no place of its own (cleared once that field holds another value).
@@ -380,6 +391,11 @@ class EditorScreen(DirectoryScreen):
         """The cheap checks ``preview`` runs first, by field: each raises the store's ValidationError. A
         message under one of these fields is checked again as the field is typed."""
         return {}
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if self.read_only and action in READ_ONLY_HIDDEN:
+            return False
+        return super().check_action(action, parameters)
 
     def values(self) -> dict[str, Any]:
         raise NotImplementedError

@@ -5,14 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from store.clock import from_text
 from store.service import Page
 from store.sessions import SessionInfo
+from tui.literal import literal
 from tui.screens.base import ListScreen, on_current_row
 from tui.widgets.key_footer import KeyFooter
 from tui.widgets.nav_bar import NavBar
@@ -28,6 +31,58 @@ def countdown(expires_at: str, now: datetime) -> str:
     hours, rest = divmod(left, 3600)
     minutes, seconds = divmod(rest, 60)
     return f"{hours}h {minutes:02d}m {seconds:02d}s" if hours else f"{minutes}m {seconds:02d}s"
+
+
+def when(text: str) -> str:
+    return text.replace("T", " ").removesuffix("Z")
+
+
+class SessionModal(ModalScreen[str | None]):
+    """One session whole (enter on a row): what the list's columns cut short, when it was issued, with or
+    without MFA, how it ended. No secret: none is kept. Dismisses with "user" to open the user's page."""
+
+    BINDINGS = [
+        Binding("escape,enter", "close", "Close", priority=True),
+        Binding("u", "user", "User's page"),
+    ]
+
+    def __init__(self, session: SessionInfo, now: datetime) -> None:
+        super().__init__()
+        self.session = session
+        self.now = now
+
+    def compose(self) -> ComposeResult:
+        session = self.session
+        lines = Text()
+
+        def row(label: str, value: str, style: str = "") -> None:
+            if lines:
+                lines.append("\n")
+            lines.append(f"{label:<16}", style="dim")
+            lines.append_text(literal(value, style))
+
+        row("Access key id", session.access_key_id)
+        row("User", session.user_name)
+        row("Account", session.account_name)
+        row("Permission set", session.permission_set_name)
+        row("MFA", "yes" if session.mfa else "no")
+        row("Issued (UTC)", when(session.issued_at))
+        row("Expires (UTC)", when(session.expires_at))
+        if session.revoked_at is not None:
+            row("Ended (UTC)", when(session.revoked_at), "yellow")
+            row("Why", session.revoked_reason or "revoked", "yellow")
+        else:
+            row("Left", countdown(session.expires_at, self.now))
+        with Vertical(classes="dialog"):
+            yield Static("Session", classes="dialog-title")
+            yield Static(lines, classes="dialog-detail")
+            yield Static("u  User's page    esc  Close", classes="dialog-keys", markup=False)
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+    def action_user(self) -> None:
+        self.dismiss("user")
 
 
 class SessionsScreen(ListScreen):
@@ -79,6 +134,25 @@ class SessionsScreen(ListScreen):
             "and scripts use tui sessions issue.",
             timeout=6,
         )
+
+    def open_item(self, item: Any) -> None:
+        """Enter on a row: the session whole, and from there its user's page."""
+        session: SessionInfo = item
+
+        def chosen(choice: str | None) -> None:
+            if choice == "user":
+                self._open_user(session.user_id)
+
+        self.app.push_screen(SessionModal(session, self.directory.clock()), chosen)
+
+    def _open_user(self, user_id: int) -> None:
+        from tui.screens.user_detail import UserDetailScreen
+
+        below = self.app.screen_stack[-2] if len(self.app.screen_stack) > 1 else None
+        if isinstance(below, UserDetailScreen) and below.user_id == user_id:
+            self.app.pop_screen()  # these are that user's sessions, opened from their page: back to it
+        else:
+            self.app.push_screen(UserDetailScreen(user_id))
 
     def _tick(self) -> None:
         self.table.refresh()  # the countdown column is computed as it is drawn

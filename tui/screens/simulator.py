@@ -20,7 +20,7 @@ from store.names import quoted
 from store.policy import ALLOW, EXPLICIT_DENY, statement_lines
 from store.policy.patterns import parse_date
 from tui.literal import literal
-from tui.screens.base import DirectoryScreen
+from tui.screens.base import DirectoryScreen, is_field
 from tui.screens.form import lookup_by_name
 from tui.widgets.key_footer import KeyFooter
 from tui.widgets.nav_bar import NavBar
@@ -102,7 +102,12 @@ class SimulatorScreen(DirectoryScreen):
     BINDINGS = [
         Binding("ctrl+r", "simulate", "Simulate"),
         Binding("ctrl+t", "switch_kind", "User / permission set"),
-        Binding("escape", "back", "Back", show=False),
+        # Shown for what they do where the focus is (check_action): in a field esc leaves it (the section
+        # keys work again), elsewhere enter goes into the fields, and esc goes back from a pushed simulator.
+        # "screen.": keys that make sense only with the screen in front of you, not offered by the palette.
+        Binding("escape", "screen.leave_field", "Leave field"),
+        Binding("escape", "back", "Back"),
+        Binding("enter", "screen.fill_in", "Fill in"),
     ]
 
     DEFAULT_CSS = """
@@ -214,8 +219,25 @@ class SimulatorScreen(DirectoryScreen):
         table.add_columns("Permission set", "Granted by", "Decision", "Deciding statements")
         table.display = False
         self._show_kind()
+        self.action_fill_in()  # a question is asked at once: focus on its first field (esc leaves it)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        in_field = is_field(self.focused)
+        if action == "leave_field":
+            return in_field
+        if action == "fill_in":
+            return not in_field
+        if action == "back":
+            return not in_field and len(self.app.screen_stack) > 1
+        return True
+
+    def action_fill_in(self) -> None:
         first = "#field-user" if self.kind == "user" else "#field-permissionSet"
         self.query_one(first, Input).focus()
+
+    def action_leave_field(self) -> None:
+        if self.focused is not None and is_field(self.focused):
+            self.leave_field(self.focused)
 
     def _show_kind(self) -> None:
         self.query_one("#row-user").display = self.kind == "user"

@@ -6,9 +6,11 @@ from typing import NamedTuple
 
 from rich.style import Style
 from rich.text import Text
+from textual.css.query import NoMatches
 from textual.geometry import Size
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
 from textual.widget import Widget
+from textual.widgets._toast import ToastRack
 
 PALETTE_ACTION = "command_palette"
 
@@ -60,9 +62,40 @@ class KeyFooter(Widget):
     def on_mount(self) -> None:
         self.keys = self._active_keys()
         self.screen.bindings_updated_signal.subscribe(self, self._bindings_changed)
+        self.app.screen_change_signal.subscribe(self, self._screen_changed)
 
     def on_unmount(self) -> None:
         self.screen.bindings_updated_signal.unsubscribe(self)
+        self.app.screen_change_signal.unsubscribe(self)
+
+    # -- toasts sit above the footer ------------------------------------------------------------------------
+    # Textual's toasts dock to the bottom of the screen one line up: at 80 columns, where the keys take two
+    # lines or three, they covered the keys for seconds. The toasts are lifted by the footer's height, on
+    # this screen and on a dialog over it (its toasts are drawn over this footer too).
+
+    def on_resize(self) -> None:
+        self._lift_toasts()
+
+    def _screen_changed(self, screen: Screen[object]) -> None:
+        self.call_after_refresh(self._lift_toasts)
+
+    def _lift_toasts(self) -> None:
+        if not self.is_attached:
+            return
+        screens: list[Screen[object]] = [self.screen]
+        stack = self.app.screen_stack
+        if self.screen in stack:
+            above = stack[stack.index(self.screen) + 1 :]
+            if above and all(isinstance(screen, ModalScreen) for screen in above):
+                screens += above  # dialogs over this screen: this footer is the one in sight
+        height = self.outer_size.height
+        for screen in screens:
+            try:
+                rack = screen.get_child_by_type(ToastRack)
+            except NoMatches:
+                continue
+            if rack.styles.margin.bottom != height:
+                rack.styles.margin = (0, 0, height, 0)
 
     def _bindings_changed(self, screen: Screen[object]) -> None:
         if screen is not self.screen:
