@@ -111,7 +111,12 @@ def _create_private_file(path: Path) -> list[Path]:
         try:
             info = path.stat()
         except OSError:
-            return created  # a dangling symlink or the like: SQLite says what is wrong with it
+            if path.is_symlink():  # to nothing: SQLite would make the file where the link points
+                raise DatabaseError(
+                    f"{path} is a symbolic link to {os.readlink(path)}, which does not exist: tui does not "
+                    "create its database through a link (remove the link, or give the file's own path)"
+                ) from None
+            return created  # something else SQLite says what is wrong with
         problem = private_problem(path, info, "directory database") if stat.S_ISREG(info.st_mode) else None
         if problem:
             raise NotPrivate(problem) from None

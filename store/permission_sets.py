@@ -336,12 +336,24 @@ class PermissionSetService(Service[PermissionSet]):
             after = PermissionSet.from_row(
                 self._versioned_update(conn, permission_set_id, version, changes, touch=attachments_change)
             )
+            shortened = 0
+            if after.session_duration < before.session_duration:
+                # A shorter session is what the set now grants: its live sessions end by then too (they kept
+                # the old length, as a policy change does not wait for them).
+                longest = f"+{after.session_duration} seconds"
+                shortened = conn.execute(
+                    "UPDATE sessions SET expires_at = strftime('%Y-%m-%dT%H:%M:%SZ', issued_at, ?) "
+                    "WHERE permission_set_id = ? AND revoked_at IS NULL AND expires_at > ? "
+                    "AND expires_at > strftime('%Y-%m-%dT%H:%M:%SZ', issued_at, ?)",
+                    (longest, permission_set_id, self.directory.now_text(), longest),
+                ).rowcount
             self._audit(
                 conn,
                 "permission_set.update",
                 f"permission_set:{after.name}",
                 before=before.audit_view(),
                 after=after.audit_view(),
+                extra={"sessions_shortened": shortened} if shortened else None,
             )
             return after
 

@@ -237,6 +237,17 @@ def test_a_backup_never_follows_a_symlink_planted_at_its_name(
     assert not elsewhere.exists() and target.is_symlink()
 
 
+def test_a_database_is_never_created_through_a_link_to_nothing(run_tui, shared: Path) -> None:
+    """A link planted where a directory will be made (``--db`` in a shared folder): SQLite created the file
+    at the link's target, where the planter chose (red-team). A link to an existing directory still works."""
+    elsewhere = shared / "attacker-picks-this.db"
+    link = shared / "directory.db"
+    link.symlink_to(elsewhere)
+    result = run_tui("--db", link, "audit", "verify")
+    assert result.returncode == 1 and "does not create its database through a link" in result.stderr, result
+    assert not elsewhere.exists() and link.is_symlink()
+
+
 @pytest.mark.parametrize("command", sorted(WRITERS))
 @pytest.mark.parametrize("through_a_link", [False, True], ids=["fifo", "link to a fifo"])
 def test_a_target_that_is_not_a_file_is_refused_and_left_as_it_is(

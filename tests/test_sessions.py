@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from store import audit
 from store.audit import Actor
 from store.directory import Directory
 from store.errors import NotFound, Refused, ValidationError
@@ -305,6 +306,25 @@ class TestGrantExpiry:
         clock.advance(hours=1, minutes=50)
         with pytest.raises(Refused, match="less than the 15-minute minimum"):
             d.sessions.issue(w["alice"].id, w["prod"].id, w["reader"].id)
+
+    def test_a_shorter_session_duration_shortens_the_sets_live_sessions(self, world, clock):
+        """A set's session duration cut from 12 h to 1 h left its live sessions valid for 12 h (red-team):
+        they end by the new length from when they were issued, and one already older than that ends now."""
+        d, w = world
+        pset = d.permission_sets.get(w["reader"].id)
+        pset = d.permission_sets.update(pset.id, pset.version, session_duration="PT12H")
+        old = creds_of(d.sessions.issue(w["alice"].id, w["prod"].id, w["reader"].id))
+        clock.advance(hours=2)
+        young = d.sessions.issue(w["alice"].id, w["prod"].id, w["reader"].id)
+        other = d.sessions.issue(w["alice"].id, w["prod"].id, w["long"].id)  # another set: untouched
+        d.permission_sets.update(pset.id, pset.version, session_duration="PT1H")
+        assert d.sessions.verify(*old).reason == "expired"
+        verified = d.sessions.verify(*creds_of(young))
+        assert verified.valid and verified.session.expires_at == "2026-06-01T15:00:00Z"  # issued 14:00, + 1 h
+        assert d.sessions.verify(*creds_of(other)).session.expires_at == other.expiration
+        with d.db.read() as conn:
+            event = next(audit.events(conn, newest_first=True, limit=1))
+        assert event.action == "permission_set.update" and event.details["sessions_shortened"] == 2
 
     def test_editing_a_managed_policy_changes_what_live_sessions_may_do(self, world):
         d, w = world
