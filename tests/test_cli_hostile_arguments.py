@@ -144,3 +144,25 @@ def test_a_dry_run_on_a_path_with_no_directory_makes_none(run_tui, tmp_path: Pat
     assert result.returncode == 0 and "+ create user 'ann'" in result.stdout, result
     assert "dry run: nothing was changed" in result.stdout
     assert list(folder.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        ("import", "{tmp}/nl\nname.csv"),
+        ("backup", "{tmp}/a\nb.db"),
+        ("export", "extra\nx"),
+        ("export", "-o", "{tmp}/a\x1b[31mb.json"),
+        ("audit", "verify", "--expect-head", "1:\x85"),
+    ],
+)
+def test_an_argument_with_a_control_character_is_refused_before_anything_runs(
+    run_tui, tmp_path: Path, db_path: Path, arguments: tuple[str, ...]
+) -> None:
+    """A line break in a path split the messages that quote it into lines of their own ("…/nl" then
+    "name.csv: line 2: …"); no name, path or value of tui holds a control character (hostile inputs)."""
+    given = [argument.replace("{tmp}", str(tmp_path)) for argument in arguments]
+    result = run_tui(*given)
+    assert result.returncode == 1, result
+    assert result.stderr.count("\n") == 1 and "holds a control character (U+" in result.stderr, result
+    assert not db_path.exists() and not any(p.name.startswith("a") for p in tmp_path.iterdir())

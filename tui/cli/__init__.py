@@ -13,6 +13,7 @@ import json
 import os
 import re
 import sys
+import unicodedata
 import warnings
 from pathlib import Path
 
@@ -182,6 +183,21 @@ for _command in SERVE_COMMANDS:
     cli.add_command(_command)
 
 
+def _refuse_control_characters(arguments: list[str]) -> None:
+    """No argument of tui holds a control character (C0, DEL, C1): none is a name, path or value tui can
+    take, and a line break in a path broke the messages that quote it into lines of their own (hostile
+    inputs). Refused before anything runs, the character named, exit 1 as for bytes that are not UTF-8."""
+    for position, argument in enumerate(arguments, 1):
+        found = next((ch for ch in argument if unicodedata.category(ch) == "Cc"), None)
+        if found is not None:
+            say(
+                f"tui: argument {position} holds a control character (U+{ord(found):04X}): tui takes none in "
+                "a name, path or value; nothing was changed",
+                err=True,
+            )
+            sys.exit(1)
+
+
 def main() -> None:
     # Everything we create (database, WAL, backups, exports) is private to the user.
     os.umask(0o077)
@@ -189,6 +205,7 @@ def main() -> None:
         # A library's warning is for its developers, printed with a path into site-packages and a line of its
         # source (passlib on an odd bcrypt salt in an imported hash): what matters to a person, tui says.
         warnings.simplefilter("ignore")
+    _refuse_control_characters(sys.argv[1:])
     try:
         cli.main(prog_name="tui")
     except KeyboardInterrupt:
