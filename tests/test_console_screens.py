@@ -290,6 +290,33 @@ class TestUsers:
             said = [str(n.message) for n in app._notifications][before:]
             assert said == ["This user was deleted"], said
 
+    async def test_a_user_just_made_gets_the_cursor_or_is_said_to_be_filtered_out(self, tmp_path):
+        """After n and a name, the cursor stayed on the first row (enter opened alice, not the user just
+        made), and a filter could hide the new user with nothing said (newcomer walk)."""
+        app, _ = make_app(tmp_path)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("2")
+            await settle(pilot)
+            await filter_list(pilot, "hopper")
+            await pilot.press("n")
+            await settle(pilot)
+            await type_text(pilot, "newbie")
+            await pilot.press("enter")
+            await settle(pilot)
+            said = [str(n.message) for n in app._notifications]
+            assert "The filter 'hopper' hides it: esc clears the filter" in said, said
+            await pilot.press("escape")
+            await settle(pilot)
+            await pilot.press("n")
+            await settle(pilot)
+            await type_text(pilot, "kim")
+            await pilot.press("enter")
+            await settle(pilot)
+            assert app.screen.table.current.user_name == "kim"
+            await pilot.press("enter")
+            await settle(pilot)
+            assert isinstance(app.screen, UserDetailScreen) and app.screen.user.user_name == "kim"
+
     async def test_editing_keys_in_one_burst_apply_in_the_order_typed(self, tmp_path):
         """Over SSH a quick "tab, ctrl+a, ctrl+k, New name" arrives in one read: the field must end up holding
         the new name, not an empty box (the editing keys used to run after the letters)."""

@@ -16,8 +16,9 @@ from textual.widget import Widget
 from textual.widgets import Input, Select, Static, TextArea
 
 from store.errors import Conflict, StoreError
+from store.names import quoted
 from store.service import Page
-from tui.literal import literal
+from tui.literal import literal, visible
 from tui.screens.form import FormModal, holds_typed_keys
 from tui.screens.modals import ConfirmModal, ConflictModal
 from tui.widgets.key_footer import KeyFooter
@@ -132,9 +133,13 @@ class DirectoryScreen(Screen[Any]):
         def closed(item: Any) -> None:
             if item is not None:
                 self.notify(done)
-                self.reload()
+                self.saved(item)
 
         self.app.push_screen(form, closed)
+
+    def saved(self, item: Any) -> None:
+        """After a form saved ``item``: show it as it now is."""
+        self.reload()
 
     @background(group="store-call")
     def run_store(
@@ -305,6 +310,23 @@ class ListScreen(DirectoryScreen):
             self.table.focus()
         elif len(self.app.screen_stack) > 1:
             self.app.pop_screen()
+
+    def saved(self, item: Any) -> None:
+        """The row saved gets the cursor (enter then opens the user just made, not the first row); one the
+        filter hides is said to be hidden, with the key that shows it."""
+        ident = getattr(item, "id", None)
+        if ident is not None:
+
+            def hidden() -> None:
+                if self.table.filter:
+                    self.notify(
+                        f"The filter {quoted(visible(self.table.filter))} hides it: esc clears the filter",
+                        severity="warning",
+                        markup=False,
+                    )
+
+            self.table.select_when_loaded(lambda row: getattr(row, "id", None) == ident, hidden)
+        self.reload()
 
     def on_paged_table_row_activated(self, event: PagedTable.RowActivated) -> None:
         self.open_item(event.item)

@@ -119,6 +119,8 @@ class PagedTable(ScrollView, can_focus=True):
         self._pending: set[int] = set()
         # What waits for the row under the cursor (enter, e, d typed before its page came), run when it comes.
         self._when_loaded: list[Callable[[], object]] = []
+        # The row a reload should put the cursor on (a row just saved), and what to do if it is not there.
+        self._wanted: tuple[Callable[[Any], bool], Callable[[], object]] | None = None
         self._generation = 0
 
     # -- data ---------------------------------------------------------------------------------------------
@@ -171,6 +173,14 @@ class PagedTable(ScrollView, can_focus=True):
         self.screen.refresh_bindings()
         if first_answer:
             self.post_message(self.RowsLoaded(self, page.total))
+        if self._wanted is not None and page_index == 0:
+            wanted, missing = self._wanted
+            self._wanted = None
+            found = next((i for i, item in enumerate(page.items) if wanted(item)), None)
+            if found is not None:
+                self.cursor = found  # watch_cursor scrolls it into view
+            elif not page.total or len(page.items) == page.total:
+                missing()  # the whole list is here, and the row is not in it
         if self._when_loaded and self.cursor // PAGE_ROWS == page_index:
             waiting, self._when_loaded = self._when_loaded, []
             for then in waiting:
@@ -298,6 +308,11 @@ class PagedTable(ScrollView, can_focus=True):
             self.marked[key] = item
         self.action_cursor(1)
         self.refresh()
+
+    def select_when_loaded(self, wanted: Callable[[Any], bool], missing: Callable[[], object]) -> None:
+        """At the next reload, put the cursor on the first row ``wanted`` says yes to if the first page holds
+        it; call ``missing`` if the whole list is on that page and it is not there (a filter hides it)."""
+        self._wanted = (wanted, missing)
 
     def when_current_loaded(self, then: Callable[[], object]) -> bool:
         """Keep ``then`` for when the row under the cursor arrives, if it is still on its way (the first page
