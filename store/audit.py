@@ -378,18 +378,22 @@ def list_events(
     limit: int = PAGE_SIZE,
     total: int | None = None,
 ) -> Page[AuditEvent]:
-    """One page of events, newest first: the console's audit log. ``filter`` matches the action, the actor or
-    the target anywhere (its ``%`` and ``_`` taken literally, ASCII case ignored). ``after`` (a seq, the
-    previous page's ``next_after``) continues the listing; ``offset`` jumps. ``total``: the count of matches
-    the caller already has from an earlier page of the same listing (a filtered count reads every event).
+    """One page of events, newest first: the console's audit log. ``filter`` matches the action, the actor,
+    the target or the details anywhere (a user added to a group is named in the details; ``%`` and ``_``
+    taken literally, ASCII case ignored). ``after`` (a seq, the previous page's ``next_after``) continues the
+    listing; ``offset`` jumps. ``total``: the count of matches the caller already has from an earlier page of
+    the same listing (a filtered count reads every event).
 
     Unfiltered, the total is the last sequence number: events run from 1 without a gap (the chain says so,
     see :func:`verify`), and counting millions of rows would read the whole table for every page."""
     limit = max(1, min(limit, MAX_PAGE))
     clause, params = "1", list[object]()
     if text := filter.strip():
-        clause = "(action LIKE ? ESCAPE '\\' OR actor LIKE ? ESCAPE '\\' OR target LIKE ? ESCAPE '\\')"
-        params = [like_contains(text)] * 3
+        clause = (
+            "(action LIKE ? ESCAPE '\\' OR actor LIKE ? ESCAPE '\\' OR target LIKE ? ESCAPE '\\' "
+            "OR details LIKE ? ESCAPE '\\')"
+        )
+        params = [like_contains(text)] * 4
     sql, page_params = f"SELECT * FROM audit WHERE {clause}", list(params)
     if after is not None:
         sql += " AND seq < ?"

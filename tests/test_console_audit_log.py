@@ -87,6 +87,10 @@ class TestAuditLogScreen:
             await pilot.press("escape")
             await settle(pilot)
             assert app.screen.table.total == everything + 1
+            # By a name the details hold: the membership that made heidi an administrator (its target is the
+            # group) was missing from "/heidi" (newcomer walk).
+            await filter_list(pilot, "heidi")
+            assert any("group.add_member" in line and "group:Admins" in line for line in rows(app)), rows(app)
 
     async def test_enter_shows_the_whole_event_literally_and_esc_comes_back(self, tmp_path):
         app, directory = make_app(tmp_path)

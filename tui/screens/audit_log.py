@@ -111,13 +111,13 @@ class AuditEventModal(ModalScreen[None]):
 
 
 class AuditLogScreen(ListScreen):
-    """Newest first; ``/`` filters by action, actor or target; ``enter`` opens an event."""
+    """Newest first; ``/`` filters by action, actor, target or details; ``enter`` opens an event."""
 
     heading = "Audit log"
     noun = "event"
     plural = "events"
     empty_text = "No events yet."
-    filter_fields = "in the action, actor or target"
+    filter_fields = "in the action, actor, target or details"
 
     def __init__(self) -> None:
         super().__init__()
