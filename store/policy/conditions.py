@@ -14,24 +14,26 @@ from __future__ import annotations
 
 import base64
 import binascii
-import ipaddress
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any
 
 from store.policy.document import Condition
 from store.policy.patterns import (
     RequestContext,
     compile_glob,
     has_variables,
-    parse_date,
     resolve_text,
     split_arn,
     split_variables,
 )
+from store.policy.values import parse_address, parse_bool, parse_date, parse_network, parse_number
 
 ValueTest = Callable[[str, RequestContext], bool]  # does one request value satisfy one policy value?
 CompiledCondition = Callable[[RequestContext], bool]
+_Ordered = Decimal | Fraction
 
 _NEGATED = {
     "StringNotEquals": "StringEquals",
@@ -80,11 +82,17 @@ def compile_condition(condition: Condition) -> CompiledCondition:
 
         return null_check
     tests = [_value_test(operator.base, value) for value in condition.values]
+    readable = _READERS.get(operator.base, _any_text)
 
     def positive(value: str, context: RequestContext) -> bool:
         return any(test(value, context) for test in tests)
 
     negated, if_exists, set_operator = operator.negated, operator.if_exists, operator.set_operator
+
+    def holds(value: str, context: RequestContext) -> bool:
+        # A request value the operator cannot read (a "NaN" for Numeric*, "maybe" for Bool) matches
+        # nothing, negated operators included: it is not a number that differs from the policy's.
+        return readable(value) and positive(value, context) != negated
 
     def check(context: RequestContext) -> bool:
         values = context.values.get(key)
@@ -93,16 +101,43 @@ def compile_condition(condition: Condition) -> CompiledCondition:
                 return True
             return False if set_operator == "any" else negated
         if set_operator == "all":
-            return all(positive(value, context) != negated for value in values)
+            return all(holds(value, context) for value in values)
         if set_operator == "any":
-            return any(positive(value, context) != negated for value in values)
-        return any(positive(value, context) for value in values) != negated
+            return any(holds(value, context) for value in values)
+        comparable = [value for value in values if readable(value)]
+        if not comparable:
+            return False
+        return any(positive(value, context) for value in comparable) != negated
 
     return check
 
 
 def _never(value: str, context: RequestContext) -> bool:
     return False
+
+
+def _any_text(value: str) -> bool:
+    return True
+
+
+_READERS: dict[str, Callable[[str], bool]] = {
+    **{
+        base: reader
+        for prefix, reader in (
+            ("Numeric", lambda value: parse_number(value) is not None),
+            ("Date", lambda value: parse_date(value) is not None),
+        )
+        for base in (
+            f"{prefix}Equals",
+            f"{prefix}LessThan",
+            f"{prefix}LessThanEquals",
+            f"{prefix}GreaterThan",
+            f"{prefix}GreaterThanEquals",
+        )
+    },
+    "Bool": lambda value: parse_bool(value) is not None,
+    "IpAddress": lambda value: parse_address(value) is not None,
+}
 
 
 def _value_test(base: str, policy_value: str) -> ValueTest:
@@ -140,23 +175,17 @@ def _string_like(policy_value: str) -> ValueTest:
     return compile_glob(policy_value)
 
 
-def _number(text: str) -> float | None:
-    try:
-        number = float(text)
-    except ValueError:
-        return None
-    return None if math.isnan(number) else number
-
-
 def _ordered(
-    parse: Callable[[str], float | None], compare: Callable[[float, float], bool]
+    parse: Callable[[str], _Ordered | None], compare: Callable[[Any, Any], bool]
 ) -> Callable[[str], ValueTest]:
     def factory(policy_value: str) -> ValueTest:
         limit = parse(policy_value)
+        if limit is None:
+            return _never
 
         def test(value: str, context: RequestContext) -> bool:
             given = parse(value)
-            return limit is not None and given is not None and compare(given, limit)
+            return given is not None and compare(given, limit)
 
         return test
 
@@ -164,10 +193,12 @@ def _ordered(
 
 
 def _bool(policy_value: str) -> ValueTest:
-    wanted = policy_value.lower()
+    wanted = parse_bool(policy_value)
+    if wanted is None:
+        return _never
 
     def test(value: str, context: RequestContext) -> bool:
-        return value.lower() == wanted
+        return parse_bool(value) is wanted
 
     return test
 
@@ -188,17 +219,13 @@ def _binary(policy_value: str) -> ValueTest:
 
 
 def _ip_address(policy_value: str) -> ValueTest:
-    try:
-        network = ipaddress.ip_network(policy_value.strip(), strict=False)
-    except ValueError:
+    network = parse_network(policy_value)
+    if network is None:
         return _never
 
     def test(value: str, context: RequestContext) -> bool:
-        try:
-            address = ipaddress.ip_address(value.strip())
-        except ValueError:
-            return False
-        return address.version == network.version and address in network
+        address = parse_address(value)
+        return address is not None and address.version == network.version and address in network
 
     return test
 
@@ -226,11 +253,11 @@ _FACTORIES: dict[str, Callable[[str], ValueTest]] = {
     "StringEquals": _string_equals,
     "StringEqualsIgnoreCase": _string_equals_ignore_case,
     "StringLike": _string_like,
-    "NumericEquals": _ordered(_number, lambda given, limit: given == limit),
-    "NumericLessThan": _ordered(_number, lambda given, limit: given < limit),
-    "NumericLessThanEquals": _ordered(_number, lambda given, limit: given <= limit),
-    "NumericGreaterThan": _ordered(_number, lambda given, limit: given > limit),
-    "NumericGreaterThanEquals": _ordered(_number, lambda given, limit: given >= limit),
+    "NumericEquals": _ordered(parse_number, lambda given, limit: given == limit),
+    "NumericLessThan": _ordered(parse_number, lambda given, limit: given < limit),
+    "NumericLessThanEquals": _ordered(parse_number, lambda given, limit: given <= limit),
+    "NumericGreaterThan": _ordered(parse_number, lambda given, limit: given > limit),
+    "NumericGreaterThanEquals": _ordered(parse_number, lambda given, limit: given >= limit),
     "DateEquals": _ordered(parse_date, lambda given, limit: given == limit),
     "DateLessThan": _ordered(parse_date, lambda given, limit: given < limit),
     "DateLessThanEquals": _ordered(parse_date, lambda given, limit: given <= limit),

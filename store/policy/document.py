@@ -18,12 +18,22 @@ import json
 import math
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from store.errors import ValidationError
 from store.names import clipped
 from store.policy.patterns import mask_variables
+from store.policy.values import (
+    BOOL_FORM,
+    NETWORK_FORM,
+    NUMBER_FORM,
+    parse_bool,
+    parse_date,
+    parse_network,
+    parse_number,
+)
 
 Kind = Literal["identity", "trust"]
 KindOrAuto = Literal["identity", "trust", "auto"]
@@ -51,6 +61,7 @@ TRUST_ACTIONS = (
 )
 TRUST_RESOURCE = "Has prohibited field Resource."
 TRUST_NO_PRINCIPAL = "Missing required field Principal."
+DATA_TYPE_MISMATCH = "Data type mismatch:"  # IAM Access Analyzer: a value its operator cannot compare
 
 TOP_ELEMENTS = ("Version", "Id", "Statement")
 STATEMENT_ELEMENTS = (
@@ -531,7 +542,8 @@ def _check(root: dict[str, Any], kind: Kind) -> list[_Found]:
     found = _check_action_prefixes(statements)
     if found:
         return found
-    return _check_trust(statements) if kind == "trust" else _check_resources_exist(statements)
+    found = _check_trust(statements) if kind == "trust" else _check_resources_exist(statements)
+    return found or _check_condition_values(statements)
 
 
 def _check_syntax(root: dict[str, Any], kind: Kind) -> list[_Found]:
@@ -662,53 +674,9 @@ def _check_legacy(statements: list[tuple[Path, dict[str, Any]]]) -> list[_Found]
 
 
 def _legacy_date(text: str) -> bool:
-    """moto's (and so AWS's) acceptance test for a Date condition value, quirks included."""
-    try:
-        if "t" in text.lower() or "-" in text:
-            return _legacy_iso_8601(text.lower())
-        return 0 <= int(text) <= 9_223_372_036_854_775_807
-    except ValueError:
-        return False
-
-
-def _legacy_iso_8601(text: str) -> bool:
-    date, _, time = text.partition("t")
-    negative = date.startswith("-")
-    parts = (date[1:] if negative else date).split("-")
-    if not -292_275_054 <= int(("-" if negative else "") + parts[0]) <= 292_278_993:
-        return False
-    if len(parts) > 1 and not 1 <= int(parts[1]) <= 12:
-        return False
-    if len(parts) > 2 and not 1 <= int(parts[2]) <= 31:
-        return False
-    if len(parts) > 3:
-        return False
-    clock = time.split(":")
-    if clock[0] != "" and not 0 <= int(clock[0]) <= 23:
-        return False
-    if len(clock) > 1 and not 0 <= int(clock[1]) <= 59:
-        return False
-    if len(clock) > 2:
-        last = clock[2]
-        if "z" in last:
-            seconds, _, after = last.partition("z")
-            if after:
-                return False
-        elif "+" in last:
-            seconds, _, zone = last.partition("+")
-            hours, colon, minutes = zone.partition(":")
-            if len(hours) != 2 or not 0 <= int(hours) <= 23:
-                return False
-            if colon and (len(minutes) != 2 or not 0 <= int(minutes) <= 59):
-                return False
-        else:
-            seconds = last
-        whole, dot, fraction = seconds.partition(".")
-        if not 0 <= int(whole) <= 59:
-            return False
-        if dot and not 0 <= int(fraction) <= 999_999_999:
-            return False
-    return True
+    """moto's (and so AWS's) acceptance test for a Date condition value, quirks included (a day 31 in any
+    month, a one-digit hour), but ASCII digits only: the evaluator reads exactly what this accepts."""
+    return parse_date(text) is not None
 
 
 def _resource_format_error(original: str) -> str | None:
@@ -865,6 +833,38 @@ def _check_trust(statements: list[tuple[Path, dict[str, Any]]]) -> list[_Found]:
     for path, statement in statements:
         if "Principal" not in statement and "NotPrincipal" not in statement:
             found.append((f"{TRUST_NO_PRINCIPAL} ({problem_field(path)} names no Principal).", path))
+    return found
+
+
+_VALUE_TYPES: dict[str, tuple[Callable[[str], object], str]] = {
+    **{
+        f"Numeric{name}": (parse_number, NUMBER_FORM)
+        for name in ("Equals", "NotEquals", "LessThan", "LessThanEquals", "GreaterThan", "GreaterThanEquals")
+    },
+    "Bool": (parse_bool, BOOL_FORM),
+    "Null": (parse_bool, BOOL_FORM),
+    "IpAddress": (parse_network, NETWORK_FORM),
+    "NotIpAddress": (parse_network, NETWORK_FORM),
+}
+
+
+def _check_condition_values(statements: list[tuple[Path, dict[str, Any]]]) -> list[_Found]:
+    """Beyond moto (AWS's policy validation reports these): a value its operator cannot compare -- a Numeric
+    "NaN" or "１０", a Bool "maybe", an IpAddress "999.1.1.1/99" -- would make the condition match nothing."""
+    found: list[_Found] = []
+    for path, statement in statements:
+        for operator, block in statement.get("Condition", {}).items():
+            expected = _VALUE_TYPES.get(_strip_operator(operator))
+            if expected is None:
+                continue
+            parse, form = expected
+            for key, values in block.items():
+                for value in _listed(values):
+                    text = _value_text(value)
+                    if parse(text) is None:
+                        where = path + ("Condition", operator, key)
+                        message = f'{DATA_TYPE_MISMATCH} {problem_field(where)}: "{text}" is not {form}.'
+                        found.append((message, where))
     return found
 
 

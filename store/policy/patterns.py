@@ -9,17 +9,19 @@ carry makes the pattern match nothing, as AWS does.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+
+from store.policy.values import parse_date as parse_date  # read here, and by the callers of old
 
 ContextValue = str | bool | int | float | datetime | Iterable[str | bool | int | float | datetime]
 
 _VARIABLE = re.compile(r"\$\{([^}]*)\}")
 _VARIABLE_BODY = re.compile(r"^\s*([^\s,']+)\s*(?:,\s*'([^']*)'\s*)?$")
 _ESCAPES = {"*": "*", "?": "?", "$": "$"}
-_EPOCH = re.compile(r"-?[0-9]{1,12}")
 
 
 def _text(value: str | float | datetime) -> str:
@@ -57,9 +59,12 @@ class RequestContext:
             lowered = key.lower()
             values[lowered] = values.get(lowered, ()) + items
         if "aws:currenttime" not in values or "aws:epochtime" not in values:
-            moment = _moment_from(values) or now or datetime.now(UTC)
-            values.setdefault("aws:currenttime", (_text(moment),))
-            values.setdefault("aws:epochtime", (str(int(moment.timestamp())),))
+            derived = _moment_from(values)
+            if derived is None:
+                moment = now or datetime.now(UTC)
+                derived = (_text(moment), str(int(moment.timestamp())))
+            values.setdefault("aws:currenttime", (derived[0],))
+            values.setdefault("aws:epochtime", (derived[1],))
         return cls(values)
 
     def get(self, key: str) -> tuple[str, ...] | None:
@@ -72,32 +77,19 @@ class RequestContext:
         return found[0] if found is not None and len(found) == 1 else None
 
 
-def parse_date(text: str) -> float | None:
-    """Seconds since the epoch for an ISO 8601 time (``2027-01-31``, ``2027-01-31T09:00:00Z``, an offset) or
-    an epoch-seconds integer; ``None`` when it is neither. A time without a zone is UTC."""
-    text = text.strip()
-    if _EPOCH.fullmatch(text):
-        return float(int(text))
-    try:
-        moment = datetime.fromisoformat(text.upper())
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp()
-
-
-def _moment_from(values: Mapping[str, tuple[str, ...]]) -> datetime | None:
-    # One of the two time keys was given: derive the other from it so they never disagree.
+def _moment_from(values: Mapping[str, tuple[str, ...]]) -> tuple[str, str] | None:
+    # One of the two time keys was given: derive the other from it so they never disagree. A time beyond
+    # what a datetime holds (the year 292278993, epoch 2**63 - 1: IAM's own bounds) keeps its epoch text.
     for key in ("aws:currenttime", "aws:epochtime"):
         given = values.get(key)
-        if given:
-            seconds = parse_date(given[0])
-            if seconds is not None:
-                try:
-                    return datetime.fromtimestamp(seconds, UTC)
-                except (OverflowError, OSError, ValueError):
-                    return None
+        seconds = parse_date(given[0]) if given else None
+        if given and seconds is not None:
+            epoch = str(math.floor(seconds))
+            try:
+                moment = datetime.fromtimestamp(float(seconds), UTC)
+            except (OverflowError, OSError, ValueError):
+                return (epoch, epoch) if seconds >= 0 else (given[0], given[0])
+            return _text(moment), epoch
     return None
 
 

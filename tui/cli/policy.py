@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import click
 
@@ -37,6 +37,38 @@ from tui.cli.base import CommandGroup, say
 
 _TIME_KEYS = ("aws:currenttime", "aws:epochtime", "aws:tokenissuetime")
 _KINDS = click.Choice(["identity", "trust", "auto"])
+
+
+class _Once(click.Option):
+    """An option that takes one value: given twice (``--inline a.json --inline b.json``) it is a usage error
+    naming the option, where click would keep the last one silently."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        default = kwargs.pop("default", None)
+        kwargs.update(multiple=True, default=() if default is None else (default,))
+        super().__init__(*args, **kwargs)
+
+    def process_value(self, ctx: click.Context, value: Any) -> Any:
+        values = super().process_value(ctx, value)
+        if len(values) > 1:
+            shown = ", ".join(quoted(item) for item in values[:3]) + (", …" if len(values) > 3 else "")
+            raise click.UsageError(
+                f"{self.opts[0]} was given {len(values)} times ({shown}): give it once", ctx
+            )
+        return values[0] if values else None
+
+    def get_help_extra(self, ctx: click.Context) -> Any:
+        extra = super().get_help_extra(ctx)
+        if "default" in extra and isinstance(self.default, tuple) and self.default:
+            extra["default"] = str(self.default[0])
+        return extra
+
+
+def _exclusive(given: dict[str, object]) -> None:
+    """A usage error naming the first two of ``given`` (option name -> its value) that were both used."""
+    named = [name for name, value in given.items() if value]
+    if len(named) > 1:
+        raise click.UsageError(f"{named[0]} and {named[1]} contradict each other: give one or the other")
 
 
 class _Unreadable(Exception):
@@ -82,6 +114,7 @@ def policy() -> None:
 @click.argument("file", metavar="FILE")
 @click.option(
     "--kind",
+    cls=_Once,
     type=_KINDS,
     default="identity",
     show_default=True,
@@ -167,9 +200,15 @@ def _describe(decision: Decision, action: str, resource: str) -> str:
     metavar="FILE",
     help="A policy of the principal; repeat for each. None at all means nothing is allowed.",
 )
-@click.option("--boundary", metavar="FILE", help="A permissions boundary: allows only what it also allows.")
-@click.option("--action", required=True, help="The request's action, service:Action (case-insensitive).")
-@click.option("--resource", required=True, help="The request's resource ARN (case-sensitive), or *.")
+@click.option(
+    "--boundary", cls=_Once, metavar="FILE", help="A permissions boundary: allows only what it also allows."
+)
+@click.option(
+    "--action", cls=_Once, required=True, help="The request's action, service:Action (case-insensitive)."
+)
+@click.option(
+    "--resource", cls=_Once, required=True, help="The request's resource ARN (case-sensitive), or *."
+)
 @click.option(
     "--context",
     "context_items",
@@ -180,10 +219,14 @@ def _describe(decision: Decision, action: str, resource: str) -> str:
     "aws:CurrentTime=2027-01-31T09:00:00Z (defaults to now), aws:PrincipalTag/team=dev.",
 )
 @click.option(
-    "--principal", metavar="ARN", help="The caller, for trust policies (default: aws:PrincipalArn)."
+    "--principal",
+    cls=_Once,
+    metavar="ARN",
+    help="The caller, for trust policies (default: aws:PrincipalArn).",
 )
 @click.option(
     "--kind",
+    cls=_Once,
     type=_KINDS,
     default="auto",
     show_default=True,
@@ -192,14 +235,16 @@ def _describe(decision: Decision, action: str, resource: str) -> str:
 @click.option(
     "--user",
     "user_name",
+    cls=_Once,
     metavar="U",
     help="Decide for this user of the directory (with --account): every permission set they hold "
     "there, allowed if any allows. aws:username defaults to U.",
 )
-@click.option("--account", "account_name", metavar="A", help="The account, with --user.")
+@click.option("--account", "account_name", cls=_Once, metavar="A", help="The account, with --user.")
 @click.option(
     "--permission-set",
     "set_name",
+    cls=_Once,
     metavar="P",
     help="Decide against this permission set of the directory (its policies and boundary).",
 )
@@ -299,10 +344,13 @@ def _simulate_in_directory(
 @click.option(
     "--permission-set",
     "set_name",
+    cls=_Once,
     metavar="P",
     help="The permission set to change (its current parts stay unless replaced below).",
 )
-@click.option("--inline", "inline_file", metavar="FILE", help="Its new inline policy (- for stdin).")
+@click.option(
+    "--inline", "inline_file", cls=_Once, metavar="FILE", help="Its new inline policy (- for stdin)."
+)
 @click.option("--no-inline", is_flag=True, help="Remove its inline policy.")
 @click.option(
     "--managed",
@@ -312,16 +360,19 @@ def _simulate_in_directory(
     help="Attach exactly these library policies (repeat for each).",
 )
 @click.option("--no-managed", is_flag=True, help="Detach every library policy.")
-@click.option("--boundary", "boundary_file", metavar="FILE", help="Its new permissions boundary.")
+@click.option("--boundary", "boundary_file", cls=_Once, metavar="FILE", help="Its new permissions boundary.")
 @click.option("--no-boundary", is_flag=True, help="Remove its permissions boundary.")
 @click.option("--delete", "delete", is_flag=True, help="The effect of deleting the permission set instead.")
 @click.option(
     "--library-policy",
     "library_name",
+    cls=_Once,
     metavar="NAME",
     help="A library policy to change instead, through every permission set attaching it.",
 )
-@click.option("--document", "document_file", metavar="FILE", help="The library policy's new document.")
+@click.option(
+    "--document", "document_file", cls=_Once, metavar="FILE", help="The library policy's new document."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the blast radius as one JSON document.")
 def impact(
     set_name: str | None,
@@ -341,12 +392,28 @@ def impact(
     from store.blast_radius import permission_set_change, permission_set_removal, policy_change
     from store.errors import StoreError
 
-    if bool(set_name) == bool(library_name):
+    _exclusive({"--inline": inline_file, "--no-inline": no_inline})
+    _exclusive({"--managed": managed, "--no-managed": no_managed})
+    _exclusive({"--boundary": boundary_file, "--no-boundary": no_boundary})
+    edits: dict[str, object] = {
+        "--inline": inline_file,
+        "--no-inline": no_inline,
+        "--managed": managed,
+        "--no-managed": no_managed,
+        "--boundary": boundary_file,
+        "--no-boundary": no_boundary,
+    }
+    _exclusive({"--delete": delete, **edits})
+    _exclusive({"--permission-set": set_name, "--library-policy": library_name})
+    _exclusive({"--library-policy": library_name, "--delete": delete, **edits})
+    if not set_name and not library_name:
         raise click.UsageError(
             "say what would change: --permission-set P, or --library-policy NAME --document FILE"
         )
     if library_name and not document_file:
         raise click.UsageError("--library-policy needs --document FILE")
+    if document_file and not library_name:
+        raise click.UsageError("--document goes with --library-policy NAME (for a permission set: --inline)")
     root = click.get_current_context().find_root().obj
     if root is None or not hasattr(root, "directory"):
         raise click.UsageError("impact needs a directory: run it as tui policy impact")

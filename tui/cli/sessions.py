@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import click
 
 from store.directory_json import json_refusal
 from store.errors import ValidationError
+from store.names import clipped, quoted
 from store.sessions import IssuedCredentials
 from tui.cli.base import ROW_ID, AsciiInt, CommandGroup, Context, pass_context, say
 
@@ -57,31 +59,106 @@ def issue(
     print_credentials(directory.sessions.issue(user.id, account.id, pset.id, duration=duration), fmt)
 
 
-@sessions.command("verify")
-@click.option("--json", "as_json", is_flag=True, help="Print why, as JSON.")
-@pass_context
-def verify(obj: Context, as_json: bool) -> None:
-    """Check credentials (credential_process JSON on standard input): exit 0 valid, 1 not."""
+_EXPECTED = '{"Version": 1, "AccessKeyId": …, "SecretAccessKey": …, "SessionToken": …} of tui sessions issue'
+_UTC_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,9})?(?:Z|\+00:00)")
+VERIFY_INPUT_MAX = 1024 * 1024  # a credential_process document is a few hundred bytes
+
+
+def _shown(value: object) -> str:
+    """A presented value in a message: a string quoted with its control characters escaped, else its JSON."""
+    if isinstance(value, str):
+        return quoted(value)
+    return clipped(json.dumps(value))
+
+
+def _utc_time(text: str) -> bool:
+    if not _UTC_TIME.fullmatch(text):
+        return False
     try:
-        presented = json.loads(sys.stdin.read())
-    except (ValueError, RecursionError) as exc:  # a syntax error, a 5,000-digit number, [[[[…
+        datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:  # 2027-02-30, 25:00
+        return False
+    return True
+
+
+def _presented_credentials(data: bytes) -> tuple[str, str, str]:
+    """The key id, secret and token of a credential_process document, or ValidationError saying what is
+    wrong with it (the field named, its value shown escaped; a secret is never echoed)."""
+    if len(data) > VERIFY_INPUT_MAX:
+        raise ValidationError(
+            f"standard input: more than {VERIFY_INPUT_MAX:,} bytes; expected the {_EXPECTED}"
+        )
+    try:
+        presented = json.loads(data.decode("utf-8-sig"))
+    except (ValueError, RecursionError) as exc:  # not UTF-8, a syntax error, a 5,000-digit number, [[[[…
         why = (
             f"{exc.msg} at line {exc.lineno}" if isinstance(exc, json.JSONDecodeError) else json_refusal(exc)
         )
-        raise ValidationError(
-            f"standard input: not JSON ({why}); expected the "
-            '{"AccessKeyId": …, "SecretAccessKey": …, "SessionToken": …} of tui sessions issue'
-        ) from None
+        raise ValidationError(f"standard input: not JSON ({why}); expected the {_EXPECTED}") from None
     if not isinstance(presented, dict):
         raise ValidationError(
-            "standard input: expected a JSON object with AccessKeyId, SecretAccessKey and SessionToken"
+            f"standard input: expected a JSON object, not {_json_kind(presented)}: the {_EXPECTED}"
         )
+    found: list[str] = []
+    for name in ("AccessKeyId", "SecretAccessKey", "SessionToken"):
+        value = presented.get(name)
+        if name not in presented:
+            raise ValidationError(f"standard input: {name} is missing", name)
+        if not isinstance(value, str):
+            raise ValidationError(f"standard input: {name} must be a string, not {_json_kind(value)}", name)
+        found.append(value)
+    key_id, secret, token = found
+    if not token:
+        raise ValidationError("standard input: SessionToken is empty", "SessionToken")
+    if not key_id.isascii():
+        raise ValidationError(f"standard input: AccessKeyId {_shown(key_id)} is not ASCII", "AccessKeyId")
+    version = presented.get("Version", 1)
+    if type(version) is not int or version != 1:  # true == 1 in Python: a boolean is not the number 1
+        raise ValidationError(
+            "standard input: Version must be the number 1 (the credential_process format), not "
+            f"{_shown(version)}",
+            "Version",
+        )
+    if "Expiration" in presented:
+        expiration = presented["Expiration"]
+        if not isinstance(expiration, str) or not _utc_time(expiration):
+            raise ValidationError(
+                "standard input: Expiration must be an ISO 8601 time in UTC (YYYY-MM-DDTHH:MM:SSZ), not "
+                f"{_shown(expiration)}",
+                "Expiration",
+            )
+    return key_id, secret, token
+
+
+def _json_kind(value: object) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return "null" if value is None else "a string"
+
+
+@sessions.command("verify")
+@click.option("--json", "as_json", is_flag=True, help="Print why, as JSON (a refused input too).")
+@pass_context
+def verify(obj: Context, as_json: bool) -> None:
+    """Check credentials (credential_process JSON on standard input): exit 0 valid, 1 not.
+
+    The input is refused as malformed (exit 1) when it is not that JSON: Version, when given, must be 1 and
+    Expiration an ISO 8601 time in UTC. With --json the refusal is printed too:
+    {"valid": false, "reason": "malformed", "message": ...}."""
+    try:
+        key_id, secret, token = _presented_credentials(sys.stdin.buffer.read(VERIFY_INPUT_MAX + 1))
+    except ValidationError as refused:
+        if as_json:
+            click.echo(json.dumps({"valid": False, "reason": "malformed", "message": refused.message}))
+        raise
     sessions_service = obj.directory().sessions
-    result = sessions_service.verify(
-        presented.get("AccessKeyId", ""),
-        presented.get("SecretAccessKey", ""),
-        presented.get("SessionToken", ""),
-    )
+    result = sessions_service.verify(key_id, secret, token)
     described = sessions_service.describe(result)
     if as_json:
         click.echo(json.dumps(described))
