@@ -24,6 +24,11 @@ class AdminService:
         self.directory = directory
         self.db = directory.db
 
+    def admin_group_id(self) -> int | None:
+        """The admin group's row id, without reading the group (None: only root administers)."""
+        value = self.directory.setting(SETTING)
+        return int(value) if value is not None and value.isascii() and value.isdigit() else None
+
     def admin_group(self) -> Group | None:
         value = self.directory.setting(SETTING)
         if value is None:

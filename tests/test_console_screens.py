@@ -317,6 +317,30 @@ class TestUsers:
             await settle(pilot)
             assert isinstance(app.screen, UserDetailScreen) and app.screen.user.user_name == "kim"
 
+    async def test_adding_someone_to_the_admin_group_by_hand_says_so_first(self, tmp_path):
+        """`a Admins ⏎` on a user's page made an administrator with "Added to group" alone, where an import
+        asks by name (newcomer walk): the form says so under the field, and saving again confirms."""
+        app, directory = make_app(tmp_path)
+        admins = directory.groups.get_by_name("Admins")
+        directory.admins.set_admin_group(admins.id)
+        bob = directory.users.get_by_name("bob")
+        async with app.run_test(size=(120, 40)) as pilot:
+            app.push_screen(UserDetailScreen(bob.id))
+            await settle(pilot)
+            await pilot.press("a")
+            await settle(pilot)
+            await type_text(pilot, "Admins")
+            await pilot.press("enter")
+            await settle(pilot)
+            assert isinstance(app.screen, FormModal)
+            assert "is the admin group: bob will administer" in str(
+                app.screen.query_one("#error-group", Static).render()
+            )
+            assert not directory.admins.is_admin(bob.id)
+            await pilot.press("enter")  # saved again: confirmed
+            await settle(pilot)
+            assert isinstance(app.screen, UserDetailScreen) and directory.admins.is_admin(bob.id)
+
     async def test_editing_keys_in_one_burst_apply_in_the_order_typed(self, tmp_path):
         """Over SSH a quick "tab, ctrl+a, ctrl+k, New name" arrives in one read: the field must end up holding
         the new name, not an empty box (the editing keys used to run after the letters)."""

@@ -108,6 +108,27 @@ def lookup_by_name(lookup: Callable[[str], Any], value: str, field: str) -> Any:
         raise ValidationError(exc.message, field) from None
 
 
+class AdminGrantCheck:
+    """A membership of the admin group is an administrator made: a form that adds one says so under its
+    field the first time and adds it when saved again (an import asks by name for the same change; by hand
+    it was added with "Added to group" alone)."""
+
+    def __init__(self, admin_group_id: Callable[[], int | None]) -> None:
+        self._admin_group_id = admin_group_id
+        self._confirmed: set[tuple[int, int]] = set()
+
+    def check(self, group: Any, user: Any, field: str) -> None:
+        pair = (group.id, user.id)
+        if group.id != self._admin_group_id() or pair in self._confirmed:
+            return
+        self._confirmed.add(pair)
+        raise ValidationError(
+            f"{field}: {group.name} is the admin group: {user.user_name} will administer the directory "
+            "(signed in with MFA). Save again to make them an administrator",
+            field,
+        )
+
+
 # save(values, version) -> saved item; load() -> (values, version) of the row as it is now.
 Save = Callable[[dict[str, str], int | None], Any]
 Load = Callable[[], tuple[dict[str, str], int]]

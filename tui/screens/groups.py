@@ -10,7 +10,7 @@ from store.errors import StoreError
 from store.groups import Group, Membership
 from store.service import Page
 from tui.screens.base import ListScreen, on_current_row
-from tui.screens.form import FormField, FormModal, lookup_by_name
+from tui.screens.form import AdminGrantCheck, FormField, FormModal, lookup_by_name
 from tui.widgets.paged_table import Column
 from tui.widgets.suggesters import NameSuggester
 
@@ -170,9 +170,11 @@ class GroupMembersScreen(ListScreen):
 
     def action_new(self) -> None:
         users, groups, group = self.directory.users, self.directory.groups, self.group
+        admin_grant = AdminGrantCheck(self.directory.admins.admin_group_id)
 
         def save(values: dict[str, str], version: int | None) -> Any:
             user = lookup_by_name(users.get_by_name, values["userName"], "userName")
+            admin_grant.check(group, user, "userName")
             return groups.add_member(group.id, user.id, expires_at=values["expiresAt"].strip() or None)
 
         self.open_form(

@@ -17,7 +17,7 @@ from store.groups import Membership
 from store.users import User
 from tui.literal import literal
 from tui.screens.base import DirectoryScreen
-from tui.screens.form import FormField, FormModal, lookup_by_name
+from tui.screens.form import AdminGrantCheck, FormField, FormModal, lookup_by_name
 from tui.screens.users import delete_user, toggle_shown, toggle_user, user_form
 from tui.widgets.effective_access import EffectiveAccess
 from tui.widgets.key_footer import KeyFooter
@@ -190,9 +190,11 @@ class UserDetailScreen(DirectoryScreen):
             return
         user = self.user
         groups = self.directory.groups
+        admin_grant = AdminGrantCheck(self.directory.admins.admin_group_id)
 
         def save(values: dict[str, str], version: int | None) -> Any:
             group = lookup_by_name(groups.get_by_name, values["group"], "group")
+            admin_grant.check(group, user, "group")
             return groups.add_member(group.id, user.id, expires_at=values["expiresAt"].strip() or None)
 
         form = FormModal(
