@@ -104,6 +104,13 @@ USER_FILTER = _FoldedMap(
 )
 
 
+# The filterable attributes that are booleans (RFC 7643 §2.3.2), folded (attribute, sub-attribute): every
+# other one is a string. A comparison of either with a value of another type is refused (invalidFilter).
+BOOLEAN_FILTER = frozenset({("active", None)})
+_COMPARISONS = frozenset({"EQ", "NE", "CO", "SW", "EW", "GT", "GE", "LT", "LE"})
+_BOOLEANS, _STRINGS = frozenset({"TRUE", "FALSE"}), frozenset({"COMP_VALUE", "NULL"})
+
+
 GROUP_FILTER = _FoldedMap(
     {
         ("displayname", None, None): "u.name",
@@ -225,6 +232,38 @@ def _literal_transpiler() -> Any:
     return LiteralTranspiler
 
 
+def _unlike(tokens: list[Any]) -> str | None:
+    """The first comparison in a filter's ``tokens`` (its lexer's) of an attribute with a value of another
+    type, said; None when there is none. The parser's tree cannot tell: ``"true"`` and ``true``, ``"5"`` and
+    ``5`` are the same there, and ``active eq "yes"`` compared the text with TRUE/FALSE (matching nothing)."""
+    outer: list[str] = []  # the attribute a value filter (``emails[value eq …]``) is inside
+    for index, token in enumerate(tokens):
+        if token.type == "LBRACKET" and index and tokens[index - 1].type == "ATTRNAME":
+            outer.append(str(tokens[index - 1].value))
+        elif token.type == "RBRACKET" and outer:
+            outer.pop()
+        if token.type not in _COMPARISONS or index == 0 or index + 1 >= len(tokens):
+            continue
+        before, value = tokens[index - 1], tokens[index + 1]
+        if before.type == "SUBATTR" and index > 1:
+            name = (str(tokens[index - 2].value), str(before.value))
+        elif outer:
+            name = (outer[-1], str(before.value))
+        else:
+            name = (str(before.value), "")
+        shown = ".".join(part for part in name if part)
+        given = quoted(value.value) if value.type == "COMP_VALUE" else str(value.value)
+        if (name[0].casefold(), name[1].casefold() or None) in BOOLEAN_FILTER:
+            if token.type not in ("EQ", "NE"):
+                operator = str(token.value).casefold()
+                return f"{shown} is a boolean: it is compared with eq or ne, not {operator}"
+            if value.type not in _BOOLEANS:
+                return f"{shown} is a boolean: it is compared with true or false, not {given}"
+        elif value.type not in _STRINGS:
+            return f"{shown} is a string: it is compared with a string in double quotes, not {given}"
+    return None
+
+
 def compile_filter(text: str, attributes: _FoldedMap) -> tuple[str, list[Any]]:
     """``userName eq "X"`` → (``u.user_name_key = ?``, ["x"]). Raises BadRequest (invalidFilter)."""
     from scim2_filter_parser.lexer import SCIMLexer
@@ -240,7 +279,8 @@ def compile_filter(text: str, attributes: _FoldedMap) -> tuple[str, list[Any]]:
 
     transpiler = _literal_transpiler()(attributes)
     try:
-        tree = SCIMParser().parse(SCIMLexer().tokenize(text))
+        tokens = list(SCIMLexer().tokenize(text))
+        tree = SCIMParser().parse(iter(tokens))
         where, params = transpiler.transpile(tree)
     except Exception as exc:  # noqa: BLE001 - the parser raises its own errors, IndexError, ValueError
         raise BadRequest(
@@ -260,6 +300,9 @@ def compile_filter(text: str, attributes: _FoldedMap) -> tuple[str, list[Any]]:
             f"filter: cannot filter on {', '.join(unknown) or 'nothing'}: filterable attributes are {names}",
             "invalidFilter",
         )
+    unlike = _unlike(tokens)
+    if unlike is not None:
+        raise BadRequest(f"filter: {quoted(text)}: {unlike}", "invalidFilter")
 
     def keyed(match: re.Match[str]) -> str:
         column, key = match.group(1) or match.group(3), match.group(2) or match.group(4)
@@ -554,7 +597,16 @@ class ScimResources:
     def _put(self, document: ImportDocument) -> None:
         """A PUT is the whole resource (what the kind needs beyond the reader's reading)."""
 
+    def _check_patch(self, ident: str, body: Any) -> None:
+        """A PatchOp message with operations, none of them on a read-only attribute or a path no attribute
+        has (RFC 7644 §3.5.2); BadRequest (invalidSyntax, mutability, invalidPath) otherwise. An attribute
+        tui does not keep is ignored (the reader's notice), as identity providers send several."""
+        refusal = scim.patch_op_refusal(body, self.kind, ident)
+        if refusal is not None:
+            raise BadRequest(refusal[1], refusal[0])
+
     def patch(self, ident: str, body: Any, raw: bytes, what: str, shape: Shape = Shape()) -> dict[str, Any]:
+        self._check_patch(ident, body)
         row = self.row(ident)
         self._bulk("PATCH", row, body, raw, what)
         return self.get(ident, shape)
@@ -722,6 +774,7 @@ class ScimUsers(ScimResources):
             )
 
     def patch(self, ident: str, body: Any, raw: bytes, what: str, shape: Shape = Shape()) -> dict[str, Any]:
+        self._check_patch(ident, body)
         row = self.row(ident)
         kept = self._patched(row, body)
         if kept is False:

@@ -269,7 +269,7 @@ def test_the_envelope_is_checked_before_anything_runs(idp: Idp) -> None:
     refusals.append(
         (
             {"schemas": [BULK_REQUEST], "Operations": [{**_user("a", "a@example.com"), "data": deep}]},
-            "nested too deeply",
+            "nested deeper than 32 levels",
         )
     )
     for body, detail in refusals:

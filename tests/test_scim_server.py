@@ -311,17 +311,14 @@ def test_refusals_are_scim_errors_and_change_nothing(server: Server) -> None:
         repeated = client.post(
             "/Users", content=f'{{"schemas": ["{CORE_USER}"], "userName": "dk1", "userName": "dk2"}}'.encode()
         )
-        assert repeated.status_code == 400 and "repeats the key 'userName'" in repeated.json()["detail"]
+        assert repeated.status_code == 400 and "duplicate key 'userName'" in repeated.json()["detail"]
         deep = client.post("/Users", content=b"[" * 100_000 + b"]" * 100_000)
-        assert deep.status_code == 400 and "nested too deeply" in deep.json()["detail"]
+        assert deep.status_code == 400 and "nested deeper than 32 levels" in deep.json()["detail"]
         # Deep enough to trip a recursive reader, not the JSON parser: refused all the same.
         nested = b'{"schemas": ["%s"], "userName": "deep@example.com", "nickName": ' % CORE_USER.encode()
         deep_value = client.post("/Users", content=nested + b"[" * 500 + b"]" * 500 + b"}")
         assert deep_value.status_code == 400
-        assert (
-            deep_value.json()["detail"]
-            == "the request body is not JSON: nested too deeply (more than 32 levels)"
-        )
+        assert deep_value.json()["detail"] == "the request body: nested deeper than 32 levels"
         invalid = client.post("/Users", json=_user("bad\x00name"))
         assert invalid.status_code == 400 and "userName" in invalid.json()["detail"]
         group_as_user = client.post(

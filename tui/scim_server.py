@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import re
-import sys
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -34,7 +32,7 @@ from starlette.routing import Route
 from store.audit import Actor
 from store.db import failure_kind
 from store.directory import Directory
-from store.directory_json import repeated_key
+from store.directory_json import load_text
 from store.errors import AlreadyExists, Conflict, NotFound, Refused, StoreError, ValidationError
 from store.importer import ImportRefused
 from store.names import quoted
@@ -56,11 +54,10 @@ from tui import scim_discovery as discovery
 
 PREFIX = "/scim/v2"
 MAX_BODY = discovery.MAX_BODY  # ServiceProviderConfig's bulk.maxPayloadSize says so too
-# A SCIM document nests a few levels (a bulk operation's PatchOp's members: 7); what nests deeper is refused
-# before any reader walks it recursively.
-MAX_DEPTH = 32
+BODY = "the request body"  # how a refusal of the body names it
 STATS_EVERY = 1.0  # seconds between writes of the request statistics (the console's Sources screen)
 SCIM_JSON = "application/scim+json"
+JSON_MEDIA_TYPES = frozenset({SCIM_JSON, "application/json"})  # what a body may be (casefolded)
 ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
 LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -221,7 +218,25 @@ def _int_param(request: Request, name: str, default: int) -> int:
     return _paging(int(value))
 
 
+def _media_type(request: Request) -> None:
+    """A body is JSON, said so by its Content-Type (RFC 7644 §3.1, §3.8): ``application/scim+json`` or
+    ``application/json``, with any parameters (``charset=utf-8``); else 415. A body without a Content-Type
+    is refused all the same: what it is was not said, and a form or a text is not read as JSON."""
+    header = request.headers.get("content-type")
+    if header is None:
+        raise ScimError(415, f"the request body needs Content-Type: {SCIM_JSON} (or application/json)")
+    if header.partition(";")[0].strip().casefold() not in JSON_MEDIA_TYPES:
+        raise ScimError(
+            415, f"Content-Type {quoted(header)}: the request body must be {SCIM_JSON} (or application/json)"
+        )
+
+
 async def _body(request: Request) -> tuple[Any, bytes]:
+    """The request's JSON object (and its bytes), read as strictly as ``tui import`` reads a JSON file
+    (store.directory_json.load_text): no repeated key, no NaN or Infinity, and nesting no deeper than its
+    MAX_DEPTH (a SCIM document nests a few levels, a bulk operation's PatchOp's members 7), refused before
+    any reader walks it recursively."""
+    _media_type(request)
     length = request.headers.get("content-length")
     if length is not None and length.isdigit() and int(length) > MAX_BODY:
         raise ScimError(413, f"the request body is over {MAX_BODY // 1024} KiB")
@@ -233,58 +248,14 @@ async def _body(request: Request) -> tuple[Any, bytes]:
         chunks.append(chunk)
     raw = b"".join(chunks)
     try:
-        value = json.loads(raw.decode("utf-8"), object_pairs_hook=_unique_keys)
-    except _DuplicateKey as exc:
-        # As tui import refuses a file that repeats a key: which of the two the client meant is not known
-        # ({"userName": "a", "userName": "b"} made b).
-        raise ScimError(
-            400, f"the request body repeats the key {quoted(exc.key)} in one object", "invalidSyntax"
-        ) from None
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        reason = (
-            exc.msg
-            if isinstance(exc, json.JSONDecodeError)
-            else f"nested too deeply (more than {MAX_DEPTH} levels)"
-            if isinstance(exc, RecursionError)
-            else "not UTF-8"
-            if isinstance(exc, UnicodeDecodeError)
-            else f"a number has more than {sys.get_int_max_str_digits()} digits"
-        )
-        raise ScimError(400, f"the request body is not JSON: {reason}", "invalidSyntax") from None
+        value = load_text(raw.decode("utf-8"), BODY)
+    except UnicodeDecodeError as exc:
+        raise ScimError(400, f"{BODY}: byte {exc.start} is not UTF-8", "invalidSyntax") from None
+    except ValidationError as exc:
+        raise ScimError(400, exc.message, "invalidSyntax") from None
     if not isinstance(value, dict):
-        raise ScimError(400, "the request body must be a JSON object", "invalidSyntax")
-    if _deeper_than(value, MAX_DEPTH):
-        raise ScimError(
-            400,
-            f"the request body is not JSON: nested too deeply (more than {MAX_DEPTH} levels)",
-            "invalidSyntax",
-        )
+        raise ScimError(400, f"{BODY}: must be a JSON object", "invalidSyntax")
     return value, raw
-
-
-class _DuplicateKey(ValueError):
-    def __init__(self, key: str) -> None:
-        super().__init__(key)
-        self.key = key
-
-
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result = dict(pairs)
-    if len(result) != len(pairs):
-        raise _DuplicateKey(repeated_key(pairs))
-    return result
-
-
-def _deeper_than(value: Any, limit: int) -> bool:
-    """Does ``value`` nest lists and objects more than ``limit`` deep (walked without recursion)."""
-    stack = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if depth > limit:
-            return True
-        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
-        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
-    return False
 
 
 def _search_request(body: tuple[Any, bytes]) -> SearchRequest:

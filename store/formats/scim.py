@@ -10,6 +10,10 @@ Read:
   enterprise ``manager``, paths). ``DELETE`` never deletes: a user is disabled, a group emptied. ``version``
   (ETags) and ``failOnErrors`` are not needed: the whole request is checked before anything is written.
 
+A PATCH operation on a read-only attribute (``id``, ``meta``, a User's ``groups``: what the schema marks
+readOnly) is refused, as is a path holding a control character or longer than any attribute path; one on an
+attribute tui does not store is ignored, with a notice.
+
 A bare ``PatchOp`` message is refused: it changes the resource named in its request URL (``PATCH
 /Groups/{id}``), which a file does not carry. Wrapped in a BulkRequest operation it imports.
 
@@ -30,6 +34,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Iterator
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from store.importer import GroupIn, ImportDocument, MemberIn, Problem, UserIn
@@ -71,6 +76,104 @@ def path_problem(path: str) -> str | None:
             SCIMParser().parse(SCIMLexer().tokenize(found.group("filter")))
         except Exception:  # noqa: BLE001 - the parser raises its own errors, IndexError, ValueError
             return f"path: the filter in {quoted(path)} is not a SCIM filter"
+    return None
+
+
+MAX_PATH = 1000  # characters of a PATCH path: an attribute and a value filter, bounded as a filter is
+
+
+@cache
+def read_only(kind: str) -> frozenset[str]:
+    """The attributes of a ``kind`` resource its schema marks readOnly, folded (``groups``,
+    ``manager.displayName`` of the enterprise extension as ``urn:…:user:manager.displayname``), with the
+    common attributes ``id`` and ``meta`` (RFC 7643 §3.1): what no PATCH may change (RFC 7644 §3.5.2)."""
+    from scim2_models import EnterpriseUser, Group, Mutability, User
+
+    models: list[tuple[str, Any]] = (
+        [("", User), (ENTERPRISE_USER.casefold() + ":", EnterpriseUser)] if kind == "User" else [("", Group)]
+    )
+    names = {"id", "meta"}
+    for prefix, model in models:
+        for attribute in model.to_schema().attributes or []:
+            if attribute.mutability == Mutability.read_only:
+                names.add(f"{prefix}{attribute.name}".casefold())
+            for sub in attribute.sub_attributes or []:
+                if sub.mutability == Mutability.read_only:
+                    names.add(f"{prefix}{attribute.name}.{sub.name}".casefold())
+    return frozenset(names)
+
+
+def _attribute_of(path: str, kind: str) -> tuple[str, str | None]:
+    """``path``'s attribute and sub-attribute, folded, without its core schema URN or value filter; an
+    extension's attribute keeps its URN: ``emails[type eq "work"].value`` → ("emails", "value")."""
+    folded = re.sub(r"\[.*\]", "", path).strip().casefold()
+    core = (CORE_USER if kind == "User" else CORE_GROUP).casefold() + ":"
+    if folded.startswith(core):
+        folded = folded[len(core) :]
+    prefix = ""
+    if folded.startswith(ENTERPRISE_USER.casefold() + ":"):
+        prefix, folded = ENTERPRISE_USER.casefold() + ":", folded[len(ENTERPRISE_USER) + 1 :]
+    top, _, sub = folded.partition(".")
+    return prefix + top, sub or None
+
+
+def path_refusal(path: str, kind: str) -> tuple[str, str] | None:
+    """Why no PATCH operation may target ``path`` of a ``kind`` resource, with RFC 7644 §3.12's scimType
+    (invalidPath: a control or format character, or longer than :data:`MAX_PATH`; mutability: a readOnly
+    attribute), or None. A path is shown made visible and clipped. An attribute tui does not keep is no
+    refusal: the reader ignores it, and says so."""
+    shown = clipped(visible(path))
+    if visible(path) != path:
+        return "invalidPath", f'path: "{shown}" holds a control or format character: no attribute path does'
+    if len(path) > MAX_PATH:
+        return "invalidPath", f'path: "{shown}" is longer than a SCIM attribute path ({MAX_PATH} characters)'
+    top, sub = _attribute_of(path, kind)
+    names = read_only(kind)
+    if top in names or (sub is not None and f"{top}.{sub}" in names):
+        return "mutability", f'path: "{shown}" is read-only: no request changes it'
+    return None
+
+
+def operation_refusal(op: dict[str, Any], kind: str, ident: str | None) -> tuple[str, str] | None:
+    """Why a PatchOp operation may not be applied to the ``kind`` resource ``ident`` at all (see
+    :func:`path_refusal`), for a path or for each attribute a value without a path names; None when none.
+    Such a value may repeat the resource's own ``id``: it changes nothing (Okta's group rename sends it)."""
+    path, value = op.get("path"), op.get("value")
+    if isinstance(path, str):
+        return path_refusal(path, kind)
+    if path is not None or not isinstance(value, dict):
+        return None  # the reader says why
+    for key, item in value.items():
+        names = [key]
+        if key.casefold() == ENTERPRISE_USER.casefold() and isinstance(item, dict):
+            for sub, nested in item.items():  # {"urn:…:enterprise:2.0:User": {"manager": {…}}}
+                names.append(f"{key}:{sub}")
+                if isinstance(nested, dict):
+                    names += [f"{key}:{sub}.{leaf}" for leaf in nested]
+        elif isinstance(item, dict):  # {"name": {"givenName": …}}, {"meta": {"version": …}}
+            names += [f"{key}.{sub}" for sub in item]
+        if item == ident and _attribute_of(key, kind) == ("id", None):
+            continue
+        for name in names:
+            refusal = path_refusal(name, kind)
+            if refusal is not None:
+                return refusal[0], refusal[1].replace("path: ", "value: ", 1)
+    return None
+
+
+def patch_op_refusal(body: Any, kind: str, ident: str) -> tuple[str, str] | None:
+    """Why ``body`` is not a PatchOp message (RFC 7644 §3.5.2) that may be applied to the ``kind`` resource
+    ``ident``, with its scimType (invalidSyntax: not one, or no operations), or None. What the reader checks
+    of each operation (op, value) it says itself."""
+    if not isinstance(body, dict) or PATCH_OP.casefold() not in _schemas(body):
+        return "invalidSyntax", f"schemas: a PATCH request is a PatchOp message: its schemas list {PATCH_OP}"
+    operations = body.get("Operations")
+    if not isinstance(operations, list) or not operations:
+        return "invalidSyntax", "Operations: a PatchOp message has a list of at least one operation"
+    for index, op in enumerate(operations):
+        refusal = operation_refusal(op, kind, ident) if isinstance(op, dict) else None
+        if refusal is not None:
+            return refusal[0], f"Operations[{index}]: {refusal[1]}"
     return None
 
 
@@ -180,7 +283,7 @@ class _Reader:
         if self.ignored_paths:
             self.document.notices.append(
                 "PATCH changes to attributes tui does not store were ignored: "
-                + ", ".join(sorted(self.ignored_paths))
+                + ", ".join(clipped(visible(path)) for path in sorted(self.ignored_paths))
             )
 
     def list_response(self, value: dict[str, Any]) -> None:
@@ -253,7 +356,8 @@ class _Reader:
             labels={"givenName": "name.givenName", "familyName": "name.familyName", "email": "emails.value"},
         )
         user.user_name = self.text(item, "userName", where, full=False)
-        if user.user_name is None and "userName" not in item:
+        nameless = user.user_name is None and "userName" not in item
+        if nameless:
             self.problem(where, "userName: is required")
         user.scim_id = self._id(where, item, self.user_ids, target)
         user.external_id = self.text(item, "externalId", where, full=True)
@@ -268,6 +372,8 @@ class _Reader:
         user.scim_attributes = self._kept(item.get("emails"), extension, where, user.email)
         if bulk_id is not None:
             user.aliases = (BULK_REF + bulk_id,)
+        if nameless and target is None:
+            return  # said once: the importer would say it again of a user it cannot match
         self.document.users.append(user)
 
     def _kept(
@@ -362,13 +468,16 @@ class _Reader:
     ) -> None:
         group = GroupIn(where, target=target)
         group.name = self.text(item, "displayName", where, full=False)
-        if group.name is None and "displayName" not in item:
+        nameless = group.name is None and "displayName" not in item
+        if nameless:
             self.problem(where, "displayName: is required")
         group.scim_id = self._id(where, item, self.group_ids, target)
         group.external_id = self.text(item, "externalId", where, full=True)
         group.members = self._members(item.get("members"), where)
         if bulk_id is not None:
             group.aliases.append(BULK_REF + bulk_id)
+        if nameless and target is None:
+            return  # said once: the importer would say it again of a group it cannot match
         self.document.groups.append(group)
 
     def _members(self, members: Any, where: str) -> list[MemberIn]:
@@ -493,6 +602,9 @@ class _Reader:
             name, path = op["op"].casefold(), op.get("path")
             if path is not None and not isinstance(path, str):
                 self.problem(at, "path: must be a string")
+                continue
+            if (refusal := operation_refusal(op, kind, target)) is not None:
+                self.problem(at, refusal[1])  # a read-only attribute, or a path no attribute has
                 continue
             if kind == "User":
                 self.patch_user(at, target, name, path, op.get("value"))
