@@ -244,7 +244,7 @@ def verify(
     seq_text, _, digest = expect_head.strip().partition(":")
     # ASCII digits within SQLite's integers: "²" is a digit to str.isdigit, and a larger number overflows.
     seq = int(seq_text) if seq_text.isascii() and seq_text.isdigit() and len(seq_text) <= 18 else None
-    if seq is not None and holds_event(conn, seq, digest):
+    if seq is not None and holds_event(conn, seq, digest.lower()):  # hex, as typed or pasted in either case
         return result
     return VerifyResult(
         False,

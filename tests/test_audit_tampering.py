@@ -141,6 +141,13 @@ class TestFindings:
         head = first.json()["head"]
         assert first.returncode == 0 and head.startswith(f"{EVENTS}:")
         assert run_tui("--db", str(db_path), "audit", "verify", "--expect-head", head).returncode == 0
+        seq, _, digest = head.partition(":")  # the hash's hex in capitals, as a person may copy it
+        assert (
+            run_tui(
+                "--db", str(db_path), "audit", "verify", "--expect-head", f"{seq}:{digest.upper()}"
+            ).returncode
+            == 0
+        )
         # An older genuine copy of the file (a rollback) verifies alone, but not against the recorded head.
         older = _copy(pristine, tmp_path / "older")
         from store.audit import Actor

@@ -233,6 +233,12 @@ def test_an_output_is_never_the_directorys_own_database_or_key_file(
     assert run_tui("audit", "verify").returncode == 0
     beside = run_tui("export", "-o", tmp_path / "directory.db.json")  # a name beside them is fine
     assert beside.returncode == 0, beside
+    # A backup never overwrites a file, but one named directory.db-wal would be read as the directory's WAL.
+    wal = run_tui("backup", Path(f"{db_path}-wal"))
+    assert wal.returncode == 1 and "is the directory's own database" in wal.stderr, wal
+    assert not Path(f"{db_path}-wal").exists() or Path(f"{db_path}-wal").stat().st_size == 0
+    dash = run_tui("backup", "-", cwd=tmp_path)
+    assert dash.returncode == 2 and "not a file name here" in dash.stderr and not (tmp_path / "-").exists()
 
 
 def test_reimporting_the_same_file_changes_nothing(

@@ -201,14 +201,22 @@ class TestOpenSshEntry:
             assert line.endswith(world.keys[user].public.split(" ", 2)[1] + " " + user)
             assert ",restrict,pty ssh-ed25519 " in line
         # A --tui (or a path) with a line break would make a second line, a key with no forced command.
-        for hostile in ("/x\nssh-ed25519 AAAAC3Nza evil\n#", "/opt/tui\u202e"):
+        # (A control character is refused in any argument before the command runs: exit 1.)
+        for hostile, code, said in (
+            ("/x\nssh-ed25519 AAAAC3Nza evil\n#", 1, "holds a control character"),
+            ("/opt/tui\u202e", 2, "cannot hold line breaks"),
+        ):
             refused = run_tui("--db", world.db_path, "ssh-authorized-keys", "--tui", hostile)
-            assert refused.returncode == 2 and refused.stdout == "", refused
-            assert "cannot hold line breaks" in refused.stderr and len(refused.stderr.splitlines()) == 1
+            assert refused.returncode == code and refused.stdout == "", refused
+            assert said in refused.stderr and len(refused.stderr.splitlines()) == 1
         one = run_tui(
             "--db", world.db_path, "ssh-authorized-keys", "--fingerprint", world.keys["bob"].fingerprint
         )
         assert one.stdout.count("\n") == 1 and "TUI_SSH_USER=bob" in one.stdout
+        # Empty, an option meant nothing: --fingerprint '' printed every key, --tui '' the default command.
+        for option in ("--fingerprint", "--tui", "--user"):
+            empty = run_tui("--db", world.db_path, "ssh-authorized-keys", option, "")
+            assert empty.returncode == 2 and empty.stdout == "" and "is empty" in empty.stderr, empty
         # The forced command, as sshd would run it through the shell:
         forced = shlex.split(lines[2].split('"')[1])
         assert forced[0] == "env" and forced[1] == "TUI_SSH_USER=bob" and forced[-1] == "ssh-console"

@@ -22,7 +22,7 @@ import click
 from store import audit
 from store.db import file_problem
 from store.locations import default_db_path
-from store.names import quoted, visible
+from store.names import quoted
 from tui import __version__
 from tui.cli.access import access as access_group
 from tui.cli.base import CommandGroup, Context, FilePath, fail, pass_context, say, stream
@@ -94,7 +94,13 @@ def console(obj: Context, demo: bool) -> None:
 def backup(obj: Context, file: Path) -> None:
     """Write a consistent copy of the database (VACUUM INTO), mode 0600."""
     from store.backup import backup_database
+    from store.files import refuse_own_files
 
+    if str(file) == "-":  # click's name for standard output; a backup is a file (it made one named "-")
+        raise click.BadParameter(
+            "'-' is not a file name here: a backup is a database file", param_hint="FILE"
+        )
+    refuse_own_files(file, obj.db_path, obj.key_path)  # a copy named directory.db-wal is read as its WAL
     backup_database(obj.directory(), file)
     say(f"backup written to {file}")
     say(f"the key file ({obj.key_path}) is not in the backup: keep it safe separately", err=True)
@@ -108,12 +114,14 @@ def audit_group() -> None:
 def _head(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     """A head as verify prints it (the event's number, a colon, 64 hex digits): anything else is a typo to
     name, not a log to call broken."""
-    if value is not None and not re.fullmatch(r"[0-9]{1,18}:[0-9a-f]{64}", value.strip()):
-        raise click.BadParameter(
-            f"{quoted(visible(value))} is not a head: give SEQ:HASH as tui audit verify printed it "
+    if value is None:
+        return None
+    if not re.fullmatch(r"[0-9]{1,18}:[0-9a-fA-F]{64}", value.strip()):
+        raise click.BadParameter(  # quoted() escapes what a terminal must not get raw, once
+            f"{quoted(value)} is not a head: give SEQ:HASH as tui audit verify printed it "
             "(the event's number, a colon, 64 hex digits)"
         )
-    return value
+    return value.strip().lower()  # hex, as pasted in either case
 
 
 @audit_group.command("verify")

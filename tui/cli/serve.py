@@ -163,8 +163,12 @@ def ssh_authorized_keys_command(
     """authorized_keys lines for sites with their own sshd: every active user's SSH keys, each forced to run
     tui ssh-console as that user (TUI_SSH_USER). Write them to the service account's authorized_keys, or use
     this command as sshd's AuthorizedKeysCommand (see docs/openssh.md)."""
+    for option, given in (("--fingerprint", fingerprint), ("--tui", tui_path), ("--user", user_name)):
+        if given is not None and not given.strip():
+            # Empty, it meant nothing: every key was printed (--fingerprint ''), or the default command ran.
+            raise click.BadParameter("is empty: give a value, or leave the option out", param_hint=option)
     directory = obj.directory()
-    tui = [tui_path] if tui_path else [sys.executable, "-m", "tui"]
+    tui = [tui_path] if tui_path is not None else [sys.executable, "-m", "tui"]
     base = [*tui, "--db", str(Path(obj.db_path).resolve()), "--key", str(Path(obj.key_path).resolve())]
     for word in base:
         if not word.isprintable():
@@ -193,7 +197,7 @@ def ssh_authorized_keys_command(
         if user.status != "active" or (user_id is not None and user.id != user_id):
             continue
         for key in directory.ssh_keys.of_user(user.id):
-            if fingerprint and key.fingerprint != fingerprint:
+            if fingerprint is not None and key.fingerprint != fingerprint:
                 continue
             # visible(): a name or key comment planted in the database file with a line break or a control
             # character must not become a second authorized_keys line, nor reach sshd or a terminal raw.
