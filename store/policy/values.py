@@ -15,6 +15,7 @@ what a request may carry never disagree.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from decimal import Decimal
@@ -37,11 +38,19 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
+# The readers below remember what they read: a request's context values (its time, its address) are read
+# again for every statement that tests them, and each value is a short string, its reading immutable.
+_remembered = functools.lru_cache(maxsize=4096)
+
+
 def parse_number(text: str) -> Decimal | None:
     """``text`` as an exact number, or ``None`` when it is not one (see the module's note)."""
-    if not isinstance(text, str) or not _NUMBER.fullmatch(text):
-        return None
-    return Decimal(text)
+    return _number(text) if isinstance(text, str) else None
+
+
+@_remembered
+def _number(text: str) -> Decimal | None:
+    return Decimal(text) if _NUMBER.fullmatch(text) else None
 
 
 def parse_bool(text: str) -> bool | None:
@@ -50,7 +59,12 @@ def parse_bool(text: str) -> bool | None:
 
 
 def parse_network(text: str) -> Network | None:
-    if not isinstance(text, str) or not text.isascii() or text != text.strip():
+    return _network(text) if isinstance(text, str) else None
+
+
+@_remembered
+def _network(text: str) -> Network | None:
+    if not text.isascii() or text != text.strip():
         return None
     try:
         return ipaddress.ip_network(text, strict=False)
@@ -59,7 +73,12 @@ def parse_network(text: str) -> Network | None:
 
 
 def parse_address(text: str) -> Address | None:
-    if not isinstance(text, str) or not text.isascii() or text != text.strip():
+    return _address(text) if isinstance(text, str) else None
+
+
+@_remembered
+def _address(text: str) -> Address | None:
+    if not text.isascii() or text != text.strip():
         return None
     try:
         return ipaddress.ip_address(text)
@@ -72,7 +91,12 @@ def parse_date(text: str) -> Fraction | None:
 
     A time without a zone is UTC; a day past its month's end runs on into the next month, as IAM's lenient
     calendar reads it."""
-    if not isinstance(text, str) or not text.isascii():
+    return _date(text) if isinstance(text, str) else None
+
+
+@_remembered
+def _date(text: str) -> Fraction | None:
+    if not text.isascii():
         return None
     lowered = text.lower()
     if "t" not in lowered and "-" not in lowered:
