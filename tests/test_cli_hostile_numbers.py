@@ -171,3 +171,21 @@ def test_a_usage_error_quotes_a_long_value_briefly(run_tui, args: tuple[str, ...
     assert result.returncode == 2, result.stderr[:2000]
     assert "characters)" in result.stderr, result.stderr[:2000]
     _short(result)
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "1e9", "\uff11\uff10", "1_0", " 300"])
+def test_a_time_in_seconds_takes_a_plain_decimal(run_tui, value: str) -> None:
+    """float() read "nan" (which passes every bound: an idle timeout of nan), "inf", "１０" and "1_0"."""
+    result = run_tui("serve", "--listen", "127.0.0.1:0", "--idle-timeout", value)
+    assert result.returncode == 2 and "not a number in the digits 0-9" in result.stderr, result
+
+
+def test_the_ssh_host_key_is_never_the_directorys_key_file(run_tui, db_path) -> None:
+    from tests.test_identity_init import make_root
+
+    make_root(db_path).directory.close()
+    key = db_path.with_name(db_path.name + ".key")
+    before = key.read_bytes()
+    result = run_tui("serve", "--listen", "127.0.0.1:0", "--host-key", key)
+    assert result.returncode == 1 and "is the directory's own key file" in result.stderr, result
+    assert key.read_bytes() == before

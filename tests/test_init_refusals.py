@@ -139,3 +139,16 @@ def test_on_a_terminal_a_good_init_still_writes_everything(site, tui_env):
     assert run.returncode == 0, run.shown
     assert "root created in dir.db" in run.shown
     assert sorted(p.name for p in site.iterdir()) == ["dir.db", "dir.db.key", "notes.txt", "root.totp"]
+
+
+def test_the_totp_secret_file_is_never_the_directorys_own_file(site, run_tui):
+    """`--totp-secret-file dir.db.key` wrote root's secret where the key file goes, then said the key file
+    was "not a tui key file" (hostile inputs): refused, named as the directory's own."""
+    before = listing(site)
+    for own in ("dir.db.key", "dir.db-wal"):
+        result = run_tui(
+            "--db", "dir.db", "init", "--password-stdin", "--totp-secret-file", own,
+            input=ROOT_PASSWORD + "\n", cwd=site, env={"TUI_DB": None},
+        )  # fmt: skip
+        assert result.returncode == 1 and "is the directory's own" in result.stderr, result
+    assert listing(site) == before

@@ -48,6 +48,20 @@ class AsciiInt(click.IntRange):
         return super().convert(value, param, ctx)
 
 
+_ASCII_DECIMAL = re.compile(r"[+-]?(?:[0-9]{1,15}(?:\.[0-9]{0,9})?|\.[0-9]{1,9})")
+
+
+class AsciiFloat(click.FloatRange):
+    """``click.FloatRange`` reading a plain decimal in ASCII digits: ``float()``, which click calls, also
+    reads ``nan`` (which passes every bound), ``inf``, ``1e9``, ``１０`` and ``1_0``."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and not _ASCII_DECIMAL.fullmatch(value):
+            shown = clipped(quoted(value))
+            self.fail(f"{shown} is not a number in the digits 0-9 (e.g. 300 or 2.5)", param, ctx)
+        return super().convert(value, param, ctx)
+
+
 ROW_ID = AsciiInt(1, SQLITE_MAX)
 
 # A run of text in a usage error longer than a quoted value may be: the value given, echoed by click itself

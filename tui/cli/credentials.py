@@ -21,7 +21,7 @@ from store.credentials import TotpEnrolment, check_code_step
 from store.crypto import PasswordPolicy, load_key, qr_text
 from store.directory import Directory
 from store.errors import StoreError, ValidationError
-from store.files import write_private
+from store.files import refuse_own_files, write_private
 from store.identity import check_key_path, has_root, initialise, new_root_enrolment
 from store.names import quoted
 from store.password_policy import describe_policy, policy_as_dict, policy_from_dict
@@ -118,6 +118,8 @@ def show_recovery_codes(codes: list[str], user_name: str) -> None:
 def init_command(obj: Context, password_stdin: bool, totp_secret_file: Path | None) -> None:
     """Create the directory and its root identity: password, TOTP authenticator, 10 recovery codes, and the
     key file (0600) that seals secrets and keys the audit log. Refused if the directory already has root."""
+    if totp_secret_file is not None:
+        refuse_own_files(totp_secret_file, obj.db_path, obj.key_path)  # it said "not a tui key file"
     if obj.key_path.exists() or obj.key_path.is_symlink():
         load_key(obj.key_path)  # a key file that cannot be used is refused before a database is created
     directory = obj.directory(new_is_expected=True)

@@ -20,9 +20,10 @@ from store.console_limits import (
     console_limits,
     set_console_limits,
 )
+from store.files import refuse_own_files
 from store.names import visible
 from store.users import User
-from tui.cli.base import AsciiInt, Context, FilePath, fail, pass_context
+from tui.cli.base import AsciiFloat, AsciiInt, Context, FilePath, fail, pass_context
 
 
 @click.command("serve")
@@ -41,7 +42,7 @@ from tui.cli.base import AsciiInt, Context, FilePath, fail, pass_context
 )
 @click.option(
     "--idle-timeout",
-    type=click.FloatRange(min=1),
+    type=AsciiFloat(min=1),
     default=900,
     show_default=True,
     metavar="SECONDS",
@@ -76,6 +77,8 @@ def serve_command(
     from tui.serve import ServeOptions, parse_listen, serve
 
     host, port = parse_listen(listen)
+    if host_key is not None:
+        refuse_own_files(host_key, obj.db_path, obj.key_path)  # a host key written over the key file
     if not Path(obj.db_path).exists() or not has_root(obj.directory()):
         fail(f"{obj.db_path} has no root yet: run tui init first")
     stored = console_limits(obj.directory())
