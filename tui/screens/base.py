@@ -157,8 +157,7 @@ class DirectoryScreen(Screen[Any]):
     def _done(self, message: str, then: Callable[[], object] | None = None) -> None:
         self.notify(message, markup=False)
         if then is not None:
-            # After this worker's callback: ``then`` may close this screen, whose worker it is.
-            self.app.call_later(then)
+            then()
         else:
             self.reload()
 
