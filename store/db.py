@@ -156,6 +156,9 @@ class Database:
                 raise DatabaseError(f"{self.path}: cannot switch to WAL journal mode (got {mode})")
             self.conn.execute("PRAGMA foreign_keys = ON")
             self.conn.execute("PRAGMA synchronous = FULL")
+            # Temporary tables (an import's staging rows) and big sorts stay in memory, never in a file of
+            # names and addresses outside the directory's folder.
+            self.conn.execute("PRAGMA temp_store = MEMORY")
         except sqlite3.DatabaseError as exc:
             raise DatabaseError(f"{self.path} is not a tui directory database: {exc}") from None
         self._lock = threading.RLock()

@@ -7,22 +7,32 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
-from store import clock, names, rights
+from store import bulk, clock, names, rights
 from store.errors import AlreadyExists, NotFound, Refused, ValidationError
 from store.names import quoted
 from store.service import PAGE_SIZE, Page, Service
 
-# The group and membership writes, one definition each: the service runs them row by row, the import with
-# executemany.
-INSERT = (
-    "INSERT INTO groups (name, name_key, description, external_id, scim_id, scim_deleted_at, source, "
-    "import_batch_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+# The group and membership writes, one definition each: the service runs them row by row, the import in
+# bulk (store.bulk).
+COLUMNS = (
+    "name",
+    "name_key",
+    "description",
+    "external_id",
+    "scim_id",
+    "scim_deleted_at",
+    "source",
+    "import_batch_id",
+    "created_at",
+    "updated_at",
 )
+INSERT = bulk.insert_statement("groups", COLUMNS)
 UPDATE_FROM_IMPORT = (
     "UPDATE groups SET name = ?, name_key = ?, description = ?, external_id = ?, scim_id = ?, "
     "scim_deleted_at = ?, import_batch_id = ?, updated_at = ?, version = version + 1 WHERE id = ?"
 )
-INSERT_MEMBERSHIP = "INSERT INTO memberships (group_id, user_id, expires_at, created_at) VALUES (?, ?, ?, ?)"
+MEMBERSHIP_COLUMNS = ("group_id", "user_id", "expires_at", "created_at")
+INSERT_MEMBERSHIP = bulk.insert_statement("memberships", MEMBERSHIP_COLUMNS)
 SET_MEMBERSHIP_EXPIRY = (
     "UPDATE memberships SET expires_at = ?, version = version + 1 WHERE group_id = ? AND user_id = ?"
 )

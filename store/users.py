@@ -7,19 +7,34 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from store import names
+from store import bulk, names
 from store.errors import AlreadyExists, NotFound, Refused, ValidationError
 from store.names import quoted
 from store.service import PAGE_SIZE, Page, Service, like_contains
 
 ROOT_NAME = "root"
-# The user row's writes, one definition each: the service runs them row by row, the import with executemany.
-INSERT = (
-    "INSERT INTO users (user_name, user_name_key, display_name, given_name, family_name, email, external_id, "
-    "status, scim_id, scim_attributes, scim_deleted_at, source, password_hash, password_changed_at, "
-    "must_change_password, import_batch_id, created_at, updated_at) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+# The user row's writes, one definition each: the service runs them row by row, the import in bulk.
+COLUMNS = (
+    "user_name",
+    "user_name_key",
+    "display_name",
+    "given_name",
+    "family_name",
+    "email",
+    "external_id",
+    "status",
+    "scim_id",
+    "scim_attributes",
+    "scim_deleted_at",
+    "source",
+    "password_hash",
+    "password_changed_at",
+    "must_change_password",
+    "import_batch_id",
+    "created_at",
+    "updated_at",
 )
+INSERT = bulk.insert_statement("users", COLUMNS)
 UPDATE_FROM_IMPORT = (
     "UPDATE users SET user_name = ?, user_name_key = ?, display_name = ?, given_name = ?, family_name = ?, "
     "email = ?, external_id = ?, status = ?, scim_id = ?, scim_attributes = ?, scim_deleted_at = ?, "

@@ -12,8 +12,8 @@ from itertools import repeat
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
+from store import bulk, names, search_index
 from store import groups as group_rows
-from store import names, search_index
 from store import ssh_keys as key_rows
 from store import users as user_rows
 from store.crypto import hash_password
@@ -37,7 +37,7 @@ from store.names import quoted
 if TYPE_CHECKING:
     from store.directory import Directory
 
-# Rows written per executemany call, so a progress bar can move while a big import is written.
+# Rows written per bulk call, so a progress bar can move while a big import is written.
 CHUNK = 20_000
 # The memberships' index by user (schema version 1): a big import builds it again after its rows.
 MEMBERSHIPS_BY_USER = "memberships_user"
@@ -139,7 +139,7 @@ def _apply(
     hashes: Hashes,
     progress: Progress | None,
 ) -> None:
-    """Run the plan's operations, in bulk (``executemany`` of the services' own statements, in chunks so a
+    """Run the plan's operations, in bulk (``store.bulk`` with the services' own columns, in chunks so a
     progress bar moves), in the caller's transaction."""
     by_kind: dict[type, list[Any]] = {}
     for op in plan.operations:
@@ -194,14 +194,14 @@ def _apply(
             passwords.append((digest, now, must_change, batch_id, now, op.ident))
     # Many users: the search index is filled once for them rather than row by row by its triggers.
     updated_ids = [values[-1] for values in changed_users]
-    bulk = len(new_users) + len(updated_ids) >= search_index.BULK_ROWS
+    index_once = len(new_users) + len(updated_ids) >= search_index.BULK_ROWS
     # The largest id before the rows inserted below, from which _new_ids finds theirs by the primary key, not
     # by a scan of every user for the batch (3.8 ms a SCIM request beside 50,000 users).
     last_user_id = conn.execute("SELECT coalesce(max(id), 0) FROM users").fetchone()[0]
     made: list[int] = []  # the new users' row ids, in order
-    with search_index.bulk_write(conn, updated_ids) if bulk else nullcontext(made) as made:
+    with search_index.bulk_write(conn, updated_ids) if index_once else nullcontext(made) as made:
         for chunk in _chunks(new_users):
-            conn.executemany(user_rows.INSERT, chunk)
+            bulk.insert(conn, "users", user_rows.COLUMNS, chunk)
             advance(len(chunk))
         if new_users:
             made += _new_ids(
@@ -246,7 +246,7 @@ def _apply(
         for op in by_kind.get(CreateGroup, [])
     ]
     last_group_id = conn.execute("SELECT coalesce(max(id), 0) FROM groups").fetchone()[0]
-    conn.executemany(group_rows.INSERT, new_groups)
+    bulk.insert(conn, "groups", group_rows.COLUMNS, new_groups)
     conn.executemany(
         group_rows.UPDATE_FROM_IMPORT,
         [
@@ -278,15 +278,15 @@ def _apply(
         for chunk in _chunks(additions):
             # (group id, user id, expiry, now) rows made column by column by map and zip, not op by op.
             groups, users = list(map(_GROUP, chunk)), list(map(_USER, chunk))
-            conn.executemany(
-                group_rows.INSERT_MEMBERSHIP,
+            rows = list(
                 zip(
                     map(new_group, groups, groups),
                     map(new_user, users, users),
                     map(_EXPIRES_AT, chunk),
                     repeat(now),
-                ),
+                )
             )
+            bulk.insert(conn, "memberships", group_rows.MEMBERSHIP_COLUMNS, rows)
             advance(len(chunk))
     expiries = by_kind.get(UpdateMember, [])
     conn.executemany(

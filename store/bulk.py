@@ -1,0 +1,63 @@
+"""Inserting many rows at once, for an import.
+
+``executemany`` runs its INSERT once a row: each run opens a cursor on the table and on each of its indexes
+and looks up each foreign key's parent with a cursor of its own, again and again. Many rows go instead into
+a temporary staging table (only the columns whose values differ between rows; a value every row shares is
+bound once) and from there into their table by one ``INSERT … SELECT``: the same constraints, foreign keys
+and triggers, checked row by row by one statement. 300,000 memberships: 1.2 s → 0.6 s; 100,000 users
+(18 columns): 0.63 s → 0.3 s. A few rows go straight in: staging costs ~60 µs a call.
+
+The staging table lives in the connection's temporary database, kept in memory (``PRAGMA temp_store``, set
+on every connection by ``store.db``), inside the caller's transaction: a rollback leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from itertools import repeat
+from operator import is_, itemgetter
+from typing import Any
+
+# From this many rows on, rows are staged (below, the staging table costs more than it saves).
+STAGED_FROM = 256
+_STAGING = "temp.bulk_rows"
+
+
+def insert_statement(table: str, columns: Sequence[str]) -> str:
+    """``INSERT INTO table (columns) VALUES (?, …)``: a table's one INSERT, run row by row."""
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+
+
+def insert(
+    conn: sqlite3.Connection, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> None:
+    """Insert ``rows`` (values in ``columns`` order) into ``table``, in the caller's transaction and in
+    order (a new rowid is the largest + 1, so the rows' ids follow one another as with executemany). A
+    constraint a row breaks raises :class:`sqlite3.IntegrityError` as executemany does."""
+    if len(rows) < STAGED_FROM:
+        conn.executemany(insert_statement(table, columns), rows)
+        return
+    first = rows[0]
+    # A column is shared when every row holds the very same value object (the import's "now", its batch
+    # id, the None and "" of fields a file leaves out): exact, and a scan in C that stops at another value.
+    shared = [i for i in range(len(columns)) if all(map(is_, repeat(first[i]), map(itemgetter(i), rows)))]
+    varying = [i for i in range(len(columns)) if i not in shared]
+    if not varying:  # every row the same: the insert fails on a key, or the table takes duplicates
+        varying, shared = [0], shared[1:]
+    staged = ", ".join(f"c{i}" for i in varying)
+    conn.execute(f"CREATE TABLE {_STAGING} ({staged})")
+    try:
+        pick = itemgetter(*varying)
+        conn.executemany(
+            f"INSERT INTO {_STAGING} VALUES ({', '.join('?' * len(varying))})",
+            map(pick, rows) if len(varying) > 1 else zip(map(pick, rows)),
+        )
+        chosen = [columns[i] for i in (*varying, *shared)]
+        conn.execute(
+            f"INSERT INTO {table} ({', '.join(chosen)}) "
+            f"SELECT {', '.join([staged, *(f':c{i}' for i in shared)])} FROM {_STAGING} ORDER BY rowid",
+            {f"c{i}": first[i] for i in shared},
+        )
+    finally:
+        conn.execute(f"DROP TABLE IF EXISTS {_STAGING}")
