@@ -342,7 +342,7 @@ def read_value(data: Any, file_name: str) -> ImportDocument:
         )
     # A member named as a user of the file is given that user's name object: 300,000 members would otherwise
     # hold 300,000 more copies of 100,000 names (20 MB).
-    user_names = {user.user_name: user.user_name for user in doc.users}
+    user_names: dict[str, str] = {user.user_name: user.user_name for user in doc.users if user.user_name}
     for where, item in reader.objects(data, "groups", GROUP_FIELDS):
         members: list[MemberIn | str] = []
         raw_members = item.get("members", [])
@@ -350,7 +350,7 @@ def read_value(data: Any, file_name: str) -> ImportDocument:
             reader.problems.append(Problem(f"{where}.members", "must be a list"))
             raw_members = []
         if all(type(member) is str for member in raw_members):  # names only: kept as names, in place
-            members = [user_names.get(member, member) for member in raw_members]
+            members = list(map(user_names.get, raw_members, raw_members))
             raw_members = []
         for index, member in enumerate(raw_members):
             if isinstance(member, str):

@@ -10,7 +10,7 @@ for the identity providers' CSV templates, what the file calls each field (``Use
    and collects every problem (the first :data:`MAX_PROBLEMS`); one problem refuses the whole file, and
    nothing changes. One resolver matches users and groups alike (by SCIM id, externalId, then name);
 2. plans: a list of typed operations (:class:`CreateUser`, :class:`UpdateUser`, :class:`DisableUser`,
-   :class:`CreateGroup`, :class:`UpdateGroup`, :class:`AddMember`, :class:`UpdateMember`,
+   :class:`CreateGroup`, :class:`UpdateGroup`, :class:`AddMembers`, :class:`UpdateMember`,
    :class:`RemoveMember`, :class:`SaveEntry`, :class:`SaveAssignment`) holding everything a write needs. The
    dry run shows that list (the :class:`ImportPlan` sections are made from it);
 3. applies exactly those operations, in bulk with the services' own statements, in one ``BEGIN IMMEDIATE``
@@ -124,13 +124,19 @@ def _plan(
 def collection_paused() -> Iterator[None]:
     """Python's cycle collector off for the block (or the decorated function): reading and planning a big
     file makes millions of objects, none in a cycle, and the collector walked all of them again and again (a
-    quarter of a 100,000-user import's time). Reference counting still frees everything as it goes."""
+    quarter of a 100,000-user import's time). Reference counting still frees everything as it goes.
+
+    On leaving, the objects made meanwhile that still live (the document, the plan) join the oldest
+    generation at once (``gc.freeze`` then ``gc.unfreeze``), as long-lived objects do: otherwise the first
+    allocation after the block walked every one of them (0.2 s after a 100,000-user import)."""
     enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
         if enabled:
+            gc.freeze()
+            gc.unfreeze()
             gc.enable()
 
 

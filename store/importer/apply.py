@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import nullcontext
 from itertools import repeat
 from operator import attrgetter
@@ -22,7 +22,7 @@ from store.importer.current import _USER_ROW
 from store.importer.document import ImportRefused, Problem, Progress
 from store.importer.other_tables import _apply_others
 from store.importer.plan import (
-    AddMember,
+    AddMembers,
     CreateGroup,
     CreateUser,
     DisableUser,
@@ -41,7 +41,6 @@ if TYPE_CHECKING:
 CHUNK = 20_000
 # The memberships' index by user (schema version 1): a big import builds it again after its rows.
 MEMBERSHIPS_BY_USER = "memberships_user"
-_GROUP, _USER, _EXPIRES_AT = attrgetter("group"), attrgetter("user"), attrgetter("expires_at")
 _IDENT = attrgetter("ident")
 
 
@@ -118,11 +117,39 @@ def _chunks(rows: list[Any], size: int = CHUNK) -> Iterator[list[Any]]:
         yield rows[start : start + size]
 
 
+def _membership_rows(
+    additions: list[AddMembers], group_id: Callable[[int], int], new_user: Callable[[int, int], int], now: str
+) -> Iterator[list[tuple[int, int, str | None, str]]]:
+    """(group id, user id, expiry, now) rows of ``additions``, about :data:`CHUNK` at a time, made column by
+    column by map and zip. ``new_user(ident, ident)``: a user made here has a negative ident and its new row
+    id in the map; an existing user's ident is its row id, kept as it is."""
+    rows: list[tuple[int, int, str | None, str]] = []
+    for op in additions:
+        group = group_id(op.group)
+        for start in range(0, len(op.users), CHUNK):
+            users = op.users[start : start + CHUNK]
+            rows.extend(
+                zip(
+                    repeat(group),
+                    map(new_user, users, users),
+                    op.expiries[start : start + CHUNK],
+                    repeat(now),
+                )
+            )
+            if len(rows) >= CHUNK:
+                yield rows
+                rows = []
+    if rows:
+        yield rows
+
+
 Hashes = dict[tuple[str, str], str]  # (entry's place, initial password) → its argon2id hash
 
 
 def _initial_passwords(plan: ImportPlan) -> list[tuple[str, str]]:
     """(entry's place, cleartext) of every initial password the plan sets."""
+    if not plan.passwords["initial_to_hash"]:  # the plan counted them: no walk through every operation
+        return []
     return [
         (op.where, op.password.initial)
         for op in plan.operations
@@ -144,7 +171,8 @@ def _apply(
     by_kind: dict[type, list[Any]] = {}
     for op in plan.operations:
         by_kind.setdefault(type(op), []).append(op)
-    total = len(plan.operations) + 1
+    # One step a row written: an AddMembers writes one row a member.
+    total = len(plan.operations) + sum(len(op.users) - 1 for op in by_kind.get(AddMembers, [])) + 1
     written = 0
 
     def advance(count: int) -> None:
@@ -271,23 +299,12 @@ def _apply(
         conn, "membership removed by import", user_ids=[user for _, user in removals]
     )
     advance(len(removals))
-    # An ident of a group or user made here is negative, a row id positive (not in the maps: kept as it is).
-    new_group, new_user = group_ids.get, ids.get
-    additions: list[AddMember] = by_kind.get(AddMember, [])
-    with set_aside(conn, [MEMBERSHIPS_BY_USER]) if _many(conn, len(additions)) else nullcontext():
-        for chunk in _chunks(additions):
-            # (group id, user id, expiry, now) rows made column by column by map and zip, not op by op.
-            groups, users = list(map(_GROUP, chunk)), list(map(_USER, chunk))
-            rows = list(
-                zip(
-                    map(new_group, groups, groups),
-                    map(new_user, users, users),
-                    map(_EXPIRES_AT, chunk),
-                    repeat(now),
-                )
-            )
+    additions: list[AddMembers] = by_kind.get(AddMembers, [])
+    joining = sum(len(op.users) for op in additions)
+    with set_aside(conn, [MEMBERSHIPS_BY_USER]) if _many(conn, joining) else nullcontext():
+        for rows in _membership_rows(additions, group_id, ids.get, now):
             bulk.insert(conn, "memberships", group_rows.MEMBERSHIP_COLUMNS, rows)
-            advance(len(chunk))
+            advance(len(rows))
     expiries = by_kind.get(UpdateMember, [])
     conn.executemany(
         group_rows.SET_MEMBERSHIP_EXPIRY,
