@@ -7,7 +7,6 @@ import math
 import sqlite3
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from operator import attrgetter
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from store import clock, names
@@ -268,9 +267,6 @@ Rows = Mapping[str, sqlite3.Row]
 RowsBy = Mapping[tuple[str, str], sqlite3.Row]
 
 
-_IDENT = attrgetter("ident")
-
-
 class _Resolver:
     """Matches every entry of a document with the directory's rows and checks what needs both to check."""
 
@@ -300,6 +296,7 @@ class _Resolver:
         self.final_user_keys: dict[str, _UserTarget] = self.user_index.final
         self.final_group_keys: dict[str, _GroupTarget] = self.group_index.final
         self.user_by_exact: dict[str, _UserTarget] = {}  # final user name as given → its target
+        self.ident_by_exact: dict[str, int] = {}
 
     def _next_ident(self) -> int:
         self._new += 1
@@ -608,6 +605,8 @@ class _Resolver:
             progress("check", total, total)
         self._check_final_names(self.user_index)
         self.user_by_exact = {target.value("user_name"): target for target in self.final_user_keys.values()}
+        # The same, to the ident: a group's 300 members found with one lookup each, no target read.
+        self.ident_by_exact = {name: target.ident for name, target in self.user_by_exact.items()}
 
     def _passwords(self, user: UserIn, target: _UserTarget) -> None:
         if user.must_change_password is not None:
@@ -715,9 +714,13 @@ class _Resolver:
             given_members = group.members or []
             if not removals and {str} == set(map(type, given_members)):
                 # Names only (our JSON): all found among the file's users, they are added in one step.
-                named = list(map(by_exact.get, cast("Sequence[str]", given_members)))
-                if all(named):
-                    members.update(dict.fromkeys(map(_IDENT, named)))
+                idents = list(map(self.ident_by_exact.get, cast("Sequence[str]", given_members)))
+                if all(idents):  # every one found (an ident is never 0)
+                    joined = cast("list[int]", idents)
+                    if members:
+                        members.update(dict.fromkeys(joined))
+                    else:
+                        target.members = dict.fromkeys(joined)
                     continue
             for position, given in enumerate(given_members):
                 # The common member: a user of the file, named exactly as its entry names it.
@@ -1160,10 +1163,10 @@ def _resolve(
 def _values(target: _UserTarget | _GroupTarget, columns: tuple[tuple[str, int], ...]) -> tuple[Any, ...]:
     """The row's values after the import, in ``columns`` order (each with its position in the row): what the
     file gives, else what the row has (else the column's default)."""
-    fields, row = target.fields, target.row
-    if row is None:
-        return tuple([fields[c] if c in fields else _DEFAULTS[c] for c, _ in columns])
-    return tuple([fields[c] if c in fields else row[i] for c, i in columns])
+    names, defaults, positions = _COLUMN_PARTS[columns]
+    # fields.get(column, fallback) in C, column by column: no Python step per value (100,000 rows).
+    fallbacks = defaults if target.row is None else map(target.row.__getitem__, positions)
+    return tuple(map(target.fields.get, names, fallbacks))
 
 
 # A new row's value of a column the file leaves out.
@@ -1173,6 +1176,17 @@ _DEFAULTS: dict[str, Any] = dict.fromkeys((*_USER_ROW, *_GROUP_ROW), "") | {
     "scim_attributes": None,
     "scim_deleted_at": None,
     "status": "active",
+}
+
+
+# Each column list's names, new rows' defaults and positions in a row, for _values.
+_COLUMN_PARTS = {
+    columns: (
+        tuple(c for c, _ in columns),
+        tuple(_DEFAULTS[c] for c, _ in columns),
+        tuple(i for _, i in columns),
+    )
+    for columns in (_USER_AT, _GROUP_AT)
 }
 
 
