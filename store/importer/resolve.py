@@ -295,8 +295,7 @@ class _Resolver:
         self.group_entries: list[_GroupTarget | None] = self.group_index.entries
         self.final_user_keys: dict[str, _UserTarget] = self.user_index.final
         self.final_group_keys: dict[str, _GroupTarget] = self.group_index.final
-        self.user_by_exact: dict[str, _UserTarget] = {}  # final user name as given → its target
-        self.ident_by_exact: dict[str, int] = {}
+        self.ident_by_exact: dict[str, int] = {}  # final user name as given → its target's ident
 
     def _next_ident(self) -> int:
         self._new += 1
@@ -604,9 +603,10 @@ class _Resolver:
         if progress is not None:
             progress("check", total, total)
         self._check_final_names(self.user_index)
-        self.user_by_exact = {target.value("user_name"): target for target in self.final_user_keys.values()}
-        # The same, to the ident: a group's 300 members found with one lookup each, no target read.
-        self.ident_by_exact = {name: target.ident for name, target in self.user_by_exact.items()}
+        # A group's 300 members found by one lookup each, no canonical form made, no target read.
+        self.ident_by_exact = {
+            target.value("user_name"): target.ident for target in self.final_user_keys.values()
+        }
 
     def _passwords(self, user: UserIn, target: _UserTarget) -> None:
         if user.must_change_password is not None:
@@ -662,9 +662,9 @@ class _Resolver:
         return None
 
     def _user_by_name(self, name: str) -> int | None:
-        exact = self.user_by_exact.get(name)
+        exact = self.ident_by_exact.get(name)
         if exact is not None:
-            return exact.ident  # the name as the file gives it (no canonical form to compute)
+            return exact  # the name as the file gives it (no canonical form to compute)
         key = names.canonical(name)
         target = self.final_user_keys.get(key)
         if target is not None:
@@ -710,11 +710,11 @@ class _Resolver:
                 if isinstance(ident, int):
                     target.removals.add(ident)
                     target.members.pop(ident, None)
-            by_exact, members, removals = self.user_by_exact, target.members, target.removals
+            by_exact, members, removals = self.ident_by_exact, target.members, target.removals
             given_members = group.members or []
             if not removals and {str} == set(map(type, given_members)):
                 # Names only (our JSON): all found among the file's users, they are added in one step.
-                idents = list(map(self.ident_by_exact.get, cast("Sequence[str]", given_members)))
+                idents = list(map(by_exact.get, cast("Sequence[str]", given_members)))
                 if all(idents):  # every one found (an ident is never 0)
                     joined = cast("list[int]", idents)
                     if members:
@@ -731,11 +731,11 @@ class _Resolver:
                 else:
                     plain = None
                 if type(plain) is str:
-                    user_target = by_exact.get(plain)
-                    if user_target is not None:
-                        members[user_target.ident] = None
+                    ident = by_exact.get(plain)
+                    if ident is not None:
+                        members[ident] = None
                         if removals:
-                            removals.discard(user_target.ident)
+                            removals.discard(ident)
                         continue
                 member = MemberIn(group.where, given, index=position) if isinstance(given, str) else given
                 expiry = (
