@@ -100,6 +100,23 @@ def set_aside(conn: sqlite3.Connection, names: Sequence[str]) -> Iterator[None]:
         conn.execute(objects[name][1])
 
 
+@contextmanager
+def cache_at_least(conn: sqlite3.Connection, kib: int) -> Iterator[None]:
+    """SQLite's page cache on ``conn`` at least ``kib`` KiB for the block, then as it was. A bulk write whose
+    every row looks up another table (a foreign key's parent) reads that table's pages again and again;
+    the default 2 MB cache evicts them between two lookups of the same page."""
+    before = int(conn.execute("PRAGMA cache_size").fetchone()[0])  # negative: KiB; positive: pages
+    size = -before if before < 0 else before * int(conn.execute("PRAGMA page_size").fetchone()[0]) // 1024
+    if size >= kib:
+        yield
+        return
+    conn.execute(f"PRAGMA cache_size = {-kib}")
+    try:
+        yield
+    finally:
+        conn.execute(f"PRAGMA cache_size = {before}")  # shrinking frees the pages beyond it
+
+
 def _create_private_file(path: Path) -> list[Path]:
     """Create ``path`` (and missing parent folders) owner-only, before SQLite opens it. Returns what this call
     created, outermost folder first (empty when the file was there already). A file that was there is refused

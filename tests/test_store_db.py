@@ -371,3 +371,23 @@ def test_set_aside_leaves_them_in_place_when_the_write_fails(tmp_path: Path) -> 
             raise RuntimeError("the import failed half-way")
         assert schema_objects(db) == before  # the rollback took the drop back
         assert db.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_cache_at_least_grows_the_page_cache_for_the_block_only(tmp_path: Path) -> None:
+    from store.db import cache_at_least
+
+    def cache(db: Database) -> int:
+        return int(db.conn.execute("PRAGMA cache_size").fetchone()[0])
+
+    with Database(tmp_path / "d.db") as db:
+        default = cache(db)
+        with db.write() as conn, cache_at_least(conn, 32 * 1024):
+            assert cache(db) == -32 * 1024  # 32 MiB, in KiB
+        assert cache(db) == default
+        with pytest.raises(RuntimeError), db.write() as conn, cache_at_least(conn, 32 * 1024):
+            raise RuntimeError("the import failed half-way")
+        assert cache(db) == default
+        db.conn.execute("PRAGMA cache_size = 20000")  # pages: larger than asked for
+        with cache_at_least(db.conn, 1024):
+            assert cache(db) == 20000  # never made smaller
+        assert cache(db) == 20000

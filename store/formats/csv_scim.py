@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from store.csvsafe import neutralise_reversible, restore
@@ -92,6 +92,9 @@ def read(text: str, file_name: str, progress: Progress | None = None) -> ImportD
     # Each group name is held once, however many users name it (100,000 users in one group were 100,000
     # copies of its name).
     group_names: dict[str, str] = {}
+    # A file without an apostrophe has no spreadsheet escape to undo: its cells are taken as they are (a call
+    # per cell cost 0.1 s at 100,000 rows).
+    unescape: Callable[[str], str] = restore if "'" in text else str
     for line, cells in table.rows(records, progress):
         where = f"line {line}"
         active = None
@@ -105,14 +108,14 @@ def read(text: str, file_name: str, progress: Progress | None = None) -> ImportD
                 )
         user = UserIn(
             where,
-            user_name=restore(cells[u]) if u is not None else None,
-            display_name=restore(cells[dn]) if dn is not None else None,
-            given_name=restore(cells[gn]) if gn is not None else None,
-            family_name=restore(cells[fn]) if fn is not None else None,
-            email=restore(cells[em]) if em is not None else None,
-            external_id=restore(cells[ex]) if ex is not None else None,
+            user_name=unescape(cells[u]) if u is not None else None,
+            display_name=unescape(cells[dn]) if dn is not None else None,
+            given_name=unescape(cells[gn]) if gn is not None else None,
+            family_name=unescape(cells[fn]) if fn is not None else None,
+            email=unescape(cells[em]) if em is not None else None,
+            external_id=unescape(cells[ex]) if ex is not None else None,
             active=active,
-            groups=[group_names.setdefault(g, g) for g in split_groups(restore(cells[gr]))]
+            groups=[group_names.setdefault(g, g) for g in split_groups(unescape(cells[gr]))]
             if gr is not None
             else None,
             labels=labels,
