@@ -26,7 +26,7 @@ from store.names import quoted
 from store.password_policy import PasswordPolicyService
 from store.permission_sets import PermissionSetService
 from store.policies import PolicyService
-from store.portal import PortalService
+from store.portal import PortalService, SignedIn
 from store.rights import NOBODY, OWNER, Principal, Rule
 from store.scim_sources import ScimSourceService
 from store.scim_tokens import ScimTokenService
@@ -287,13 +287,45 @@ class Directory:
     def acting_user_id(self) -> int | None:
         return self.principal.user_id
 
-    def act_as(self, user_id: int | None, actor: Actor, *, mfa: bool = False, password: bool = False) -> None:
+    def act_as(
+        self,
+        user_id: int | None,
+        actor: Actor,
+        *,
+        mfa: bool = False,
+        password: bool = False,
+        sign_in_id: int | None = None,
+    ) -> None:
         """From now on, changes are made by (and audited as) this user, with this user's rights: an admin's
-        only when ``mfa`` (signed in with an authenticator); ``password``: the sign-in proved the password.
+        only when ``mfa`` (signed in with an authenticator); ``password``: the sign-in proved the password;
+        ``sign_in_id``: the portal sign-in they act under, which must still be live at every change.
         ``user_id`` None: the owner again."""
         self.actor = actor
-        self.principal = OWNER if user_id is None else Principal(user_id, mfa, password=password)
+        self.principal = (
+            OWNER if user_id is None else Principal(user_id, mfa, password=password, sign_in_id=sign_in_id)
+        )
         self.refresh_rights()
+
+    def act_under(self, signed_in: SignedIn, actor: Actor | None = None) -> None:
+        """``act_as`` the user of a portal sign-in, with its rights, for as long as it lasts (each change
+        checks that it is still live), audited as ``actor`` (default: as now)."""
+        self.act_as(
+            signed_in.user_id,
+            actor or self.actor,
+            mfa=signed_in.mfa,
+            password=signed_in.method.startswith("password"),
+            sign_in_id=signed_in.sign_in_id,
+        )
+
+    @contextmanager
+    def acting_under(self, signed_in: SignedIn) -> Iterator[None]:
+        """``act_under`` for the block only; then whoever acted before acts again."""
+        before = (self.principal, self.actor, self.acting_is_admin)
+        self.act_under(signed_in)
+        try:
+            yield
+        finally:
+            self.principal, self.actor, self.acting_is_admin = before
 
     def act_for_source(self, source: str, actor: Actor, *, token_id: int | None = None) -> None:
         """From now on, changes are made for the identity provider ``source`` (a provisioning token): only

@@ -73,6 +73,8 @@ class SignedIn:
     signed_in_at: str
     expires_at: str | None
     token: str | None = field(default=None, repr=False, compare=False)
+    # Its row in portal_tokens: a principal acting under it names it, and every change checks it is live.
+    sign_in_id: int | None = None
 
     def actor(self) -> Actor:
         """The audit actor for changes made under this sign-in: the user's name, through its client."""
@@ -191,11 +193,11 @@ class PortalService:
             expires = to_text(from_text(signed_in_at) + lifetime)
             if counts_as_sign_in:
                 conn.execute("UPDATE users SET last_sign_in_at = ? WHERE id = ?", (signed_in_at, user_id))
-            conn.execute(
+            sign_in_id = conn.execute(
                 "INSERT INTO portal_tokens (user_id, token_hash, mfa, created_at, expires_at, client, "
                 "method) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (user_id, hash_secret(token), int(mfa), signed_in_at, expires, client, method),
-            )
+            ).lastrowid
             self._audit(
                 conn,
                 "portal.issue",
@@ -215,6 +217,7 @@ class PortalService:
             signed_in_at,
             expires,
             token,
+            sign_in_id,
         )
 
     def verify(self, token: str) -> SignedIn:
@@ -246,6 +249,7 @@ class PortalService:
             row["created_at"],
             row["expires_at"],
             token,
+            row["id"],
         )
 
     def require(self, token: str, *, mfa: bool = True, max_age: timedelta | None = None) -> SignedIn:
@@ -282,6 +286,7 @@ class PortalService:
             row["client"],
             row["created_at"],
             row["expires_at"],
+            sign_in_id=row["id"],
         )
 
     def touch(self, token: str) -> None:

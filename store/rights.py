@@ -63,10 +63,15 @@ class Principal:
     # The provisioning token a source's principal acts with: checked live in every change's transaction, so
     # a request that began before the token was revoked (its body still arriving) changes nothing after.
     token_id: int | None = None
+    # The portal sign-in a user acts under (the console, tui credentials, SSH credentials): checked live in
+    # every change's transaction the same way, so a sign-in ended meanwhile (signed out, password or MFA
+    # reset, user disabled) issues no credentials and changes nothing after it was checked.
+    sign_in_id: int | None = None
 
 
 class CredentialEnded(Refused):
-    """The credential a principal acts with was revoked or expired since it was checked."""
+    """The credential a principal acts with (a provisioning token, a portal sign-in) was revoked or expired
+    since it was checked."""
 
 
 OWNER = Principal(owner=True)
@@ -110,6 +115,17 @@ def _token_live(conn: sqlite3.Connection, principal: Principal, now: str) -> boo
     )
 
 
+def _sign_in_live(conn: sqlite3.Connection, principal: Principal, now: str) -> bool:
+    """Is the portal sign-in ``principal`` acts under unrevoked, unexpired, and its user still active?"""
+    return bool(
+        conn.execute(
+            "SELECT 1 FROM portal_tokens p JOIN users u ON u.id = p.user_id WHERE p.id = ? "
+            "AND p.revoked_at IS NULL AND p.expires_at > ? AND u.status = 'active'",
+            (principal.sign_in_id, now),
+        ).fetchone()
+    )
+
+
 def check(
     conn: sqlite3.Connection,
     principal: Principal,
@@ -122,7 +138,11 @@ def check(
 ) -> None:
     """Raise :class:`Refused` unless ``principal`` may make a change under ``rule`` (on ``subject``'s own
     credentials, for :attr:`Rule.SELF`). Runs inside the change's transaction."""
-    if rule in (Rule.AUTHENTICATION, Rule.FIRST_RUN) or principal.owner:
+    if rule in (Rule.AUTHENTICATION, Rule.FIRST_RUN):
+        return
+    if principal.sign_in_id is not None and not _sign_in_live(conn, principal, now):
+        raise CredentialEnded("this sign-in was ended or has expired: sign in again")
+    if principal.owner:
         return
     if principal.source is not None:
         if principal.token_id is not None and not _token_live(conn, principal, now):

@@ -251,12 +251,7 @@ class TuiApp(QuietCrash, App[None]):
     def _begin(self, signed_in: SignedIn) -> None:
         self.signed_in = signed_in
         # The audit names the person and the client (console, ssh); the store applies the person's rights.
-        self.directory.act_as(
-            signed_in.user_id,
-            signed_in.actor(),
-            mfa=signed_in.mfa,
-            password=signed_in.method.startswith("password"),
-        )
+        self.directory.act_under(signed_in, signed_in.actor())
         self.is_admin = self.directory.acting_is_admin
         self._session_started = self._last_activity = self.directory.clock()
 

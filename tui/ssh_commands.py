@@ -211,7 +211,9 @@ def _credentials(state: _State, account_name: str, permission_set_name: str, dur
         raise _Done(Reply(1, stderr=SIGN_IN_FIRST + "\n"))
     account = directory.accounts.get_by_name(account_name)
     pset = directory.permission_sets.get_by_name(permission_set_name)
-    issued = state.issue(directory, caller.user_id, account.id, pset.id, duration, True)
+    # Issued under that sign-in: one ended since it was found (signed out, reset, disabled) issues nothing.
+    with directory.acting_under(signed_in):
+        issued = state.issue(directory, caller.user_id, account.id, pset.id, duration, True)
     _answer(issued.credential_process())
 
 

@@ -142,7 +142,10 @@ def run(
         else:
             user_id, user_name, fingerprint = _openssh_identity(directory)
         actor = Actor(user_name, "ssh")
-        directory.act_as(user_id, actor)
+        if signed_in is not None:
+            directory.act_under(signed_in, actor)  # only while the sign-in tui serve made lasts
+        else:
+            directory.act_as(user_id, actor)
         words = ssh_commands.split_command(command) if command else []
         if words is None:
             _out("tui: the command line cannot be read (unbalanced quotes, or too long)\n", err=True)

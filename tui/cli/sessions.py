@@ -274,7 +274,8 @@ def credentials(
 
     directory = obj.directory()
     signed_in = cached_sign_in(directory, obj.db_path)
-    directory.actor = signed_in.actor()
+    # With the user's rights, and only while the sign-in lasts: one ended after it was read issues nothing.
+    directory.act_under(signed_in, signed_in.actor())
     account = directory.accounts.get_by_name(account_name)
     pset = directory.permission_sets.get_by_name(permission_set_name)
     if signed_in.user_id is None:
