@@ -1056,20 +1056,9 @@ def _resolve(
         if members == existing_members:  # the same members with the same expiries: nothing to add or remove
             unchanged["memberships"] += len(members)
             continue
-        if not existing_members:  # a new (or empty) group: every member is added, in one step
-            ops.append(
-                AddMembers(
-                    group_ident,
-                    tuple(members),
-                    tuple(members.values()),
-                    group_name,
-                    tuple(user_names(members)),
-                    grants_admin,
-                )
-            )
-            continue
-        joining: dict[int, str | None] = {}
-        for user_ident, expiry in members.items():
+        # Who joins (one operation for all of them); a member whose expiry changes is updated.
+        joining: dict[int, str | None] = members if not existing_members else {}  # a new or empty group: all
+        for user_ident, expiry in members.items() if existing_members else ():
             existing = existing_members.get(user_ident, _BAD)
             if existing == expiry:
                 unchanged["memberships"] += 1
@@ -1092,7 +1081,7 @@ def _resolve(
                     grants_admin,
                 )
             )
-        if group.row is None:
+        if group.row is None or not existing_members:
             continue
         sync_owned = options.sync and group.row["source"] == source
         reason = "removed in the file" if not sync_owned else "not in the file"
