@@ -13,6 +13,7 @@ on every connection by ``store.db``), inside the caller's transaction: a rollbac
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 from collections.abc import Sequence
 from itertools import repeat
@@ -21,7 +22,7 @@ from typing import Any
 
 # From this many rows on, rows are staged (below, the staging table costs more than it saves).
 STAGED_FROM = 256
-_STAGING = "temp.bulk_rows"
+_calls = itertools.count(1)  # a staging table's name is its call's own
 
 
 def insert_statement(table: str, columns: Sequence[str]) -> str:
@@ -32,9 +33,12 @@ def insert_statement(table: str, columns: Sequence[str]) -> str:
 def insert(
     conn: sqlite3.Connection, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
 ) -> None:
-    """Insert ``rows`` (values in ``columns`` order) into ``table``, in the caller's transaction and in
-    order (a new rowid is the largest + 1, so the rows' ids follow one another as with executemany). A
-    constraint a row breaks raises :class:`sqlite3.IntegrityError` as executemany does."""
+    """Insert ``rows`` (values in ``columns`` order) into ``table``, in the caller's open transaction and
+    in order (a new rowid is the largest + 1, so the rows' ids follow one another as with executemany). A
+    constraint a row breaks raises :class:`sqlite3.IntegrityError`, and the caller rolls back: staged rows
+    go in all or none (executemany keeps those before the one refused)."""
+    if not conn.in_transaction:  # staged rows would commit one statement at a time, and partly on a failure
+        raise RuntimeError("bulk.insert runs inside its caller's transaction")
     if len(rows) < STAGED_FROM:
         conn.executemany(insert_statement(table, columns), rows)
         return
@@ -45,19 +49,26 @@ def insert(
     varying = [i for i in range(len(columns)) if i not in shared]
     if not varying:  # every row the same: the insert fails on a key, or the table takes duplicates
         varying, shared = [0], shared[1:]
-    staged = ", ".join(f"c{i}" for i in varying)
-    conn.execute(f"CREATE TABLE {_STAGING} ({staged})")
+    staged, staging = ", ".join(f"c{i}" for i in varying), f"temp.bulk_rows_{next(_calls)}"
+    conn.execute(f"CREATE TABLE {staging} ({staged})")
+    inserted = False
     try:
         pick = itemgetter(*varying)
         conn.executemany(
-            f"INSERT INTO {_STAGING} VALUES ({', '.join('?' * len(varying))})",
+            f"INSERT INTO {staging} VALUES ({', '.join('?' * len(varying))})",
             map(pick, rows) if len(varying) > 1 else zip(map(pick, rows)),
         )
         chosen = [columns[i] for i in (*varying, *shared)]
         conn.execute(
             f"INSERT INTO {table} ({', '.join(chosen)}) "
-            f"SELECT {', '.join([staged, *(f':c{i}' for i in shared)])} FROM {_STAGING} ORDER BY rowid",
+            f"SELECT {', '.join([staged, *(f':c{i}' for i in shared)])} FROM {staging} ORDER BY rowid",
             {f"c{i}": first[i] for i in shared},
         )
+        inserted = True
     finally:
-        conn.execute(f"DROP TABLE IF EXISTS {_STAGING}")
+        try:
+            conn.execute(f"DROP TABLE IF EXISTS {staging}")
+        except sqlite3.Error:
+            if inserted:
+                raise
+            # The insert's own error says what went wrong; the caller's rollback removes the table.

@@ -5,9 +5,10 @@ from __future__ import annotations
 import getpass
 import os
 import sqlite3
+import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -100,7 +101,8 @@ class Directory:
         self.scim_sources = ScimSourceService(self)
         # Whose rights apply (store/rights.py): the owner (the CLI run by the directory file's owner, tests)
         # until a console or SSH sign-in says who acts with act_as().
-        self.principal: Principal = OWNER
+        self._principal: Principal = OWNER
+        self._this_thread = threading.local()
         self.acting_is_admin = True  # for screens to choose what to offer; the store checks on every change
 
     @classmethod
@@ -319,13 +321,26 @@ class Directory:
 
     @contextmanager
     def acting_under(self, signed_in: SignedIn) -> Iterator[None]:
-        """``act_under`` for the block only; then whoever acted before acts again."""
-        before = (self.principal, self.actor, self.acting_is_admin)
-        self.act_under(signed_in)
+        """For the block, in the calling thread only, whoever acts now acts only while ``signed_in`` lasts:
+        each change finds it live (and its user's, for a user) in its own transaction. The rights stay
+        whoever's they were (the CLI's owner's, an SSH key's user's); other threads sharing this Directory
+        (a server's other channels) act as they did."""
+        before = getattr(self._this_thread, "principal", None)
+        self._this_thread.principal = replace(self.principal, sign_in_id=signed_in.sign_in_id)
         try:
             yield
         finally:
-            self.principal, self.actor, self.acting_is_admin = before
+            self._this_thread.principal = before
+
+    @property
+    def principal(self) -> Principal:
+        """Whose rights apply (store/rights.py); ``acting_under`` binds it to a sign-in for one thread."""
+        bound: Principal | None = getattr(self._this_thread, "principal", None)
+        return bound if bound is not None else self._principal
+
+    @principal.setter
+    def principal(self, principal: Principal) -> None:
+        self._principal = principal
 
     def act_for_source(self, source: str, actor: Actor, *, token_id: int | None = None) -> None:
         """From now on, changes are made for the identity provider ``source`` (a provisioning token): only

@@ -282,7 +282,7 @@ class PortalService:
             row["user_name"],
             bool(row["is_root"]),
             True,
-            "password+mfa",
+            row["method"],  # as it was made: a password's, or a key's stepped up with a code
             row["client"],
             row["created_at"],
             row["expires_at"],

@@ -116,12 +116,14 @@ def _token_live(conn: sqlite3.Connection, principal: Principal, now: str) -> boo
 
 
 def _sign_in_live(conn: sqlite3.Connection, principal: Principal, now: str) -> bool:
-    """Is the portal sign-in ``principal`` acts under unrevoked, unexpired, and its user still active?"""
+    """Is the portal sign-in ``principal`` acts under unrevoked, unexpired, its user still active, and (for
+    a user's principal) that user's own?"""
     return bool(
         conn.execute(
             "SELECT 1 FROM portal_tokens p JOIN users u ON u.id = p.user_id WHERE p.id = ? "
-            "AND p.revoked_at IS NULL AND p.expires_at > ? AND u.status = 'active'",
-            (principal.sign_in_id, now),
+            "AND p.revoked_at IS NULL AND p.expires_at > ? AND u.status = 'active' "
+            "AND (?3 IS NULL OR p.user_id = ?3)",
+            (principal.sign_in_id, now, principal.user_id),
         ).fetchone()
     )
 

@@ -77,8 +77,10 @@ def test_bulk_insert_writes_rows_that_are_all_alike(tmp_path: Path) -> None:
     conn = _open(tmp_path / "alike.db")
     conn.execute("INSERT INTO things (name, name_key, made_at) VALUES ('t', 't', 'then')")
     rows = [(1, "part")] * bulk.STAGED_FROM
+    conn.execute("BEGIN IMMEDIATE")
     with pytest.raises(sqlite3.IntegrityError, match="UNIQUE"):
         bulk.insert(conn, "parts", ("thing_id", "part"), rows)
+    conn.execute("ROLLBACK")
     assert conn.execute("SELECT count(*) FROM parts").fetchone()[0] == 0
     assert conn.execute("SELECT count(*) FROM sqlite_temp_master").fetchone()[0] == 0
 
@@ -104,3 +106,29 @@ def test_staging_rows_stay_in_memory(tmp_path: Path) -> None:
     """Names and addresses staged by an import never land in a temporary file outside the folder."""
     conn = Database(tmp_path / "d.db").conn
     assert conn.execute("PRAGMA temp_store").fetchone()[0] == 2  # MEMORY
+
+
+def test_bulk_insert_refuses_to_run_outside_a_transaction(tmp_path: Path) -> None:
+    """Staged rows outside a transaction would commit statement by statement (some even when it fails)."""
+    conn = _open(tmp_path / "auto.db")
+    with pytest.raises(RuntimeError, match="inside its caller's transaction"):
+        bulk.insert(conn, "things", COLUMNS, _rows(bulk.STAGED_FROM))
+    assert conn.execute("SELECT count(*) FROM things").fetchone()[0] == 0
+
+
+def test_a_staging_table_that_cannot_be_dropped_does_not_hide_the_error_nor_block_the_next_call(
+    tmp_path: Path,
+) -> None:
+    conn = _open(tmp_path / "locked.db")
+    conn.execute("BEGIN IMMEDIATE")
+    conn.executemany(bulk.insert_statement("things", COLUMNS), _rows(3))
+    reading = conn.execute("SELECT * FROM things")  # a statement still being read: DROP TABLE fails
+    reading.fetchone()
+    orphans = [(99, f"p{i}") for i in range(bulk.STAGED_FROM)]  # no thing 99: the insert itself fails
+    with pytest.raises(sqlite3.IntegrityError, match="FOREIGN KEY"):
+        bulk.insert(conn, "parts", ("thing_id", "part"), orphans)
+    reading.close()
+    good = [(2, f"p{i}") for i in range(bulk.STAGED_FROM)]
+    bulk.insert(conn, "parts", ("thing_id", "part"), good)  # a staging table of its own
+    conn.execute("COMMIT")
+    assert conn.execute("SELECT count(*) FROM parts").fetchone()[0] == bulk.STAGED_FROM

@@ -9,7 +9,9 @@ own transaction, as it does an identity provider's token.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -59,10 +61,14 @@ def _counts(directory: Directory) -> tuple[int, int]:
     return sessions, events
 
 
+def _grant_of(directory: Directory, user_id: int) -> tuple[int, int]:
+    grant = directory.assignments.for_user(user_id)[0]
+    return grant.account_id, grant.permission_set_id
+
+
 def _issue_carols_credentials(directory: Directory) -> object:
     carol = directory.users.get_by_name("carol")
-    grant = directory.assignments.for_user(carol.id)[0]
-    return directory.sessions.issue(carol.id, grant.account_id, grant.permission_set_id)
+    return directory.sessions.issue(carol.id, *_grant_of(directory, carol.id))
 
 
 def test_credentials_are_not_issued_under_a_sign_in_ended_after_it_was_checked(
@@ -104,21 +110,57 @@ def test_nothing_changes_under_a_sign_in_whose_user_was_disabled_or_that_expired
     assert _counts(seeded) == before
 
 
-def test_acting_under_a_sign_in_for_one_command_gives_the_previous_principal_back(seeded: Directory) -> None:
-    """SSH `credentials` issues under the recent MFA sign-in it found, then the connection acts as before
-    (its other commands keep a key's rights, never that sign-in's MFA)."""
+def test_acting_under_a_sign_in_binds_this_thread_only_and_gives_the_principal_back(
+    seeded: Directory,
+) -> None:
+    """SSH `credentials` issues under the recent MFA sign-in it found, with the key's rights it has; the
+    connection's other channels (other threads sharing the Directory) act as they did, and so does this one
+    after the command (never with that sign-in's MFA)."""
     carol = seeded.users.get_by_name("carol")
     signed_in = _carol_signed_in(seeded)
     seeded.act_as(carol.id, Actor("carol", "ssh"))
     before = seeded.principal
     with seeded.acting_under(signed_in):
-        assert seeded.principal.sign_in_id == signed_in.sign_in_id
+        assert seeded.principal == replace(before, sign_in_id=signed_in.sign_in_id)
+        elsewhere: list[object] = []
+        other = threading.Thread(target=lambda: elsewhere.append(seeded.principal))
+        other.start()
+        other.join()
+        assert elsewhere == [before]
         assert _issue_carols_credentials(seeded)
     assert seeded.principal == before and seeded.actor == Actor("carol", "ssh")
     assert signed_in.token is not None and seeded.portal.revoke(signed_in.token)
     with pytest.raises(CredentialEnded), seeded.acting_under(signed_in):
         _issue_carols_credentials(seeded)
     assert seeded.principal == before
+
+
+def test_the_cli_acts_as_the_owner_but_only_while_the_login_lasts(
+    seeded: Directory, open_directory: Callable[..., Directory], clock: Clock
+) -> None:
+    """tui credentials: the directory's owner (SPEC's trust model), bound to the cached login it read."""
+    signed_in = _carol_signed_in(seeded)
+    seeded.act_as(None, Actor("carol", "cli"))
+    with seeded.acting_under(signed_in):
+        assert seeded.principal.owner
+        assert _issue_carols_credentials(seeded)
+    elsewhere = open_directory(clock=clock)
+    assert signed_in.token is not None and elsewhere.portal.revoke(signed_in.token, "signed out")
+    before = _counts(seeded)
+    with pytest.raises(CredentialEnded), seeded.acting_under(signed_in):
+        _issue_carols_credentials(seeded)
+    assert _counts(seeded) == before
+    assert seeded.principal.owner and seeded.principal.sign_in_id is None  # the owner again, unbound
+
+
+def test_a_sign_in_binds_only_its_own_users_principal(seeded: Directory) -> None:
+    """A user's principal bound to someone else's live sign-in changes nothing."""
+    bob = seeded.users.get_by_name("bob")
+    carols = _carol_signed_in(seeded)
+    seeded.act_as(bob.id, Actor("bob", "ssh"))
+    with seeded.acting_under(carols), pytest.raises(CredentialEnded):
+        seeded.sessions.issue(bob.id, *_grant_of(seeded, bob.id))
+    assert seeded.sessions.issue(bob.id, *_grant_of(seeded, bob.id))  # unbound again: his own, allowed
 
 
 def test_a_sign_in_read_back_from_its_token_names_its_row(seeded: Directory) -> None:

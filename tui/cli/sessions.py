@@ -274,14 +274,16 @@ def credentials(
 
     directory = obj.directory()
     signed_in = cached_sign_in(directory, obj.db_path)
-    # With the user's rights, and only while the sign-in lasts: one ended after it was read issues nothing.
-    directory.act_under(signed_in, signed_in.actor())
+    directory.actor = signed_in.actor()
     account = directory.accounts.get_by_name(account_name)
     pset = directory.permission_sets.get_by_name(permission_set_name)
     if signed_in.user_id is None:
         raise ValidationError("this sign-in names no user")
     path = cache_path(obj.db_path, signed_in.user_name, account.name, pset.name)
-    issued, _ = credentials_for(
-        directory, path, signed_in.user_id, account.id, pset.id, duration=duration, mfa=signed_in.mfa
-    )
+    # Only while the sign-in lasts: one ended after the cache was read (a sign-out elsewhere, a reset, a
+    # disable) issues nothing.
+    with directory.acting_under(signed_in):
+        issued, _ = credentials_for(
+            directory, path, signed_in.user_id, account.id, pset.id, duration=duration, mfa=signed_in.mfa
+        )
     print_credentials(issued, fmt)
