@@ -168,3 +168,43 @@ class TestWithoutATerminal:
             directory.credentials.set_password(world.ids["alice"], "a brand new passphrase 7")
         after = server.ssh("alice", world.keys["alice"], *args)
         assert after.returncode == 1 and "sign in first" in after.stderr
+
+
+class TestOneConnectionManySessions:
+    def test_a_key_removed_while_the_connection_stays_open_opens_nothing_more(self, world, server, tmp_path):
+        """The key is checked for each command a connection asks for, not only when it connects: OpenSSH's
+        ControlMaster keeps one connection open and runs every later `ssh` through it."""
+        import subprocess
+
+        socket = tmp_path / "control"
+
+        def through_master(*options: str, command: tuple[str, ...] = ()) -> list[str]:
+            args = server.ssh_args("bob", world.keys["bob"], *command)
+            at = len(args) - len(command) - 1  # the destination: options go before it
+            args[at:at] = ["-o", f"ControlPath={socket}", *options]
+            return args
+
+        master = subprocess.run(
+            through_master("-o", "ControlMaster=yes", "-N", "-f"),
+            capture_output=True,
+            timeout=30,
+            check=False,
+        )
+        assert master.returncode == 0 and socket.exists(), master
+        try:
+
+            def whoami() -> subprocess.CompletedProcess[str]:
+                args = through_master("-o", "ControlMaster=no", command=("whoami",))
+                return subprocess.run(args, capture_output=True, text=True, timeout=30, check=False)
+
+            first = whoami()
+            assert first.returncode == 0 and json.loads(first.stdout)["user"] == "bob", first
+            with world.open() as directory:  # an administrator removes bob's key; the connection stays open
+                for key in directory.ssh_keys.of_user(world.ids["bob"]):
+                    directory.ssh_keys.remove(key.id)
+            after = whoami()
+            assert after.returncode == 1 and after.stdout == "", after
+            assert "tui: refused: its key was removed since this connection began" in after.stderr
+            assert len(world.audit("ssh.connect")) == 1  # both commands went through the one connection
+        finally:
+            subprocess.run(through_master("-O", "exit"), capture_output=True, timeout=30, check=False)

@@ -648,6 +648,8 @@ class _Session(asyncssh.SSHServerSession[bytes]):
             if self.owner.ready is None or not await self.owner.ready:
                 chan.exit(1)
                 return
+            if not await self._key_still_good():
+                return
             words = ssh_commands.split_command(self.command) if self.command is not None else []
             if self.term is None:
                 await self._without_pty(words)
@@ -678,6 +680,22 @@ class _Session(asyncssh.SSHServerSession[bytes]):
                 traceback.print_exc()
             with contextlib.suppress(Exception):
                 chan.exit(1)
+
+    async def _key_still_good(self) -> bool:
+        """The key this connection signed in with is still its user's, and the user active: checked again for
+        each command and console the connection asks for (a key removed or a user disabled while the
+        connection stays open must not keep opening sessions)."""
+        accepted = self.owner.accepted
+        assert accepted is not None
+        reason, _ = await asyncio.to_thread(self.owner.server.check_key, accepted[1], accepted[2])
+        if not reason:
+            return True
+        why = {"unknown key": "its key was removed", "user disabled": "the user was disabled"}.get(
+            reason, reason
+        )
+        reply = ssh_commands.Reply(1, stderr=f"tui: refused: {why} since this connection began\n")
+        self._reply(ssh_commands.with_crlf(reply) if self.term is not None else reply)
+        return False
 
     async def _console_allowed(self) -> bool:
         """Take a console slot, or refuse (one line to the client, the connection closed, audited) when the
