@@ -42,9 +42,10 @@ CHUNK = 20_000
 # The memberships' index by user (schema version 1): a big import builds it again after its rows.
 MEMBERSHIPS_BY_USER = "memberships_user"
 # The page cache while many memberships are written (the default is 2 MB): at least this, and 1 KiB for every
-# 4 users of the directory (a user's row is ~200 bytes: the users' table stays in memory). 1,000,000 users
-# from CSV: 42.5 s with 32 MB, 39.1 s with 256 MB (peak memory +13 MB: pages are taken as they are read).
-BULK_CACHE_KIB = 32 * 1024
+# 4 users of the directory (a user's row is ~200 bytes: the users' table stays in memory), at most the cap.
+# 1,000,000 users from CSV: 42.5 s with 32 MB, 39.1 s with 256 MB (peak memory +13 MB: pages are taken as
+# they are read); the cap keeps a directory of tens of millions from taking gigabytes.
+BULK_CACHE_KIB, BULK_CACHE_CAP_KIB = 32 * 1024, 512 * 1024
 _IDENT = attrgetter("ident")
 
 
@@ -308,7 +309,7 @@ def _apply(
     many = _many(conn, joining)
     # Each membership's foreign keys look up its user and group: with the users' pages kept in memory
     # (100,000 users: about 20 MB), 300,000 memberships are written 0.15 s sooner.
-    cache_kib = max(BULK_CACHE_KIB, (last_user_id + len(creates)) // 4)
+    cache_kib = min(max(BULK_CACHE_KIB, (last_user_id + len(creates)) // 4), BULK_CACHE_CAP_KIB)
     with set_aside(conn, [MEMBERSHIPS_BY_USER]) if many else nullcontext():
         with cache_at_least(conn, cache_kib) if many else nullcontext():
             for rows in _membership_rows(additions, group_id, ids.get, now):
