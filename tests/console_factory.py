@@ -13,6 +13,8 @@ from store.demo import seed_demo
 from store.directory import Directory
 from store.portal import SignedIn
 from tui.app import TuiApp
+from tui.screens.credentials import CredentialsScreen
+from tui.screens.user_detail import UserDetailScreen
 from tui.widgets.paged_table import PagedTable
 
 ADMIN = Actor("console:tester", "console")
@@ -81,3 +83,19 @@ async def filter_list(pilot: Pilot[object], text: str) -> None:
     await type_text(pilot, text)
     await pilot.press("enter")
     await settle(pilot)
+
+
+async def open_credentials(pilot: Pilot[object], user_name: str | None = None) -> CredentialsScreen:
+    """Users (2), the user (filtered for by name; else the first row), enter, c: their credentials."""
+    await pilot.press("2")
+    await settle(pilot)
+    if user_name is not None:
+        await filter_list(pilot, user_name)
+    await pilot.press("enter")
+    await settle(pilot)
+    assert isinstance(pilot.app.screen, UserDetailScreen)
+    await pilot.press("c")
+    await settle(pilot)
+    screen = pilot.app.screen
+    assert isinstance(screen, CredentialsScreen) and screen.status is not None
+    return screen

@@ -8,12 +8,11 @@ import re
 from textual.widgets import DataTable, Input, Static
 
 from store.crypto import totp_code
-from tests.console_factory import make_app, settle, type_text
+from tests.console_factory import make_app, open_credentials, settle, type_text
 from tests.test_identity_init import make_root
 from tui.screens.credentials import CredentialsScreen, NewPasswordModal, SecretsModal, TotpEnrolModal
 from tui.screens.dashboard import DashboardScreen
 from tui.screens.modals import ConfirmModal
-from tui.screens.user_detail import UserDetailScreen
 from tui.widgets.key_footer import KeyFooter
 
 
@@ -31,21 +30,6 @@ def app_with_root(tmp_path, *, as_root: bool = False):
     options = {"signed_in": signed_in} if as_root else {}
     app, directory = make_app(tmp_path, clock=root.clock, **options)
     return app, directory, root
-
-
-async def open_credentials(pilot, user_row: int = 0) -> CredentialsScreen:
-    await pilot.press("2")
-    await settle(pilot)
-    for _ in range(user_row):
-        await pilot.press("down")
-    await pilot.press("enter")
-    await settle(pilot)
-    assert isinstance(pilot.app.screen, UserDetailScreen)
-    await pilot.press("c")
-    await settle(pilot)
-    screen = pilot.app.screen
-    assert isinstance(screen, CredentialsScreen)
-    return screen
 
 
 class TestPasswordAndAuthenticator:

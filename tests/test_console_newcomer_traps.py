@@ -7,7 +7,7 @@ Each test drives the real console keystroke by keystroke through Pilot on a real
 
 from __future__ import annotations
 
-from tests.console_factory import filter_list, make_app, settle
+from tests.console_factory import filter_list, make_app, open_credentials, settle
 from tests.test_console_newcomer import palette
 from tui.screens.credentials import CredentialsScreen
 from tui.screens.modals import ConfirmModal
@@ -24,21 +24,6 @@ def footer(app) -> list[str]:
 
 def toasts(app) -> list[str]:
     return [notification.message for notification in app._notifications]
-
-
-async def open_credentials(pilot, user_name: str) -> CredentialsScreen:
-    """2, filter for the user, enter, c: their credentials."""
-    await pilot.press("2")
-    await settle(pilot)
-    await filter_list(pilot, user_name)
-    await pilot.press("enter")
-    await settle(pilot)
-    assert isinstance(pilot.app.screen, UserDetailScreen)
-    await pilot.press("c")
-    await settle(pilot)
-    screen = pilot.app.screen
-    assert isinstance(screen, CredentialsScreen) and screen.status is not None
-    return screen
 
 
 class TestCredentialsOfferWhatApplies:
