@@ -207,6 +207,20 @@ def clipped(text: str) -> str:
     return text if len(text) <= QUOTED_MAX else f"{text[:QUOTED_MAX]}… ({len(text):,} characters)"
 
 
+def json_kind(value: object, numbers: tuple[type, ...] = (int, float)) -> str:
+    """How a message names the kind of a parsed JSON value ("must be a string, not a list"): ``numbers`` are
+    the types its parser gave numbers (a policy document's parser has a type of its own)."""
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, numbers):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    return "null" if value is None else "an object"
+
+
 def escape_json(text: str) -> str:
     """JSON text (from ``json.dumps``) with every unsafe character inside its strings written as a ``\\u``
     escape: ``json.dumps`` escapes C0 but passes DEL, C1 and bidi controls raw. The value it decodes to is

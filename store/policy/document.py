@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from store.errors import ValidationError
-from store.names import clipped
+from store.names import clipped, json_kind
 from store.policy.patterns import mask_variables
 from store.policy.values import (
     BOOL_FORM,
@@ -362,7 +362,9 @@ def _decode(text: str, max_chars: int) -> tuple[dict[str, Any], int]:
             line,
         )
     if not isinstance(root, dict):
-        raise _Refused(f"{SYNTAX} A policy document is a JSON object, not {_json_type(root)}.", (), 1)
+        raise _Refused(
+            f"{SYNTAX} A policy document is a JSON object, not {json_kind(root, (_Number,))}.", (), 1
+        )
     bad = _find_refused_character(root, ())
     if bad is not None:
         path, char = bad
@@ -390,18 +392,6 @@ def _check_depth(text: str, blanked: str) -> None:
 def _constant_line(blanked: str, name: str) -> int | None:
     found = re.search(r"(?<![\w\"])" + re.escape(name) + r"(?![\w\"])", blanked)
     return blanked.count("\n", 0, found.start()) + 1 if found else None
-
-
-def _json_type(value: object) -> str:
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, _Number):
-        return "a number"
-    if isinstance(value, bool):
-        return "a boolean"
-    return "null" if value is None else "an object"
 
 
 def _refused_character(text: str) -> str | None:
@@ -566,7 +556,12 @@ def _check_syntax(root: dict[str, Any], kind: Kind) -> list[_Found]:
     for index, item in enumerate(_listed(statement)):
         path: Path = ("Statement", index) if isinstance(statement, list) else ("Statement",)
         if not isinstance(item, dict):
-            found.append((f"{SYNTAX} {problem_field(path)} must be an object, not {_json_type(item)}.", path))
+            found.append(
+                (
+                    f"{SYNTAX} {problem_field(path)} must be an object, not {json_kind(item, (_Number,))}.",
+                    path,
+                )
+            )
             continue
         found.extend(_check_statement_syntax(item, path, kind))
     return found

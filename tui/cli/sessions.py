@@ -11,7 +11,7 @@ import click
 
 from store.directory_json import json_refusal
 from store.errors import ValidationError
-from store.names import clipped, quoted
+from store.names import clipped, json_kind, quoted
 from store.sessions import IssuedCredentials
 from tui.cli.base import ROW_ID, AsciiInt, CommandGroup, Context, pass_context, say
 
@@ -97,7 +97,7 @@ def _presented_credentials(data: bytes) -> tuple[str, str, str]:
         raise ValidationError(f"standard input: not JSON ({why}); expected the {_EXPECTED}") from None
     if not isinstance(presented, dict):
         raise ValidationError(
-            f"standard input: expected a JSON object, not {_json_kind(presented)}: the {_EXPECTED}"
+            f"standard input: expected a JSON object, not {json_kind(presented)}: the {_EXPECTED}"
         )
     found: list[str] = []
     for name in ("AccessKeyId", "SecretAccessKey", "SessionToken"):
@@ -105,7 +105,7 @@ def _presented_credentials(data: bytes) -> tuple[str, str, str]:
         if name not in presented:
             raise ValidationError(f"standard input: {name} is missing", name)
         if not isinstance(value, str):
-            raise ValidationError(f"standard input: {name} must be a string, not {_json_kind(value)}", name)
+            raise ValidationError(f"standard input: {name} must be a string, not {json_kind(value)}", name)
         found.append(value)
     key_id, secret, token = found
     if not token:
@@ -128,18 +128,6 @@ def _presented_credentials(data: bytes) -> tuple[str, str, str]:
                 "Expiration",
             )
     return key_id, secret, token
-
-
-def _json_kind(value: object) -> str:
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "an object"
-    return "null" if value is None else "a string"
 
 
 @sessions.command("verify")
