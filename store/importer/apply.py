@@ -176,8 +176,10 @@ def _apply(
     by_kind: dict[type, list[Any]] = {}
     for op in plan.operations:
         by_kind.setdefault(type(op), []).append(op)
+    additions: list[AddMembers] = by_kind.get(AddMembers, [])
+    joining = sum(len(op.users) for op in additions)  # memberships added
     # One step a row written: an AddMembers writes one row a member.
-    total = len(plan.operations) + sum(len(op.users) - 1 for op in by_kind.get(AddMembers, [])) + 1
+    total = len(plan.operations) - len(additions) + joining + 1
     written = 0
 
     def advance(count: int) -> None:
@@ -304,8 +306,6 @@ def _apply(
         conn, "membership removed by import", user_ids=[user for _, user in removals]
     )
     advance(len(removals))
-    additions: list[AddMembers] = by_kind.get(AddMembers, [])
-    joining = sum(len(op.users) for op in additions)
     many = _many(conn, joining)
     # Each membership's foreign keys look up its user and group: with the users' pages kept in memory
     # (100,000 users: about 20 MB), 300,000 memberships are written 0.15 s sooner.
