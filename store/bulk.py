@@ -5,7 +5,8 @@ and looks up each foreign key's parent with a cursor of its own, again and again
 a temporary staging table (only the columns whose values differ between rows; a value every row shares is
 bound once) and from there into their table by one ``INSERT … SELECT``: the same constraints, foreign keys
 and triggers, checked row by row by one statement. 300,000 memberships: 1.21 s → 0.73 s; 100,000 users
-(18 columns): 0.63 s → 0.29 s. A few rows go straight in: staging costs ~60 µs a call.
+(18 columns): 0.63 s → 0.29 s. A few rows go straight in: staging costs ~60 µs a call. Rows that differ
+in one integer column only (a group's new members) need no staging: :func:`insert_series`.
 
 The staging table lives in the connection's temporary database, kept in memory (``PRAGMA temp_store``, set
 on every connection by ``store.db``), inside the caller's transaction: a rollback leaves nothing behind.
@@ -13,6 +14,7 @@ on every connection by ``store.db``), inside the caller's transaction: a rollbac
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Sequence
 from itertools import count, repeat
@@ -71,3 +73,32 @@ def insert(
             if inserted:
                 raise
             # The insert's own error says what went wrong; the caller's rollback removes the table.
+
+
+def insert_series(
+    conn: sqlite3.Connection,
+    table: str,
+    columns: Sequence[str],
+    row: Sequence[Any],
+    column: str,
+    values: Sequence[int],
+) -> None:
+    """Insert one row for each integer of ``values``, in order: ``row`` (values in ``columns`` order) with
+    that integer in ``column`` (a group's new members: its id, their user ids). The integers reach SQLite
+    as one JSON array, which ``json_each`` reads back (integers, exactly): no tuple made in Python and no
+    staging table. 300,000 memberships given by group, each group's user ids sorted: 0.62 s → 0.32 s
+    (sorted, a member's row lands after the one before and its user's row is found in the page before).
+    In the caller's open transaction, as :func:`insert`."""
+    if not conn.in_transaction:
+        raise RuntimeError("bulk.insert_series runs inside its caller's transaction")
+    if not values:
+        return
+    if {int} != set(map(type, values)):  # a bool is not an int here; a str would be text in the JSON
+        raise TypeError("bulk.insert_series takes integers")
+    varying = columns.index(column)
+    picked = [f"?{i + 1}" if i != varying else "value" for i in range(len(columns))]
+    conn.execute(
+        f"INSERT INTO {table} ({', '.join(columns)}) "
+        f"SELECT {', '.join(picked)} FROM json_each(?{len(columns) + 1})",
+        [*row[:varying], None, *row[varying + 1 :], json.dumps(values)],
+    )

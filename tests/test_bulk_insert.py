@@ -132,3 +132,65 @@ def test_a_staging_table_that_cannot_be_dropped_does_not_hide_the_error_nor_bloc
     bulk.insert(conn, "parts", ("thing_id", "part"), good)  # a staging table of its own
     conn.execute("COMMIT")
     assert conn.execute("SELECT count(*) FROM parts").fetchone()[0] == bulk.STAGED_FROM
+
+
+# -- insert_series: rows that differ in one integer column -----------------------------------------------
+
+SERIES_TABLE = """
+CREATE TABLE links (
+    id INTEGER PRIMARY KEY,
+    thing_id INTEGER NOT NULL REFERENCES things(id),
+    note TEXT,
+    made_at TEXT NOT NULL
+);
+"""
+LINK_COLUMNS = ("thing_id", "note", "made_at")
+
+
+def _series_open(path: Path) -> sqlite3.Connection:
+    conn = _open(path)
+    conn.executescript(SERIES_TABLE)
+    conn.executemany(bulk.insert_statement("things", COLUMNS), _rows(20))
+    return conn
+
+
+@pytest.mark.parametrize("values", [[5], [3, 1, 2], list(range(20, 0, -1)) * 3, [2**62 + 1]])
+def test_insert_series_writes_what_executemany_writes(tmp_path: Path, values: list[int]) -> None:
+    expected, series = _series_open(tmp_path / "expected.db"), _series_open(tmp_path / "series.db")
+    big = values == [2**62 + 1]
+    if big:  # an integer beyond a double's precision comes back exactly
+        for conn in (expected, series):
+            conn.execute("PRAGMA foreign_keys = OFF")
+    expected.executemany(
+        bulk.insert_statement("links", LINK_COLUMNS), [(value, "n'o\"te", NOW) for value in values]
+    )
+    series.execute("BEGIN IMMEDIATE")
+    bulk.insert_series(series, "links", LINK_COLUMNS, (None, "n'o\"te", NOW), "thing_id", values)
+    series.execute("COMMIT")
+    query = "SELECT id, thing_id, typeof(thing_id), note, made_at FROM links ORDER BY id"
+    assert series.execute(query).fetchall() == expected.execute(query).fetchall()  # ids follow the order
+
+
+def test_insert_series_refuses_what_the_table_refuses(tmp_path: Path) -> None:
+    conn = _series_open(tmp_path / "refused.db")
+    conn.execute("BEGIN IMMEDIATE")
+    with pytest.raises(sqlite3.IntegrityError, match="FOREIGN KEY"):
+        bulk.insert_series(conn, "links", LINK_COLUMNS, (None, None, NOW), "thing_id", [1, 2, 999])
+    conn.execute("ROLLBACK")
+    assert conn.execute("SELECT count(*) FROM links").fetchone()[0] == 0
+
+
+@pytest.mark.parametrize("values", [[1, True], [1, "2"], [1.0]])
+def test_insert_series_takes_integers_only(tmp_path: Path, values: list[object]) -> None:
+    conn = _series_open(tmp_path / "typed.db")
+    conn.execute("BEGIN IMMEDIATE")
+    with pytest.raises(TypeError, match="integers"):
+        bulk.insert_series(conn, "links", LINK_COLUMNS, (None, None, NOW), "thing_id", values)  # type: ignore[arg-type]
+    conn.execute("ROLLBACK")
+
+
+def test_insert_series_refuses_to_run_outside_a_transaction(tmp_path: Path) -> None:
+    conn = _series_open(tmp_path / "auto.db")
+    with pytest.raises(RuntimeError, match="inside its caller's transaction"):
+        bulk.insert_series(conn, "links", LINK_COLUMNS, (None, None, NOW), "thing_id", [1, 2])
+    assert conn.execute("SELECT count(*) FROM links").fetchone()[0] == 0
