@@ -7,6 +7,7 @@ import json
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from store.importer.document import ImportDocument
@@ -131,6 +132,34 @@ class _Lookup(Mapping[Any, Any]):
 
     def __len__(self) -> int:
         return len(self._whole())
+
+
+class _WhenAsked(Mapping[Any, Any]):
+    """The dict ``make`` returns, made the first time it is used."""
+
+    def __init__(self, make: Callable[[], dict[Any, Any]]) -> None:
+        self._make: Callable[[], dict[Any, Any]] | None = make
+        self._made: dict[Any, Any] = {}
+
+    def _dict(self) -> dict[Any, Any]:
+        if self._make is not None:
+            self._made, self._make = self._make(), None  # the rows it read are let go
+        return self._made
+
+    def __getitem__(self, key: Any) -> Any:
+        return self._dict()[key]
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        return self._dict().get(key, default)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._dict()
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._dict())
+
+    def __len__(self) -> int:
+        return len(self._dict())
 
 
 def _first(conn: sqlite3.Connection, sql: str) -> Callable[[Any], Any]:
@@ -286,14 +315,16 @@ def _read_memberships(conn: sqlite3.Connection) -> dict[int, _Members]:
 def _read_current(conn: sqlite3.Connection, tables: bool = True) -> _Current:
     users = conn.execute(_USER_SELECT).fetchall()
     groups = conn.execute(_GROUP_SELECT).fetchall()
-    user_ids = [r[_ID] for r in users]
     current = _Current(
-        users={r[_KEY]: r for r in users},
-        users_by_id=dict(zip(user_ids, users, strict=True)),
-        users_by_external={
-            (r[_SOURCE], r[_USER_EXTERNAL]): r for r in users if r[_USER_EXTERNAL] is not None
-        },
-        users_by_scim={(r[_SOURCE], r[_SCIM_ID]): r for r in users if r[_SCIM_ID] is not None},
+        users=dict(zip(map(itemgetter(_KEY), users), users, strict=True)),
+        users_by_id=dict(zip(map(itemgetter(_ID), users), users, strict=True)),
+        # Made when first asked: a file without externalIds or SCIM ids (100,000 users) never walks them.
+        users_by_external=_WhenAsked(
+            lambda: {(r[_SOURCE], r[_USER_EXTERNAL]): r for r in users if r[_USER_EXTERNAL] is not None}
+        ),
+        users_by_scim=_WhenAsked(
+            lambda: {(r[_SOURCE], r[_SCIM_ID]): r for r in users if r[_SCIM_ID] is not None}
+        ),
         user_keys=_user_key_lists(conn.execute("SELECT user_id, public_key FROM ssh_keys ORDER BY id")),
         groups={r["name_key"]: r for r in groups},
         groups_by_id={r["id"]: r for r in groups},

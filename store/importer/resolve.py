@@ -1036,8 +1036,8 @@ def _resolve(
     # Memberships: what the file wants, what it removes, and (sync) what the source no longer has.
     existing_memberships = current.memberships
     no_members: dict[int, str | None] = {}
-    # The name each membership shows its user by: the file's for a user of the file, else the directory's
-    # (made once for all users when a first membership changes, not looked up again for each).
+    # The name each membership shows its user by: the file's for a user of the file (its final name), else
+    # the directory's (made once, in C, when a first membership changes, not looked up again for each).
     shown_names: dict[int, str] = {}
 
     def user_name(ident: int) -> str:
@@ -1045,9 +1045,8 @@ def _resolve(
 
     def user_names(idents: Collection[int]) -> list[str]:
         if not shown_names:
-            shown_names.update(
-                (target.ident, target.fields.get("user_name") or target.shown) for target in users
-            )
+            final_names = resolver.ident_by_exact
+            shown_names.update(zip(final_names.values(), final_names, strict=True))
         found = list(map(shown_names.get, idents))  # in C: a Python call per member cost 0.2 s at 300,000
         if all(found):
             return found  # type: ignore[return-value]  # every one found, none empty
