@@ -17,7 +17,9 @@ def utc_now() -> datetime:
 
 
 def to_text(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime(FORMAT)
+    """``2027-01-31T09:00:00Z``; the year always four digits (``strftime`` wrote the year 999 as "999-…",
+    which sorts after every later year in the text comparisons that decide what has expired)."""
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
 
 
 def from_text(text: str) -> datetime:
@@ -39,4 +41,9 @@ def parse_moment(value: object, field: str) -> str | None:
         ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return to_text(moment)
+    try:
+        return to_text(moment)
+    except OverflowError:  # 0001-01-01T00:00:00+01:00 is a time before the year 1 in UTC
+        raise ValidationError(
+            f"{field}: {quoted(value)} is outside the times tui keeps (the years 1 to 9999, in UTC)", field
+        ) from None

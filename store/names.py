@@ -148,13 +148,16 @@ _unsafe: re.Pattern[str] | None = None
 
 
 def _unsafe_pattern() -> re.Pattern[str]:
-    """One character class of every unsafe code point (built on first use: controls, separators and format
-    characters live in planes 0, 1 and 14)."""
+    """One character class of every unsafe code point (built on first use: controls, separators, format
+    characters and surrogates live in planes 0, 1 and 14)."""
     global _unsafe
     if _unsafe is None:
         ranges: list[list[int]] = []
         for code in (*range(0x20000), *range(0xE0000, 0xE1000)):
-            if unicodedata.category(chr(code)) in UNSAFE_CATEGORIES or chr(code) in INVISIBLE:
+            category = unicodedata.category(chr(code))
+            # Surrogates too: a file name's bytes that are not UTF-8 reach Python as lone surrogates, which
+            # the terminal would get back as those raw bytes (0x9B is a C1 control: CSI).
+            if category in UNSAFE_CATEGORIES or category == "Cs" or chr(code) in INVISIBLE:
                 if ranges and ranges[-1][1] == code - 1:
                     ranges[-1][1] = code
                 else:

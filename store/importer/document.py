@@ -241,7 +241,14 @@ class _Problems:
 
 
 def _natural(where: str) -> list[tuple[int, int | str]]:
-    return [(0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", where) if part]
+    """``where`` split for sorting, its numbers as numbers ("users[9]" before "users[10]"): ASCII digits only,
+    and at most 18 of them (a file's own text is in it: a bulkId "1²2" or of 5,000 digits is not a number
+    ``int()`` reads)."""
+    return [
+        (0, int(part)) if len(part) <= 18 and part.isascii() and part.isdigit() else (1, part)
+        for part in re.split(r"([0-9]+)", where)
+        if part
+    ]
 
 
 def _labelled(exc: ValidationError, labels: dict[str, str] | None) -> str:

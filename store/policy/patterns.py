@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from store import clock
 from store.policy.values import parse_date as parse_date  # read here, and by the callers of old
 
 ContextValue = str | bool | int | float | datetime | Iterable[str | bool | int | float | datetime]
@@ -29,8 +30,7 @@ def _text(value: str | float | datetime) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, datetime):
-        moment = value if value.tzinfo else value.replace(tzinfo=UTC)
-        return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return clock.to_text(value if value.tzinfo else value.replace(tzinfo=UTC))
     return str(value)
 
 
