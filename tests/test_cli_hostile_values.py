@@ -93,3 +93,13 @@ def test_a_file_name_that_is_not_utf8_is_shown_escaped(directory, run_tui, tmp_p
     assert json.loads(as_json.stdout)["file"].endswith("\udc9b2J.csv")
     backup = run_tui("backup", tmp_path / os.fsdecode(b"\x9bb.db"))
     assert backup.returncode == 0 and "<U+DC9B>b.db" in backup.stdout, backup
+
+
+@pytest.mark.parametrize("command", [("export",), ("export", "--format", "csv"), ("access", "matrix")])
+def test_an_output_of_dash_is_standard_output(directory, run_tui, tmp_path: Path, command) -> None:
+    """``-o -`` wrote a file named "-" (the name every tool gives standard output)."""
+    directory.users.create("ann")
+    result = run_tui(*command, "-o", "-", cwd=tmp_path)
+    assert result.returncode == 0, result
+    assert "ann" in result.stdout, result.stdout
+    assert not (tmp_path / "-").exists()

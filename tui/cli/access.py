@@ -18,7 +18,7 @@ import click
 
 from store.access import Grant, effective_access, moment, who_can_reach, write_access_matrix_csv
 from store.files import private_text_writer, refuse_own_files
-from tui.cli.base import CommandGroup, Context, FilePath, pass_context, say
+from tui.cli.base import CommandGroup, Context, FilePath, output_file, pass_context, say
 from tui.literal import visible
 
 
@@ -168,13 +168,14 @@ def who(obj: Context, account_name: str, set_name: str | None, include_inactive:
     "--output",
     "-o",
     type=FilePath(dir_okay=False, path_type=Path),
-    help="Write to this file (mode 0600) instead of standard output.",
+    help='Write to this file (mode 0600) instead of standard output ("-": standard output).',
 )
 @pass_context
 def matrix(obj: Context, fmt: str, output: Path | None) -> None:
     """Users × accounts → the permission sets that apply now, as CSV: a row per user (userName, status, then a
     column per account; several sets joined with ';'). Cells a spreadsheet would run as formulas are
     neutralised. Streams, so 100,000 users need no more memory than ten."""
+    output = output_file(output)
     if output is not None:
         refuse_own_files(output, obj.db_path, obj.key_path)
     directory = obj.directory()

@@ -120,6 +120,12 @@ class FilePath(click.Path):
         return super().convert(value, param, ctx)
 
 
+def output_file(path: Path | None) -> Path | None:
+    """An ``--output`` option's file; None (standard output) when left out or given as "-", the name every
+    tool gives standard output (``-o -`` made a file named "-")."""
+    return None if path is None or str(path) == "-" else path
+
+
 class CommandGroup(click.Group):
     """A group whose commands report our own errors as one clear line on stderr and exit 1 (SPEC §5):
     nothing reaches the user as a traceback, and no command needs to say so itself. Every group of ours uses

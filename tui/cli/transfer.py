@@ -18,7 +18,7 @@ import click
 
 from store.directory import Directory
 from store.files import refuse_own_files, write_private
-from tui.cli.base import Context, FilePath, pass_context, say, stream
+from tui.cli.base import Context, FilePath, output_file, pass_context, say, stream
 
 FORMAT_CHOICES = ["auto", "csv", "json", "scim", "entra", "okta", "google"]
 # Below this size an import takes well under a second: no progress bar.
@@ -46,12 +46,13 @@ PHASES = {
     "--output",
     "-o",
     type=FilePath(dir_okay=False, path_type=Path),
-    help="Write to this file (mode 0600) instead of standard output.",
+    help='Write to this file (mode 0600) instead of standard output ("-": standard output).',
 )
 @pass_context
 def export_command(obj: Context, fmt: str, output: Path | None) -> None:
     """Export the directory: users, groups and memberships (json also: accounts, policies, permission sets,
     assignments). Every export imports back as it was (`tui import`)."""
+    output = output_file(output)
     if output is not None:
         refuse_own_files(output, obj.db_path, obj.key_path)
     directory = obj.directory()
