@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from store.errors import ValidationError
-from store.names import clipped, quoted
+from store.names import clipped, json_kind, quoted
 
 MIN_SECONDS = 15 * 60
 MAX_SECONDS = 36 * 60 * 60
@@ -59,8 +59,9 @@ def parse_duration(value: object, field: str = "sessionDuration") -> int:
             else _seconds(days, hours, minutes, secs)
         )
     else:
+        shown = quoted(value) if isinstance(value, str | float) else json_kind(value)  # null, not None
         raise ValidationError(
-            f"{field}: {quoted(value)} is not a duration; use ISO-8601 like PT8H or PT1H30M, or seconds",
+            f"{field}: {shown} is not a duration; use ISO-8601 like PT8H or PT1H30M, or seconds",
             field,
         )
     if seconds is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 
 import pytest
@@ -290,3 +291,12 @@ def test_durations_are_shown_in_iso_8601() -> None:
     assert format_duration(-7_195) == "-PT1H59M55S"
     with pytest.raises(ValidationError, match=r"-PT1H59M55S \(-7195 s\) is outside"):
         parse_duration(-7_195)
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"), [(None, "null"), ([3600], "a list"), ({}, "an object"), (1.5, "1.5")]
+)
+def test_a_duration_of_another_json_kind_is_named_in_json_words(value: object, shown: str) -> None:
+    """A file's ``"sessionDuration": null`` was "None is not a duration" (Python's word)."""
+    with pytest.raises(ValidationError, match=f"^sessionDuration: {re.escape(shown)} is not a duration"):
+        parse_duration(value)
