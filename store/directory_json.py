@@ -428,7 +428,8 @@ def read_value(data: Any, file_name: str) -> ImportDocument:
     doc.problems = reader.problems
     doc.description = (
         f"whole-directory JSON: {len(doc.users):,} users, {len(doc.groups):,} groups, "
-        f"{len(doc.accounts):,} accounts, {len(doc.permission_sets):,} permission sets, "
+        f"{len(doc.accounts):,} accounts, {len(doc.policies):,} policies, "
+        f"{len(doc.permission_sets):,} permission sets, "
         f"{len(doc.assignments):,} assignments"
     )
     return doc

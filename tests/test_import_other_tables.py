@@ -78,6 +78,7 @@ def test_an_import_creates_and_changes_policies_sets_and_assignments(
     )
 
     result = run_tui("import", write_json(tmp_path / "changed.json", document))
+    assert "2 policies, 3 permission sets" in result.stdout, result.stdout  # the summary counts each kind
     assert result.returncode == 0, result
     assert in_any_order(json.loads(export(run_tui))) == in_any_order(document)
     # Each changed row's version moved on once; the unchanged ones kept theirs.
