@@ -135,20 +135,23 @@ def seed_demo(directory: Directory) -> None:
 
 
 @dataclass(frozen=True)
-class DemoRoot:
-    """The demo's root: a known password and TOTP secret, so the sign-in screen can show the current code.
-    Only ever used for the throw-away ``--demo`` directory."""
+class DemoSignIn:
+    """A demo sign-in (root's, alice's): a known password and TOTP secret, so the sign-in screen can show
+    the current code. Only ever used for the throw-away ``--demo`` directory."""
 
     user_name: str
     password: str
     totp_secret: str = field(repr=False)
 
 
-DEMO_ROOT = DemoRoot("root", "demo-break-glass", "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP")
+DEMO_ROOT = DemoSignIn("root", "demo-break-glass", "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP")
 DEMO_USER_PASSWORD = "demo-user-passphrase"
+# alice's authenticator: known too, so the sign-in screen shows her current code as it shows root's (a
+# newcomer could not sign in as the demo's administrator: her secret was made at random and never shown).
+DEMO_ALICE = DemoSignIn("alice", DEMO_USER_PASSWORD, "KRUGKIDROVUWG2ZAMJZG653OEBTG66BA")
 
 
-def seed_demo_root(directory: Directory, key_path: Path | None = None) -> DemoRoot:
+def seed_demo_root(directory: Directory, key_path: Path | None = None) -> DemoSignIn:
     """Create the demo root (and the key file) in an empty directory."""
     from store.identity import initialise, new_root_enrolment
 
@@ -164,11 +167,9 @@ def seed_demo_credentials(directory: Directory) -> None:
 
     users = directory.users
     alice, bob = users.get_by_name("alice"), users.get_by_name("bob")
-    directory.credentials.set_password(alice.id, DEMO_USER_PASSWORD)
-    enrolment = directory.credentials.begin_totp(alice.id)
-    directory.credentials.confirm_totp(
-        alice.id, enrolment.secret, totp_code(enrolment.secret, directory.clock())
-    )
+    directory.credentials.set_password(alice.id, DEMO_ALICE.password)
+    secret = DEMO_ALICE.totp_secret
+    directory.credentials.confirm_totp(alice.id, secret, totp_code(secret, directory.clock()))
     directory.credentials.set_password(bob.id, DEMO_USER_PASSWORD, must_change=True)
     old = directory.access_keys.create(users.get_by_name("ci-deploy").id).key
     with directory.change() as conn:  # demo data: a key made four months ago and never rotated

@@ -1,8 +1,8 @@
 """The directory's password policy, kept in ``settings``: IAM's fields with NIST SP 800-63B defaults.
 
 Until an administrator sets one, the policy is :class:`store.crypto.PasswordPolicy`'s defaults: at least 12
-characters, not on the shipped list of common passwords, not the user name; no composition rules, no expiry,
-no reuse rule. Setting it is one audited, versioned change.
+characters, not on the shipped list of common passwords, not containing the user name; no composition rules,
+no expiry, no reuse rule. Setting it is one audited, versioned change.
 """
 
 from __future__ import annotations
@@ -69,9 +69,9 @@ def describe_policy(policy: PasswordPolicy) -> list[str]:
     ]
     rules.append("must include " + ", ".join(needs) if needs else "no composition rules")
     rules.append(
-        "not a common password, not the user name"
+        "not a common password, not containing the user name"
         if policy.check_blocklist
-        else "common passwords allowed (blocklist off), not the user name"
+        else "common passwords allowed (blocklist off), not containing the user name"
     )
     if policy.max_age_days is None:
         rules.append("never expires")

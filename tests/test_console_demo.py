@@ -24,7 +24,7 @@ def test_demo_opens_a_throw_away_seeded_console(args: list[str], tmp_path: Path,
     scratch = tmp_path / "scratch"
     scratch.mkdir()
     env = {**tui_env, "TERM": "xterm-256color", "TMPDIR": str(scratch)}
-    run = run_on_terminal(args, [("Demo directory: user root", QUIT)], env=env, cwd=tmp_path)
+    run = run_on_terminal(args, [("root   demo-break-glass", QUIT)], env=env, cwd=tmp_path)
     assert run.returncode == 0, run.shown
     # The demo never touches the configured directory, and its scratch folder is gone once it quits.
     assert not db_path.exists()

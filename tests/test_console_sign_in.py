@@ -165,6 +165,46 @@ class TestSignIn:
         assert row["client"] == "console"
         root.directory.close()
 
+    async def test_enter_after_the_password_moves_to_the_code_and_again_signs_in_without(self, tmp_path):
+        """Enter in the password field signed in at once, the code still empty: root (who always needs one)
+        failed, and the failure counted towards the lock. It moves to the code, as Enter from the user name
+        moves to the password; Enter on the empty code signs in a user without an authenticator."""
+        app, directory, root = gate_app(tmp_path, with_alice=True)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            screen = app.screen
+            for user, password in (("root", ROOT_PASSWORD), ("alice", ALICE_PASSWORD)):
+                await type_text(pilot, user)
+                await pilot.press("enter")
+                await type_text(pilot, password)
+                await pilot.press("enter")
+                await settle(pilot)
+                assert (
+                    isinstance(app.screen, SignInScreen)
+                    and screen.query_one("#sign-in-code", Input).has_focus
+                )
+                assert "6 digits from your authenticator" in text(screen, "#sign-in-hint")
+                assert "failed" not in text(screen, "#sign-in-message")  # no attempt made
+                if user == "root":
+                    await type_text(pilot, root.code())
+                    await pilot.press("enter")
+                    await settle(pilot)
+                    assert isinstance(app.screen, DashboardScreen)
+                    await pilot.press("ctrl+o")
+                    await settle(pilot)
+                    screen = app.screen
+                    assert isinstance(screen, SignInScreen)
+            await pilot.press("enter")  # alice has no authenticator: Enter again signs her in
+            await settle(pilot)
+            assert isinstance(app.screen, MyAccessScreen)  # without MFA she administers nothing
+            assert directory.actor == Actor("alice", "console")
+        with directory.db.read() as conn:
+            failures = conn.execute("SELECT count(*) FROM audit WHERE action = 'sign_in.failure'").fetchone()[
+                0
+            ]
+        assert failures == 0
+        root.directory.close()
+
     async def test_every_failure_shows_the_same_message_and_nothing_opens(self, tmp_path):
         app, directory, root = gate_app(tmp_path, with_alice=True)
         bob = directory.users.get_by_name("bob")

@@ -131,6 +131,10 @@ class TestSimulator:
             await pilot.press("enter")
             await settle(pilot)
             assert "is not service:Action" in decision(screen)
+            screen.query_one("#field-action", Input).value = ""  # the example is a placeholder, not a value
+            await pilot.press("enter")
+            await settle(pilot)
+            assert "type one in the Action field, for example s3:GetObject" in decision(screen)
             screen.query_one("#field-action", Input).value = "s3:GetObject"
             screen.query_one("#field-context", Input).value = "aws:CurrentTime=yesterday"
             await pilot.press("enter")

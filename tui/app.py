@@ -28,7 +28,7 @@ from textual.reactive import var
 from textual.screen import Screen
 
 from store.audit import Actor
-from store.demo import DemoRoot
+from store.demo import DemoSignIn
 from store.directory import Directory, os_actor
 from store.errors import StoreError
 from store.portal import NotSignedIn, SignedIn
@@ -113,7 +113,7 @@ class TuiApp(QuietCrash, App[None]):
         directory: Directory,
         *,
         signed_in: SignedIn | None = None,
-        demo: DemoRoot | None = None,
+        demo: DemoSignIn | None = None,
         exit_on_sign_out: bool = False,
     ) -> None:
         """``signed_in``: open already signed in as that identity (from ``PortalService.issue``/``issue_for``;

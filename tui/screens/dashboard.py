@@ -35,6 +35,12 @@ def root_banner(directory: Directory) -> str:
     return "Signed in as root · break-glass only: day-to-day work is for the admin group's members"
 
 
+class RecentActivity(DataTable[str]):
+    """The recent events; Enter opens the highlighted one whole (its key shown in the footer, as on lists)."""
+
+    BINDINGS = [Binding("enter", "select_cursor", "Open event", show=True)]
+
+
 class DashboardScreen(DirectoryScreen):
     nav_name = "dashboard"
 
@@ -84,7 +90,7 @@ class DashboardScreen(DirectoryScreen):
                 for index in range(6):
                     yield Static("", id=f"flag-{index}", classes="flag")
             yield Static("Recent activity", classes="section-title")
-            yield DataTable(id="recent", cursor_type="row", zebra_stripes=True)
+            yield RecentActivity(id="recent", cursor_type="row", zebra_stripes=True)
         yield KeyFooter()
 
     def on_mount(self) -> None:

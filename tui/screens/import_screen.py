@@ -254,8 +254,11 @@ class ImportScreen(DirectoryScreen):
             return
         if sync and not source:
             self._status(
-                "A sync needs a source: the identity provider the file comes from (e.g. okta).", "red"
+                "A sync needs a source: type the identity provider the file comes from (e.g. okta) in the "
+                "Source field.",
+                "red",
             )
+            self.query_one("#import-source", Input).focus()
             return
         self.busy, self.phases = True, ["read", "check", "plan"]
         self._show_progress()
@@ -411,7 +414,8 @@ class ImportScreen(DirectoryScreen):
             f"; passwords hashed in {result.password_workers} processes" if result.password_workers else ""
         )
         self._status(f"Applied (import batch {result.batch_id}){workers}.", "green")
-        self.notify(f"Imported: {', '.join(result.plan.summary()[:2])}", markup=False)
+        done = ", ".join(done_words(line) for line in result.plan.summary()[:2])
+        self.notify(f"Imported: {done}", markup=False)  # what was done, as the panel says it
 
     def on_import_screen_refused(self, event: Refused) -> None:
         self.busy = False

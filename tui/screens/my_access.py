@@ -48,7 +48,8 @@ class CredentialsModal(ModalScreen[None]):
             # copies every line whole (as does ctrl+c on a selection in the text).
             yield TextArea(self._lines, read_only=True, id="export-lines", soft_wrap=False)
             yield Static(
-                "c  Copy all lines    select + ctrl+c  Copy a selection    esc  Close",
+                "c  Copy all lines    select + ctrl+c  Copy a selection    esc  Close\n"
+                "↓ then end  The rest of a line longer than the box (the token at 80 columns)",
                 classes="dialog-keys",
                 markup=False,
             )
@@ -213,11 +214,14 @@ class MyAccessScreen(DirectoryScreen):
         grant = self._selected()
         select = self.query_one("#duration", Select)
         if grant is None:
+            select.prompt = "no role to assume"
             select.set_options([])
             select.disabled = True
             return
         select.disabled = False
         allowed = self.durations[grant.permission_set_id]
+        # The list's blank entry (Select always offers one) issues for the role's own duration: say so.
+        select.prompt = f"the most allowed ({format_duration(allowed)})"
         options = [(format_duration(d), d) for d in DURATIONS if d < allowed] + [
             (f"{format_duration(allowed)} (the most allowed)", allowed)
         ]

@@ -18,6 +18,7 @@ from textual.widgets import Input, Label, Static
 from store.audit import Actor
 from store.credentials import TotpEnrolment
 from store.crypto import totp_code
+from store.demo import DEMO_ALICE, DEMO_USER_PASSWORD
 from store.errors import StoreError
 from store.identity import has_root
 from store.password_policy import describe_policy
@@ -78,8 +79,8 @@ class SignInScreen(Screen[None]):
             if self.tui_app.demo is not None:
                 yield Static("", id="sign-in-demo")
             yield Static(
-                "tab  Next field    enter  Sign in    ctrl+q  Quit\n"
-                "The code is left empty only by users without an authenticator.",
+                "tab  Next field    enter  Next / sign in    ctrl+q  Quit\n"
+                "Users without an authenticator leave the code empty.",
                 classes="sign-in-keys",
                 markup=False,
             )
@@ -106,11 +107,15 @@ class SignInScreen(Screen[None]):
         demo = self.tui_app.demo
         if demo is None:
             return
-        code = totp_code(demo.totp_secret, self.tui_app.directory.clock())
+        now = self.tui_app.directory.clock()
+        # Each of the demo's kinds of sign-in: root, an administrator with MFA, a user owing a new password.
         self.query_one("#sign-in-demo", Static).update(
             Text(
-                f"Demo directory: user {demo.user_name}, password {demo.password}, code {code} "
-                "(changes every 30 s)"
+                "Demo directory (codes change every 30 s):\n"
+                f"{demo.user_name:<6} {demo.password:<21} code {totp_code(demo.totp_secret, now)}\n"
+                f"{DEMO_ALICE.user_name:<6} {DEMO_ALICE.password:<21} code "
+                f"{totp_code(DEMO_ALICE.totp_secret, now)}\n"
+                f"{'bob':<6} {DEMO_USER_PASSWORD:<21} no code; then a new password"
             )
         )
 
@@ -127,6 +132,14 @@ class SignInScreen(Screen[None]):
                 if not is_complete_code(code.value):
                     code.value = ""  # most likely the password, typed one Tab too far
                 return
+        if event.input is password and not code.value.strip():
+            # Enter moves on to the code, as from the user name: a sign-in that needed one failed, counted
+            # towards the lock. Enter on the empty code signs in without one.
+            code.focus()
+            self.query_one("#sign-in-hint", Static).update(
+                "Code: the 6 digits from your authenticator (Enter again if you have none)"
+            )
+            return
         if not self.busy:
             self.busy = True
             self.query_one("#sign-in-message", Static).update("Signing in…")

@@ -59,6 +59,8 @@ def parse_context(text: str) -> dict[str, list[str]]:
 
 def check_action(action: str) -> str:
     action = action.strip()
+    if not action:
+        raise ValidationError("action: type one in the Action field, for example s3:GetObject", "action")
     service, colon, name = action.partition(":")
     if not colon or not service or not name or ":" in name:
         raise ValidationError(
@@ -190,7 +192,7 @@ class SimulatorScreen(DirectoryScreen):
                 yield TextInput(
                     self._start["action"],
                     id="field-action",
-                    placeholder="s3:GetObject",
+                    placeholder="e.g. s3:GetObject",
                     select_on_focus=False,
                 )
                 yield Label("Resource", classes="sim-label sim-label-right")
