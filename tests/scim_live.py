@@ -64,10 +64,14 @@ def seed_users(directory: Directory, source: str, names: list[str]) -> None:
 
 @contextmanager
 def live_server(
-    tmp: Path, setup: Callable[[Directory], Any] | None = None, tls: tuple[Path, Path] | None = None
+    tmp: Path,
+    setup: Callable[[Directory], Any] | None = None,
+    tls: tuple[Path, Path] | None = None,
+    options: tuple[str, ...] = (),
 ) -> Iterator[LiveServer]:
-    """``tui scim serve`` over a new directory in ``tmp`` (``setup`` runs on it first, as the owner). With
-    ``tls`` (certificate, key) it serves HTTPS and its clients trust that certificate. Stops the server at the
+    """``tui scim serve`` over a new directory in ``tmp`` (``setup`` runs on it first, as the owner), with
+    ``options`` of its own. With ``tls`` (certificate, key) it serves HTTPS and its clients trust that
+    certificate. Stops the server at the
     end and fails if it wrote a traceback."""
     db_path = tmp / "directory.db"
     env = {k: v for k, v in os.environ.items() if not k.startswith("TUI_")}
@@ -80,7 +84,7 @@ def live_server(
     log_path = tmp / "server.log"  # a file, not a pipe: a long run's log never fills a pipe and stalls it
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [*TUI_COMMAND, "scim", "serve", "--listen", f"127.0.0.1:{port}", *tls_args],
+            [*TUI_COMMAND, "scim", "serve", "--listen", f"127.0.0.1:{port}", *tls_args, *options],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=log,

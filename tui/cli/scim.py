@@ -21,9 +21,24 @@ import click
 from store.names import quoted
 from store.scim_tokens import DEFAULT_EXPIRES
 from tui.cli.access import _table
-from tui.cli.base import ROW_ID, CommandGroup, Context, FilePath, fail, pass_context, say
+from tui.cli.base import (
+    ROW_ID,
+    AsciiFloat,
+    AsciiInt,
+    CommandGroup,
+    Context,
+    FilePath,
+    fail,
+    pass_context,
+    say,
+)
 from tui.listen import host_and_port
 from tui.literal import visible
+
+# A request line and headers take milliseconds, over a slow link a second or two: a client still sending them
+# after this holds a connection on purpose (slowloris; tui/scim_http.py).
+HEADER_TIMEOUT = 10.0
+MAX_CONNECTIONS = 100  # beyond them uvicorn answers 503: what a slow or hostile client can hold at most
 
 
 @click.group("scim", cls=CommandGroup)
@@ -142,9 +157,30 @@ def _check_tls(cert: Path, key: Path) -> None:
     is_flag=True,
     help="Listen beyond loopback without TLS (behind a TLS-terminating reverse proxy only).",
 )
+@click.option(
+    "--header-timeout",
+    type=AsciiFloat(min=0.1, max=300),
+    default=HEADER_TIMEOUT,
+    show_default=True,
+    metavar="SECONDS",
+    help="Close a connection whose request line and headers have not all arrived in this time.",
+)
+@click.option(
+    "--max-connections",
+    type=AsciiInt(min=1, max=10_000),
+    default=MAX_CONNECTIONS,
+    show_default=True,
+    help="Open connections at most; a request beyond them is answered 503.",
+)
 @pass_context
 def serve(
-    obj: Context, listen: str, tls_cert: Path | None, tls_key: Path | None, insecure_listen: bool
+    obj: Context,
+    listen: str,
+    tls_cert: Path | None,
+    tls_key: Path | None,
+    insecure_listen: bool,
+    header_timeout: float,
+    max_connections: int,
 ) -> None:
     """Serve SCIM 2.0 provisioning at /scim/v2 for identity providers holding a token."""
     found = host_and_port(listen)
@@ -165,6 +201,7 @@ def serve(
         _check_tls(tls_cert, tls_key)
     import uvicorn
 
+    from tui.scim_http import timely_protocol
     from tui.scim_server import build_app
 
     obj.directory()  # refuses now, with the usual message, a database or key file that cannot be opened
@@ -183,7 +220,8 @@ def serve(
         ssl_keyfile=str(tls_key) if tls_key else None,
         # The C parser and event loop: the pure-Python ones cost a push of 10,000 users about a fifth more
         # time (bench/bench_scim.py, 42 s against 35 s).
-        http="httptools",
+        http=timely_protocol(header_timeout),  # httptools, with a deadline for a request's head
+        limit_concurrency=max_connections,
         loop="uvloop",
         log_level="warning",
         access_log=False,
