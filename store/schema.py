@@ -463,5 +463,19 @@ V16 = """
 ALTER TABLE portal_tokens ADD COLUMN method TEXT NOT NULL DEFAULT 'unknown';
 """
 
-MIGRATIONS: list[Migration] = [V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12, V13, V14, V15, V16]
+# Version 17: a time a file gave before the year 1000 was kept as strftime wrote it, "999-01-01T00:00:00Z"
+# (its year not padded), which sorts after every four-digit year: a grant that expired in the year 999 was in
+# force, and reading it back failed. Such times (expiries, a source's deletion marks) get their four digits.
+V17 = "\n".join(
+    f"UPDATE {table} SET {column} = substr('000' || {column}, -20) WHERE length({column}) BETWEEN 17 AND 19 "
+    f"AND {column} GLOB '*-[0-1][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-6][0-9]Z';"
+    for table, column in (
+        ("memberships", "expires_at"),
+        ("assignments", "expires_at"),
+        ("users", "scim_deleted_at"),
+        ("groups", "scim_deleted_at"),
+    )
+)
+
+MIGRATIONS: list[Migration] = [V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12, V13, V14, V15, V16, V17]
 LATEST = len(MIGRATIONS)

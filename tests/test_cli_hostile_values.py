@@ -103,3 +103,44 @@ def test_an_output_of_dash_is_standard_output(directory, run_tui, tmp_path: Path
     assert result.returncode == 0, result
     assert "ann" in result.stdout, result.stdout
     assert not (tmp_path / "-").exists()
+
+
+def test_a_time_kept_before_the_fix_gets_its_four_digits(db_path: Path, run_tui) -> None:
+    """A directory that kept "999-01-01T00:00:00Z" (before version 17) reads it as 0999 once upgraded: the
+    grant is no longer in force, and nothing fails reading it back."""
+    import sqlite3
+
+    from store import schema
+    from store.db import Database
+
+    Database(db_path, migrate_to=schema.MIGRATIONS.index(schema.V17)).close()  # version 16
+    raw = sqlite3.connect(db_path)
+    now = "2026-01-01T00:00:00Z"
+    raw.executescript(
+        f"""
+        INSERT INTO users (id, user_name, user_name_key, created_at, updated_at, source, scim_deleted_at)
+            VALUES (5, 'u1', 'u1', '{now}', '{now}', 'okta', '99-12-31T23:59:59Z');
+        INSERT INTO groups (id, name, name_key, created_at, updated_at)
+            VALUES (1, 'team', 'team', '{now}', '{now}');
+        INSERT INTO memberships (group_id, user_id, expires_at, created_at)
+            VALUES (1, 5, '999-01-01T00:00:00Z', '{now}');
+        INSERT INTO accounts (id, name, name_key, created_at, updated_at)
+            VALUES (1, 'prod', 'prod', '{now}', '{now}');
+        INSERT INTO permission_sets (id, name, name_key, session_duration, created_at, updated_at)
+            VALUES (1, 'ps', 'ps', 3600, '{now}', '{now}');
+        INSERT INTO assignments (user_id, account_id, permission_set_id, expires_at, created_at, updated_at)
+            VALUES (5, 1, 1, '999-01-01T00:00:00Z', '{now}', '{now}');
+        INSERT INTO assignments (group_id, account_id, permission_set_id, created_at, updated_at)
+            VALUES (1, 1, 1, '{now}', '{now}');
+        """
+    )
+    raw.commit()
+    raw.close()
+    access = run_tui("access", "--user", "u1", "--json")
+    assert access.returncode == 0, access
+    grants = json.loads(access.stdout)["access"]
+    assert len(grants) == 2 and not any(grant["applies"] for grant in grants), access.stdout
+    assert {grant["expires_at"] for grant in grants} == {"0999-01-01T00:00:00Z"}
+    with sqlite3.connect(db_path) as upgraded:
+        deleted = upgraded.execute("SELECT scim_deleted_at FROM users WHERE id = 5").fetchone()[0]
+    assert deleted == "0099-12-31T23:59:59Z"
