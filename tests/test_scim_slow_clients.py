@@ -69,3 +69,26 @@ def test_connections_beyond_the_cap_are_answered_503(tmp_path: Path) -> None:
         time.sleep(0.3)
         with server.client(TOKEN["okta"]) as client:
             assert client.get("/Users").status_code == 200
+
+
+def test_a_body_that_never_ends_is_answered_408_and_closed(tmp_path: Path) -> None:
+    with live_server(tmp_path, _token, options=("--body-timeout", "1")) as server:
+        slow = _open(server)
+        slow.sendall(
+            b"POST /scim/v2/Users HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + TOKEN["okta"].encode()
+            + b"\r\nContent-Type: application/scim+json\r\nContent-Length: 200\r\n\r\n{\"userName\": "
+        )  # fmt: skip
+        started = time.monotonic()
+        slow.settimeout(5)
+        answer = b""
+        try:
+            while chunk := slow.recv(4096):
+                answer += chunk
+        except TimeoutError:
+            pass
+        slow.close()
+        assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
+        assert b"did not all arrive within 1 s" in answer, answer
+        assert time.monotonic() - started < 4
+        with server.client(TOKEN["okta"]) as client:  # the server goes on
+            assert client.get("/Users").status_code == 200

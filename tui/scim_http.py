@@ -12,9 +12,11 @@ import asyncio
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from tui.scim_limits import HEADER_TIMEOUT
+
 
 class _TimelyHttpProtocol(HttpToolsProtocol):
-    head_timeout = 10.0  # seconds; timely_protocol gives each server its own
+    head_timeout = HEADER_TIMEOUT  # seconds; timely_protocol gives each server its own
     _head_deadline: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]

@@ -51,6 +51,7 @@ from store.scim_resources import (
 )
 from store.scim_sources import RETRY_AFTER, Paused, RequestTally
 from tui import scim_discovery as discovery
+from tui.scim_limits import BODY_TIMEOUT
 
 PREFIX = "/scim/v2"
 MAX_BODY = discovery.MAX_BODY  # ServiceProviderConfig's bulk.maxPayloadSize says so too
@@ -242,11 +243,19 @@ async def _body(request: Request) -> tuple[Any, bytes]:
     if too_long or (length is not None and length.isascii() and length.isdigit() and int(length) > MAX_BODY):
         raise ScimError(413, f"the request body is over {MAX_BODY // 1024} KiB")
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY:
-            raise ScimError(413, f"the request body is over {MAX_BODY // 1024} KiB")
-        chunks.append(chunk)
+    deadline = request.app.state.body_timeout
+    try:
+        # A body sent a byte at a time held the request (and its connection) for as long as the client liked.
+        async with asyncio.timeout(deadline):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > MAX_BODY:
+                    raise ScimError(413, f"the request body is over {MAX_BODY // 1024} KiB")
+                chunks.append(chunk)
+    except TimeoutError:
+        raise ScimError(
+            408, f"the request body did not all arrive within {deadline:g} s", headers={"Connection": "close"}
+        ) from None
     raw = b"".join(chunks)
     try:
         value = load_text(raw.decode("utf-8"), BODY)
@@ -285,7 +294,9 @@ def _shape(request: Request) -> Shape:
     return Shape.parse(request.query_params.get("attributes"), request.query_params.get("excludedAttributes"))
 
 
-def build_app(db_path: Path, key_path: Path | None = None) -> Starlette:
+def build_app(db_path: Path, key_path: Path | None = None, body_timeout: float = BODY_TIMEOUT) -> Starlette:
+    """The SCIM app over the directory at ``db_path``; a request's body must arrive within ``body_timeout``
+    seconds of its first read."""
     sources = Sources(db_path, key_path)
     tally = RequestTally()
 
@@ -516,4 +527,6 @@ def build_app(db_path: Path, key_path: Path | None = None) -> Starlette:
         )
     # Starlette types every handler for Exception; this one, registered for HTTPException, gets only those.
     handlers = {HTTPException: not_found}
-    return Starlette(routes=routes, exception_handlers=handlers, lifespan=lifespan)  # type: ignore[arg-type]
+    app = Starlette(routes=routes, exception_handlers=handlers, lifespan=lifespan)  # type: ignore[arg-type]
+    app.state.body_timeout = body_timeout
+    return app

@@ -34,11 +34,7 @@ from tui.cli.base import (
 )
 from tui.listen import host_and_port
 from tui.literal import visible
-
-# A request line and headers take milliseconds, over a slow link a second or two: a client still sending them
-# after this holds a connection on purpose (slowloris; tui/scim_http.py).
-HEADER_TIMEOUT = 10.0
-MAX_CONNECTIONS = 100  # beyond them uvicorn answers 503: what a slow or hostile client can hold at most
+from tui.scim_limits import BODY_TIMEOUT, HEADER_TIMEOUT, MAX_CONNECTIONS
 
 
 @click.group("scim", cls=CommandGroup)
@@ -166,6 +162,14 @@ def _check_tls(cert: Path, key: Path) -> None:
     help="Close a connection whose request line and headers have not all arrived in this time.",
 )
 @click.option(
+    "--body-timeout",
+    type=AsciiFloat(min=0.1, max=3600),
+    default=BODY_TIMEOUT,
+    show_default=True,
+    metavar="SECONDS",
+    help="Answer 408 and close a request whose body has not all arrived in this time.",
+)
+@click.option(
     "--max-connections",
     type=AsciiInt(min=1, max=10_000),
     default=MAX_CONNECTIONS,
@@ -180,6 +184,7 @@ def serve(
     tls_key: Path | None,
     insecure_listen: bool,
     header_timeout: float,
+    body_timeout: float,
     max_connections: int,
 ) -> None:
     """Serve SCIM 2.0 provisioning at /scim/v2 for identity providers holding a token."""
@@ -211,7 +216,7 @@ def serve(
         listener = socket.create_server((address, port), family=_family(address), reuse_port=False)
     except OSError as exc:
         fail(f"cannot listen on {listen}: {(exc.strerror or str(exc)).split(' (while')[0]}")
-    app = build_app(obj.db_path, obj.key_path)
+    app = build_app(obj.db_path, obj.key_path, body_timeout)
     scheme = "https" if tls_cert else "http"
     say(f"SCIM 2.0 at {scheme}://{listen}/scim/v2 (Ctrl-C stops)", err=True)
     config = uvicorn.Config(
