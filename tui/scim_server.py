@@ -239,8 +239,13 @@ async def _body(request: Request) -> tuple[Any, bytes]:
     any reader walks it recursively."""
     _media_type(request)
     length = request.headers.get("content-length")
-    too_long = length is not None and length.isascii() and length.isdigit() and len(length) > 18
-    if too_long or (length is not None and length.isascii() and length.isdigit() and int(length) > MAX_BODY):
+    # ASCII digits only (str.isdigit takes "²", which int() refuses), and not thousands of them.
+    if (
+        length is not None
+        and length.isascii()
+        and length.isdigit()
+        and (len(length) > 18 or int(length) > MAX_BODY)
+    ):
         raise ScimError(413, f"the request body is over {MAX_BODY // 1024} KiB")
     chunks, size = [], 0
     deadline = request.app.state.body_timeout

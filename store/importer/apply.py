@@ -322,17 +322,18 @@ def _apply(
     cache_kib = min(max(BULK_CACHE_KIB, (last_user_id + len(creates)) // 4), BULK_CACHE_CAP_KIB)
     with set_aside(conn, [MEMBERSHIPS_BY_USER]) if many else nullcontext():
         with cache_at_least(conn, cache_kib) if many else nullcontext():
-            # Members without an expiry (the usual ones) as each group's sorted user ids: no row made here.
+            plain: list[AddMembers] = []
+            dated: list[AddMembers] = []
             for op in additions:
-                if any(op.expiries):
-                    continue
+                (dated if any(op.expiries) else plain).append(op)
+            # Members without an expiry (the usual ones) as each group's sorted user ids: no row made here.
+            for op in plain:
                 row = (group_id(op.group), None, None, now)
                 for chunk in _chunks(sorted(map(ids.get, op.users, op.users))):
                     bulk.insert_series(
                         conn, "memberships", group_rows.MEMBERSHIP_COLUMNS, row, "user_id", chunk
                     )
                     advance(len(chunk))
-            dated = [op for op in additions if any(op.expiries)]
             for rows in _membership_rows(dated, group_id, ids.get, now):
                 bulk.insert(conn, "memberships", group_rows.MEMBERSHIP_COLUMNS, rows)
                 advance(len(rows))

@@ -490,31 +490,28 @@ class _Resolver:
         row = index.rows_by_key.get(key)
         if row is None:
             return True, None
-        if (
-            (kind.reserved is None or not row[_IS_ROOT])
-            and row[_SOURCE] == source
-            and row[_ID] not in index.by_row
-        ):
-            return True, row  # the usual: the source's own row, not matched yet
-        held = row[kind.name_column]  # by column name: a scan of the row's names, made only for a message
+        # The row's name is read (by column name: a scan of the row's names) only for a message.
         conflict = True
         if kind.reserved is not None and row[_IS_ROOT]:
             why = (
-                f"is the same name as the directory's root identity {quoted(held)} (names are "
-                "compared ignoring case and width)"
+                f"is the same name as the directory's root identity {quoted(row[kind.name_column])} (names "
+                "are compared ignoring case and width)"
             )
         elif row[_SOURCE] != source:
             why = (
                 f"is the same name as the existing {kind.noun} "
-                f"{quoted(held)}{self._from_source(row)} (names are "
-                f"compared ignoring case and width; an import never takes over another source's {kind.noun}s)"
+                f"{quoted(row[kind.name_column])}{self._from_source(row)} (names are compared ignoring case "
+                f"and width; an import never takes over another source's {kind.noun}s)"
             )
         elif row[_ID] in index.by_row:
             earlier = index.by_row[row[_ID]]
-            why = f"matches the existing {kind.noun} {quoted(held)}, which {earlier.where} already matched"
+            why = (
+                f"matches the existing {kind.noun} {quoted(row[kind.name_column])}, which {earlier.where} "
+                "already matched"
+            )
             conflict = False
         else:
-            return True, row
+            return True, row  # the usual: the source's own row, not matched yet
         self.problems.add(where, f"{kind.label(labels)}: {quoted(shown)} {why}", conflict=conflict)
         return False, None
 

@@ -109,13 +109,15 @@ class SignInScreen(Screen[None]):
             return
         now = self.tui_app.directory.clock()
         # Each of the demo's kinds of sign-in: root, an administrator with MFA, a user owing a new password.
+        rows = [
+            (who.user_name, who.password, f"code {totp_code(who.totp_secret, now)}")
+            for who in (demo, DEMO_ALICE)
+        ]
+        rows.append(("bob", DEMO_USER_PASSWORD, "no code; then a new password"))
         self.query_one("#sign-in-demo", Static).update(
             Text(
-                "Demo directory (codes change every 30 s):\n"
-                f"{demo.user_name:<6} {demo.password:<21} code {totp_code(demo.totp_secret, now)}\n"
-                f"{DEMO_ALICE.user_name:<6} {DEMO_ALICE.password:<21} code "
-                f"{totp_code(DEMO_ALICE.totp_secret, now)}\n"
-                f"{'bob':<6} {DEMO_USER_PASSWORD:<21} no code; then a new password"
+                "Demo directory (codes change every 30 s):"
+                + "".join(f"\n{name:<6} {password:<21} {how}" for name, password, how in rows)
             )
         )
 
