@@ -160,3 +160,31 @@ def test_an_identity_provider_never_enables_an_administrator_nor_gives_one_a_pas
     import_document(owner, push_as, file_name="f.json", raw=b"", source="okta", allow_admin_changes=True)
     assert owner.users.get(carol.id).status == "active" and owner.admins.is_admin(carol.id)
     owner.close()
+
+
+ADMIN_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEJvVa7fdHwqvRzpjcKxHPZ0LIbNYeDJv4Iv4vMZPk9c"
+OTHER_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"
+
+
+def test_a_file_that_gives_an_administrator_ssh_keys_is_refused_unless_confirmed(
+    with_admins, tmp_path, run_tui
+) -> None:
+    """Red-team: `tui import frank.json --source okta` put okta's key on frank, an admin-group member: the key
+    opens the shared console as him. A way in to an administrator's account is a grant, as joining is; taking
+    keys away is not."""
+    directory = with_admins
+    frank = directory.users.create("frank", source="okta")
+    directory.groups.add_member(directory.groups.get_by_name("Admins").id, frank.id)
+    path = tmp_path / "frank.json"
+    path.write_text(json.dumps({"users": [{"userName": "frank", "sshPublicKeys": [ADMIN_KEY, OTHER_KEY]}]}))
+    refused = run_tui("import", str(path), "--source", "okta")
+    assert refused.returncode == 1, refused
+    assert "would make administrators: 'frank given SSH keys by the file (in Admins)'" in refused.stderr
+    assert directory.ssh_keys.of_user(frank.id) == []
+    assert run_tui("import", str(path), "--source", "okta", "--allow-admin-changes").returncode == 0
+    keys = sorted(key.public_key for key in directory.ssh_keys.of_user(frank.id))
+    assert keys == sorted([ADMIN_KEY, OTHER_KEY])
+    path.write_text(json.dumps({"users": [{"userName": "frank", "sshPublicKeys": [ADMIN_KEY]}]}))
+    taken_away = run_tui("import", str(path), "--source", "okta")
+    assert taken_away.returncode == 0, taken_away
+    assert [key.public_key for key in directory.ssh_keys.of_user(frank.id)] == [ADMIN_KEY]

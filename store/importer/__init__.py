@@ -15,8 +15,9 @@ for the identity providers' CSV templates, what the file calls each field (``Use
    dry run shows that list (the :class:`ImportPlan` sections are made from it);
 3. applies exactly those operations, in bulk with the services' own statements, in one ``BEGIN IMMEDIATE``
    transaction (planned again under the lock first if the directory changed meanwhile) with one audit event
-   (the file's SHA-256 and the counts) and one ``import_batches`` row that every row it writes points to. A
-   crash (even ``kill -9``) at any moment leaves the directory exactly as before or exactly as after.
+   (the file's keyed digest, :func:`store.audit.file_digest`, and the counts) and one ``import_batches`` row
+   that every row it writes points to. A crash (even ``kill -9``) at any moment leaves the directory exactly
+   as before or exactly as after.
 
 Semantics, in short (README has the long form):
 
@@ -163,8 +164,8 @@ def import_document(
     progress: Progress | None = None,
 ) -> ImportResult:
     """Validate, plan and (unless ``dry_run`` or there is nothing to do) apply ``document`` atomically.
-    The audit event names the file by ``sha256`` (``Reading.sha256``: the caller need not keep a big file's
-    bytes beside its document), else by that of ``raw``.
+    The audit event names the file by its keyed digest (:func:`store.audit.file_digest`) of ``sha256``
+    (``Reading.sha256``: the caller need not keep a big file's bytes beside its document), else of ``raw``.
 
     Raises :class:`ImportRefused` (every problem, nothing changed) or, for a sync the mass-disable guard
     stops, :class:`store.errors.Refused`."""
@@ -179,6 +180,7 @@ def import_document(
         )
     if sha256 is None:
         sha256 = hashlib.sha256(raw).hexdigest()
+    file_digest = audit.file_digest(directory.audit_key, sha256)  # never the plain SHA-256: see there
     provisioning = directory.principal.source is not None
     options = ImportOptions(
         source=source,
@@ -193,7 +195,7 @@ def import_document(
         seen_version = directory.db.data_version()
         plan = _plan(document, conn, options, file_name, progress)
     if dry_run or plan.changes_nothing:
-        return ImportResult(plan, False, None, sha256, used_source)
+        return ImportResult(plan, False, None, file_digest, used_source)
     _refuse_if_blocked(plan, file_name)
 
     # Initial passwords are hashed before the write lock is taken: argon2 is slow on purpose.
@@ -210,7 +212,7 @@ def import_document(
             plan = again  # its guard counts are today's too
             _refuse_if_blocked(plan, file_name)
             if plan.changes_nothing:
-                return ImportResult(plan, False, None, sha256, used_source)
+                return ImportResult(plan, False, None, file_digest, used_source)
             if changed:
                 missing = [item for item in _initial_passwords(plan) if item not in hashes]
                 hashes.update(zip(missing, (hash_password(password) for _, password in missing), strict=True))
@@ -220,7 +222,7 @@ def import_document(
             conn.execute(
                 "INSERT INTO import_batches (source, file_name, sha256, at, actor, counts) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
-                (used_source, file_name, sha256, now, directory.actor.name, json.dumps(counts)),
+                (used_source, file_name, file_digest or "", now, directory.actor.name, json.dumps(counts)),
             ).lastrowid
             or 0
         )
@@ -232,7 +234,7 @@ def import_document(
             action="directory.import",
             target=f"file:{file_name}",
             extra={
-                "sha256": sha256,
+                "file_digest": file_digest,
                 "source": used_source,
                 "format": format_name,
                 "sync": sync,
@@ -242,4 +244,4 @@ def import_document(
             },
             key=directory.audit_key,
         )
-    return ImportResult(plan, True, batch_id, sha256, used_source, workers)
+    return ImportResult(plan, True, batch_id, file_digest, used_source, workers)

@@ -359,13 +359,13 @@ class ImportResult:
     plan: ImportPlan
     applied: bool
     batch_id: int | None
-    sha256: str
+    file_digest: str | None  # store.audit.file_digest: keyed, as the audit log names the file
     source: str
     password_workers: int = 0  # worker processes that hashed initial passwords
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "sha256": self.sha256,
+            "file_digest": self.file_digest,
             "source": self.source,
             "applied": self.applied,
             "changes_nothing": self.plan.changes_nothing,

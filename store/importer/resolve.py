@@ -949,8 +949,9 @@ def _resolve(
     planned, to_plan = 0, len(users) + 2 * len(groups)
     # A member of the admin group is an administrator again once enabled (is_admin wants an active user):
     # enabling one is a grant as joining is, named and confirmed (never an identity provider's to make: a
-    # source re-enabled an admin an administrator had disabled). So is an identity provider's first password
-    # for one (its holder then signs in and enrols their first authenticator).
+    # source re-enabled an admin an administrator had disabled). So is a way in to one's account that the
+    # file gives: a first password (its holder then signs in and enrols their first authenticator) or SSH
+    # keys (they open the shared console as that administrator).
     admin_id = current.admin_group_id
     admin_members = current.memberships.get(admin_id, {}) if admin_id is not None else {}
     admin_group = current.groups_by_id[admin_id]["name"] if admin_id is not None else ""
@@ -976,13 +977,13 @@ def _resolve(
             continue
         changed = _diff(target, _USER_AT)
         disabling = "status" in changed and target.fields["status"] == "disabled"
-        if target.ssh_keys is not None and [k.text for k in target.ssh_keys] != current.user_keys.get(
-            target.ident, []
-        ):
+        keys_before = current.user_keys.get(target.ident, [])
+        if target.ssh_keys is not None and [k.text for k in target.ssh_keys] != keys_before:
             changed.append("ssh_keys")
             keys = tuple(target.ssh_keys)
+            new_keys = not {k.text for k in target.ssh_keys} <= set(keys_before)  # not only some taken away
         else:
-            keys = None
+            keys, new_keys = None, False
         if target.row[_HAS_PASSWORD]:
             password = None
         elif password is not None:
@@ -991,10 +992,14 @@ def _resolve(
             unchanged["users"] += target.in_file
             continue
         enabling = "status" in changed and not disabling
-        first_password = options.provisioning and "password_hash" in changed
-        if (enabling or first_password) and target.ident in admin_members:
-            what = "enabled again" if enabling else "given a password by the identity provider"
-            user_grants.append(f"{target.shown} {what} (in {admin_group})")
+        if target.ident in admin_members and (enabling or "password_hash" in changed or new_keys):
+            by = "the identity provider" if options.provisioning else "the file"
+            what = [
+                *(["enabled again"] if enabling else []),
+                *([f"given a password by {by}"] if "password_hash" in changed else []),
+                *([f"given SSH keys by {by}"] if new_keys else []),
+            ]
+            user_grants.append(f"{target.shown} {' and '.join(what)} (in {admin_group})")
         kind = DisableUser if disabling else UpdateUser
         extra = {"reason": target.disable_reason or "active: false in the file"} if disabling else {}
         ops.append(

@@ -166,6 +166,23 @@ def audit_reseal(obj: Context) -> None:
     )
 
 
+@audit_group.command("digest")
+@click.argument("file", type=FilePath(dir_okay=False, path_type=Path))
+@pass_context
+def audit_digest(obj: Context, file: Path) -> None:
+    """The digest by which an import's audit event names FILE (file_digest), to find it in tui audit export.
+    Keyed with the key file: the log never holds a plain hash of a file that may hold passwords."""
+    import hashlib
+
+    from store.textfile import read_limited
+
+    directory = obj.directory()
+    if directory.audit_key is None:
+        fail("the directory is not initialised (tui init): its imports name their files by no digest")
+    digest = audit.file_digest(directory.audit_key, hashlib.sha256(read_limited(file)).hexdigest())
+    click.echo(digest)
+
+
 @audit_group.command("export")
 @click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True)
 @pass_context
