@@ -20,9 +20,34 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import textual._wait
+from textual.pilot import Pilot
 
 from store.audit import Actor
 from store.directory import Directory
+
+# Textual's Pilot waits, after every key it presses, until the process looks idle: twice a sleep of at least
+# SLEEP_GRANULARITY (1/50 s), whatever the key did. The console tests press keys one by one (thousands in
+# all), so that floor was a third of their time, spent asleep. While a key is pressed the sleeps are finer
+# (the key's messages are still all processed: Pilot then waits for the screen's queue); every other wait
+# (a pause, a settle) keeps Textual's own, which a busy machine needs to tell idle from descheduled.
+_press = Pilot.press
+
+
+async def _press_finely(self: Pilot[Any], *keys: str) -> None:
+    textual._wait.SLEEP_GRANULARITY = 1 / 400
+    try:
+        await _press(self, *keys)
+    finally:
+        textual._wait.SLEEP_GRANULARITY = 1 / 50
+
+
+@pytest.fixture(autouse=True)
+def _finer_key_presses(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Not for the pictures: there a key that comes sooner can catch the screen under a dialog half laid out
+    # (a table's scroll bar drawn or not), and the picture would differ from run to run.
+    if request.module.__name__ != "tests.test_console_snapshots":
+        monkeypatch.setattr(Pilot, "press", _press_finely)
 
 
 def _tui_command() -> list[str]:
