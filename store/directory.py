@@ -206,28 +206,34 @@ class Directory:
             return result
 
     def _check_mark(self, conn: sqlite3.Connection, result: audit.VerifyResult) -> audit.VerifyResult:
-        """The log must still hold the event its mark names (store/audit_mark.py): a log cut back to an older
-        keyed head otherwise verified as intact."""
+        """The log must still hold the event each of its marks names (store/audit_mark.py): a log cut back to
+        an older keyed head otherwise verified as intact."""
         assert self.audit_key is not None
-        mark = audit_mark.read_mark(self.db.path)
-        if mark is None:
-            return result
-        sealed = audit.sealed_head(self.audit_key, mark)
-        if sealed is None:
-            problem = (
-                f"the mark of the log's head on the directory file ({audit_mark.ATTRIBUTE}) was not written "
-                "with this key file"
-            )
-            return audit.VerifyResult(False, result.events, None, problem, result.head, result.keyed)
-        seq, digest = sealed
-        if audit.holds_event(conn, seq, digest):
-            return result
-        problem = (
-            f"the log no longer holds event {seq}, the last one committed (the file's mark says so): it "
-            "was cut back or rolled back to an older copy. If a backup was restored on purpose, tui audit "
-            "reseal accepts the log as it is now"
-        )
-        return audit.VerifyResult(False, result.events, seq, problem, result.head, result.keyed)
+        for path, attribute in audit_mark.places(self.db.path, self.key_path):
+            mark = audit_mark.read_mark(path, attribute)
+            if mark is None:
+                continue
+            which = "directory" if path == self.db.path else "key"
+            sealed = audit.sealed_head(self.audit_key, mark)
+            if sealed is None:
+                problem = (
+                    f"the mark of the log's head on the {which} file ({attribute}) was not written with this "
+                    "key file"
+                )
+                return audit.VerifyResult(False, result.events, None, problem, result.head, result.keyed)
+            seq, digest = sealed
+            if not audit.holds_event(conn, seq, digest):
+                problem = (
+                    f"the log no longer holds event {seq}, the last one committed (the {which} file's mark "
+                    "says so): it was cut back or rolled back to an older copy. If a backup was restored on "
+                    "purpose, tui audit reseal accepts the log as it is now"
+                )
+                return audit.VerifyResult(False, result.events, seq, problem, result.head, result.keyed)
+        return result
+
+    def _newest_mark(self) -> str | None:
+        marks = [audit_mark.read_mark(*place) for place in audit_mark.places(self.db.path, self.key_path)]
+        return max((mark for mark in marks if mark), key=audit_mark.seq_of, default=None)
 
     def reseal_audit(self) -> str:
         """Seal the audit log's head with the key again, after checking every event (a directory made before
@@ -238,7 +244,7 @@ class Directory:
             )
         with self.change(what="reseal the audit log") as conn:
             old, _ = audit.reseal(conn, self.audit_key)
-            mark = audit_mark.read_mark(self.db.path)
+            mark = self._newest_mark()
             self.record(
                 conn,
                 at=self.now_text(),
@@ -247,7 +253,7 @@ class Directory:
                 extra={"previous_head": old, **({"previous_mark": mark} if mark else {})},
             )
             head = conn.execute("SELECT value FROM settings WHERE key = ?", (audit.HEAD_KEY,)).fetchone()
-        audit_mark.reset_mark(self.db.path, str(head[0]))  # the log as it is now is accepted
+        audit_mark.reset_mark(self.db.path, str(head[0]), self.key_path)  # the log as it is now is accepted
         result = self.verify_audit()
         return result.head
 
@@ -393,7 +399,7 @@ class Directory:
             if outermost and self.audit_key is not None:
                 head = conn.execute("SELECT value FROM settings WHERE key = ?", (audit.HEAD_KEY,)).fetchone()
         if head is not None:  # committed: the audit log's mark may name this head now (store/audit_mark.py)
-            audit_mark.advance_mark(self.db.path, str(head[0]))
+            audit_mark.advance_mark(self.db.path, str(head[0]), self.key_path)
 
     def require(
         self,

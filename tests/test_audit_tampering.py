@@ -195,6 +195,51 @@ class TestFindings:
         assert run_tui("--db", str(db_path), "audit", "reseal").returncode == 0
         assert run_tui("--db", str(db_path), "audit", "verify").returncode == 0
 
+    def test_a_cut_with_the_files_mark_stripped_or_the_file_put_back_whole_is_detected_by_the_key_files(
+        self, pristine, tmp_path, run_tui
+    ):
+        """Red-team replay: whoever can write the database can remove its attributes (the mark with them) or
+        copy an older file over it, then cut the log back. The key file keeps a mark for this database too,
+        out of their reach as the key is."""
+        import os
+        import shutil
+
+        from store.audit import Actor
+        from store.audit_mark import ATTRIBUTE
+        from store.directory import Directory
+
+        db_path = _copy(pristine, tmp_path)
+        older = tmp_path / "older.db"
+        shutil.copy(db_path, older)  # a copy of the file as it is now: no mark
+        conn = _attacker(db_path)
+        (kept_head,) = conn.execute("SELECT value FROM settings WHERE key = ?", (HEAD_KEY,)).fetchone()
+        conn.close()
+        directory = Directory.open(db_path, Actor("cli:test", "cli"))
+        directory.users.create("a-session-holder")
+        directory.close()
+        conn = _attacker(db_path)
+        conn.execute("DELETE FROM audit WHERE seq > ?", (EVENTS,))
+        conn.execute("UPDATE settings SET value = ? WHERE key = ?", (kept_head, HEAD_KEY))
+        conn.close()
+        os.removexattr(db_path, ATTRIBUTE)
+        stripped = run_tui("--db", str(db_path), "audit", "verify")
+        assert stripped.returncode == 1, stripped
+        assert (
+            f"no longer holds event {EVENTS + 1}" in stripped.stderr
+            and "the key file's mark" in stripped.stderr
+        )
+        assert run_tui("--db", str(db_path), "audit", "reseal").returncode == 0  # restored on purpose
+        assert run_tui("--db", str(db_path), "audit", "verify").returncode == 0
+        # The older file put back whole (a new file at the same path, without any attribute).
+        directory = Directory.open(db_path, Actor("cli:test", "cli"))
+        directory.users.create("another-session-holder")
+        directory.close()
+        os.replace(older, db_path)
+        for suffix in ("-wal", "-shm"):
+            db_path.with_name(db_path.name + suffix).unlink(missing_ok=True)
+        replaced = run_tui("--db", str(db_path), "audit", "verify")
+        assert replaced.returncode == 1 and "the key file's mark" in replaced.stderr, replaced
+
 
 class TestReseal:
     """A directory whose head was written before heads were keyed (an older tui) is sealed again, on
