@@ -160,8 +160,21 @@ def security_flags(directory: Directory) -> list[SecurityFlag]:
                 )
             )
             used = root["last_sign_in_at"]
+            # Root's own last change (the audit names root's changes by its user name; nobody else may take
+            # it): a sign-in in the setup minutes followed by a day's work under root is using root.
+            changed = conn.execute(
+                "SELECT at FROM audit WHERE actor = ? AND action NOT GLOB 'portal.*' "
+                "AND action NOT GLOB 'sign_in.*' ORDER BY seq DESC LIMIT 1",  # not its sign-ins and outs
+                (root["user_name"],),
+            ).fetchone()
+            if changed is not None and (used is None or changed[0] > used):
+                used = changed[0]
             # The first-run wizard signs root in as it creates it: that is setting up, not using root.
-            setup_only = used is not None and from_text(used) - from_text(root["created_at"]) < SETUP_TIME
+            setup_only = (
+                changed is None
+                and used is not None
+                and from_text(used) - from_text(root["created_at"]) < SETUP_TIME
+            )
             recent = used is not None and not setup_only and now_dt - from_text(used) < timedelta(days=7)
             if used is None:
                 text = "Root never signed in"

@@ -276,13 +276,15 @@ class Directory:
         before: Any = None,
         after: Any = None,
         extra: Mapping[str, Any] | None = None,
+        actor: Actor | None = None,
     ) -> int:
-        """Append one audit event for this directory's actor, keyed with its audit key, inside the write
-        transaction ``conn`` of the change it describes (see :func:`store.audit.record`)."""
+        """Append one audit event for this directory's actor (or ``actor``: whoever proved it, as a sign-in's
+        holder signing out), keyed with its audit key, inside the write transaction ``conn`` of the change it
+        describes (see :func:`store.audit.record`)."""
         return audit.record(
             conn,
             at=at or self.now_text(),
-            actor=self.actor,
+            actor=actor or self.actor,
             action=action,
             target=target,
             before=before,

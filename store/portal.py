@@ -91,13 +91,16 @@ class PortalService:
         self.directory = directory
         self.db = directory.db
 
-    def _audit(self, conn: Any, action: str, user_name: str, **extra: Any) -> None:
+    def _audit(
+        self, conn: Any, action: str, user_name: str, actor: Actor | None = None, **extra: Any
+    ) -> None:
         self.directory.record(
             conn,
             at=self.directory.now_text(),
             action=action,
             target=f"user:{user_name}",
             extra=extra,
+            actor=actor,
         )
 
     def issue(self, sign_in: SignIn, *, lifetime: timedelta = PORTAL_LIFETIME) -> SignedIn:
@@ -311,7 +314,10 @@ class PortalService:
                 "UPDATE portal_tokens SET revoked_at = ?, revoked_reason = ? WHERE id = ?",
                 (self.directory.now_text(), reason, row["id"]),
             )
-            self._audit(conn, "portal.revoke", row["user_name"], reason=reason)
+            # Only the sign-in's holder has its token: ending it is their act, whoever the console acts as
+            # by the time this runs (a sign-out's revoke runs after the console went back to its gate).
+            holder = Actor(row["user_name"], self.directory.actor.source)
+            self._audit(conn, "portal.revoke", row["user_name"], actor=holder, reason=reason)
             return True
 
 

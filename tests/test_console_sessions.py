@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from textual.widgets import DataTable, Select, Static, TextArea
+from textual.widgets._select import SelectOverlay
 
 from tests.console_factory import make_app, other_admin, settle, table_lines
 from tui.screens.modals import ConfirmModal
 from tui.screens.my_access import CredentialsModal, MyAccessScreen
 from tui.screens.sessions import SessionsScreen
+from tui.widgets.key_footer import KeyFooter
 
 
 def issue_some(directory, names=("bob", "carol", "dave")):
@@ -132,12 +134,21 @@ class TestMyAccess:
             }
             select = app.screen.query_one("#duration", Select)
             assert select.value == 4 * 3600
+            # The choices, the most allowed once (Select's blank entry read as a second one).
+            overlay = select.query_one(SelectOverlay)
+            offered = [str(overlay.get_option_at_index(i).prompt) for i in range(overlay.option_count)]
+            assert offered == ["PT15M", "PT1H", "PT2H", "PT4H (the most allowed)"]
             # A digit typed on the duration choice is the choice's, never a section key (it left the screen).
             select.focus()
             await pilot.press("2")
             await settle(pilot)
             assert isinstance(app.screen, MyAccessScreen)
-            table.focus()
+            # ... and the footer says how out of it (a newcomer saw none, and typed on into the choice).
+            shown = [key.description for key in app.screen.query_one(KeyFooter).keys]
+            assert shown[0] == "Leave field", shown
+            await pilot.press("escape")
+            assert app.focused is table
+            assert "Leave field" not in [key.description for key in app.screen.query_one(KeyFooter).keys]
             select.value = 3600
             await pilot.press("enter")
             await settle(pilot)

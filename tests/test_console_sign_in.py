@@ -8,6 +8,7 @@ import stat
 import pytest
 from textual.widgets import Input, Static
 
+from store import audit
 from store.audit import Actor
 from store.crypto import totp_code
 from store.demo import DEMO_ROOT, seed_demo_root
@@ -318,6 +319,10 @@ class TestSignIn:
             await pilot.press("ctrl+o")
             await settle(pilot)
             assert isinstance(app.screen, SignInScreen) and not directory.principal.owner
+            # The sign-out is root's act (the audit named the console's operating-system account).
+            with directory.db.read() as conn:
+                (event,) = [e for e in audit.events(conn) if e.action == "portal.revoke"]
+            assert (event.actor, event.target, event.details["reason"]) == ("root", "user:root", "signed out")
             await sign_in(pilot, "alice", "temporary passphrase 1", alice_code(root))
             assert isinstance(app.screen, NewPasswordModal)
             await type_text(pilot, "looking glass mirror 77")
@@ -353,6 +358,11 @@ class TestSignIn:
             assert DEMO_ROOT.password in demo and totp_code(DEMO_ROOT.totp_secret, clock()) in demo
             await sign_in(pilot, "root", DEMO_ROOT.password, totp_code(DEMO_ROOT.totp_secret, clock()))
             assert isinstance(app.screen, DashboardScreen)
+            # Root's My access: not told to wait for an assignment it can never have.
+            await pilot.press("0")
+            await settle(pilot)
+            hint = text(app.screen, "#get-hint")
+            assert "Root never takes temporary credentials" in hint and "assigns roles" not in hint
         directory.close()
 
 

@@ -90,15 +90,24 @@ class DirectoryScreen(Screen[Any]):
 
     def on_key(self, event: events.Key) -> None:
         # Runs as the key bubbles up from the focused widget, before the screen's and the app's bindings.
-        focused = self.focused
-        if event.key == "escape" and focused is not None and is_field(focused) and self.leave_field(focused):
+        if event.key == "escape" and self.esc_leaves_field():
+            self.leave_field()
             event.stop()
             event.prevent_default()
 
-    def leave_field(self, field: Widget) -> bool:
-        """Move focus out of ``field``; False leaves Esc to the screen's binding."""
-        self.set_focus(self.home_widget())
+    def esc_leaves(self, field: Widget) -> bool:
+        """Whether Esc in ``field`` leaves it; False leaves Esc to the screen's binding."""
         return True
+
+    def esc_leaves_field(self) -> bool:
+        """Focus is in a field that Esc leaves: the footer then shows ``esc Leave field`` (a newcomer on My
+        access typed digits into its duration choice and saw no way out)."""
+        focused = self.focused
+        return focused is not None and is_field(focused) and self.esc_leaves(focused)
+
+    def leave_field(self) -> None:
+        """Move focus out of the field: to the screen's table or scrolling part, else nowhere."""
+        self.set_focus(self.home_widget())
 
     def home_widget(self) -> Widget | None:
         """Where focus goes when it leaves a field: the first table or scrolling part, else nowhere."""
@@ -293,7 +302,7 @@ class ListScreen(DirectoryScreen):
                 event.input.add_class("hidden")
             self.table.focus()
 
-    def leave_field(self, field: Widget) -> bool:
+    def esc_leaves(self, field: Widget) -> bool:
         return field.id != "filter"  # esc in the filter clears it too (action_back), as its placeholder says
 
     def home_widget(self) -> Widget | None:

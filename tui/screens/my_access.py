@@ -3,6 +3,8 @@ duration, get credentials once, as copy-ready ``export`` lines."""
 
 from __future__ import annotations
 
+import asyncio
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -64,8 +66,29 @@ class CredentialsModal(ModalScreen[None]):
         self.dismiss(None)
 
 
+class DurationChoice(Select[int]):
+    """The session durations the highlighted role allows, the most allowed last and chosen. Made anew when
+    that changes, without Select's blank entry (it issued for the role's own duration, and read as a second
+    "most allowed" beside the real one). Disabled while no role is highlighted: no fake option standing in
+    for a hint."""
+
+    def __init__(self, allowed: int | None) -> None:
+        self.allowed = allowed
+        if allowed is None:
+            super().__init__([], id="duration", prompt="no role to assume", disabled=True)
+            return
+        options = [(format_duration(d), d) for d in DURATIONS if d < allowed]
+        options.append((f"{format_duration(allowed)} (the most allowed)", allowed))
+        super().__init__(options, id="duration", allow_blank=False, value=allowed)
+
+
 GET_HINT = "enter or g: credentials for the highlighted role, for the duration chosen here (tab to change it)"
 NOTHING_TO_ASSUME = "No role to assume: an administrator assigns roles to you or to a group of yours."
+# Root is never given temporary credentials (README): waiting for an assignment would be waiting for nothing.
+ROOT_ASSUMES_NOTHING = (
+    "Root never takes temporary credentials: roles are for the users of the admin group and others. Sign in "
+    "as one of them for day-to-day work."
+)
 
 # For a member of the admin group (or root) signed in without an authenticator: why they see only this.
 MFA_BANNER = (
@@ -97,6 +120,7 @@ class MyAccessScreen(DirectoryScreen):
         self._mfa = mfa
         self.grants: list[Assignment] = []
         self.durations: dict[int, int] = {}
+        self._offering = asyncio.Lock()
 
     @property
     def user_id(self) -> int:
@@ -121,8 +145,7 @@ class MyAccessScreen(DirectoryScreen):
             yield Static("", id="mfa-banner", classes="banner-warning", markup=False)
             yield DataTable(id="grants", cursor_type="row", zebra_stripes=True)
             yield Static("Session duration", classes="section-title")
-            # Disabled until a role is highlighted: no fake option standing in for a hint.
-            yield Select([], id="duration", prompt="no role to assume", disabled=True)
+            yield DurationChoice(None)
             yield Static(GET_HINT, id="get-hint", classes="dialog-keys", markup=False)
         yield KeyFooter()
 
@@ -156,7 +179,7 @@ class MyAccessScreen(DirectoryScreen):
             g.permission_set_id: self.directory.permission_sets.get(g.permission_set_id).session_duration
             for g in live
         }
-        self.app.call_from_thread(self._show, user.user_name, live, durations)
+        self.app.call_from_thread(self._show, user.user_name, live, durations, user.is_root)
 
     def _show_banner(self, needs_mfa: bool) -> None:
         banner = self.query_one("#mfa-banner", Static)
@@ -166,7 +189,9 @@ class MyAccessScreen(DirectoryScreen):
             by_password = signed_in is not None and signed_in.method.startswith("password")
             banner.update(MFA_BANNER + (ENROL_HERE if by_password else ENROL_ELSEWHERE))
 
-    def _show(self, user_name: str, grants: list[Assignment], durations: dict[int, int]) -> None:
+    def _show(
+        self, user_name: str, grants: list[Assignment], durations: dict[int, int], is_root: bool = False
+    ) -> None:
         # One row per (account, permission set), however many paths grant it.
         unique: dict[tuple[int, int], Assignment] = {}
         for grant in grants:
@@ -188,8 +213,9 @@ class MyAccessScreen(DirectoryScreen):
             )
         if self.grants:
             table.move_cursor(row=min(cursor, len(self.grants) - 1))
-        self._offer_durations()
-        self.query_one("#get-hint", Static).update(GET_HINT if self.grants else NOTHING_TO_ASSUME)
+        self.call_later(self._offer_durations)
+        nothing = ROOT_ASSUMES_NOTHING if is_root else NOTHING_TO_ASSUME
+        self.query_one("#get-hint", Static).update(GET_HINT if self.grants else nothing)
         self.refresh_bindings()  # g is offered only with a role to assume
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -198,8 +224,8 @@ class MyAccessScreen(DirectoryScreen):
             return False
         return True
 
-    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        self._offer_durations()
+    async def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        await self._offer_durations()
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         self.action_get_credentials()  # enter on a row: the table consumes the key and says so
@@ -210,23 +236,19 @@ class MyAccessScreen(DirectoryScreen):
         row = self.query_one("#grants", DataTable).cursor_row
         return self.grants[min(max(row, 0), len(self.grants) - 1)]
 
-    def _offer_durations(self) -> None:
-        grant = self._selected()
-        select = self.query_one("#duration", Select)
-        if grant is None:
-            select.prompt = "no role to assume"
-            select.set_options([])
-            select.disabled = True
-            return
-        select.disabled = False
-        allowed = self.durations[grant.permission_set_id]
-        # The list's blank entry (Select always offers one) issues for the role's own duration: say so.
-        select.prompt = f"the most allowed ({format_duration(allowed)})"
-        options = [(format_duration(d), d) for d in DURATIONS if d < allowed] + [
-            (f"{format_duration(allowed)} (the most allowed)", allowed)
-        ]
-        select.set_options(options)
-        select.value = allowed
+    async def _offer_durations(self) -> None:
+        async with self._offering:  # one at a time: a load and a row highlighted both ask
+            grant = self._selected()
+            allowed = self.durations[grant.permission_set_id] if grant is not None else None
+            shown = self.query_one("#duration", DurationChoice)
+            if allowed == shown.allowed:
+                return  # the same choices: the one made stays
+            focused = self.focused is shown
+            await shown.remove()
+            offered = DurationChoice(allowed)
+            await self.query_one(".detail-body", Vertical).mount(offered, before=self.query_one("#get-hint"))
+            if focused:
+                offered.focus()
 
     def action_get_credentials(self) -> None:
         grant = self._selected()

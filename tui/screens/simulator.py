@@ -238,8 +238,8 @@ class SimulatorScreen(DirectoryScreen):
         self.query_one(first, Input).focus()
 
     def action_leave_field(self) -> None:
-        if self.focused is not None and is_field(self.focused):
-            self.leave_field(self.focused)
+        if self.esc_leaves_field():
+            self.leave_field()
 
     def _show_kind(self) -> None:
         self.query_one("#row-user").display = self.kind == "user"

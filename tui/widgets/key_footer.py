@@ -117,7 +117,18 @@ class KeyFooter(Widget):
                 palette = entry
             elif binding.show and binding.description and binding.action not in entries:
                 entries[binding.action] = entry
-        keys = list(entries.values())
+        # In a field the printable keys are the field's: say how to leave it (every screen, whatever its own
+        # bindings for Esc, which then waits for the second press).
+        leaves_field = getattr(self.screen, "esc_leaves_field", None)
+        if callable(leaves_field) and leaves_field():
+            others = (
+                entry
+                for action, entry in entries.items()
+                if action != "leave_field" and entry.key != "escape"
+            )
+            keys = [FooterKey("escape", "esc", "Leave field", True), *others]
+        else:
+            keys = list(entries.values())
         if palette is not None and self.app.ENABLE_COMMAND_PALETTE:
             keys.append(palette._replace(description="palette", on_right=True))
         return keys
