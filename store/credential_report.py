@@ -193,7 +193,8 @@ def security_flags(directory: Directory) -> list[SecurityFlag]:
                 no_mfa == 0,
                 "Every password user has MFA"
                 if no_mfa == 0
-                else f"{no_mfa:,} user{'s' if no_mfa != 1 else ''} without MFA",
+                # Users without a password sign in some other way (or not at all): not counted, so said.
+                else f"{no_mfa:,} password user{'s' if no_mfa != 1 else ''} without MFA",
             )
         )
         cutoff = to_text(now_dt - STALE_AFTER)

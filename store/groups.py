@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from store import bulk, clock, names, rights
-from store.errors import AlreadyExists, NotFound, Refused, ValidationError
+from store.errors import AlreadyExists, Conflict, NotFound, Refused, ValidationError
 from store.names import quoted
 from store.service import PAGE_SIZE, Page, Service
 
@@ -236,6 +236,36 @@ class GroupService(Service[Group]):
             )
             return membership
 
+    def set_expiry(
+        self, group_id: int, user_id: int, expires_at: str | None, version: int | None = None
+    ) -> Membership:
+        """Change when a membership ends (None: never); ``version``: the membership as it was read (a change
+        made since is a Conflict). Its grants end at the new time."""
+        expiry = clock.parse_moment(expires_at, "expiresAt")
+        with self.directory.change() as conn:
+            before = self._membership(conn, group_id, user_id)
+            if version is not None and before.version != version:
+                raise Conflict(
+                    "this membership was changed by someone else since you opened it; nothing was saved. "
+                    "Reload to see their change.",
+                    current=before,
+                )
+            if expiry is not None and expiry <= self._now():
+                raise ValidationError(
+                    "expiresAt: must be in the future (to end the membership now, remove it)", "expiresAt"
+                )
+            if expiry == before.expires_at:
+                return before
+            conn.execute(SET_MEMBERSHIP_EXPIRY, (expiry, group_id, user_id))
+            self._audit(
+                conn,
+                "group.update_member",
+                f"group:{before.group_name}",
+                before={"user": before.user_name, "expires_at": before.expires_at},
+                after={"user": before.user_name, "expires_at": expiry},
+            )
+            return self._membership(conn, group_id, user_id)
+
     def remove_member(self, group_id: int, user_id: int) -> None:
         with self.directory.change() as conn:
             membership = self._membership(conn, group_id, user_id)
@@ -248,6 +278,10 @@ class GroupService(Service[Group]):
                 before={"user": membership.user_name, "expires_at": membership.expires_at},
                 extra={"sessions_ended": ended} if ended else None,
             )
+
+    def membership(self, group_id: int, user_id: int) -> Membership:
+        with self.db.read() as conn:
+            return self._membership(conn, group_id, user_id)
 
     def _membership(self, conn: sqlite3.Connection, group_id: int, user_id: int) -> Membership:
         row = conn.execute(

@@ -219,6 +219,27 @@ class TestEscLeavesTheField:
             await settle(pilot)
             assert isinstance(app.screen, ImportScreen)
 
+    async def test_a_field_left_stays_left_after_a_screen_on_top(self, tmp_path):
+        """Esc out of the editor's Name, i for the import, back: Textual gave the focus to Name again, and
+        the 2 that followed was typed into the name instead of switching to Users."""
+        app, _ = make_app(tmp_path)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("5", "n")
+            await settle(pilot)
+            editor = app.screen
+            assert isinstance(editor, PermissionSetEditorScreen)
+            await type_text(pilot, "S3Reader")
+            await pilot.press("escape", "i")
+            await settle(pilot)
+            assert isinstance(app.screen, ImportScreen)
+            await pilot.press("escape", "escape")
+            await settle(pilot)
+            assert app.screen is editor and not isinstance(app.focused, (Input, TextArea)), app.focused
+            await pilot.press("2")
+            await settle(pilot)
+            assert app.current_mode == "users"
+            assert editor.query_one("#field-name", Input).value == "S3Reader"
+
 
 class TestCodeField:
     """A password typed into the code field (one Tab too many after a failure) never shows in clear."""

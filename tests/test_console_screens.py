@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import sqlite3
 
+import pytest
 from textual import events
 from textual.widgets import DataTable, Input, Static
 
+from store.errors import Conflict, ValidationError
 from tests.console_factory import filter_list, make_app, other_admin, settle, table_lines, type_text
 from tui.screens.accounts import AccountsScreen
 from tui.screens.assignments import AssignmentsScreen
@@ -59,7 +61,9 @@ class TestNavigation:
             await settle(pilot)
             lines = table_lines(app.screen.table)
             assert lines[0].startswith("User name")
-            assert all(len(line) == 78 for line in lines)  # 80 minus the body's padding
+            # 80 minus the body's padding, and the scroll bar's two when there is one: nothing drawn under it.
+            beside_the_bar = app.screen.table.scrollable_content_region.width
+            assert beside_the_bar in (76, 78) and all(len(line) == beside_the_bar for line in lines)
 
     async def test_help_lists_the_keys_of_the_screen_underneath(self, tmp_path):
         app, _ = make_app(tmp_path)
@@ -73,6 +77,11 @@ class TestNavigation:
             actions = [str(table.get_row_at(i)[1]) for i in range(table.row_count)]
             for action in ("Filter", "New", "Edit", "Disable", "Delete", "Refresh", "Quit"):
                 assert any(a.startswith(action) for a in actions), action
+            # Each key once: the sections and quit are said by the conventions, not again as the screen's
+            # ("1 Dash" … beside "1 … 9, 0", "^q" beside "ctrl+q"), and no mouse-copy key leads the list.
+            keys = [str(table.get_row_at(i)[0]) for i in range(table.row_count)]
+            assert not {"1", "2", "0", "^q", "^c"} & set(keys), keys
+            assert not any(a.startswith("Copy selected text") for a in actions)
             await pilot.press("escape")
             assert isinstance(app.screen, UsersScreen)
 
@@ -580,6 +589,33 @@ class TestOtherConcepts:
             await pilot.press("enter")
             await settle(pilot)
             assert app.screen.table.total == 1
+            # When a membership ends is changed in place (a newcomer found no way but remove and add again).
+            dave = directory.users.get_by_name("dave")
+            await pilot.press("e")
+            await settle(pilot)
+            await type_text(pilot, "2030-01-31")
+            await pilot.press("enter")
+            await settle(pilot)
+            assert directory.groups.membership(group.id, dave.id).expires_at == "2030-01-31T00:00:00Z"
+            assert "2030-01-31T00:00:00Z" in " ".join(table_lines(app.screen.table))
+            # Adding a member again says where that is.
+            await pilot.press("n")
+            await settle(pilot)
+            await type_text(pilot, "dave")
+            await pilot.press("enter")
+            await settle(pilot)
+            error = str(app.screen.query_one("#error-userName", Static).render())
+            assert "already a member" in error and "press e" in error, error
+            app.screen.dismiss(None)
+            await settle(pilot)
+            # Someone else changed it meanwhile: the edit is refused, named, and nothing is written.
+            stale = directory.groups.membership(group.id, dave.id)
+            directory.groups.set_expiry(group.id, dave.id, "2031-01-01")
+            with pytest.raises(Conflict):
+                directory.groups.set_expiry(group.id, dave.id, None, stale.version)
+            with pytest.raises(ValidationError, match="must be in the future"):
+                directory.groups.set_expiry(group.id, dave.id, "2001-01-01")
+            assert directory.groups.membership(group.id, dave.id).expires_at == "2031-01-01T00:00:00Z"
             await pilot.press("d", "y")
             await settle(pilot)
             assert directory.groups.members(group.id).total == 0

@@ -94,6 +94,7 @@ class TestFirstRun:
             wizard = app.screen
             assert isinstance(wizard, FirstRunScreen)
             assert "step 1 of 3" in text(wizard, "#wizard-title")
+            assert text(wizard, "#wizard-where") == f"Directory file: {tmp_path / 'directory.db'}"
             await type_text(pilot, "password")
             await pilot.press("enter")
             await settle(pilot)
@@ -185,7 +186,8 @@ class TestSignIn:
                     and screen.query_one("#sign-in-code", Input).has_focus
                 )
                 assert "6 digits from your authenticator" in text(screen, "#sign-in-hint")
-                assert "failed" not in text(screen, "#sign-in-message")  # no attempt made
+                # No attempt made, and root's "Signed out." is not left above alice's hint.
+                assert text(screen, "#sign-in-message") == ""
                 if user == "root":
                     await type_text(pilot, root.code())
                     await pilot.press("enter")
@@ -194,7 +196,9 @@ class TestSignIn:
                     await pilot.press("ctrl+o")
                     await settle(pilot)
                     screen = app.screen
-                    assert isinstance(screen, SignInScreen)
+                    assert isinstance(screen, SignInScreen) and "Signed out" in text(
+                        screen, "#sign-in-message"
+                    )
             await pilot.press("enter")  # alice has no authenticator: Enter again signs her in
             await settle(pilot)
             assert isinstance(app.screen, MyAccessScreen)  # without MFA she administers nothing

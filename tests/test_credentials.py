@@ -351,7 +351,10 @@ class TestSecurityFlags:
         flags = {flag.key: flag for flag in security_flags(directory)}
         assert flags["root_mfa"].ok and flags["root_keys"].ok
         assert flags["root_used"].ok and flags["root_used"].text == "Root never signed in"
-        assert not flags["users_without_mfa"].ok and flags["users_without_mfa"].text == "1 user without MFA"
+        assert (
+            not flags["users_without_mfa"].ok
+            and flags["users_without_mfa"].text == "1 password user without MFA"
+        )
         assert flags["stale_access_keys"].ok and flags["password_age"].ok
         directory.sign_in.attempt("root", ROOT_PASSWORD, root.code())
         directory.access_keys.create(alice.id)

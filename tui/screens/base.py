@@ -54,7 +54,13 @@ class DirectoryScreen(Screen[Any]):
     _shown = False
     _subject_gone = False
 
+    # Esc left a field for nowhere (a screen with no table): Textual's auto-focus put a field back in focus
+    # when the screen was shown again (back from the import opened with i), and the next digit was typed.
+    _left_fields = False
+
     def on_screen_resume(self) -> None:
+        if self._left_fields:
+            self.call_later(self._leave_fields_again)  # after Textual's own resume, which auto-focuses
         # Shown again (back from a dialog, a pushed screen or another section): what it showed may have
         # changed meanwhile, by this console or another, so it is fetched again. Not on the first show: the
         # screen loads itself as it mounts.
@@ -107,7 +113,18 @@ class DirectoryScreen(Screen[Any]):
 
     def leave_field(self) -> None:
         """Move focus out of the field: to the screen's table or scrolling part, else nowhere."""
-        self.set_focus(self.home_widget())
+        home = self.home_widget()
+        self.set_focus(home)
+        self._left_fields = home is None
+
+    def _leave_fields_again(self) -> None:
+        if is_field(self.focused):
+            self.set_focus(None)
+        self._left_fields = True
+
+    def on_descendant_focus(self) -> None:
+        if self.focused is not None:  # (not the auto-focus taken back as the screen was shown again)
+            self._left_fields = False  # focus went somewhere on purpose (tab, enter, a click)
 
     def home_widget(self) -> Widget | None:
         """Where focus goes when it leaves a field: the first table or scrolling part, else nowhere."""

@@ -72,6 +72,8 @@ class FirstRunScreen(Screen[None]):
         with ContentSwitcher(initial="step-password"):
             with Vertical(id="step-password"):
                 yield Static(INTRO, classes="wizard-text", markup=False)
+                # Which file becomes this directory (TUI_DB or --db chose it, or the default place).
+                yield Static("", id="wizard-where", classes="wizard-muted")
                 yield Label("Root's password")
                 yield TextInput(id="wizard-password", password=True)
                 yield Label("Repeat it")
@@ -96,6 +98,9 @@ class FirstRunScreen(Screen[None]):
                 )
 
     def on_mount(self) -> None:
+        self.query_one("#wizard-where", Static).update(
+            literal(f"Directory file: {self.tui_app.directory.db.path}")
+        )
         policy = describe_policy(self.tui_app.directory.password_policy.get())
         self.query_one("#wizard-policy", Static).update(
             literal("Password policy: " + "; ".join(policy) + ".")

@@ -117,14 +117,14 @@ class AdminGrantCheck:
         self._admin_group_id = admin_group_id
         self._confirmed: set[tuple[int, int]] = set()
 
-    def check(self, group: Any, user: Any, field: str) -> None:
+    def check(self, group: Any, user: Any, field: str, outcome: str = "make them an administrator") -> None:
         pair = (group.id, user.id)
         if group.id != self._admin_group_id() or pair in self._confirmed:
             return
         self._confirmed.add(pair)
         raise ValidationError(
             f"{field}: {group.name} is the admin group: {user.user_name} will administer the directory "
-            "(signed in with MFA). Save again to make them an administrator",
+            f"(signed in with MFA). Save again to {outcome}",
             field,
         )
 

@@ -6,7 +6,8 @@ from typing import Any
 
 from textual.binding import Binding
 
-from store.errors import StoreError
+from store.clock import parse_moment
+from store.errors import AlreadyExists, StoreError, ValidationError
 from store.groups import Group, Membership
 from store.service import Page
 from tui.screens.base import ListScreen, on_current_row
@@ -118,9 +119,11 @@ class GroupsScreen(ListScreen):
                 if admin is not None and admin.id == group.id
                 else ""
             )
+            assigned = self.directory.assignments.list(group_id=group.id, limit=1).total
             self.confirm_then(
                 f"Delete group {group.name}?",
-                f"Its {group.member_count:,} membership(s) and its assignments go with it.{losing}",
+                f"Its {group.member_count:,} membership(s) and {assigned:,} assignment(s) go with it, and "
+                f"the sessions its members hold through them end.{losing}",
                 lambda: groups.delete(group.id, group.version),
                 f"Deleted {group.name}",
                 confirm_label="Delete",
@@ -140,7 +143,7 @@ class GroupMembersScreen(ListScreen):
         Binding("escape", "back", "Back"),
         Binding("n", "new", "Add member"),
         Binding("d", "delete", "Remove member"),
-        Binding("e", "edit", "", show=False),  # a membership has nothing to edit: not offered
+        Binding("e", "edit", "Change expiry"),
     ]
 
     def __init__(self, group: Group) -> None:
@@ -175,7 +178,13 @@ class GroupMembersScreen(ListScreen):
         def save(values: dict[str, str], version: int | None) -> Any:
             user = lookup_by_name(users.get_by_name, values["userName"], "userName")
             admin_grant.check(group, user, "userName")
-            return groups.add_member(group.id, user.id, expires_at=values["expiresAt"].strip() or None)
+            try:
+                return groups.add_member(group.id, user.id, expires_at=values["expiresAt"].strip() or None)
+            except AlreadyExists as exc:  # the way to what they came for
+                raise ValidationError(
+                    f"userName: {exc.message}: to change when that ends, select them in the list and press e",
+                    "userName",
+                ) from None
 
         self.open_form(
             FormModal(
@@ -194,6 +203,45 @@ class GroupMembersScreen(ListScreen):
                 save,
             ),
             "Member added",
+        )
+
+    @on_current_row
+    def action_edit(self) -> None:
+        """When the selected membership ends (empty: never), its grants with it."""
+        if (membership := self.selected()) is None:
+            return
+        users, groups, group = self.directory.users, self.directory.groups, self.group
+        admin_grant = AdminGrantCheck(self.directory.admins.admin_group_id)
+
+        def save(values: dict[str, str], version: int | None) -> Any:
+            expires_at = parse_moment(values["expiresAt"].strip() or None, "expiresAt")
+            current = membership.expires_at
+            # Later than it was (or never): an administrator kept longer, as adding one makes one.
+            if current is not None and (expires_at is None or expires_at > current):
+                kept = "keep them an administrator longer"
+                admin_grant.check(group, users.get(membership.user_id), "expiresAt", kept)
+            return groups.set_expiry(group.id, membership.user_id, expires_at, version)
+
+        def load() -> tuple[dict[str, str], int]:
+            now = groups.membership(group.id, membership.user_id)
+            return {"expiresAt": now.expires_at or ""}, now.version
+
+        self.open_form(
+            FormModal(
+                f"When {membership.user_name}'s membership of {group.name} ends",
+                [
+                    FormField(
+                        "expiresAt",
+                        "Expires",
+                        membership.expires_at or "",
+                        "empty: never · 2027-01-31 or 2027-01-31T18:00:00Z",
+                    ),
+                ],
+                save,
+                version=membership.version,
+                load=load,
+            ),
+            "Expiry changed",
         )
 
     @on_current_row

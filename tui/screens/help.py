@@ -22,7 +22,11 @@ CONVENTIONS = [
         "Dashboard, Users, Groups, Accounts, Permission sets, Assignments, Policies, Sessions, "
         "Simulator, My access",
     ),
-    ("S", "Sources: identity providers that provision users over SCIM, and their tokens"),
+    (
+        "S",
+        "Sources: identity providers that provision users over SCIM, and their tokens (in the top bar "
+        "once one has a token)",
+    ),
     ("l", "Audit log (on the Dashboard): every change and sign-in, newest first"),
     ("/", "Filter the current table"),
     ("enter", "Open"),
@@ -30,6 +34,13 @@ CONVENTIONS = [
     ("↑ ↓ pgup pgdn home end", "Move in a table (also j k g G)"),
     ("tab / shift+tab", "Next / previous field in a form"),
 ]
+
+
+# Keys the conventions below say once (the sections, quit, help, the palette), and Textual's copy of a
+# mouse selection: listed among the screen's keys too, they showed twice, and a copy key led the dashboard's.
+def _said_below(action: str) -> bool:
+    bare = action.removeprefix("app.").removeprefix("screen.")
+    return bare.startswith("switch_mode(") or bare in {"quit", "help", "command_palette", "copy_text"}
 
 
 class HelpScreen(ModalScreen[None]):
@@ -51,6 +62,8 @@ class HelpScreen(ModalScreen[None]):
         table.add_column("Key", width=KEY_WIDTH)
         table.add_column("Action: what it does", width=ACTION_WIDTH)
         for key, description, action, _node, enabled in screen_actions(self.app, self.underneath):
+            if _said_below(action):
+                continue
             line = Text(description, style="bold" if enabled else "dim")
             explanation = EXPLAIN.get(action.removeprefix("app."), "")
             if explanation:

@@ -138,6 +138,7 @@ class SignInScreen(Screen[None]):
             # Enter moves on to the code, as from the user name: a sign-in that needed one failed, counted
             # towards the lock. Enter on the empty code signs in without one.
             code.focus()
+            self.query_one("#sign-in-message", Static).update("")  # "Signed out." is the last one's news
             self.query_one("#sign-in-hint", Static).update(
                 "Code: the 6 digits from your authenticator (Enter again if you have none)"
             )

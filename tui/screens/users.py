@@ -99,7 +99,8 @@ class UsersScreen(ListScreen):
         self.app.push_screen(UserDetailScreen(item.id))
 
     def action_new(self) -> None:
-        self.open_form(user_form(self, None), "User created")
+        # The row saved gets the cursor: say where its credentials are (a newcomer looked for them).
+        self.open_form(user_form(self, None), "User created: enter opens it; c there for password and MFA")
 
     @on_current_row
     def action_edit(self) -> None:

@@ -242,7 +242,9 @@ class PagedTable(ScrollView, can_focus=True):
         return Strip(segments)
 
     def render_line(self, y: int) -> Strip:
-        width = self.size.width
+        # The width beside the scroll bar: the whole width drew the last column under the bar, its end (and
+        # the "…" that says it goes on) hidden there.
+        width = self.scrollable_content_region.width
         widths = self._widths(width)
         if y == 0:
             header = self.get_component_rich_style("paged-table--header")
