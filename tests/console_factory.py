@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
+from textual import events
 from textual.pilot import Pilot
 from textual.worker import WorkerCancelled
 
@@ -65,6 +67,15 @@ async def settle(pilot: Pilot[object]) -> None:
         except WorkerCancelled:
             pass  # a worker of a screen that closed (a form that saved and dismissed itself) ends with it
     await pilot.pause()
+
+
+def burst(app: TuiApp, keys: Iterable[str]) -> None:
+    """``keys`` delivered at once, as a paste or tmux's send-keys delivers them: posted together, with no
+    wait between them (Pilot's press waits for the screen after every key)."""
+    for key in keys:
+        name = "space" if key == " " else key
+        character = {"tab": "\t", "enter": "\r", "space": " "}.get(name, key if len(key) == 1 else None)
+        app.post_message(events.Key(name, character))
 
 
 def table_lines(table: PagedTable) -> list[str]:

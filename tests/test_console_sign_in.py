@@ -15,7 +15,7 @@ from store.demo import DEMO_ROOT, seed_demo_root
 from store.directory import Directory
 from store.errors import Refused
 from store.sign_in import FAILED_MESSAGE
-from tests.console_factory import make_app, settle, type_text
+from tests.console_factory import burst, make_app, settle, type_text
 from tests.test_identity_init import ROOT_PASSWORD, FakeClock, make_root, other_code
 from tui.app import TuiApp
 from tui.screens.credentials import NewPasswordModal, SecretsModal, TotpEnrolModal
@@ -86,6 +86,23 @@ def alice_code(root) -> str:
 
 
 class TestFirstRun:
+    async def test_the_wizard_takes_its_fields_in_one_burst(self, tmp_path):
+        """The wizard's Enter moves on at once too: password⏎repeat⏎ then the code⏎, each sent in a burst."""
+        clock = FakeClock()
+        app, directory = make_app(tmp_path, seed=False, signed_in=None, clock=clock)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            wizard = app.screen
+            assert isinstance(wizard, FirstRunScreen)
+            burst(app, [*"glass box standing by", "enter", *"glass box standing by", "enter"])
+            await settle(pilot)
+            assert "step 2 of 3" in text(wizard, "#wizard-title"), text(wizard, "#wizard-password-error")
+            burst(app, [*totp_code(wizard.enrolment.secret, clock()), "enter"])
+            await settle(pilot)
+            assert "step 3 of 3" in text(wizard, "#wizard-title")
+            assert directory.users.root() is not None
+        directory.close()
+
     async def test_the_wizard_creates_root_shows_codes_once_and_signs_in(self, tmp_path):
         clock = FakeClock()
         app, directory = make_app(tmp_path, seed=False, signed_in=None, clock=clock)
@@ -349,6 +366,17 @@ class TestSignIn:
             await settle(pilot)
             assert isinstance(app.screen, DashboardScreen) and app.signed_in.is_root
         directory.sign_in.attempt("alice", "looking glass mirror 77", alice_code(root))
+        root.directory.close()
+
+    async def test_keys_sent_in_one_burst_land_in_their_fields(self, tmp_path):
+        """tmux's send-keys (or a paste) delivers "root⏎password⏎code⏎" at once: the focus moved on the
+        field's Submitted message, after the keys behind it, and everything was typed into the user name."""
+        app, directory, root = gate_app(tmp_path)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            burst(app, [*"root", "enter", *ROOT_PASSWORD, "enter", *root.code(), "enter"])
+            await settle(pilot)
+            assert isinstance(app.screen, DashboardScreen), app.screen.query_one("#sign-in-user", Input).value
         root.directory.close()
 
     async def test_the_demo_shows_root_and_its_current_code(self, tmp_path):

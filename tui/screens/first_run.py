@@ -54,6 +54,9 @@ class FirstRunScreen(Screen[None]):
     BINDINGS = [
         Binding("escape", "back", "Back", show=False),
         Binding("enter", "open_console", "Open the console", show=False),
+        # Enter in a field is the screen's, before the field's: the focus moves at once, so what is typed
+        # right after it (a burst: a paste, tmux) lands in the next field, not in this one.
+        Binding("enter", "field_entered", show=False, priority=True),
     ]
 
     def __init__(self) -> None:
@@ -116,13 +119,29 @@ class FirstRunScreen(Screen[None]):
         )
         focus = {1: "#wizard-password", 2: "#enrol-code"}.get(number)
         if focus:
-            self.query_one(focus, Input).focus()
+            self.set_focus(self.query_one(focus, Input))  # at once: a code typed right after lands in it
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        if event.input.id in ("wizard-password", "wizard-repeat"):
-            self._password_entered()
-        elif event.input.id == "enrol-code" and not self.busy:
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "field_entered":  # only in a field: elsewhere enter is the step's own (open the console)
+            return isinstance(self.focused, Input)
+        return True
+
+    def action_field_entered(self) -> None:
+        # The focus moves now (a burst's next keys are the next field's); the check waits in the field's own
+        # queue, behind the keys typed into it before this Enter, and takes the focus back if it refuses.
+        focused = self.focused
+        if not isinstance(focused, Input):
+            return
+        if focused.id == "wizard-password":
+            self.set_focus(self.query_one("#wizard-repeat", Input))
+            focused.call_later(self._password_entered, only_the_first=True)
+        elif focused.id == "wizard-repeat":
+            focused.call_later(self._password_entered)
+        elif focused.id == "enrol-code":
+            focused.call_later(self._code_entered)
+
+    def _code_entered(self) -> None:
+        if not self.busy:
             self.busy = True
             self._create(self.query_one(EnrolmentPanel).code)
 
@@ -138,24 +157,25 @@ class FirstRunScreen(Screen[None]):
             self._said_about = None
             self.query_one("#wizard-password-error", Static).update("")
 
-    def _password_entered(self) -> None:
+    def _password_entered(self, only_the_first: bool = False) -> None:
+        """Enter in the password (``only_the_first``: its policy is checked) or in the repeat (both are)."""
         password = self.query_one("#wizard-password", Input).value
         repeat = self.query_one("#wizard-repeat", Input)
         error = self.query_one("#wizard-password-error", Static)
         reasons = self.tui_app.directory.password_policy.check(password, ROOT_NAME)
         if reasons:
             error.update(literal(" ".join(reasons)))
-            self.query_one("#wizard-password", Input).focus()
+            self.set_focus(self.query_one("#wizard-password", Input))
             self._said_about = (password, repeat.value)
             return
-        if not repeat.value:
+        if only_the_first or not repeat.value:
             error.update("")
-            repeat.focus()
+            self.set_focus(repeat)
             return
         if repeat.value != password:
             error.update("The two passwords differ.")
             repeat.value = ""
-            repeat.focus()
+            self.set_focus(repeat)
             self._said_about = (password, "")
             return
         error.update("")

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Input, Label, Static
@@ -123,26 +124,42 @@ class SignInScreen(Screen[None]):
 
     # -- signing in --------------------------------------------------------------------------------------
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        event.stop()
+    # Enter is the screen's, before the field's, as Tab is the app's: the focus moves at once, so what is
+    # typed right after it (keys sent in one burst: a paste, tmux's send-keys, a script) lands in the next
+    # field. Through the field's Submitted message the move came after those keys, and "alice⏎passphrase"
+    # was all typed into the user name. What depends on the values waits in the field's own queue, behind
+    # the keys typed into it before this Enter.
+    BINDINGS = [Binding("enter", "next_or_sign_in", show=False, priority=True)]
+
+    def action_next_or_sign_in(self) -> None:
         user = self.query_one("#sign-in-user", Input)
         password = self.query_one("#sign-in-password", Input)
         code = self.query_one("#sign-in-code", CodeInput)
-        for box in (user, password):
-            if not box.value.strip():
-                box.focus()  # enter on an empty required field moves there instead of failing a sign-in
-                if not is_complete_code(code.value):
-                    code.value = ""  # most likely the password, typed one Tab too far
-                return
-        if event.input is password and not code.value.strip():
+        focused = self.focused
+        if focused is user:
+            self.set_focus(password)
+            return
+        if focused is password and not code.value.strip():
             # Enter moves on to the code, as from the user name: a sign-in that needed one failed, counted
             # towards the lock. Enter on the empty code signs in without one.
-            code.focus()
+            self.set_focus(code)
             self.query_one("#sign-in-message", Static).update("")  # "Signed out." is the last one's news
             self.query_one("#sign-in-hint", Static).update(
                 "Code: the 6 digits from your authenticator (Enter again if you have none)"
             )
             return
+        (focused or code).call_later(self._sign_in)
+
+    def _sign_in(self) -> None:
+        user = self.query_one("#sign-in-user", Input)
+        password = self.query_one("#sign-in-password", Input)
+        code = self.query_one("#sign-in-code", CodeInput)
+        for box in (user, password):
+            if not box.value.strip():
+                self.set_focus(box)  # enter with a required field empty moves there instead of failing
+                if not is_complete_code(code.value):
+                    code.value = ""  # most likely the password, typed one Tab too far
+                return
         if not self.busy:
             self.busy = True
             self.query_one("#sign-in-message", Static).update("Signing in…")
