@@ -169,7 +169,10 @@ def seed_demo_credentials(directory: Directory) -> None:
     alice, bob = users.get_by_name("alice"), users.get_by_name("bob")
     directory.credentials.set_password(alice.id, DEMO_ALICE.password)
     secret = DEMO_ALICE.totp_secret
-    directory.credentials.confirm_totp(alice.id, secret, totp_code(secret, directory.clock()))
+    # Enrolled with the code of the step before (accepted: ±1 step), so the code the sign-in screen shows
+    # works at once: enrolling with it spent it, and alice's first sign-in failed for up to 30 seconds.
+    earlier = directory.clock() - timedelta(seconds=30)
+    directory.credentials.confirm_totp(alice.id, secret, totp_code(secret, earlier))
     directory.credentials.set_password(bob.id, DEMO_USER_PASSWORD, must_change=True)
     old = directory.access_keys.create(users.get_by_name("ci-deploy").id).key
     with directory.change() as conn:  # demo data: a key made four months ago and never rotated

@@ -379,6 +379,25 @@ class TestSignIn:
             assert isinstance(app.screen, DashboardScreen), app.screen.query_one("#sign-in-user", Input).value
         root.directory.close()
 
+    async def test_alice_signs_in_at_once_with_the_code_the_demo_shows(self, tmp_path):
+        """Seeding enrolled alice's authenticator with the code of that moment: the code the sign-in screen
+        then showed was spent, and her sign-in failed for up to 30 seconds (a tmux walk right after start)."""
+        from store.demo import DEMO_ALICE, seed_demo, seed_demo_credentials
+
+        clock = FakeClock()
+        directory = Directory.open(tmp_path / "demo.db", Actor("console:t", "console"), clock)
+        seed_demo_root(directory)
+        seed_demo(directory)
+        seed_demo_credentials(directory)
+        app = TuiApp(directory, demo=DEMO_ROOT)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            code = totp_code(DEMO_ALICE.totp_secret, clock())
+            assert code in text(app.screen, "#sign-in-demo")
+            await sign_in(pilot, "alice", DEMO_ALICE.password, code)
+            assert not isinstance(app.screen, SignInScreen), text(app.screen, "#sign-in-message")
+        directory.close()
+
     async def test_the_demo_shows_root_and_its_current_code(self, tmp_path):
         clock = FakeClock()
         directory = Directory.open(tmp_path / "demo.db", Actor("console:t", "console"), clock)

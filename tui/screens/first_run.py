@@ -24,7 +24,7 @@ from store.password_policy import describe_policy
 from store.users import ROOT_NAME
 from tui.literal import literal
 from tui.screens.credentials import EnrolmentPanel, recovery_code_lines
-from tui.widgets.text_fields import TextInput
+from tui.widgets.text_fields import TextInput, after_typing
 from tui.workers import background
 
 if TYPE_CHECKING:
@@ -127,18 +127,19 @@ class FirstRunScreen(Screen[None]):
         return True
 
     def action_field_entered(self) -> None:
-        # The focus moves now (a burst's next keys are the next field's); the check waits in the field's own
-        # queue, behind the keys typed into it before this Enter, and takes the focus back if it refuses.
+        # The focus moves now (a burst's next keys are the next field's); the check waits until the fields
+        # have the keys typed into them before this Enter, and takes the focus back if it refuses.
         focused = self.focused
         if not isinstance(focused, Input):
             return
-        if focused.id == "wizard-password":
+        password = self.query_one("#wizard-password", Input)
+        if focused is password:
             self.set_focus(self.query_one("#wizard-repeat", Input))
-            focused.call_later(self._password_entered, only_the_first=True)
+            after_typing([password], lambda: self._password_entered(only_the_first=True))
         elif focused.id == "wizard-repeat":
-            focused.call_later(self._password_entered)
+            after_typing([focused, password], self._password_entered)
         elif focused.id == "enrol-code":
-            focused.call_later(self._code_entered)
+            after_typing([focused], self._code_entered)
 
     def _code_entered(self) -> None:
         if not self.busy:

@@ -27,7 +27,7 @@ from store.sign_in import LOCK_AFTER, SignIn
 from tui.literal import literal
 from tui.screens.credentials import NewPasswordModal, TotpEnrolModal, show_recovery_codes
 from tui.widgets.code_input import CodeInput, is_complete_code
-from tui.widgets.text_fields import TextInput
+from tui.widgets.text_fields import TextInput, after_typing
 from tui.workers import background
 
 if TYPE_CHECKING:
@@ -127,8 +127,8 @@ class SignInScreen(Screen[None]):
     # Enter is the screen's, before the field's, as Tab is the app's: the focus moves at once, so what is
     # typed right after it (keys sent in one burst: a paste, tmux's send-keys, a script) lands in the next
     # field. Through the field's Submitted message the move came after those keys, and "alice⏎passphrase"
-    # was all typed into the user name. What depends on the values waits in the field's own queue, behind
-    # the keys typed into it before this Enter.
+    # was all typed into the user name. What depends on the values waits until every field has the keys
+    # typed into it before this Enter (each field reads its keys at its own pace).
     BINDINGS = [Binding("enter", "next_or_sign_in", show=False, priority=True)]
 
     def action_next_or_sign_in(self) -> None:
@@ -148,7 +148,7 @@ class SignInScreen(Screen[None]):
                 "Code: the 6 digits from your authenticator (Enter again if you have none)"
             )
             return
-        (focused or code).call_later(self._sign_in)
+        after_typing([code, password, user], self._sign_in)
 
     def _sign_in(self) -> None:
         user = self.query_one("#sign-in-user", Input)

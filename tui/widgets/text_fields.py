@@ -11,6 +11,7 @@ app's bindings) is left to Textual.
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Callable, Sequence
 
 from textual import events
 from textual.widget import Widget
@@ -61,3 +62,15 @@ class TextEditor(TextArea):
     async def _on_key(self, event: events.Key) -> None:
         if not event.is_printable and event.key not in ("enter", "tab", "escape"):  # TextArea inserts these
             await _run_own_binding(self, event)
+
+
+def after_typing(fields: Sequence[Widget], then: Callable[[], object]) -> None:
+    """Run ``then`` once each of ``fields`` has taken the keys already sent to it. Each widget reads its own
+    queue of messages, at its own pace: a burst of keys (a paste, tmux's send-keys) forwarded to three
+    fields is not in all of them when the last Enter is seen. ``then`` is passed along each field's queue,
+    behind what is waiting there."""
+    if not fields:
+        then()
+        return
+    first, rest = fields[0], fields[1:]
+    first.call_later(after_typing, rest, then)
