@@ -41,7 +41,7 @@ from textual.widgets import (
 from store.errors import Conflict, NotFound, StoreError, ValidationError
 from tui.literal import literal
 from tui.screens.modals import ConflictModal, close_asking_first
-from tui.widgets.text_fields import TextEditor, TextInput
+from tui.widgets.text_fields import TextEditor, TextInput, after_typing
 from tui.workers import background
 
 # What one fills in or picks on a form: a printable key pressed while one of them (or a part of it, as a
@@ -281,7 +281,9 @@ class FormModal(ModalScreen[Any]):
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
-        self.action_save()
+        # Saved once every field has the keys sent before this Enter (a burst from tmux or a paste: each
+        # field reads its keys at its own pace, and a value could be read half typed).
+        after_typing(list(self.query(Input).results()), self.action_save)
 
     def unsaved_changes(self) -> bool:
         """Typed and not saved: esc, ctrl+q and sign-out ask before throwing it away (one esc closed a filled
