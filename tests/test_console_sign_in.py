@@ -85,15 +85,26 @@ def alice_code(root) -> str:
     return totp_code(ALICE_TOTP, root.clock())
 
 
+def wizard_app(tmp_path):
+    """The console over a directory without root, on a clock the test moves: (app, directory, clock)."""
+    clock = FakeClock()
+    app, directory = make_app(tmp_path, seed=False, signed_in=None, clock=clock)
+    return app, directory, clock
+
+
+async def the_wizard(pilot) -> FirstRunScreen:
+    await settle(pilot)
+    wizard = pilot.app.screen
+    assert isinstance(wizard, FirstRunScreen)
+    return wizard
+
+
 class TestFirstRun:
     async def test_the_wizard_takes_its_fields_in_one_burst(self, tmp_path):
         """The wizard's Enter moves on at once too: password⏎repeat⏎ then the code⏎, each sent in a burst."""
-        clock = FakeClock()
-        app, directory = make_app(tmp_path, seed=False, signed_in=None, clock=clock)
+        app, directory, clock = wizard_app(tmp_path)
         async with app.run_test(size=(80, 24)) as pilot:
-            await settle(pilot)
-            wizard = app.screen
-            assert isinstance(wizard, FirstRunScreen)
+            wizard = await the_wizard(pilot)
             burst(app, [*"glass box standing by", "enter", *"glass box standing by", "enter"])
             await settle(pilot)
             assert "step 2 of 3" in text(wizard, "#wizard-title"), text(wizard, "#wizard-password-error")
@@ -104,12 +115,9 @@ class TestFirstRun:
         directory.close()
 
     async def test_the_wizard_creates_root_shows_codes_once_and_signs_in(self, tmp_path):
-        clock = FakeClock()
-        app, directory = make_app(tmp_path, seed=False, signed_in=None, clock=clock)
+        app, directory, clock = wizard_app(tmp_path)
         async with app.run_test(size=(80, 24)) as pilot:
-            await settle(pilot)
-            wizard = app.screen
-            assert isinstance(wizard, FirstRunScreen)
+            wizard = await the_wizard(pilot)
             assert "step 1 of 3" in text(wizard, "#wizard-title")
             assert text(wizard, "#wizard-where") == f"Directory file: {tmp_path / 'directory.db'}"
             await type_text(pilot, "password")
