@@ -629,6 +629,13 @@ class TestOtherConcepts:
             with pytest.raises(ValidationError, match="must be in the future"):
                 directory.groups.set_expiry(group.id, dave.id, "2001-01-01")
             assert directory.groups.membership(group.id, dave.id).expires_at == "2031-01-01T00:00:00Z"
+            # A at the group's own members makes this group the admin group (asked first).
+            await pilot.press("A")
+            await settle(pilot)
+            assert isinstance(app.screen, ConfirmModal)
+            await pilot.press("y")
+            await settle(pilot)
+            assert directory.admins.admin_group_id() == group.id
             await pilot.press("d", "y")
             await settle(pilot)
             assert directory.groups.members(group.id).total == 0

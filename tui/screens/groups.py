@@ -64,17 +64,8 @@ class GroupsScreen(ListScreen):
 
     @on_current_row
     def action_admin_group(self) -> None:
-        if (group := self.current_group()) is None:
-            return
-        admins = self.directory.admins
-        self.confirm_then(
-            f"Make {group.name} the admin group?",
-            f"Its {group.member_count:,} member(s) will administer the directory; members of the "
-            "current admin group who are not in it lose that right now.",
-            lambda: admins.set_admin_group(group.id),
-            f"{group.name} is the admin group",
-            confirm_label="Make admin group",
-        )
+        if (group := self.current_group()) is not None:
+            ask_to_make_admin_group(self, group)
 
     def columns(self) -> list[Column[Group]]:
         return [
@@ -130,6 +121,19 @@ class GroupsScreen(ListScreen):
             )
 
 
+def ask_to_make_admin_group(screen: ListScreen, group: Group) -> None:
+    """Confirm, then make ``group`` (as it is now: its members counted now) the admin group."""
+    admins = screen.directory.admins
+    screen.confirm_then(
+        f"Make {group.name} the admin group?",
+        f"Its {group.member_count:,} member(s) will administer the directory; members of the "
+        "current admin group who are not in it lose that right now.",
+        lambda: admins.set_admin_group(group.id),
+        f"{group.name} is the admin group",
+        confirm_label="Make admin group",
+    )
+
+
 class GroupMembersScreen(ListScreen):
     """A group's members: add with ``n`` (optionally until a date), remove with ``d``."""
 
@@ -144,6 +148,8 @@ class GroupMembersScreen(ListScreen):
         Binding("n", "new", "Add member"),
         Binding("d", "delete", "Remove member"),
         Binding("e", "edit", "Change expiry"),
+        # The group shown is the one meant (from the palette here it said "select the group, then press A").
+        Binding("A", "admin_group", "Make admin group"),
     ]
 
     def __init__(self, group: Group) -> None:
@@ -204,6 +210,14 @@ class GroupMembersScreen(ListScreen):
             ),
             "Member added",
         )
+
+    def action_admin_group(self) -> None:
+        try:
+            group = self.directory.groups.get(self.group.id)
+        except StoreError as exc:
+            self.notify(exc.message, severity="error", markup=False)
+            return
+        ask_to_make_admin_group(self, group)
 
     @on_current_row
     def action_edit(self) -> None:
