@@ -91,13 +91,8 @@ class GroupsScreen(ListScreen):
 
     def current_group(self) -> Group | None:
         """The selected group as it is now: a question counts its members then, not as listed."""
-        if (group := self.selected()) is None:
-            return None
-        try:
-            return self.directory.groups.get(group.id)
-        except StoreError as exc:
-            self.notify(exc.message, severity="error", markup=False)
-            return None
+        group = self.selected()
+        return group_now(self, group.id) if group is not None else None
 
     @on_current_row
     def action_delete(self) -> None:
@@ -119,6 +114,15 @@ class GroupsScreen(ListScreen):
                 f"Deleted {group.name}",
                 confirm_label="Delete",
             )
+
+
+def group_now(screen: ListScreen, group_id: int) -> Group | None:
+    """The group as it is now (None, said, when it is gone)."""
+    try:
+        return screen.directory.groups.get(group_id)
+    except StoreError as exc:
+        screen.notify(exc.message, severity="error", markup=False)
+        return None
 
 
 def ask_to_make_admin_group(screen: ListScreen, group: Group) -> None:
@@ -212,12 +216,8 @@ class GroupMembersScreen(ListScreen):
         )
 
     def action_admin_group(self) -> None:
-        try:
-            group = self.directory.groups.get(self.group.id)
-        except StoreError as exc:
-            self.notify(exc.message, severity="error", markup=False)
-            return
-        ask_to_make_admin_group(self, group)
+        if (group := group_now(self, self.group.id)) is not None:
+            ask_to_make_admin_group(self, group)
 
     @on_current_row
     def action_edit(self) -> None:

@@ -131,10 +131,15 @@ class SignInScreen(Screen[None]):
     # typed into it before this Enter (each field reads its keys at its own pace).
     BINDINGS = [Binding("enter", "next_or_sign_in", show=False, priority=True)]
 
+    def _fields(self) -> tuple[Input, Input, CodeInput]:
+        return (
+            self.query_one("#sign-in-user", Input),
+            self.query_one("#sign-in-password", Input),
+            self.query_one("#sign-in-code", CodeInput),
+        )
+
     def action_next_or_sign_in(self) -> None:
-        user = self.query_one("#sign-in-user", Input)
-        password = self.query_one("#sign-in-password", Input)
-        code = self.query_one("#sign-in-code", CodeInput)
+        user, password, code = self._fields()
         focused = self.focused
         if focused is user:
             self.set_focus(password)
@@ -151,9 +156,7 @@ class SignInScreen(Screen[None]):
         after_typing([code, password, user], self._sign_in)
 
     def _sign_in(self) -> None:
-        user = self.query_one("#sign-in-user", Input)
-        password = self.query_one("#sign-in-password", Input)
-        code = self.query_one("#sign-in-code", CodeInput)
+        user, password, code = self._fields()
         for box in (user, password):
             if not box.value.strip():
                 self.set_focus(box)  # enter with a required field empty moves there instead of failing

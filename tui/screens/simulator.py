@@ -104,10 +104,9 @@ class SimulatorScreen(DirectoryScreen):
     BINDINGS = [
         Binding("ctrl+r", "simulate", "Simulate"),
         Binding("ctrl+t", "switch_kind", "User / permission set"),
-        # Shown for what they do where the focus is (check_action): in a field esc leaves it (the section
-        # keys work again), elsewhere enter goes into the fields, and esc goes back from a pushed simulator.
-        # "screen.": keys that make sense only with the screen in front of you, not offered by the palette.
-        Binding("escape", "screen.leave_field", "Leave field"),
+        # Shown for what they do where the focus is (check_action): out of a field enter goes into the
+        # fields, and esc goes back from a pushed simulator; in one, esc leaves it (every screen's footer
+        # says so). "screen.": keys that make sense only with the screen in front of you, not in the palette.
         Binding("escape", "back", "Back"),
         Binding("enter", "screen.fill_in", "Fill in"),
     ]
@@ -225,8 +224,6 @@ class SimulatorScreen(DirectoryScreen):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         in_field = is_field(self.focused)
-        if action == "leave_field":
-            return in_field
         if action == "fill_in":
             return not in_field
         if action == "back":
@@ -236,10 +233,6 @@ class SimulatorScreen(DirectoryScreen):
     def action_fill_in(self) -> None:
         first = "#field-user" if self.kind == "user" else "#field-permissionSet"
         self.query_one(first, Input).focus()
-
-    def action_leave_field(self) -> None:
-        if self.esc_leaves_field():
-            self.leave_field()
 
     def _show_kind(self) -> None:
         self.query_one("#row-user").display = self.kind == "user"
